@@ -1,0 +1,18 @@
+"""pywarp_sim: batched MuJoCo-semantics humanoid simulation on Warp (CPU and CUDA)."""
+
+import os as _os
+
+import warp as _wp
+
+_cache = _os.environ.get("PWS_KERNEL_CACHE")
+if _cache:
+  _wp.config.kernel_cache_dir = _cache
+_wp.config.quiet = _os.environ.get("PWS_WARP_VERBOSE", "0") == "0"
+
+from .errors import UnsupportedModelError  # noqa: E402
+from .io import load_model, make_data, put_model  # noqa: E402
+from .types import Data, Model  # noqa: E402
+
+Model.from_mujoco = staticmethod(put_model)
+
+__all__ = ["UnsupportedModelError", "load_model", "make_data", "put_model", "Data", "Model"]

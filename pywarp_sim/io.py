@@ -1,0 +1,305 @@
+"""MJCF/URDF → MjModel (MuJoCo's compiler) → Model (flat Warp arrays) → Data."""
+
+import os
+
+import mujoco
+import numpy as np
+import warp as wp
+
+from .errors import UnsupportedModelError
+from .types import (
+  BiasType, Data, DisableBit, DynType, GainType, GeomType, IntegratorType, JointType, Model,
+  Option, TrnType, vec10, vec6,
+)
+
+_vec5 = wp.types.vector(length=5, dtype=wp.float32)
+
+SUPPORTED_GEOMS = (GeomType.PLANE, GeomType.SPHERE, GeomType.CAPSULE, GeomType.ELLIPSOID,
+                   GeomType.CYLINDER, GeomType.BOX)
+SUPPORTED_INTEGRATORS = (IntegratorType.EULER, IntegratorType.RK4, IntegratorType.IMPLICITFAST)
+
+
+def _name(m: mujoco.MjModel, objtype, i: int) -> str:
+  name = mujoco.mj_id2name(m, objtype, i)
+  return f"'{name}'" if name else f"#{i}"
+
+
+def _validate(m: mujoco.MjModel):
+  """Raises UnsupportedModelError for any feature the pipeline would not honour."""
+  obj = mujoco.mjtObj
+
+  def fail(kind, objtype, i, feature, fix):
+    raise UnsupportedModelError(
+      f"{kind} {_name(m, objtype, i) if objtype is not None else ''}: {feature} is not "
+      f"supported by pywarp_sim; {fix}")
+
+  counts = {
+    "tendon": (m.ntendon, "remove the <tendon> elements (spatial/fixed tendons are not implemented)"),
+    "equality constraint": (m.neq, "remove the <equality> elements (connect/weld are not implemented yet)"),
+    "flex": (m.nflex, "remove the <flex>/<flexcomp> elements"),
+    "plugin": (m.nplugin, "remove the plugins"),
+    "mocap body": (m.nmocap, "make the body a regular body or weld it to the world"),
+  }
+  for what, (n, fix) in counts.items():
+    if n:
+      raise UnsupportedModelError(f"model has {n} {what}(s), which pywarp_sim does not support; {fix}")
+
+  opt = m.opt
+  if opt.integrator not in [int(i) for i in SUPPORTED_INTEGRATORS]:
+    name = mujoco.mjtIntegrator(opt.integrator).name
+    raise UnsupportedModelError(
+      f"option integrator={name} is not supported; use Euler, RK4 or implicitfast")
+  if opt.density != 0 or opt.viscosity != 0 or np.any(opt.wind != 0):
+    raise UnsupportedModelError(
+      "option density/viscosity/wind (fluid forces) are not supported; set them to 0")
+  if opt.noslip_iterations > 0:
+    raise UnsupportedModelError("option noslip_iterations > 0 (noslip solver) is not supported")
+  if opt.disableactuator:
+    raise UnsupportedModelError("option actuatorgroupdisable is not supported")
+  unsupported_enable = (mujoco.mjtEnableBit.mjENBL_OVERRIDE, mujoco.mjtEnableBit.mjENBL_SLEEP)
+  for bit in unsupported_enable:
+    if opt.enableflags & int(bit):
+      raise UnsupportedModelError(f"option flag {bit.name} is not supported; disable it")
+
+  for j in range(m.njnt):
+    if np.any(m.jnt_stiffnesspoly[j] != 0):
+      fail("joint", obj.mjOBJ_JOINT, j, "polynomial stiffness", "use a linear stiffness")
+    if m.jnt_actgravcomp[j]:
+      fail("joint", obj.mjOBJ_JOINT, j, "actuatorgravcomp", "remove actuatorgravcomp")
+  for i in range(m.nv):
+    if np.any(m.dof_dampingpoly[i] != 0):
+      fail("joint", obj.mjOBJ_JOINT, m.dof_jntid[i], "polynomial damping", "use linear damping")
+
+  for g in range(m.ngeom):
+    t = int(m.geom_type[g])
+    collides = m.geom_contype[g] or m.geom_conaffinity[g]
+    if t not in [int(x) for x in SUPPORTED_GEOMS] and collides:
+      fail("geom", obj.mjOBJ_GEOM, g, f"collision geometry type {mujoco.mjtGeom(t).name}",
+           "use a primitive (plane, sphere, capsule, ellipsoid, cylinder, box) or set "
+           "contype=conaffinity=0 to make it visual only")
+
+  for a in range(m.nu):
+    trn, dyn = int(m.actuator_trntype[a]), int(m.actuator_dyntype[a])
+    gain, bias = int(m.actuator_gaintype[a]), int(m.actuator_biastype[a])
+    if trn not in (int(TrnType.JOINT), int(TrnType.JOINTINPARENT)):
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, f"transmission {mujoco.mjtTrn(trn).name}",
+           "use a joint transmission")
+    jtype = int(m.jnt_type[m.actuator_trnid[a, 0]])
+    if jtype not in (int(JointType.HINGE), int(JointType.SLIDE)):
+      fail("actuator", obj.mjOBJ_ACTUATOR, a,
+           f"joint transmission on a {JointType(jtype).name.lower()} joint",
+           "actuate hinge or slide joints")
+    if dyn not in [int(d) for d in DynType]:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, f"dynamics type {mujoco.mjtDyn(dyn).name}",
+           "use dyntype none, integrator, filter or filterexact")
+    if gain not in [int(g) for g in GainType]:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, f"gain type {mujoco.mjtGain(gain).name}",
+           "use gaintype fixed or affine")
+    if bias not in [int(b) for b in BiasType]:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, f"bias type {mujoco.mjtBias(bias).name}",
+           "use biastype none or affine")
+    if m.actuator_delay[a] > 0 or (m.actuator_history.size and m.actuator_history[a, 0] > 0):
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, "delay/history",
+           "remove the delay (use per-world latency in pywarp_sim.randomize)")
+    if m.actuator_damping[a] != 0 or np.any(m.actuator_dampingpoly[a] != 0):
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, "actuator damping", "put damping on the joint")
+    if m.actuator_armature[a] != 0:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, "actuator armature", "put armature on the joint")
+    if m.actuator_ctrlnum[a] != 1 or m.actuator_outnum[a] != 1:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, "multi-input or multi-output actuator",
+           "use scalar actuators")
+    if m.actuator_actnum[a] > 1:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, "more than one activation", "use scalar activation")
+    if m.actuator_plugin[a] >= 0:
+      fail("actuator", obj.mjOBJ_ACTUATOR, a, "actuator plugin", "remove the plugin")
+
+
+def _body_dofend(m: mujoco.MjModel) -> np.ndarray:
+  dofend = -np.ones(m.nbody, dtype=np.int32)
+  for b in range(1, m.nbody):
+    if m.body_dofnum[b]:
+      dofend[b] = m.body_dofadr[b] + m.body_dofnum[b] - 1
+    else:
+      dofend[b] = dofend[m.body_parentid[b]]
+  return dofend
+
+
+def _names(m: mujoco.MjModel) -> dict:
+  obj = mujoco.mjtObj
+  kinds = {"body": (obj.mjOBJ_BODY, m.nbody), "joint": (obj.mjOBJ_JOINT, m.njnt),
+           "geom": (obj.mjOBJ_GEOM, m.ngeom), "site": (obj.mjOBJ_SITE, m.nsite),
+           "actuator": (obj.mjOBJ_ACTUATOR, m.nu)}
+  return {k: [mujoco.mj_id2name(m, t, i) or "" for i in range(n)] for k, (t, n) in kinds.items()}
+
+
+def host_tables(m: mujoco.MjModel, nbank: int = 1) -> dict:
+  """Validates a compiled MjModel and reads its tables into numpy arrays (float32 / int32),
+  banked parameters with a leading (nbank,) axis."""
+  _validate(m)
+
+  def i32(x):
+    return np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.int32)
+
+  def f32(x, shape):
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(shape))
+
+  def bank(x):
+    return np.repeat(np.asarray(x, dtype=np.float32)[None], nbank, axis=0)
+
+  host = dict(
+    body_parentid=i32(m.body_parentid), body_rootid=i32(m.body_rootid),
+    body_jntnum=i32(m.body_jntnum), body_jntadr=i32(m.body_jntadr),
+    body_dofnum=i32(m.body_dofnum), body_dofadr=i32(m.body_dofadr), body_dofend=_body_dofend(m),
+    body_pos=f32(m.body_pos, (m.nbody, 3)), body_quat=f32(m.body_quat, (m.nbody, 4)),
+    body_ipos=bank(m.body_ipos.reshape(m.nbody, 3)), body_iquat=f32(m.body_iquat, (m.nbody, 4)),
+    body_mass=bank(m.body_mass), body_inertia=bank(m.body_inertia.reshape(m.nbody, 3)),
+    body_gravcomp=f32(m.body_gravcomp, (m.nbody,)),
+    jnt_type=i32(m.jnt_type), jnt_bodyid=i32(m.jnt_bodyid), jnt_qposadr=i32(m.jnt_qposadr),
+    jnt_dofadr=i32(m.jnt_dofadr), jnt_pos=f32(m.jnt_pos, (m.njnt, 3)),
+    jnt_axis=f32(m.jnt_axis, (m.njnt, 3)), jnt_stiffness=bank(m.jnt_stiffness),
+    jnt_limited=i32(m.jnt_limited), jnt_range=f32(m.jnt_range, (m.njnt, 2)),
+    jnt_margin=f32(m.jnt_margin, (m.njnt,)), jnt_solref=f32(m.jnt_solref, (m.njnt, 2)),
+    jnt_solimp=f32(m.jnt_solimp, (m.njnt, 5)),
+    qpos0=f32(m.qpos0, (m.nq,)), qpos_spring=f32(m.qpos_spring, (m.nq,)),
+    dof_bodyid=i32(m.dof_bodyid), dof_jntid=i32(m.dof_jntid), dof_parentid=i32(m.dof_parentid),
+    dof_armature=bank(m.dof_armature), dof_damping=bank(m.dof_damping),
+    dof_frictionloss=bank(m.dof_frictionloss), dof_solref=f32(m.dof_solref, (m.nv, 2)),
+    dof_solimp=f32(m.dof_solimp, (m.nv, 5)), dof_invweight0=f32(m.dof_invweight0, (m.nv,)),
+    geom_type=i32(m.geom_type), geom_bodyid=i32(m.geom_bodyid),
+    geom_pos=f32(m.geom_pos, (m.ngeom, 3)), geom_quat=f32(m.geom_quat, (m.ngeom, 4)),
+    geom_size=f32(m.geom_size, (m.ngeom, 3)), geom_friction=bank(m.geom_friction.reshape(m.ngeom, 3)),
+    site_bodyid=i32(m.site_bodyid), site_pos=f32(m.site_pos, (m.nsite, 3)),
+    site_quat=f32(m.site_quat, (m.nsite, 4)),
+    actuator_trntype=i32(m.actuator_trntype), actuator_trnid=i32(m.actuator_trnid[:, 0]),
+    actuator_dyntype=i32(m.actuator_dyntype), actuator_dynprm=f32(m.actuator_dynprm[:, :3], (m.nu, 3)),
+    actuator_gaintype=i32(m.actuator_gaintype),
+    actuator_gainprm=bank(m.actuator_gainprm[:, :3].reshape(m.nu, 3)),
+    actuator_biastype=i32(m.actuator_biastype),
+    actuator_biasprm=bank(m.actuator_biasprm[:, :3].reshape(m.nu, 3)),
+    actuator_gear=bank(m.actuator_gear[:, 0]),
+    actuator_ctrllimited=i32(m.actuator_ctrllimited), actuator_ctrlrange=f32(m.actuator_ctrlrange, (m.nu, 2)),
+    actuator_forcelimited=i32(m.actuator_forcelimited),
+    actuator_forcerange=f32(m.actuator_forcerange, (m.nu, 2)),
+    actuator_actlimited=i32(m.actuator_actlimited), actuator_actrange=f32(m.actuator_actrange, (m.nu, 2)),
+    actuator_actadr=i32(m.actuator_actadr), actuator_actearly=i32(m.actuator_actearly),
+    jnt_actfrclimited=i32(m.jnt_actfrclimited), jnt_actfrcrange=f32(m.jnt_actfrcrange, (m.njnt, 2)),
+    opt_gravity=bank(m.opt.gravity),
+  )
+  # Geometry of collision geoms is needed by the collision stage; keep MuJoCo's full tables too.
+  for key in ("geom_contype", "geom_conaffinity", "geom_condim", "geom_priority", "body_weldid",
+              "geom_solmix", "geom_margin", "geom_gap", "geom_solref", "geom_solimp", "geom_rbound"):
+    host[key] = np.array(getattr(m, key))
+  return host
+
+
+_VEC_DTYPES = {2: wp.vec2, 3: wp.vec3, 4: wp.vec4, 5: _vec5}
+
+
+def _to_warp(a: np.ndarray, device, *, vec: bool, banked: bool = False):
+  """Host table → Warp array; trailing axis of 2..5 becomes a vector dtype when vec."""
+  if a.dtype == np.int32:
+    return wp.array(a, dtype=wp.int32, device=device)
+  a = np.ascontiguousarray(a, dtype=np.float32)
+  ndim_items = a.ndim - (1 if banked else 0)
+  if vec and ndim_items == 2 and a.shape[-1] in _VEC_DTYPES:
+    if a.shape[-2] == 0:
+      return wp.zeros(a.shape[:-1], dtype=_VEC_DTYPES[a.shape[-1]], device=device)
+    return wp.array(a, dtype=_VEC_DTYPES[a.shape[-1]], device=device)
+  return wp.array(a, dtype=wp.float32, device=device)
+
+
+_BANKED = {"body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_armature", "dof_damping",
+           "dof_frictionloss", "geom_friction", "actuator_gainprm", "actuator_biasprm",
+           "actuator_gear", "opt_gravity"}
+
+
+def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1) -> Model:
+  """Builds a Model on `device` from a compiled MjModel (validated)."""
+  device = wp.get_device(device)
+  host = host_tables(mjm, nbank)
+  fields = {f for f in Model.__dataclass_fields__}
+  arrays = {}
+  for key, val in host.items():
+    if key in fields:
+      arrays[key] = _to_warp(val, device, vec=True, banked=key in _BANKED)
+  o = mjm.opt
+  opt = Option(
+    timestep=float(o.timestep), integrator=int(o.integrator), disableflags=int(o.disableflags),
+    cone=int(o.cone), solver=int(o.solver), iterations=int(o.iterations),
+    tolerance=float(o.tolerance), ls_iterations=int(o.ls_iterations),
+    ls_tolerance=float(o.ls_tolerance), impratio=float(o.impratio), o_margin=float(o.o_margin),
+    gravity=wp.array(host["opt_gravity"], dtype=wp.vec3, device=device),
+  )
+  model = Model(
+    nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, na=mjm.na, nbody=mjm.nbody, njnt=mjm.njnt, ngeom=mjm.ngeom,
+    nsite=mjm.nsite, nbank=nbank, opt=opt, names=_names(mjm), host=host, mj_model=mjm,
+    has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
+    has_damping=bool(np.any(mjm.dof_damping != 0)),
+    has_stiffness=bool(np.any(mjm.jnt_stiffness != 0)),
+    **arrays,
+  )
+  return model
+
+
+def load_model(path_or_xml: str, device=None, nbank: int = 1) -> Model:
+  """Loads an MJCF/URDF file (or an MJCF XML string) through MuJoCo's compiler.
+
+  `path_or_xml` may also be the name of a bundled model ("humanoid").
+  """
+  from . import models
+  mjm = load_mj_model(path_or_xml) if path_or_xml not in models.BUILTIN else models.mj_model(path_or_xml)
+  return put_model(mjm, device, nbank)
+
+
+def load_mj_model(path_or_xml: str) -> mujoco.MjModel:
+  if path_or_xml.lstrip().startswith("<"):
+    return mujoco.MjModel.from_xml_string(path_or_xml)
+  if not os.path.exists(path_or_xml):
+    raise FileNotFoundError(f"model file '{path_or_xml}' does not exist (pass a path, an XML "
+                            f"string, or a bundled model name)")
+  return mujoco.MjModel.from_xml_path(path_or_xml)
+
+
+def make_data(m: Model, nworld: int, device=None) -> Data:
+  """Allocates Data for nworld worlds and fills the state with the model defaults
+  (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData."""
+  if nworld < 1:
+    raise ValueError(f"nworld must be >= 1, got {nworld}")
+  device = wp.get_device(device)
+  nq, nv, nbody, njnt = m.nq, m.nv, m.nbody, m.njnt
+  na, nu = max(m.na, 1), max(m.nu, 1)
+
+  def z(shape, dtype=wp.float32):
+    return wp.zeros(shape, dtype=dtype, device=device)
+
+  qpos = wp.array(np.tile(m.host["qpos0"], (nworld, 1)), dtype=wp.float32, device=device)
+  eye = np.eye(3, dtype=np.float32)
+  xquat = np.zeros((nworld, nbody, 4), np.float32)
+  xquat[..., 0] = 1
+  d = Data(
+    nworld=nworld, time=z(nworld), qpos=qpos, qvel=z((nworld, nv)), act=z((nworld, na)),
+    ctrl=z((nworld, nu)), qacc=z((nworld, nv)), qacc_warmstart=z((nworld, nv)),
+    act_dot=z((nworld, na)), qfrc_applied=z((nworld, nv)), xfrc_applied=z((nworld, nbody), vec6),
+    xpos=z((nworld, nbody), wp.vec3), xquat=wp.array(xquat, dtype=wp.vec4, device=device),
+    xmat=wp.array(np.broadcast_to(eye, (nworld, nbody, 3, 3)).copy(), dtype=wp.mat33, device=device),
+    xipos=z((nworld, nbody), wp.vec3),
+    ximat=wp.array(np.broadcast_to(eye, (nworld, nbody, 3, 3)).copy(), dtype=wp.mat33, device=device),
+    xanchor=z((nworld, njnt), wp.vec3), xaxis=z((nworld, njnt), wp.vec3),
+    geom_xpos=z((nworld, m.ngeom), wp.vec3), geom_xmat=z((nworld, m.ngeom), wp.mat33),
+    site_xpos=z((nworld, m.nsite), wp.vec3), site_xmat=z((nworld, m.nsite), wp.mat33),
+    subtree_com=z((nworld, nbody), wp.vec3), subtree_mass=z((nworld, nbody)),
+    cinert=z((nworld, nbody), vec10), cdof=z((nworld, nv), vec6), cvel=z((nworld, nbody), vec6),
+    cdof_dot=z((nworld, nv), vec6), cacc=z((nworld, nbody), vec6), cfrc_int=z((nworld, nbody), vec6),
+    crb=z((nworld, nbody), vec10),
+    qM=z((nworld, nv, nv)), qLD=z((nworld, nv, nv)), qLDiagInv=z((nworld, nv)),
+    qH=z((nworld, nv, nv)), qHDiagInv=z((nworld, nv)),
+    actuator_length=z((nworld, nu)), actuator_velocity=z((nworld, nu)),
+    actuator_force=z((nworld, nu)),
+    qfrc_bias=z((nworld, nv)), qfrc_spring=z((nworld, nv)), qfrc_damper=z((nworld, nv)),
+    qfrc_gravcomp=z((nworld, nv)), qfrc_passive=z((nworld, nv)), qfrc_actuator=z((nworld, nv)),
+    qfrc_smooth=z((nworld, nv)), qacc_smooth=z((nworld, nv)), qfrc_constraint=z((nworld, nv)),
+    qpos_t0=z((nworld, nq)), qvel_t0=z((nworld, nv)), act_t0=z((nworld, na)),
+    rk_dqvel=z((nworld, nv)), rk_dqacc=z((nworld, nv)), rk_dact=z((nworld, na)),
+    qfrc_scratch=z((nworld, nv)), qacc_scratch=z((nworld, nv)),
+  )
+  return d

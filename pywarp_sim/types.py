@@ -1,0 +1,301 @@
+"""Model and Data: the flat arrays every pipeline stage reads and writes.
+
+`Model` is shared by all worlds; a few physical parameters are *banks*: a
+leading axis of size `nbank` (1 by default, up to nworld) read in kernels as
+`field[worldid % field.shape[0]]`, so one value or one per world both work
+(domain randomisation, per-robot calibration).
+
+`Data` is a struct of arrays with the world axis first. Field names, units and
+meanings are MuJoCo's (SI units, quaternions as (w, x, y, z), spatial vectors
+as (angular, linear) in the com frame of each kinematic tree).
+"""
+
+import dataclasses
+import enum
+
+import numpy as np
+import warp as wp
+
+vec10 = wp.types.vector(length=10, dtype=wp.float32)
+"""Com-based body inertia (MuJoCo's cinert): (Ixx, Iyy, Izz, Ixy, Ixz, Iyz, m*c, m)."""
+
+vec6 = wp.spatial_vector
+"""Spatial motion or force vector (angular[3], linear[3])."""
+
+MINVAL = 1e-15  # mjMINVAL: guards against division by zero, as in MuJoCo
+
+
+class JointType(enum.IntEnum):
+  FREE = 0
+  BALL = 1
+  SLIDE = 2
+  HINGE = 3
+
+
+class GeomType(enum.IntEnum):
+  PLANE = 0
+  HFIELD = 1
+  SPHERE = 2
+  CAPSULE = 3
+  ELLIPSOID = 4
+  CYLINDER = 5
+  BOX = 6
+  MESH = 7
+
+
+class DynType(enum.IntEnum):
+  NONE = 0
+  INTEGRATOR = 1
+  FILTER = 2
+  FILTEREXACT = 3
+
+
+class GainType(enum.IntEnum):
+  FIXED = 0
+  AFFINE = 1
+
+
+class BiasType(enum.IntEnum):
+  NONE = 0
+  AFFINE = 1
+
+
+class TrnType(enum.IntEnum):
+  JOINT = 0
+  JOINTINPARENT = 1
+
+
+class IntegratorType(enum.IntEnum):
+  EULER = 0
+  RK4 = 1
+  IMPLICIT = 2
+  IMPLICITFAST = 3
+
+
+class ConeType(enum.IntEnum):
+  PYRAMIDAL = 0
+  ELLIPTIC = 1
+
+
+class SolverType(enum.IntEnum):
+  PGS = 0
+  CG = 1
+  NEWTON = 2
+
+
+class DisableBit(enum.IntFlag):
+  """MuJoCo's mjtDisableBit (the subset pywarp_sim honours)."""
+  CONSTRAINT = 1 << 0
+  EQUALITY = 1 << 1
+  FRICTIONLOSS = 1 << 2
+  LIMIT = 1 << 3
+  CONTACT = 1 << 4
+  SPRING = 1 << 5
+  DAMPER = 1 << 6
+  GRAVITY = 1 << 7
+  CLAMPCTRL = 1 << 8
+  WARMSTART = 1 << 9
+  FILTERPARENT = 1 << 10
+  ACTUATION = 1 << 11
+  REFSAFE = 1 << 12
+  SENSOR = 1 << 13
+  MIDPHASE = 1 << 14
+  EULERDAMP = 1 << 15
+
+
+@dataclasses.dataclass
+class Option:
+  """Physics options (MuJoCo's mjOption). Scalars are shared by all worlds;
+  gravity is a bank (nbank, 3) so it can differ per world."""
+  timestep: float
+  integrator: int          # IntegratorType
+  disableflags: int        # DisableBit
+  cone: int                # ConeType
+  solver: int              # SolverType
+  iterations: int
+  tolerance: float
+  ls_iterations: int
+  ls_tolerance: float
+  impratio: float
+  o_margin: float
+  gravity: wp.array  # (nbank,) vec3, m/s^2
+
+  def disabled(self, bit: int) -> bool:
+    return bool(self.disableflags & bit)
+
+
+@dataclasses.dataclass
+class Model:
+  """Compiled model: sizes, topology and parameters, as flat Warp arrays.
+
+  Every field name is MuJoCo's. Shapes use nbody, njnt, ngeom, nsite, nu
+  (actuators), na (activations), nq, nv and nbank (parameter bank size). The
+  host copies of the integer tables used to build kernels and error messages
+  are kept in `host` (numpy arrays with the same names).
+  """
+  nq: int
+  nv: int
+  nu: int
+  na: int
+  nbody: int
+  njnt: int
+  ngeom: int
+  nsite: int
+  nbank: int
+  opt: Option
+  names: dict  # element kind -> list of names (index -> name, "" when unnamed)
+  host: dict   # name -> numpy array (model tables, float64 where MuJoCo has mjtNum)
+  mj_model: object  # the mujoco.MjModel this was read from (for the oracle and tools)
+
+  # tree
+  body_parentid: wp.array   # (nbody,) int
+  body_rootid: wp.array     # (nbody,) int
+  body_jntnum: wp.array     # (nbody,) int
+  body_jntadr: wp.array     # (nbody,) int
+  body_dofnum: wp.array     # (nbody,) int
+  body_dofadr: wp.array     # (nbody,) int
+  body_dofend: wp.array     # (nbody,) int: last dof moving the body (its own or an ancestor's), -1 if none
+  body_pos: wp.array        # (nbody,) vec3, m, in parent frame
+  body_quat: wp.array       # (nbody,) vec4 (w, x, y, z), in parent frame
+  body_ipos: wp.array       # (nbank, nbody) vec3, m: com in body frame
+  body_iquat: wp.array      # (nbody,) vec4: principal inertia frame in body frame
+  body_mass: wp.array       # (nbank, nbody) float, kg
+  body_inertia: wp.array    # (nbank, nbody) vec3, kg m^2, principal moments
+  body_gravcomp: wp.array   # (nbody,) float: fraction of gravity compensated
+  # joints
+  jnt_type: wp.array        # (njnt,) int JointType
+  jnt_bodyid: wp.array      # (njnt,) int
+  jnt_qposadr: wp.array     # (njnt,) int
+  jnt_dofadr: wp.array      # (njnt,) int
+  jnt_pos: wp.array         # (njnt,) vec3, m, in body frame
+  jnt_axis: wp.array        # (njnt,) vec3, in body frame
+  jnt_stiffness: wp.array   # (nbank, njnt) float, N m/rad or N/m
+  jnt_limited: wp.array     # (njnt,) int
+  jnt_range: wp.array       # (njnt,) vec2, rad or m
+  jnt_margin: wp.array      # (njnt,) float
+  jnt_solref: wp.array      # (njnt,) vec2
+  jnt_solimp: wp.array      # (njnt,) vec5
+  qpos0: wp.array           # (nq,) float: reference configuration
+  qpos_spring: wp.array     # (nq,) float: spring rest configuration
+  # dofs
+  dof_bodyid: wp.array      # (nv,) int
+  dof_jntid: wp.array       # (nv,) int
+  dof_parentid: wp.array    # (nv,) int, -1 at a tree root
+  dof_armature: wp.array    # (nbank, nv) float, kg m^2 or kg
+  dof_damping: wp.array     # (nbank, nv) float, N m s/rad or N s/m
+  dof_frictionloss: wp.array  # (nbank, nv) float, N m or N
+  dof_solref: wp.array      # (nv,) vec2
+  dof_solimp: wp.array      # (nv,) vec5
+  dof_invweight0: wp.array  # (nv,) float
+  # geoms and sites
+  geom_type: wp.array       # (ngeom,) int GeomType
+  geom_bodyid: wp.array     # (ngeom,) int
+  geom_pos: wp.array        # (ngeom,) vec3, m, in body frame
+  geom_quat: wp.array       # (ngeom,) vec4, in body frame
+  geom_size: wp.array       # (ngeom,) vec3, m
+  geom_friction: wp.array   # (nbank, ngeom) vec3: sliding, torsional, rolling
+  site_bodyid: wp.array     # (nsite,) int
+  site_pos: wp.array        # (nsite,) vec3
+  site_quat: wp.array       # (nsite,) vec4
+  # actuators
+  actuator_trntype: wp.array    # (nu,) int TrnType
+  actuator_trnid: wp.array      # (nu,) int: joint id
+  actuator_dyntype: wp.array    # (nu,) int DynType
+  actuator_dynprm: wp.array     # (nu,) vec3: dynprm[0:3]
+  actuator_gaintype: wp.array   # (nu,) int GainType
+  actuator_gainprm: wp.array    # (nbank, nu) vec3: gainprm[0:3]
+  actuator_biastype: wp.array   # (nu,) int BiasType
+  actuator_biasprm: wp.array    # (nbank, nu) vec3: biasprm[0:3]
+  actuator_gear: wp.array       # (nbank, nu) float: gear[0]
+  actuator_ctrllimited: wp.array  # (nu,) int
+  actuator_ctrlrange: wp.array    # (nu,) vec2
+  actuator_forcelimited: wp.array  # (nu,) int
+  actuator_forcerange: wp.array    # (nu,) vec2, N or N m
+  actuator_actlimited: wp.array    # (nu,) int
+  actuator_actrange: wp.array      # (nu,) vec2
+  actuator_actadr: wp.array        # (nu,) int, -1 when stateless
+  actuator_actearly: wp.array      # (nu,) int
+  jnt_actfrclimited: wp.array      # (njnt,) int
+  jnt_actfrcrange: wp.array        # (njnt,) vec2
+  # derived flags used to skip work
+  has_gravcomp: bool = False
+  has_damping: bool = False
+  has_stiffness: bool = False
+
+
+@dataclasses.dataclass
+class Data:
+  """Per-world state and derived quantities; the leading axis is the world.
+
+  State (what `reset` sets and a checkpoint saves): time, qpos, qvel, act,
+  ctrl, qacc_warmstart, qfrc_applied, xfrc_applied. Everything else is
+  derived by `forward`.
+  """
+  nworld: int
+  time: wp.array            # (nworld,) float, s
+  qpos: wp.array            # (nworld, nq) float
+  qvel: wp.array            # (nworld, nv) float
+  act: wp.array             # (nworld, max(na,1)) float
+  ctrl: wp.array            # (nworld, max(nu,1)) float
+  qacc: wp.array            # (nworld, nv) float
+  qacc_warmstart: wp.array  # (nworld, nv) float
+  act_dot: wp.array         # (nworld, max(na,1)) float
+  qfrc_applied: wp.array    # (nworld, nv) float, N or N m
+  xfrc_applied: wp.array    # (nworld, nbody) vec6: force (3), torque (3) at xipos, world frame
+  # kinematics
+  xpos: wp.array            # (nworld, nbody) vec3, m
+  xquat: wp.array           # (nworld, nbody) vec4
+  xmat: wp.array            # (nworld, nbody) mat33
+  xipos: wp.array           # (nworld, nbody) vec3, m
+  ximat: wp.array           # (nworld, nbody) mat33
+  xanchor: wp.array         # (nworld, njnt) vec3, m
+  xaxis: wp.array           # (nworld, njnt) vec3
+  geom_xpos: wp.array       # (nworld, ngeom) vec3, m
+  geom_xmat: wp.array       # (nworld, ngeom) mat33
+  site_xpos: wp.array       # (nworld, nsite) vec3, m
+  site_xmat: wp.array       # (nworld, nsite) mat33
+  # com-based quantities
+  subtree_com: wp.array     # (nworld, nbody) vec3, m
+  subtree_mass: wp.array    # (nworld, nbody) float, kg
+  cinert: wp.array          # (nworld, nbody) vec10
+  cdof: wp.array            # (nworld, nv) vec6
+  cvel: wp.array            # (nworld, nbody) vec6
+  cdof_dot: wp.array        # (nworld, nv) vec6
+  cacc: wp.array            # (nworld, nbody) vec6 (RNE scratch: bias acceleration)
+  cfrc_int: wp.array        # (nworld, nbody) vec6 (RNE scratch: bias force)
+  crb: wp.array             # (nworld, nbody) vec10
+  # mass matrix
+  qM: wp.array              # (nworld, nv, nv) float: dense symmetric, with armature
+  qLD: wp.array             # (nworld, nv, nv) float: L'DL factor in tree sparsity (lower part)
+  qLDiagInv: wp.array       # (nworld, nv) float
+  qH: wp.array              # (nworld, nv, nv) float: factor of M - h*dqfrc/dqvel (integrators)
+  qHDiagInv: wp.array       # (nworld, nv) float
+  # forces
+  actuator_length: wp.array    # (nworld, max(nu,1)) float
+  actuator_velocity: wp.array  # (nworld, max(nu,1)) float
+  actuator_force: wp.array     # (nworld, max(nu,1)) float
+  qfrc_bias: wp.array       # (nworld, nv) float
+  qfrc_spring: wp.array     # (nworld, nv)
+  qfrc_damper: wp.array     # (nworld, nv)
+  qfrc_gravcomp: wp.array   # (nworld, nv)
+  qfrc_passive: wp.array    # (nworld, nv)
+  qfrc_actuator: wp.array   # (nworld, nv)
+  qfrc_smooth: wp.array     # (nworld, nv)
+  qacc_smooth: wp.array     # (nworld, nv)
+  qfrc_constraint: wp.array  # (nworld, nv)
+  # integrator scratch (RK4 stages, implicit solves)
+  qpos_t0: wp.array         # (nworld, nq)
+  qvel_t0: wp.array         # (nworld, nv)
+  act_t0: wp.array          # (nworld, max(na,1))
+  rk_dqvel: wp.array        # (nworld, nv): sum of B_j * qvel_j
+  rk_dqacc: wp.array        # (nworld, nv): sum of B_j * qacc_j
+  rk_dact: wp.array         # (nworld, max(na,1))
+  qfrc_scratch: wp.array    # (nworld, nv)
+  qacc_scratch: wp.array    # (nworld, nv)
+  # constraint-stage fields are attached by constraint.make_constraint_data
+  extra: dict = dataclasses.field(default_factory=dict)
+
+
+def host_bank(arr: np.ndarray, nbank: int) -> np.ndarray:
+  """Repeats a per-model parameter table into a (nbank, ...) bank."""
+  return np.repeat(arr[None], nbank, axis=0)
