@@ -12,7 +12,9 @@ _wp.config.quiet = _os.environ.get("PWS_WARP_VERBOSE", "0") == "0"
 from .errors import UnsupportedModelError  # noqa: E402
 from .io import load_model, make_data, put_model  # noqa: E402
 from .types import Data, Model  # noqa: E402
+from .simulator import Health, Simulator  # noqa: E402
 
 Model.from_mujoco = staticmethod(put_model)
 
-__all__ = ["UnsupportedModelError", "load_model", "make_data", "put_model", "Data", "Model"]
+__all__ = ["UnsupportedModelError", "load_model", "make_data", "put_model", "Data", "Model",
+           "Health", "Simulator"]

@@ -232,7 +232,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1) -> Model:
   )
   model = Model(
     nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, na=mjm.na, nbody=mjm.nbody, njnt=mjm.njnt, ngeom=mjm.ngeom,
-    nsite=mjm.nsite, nbank=nbank, opt=opt, names=_names(mjm), host=host, mj_model=mjm,
+    nsite=mjm.nsite, nbank=nbank, opt=opt, device=str(device), names=_names(mjm), host=host, mj_model=mjm,
     has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
     has_damping=bool(np.any(mjm.dof_damping != 0)),
     has_stiffness=bool(np.any(mjm.jnt_stiffness != 0)),

@@ -218,6 +218,7 @@ class Model:
   jnt_actfrclimited: wp.array      # (njnt,) int
   jnt_actfrcrange: wp.array        # (njnt,) vec2
   # derived flags used to skip work
+  device: str = "cpu"
   has_gravcomp: bool = False
   has_damping: bool = False
   has_stiffness: bool = False

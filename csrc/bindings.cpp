@@ -1,0 +1,132 @@
+// pybind11 module _native: CPU (OpenMP) launchers of the header-only kernels in kernels/.
+// No physics here: validate arguments, release the GIL, loop over worlds.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "array_checks.h"
+#include "integrate_pos.h"
+
+namespace py = pybind11;
+using namespace pws_bind;
+
+namespace {
+
+int resolve_threads(int num_threads) {
+#ifdef _OPENMP
+  return num_threads > 0 ? num_threads : omp_get_max_threads();
+#else
+  (void)num_threads;
+  return 1;
+#endif
+}
+
+template <typename T>
+void integrate_pos_worlds(int njnt, const int* jnt_type, const int* jnt_qposadr, const int* jnt_dofadr,
+                          T* qpos, const T* qvel, py::ssize_t nworld, py::ssize_t nq, py::ssize_t nv,
+                          T dt, int num_threads) {
+  py::gil_scoped_release release;
+  const int nthreads = resolve_threads(num_threads);
+  (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+#endif
+  for (py::ssize_t w = 0; w < nworld; ++w) {
+    pws::integrate_pos_world<T>(njnt, jnt_type, jnt_qposadr, jnt_dofadr, qpos + w * nq, qvel + w * nv, dt);
+  }
+}
+
+void integrate_pos(const py::object& jnt_type_obj, const py::object& jnt_qposadr_obj,
+                   const py::object& jnt_dofadr_obj, const py::object& qpos_obj, const py::object& qvel_obj,
+                   double dt, int num_threads) {
+  py::array jnt_type = require_ndarray(jnt_type_obj, "jnt_type");
+  py::array jnt_qposadr = require_ndarray(jnt_qposadr_obj, "jnt_qposadr");
+  py::array jnt_dofadr = require_ndarray(jnt_dofadr_obj, "jnt_dofadr");
+  py::array qpos = require_ndarray(qpos_obj, "qpos");
+  py::array qvel = require_ndarray(qvel_obj, "qvel");
+
+  require_shape(jnt_type, "jnt_type", {-1}, "(njnt,)");
+  const py::ssize_t njnt = jnt_type.shape(0);
+  const std::string njnt_text = "(njnt,) = (" + std::to_string(njnt) + ",) like jnt_type";
+  require_shape(jnt_qposadr, "jnt_qposadr", {njnt}, njnt_text);
+  require_shape(jnt_dofadr, "jnt_dofadr", {njnt}, njnt_text);
+  const struct {
+    const py::array& a;
+    const char* name;
+  } tables[] = {{jnt_type, "jnt_type"}, {jnt_qposadr, "jnt_qposadr"}, {jnt_dofadr, "jnt_dofadr"}};
+  for (const auto& t : tables) {
+    if (!has_dtype<int32_t>(t.a)) {
+      throw py::value_error(std::string(t.name) + " must have dtype int32, got " + dtype_str(t.a));
+    }
+    require_c_contiguous(t.a, t.name);
+  }
+
+  require_shape(qpos, "qpos", {-1, -1}, "(nworld, nq)");
+  const py::ssize_t nworld = qpos.shape(0);
+  const py::ssize_t nq = qpos.shape(1);
+  require_shape(qvel, "qvel", {nworld, -1},
+                "(nworld, nv) with nworld = " + std::to_string(nworld) + " as in qpos");
+  const py::ssize_t nv = qvel.shape(1);
+  const bool is_f32 = has_dtype<float>(qpos);
+  if (!is_f32 && !has_dtype<double>(qpos)) {
+    throw py::value_error("qpos must have dtype float32 (or float64), got " + dtype_str(qpos));
+  }
+  if (!qvel.dtype().is(qpos.dtype())) {
+    throw py::value_error("qvel must have the same dtype as qpos (" + dtype_str(qpos) + "), got " +
+                          dtype_str(qvel));
+  }
+  require_c_contiguous(qpos, "qpos");
+  require_c_contiguous(qvel, "qvel");
+  require_writeable(qpos, "qpos");
+  if (num_threads < 0) {
+    throw py::value_error("num_threads must be >= 0 (0 = OpenMP default), got " + std::to_string(num_threads));
+  }
+
+  const int* type_p = static_cast<const int*>(jnt_type.data());
+  const int* qposadr_p = static_cast<const int*>(jnt_qposadr.data());
+  const int* dofadr_p = static_cast<const int*>(jnt_dofadr.data());
+  check_joint_tables(type_p, qposadr_p, dofadr_p, njnt, nq, nv);
+
+  if (is_f32) {
+    integrate_pos_worlds<float>(static_cast<int>(njnt), type_p, qposadr_p, dofadr_p,
+                                static_cast<float*>(qpos.mutable_data()), static_cast<const float*>(qvel.data()),
+                                nworld, nq, nv, static_cast<float>(dt), num_threads);
+  } else {
+    integrate_pos_worlds<double>(static_cast<int>(njnt), type_p, qposadr_p, dofadr_p,
+                                 static_cast<double*>(qpos.mutable_data()), static_cast<const double*>(qvel.data()),
+                                 nworld, nq, nv, dt, num_threads);
+  }
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "pywarp_sim native CPU kernels (OpenMP); see pywarp_sim.native for the Python API.";
+
+  m.def("integrate_pos", &integrate_pos, py::arg("jnt_type"), py::arg("jnt_qposadr"), py::arg("jnt_dofadr"),
+        py::arg("qpos"), py::arg("qvel"), py::arg("dt"), py::arg("num_threads") = 0,
+        R"doc(MuJoCo's mj_integratePos for every world, in place.
+
+jnt_type, jnt_qposadr, jnt_dofadr: int32 (njnt,), C-contiguous, as in MjModel.
+qpos: float32 (or float64) (nworld, nq), C-contiguous, writeable; updated in place.
+qvel: same dtype as qpos, (nworld, nv), C-contiguous.
+dt: time step [s].
+num_threads: OpenMP threads; 0 = OpenMP's default (OMP_NUM_THREADS).
+Raises ValueError naming the argument on a wrong type, dtype, shape, layout or
+joint table entry.)doc");
+
+  m.def("has_openmp", []() {
+#ifdef _OPENMP
+    return true;
+#else
+    return false;
+#endif
+  }, "True when the module was compiled with OpenMP.");
+
+  m.def("openmp_max_threads", []() { return resolve_threads(0); },
+        "Threads a num_threads=0 call uses (omp_get_max_threads(); 1 without OpenMP).");
+}

@@ -1,0 +1,21 @@
+// Host-side declarations of the CUDA launchers in cuda_launch.cu. Plain C++ types only,
+// so cuda_bindings.cpp compiles with the host compiler and without CUDA headers.
+#pragma once
+
+#include <cstdint>
+
+namespace pws_cuda {
+
+// Each launcher returns nullptr on success, or the CUDA error string of the
+// failed launch. Launches are asynchronous on `stream` (0 = legacy default stream).
+
+// One thread per world: mj_integratePos on qpos (nworld, nq) with qvel (nworld, nv),
+// float32, all pointers device pointers; joint tables int32 (njnt,) on the device.
+const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_qposadr, const int* jnt_dofadr,
+                                 float* qpos, const float* qvel, int64_t nworld, int64_t nq, int64_t nv, float dt,
+                                 std::uintptr_t stream);
+
+// Number of visible CUDA devices; on failure returns -1 and sets *error.
+int device_count(const char** error);
+
+}  // namespace pws_cuda

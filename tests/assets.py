@@ -1,0 +1,152 @@
+"""MJCF models for conformance tests, each exercising other features than the bundled humanoid.
+
+Every model is compiled by MuJoCo; the tests compare pywarp_sim with MuJoCo C on it.
+"""
+
+# Humanoid with ball-jointed hips and shoulders, a slide joint in the spine, position /
+# velocity / general actuators, armature, damping, stiffness with springref, and gravity
+# compensation on the head.
+BALL_HUMANOID = """
+<mujoco model="ball_humanoid">
+  <option timestep="0.004"/>
+  <default>
+    <joint damping="1" armature="0.01"/>
+    <geom type="capsule" size="0.05" contype="1" conaffinity="1"/>
+  </default>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 0.1"/>
+    <body name="pelvis" pos="0 0 1.0">
+      <freejoint/>
+      <geom type="box" size="0.1 0.15 0.08"/>
+      <body name="chest" pos="0 0 0.2">
+        <joint name="spine" type="slide" axis="0 0 1" stiffness="500" springref="0.02" damping="20"/>
+        <joint name="waist" type="ball" stiffness="30" damping="2"/>
+        <geom type="ellipsoid" size="0.12 0.16 0.14"/>
+        <body name="head" pos="0 0 0.25" gravcomp="0.7">
+          <joint name="neck" type="hinge" axis="0 1 0" stiffness="5"/>
+          <geom type="sphere" size="0.1"/>
+        </body>
+        <body name="r_arm" pos="0 -0.22 0.05">
+          <joint name="r_shoulder" type="ball" armature="0.05"/>
+          <geom fromto="0 0 0 0 -0.1 -0.25"/>
+          <body name="r_forearm" pos="0 -0.1 -0.28">
+            <joint name="r_elbow" type="hinge" axis="1 0 0" range="-2 0"/>
+            <geom type="cylinder" fromto="0 0 0 0 0 -0.22" size="0.04"/>
+          </body>
+        </body>
+        <body name="l_arm" pos="0 0.22 0.05">
+          <joint name="l_shoulder" type="ball"/>
+          <geom fromto="0 0 0 0 0.1 -0.25"/>
+          <body name="l_forearm" pos="0 0.1 -0.28">
+            <joint name="l_elbow" type="hinge" axis="1 0 0"/>
+            <geom fromto="0 0 0 0 0 -0.22" size="0.04"/>
+          </body>
+        </body>
+      </body>
+      <body name="r_leg" pos="0 -0.1 -0.1">
+        <joint name="r_hip" type="ball" damping="3"/>
+        <geom fromto="0 0 0 0 0 -0.4" size="0.06"/>
+        <body name="r_shin" pos="0 0 -0.45">
+          <joint name="r_knee" type="hinge" axis="0 1 0" armature="0.1"/>
+          <geom fromto="0 0 0 0 0 -0.4"/>
+          <body name="r_foot" pos="0 0 -0.45" quat="0.9 0 0.1 0.1">
+            <joint name="r_ankle" type="hinge" axis="0 1 0"/>
+            <geom type="box" size="0.1 0.05 0.02"/>
+          </body>
+        </body>
+      </body>
+      <body name="l_leg" pos="0 0.1 -0.1">
+        <joint name="l_hip" type="ball" damping="3"/>
+        <geom fromto="0 0 0 0 0 -0.4" size="0.06"/>
+        <body name="l_shin" pos="0 0 -0.45">
+          <joint name="l_knee" type="hinge" axis="0 1 0"/>
+          <geom fromto="0 0 0 0 0 -0.4"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <actuator>
+    <position name="neck" joint="neck" kp="20" kv="1"/>
+    <velocity name="r_elbow" joint="r_elbow" kv="5" ctrlrange="-3 3"/>
+    <motor name="l_elbow" joint="l_elbow" gear="10" forcerange="-4 4" forcelimited="true"/>
+    <general name="r_knee" joint="r_knee" gaintype="affine" gainprm="30 -2 -0.5" biastype="affine"
+             biasprm="1 -30 -3"/>
+    <position name="l_knee" joint="l_knee" kp="50" dampratio="0.5"/>
+    <motor name="spine" joint="spine" gear="100" ctrlrange="-1 1"/>
+    <position name="r_ankle" joint="r_ankle" kp="10" timeconst="0.05" ctrlrange="-1 1"/>
+  </actuator>
+</mujoco>
+"""
+
+# Fixed-base chain with one actuator of each supported kind: stateful dynamics
+# (integrator, filter, filterexact, actearly, actrange), forcerange, ctrlrange and the
+# joint's actuatorfrcrange.
+ACTUATOR_ZOO = """
+<mujoco model="actuator_zoo">
+  <option timestep="0.002" gravity="0 0 -9.81"/>
+  <default>
+    <joint type="hinge" axis="0 1 0" damping="0.2"/>
+    <geom type="capsule" size="0.04"/>
+  </default>
+  <worldbody>
+    <body name="b1" pos="0 0 1">
+      <joint name="j1"/>
+      <geom fromto="0 0 0 0.3 0 0"/>
+      <body name="b2" pos="0.3 0 0">
+        <joint name="j2" axis="0 0 1" actuatorfrcrange="-2 2"/>
+        <geom fromto="0 0 0 0.3 0 0"/>
+        <body name="b3" pos="0.3 0 0">
+          <joint name="j3" axis="1 0 0"/>
+          <geom fromto="0 0 0 0.3 0 0"/>
+          <body name="b4" pos="0.3 0 0">
+            <joint name="j4" type="slide" axis="1 0 0" damping="5"/>
+            <geom type="box" size="0.05 0.05 0.05"/>
+            <body name="b5" pos="0.1 0 0">
+              <joint name="j5"/>
+              <geom fromto="0 0 0 0 0 -0.3"/>
+              <body name="b6" pos="0 0 -0.3">
+                <joint name="j6" axis="1 0 0"/>
+                <geom type="sphere" size="0.06"/>
+              </body>
+            </body>
+          </body>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <actuator>
+    <general name="integrator" joint="j1" dyntype="integrator" gainprm="20" actlimited="true"
+             actrange="-0.5 0.5"/>
+    <motor name="clamped" joint="j2" gear="5" ctrlrange="-1 1"/>
+    <general name="filter" joint="j3" dyntype="filter" dynprm="0.05" gainprm="8"/>
+    <general name="filterexact" joint="j4" dyntype="filterexact" dynprm="0.03" gainprm="40"
+             biastype="affine" biasprm="0 -100 -10"/>
+    <general name="actearly" joint="j5" dyntype="filter" dynprm="0.02" gainprm="4" actearly="true"
+             forcerange="-1.5 1.5" forcelimited="true"/>
+    <intvelocity name="intvel" joint="j6" kp="10" actrange="-1 1"/>
+  </actuator>
+</mujoco>
+"""
+
+# Two independent kinematic trees (a free-floating box and a pendulum) with a nonzero
+# springref free-joint stiffness and a body-less world geom.
+TWO_TREES = """
+<mujoco model="two_trees">
+  <worldbody>
+    <body name="box" pos="0 0 1">
+      <freejoint/>
+      <geom type="box" size="0.1 0.2 0.3"/>
+      <body name="arm" pos="0.1 0 0">
+        <joint type="hinge" axis="0 1 0" stiffness="2" springref="0.3"/>
+        <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/>
+      </body>
+    </body>
+    <body name="pendulum" pos="1 0 2">
+      <joint type="ball" stiffness="1"/>
+      <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.03"/>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+MODELS = {"ball_humanoid": BALL_HUMANOID, "actuator_zoo": ACTUATOR_ZOO, "two_trees": TWO_TREES}
