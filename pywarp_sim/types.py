@@ -217,6 +217,8 @@ class Model:
   actuator_actearly: wp.array      # (nu,) int
   jnt_actfrclimited: wp.array      # (njnt,) int
   jnt_actfrcrange: wp.array        # (njnt,) vec2
+  # collision: static candidate pairs and contact capacity (collision_driver.CollisionPairs)
+  collision: object = None
   # derived flags used to skip work
   device: str = "cpu"
   has_gravcomp: bool = False
@@ -293,8 +295,10 @@ class Data:
   rk_dact: wp.array         # (nworld, max(na,1))
   qfrc_scratch: wp.array    # (nworld, nv)
   qacc_scratch: wp.array    # (nworld, nv)
-  # constraint-stage fields are attached by constraint.make_constraint_data
-  extra: dict = dataclasses.field(default_factory=dict)
+  # contacts of the last collision pass (collision_driver.Contacts)
+  contact: object = None
+  # constraint rows and solver state (constraint.ConstraintData)
+  efc: object = None
 
 
 def host_bank(arr: np.ndarray, nbank: int) -> np.ndarray:
