@@ -1,0 +1,84 @@
+"""MuJoCo C as the oracle: random states, running mj_forward / mj_step, comparing fields."""
+
+import mujoco
+import numpy as np
+import warp as wp
+
+import pywarp_sim as pws
+from pywarp_sim import models
+
+from assets import MODELS
+
+
+def mj_model(name: str, disable=(), integrator=None) -> mujoco.MjModel:
+  """A named test model (tests/assets.py or bundled), with extra disable flags."""
+  if name in MODELS:
+    mjm = mujoco.MjModel.from_xml_string(MODELS[name])
+  else:
+    mjm = models.mj_model(name)
+  for flag in disable:
+    mjm.opt.disableflags |= int(flag)
+  if integrator is not None:
+    mjm.opt.integrator = int(integrator)
+  return mjm
+
+
+def random_state(mjm: mujoco.MjModel, nworld: int, seed: int, qvel_scale=1.0, qpos_scale=0.3):
+  """Random qpos (normalised quaternions, hinge/slide around qpos0), qvel, ctrl in range, act."""
+  rng = np.random.default_rng(seed)
+  qpos = np.tile(mjm.qpos0, (nworld, 1))
+  qpos += rng.normal(0, qpos_scale, qpos.shape)
+  for j in range(mjm.njnt):
+    adr = mjm.jnt_qposadr[j]
+    t = mjm.jnt_type[j]
+    if t in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL):
+      q0 = adr + (3 if t == mujoco.mjtJoint.mjJNT_FREE else 0)
+      quat = rng.normal(size=(nworld, 4))
+      qpos[:, q0:q0 + 4] = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+  qvel = rng.normal(0, qvel_scale, (nworld, mjm.nv))
+  lo = np.where(mjm.actuator_ctrllimited, mjm.actuator_ctrlrange[:, 0], -1.0)
+  hi = np.where(mjm.actuator_ctrllimited, mjm.actuator_ctrlrange[:, 1], 1.0)
+  # a margin beyond the range exercises ctrl clamping
+  ctrl = rng.uniform(lo - 0.2, hi + 0.2, (nworld, mjm.nu))
+  act = rng.uniform(-0.5, 0.5, (nworld, mjm.na))
+  return qpos, qvel, ctrl, act
+
+
+def set_state(d: pws.Data, qpos, qvel, ctrl, act):
+  d.qpos.assign(qpos.astype(np.float32))
+  d.qvel.assign(qvel.astype(np.float32))
+  if ctrl.shape[1]:
+    d.ctrl.assign(ctrl.astype(np.float32))
+  if act.shape[1]:
+    d.act.assign(act.astype(np.float32))
+
+
+def mj_data(mjm, qpos, qvel, ctrl, act) -> mujoco.MjData:
+  mjd = mujoco.MjData(mjm)
+  mjd.qpos[:] = qpos
+  mjd.qvel[:] = qvel
+  mjd.ctrl[:] = ctrl
+  mjd.act[:] = act
+  return mjd
+
+
+def fill_nan(d: pws.Data, keep=("qpos", "qvel", "ctrl", "act", "time", "qacc_warmstart",
+                                "qfrc_applied", "xfrc_applied")):
+  """Sets every derived float array to NaN, so a stage that writes nothing fails."""
+  for name, arr in vars(d).items():
+    if isinstance(arr, wp.array) and name not in keep and arr.dtype != wp.int32:
+      arr.fill_(float("nan"))
+
+
+def full_m(mjm, mjd) -> np.ndarray:
+  m = np.zeros((mjm.nv, mjm.nv))
+  mujoco.mj_fullM(mjm, mjd, m)
+  return m
+
+
+def rel_err(ours, ref) -> float:
+  """max |ours - ref| / max(|ref|, 1): relative for large quantities, absolute for small."""
+  ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+  if ref.size == 0:
+    return 0.0
+  return float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1.0))

@@ -1,0 +1,155 @@
+"""Smooth dynamics (constraints disabled) against MuJoCo C's mj_forward, stage by stage."""
+
+import mujoco
+import numpy as np
+import pytest
+
+import pywarp_sim as pws
+from pywarp_sim import actuation, forward, passive, smooth
+
+import oracle
+
+DSBL = mujoco.mjtDisableBit
+MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees"]
+NWORLD = 6
+
+# float32 pipeline vs float64 MuJoCo. Positions and rotations are a handful of chained
+# transforms of O(1) values (a few ulps of 1.0 per body level); forces and inertias are
+# sums over the tree. qacc goes through a tree LDL solve whose conditioning (mass ratios,
+# armature) amplifies rounding; measured worst here is ~1e-5.
+POS_TOL = 2e-6        # m, xpos / xipos / geom_xpos / subtree_com
+ROT_TOL = 2e-6        # quaternion and rotation-matrix entries
+INERTIA_TOL = 1e-5    # relative: cinert, crb, qM
+VEL_TOL = 1e-5        # relative: cvel, cdof, cdof_dot
+FORCE_TOL = 1e-5      # relative: qfrc_bias, qfrc_passive, qfrc_actuator, actuator_force
+QACC_TOL = 1e-4       # relative; the issue's bound is 1e-3, target 1e-5
+
+
+def _setup(name, seed, disable=()):
+  mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONSTRAINT, *disable))
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, NWORLD, "cpu")
+  state = oracle.random_state(mjm, NWORLD, seed)
+  oracle.set_state(d, *state)
+  oracle.fill_nan(d)
+  return mjm, m, d, state
+
+
+def _reference(mjm, state, w):
+  mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+  mujoco.mj_forward(mjm, mjd)
+  return mjd
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_matches_mujoco(name):
+  mjm, m, d, state = _setup(name, seed=1)
+  forward.forward(m, d)
+  fields = {
+    "xpos": POS_TOL, "xquat": ROT_TOL, "xmat": ROT_TOL, "xipos": POS_TOL, "ximat": ROT_TOL,
+    "xanchor": POS_TOL, "xaxis": ROT_TOL, "geom_xpos": POS_TOL, "geom_xmat": ROT_TOL,
+    "subtree_com": POS_TOL, "cinert": INERTIA_TOL, "cdof": VEL_TOL, "cvel": VEL_TOL,
+    "cdof_dot": VEL_TOL, "crb": INERTIA_TOL, "qfrc_bias": FORCE_TOL,
+    "qfrc_spring": FORCE_TOL, "qfrc_damper": FORCE_TOL, "qfrc_gravcomp": FORCE_TOL,
+    "qfrc_passive": FORCE_TOL, "qfrc_smooth": FORCE_TOL, "qacc_smooth": QACC_TOL,
+    "qacc": QACC_TOL,
+  }
+  worst = {}
+  for w in range(NWORLD):
+    mjd = _reference(mjm, state, w)
+    for field, tol in fields.items():
+      ours = getattr(d, field).numpy()[w].reshape(getattr(mjd, field).shape)
+      err = oracle.rel_err(ours, getattr(mjd, field))
+      worst[field] = max(worst.get(field, 0.0), err)
+      assert err < tol, f"{name} world {w}: {field} error {err:.2e} >= {tol:.0e}"
+    err = oracle.rel_err(d.qM.numpy()[w], oracle.full_m(mjm, mjd))
+    worst["qM"] = max(worst.get("qM", 0.0), err)
+    assert err < INERTIA_TOL, f"{name} world {w}: qM error {err:.2e}"
+    if mjm.nu:
+      for field in ("actuator_force", "actuator_length", "actuator_velocity"):
+        err = oracle.rel_err(getattr(d, field).numpy()[w, :mjm.nu], getattr(mjd, field))
+        assert err < FORCE_TOL, f"{name} world {w}: {field} error {err:.2e}"
+      err = oracle.rel_err(d.qfrc_actuator.numpy()[w], mjd.qfrc_actuator)
+      worst["qfrc_actuator"] = max(worst.get("qfrc_actuator", 0.0), err)
+      assert err < FORCE_TOL, f"{name} world {w}: qfrc_actuator error {err:.2e}"
+    if mjm.na:
+      err = oracle.rel_err(d.act_dot.numpy()[w, :mjm.na], mjd.act_dot)
+      assert err < FORCE_TOL, f"{name} world {w}: act_dot error {err:.2e}"
+  print(f"\n{name}: worst qacc rel err {worst['qacc']:.2e}, qM {worst['qM']:.2e}, "
+        f"qfrc_bias {worst['qfrc_bias']:.2e}")
+
+
+def test_stages_each_write_their_outputs():
+  """Each stage alone fills its outputs (the rest stays NaN-free only where written)."""
+  mjm, m, d, state = _setup("ball_humanoid", seed=2)
+  smooth.kinematics(m, d)
+  assert np.isfinite(d.xpos.numpy()).all() and np.isfinite(d.geom_xmat.numpy()).all()
+  assert np.isnan(d.cinert.numpy()).all()
+  smooth.com_pos(m, d)
+  assert np.isfinite(d.cinert.numpy()).all() and np.isfinite(d.cdof.numpy()).all()
+  smooth.crb(m, d)
+  smooth.factor_m(m, d)
+  assert np.isfinite(d.qM.numpy()).all() and np.isfinite(d.qLDiagInv.numpy()).all()
+  mjd = _reference(mjm, state, 0)
+  assert oracle.rel_err(d.qLDiagInv.numpy()[0], mjd.qLDiagInv) < INERTIA_TOL
+  smooth.transmission(m, d)
+  smooth.com_vel(m, d)
+  passive.passive(m, d)
+  smooth.rne(m, d)
+  actuation.fwd_actuation(m, d)
+  assert oracle.rel_err(d.qfrc_bias.numpy()[0], mjd.qfrc_bias) < FORCE_TOL
+  assert oracle.rel_err(d.qfrc_actuator.numpy()[0], mjd.qfrc_actuator) < FORCE_TOL
+
+
+def test_solve_m_inverts_mass_matrix():
+  mjm, m, d, state = _setup("humanoid", seed=3)
+  forward.forward(m, d)
+  rng = np.random.default_rng(0)
+  vec = rng.normal(size=(NWORLD, m.nv)).astype(np.float32)
+  d.qfrc_scratch.assign(vec)
+  smooth.solve_m(m, d, d.qacc_scratch, d.qfrc_scratch)
+  x = d.qacc_scratch.numpy()
+  for w in range(NWORLD):
+    np.testing.assert_allclose(d.qM.numpy()[w].astype(np.float64) @ x[w], vec[w], rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("flag", [DSBL.mjDSBL_GRAVITY, DSBL.mjDSBL_SPRING, DSBL.mjDSBL_DAMPER,
+                                  DSBL.mjDSBL_ACTUATION, DSBL.mjDSBL_CLAMPCTRL])
+def test_disable_flags(flag):
+  mjm, m, d, state = _setup("ball_humanoid", seed=4, disable=(flag,))
+  forward.forward(m, d)
+  for w in range(2):
+    mjd = _reference(mjm, state, w)
+    for field in ("qfrc_bias", "qfrc_passive", "qfrc_actuator", "qacc"):
+      err = oracle.rel_err(getattr(d, field).numpy()[w], getattr(mjd, field))
+      assert err < QACC_TOL, f"{flag.name}: {field} error {err:.2e}"
+
+
+def test_applied_forces():
+  """qfrc_applied and xfrc_applied (force + torque at the body com) enter qacc as in MuJoCo."""
+  mjm, m, d, state = _setup("ball_humanoid", seed=5)
+  rng = np.random.default_rng(1)
+  qfrc = rng.normal(size=(NWORLD, m.nv))
+  xfrc = rng.normal(size=(NWORLD, m.nbody, 6))
+  xfrc[:, 0] = 0
+  d.qfrc_applied.assign(qfrc.astype(np.float32))
+  d.xfrc_applied.assign(xfrc.astype(np.float32))
+  forward.forward(m, d)
+  for w in range(NWORLD):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    mjd.qfrc_applied[:] = qfrc[w]
+    mjd.xfrc_applied[:] = xfrc[w]
+    mujoco.mj_forward(mjm, mjd)
+    assert oracle.rel_err(d.qacc.numpy()[w], mjd.qacc) < QACC_TOL
+
+
+def test_nonfinite_ctrl_zeroes_controls_like_mujoco():
+  mjm, m, d, state = _setup("actuator_zoo", seed=6)
+  ctrl = state[2].copy()
+  ctrl[0, 1] = np.nan
+  d.ctrl.assign(ctrl.astype(np.float32))
+  forward.forward(m, d)
+  mjd = oracle.mj_data(mjm, state[0][0], state[1][0], ctrl[0], state[3][0])
+  mujoco.mj_forward(mjm, mjd)
+  assert oracle.rel_err(d.qfrc_actuator.numpy()[0], mjd.qfrc_actuator) < FORCE_TOL
+  assert np.isfinite(d.qacc.numpy()).all()
