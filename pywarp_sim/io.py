@@ -61,6 +61,13 @@ def _validate(m: mujoco.MjModel):
     if opt.enableflags & int(bit):
       raise UnsupportedModelError(f"option flag {bit.name} is not supported; disable it")
 
+  if opt.solver == int(mujoco.mjtSolver.mjSOL_PGS):
+    raise UnsupportedModelError("option solver=PGS is not supported; use Newton (default) or CG")
+  if opt.cone == int(mujoco.mjtCone.mjCONE_ELLIPTIC) and (
+      np.any(m.geom_condim > 1) or np.any(m.pair_dim > 1)):
+    raise UnsupportedModelError(
+      "option cone=elliptic is not supported for contacts with friction (condim > 1); use "
+      "cone=pyramidal (default)")
   for j in range(m.njnt):
     if np.any(m.jnt_stiffnesspoly[j] != 0):
       fail("joint", obj.mjOBJ_JOINT, j, "polynomial stiffness", "use a linear stiffness")
@@ -165,6 +172,7 @@ def host_tables(m: mujoco.MjModel, nbank: int = 1) -> dict:
     dof_armature=bank(m.dof_armature), dof_damping=bank(m.dof_damping),
     dof_frictionloss=bank(m.dof_frictionloss), dof_solref=f32(m.dof_solref, (m.nv, 2)),
     dof_solimp=f32(m.dof_solimp, (m.nv, 5)), dof_invweight0=f32(m.dof_invweight0, (m.nv,)),
+    body_invweight0=f32(m.body_invweight0, (m.nbody, 2)),
     geom_type=i32(m.geom_type), geom_bodyid=i32(m.geom_bodyid),
     geom_pos=f32(m.geom_pos, (m.ngeom, 3)), geom_quat=f32(m.geom_quat, (m.ngeom, 4)),
     geom_size=f32(m.geom_size, (m.ngeom, 3)), geom_friction=bank(m.geom_friction.reshape(m.ngeom, 3)),
@@ -233,6 +241,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1) -> Model:
   model = Model(
     nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, na=mjm.na, nbody=mjm.nbody, njnt=mjm.njnt, ngeom=mjm.ngeom,
     nsite=mjm.nsite, nbank=nbank, opt=opt, device=str(device), names=_names(mjm), host=host, mj_model=mjm,
+    meaninertia=float(mjm.stat.meaninertia),
     has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
     has_damping=bool(np.any(mjm.dof_damping != 0)),
     has_stiffness=bool(np.any(mjm.jnt_stiffness != 0)),
@@ -302,4 +311,6 @@ def make_data(m: Model, nworld: int, device=None) -> Data:
     rk_dqvel=z((nworld, nv)), rk_dqacc=z((nworld, nv)), rk_dact=z((nworld, na)),
     qfrc_scratch=z((nworld, nv)), qacc_scratch=z((nworld, nv)),
   )
+  from . import constraint
+  d.efc = constraint.make_constraint_data(m, nworld, device)
   return d

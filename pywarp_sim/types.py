@@ -187,6 +187,7 @@ class Model:
   dof_solref: wp.array      # (nv,) vec2
   dof_solimp: wp.array      # (nv,) vec5
   dof_invweight0: wp.array  # (nv,) float
+  body_invweight0: wp.array  # (nbody,) vec2: translational, rotational inverse weight
   # geoms and sites
   geom_type: wp.array       # (ngeom,) int GeomType
   geom_bodyid: wp.array     # (ngeom,) int
@@ -217,6 +218,7 @@ class Model:
   actuator_actearly: wp.array      # (nu,) int
   jnt_actfrclimited: wp.array      # (njnt,) int
   jnt_actfrcrange: wp.array        # (njnt,) vec2
+  meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)
   # collision: static candidate pairs and contact capacity (collision_driver.CollisionPairs)
   collision: object = None
   # derived flags used to skip work

@@ -1,0 +1,287 @@
+"""Constraint solver (mj_fwdConstraint with MuJoCo's primal Newton and CG solvers).
+
+Minimises, per world, MuJoCo's convex cost over qacc
+
+  0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_i s_i(J_i qacc - aref_i)
+
+where s_i is 0.5 D_i x^2 on the active side of a limit/contact row, Huber-like for dof
+friction (linear beyond +-R f), and 0 otherwise. Newton uses the Hessian
+M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ribiere
+updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
+derivative). Iterations stop per world at opt.tolerance on the scaled improvement or
+gradient, as in MuJoCo; `efc.converged` records which worlds did.
+"""
+
+import warp as wp
+
+from . import smooth
+from .constraint import CNSTR_FRICTION_DOF
+from .types import Data, DisableBit, Model, SolverType
+
+_FRICTION = wp.constant(CNSTR_FRICTION_DOF)
+
+
+@wp.func
+def _row_cost(type: int, x: float, d: float, r: float, floss: float) -> wp.vec3:
+  """(cost, force, curvature) of one row at jar = x; force = -d cost / d x."""
+  if type == _FRICTION:
+    if x <= -r * floss:
+      return wp.vec3(-floss * x - 0.5 * r * floss * floss, floss, 0.0)
+    if x >= r * floss:
+      return wp.vec3(floss * x - 0.5 * r * floss * floss, -floss, 0.0)
+    return wp.vec3(0.5 * d * x * x, -d * x, d)
+  if x < 0.0:
+    return wp.vec3(0.5 * d * x * x, -d * x, d)
+  return wp.vec3(0.0, 0.0, 0.0)
+
+
+@wp.func
+def _eval(worldid: int, nv: int, nefc: int, qacc: wp.array2d(dtype=float), qacc_smooth: wp.array2d(dtype=float),
+          qfrc_smooth: wp.array2d(dtype=float), qM: wp.array3d(dtype=float), efc_J: wp.array3d(dtype=float),
+          efc_aref: wp.array2d(dtype=float), efc_type: wp.array2d(dtype=int), efc_D: wp.array2d(dtype=float),
+          efc_R: wp.array2d(dtype=float), efc_floss: wp.array2d(dtype=float), Ma: wp.array2d(dtype=float),
+          efc_jar: wp.array2d(dtype=float), efc_force: wp.array2d(dtype=float)) -> float:
+  """Ma = M qacc, jar, forces; returns the total cost."""
+  cost = float(0.0)
+  for i in range(nv):
+    acc = float(0.0)
+    for j in range(nv):
+      acc += qM[worldid, i, j] * qacc[worldid, j]
+    Ma[worldid, i] = acc
+    cost += 0.5 * (acc - qfrc_smooth[worldid, i]) * (qacc[worldid, i] - qacc_smooth[worldid, i])
+  for r in range(nefc):
+    x = -efc_aref[worldid, r]
+    for j in range(nv):
+      x += efc_J[worldid, r, j] * qacc[worldid, j]
+    efc_jar[worldid, r] = x
+    c = _row_cost(efc_type[worldid, r], x, efc_D[worldid, r], efc_R[worldid, r], efc_floss[worldid, r])
+    cost += c[0]
+    efc_force[worldid, r] = c[1]
+  return cost
+
+
+@wp.kernel
+def _solve(
+  # Model:
+  nv: int,
+  iterations: int,
+  ls_iterations: int,
+  tolerance: float,
+  scale: float,
+  newton: int,
+  warmstart: int,
+  dof_parentid: wp.array(dtype=int),
+  # Data in:
+  qvel_in: wp.array2d(dtype=float),
+  qM_in: wp.array3d(dtype=float),
+  qLD_in: wp.array3d(dtype=float),
+  qLDiagInv_in: wp.array2d(dtype=float),
+  qacc_smooth_in: wp.array2d(dtype=float),
+  qfrc_smooth_in: wp.array2d(dtype=float),
+  qacc_warmstart_in: wp.array2d(dtype=float),
+  nefc_in: wp.array(dtype=int),
+  efc_type_in: wp.array2d(dtype=int),
+  efc_J_in: wp.array3d(dtype=float),
+  efc_pos_in: wp.array2d(dtype=float),
+  efc_margin_in: wp.array2d(dtype=float),
+  efc_frictionloss_in: wp.array2d(dtype=float),
+  efc_D_in: wp.array2d(dtype=float),
+  efc_R_in: wp.array2d(dtype=float),
+  efc_K_in: wp.array2d(dtype=float),
+  efc_B_in: wp.array2d(dtype=float),
+  # Data out:
+  qacc_out: wp.array2d(dtype=float),
+  qfrc_constraint_out: wp.array2d(dtype=float),
+  efc_vel_out: wp.array2d(dtype=float),
+  efc_aref_out: wp.array2d(dtype=float),
+  efc_force_out: wp.array2d(dtype=float),
+  efc_jar_out: wp.array2d(dtype=float),
+  efc_jv_out: wp.array2d(dtype=float),
+  H_out: wp.array3d(dtype=float),
+  grad_out: wp.array2d(dtype=float),
+  Mgrad_out: wp.array2d(dtype=float),
+  search_out: wp.array2d(dtype=float),
+  Ma_out: wp.array2d(dtype=float),
+  solver_niter_out: wp.array(dtype=int),
+  converged_out: wp.array(dtype=int),
+):
+  worldid = wp.tid()
+  nefc = nefc_in[worldid]
+
+  # reference acceleration aref = -B J qvel - K imp (pos - margin)
+  for r in range(nefc):
+    v = float(0.0)
+    for j in range(nv):
+      v += efc_J_in[worldid, r, j] * qvel_in[worldid, j]
+    efc_vel_out[worldid, r] = v
+    efc_aref_out[worldid, r] = -efc_B_in[worldid, r] * v - efc_K_in[worldid, r] * (
+      efc_pos_in[worldid, r] - efc_margin_in[worldid, r])
+
+  # start from the warm start or the smooth acceleration, whichever costs less
+  for i in range(nv):
+    qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
+  cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in, efc_aref_out,
+               efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out, efc_force_out)
+  if warmstart and nefc > 0:
+    for i in range(nv):
+      qacc_out[worldid, i] = qacc_warmstart_in[worldid, i]
+    cost_ws = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
+                    efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out,
+                    efc_force_out)
+    if cost_ws > cost or not wp.isfinite(cost_ws):
+      for i in range(nv):
+        qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
+      cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
+                   efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out,
+                   efc_force_out)
+    else:
+      cost = cost_ws
+
+  niter = int(0)
+  done = int(nefc == 0)
+  prev_grad_mgrad = float(0.0)
+  for i in range(nv):
+    search_out[worldid, i] = 0.0
+    Mgrad_out[worldid, i] = 0.0
+  while done == 0 and niter < iterations:
+    # gradient: M qacc - qfrc_smooth - J' force
+    for i in range(nv):
+      g = Ma_out[worldid, i] - qfrc_smooth_in[worldid, i]
+      for r in range(nefc):
+        g -= efc_J_in[worldid, r, i] * efc_force_out[worldid, r]
+      grad_out[worldid, i] = g
+    gnorm = float(0.0)
+    for i in range(nv):
+      gnorm += grad_out[worldid, i] * grad_out[worldid, i]
+    if scale * wp.sqrt(gnorm) < tolerance:
+      converged_out[worldid] = 1
+      break
+
+    if newton:
+      # H = M + J' D_active J, Cholesky in place (lower), search = -H^-1 grad
+      for i in range(nv):
+        for j in range(i + 1):
+          h = qM_in[worldid, i, j]
+          for r in range(nefc):
+            c = _row_cost(efc_type_in[worldid, r], efc_jar_out[worldid, r], efc_D_in[worldid, r],
+                          efc_R_in[worldid, r], efc_frictionloss_in[worldid, r])
+            if c[2] != 0.0:
+              h += efc_J_in[worldid, r, i] * c[2] * efc_J_in[worldid, r, j]
+          H_out[worldid, i, j] = h
+      for j in range(nv):
+        s = H_out[worldid, j, j]
+        for k in range(j):
+          s -= H_out[worldid, j, k] * H_out[worldid, j, k]
+        s = wp.sqrt(wp.max(s, 1e-15))
+        H_out[worldid, j, j] = s
+        for i in range(j + 1, nv):
+          t = H_out[worldid, i, j]
+          for k in range(j):
+            t -= H_out[worldid, i, k] * H_out[worldid, j, k]
+          H_out[worldid, i, j] = t / s
+      for i in range(nv):
+        t = -grad_out[worldid, i]
+        for k in range(i):
+          t -= H_out[worldid, i, k] * search_out[worldid, k]
+        search_out[worldid, i] = t / H_out[worldid, i, i]
+      for ii in range(nv):
+        i = nv - 1 - ii
+        t = search_out[worldid, i]
+        for k in range(i + 1, nv):
+          t -= H_out[worldid, k, i] * search_out[worldid, k]
+        search_out[worldid, i] = t / H_out[worldid, i, i]
+    else:
+      # preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
+      cross = float(0.0)
+      for i in range(nv):
+        cross += grad_out[worldid, i] * Mgrad_out[worldid, i]  # grad' Mgrad_old
+        Mgrad_out[worldid, i] = grad_out[worldid, i]
+      smooth.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
+      grad_mgrad = float(0.0)
+      for i in range(nv):
+        grad_mgrad += grad_out[worldid, i] * Mgrad_out[worldid, i]
+      beta = float(0.0)
+      if niter > 0 and prev_grad_mgrad > 0.0:
+        beta = wp.max(0.0, (grad_mgrad - cross) / prev_grad_mgrad)
+      for i in range(nv):
+        search_out[worldid, i] = -Mgrad_out[worldid, i] + beta * search_out[worldid, i]
+      prev_grad_mgrad = grad_mgrad
+
+    # exact line search on the piecewise quadratic: root of f'(alpha)
+    pMp = float(0.0)
+    pg0 = float(0.0)
+    for i in range(nv):
+      mp = float(0.0)
+      for j in range(nv):
+        mp += qM_in[worldid, i, j] * search_out[worldid, j]
+      pMp += search_out[worldid, i] * mp
+      pg0 += search_out[worldid, i] * (Ma_out[worldid, i] - qfrc_smooth_in[worldid, i])
+    for r in range(nefc):
+      jv = float(0.0)
+      for j in range(nv):
+        jv += efc_J_in[worldid, r, j] * search_out[worldid, j]
+      efc_jv_out[worldid, r] = jv
+    lo = float(0.0)
+    hi = float(1e30)
+    alpha = float(0.0)
+    g0 = float(0.0)
+    for it in range(ls_iterations + 1):
+      g = alpha * pMp + pg0
+      h = pMp
+      for r in range(nefc):
+        jv = efc_jv_out[worldid, r]
+        c = _row_cost(efc_type_in[worldid, r], efc_jar_out[worldid, r] + alpha * jv, efc_D_in[worldid, r],
+                      efc_R_in[worldid, r], efc_frictionloss_in[worldid, r])
+        g -= c[1] * jv
+        h += c[2] * jv * jv
+      if it == 0:
+        g0 = wp.abs(g)
+      if wp.abs(g) <= 1e-7 * g0 or g0 == 0.0:
+        break
+      if g < 0.0:
+        lo = alpha
+      else:
+        hi = alpha
+      nxt = alpha - g / wp.max(h, 1e-30)
+      if nxt <= lo or nxt >= hi:
+        nxt = 0.5 * (lo + hi)
+      alpha = nxt
+
+    for i in range(nv):
+      qacc_out[worldid, i] = qacc_out[worldid, i] + alpha * search_out[worldid, i]
+    new_cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
+                     efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out,
+                     efc_force_out)
+    niter += 1
+    if scale * (cost - new_cost) < tolerance:
+      converged_out[worldid] = 1
+      done = 1
+    cost = new_cost
+
+  if nefc == 0:
+    converged_out[worldid] = 1
+  solver_niter_out[worldid] = niter
+  for i in range(nv):
+    f = float(0.0)
+    for r in range(nefc):
+      f += efc_J_in[worldid, r, i] * efc_force_out[worldid, r]
+    qfrc_constraint_out[worldid, i] = f
+
+
+def solve(m: Model, d: Data):
+  """mj_fwdConstraint: qacc (nworld, nv), qfrc_constraint (nworld, nv), efc_force."""
+  e = d.efc
+  opt = m.opt
+  if opt.disabled(DisableBit.CONSTRAINT):
+    e.nefc.zero_()
+  e.converged.zero_()
+  scale = 1.0 / (m.meaninertia * max(1, m.nv))
+  wp.launch(_solve, dim=d.nworld, inputs=[
+    m.nv, opt.iterations, opt.ls_iterations, opt.tolerance, scale,
+    1 if opt.solver == SolverType.NEWTON else 0,
+    0 if opt.disabled(DisableBit.WARMSTART) else 1, m.dof_parentid,
+    d.qvel, d.qM, d.qLD, d.qLDiagInv, d.qacc_smooth, d.qfrc_smooth, d.qacc_warmstart,
+    e.nefc, e.efc_type, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss, e.efc_D, e.efc_R,
+    e.efc_K, e.efc_B,
+  ], outputs=[d.qacc, d.qfrc_constraint, e.efc_vel, e.efc_aref, e.efc_force, e.efc_jar, e.efc_jv,
+              e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])
