@@ -7,7 +7,10 @@ import warp as _wp
 _cache = _os.environ.get("PWS_KERNEL_CACHE")
 if _cache:
   _wp.config.kernel_cache_dir = _cache
-_wp.config.quiet = _os.environ.get("PWS_WARP_VERBOSE", "0") == "0"
+if _os.environ.get("PWS_WARP_VERBOSE", "0") == "0":
+  _wp.config.quiet = True
+  if hasattr(_wp, "LOG_WARNING"):
+    _wp.config.log_level = _wp.LOG_WARNING  # no per-module load/compile messages
 
 from .errors import UnsupportedModelError  # noqa: E402
 from .io import load_model, make_data, put_model  # noqa: E402
