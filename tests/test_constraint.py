@@ -1,0 +1,101 @@
+"""Constraint rows and solvers against MuJoCo C: joint limits and dof friction (contacts are
+covered in test_contact.py)."""
+
+import mujoco
+import numpy as np
+import pytest
+
+import pywarp_sim as pws
+from pywarp_sim import forward
+
+import oracle
+
+DSBL = mujoco.mjtDisableBit
+NWORLD = 4
+# Both solvers run to convergence (iterations raised, tolerance tightened in MuJoCo); the
+# optimum of MuJoCo's strictly convex cost is unique, so qacc agrees up to float32 rounding
+# of the Newton solve (measured <= 7e-6). CG in float32 stalls earlier (the cost decrease
+# reaches rounding level): measured <= 1e-3.
+NEWTON_TOL = 1e-4
+CG_TOL = 5e-3
+
+
+def _limited(name, solver, seed):
+  mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONTACT,))
+  mjm.opt.solver = solver
+  mjm.opt.iterations = 100
+  mjm.opt.ls_iterations = 50
+  mjm.opt.tolerance = 1e-10
+  mjm.dof_frictionloss[:] = 0.3
+  mjm.jnt_limited[:] = mjm.jnt_type != mujoco.mjtJoint.mjJNT_FREE
+  mjm.jnt_range[:] = np.array([-0.2, 0.2])
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, NWORLD, "cpu")
+  state = oracle.random_state(mjm, NWORLD, seed)
+  oracle.set_state(d, *state)
+  oracle.fill_nan(d)
+  return mjm, m, d, state
+
+
+@pytest.mark.parametrize("solver,tol", [(mujoco.mjtSolver.mjSOL_NEWTON, NEWTON_TOL),
+                                        (mujoco.mjtSolver.mjSOL_CG, CG_TOL)])
+@pytest.mark.parametrize("name", ["ball_humanoid", "actuator_zoo", "humanoid"])
+def test_limits_and_friction_match_mujoco(name, solver, tol):
+  mjm, m, d, state = _limited(name, solver, seed=3)
+  forward.forward(m, d)
+  nefc = d.efc.nefc.numpy()
+  worst = 0.0
+  for w in range(NWORLD):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    mujoco.mj_forward(mjm, mjd)
+    assert nefc[w] == mjd.nefc
+    n = mjd.nefc
+    np.testing.assert_array_equal(d.efc.efc_type.numpy()[w, :n], mjd.efc_type)
+    assert oracle.rel_err(d.efc.efc_J.numpy()[w, :n], mjd.efc_J.reshape(n, mjm.nv)) < 1e-5
+    assert oracle.rel_err(d.efc.efc_pos.numpy()[w, :n], mjd.efc_pos) < 1e-5
+    assert oracle.rel_err(d.efc.efc_aref.numpy()[w, :n], mjd.efc_aref) < 1e-4
+    np.testing.assert_allclose(d.efc.efc_D.numpy()[w, :n], mjd.efc_D, rtol=1e-4)
+    err = oracle.rel_err(d.qacc.numpy()[w], mjd.qacc)
+    worst = max(worst, err)
+    assert err < tol, f"{name} {solver.name} world {w}: qacc error {err:.2e}"
+    assert oracle.rel_err(d.qfrc_constraint.numpy()[w], mjd.qfrc_constraint) < tol
+  print(f"\n{name} {solver.name}: worst qacc rel err {worst:.2e}")
+
+
+@pytest.mark.parametrize("flag", [DSBL.mjDSBL_LIMIT, DSBL.mjDSBL_FRICTIONLOSS, DSBL.mjDSBL_CONSTRAINT])
+def test_constraint_disable_flags(flag):
+  mjm, m, d, state = _limited("ball_humanoid", mujoco.mjtSolver.mjSOL_NEWTON, seed=4)
+  mjm.opt.disableflags |= int(flag)
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, NWORLD, "cpu")
+  oracle.set_state(d, *state)
+  forward.forward(m, d)
+  for w in range(NWORLD):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    mujoco.mj_forward(mjm, mjd)
+    assert d.efc.nefc.numpy()[w] == mjd.nefc
+    assert oracle.rel_err(d.qacc.numpy()[w], mjd.qacc) < NEWTON_TOL
+
+
+def test_limited_trajectory_matches_mj_step():
+  mjm, m, d, state = _limited("actuator_zoo", mujoco.mjtSolver.mjSOL_NEWTON, seed=5)
+  qpos, qvel, ctrl, act = state
+  oracle.set_state(d, qpos, qvel, ctrl, act)
+  refs = [oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w]) for w in range(NWORLD)]
+  for _ in range(100):
+    forward.step(m, d)
+    for mjd in refs:
+      mujoco.mj_step(mjm, mjd)
+  for w, mjd in enumerate(refs):
+    assert oracle.rel_err(d.qpos.numpy()[w], mjd.qpos) < 1e-3
+
+
+def test_unsupported_solver_settings_raise():
+  mjm = oracle.mj_model("humanoid")
+  mjm.opt.solver = mujoco.mjtSolver.mjSOL_PGS
+  with pytest.raises(pws.UnsupportedModelError, match="PGS"):
+    pws.put_model(mjm, "cpu")
+  mjm = oracle.mj_model("humanoid")
+  mjm.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+  with pytest.raises(pws.UnsupportedModelError, match="elliptic"):
+    pws.put_model(mjm, "cpu")
