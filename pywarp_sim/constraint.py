@@ -4,7 +4,7 @@ contacts as MuJoCo soft constraints, per world, with a fixed row capacity.
 Rows are stored densely per world, in MuJoCo's order: dof frictionloss, joint limits,
 contacts. efc_J (nworld, nefc_max, nv) holds the Jacobian rows; the first nefc[w] rows
 of world w are valid. Pyramidal cones give 2*(condim-1) rows per contact (1 for condim
-1). Elliptic cones are rejected at load time (not implemented yet).
+1); elliptic cones give condim rows (normal, tangential, torsional, rolling).
 """
 
 import dataclasses
@@ -22,10 +22,12 @@ CNSTR_FRICTION_DOF = 1
 CNSTR_LIMIT_JOINT = 3
 CNSTR_CONTACT_FRICTIONLESS = 5
 CNSTR_CONTACT_PYRAMIDAL = 6
+CNSTR_CONTACT_ELLIPTIC = 7
 _FRICTION_DOF = wp.constant(CNSTR_FRICTION_DOF)
 _LIMIT_JOINT = wp.constant(CNSTR_LIMIT_JOINT)
 _CONTACT_FRICTIONLESS = wp.constant(CNSTR_CONTACT_FRICTIONLESS)
 _CONTACT_PYRAMIDAL = wp.constant(CNSTR_CONTACT_PYRAMIDAL)
+_CONTACT_ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
 _BALL = wp.constant(int(JointType.BALL))
 _FREE = wp.constant(int(JointType.FREE))
 _MINIMP = wp.constant(0.0001)
@@ -50,6 +52,10 @@ class ConstraintData:
   efc_vel: wp.array         # (nworld, nefc_max) float: J qvel
   efc_aref: wp.array        # (nworld, nefc_max) float: reference acceleration
   efc_force: wp.array       # (nworld, nefc_max) float: constraint force
+  efc_dim: wp.array         # (nworld, nefc_max) int: condim on the first row of an elliptic contact
+  efc_coef: wp.array        # (nworld, nefc_max) float: elliptic cone: mu (first row), friction[j-1]
+  efc_cone_H: wp.array      # (nworld, nefc_max, 6) float: elliptic cone Hessian block rows (solver)
+  efc_state: wp.array       # (nworld, nefc_max) int: 0 satisfied, 1 quadratic, 2 linear, 3 cone
   efc_jv: wp.array          # (nworld, nefc_max) float: solver scratch J * search
   efc_jar: wp.array         # (nworld, nefc_max) float: solver scratch J qacc - aref
   H: wp.array               # (nworld, nv, nv) float: solver Hessian / Cholesky factor
@@ -73,7 +79,10 @@ def rows_capacity(m: Model) -> int:
   ncon = m.collision.nconmax if m.collision is not None else 0
   condims = list(mjm.geom_condim) + list(mjm.pair_dim)
   maxdim = max(condims) if condims else 1
-  rows_per_contact = 1 if maxdim == 1 else 2 * (maxdim - 1)
+  if m.opt.cone == ConeType.ELLIPTIC:
+    rows_per_contact = maxdim
+  else:
+    rows_per_contact = 1 if maxdim == 1 else 2 * (maxdim - 1)
   return max(nfric + nlim + ncon * rows_per_contact, 1)
 
 
@@ -89,7 +98,9 @@ def make_constraint_data(m: Model, nworld: int, device) -> ConstraintData:
     efc_id=z((nworld, n), wp.int32), efc_J=z((nworld, n, nv)), efc_pos=z((nworld, n)),
     efc_margin=z((nworld, n)), efc_frictionloss=z((nworld, n)), efc_D=z((nworld, n)),
     efc_R=z((nworld, n)), efc_K=z((nworld, n)), efc_B=z((nworld, n)), efc_vel=z((nworld, n)),
-    efc_aref=z((nworld, n)), efc_force=z((nworld, n)), efc_jv=z((nworld, n)),
+    efc_aref=z((nworld, n)), efc_force=z((nworld, n)), efc_dim=z((nworld, n), wp.int32),
+    efc_coef=z((nworld, n)), efc_cone_H=z((nworld, n, 6)), efc_state=z((nworld, n), wp.int32),
+    efc_jv=z((nworld, n)),
     efc_jar=z((nworld, n)), H=z((nworld, nv, nv)), grad=z((nworld, nv)), Mgrad=z((nworld, nv)),
     search=z((nworld, nv)), Ma=z((nworld, nv)), solver_niter=z(nworld, wp.int32),
     converged=z(nworld, wp.int32),
@@ -193,6 +204,7 @@ def _make_constraint(
   timestep: float,
   impratio: float,
   refsafe: int,
+  elliptic: int,
   enable_friction: int,
   enable_limit: int,
   enable_contact: int,
@@ -224,6 +236,7 @@ def _make_constraint(
   contact_includemargin_in: wp.array2d(dtype=float),
   contact_friction_in: wp.array2d(dtype=_vec5),
   contact_solref_in: wp.array2d(dtype=wp.vec2),
+  contact_solreffriction_in: wp.array2d(dtype=wp.vec2),
   contact_solimp_in: wp.array2d(dtype=_vec5),
   contact_dim_in: wp.array2d(dtype=int),
   contact_geom_in: wp.array2d(dtype=wp.vec2i),
@@ -239,6 +252,8 @@ def _make_constraint(
   efc_D_out: wp.array2d(dtype=float),
   efc_K_out: wp.array2d(dtype=float),
   efc_B_out: wp.array2d(dtype=float),
+  efc_dim_out: wp.array2d(dtype=int),
+  efc_coef_out: wp.array2d(dtype=float),
 ):
   worldid = wp.tid()
   fbank = worldid % dof_frictionloss.shape[0]
@@ -325,6 +340,45 @@ def _make_constraint(
                  timestep, refsafe, 0, efc_type_out, efc_id_out, efc_pos_out, efc_margin_out,
                  efc_frictionloss_out, efc_R_out, efc_K_out, efc_B_out)
         row += 1
+      elif elliptic:
+        # rows: normal, then tangential (frame rows 1, 2), torsional and rolling (rotational)
+        imp = _impedance(solimp, dist, margin)
+        r0 = wp.max(1e-15, (1.0 - imp) * tran / imp)
+        r1 = r0 / wp.max(1e-15, impratio)
+        solref_f = contact_solreffriction_in[worldid, conid]
+        if solref_f[0] == 0.0 and solref_f[1] == 0.0:
+          solref_f = solref
+        for k in range(dim):
+          rotational = int(0)
+          fr = k
+          if k >= 3:
+            rotational = 1
+            fr = k - 3
+          dvec = wp.vec3(frame[fr, 0], frame[fr, 1], frame[fr, 2])
+          _point_jac_row(worldid, row + k, b2, 1.0, point, dvec, rotational, body_dofend, body_rootid,
+                         dof_parentid, cdof_in, subtree_com_in, efc_J_out, 1.0)
+          _point_jac_row(worldid, row + k, b1, -1.0, point, dvec, rotational, body_dofend, body_rootid,
+                         dof_parentid, cdof_in, subtree_com_in, efc_J_out, 1.0)
+          if k == 0:
+            _add_row(worldid, row, _CONTACT_ELLIPTIC, conid, dist, margin, 0.0, tran, solref, solimp,
+                     timestep, refsafe, 0, efc_type_out, efc_id_out, efc_pos_out, efc_margin_out,
+                     efc_frictionloss_out, efc_R_out, efc_K_out, efc_B_out)
+            efc_R_out[worldid, row] = r0
+            efc_dim_out[worldid, row] = dim
+            efc_coef_out[worldid, row] = friction[0] * wp.sqrt(r1 / r0)
+          else:
+            kb = _kb(solref_f, solimp, timestep, refsafe)
+            efc_type_out[worldid, row + k] = _CONTACT_ELLIPTIC
+            efc_id_out[worldid, row + k] = conid
+            efc_pos_out[worldid, row + k] = 0.0
+            efc_margin_out[worldid, row + k] = 0.0
+            efc_frictionloss_out[worldid, row + k] = 0.0
+            efc_K_out[worldid, row + k] = 0.0
+            efc_B_out[worldid, row + k] = kb[1]
+            efc_R_out[worldid, row + k] = r1 * friction[0] * friction[0] / (friction[k - 1] * friction[k - 1])
+            efc_dim_out[worldid, row + k] = 0
+            efc_coef_out[worldid, row + k] = friction[k - 1]
+        row += dim
       else:
         # R of every facet follows from the first facet's (mj_makeImpedance with impratio)
         imp = _impedance(solimp, dist, margin)
@@ -372,6 +426,7 @@ class _NoContacts:
   includemargin: wp.array
   friction: wp.array
   solref: wp.array
+  solreffriction: wp.array
   solimp: wp.array
   dim: wp.array
   geom: wp.array
@@ -382,7 +437,8 @@ def e_no_contacts(d: Data) -> _NoContacts:
   n, dev = d.nworld, d.qpos.device
   return _NoContacts(*(wp.zeros(s, dtype=t, device=dev) for s, t in [
     (n, wp.int32), ((n, 1), float), ((n, 1), wp.vec3), ((n, 1), wp.mat33), ((n, 1), float),
-    ((n, 1), _vec5), ((n, 1), wp.vec2), ((n, 1), _vec5), ((n, 1), wp.int32), ((n, 1), wp.vec2i)]))
+    ((n, 1), _vec5), ((n, 1), wp.vec2), ((n, 1), wp.vec2), ((n, 1), _vec5), ((n, 1), wp.int32),
+    ((n, 1), wp.vec2i)]))
 
 
 def fwd_position(m: Model, d: Data):
@@ -397,7 +453,7 @@ def fwd_position(m: Model, d: Data):
   opt = m.opt
   wp.launch(_make_constraint, dim=d.nworld, inputs=[
     m.nv, m.njnt, e.nefc_max, opt.timestep, opt.impratio,
-    0 if opt.disabled(DisableBit.REFSAFE) else 1,
+    0 if opt.disabled(DisableBit.REFSAFE) else 1, 1 if opt.cone == ConeType.ELLIPTIC else 0,
     0 if opt.disabled(DisableBit.FRICTIONLOSS) else 1,
     0 if opt.disabled(DisableBit.LIMIT) else 1,
     0 if opt.disabled(DisableBit.CONTACT) else 1,
@@ -405,9 +461,9 @@ def fwd_position(m: Model, d: Data):
     m.jnt_solref, m.jnt_solimp, m.dof_frictionloss, m.dof_solref, m.dof_solimp, m.dof_invweight0,
     m.dof_parentid, m.body_invweight0, m.body_dofend, m.body_rootid, m.geom_bodyid,
     d.qpos, d.cdof, d.subtree_com, c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction,
-    c.solref, c.solimp, c.dim, c.geom,
+    c.solref, c.solreffriction, c.solimp, c.dim, c.geom,
   ], outputs=[e.nefc, e.efc_type, e.efc_id, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss,
-              e.efc_R, e.efc_D, e.efc_K, e.efc_B])
+              e.efc_R, e.efc_D, e.efc_K, e.efc_B, e.efc_dim, e.efc_coef])
 
 
 def fwd_constraint(m: Model, d: Data):

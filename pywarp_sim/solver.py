@@ -15,15 +15,16 @@ gradient, as in MuJoCo; `efc.converged` records which worlds did.
 import warp as wp
 
 from . import smooth
-from .constraint import CNSTR_FRICTION_DOF
+from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_FRICTION_DOF
 from .types import Data, DisableBit, Model, SolverType
 
 _FRICTION = wp.constant(CNSTR_FRICTION_DOF)
+_ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
 
 
 @wp.func
 def _row_cost(type: int, x: float, d: float, r: float, floss: float) -> wp.vec3:
-  """(cost, force, curvature) of one row at jar = x; force = -d cost / d x."""
+  """(cost, force, curvature) of one scalar row at jar = x; force = -d cost / d x."""
   if type == _FRICTION:
     if x <= -r * floss:
       return wp.vec3(-floss * x - 0.5 * r * floss * floss, floss, 0.0)
@@ -36,12 +37,133 @@ def _row_cost(type: int, x: float, d: float, r: float, floss: float) -> wp.vec3:
 
 
 @wp.func
+def _update(worldid: int, nefc: int, alpha: float, write: int,
+            efc_type: wp.array2d(dtype=int), efc_D: wp.array2d(dtype=float),
+            efc_R: wp.array2d(dtype=float), efc_floss: wp.array2d(dtype=float),
+            efc_dim: wp.array2d(dtype=int), efc_coef: wp.array2d(dtype=float),
+            efc_jar: wp.array2d(dtype=float), efc_jv: wp.array2d(dtype=float),
+            efc_force: wp.array2d(dtype=float), efc_state: wp.array2d(dtype=int),
+            efc_cone_H: wp.array3d(dtype=float)) -> wp.vec3:
+  """mj_constraintUpdate at jar + alpha * jv: returns (cost, d cost/d alpha, d2 cost/d alpha2);
+  with write, stores forces, states and elliptic cone Hessian blocks."""
+  cost = float(0.0)
+  g = float(0.0)
+  h = float(0.0)
+  r = int(0)
+  while r < nefc:
+    type = efc_type[worldid, r]
+    if type != _ELLIPTIC:
+      jv = efc_jv[worldid, r]
+      c = _row_cost(type, efc_jar[worldid, r] + alpha * jv, efc_D[worldid, r], efc_R[worldid, r],
+                    efc_floss[worldid, r])
+      cost += c[0]
+      g -= c[1] * jv
+      h += c[2] * jv * jv
+      if write:
+        efc_force[worldid, r] = c[1]
+        state = int(0)
+        if c[2] != 0.0:
+          state = 1
+        elif c[1] != 0.0:
+          state = 2
+        efc_state[worldid, r] = state
+      r += 1
+      continue
+    # elliptic cone block of dim rows (mj_constraintUpdate_impl)
+    dim = efc_dim[worldid, r]
+    mu = efc_coef[worldid, r]
+    n = (efc_jar[worldid, r] + alpha * efc_jv[worldid, r]) * mu
+    dn = efc_jv[worldid, r] * mu
+    tt = float(0.0)
+    for j in range(1, dim):
+      u = (efc_jar[worldid, r + j] + alpha * efc_jv[worldid, r + j]) * efc_coef[worldid, r + j]
+      tt += u * u
+    t = wp.sqrt(tt)
+    state = int(0)
+    if n >= mu * t or (t <= 0.0 and n >= 0.0):
+      for j in range(dim):
+        if write:
+          efc_force[worldid, r + j] = 0.0
+    elif mu * n + t <= 0.0 or (t <= 0.0 and n < 0.0):
+      state = 1
+      for j in range(dim):
+        jv = efc_jv[worldid, r + j]
+        x = efc_jar[worldid, r + j] + alpha * jv
+        dd = efc_D[worldid, r + j]
+        cost += 0.5 * dd * x * x
+        g += dd * x * jv
+        h += dd * jv * jv
+        if write:
+          efc_force[worldid, r + j] = -dd * x
+    else:
+      state = 3
+      dm = efc_D[worldid, r] / (mu * mu * (1.0 + mu * mu))
+      nmt = n - mu * t
+      cost += 0.5 * dm * nmt * nmt
+      dt = float(0.0)
+      dudu = float(0.0)
+      for j in range(1, dim):
+        fj = efc_coef[worldid, r + j]
+        u = (efc_jar[worldid, r + j] + alpha * efc_jv[worldid, r + j]) * fj
+        du = efc_jv[worldid, r + j] * fj
+        dt += u * du
+        dudu += du * du
+      dt = dt / t
+      d2t = (dudu - dt * dt) / t
+      dnmt = dn - mu * dt
+      g += dm * nmt * dnmt
+      h += dm * (dnmt * dnmt - nmt * mu * d2t)
+      if write:
+        f0 = -dm * nmt * mu
+        efc_force[worldid, r] = f0
+        for j in range(1, dim):
+          fj = efc_coef[worldid, r + j]
+          u = efc_jar[worldid, r + j] * fj
+          efc_force[worldid, r + j] = -f0 / t * u * fj
+        # cone Hessian block (upper triangle computed, then mirrored), scaled by coefficients
+        for k in range(dim):
+          for j in range(dim):
+            efc_cone_H[worldid, r + k, j] = 0.0
+        efc_cone_H[worldid, r, 0] = 1.0
+        for j in range(1, dim):
+          uj = efc_jar[worldid, r + j] * efc_coef[worldid, r + j]
+          efc_cone_H[worldid, r, j] = -mu / t * uj
+        scl = mu * n / (t * t * t)
+        for k in range(1, dim):
+          uk = efc_jar[worldid, r + k] * efc_coef[worldid, r + k]
+          for j in range(k, dim):
+            uj = efc_jar[worldid, r + j] * efc_coef[worldid, r + j]
+            efc_cone_H[worldid, r + k, j] = scl * uj * uk
+        for j in range(1, dim):
+          efc_cone_H[worldid, r + j, j] = efc_cone_H[worldid, r + j, j] + mu * mu - mu * n / t
+        for k in range(dim):
+          ck = mu
+          if k > 0:
+            ck = efc_coef[worldid, r + k]
+          for j in range(k, dim):
+            cj = mu
+            if j > 0:
+              cj = efc_coef[worldid, r + j]
+            efc_cone_H[worldid, r + k, j] = efc_cone_H[worldid, r + k, j] * dm * ck * cj
+        for k in range(dim):
+          for j in range(k + 1, dim):
+            efc_cone_H[worldid, r + j, k] = efc_cone_H[worldid, r + k, j]
+    if write:
+      for j in range(dim):
+        efc_state[worldid, r + j] = state
+    r += dim
+  return wp.vec3(cost, g, h)
+
+
+@wp.func
 def _eval(worldid: int, nv: int, nefc: int, qacc: wp.array2d(dtype=float), qacc_smooth: wp.array2d(dtype=float),
           qfrc_smooth: wp.array2d(dtype=float), qM: wp.array3d(dtype=float), efc_J: wp.array3d(dtype=float),
           efc_aref: wp.array2d(dtype=float), efc_type: wp.array2d(dtype=int), efc_D: wp.array2d(dtype=float),
-          efc_R: wp.array2d(dtype=float), efc_floss: wp.array2d(dtype=float), Ma: wp.array2d(dtype=float),
-          efc_jar: wp.array2d(dtype=float), efc_force: wp.array2d(dtype=float)) -> float:
-  """Ma = M qacc, jar, forces; returns the total cost."""
+          efc_R: wp.array2d(dtype=float), efc_floss: wp.array2d(dtype=float), efc_dim: wp.array2d(dtype=int),
+          efc_coef: wp.array2d(dtype=float), Ma: wp.array2d(dtype=float), efc_jar: wp.array2d(dtype=float),
+          efc_jv: wp.array2d(dtype=float), efc_force: wp.array2d(dtype=float), efc_state: wp.array2d(dtype=int),
+          efc_cone_H: wp.array3d(dtype=float)) -> float:
+  """Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost."""
   cost = float(0.0)
   for i in range(nv):
     acc = float(0.0)
@@ -54,10 +176,9 @@ def _eval(worldid: int, nv: int, nefc: int, qacc: wp.array2d(dtype=float), qacc_
     for j in range(nv):
       x += efc_J[worldid, r, j] * qacc[worldid, j]
     efc_jar[worldid, r] = x
-    c = _row_cost(efc_type[worldid, r], x, efc_D[worldid, r], efc_R[worldid, r], efc_floss[worldid, r])
-    cost += c[0]
-    efc_force[worldid, r] = c[1]
-  return cost
+  c = _update(worldid, nefc, 0.0, 1, efc_type, efc_D, efc_R, efc_floss, efc_dim, efc_coef, efc_jar, efc_jv,
+              efc_force, efc_state, efc_cone_H)
+  return cost + c[0]
 
 
 @wp.kernel
@@ -89,6 +210,8 @@ def _solve(
   efc_R_in: wp.array2d(dtype=float),
   efc_K_in: wp.array2d(dtype=float),
   efc_B_in: wp.array2d(dtype=float),
+  efc_dim_in: wp.array2d(dtype=int),
+  efc_coef_in: wp.array2d(dtype=float),
   # Data out:
   qacc_out: wp.array2d(dtype=float),
   qfrc_constraint_out: wp.array2d(dtype=float),
@@ -97,6 +220,8 @@ def _solve(
   efc_force_out: wp.array2d(dtype=float),
   efc_jar_out: wp.array2d(dtype=float),
   efc_jv_out: wp.array2d(dtype=float),
+  efc_state_out: wp.array2d(dtype=int),
+  efc_cone_H_out: wp.array3d(dtype=float),
   H_out: wp.array3d(dtype=float),
   grad_out: wp.array2d(dtype=float),
   Mgrad_out: wp.array2d(dtype=float),
@@ -121,19 +246,20 @@ def _solve(
   for i in range(nv):
     qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
   cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in, efc_aref_out,
-               efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out, efc_force_out)
+               efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in, Ma_out, efc_jar_out,
+               efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
   if warmstart and nefc > 0:
     for i in range(nv):
       qacc_out[worldid, i] = qacc_warmstart_in[worldid, i]
     cost_ws = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
-                    efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out,
-                    efc_force_out)
+                    efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
+                    Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
     if cost_ws > cost or not wp.isfinite(cost_ws):
       for i in range(nv):
         qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
       cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
-                   efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out,
-                   efc_force_out)
+                   efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
+                   Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
     else:
       cost = cost_ws
 
@@ -158,15 +284,28 @@ def _solve(
       break
 
     if newton:
-      # H = M + J' D_active J, Cholesky in place (lower), search = -H^-1 grad
+      # H = M + J' D_active J (+ J_c' H_c J_c for elliptic cones), Cholesky in place (lower)
       for i in range(nv):
         for j in range(i + 1):
           h = qM_in[worldid, i, j]
-          for r in range(nefc):
-            c = _row_cost(efc_type_in[worldid, r], efc_jar_out[worldid, r], efc_D_in[worldid, r],
-                          efc_R_in[worldid, r], efc_frictionloss_in[worldid, r])
-            if c[2] != 0.0:
-              h += efc_J_in[worldid, r, i] * c[2] * efc_J_in[worldid, r, j]
+          r = int(0)
+          while r < nefc:
+            state = efc_state_out[worldid, r]
+            if efc_type_in[worldid, r] == _ELLIPTIC:
+              dim = efc_dim_in[worldid, r]
+              if state == 1:
+                for k in range(dim):
+                  h += efc_J_in[worldid, r + k, i] * efc_D_in[worldid, r + k] * efc_J_in[worldid, r + k, j]
+              elif state == 3:
+                for k in range(dim):
+                  jk = efc_J_in[worldid, r + k, i]
+                  for l in range(dim):
+                    h += jk * efc_cone_H_out[worldid, r + k, l] * efc_J_in[worldid, r + l, j]
+              r += dim
+            else:
+              if state == 1:
+                h += efc_J_in[worldid, r, i] * efc_D_in[worldid, r] * efc_J_in[worldid, r, j]
+              r += 1
           H_out[worldid, i, j] = h
       for j in range(nv):
         s = H_out[worldid, j, j]
@@ -226,14 +365,10 @@ def _solve(
     alpha = float(0.0)
     g0 = float(0.0)
     for it in range(ls_iterations + 1):
-      g = alpha * pMp + pg0
-      h = pMp
-      for r in range(nefc):
-        jv = efc_jv_out[worldid, r]
-        c = _row_cost(efc_type_in[worldid, r], efc_jar_out[worldid, r] + alpha * jv, efc_D_in[worldid, r],
-                      efc_R_in[worldid, r], efc_frictionloss_in[worldid, r])
-        g -= c[1] * jv
-        h += c[2] * jv * jv
+      c = _update(worldid, nefc, alpha, 0, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in,
+                  efc_coef_in, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
+      g = alpha * pMp + pg0 + c[1]
+      h = pMp + c[2]
       if it == 0:
         g0 = wp.abs(g)
       if wp.abs(g) <= 1e-7 * g0 or g0 == 0.0:
@@ -250,8 +385,8 @@ def _solve(
     for i in range(nv):
       qacc_out[worldid, i] = qacc_out[worldid, i] + alpha * search_out[worldid, i]
     new_cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
-                     efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, Ma_out, efc_jar_out,
-                     efc_force_out)
+                     efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
+                     Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
     niter += 1
     if scale * (cost - new_cost) < tolerance:
       converged_out[worldid] = 1
@@ -282,6 +417,6 @@ def solve(m: Model, d: Data):
     0 if opt.disabled(DisableBit.WARMSTART) else 1, m.dof_parentid,
     d.qvel, d.qM, d.qLD, d.qLDiagInv, d.qacc_smooth, d.qfrc_smooth, d.qacc_warmstart,
     e.nefc, e.efc_type, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss, e.efc_D, e.efc_R,
-    e.efc_K, e.efc_B,
+    e.efc_K, e.efc_B, e.efc_dim, e.efc_coef,
   ], outputs=[d.qacc, d.qfrc_constraint, e.efc_vel, e.efc_aref, e.efc_force, e.efc_jar, e.efc_jv,
-              e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])
+              e.efc_state, e.efc_cone_H, e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])

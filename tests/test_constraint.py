@@ -95,7 +95,3 @@ def test_unsupported_solver_settings_raise():
   mjm.opt.solver = mujoco.mjtSolver.mjSOL_PGS
   with pytest.raises(pws.UnsupportedModelError, match="PGS"):
     pws.put_model(mjm, "cpu")
-  mjm = oracle.mj_model("humanoid")
-  mjm.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
-  with pytest.raises(pws.UnsupportedModelError, match="elliptic"):
-    pws.put_model(mjm, "cpu")
