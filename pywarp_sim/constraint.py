@@ -195,6 +195,13 @@ def _point_jac_row(worldid: int, row: int, bodyid: int, sign: float, point: wp.v
     dofid = dof_parentid[dofid]
 
 
+@wp.func
+def _clear_rows(worldid: int, row: int, nrows: int, nv: int, efc_J: wp.array3d(dtype=float)):
+  for r in range(row, row + nrows):
+    for i in range(nv):
+      efc_J[worldid, r, i] = 0.0
+
+
 @wp.kernel
 def _make_constraint(
   # Model:
@@ -257,9 +264,7 @@ def _make_constraint(
 ):
   worldid = wp.tid()
   fbank = worldid % dof_frictionloss.shape[0]
-  for r in range(nefc_max):
-    for i in range(nv):
-      efc_J_out[worldid, r, i] = 0.0
+  # rows are cleared as they are claimed (below), not over the whole capacity
   row = int(0)
 
   # dof friction loss
@@ -267,6 +272,7 @@ def _make_constraint(
     for dofid in range(nv):
       floss = dof_frictionloss[fbank, dofid]
       if floss > 0.0:
+        _clear_rows(worldid, row, 1, nv, efc_J_out)
         efc_J_out[worldid, row, dofid] = 1.0
         _add_row(worldid, row, _FRICTION_DOF, dofid, 0.0, 0.0, floss, dof_invweight0[dofid],
                  dof_solref[dofid], dof_solimp[dofid], timestep, refsafe, 1, efc_type_out, efc_id_out,
@@ -293,6 +299,7 @@ def _make_constraint(
           axis = axis_angle / angle
         dist = wp.max(rng[0], rng[1]) - angle
         if dist < margin:
+          _clear_rows(worldid, row, 1, nv, efc_J_out)
           for i in range(3):
             efc_J_out[worldid, row, dofadr + i] = -axis[i]
           _add_row(worldid, row, _LIMIT_JOINT, jntid, dist, margin, 0.0, dof_invweight0[dofadr],
@@ -305,6 +312,7 @@ def _make_constraint(
           side = float(2 * s - 1)
           dist = side * (rng[s] - value)
           if dist < margin:
+            _clear_rows(worldid, row, 1, nv, efc_J_out)
             efc_J_out[worldid, row, dofadr] = -side
             _add_row(worldid, row, _LIMIT_JOINT, jntid, dist, margin, 0.0, dof_invweight0[dofadr],
                      jnt_solref[jntid], jnt_solimp[jntid], timestep, refsafe, 0, efc_type_out,
@@ -331,6 +339,12 @@ def _make_constraint(
       tran = w1[0] + w2[0]
       rot = w1[1] + w2[1]
       normal = wp.vec3(frame[0, 0], frame[0, 1], frame[0, 2])
+      nrows = dim
+      if dim > 1 and elliptic == 0:
+        nrows = 2 * (dim - 1)
+      if row + nrows > nefc_max:
+        break  # cannot happen: capacity covers every contact slot with its largest cone
+      _clear_rows(worldid, row, nrows, nv, efc_J_out)
       if dim == 1:
         _point_jac_row(worldid, row, b2, 1.0, point, normal, 0, body_dofend, body_rootid, dof_parentid,
                        cdof_in, subtree_com_in, efc_J_out, 1.0)
@@ -433,12 +447,16 @@ class _NoContacts:
 
 
 def e_no_contacts(d: Data) -> _NoContacts:
-  """Zero-contact inputs for models built without a collision stage."""
+  """Zero-contact inputs for models built without a collision stage (allocated once)."""
   n, dev = d.nworld, d.qpos.device
-  return _NoContacts(*(wp.zeros(s, dtype=t, device=dev) for s, t in [
+  cached = getattr(d.efc, "_no_contacts", None)
+  if cached is not None:
+    return cached
+  d.efc._no_contacts = _NoContacts(*(wp.zeros(s, dtype=t, device=dev) for s, t in [
     (n, wp.int32), ((n, 1), float), ((n, 1), wp.vec3), ((n, 1), wp.mat33), ((n, 1), float),
     ((n, 1), _vec5), ((n, 1), wp.vec2), ((n, 1), wp.vec2), ((n, 1), _vec5), ((n, 1), wp.int32),
     ((n, 1), wp.vec2i)]))
+  return d.efc._no_contacts
 
 
 def fwd_position(m: Model, d: Data):

@@ -1,0 +1,164 @@
+"""python -m bench {throughput,scaling,compile,plot,table} ... (see bench/README.md)."""
+
+import argparse
+import json
+import os
+import sys
+
+from . import common
+
+BACKEND_CHOICES = ("warp", "native", "mujoco", "mujoco_nocontact", "mjwarp")
+
+
+def _int_list(text: str) -> list:
+  try:
+    values = [int(v) for v in text.split(",") if v.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'")
+  if not values or min(values) < 1:
+    raise argparse.ArgumentTypeError(f"expected integers >= 1, got '{text}'")
+  return values
+
+
+def _backend_list(text: str) -> list:
+  names = [b.strip() for b in text.split(",") if b.strip()]
+  bad = [b for b in names if b not in BACKEND_CHOICES]
+  if bad or not names:
+    raise argparse.ArgumentTypeError(f"unknown backend(s) {bad}; choose from {BACKEND_CHOICES}")
+  return names
+
+
+def _summary(rec: dict) -> str:
+  head = f"{rec['backend']:>13} {rec['device']:>7} nworld={rec['nworld']:<8}"
+  if "error" in rec:
+    return f"{head} ERROR {rec['error'].splitlines()[0]}"
+  return (f"{head} {rec['steps_per_s']:>14,.0f} steps/s  {rec['bytes_per_world']:>12,.0f} B/world"
+          f"  compile {rec['compile_s']:.3f}s  warmup {rec['warmup_s']:.3f}s  steps {rec['steps']}")
+
+
+def _add_common(p, graph=True):
+  p.add_argument("--model", default="humanoid", help="bundled model name or MJCF/URDF path")
+  p.add_argument("--device", default="cpu", help="cpu or cuda:N")
+  p.add_argument("--threads", type=int, default=None,
+                 help="host threads for mujoco rollout (default: os.cpu_count())")
+  p.add_argument("--max-seconds", type=float, default=None,
+                 help="cap on the timed part of each config; fewer steps are run to stay under it")
+  p.add_argument("--repeat", type=int, default=None,
+                 help="timed runs per config, each from the initial state; the median is kept "
+                      "(default: 1 for throughput, 3 for scaling)")
+  if graph:
+    p.add_argument("--cuda-graph", choices=("auto", "bench", "off"), default="auto",
+                   help="auto: the Simulator's own graph (sim.capture) if it has one, else a plain "
+                        "step loop; bench: capture sim.step(1) here; off: plain loop")
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,plot,table}")
+
+  p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
+  _add_common(p)
+  p.add_argument("--backend", choices=BACKEND_CHOICES, default="warp")
+  p.add_argument("--nworld", type=_int_list, default=[64], help="e.g. 64 or 1,16,256")
+  p.add_argument("--steps", type=int, default=200)
+  p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
+  p.add_argument("--out", default=None, help="also append the JSON lines to this file")
+
+  p = sub.add_parser("scaling", help="sweep nworld for several backends; JSON lines and plots")
+  _add_common(p)
+  p.add_argument("--backends", type=_backend_list, default=["warp", "mujoco"])
+  p.add_argument("--nworld", type=_int_list, default=None,
+                 help="default: CPU 1,4,...,1024; GPU 1,4,...,2^20 (powers of 4)")
+  p.add_argument("--steps", type=int, default=200)
+  p.add_argument("--out-dir", default=str(common.RESULTS_DIR))
+  p.add_argument("--no-plot", action="store_true")
+
+  p = sub.add_parser("compile", help="cold and warm start to the first step, in subprocesses")
+  p.add_argument("--backend", choices=BACKEND_CHOICES, default="warp")
+  p.add_argument("--model", default="humanoid")
+  p.add_argument("--device", default="cpu")
+  p.add_argument("--nworld", type=int, default=1)
+  p.add_argument("--out", default=None, help="also append the JSON lines to this file "
+                 "(default bench/results/compile-<device>-<date>.jsonl)")
+
+  p = sub.add_parser("plot", help="redraw the two PNGs of a scaling .jsonl next to it")
+  p.add_argument("jsonl")
+
+  p = sub.add_parser("table", help="Markdown tables of bench/results/*.jsonl")
+  p.add_argument("--results-dir", default=str(common.RESULTS_DIR))
+
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if argv[:1] == ["_first-step"]:  # the child process of `compile`; not a user command
+    child = argparse.ArgumentParser(prog="python -m bench _first-step")
+    child.add_argument("--backend", required=True)
+    child.add_argument("--model", required=True)
+    child.add_argument("--device", required=True)
+    child.add_argument("--nworld", type=int, default=1)
+    args = child.parse_args(argv[1:])
+    from . import compile as compile_bench
+    print(json.dumps(compile_bench.first_step(args.backend, args.model, args.device, args.nworld)),
+          flush=True)
+    return 0
+
+  args = parser.parse_args(argv)
+
+  if args.cmd in ("throughput", "scaling", "compile"):
+    problem = common.check_device(args.device)
+    if problem:
+      common.warn(problem)
+      return 2
+
+  if args.cmd == "throughput":
+    from . import backends
+    sink = common.Sink(args.out)
+    failed = False
+    for nworld in args.nworld:
+      rec = backends.run_throughput(args.backend, args.model, args.device, nworld, args.steps,
+                                    threads=args.threads, max_seconds=args.max_seconds,
+                                    graph_mode=args.cuda_graph, repeat=args.repeat or 1)
+      sink.emit(rec)
+      failed |= "error" in rec
+      if not args.json:
+        print(_summary(rec), file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+  if args.cmd == "scaling":
+    from . import scaling
+    nworlds = args.nworld or scaling.default_nworlds(args.device)
+    max_seconds = args.max_seconds or scaling.default_max_seconds(args.device)
+    paths = scaling.sweep(args.backends, args.device, nworlds, args.steps, args.out_dir,
+                          model=args.model, threads=args.threads, max_seconds=max_seconds,
+                          graph_mode=args.cuda_graph, plot=not args.no_plot,
+                          repeat=args.repeat or scaling.DEFAULT_REPEAT)
+    for rec in scaling.load_jsonl(paths["jsonl"]):
+      print(_summary(rec), file=sys.stderr)
+    for what, path in paths.items():
+      common.warn(f"wrote {what}: {os.path.relpath(path)}")
+    return 0
+
+  if args.cmd == "compile":
+    from . import compile as compile_bench
+    out = args.out or str(common.RESULTS_DIR /
+                          f"compile-{common.device_slug(args.device)}-{common.today()}.jsonl")
+    records = compile_bench.run_compile(args.backend, args.model, args.device, args.nworld,
+                                        sink=common.Sink(out))
+    common.warn(f"appended to {os.path.relpath(out)}")
+    return 1 if any("error" in r for r in records) else 0
+
+  if args.cmd == "plot":
+    from . import scaling
+    stem = args.jsonl[:-len(".jsonl")] if args.jsonl.endswith(".jsonl") else args.jsonl
+    for what, path in scaling.plot_records(scaling.load_jsonl(args.jsonl), stem).items():
+      common.warn(f"wrote {what}: {os.path.relpath(path)}")
+    return 0
+
+  if args.cmd == "table":
+    from . import table
+    print(table.render(args.results_dir))
+    return 0
+
+  return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())
