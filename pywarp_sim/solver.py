@@ -1,4 +1,4 @@
-"""Constraint solver (mj_fwdConstraint with MuJoCo's primal Newton and CG solvers).
+"""Constraint solver (mj_fwdConstraint with MuJoCo's primal Newton and CG solvers, and PGS on the dual).
 
 Minimises, per world, MuJoCo's convex cost over qacc
 
@@ -9,14 +9,15 @@ friction (linear beyond +-R f), and 0 otherwise. Newton uses the Hessian
 M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ribiere
 updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
 derivative). Iterations stop per world at opt.tolerance on the scaled improvement or
-gradient, as in MuJoCo; `efc.converged` records which worlds did.
+gradient, as in MuJoCo; `efc.converged` records which worlds did. PGS (scalar rows only:
+frictionless, pyramidal, limits, dof friction) projects one dual row at a time.
 """
 
 import warp as wp
 
 from . import smooth
 from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_FRICTION_DOF
-from .types import Data, DisableBit, Model, SolverType
+from .types import Data, DisableBit, Model
 
 _FRICTION = wp.constant(CNSTR_FRICTION_DOF)
 _ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
@@ -189,7 +190,7 @@ def _solve(
   ls_iterations: int,
   tolerance: float,
   scale: float,
-  newton: int,
+  solver_type: int,
   warmstart: int,
   dof_parentid: wp.array(dtype=int),
   # Data in:
@@ -265,6 +266,46 @@ def _solve(
 
   niter = int(0)
   done = int(nefc == 0)
+  newton = int(solver_type == 2)
+  if solver_type == 0 and nefc > 0:
+    # PGS on the dual: min_f 0.5 f'(J M^-1 J' + R) f + f'(J qacc_smooth - aref), one row at a
+    # time; v = M^-1 J' f is kept so each row residual costs O(nv). Cold start f = 0.
+    done = 1
+    for i in range(nv):
+      search_out[worldid, i] = 0.0  # v
+    for r in range(nefc):
+      efc_force_out[worldid, r] = 0.0
+    while niter < iterations:
+      improvement = float(0.0)
+      for r in range(nefc):
+        for i in range(nv):
+          Mgrad_out[worldid, i] = efc_J_in[worldid, r, i]
+        smooth.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
+        a = efc_R_in[worldid, r]
+        res = efc_R_in[worldid, r] * efc_force_out[worldid, r] - efc_aref_out[worldid, r]
+        for i in range(nv):
+          jr = efc_J_in[worldid, r, i]
+          a += jr * Mgrad_out[worldid, i]
+          res += jr * (qacc_smooth_in[worldid, i] + search_out[worldid, i])
+        f = efc_force_out[worldid, r]
+        fnew = f - res / a
+        if efc_type_in[worldid, r] == _FRICTION:
+          floss = efc_frictionloss_in[worldid, r]
+          fnew = wp.clamp(fnew, -floss, floss)
+        else:
+          fnew = wp.max(0.0, fnew)
+        delta = fnew - f
+        if delta != 0.0:
+          efc_force_out[worldid, r] = fnew
+          for i in range(nv):
+            search_out[worldid, i] = search_out[worldid, i] + delta * Mgrad_out[worldid, i]
+          improvement += 0.5 * a * delta * delta
+      niter += 1
+      if scale * improvement < tolerance:
+        converged_out[worldid] = 1
+        break
+    for i in range(nv):
+      qacc_out[worldid, i] = qacc_smooth_in[worldid, i] + search_out[worldid, i]
   prev_grad_mgrad = float(0.0)
   for i in range(nv):
     search_out[worldid, i] = 0.0
@@ -413,7 +454,7 @@ def solve(m: Model, d: Data):
   scale = 1.0 / (m.meaninertia * max(1, m.nv))
   wp.launch(_solve, dim=d.nworld, inputs=[
     m.nv, opt.iterations, opt.ls_iterations, opt.tolerance, scale,
-    1 if opt.solver == SolverType.NEWTON else 0,
+    int(opt.solver),
     0 if opt.disabled(DisableBit.WARMSTART) else 1, m.dof_parentid,
     d.qvel, d.qM, d.qLD, d.qLDiagInv, d.qacc_smooth, d.qfrc_smooth, d.qacc_warmstart,
     e.nefc, e.efc_type, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss, e.efc_D, e.efc_R,

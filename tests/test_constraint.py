@@ -88,10 +88,3 @@ def test_limited_trajectory_matches_mj_step():
       mujoco.mj_step(mjm, mjd)
   for w, mjd in enumerate(refs):
     assert oracle.rel_err(d.qpos.numpy()[w], mjd.qpos) < 1e-3
-
-
-def test_unsupported_solver_settings_raise():
-  mjm = oracle.mj_model("humanoid")
-  mjm.opt.solver = mujoco.mjtSolver.mjSOL_PGS
-  with pytest.raises(pws.UnsupportedModelError, match="PGS"):
-    pws.put_model(mjm, "cpu")
