@@ -61,13 +61,11 @@ def _validate(m: mujoco.MjModel):
     if opt.enableflags & int(bit):
       raise UnsupportedModelError(f"option flag {bit.name} is not supported; disable it")
 
-  if opt.solver == int(mujoco.mjtSolver.mjSOL_PGS):
-    raise UnsupportedModelError("option solver=PGS is not supported; use Newton (default) or CG")
-  if opt.cone == int(mujoco.mjtCone.mjCONE_ELLIPTIC) and (
-      np.any(m.geom_condim > 1) or np.any(m.pair_dim > 1)):
+  if (opt.solver == int(mujoco.mjtSolver.mjSOL_PGS) and opt.cone == int(mujoco.mjtCone.mjCONE_ELLIPTIC)
+      and (np.any(m.geom_condim > 1) or np.any(m.pair_dim > 1))):
     raise UnsupportedModelError(
-      "option cone=elliptic is not supported for contacts with friction (condim > 1); use "
-      "cone=pyramidal (default)")
+      "option solver=PGS with cone=elliptic is not supported; use Newton/CG with elliptic cones "
+      "or PGS with pyramidal cones")
   for j in range(m.njnt):
     if np.any(m.jnt_stiffnesspoly[j] != 0):
       fail("joint", obj.mjOBJ_JOINT, j, "polynomial stiffness", "use a linear stiffness")
@@ -247,6 +245,8 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1) -> Model:
     has_stiffness=bool(np.any(mjm.jnt_stiffness != 0)),
     **arrays,
   )
+  from . import collision_driver
+  model.collision = collision_driver.build_pairs(mjm, device)
   return model
 
 
@@ -313,4 +313,6 @@ def make_data(m: Model, nworld: int, device=None) -> Data:
   )
   from . import constraint
   d.efc = constraint.make_constraint_data(m, nworld, device)
+  from . import collision_driver
+  d.contact = collision_driver.make_contacts(m, nworld, device)
   return d

@@ -1,0 +1,672 @@
+"""Collision stage: static candidate geom pairs, narrowphase, and per-world contact lists.
+
+MuJoCo decides at every step which geom pairs to test (broadphase, `<pair>`
+merging, filters) and calls one narrowphase function per pair. The decisions
+that do not depend on the state are made once here, at load time
+(`build_pairs`): the candidate list is every pair MuJoCo's mj_collision could
+ever pass to a narrowphase function, in MuJoCo's order, with its contact
+parameters already mixed (mj_contactParam) and a fixed range of contact slots.
+The state-dependent culling (bounding spheres) and the narrowphase run every
+step (`collision`), over a (nworld, npair) grid: each pair writes into its own
+slots (no atomics, deterministic), then one pass per world compacts the slots
+into `d.contact`, preserving pair order.
+
+Semantics are MuJoCo 4's: a pair is tested with threshold margin + gap, every
+contact found (dist < margin + gap) is reported, `includemargin` is the margin,
+and contacts in the gap (dist >= margin) are flagged `exclude` = 1 (MuJoCo's
+mjContact.exclude): they produce no constraint rows.
+"""
+
+import dataclasses
+import enum
+import warnings
+
+import mujoco
+import numpy as np
+import warp as wp
+
+from . import collision_primitive as prim
+from .errors import UnsupportedModelError
+from .types import Data, DisableBit, GeomType, Model
+
+# contact detection is not differentiated: skip the adjoint code (compile time, code size)
+wp.set_module_options({"enable_backward": False})
+
+vec5 = wp.types.vector(length=5, dtype=wp.float32)
+
+MINMU = 1e-5  # mjMINMU: smallest friction coefficient of a contact
+MINVAL = 1e-15
+
+
+class Collider(enum.IntEnum):
+  """Narrowphase function of a candidate pair (geom 1 type <= geom 2 type)."""
+  PLANE_SPHERE = 0
+  PLANE_CAPSULE = 1
+  PLANE_ELLIPSOID = 2
+  PLANE_CYLINDER = 3
+  PLANE_BOX = 4
+  SPHERE_SPHERE = 5
+  SPHERE_CAPSULE = 6
+  SPHERE_CYLINDER = 7
+  SPHERE_BOX = 8
+  CAPSULE_CAPSULE = 9
+  CAPSULE_BOX = 10
+  BOX_BOX = 11
+  CONVEX = 12  # GJK/EPA (collision_convex), MuJoCo's mjc_Convex
+
+
+_G = GeomType
+# (type1, type2) with type1 <= type2 -> (collider, max contacts our narrowphase returns)
+COLLIDERS = {
+  (_G.PLANE, _G.SPHERE): (Collider.PLANE_SPHERE, 1),
+  (_G.PLANE, _G.CAPSULE): (Collider.PLANE_CAPSULE, 2),
+  (_G.PLANE, _G.ELLIPSOID): (Collider.PLANE_ELLIPSOID, 1),
+  (_G.PLANE, _G.CYLINDER): (Collider.PLANE_CYLINDER, 4),
+  (_G.PLANE, _G.BOX): (Collider.PLANE_BOX, 4),
+  (_G.SPHERE, _G.SPHERE): (Collider.SPHERE_SPHERE, 1),
+  (_G.SPHERE, _G.CAPSULE): (Collider.SPHERE_CAPSULE, 1),
+  (_G.SPHERE, _G.CYLINDER): (Collider.SPHERE_CYLINDER, 1),
+  (_G.SPHERE, _G.BOX): (Collider.SPHERE_BOX, 1),
+  (_G.CAPSULE, _G.CAPSULE): (Collider.CAPSULE_CAPSULE, 2),
+  (_G.CAPSULE, _G.BOX): (Collider.CAPSULE_BOX, 2),
+  (_G.BOX, _G.BOX): (Collider.BOX_BOX, 8),
+}
+
+# pairs MuJoCo sends to mjc_Convex: one GJK/EPA contact, plus up to four from the multiCCD
+# perturbation search unless a sphere or an ellipsoid is involved
+_CONVEX_TYPES = (_G.SPHERE, _G.CAPSULE, _G.ELLIPSOID, _G.CYLINDER, _G.BOX)
+
+
+def _convex_maxcon(t1: int, t2: int, disableflags: int) -> int:
+  smooth = (_G.SPHERE, _G.ELLIPSOID)
+  if t1 in smooth or t2 in smooth or disableflags & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD):
+    return 1
+  return 5
+
+
+def convex_supported() -> bool:
+  try:
+    from . import collision_convex  # noqa: F401
+  except ImportError:
+    return False
+  return True
+
+
+def _collider(t1: int, t2: int, disableflags: int = 0):
+  """(collider, maxcon) for ordered types, or None when pywarp_sim has no narrowphase."""
+  key = (GeomType(t1), GeomType(t2))
+  if key in COLLIDERS:
+    return COLLIDERS[key]
+  if t1 in _CONVEX_TYPES and t2 in _CONVEX_TYPES and convex_supported():
+    return Collider.CONVEX, _convex_maxcon(t1, t2, disableflags)
+  return None
+
+
+def _mj_has_collider(t1: int, t2: int) -> bool:
+  """Whether MuJoCo has a narrowphase function for the ordered types (mjCOLLISIONFUNC)."""
+  return not (t1 == _G.PLANE and t2 in (_G.PLANE, _G.HFIELD)) and not (
+    t1 == _G.HFIELD and t2 == _G.HFIELD)
+
+
+@dataclasses.dataclass
+class CollisionPairs:
+  """Static candidate geom pairs, built once by `build_pairs`.
+
+  Pairs are in MuJoCo's order (body-pair signature, `<pair>` elements first), geom1 has the
+  smaller geom type. Pair parameters are the contact parameters MuJoCo assigns to every
+  contact of the pair. Pair p owns contact slots [slot[p], slot[p] + maxcon[p]).
+  """
+  npair: int
+  nconmax: int          # contact capacity per world (sum of maxcon, or the user's cap)
+  nslot: int            # sum of maxcon: worst-case contacts per world
+  disabled: bool        # contacts disabled by the model options: collision() reports none
+  geom1: wp.array       # (npair,) int
+  geom2: wp.array       # (npair,) int
+  collider: wp.array    # (npair,) int Collider
+  ipair: wp.array       # (npair,) int: index of the <pair> element, -1 for a dynamic pair
+  condim: wp.array      # (npair,) int
+  friction: wp.array    # (npair,) vec5: tangent1, tangent2, spin, roll1, roll2
+  solref: wp.array      # (npair,) vec2
+  solreffriction: wp.array  # (npair,) vec2 (0, 0: use solref)
+  solimp: wp.array      # (npair,) vec5
+  margin: wp.array      # (npair,) float, m: includemargin of the pair's contacts
+  gap: wp.array         # (npair,) float, m: detection threshold is margin + gap
+  slot: wp.array        # (npair,) int: first contact slot
+  maxcon: wp.array      # (npair,) int: most contacts the pair's narrowphase returns
+  primitive_pairs: wp.array  # (nprimitive,) int: pair ids with an analytic collider
+  convex_pairs: wp.array     # (nconvex,) int: pair ids using GJK/EPA
+  geom_rbound: wp.array      # (ngeom,) float, m: bounding-sphere radius (0 for planes)
+  host: dict = dataclasses.field(default_factory=dict)  # numpy copies of the tables above
+
+  @property
+  def nprimitive(self) -> int:
+    return int(self.primitive_pairs.shape[0]) if self.npair else 0
+
+  @property
+  def nconvex(self) -> int:
+    return int(self.convex_pairs.shape[0]) if self.npair else 0
+
+
+def _geom_label(m: mujoco.MjModel, g: int) -> str:
+  name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g)
+  kind = mujoco.mjtGeom(int(m.geom_type[g])).name.replace("mjGEOM_", "").lower()
+  return f"geom '{name}' ({kind})" if name else f"geom #{g} ({kind})"
+
+
+def _contact_param(m: mujoco.MjModel, g1: int, g2: int):
+  """mj_contactParam for a dynamic pair: (condim, friction5, solref, solimp)."""
+  p1, p2 = int(m.geom_priority[g1]), int(m.geom_priority[g2])
+  if p1 != p2:
+    g = g1 if p1 > p2 else g2
+    fri = np.array(m.geom_friction[g], dtype=np.float64)
+    condim = int(m.geom_condim[g])
+    solref = np.array(m.geom_solref[g], dtype=np.float64)
+    solimp = np.array(m.geom_solimp[g], dtype=np.float64)
+  else:
+    condim = max(int(m.geom_condim[g1]), int(m.geom_condim[g2]))
+    s1, s2 = float(m.geom_solmix[g1]), float(m.geom_solmix[g2])
+    if s1 >= MINVAL and s2 >= MINVAL:
+      mix = s1 / (s1 + s2)
+    elif s1 < MINVAL and s2 < MINVAL:
+      mix = 0.5
+    elif s1 < MINVAL:
+      mix = 0.0
+    else:
+      mix = 1.0
+    r1, r2 = np.array(m.geom_solref[g1], np.float64), np.array(m.geom_solref[g2], np.float64)
+    if r1[0] > 0 and r2[0] > 0:
+      solref = mix * r1 + (1 - mix) * r2
+    else:
+      solref = np.minimum(r1, r2)
+    solimp = mix * np.array(m.geom_solimp[g1], np.float64) + (1 - mix) * np.array(
+      m.geom_solimp[g2], np.float64)
+    fri = np.maximum(m.geom_friction[g1], m.geom_friction[g2]).astype(np.float64)
+  friction = np.array([fri[0], fri[0], fri[1], fri[2], fri[2]])
+  return condim, friction, solref, solimp
+
+
+def _body_can_collide(m: mujoco.MjModel):
+  """OR of geom contype / conaffinity over each body's geoms (MuJoCo's body_contype)."""
+  contype = np.zeros(m.nbody, np.int64)
+  conaff = np.zeros(m.nbody, np.int64)
+  for g in range(m.ngeom):
+    b = m.geom_bodyid[g]
+    contype[b] |= int(m.geom_contype[g])
+    conaff[b] |= int(m.geom_conaffinity[g])
+  return contype, conaff
+
+
+def _filter_body_pair(m: mujoco.MjModel, b1: int, b2: int, filterparent: bool) -> bool:
+  """filterBodyPair (no sleeping): True to discard the body pair."""
+  weld1, weld2 = int(m.body_weldid[b1]), int(m.body_weldid[b2])
+  if weld1 == weld2:
+    return True
+  if m.body_dofnum[weld1] == 0 and m.body_dofnum[weld2] == 0:
+    return True  # both welded to the world (static): no forces can act
+  parent1 = int(m.body_weldid[m.body_parentid[weld1]])
+  parent2 = int(m.body_weldid[m.body_parentid[weld2]])
+  if filterparent and weld1 != 0 and weld2 != 0 and (weld1 == parent2 or weld2 == parent1):
+    return True
+  return False
+
+
+def _candidate_pairs(m: mujoco.MjModel):
+  """Replays mj_collision's pair selection with every bounding volume overlapping.
+
+  Returns a list of (g1, g2, ipair) in MuJoCo's processing order, g1 with the smaller type.
+  """
+  dis = int(m.opt.disableflags)
+  filterparent = not (dis & int(DisableBit.FILTERPARENT))
+  midphase = not (dis & int(DisableBit.MIDPHASE))
+  contype, conaff = _body_can_collide(m)
+  can = (contype != 0) | (conaff != 0)
+
+  def bitmask_ok(t1, a1, t2, a2):
+    return bool((t1 & a2) or (t2 & a1))
+
+  # broadphase: all body pairs that can collide, sorted by signature
+  signatures = []
+  for b1 in range(m.nbody):
+    for b2 in range(b1 + 1, m.nbody):
+      if not (can[b1] and can[b2]):
+        continue
+      if not bitmask_ok(contype[b1], conaff[b1], contype[b2], conaff[b2]):
+        continue
+      if _filter_body_pair(m, b1, b2, filterparent):
+        continue
+      signatures.append((b1 << 16) + b2)
+  signatures.sort()
+  excluded = {int(s) for s in m.exclude_signature}
+  pair_sig = [int(s) for s in m.pair_signature]
+  explicit = {frozenset((int(m.pair_geom1[k]), int(m.pair_geom2[k]))) for k in range(m.npair)}
+
+  out = []
+
+  def push(g1, g2, ipair):
+    if m.geom_type[g1] > m.geom_type[g2]:
+      g1, g2 = g2, g1
+    out.append((int(g1), int(g2), int(ipair)))
+
+  def push_explicit(k):
+    g1, g2 = int(m.pair_geom1[k]), int(m.pair_geom2[k])
+    if _mj_has_collider(*sorted((int(m.geom_type[g1]), int(m.geom_type[g2])))):
+      push(g1, g2, k)
+
+  pairadr = 0
+  for sig in signatures:
+    while pairadr < m.npair and pair_sig[pairadr] <= sig:
+      push_explicit(pairadr)
+      pairadr += 1
+    if sig in excluded:
+      continue
+    b1, b2 = sig >> 16, sig & 0xFFFF
+    geoms1 = range(m.body_geomadr[b1], m.body_geomadr[b1] + m.body_geomnum[b1])
+    geoms2 = range(m.body_geomadr[b2], m.body_geomadr[b2] + m.body_geomnum[b2])
+    dynamic = []
+    for g1 in geoms1:
+      for g2 in geoms2:
+        if not bitmask_ok(m.geom_contype[g1], m.geom_conaffinity[g1],
+                          m.geom_contype[g2], m.geom_conaffinity[g2]):
+          continue
+        if frozenset((g1, g2)) in explicit:
+          continue  # covered by a <pair> element
+        t1, t2 = sorted((int(m.geom_type[g1]), int(m.geom_type[g2])))
+        if not _mj_has_collider(t1, t2):
+          continue
+        dynamic.append((g1, g2) if m.geom_type[g1] <= m.geom_type[g2] else (g2, g1))
+    single = m.body_geomnum[b1] == 1 and m.body_geomnum[b2] == 1
+    if not single and midphase and m.body_bvhadr[b1] >= 0 and m.body_bvhadr[b2] >= 0:
+      dynamic.sort()  # mj_collideTree's contacts are sorted by geom ids
+    for g1, g2 in dynamic:
+      push(g1, g2, -1)
+  while pairadr < m.npair:
+    push_explicit(pairadr)
+    pairadr += 1
+  return out
+
+
+class ConvexCollisionWarning(UserWarning):
+  """A model has geom pairs that go through the GJK/EPA port (see collision_convex)."""
+
+
+def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
+                convex: bool = True) -> CollisionPairs:
+  """Static candidate geom pairs of a compiled model, their contact parameters and slots.
+
+  `nconmax` caps the contact capacity per world (default: the worst case, the sum of the
+  pairs' maxcon). Raises UnsupportedModelError, naming both geoms, for a geom-type pair
+  without a narrowphase in pywarp_sim, and for contact features it does not implement.
+
+  Pairs without an analytic collider (ellipsoid with anything but a plane, capsule-cylinder,
+  cylinder-cylinder, cylinder-box) use collision_convex, a port of MuJoCo's published
+  GJK/EPA; MuJoCo 4.0's convex collider changed (its source is not published yet), so
+  deep-penetration contacts of these pairs can differ from it (see collision_convex). Such
+  models load with a ConvexCollisionWarning naming the pairs; `convex=False` rejects them
+  with UnsupportedModelError instead.
+  """
+  device = wp.get_device(device)
+  m = mjm
+  dis = int(m.opt.disableflags)
+  disabled = bool(dis & (int(DisableBit.CONTACT) | int(DisableBit.CONSTRAINT)))
+
+  candidates = [] if disabled else _candidate_pairs(m)
+  if nconmax is not None and nconmax < 0:
+    raise ValueError(f"nconmax must be >= 0, got {nconmax}")
+
+  rows = []
+  for g1, g2, ipair in candidates:
+    t1, t2 = int(m.geom_type[g1]), int(m.geom_type[g2])
+    coll = _collider(t1, t2, dis)
+    if coll is not None and coll[0] == Collider.CONVEX and not convex:
+      coll = None
+    if coll is not None and coll[0] == Collider.CONVEX and dis & int(mujoco.mjtDisableBit.mjDSBL_NATIVECCD):
+      raise UnsupportedModelError(
+        f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} needs MuJoCo's convex "
+        f"collider, and the model disables native CCD (libccd MPR is not implemented in "
+        f"pywarp_sim); remove the nativeccd disable flag")
+    if coll is None:
+      where = f"<pair> #{ipair}" if ipair >= 0 else "contype/conaffinity"
+      raise UnsupportedModelError(
+        f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} (from {where}) has no "
+        f"narrowphase in pywarp_sim; exclude the pair (<exclude>, contype/conaffinity) or use "
+        f"supported geom types")
+    if ipair >= 0:
+      adhesion = float(m.pair_adhesion[ipair]) if hasattr(m, "pair_adhesion") else 0.0
+      condim = int(m.pair_dim[ipair])
+      friction = np.array(m.pair_friction[ipair], np.float64)
+      solref = np.array(m.pair_solref[ipair], np.float64)
+      solreffriction = np.array(m.pair_solreffriction[ipair], np.float64)
+      if not np.any(solreffriction != 0):
+        solreffriction = np.zeros(2)
+      solimp = np.array(m.pair_solimp[ipair], np.float64)
+      margin, gap = float(m.pair_margin[ipair]), float(m.pair_gap[ipair])
+    else:
+      adhesion = 0.0
+      if hasattr(m, "geom_adhesion"):
+        adhesion = float(m.geom_adhesion[g1]) + float(m.geom_adhesion[g2])
+      condim, friction, solref, solimp = _contact_param(m, g1, g2)
+      solreffriction = np.zeros(2)
+      margin = float(m.geom_margin[g1]) + float(m.geom_margin[g2])
+      gap = float(m.geom_gap[g1]) + float(m.geom_gap[g2])
+    if adhesion != 0:
+      raise UnsupportedModelError(
+        f"contact adhesion between {_geom_label(m, g1)} and {_geom_label(m, g2)} is not "
+        f"supported by pywarp_sim; set adhesion to 0")
+    friction = np.maximum(MINMU, friction)
+    rows.append(dict(g1=g1, g2=g2, ipair=ipair, collider=int(coll[0]), maxcon=int(coll[1]),
+                     condim=condim, friction=friction, solref=solref,
+                     solreffriction=solreffriction, solimp=solimp, margin=margin, gap=gap))
+
+  convex_rows = [r for r in rows if r["collider"] == int(Collider.CONVEX)]
+  if convex_rows:
+    names = ", ".join(f"{_geom_label(m, r['g1'])}-{_geom_label(m, r['g2'])}" for r in convex_rows[:6])
+    more = f" and {len(convex_rows) - 6} more" if len(convex_rows) > 6 else ""
+    warnings.warn(
+      f"{len(convex_rows)} geom pair(s) use pywarp_sim's port of MuJoCo's published GJK/EPA "
+      f"({names}{more}). MuJoCo 4.0 changed that collider: most contacts agree with it to "
+      f"~1e-6 m, but some deep contacts differ in depth (up to centimetres for flat cylinder "
+      f"or box contacts) and normal, and multiCCD can add near-duplicate contacts. Pass "
+      f"convex=False to reject these pairs instead.",
+      ConvexCollisionWarning, stacklevel=3)
+
+  npair = len(rows)
+  maxcon = np.array([r["maxcon"] for r in rows], np.int32)
+  slot = np.zeros(npair, np.int32)
+  if npair:
+    slot[1:] = np.cumsum(maxcon)[:-1]
+  nslot = int(maxcon.sum())
+  cap = nslot if nconmax is None else min(int(nconmax), nslot)
+
+  def col(key, dtype, shape=()):
+    if not rows:
+      return np.zeros((0,) + shape, dtype)
+    return np.array([r[key] for r in rows], dtype).reshape((npair,) + shape)
+
+  host = dict(
+    geom1=col("g1", np.int32), geom2=col("g2", np.int32), collider=col("collider", np.int32),
+    ipair=col("ipair", np.int32), condim=col("condim", np.int32),
+    friction=col("friction", np.float32, (5,)), solref=col("solref", np.float32, (2,)),
+    solreffriction=col("solreffriction", np.float32, (2,)), solimp=col("solimp", np.float32, (5,)),
+    margin=col("margin", np.float32), gap=col("gap", np.float32), slot=slot, maxcon=maxcon,
+  )
+  collider = host["collider"]
+  host["primitive_pairs"] = np.nonzero(collider != int(Collider.CONVEX))[0].astype(np.int32)
+  host["convex_pairs"] = np.nonzero(collider == int(Collider.CONVEX))[0].astype(np.int32)
+  host["geom_rbound"] = np.asarray(m.geom_rbound, np.float32).reshape(m.ngeom)
+
+  def arr(a, dtype):
+    if a.shape[0] == 0:
+      return wp.zeros(0, dtype=dtype, device=device)
+    return wp.array(a, dtype=dtype, device=device)
+
+  return CollisionPairs(
+    npair=npair, nconmax=cap, nslot=nslot, disabled=disabled,
+    geom1=arr(host["geom1"], wp.int32), geom2=arr(host["geom2"], wp.int32),
+    collider=arr(host["collider"], wp.int32), ipair=arr(host["ipair"], wp.int32),
+    condim=arr(host["condim"], wp.int32), friction=arr(host["friction"], vec5),
+    solref=arr(host["solref"], wp.vec2), solreffriction=arr(host["solreffriction"], wp.vec2),
+    solimp=arr(host["solimp"], vec5), margin=arr(host["margin"], wp.float32),
+    gap=arr(host["gap"], wp.float32), slot=arr(host["slot"], wp.int32),
+    maxcon=arr(host["maxcon"], wp.int32),
+    primitive_pairs=arr(host["primitive_pairs"], wp.int32),
+    convex_pairs=arr(host["convex_pairs"], wp.int32),
+    geom_rbound=arr(host["geom_rbound"], wp.float32), host=host,
+  )
+
+
+@dataclasses.dataclass
+class Contacts:
+  """Contacts of the last collision pass, per world (MuJoCo's d.contact, batched).
+
+  The first ncon[w] entries of row w are valid, in MuJoCo's pair order; capacity is
+  nconmax (arrays are allocated with at least one column). Units SI; frame rows are the
+  normal (from geom[0] to geom[1]) and two tangents, as MuJoCo's contact.frame.
+  """
+  nworld: int
+  nconmax: int
+  ncon: wp.array            # (nworld,) int
+  dist: wp.array            # (nworld, nconmax) float, m; negative = penetration
+  pos: wp.array             # (nworld, nconmax) vec3, m: midpoint between the surfaces
+  frame: wp.array           # (nworld, nconmax) mat33: rows normal, tangent1, tangent2
+  includemargin: wp.array   # (nworld, nconmax) float, m: contact is active when dist < this
+  friction: wp.array        # (nworld, nconmax) vec5
+  solref: wp.array          # (nworld, nconmax) vec2
+  solreffriction: wp.array  # (nworld, nconmax) vec2
+  solimp: wp.array          # (nworld, nconmax) vec5
+  dim: wp.array             # (nworld, nconmax) int: condim 1, 3, 4 or 6
+  geom: wp.array            # (nworld, nconmax) vec2i: geom ids, geom[0] has the smaller type
+  exclude: wp.array         # (nworld, nconmax) int: 1 when in the gap (dist >= includemargin)
+  pair: wp.array            # (nworld, nconmax) int: candidate pair id in m.collision
+  overflow: wp.array        # (nworld,) int: 1 if the world found more than nconmax contacts
+  overflow_count: wp.array  # (1,) int: number of (world, step) overflows so far
+  epa_overflow: wp.array    # (nworld,) int: 1 when a convex pair found no free EPA scratch slot
+  # narrowphase scratch: per-pair contact slots and counts
+  slots: prim.SlotBuffer    # rows (nworld, nslot)
+  pair_ncon: wp.array       # (nworld, npair) int
+  convex_scratch: object = None  # collision_convex.EpaScratch when the model has convex pairs
+
+
+def make_contacts(m: Model, nworld: int, device=None) -> Contacts:
+  """Allocates the per-world contact arrays for the model's candidate pairs."""
+  device = wp.get_device(device)
+  pairs = m.collision
+  cap = max(pairs.nconmax, 1)
+  nslot = max(pairs.nslot, 1)
+
+  def z(shape, dtype):
+    return wp.zeros(shape, dtype=dtype, device=device)
+
+  slots = prim.SlotBuffer()
+  slots.dist = z((nworld, nslot), wp.float32)
+  slots.pos = z((nworld, nslot), wp.vec3)
+  slots.normal = z((nworld, nslot), wp.vec3)
+  slots.tangent = z((nworld, nslot), wp.vec3)
+  c = Contacts(
+    nworld=nworld, nconmax=pairs.nconmax, ncon=z(nworld, wp.int32),
+    dist=z((nworld, cap), wp.float32), pos=z((nworld, cap), wp.vec3),
+    frame=z((nworld, cap), wp.mat33), includemargin=z((nworld, cap), wp.float32),
+    friction=z((nworld, cap), vec5), solref=z((nworld, cap), wp.vec2),
+    solreffriction=z((nworld, cap), wp.vec2), solimp=z((nworld, cap), vec5),
+    dim=z((nworld, cap), wp.int32), geom=z((nworld, cap), wp.vec2i),
+    exclude=z((nworld, cap), wp.int32), pair=z((nworld, cap), wp.int32),
+    overflow=z(nworld, wp.int32), overflow_count=z(1, wp.int32), epa_overflow=z(nworld, wp.int32),
+    slots=slots, pair_ncon=z((nworld, max(pairs.npair, 1)), wp.int32),
+  )
+  if pairs.nconvex:
+    from . import collision_convex
+    c.convex_scratch = collision_convex.make_scratch(m, nworld, device, c.epa_overflow)
+  return c
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels
+
+_C = Collider
+
+
+@wp.func
+def _sphere_filter(type1: int, type2: int, pos1: wp.vec3, mat1: wp.mat33, rbound1: float,
+                   pos2: wp.vec3, mat2: wp.mat33, rbound2: float, margin: float) -> bool:
+  """mj_filterSphere: True when the bounding spheres (or plane half-space) rule out contact."""
+  if rbound1 > 0.0 and rbound2 > 0.0:
+    dif = pos1 - pos2
+    bound = rbound1 + rbound2 + margin
+    return wp.dot(dif, dif) > bound * bound
+  if type1 == int(GeomType.PLANE) and rbound2 > 0.0:
+    if wp.dot(pos2 - pos1, prim.zaxis(mat1)) > margin + rbound2:
+      return True
+  if type2 == int(GeomType.PLANE) and rbound1 > 0.0:
+    if wp.dot(pos1 - pos2, prim.zaxis(mat2)) > margin + rbound1:
+      return True
+  return False
+
+
+@wp.kernel
+def _narrowphase_primitive(
+  # Model:
+  geom_type: wp.array(dtype=int),
+  geom_size: wp.array(dtype=wp.vec3),
+  geom_rbound: wp.array(dtype=float),
+  primitive_pairs: wp.array(dtype=int),
+  pair_geom1: wp.array(dtype=int),
+  pair_geom2: wp.array(dtype=int),
+  pair_collider: wp.array(dtype=int),
+  pair_margin: wp.array(dtype=float),
+  pair_gap: wp.array(dtype=float),
+  pair_slot: wp.array(dtype=int),
+  # Data in:
+  geom_xpos_in: wp.array2d(dtype=wp.vec3),
+  geom_xmat_in: wp.array2d(dtype=wp.mat33),
+  # Data out:
+  slots_out: prim.SlotBuffer,
+  pair_ncon_out: wp.array2d(dtype=int),
+):
+  worldid, k = wp.tid()
+  pairid = primitive_pairs[k]
+  g1 = pair_geom1[pairid]
+  g2 = pair_geom2[pairid]
+  margin = pair_margin[pairid] + pair_gap[pairid]
+  pos1 = geom_xpos_in[worldid, g1]
+  mat1 = geom_xmat_in[worldid, g1]
+  pos2 = geom_xpos_in[worldid, g2]
+  mat2 = geom_xmat_in[worldid, g2]
+  ncon = int(0)
+  if not _sphere_filter(geom_type[g1], geom_type[g2], pos1, mat1, geom_rbound[g1], pos2, mat2,
+                        geom_rbound[g2], margin):
+    size1 = geom_size[g1]
+    size2 = geom_size[g2]
+    slot = pair_slot[pairid]
+    c = pair_collider[pairid]
+    out = slots_out
+    if c == int(_C.PLANE_SPHERE):
+      ncon = prim.plane_sphere(out, worldid, slot, margin, pos1, mat1, pos2, size2)
+    elif c == int(_C.PLANE_CAPSULE):
+      ncon = prim.plane_capsule(out, worldid, slot, margin, pos1, mat1, pos2, mat2, size2)
+    elif c == int(_C.PLANE_ELLIPSOID):
+      ncon = prim.plane_ellipsoid(out, worldid, slot, margin, pos1, mat1, pos2, mat2, size2)
+    elif c == int(_C.PLANE_CYLINDER):
+      ncon = prim.plane_cylinder(out, worldid, slot, margin, pos1, mat1, pos2, mat2, size2)
+    elif c == int(_C.PLANE_BOX):
+      ncon = prim.plane_box(out, worldid, slot, margin, pos1, mat1, pos2, mat2, size2)
+    elif c == int(_C.SPHERE_SPHERE):
+      ncon = prim.sphere_sphere(out, worldid, slot, margin, pos1, mat1, size1, pos2, mat2, size2)
+    elif c == int(_C.SPHERE_CAPSULE):
+      ncon = prim.sphere_capsule(out, worldid, slot, margin, pos1, mat1, size1, pos2, mat2, size2)
+    elif c == int(_C.SPHERE_CYLINDER):
+      ncon = prim.sphere_cylinder(out, worldid, slot, margin, pos1, mat1, size1, pos2, mat2, size2)
+    elif c == int(_C.SPHERE_BOX):
+      ncon = prim.sphere_box(out, worldid, slot, margin, pos1, size1, pos2, mat2, size2)
+    elif c == int(_C.CAPSULE_CAPSULE):
+      ncon = prim.capsule_capsule(out, worldid, slot, margin, pos1, mat1, size1, pos2, mat2, size2)
+    elif c == int(_C.CAPSULE_BOX):
+      ncon = prim.capsule_box(out, worldid, slot, margin, pos1, mat1, size1, pos2, mat2, size2)
+    elif c == int(_C.BOX_BOX):
+      ncon = prim.box_box(out, worldid, slot, margin, pos1, mat1, size1, pos2, mat2, size2)
+  pair_ncon_out[worldid, pairid] = ncon
+
+
+@wp.kernel
+def _compact(
+  # Model:
+  npair: int,
+  nconmax: int,
+  pair_geom1: wp.array(dtype=int),
+  pair_geom2: wp.array(dtype=int),
+  pair_condim: wp.array(dtype=int),
+  pair_friction: wp.array(dtype=vec5),
+  pair_solref: wp.array(dtype=wp.vec2),
+  pair_solreffriction: wp.array(dtype=wp.vec2),
+  pair_solimp: wp.array(dtype=vec5),
+  pair_margin: wp.array(dtype=float),
+  pair_slot: wp.array(dtype=int),
+  # Data in:
+  pair_ncon_in: wp.array2d(dtype=int),
+  slots_in: prim.SlotBuffer,
+  epa_overflow_in: wp.array(dtype=int),
+  # Data out:
+  ncon_out: wp.array(dtype=int),
+  dist_out: wp.array2d(dtype=float),
+  pos_out: wp.array2d(dtype=wp.vec3),
+  frame_out: wp.array2d(dtype=wp.mat33),
+  includemargin_out: wp.array2d(dtype=float),
+  friction_out: wp.array2d(dtype=vec5),
+  solref_out: wp.array2d(dtype=wp.vec2),
+  solreffriction_out: wp.array2d(dtype=wp.vec2),
+  solimp_out: wp.array2d(dtype=vec5),
+  dim_out: wp.array2d(dtype=int),
+  geom_out: wp.array2d(dtype=wp.vec2i),
+  exclude_out: wp.array2d(dtype=int),
+  pair_out: wp.array2d(dtype=int),
+  overflow_out: wp.array(dtype=int),
+  overflow_count_out: wp.array(dtype=int),
+):
+  worldid = wp.tid()
+  n = int(0)
+  total = int(0)
+  for pairid in range(npair):
+    npc = pair_ncon_in[worldid, pairid]
+    total += npc
+    if npc > 0:
+      slot = pair_slot[pairid]
+      margin = pair_margin[pairid]
+      for k in range(npc):
+        if n < nconmax:
+          dist = slots_in.dist[worldid, slot + k]
+          dist_out[worldid, n] = dist
+          pos_out[worldid, n] = slots_in.pos[worldid, slot + k]
+          frame_out[worldid, n] = prim.make_frame(slots_in.normal[worldid, slot + k],
+                                             slots_in.tangent[worldid, slot + k])
+          includemargin_out[worldid, n] = margin
+          friction_out[worldid, n] = pair_friction[pairid]
+          solref_out[worldid, n] = pair_solref[pairid]
+          solreffriction_out[worldid, n] = pair_solreffriction[pairid]
+          solimp_out[worldid, n] = pair_solimp[pairid]
+          dim_out[worldid, n] = pair_condim[pairid]
+          geom_out[worldid, n] = wp.vec2i(pair_geom1[pairid], pair_geom2[pairid])
+          ex = int(0)
+          if dist >= margin:
+            ex = 1
+          exclude_out[worldid, n] = ex
+          pair_out[worldid, n] = pairid
+          n += 1
+  ncon_out[worldid] = n
+  if total > nconmax or epa_overflow_in[worldid] != 0:
+    overflow_out[worldid] = 1
+    wp.atomic_add(overflow_count_out, 0, 1)
+  else:
+    overflow_out[worldid] = 0
+
+
+def collision(m: Model, d: Data):
+  """mj_collision for every world: fills d.contact from d.geom_xpos / d.geom_xmat.
+
+  Needs smooth.kinematics first. Writes d.contact.ncon (nworld,), the first ncon[w]
+  contacts of each world, and the overflow flags / counter when a world finds more than
+  nconmax contacts (the first nconmax, in pair order, are kept) or, for convex pairs, when
+  the EPA scratch pool ran out (collision_convex.EPA_SLOTS_PER_WORLD).
+  """
+  pairs = m.collision
+  c = d.contact
+  dis = m.opt.disableflags
+  if pairs.disabled or dis & (int(DisableBit.CONTACT) | int(DisableBit.CONSTRAINT)) or not pairs.npair:
+    c.ncon.zero_()
+    c.overflow.zero_()
+    return
+  nworld = d.nworld
+  c.epa_overflow.zero_()
+  if pairs.nprimitive:
+    wp.launch(_narrowphase_primitive, dim=(nworld, pairs.nprimitive), inputs=[
+      m.geom_type, m.geom_size, pairs.geom_rbound, pairs.primitive_pairs, pairs.geom1,
+      pairs.geom2, pairs.collider, pairs.margin, pairs.gap, pairs.slot, d.geom_xpos, d.geom_xmat,
+    ], outputs=[c.slots, c.pair_ncon], device=c.ncon.device)
+  if pairs.nconvex:
+    from . import collision_convex
+    collision_convex.narrowphase(m, d)
+  wp.launch(_compact, dim=nworld, inputs=[
+    pairs.npair, pairs.nconmax, pairs.geom1, pairs.geom2, pairs.condim, pairs.friction,
+    pairs.solref, pairs.solreffriction, pairs.solimp, pairs.margin, pairs.slot,
+    c.pair_ncon, c.slots, c.epa_overflow,
+  ], outputs=[
+    c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction, c.solref, c.solreffriction,
+    c.solimp, c.dim, c.geom, c.exclude, c.pair, c.overflow, c.overflow_count,
+  ], device=c.ncon.device)
