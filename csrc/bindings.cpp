@@ -4,12 +4,17 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <string>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "array_checks.h"
 #include "integrate_pos.h"
+#include "step.h"
+#include "step_plan.h"
 
 namespace py = pybind11;
 using namespace pws_bind;
@@ -102,6 +107,65 @@ void integrate_pos(const py::object& jnt_type_obj, const py::object& jnt_qposadr
   }
 }
 
+// The fused step of every world of one Simulator, over views of its Warp arrays (CPU memory).
+// Built once per Simulator by pywarp_sim.native_backend; step/forward release the GIL and run
+// an OpenMP loop over worlds, each world doing all of its nsteps steps in a row (worlds are
+// independent, so this equals nsteps batched steps and keeps a world's state in cache).
+class StepPlan {
+ public:
+  StepPlan(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays, const py::dict& data_arrays,
+           int64_t nworld)
+      : model_(make_model_view<float>(ints, reals, model_arrays)), data_(make_data_view<float>(data_arrays)),
+        nworld_(nworld) {
+    if (nworld < 1) throw py::value_error("nworld must be >= 1, got " + std::to_string(nworld));
+  }
+
+  void step(int nsteps, int num_threads) { run(nsteps, num_threads, false); }
+  void forward(int num_threads) { run(1, num_threads, true); }
+
+  void set_runtime(int auto_reset, double max_qvel) {
+    model_.auto_reset = auto_reset;
+    model_.max_qvel = static_cast<float>(max_qvel);
+  }
+
+  int64_t nworld() const { return nworld_; }
+
+ private:
+  void run(int nsteps, int num_threads, bool forward_only) {
+    if (nsteps < 0) throw py::value_error("nsteps must be >= 0, got " + std::to_string(nsteps));
+    if (num_threads < 0) {
+      throw py::value_error("num_threads must be >= 0 (0 = OpenMP default), got " + std::to_string(num_threads));
+    }
+    if (nsteps == 0) return;
+    py::gil_scoped_release release;
+    const int nthreads = static_cast<int>(std::min<int64_t>(resolve_threads(num_threads), nworld_));
+    const pws::ModelView<float>& m = model_;
+    const pws::DataView<float>& d = data_;
+    const int64_t nworld = nworld_;
+    auto body = [&](int64_t w) {
+      pws::World<float> wd = pws::world_view(m, d, w);
+      if (forward_only) {
+        pws::forward_world(m, wd);
+      } else {
+        for (int s = 0; s < nsteps; ++s) pws::step_world(m, wd);
+      }
+    };
+    if (nthreads <= 1) {
+      for (int64_t w = 0; w < nworld; ++w) body(w);
+      return;
+    }
+#ifdef _OPENMP
+    // dynamic: worlds with more contacts take longer
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+#endif
+    for (int64_t w = 0; w < nworld; ++w) body(w);
+  }
+
+  pws::ModelView<float> model_;
+  pws::DataView<float> data_;
+  int64_t nworld_;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -118,6 +182,23 @@ dt: time step [s].
 num_threads: OpenMP threads; 0 = OpenMP's default (OMP_NUM_THREADS).
 Raises ValueError naming the argument on a wrong type, dtype, shape, layout or
 joint table entry.)doc");
+
+  m.def("step_layout", &step_layout,
+        "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/step_types.h).");
+
+  py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) over views of a Simulator's arrays.
+
+StepPlan(ints, reals, model_arrays, data_arrays, nworld): tables built by
+pywarp_sim.native_backend from step_layout(); every address is a CPU address of a
+float32/int32 C-contiguous Warp array that must outlive the plan.)doc")
+      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t>(), py::arg("ints"),
+           py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"))
+      .def("step", &StepPlan::step, py::arg("nsteps") = 1, py::arg("num_threads") = 0,
+           "nsteps Simulator steps of every world (mj_step, health, auto-reset); OpenMP over worlds.")
+      .def("forward", &StepPlan::forward, py::arg("num_threads") = 0, "mj_forward of every world.")
+      .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"),
+           "Updates the Simulator settings read by step (auto_reset, max_qvel).")
+      .def_property_readonly("nworld", &StepPlan::nworld);
 
   m.def("has_openmp", []() {
 #ifdef _OPENMP

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cuda_launch.h"
+#include "step_plan.h"
 
 namespace py = pybind11;
 
@@ -42,6 +43,38 @@ void integrate_pos_cuda(int njnt, std::uintptr_t jnt_type_ptr, std::uintptr_t jn
   if (err) throw std::runtime_error(std::string("integrate_pos_cuda launch failed: ") + err);
 }
 
+// The fused step on the GPU over views of a Simulator's Warp arrays (device addresses).
+class StepPlan {
+ public:
+  StepPlan(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays, const py::dict& data_arrays,
+           int64_t nworld, int device)
+      : model_(pws_bind::make_model_view<float>(ints, reals, model_arrays)),
+        data_(pws_bind::make_data_view<float>(data_arrays)), nworld_(nworld), device_(device) {
+    if (nworld < 1) throw py::value_error("nworld must be >= 1, got " + std::to_string(nworld));
+    if (device < 0) throw py::value_error("device must be a CUDA ordinal >= 0, got " + std::to_string(device));
+  }
+
+  void step(int nsteps, std::uintptr_t stream) { launch(nsteps, false, stream); }
+  void forward(std::uintptr_t stream) { launch(1, true, stream); }
+  void set_runtime(int auto_reset, double max_qvel) {
+    model_.auto_reset = auto_reset;
+    model_.max_qvel = static_cast<float>(max_qvel);
+  }
+  int64_t nworld() const { return nworld_; }
+
+ private:
+  void launch(int nsteps, bool forward_only, std::uintptr_t stream) {
+    if (nsteps < 0) throw py::value_error("nsteps must be >= 0, got " + std::to_string(nsteps));
+    const char* err = pws_cuda::launch_step(model_, data_, nworld_, nsteps, forward_only, device_, stream);
+    if (err) throw std::runtime_error(std::string("native step launch failed: ") + err);
+  }
+
+  pws::ModelView<float> model_;
+  pws::DataView<float> data_;
+  int64_t nworld_;
+  int device_;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_native_cuda, m) {
@@ -58,6 +91,23 @@ qvel_ptr: float32 (nworld, nv) C-contiguous. dt: time step [s].
 stream: cudaStream_t as int (torch.cuda.current_stream().cuda_stream); 0 = default stream.
 Asynchronous: errors inside the kernel surface at the next synchronising call.
 Shapes and joint tables are NOT checked here (raw pointers); pywarp_sim.native checks them.)doc");
+
+  m.def("step_layout", &pws_bind::step_layout,
+        "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/step_types.h).");
+
+  py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) on the GPU, one thread per world.
+
+StepPlan(ints, reals, model_arrays, data_arrays, nworld, device): tables of DEVICE
+addresses built by pywarp_sim.native_backend; step(nsteps, stream) and forward(stream)
+launch asynchronously on `stream` (a cudaStream_t as int, e.g. Warp's stream) without
+allocating, copying or synchronising, so they can be captured in a CUDA graph.)doc")
+      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t, int>(),
+           py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"),
+           py::arg("device"))
+      .def("step", &StepPlan::step, py::arg("nsteps"), py::arg("stream"))
+      .def("forward", &StepPlan::forward, py::arg("stream"))
+      .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"))
+      .def_property_readonly("nworld", &StepPlan::nworld);
 
   m.def("device_count", []() {
     const char* err = nullptr;

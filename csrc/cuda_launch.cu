@@ -4,6 +4,7 @@
 
 #include "cuda_launch.h"
 #include "integrate_pos.h"
+#include "step.h"
 
 namespace {
 
@@ -17,9 +18,42 @@ __global__ void integrate_pos_kernel(int njnt, const int* __restrict__ jnt_type,
                                   qvel + world * nv, dt);
 }
 
+// Model and Data views travel as kernel parameters (by value, no device-side table).
+static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= 4096,
+              "step kernel parameters exceed CUDA's 4 KiB limit");
+
+__global__ void step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nsteps,
+                            int forward_only) {
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (world >= nworld) return;
+  pws::World<float> wd = pws::world_view(m, d, world);
+  if (forward_only) {
+    pws::forward_world(m, wd);
+  } else {
+    for (int s = 0; s < nsteps; ++s) pws::step_world(m, wd);
+  }
+}
+
 }  // namespace
 
 namespace pws_cuda {
+
+const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
+                        bool forward_only, int device, std::uintptr_t stream) {
+  if (nworld <= 0 || nsteps <= 0) return nullptr;
+  int current = -1;
+  cudaError_t err = cudaGetDevice(&current);
+  if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  // Small blocks: one world per thread with a large per-thread working set.
+  constexpr int kBlock = 64;
+  const int64_t grid = (nworld + kBlock - 1) / kBlock;
+  step_kernel<<<static_cast<unsigned int>(grid), kBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(
+      m, d, nworld, nsteps, forward_only ? 1 : 0);
+  err = cudaGetLastError();
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
 
 const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_qposadr, const int* jnt_dofadr,
                                  float* qpos, const float* qvel, int64_t nworld, int64_t nq, int64_t nv, float dt,

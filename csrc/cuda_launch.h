@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "step_types.h"
+
 namespace pws_cuda {
 
 // Each launcher returns nullptr on success, or the CUDA error string of the
@@ -14,6 +16,12 @@ namespace pws_cuda {
 const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_qposadr, const int* jnt_dofadr,
                                  float* qpos, const float* qvel, int64_t nworld, int64_t nq, int64_t nv, float dt,
                                  std::uintptr_t stream);
+
+// One thread per world: nsteps fused steps (kernels/step.h) of every world, or one forward
+// when forward_only. Makes `device` current, launches on `stream` and returns; no allocation,
+// copy or synchronisation. m and d hold device addresses.
+const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
+                        bool forward_only, int device, std::uintptr_t stream);
 
 // Number of visible CUDA devices; on failure returns -1 and sets *error.
 int device_count(const char** error);

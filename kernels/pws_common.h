@@ -18,4 +18,13 @@ enum JointType : int {
   kJointHinge = 3,  // 1 qpos, 1 dof
 };
 
+// counter += value, safe when several worlds (OpenMP threads or CUDA threads) share the counter.
+PWS_HD inline void atomic_add_int(int* counter, int value) {
+#if defined(__CUDA_ARCH__)
+  atomicAdd(counter, value);
+#else
+  __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
+#endif
+}
+
 }  // namespace pws

@@ -20,4 +20,13 @@ from .simulator import Health, Simulator  # noqa: E402
 Model.from_mujoco = staticmethod(put_model)
 
 __all__ = ["UnsupportedModelError", "load_model", "make_data", "put_model", "Data", "Model",
-           "Health", "Simulator"]
+           "Health", "Simulator", "envs", "randomize", "checkpoint"]
+
+_LAZY = ("envs", "randomize", "checkpoint")  # imported on first use (pws.envs.make(...))
+
+
+def __getattr__(name):
+  if name in _LAZY:
+    import importlib
+    return importlib.import_module(f"{__name__}.{name}")
+  raise AttributeError(f"module 'pywarp_sim' has no attribute '{name}'")

@@ -3,12 +3,18 @@
 State lives in Warp arrays allocated once; the torch tensors exposed here
 (`sim.qpos`, `sim.xpos`, ...) are views of the same memory (wp.to_torch), so a
 tensor taken before `step` sees the step, and writing into `sim.ctrl` sets the
-controls without a copy.
+controls without a copy. Other frameworks get the same memory through DLPack:
+`cupy.from_dlpack(sim.qpos)` or `sim.to_cupy("qpos")`.
+
+On CUDA every Warp launch goes to the *current torch stream*, so torch work
+queued before `step` (writing actions into `sim.ctrl`) is ordered before the
+physics, and torch work queued after it sees the result, without a host sync.
+With `graph=True` the step (physics, health check, auto-reset) is captured
+once into a CUDA graph on that stream and replayed (`wp.capture_launch`).
 """
 
 import enum
 
-import numpy as np
 import torch
 import warp as wp
 
@@ -21,10 +27,15 @@ _BACKENDS = ("warp", "native")
 
 class Health(enum.IntFlag):
   """Per-world health bits in `Simulator.health` (0 = healthy)."""
-  NONFINITE = 1          # qpos, qvel or qacc has a NaN/Inf
-  CONTACT_OVERFLOW = 2   # more contacts than the per-world capacity
-  SOLVER_NOT_CONVERGED = 4
+  NONFINITE = 1          # qpos, qvel, qacc, ctrl or act has a NaN/Inf
+  CONTACT_OVERFLOW = 2   # more contacts than the per-world capacity (d.contact.overflow)
+  SOLVER_NOT_CONVERGED = 4  # constraint solver hit its iteration limit (nefc > 0)
   VELOCITY_BOUND = 8     # |qvel| beyond Simulator.max_qvel
+
+
+# Device counters, in this order (Simulator.counters names them).
+_COUNTERS = ("nonfinite", "contact_overflow", "solver_not_converged", "velocity_bound",
+             "auto_resets")
 
 
 @wp.kernel
@@ -32,19 +43,32 @@ def _health(
   # Model:
   nq: int,
   nv: int,
+  nu: int,
+  na: int,
   max_qvel: float,
   # Data in:
   qpos_in: wp.array2d(dtype=float),
   qvel_in: wp.array2d(dtype=float),
   qacc_in: wp.array2d(dtype=float),
+  ctrl_in: wp.array2d(dtype=float),
+  act_in: wp.array2d(dtype=float),
+  contact_overflow_in: wp.array(dtype=int),
+  nefc_in: wp.array(dtype=int),
+  converged_in: wp.array(dtype=int),
   # Data out:
   health_out: wp.array(dtype=int),
-  nonfinite_count_out: wp.array(dtype=int),
+  counters_out: wp.array(dtype=int),
 ):
   worldid = wp.tid()
   flags = int(0)
   for i in range(nq):
     if not wp.isfinite(qpos_in[worldid, i]):
+      flags = flags | 1
+  for i in range(nu):
+    if not wp.isfinite(ctrl_in[worldid, i]):
+      flags = flags | 1
+  for i in range(na):
+    if not wp.isfinite(act_in[worldid, i]):
       flags = flags | 1
   for i in range(nv):
     v = qvel_in[worldid, i]
@@ -52,9 +76,19 @@ def _health(
       flags = flags | 1
     elif wp.abs(v) > max_qvel:
       flags = flags | 8
+  if contact_overflow_in[worldid] != 0:
+    flags = flags | 2
+  if nefc_in[worldid] > 0 and converged_in[worldid] == 0:
+    flags = flags | 4
   health_out[worldid] = health_out[worldid] | flags
   if flags & 1:
-    wp.atomic_add(nonfinite_count_out, 0, 1)
+    wp.atomic_add(counters_out, 0, 1)
+  if flags & 2:
+    wp.atomic_add(counters_out, 1, 1)
+  if flags & 4:
+    wp.atomic_add(counters_out, 2, 1)
+  if flags & 8:
+    wp.atomic_add(counters_out, 3, 1)
 
 
 @wp.kernel
@@ -76,6 +110,11 @@ def _reset_worlds(
   qacc_warmstart_out: wp.array2d(dtype=float),
   qfrc_applied_out: wp.array2d(dtype=float),
   xfrc_applied_out: wp.array2d(dtype=wp.spatial_vector),
+  ncon_out: wp.array(dtype=int),
+  contact_overflow_out: wp.array(dtype=int),
+  nefc_out: wp.array(dtype=int),
+  efc_jv_out: wp.array2d(dtype=float),
+  efc_jar_out: wp.array2d(dtype=float),
   health_out: wp.array(dtype=int),
 ):
   worldid = wp.tid()
@@ -96,6 +135,15 @@ def _reset_worlds(
     ctrl_out[worldid, i] = 0.0
   for i in range(xfrc_applied_out.shape[1]):
     xfrc_applied_out[worldid, i] = wp.spatial_vector()
+  # the old contacts and constraint rows belong to the old state: drop them
+  ncon_out[worldid] = 0
+  contact_overflow_out[worldid] = 0
+  nefc_out[worldid] = 0
+  # solver scratch: the solver's first cost evaluation reads efc_jv (times alpha = 0), so NaN
+  # left there by a non-finite world would poison the reset world's first solve
+  for r in range(efc_jv_out.shape[1]):
+    efc_jv_out[worldid, r] = 0.0
+    efc_jar_out[worldid, r] = 0.0
   health_out[worldid] = 0
 
 
@@ -106,7 +154,7 @@ def _mask_from_health(health_in: wp.array(dtype=int), mask_out: wp.array(dtype=i
   flagged = int(health_in[worldid] != 0)
   mask_out[worldid] = flagged
   if flagged:
-    wp.atomic_add(reset_count_out, 0, 1)
+    wp.atomic_add(reset_count_out, 4, 1)
 
 
 class Simulator:
@@ -117,33 +165,42 @@ class Simulator:
     nworld: number of worlds (>= 1).
     device: "cpu" or "cuda:N" (default: Warp's preferred device).
     backend: "warp" (Warp kernels, CPU and CUDA) or "native" (fused C++/CUDA step).
-    auto_reset: reset worlds whose health flags are set after each step, in place.
+    auto_reset: after each step, reset worlds whose health flags are set, in place on the
+      device (state only: their derived quantities are recomputed by the next step/forward).
     max_qvel: velocity bound (rad/s or m/s) beyond which a world is flagged VELOCITY_BOUND.
+    nbank: size of the per-world parameter banks (Model.body_mass etc.). None keeps the
+      model's; `nbank=nworld` gives every world its own parameters (domain randomisation).
+    graph: on CUDA, capture one step into a CUDA graph on first use and replay it
+      (`capture()`); a no-op on the CPU.
   """
 
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "warp",
-               auto_reset: bool = False, max_qvel: float = 1e4):
+               auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
+               graph: bool = False):
     from . import io
     if backend not in _BACKENDS:
       raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
     if backend == "native":
-      raise RuntimeError(
-        "backend='native' is not available: the fused C++/CUDA step is not built in this "
-        "version of pywarp_sim; use backend='warp'")
+      from . import native_backend
+      native_backend.require(device)  # RuntimeError naming why (not built, no CUDA)
+    if nbank is not None and int(nbank) < 1:
+      raise ValueError(f"nbank must be >= 1 (or None), got {nbank}")
     self.device = wp.get_device(device)
     if not isinstance(model, Model):
-      model = io.load_model(model, device=self.device)
-    elif wp.get_device(model.device) != self.device:
-      model = put_model(model.mj_model, self.device, model.nbank)
+      model = io.load_model(model, device=self.device, nbank=nbank or 1)
+    elif wp.get_device(model.device) != self.device or (nbank is not None and model.nbank != nbank):
+      model = put_model(model.mj_model, self.device, nbank or model.nbank)
     self.model: Model = model
     self.backend = backend
     self.auto_reset = auto_reset
     self.max_qvel = float(max_qvel)
+    self.graph = bool(graph)
+    self._graphs = {}  # auto_reset -> captured wp.Graph (CUDA only)
     with wp.ScopedDevice(self.device):
       self.data: Data = make_data(model, nworld, self.device)
       self._health = wp.zeros(nworld, dtype=int)
       self._mask = wp.zeros(nworld, dtype=int)
-      self._counters = wp.zeros(2, dtype=int)  # [non-finite events, auto resets]
+      self._counters = wp.zeros(len(_COUNTERS), dtype=int)
     self._views = {}
     self.forward()
 
@@ -151,6 +208,11 @@ class Simulator:
   @property
   def nworld(self) -> int:
     return self.data.nworld
+
+  @property
+  def torch_device(self) -> torch.device:
+    """The torch device of every view (cpu or cuda:N)."""
+    return torch.device(wp.device_to_torch(self.device))
 
   # ---- zero-copy torch views -----------------------------------------------
   def _view(self, name: str, width: int = -1) -> torch.Tensor:
@@ -188,7 +250,7 @@ class Simulator:
 
   @property
   def ctrl(self) -> torch.Tensor:
-    """(nworld, nu) actuator controls; write into it (sim.ctrl[:] = actions)."""
+    """(nworld, nu) actuator controls; write into it (sim.ctrl[:] = actions) or use set_ctrl."""
     return self._view("ctrl", self.model.nu)
 
   @property
@@ -203,45 +265,122 @@ class Simulator:
 
   @property
   def health(self) -> torch.Tensor:
-    """(nworld,) int32 Health bit flags, 0 = healthy; cleared by reset."""
+    """(nworld,) int32 Health bit flags, 0 = healthy; sticky until the world is reset."""
     if "health" not in self._views:
       self._views["health"] = wp.to_torch(self._health)
     return self._views["health"]
 
   @property
   def counters(self) -> dict:
-    """Device counters read back to the host: non-finite events and auto resets."""
+    """Device counters read back to the host (this syncs): (world, step) events per health
+    flag since construction, and the number of auto resets."""
     c = self._counters.numpy()
-    return {"nonfinite": int(c[0]), "auto_resets": int(c[1])}
+    return {name: int(c[i]) for i, name in enumerate(_COUNTERS)}
+
+  def to_cupy(self, name: str):
+    """A CuPy array sharing the memory of state array `name` (e.g. "qpos"), through DLPack;
+    the same as `cupy.from_dlpack(getattr(sim, name))`. Needs CuPy and a CUDA device."""
+    try:
+      import cupy
+    except ImportError as e:
+      raise ImportError("Simulator.to_cupy needs CuPy: pip install 'pywarp_sim[cupy]' "
+                        "(cupy-cuda12x)") from e
+    return cupy.from_dlpack(getattr(self, name))
+
+  def set_ctrl(self, ctrl: torch.Tensor, check_finite: bool = True):
+    """Copies `ctrl` (nworld, nu) float32 on the simulator's device into the controls.
+
+    Raises ValueError, naming the problem and the fix, for a wrong type, shape, dtype or
+    device, and (check_finite=True, which reads one flag back to the host) for NaN/Inf.
+    """
+    validate_actions(ctrl, (self.nworld, self.model.nu), self.torch_device, "ctrl",
+                     check_finite=check_finite)
+    self.ctrl.copy_(ctrl)
 
   # ---- stepping ------------------------------------------------------------
+  def _wp_stream(self):
+    """The Warp stream wrapping the current torch stream (cached per torch stream)."""
+    ts = torch.cuda.current_stream(self.torch_device)
+    cache = self.__dict__.setdefault("_wp_streams", {})
+    if ts.cuda_stream not in cache:
+      cache[ts.cuda_stream] = wp.stream_from_torch(ts)
+    return cache[ts.cuda_stream]
+
+  def _stream_scope(self):
+    """Warp launches go to the current torch stream on CUDA (ordering with torch work)."""
+    if self.device.is_cuda:
+      return wp.ScopedStream(self._wp_stream())
+    return wp.ScopedDevice(self.device)
+
   def forward(self):
     """Recomputes every derived quantity and qacc from the state (mj_forward)."""
-    with wp.ScopedDevice(self.device):
+    if self.backend == "native":
+      return _native_backend().forward(self)
+    with self._stream_scope():
       _forward.forward(self.model, self.data)
 
-  def step(self, nsteps: int = 1):
-    """Advances every world by nsteps * timestep (mj_step), checking health after each."""
+  def _step_once(self):
+    if self.backend == "native":
+      return _native_backend().step(self, 1)
     m, d = self.model, self.data
-    with wp.ScopedDevice(self.device):
+    _forward.step(m, d)
+    c, e = d.contact, d.efc
+    wp.launch(_health, dim=d.nworld, inputs=[
+      m.nq, m.nv, m.nu, m.na, self.max_qvel, d.qpos, d.qvel, d.qacc, d.ctrl, d.act,
+      c.overflow, e.nefc, e.converged,
+    ], outputs=[self._health, self._counters])
+    if self.auto_reset:
+      wp.launch(_mask_from_health, dim=d.nworld, inputs=[self._health],
+                outputs=[self._mask, self._counters])
+      self._reset_state_masked()
+
+  def capture(self):
+    """Captures one step (physics, health, auto-reset) into a CUDA graph on the current
+    torch stream; `step` replays it from then on. A no-op on the CPU. Recaptured when
+    `auto_reset` changes. Returns the wp.Graph (None on the CPU)."""
+    self.graph = True
+    if not self.device.is_cuda:
+      return None
+    key = bool(self.auto_reset)
+    if key not in self._graphs:
+      stream = self._wp_stream()
+      with wp.ScopedStream(stream):
+        # force_module_load compiles/loads every kernel first: capture must not load modules
+        with wp.ScopedCapture(device=self.device, stream=stream, force_module_load=True) as cap:
+          self._step_once()
+      self._graphs[key] = cap.graph
+    return self._graphs[key]
+
+  def step(self, nsteps: int = 1):
+    """Advances every world by nsteps * timestep (mj_step), checking health after each.
+
+    No host syncs: with graph=True on CUDA each step is one graph replay."""
+    if self.backend == "native" and not (self.graph and self.device.is_cuda):
+      return _native_backend().step(self, nsteps)  # one fused call for all nsteps
+    if self.graph and self.device.is_cuda:
+      graph = self.capture()
+      stream = self._wp_stream()
       for _ in range(nsteps):
-        _forward.step(m, d)
-        wp.launch(_health, dim=d.nworld, inputs=[m.nq, m.nv, self.max_qvel, d.qpos, d.qvel, d.qacc],
-                  outputs=[self._health, self._counters])
-        if self.auto_reset:
-          wp.launch(_mask_from_health, dim=d.nworld, inputs=[self._health],
-                    outputs=[self._mask, self._counters[1:]])
-          self._reset_masked()
+        wp.capture_launch(graph, stream=stream)
+      return
+    with self._stream_scope():
+      for _ in range(nsteps):
+        self._step_once()
 
-  def reset(self, worlds=None):
-    """Resets worlds to the model's reference state (qpos0, zero velocity, controls and
-    activations) and recomputes their derived quantities.
+  def reset(self, worlds=None, recompute: bool = True):
+    """Resets worlds to the model's reference state (qpos0, zero velocity, controls,
+    activations, applied forces, warm start, contacts) and clears their health flags.
 
-    worlds: None (all), a bool mask of shape (nworld,), or an index tensor/list.
+    worlds: None (all), a bool mask of shape (nworld,) (on any device; a mask on the
+      simulator's device needs no host sync), or an index tensor/list.
+    recompute: run forward afterwards so the derived quantities (kinematics, contacts,
+      qacc, ...) match the new state. Forward runs for every world, which leaves the
+      others' state and future trajectory unchanged. With False only the state is reset;
+      the next step recomputes everything.
     """
     n = self.nworld
     if worlds is None:
-      mask = torch.ones(n, dtype=torch.int32)
+      mask = torch.ones(n, dtype=torch.int32, device=self.torch_device)
     else:
       w = torch.as_tensor(worlds)
       if w.dtype == torch.bool:
@@ -255,13 +394,45 @@ class Simulator:
           raise ValueError(f"reset world index out of range [0, {n})")
         mask = torch.zeros(n, dtype=torch.int32, device=w.device)
         mask[w.long()] = 1
-    wp.to_torch(self._mask).copy_(mask.to(wp.device_to_torch(self.device)))
-    with wp.ScopedDevice(self.device):
-      self._reset_masked()
+    with self._stream_scope():
+      wp.to_torch(self._mask).copy_(mask.to(self.torch_device, non_blocking=True))
+      self._reset_state_masked()
+    if recompute:
+      self.forward()
 
-  def _reset_masked(self):
+  def _reset_state_masked(self):
     m, d = self.model, self.data
     wp.launch(_reset_worlds, dim=d.nworld, inputs=[m.nq, m.nv, m.qpos0, self._mask], outputs=[
       d.time, d.qpos, d.qvel, d.act, d.act_dot, d.ctrl, d.qacc, d.qacc_warmstart, d.qfrc_applied,
-      d.xfrc_applied, self._health])
-    _forward.forward(m, d)
+      d.xfrc_applied, d.contact.ncon, d.contact.overflow, d.efc.nefc, d.efc.efc_jv, d.efc.efc_jar,
+      self._health])
+
+
+def _native_backend():
+  from . import native_backend
+  return native_backend
+
+
+def validate_actions(x, shape: tuple, device: torch.device, what: str = "actions",
+                     check_finite: bool = True):
+  """Raises ValueError naming the problem and the fix unless `x` is a float32 torch tensor of
+  `shape` on `device` with (check_finite) only finite values."""
+  if not isinstance(x, torch.Tensor):
+    raise ValueError(f"{what} must be a torch.Tensor of shape {tuple(shape)}, dtype float32 on "
+                     f"{device}; got {type(x).__name__}. Convert with torch.as_tensor(x, "
+                     f"dtype=torch.float32, device='{device}')")
+  if tuple(x.shape) != tuple(shape):
+    raise ValueError(f"{what} has shape {tuple(x.shape)}, expected {tuple(shape)} "
+                     f"(num worlds, num actuators); reshape it or build the simulator/env with "
+                     f"{shape[0]} worlds")
+  if x.dtype != torch.float32:
+    raise ValueError(f"{what} has dtype {x.dtype}, expected torch.float32; convert with "
+                     f"{what}.float()")
+  if x.device != device and not (x.device.type == device.type == "cuda" and device.index is None):
+    raise ValueError(f"{what} is on device {x.device}, the simulation is on {device}; move it "
+                     f"with {what}.to('{device}')")
+  if check_finite and not bool(torch.isfinite(x).all()):
+    bad = (~torch.isfinite(x)).any(dim=-1).nonzero().flatten().tolist()
+    raise ValueError(f"{what} contain NaN/Inf in worlds {bad[:10]}{'...' if len(bad) > 10 else ''}; "
+                     f"the policy or controller produced non-finite values: fix it or sanitise "
+                     f"with torch.nan_to_num before stepping")

@@ -78,8 +78,6 @@ def test_auto_reset_recovers_flagged_worlds():
   assert torch.all(sim.health == 0)
 
 
-def test_native_backend_unavailable_is_explained():
-  with pytest.raises(RuntimeError, match="native"):
-    pws.Simulator("humanoid", nworld=1, device="cpu", backend="native")
+def test_unknown_backend_is_explained():
   with pytest.raises(ValueError, match="backend"):
     pws.Simulator("humanoid", nworld=1, device="cpu", backend="jax")

@@ -1,0 +1,227 @@
+// The fused mj_step of ONE world: forward (kinematics → com → crb + factor → collision →
+// constraint rows → velocity stage → actuation → smooth acceleration → solver), the
+// model's integrator (Euler with implicit damping, implicitfast, RK4), then the per-world
+// health check and, with auto_reset, the in-place reset of a flagged world.
+//
+// Same algorithms and stage order as pywarp_sim/forward.py and simulator.py (the Warp
+// reference). Every array is a view into the Simulator's Warp arrays (kernels/step_types.h);
+// nothing is allocated, so the same code runs in an OpenMP loop over worlds (csrc/bindings.cpp)
+// and as one CUDA thread per world (csrc/cuda_launch.cu).
+#pragma once
+
+#include "step_collision.h"
+#include "step_constraint.h"
+#include "step_math.h"
+#include "step_smooth.h"
+#include "step_solver.h"
+#include "step_types.h"
+
+namespace pws {
+
+enum : int { kIntEuler = 0, kIntRK4 = 1, kIntImplicitFast = 3 };
+
+// Simulator.Health bits; Simulator._counters holds one event count per bit, then auto resets.
+enum : int {
+  kHealthNonFinite = 1,
+  kHealthContactOverflow = 2,
+  kHealthSolverNotConverged = 4,
+  kHealthVelocityBound = 8,
+  kCounterAutoReset = 4,  // index in counters
+};
+
+template <typename T>
+PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
+  // position stage (forward.fwd_position)
+  kinematics(m, d);
+  com_pos(m, d);
+  crb(m, d);
+  factor_m(m, d);
+  if (m.en_constraint) {
+    collision(m, d);
+    make_constraint(m, d);
+  } else {
+    d.efc_nefc[0] = 0;
+  }
+  // velocity stage (forward.fwd_velocity)
+  transmission(m, d);
+  com_vel(m, d);
+  passive(m, d);
+  rne(m, d);
+  actuation(m, d);
+  fwd_acceleration(m, d);
+  solve(m, d);
+}
+
+// mj_integratePos (forward.integrate_pos): qpos_to = qpos_from (+) scale * qvel * dt.
+template <typename T>
+PWS_HD inline void integrate_pos(const ModelView<T>& m, const T* qpos_from, T* qpos_to, const T* qvel, T scale,
+                                 T dt) {
+  for (int j = 0; j < m.njnt; ++j) {
+    int padr = m.jnt_qposadr[j];
+    int vadr = m.jnt_dofadr[j];
+    int jtype = m.jnt_type[j];
+    if (jtype == kJointFree) {
+      for (int i = 0; i < 3; ++i) qpos_to[padr + i] = qpos_from[padr + i] + dt * scale * qvel[vadr + i];
+      padr += 3;
+      vadr += 3;
+    }
+    if (jtype == kJointFree || jtype == kJointBall) {
+      Vec3<T> w = vec3(qvel[vadr], qvel[vadr + 1], qvel[vadr + 2]) * scale;
+      store4(qpos_to + padr, quat_integrate_warp(load4(qpos_from + padr), w, dt));
+    } else {
+      qpos_to[padr] = qpos_from[padr] + dt * scale * qvel[vadr];
+    }
+  }
+}
+
+// mj_advance (forward._advance): act, qvel, qpos and time one step ahead; qacc_warmstart = qacc.
+// pos_vel: the velocity used for the position update (null: the new qvel).
+template <typename T>
+PWS_HD inline void advance(const ModelView<T>& m, const World<T>& d, const T* act_from, const T* act_dot,
+                           const T* qpos_from, const T* qvel_from, const T* qacc, const T* pos_vel) {
+  const T h = m.timestep;
+  if (m.en_actuation) {
+    for (int i = 0; i < m.nu; ++i) {
+      int adr = m.actuator_actadr[i];
+      if (adr >= 0)
+        d.act[adr] = next_activation(m.actuator_dyntype[i], m.actuator_dynprm[3 * i], act_from[adr], act_dot[adr], h,
+                                     m.actuator_actlimited[i], m.actuator_actrange + 2 * i);
+    }
+  }
+  for (int i = 0; i < m.nv; ++i) {
+    d.qvel[i] = qvel_from[i] + h * qacc[i];
+    d.qacc_warmstart[i] = d.qacc[i];
+  }
+  integrate_pos(m, qpos_from, d.qpos, pos_vel ? pos_vel : d.qvel, T(1), h);
+  d.time[0] = d.time[0] + h;
+}
+
+// qacc_scratch = (qM - h D)^-1 (qfrc_smooth + qfrc_constraint) (forward._implicit_qacc).
+template <typename T>
+PWS_HD inline void implicit_qacc(const ModelView<T>& m, const World<T>& d, bool with_actuators) {
+  const int nv = m.nv;
+  const T h = m.timestep;
+  for (int i = 0; i < nv * nv; ++i) d.qH[i] = d.qM[i];
+  for (int i = 0; i < nv; ++i) {
+    if (m.en_damper) d.qH[i * nv + i] = d.qH[i * nv + i] + h * d.dof_damping[i];
+    d.qfrc_scratch[i] = d.qfrc_smooth[i] + d.qfrc_constraint[i];
+  }
+  if (with_actuators) add_actuator_vel_deriv(m, d, d.qH);
+  factor_tree(nv, m.dof_parentid, d.qH, d.qHDiagInv);
+  for (int i = 0; i < nv; ++i) d.qacc_scratch[i] = d.qfrc_scratch[i];
+  solve_tree(nv, m.dof_parentid, d.qH, d.qHDiagInv, d.qacc_scratch);
+}
+
+// forward._rk_stage: accumulate b * F(X_i), then X_{i+1} = X_0 + h a F(X_i) when a != 0.
+template <typename T>
+PWS_HD inline void rk_stage(const ModelView<T>& m, const World<T>& d, T a, T b, bool first) {
+  const int nv = m.nv, na = m.na;
+  for (int i = 0; i < nv; ++i) {
+    if (first) {
+      d.rk_dqvel[i] = b * d.qvel[i];
+      d.rk_dqacc[i] = b * d.qacc[i];
+    } else {
+      d.rk_dqvel[i] = d.rk_dqvel[i] + b * d.qvel[i];
+      d.rk_dqacc[i] = d.rk_dqacc[i] + b * d.qacc[i];
+    }
+  }
+  for (int i = 0; i < na; ++i) d.rk_dact[i] = first ? b * d.act_dot[i] : d.rk_dact[i] + b * d.act_dot[i];
+  if (a != T(0)) {
+    integrate_pos(m, d.qpos_t0, d.qpos, d.qvel, a, m.timestep);
+    for (int i = 0; i < nv; ++i) d.qvel[i] = d.qvel_t0[i] + m.timestep * a * d.qacc[i];
+    for (int i = 0; i < na; ++i) d.act[i] = d.act_t0[i] + m.timestep * a * d.act_dot[i];
+  }
+}
+
+template <typename T>
+PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
+  if (m.integrator == kIntRK4) {
+    for (int i = 0; i < m.nq; ++i) d.qpos_t0[i] = d.qpos[i];
+    for (int i = 0; i < m.nv; ++i) d.qvel_t0[i] = d.qvel[i];
+    for (int i = 0; i < m.na_pad; ++i) d.act_t0[i] = d.act[i];
+    const T A[3] = {T(0.5), T(0.5), T(1)};
+    const T B[4] = {T(1) / T(6), T(1) / T(3), T(1) / T(3), T(1) / T(6)};
+    for (int stage = 0; stage < 4; ++stage) {
+      rk_stage(m, d, stage < 3 ? A[stage] : T(0), B[stage], stage == 0);
+      if (stage < 3) forward_world(m, d);
+    }
+    advance(m, d, d.act_t0, d.rk_dact, d.qpos_t0, d.qvel_t0, d.rk_dqacc, d.rk_dqvel);
+  } else if (m.integrator == kIntImplicitFast) {
+    implicit_qacc(m, d, true);
+    advance(m, d, d.act, d.act_dot, d.qpos, d.qvel, d.qacc_scratch, (const T*)nullptr);
+  } else {
+    // Euler; dof damping implicit unless disabled (forward.euler)
+    const T* qacc = d.qacc;
+    if (m.implicit_damping) {
+      implicit_qacc(m, d, false);
+      qacc = d.qacc_scratch;
+    }
+    advance(m, d, d.act, d.act_dot, d.qpos, d.qvel, qacc, (const T*)nullptr);
+  }
+}
+
+// simulator._health: flags |= non-finite qpos/ctrl/act/qvel/qacc (1), contact overflow (2),
+// solver not converged with rows (4), |qvel| > max_qvel (8); one counter event per flag.
+template <typename T>
+PWS_HD inline int check_health(const ModelView<T>& m, const World<T>& d) {
+  int flags = 0;
+  for (int i = 0; i < m.nq; ++i)
+    if (!pws_isfinite(d.qpos[i])) flags |= kHealthNonFinite;
+  for (int i = 0; i < m.nu; ++i)
+    if (!pws_isfinite(d.ctrl[i])) flags |= kHealthNonFinite;
+  for (int i = 0; i < m.na; ++i)
+    if (!pws_isfinite(d.act[i])) flags |= kHealthNonFinite;
+  for (int i = 0; i < m.nv; ++i) {
+    T v = d.qvel[i];
+    if (!(pws_isfinite(v) && pws_isfinite(d.qacc[i])))
+      flags |= kHealthNonFinite;
+    else if (pws_abs(v) > m.max_qvel)
+      flags |= kHealthVelocityBound;
+  }
+  if (d.con_overflow[0] != 0) flags |= kHealthContactOverflow;
+  if (d.efc_nefc[0] > 0 && d.efc_converged[0] == 0) flags |= kHealthSolverNotConverged;
+  d.health[0] |= flags;
+  for (int bit = 0; bit < 4; ++bit)
+    if (flags & (1 << bit)) atomic_add_int(d.counters + bit, 1);
+  return flags;
+}
+
+// simulator._reset_worlds for one world: reference state, zero velocity, controls, forces,
+// warm start; the old contacts and constraint rows are dropped; health cleared.
+template <typename T>
+PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
+  d.time[0] = T(0);
+  for (int i = 0; i < m.nq; ++i) d.qpos[i] = m.qpos0[i];
+  for (int i = 0; i < m.nv; ++i) {
+    d.qvel[i] = T(0);
+    d.qacc[i] = T(0);
+    d.qacc_warmstart[i] = T(0);
+    d.qfrc_applied[i] = T(0);
+  }
+  for (int i = 0; i < m.na_pad; ++i) {
+    d.act[i] = T(0);
+    d.act_dot[i] = T(0);
+  }
+  for (int i = 0; i < m.nu_pad; ++i) d.ctrl[i] = T(0);
+  for (int i = 0; i < 6 * m.nbody; ++i) d.xfrc_applied[i] = T(0);
+  d.con_ncon[0] = 0;
+  d.con_overflow[0] = 0;
+  d.efc_nefc[0] = 0;
+  d.health[0] = 0;
+}
+
+// One Simulator step of one world (Simulator._step_once): mj_step, health check, and with
+// auto_reset the in-place reset of a flagged world (state only, as the Warp path: derived
+// quantities are recomputed by the next step or forward).
+template <typename T>
+PWS_HD inline void step_world(const ModelView<T>& m, const World<T>& d) {
+  forward_world(m, d);
+  integrate(m, d);
+  check_health(m, d);
+  if (m.auto_reset && d.health[0] != 0) {
+    atomic_add_int(d.counters + kCounterAutoReset, 1);
+    reset_world(m, d);
+  }
+}
+
+}  // namespace pws

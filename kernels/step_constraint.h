@@ -1,0 +1,249 @@
+// Constraint rows of one world (constraint._make_constraint): dof frictionloss, joint
+// limits, contacts (frictionless, pyramidal or elliptic cones), MuJoCo's impedance and
+// reference-acceleration coefficients, in MuJoCo's row order.
+//
+// Only the rows in use are written (the Warp kernel zeroes all nefc_max rows of efc_J).
+#pragma once
+
+#include "step_math.h"
+#include "step_types.h"
+
+namespace pws {
+
+// mjtConstraint (constraint.CNSTR_*)
+enum : int {
+  kCnstrFrictionDof = 1,
+  kCnstrLimitJoint = 3,
+  kCnstrContactFrictionless = 5,
+  kCnstrContactPyramidal = 6,
+  kCnstrContactElliptic = 7,
+};
+
+// getimpedance (constraint._impedance)
+template <typename T>
+PWS_HD inline T impedance(const T* solimp, T pos, T margin) {
+  const T minimp = T(0.0001), maximp = T(0.9999);
+  T dmin = tmin(maximp, tmax(minimp, solimp[0]));
+  T dmax = tmin(maximp, tmax(minimp, solimp[1]));
+  T width = tmax(T(0), solimp[2]);
+  T mid = tmin(maximp, tmax(minimp, solimp[3]));
+  T power = tmax(T(1), solimp[4]);
+  if (dmin == dmax || width <= T(1e-15)) return T(0.5) * (dmin + dmax);
+  T x = pws_abs((pos - margin) / width);
+  if (x >= T(1)) return dmax;
+  if (x <= T(0)) return dmin;
+  T y = x;
+  if (power != T(1)) {
+    if (x <= mid)
+      y = pws_pow(x, power) / pws_pow(mid, power - T(1));
+    else
+      y = T(1) - pws_pow(T(1) - x, power) / pws_pow(T(1) - mid, power - T(1));
+  }
+  return dmin + y * (dmax - dmin);
+}
+
+// Stiffness K and damping B of the reference acceleration (constraint._kb).
+template <typename T>
+PWS_HD inline void impedance_kb(const T* solref, const T* solimp, T timestep, int refsafe, T* k, T* b) {
+  T dmax = tmin(T(0.9999), tmax(T(0.0001), solimp[1]));
+  T tc = solref[0], dr = solref[1];
+  if (refsafe && tc > T(0)) tc = tmax(tc, T(2) * timestep);
+  if (tc > T(0))
+    *k = T(1) / tmax(T(1e-15), dmax * dmax * tc * tc * dr * dr);
+  else
+    *k = -tc / tmax(T(1e-15), dmax * dmax);
+  if (dr > T(0))
+    *b = T(2) / tmax(T(1e-15), dmax * tc);
+  else
+    *b = -dr / tmax(T(1e-15), dmax);
+}
+
+// constraint._add_row
+template <typename T>
+PWS_HD inline void add_row(const ModelView<T>& m, const World<T>& d, int row, int type, int id, T pos, T margin,
+                           T frictionloss, T diag_a, const T* solref, const T* solimp, bool is_friction) {
+  T imp = impedance(solimp, pos, margin);
+  T k, b;
+  impedance_kb(solref, solimp, m.timestep, m.en_refsafe, &k, &b);
+  d.efc_type[row] = type;
+  d.efc_id[row] = id;
+  d.efc_pos[row] = pos;
+  d.efc_margin[row] = margin;
+  d.efc_frictionloss[row] = frictionloss;
+  d.efc_R[row] = tmax(T(1e-15), (T(1) - imp) * diag_a / imp);
+  d.efc_K[row] = is_friction ? T(0) : k * imp;
+  d.efc_B[row] = b;
+}
+
+// efc_J[row] += sign * scale * dir . J(point on body) (constraint._point_jac_row).
+template <typename T>
+PWS_HD inline void point_jac_row(const ModelView<T>& m, const World<T>& d, T* jrow, int body, T sign,
+                                 const Vec3<T>& point, const Vec3<T>& dir, bool rotational, T scale) {
+  Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
+  for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i]) {
+    Vec6<T> c = load6(d.cdof + 6 * i);
+    Vec3<T> a = ang(c);
+    T v = rotational ? dot(dir, a) : dot(dir, lin(c) + cross(a, rel));
+    jrow[i] += sign * scale * v;
+  }
+}
+
+template <typename T>
+PWS_HD inline T* clear_row(const ModelView<T>& m, const World<T>& d, int row) {
+  T* jrow = d.efc_J + (int64_t)row * m.nv_pad;
+  for (int i = 0; i < m.nv; ++i) jrow[i] = T(0);
+  return jrow;
+}
+
+// Writes the rows and efc_nefc. Rows beyond the capacity nefc_max are dropped (cannot happen
+// for a valid model: the capacity covers every frictional dof, limit side and contact slot).
+template <typename T>
+PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
+  const int nv = m.nv, cap = m.nefc_max;
+  int row = 0;
+
+  if (m.en_friction) {
+    for (int i = 0; i < nv && row < cap; ++i) {
+      T floss = d.dof_frictionloss[i];
+      if (floss > T(0)) {
+        T* jrow = clear_row(m, d, row);
+        jrow[i] = T(1);
+        add_row(m, d, row, kCnstrFrictionDof, i, T(0), T(0), floss, m.dof_invweight0[i], m.dof_solref + 2 * i,
+                m.dof_solimp + 5 * i, true);
+        ++row;
+      }
+    }
+  }
+
+  if (m.en_limit) {
+    for (int j = 0; j < m.njnt; ++j) {
+      if (!m.jnt_limited[j]) continue;
+      T margin = m.jnt_margin[j];
+      const T* rng = m.jnt_range + 2 * j;
+      int dofadr = m.jnt_dofadr[j];
+      int qadr = m.jnt_qposadr[j];
+      int jtype = m.jnt_type[j];
+      if (jtype == kJointBall) {
+        Quat<T> q = quat_unit(load4(d.qpos + qadr));
+        Vec3<T> axis_angle = quat_to_vel(q);
+        T angle = length(axis_angle);
+        Vec3<T> axis = vec3(T(1), T(0), T(0));
+        if (angle > T(1e-15)) axis = axis_angle / angle;
+        T dist = tmax(rng[0], rng[1]) - angle;
+        if (dist < margin && row < cap) {
+          T* jrow = clear_row(m, d, row);
+          for (int i = 0; i < 3; ++i) jrow[dofadr + i] = -axis[i];
+          add_row(m, d, row, kCnstrLimitJoint, j, dist, margin, T(0), m.dof_invweight0[dofadr],
+                  m.jnt_solref + 2 * j, m.jnt_solimp + 5 * j, false);
+          ++row;
+        }
+      } else if (jtype != kJointFree) {
+        T value = d.qpos[qadr];
+        for (int s = 0; s < 2; ++s) {
+          T side = T(2 * s - 1);
+          T dist = side * (rng[s] - value);
+          if (dist < margin && row < cap) {
+            T* jrow = clear_row(m, d, row);
+            jrow[dofadr] = -side;
+            add_row(m, d, row, kCnstrLimitJoint, j, dist, margin, T(0), m.dof_invweight0[dofadr],
+                    m.jnt_solref + 2 * j, m.jnt_solimp + 5 * j, false);
+            ++row;
+          }
+        }
+      }
+    }
+  }
+
+  if (m.en_contact) {
+    const int ncon = d.con_ncon[0];
+    for (int c = 0; c < ncon; ++c) {
+      // contacts in the gap (dist >= includemargin) make no rows (MuJoCo's mjContact.exclude)
+      if (d.con_exclude[c]) continue;
+      int dim = d.con_dim[c];
+      int nrow = dim == 1 ? 1 : (m.cone_elliptic ? dim : 2 * (dim - 1));
+      if (row + nrow > cap) break;
+      int b1 = m.geom_bodyid[d.con_geom[2 * c]];
+      int b2 = m.geom_bodyid[d.con_geom[2 * c + 1]];
+      Mat33<T> frame = load33(d.con_frame + 9 * c);
+      Vec3<T> point = load3(d.con_pos + 3 * c);
+      T dist = d.con_dist[c];
+      T margin = d.con_includemargin[c];
+      const T* friction = d.con_friction + 5 * c;
+      const T* solref = d.con_solref + 2 * c;
+      const T* solimp = d.con_solimp + 5 * c;
+      T tran = m.body_invweight0[2 * b1] + m.body_invweight0[2 * b2];
+      Vec3<T> normal = row3(frame, 0);
+      if (dim == 1) {
+        T* jrow = clear_row(m, d, row);
+        point_jac_row(m, d, jrow, b2, T(1), point, normal, false, T(1));
+        point_jac_row(m, d, jrow, b1, T(-1), point, normal, false, T(1));
+        add_row(m, d, row, kCnstrContactFrictionless, c, dist, margin, T(0), tran, solref, solimp, false);
+        ++row;
+      } else if (m.cone_elliptic) {
+        // rows: normal, tangential (frame rows 1, 2), torsional and rolling (rotational)
+        T imp = impedance(solimp, dist, margin);
+        T r0 = tmax(T(1e-15), (T(1) - imp) * tran / imp);
+        T r1 = r0 / tmax(T(1e-15), m.impratio);
+        const T* solref_f = d.con_solreffriction + 2 * c;
+        if (solref_f[0] == T(0) && solref_f[1] == T(0)) solref_f = solref;
+        for (int k = 0; k < dim; ++k) {
+          bool rotational = k >= 3;
+          int fr = rotational ? k - 3 : k;
+          Vec3<T> dvec = row3(frame, fr);
+          T* jrow = clear_row(m, d, row + k);
+          point_jac_row(m, d, jrow, b2, T(1), point, dvec, rotational, T(1));
+          point_jac_row(m, d, jrow, b1, T(-1), point, dvec, rotational, T(1));
+          if (k == 0) {
+            add_row(m, d, row, kCnstrContactElliptic, c, dist, margin, T(0), tran, solref, solimp, false);
+            d.efc_R[row] = r0;
+            d.efc_dim[row] = dim;
+            d.efc_coef[row] = friction[0] * pws_sqrt(r1 / r0);
+          } else {
+            T kk, bb;
+            impedance_kb(solref_f, solimp, m.timestep, m.en_refsafe, &kk, &bb);
+            int r = row + k;
+            d.efc_type[r] = kCnstrContactElliptic;
+            d.efc_id[r] = c;
+            d.efc_pos[r] = T(0);
+            d.efc_margin[r] = T(0);
+            d.efc_frictionloss[r] = T(0);
+            d.efc_K[r] = T(0);
+            d.efc_B[r] = bb;
+            d.efc_R[r] = r1 * friction[0] * friction[0] / (friction[k - 1] * friction[k - 1]);
+            d.efc_dim[r] = 0;
+            d.efc_coef[r] = friction[k - 1];
+          }
+        }
+        row += dim;
+      } else {
+        // R of every facet follows from the first facet's (mj_makeImpedance with impratio)
+        T imp = impedance(solimp, dist, margin);
+        T r0 = tmax(T(1e-15), (T(1) - imp) * tran * (T(1) + friction[0] * friction[0]) / imp);
+        T mu2 = friction[0] * friction[0] / tmax(T(1e-15), m.impratio);
+        T rpy = T(2) * mu2 * r0;
+        for (int k = 1; k < dim; ++k) {
+          bool rotational = k >= 3;
+          int fr = rotational ? k - 3 : k;
+          Vec3<T> dvec = row3(frame, fr);
+          T mu = friction[k - 1];
+          for (int s = 0; s < 2; ++s) {
+            T sign = T(1) - T(2) * T(s);
+            T* jrow = clear_row(m, d, row);
+            point_jac_row(m, d, jrow, b2, T(1), point, normal, false, T(1));
+            point_jac_row(m, d, jrow, b1, T(-1), point, normal, false, T(1));
+            point_jac_row(m, d, jrow, b2, T(1), point, dvec, rotational, sign * mu);
+            point_jac_row(m, d, jrow, b1, T(-1), point, dvec, rotational, sign * mu);
+            add_row(m, d, row, kCnstrContactPyramidal, c, dist, margin, T(0), tran, solref, solimp, false);
+            d.efc_R[row] = rpy;
+            ++row;
+          }
+        }
+      }
+    }
+  }
+
+  d.efc_nefc[0] = row;
+  for (int r = 0; r < row; ++r) d.efc_D[r] = T(1) / d.efc_R[r];
+}
+
+}  // namespace pws

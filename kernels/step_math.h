@@ -1,0 +1,302 @@
+// Small fixed-size vector algebra for the fused step (kernels/step*.h), with the
+// semantics of the Warp reference (pywarp_sim/math.py): same formulas, same guards
+// (e.g. quat_normalize returns identity below 1e-10), so the native step and the
+// Warp pipeline agree to float rounding. Storage is MuJoCo's: vec3 = 3 scalars,
+// quaternion = (w, x, y, z), mat33 = 9 scalars row-major, spatial vector =
+// (angular[3], linear[3]), com inertia = vec10 (Ixx, Iyy, Izz, Ixy, Ixz, Iyz, m*c[3], m).
+#pragma once
+
+#include <math.h>
+
+#if !defined(__CUDA_ARCH__)
+#include <cmath>
+#endif
+
+#include "pws_common.h"
+#include "pws_math.h"
+
+namespace pws {
+
+PWS_HD inline float pws_exp(float x) { return expf(x); }
+PWS_HD inline double pws_exp(double x) { return exp(x); }
+PWS_HD inline float pws_pow(float x, float y) { return powf(x, y); }
+PWS_HD inline double pws_pow(double x, double y) { return pow(x, y); }
+PWS_HD inline float pws_atan2(float y, float x) { return atan2f(y, x); }
+PWS_HD inline double pws_atan2(double y, double x) { return atan2(y, x); }
+
+template <typename T>
+PWS_HD inline bool pws_isfinite(T x) {
+#if defined(__CUDA_ARCH__)
+  return isfinite(x);
+#else
+  return std::isfinite(x);
+#endif
+}
+
+// sum_k a[k] * b[k] with four partial sums: the independent chains vectorise (a plain loop is
+// one serial dependency chain without -ffast-math). Summation order differs from a
+// sequential loop by float rounding only.
+template <typename T>
+PWS_HD inline T dot_n(const T* a, const T* b, int n) {
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < n; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// Warp's wp.min / wp.max / wp.clamp (NaN handling is irrelevant here: NaN worlds are flagged).
+template <typename T> PWS_HD inline T tmin(T a, T b) { return a < b ? a : b; }
+template <typename T> PWS_HD inline T tmax(T a, T b) { return a > b ? a : b; }
+template <typename T> PWS_HD inline T tclamp(T x, T lo, T hi) { return tmin(tmax(x, lo), hi); }
+
+template <typename T>
+struct Vec3 {
+  T v[3];
+  PWS_HD T& operator[](int i) { return v[i]; }
+  PWS_HD const T& operator[](int i) const { return v[i]; }
+};
+
+template <typename T>
+struct Quat {
+  T q[4];
+  PWS_HD T& operator[](int i) { return q[i]; }
+  PWS_HD const T& operator[](int i) const { return q[i]; }
+};
+
+// Row-major 3x3.
+template <typename T>
+struct Mat33 {
+  T m[9];
+  PWS_HD T& operator()(int i, int j) { return m[3 * i + j]; }
+  PWS_HD const T& operator()(int i, int j) const { return m[3 * i + j]; }
+};
+
+// Spatial vector (angular, linear).
+template <typename T>
+struct Vec6 {
+  T v[6];
+  PWS_HD T& operator[](int i) { return v[i]; }
+  PWS_HD const T& operator[](int i) const { return v[i]; }
+};
+
+template <typename T> PWS_HD inline Vec3<T> vec3(T a, T b, T c) { return Vec3<T>{{a, b, c}}; }
+template <typename T> PWS_HD inline Vec3<T> zero3() { return Vec3<T>{{T(0), T(0), T(0)}}; }
+template <typename T> PWS_HD inline Vec3<T> load3(const T* p) { return Vec3<T>{{p[0], p[1], p[2]}}; }
+template <typename T> PWS_HD inline void store3(T* p, const Vec3<T>& a) {
+  p[0] = a[0];
+  p[1] = a[1];
+  p[2] = a[2];
+}
+template <typename T> PWS_HD inline Quat<T> load4(const T* p) { return Quat<T>{{p[0], p[1], p[2], p[3]}}; }
+template <typename T> PWS_HD inline void store4(T* p, const Quat<T>& a) {
+  for (int i = 0; i < 4; ++i) p[i] = a[i];
+}
+template <typename T> PWS_HD inline Mat33<T> load33(const T* p) {
+  Mat33<T> r;
+  for (int i = 0; i < 9; ++i) r.m[i] = p[i];
+  return r;
+}
+template <typename T> PWS_HD inline void store33(T* p, const Mat33<T>& a) {
+  for (int i = 0; i < 9; ++i) p[i] = a.m[i];
+}
+template <typename T> PWS_HD inline Vec6<T> load6(const T* p) {
+  Vec6<T> r;
+  for (int i = 0; i < 6; ++i) r[i] = p[i];
+  return r;
+}
+template <typename T> PWS_HD inline void store6(T* p, const Vec6<T>& a) {
+  for (int i = 0; i < 6; ++i) p[i] = a[i];
+}
+template <typename T> PWS_HD inline Vec6<T> zero6() { return Vec6<T>{{T(0), T(0), T(0), T(0), T(0), T(0)}}; }
+
+template <typename T> PWS_HD inline Vec3<T> operator+(const Vec3<T>& a, const Vec3<T>& b) {
+  return vec3(a[0] + b[0], a[1] + b[1], a[2] + b[2]);
+}
+template <typename T> PWS_HD inline Vec3<T> operator-(const Vec3<T>& a, const Vec3<T>& b) {
+  return vec3(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+template <typename T> PWS_HD inline Vec3<T> operator-(const Vec3<T>& a) { return vec3(-a[0], -a[1], -a[2]); }
+template <typename T> PWS_HD inline Vec3<T> operator*(const Vec3<T>& a, T s) {
+  return vec3(a[0] * s, a[1] * s, a[2] * s);
+}
+template <typename T> PWS_HD inline Vec3<T> operator*(T s, const Vec3<T>& a) {
+  return vec3(s * a[0], s * a[1], s * a[2]);
+}
+template <typename T> PWS_HD inline Vec3<T> operator/(const Vec3<T>& a, T s) {
+  return vec3(a[0] / s, a[1] / s, a[2] / s);
+}
+template <typename T> PWS_HD inline T dot(const Vec3<T>& a, const Vec3<T>& b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+template <typename T> PWS_HD inline Vec3<T> cross(const Vec3<T>& a, const Vec3<T>& b) {
+  return vec3(a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]);
+}
+template <typename T> PWS_HD inline T length(const Vec3<T>& a) { return pws_sqrt(dot(a, a)); }
+template <typename T> PWS_HD inline Vec3<T> cw_mul(const Vec3<T>& a, const Vec3<T>& b) {
+  return vec3(a[0] * b[0], a[1] * b[1], a[2] * b[2]);
+}
+
+template <typename T> PWS_HD inline Mat33<T> identity33() {
+  return Mat33<T>{{T(1), T(0), T(0), T(0), T(1), T(0), T(0), T(0), T(1)}};
+}
+// a @ v
+template <typename T> PWS_HD inline Vec3<T> mul(const Mat33<T>& a, const Vec3<T>& v) {
+  return vec3(a(0, 0) * v[0] + a(0, 1) * v[1] + a(0, 2) * v[2],
+              a(1, 0) * v[0] + a(1, 1) * v[1] + a(1, 2) * v[2],
+              a(2, 0) * v[0] + a(2, 1) * v[1] + a(2, 2) * v[2]);
+}
+// transpose(a) @ v
+template <typename T> PWS_HD inline Vec3<T> mul_t(const Mat33<T>& a, const Vec3<T>& v) {
+  return vec3(a(0, 0) * v[0] + a(1, 0) * v[1] + a(2, 0) * v[2],
+              a(0, 1) * v[0] + a(1, 1) * v[1] + a(2, 1) * v[2],
+              a(0, 2) * v[0] + a(1, 2) * v[1] + a(2, 2) * v[2]);
+}
+template <typename T> PWS_HD inline Mat33<T> matmul(const Mat33<T>& a, const Mat33<T>& b) {
+  Mat33<T> r;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) r(i, j) = a(i, 0) * b(0, j) + a(i, 1) * b(1, j) + a(i, 2) * b(2, j);
+  return r;
+}
+template <typename T> PWS_HD inline Mat33<T> transpose(const Mat33<T>& a) {
+  Mat33<T> r;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) r(i, j) = a(j, i);
+  return r;
+}
+template <typename T> PWS_HD inline Vec3<T> col(const Mat33<T>& a, int j) { return vec3(a(0, j), a(1, j), a(2, j)); }
+template <typename T> PWS_HD inline Vec3<T> row3(const Mat33<T>& a, int i) { return vec3(a(i, 0), a(i, 1), a(i, 2)); }
+
+// ---- quaternions (math.py) -----------------------------------------------------------------
+
+template <typename T> PWS_HD inline Quat<T> quat_mul(const Quat<T>& a, const Quat<T>& b) {
+  return Quat<T>{{a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
+                  a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
+                  a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
+                  a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0]}};
+}
+template <typename T> PWS_HD inline Quat<T> quat_conj(const Quat<T>& q) { return Quat<T>{{q[0], -q[1], -q[2], -q[3]}}; }
+
+// math.quat_normalize: identity below 1e-10, else q / |q|.
+template <typename T> PWS_HD inline Quat<T> quat_unit(const Quat<T>& q) {
+  T n = pws_sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+  if (n < T(1e-10)) return Quat<T>{{T(1), T(0), T(0), T(0)}};
+  return Quat<T>{{q[0] / n, q[1] / n, q[2] / n, q[3] / n}};
+}
+
+template <typename T> PWS_HD inline Mat33<T> quat_to_mat(const Quat<T>& q) {
+  T q00 = q[0] * q[0], q01 = q[0] * q[1], q02 = q[0] * q[2], q03 = q[0] * q[3];
+  T q11 = q[1] * q[1], q12 = q[1] * q[2], q13 = q[1] * q[3];
+  T q22 = q[2] * q[2], q23 = q[2] * q[3], q33 = q[3] * q[3];
+  return Mat33<T>{{q00 + q11 - q22 - q33, T(2) * (q12 - q03), T(2) * (q13 + q02),
+                   T(2) * (q12 + q03), q00 - q11 + q22 - q33, T(2) * (q23 - q01),
+                   T(2) * (q13 - q02), T(2) * (q23 + q01), q00 - q11 - q22 + q33}};
+}
+
+template <typename T> PWS_HD inline Vec3<T> rot_vec_quat(const Vec3<T>& v, const Quat<T>& q) {
+  return mul(quat_to_mat(q), v);
+}
+
+template <typename T> PWS_HD inline Quat<T> axis_angle_quat(const Vec3<T>& axis, T angle) {
+  T s = pws_sin(T(0.5) * angle);
+  return Quat<T>{{pws_cos(T(0.5) * angle), axis[0] * s, axis[1] * s, axis[2] * s}};
+}
+
+// math.quat_integrate: rotate q by the local angular velocity omega for dt.
+template <typename T> PWS_HD inline Quat<T> quat_integrate_warp(const Quat<T>& q, const Vec3<T>& omega, T dt) {
+  T n = length(omega);
+  Vec3<T> axis = vec3(T(1), T(0), T(0));
+  if (n > T(1e-10)) axis = omega / n;
+  return quat_mul(quat_unit(q), axis_angle_quat(axis, n * dt));
+}
+
+// math.quat_to_vel: rotation vector of q.
+template <typename T> PWS_HD inline Vec3<T> quat_to_vel(const Quat<T>& q) {
+  Vec3<T> axis = vec3(q[1], q[2], q[3]);
+  T s = length(axis);
+  if (s < T(1e-10)) return zero3<T>();
+  T angle = T(2) * pws_atan2(s, q[0]);
+  if (angle > T(3.14159265358979323846)) angle -= T(2) * T(3.14159265358979323846);
+  return axis * (angle / s);
+}
+
+template <typename T> PWS_HD inline Vec3<T> sub_quat(const Quat<T>& qa, const Quat<T>& qb) {
+  return quat_to_vel(quat_mul(quat_conj(qb), qa));
+}
+
+// ---- spatial algebra (math.py) -------------------------------------------------------------
+
+template <typename T> PWS_HD inline Vec3<T> ang(const Vec6<T>& s) { return vec3(s[0], s[1], s[2]); }
+template <typename T> PWS_HD inline Vec3<T> lin(const Vec6<T>& s) { return vec3(s[3], s[4], s[5]); }
+template <typename T> PWS_HD inline Vec6<T> spatial(const Vec3<T>& a, const Vec3<T>& l) {
+  return Vec6<T>{{a[0], a[1], a[2], l[0], l[1], l[2]}};
+}
+template <typename T> PWS_HD inline T dot6(const Vec6<T>& a, const Vec6<T>& b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3] + a[4] * b[4] + a[5] * b[5];
+}
+template <typename T> PWS_HD inline Vec6<T> add6(const Vec6<T>& a, const Vec6<T>& b) {
+  Vec6<T> r;
+  for (int i = 0; i < 6; ++i) r[i] = a[i] + b[i];
+  return r;
+}
+template <typename T> PWS_HD inline Vec6<T> scale6(const Vec6<T>& a, T s) {
+  Vec6<T> r;
+  for (int i = 0; i < 6; ++i) r[i] = a[i] * s;
+  return r;
+}
+
+// mju_crossMotion
+template <typename T> PWS_HD inline Vec6<T> cross_motion(const Vec6<T>& v, const Vec6<T>& u) {
+  Vec3<T> w = ang(v);
+  return spatial(cross(w, ang(u)), cross(w, lin(u)) + cross(lin(v), ang(u)));
+}
+// mju_crossForce
+template <typename T> PWS_HD inline Vec6<T> cross_force(const Vec6<T>& v, const Vec6<T>& f) {
+  Vec3<T> w = ang(v);
+  return spatial(cross(w, ang(f)) + cross(lin(v), lin(f)), cross(w, lin(f)));
+}
+// mju_mulInertVec: i is a vec10 com inertia
+template <typename T> PWS_HD inline Vec6<T> mul_inert_vec(const T* i, const Vec6<T>& v) {
+  return Vec6<T>{{i[0] * v[0] + i[3] * v[1] + i[4] * v[2] - i[8] * v[4] + i[7] * v[5],
+                  i[3] * v[0] + i[1] * v[1] + i[5] * v[2] + i[8] * v[3] - i[6] * v[5],
+                  i[4] * v[0] + i[5] * v[1] + i[2] * v[2] - i[7] * v[3] + i[6] * v[4],
+                  i[8] * v[1] - i[7] * v[2] + i[9] * v[3],
+                  i[6] * v[2] - i[8] * v[0] + i[9] * v[4],
+                  i[7] * v[0] - i[6] * v[1] + i[9] * v[5]}};
+}
+// mju_inertCom: writes the vec10 com inertia of a body into out.
+template <typename T>
+PWS_HD inline void inert_com(T* out, const Vec3<T>& inertia, const Mat33<T>& mat, const Vec3<T>& dif, T mass) {
+  // r = mat @ diag(inertia) @ mat'
+  Mat33<T> md;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) md(i, j) = mat(i, j) * inertia[j];
+  Mat33<T> r = matmul(md, transpose(mat));
+  out[0] = r(0, 0) + mass * (dif[1] * dif[1] + dif[2] * dif[2]);
+  out[1] = r(1, 1) + mass * (dif[0] * dif[0] + dif[2] * dif[2]);
+  out[2] = r(2, 2) + mass * (dif[0] * dif[0] + dif[1] * dif[1]);
+  out[3] = r(0, 1) - mass * dif[0] * dif[1];
+  out[4] = r(0, 2) - mass * dif[0] * dif[2];
+  out[5] = r(1, 2) - mass * dif[1] * dif[2];
+  out[6] = mass * dif[0];
+  out[7] = mass * dif[1];
+  out[8] = mass * dif[2];
+  out[9] = mass;
+}
+template <typename T> PWS_HD inline Vec6<T> dof_com(const Vec3<T>& axis, const Vec3<T>& offset) {
+  return spatial(axis, cross(axis, offset));
+}
+// Generalised force of a world-frame force/torque at a point through one dof (J^T f).
+template <typename T>
+PWS_HD inline T point_jac_dot(const Vec6<T>& cdof, const Vec3<T>& rel, const Vec3<T>& force, const Vec3<T>& torque) {
+  Vec3<T> w = ang(cdof);
+  Vec3<T> l = lin(cdof) + cross(w, rel);
+  return dot(l, force) + dot(w, torque);
+}
+
+}  // namespace pws

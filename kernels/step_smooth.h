@@ -1,0 +1,449 @@
+// Smooth dynamics of one world: kinematics, com quantities, composite inertia and the
+// tree L'DL factor, bias forces (RNE), transmission, passive forces, actuation and the
+// smooth acceleration. Same algorithms and ordering as pywarp_sim/smooth.py,
+// passive.py, actuation.py and forward.py (the Warp reference), one world at a time.
+#pragma once
+
+#include "step_math.h"
+#include "step_types.h"
+
+namespace pws {
+
+// DynType / GainType / BiasType codes (pywarp_sim.types)
+enum : int { kDynNone = 0, kDynIntegrator = 1, kDynFilter = 2, kDynFilterExact = 3 };
+enum : int { kGainAffine = 1, kBiasAffine = 1 };
+
+// ---- mj_kinematics (smooth._kinematics, smooth._frame_poses) ------------------------------
+
+template <typename T>
+PWS_HD inline void frame_pose(const T* xpos, const T* xquat, const T* obj_pos, const T* obj_quat, T* obj_xpos,
+                              T* obj_xmat) {
+  Quat<T> q = load4(xquat);
+  store3(obj_xpos, load3(xpos) + rot_vec_quat(load3(obj_pos), q));
+  store33(obj_xmat, quat_to_mat(quat_unit(quat_mul(q, load4(obj_quat)))));
+}
+
+template <typename T>
+PWS_HD inline void kinematics(const ModelView<T>& m, const World<T>& d) {
+  store3(d.xpos, zero3<T>());
+  store4(d.xquat, Quat<T>{{T(1), T(0), T(0), T(0)}});
+  store33(d.xmat, identity33<T>());
+  store3(d.xipos, zero3<T>());
+  store33(d.ximat, identity33<T>());
+  const T* qpos = d.qpos;
+  for (int b = 1; b < m.nbody; ++b) {
+    int pid = m.body_parentid[b];
+    Vec3<T> xpos = load3(d.xpos + 3 * pid) + mul(load33(d.xmat + 9 * pid), load3(m.body_pos + 3 * b));
+    Quat<T> xquat = quat_mul(load4(d.xquat + 4 * pid), load4(m.body_quat + 4 * b));
+    int jntadr = m.body_jntadr[b];
+    for (int j = jntadr; j < jntadr + m.body_jntnum[b]; ++j) {
+      int qadr = m.jnt_qposadr[j];
+      int jtype = m.jnt_type[j];
+      if (jtype == kJointFree) {
+        xpos = vec3(qpos[qadr], qpos[qadr + 1], qpos[qadr + 2]);
+        xquat = quat_unit(load4(qpos + qadr + 3));
+        store3(d.xanchor + 3 * j, xpos);
+        store3(d.xaxis + 3 * j, load3(m.jnt_axis + 3 * j));
+      } else {
+        Vec3<T> jpos = load3(m.jnt_pos + 3 * j);
+        Vec3<T> xanchor = rot_vec_quat(jpos, xquat) + xpos;
+        Vec3<T> xaxis = rot_vec_quat(load3(m.jnt_axis + 3 * j), xquat);
+        store3(d.xanchor + 3 * j, xanchor);
+        store3(d.xaxis + 3 * j, xaxis);
+        if (jtype == kJointSlide) {
+          xpos = xpos + xaxis * (qpos[qadr] - m.qpos0[qadr]);
+        } else {
+          Quat<T> qloc;
+          if (jtype == kJointBall) {
+            qloc = quat_unit(load4(qpos + qadr));
+          } else {
+            qloc = axis_angle_quat(load3(m.jnt_axis + 3 * j), qpos[qadr] - m.qpos0[qadr]);
+          }
+          xquat = quat_mul(xquat, qloc);
+          xpos = xanchor - rot_vec_quat(jpos, xquat);
+        }
+      }
+    }
+    xquat = quat_unit(xquat);
+    Mat33<T> xmat = quat_to_mat(xquat);
+    store3(d.xpos + 3 * b, xpos);
+    store4(d.xquat + 4 * b, xquat);
+    store33(d.xmat + 9 * b, xmat);
+    store3(d.xipos + 3 * b, xpos + mul(xmat, load3(d.body_ipos + 3 * b)));
+    store33(d.ximat + 9 * b, quat_to_mat(quat_mul(xquat, load4(m.body_iquat + 4 * b))));
+  }
+  for (int g = 0; g < m.ngeom; ++g) {
+    int b = m.geom_bodyid[g];
+    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, m.geom_pos + 3 * g, m.geom_quat + 4 * g, d.geom_xpos + 3 * g,
+               d.geom_xmat + 9 * g);
+  }
+  for (int s = 0; s < m.nsite; ++s) {
+    int b = m.site_bodyid[s];
+    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, m.site_pos + 3 * s, m.site_quat + 4 * s, d.site_xpos + 3 * s,
+               d.site_xmat + 9 * s);
+  }
+}
+
+// ---- mj_comPos (smooth._subtree_com, _cinert, _cdof) --------------------------------------
+
+template <typename T>
+PWS_HD inline void com_pos(const ModelView<T>& m, const World<T>& d) {
+  const int nbody = m.nbody;
+  for (int b = 0; b < nbody; ++b) {
+    T mass = d.body_mass[b];
+    store3(d.subtree_com + 3 * b, load3(d.xipos + 3 * b) * mass);
+    d.subtree_mass[b] = mass;
+  }
+  for (int b = nbody - 1; b > 0; --b) {
+    int pid = m.body_parentid[b];
+    store3(d.subtree_com + 3 * pid, load3(d.subtree_com + 3 * pid) + load3(d.subtree_com + 3 * b));
+    d.subtree_mass[pid] += d.subtree_mass[b];
+  }
+  for (int b = 0; b < nbody; ++b) {
+    T mass = d.subtree_mass[b];
+    if (mass < T(1e-15)) {
+      store3(d.subtree_com + 3 * b, load3(d.xipos + 3 * b));
+    } else {
+      store3(d.subtree_com + 3 * b, load3(d.subtree_com + 3 * b) / mass);
+    }
+  }
+  for (int b = 0; b < nbody; ++b) {
+    Vec3<T> dif = load3(d.xipos + 3 * b) - load3(d.subtree_com + 3 * m.body_rootid[b]);
+    inert_com(d.cinert + 10 * b, load3(d.body_inertia + 3 * b), load33(d.ximat + 9 * b), dif, d.body_mass[b]);
+  }
+  for (int j = 0; j < m.njnt; ++j) {
+    int b = m.jnt_bodyid[j];
+    int dofadr = m.jnt_dofadr[j];
+    Vec3<T> offset = load3(d.subtree_com + 3 * m.body_rootid[b]) - load3(d.xanchor + 3 * j);
+    int jtype = m.jnt_type[j];
+    if (jtype == kJointFree) {
+      for (int i = 0; i < 3; ++i) {
+        Vec3<T> l = zero3<T>();
+        l[i] = T(1);
+        store6(d.cdof + 6 * (dofadr + i), spatial(zero3<T>(), l));
+      }
+      dofadr += 3;
+    }
+    if (jtype == kJointFree || jtype == kJointBall) {
+      Mat33<T> xmat = load33(d.xmat + 9 * b);
+      for (int i = 0; i < 3; ++i) store6(d.cdof + 6 * (dofadr + i), dof_com(col(xmat, i), offset));
+    } else if (jtype == kJointSlide) {
+      store6(d.cdof + 6 * dofadr, spatial(zero3<T>(), load3(d.xaxis + 3 * j)));
+    } else {
+      store6(d.cdof + 6 * dofadr, dof_com(load3(d.xaxis + 3 * j), offset));
+    }
+  }
+}
+
+// ---- mj_crb (smooth._crb): crb and the dense symmetric qM with armature --------------------
+
+template <typename T>
+PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
+  const int nbody = m.nbody, nv = m.nv;
+  for (int b = 0; b < nbody; ++b)
+    for (int k = 0; k < 10; ++k) d.crb[10 * b + k] = d.cinert[10 * b + k];
+  for (int b = nbody - 1; b > 0; --b) {
+    int pid = m.body_parentid[b];
+    if (pid > 0)
+      for (int k = 0; k < 10; ++k) d.crb[10 * pid + k] += d.crb[10 * b + k];
+  }
+  T* qM = d.qM;
+  for (int i = 0; i < nv * nv; ++i) qM[i] = T(0);
+  for (int i = 0; i < nv; ++i) {
+    Vec6<T> buf = mul_inert_vec(d.crb + 10 * m.dof_bodyid[i], load6(d.cdof + 6 * i));
+    for (int j = i; j >= 0; j = m.dof_parentid[j]) {
+      T mij = dot6(load6(d.cdof + 6 * j), buf);
+      qM[i * nv + j] = mij;
+      qM[j * nv + i] = mij;
+    }
+    qM[i * nv + i] += d.dof_armature[i];
+  }
+}
+
+// ---- tree L'DL (smooth.factor_tree / solve_tree); matrices are dense (nv, nv) row-major ----
+
+template <typename T>
+PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_inv) {
+  for (int k = nv - 1; k >= 0; --k) {
+    for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
+      T tmp = LD[k * nv + i] / LD[k * nv + k];
+      for (int j = i; j >= 0; j = dof_parentid[j]) LD[i * nv + j] -= tmp * LD[k * nv + j];
+      LD[k * nv + i] = tmp;
+    }
+  }
+  for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
+}
+
+template <typename T>
+PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, const T* diag_inv, T* x) {
+  for (int i = nv - 1; i >= 0; --i) {
+    T xi = x[i];
+    for (int j = dof_parentid[i]; j >= 0; j = dof_parentid[j]) x[j] -= LD[i * nv + j] * xi;
+  }
+  for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
+  for (int i = 0; i < nv; ++i) {
+    T acc = x[i];
+    for (int j = dof_parentid[i]; j >= 0; j = dof_parentid[j]) acc -= LD[i * nv + j] * x[j];
+    x[i] = acc;
+  }
+}
+
+// res = qM vec; qM is the dense symmetric (nv, nv) matrix (zeros outside the tree sparsity),
+// so dense row dot products, which vectorise, beat walking dof_parentid chains. res != vec.
+template <typename T>
+PWS_HD inline void mul_m(int nv, const T* qM, const T* vec, T* res) {
+  for (int i = 0; i < nv; ++i) res[i] = dot_n(qM + i * nv, vec, nv);
+}
+
+template <typename T>
+PWS_HD inline void factor_m(const ModelView<T>& m, const World<T>& d) {
+  const int n = m.nv * m.nv;
+  for (int i = 0; i < n; ++i) d.qLD[i] = d.qM[i];
+  factor_tree(m.nv, m.dof_parentid, d.qLD, d.qLDiagInv);
+}
+
+// ---- mj_comVel (smooth._com_vel) ------------------------------------------------------------
+
+template <typename T>
+PWS_HD inline void com_vel(const ModelView<T>& m, const World<T>& d) {
+  store6(d.cvel, zero6<T>());
+  const T* qvel = d.qvel;
+  for (int b = 1; b < m.nbody; ++b) {
+    Vec6<T> cvel = load6(d.cvel + 6 * m.body_parentid[b]);
+    int jntadr = m.body_jntadr[b];
+    for (int j = jntadr; j < jntadr + m.body_jntnum[b]; ++j) {
+      int dofadr = m.jnt_dofadr[j];
+      int jtype = m.jnt_type[j];
+      if (jtype == kJointFree) {
+        for (int i = 0; i < 3; ++i) {
+          store6(d.cdof_dot + 6 * (dofadr + i), zero6<T>());
+          cvel = add6(cvel, scale6(load6(d.cdof + 6 * (dofadr + i)), qvel[dofadr + i]));
+        }
+        dofadr += 3;
+      }
+      if (jtype == kJointFree || jtype == kJointBall) {
+        for (int i = 0; i < 3; ++i)
+          store6(d.cdof_dot + 6 * (dofadr + i), cross_motion(cvel, load6(d.cdof + 6 * (dofadr + i))));
+        for (int i = 0; i < 3; ++i) cvel = add6(cvel, scale6(load6(d.cdof + 6 * (dofadr + i)), qvel[dofadr + i]));
+      } else {
+        Vec6<T> cdof = load6(d.cdof + 6 * dofadr);
+        store6(d.cdof_dot + 6 * dofadr, cross_motion(cvel, cdof));
+        cvel = add6(cvel, scale6(cdof, qvel[dofadr]));
+      }
+    }
+    store6(d.cvel + 6 * b, cvel);
+  }
+}
+
+// ---- mj_rne without acceleration (smooth._rne) ---------------------------------------------
+
+template <typename T>
+PWS_HD inline void rne(const ModelView<T>& m, const World<T>& d) {
+  Vec3<T> g = zero3<T>();
+  if (m.en_gravity) g = load3(d.gravity);
+  store6(d.cacc, spatial(zero3<T>(), -g));
+  store6(d.cfrc_int, zero6<T>());
+  for (int b = 1; b < m.nbody; ++b) {
+    Vec6<T> cacc = load6(d.cacc + 6 * m.body_parentid[b]);
+    int dofadr = m.body_dofadr[b];
+    for (int i = dofadr; i < dofadr + m.body_dofnum[b]; ++i)
+      cacc = add6(cacc, scale6(load6(d.cdof_dot + 6 * i), d.qvel[i]));
+    store6(d.cacc + 6 * b, cacc);
+    const T* cinert = d.cinert + 10 * b;
+    Vec6<T> cvel = load6(d.cvel + 6 * b);
+    store6(d.cfrc_int + 6 * b, add6(mul_inert_vec(cinert, cacc), cross_force(cvel, mul_inert_vec(cinert, cvel))));
+  }
+  for (int b = m.nbody - 1; b > 0; --b) {
+    int pid = m.body_parentid[b];
+    if (pid > 0)
+      for (int k = 0; k < 6; ++k) d.cfrc_int[6 * pid + k] += d.cfrc_int[6 * b + k];
+  }
+  for (int i = 0; i < m.nv; ++i)
+    d.qfrc_bias[i] = dot6(load6(d.cdof + 6 * i), load6(d.cfrc_int + 6 * m.dof_bodyid[i]));
+}
+
+// ---- mj_transmission (smooth._transmission): joint transmissions on hinge/slide ------------
+
+template <typename T>
+PWS_HD inline void transmission(const ModelView<T>& m, const World<T>& d) {
+  for (int a = 0; a < m.nu; ++a) {
+    T gear = d.actuator_gear[a];
+    int j = m.actuator_trnid[a];
+    d.actuator_length[a] = d.qpos[m.jnt_qposadr[j]] * gear;
+    d.actuator_velocity[a] = d.qvel[m.jnt_dofadr[j]] * gear;
+  }
+}
+
+// ---- mj_applyFT (support.apply_ft) ---------------------------------------------------------
+
+template <typename T>
+PWS_HD inline void apply_ft(const ModelView<T>& m, const World<T>& d, int body, const Vec3<T>& point,
+                            const Vec3<T>& force, const Vec3<T>& torque, T* qfrc) {
+  Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
+  for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i])
+    qfrc[i] += point_jac_dot(load6(d.cdof + 6 * i), rel, force, torque);
+}
+
+// ---- mj_passive (passive._spring_damper, passive._gravcomp) --------------------------------
+
+template <typename T>
+PWS_HD inline void passive(const ModelView<T>& m, const World<T>& d) {
+  const int nv = m.nv;
+  for (int i = 0; i < nv; ++i) d.qfrc_gravcomp[i] = T(0);
+  for (int j = 0; j < m.njnt; ++j) {
+    int jtype = m.jnt_type[j];
+    int padr = m.jnt_qposadr[j];
+    int dadr = m.jnt_dofadr[j];
+    int ndof = jtype == kJointFree ? 6 : (jtype == kJointBall ? 3 : 1);
+    for (int i = 0; i < ndof; ++i) d.qfrc_spring[dadr + i] = T(0);
+    T k = d.jnt_stiffness[j];
+    if (m.en_spring && k != T(0)) {
+      if (jtype == kJointFree) {
+        for (int i = 0; i < 3; ++i) d.qfrc_spring[dadr + i] = -k * (d.qpos[padr + i] - m.qpos_spring[padr + i]);
+        padr += 3;
+      }
+      if (jtype == kJointFree || jtype == kJointBall) {
+        Quat<T> quat = quat_unit(load4(d.qpos + padr));
+        Vec3<T> dif = sub_quat(quat, load4(m.qpos_spring + padr));
+        int rot = ndof - 3;
+        for (int i = 0; i < 3; ++i) d.qfrc_spring[dadr + rot + i] = -k * dif[i];
+      } else {
+        d.qfrc_spring[dadr] = -k * (d.qpos[padr] - m.qpos_spring[padr]);
+      }
+    }
+    for (int i = 0; i < ndof; ++i) {
+      T damper = T(0);
+      if (m.en_damper) damper = -d.dof_damping[dadr + i] * d.qvel[dadr + i];
+      d.qfrc_damper[dadr + i] = damper;
+      d.qfrc_passive[dadr + i] = d.qfrc_spring[dadr + i] + damper;
+    }
+  }
+  if ((m.en_spring || m.en_damper) && m.has_gravcomp && m.en_gravity) {
+    Vec3<T> g = load3(d.gravity);
+    for (int b = 1; b < m.nbody; ++b) {
+      T gc = m.body_gravcomp[b];
+      if (gc != T(0)) {
+        Vec3<T> force = -g * (d.body_mass[b] * gc);
+        apply_ft(m, d, b, load3(d.xipos + 3 * b), force, zero3<T>(), d.qfrc_gravcomp);
+      }
+    }
+    for (int i = 0; i < nv; ++i) d.qfrc_passive[i] += d.qfrc_gravcomp[i];
+  }
+}
+
+// ---- mj_fwdActuation (actuation._actuation) ------------------------------------------------
+
+// mj_nextActivation (actuation.next_activation)
+template <typename T>
+PWS_HD inline T next_activation(int dyntype, T tau, T act, T act_dot, T dt, int actlimited, const T* actrange) {
+  if (dyntype == kDynFilterExact) {
+    T t = tmax(T(1e-15), tau);
+    act = act + act_dot * t * (T(1) - pws_exp(-dt / t));
+  } else {
+    act = act + act_dot * dt;
+  }
+  if (actlimited) act = tclamp(act, actrange[0], actrange[1]);
+  return act;
+}
+
+template <typename T>
+PWS_HD inline void actuation(const ModelView<T>& m, const World<T>& d) {
+  const int nu = m.nu, nv = m.nv;
+  if (nu == 0 || !m.en_actuation) {
+    for (int i = 0; i < nv; ++i) d.qfrc_actuator[i] = T(0);
+    for (int i = 0; i < m.nu_pad; ++i) d.actuator_force[i] = T(0);
+    for (int i = 0; i < m.na_pad; ++i) d.act_dot[i] = T(0);
+    return;
+  }
+  // MuJoCo zeroes every control of a world when any control is not finite
+  bool ctrl_ok = true;
+  for (int i = 0; i < nu; ++i)
+    if (!pws_isfinite(d.ctrl[i])) ctrl_ok = false;
+  for (int i = 0; i < nv; ++i) d.qfrc_actuator[i] = T(0);
+  for (int i = 0; i < nu; ++i) {
+    T ctrl = ctrl_ok ? d.ctrl[i] : T(0);
+    if (m.en_clampctrl && m.actuator_ctrllimited[i])
+      ctrl = tclamp(ctrl, m.actuator_ctrlrange[2 * i], m.actuator_ctrlrange[2 * i + 1]);
+    int dyntype = m.actuator_dyntype[i];
+    T tau = m.actuator_dynprm[3 * i];
+    T input = ctrl;
+    int actadr = m.actuator_actadr[i];
+    if (dyntype != kDynNone) {
+      T act = d.act[actadr];
+      T act_dot = dyntype == kDynIntegrator ? ctrl : (ctrl - act) / tmax(T(1e-15), tau);
+      d.act_dot[actadr] = act_dot;
+      input = act;
+      if (m.actuator_actearly[i])
+        input = next_activation(dyntype, tau, act, act_dot, m.timestep, m.actuator_actlimited[i],
+                                m.actuator_actrange + 2 * i);
+    }
+    T length = d.actuator_length[i];
+    T velocity = d.actuator_velocity[i];
+    const T* gainprm = d.actuator_gainprm + 3 * i;
+    T gain = gainprm[0];
+    if (m.actuator_gaintype[i] == kGainAffine) gain = gainprm[0] + gainprm[1] * length + gainprm[2] * velocity;
+    T force = gain * input;
+    if (m.actuator_biastype[i] == kBiasAffine) {
+      const T* biasprm = d.actuator_biasprm + 3 * i;
+      force += biasprm[0] + biasprm[1] * length + biasprm[2] * velocity;
+    }
+    if (m.actuator_forcelimited[i])
+      force = tclamp(force, m.actuator_forcerange[2 * i], m.actuator_forcerange[2 * i + 1]);
+    d.actuator_force[i] = force;
+    int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
+    d.qfrc_actuator[dofid] += d.actuator_gear[i] * force;
+  }
+  for (int i = 0; i < nv; ++i) {
+    int j = m.dof_jntid[i];
+    if (m.jnt_actfrclimited[j])
+      d.qfrc_actuator[i] = tclamp(d.qfrc_actuator[i], m.jnt_actfrcrange[2 * j], m.jnt_actfrcrange[2 * j + 1]);
+  }
+}
+
+// qH -= h * d qfrc_actuator / d qvel (actuation._actuator_vel_deriv); qH is (nv, nv).
+template <typename T>
+PWS_HD inline void add_actuator_vel_deriv(const ModelView<T>& m, const World<T>& d, T* qH) {
+  if (m.nu == 0 || !m.en_actuation) return;
+  for (int i = 0; i < m.nu; ++i) {
+    if (m.actuator_forcelimited[i]) {
+      T f = d.actuator_force[i];
+      if (f <= m.actuator_forcerange[2 * i] || f >= m.actuator_forcerange[2 * i + 1]) continue;
+    }
+    T vel = T(0);
+    if (m.actuator_biastype[i] == kBiasAffine) vel = d.actuator_biasprm[3 * i + 2];
+    if (m.actuator_gaintype[i] == kGainAffine) {
+      T gain_vel = d.actuator_gainprm[3 * i + 2];
+      if (m.actuator_dyntype[i] == kDynNone) {
+        vel += gain_vel * d.ctrl[i];
+      } else {
+        int adr = m.actuator_actadr[i];
+        T act = d.act[adr];
+        if (m.actuator_actearly[i])
+          act = next_activation(m.actuator_dyntype[i], m.actuator_dynprm[3 * i], act, d.act_dot[adr], m.timestep,
+                                m.actuator_actlimited[i], m.actuator_actrange + 2 * i);
+        vel += gain_vel * act;
+      }
+    }
+    T gear = d.actuator_gear[i];
+    int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
+    qH[dofid * m.nv + dofid] -= m.timestep * gear * gear * vel;
+  }
+}
+
+// ---- mj_fwdAcceleration (forward._qfrc_smooth + solve_m) -----------------------------------
+
+template <typename T>
+PWS_HD inline void fwd_acceleration(const ModelView<T>& m, const World<T>& d) {
+  const int nv = m.nv;
+  for (int i = 0; i < nv; ++i)
+    d.qfrc_smooth[i] = d.qfrc_passive[i] - d.qfrc_bias[i] + d.qfrc_applied[i] + d.qfrc_actuator[i];
+  for (int b = 1; b < m.nbody; ++b) {
+    Vec6<T> xfrc = load6(d.xfrc_applied + 6 * b);
+    if (dot6(xfrc, xfrc) > T(0))
+      apply_ft(m, d, b, load3(d.xipos + 3 * b), ang(xfrc), lin(xfrc), d.qfrc_smooth);
+  }
+  for (int i = 0; i < nv; ++i) d.qacc_smooth[i] = d.qfrc_smooth[i];
+  solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, d.qacc_smooth);
+}
+
+}  // namespace pws

@@ -1,0 +1,420 @@
+// Constraint solver of one world (solver._solve): MuJoCo's primal Newton and CG on
+//
+//   0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_i s_i(J_i qacc - aref_i)
+//
+// with the exact line search of the Warp reference (bracketed Newton on the derivative of
+// the piecewise-quadratic cost) and the same stopping rules. Differences from the Warp
+// kernel are for speed and do not change the arithmetic beyond summation order:
+//   * dot products use four partial sums (dot_n) so that they vectorise;
+//   * the Newton Hessian M + J' D J is accumulated row by row over active rows only, over
+//     the nonzero entries of each row (a contact row touches two ancestor chains);
+//   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv.
+#pragma once
+
+#include "step_constraint.h"
+#include "step_math.h"
+#include "step_smooth.h"
+#include "step_types.h"
+
+namespace pws {
+
+// solver._row_cost: (cost, force = -d cost / dx, curvature) of one scalar row at jar = x.
+template <typename T>
+PWS_HD inline void row_cost(int type, T x, T dd, T r, T floss, T* cost, T* force, T* curv) {
+  if (type == kCnstrFrictionDof) {
+    if (x <= -r * floss) {
+      *cost = -floss * x - T(0.5) * r * floss * floss;
+      *force = floss;
+      *curv = T(0);
+      return;
+    }
+    if (x >= r * floss) {
+      *cost = floss * x - T(0.5) * r * floss * floss;
+      *force = -floss;
+      *curv = T(0);
+      return;
+    }
+    *cost = T(0.5) * dd * x * x;
+    *force = -dd * x;
+    *curv = dd;
+    return;
+  }
+  if (x < T(0)) {
+    *cost = T(0.5) * dd * x * x;
+    *force = -dd * x;
+    *curv = dd;
+    return;
+  }
+  *cost = T(0);
+  *force = T(0);
+  *curv = T(0);
+}
+
+// mj_constraintUpdate at jar + alpha * jv (solver._update): returns cost, d cost / d alpha and
+// d2 cost / d alpha2 in out[0..2]. With write (alpha must be 0), stores forces, states and the
+// elliptic cone Hessian blocks, and reads jar only.
+template <typename T>
+PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, int nefc, T alpha, bool write,
+                                     T out[3]) {
+  (void)m;
+  T cost = T(0), g = T(0), h = T(0);
+  const T* jar = d.efc_jar;
+  const T* jv = d.efc_jv;
+  int r = 0;
+  while (r < nefc) {
+    int type = d.efc_type[r];
+    if (type != kCnstrContactElliptic) {
+      T jvr = write ? T(0) : jv[r];
+      T x = write ? jar[r] : jar[r] + alpha * jvr;
+      T c, f, cv;
+      row_cost(type, x, d.efc_D[r], d.efc_R[r], d.efc_frictionloss[r], &c, &f, &cv);
+      cost += c;
+      if (write) {
+        d.efc_force[r] = f;
+        d.efc_state[r] = cv != T(0) ? 1 : (f != T(0) ? 2 : 0);
+      } else {
+        g -= f * jvr;
+        h += cv * jvr * jvr;
+      }
+      ++r;
+      continue;
+    }
+    // elliptic cone block of dim rows (mj_constraintUpdate_impl)
+    int dim = d.efc_dim[r];
+    if (dim < 1) dim = 1;
+    const T* coef = d.efc_coef + r;
+    T mu = coef[0];
+    T jv0 = write ? T(0) : jv[r];
+    T n = (jar[r] + alpha * jv0) * mu;
+    T dn = jv0 * mu;
+    T tt = T(0);
+    for (int j = 1; j < dim; ++j) {
+      T jvj = write ? T(0) : jv[r + j];
+      T u = (jar[r + j] + alpha * jvj) * coef[j];
+      tt += u * u;
+    }
+    T t = pws_sqrt(tt);
+    int state = 0;
+    if (n >= mu * t || (t <= T(0) && n >= T(0))) {
+      if (write)
+        for (int j = 0; j < dim; ++j) d.efc_force[r + j] = T(0);
+    } else if (mu * n + t <= T(0) || (t <= T(0) && n < T(0))) {
+      state = 1;
+      for (int j = 0; j < dim; ++j) {
+        T jvj = write ? T(0) : jv[r + j];
+        T x = jar[r + j] + alpha * jvj;
+        T dd = d.efc_D[r + j];
+        cost += T(0.5) * dd * x * x;
+        g += dd * x * jvj;
+        h += dd * jvj * jvj;
+        if (write) d.efc_force[r + j] = -dd * x;
+      }
+    } else {
+      state = 3;
+      T dm = d.efc_D[r] / (mu * mu * (T(1) + mu * mu));
+      T nmt = n - mu * t;
+      cost += T(0.5) * dm * nmt * nmt;
+      if (!write) {
+        T dt = T(0), dudu = T(0);
+        for (int j = 1; j < dim; ++j) {
+          T u = (jar[r + j] + alpha * jv[r + j]) * coef[j];
+          T du = jv[r + j] * coef[j];
+          dt += u * du;
+          dudu += du * du;
+        }
+        dt = dt / t;
+        T d2t = (dudu - dt * dt) / t;
+        T dnmt = dn - mu * dt;
+        g += dm * nmt * dnmt;
+        h += dm * (dnmt * dnmt - nmt * mu * d2t);
+      } else {
+        T f0 = -dm * nmt * mu;
+        d.efc_force[r] = f0;
+        for (int j = 1; j < dim; ++j) {
+          T u = jar[r + j] * coef[j];
+          d.efc_force[r + j] = -f0 / t * u * coef[j];
+        }
+        // cone Hessian block (upper triangle, then mirrored), scaled by the coefficients
+        T* H = d.efc_cone_H + 6 * r;  // rows r..r+dim-1, 6 columns each
+        for (int k = 0; k < dim; ++k)
+          for (int j = 0; j < dim; ++j) H[6 * k + j] = T(0);
+        H[0] = T(1);
+        for (int j = 1; j < dim; ++j) H[j] = -mu / t * (jar[r + j] * coef[j]);
+        T scl = mu * n / (t * t * t);
+        for (int k = 1; k < dim; ++k) {
+          T uk = jar[r + k] * coef[k];
+          for (int j = k; j < dim; ++j) H[6 * k + j] = scl * (jar[r + j] * coef[j]) * uk;
+        }
+        for (int j = 1; j < dim; ++j) H[6 * j + j] += mu * mu - mu * n / t;
+        for (int k = 0; k < dim; ++k) {
+          T ck = k > 0 ? coef[k] : mu;
+          for (int j = k; j < dim; ++j) {
+            T cj = j > 0 ? coef[j] : mu;
+            H[6 * k + j] = H[6 * k + j] * dm * ck * cj;
+          }
+        }
+        for (int k = 0; k < dim; ++k)
+          for (int j = k + 1; j < dim; ++j) H[6 * j + k] = H[6 * k + j];
+      }
+    }
+    if (write)
+      for (int j = 0; j < dim; ++j) d.efc_state[r + j] = state;
+    r += dim;
+  }
+  out[0] = cost;
+  out[1] = g;
+  out[2] = h;
+}
+
+// solver._eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.
+template <typename T>
+PWS_HD inline T solver_eval(const ModelView<T>& m, const World<T>& d, int nefc) {
+  const int nv = m.nv, ld = m.nv_pad;
+  mul_m(nv, d.qM, d.qacc, d.efc_Ma);
+  T cost = T(0);
+  for (int i = 0; i < nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
+  for (int r = 0; r < nefc; ++r) {
+    d.efc_jar[r] = dot_n(d.efc_J + (int64_t)r * ld, d.qacc, nv) - d.efc_aref[r];
+  }
+  T c[3];
+  constraint_update(m, d, nefc, T(0), true, c);
+  return cost + c[0];
+}
+
+// res (nv) = sum_r J[r]' force[r], skipping rows with zero force.
+template <typename T>
+PWS_HD inline void add_jt_force(const ModelView<T>& m, const World<T>& d, int nefc, T sign, T* res) {
+  const int nv = m.nv, ld = m.nv_pad;
+  for (int r = 0; r < nefc; ++r) {
+    T f = d.efc_force[r];
+    if (f == T(0)) continue;
+    const T* jrow = d.efc_J + (int64_t)r * ld;
+    T sf = sign * f;
+    for (int i = 0; i < nv; ++i) res[i] += jrow[i] * sf;
+  }
+}
+
+// Indices of the nonzero entries of x[0:n] into nz (capacity kMaxSparseDofs); returns their
+// count, or -1 when n exceeds the capacity (callers then take the dense path).
+constexpr int kMaxSparseDofs = 64;
+
+template <typename T>
+PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
+  if (n > kMaxSparseDofs) return -1;
+  int cnt = 0;
+  for (int i = 0; i < n; ++i)
+    if (x[i] != T(0)) nz[cnt++] = i;
+  return cnt;
+}
+
+// H[lower] += a * x y' where x and y share the nonzero pattern nz (count nnz; -1: dense).
+template <typename T>
+PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz) {
+  if (nnz < 0) {
+    for (int i = 0; i < nv; ++i) {
+      T xi = x[i];
+      if (xi == T(0)) continue;
+      T s = a * xi;
+      T* hrow = H + (int64_t)i * ld;
+      for (int j = 0; j <= i; ++j) hrow[j] += s * y[j];
+    }
+    return;
+  }
+  for (int p = 0; p < nnz; ++p) {
+    int i = nz[p];
+    T s = a * x[i];
+    T* hrow = H + (int64_t)i * ld;
+    for (int q = 0; q <= p; ++q) hrow[nz[q]] += s * y[nz[q]];
+  }
+}
+
+// Newton direction: H = M + J' D_active J (+ cone blocks), dense Cholesky, search = -H^-1 grad.
+template <typename T>
+PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, int nefc) {
+  const int nv = m.nv, ld = m.nv_pad;
+  T* H = d.efc_H;
+  for (int i = 0; i < nv; ++i)
+    for (int j = 0; j <= i; ++j) H[(int64_t)i * ld + j] = d.qM[i * nv + j];
+  // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
+  // both bodies' ancestor chains); a row-pattern union is used for elliptic blocks.
+  int nz[kMaxSparseDofs];
+  int r = 0;
+  while (r < nefc) {
+    int state = d.efc_state[r];
+    if (d.efc_type[r] == kCnstrContactElliptic) {
+      int dim = d.efc_dim[r];
+      if (dim < 1) dim = 1;
+      if (state == 1 || state == 3) {
+        // nonzero pattern of the block: union of its rows
+        int nnz = -1;
+        if (nv <= kMaxSparseDofs) {
+          nnz = 0;
+          for (int i = 0; i < nv; ++i) {
+            bool any = false;
+            for (int k = 0; k < dim; ++k) any = any || d.efc_J[(int64_t)(r + k) * ld + i] != T(0);
+            if (any) nz[nnz++] = i;
+          }
+        }
+        for (int k = 0; k < dim; ++k) {
+          const T* jk = d.efc_J + (int64_t)(r + k) * ld;
+          if (state == 1) {
+            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz);
+          } else {
+            for (int l = 0; l < dim; ++l) {
+              T c = d.efc_cone_H[6 * (r + k) + l];
+              if (c != T(0)) add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz);
+            }
+          }
+        }
+      }
+      r += dim;
+    } else {
+      if (state == 1) {
+        const T* jr = d.efc_J + (int64_t)r * ld;
+        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, nonzeros(jr, nv, nz));
+      }
+      ++r;
+    }
+  }
+  // Cholesky in place (lower)
+  for (int j = 0; j < nv; ++j) {
+    T* hj = H + (int64_t)j * ld;
+    T s = pws_sqrt(tmax(hj[j] - dot_n(hj, hj, j), T(1e-15)));
+    hj[j] = s;
+    for (int i = j + 1; i < nv; ++i) {
+      T* hi = H + (int64_t)i * ld;
+      hi[j] = (hi[j] - dot_n(hi, hj, j)) / s;
+    }
+  }
+  // search = -L'^-1 L^-1 grad; the backward pass runs over rows of L (axpy), not columns
+  T* search = d.efc_search;
+  for (int i = 0; i < nv; ++i) {
+    const T* hi = H + (int64_t)i * ld;
+    search[i] = (-d.efc_grad[i] - dot_n(hi, search, i)) / hi[i];
+  }
+  for (int i = nv - 1; i >= 0; --i) {
+    const T* hi = H + (int64_t)i * ld;
+    T si = search[i] / hi[i];
+    search[i] = si;
+    for (int k = 0; k < i; ++k) search[k] -= hi[k] * si;
+  }
+}
+
+// mj_fwdConstraint: qacc, qfrc_constraint, efc_vel/aref/force/state, solver_niter, converged.
+template <typename T>
+PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
+  const int nv = m.nv, ld = m.nv_pad;
+  const int nefc = d.efc_nefc[0];
+  d.efc_converged[0] = 0;
+  if (nefc == 0) {
+    // no rows: the optimum is the smooth acceleration
+    for (int i = 0; i < nv; ++i) {
+      d.qacc[i] = d.qacc_smooth[i];
+      d.qfrc_constraint[i] = T(0);
+    }
+    d.efc_solver_niter[0] = 0;
+    d.efc_converged[0] = 1;
+    return;
+  }
+
+  // reference acceleration aref = -B J qvel - K (pos - margin)
+  for (int r = 0; r < nefc; ++r) {
+    T v = dot_n(d.efc_J + (int64_t)r * ld, d.qvel, nv);
+    d.efc_vel[r] = v;
+    d.efc_aref[r] = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
+  }
+
+  // start from the warm start or the smooth acceleration, whichever costs less
+  for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
+  T cost = solver_eval(m, d, nefc);
+  if (m.en_warmstart) {
+    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
+    T cost_ws = solver_eval(m, d, nefc);
+    if (cost_ws > cost || !pws_isfinite(cost_ws)) {
+      for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
+      cost = solver_eval(m, d, nefc);
+    } else {
+      cost = cost_ws;
+    }
+  }
+
+  T* grad = d.efc_grad;
+  T* Mgrad = d.efc_Mgrad;
+  T* search = d.efc_search;
+  T* Mp = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
+  int niter = 0;
+  T prev_grad_mgrad = T(0);
+  for (int i = 0; i < nv; ++i) {
+    search[i] = T(0);
+    Mgrad[i] = T(0);
+  }
+  while (niter < m.iterations) {
+    // gradient: M qacc - qfrc_smooth - J' force
+    for (int i = 0; i < nv; ++i) grad[i] = d.efc_Ma[i] - d.qfrc_smooth[i];
+    add_jt_force(m, d, nefc, T(-1), grad);
+    T gnorm = T(0);
+    for (int i = 0; i < nv; ++i) gnorm += grad[i] * grad[i];
+    if (m.solver_scale * pws_sqrt(gnorm) < m.tolerance) {
+      d.efc_converged[0] = 1;
+      break;
+    }
+
+    if (m.solver_newton) {
+      newton_direction(m, d, nefc);
+    } else {
+      // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
+      T cross_ = T(0);
+      for (int i = 0; i < nv; ++i) {
+        cross_ += grad[i] * Mgrad[i];
+        Mgrad[i] = grad[i];
+      }
+      solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, Mgrad);
+      T grad_mgrad = T(0);
+      for (int i = 0; i < nv; ++i) grad_mgrad += grad[i] * Mgrad[i];
+      T beta = T(0);
+      if (niter > 0 && prev_grad_mgrad > T(0)) beta = tmax(T(0), (grad_mgrad - cross_) / prev_grad_mgrad);
+      for (int i = 0; i < nv; ++i) search[i] = -Mgrad[i] + beta * search[i];
+      prev_grad_mgrad = grad_mgrad;
+    }
+
+    // exact line search on the piecewise quadratic: root of f'(alpha)
+    mul_m(nv, d.qM, search, Mp);
+    T pMp = T(0), pg0 = T(0);
+    for (int i = 0; i < nv; ++i) {
+      pMp += search[i] * Mp[i];
+      pg0 += search[i] * (d.efc_Ma[i] - d.qfrc_smooth[i]);
+    }
+    for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
+    T lo = T(0), hi = T(1e30), alpha = T(0), g0 = T(0);
+    for (int it = 0; it <= m.ls_iterations; ++it) {
+      T c[3];
+      constraint_update(m, d, nefc, alpha, false, c);
+      T g = alpha * pMp + pg0 + c[1];
+      T h = pMp + c[2];
+      if (it == 0) g0 = pws_abs(g);
+      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0)) break;
+      if (g < T(0))
+        lo = alpha;
+      else
+        hi = alpha;
+      T nxt = alpha - g / tmax(h, T(1e-30));
+      if (nxt <= lo || nxt >= hi) nxt = T(0.5) * (lo + hi);
+      alpha = nxt;
+    }
+
+    for (int i = 0; i < nv; ++i) d.qacc[i] += alpha * search[i];
+    T new_cost = solver_eval(m, d, nefc);
+    ++niter;
+    bool done = m.solver_scale * (cost - new_cost) < m.tolerance;
+    cost = new_cost;
+    if (done) {
+      d.efc_converged[0] = 1;
+      break;
+    }
+  }
+  d.efc_solver_niter[0] = niter;
+  for (int i = 0; i < nv; ++i) d.qfrc_constraint[i] = T(0);
+  add_jt_force(m, d, nefc, T(1), d.qfrc_constraint);
+}
+
+}  // namespace pws

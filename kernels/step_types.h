@@ -1,0 +1,196 @@
+// Views of the Model and Data arrays used by the fused step (kernels/step.h).
+//
+// Nothing here owns memory: every member is a raw pointer into the Simulator's Warp
+// arrays (zero copy). The field lists below are the single source of truth for the
+// layout: the bindings export them (names, element width, element count) and
+// pywarp_sim/native_backend.py builds the pointer tables from them by name, checking
+// dtype, shape and contiguity of each array against these entries.
+//
+//   X(name, width, count): `width` scalars per element, `count` elements per model (or
+//   per world for Data), `count` being an expression of the sizes in PWS_SIZE_FIELDS.
+#pragma once
+
+#include <stdint.h>
+
+#include "pws_common.h"
+
+// ---- sizes and options (ints, then reals) ------------------------------------------------
+#define PWS_SIZE_FIELDS(X)                                                                    \
+  X(nq) X(nv) X(nu) X(na) X(nbody) X(njnt) X(ngeom) X(nsite) X(npair) X(nconmax)            \
+  X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)
+
+#define PWS_OPTION_INTS(X)                                                                    \
+  X(integrator)        /* IntegratorType: 0 Euler, 1 RK4, 3 implicitfast */                  \
+  X(implicit_damping)  /* Euler: dof damping integrated implicitly */                         \
+  X(cone_elliptic)     /* 1: elliptic friction cones, 0: pyramidal */                          \
+  X(solver_newton)     /* 1: Newton, 0: CG */                                                 \
+  X(iterations) X(ls_iterations)                                                              \
+  X(en_constraint) X(en_friction) X(en_limit) X(en_contact) X(en_spring) X(en_damper)        \
+  X(en_gravity) X(en_clampctrl) X(en_warmstart) X(en_actuation) X(en_refsafe)                 \
+  X(has_gravcomp)      /* some body has gravcomp != 0 */                                      \
+  X(collision_on)      /* collision pairs exist and contacts are enabled */                    \
+  X(auto_reset)        /* Simulator(auto_reset=True) */
+
+#define PWS_OPTION_REALS(X)                                                                   \
+  X(timestep) X(impratio) X(tolerance)                                                        \
+  X(solver_scale) /* 1 / (meaninertia * max(1, nv)) */                                        \
+  X(max_qvel)     /* Simulator.max_qvel: VELOCITY_BOUND threshold */
+
+// ---- Model arrays: I = int32, F = float, B = float parameter bank (nbank, count, width) ----
+#define PWS_MODEL_ARRAYS(I, F, B)                                                            \
+  I(body_parentid, 1, nbody) I(body_rootid, 1, nbody) I(body_jntnum, 1, nbody)              \
+  I(body_jntadr, 1, nbody) I(body_dofnum, 1, nbody) I(body_dofadr, 1, nbody)                \
+  I(body_dofend, 1, nbody)                                                                   \
+  I(jnt_type, 1, njnt) I(jnt_bodyid, 1, njnt) I(jnt_qposadr, 1, njnt) I(jnt_dofadr, 1, njnt) \
+  I(jnt_limited, 1, njnt) I(jnt_actfrclimited, 1, njnt)                                      \
+  I(dof_bodyid, 1, nv) I(dof_jntid, 1, nv) I(dof_parentid, 1, nv)                            \
+  I(geom_type, 1, ngeom) I(geom_bodyid, 1, ngeom) I(site_bodyid, 1, nsite)                   \
+  I(actuator_trnid, 1, nu) I(actuator_dyntype, 1, nu) I(actuator_gaintype, 1, nu)           \
+  I(actuator_biastype, 1, nu) I(actuator_ctrllimited, 1, nu) I(actuator_forcelimited, 1, nu) \
+  I(actuator_actlimited, 1, nu) I(actuator_actadr, 1, nu) I(actuator_actearly, 1, nu)       \
+  I(pair_geom1, 1, npair) I(pair_geom2, 1, npair) I(pair_collider, 1, npair)                \
+  I(pair_condim, 1, npair)                                                                   \
+  F(body_pos, 3, nbody) F(body_quat, 4, nbody) F(body_iquat, 4, nbody)                       \
+  F(body_gravcomp, 1, nbody) F(body_invweight0, 2, nbody)                                    \
+  F(jnt_pos, 3, njnt) F(jnt_axis, 3, njnt) F(jnt_range, 2, njnt) F(jnt_margin, 1, njnt)     \
+  F(jnt_solref, 2, njnt) F(jnt_solimp, 5, njnt) F(jnt_actfrcrange, 2, njnt)                  \
+  F(qpos0, 1, nq) F(qpos_spring, 1, nq)                                                      \
+  F(dof_solref, 2, nv) F(dof_solimp, 5, nv) F(dof_invweight0, 1, nv)                         \
+  F(geom_pos, 3, ngeom) F(geom_quat, 4, ngeom) F(geom_size, 3, ngeom) F(geom_rbound, 1, ngeom) \
+  F(site_pos, 3, nsite) F(site_quat, 4, nsite)                                               \
+  F(actuator_dynprm, 3, nu) F(actuator_ctrlrange, 2, nu) F(actuator_forcerange, 2, nu)      \
+  F(actuator_actrange, 2, nu)                                                                \
+  F(pair_friction, 5, npair) F(pair_solref, 2, npair) F(pair_solreffriction, 2, npair)      \
+  F(pair_solimp, 5, npair) F(pair_margin, 1, npair) F(pair_gap, 1, npair)                    \
+  B(body_ipos, 3, nbody) B(body_mass, 1, nbody) B(body_inertia, 3, nbody)                    \
+  B(jnt_stiffness, 1, njnt) B(dof_armature, 1, nv) B(dof_damping, 1, nv)                     \
+  B(dof_frictionloss, 1, nv) B(actuator_gainprm, 3, nu) B(actuator_biasprm, 3, nu)           \
+  B(actuator_gear, 1, nu) B(gravity, 3, 1)
+
+// ---- Data arrays, per world: F = float, I = int32; G = global int32 counters ---------------
+#define PWS_DATA_ARRAYS(F, I)                                                                \
+  F(time, 1, 1) F(qpos, 1, nq) F(qvel, 1, nv) F(act, 1, na_pad) F(ctrl, 1, nu_pad)          \
+  F(qacc, 1, nv) F(qacc_warmstart, 1, nv) F(act_dot, 1, na_pad) F(qfrc_applied, 1, nv)      \
+  F(xfrc_applied, 6, nbody)                                                                  \
+  F(xpos, 3, nbody) F(xquat, 4, nbody) F(xmat, 9, nbody) F(xipos, 3, nbody)                  \
+  F(ximat, 9, nbody) F(xanchor, 3, njnt) F(xaxis, 3, njnt) F(geom_xpos, 3, ngeom)            \
+  F(geom_xmat, 9, ngeom) F(site_xpos, 3, nsite) F(site_xmat, 9, nsite)                       \
+  F(subtree_com, 3, nbody) F(subtree_mass, 1, nbody) F(cinert, 10, nbody) F(cdof, 6, nv)     \
+  F(cvel, 6, nbody) F(cdof_dot, 6, nv) F(cacc, 6, nbody) F(cfrc_int, 6, nbody)               \
+  F(crb, 10, nbody)                                                                          \
+  F(qM, 1, nv * nv) F(qLD, 1, nv * nv) F(qLDiagInv, 1, nv) F(qH, 1, nv * nv)                 \
+  F(qHDiagInv, 1, nv)                                                                        \
+  F(actuator_length, 1, nu_pad) F(actuator_velocity, 1, nu_pad) F(actuator_force, 1, nu_pad) \
+  F(qfrc_bias, 1, nv) F(qfrc_spring, 1, nv) F(qfrc_damper, 1, nv) F(qfrc_gravcomp, 1, nv)   \
+  F(qfrc_passive, 1, nv) F(qfrc_actuator, 1, nv) F(qfrc_smooth, 1, nv)                       \
+  F(qacc_smooth, 1, nv) F(qfrc_constraint, 1, nv)                                            \
+  F(qpos_t0, 1, nq) F(qvel_t0, 1, nv) F(act_t0, 1, na_pad) F(rk_dqvel, 1, nv)               \
+  F(rk_dqacc, 1, nv) F(rk_dact, 1, na_pad) F(qfrc_scratch, 1, nv) F(qacc_scratch, 1, nv)    \
+  F(con_dist, 1, ncon_pad) F(con_pos, 3, ncon_pad) F(con_frame, 9, ncon_pad)                 \
+  F(con_includemargin, 1, ncon_pad) F(con_friction, 5, ncon_pad) F(con_solref, 2, ncon_pad)  \
+  F(con_solreffriction, 2, ncon_pad) F(con_solimp, 5, ncon_pad)                              \
+  F(efc_J, 1, nefc_max * nv_pad) F(efc_pos, 1, nefc_max) F(efc_margin, 1, nefc_max)          \
+  F(efc_frictionloss, 1, nefc_max) F(efc_D, 1, nefc_max) F(efc_R, 1, nefc_max)               \
+  F(efc_K, 1, nefc_max) F(efc_B, 1, nefc_max) F(efc_vel, 1, nefc_max)                        \
+  F(efc_aref, 1, nefc_max) F(efc_force, 1, nefc_max) F(efc_coef, 1, nefc_max)                \
+  F(efc_cone_H, 1, nefc_max * 6) F(efc_jv, 1, nefc_max) F(efc_jar, 1, nefc_max)              \
+  F(efc_H, 1, nv_pad * nv_pad) F(efc_grad, 1, nv_pad) F(efc_Mgrad, 1, nv_pad)                \
+  F(efc_search, 1, nv_pad) F(efc_Ma, 1, nv_pad)                                              \
+  I(con_ncon, 1, 1) I(con_dim, 1, ncon_pad) I(con_geom, 2, ncon_pad)                         \
+  I(con_exclude, 1, ncon_pad) I(con_pair, 1, ncon_pad) I(con_overflow, 1, 1)                 \
+  I(efc_nefc, 1, 1) I(efc_type, 1, nefc_max) I(efc_id, 1, nefc_max) I(efc_dim, 1, nefc_max) \
+  I(efc_state, 1, nefc_max) I(efc_solver_niter, 1, 1) I(efc_converged, 1, 1)                \
+  I(health, 1, 1)
+
+#define PWS_GLOBAL_COUNTERS(G)                                                               \
+  G(con_overflow_count, 1) /* contact overflow events, all worlds and steps */               \
+  G(counters, 5)           /* Simulator._counters: events per health bit 1, 2, 4, 8, auto resets */
+
+namespace pws {
+
+// A float parameter bank (nbank, count, width): world w reads row w % nbank.
+template <typename T>
+struct Bank {
+  const T* ptr;
+  int64_t stride;  // scalars per bank row
+  int64_t nbank;
+  PWS_HD const T* at(int64_t world) const { return ptr + (world % nbank) * stride; }
+};
+
+// A per-world Data array (nworld, ...): world w starts at ptr + w * stride.
+template <typename S>
+struct WorldArray {
+  S* ptr;
+  int64_t stride;  // scalars per world
+  PWS_HD S* at(int64_t world) const { return ptr + world * stride; }
+};
+
+template <typename T>
+struct ModelView {
+#define PWS_DECL_INT(name) int name;
+#define PWS_DECL_REAL(name) T name;
+  PWS_SIZE_FIELDS(PWS_DECL_INT)
+  PWS_OPTION_INTS(PWS_DECL_INT)
+  PWS_OPTION_REALS(PWS_DECL_REAL)
+#undef PWS_DECL_INT
+#undef PWS_DECL_REAL
+#define PWS_DECL_I(name, width, count) const int* name;
+#define PWS_DECL_F(name, width, count) const T* name;
+#define PWS_DECL_B(name, width, count) Bank<T> name;
+  PWS_MODEL_ARRAYS(PWS_DECL_I, PWS_DECL_F, PWS_DECL_B)
+#undef PWS_DECL_I
+#undef PWS_DECL_F
+#undef PWS_DECL_B
+};
+
+template <typename T>
+struct DataView {
+#define PWS_DECL_F(name, width, count) WorldArray<T> name;
+#define PWS_DECL_I(name, width, count) WorldArray<int> name;
+  PWS_DATA_ARRAYS(PWS_DECL_F, PWS_DECL_I)
+#undef PWS_DECL_F
+#undef PWS_DECL_I
+#define PWS_DECL_G(name, n) int* name;
+  PWS_GLOBAL_COUNTERS(PWS_DECL_G)
+#undef PWS_DECL_G
+};
+
+// One world's slice of every Data array, plus the world's parameter-bank rows.
+template <typename T>
+struct World {
+  int64_t id;
+#define PWS_DECL_F(name, width, count) T* name;
+#define PWS_DECL_I(name, width, count) int* name;
+  PWS_DATA_ARRAYS(PWS_DECL_F, PWS_DECL_I)
+#undef PWS_DECL_F
+#undef PWS_DECL_I
+#define PWS_DECL_G(name, n) int* name;
+  PWS_GLOBAL_COUNTERS(PWS_DECL_G)
+#undef PWS_DECL_G
+  // bank rows of this world
+#define PWS_DECL_BANK(name, width, count) const T* name;
+#define PWS_SKIP(name, width, count)
+  PWS_MODEL_ARRAYS(PWS_SKIP, PWS_SKIP, PWS_DECL_BANK)
+#undef PWS_DECL_BANK
+#undef PWS_SKIP
+};
+
+template <typename T>
+PWS_HD inline World<T> world_view(const ModelView<T>& m, const DataView<T>& d, int64_t w) {
+  World<T> r;
+  r.id = w;
+#define PWS_SET(name, width, count) r.name = d.name.at(w);
+  PWS_DATA_ARRAYS(PWS_SET, PWS_SET)
+#undef PWS_SET
+#define PWS_SET_G(name, n) r.name = d.name;
+  PWS_GLOBAL_COUNTERS(PWS_SET_G)
+#undef PWS_SET_G
+#define PWS_SET_BANK(name, width, count) r.name = m.name.at(w);
+#define PWS_SKIP(name, width, count)
+  PWS_MODEL_ARRAYS(PWS_SKIP, PWS_SKIP, PWS_SET_BANK)
+#undef PWS_SET_BANK
+#undef PWS_SKIP
+  return r;
+}
+
+}  // namespace pws

@@ -1,0 +1,329 @@
+"""backend="native": the fused C++/CUDA mj_step of kernels/step.h over the Simulator's arrays.
+
+The native step runs the whole pipeline of one world in one function (kinematics, com,
+mass matrix and factor, collision over the static pair list, constraint rows, Newton/CG,
+integrator, health flags) with the same algorithms and ordering as the Warp modules. It
+reads and writes the Simulator's own Warp arrays through raw pointers (zero copy): the
+pointer tables are built once, at Simulator creation, from the layout the compiled module
+exports (`step_layout()`), and every array is checked against it (dtype, element width,
+shape, contiguity, device).
+
+* device "cpu": `pywarp_sim._native`, an OpenMP loop over worlds (see `set_num_threads`).
+* device "cuda:N": `pywarp_sim._native_cuda`, one CUDA thread per world, launched on the
+  current torch stream of the device, like the Simulator's Warp launches (no allocation, copy
+  or synchronisation; capturable in a CUDA graph).
+
+Not supported (a RuntimeError at Simulator creation says which): geom pairs that need the
+GJK/EPA collider (collision_convex), models without a collision stage.
+
+The tables hold the addresses of the arrays that exist at creation. Replacing a Model or
+Data array afterwards (instead of writing into it) needs `refresh(sim)`; writes into the
+arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import warp as wp
+
+from . import native
+from .types import ConeType, DisableBit, IntegratorType, SolverType
+
+__all__ = ["require", "forward", "step", "refresh", "set_num_threads", "stepper", "NativeStepper",
+           "state_bytes_per_world"]
+
+
+def _module_for(device):
+  return native._native_cuda if device.is_cuda else native._native
+
+
+def _device_name(device) -> str:
+  if device is None or not isinstance(device, str):
+    device = wp.get_device(device)
+    return "cpu" if device.is_cpu else f"cuda:{device.ordinal}"
+  return device
+
+
+def require(device) -> None:
+  """Raises RuntimeError when backend="native" cannot run on `device` (None, a wp.Device or a
+  name such as "cpu" / "cuda:0"), saying why: module not built, no CUDA, no such device."""
+  name = _device_name(device)
+  reason = native.unavailable_reason(name)
+  module = native._native if name == "cpu" else native._native_cuda
+  if not reason and not hasattr(module, "StepPlan"):
+    reason = ("the compiled native module predates the fused step (no StepPlan); rebuild with "
+              "`make venv`")
+  if reason:
+    raise RuntimeError(f"backend='native' is unavailable on {name}: {reason}; use backend='warp'")
+
+
+# ---- Python homes of the C++ table entries (kernels/step_types.h) -------------------------
+
+_DATA_EFC_PLAIN = {"efc_nefc": "nefc", "efc_solver_niter": "solver_niter", "efc_converged": "converged",
+                   "efc_H": "H", "efc_grad": "grad", "efc_Mgrad": "Mgrad", "efc_search": "search",
+                   "efc_Ma": "Ma"}
+
+
+def _model_array(m, name):
+  if name.startswith("pair_"):
+    return getattr(m.collision, name[len("pair_"):])
+  if name == "geom_rbound":
+    return m.collision.geom_rbound
+  if name == "gravity":
+    return m.opt.gravity
+  return getattr(m, name)
+
+
+def _data_array(sim, name):
+  d = sim.data
+  if name == "health":
+    return sim._health
+  if name == "counters":
+    return sim._counters
+  if name.startswith("con_"):
+    return getattr(d.contact, name[len("con_"):])
+  if name in _DATA_EFC_PLAIN:
+    return getattr(d.efc, _DATA_EFC_PLAIN[name])
+  if name.startswith("efc_"):
+    return getattr(d.efc, name)
+  return getattr(d, name)
+
+
+def _sizes(sim) -> dict:
+  m, d = sim.model, sim.data
+  return dict(
+    nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom, nsite=m.nsite,
+    npair=m.collision.npair, nconmax=m.collision.nconmax, nefc_max=d.efc.nefc_max,
+    nv_pad=max(m.nv, 1), nu_pad=int(d.ctrl.shape[1]), na_pad=int(d.act.shape[1]),
+    ncon_pad=int(d.contact.dist.shape[1]),
+  )
+
+
+def _options(sim) -> tuple:
+  m = sim.model
+  o = m.opt
+
+  def on(bit):
+    return 0 if o.disabled(bit) else 1
+
+  pairs = m.collision
+  contacts_off = o.disabled(DisableBit.CONTACT) or o.disabled(DisableBit.CONSTRAINT)
+  ints = dict(
+    integrator=int(o.integrator),
+    implicit_damping=int(m.has_damping and not o.disabled(DisableBit.EULERDAMP)
+                         and not o.disabled(DisableBit.DAMPER)),
+    cone_elliptic=int(o.cone == ConeType.ELLIPTIC), solver_newton=int(o.solver == SolverType.NEWTON),
+    iterations=int(o.iterations), ls_iterations=int(o.ls_iterations),
+    en_constraint=on(DisableBit.CONSTRAINT), en_friction=on(DisableBit.FRICTIONLOSS),
+    en_limit=on(DisableBit.LIMIT), en_contact=on(DisableBit.CONTACT), en_spring=on(DisableBit.SPRING),
+    en_damper=on(DisableBit.DAMPER), en_gravity=on(DisableBit.GRAVITY),
+    en_clampctrl=on(DisableBit.CLAMPCTRL), en_warmstart=on(DisableBit.WARMSTART),
+    en_actuation=on(DisableBit.ACTUATION), en_refsafe=on(DisableBit.REFSAFE),
+    has_gravcomp=int(m.has_gravcomp),
+    collision_on=int(not (pairs.disabled or contacts_off or pairs.npair == 0)),
+    auto_reset=int(bool(sim.auto_reset)),
+  )
+  reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
+               solver_scale=1.0 / (m.meaninertia * max(1, m.nv)), max_qvel=float(sim.max_qvel))
+  return ints, reals
+
+
+def _fingerprint(sim) -> tuple:
+  """Scalar settings the plan copied; compared before every call (cheap) to pick up changes."""
+  o = sim.model.opt
+  return (sim.auto_reset, sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
+          o.iterations, o.ls_iterations, o.tolerance, o.impratio)
+
+
+def _check_supported(sim) -> None:
+  m = sim.model
+  if m.collision is None or sim.data.contact is None or sim.data.efc is None:
+    raise RuntimeError("backend='native' needs the model's collision pairs and the Data contact/efc "
+                       "arrays (pywarp_sim.put_model builds them); use backend='warp'")
+  if int(m.opt.integrator) not in (int(IntegratorType.EULER), int(IntegratorType.RK4),
+                                   int(IntegratorType.IMPLICITFAST)):
+    raise RuntimeError(f"backend='native' does not support integrator {m.opt.integrator}")
+  pairs = m.collision
+  if pairs.nconvex:
+    from .collision_driver import _geom_label
+    mjm = m.mj_model
+    host = pairs.host
+    labels = [f"{_geom_label(mjm, int(host['geom1'][p]))} - {_geom_label(mjm, int(host['geom2'][p]))}"
+              for p in host["convex_pairs"][:8]]
+    more = f" and {pairs.nconvex - 8} more" if pairs.nconvex > 8 else ""
+    raise RuntimeError(
+      f"backend='native' does not implement the GJK/EPA convex collider, which {pairs.nconvex} geom "
+      f"pair(s) of this model need: {'; '.join(labels)}{more}. Use backend='warp', or exclude these "
+      f"pairs (<exclude>, contype/conaffinity)")
+
+
+def _scalar_info(arr, name):
+  """(scalar kind 'float'|'int', scalars per element) of a Warp array's dtype."""
+  dtype = arr.dtype
+  scalar = getattr(dtype, "_wp_scalar_type_", dtype)
+  kind = "float" if scalar is wp.float32 else ("int" if scalar is wp.int32 else None)
+  if kind is None:
+    raise RuntimeError(f"native backend: array '{name}' has dtype {dtype}; expected float32 or int32 data")
+  return kind, int(getattr(dtype, "_length_", 1))
+
+
+def _address(arr) -> int:
+  return int(arr.ptr) if arr.ptr else 0
+
+
+def build_tables(sim, layout) -> tuple:
+  """(ints, reals, model_arrays, data_arrays) for StepPlan, each array checked against `layout`."""
+  sizes = _sizes(sim)
+  ints, reals = _options(sim)
+  ints.update(sizes)
+  device = sim.device
+  nworld = sim.nworld
+  model_arrays, data_arrays = {}, {}
+  for e in layout:
+    name, group, width = e["name"], e["group"], int(e["width"])
+    if group in ("size", "option_int", "option_real"):
+      continue
+    count = int(eval(e["count"], {"__builtins__": {}}, sizes))  # noqa: S307 - our own size expressions
+    if group.startswith("model"):
+      arr = _model_array(sim.model, name)
+      where = f"Model array '{name}'"
+    else:
+      arr = _data_array(sim, name)
+      where = f"Data array '{name}'"
+    if not isinstance(arr, wp.array):
+      raise RuntimeError(f"native backend: {where} is {type(arr).__name__}, not a Warp array")
+    if arr.device != device:
+      raise RuntimeError(f"native backend: {where} is on {arr.device}, the Simulator on {device}")
+    if arr.size and not arr.is_contiguous:
+      raise RuntimeError(f"native backend: {where} is not contiguous")
+    kind, elem = _scalar_info(arr, name)
+    want_kind = "int" if group.endswith("_int") else "float"
+    if kind != want_kind:
+      raise RuntimeError(f"native backend: {where} holds {kind} data, the kernel expects {want_kind}")
+    if elem != width:
+      raise RuntimeError(f"native backend: {where} has {elem} scalars per element, expected {width}")
+    scalars = arr.size * elem
+    if group == "model_bank":
+      nbank = int(arr.shape[0])
+      if nbank < 1 or scalars != nbank * count * width:
+        raise RuntimeError(f"native backend: bank '{name}' has shape {arr.shape}; expected (nbank >= 1, "
+                           f"{count}) of {width}-vectors")
+      model_arrays[name] = (_address(arr), count * width, nbank)
+    elif group in ("model_int", "model_float"):
+      if scalars != count * width:
+        raise RuntimeError(f"native backend: {where} has shape {arr.shape}; expected {count} elements of "
+                           f"{width} scalars")
+      model_arrays[name] = _address(arr)
+    elif group == "global_int":
+      if scalars < count:
+        raise RuntimeError(f"native backend: {where} has {scalars} entries, expected {count}")
+      data_arrays[name] = _address(arr)
+    else:
+      if arr.shape[0] != nworld or scalars != nworld * count * width:
+        raise RuntimeError(f"native backend: {where} has shape {arr.shape}; expected (nworld={nworld}, ...) "
+                           f"with {count * width} scalars per world")
+      data_arrays[name] = (_address(arr), count * width)
+  return ints, reals, model_arrays, data_arrays
+
+
+class NativeStepper:
+  """The compiled StepPlan of one Simulator; `num_threads` (CPU) is the OpenMP thread count,
+  0 = OpenMP's default (OMP_NUM_THREADS or all cores)."""
+
+  def __init__(self, sim, num_threads: int = 0):
+    require(sim.device)
+    _check_supported(sim)
+    self.device = sim.device
+    self.num_threads = int(num_threads)
+    self._module = _module_for(sim.device)
+    self._build(sim)
+
+  def _build(self, sim):
+    tables = build_tables(sim, self._module.step_layout())
+    if self.device.is_cuda:
+      self.plan = self._module.StepPlan(*tables, sim.nworld, self.device.ordinal)
+    else:
+      self.plan = self._module.StepPlan(*tables, sim.nworld)
+    self._fingerprint = _fingerprint(sim)
+
+  def _sync_settings(self, sim):
+    fp = _fingerprint(sim)
+    if fp != self._fingerprint:
+      if fp[2:] != self._fingerprint[2:]:
+        _check_supported(sim)
+        self._build(sim)  # model options changed: rebuild every table
+      else:
+        self.plan.set_runtime(int(bool(sim.auto_reset)), float(sim.max_qvel))
+        self._fingerprint = fp
+
+  def step(self, sim, nsteps: int):
+    self._sync_settings(sim)
+    if self.device.is_cuda:
+      self.plan.step(int(nsteps), _torch_stream(sim))
+    else:
+      self.plan.step(int(nsteps), self.num_threads)
+
+  def forward(self, sim):
+    self._sync_settings(sim)
+    if self.device.is_cuda:
+      self.plan.forward(_torch_stream(sim))
+    else:
+      self.plan.forward(self.num_threads)
+
+
+def _torch_stream(sim) -> int:
+  """cudaStream_t of the current torch stream on the Simulator's device (where the Simulator
+  queues its Warp work too)."""
+  import torch
+  return int(torch.cuda.current_stream(sim.torch_device).cuda_stream)
+
+
+def stepper(sim) -> NativeStepper:
+  """The NativeStepper of a Simulator(backend="native"), built on first use (at creation)."""
+  st = sim.__dict__.get("_native_stepper")
+  if st is None:
+    if sim.backend != "native":
+      raise RuntimeError(f"Simulator has backend='{sim.backend}', not 'native'")
+    st = NativeStepper(sim)
+    sim.__dict__["_native_stepper"] = st
+  return st
+
+
+def forward(sim) -> None:
+  """Simulator.forward for backend="native"."""
+  stepper(sim).forward(sim)
+
+
+def step(sim, nsteps: int = 1) -> None:
+  """Simulator.step for backend="native": nsteps of mj_step + health (+ auto_reset) per world."""
+  if nsteps < 0:
+    raise ValueError(f"nsteps must be >= 0, got {nsteps}")
+  stepper(sim).step(sim, nsteps)
+
+
+def refresh(sim) -> None:
+  """Rebuilds the pointer tables (after Model or Data arrays were replaced by new arrays)."""
+  st = stepper(sim)
+  _check_supported(sim)
+  st._build(sim)
+
+
+def set_num_threads(sim, num_threads: int) -> None:
+  """OpenMP threads of a CPU native Simulator's step (0 = OpenMP default)."""
+  if num_threads < 0:
+    raise ValueError(f"num_threads must be >= 0 (0 = OpenMP default), got {num_threads}")
+  stepper(sim).num_threads = int(num_threads)
+
+
+def state_bytes_per_world(sim) -> dict:
+  """Bytes per world of the arrays the native step reads or writes: {'data': per-world Data
+  arrays (state, derived quantities and solver workspace), 'model': shared Model arrays /
+  nworld}."""
+  layout = _module_for(sim.device).step_layout()
+  data = model = 0
+  for e in layout:
+    if e["group"].startswith("data"):
+      data += _data_array(sim, e["name"]).capacity
+    elif e["group"].startswith("model"):
+      model += _model_array(sim.model, e["name"]).capacity
+  return {"data": data / sim.nworld, "model": model / sim.nworld}

@@ -1,0 +1,182 @@
+"""Roll out a trained policy and render it offscreen to a video.
+
+  python -m pywarp_sim.play --checkpoint runs/humanoid-walk/.../model_1499.pt --video out.mp4
+      [--steps 500] [--width 640] [--height 480] [--device cpu] [--task humanoid-walk]
+
+The task and the runner configuration come from `pws_train.json` next to the checkpoint
+(written by pywarp_sim.train); `--task` overrides it. World 0 is rendered with
+mujoco.Renderer at the env's control rate. Rendering is offscreen: MUJOCO_GL selects the
+OpenGL backend (egl on headless GPU machines, osmesa for software rendering, glfw with a
+display). When MUJOCO_GL is unset on Linux, play sets it to egl (re-executing itself, as
+MuJoCo reads it at import). `.mp4` needs imageio-ffmpeg (pip install 'pywarp_sim[rl]');
+`.gif` needs only Pillow. `--video ''` rolls out without rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+
+class RenderError(RuntimeError):
+  """Offscreen rendering is unavailable (no OpenGL context) or the video cannot be written."""
+
+
+def load_train_config(checkpoint: str) -> dict:
+  from .train import CONFIG_FILE
+  path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), CONFIG_FILE)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def load_policy(checkpoint: str, env, runner_cfg: dict | None = None):
+  """The deterministic (mean) policy of an rsl-rl checkpoint, for `env`'s observations."""
+  from . import train
+  cfg = runner_cfg or load_train_config(checkpoint).get("runner") or train.runner_cfg()
+  runner = train.make_runner(env, cfg, log_dir=None, device=env.device)
+  runner.load(checkpoint, load_cfg={"actor": True}, map_location=env.device)
+  return runner.get_inference_policy(env.device)
+
+
+@torch.no_grad()
+def rollout(env, policy, steps: int, record_world: int = 0) -> dict:
+  """Runs `policy` for `steps` env steps. Returns the completed episodes' mean return and
+  length, the per-step mean reward, and qpos of `record_world` at every step (steps, nq)."""
+  obs = env.reset()
+  env.pop_episode_stats()
+  qpos, rewards = [], []
+  for _ in range(steps):
+    actions = policy(obs)
+    obs, rew, _, _ = env.step(actions)
+    rewards.append(rew.mean())
+    qpos.append(env.sim.qpos[record_world].cpu().numpy().astype(np.float64))
+  stats = env.pop_episode_stats()
+  stats["mean_step_reward"] = float(torch.stack(rewards).mean()) if rewards else float("nan")
+  stats["qpos"] = np.stack(qpos) if qpos else np.zeros((0, env.sim.model.nq))
+  return stats
+
+
+def make_renderer(mj_model, width: int, height: int):
+  """mujoco.Renderer, or RenderError explaining how to get an OpenGL context."""
+  import mujoco
+  backend = os.environ.get("MUJOCO_GL", "") or "glfw (default)"
+  try:
+    return mujoco.Renderer(mj_model, height=height, width=width)
+  except ValueError:
+    raise  # framebuffer size: MuJoCo's message says what to change
+  except Exception as e:  # FatalError, ImportError, AttributeError from PyOpenGL, GLFW errors
+    raise RenderError(
+      f"could not create an OpenGL context for offscreen rendering (MUJOCO_GL={backend}): "
+      f"{type(e).__name__}: {e}. On a headless machine use MUJOCO_GL=egl (needs libEGL, e.g. "
+      f"apt-get install libegl1) or MUJOCO_GL=osmesa (software, apt-get install libosmesa6); "
+      f"with a display use MUJOCO_GL=glfw. Or pass --video '' to roll out without rendering."
+    ) from e
+
+
+def render_frames(mj_model, qpos: np.ndarray, width: int = 640, height: int = 480) -> list:
+  """RGB frames (height, width, 3) uint8 of the states `qpos` (T, nq), camera tracking the
+  root body."""
+  import mujoco
+  renderer = make_renderer(mj_model, width, height)
+  data = mujoco.MjData(mj_model)
+  cam = mujoco.MjvCamera()
+  cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+  cam.trackbodyid = 1
+  cam.distance, cam.elevation, cam.azimuth = 4.0, -15.0, 135.0
+  frames = []
+  try:
+    for q in qpos:
+      data.qpos[:] = q
+      mujoco.mj_forward(mj_model, data)
+      renderer.update_scene(data, camera=cam)
+      frames.append(renderer.render().copy())
+  finally:
+    renderer.close()
+  return frames
+
+
+def write_video(frames: list, path: str, fps: float):
+  """Writes frames to .mp4 (imageio-ffmpeg) or .gif (Pillow)."""
+  if not frames:
+    raise RenderError("no frames to write")
+  ext = os.path.splitext(path)[1].lower()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  if ext == ".gif":
+    from PIL import Image
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return
+  if ext != ".mp4":
+    raise RenderError(f"video format '{ext}' is not supported; use .mp4 or .gif")
+  try:
+    import imageio_ffmpeg
+  except ImportError as e:
+    raise RenderError("writing .mp4 needs imageio-ffmpeg: pip install 'pywarp_sim[rl]' "
+                      "(or write a .gif)") from e
+  h, w = frames[0].shape[:2]
+  writer = imageio_ffmpeg.write_frames(path, (w, h), fps=fps, macro_block_size=1, quality=7)
+  writer.send(None)
+  for f in frames:
+    writer.send(np.ascontiguousarray(f))
+  writer.close()
+
+
+def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cpu",
+         task: str | None = None, num_envs: int = 1, width: int = 640, height: int = 480) -> dict:
+  from . import envs
+  saved = load_train_config(checkpoint)
+  task = task or saved.get("task")
+  if task is None:
+    raise ValueError(f"no {os.path.basename(checkpoint)}'s pws_train.json found next to the "
+                     f"checkpoint; pass --task")
+  overrides = dict(saved.get("env") or {})
+  env = envs.make(task, num_envs, device, **overrides)
+  policy = load_policy(checkpoint, env, saved.get("runner"))
+  stats = rollout(env, policy, steps)
+  if video:
+    frames = render_frames(env.mj_model, stats["qpos"], width, height)
+    write_video(frames, video, fps=1.0 / env.dt)
+    stats["video"] = video
+    stats["frames"] = len(frames)
+  return stats
+
+
+def main(argv=None):
+  if argv is None and "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux"):
+    # MuJoCo picks its GL backend when imported (pywarp_sim imports it): restart with egl
+    os.environ["MUJOCO_GL"] = "egl"
+    os.execv(sys.executable, [sys.executable, "-m", "pywarp_sim.play", *sys.argv[1:]])
+  p = argparse.ArgumentParser(prog="python -m pywarp_sim.play", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--checkpoint", required=True)
+  p.add_argument("--video", default="play.mp4", help="output .mp4 or .gif; '' = no rendering")
+  p.add_argument("--steps", type=int, default=500)
+  p.add_argument("--device", default="cpu")
+  p.add_argument("--task", default=None)
+  p.add_argument("--num-envs", type=int, default=1)
+  p.add_argument("--width", type=int, default=640)
+  p.add_argument("--height", type=int, default=480)
+  a = p.parse_args(argv)
+  try:
+    stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,
+                 a.height)
+  except RenderError as e:
+    print(f"pywarp_sim.play: {e}", file=sys.stderr)
+    sys.exit(2)
+  ret = stats["mean_return"]
+  print(f"[pws.play] {a.steps} steps: {stats['episodes']} episodes completed, mean return "
+        f"{'n/a' if math.isnan(ret) else f'{ret:.3f}'}, mean step reward "
+        f"{stats['mean_step_reward']:.4f}" + (f", video {stats['video']} ({stats['frames']} frames)"
+                                              if "video" in stats else ""))
+
+
+if __name__ == "__main__":
+  main()

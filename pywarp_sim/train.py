@@ -1,0 +1,173 @@
+"""Train a policy with rsl-rl-lib's PPO (OnPolicyRunner) on a pywarp_sim task.
+
+  python -m pywarp_sim.train --task humanoid-walk --device cuda --num-envs 4096 \
+      [--iterations N] [--log-dir runs/walk] [--seed 0]
+
+Prints one line per iteration (env steps/s over collection + update, collection-only
+steps/s, mean return and length of the episodes completed in the iteration), writes
+TensorBoard logs and rsl-rl checkpoints (model_<it>.pt) into the log dir, and
+`pws_train.json` (task, env overrides, runner config) that `pywarp_sim.play` reads.
+
+Needs the optional extra: pip install 'pywarp_sim[rl]' (rsl-rl-lib, tensorboard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import datetime
+import json
+import math
+import os
+import time
+
+import torch
+
+CONFIG_FILE = "pws_train.json"
+
+
+def runner_cfg(num_steps_per_env: int = 24, hidden_dims=(256, 128, 64), learning_rate: float = 1e-3,
+               num_learning_epochs: int = 5, num_mini_batches: int = 4, entropy_coef: float = 0.005,
+               init_std: float = 1.0, save_interval: int = 50, run_name: str = "") -> dict:
+  """The OnPolicyRunner train_cfg dict for rsl-rl-lib 5.5.1 (keys read by OnPolicyRunner,
+  PPO.construct_algorithm, MLPModel and GaussianDistribution in that version)."""
+  mlp = {"class_name": "rsl_rl.models:MLPModel", "hidden_dims": list(hidden_dims),
+         "activation": "elu", "obs_normalization": True}
+  return {
+    "num_steps_per_env": num_steps_per_env,
+    "save_interval": save_interval,
+    "run_name": run_name,
+    "logger": "tensorboard",
+    "check_for_nan": True,
+    "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
+    "algorithm": {
+      "class_name": "rsl_rl.algorithms:PPO",
+      "num_learning_epochs": num_learning_epochs, "num_mini_batches": num_mini_batches,
+      "clip_param": 0.2, "gamma": 0.99, "lam": 0.95, "value_loss_coef": 1.0,
+      "entropy_coef": entropy_coef, "learning_rate": learning_rate, "max_grad_norm": 1.0,
+      "optimizer": "adam", "use_clipped_value_loss": True, "schedule": "adaptive",
+      "desired_kl": 0.01,
+    },
+    "actor": {**mlp, "distribution_cfg": {"class_name": "rsl_rl.modules:GaussianDistribution",
+                                          "init_std": init_std, "std_type": "scalar"}},
+    "critic": dict(mlp),
+  }
+
+
+def _jsonable(x):
+  if dataclasses.is_dataclass(x):
+    return dataclasses.asdict(x)  # e.g. a DomainRandomization: envs.make accepts the dict
+  raise TypeError(f"cannot save {type(x).__name__} in {CONFIG_FILE}; pass plain values or dicts")
+
+
+def make_runner(env, cfg: dict, log_dir: str | None, device: str):
+  try:
+    from rsl_rl.runners import OnPolicyRunner
+  except ImportError as e:
+    raise ImportError("training needs rsl-rl-lib: pip install 'pywarp_sim[rl]'") from e
+  return OnPolicyRunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=device)
+
+
+def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_dir: str | None = None,
+          seed: int = 0, env_overrides: dict | None = None, cfg: dict | None = None,
+          verbose_rsl: bool = True) -> list[dict]:
+  """Trains for `iterations` PPO iterations; returns one record per iteration:
+  {"it", "steps_per_s", "collect_steps_per_s", "mean_return", "mean_length", "episodes",
+  "mean_step_reward"}."""
+  from . import envs
+
+  torch.manual_seed(seed)
+  env_overrides = dict(env_overrides or {})
+  env_overrides.setdefault("seed", seed)
+  env = envs.make(task, num_envs, device, **env_overrides)
+  cfg = cfg or runner_cfg()
+  if log_dir is None:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_dir = os.path.join("runs", task, stamp)
+  os.makedirs(log_dir, exist_ok=True)
+  with open(os.path.join(log_dir, CONFIG_FILE), "w") as f:
+    json.dump({"task": task, "env": env_overrides, "runner": cfg, "seed": seed}, f, indent=2,
+              default=_jsonable)
+  runner = make_runner(env, cfg, log_dir, env.device)
+
+  history = []
+  step_reward = {"sum": torch.zeros((), dtype=torch.float64, device=env.device), "n": 0}
+  env_step = env.step
+
+  def counted_step(actions):
+    obs, rew, dones, extras = env_step(actions)
+    step_reward["sum"] += rew.double().mean()
+    step_reward["n"] += 1
+    return obs, rew, dones, extras
+  env.step = counted_step  # per-iteration mean reward, without a host sync per step
+
+  rsl_log = runner.logger.log
+  samples = cfg["num_steps_per_env"] * env.num_envs
+
+  def log(it, start_it, total_it, collect_time, learn_time, **kw):
+    if verbose_rsl:
+      rsl_log(it=it, start_it=start_it, total_it=total_it, collect_time=collect_time,
+              learn_time=learn_time, **kw)
+    else:  # still feed TensorBoard, without the console block
+      import builtins
+      quiet_print, builtins.print = builtins.print, (lambda *a, **k: None)
+      try:
+        rsl_log(it=it, start_it=start_it, total_it=total_it, collect_time=collect_time,
+                learn_time=learn_time, **kw)
+      finally:
+        builtins.print = quiet_print
+    stats = env.pop_episode_stats()
+    rec = {"it": it, "steps_per_s": samples / (collect_time + learn_time),
+           "collect_steps_per_s": samples / collect_time, **stats,
+           "mean_step_reward": float(step_reward["sum"]) / max(step_reward["n"], 1)}
+    step_reward["sum"].zero_()
+    step_reward["n"] = 0
+    history.append(rec)
+    if runner.logger.writer is not None:
+      runner.logger.writer.add_scalar("Train/pws_mean_return", rec["mean_return"], it)
+      runner.logger.writer.add_scalar("Perf/pws_env_steps_per_s", rec["steps_per_s"], it)
+    ret = "n/a" if math.isnan(rec["mean_return"]) else f"{rec['mean_return']:.2f}"
+    print(f"[pws.train] it {it:4d}  env steps/s {rec['steps_per_s']:9.0f} "
+          f"(collect {rec['collect_steps_per_s']:9.0f})  mean return {ret:>8} "
+          f"({rec['episodes']} episodes, mean length {rec['mean_length']:.1f})  "
+          f"mean step reward {rec['mean_step_reward']:.3f}", flush=True)
+  runner.logger.log = log
+
+  runner.learn(num_learning_iterations=iterations)
+  if runner.logger.writer is not None:
+    runner.logger.writer.flush()
+    runner.logger.writer.close()
+  with open(os.path.join(log_dir, "history.json"), "w") as f:
+    json.dump(history, f, indent=2)
+  return history
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(prog="python -m pywarp_sim.train", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--task", default="humanoid-walk")
+  p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+  p.add_argument("--num-envs", type=int, default=4096)
+  p.add_argument("--iterations", type=int, default=1500)
+  p.add_argument("--log-dir", default=None, help="default: runs/<task>/<date-time>")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--num-steps-per-env", type=int, default=24)
+  p.add_argument("--save-interval", type=int, default=50)
+  p.add_argument("--episode-length-s", type=float, default=None)
+  p.add_argument("--graph", action="store_true", help="CUDA graph per physics step (CUDA only)")
+  p.add_argument("--quiet", action="store_true", help="only the one-line summary per iteration")
+  a = p.parse_args(argv)
+  overrides = {}
+  if a.episode_length_s is not None:
+    overrides["episode_length_s"] = a.episode_length_s
+  if a.graph:
+    overrides["graph"] = True
+  cfg = runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
+                   run_name=a.task)
+  train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,
+        env_overrides=overrides, cfg=cfg, verbose_rsl=not a.quiet)
+
+
+if __name__ == "__main__":
+  main()

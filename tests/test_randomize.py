@@ -1,0 +1,160 @@
+"""Domain randomisation: sampled ranges, per-world isolation, and the physics of a randomised
+world against MuJoCo C with the same parameter edits."""
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+import warp as wp
+
+import pywarp_sim as pws
+from pywarp_sim import randomize
+
+import oracle
+
+NWORLD = 6
+SPEC = randomize.DomainRandomization(
+  body_mass_scale=(0.7, 1.3), body_com_offset=(-0.02, 0.02), dof_damping_scale=(0.5, 2.0),
+  dof_armature_scale=(0.5, 1.5), actuator_strength_scale=(0.6, 1.1), gravity_offset=(-0.5, 0.5),
+  kp_scale=(0.8, 1.2), kd_scale=(0.5, 1.5), latency_steps=(0, 3))
+# Newton run to convergence in both (see test_constraint.py): the optimum is unique, so qacc
+# agrees to float32 rounding of the solve; smooth quantities to float32 rounding.
+SMOOTH_TOL = 2e-5
+QACC_TOL = 1e-4
+
+
+def _sim(nworld=NWORLD, mjm=None):
+  model = pws.put_model(mjm, "cpu", nbank=nworld) if mjm is not None else "humanoid"
+  return pws.Simulator(model, nworld=nworld, device="cpu", nbank=nworld)
+
+
+def _banks(sim):
+  m = sim.model
+  return {k: wp.to_torch(getattr(m, k)).clone() for k in (
+    "body_mass", "body_inertia", "body_ipos", "dof_damping", "dof_armature", "actuator_gainprm",
+    "actuator_biasprm")} | {"gravity": wp.to_torch(m.opt.gravity).clone()}
+
+
+def test_sampled_values_respect_the_ranges():
+  sim = _sim()
+  r = randomize.Randomizer(sim, SPEC, seed=3)
+  r.sample()
+  b = _banks(sim)
+  h = sim.model.host
+  mass0 = torch.tensor(h["body_mass"][0])
+  scale = b["body_mass"][:, 1:] / mass0[1:]
+  assert scale.min() >= 0.7 - 1e-6 and scale.max() <= 1.3 + 1e-6
+  assert scale.std() > 0.1, "one scale per world and body, not a constant"
+  assert torch.all(b["body_mass"][:, 0] == mass0[0]), "the world body is not randomised"
+  # inertia scales with the mass (same density): the ratio is the mass scale
+  inertia0 = torch.tensor(h["body_inertia"][0])
+  assert torch.allclose(b["body_inertia"][:, 1:] / inertia0[1:], scale[..., None].expand(-1, -1, 3),
+                        rtol=1e-5)
+  off = b["body_ipos"] - torch.tensor(h["body_ipos"][0])
+  assert off.abs().max() <= 0.02 + 1e-6 and off[:, 1:].abs().max() > 0.01
+  for name, (lo, hi) in (("dof_damping", (0.5, 2.0)), ("dof_armature", (0.5, 1.5))):
+    nominal = torch.tensor(h[name][0])
+    nz = nominal != 0
+    s = b[name][:, nz] / nominal[nz]
+    assert s.min() >= lo - 1e-6 and s.max() <= hi + 1e-6, name
+  g = b["actuator_gainprm"][..., 0] / torch.tensor(h["actuator_gainprm"][0][:, 0])
+  assert g.min() >= 0.6 - 1e-6 and g.max() <= 1.1 + 1e-6
+  dg = b["gravity"] - torch.tensor(h["opt_gravity"][0])
+  assert dg.abs().max() <= 0.5 + 1e-6
+  assert r.kp_scale.min() >= 0.8 and r.kp_scale.max() <= 1.2
+  assert r.kd_scale.min() >= 0.5 and r.kd_scale.max() <= 1.5
+  assert r.latency.dtype == torch.int64 and r.latency.min() >= 0 and r.latency.max() <= 3
+
+
+def test_sampling_touches_only_the_reset_worlds_and_is_reproducible():
+  sim = _sim()
+  r = randomize.Randomizer(sim, SPEC, seed=0)
+  r.sample()
+  before = _banks(sim)
+  lat_before = r.latency.clone()
+  mask = torch.tensor([False, True, False, False, True, False])
+  r.sample(mask)
+  after = _banks(sim)
+  for k in before:
+    assert torch.equal(before[k][~mask], after[k][~mask]), k
+    if before[k].abs().sum() > 0:  # (motors have biasprm = 0: scaled, still 0)
+      assert not torch.equal(before[k][mask], after[k][mask]), k
+  assert torch.equal(lat_before[~mask], r.latency[~mask])
+  # same seed, same sequence of calls: same values, bit for bit
+  sim2 = _sim()
+  r2 = randomize.Randomizer(sim2, SPEC, seed=0)
+  r2.sample()
+  r2.sample(mask)
+  for k, v in _banks(sim2).items():
+    assert torch.equal(v, after[k]), k
+
+
+def test_randomised_worlds_match_mujoco_with_the_same_edits():
+  """Each world's qacc (with contacts, limits and the Newton solver) equals mj_forward on an
+  MjModel edited the same way; invweight0/meaninertia stay nominal in both (no mj_setConst)."""
+  mjm = oracle.mj_model("humanoid")
+  mjm.opt.iterations = 100
+  mjm.opt.ls_iterations = 50
+  mjm.opt.tolerance = 1e-10
+  sim = _sim(mjm=mjm)
+  r = randomize.Randomizer(sim, SPEC, seed=7)
+  r.sample()
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, NWORLD, seed=5, qpos_scale=0.2)
+  qpos[:, 2] = np.linspace(0.9, 1.3, NWORLD)  # some worlds touch the floor
+  oracle.set_state(sim.data, qpos, qvel, ctrl, act)
+  oracle.fill_nan(sim.data)
+  sim.forward()
+  b = {k: v.numpy().astype(np.float64) for k, v in _banks(sim).items()}
+  ncon = wp.to_torch(sim.data.contact.ncon)
+  touched = 0
+  for w in range(NWORLD):
+    edited = oracle.mj_model("humanoid")
+    edited.opt.iterations, edited.opt.ls_iterations, edited.opt.tolerance = 100, 50, 1e-10
+    edited.body_mass[:] = b["body_mass"][w]
+    edited.body_inertia[:] = b["body_inertia"][w]
+    edited.body_ipos[:] = b["body_ipos"][w]
+    edited.dof_damping[:] = b["dof_damping"][w]
+    edited.dof_armature[:] = b["dof_armature"][w]
+    edited.actuator_gainprm[:, :3] = b["actuator_gainprm"][w]
+    edited.actuator_biasprm[:, :3] = b["actuator_biasprm"][w]
+    edited.opt.gravity[:] = b["gravity"][w]
+    # MuJoCo's compiler marks geoms/bodies whose frame coincides with the inertial frame
+    # (sameframe) and then places them at xipos; after moving the com (body_ipos) without
+    # recompiling, those flags are stale, so turn the shortcut off: geoms stay on their body
+    edited.body_sameframe[:] = 0
+    edited.geom_sameframe[:] = 0
+    edited.site_sameframe[:] = 0
+    mjd = oracle.mj_data(edited, qpos[w], qvel[w], ctrl[w], act[w])
+    mujoco.mj_forward(edited, mjd)
+    assert ncon[w] == mjd.ncon
+    touched += mjd.ncon > 0
+    nominal = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
+    mujoco.mj_forward(mjm, nominal)
+    assert oracle.rel_err(mjd.qacc, nominal.qacc) > 1e-2, "the edits must matter"
+    assert oracle.rel_err(sim.qM[w].numpy(), oracle.full_m(edited, mjd)) < SMOOTH_TOL
+    assert oracle.rel_err(sim.qfrc_bias[w].numpy(), mjd.qfrc_bias) < SMOOTH_TOL
+    assert oracle.rel_err(sim.qfrc_passive[w].numpy(), mjd.qfrc_passive) < SMOOTH_TOL
+    assert oracle.rel_err(sim.qfrc_actuator[w].numpy(), mjd.qfrc_actuator) < SMOOTH_TOL
+    subtree = edited.body_mass.copy()  # MuJoCo's body_subtreemass needs mj_setConst: sum here
+    for body in range(edited.nbody - 1, 0, -1):
+      subtree[edited.body_parentid[body]] += subtree[body]
+    assert oracle.rel_err(sim.subtree_mass[w].numpy(), subtree) < SMOOTH_TOL
+    err = oracle.rel_err(sim.qacc[w].numpy(), mjd.qacc)
+    assert err < QACC_TOL, f"world {w}: qacc error {err:.2e}"
+  assert touched >= 2, "the comparison must include worlds with floor contacts"
+
+
+def test_spec_errors_are_explained():
+  sim = pws.Simulator("humanoid", nworld=4, device="cpu")  # nbank = 1
+  with pytest.raises(ValueError, match=r"nbank=4"):
+    randomize.Randomizer(sim, {"body_mass_scale": (0.9, 1.1)})
+  with pytest.raises(ValueError, match="low <= high"):
+    randomize.Randomizer(sim, {"kp_scale": (1.2, 0.8)})
+  with pytest.raises(ValueError, match="unknown domain randomisation keys"):
+    randomize.Randomizer(sim, {"mass": (0.9, 1.1)})
+  with pytest.raises(ValueError, match="geom_friction_scale"):
+    randomize.Randomizer(_sim(4), {"geom_friction_scale": (0.5, 1.5)})
+  # control-only randomisation needs no banks
+  r = randomize.Randomizer(sim, {"kp_scale": (0.9, 1.1), "obs_noise_std": 0.1})
+  r.sample()
+  assert r.kp_scale.min() >= 0.9
