@@ -177,6 +177,7 @@ def _eval(worldid: int, nv: int, nefc: int, qacc: wp.array2d(dtype=float), qacc_
     for j in range(nv):
       x += efc_J[worldid, r, j] * qacc[worldid, j]
     efc_jar[worldid, r] = x
+    efc_jv[worldid, r] = 0.0  # no stale direction (possibly non-finite) enters jar + 0 * jv
   c = _update(worldid, nefc, 0.0, 1, efc_type, efc_D, efc_R, efc_floss, efc_dim, efc_coef, efc_jar, efc_jv,
               efc_force, efc_state, efc_cone_H)
   return cost + c[0]
@@ -401,10 +402,13 @@ def _solve(
       for j in range(nv):
         jv += efc_J_in[worldid, r, j] * search_out[worldid, j]
       efc_jv_out[worldid, r] = jv
+    # f' is increasing (convex f); lo keeps the largest alpha seen with f' < 0, so f(lo) < f(0)
+    # and stepping to lo is always safe when the search stops before converging.
     lo = float(0.0)
-    hi = float(1e30)
+    hi = float(-1.0)  # < 0: no point with f' > 0 seen yet
     alpha = float(0.0)
     g0 = float(0.0)
+    found = int(0)
     for it in range(ls_iterations + 1):
       c = _update(worldid, nefc, alpha, 0, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in,
                   efc_coef_in, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
@@ -412,17 +416,24 @@ def _solve(
       h = pMp + c[2]
       if it == 0:
         g0 = wp.abs(g)
-      if wp.abs(g) <= 1e-7 * g0 or g0 == 0.0:
+      if wp.abs(g) <= 1e-6 * g0 or g0 == 0.0:
+        found = 1
         break
       if g < 0.0:
         lo = alpha
       else:
         hi = alpha
       nxt = alpha - g / wp.max(h, 1e-30)
-      if nxt <= lo or nxt >= hi:
-        nxt = 0.5 * (lo + hi)
+      if nxt <= lo or (hi >= 0.0 and nxt >= hi):
+        if hi < 0.0:
+          nxt = 2.0 * lo + 1.0
+        else:
+          nxt = 0.5 * (lo + hi)
+      if nxt == alpha:
+        break  # float32 resolution reached
       alpha = nxt
-
+    if found == 0:
+      alpha = lo
     for i in range(nv):
       qacc_out[worldid, i] = qacc_out[worldid, i] + alpha * search_out[worldid, i]
     new_cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
