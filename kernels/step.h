@@ -1,5 +1,5 @@
 // The fused mj_step of ONE world: forward (kinematics → com → crb + factor → collision →
-// constraint rows → velocity stage → actuation → smooth acceleration → solver), the
+// constraint rows → velocity stage → actuation → smooth acceleration → Newton/CG/PGS solver), the
 // model's integrator (Euler with implicit damping, implicitfast, RK4), then the per-world
 // health check and, with auto_reset, the in-place reset of a flagged world.
 //

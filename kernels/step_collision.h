@@ -355,25 +355,17 @@ PWS_HD inline int capsule_capsule(PreContact<T>* out, T margin, const Vec3<T>& p
     if (n) set_contact(out, dist, pos, normal, zero);
     return n;
   }
-  // parallel axes: up to two contacts from the four segment ends, in MuJoCo's order
+  // parallel axes (MuJoCo 4): contacts at both ends of the overlap of the two segments,
+  // ordered along segment 1; segments that do not overlap give their nearest ends twice
+  T ta = (u - mb) / ma;  // segment-1 parameters of the ends of segment 2
+  T tb = (u + mb) / ma;
+  T lo = tclamp(tmin(ta, tb), T(-1), T(1));
+  T hi = tclamp(tmax(ta, tb), T(-1), T(1));
   int cnt = 0;
-  for (int k = 0; k < 4; ++k) {
-    if (cnt >= 2) break;
-    Vec3<T> vec1, vec2;
-    if (k == 0) {
-      vec1 = pos1 + axis1;
-      vec2 = axis2 * tclamp((v - mb) / mc, T(-1), T(1)) + pos2;
-    } else if (k == 1) {
-      vec1 = pos1 - axis1;
-      vec2 = axis2 * tclamp((v + mb) / mc, T(-1), T(1)) + pos2;
-    } else if (k == 2) {
-      vec2 = pos2 + axis2;
-      vec1 = axis1 * tclamp((u - mb) / ma, T(-1), T(1)) + pos1;
-    } else {
-      vec2 = pos2 - axis2;
-      vec1 = axis1 * tclamp((u + mb) / ma, T(-1), T(1)) + pos1;
-    }
-    if (sphere_sphere_raw(margin, vec1, mat1, r1, vec2, mat2, r2, &dist, &pos, &normal)) {
+  for (int k = 0; k < 2; ++k) {
+    T x1 = k == 1 ? hi : lo;
+    T x2 = tclamp((v - mb * x1) / mc, T(-1), T(1));
+    if (sphere_sphere_raw(margin, axis1 * x1 + pos1, mat1, r1, axis2 * x2 + pos2, mat2, r2, &dist, &pos, &normal)) {
       set_contact(out + cnt, dist, pos, normal, zero);
       ++cnt;
     }

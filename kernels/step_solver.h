@@ -2,7 +2,7 @@
 //
 //   0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_i s_i(J_i qacc - aref_i)
 //
-// with the exact line search of the Warp reference (bracketed Newton on the derivative of
+// (and PGS on the dual, scalar rows only) with the exact line search of the Warp reference (bracketed Newton on the derivative of
 // the piecewise-quadratic cost) and the same stopping rules. Differences from the Warp
 // kernel are for speed and do not change the arithmetic beyond summation order:
 //   * dot products use four partial sums (dot_n) so that they vectorise;
@@ -300,6 +300,60 @@ PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, in
   }
 }
 
+enum : int { kSolverPGS = 0, kSolverCG = 1, kSolverNewton = 2 };
+
+// PGS on the dual (solver._solve, solver_type 0): min_f 0.5 f'(J M^-1 J' + R) f + f'(J qacc_smooth
+// - aref), one scalar row at a time from f = 0; v = M^-1 J' f is kept (in efc_search) so each row
+// costs one tree solve (M^-1 J_r' in efc_Mgrad) and O(nv). Writes qacc, efc_force,
+// qfrc_constraint, solver_niter, converged.
+template <typename T>
+PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc) {
+  const int nv = m.nv, ld = m.nv_pad;
+  T* v = d.efc_search;
+  T* minv_j = d.efc_Mgrad;
+  for (int i = 0; i < nv; ++i) v[i] = T(0);
+  for (int r = 0; r < nefc; ++r) d.efc_force[r] = T(0);
+  int niter = 0;
+  while (niter < m.iterations) {
+    T improvement = T(0);
+    for (int r = 0; r < nefc; ++r) {
+      const T* jrow = d.efc_J + (int64_t)r * ld;
+      for (int i = 0; i < nv; ++i) minv_j[i] = jrow[i];
+      solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, minv_j);
+      T a = d.efc_R[r];
+      T res = d.efc_R[r] * d.efc_force[r] - d.efc_aref[r];
+      for (int i = 0; i < nv; ++i) {
+        T jr = jrow[i];
+        a += jr * minv_j[i];
+        res += jr * (d.qacc_smooth[i] + v[i]);
+      }
+      T f = d.efc_force[r];
+      T fnew = f - res / a;
+      if (d.efc_type[r] == kCnstrFrictionDof) {
+        T floss = d.efc_frictionloss[r];
+        fnew = tclamp(fnew, -floss, floss);
+      } else {
+        fnew = tmax(T(0), fnew);
+      }
+      T delta = fnew - f;
+      if (delta != T(0)) {
+        d.efc_force[r] = fnew;
+        for (int i = 0; i < nv; ++i) v[i] += delta * minv_j[i];
+        improvement += T(0.5) * a * delta * delta;
+      }
+    }
+    ++niter;
+    if (m.solver_scale * improvement < m.tolerance) {
+      d.efc_converged[0] = 1;
+      break;
+    }
+  }
+  for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i] + v[i];
+  d.efc_solver_niter[0] = niter;
+  for (int i = 0; i < nv; ++i) d.qfrc_constraint[i] = T(0);
+  add_jt_force(m, d, nefc, T(1), d.qfrc_constraint);
+}
+
 // mj_fwdConstraint: qacc, qfrc_constraint, efc_vel/aref/force/state, solver_niter, converged.
 template <typename T>
 PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
@@ -338,6 +392,11 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
   }
 
+  if (m.solver_type == kSolverPGS) {
+    solve_pgs(m, d, nefc);
+    return;
+  }
+
   T* grad = d.efc_grad;
   T* Mgrad = d.efc_Mgrad;
   T* search = d.efc_search;
@@ -359,7 +418,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       break;
     }
 
-    if (m.solver_newton) {
+    if (m.solver_type == kSolverNewton) {
       newton_direction(m, d, nefc);
     } else {
       // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)

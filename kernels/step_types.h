@@ -23,7 +23,7 @@
   X(integrator)        /* IntegratorType: 0 Euler, 1 RK4, 3 implicitfast */                  \
   X(implicit_damping)  /* Euler: dof damping integrated implicitly */                         \
   X(cone_elliptic)     /* 1: elliptic friction cones, 0: pyramidal */                          \
-  X(solver_newton)     /* 1: Newton, 0: CG */                                                 \
+  X(solver_type)       /* SolverType: 0 PGS, 1 CG, 2 Newton */                                \
   X(iterations) X(ls_iterations)                                                              \
   X(en_constraint) X(en_friction) X(en_limit) X(en_contact) X(en_spring) X(en_damper)        \
   X(en_gravity) X(en_clampctrl) X(en_warmstart) X(en_actuation) X(en_refsafe)                 \

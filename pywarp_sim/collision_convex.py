@@ -36,7 +36,8 @@ from . import collision_primitive as prim
 from .types import Data, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
-wp.set_module_options({"enable_backward": False})
+# and keep loops rolled: every wp.func is inlined, unrolling multiplies the GPU code
+wp.set_module_options({"enable_backward": False, "max_unroll": 1})
 
 EPA_SLOTS_PER_WORLD = 4  # average EPA polytopes per world per step (pool of nworld * this)
 
@@ -345,26 +346,33 @@ def _s2d(s1: wp.vec3d, s2: wp.vec3d, s3: wp.vec3d) -> wp.vec3d:
   if comp1 != 0 and comp2 != 0 and comp3 != 0:
     return wp.vec3d(c31 / m_max, c32 / m_max, c33 / m_max)
 
+  # closest point on the edges whose sub-simplex excludes the origin; one call site keeps
+  # the generated code small (these functions are inlined into every caller)
+  comp = wp.vec3i(comp1, comp2, comp3)
   lam = wp.vec3d(0.0)
   dmin = wp.float64(MAX_LIMIT)
-  if comp1 == 0:
-    l = _s1d(s2, s3)
-    p = l[0] * s2 + l[1] * s3
-    lam = wp.vec3d(0.0, l[0], l[1])
-    dmin = wp.dot(p, p)
-  if comp2 == 0:
-    l = _s1d(s1, s3)
-    p = l[0] * s1 + l[1] * s3
-    d = wp.dot(p, p)
-    if d < dmin:
-      lam = wp.vec3d(l[0], 0.0, l[1])
-      dmin = d
-  if comp3 == 0:
-    l = _s1d(s1, s2)
-    p = l[0] * s1 + l[1] * s2
-    d = wp.dot(p, p)
-    if d < dmin:
-      lam = wp.vec3d(l[0], l[1], 0.0)
+  first = bool(True)
+  for k in range(3):
+    if comp[k] == 0:
+      a = s1
+      b = s2
+      if k == 0:
+        a = s2
+        b = s3
+      elif k == 1:
+        b = s3
+      l = _s1d(a, b)
+      p = l[0] * a + l[1] * b
+      d = wp.dot(p, p)
+      if first or d < dmin:
+        first = False
+        dmin = d
+        if k == 0:
+          lam = wp.vec3d(0.0, l[0], l[1])
+        elif k == 1:
+          lam = wp.vec3d(l[0], 0.0, l[1])
+        else:
+          lam = wp.vec3d(l[0], l[1], 0.0)
   return lam
 
 
@@ -382,33 +390,38 @@ def _s3d(s1: wp.vec3d, s2: wp.vec3d, s3: wp.vec3d, s4: wp.vec3d) -> wp.vec4d:
   if comp1 != 0 and comp2 != 0 and comp3 != 0 and comp4 != 0:
     return wp.vec4d(c41 / m_det, c42 / m_det, c43 / m_det, c44 / m_det)
 
+  comp = wp.vec4i(comp1, comp2, comp3, comp4)
   lam = wp.vec4d(0.0)
   dmin = wp.float64(MAX_LIMIT)
-  if comp1 == 0:
-    l = _s2d(s2, s3, s4)
-    p = l[0] * s2 + l[1] * s3 + l[2] * s4
-    lam = wp.vec4d(0.0, l[0], l[1], l[2])
-    dmin = wp.dot(p, p)
-  if comp2 == 0:
-    l = _s2d(s1, s3, s4)
-    p = l[0] * s1 + l[1] * s3 + l[2] * s4
-    d = wp.dot(p, p)
-    if d < dmin:
-      lam = wp.vec4d(l[0], 0.0, l[1], l[2])
-      dmin = d
-  if comp3 == 0:
-    l = _s2d(s1, s2, s4)
-    p = l[0] * s1 + l[1] * s2 + l[2] * s4
-    d = wp.dot(p, p)
-    if d < dmin:
-      lam = wp.vec4d(l[0], l[1], 0.0, l[2])
-      dmin = d
-  if comp4 == 0:
-    l = _s2d(s1, s2, s3)
-    p = l[0] * s1 + l[1] * s2 + l[2] * s3
-    d = wp.dot(p, p)
-    if d < dmin:
-      lam = wp.vec4d(l[0], l[1], l[2], 0.0)
+  first = bool(True)
+  for k in range(4):
+    if comp[k] == 0:
+      a = s1
+      b = s2
+      c = s3
+      if k == 0:
+        a = s2
+        b = s3
+        c = s4
+      elif k == 1:
+        b = s3
+        c = s4
+      elif k == 2:
+        c = s4
+      l = _s2d(a, b, c)
+      p = l[0] * a + l[1] * b + l[2] * c
+      d = wp.dot(p, p)
+      if first or d < dmin:
+        first = False
+        dmin = d
+        if k == 0:
+          lam = wp.vec4d(0.0, l[0], l[1], l[2])
+        elif k == 1:
+          lam = wp.vec4d(l[0], 0.0, l[1], l[2])
+        elif k == 2:
+          lam = wp.vec4d(l[0], l[1], 0.0, l[2])
+        else:
+          lam = wp.vec4d(l[0], l[1], l[2], 0.0)
   return lam
 
 
@@ -879,6 +892,22 @@ def _replace_simplex3(ws: EpaScratch, sl: int, pt: Polytope, st: CcdStatus, v1: 
 
 
 @wp.func
+def _hexahedron_face(f: int, v1: int, v2: int, v3: int, v4: int, v5: int):
+  """Faces of polytope2's hexahedron: (vertices, adjacent faces)."""
+  if f == 0:
+    return v1, v3, v4, 1, 3, 2
+  if f == 1:
+    return v1, v5, v3, 2, 4, 0
+  if f == 2:
+    return v1, v4, v5, 0, 5, 1
+  if f == 3:
+    return v2, v4, v3, 5, 0, 4
+  if f == 4:
+    return v2, v3, v5, 3, 1, 5
+  return v2, v5, v4, 4, 2, 3
+
+
+@wp.func
 def _polytope3(ws: EpaScratch, sl: int, pt_in: Polytope, st: CcdStatus, o1: ConvexObj,
                o2: ConvexObj):
   """Hexahedron around a 2-simplex; returns (polytope, status code: 0 on success)."""
@@ -904,42 +933,13 @@ def _polytope3(ws: EpaScratch, sl: int, pt_in: Polytope, st: CcdStatus, o1: Conv
     return pt, 6
   if st.dist > 1e-14 and not _test_tetra(v1, v2, v3, v4) and not _test_tetra(v1, v2, v3, v5):
     return pt, 7
-  pt, d = _attach_face(ws, sl, pt, v4i, v1i, v2i, 1, 3, 2)
-  if d < MINDIST:
-    return pt, 8
-  pt, d = _attach_face(ws, sl, pt, v4i, v3i, v1i, 2, 4, 0)
-  if d < MINDIST:
-    return pt, 8
-  pt, d = _attach_face(ws, sl, pt, v4i, v2i, v3i, 0, 5, 1)
-  if d < MINDIST:
-    return pt, 8
-  pt, d = _attach_face(ws, sl, pt, v5i, v2i, v1i, 5, 0, 4)
-  if d < MINDIST:
-    return pt, 8
-  pt, d = _attach_face(ws, sl, pt, v5i, v1i, v3i, 3, 1, 5)
-  if d < MINDIST:
-    return pt, 8
-  pt, d = _attach_face(ws, sl, pt, v5i, v3i, v2i, 4, 2, 3)
-  if d < MINDIST:
-    return pt, 8
+  for f in range(6):  # the hexahedron's faces, MuJoCo's order (same table as polytope2)
+    a, b, c, a1, a2, a3 = _hexahedron_face(f, v4i, v5i, v1i, v2i, v3i)
+    pt, d = _attach_face(ws, sl, pt, a, b, c, a1, a2, a3)
+    if d < MINDIST:
+      return pt, 8
   pt = _map_faces(ws, sl, pt, 6)
   return pt, 0
-
-
-@wp.func
-def _hexahedron_face(f: int, v1: int, v2: int, v3: int, v4: int, v5: int):
-  """Faces of polytope2's hexahedron: (vertices, adjacent faces)."""
-  if f == 0:
-    return v1, v3, v4, 1, 3, 2
-  if f == 1:
-    return v1, v5, v3, 2, 4, 0
-  if f == 2:
-    return v1, v4, v5, 0, 5, 1
-  if f == 3:
-    return v2, v4, v3, 5, 0, 4
-  if f == 4:
-    return v2, v3, v5, 3, 1, 5
-  return v2, v5, v4, 4, 2, 3
 
 
 @wp.func
@@ -957,7 +957,8 @@ def _tetrahedron_face(f: int, v1: int, v2: int, v3: int, v4: int):
 @wp.func
 def _polytope2(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: ConvexObj,
                o2: ConvexObj):
-  """Hexahedron around a 1-simplex; returns (polytope, status, code)."""
+  """Hexahedron around a 1-simplex; returns (polytope, status, code); code -1: the origin
+  lies on a face, now the status simplex, and polytope3 must run on it."""
   pt = pt_in
   st = st_in
   v1 = st.s[0]
@@ -988,8 +989,7 @@ def _polytope2(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: C
     pt, d = _attach_face(ws, sl, pt, a, b, c, a1, a2, a3)
     if d < MINDIST:
       pt, st = _replace_simplex3(ws, sl, pt, st, a, b, c)
-      pt, code = _polytope3(ws, sl, pt, st, o1, o2)
-      return pt, st, code
+      return pt, st, -1  # continue with polytope3 on that face
 
   if _ray_triangle(v1, v2, ws.vert[sl, v3i], ws.vert[sl, v4i], ws.vert[sl, v5i]) == 0:
     return pt, st, 2
@@ -1000,7 +1000,7 @@ def _polytope2(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: C
 @wp.func
 def _polytope4(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: ConvexObj,
                o2: ConvexObj):
-  """Polytope from a 3-simplex; returns (polytope, status, code)."""
+  """Polytope from a 3-simplex; returns (polytope, status, code), code -1 as in polytope2."""
   pt = pt_in
   st = st_in
   pt, v1 = _insert_vertex(ws, sl, pt, st.s1[0], st.s2[0], st.s[0])
@@ -1013,8 +1013,7 @@ def _polytope4(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: C
     pt, d = _attach_face(ws, sl, pt, a, b, c, a1, a2, a3)
     if d < MINDIST:
       pt, st = _replace_simplex3(ws, sl, pt, st, a, b, c)
-      pt, code = _polytope3(ws, sl, pt, st, o1, o2)
-      return pt, st, code
+      return pt, st, -1  # continue with polytope3 on that face
   if not _test_tetra(st.s[0], st.s[1], st.s[2], st.s[3]):
     return pt, st, 9
   pt = _map_faces(ws, sl, pt, 4)
@@ -1129,27 +1128,42 @@ def _ccd(ws: EpaScratch, sl_in: int, worldid: int, o1: ConvexObj, o2: ConvexObj,
 
   shrink1 = o1.gtype == _SPHERE or o1.gtype == _CAPSULE
   shrink2 = o2.gtype == _SPHERE or o2.gtype == _CAPSULE
-  if shrink1 or shrink2:
-    c1 = o1
-    c2 = o2
-    fm1 = wp.float64(0.0)
-    fm2 = wp.float64(0.0)
-    if shrink1:
-      fm1 = o1.size[0] + wp.float64(0.5) * o1.margin
-      c1.margin = wp.float64(0.0)
-      if o1.gtype == _SPHERE:
-        c1.gtype = _POINT
-      else:
-        c1.gtype = _LINE
-    if shrink2:
-      fm2 = o2.size[0] + wp.float64(0.5) * o2.margin
-      c2.margin = wp.float64(0.0)
-      if o2.gtype == _SPHERE:
-        c2.gtype = _POINT
-      else:
-        c2.gtype = _LINE
-    st = _gjk(st, c1, c2, tol, iterations, fm1 + fm2)
-    if st.dist > tol:
+  c1 = o1
+  c2 = o2
+  fm1 = wp.float64(0.0)
+  fm2 = wp.float64(0.0)
+  if shrink1:
+    fm1 = o1.size[0] + wp.float64(0.5) * o1.margin
+    c1.margin = wp.float64(0.0)
+    if o1.gtype == _SPHERE:
+      c1.gtype = _POINT
+    else:
+      c1.gtype = _LINE
+  if shrink2:
+    fm2 = o2.size[0] + wp.float64(0.5) * o2.margin
+    c2.margin = wp.float64(0.0)
+    if o2.gtype == _SPHERE:
+      c2.gtype = _POINT
+    else:
+      c2.gtype = _LINE
+
+  # pass 0 (spheres and capsules only): GJK between the cores; pass 1: the full shapes.
+  # One GJK call site: every wp.func is inlined, so each call site costs GPU code size.
+  npass = int(2)
+  for pss in range(npass):
+    shrunk = pss == 0
+    if shrunk and not (shrink1 or shrink2):
+      continue
+    cutoff = wp.float64(0.0)
+    if shrunk:
+      cutoff = fm1 + fm2
+    else:
+      c1 = o1
+      c2 = o2
+      st.x1 = o1.pos
+      st.x2 = o2.pos
+    st = _gjk(st, c1, c2, tol, iterations, cutoff)
+    if shrunk and st.dist > tol:
       # shallow penetration: distance between the cores minus the radii
       n, _len = _normalize3(st.x2 - st.x1)
       if fm1 != 0.0:
@@ -1160,11 +1174,7 @@ def _ccd(ws: EpaScratch, sl_in: int, worldid: int, o1: ConvexObj, o2: ConvexObj,
       if st.dist > 0.0:
         st.dist = wp.float64(MAX_LIMIT)
       return st, st.dist, sl
-    # deep penetration: rerun on the full shapes
-    st.x1 = o1.pos
-    st.x2 = o2.pos
 
-  st = _gjk(st, o1, o2, tol, iterations, wp.float64(0.0))
   if st.dist <= tol and st.nsimplex > 1 and st.separated == 0:
     st.dist = wp.float64(0.0)  # assume touching
     if sl < 0:
@@ -1178,13 +1188,13 @@ def _ccd(ws: EpaScratch, sl_in: int, worldid: int, o1: ConvexObj, o2: ConvexObj,
     pt.nmap = 0
     pt.nedges = 0
     pt.maxfaces = ws.face_v.shape[1]
-    code = int(0)
+    code = int(-1)
     if st.nsimplex == 2:
       pt, st, code = _polytope2(ws, sl, pt, st, o1, o2)
-    elif st.nsimplex == 3:
-      pt, code = _polytope3(ws, sl, pt, st, o1, o2)
-    else:
+    elif st.nsimplex == 4:
       pt, st, code = _polytope4(ws, sl, pt, st, o1, o2)
+    if code == -1:  # a 2-simplex from GJK, or one that polytope2/4 reduced to
+      pt, code = _polytope3(ws, sl, pt, st, o1, o2)
     if code == 0:
       st = _epa(ws, sl, pt, st, o1, o2, tol, iterations)
   return st, st.dist, sl
@@ -1234,24 +1244,27 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
   o2.size = wp.vec3d(size2)
   o2.margin = margin
 
-  found, dist0, pos0, normal0, sl = _penetration(ws, int(-1), worldid, o1, o2, margin, tol, iterations)
-  if not found:
-    return 0
-  _write(out, worldid, slot, dist0, pos0, normal0)
-  ncon = int(1)
+  # trial 0: the geoms as they are; trials 1-4 (multiCCD, not with spheres or ellipsoids):
+  # both geoms rotated by -+1e-3 rad about tangent 1, then tangent 2, around the first contact
   smooth = (type1 == _ELLIPSOID or type1 == _SPHERE or type2 == _ELLIPSOID or type2 == _SPHERE)
+  ntrial = int(5)
   if multiccd == 0 or smooth:
-    return ncon
-
-  frame = _make_frame(normal0)
+    ntrial = 1
+  sl = int(-1)
+  ncon = int(0)
+  dist0 = wp.float64(0.0)
+  pos0 = wp.vec3d(0.0)
+  frame = wp.mat33d()
   tolerance = wp.float64(1e-3) * wp.float64(wp.min(rbound1, rbound2))
   positions = mat53()
-  positions[0] = pos0
-  for axis_id in range(2):
-    axis = wp.vec3d(frame[1 + axis_id, 0], frame[1 + axis_id, 1], frame[1 + axis_id, 2])
-    for angle_id in range(2):
+  for trial in range(ntrial):
+    p1 = o1
+    p2 = o2
+    if trial > 0:
+      axis_id = (trial - 1) // 2
+      axis = wp.vec3d(frame[1 + axis_id, 0], frame[1 + axis_id, 1], frame[1 + axis_id, 2])
       angle = wp.float64(-1e-3)
-      if angle_id == 1:
+      if (trial - 1) % 2 == 1:
         angle = wp.float64(1e-3)
       s = wp.sin(angle * wp.float64(0.5))
       quat = wp.vec4d(wp.cos(angle * wp.float64(0.5)), axis[0] * s, axis[1] * s, axis[2] * s)
@@ -1265,21 +1278,32 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
       q22 = quat[2] * quat[2]
       q23 = quat[2] * quat[3]
       q33 = quat[3] * quat[3]
-      rot = wp.mat33d(q00 + q11 - q22 - q33, wp.float64(2.0) * (q12 - q03), wp.float64(2.0) * (q13 + q02),
-                     wp.float64(2.0) * (q12 + q03), q00 - q11 + q22 - q33, wp.float64(2.0) * (q23 - q01),
-                     wp.float64(2.0) * (q13 - q02), wp.float64(2.0) * (q23 + q01), q00 - q11 - q22 + q33)
+      two = wp.float64(2.0)
+      rot = wp.mat33d(q00 + q11 - q22 - q33, two * (q12 - q03), two * (q13 + q02),
+                      two * (q12 + q03), q00 - q11 + q22 - q33, two * (q23 - q01),
+                      two * (q13 - q02), two * (q23 + q01), q00 - q11 - q22 + q33)
       p1 = _rotate_frame(pos0, rot, o1)
       p2 = _rotate_frame(pos0, wp.transpose(rot), o2)
-      ok, d, p, nrm, sl = _penetration(ws, sl, worldid, p1, p2, margin, tol, iterations)
-      if ok:
-        distinct = bool(True)
-        for i in range(ncon):
-          if wp.length(positions[i] - p) <= tolerance:
-            distinct = False
-        if distinct:
-          positions[ncon] = p
-          _write(out, worldid, slot + ncon, dist0, p, nrm)
-          ncon += 1
+    ok, d, p, nrm, sl = _penetration(ws, sl, worldid, p1, p2, margin, tol, iterations)
+    if trial == 0:
+      if not ok:
+        return 0
+      dist0 = d
+      pos0 = p
+      frame = _make_frame(nrm)
+      positions[0] = p
+      _write(out, worldid, slot, d, p, nrm)
+      ncon = 1
+    elif ok:
+      distinct = bool(True)
+      for i in range(ncon):
+        if wp.length(positions[i] - p) <= tolerance:
+          distinct = False
+      if distinct:
+        positions[ncon] = p
+        # a multiCCD contact takes the depth of the first one (MuJoCo)
+        _write(out, worldid, slot + ncon, dist0, p, nrm)
+        ncon += 1
   return ncon
 
 

@@ -331,6 +331,8 @@ def _make_constraint(
       point = contact_pos_in[worldid, conid]
       dist = contact_dist_in[worldid, conid]
       margin = contact_includemargin_in[worldid, conid]
+      if dist >= margin:
+        continue  # in the gap (margin - gap <= dist < margin): kept as a contact, no constraint
       friction = contact_friction_in[worldid, conid]
       solref = contact_solref_in[worldid, conid]
       solimp = contact_solimp_in[worldid, conid]

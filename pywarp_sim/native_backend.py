@@ -1,8 +1,8 @@
 """backend="native": the fused C++/CUDA mj_step of kernels/step.h over the Simulator's arrays.
 
 The native step runs the whole pipeline of one world in one function (kinematics, com,
-mass matrix and factor, collision over the static pair list, constraint rows, Newton/CG,
-integrator, health flags) with the same algorithms and ordering as the Warp modules. It
+mass matrix and factor, collision over the static pair list, constraint rows, Newton / CG /
+PGS, integrator, health flags, auto-reset) with the same algorithms and ordering as the Warp modules. It
 reads and writes the Simulator's own Warp arrays through raw pointers (zero copy): the
 pointer tables are built once, at Simulator creation, from the layout the compiled module
 exports (`step_layout()`), and every array is checked against it (dtype, element width,
@@ -23,7 +23,6 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 
 from __future__ import annotations
 
-import numpy as np
 import warp as wp
 
 from . import native
@@ -112,7 +111,7 @@ def _options(sim) -> tuple:
     integrator=int(o.integrator),
     implicit_damping=int(m.has_damping and not o.disabled(DisableBit.EULERDAMP)
                          and not o.disabled(DisableBit.DAMPER)),
-    cone_elliptic=int(o.cone == ConeType.ELLIPTIC), solver_newton=int(o.solver == SolverType.NEWTON),
+    cone_elliptic=int(o.cone == ConeType.ELLIPTIC), solver_type=int(o.solver),
     iterations=int(o.iterations), ls_iterations=int(o.ls_iterations),
     en_constraint=on(DisableBit.CONSTRAINT), en_friction=on(DisableBit.FRICTIONLOSS),
     en_limit=on(DisableBit.LIMIT), en_contact=on(DisableBit.CONTACT), en_spring=on(DisableBit.SPRING),
@@ -143,6 +142,8 @@ def _check_supported(sim) -> None:
   if int(m.opt.integrator) not in (int(IntegratorType.EULER), int(IntegratorType.RK4),
                                    int(IntegratorType.IMPLICITFAST)):
     raise RuntimeError(f"backend='native' does not support integrator {m.opt.integrator}")
+  if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
+    raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
   pairs = m.collision
   if pairs.nconvex:
     from .collision_driver import _geom_label
@@ -171,8 +172,9 @@ def _address(arr) -> int:
   return int(arr.ptr) if arr.ptr else 0
 
 
-def build_tables(sim, layout) -> tuple:
-  """(ints, reals, model_arrays, data_arrays) for StepPlan, each array checked against `layout`."""
+def build_tables(sim, layout, keep: list | None = None) -> tuple:
+  """(ints, reals, model_arrays, data_arrays) for StepPlan, each array checked against `layout`.
+  Every array referenced is appended to `keep` (the caller holds them while the plan lives)."""
   sizes = _sizes(sim)
   ints, reals = _options(sim)
   ints.update(sizes)
@@ -192,6 +194,8 @@ def build_tables(sim, layout) -> tuple:
       where = f"Data array '{name}'"
     if not isinstance(arr, wp.array):
       raise RuntimeError(f"native backend: {where} is {type(arr).__name__}, not a Warp array")
+    if keep is not None:
+      keep.append(arr)
     if arr.device != device:
       raise RuntimeError(f"native backend: {where} is on {arr.device}, the Simulator on {device}")
     if arr.size and not arr.is_contiguous:
@@ -239,12 +243,16 @@ class NativeStepper:
     self._build(sim)
 
   def _build(self, sim):
-    tables = build_tables(sim, self._module.step_layout())
+    # The plan holds raw addresses: keep every array alive while it is used, so an array the
+    # user replaces is never freed under it (a replaced array is still stale: see refresh).
+    keep = []
+    tables = build_tables(sim, self._module.step_layout(), keep)
     if self.device.is_cuda:
       self.plan = self._module.StepPlan(*tables, sim.nworld, self.device.ordinal)
     else:
       self.plan = self._module.StepPlan(*tables, sim.nworld)
     self._fingerprint = _fingerprint(sim)
+    self._arrays = keep
 
   def _sync_settings(self, sim):
     fp = _fingerprint(sim)

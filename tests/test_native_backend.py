@@ -20,6 +20,7 @@ import pywarp_sim as pws
 from pywarp_sim import collision_driver, native, native_backend
 
 import oracle
+import test_collision as tc
 from assets import BALL_HUMANOID
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
@@ -34,9 +35,11 @@ POS_TOL = 2e-6
 ROT_TOL = 2e-6
 FORCE_TOL = 1e-5
 QACC_TOL = 1e-4
-# test_constraint.py: converged Newton / CG (iterations raised, tolerance tightened)
+# test_constraint.py / test_contact.py: converged solvers (iterations raised, tolerance
+# tightened). Newton per world; CG and PGS stall in float32: median and max over worlds.
 NEWTON_TOL = 1e-4
-CG_TOL = 5e-3
+CG_MEDIAN_TOL = 1e-3
+CG_MAX_TOL = 3e-2
 # test_collision.py: analytic colliders in float32
 DIST_TOL = 1e-5
 # test_integrators.py: float32 trajectory drift after 200 steps (we run 100)
@@ -137,18 +140,22 @@ def _converged_humanoid(solver, cone=mujoco.mjtCone.mjCONE_PYRAMIDAL):
   mjm = oracle.mj_model("humanoid")
   mjm.opt.solver = solver
   mjm.opt.cone = cone
-  mjm.opt.iterations = 100
+  mjm.opt.iterations = 200
   mjm.opt.ls_iterations = 50
   mjm.opt.tolerance = 1e-10
   return mjm
 
 
-@pytest.mark.parametrize("solver,cone,tol", [
-  (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_PYRAMIDAL, NEWTON_TOL),
-  (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_ELLIPTIC, NEWTON_TOL),
-  (mujoco.mjtSolver.mjSOL_CG, mujoco.mjtCone.mjCONE_PYRAMIDAL, CG_TOL),
-], ids=["newton-pyramidal", "newton-elliptic", "cg-pyramidal"])
-def test_contact_states_match_mujoco_and_warp(solver, cone, tol):
+@pytest.mark.parametrize("solver,cone", [
+  (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_PYRAMIDAL),
+  (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_ELLIPTIC),
+  (mujoco.mjtSolver.mjSOL_CG, mujoco.mjtCone.mjCONE_PYRAMIDAL),
+  (mujoco.mjtSolver.mjSOL_CG, mujoco.mjtCone.mjCONE_ELLIPTIC),
+  (mujoco.mjtSolver.mjSOL_PGS, mujoco.mjtCone.mjCONE_PYRAMIDAL),
+], ids=["newton-pyramidal", "newton-elliptic", "cg-pyramidal", "cg-elliptic", "pgs-pyramidal"])
+def test_contact_states_match_mujoco_and_warp(solver, cone):
+  newton = solver == mujoco.mjtSolver.mjSOL_NEWTON
+  tol = NEWTON_TOL if newton else CG_MAX_TOL
   mjm = _converged_humanoid(solver, cone)
   state = _falling_states(oracle.mj_model("humanoid"), 16, seed=5)
   n = len(state[0])
@@ -160,7 +167,7 @@ def test_contact_states_match_mujoco_and_warp(solver, cone, tol):
   np.testing.assert_array_equal(nefc, ref.data.efc.nefc.numpy())
   geom = nat.data.contact.geom.numpy()
   dist = nat.data.contact.dist.numpy()
-  worst = 0.0
+  errs = []
   for w in range(n):
     mjd = _mj_forward(mjm, state, w)
     assert ncon[w] == mjd.ncon, f"world {w}: ncon {ncon[w]} vs MuJoCo {mjd.ncon}"
@@ -168,7 +175,7 @@ def test_contact_states_match_mujoco_and_warp(solver, cone, tol):
     assert [tuple(g) for g in geom[w, :ncon[w]]] == [tuple(c.geom) for c in mjd.contact[:mjd.ncon]]
     np.testing.assert_allclose(dist[w, :ncon[w]], mjd.contact.dist[:mjd.ncon], atol=DIST_TOL)
     err = oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc)
-    worst = max(worst, err)
+    errs.append(err)
     assert err < tol, f"world {w}: native qacc vs MuJoCo {err:.2e}"
     assert oracle.rel_err(_ours(nat, "qfrc_constraint", w), mjd.qfrc_constraint) < tol
     assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < tol
@@ -176,7 +183,32 @@ def test_contact_states_match_mujoco_and_warp(solver, cone, tol):
     np.testing.assert_array_equal(e.efc_type.numpy()[w, :nefc[w]], mjd.efc_type)
     np.testing.assert_allclose(e.efc_D.numpy()[w, :nefc[w]], mjd.efc_D, rtol=1e-4)
   assert (ncon >= 1).all() and (ncon >= 2).sum() >= n // 4, ncon
-  print(f"\nnative {solver.name} {cone.name}: worst qacc rel err vs MuJoCo {worst:.2e}")
+  median, worst = np.median(errs), np.max(errs)
+  print(f"\nnative {solver.name} {cone.name}: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
+  if not newton:
+    assert median < CG_MEDIAN_TOL
+
+
+@pytest.mark.parametrize("margin,gap", [(0.0, 0.0), (0.03, 0.02)])
+@pytest.mark.parametrize("t1,t2", tc.PRIMITIVE_PAIRS)
+def test_primitive_colliders_match_mujoco(t1, t2, margin, gap):
+  """Every analytic collider through the native step (our kinematics from qpos), against
+  MuJoCo's d.contact, with test_collision's helpers and tolerances (x10 on positions and
+  frames for float32 kinematics, as test_collision's own qpos-driven test)."""
+  mjm = mujoco.MjModel.from_xml_string(tc._pair_xml(t1, t2, margin, gap))
+  n = tc.NWORLD
+  qpos = tc._random_states(mjm, np.random.default_rng(tc._seed(t1, t2, margin)), n)
+  sim = _sim(mjm, n, "native")
+  state = (qpos, np.zeros((n, mjm.nv)), np.zeros((n, 0)), np.zeros((n, 0)))
+  _forward(sim, state)
+  err = tc.Errors()
+  nhit = 0
+  for w in range(n):
+    ref = tc._mj_contacts(_mj_forward(mjm, state, w))
+    nhit += bool(ref)
+    tc._compare_world(tc._our_contacts(sim.data, w), ref, err, f"{t1}-{t2} world {w}")
+  assert 0 < nhit < n
+  assert err.dist < 10 * tc.DIST_TOL and err.pos < 10 * tc.POS_TOL and err.frame < 10 * tc.FRAME_TOL, err
 
 
 def test_limits_and_friction_match_mujoco():
@@ -372,6 +404,29 @@ def test_option_changes_are_picked_up():
   np.testing.assert_allclose(nat.time.numpy(), 0.006, rtol=1e-6)
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
   assert (nat.health.numpy() & int(pws.Health.VELOCITY_BOUND)).all()
+
+
+def test_per_world_parameter_banks_match_warp():
+  """nbank = nworld: each world reads its own bank row (mass, damping, gains, gravity)."""
+  mjm = oracle.mj_model("humanoid")
+  n = 4
+  state = _falling_states(mjm, n, seed=8)
+  rng = np.random.default_rng(1)
+  scales = {name: rng.uniform(0.7, 1.3, n) for name in ("body_mass", "dof_damping", "actuator_gainprm")}
+  sims = []
+  for backend in ("native", "warp"):
+    sim = pws.Simulator(pws.put_model(mjm, "cpu"), nworld=n, device="cpu", backend=backend, nbank=n)
+    m = sim.model
+    for name, sc in scales.items():
+      bank = wp.to_torch(getattr(m, name))
+      bank *= torch.as_tensor(sc, dtype=torch.float32).view(-1, *([1] * (bank.dim() - 1)))
+    wp.to_torch(m.opt.gravity)[2] *= 0.5  # world 2 on a lighter planet
+    _forward(sim, state)
+    sims.append(sim)
+  nat, ref = sims
+  for w in range(n):
+    # a plan reading bank row 0 for every world would be off by the 30 % parameter changes
+    assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < NEWTON_TOL, w
 
 
 def test_state_bytes_per_world():

@@ -24,6 +24,12 @@
 Calibration touches the robot only through its Robot protocol methods (reset, step, run).
 It never reads hidden values (a real robot has none to read).
 
+Identifiability: scaling every mass, the motor strength, damping and armature together leaves
+the joint dynamics unchanged; only the abdomen springs (jnt_stiffness, not calibrated: an
+absolute torque reference) and the contact-free gravity/motor balance break that symmetry.
+The estimates of mass_legs, mass_arms, motor_strength and joint_damping are therefore
+strongly correlated (|rho| ~ 0.9-0.99 in `covariance_z`); the intervals account for it.
+
 Not identified: ground friction (contact-free excitation; friction is also a model-level
 parameter in pywarp_sim, see params.py). It stays at nominal and is listed in
 `Calibration.unidentified` with its prior range as the interval.
@@ -68,6 +74,7 @@ class CalibrationConfig:
   latencies: tuple = P.LATENCY_VALUES
   device: str = "cpu"
   backend: str = "auto"
+  cpu_threads: int = 0         # native CPU step threads (0: OpenMP default); see simbatch.Replayer
   model: str = "humanoid"
 
   @classmethod
@@ -154,7 +161,8 @@ class _Batch:
       c = self.cfg
       self.replayers[n] = Replayer(n, decimation=self.decimation,
                                    held_pose=self.motion.state[0][:7] if self.motion.held else None,
-                                   model=c.model, device=c.device, backend=c.backend)
+                                   model=c.model, device=c.device, backend=c.backend,
+                                   cpu_threads=c.cpu_threads)
     return self.replayers[n]
 
   def scales(self, z: np.ndarray) -> dict:

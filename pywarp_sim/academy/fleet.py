@@ -319,7 +319,8 @@ def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: st
 def run_round(robots: list, cfg: FleetConfig, buffer: IncidentBuffer | None = None,
               round_index: int = 0, policy=None, calibrations: list | None = None,
               log_dir: str | None = None, verbose: bool = False) -> dict:
-  """One fleet round (module doc). Returns a report dict; `buffer` collects the incidents."""
+  """One fleet round (module doc). Returns a report dict ("calibrations" and "policy" hold
+  objects); `buffer` collects the incidents."""
   t0 = time.perf_counter()
   buffer = buffer if buffer is not None else IncidentBuffer()
   report = {"round": round_index}
@@ -361,4 +362,5 @@ def run_round(robots: list, cfg: FleetConfig, buffer: IncidentBuffer | None = No
   report["incidents"] = len(buffer)
   report["wall_s"] = time.perf_counter() - t0
   report["calibrations"] = calibrations
+  report["policy"] = policy
   return report

@@ -44,7 +44,7 @@ def nrmse(sim: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 def simulate_motion(motion, params_list: list, decimation: int, device="cpu", backend="auto",
-                    model: str = "humanoid", contacts: bool = False):
+                    model: str = "humanoid", contacts: bool = False, cpu_threads: int = 0):
   """Runs `motion` in simulation once per parameter set (one world each, one batch per ground
   friction value). Returns [(channels (T + 1, C) numpy, healthy bool)]."""
   held_pose = motion.state[0][:7] if motion.held else None
@@ -54,7 +54,7 @@ def simulate_motion(motion, params_list: list, decimation: int, device="cpu", ba
     by_friction.setdefault(float(p.get("ground_friction", 1.0)), []).append(i)
   for fr, idx in by_friction.items():
     rep = Replayer(len(idx), friction=fr, decimation=decimation, held_pose=held_pose, model=model,
-                   device=device, backend=backend)
+                   device=device, backend=backend, cpu_threads=cpu_threads)
     scales = {k: np.array([params_list[i].get(k, 1.0) for i in idx]) for k in P.BANK_PARAMS}
     lat = np.array([int(params_list[i].get("latency", 0)) for i in idx])
     out, health, _ = rep.rollout(scales, lat, *motion.state, contacts=contacts, **motion.replay())
@@ -81,7 +81,7 @@ def sensor_noise(robot, duration_s: float = 1.5, model: str = "humanoid") -> np.
 
 def trajectory_gap(robot, param_sets: dict, motions: list, logs: list | None = None,
                    noise_std: np.ndarray | None = None, device="cpu", backend="auto",
-                   model: str = "humanoid") -> dict:
+                   model: str = "humanoid", cpu_threads: int = 0) -> dict:
   """The robot's logs of `motions` (executed now unless `logs` is given) against simulation
   with each parameter set of `param_sets` ({label: params}).
 
@@ -105,7 +105,8 @@ def trajectory_gap(robot, param_sets: dict, motions: list, logs: list | None = N
     groups = channel_groups(nj)
     use = GAP_GROUPS if motion.held else tuple(groups)
     scale = channel_scale(ref, nj)
-    sims = simulate_motion(motion, [param_sets[l] for l in labels], decimation, device, backend, model)
+    sims = simulate_motion(motion, [param_sets[l] for l in labels], decimation, device, backend, model,
+                           cpu_threads=cpu_threads)
     for label, (sim, healthy) in zip(labels, sims):
       e = nrmse(sim, ref, scale) if healthy else np.full(ref.shape[1], np.inf)
       cols = np.concatenate([np.arange(ref.shape[1])[groups[g]] for g in use])
@@ -139,7 +140,8 @@ def parameter_error(estimate: dict, truth: dict, names=P.BANK_PARAMS) -> dict:
 
 def _mirror_obs_and_reward(env, frame, actions, last_actions, compute_reward: bool):
   """Writes a robot frame (with mocap base pose/velocity) into the 1-world env's simulator
-  and returns (obs (1, nobs), reward, fell) from the env's own definitions."""
+  and returns (obs TensorDict {"policy": (1, nobs)}, reward, fell) from the env's own
+  definitions."""
   sim = env.sim
   qpos = torch.as_tensor(np.concatenate([frame.base_pos, frame.base_quat, frame.joint_pos]),
                          dtype=torch.float32)
@@ -157,12 +159,12 @@ def _mirror_obs_and_reward(env, frame, actions, last_actions, compute_reward: bo
     reward = float(r[0])
     cfg = env.cfg
     fell = bool((b["height"][0] < cfg.termination_height) | (b["gravity"][0, 2] > cfg.termination_gravity_z))
-  obs = env._compute_obs()["policy"]
-  return obs, reward, fell
+  return env._compute_obs(), reward, fell
 
 
 def rollout_return(policy, env, robot, episode_s: float | None = None, record: bool = False):
-  """Runs `policy` (obs (1, nobs) tensor -> actions (1, nu)) on `robot` (robot.Robot with
+  """Runs `policy` (obs TensorDict {"policy": (1, nobs)} -> actions (1, nu), as rsl-rl's
+  inference policy) on `robot` (robot.Robot with
   mocap frames) in closed loop with the env's observations, PD law and rewards. The env
   provides definitions only (its simulator mirrors the robot's state); the PD law runs at
   the robot's control rate. Returns {"return", "steps", "fell", "frames"}."""

@@ -43,7 +43,7 @@ HELD_POSE = (0.0, 0.0, 1.6, 1.0, 0.0, 0.0, 0.0)
 # well damped loop stays stable with 3 control steps (30 ms) of latency and never saturates
 # the motors; gains proportional to the gear instead drive light distal joints (ankles,
 # elbows) into limit cycles with latency, and the replay stops being smooth.
-PD_BANDWIDTH_HZ = 1.5
+PD_BANDWIDTH_HZ = 1.0
 PD_DAMPING_RATIO = 0.7
 
 

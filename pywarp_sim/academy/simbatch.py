@@ -29,14 +29,38 @@ from .robot import SensorFrame, SensorLog
 FOOT_GEOMS = ("right_foot", "left_foot")
 
 
+_NATIVE_FAILED = {}  # device -> reason the native backend could not build a Simulator
+
+
 def default_backend(device) -> str:
   """"native" (fused C++/CUDA step, several times faster) when built for `device`, else "warp"."""
+  if str(device) in _NATIVE_FAILED:
+    return "warp"
   try:
     from .. import native_backend
     native_backend.require(device)
     return "native"
   except Exception:  # not built, or no CUDA module: the Warp kernels run everywhere
     return "warp"
+
+
+def make_simulator(model, nworld: int, device: str, backend: str, **kw) -> tuple:
+  """(Simulator, backend used). backend "auto": native when it builds, else warp; a native
+  module that fails at creation (e.g. stale against its Python side) is remembered per device
+  and the Warp kernels are used, with the reason in `native_unavailable()`."""
+  if backend != "auto":
+    return Simulator(model, nworld=nworld, device=device, backend=backend, **kw), backend
+  if default_backend(device) == "native":
+    try:
+      return Simulator(model, nworld=nworld, device=device, backend="native", **kw), "native"
+    except Exception as e:
+      _NATIVE_FAILED[str(device)] = f"{type(e).__name__}: {e}"
+  return Simulator(model, nworld=nworld, device=device, backend="warp", **kw), "warp"
+
+
+def native_unavailable() -> dict:
+  """{device: reason} for devices where the native backend failed at creation."""
+  return dict(_NATIVE_FAILED)
 
 
 class Replayer:
@@ -49,23 +73,26 @@ class Replayer:
     held_pose: None (free robot) or the base pose (7,) of the test stand (params.base_mj_model).
     model: bundled model name or MJCF path.
     device, backend: of the Simulator ("auto" picks default_backend(device)).
+    cpu_threads: OpenMP threads of the native CPU step (0: OpenMP default). On a loaded
+      machine 1 is much faster for a few hundred worlds (busy-waiting threads contend).
 
   States are always given in the free robot's layout (nq, nv); a held replayer uses their
   joint part.
   """
 
   def __init__(self, nworld: int, friction: float = 1.0, decimation: int = 2, held_pose=None,
-               model: str = "humanoid", device="cpu", backend: str = "auto"):
+               model: str = "humanoid", device="cpu", backend: str = "auto", cpu_threads: int = 0):
     device = str(wp.get_device(device))
-    backend = default_backend(device) if backend == "auto" else backend
     self.friction = float(friction)
     self.held_pose = None if held_pose is None else tuple(float(x) for x in held_pose)
     edited = P.edited_mj_model(P.base_mj_model(model, self.held_pose), {"ground_friction": self.friction})
     model = put_model(edited, device, nbank=nworld)
     # Velocity bound: a diverged candidate is flagged (and scored as failed), never fatal.
-    self.sim = Simulator(model, nworld=nworld, device=device, backend=backend, nbank=nworld,
-                         max_qvel=1e3)
-    self.backend = backend
+    self.sim, self.backend = make_simulator(model, nworld, device, backend, nbank=nworld,
+                                            max_qvel=1e3)
+    if cpu_threads and self.backend == "native" and not self.sim.device.is_cuda:
+      from .. import native_backend
+      native_backend.set_num_threads(self.sim, cpu_threads)
     self.nworld = nworld
     self.decimation = int(decimation)
     self.writer = P.BankWriter(model)
@@ -114,8 +141,10 @@ class Replayer:
     idx = torch.arange(self.nworld, device=self.device) if worlds is None else \
       torch.as_tensor(worlds, dtype=torch.long, device=self.device)
     sim.reset(idx, recompute=False)
-    qpos = torch.as_tensor(np.asarray(qpos), dtype=torch.float32, device=self.device)
-    qvel = torch.as_tensor(np.asarray(qvel), dtype=torch.float32, device=self.device)
+    def as_tensor(x):
+      x = x if torch.is_tensor(x) else np.asarray(x)
+      return torch.as_tensor(x, dtype=torch.float32).to(self.device)
+    qpos, qvel = as_tensor(qpos), as_tensor(qvel)
     if self.held_pose is not None:
       qpos, qvel = qpos[..., 7:], qvel[..., 6:]
     sim.qpos[idx] = qpos.expand(len(idx), -1) if qpos.dim() == 1 else qpos

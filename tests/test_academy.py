@@ -1,0 +1,230 @@
+"""Academy: proxy robots, batched calibration, gap metrics, incident replay.
+
+Oracles: MuJoCo C (the proxy robots run it with known parameters), the known hidden
+parameters of a proxy built with `truth=...`, and the values written into the worlds."""
+
+import inspect
+import math
+import types
+
+import numpy as np
+import pytest
+import torch
+import warp as wp
+
+import pywarp_sim as pws
+from pywarp_sim.academy import calibrate as C
+from pywarp_sim.academy import fleet as F
+from pywarp_sim.academy import gap as G
+from pywarp_sim.academy import motions as M
+from pywarp_sim.academy import params as P
+from pywarp_sim.academy import proxy
+from pywarp_sim.academy.robot import Robot
+from pywarp_sim.academy.simbatch import Replayer, SimRobot
+
+# A known robot: three parameters off nominal, one control step of latency.
+TRUTH = {"mass_legs": 1.12, "motor_strength": 0.87, "joint_damping": 1.45, "latency": 1}
+SMALL = ("mass_legs", "motor_strength", "joint_damping")
+# Zero sensor noise and a correct model: the optimum is the truth; float32 simulation against
+# float64 MuJoCo C leaves < 1e-5 relative error (measured), so 0.5% is a safe bound that still
+# fails for any real bias (the prior spread is 20-100%).
+RECOVERY_TOL = 0.005
+# One OpenMP thread: on a loaded CI machine busy-waiting threads make small batches slower.
+SMALL_CFG = dict(nworld=96, generations=3, lm_iterations=3, duration_s=1.0, params=SMALL, cpu_threads=1)
+
+
+@pytest.fixture(scope="module")
+def small_calibration():
+  robot = proxy.ProxyRobot("known", truth=TRUTH, noise=proxy.SensorNoise.none())
+  return robot, C.calibrate(robot, C.CalibrationConfig(**SMALL_CFG))
+
+
+def test_proxy_and_sim_robot_honour_the_robot_protocol():
+  r = proxy.ProxyRobot("p", seed=1)
+  assert isinstance(r, Robot)
+  assert isinstance(SimRobot(), Robot)
+  assert not isinstance(object(), Robot)
+  qpos, qvel = M.held_state()
+  frame = r.reset(qpos, qvel, held=True)
+  assert frame.joint_pos.shape == (r.nu,) and frame.base_quat.shape == (4,)
+  log = r.run(np.zeros((5, r.nu)))
+  assert log.channels().shape == (6, 2 * r.nu + 7) and log.foot_contact.shape == (6, 2)
+  # the hidden parameters are not an attribute of the robot: only reveal_truth() gives them
+  assert not any("truth" in k and not k.startswith("_ProxyRobot__") for k in vars(r))
+  assert set(r.reveal_truth()) == set(P.CONTINUOUS_PARAMS) | {"latency"}
+
+
+def test_batched_replay_matches_mujoco_c_with_the_same_parameters():
+  """Every world of a Replayer with the robot's parameters reproduces the MuJoCo C robot; a
+  world with another latency does not."""
+  robot = proxy.ProxyRobot("known", truth=TRUTH, noise=proxy.SensorNoise.none())
+  motion = M.held_motions(100, robot.control_dt, seed=5)[0]
+  log = motion.execute(robot)
+  rep = Replayer(3, decimation=2, held_pose=motion.state[0][:7])
+  scales = {k: TRUTH.get(k, 1.0) for k in P.BANK_PARAMS}
+  out, health, _ = rep.rollout(scales, [1, 1, 0], *motion.state, **motion.replay())
+  ref = torch.as_tensor(log.channels(), dtype=torch.float32)
+  err = (out - ref[:, None]).abs()[:, :, :2 * robot.nu].amax((0, 2))
+  assert (health == 0).all()
+  assert float(err[0]) < 1e-3 and float(err[1]) < 1e-3  # float32 vs float64 over 1 s
+  assert float(err[2]) > 1e-2                            # wrong latency is visible
+
+
+def test_calibration_recovers_known_parameters(small_calibration):
+  robot, cal = small_calibration
+  for name in SMALL:
+    assert abs(math.log(cal.params[name] / TRUTH[name])) < RECOVERY_TOL, (name, cal.params[name])
+    lo, hi = cal.ci95[name]
+    assert lo < cal.params[name] < hi
+  assert cal.params["latency"] == TRUTH["latency"]
+  assert cal.cost_final < 1e-3 * cal.cost_nominal
+  assert cal.unidentified == tuple(n for n in P.CONTINUOUS_PARAMS if n not in SMALL)
+
+
+def test_gap_shrinks_on_held_out_motions(small_calibration):
+  robot, cal = small_calibration
+  heldout = M.held_motions(150, robot.control_dt, seed=777, count=1)  # not the excitation seed
+  g = G.trajectory_gap(robot, {"nominal": P.nominal_params(), "calibrated": cal.params}, heldout)
+  assert g["calibrated"]["nrmse"] * 5 < g["nominal"]["nrmse"]
+  err0 = G.parameter_error(P.nominal_params(), robot.reveal_truth(), SMALL)["mean_abs_log"]
+  err1 = G.parameter_error(cal.params, robot.reveal_truth(), SMALL)["mean_abs_log"]
+  assert err1 * 3 < err0
+
+
+def test_noisy_full_calibration_reduces_parameter_error():
+  """Six parameters and latency, default sensor noise, the quick configuration."""
+  robot = proxy.ProxyRobot("noisy", seed=11)
+  cal = C.calibrate(robot, C.CalibrationConfig.quick(nworld=128, generations=4, cpu_threads=1))
+  truth = robot.reveal_truth()
+  err0 = G.parameter_error(P.nominal_params(), truth)["mean_abs_log"]
+  err1 = G.parameter_error(cal.params, truth)["mean_abs_log"]
+  assert cal.params["latency"] == truth["latency"]
+  assert err1 * 3 < err0, (err0, err1)
+
+
+class _SealedRobot:
+  """Only the Robot protocol; any other attribute (truth, private state) raises."""
+
+  def __init__(self, inner):
+    object.__setattr__(self, "_inner", inner)
+
+  name = property(lambda self: self._inner.name)
+  control_dt = property(lambda self: self._inner.control_dt)
+  nu = property(lambda self: self._inner.nu)
+  joint_names = property(lambda self: self._inner.joint_names)
+
+  def reset(self, qpos, qvel, held=False):
+    return self._inner.reset(qpos, qvel, held=held)
+
+  def step(self, ctrl):
+    return self._inner.step(ctrl)
+
+  def run(self, controls):
+    return self._inner.run(controls)
+
+  def reveal_truth(self):
+    raise AssertionError("calibration read the hidden truth")
+
+  def __getattr__(self, name):
+    raise AssertionError(f"calibration touched robot attribute '{name}'")
+
+
+def test_calibration_uses_only_the_robot_protocol():
+  robot = _SealedRobot(proxy.ProxyRobot("sealed", truth=TRUTH, noise=proxy.SensorNoise.none()))
+  assert isinstance(robot, Robot)
+  cal = C.calibrate(robot, C.CalibrationConfig(**{**SMALL_CFG, "generations": 1, "lm_iterations": 1}))
+  assert cal.robot == "sealed"
+  src = inspect.getsource(C)  # and no code path that could reach the truth
+  assert "reveal_truth(" not in src and "_ProxyRobot__" not in src
+
+
+def _incident(robot_name, qpos, qvel, **params):
+  return F.Incident(robot=robot_name, kind="fall", round=0, time=0.5, qpos=qpos, qvel=qvel,
+                    params={**P.nominal_params(), **params})
+
+
+def test_incidents_are_written_into_worlds_state_and_banks():
+  qpos0, _ = M.resting_state("supine")
+  nq, nv = len(qpos0), 27
+  rng = np.random.default_rng(0)
+  a = _incident("a", qpos0 + np.r_[0.1, 0, 0, np.zeros(4), rng.normal(0, 0.05, nq - 7)],
+                rng.normal(0, 0.1, nv), mass_legs=1.2, motor_strength=0.8, joint_damping=1.5,
+                joint_armature=0.6, latency=2)
+  b = _incident("b", qpos0, np.zeros(nv), mass_torso=0.9, mass_arms=1.3, latency=3)
+  buf = F.IncidentBuffer()
+  buf.add(a)
+  buf.add(b)
+  sim = pws.Simulator("humanoid", nworld=4, device="cpu", nbank=4)
+  latency, used = buf.apply(sim, [1, 3])
+  assert latency.tolist() == [2, 3] and [u.robot for u in used] == ["a", "b"]
+  np.testing.assert_allclose(sim.qpos[1].numpy(), a.qpos, atol=1e-6)
+  np.testing.assert_allclose(sim.qvel[1].numpy(), a.qvel, atol=1e-6)
+  np.testing.assert_allclose(sim.qpos[3].numpy(), b.qpos, atol=1e-6)
+  m = sim.model
+  h = m.host
+  mass = wp.to_torch(m.body_mass).numpy()
+  names = m.names["body"]
+  for w, inc in ((1, a), (3, b)):
+    for group, bodies in P.MASS_GROUPS.items():
+      for body in bodies:
+        i = names.index(body)
+        assert mass[w, i] == pytest.approx(h["body_mass"][0][i] * inc.params[group], rel=1e-6)
+  np.testing.assert_allclose(wp.to_torch(m.actuator_gainprm).numpy()[1, :, 0],
+                             h["actuator_gainprm"][0][:, 0] * 0.8, rtol=1e-6)
+  np.testing.assert_allclose(wp.to_torch(m.dof_damping).numpy()[1], h["dof_damping"][0] * 1.5, rtol=1e-6)
+  np.testing.assert_allclose(wp.to_torch(m.dof_armature).numpy()[1], h["dof_armature"][0] * 0.6, rtol=1e-6)
+  # untouched worlds keep the nominal model and state
+  np.testing.assert_allclose(mass[0], h["body_mass"][0], rtol=1e-6)
+  np.testing.assert_allclose(sim.qpos[0].numpy(), h["qpos0"], atol=1e-6)
+  # the replayed worlds run from there
+  sim.step(5)
+  assert (sim.health == 0).all()
+
+
+def test_fall_is_recorded_as_incident_and_replayed_in_simulation():
+  envs = pytest.importorskip("pywarp_sim.envs")
+  env = envs.make("humanoid-stand", 1, "cpu")
+  weak = {"motor_strength": 0.3, "latency": 1}  # too weak to stand: it falls
+  robot = proxy.ProxyRobot("weak", truth=weak, noise=proxy.SensorNoise.none())
+  cal = types.SimpleNamespace(params={**P.nominal_params(), **weak})
+  res, incident = F.evaluate_robot(F.zero_policy, env, robot, episode_s=2.0, pre_fall_s=0.2,
+                                   round_index=0, calibration=cal)
+  assert res["fell"] and incident is not None
+  assert incident.params["motor_strength"] == 0.3 and incident.qpos.shape == (28,)
+  buf = F.IncidentBuffer()
+  buf.add(incident)
+  out = F.replay_incidents(buf, env, horizon_s=1.0, decimation=2)
+  assert out["start_qpos_error"] < 1e-5 and out["bank_error"] < 1e-5
+  assert out["reproduced"] == 1
+
+
+def test_fleet_distribution_and_randomization_spec():
+  cals = []
+  for i, s in enumerate((0.9, 1.1)):
+    params = {**P.nominal_params(), "mass_legs": s, "motor_strength": 2.0 - s, "latency": i}
+    cals.append(types.SimpleNamespace(params=params, identified=P.BANK_PARAMS,
+                                      std_z={k: 0.01 for k in P.BANK_PARAMS}))
+  dist = F.fit_distribution(cals)
+  assert dist["mass_legs"]["mean"] == pytest.approx(math.sqrt(0.9 * 1.1))
+  assert not dist["ground_friction"]["identified"]
+  spec, obj = F.randomization_spec(dist, k_sigma=2.0)
+  lo, hi = spec["ranges"]["mass_legs"]
+  assert lo < 0.9 and hi > 1.1
+  assert spec["latency_control_steps"] == (0, 1)
+  if obj is not None:
+    assert obj.body_mass_scale[0] <= lo and obj.body_mass_scale[1] >= hi
+
+
+def test_policy_return_drop_vanishes_with_a_true_twin():
+  """The same policy on a robot and on its simulated twin: with the robot's true parameters
+  the returns agree (MuJoCo C vs pywarp_sim); with the nominal twin they do not."""
+  pytest.importorskip("pywarp_sim.envs")
+  truth = {"motor_strength": 0.85, "joint_armature": 0.6, "latency": 2}
+  robot = proxy.ProxyRobot("r", truth=truth, noise=proxy.SensorNoise.none())
+  env_cfg = {"task": "humanoid-stand"}
+  true_twin = G.policy_return_drop(F.zero_policy, env_cfg, robot, {**P.nominal_params(), **truth},
+                                   episode_s=1.5)
+  nominal_twin = G.policy_return_drop(F.zero_policy, env_cfg, robot, None, episode_s=1.5)
+  assert "skipped" not in true_twin, true_twin
+  assert abs(true_twin["drop"]) < 0.02 * abs(true_twin["return_robot"]) + 1e-3
+  assert abs(nominal_twin["drop"]) > 10 * abs(true_twin["drop"])
