@@ -977,7 +977,21 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
       store3(d.con_pos + 3 * n, buf[k].pos);
       store33(d.con_frame + 9 * n, make_frame(buf[k].normal, buf[k].tangent));
       d.con_includemargin[n] = includemargin;
-      for (int i = 0; i < 5; ++i) d.con_friction[5 * n + i] = m.pair_friction[5 * p + i];
+      // dynamic pairs mix this world's geom frictions (max, or the higher-priority geom's)
+      int fg1 = m.pair_friction_geom[2 * p], fg2 = m.pair_friction_geom[2 * p + 1];
+      if (fg1 >= 0) {
+        const T minmu = T(1e-5);
+        T f[3];
+        for (int i = 0; i < 3; ++i) {
+          T a = d.geom_friction[3 * fg1 + i], b = d.geom_friction[3 * fg2 + i];
+          f[i] = a > b ? a : b;
+          f[i] = f[i] > minmu ? f[i] : minmu;
+        }
+        const T fr[5] = {f[0], f[0], f[1], f[2], f[2]};
+        for (int i = 0; i < 5; ++i) d.con_friction[5 * n + i] = fr[i];
+      } else {
+        for (int i = 0; i < 5; ++i) d.con_friction[5 * n + i] = m.pair_friction[5 * p + i];
+      }
       for (int i = 0; i < 2; ++i) d.con_solref[2 * n + i] = m.pair_solref[2 * p + i];
       for (int i = 0; i < 2; ++i) d.con_solreffriction[2 * n + i] = m.pair_solreffriction[2 * p + i];
       for (int i = 0; i < 5; ++i) d.con_solimp[5 * n + i] = m.pair_solimp[5 * p + i];

@@ -49,7 +49,7 @@
   I(actuator_biastype, 1, nu) I(actuator_ctrllimited, 1, nu) I(actuator_forcelimited, 1, nu) \
   I(actuator_actlimited, 1, nu) I(actuator_actadr, 1, nu) I(actuator_actearly, 1, nu)       \
   I(pair_geom1, 1, npair) I(pair_geom2, 1, npair) I(pair_collider, 1, npair)                \
-  I(pair_condim, 1, npair)                                                                   \
+  I(pair_condim, 1, npair) I(pair_friction_geom, 2, npair)                                   \
   F(body_pos, 3, nbody) F(body_quat, 4, nbody) F(body_iquat, 4, nbody)                       \
   F(body_gravcomp, 1, nbody) F(body_invweight0, 2, nbody)                                    \
   F(jnt_pos, 3, njnt) F(jnt_axis, 3, njnt) F(jnt_range, 2, njnt) F(jnt_margin, 1, njnt)     \
@@ -65,7 +65,7 @@
   B(body_ipos, 3, nbody) B(body_mass, 1, nbody) B(body_inertia, 3, nbody)                    \
   B(jnt_stiffness, 1, njnt) B(dof_armature, 1, nv) B(dof_damping, 1, nv)                     \
   B(dof_frictionloss, 1, nv) B(actuator_gainprm, 3, nu) B(actuator_biasprm, 3, nu)           \
-  B(actuator_gear, 1, nu) B(gravity, 3, 1)
+  B(actuator_gear, 1, nu) B(gravity, 3, 1) B(geom_friction, 3, ngeom)
 
 // ---- Data arrays, per world: F = float, I = int32; G = global int32 counters ---------------
 #define PWS_DATA_ARRAYS(F, I)                                                                \

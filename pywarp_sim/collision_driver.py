@@ -35,6 +35,7 @@ wp.set_module_options({"enable_backward": False})
 vec5 = wp.types.vector(length=5, dtype=wp.float32)
 
 MINMU = 1e-5  # mjMINMU: smallest friction coefficient of a contact
+MINMU_F = wp.constant(MINMU)
 MINVAL = 1e-15
 
 
@@ -133,6 +134,7 @@ class CollisionPairs:
   gap: wp.array         # (npair,) float, m: detection threshold is margin + gap
   slot: wp.array        # (npair,) int: first contact slot
   maxcon: wp.array      # (npair,) int: most contacts the pair's narrowphase returns
+  friction_geom: wp.array  # (npair,) vec2i: geoms whose per-world friction is mixed (-1: explicit pair)
   primitive_pairs: wp.array  # (nprimitive,) int: pair ids with an analytic collider
   convex_pairs: wp.array     # (nconvex,) int: pair ids using GJK/EPA
   geom_rbound: wp.array      # (ngeom,) float, m: bounding-sphere radius (0 for planes)
@@ -330,6 +332,10 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
         f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} (from {where}) has no "
         f"narrowphase in pywarp_sim; exclude the pair (<exclude>, contype/conaffinity) or use "
         f"supported geom types")
+    fric_geom = (-1, -1)  # explicit pair: its own friction
+    if ipair < 0:
+      p1, p2 = int(m.geom_priority[g1]), int(m.geom_priority[g2])
+      fric_geom = (g1, g2) if p1 == p2 else ((g1, g1) if p1 > p2 else (g2, g2))
     if ipair >= 0:
       adhesion = float(m.pair_adhesion[ipair]) if hasattr(m, "pair_adhesion") else 0.0
       condim = int(m.pair_dim[ipair])
@@ -354,6 +360,7 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
         f"supported by pywarp_sim; set adhesion to 0")
     friction = np.maximum(MINMU, friction)
     rows.append(dict(g1=g1, g2=g2, ipair=ipair, collider=int(coll[0]), maxcon=int(coll[1]),
+                     fric_geom=fric_geom,
                      condim=condim, friction=friction, solref=solref,
                      solreffriction=solreffriction, solimp=solimp, margin=margin, gap=gap))
 
@@ -388,6 +395,7 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
     friction=col("friction", np.float32, (5,)), solref=col("solref", np.float32, (2,)),
     solreffriction=col("solreffriction", np.float32, (2,)), solimp=col("solimp", np.float32, (5,)),
     margin=col("margin", np.float32), gap=col("gap", np.float32), slot=slot, maxcon=maxcon,
+    friction_geom=col("fric_geom", np.int32, (2,)),
   )
   collider = host["collider"]
   host["primitive_pairs"] = np.nonzero(collider != int(Collider.CONVEX))[0].astype(np.int32)
@@ -407,7 +415,7 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
     solref=arr(host["solref"], wp.vec2), solreffriction=arr(host["solreffriction"], wp.vec2),
     solimp=arr(host["solimp"], vec5), margin=arr(host["margin"], wp.float32),
     gap=arr(host["gap"], wp.float32), slot=arr(host["slot"], wp.int32),
-    maxcon=arr(host["maxcon"], wp.int32),
+    maxcon=arr(host["maxcon"], wp.int32), friction_geom=arr(host["friction_geom"], wp.vec2i),
     primitive_pairs=arr(host["primitive_pairs"], wp.int32),
     convex_pairs=arr(host["convex_pairs"], wp.int32),
     geom_rbound=arr(host["geom_rbound"], wp.float32), host=host,
@@ -579,6 +587,8 @@ def _compact(
   pair_solimp: wp.array(dtype=vec5),
   pair_margin: wp.array(dtype=float),
   pair_slot: wp.array(dtype=int),
+  pair_friction_geom: wp.array(dtype=wp.vec2i),
+  geom_friction: wp.array2d(dtype=wp.vec3),
   # Data in:
   pair_ncon_in: wp.array2d(dtype=int),
   slots_in: prim.SlotBuffer,
@@ -601,6 +611,7 @@ def _compact(
   overflow_count_out: wp.array(dtype=int),
 ):
   worldid = wp.tid()
+  fbank = worldid % geom_friction.shape[0]
   n = int(0)
   total = int(0)
   for pairid in range(npair):
@@ -609,6 +620,14 @@ def _compact(
     if npc > 0:
       slot = pair_slot[pairid]
       margin = pair_margin[pairid]
+      # dynamic pairs mix the (per-world) geom frictions as mj_contactParam: max, or the
+      # higher-priority geom's; explicit <pair>s keep their own
+      friction = pair_friction[pairid]
+      fg = pair_friction_geom[pairid]
+      if fg[0] >= 0:
+        f = wp.max(geom_friction[fbank, fg[0]], geom_friction[fbank, fg[1]])
+        friction = vec5(wp.max(MINMU_F, f[0]), wp.max(MINMU_F, f[0]), wp.max(MINMU_F, f[1]),
+                        wp.max(MINMU_F, f[2]), wp.max(MINMU_F, f[2]))
       for k in range(npc):
         if n < nconmax:
           dist = slots_in.dist[worldid, slot + k]
@@ -617,7 +636,7 @@ def _compact(
           frame_out[worldid, n] = prim.make_frame(slots_in.normal[worldid, slot + k],
                                              slots_in.tangent[worldid, slot + k])
           includemargin_out[worldid, n] = margin
-          friction_out[worldid, n] = pair_friction[pairid]
+          friction_out[worldid, n] = friction
           solref_out[worldid, n] = pair_solref[pairid]
           solreffriction_out[worldid, n] = pair_solreffriction[pairid]
           solimp_out[worldid, n] = pair_solimp[pairid]
@@ -665,7 +684,7 @@ def collision(m: Model, d: Data):
   wp.launch(_compact, dim=nworld, inputs=[
     pairs.npair, pairs.nconmax, pairs.geom1, pairs.geom2, pairs.condim, pairs.friction,
     pairs.solref, pairs.solreffriction, pairs.solimp, pairs.margin, pairs.slot,
-    c.pair_ncon, c.slots, c.epa_overflow,
+    pairs.friction_geom, m.geom_friction, c.pair_ncon, c.slots, c.epa_overflow,
   ], outputs=[
     c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction, c.solref, c.solreffriction,
     c.solimp, c.dim, c.geom, c.exclude, c.pair, c.overflow, c.overflow_count,

@@ -33,10 +33,9 @@ MuJoCo when a model's parameters are edited without calling mj_setConst. The
 Randomizer writes the banks only; the caller resets the worlds afterwards
 (`Simulator.reset(mask)` recomputes the derived quantities, or the next step does).
 
-Friction: contact friction is mixed per candidate geom pair at load time
-(`collision_driver.build_pairs`) and shared by all worlds, so a per-world
-geom friction cannot reach the contacts yet; `geom_friction_scale` raises a
-ValueError saying so instead of being silently ignored.
+Friction: `geom_friction_scale` scales each world's geom_friction bank (sliding,
+torsional and rolling alike); the collision stage mixes the per-world geom frictions of
+every dynamic pair at each step (explicit <pair> elements keep their own friction).
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ class DomainRandomization:
     dof_damping_scale, dof_armature_scale: per dof.
     actuator_strength_scale: per actuator, scales the whole actuator force.
     gravity_offset: per axis, m/s^2.
-    geom_friction_scale: per world (not supported by the collision stage yet, see module doc).
+    geom_friction_scale: per world and geom.
   Control (read by the environments):
     kp_scale, kd_scale: per actuator scales of the PD gains of position-target actions.
     latency_steps: (low, high) integers, inclusive: physics steps after an env step starts
@@ -139,11 +138,6 @@ class Randomizer:
     self.sim, self.spec = sim, spec
     m = sim.model
     n, dev = sim.nworld, sim.torch_device
-    if spec.geom_friction_scale is not None:
-      raise ValueError(
-        "geom_friction_scale: per-world friction does not reach the contacts yet (contact friction "
-        "is mixed per geom pair at load time in collision_driver.build_pairs and shared by all "
-        "worlds); remove geom_friction_scale from the randomisation spec")
     if spec.needs_banks() and m.nbank != n:
       raise ValueError(
         f"physical domain randomisation needs one parameter bank per world, but the model has "
@@ -157,6 +151,7 @@ class Randomizer:
       "dof_armature": wp.to_torch(m.dof_armature),
       "actuator_gainprm": wp.to_torch(m.actuator_gainprm),
       "actuator_biasprm": wp.to_torch(m.actuator_biasprm), "gravity": wp.to_torch(m.opt.gravity),
+      "geom_friction": wp.to_torch(m.geom_friction),
     }
     # nominal values from the compiled model (host tables), not from possibly edited banks
     h = m.host
@@ -165,6 +160,7 @@ class Randomizer:
       "body_ipos": h["body_ipos"][0], "dof_damping": h["dof_damping"][0],
       "dof_armature": h["dof_armature"][0], "actuator_gainprm": h["actuator_gainprm"][0],
       "actuator_biasprm": h["actuator_biasprm"][0], "gravity": h["opt_gravity"][0],
+      "geom_friction": h["geom_friction"][0],
     }
     self.nominal = {k: torch.as_tensor(v, dtype=torch.float32, device=dev) for k, v in self.nominal.items()}
     body_mask = torch.zeros(m.nbody, dtype=torch.bool, device=dev)
@@ -234,6 +230,9 @@ class Randomizer:
       scale = self._uniform(s.actuator_strength_scale, (n, nu, 1))
       put(b["actuator_gainprm"], self.nominal["actuator_gainprm"][None] * scale)
       put(b["actuator_biasprm"], self.nominal["actuator_biasprm"][None] * scale)
+    if s.geom_friction_scale is not None:
+      ng = self.nominal["geom_friction"].shape[0]
+      put(b["geom_friction"], self.nominal["geom_friction"][None] * self._uniform(s.geom_friction_scale, (n, ng, 1)))
     if s.gravity_offset is not None:
       put(b["gravity"], self.nominal["gravity"][None] + self._uniform(s.gravity_offset, (n, 3)))
     if s.kp_scale is not None:

@@ -16,7 +16,7 @@ NWORLD = 6
 SPEC = randomize.DomainRandomization(
   body_mass_scale=(0.7, 1.3), body_com_offset=(-0.02, 0.02), dof_damping_scale=(0.5, 2.0),
   dof_armature_scale=(0.5, 1.5), actuator_strength_scale=(0.6, 1.1), gravity_offset=(-0.5, 0.5),
-  kp_scale=(0.8, 1.2), kd_scale=(0.5, 1.5), latency_steps=(0, 3))
+  geom_friction_scale=(0.3, 1.5), kp_scale=(0.8, 1.2), kd_scale=(0.5, 1.5), latency_steps=(0, 3))
 # Newton run to convergence in both (see test_constraint.py): the optimum is unique, so qacc
 # agrees to float32 rounding of the solve; smooth quantities to float32 rounding.
 SMOOTH_TOL = 2e-5
@@ -32,7 +32,7 @@ def _banks(sim):
   m = sim.model
   return {k: wp.to_torch(getattr(m, k)).clone() for k in (
     "body_mass", "body_inertia", "body_ipos", "dof_damping", "dof_armature", "actuator_gainprm",
-    "actuator_biasprm")} | {"gravity": wp.to_torch(m.opt.gravity).clone()}
+    "actuator_biasprm", "geom_friction")} | {"gravity": wp.to_torch(m.opt.gravity).clone()}
 
 
 def test_sampled_values_respect_the_ranges():
@@ -118,6 +118,7 @@ def test_randomised_worlds_match_mujoco_with_the_same_edits():
     edited.actuator_gainprm[:, :3] = b["actuator_gainprm"][w]
     edited.actuator_biasprm[:, :3] = b["actuator_biasprm"][w]
     edited.opt.gravity[:] = b["gravity"][w]
+    edited.geom_friction[:] = b["geom_friction"][w]
     # MuJoCo's compiler marks geoms/bodies whose frame coincides with the inertial frame
     # (sameframe) and then places them at xipos; after moving the com (body_ipos) without
     # recompiling, those flags are stale, so turn the shortcut off: geoms stay on their body
@@ -152,9 +153,29 @@ def test_spec_errors_are_explained():
     randomize.Randomizer(sim, {"kp_scale": (1.2, 0.8)})
   with pytest.raises(ValueError, match="unknown domain randomisation keys"):
     randomize.Randomizer(sim, {"mass": (0.9, 1.1)})
-  with pytest.raises(ValueError, match="geom_friction_scale"):
-    randomize.Randomizer(_sim(4), {"geom_friction_scale": (0.5, 1.5)})
   # control-only randomisation needs no banks
   r = randomize.Randomizer(sim, {"kp_scale": (0.9, 1.1), "obs_noise_std": 0.1})
   r.sample()
   assert r.kp_scale.min() >= 0.9
+
+
+def test_native_backend_sees_per_world_friction():
+  """Both backends mix the per-world geom friction bank into the contacts identically."""
+  mjm = oracle.mj_model("humanoid")
+  sims = [pws.Simulator(pws.put_model(mjm, "cpu", nbank=NWORLD), nworld=NWORLD, device="cpu",
+                        nbank=NWORLD, backend=b) for b in ("warp", "native")]
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, NWORLD, seed=9, qpos_scale=0.2)
+  qpos[:, 2] = 0.95
+  for sim in sims:
+    randomize.Randomizer(sim, {"geom_friction_scale": (0.2, 1.8)}, seed=3).sample()
+    oracle.set_state(sim.data, qpos, qvel, ctrl, act)
+    sim.forward()
+  warp_sim, native_sim = sims
+  n = warp_sim.data.contact.ncon.numpy()
+  assert n.sum() > 0
+  fw = warp_sim.data.contact.friction.numpy()
+  fn = native_sim.data.contact.friction.numpy()
+  for w in range(NWORLD):
+    np.testing.assert_allclose(fw[w, :n[w]], fn[w, :n[w]], rtol=1e-6)
+  assert len({round(float(fw[w, 0, 0]), 4) for w in range(NWORLD) if n[w]}) > 1, "frictions differ per world"
+  assert oracle.rel_err(native_sim.qacc.numpy(), warp_sim.qacc.numpy()) < 1e-3
