@@ -264,6 +264,14 @@ class Simulator:
     return self._view("time")
 
   @property
+  def ncon(self) -> torch.Tensor:
+    """(nworld,) int32 contacts of each world from the last forward/step; the contacts
+    themselves are in `sim.data.contact` (dist, pos, frame, geom, ... (nworld, nconmax))."""
+    if "ncon" not in self._views:
+      self._views["ncon"] = wp.to_torch(self.data.contact.ncon)
+    return self._views["ncon"]
+
+  @property
   def health(self) -> torch.Tensor:
     """(nworld,) int32 Health bit flags, 0 = healthy; sticky until the world is reset."""
     if "health" not in self._views:

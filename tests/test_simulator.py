@@ -81,3 +81,11 @@ def test_auto_reset_recovers_flagged_worlds():
 def test_unknown_backend_is_explained():
   with pytest.raises(ValueError, match="backend"):
     pws.Simulator("humanoid", nworld=1, device="cpu", backend="jax")
+
+
+def test_ncon_view_counts_contacts():
+  sim = pws.Simulator("humanoid", nworld=2, device="cpu")
+  assert sim.ncon.shape == (2,) and torch.all(sim.ncon == 0)  # standing start, feet above floor
+  sim.step(200)
+  assert torch.all(sim.ncon > 0)
+  assert sim.ncon.data_ptr() == sim.data.contact.ncon.ptr
