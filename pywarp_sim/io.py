@@ -219,8 +219,13 @@ _BANKED = {"body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_armat
            "actuator_gear", "opt_gravity"}
 
 
-def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1) -> Model:
-  """Builds a Model on `device` from a compiled MjModel (validated)."""
+def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
+  """Builds a Model on `device` from a compiled MjModel (validated).
+
+  nconmax: contact capacity per world; default the worst case of the candidate pairs. A
+  smaller bound saves memory (constraint rows are sized from it); a world that finds more
+  contacts keeps the first nconmax and is flagged CONTACT_OVERFLOW and counted.
+  """
   device = wp.get_device(device)
   host = host_tables(mjm, nbank)
   fields = {f for f in Model.__dataclass_fields__}
@@ -246,18 +251,18 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1) -> Model:
     **arrays,
   )
   from . import collision_driver
-  model.collision = collision_driver.build_pairs(mjm, device)
+  model.collision = collision_driver.build_pairs(mjm, device, nconmax=nconmax)
   return model
 
 
-def load_model(path_or_xml: str, device=None, nbank: int = 1) -> Model:
+def load_model(path_or_xml: str, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
   """Loads an MJCF/URDF file (or an MJCF XML string) through MuJoCo's compiler.
 
   `path_or_xml` may also be the name of a bundled model ("humanoid").
   """
   from . import models
   mjm = load_mj_model(path_or_xml) if path_or_xml not in models.BUILTIN else models.mj_model(path_or_xml)
-  return put_model(mjm, device, nbank)
+  return put_model(mjm, device, nbank, nconmax)
 
 
 def load_mj_model(path_or_xml: str) -> mujoco.MjModel:

@@ -176,7 +176,7 @@ class Simulator:
 
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "warp",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
-               graph: bool = False):
+               graph: bool = False, nconmax: int | None = None):
     from . import io
     if backend not in _BACKENDS:
       raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
@@ -187,9 +187,11 @@ class Simulator:
       raise ValueError(f"nbank must be >= 1 (or None), got {nbank}")
     self.device = wp.get_device(device)
     if not isinstance(model, Model):
-      model = io.load_model(model, device=self.device, nbank=nbank or 1)
-    elif wp.get_device(model.device) != self.device or (nbank is not None and model.nbank != nbank):
-      model = put_model(model.mj_model, self.device, nbank or model.nbank)
+      model = io.load_model(model, device=self.device, nbank=nbank or 1, nconmax=nconmax)
+    elif (wp.get_device(model.device) != self.device or (nbank is not None and model.nbank != nbank)
+          or (nconmax is not None and model.collision.nconmax != nconmax)):
+      model = put_model(model.mj_model, self.device, nbank or model.nbank,
+                        nconmax if nconmax is not None else model.collision.nconmax)
     self.model: Model = model
     self.backend = backend
     self.auto_reset = auto_reset

@@ -89,3 +89,18 @@ def test_ncon_view_counts_contacts():
   sim.step(200)
   assert torch.all(sim.ncon > 0)
   assert sim.ncon.data_ptr() == sim.data.contact.ncon.ptr
+
+
+@pytest.mark.parametrize("backend", ["warp", "native"])
+def test_contact_capacity_bound(backend):
+  """A documented smaller nconmax shrinks memory; exceeding it is flagged, never silent."""
+  full = pws.Simulator("humanoid", nworld=2, device="cpu", backend=backend)
+  small = pws.Simulator("humanoid", nworld=2, device="cpu", backend=backend, nconmax=24)
+  assert small.data.efc.nefc_max < full.data.efc.nefc_max / 4
+  tiny = pws.Simulator("humanoid", nworld=2, device="cpu", backend=backend, nconmax=1)
+  for sim in (small, tiny):
+    sim.step(300)  # lying on the floor: several contacts per world
+  assert torch.all(small.health & pws.Health.CONTACT_OVERFLOW == 0)
+  assert torch.all(tiny.ncon == 1)
+  assert torch.all(tiny.health & pws.Health.CONTACT_OVERFLOW != 0)
+  assert tiny.counters["contact_overflow"] > 0
