@@ -146,7 +146,8 @@ def _make_stepper(sim, device: str, graph_mode: str):
 
 
 def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, steps: int,
-                     max_seconds, warmup_steps: int, graph_mode: str, repeat: int) -> dict:
+                     max_seconds, warmup_steps: int, graph_mode: str, repeat: int,
+                     threads=None) -> dict:
   wp = _import_warp()
   import torch
   import pywarp_sim as pws
@@ -161,7 +162,14 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
     raise
   wp.synchronize_device(device)
   rec["init_s"] = time.perf_counter() - t0  # includes forward(): compiles/loads its kernels
-  rec["threads"] = None if common.is_cuda(device) else 1  # Warp runs CPU kernels on one thread
+  if common.is_cuda(device):
+    rec["threads"] = None
+  elif backend == "native":  # OpenMP over worlds, as many threads as MuJoCo's rollout gets
+    from pywarp_sim import native_backend
+    rec["threads"] = int(threads or os.cpu_count() or 1)
+    native_backend.set_num_threads(sim, rec["threads"])
+  else:
+    rec["threads"] = 1  # Warp runs CPU kernels on one thread
   rec["pipeline_stages"] = common.pipeline_stages()
   rec["contacts_active"] = "collision" in rec["pipeline_stages"] and model.collision is not None
 
@@ -393,7 +401,7 @@ def run_throughput(backend: str, model: str, device: str, nworld: int, steps: in
                timestep=mjm.opt.timestep)
     if backend in ("warp", "native"):
       bench_pywarp_sim(rec, mjm, backend, device, nworld, steps, max_seconds, warmup_steps,
-                       graph_mode, repeat)
+                       graph_mode, repeat, threads)
     elif backend in ("mujoco", "mujoco_nocontact"):
       bench_mujoco(rec, mjm, device, nworld, steps, threads, max_seconds, warmup_steps,
                    no_contact=backend == "mujoco_nocontact", repeat=repeat)
