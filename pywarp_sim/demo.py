@@ -18,13 +18,18 @@ def main(argv=None):
   parser.add_argument("--nworld", type=int, default=256)
   parser.add_argument("--seconds", type=float, default=2.0, help="simulated time per world, s")
   parser.add_argument("--device", default=None, help="cpu or cuda:N (default: cuda if present)")
-  parser.add_argument("--backend", default="warp", choices=["warp", "native"])
+  parser.add_argument("--backend", default="auto", choices=["auto", "warp", "native"],
+                      help="auto: the native (OpenMP) step on the CPU when built, Warp otherwise")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args(argv)
 
   device = args.device or ("cuda:0" if wp.is_cuda_available() else "cpu")
+  backend = args.backend
+  if backend == "auto":
+    from . import native
+    backend = "native" if device == "cpu" and native.available("cpu") else "warp"
   t0 = time.perf_counter()
-  sim = pws.Simulator(args.model, nworld=args.nworld, device=device, backend=args.backend)
+  sim = pws.Simulator(args.model, nworld=args.nworld, device=device, backend=backend)
   m = sim.model
   load_s = time.perf_counter() - t0
   nsteps = max(1, int(round(args.seconds / m.opt.timestep)))
