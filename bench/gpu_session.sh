@@ -24,7 +24,8 @@ log "building the native module (CUDA for sm_90)"
 CMAKE_ARGS="-DPWS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90" timeout 240 \
   python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/pws . >>"$OUT/session.log" 2>&1 \
   || log "native build failed (see session.log); continuing with the Warp backend"
-export PYTHONPATH=/tmp/pws:/tmp/site
+# python -m runs from the repo root, so the source package is imported: give it the modules
+cp /tmp/pws/pywarp_sim/_native*.so pywarp_sim/ 2>/dev/null || log "no native modules built"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$OUT/session.log"
 
 log "GPU tests"
