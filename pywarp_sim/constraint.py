@@ -56,6 +56,7 @@ class ConstraintData:
   efc_coef: wp.array        # (nworld, nefc_max) float: elliptic cone: mu (first row), friction[j-1]
   efc_cone_H: wp.array      # (nworld, nefc_max, 6) float: elliptic cone Hessian block rows (solver)
   efc_state: wp.array       # (nworld, nefc_max) int: 0 satisfied, 1 quadratic, 2 linear, 3 cone
+  pgs_MinvJ: wp.array       # (nworld * 6, nv) float: PGS scratch, M^-1 J' of an elliptic block
   efc_jv: wp.array          # (nworld, nefc_max) float: solver scratch J * search
   efc_jar: wp.array         # (nworld, nefc_max) float: solver scratch J qacc - aref
   H: wp.array               # (nworld, nv, nv) float: solver Hessian / Cholesky factor
@@ -100,6 +101,7 @@ def make_constraint_data(m: Model, nworld: int, device) -> ConstraintData:
     efc_R=z((nworld, n)), efc_K=z((nworld, n)), efc_B=z((nworld, n)), efc_vel=z((nworld, n)),
     efc_aref=z((nworld, n)), efc_force=z((nworld, n)), efc_dim=z((nworld, n), wp.int32),
     efc_coef=z((nworld, n)), efc_cone_H=z((nworld, n, 6)), efc_state=z((nworld, n), wp.int32),
+    pgs_MinvJ=z((nworld * 6, nv)),
     efc_jv=z((nworld, n)),
     efc_jar=z((nworld, n)), H=z((nworld, nv, nv)), grad=z((nworld, nv)), Mgrad=z((nworld, nv)),
     search=z((nworld, nv)), Ma=z((nworld, nv)), solver_niter=z(nworld, wp.int32),

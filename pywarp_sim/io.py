@@ -61,11 +61,6 @@ def _validate(m: mujoco.MjModel):
     if opt.enableflags & int(bit):
       raise UnsupportedModelError(f"option flag {bit.name} is not supported; disable it")
 
-  if (opt.solver == int(mujoco.mjtSolver.mjSOL_PGS) and opt.cone == int(mujoco.mjtCone.mjCONE_ELLIPTIC)
-      and (np.any(m.geom_condim > 1) or np.any(m.pair_dim > 1))):
-    raise UnsupportedModelError(
-      "option solver=PGS with cone=elliptic is not supported; use Newton/CG with elliptic cones "
-      "or PGS with pyramidal cones")
   for j in range(m.njnt):
     if np.any(m.jnt_stiffnesspoly[j] != 0):
       fail("joint", obj.mjOBJ_JOINT, j, "polynomial stiffness", "use a linear stiffness")

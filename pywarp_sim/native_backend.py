@@ -23,6 +23,7 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 
 from __future__ import annotations
 
+import numpy as np
 import warp as wp
 
 from . import native
@@ -144,6 +145,10 @@ def _check_supported(sim) -> None:
     raise RuntimeError(f"backend='native' does not support integrator {m.opt.integrator}")
   if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
     raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
+  if int(m.opt.solver) == int(SolverType.PGS) and int(m.opt.cone) == 1 and (
+      np.any(m.mj_model.geom_condim > 1) or np.any(m.mj_model.pair_dim > 1)):
+    raise RuntimeError("backend='native' does not support PGS with elliptic cones; use "
+                       "backend='warp', or the Newton/CG solver, or pyramidal cones")
   pairs = m.collision
   if pairs.nconvex:
     from .collision_driver import _geom_label

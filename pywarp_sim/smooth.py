@@ -358,23 +358,31 @@ def factor_tree(worldid: int, nv: int, dof_parentid: wp.array(dtype=int),
 def solve_tree(worldid: int, nv: int, dof_parentid: wp.array(dtype=int),
                qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
                x: wp.array2d(dtype=float)):
-  """x <- (L'DL)^-1 x in place (mj_solveLD)."""
+  """x[worldid] <- (L'DL)^-1 x[worldid] in place (mj_solveLD)."""
+  solve_tree_row(worldid, worldid, nv, dof_parentid, qLD, qLDiagInv, x)
+
+
+@wp.func
+def solve_tree_row(worldid: int, row: int, nv: int, dof_parentid: wp.array(dtype=int),
+                   qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
+                   x: wp.array2d(dtype=float)):
+  """x[row] <- (L'DL)^-1 x[row] in place, with the factor of world `worldid`."""
   for r in range(nv):
     i = nv - 1 - r
-    xi = x[worldid, i]
+    xi = x[row, i]
     j = dof_parentid[i]
     while j >= 0:
-      x[worldid, j] = x[worldid, j] - qLD[worldid, i, j] * xi
+      x[row, j] = x[row, j] - qLD[worldid, i, j] * xi
       j = dof_parentid[j]
   for i in range(nv):
-    x[worldid, i] = x[worldid, i] * qLDiagInv[worldid, i]
+    x[row, i] = x[row, i] * qLDiagInv[worldid, i]
   for i in range(nv):
-    acc = x[worldid, i]
+    acc = x[row, i]
     j = dof_parentid[i]
     while j >= 0:
-      acc -= qLD[worldid, i, j] * x[worldid, j]
+      acc -= qLD[worldid, i, j] * x[row, j]
       j = dof_parentid[j]
-    x[worldid, i] = acc
+    x[row, i] = acc
 
 
 @wp.kernel

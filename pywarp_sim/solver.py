@@ -9,8 +9,8 @@ friction (linear beyond +-R f), and 0 otherwise. Newton uses the Hessian
 M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ribiere
 updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
 derivative). Iterations stop per world at opt.tolerance on the scaled improvement or
-gradient, as in MuJoCo; `efc.converged` records which worlds did. PGS (scalar rows only:
-frictionless, pyramidal, limits, dof friction) projects one dual row at a time.
+gradient, as in MuJoCo; `efc.converged` records which worlds did. PGS projects one dual
+row (or elliptic contact block, with MuJoCo's ray + friction-QCQP update) at a time.
 """
 
 import warp as wp
@@ -35,6 +35,79 @@ def _row_cost(type: int, x: float, d: float, r: float, floss: float) -> wp.vec3:
   if x < 0.0:
     return wp.vec3(0.5 * d * x * x, -d * x, d)
   return wp.vec3(0.0, 0.0, 0.0)
+
+
+_mat55 = wp.types.matrix(shape=(5, 5), dtype=float)
+_mat66 = wp.types.matrix(shape=(6, 6), dtype=float)
+_vec5 = wp.types.vector(length=5, dtype=float)
+_vec6 = wp.types.vector(length=6, dtype=float)
+
+
+@wp.func
+def _chol_solve(L: _mat55, b: _vec5, k: int) -> _vec5:
+  """x = (L L')^-1 b for the leading k x k block."""
+  y = _vec5()
+  for i in range(k):
+    t = b[i]
+    for j in range(i):
+      t -= L[i, j] * y[j]
+    y[i] = t / L[i, i]
+  x = _vec5()
+  for ii in range(k):
+    i = k - 1 - ii
+    t = y[i]
+    for j in range(i + 1, k):
+      t -= L[j, i] * x[j]
+    x[i] = t / L[i, i]
+  return x
+
+
+@wp.func
+def _qcqp(A: _mat55, b: _vec5, dscale: _vec5, r: float, k: int) -> _vec5:
+  """min 0.5 x'Ax + x'b  s.t.  sum (x_i / d_i)^2 <= r^2 (mju_QCQP): Newton on the multiplier
+  of the scaled problem, then projection onto the ellipsoid when the constraint is active."""
+  As = _mat55()
+  bs = _vec5()
+  for i in range(k):
+    bs[i] = b[i] * dscale[i]
+    for j in range(k):
+      As[i, j] = A[i, j] * dscale[i] * dscale[j]
+  la = float(0.0)
+  v = _vec5()
+  for it in range(20):
+    L = _mat55()
+    spd = int(1)
+    for j in range(k):
+      sjj = As[j, j] + la
+      for m in range(j):
+        sjj -= L[j, m] * L[j, m]
+      if sjj < 1e-10:
+        spd = 0
+      else:
+        L[j, j] = wp.sqrt(sjj)
+        for i in range(j + 1, k):
+          t = As[i, j]
+          for m in range(j):
+            t -= L[i, m] * L[j, m]
+          L[i, j] = t / L[j, j]
+    if spd == 0:
+      return _vec5()
+    v = -_chol_solve(L, bs, k)
+    val = wp.dot(v, v) - r * r
+    if val < 1e-10:
+      break
+    z = _chol_solve(L, v, k)
+    delta = val / (2.0 * wp.dot(v, z))
+    if delta < 1e-10:
+      break
+    la += delta
+  res = _vec5()
+  norm = wp.length(v)
+  for i in range(k):
+    res[i] = v[i] * dscale[i]
+    if la != 0.0 and norm > 0.0:
+      res[i] = res[i] * r / norm
+  return res
 
 
 @wp.func
@@ -183,6 +256,90 @@ def _eval(worldid: int, nv: int, nefc: int, qacc: wp.array2d(dtype=float), qacc_
   return cost + c[0]
 
 
+@wp.func
+def _pgs_elliptic(worldid: int, r: int, nv: int, dof_parentid: wp.array(dtype=int),
+                  qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
+                  qacc_smooth: wp.array2d(dtype=float), efc_J: wp.array3d(dtype=float),
+                  efc_R: wp.array2d(dtype=float), efc_aref: wp.array2d(dtype=float),
+                  efc_dim: wp.array2d(dtype=int), efc_coef: wp.array2d(dtype=float),
+                  efc_force: wp.array2d(dtype=float), v: wp.array2d(dtype=float),
+                  MinvJ: wp.array2d(dtype=float)) -> float:
+  """One PGS update of an elliptic contact block (MuJoCo's mj_solPGS): a ray update of the
+  whole force (or a normal update from zero), then the friction forces with the normal fixed
+  from the QCQP on the friction ellipse. Keeps v = M^-1 J' f; returns the cost decrease."""
+  dim = efc_dim[worldid, r]
+  k = dim - 1
+  for a in range(dim):
+    for i in range(nv):
+      MinvJ[6 * worldid + a, i] = efc_J[worldid, r + a, i]
+    smooth.solve_tree_row(worldid, 6 * worldid + a, nv, dof_parentid, qLD, qLDiagInv, MinvJ)
+  A = _mat66()
+  res = _vec6()
+  old = _vec6()
+  for a in range(dim):
+    old[a] = efc_force[worldid, r + a]
+    t = efc_R[worldid, r + a] * old[a] - efc_aref[worldid, r + a]
+    for i in range(nv):
+      t += efc_J[worldid, r + a, i] * (qacc_smooth[worldid, i] + v[worldid, i])
+    res[a] = t
+    for b in range(dim):
+      acc = float(0.0)
+      for i in range(nv):
+        acc += efc_J[worldid, r + a, i] * MinvJ[6 * worldid + b, i]
+      A[a, b] = acc
+    A[a, a] = A[a, a] + efc_R[worldid, r + a]
+  f = _vec6()
+  for a in range(dim):
+    f[a] = old[a]
+  if f[0] < 1e-15:
+    f[0] = wp.max(0.0, f[0] - res[0] / A[0, 0])
+    for a in range(1, dim):
+      f[a] = 0.0
+  else:
+    denom = float(0.0)
+    vres = float(0.0)
+    for a in range(dim):
+      vres += f[a] * res[a]
+      for b in range(dim):
+        denom += f[a] * A[a, b] * f[b]
+    if denom >= 1e-15:
+      x = -vres / denom
+      if f[0] + x * f[0] < 0.0:
+        x = -1.0
+      for a in range(dim):
+        f[a] = f[a] + x * old[a]
+  # friction update with the normal fixed
+  if f[0] < 1e-15:
+    for a in range(1, dim):
+      f[a] = 0.0
+  else:
+    Ac = _mat55()
+    bc = _vec5()
+    mu = _vec5()
+    for a in range(k):
+      mu[a] = efc_coef[worldid, r + 1 + a]
+      t = res[a + 1] + A[a + 1, 0] * (f[0] - old[0])
+      for b in range(k):
+        Ac[a, b] = A[a + 1, b + 1]
+        t -= A[a + 1, b + 1] * old[b + 1]
+      bc[a] = t
+    fric = _qcqp(Ac, bc, mu, f[0], k)
+    for a in range(k):
+      f[a + 1] = fric[a]
+  # apply: v += M^-1 J' (f - old); cost decrease of the block
+  dec = float(0.0)
+  for a in range(dim):
+    delta = f[a] - old[a]
+    efc_force[worldid, r + a] = f[a]
+    dec -= delta * res[a]
+    for b in range(dim):
+      dec -= 0.5 * delta * A[a, b] * (f[b] - old[b])
+    if delta != 0.0:
+      for i in range(nv):
+        v[worldid, i] = v[worldid, i] + delta * MinvJ[6 * worldid + a, i]
+  return dec
+
+
 @wp.kernel
 def _solve(
   # Model:
@@ -224,6 +381,7 @@ def _solve(
   efc_jv_out: wp.array2d(dtype=float),
   efc_state_out: wp.array2d(dtype=int),
   efc_cone_H_out: wp.array3d(dtype=float),
+  pgs_MinvJ_out: wp.array2d(dtype=float),
   H_out: wp.array3d(dtype=float),
   grad_out: wp.array2d(dtype=float),
   Mgrad_out: wp.array2d(dtype=float),
@@ -278,7 +436,14 @@ def _solve(
       efc_force_out[worldid, r] = 0.0
     while niter < iterations:
       improvement = float(0.0)
-      for r in range(nefc):
+      r = int(0)
+      while r < nefc:
+        if efc_type_in[worldid, r] == _ELLIPTIC:
+          improvement += _pgs_elliptic(worldid, r, nv, dof_parentid, qLD_in, qLDiagInv_in, qacc_smooth_in,
+                                       efc_J_in, efc_R_in, efc_aref_out, efc_dim_in, efc_coef_in,
+                                       efc_force_out, search_out, pgs_MinvJ_out)
+          r += efc_dim_in[worldid, r]
+          continue
         for i in range(nv):
           Mgrad_out[worldid, i] = efc_J_in[worldid, r, i]
         smooth.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
@@ -301,6 +466,7 @@ def _solve(
           for i in range(nv):
             search_out[worldid, i] = search_out[worldid, i] + delta * Mgrad_out[worldid, i]
           improvement += 0.5 * a * delta * delta
+        r += 1
       niter += 1
       if scale * improvement < tolerance:
         converged_out[worldid] = 1
@@ -471,4 +637,4 @@ def solve(m: Model, d: Data):
     e.nefc, e.efc_type, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss, e.efc_D, e.efc_R,
     e.efc_K, e.efc_B, e.efc_dim, e.efc_coef,
   ], outputs=[d.qacc, d.qfrc_constraint, e.efc_vel, e.efc_aref, e.efc_force, e.efc_jar, e.efc_jv,
-              e.efc_state, e.efc_cone_H, e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])
+              e.efc_state, e.efc_cone_H, e.pgs_MinvJ, e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])
