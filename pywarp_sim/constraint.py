@@ -19,12 +19,16 @@ _vec5 = wp.types.vector(length=5, dtype=wp.float32)
 
 # efc_type values (MuJoCo's mjtConstraint)
 CNSTR_FRICTION_DOF = 1
+CNSTR_FRICTION_TENDON = 2
 CNSTR_LIMIT_JOINT = 3
+CNSTR_LIMIT_TENDON = 4
 CNSTR_CONTACT_FRICTIONLESS = 5
 CNSTR_CONTACT_PYRAMIDAL = 6
 CNSTR_CONTACT_ELLIPTIC = 7
 _FRICTION_DOF = wp.constant(CNSTR_FRICTION_DOF)
 _LIMIT_JOINT = wp.constant(CNSTR_LIMIT_JOINT)
+_FRICTION_TENDON = wp.constant(CNSTR_FRICTION_TENDON)
+_LIMIT_TENDON = wp.constant(CNSTR_LIMIT_TENDON)
 _CONTACT_FRICTIONLESS = wp.constant(CNSTR_CONTACT_FRICTIONLESS)
 _CONTACT_PYRAMIDAL = wp.constant(CNSTR_CONTACT_PYRAMIDAL)
 _CONTACT_ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
@@ -77,6 +81,8 @@ def rows_capacity(m: Model) -> int:
   for j in range(mjm.njnt):
     if mjm.jnt_limited[j]:
       nlim += 1 if mjm.jnt_type[j] == JointType.BALL else 2
+  nfric += int(np.count_nonzero(mjm.tendon_frictionloss))
+  nlim += 2 * int(np.count_nonzero(mjm.tendon_limited))
   ncon = m.collision.nconmax if m.collision is not None else 0
   condims = list(mjm.geom_condim) + list(mjm.pair_dim)
   maxdim = max(condims) if condims else 1
@@ -234,8 +240,20 @@ def _make_constraint(
   body_dofend: wp.array(dtype=int),
   body_rootid: wp.array(dtype=int),
   geom_bodyid: wp.array(dtype=int),
+  ntendon: int,
+  tendon_J: wp.array2d(dtype=float),
+  tendon_limited: wp.array(dtype=int),
+  tendon_range: wp.array(dtype=wp.vec2),
+  tendon_margin: wp.array(dtype=float),
+  tendon_solref_lim: wp.array(dtype=wp.vec2),
+  tendon_solimp_lim: wp.array(dtype=_vec5),
+  tendon_solref_fri: wp.array(dtype=wp.vec2),
+  tendon_solimp_fri: wp.array(dtype=_vec5),
+  tendon_frictionloss: wp.array(dtype=float),
+  tendon_invweight0: wp.array(dtype=float),
   # Data in:
   qpos_in: wp.array2d(dtype=float),
+  ten_length_in: wp.array2d(dtype=float),
   cdof_in: wp.array2d(dtype=wp.spatial_vector),
   subtree_com_in: wp.array2d(dtype=wp.vec3),
   ncon_in: wp.array(dtype=int),
@@ -280,6 +298,16 @@ def _make_constraint(
                  dof_solref[dofid], dof_solimp[dofid], timestep, refsafe, 1, efc_type_out, efc_id_out,
                  efc_pos_out, efc_margin_out, efc_frictionloss_out, efc_R_out, efc_K_out, efc_B_out)
         row += 1
+    for t in range(ntendon):
+      floss = tendon_frictionloss[t]
+      if floss > 0.0:
+        for i in range(nv):
+          efc_J_out[worldid, row, i] = tendon_J[t, i]
+        _add_row(worldid, row, _FRICTION_TENDON, t, 0.0, 0.0, floss, tendon_invweight0[t],
+                 tendon_solref_fri[t], tendon_solimp_fri[t], timestep, refsafe, 1, efc_type_out,
+                 efc_id_out, efc_pos_out, efc_margin_out, efc_frictionloss_out, efc_R_out, efc_K_out,
+                 efc_B_out)
+        row += 1
 
   # joint limits
   if enable_limit:
@@ -321,6 +349,24 @@ def _make_constraint(
                      efc_id_out, efc_pos_out, efc_margin_out, efc_frictionloss_out, efc_R_out,
                      efc_K_out, efc_B_out)
             row += 1
+
+    for t in range(ntendon):
+      if tendon_limited[t] == 0:
+        continue
+      rng = tendon_range[t]
+      margin = tendon_margin[t]
+      value = ten_length_in[worldid, t]
+      for s in range(2):
+        side = float(2 * s - 1)
+        dist = side * (rng[s] - value)
+        if dist < margin:
+          for i in range(nv):
+            efc_J_out[worldid, row, i] = -side * tendon_J[t, i]
+          _add_row(worldid, row, _LIMIT_TENDON, t, dist, margin, 0.0, tendon_invweight0[t],
+                   tendon_solref_lim[t], tendon_solimp_lim[t], timestep, refsafe, 0, efc_type_out,
+                   efc_id_out, efc_pos_out, efc_margin_out, efc_frictionloss_out, efc_R_out,
+                   efc_K_out, efc_B_out)
+          row += 1
 
   # contacts (pyramidal cones)
   if enable_contact:
@@ -482,7 +528,9 @@ def fwd_position(m: Model, d: Data):
     m.jnt_type, m.jnt_qposadr, m.jnt_dofadr, m.jnt_limited, m.jnt_range, m.jnt_margin,
     m.jnt_solref, m.jnt_solimp, m.dof_frictionloss, m.dof_solref, m.dof_solimp, m.dof_invweight0,
     m.dof_parentid, m.body_invweight0, m.body_dofend, m.body_rootid, m.geom_bodyid,
-    d.qpos, d.cdof, d.subtree_com, c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction,
+    m.ntendon, m.tendon_J, m.tendon_limited, m.tendon_range, m.tendon_margin, m.tendon_solref_lim,
+    m.tendon_solimp_lim, m.tendon_solref_fri, m.tendon_solimp_fri, m.tendon_frictionloss,
+    m.tendon_invweight0, d.qpos, d.ten_length, d.cdof, d.subtree_com, c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction,
     c.solref, c.solreffriction, c.solimp, c.dim, c.geom,
   ], outputs=[e.nefc, e.efc_type, e.efc_id, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss,
               e.efc_R, e.efc_D, e.efc_K, e.efc_B, e.efc_dim, e.efc_coef])

@@ -24,6 +24,7 @@ def fwd_position(m: Model, d: Data):
   smooth.com_pos(m, d)
   smooth.crb(m, d)
   smooth.factor_m(m, d)
+  smooth.tendon(m, d)
   constraint.fwd_position(m, d)
 
 

@@ -34,7 +34,6 @@ def _validate(m: mujoco.MjModel):
       f"supported by pywarp_sim; {fix}")
 
   counts = {
-    "tendon": (m.ntendon, "remove the <tendon> elements (spatial/fixed tendons are not implemented)"),
     "equality constraint": (m.neq, "remove the <equality> elements (connect/weld are not implemented yet)"),
     "flex": (m.nflex, "remove the <flex>/<flexcomp> elements"),
     "plugin": (m.nplugin, "remove the plugins"),
@@ -61,6 +60,20 @@ def _validate(m: mujoco.MjModel):
     if opt.enableflags & int(bit):
       raise UnsupportedModelError(f"option flag {bit.name} is not supported; disable it")
 
+  for t in range(m.ntendon):
+    adr, num = int(m.tendon_adr[t]), int(m.tendon_num[t])
+    if np.any(m.wrap_type[adr:adr + num] != int(mujoco.mjtWrap.mjWRAP_JOINT)):
+      fail("tendon", obj.mjOBJ_TENDON, t, "spatial tendon", "use fixed tendons (joint coefficients)")
+    if np.any(m.jnt_type[m.wrap_objid[adr:adr + num]] < int(JointType.SLIDE)):
+      fail("tendon", obj.mjOBJ_TENDON, t, "fixed tendon over a free or ball joint",
+           "use hinge and slide joints in fixed tendons")
+    if m.tendon_armature[t] != 0 or np.any(m.tendon_stiffnesspoly[t] != 0) or np.any(
+        m.tendon_dampingpoly[t] != 0):
+      fail("tendon", obj.mjOBJ_TENDON, t, "tendon armature or polynomial stiffness/damping",
+           "use linear stiffness and damping")
+    if m.tendon_damping[t] != 0 and opt.integrator == int(IntegratorType.IMPLICITFAST):
+      fail("tendon", obj.mjOBJ_TENDON, t, "tendon damping with the implicitfast integrator",
+           "use the Euler or RK4 integrator, or joint damping")
   for j in range(m.njnt):
     if np.any(m.jnt_stiffnesspoly[j] != 0):
       fail("joint", obj.mjOBJ_JOINT, j, "polynomial stiffness", "use a linear stiffness")
@@ -185,7 +198,27 @@ def host_tables(m: mujoco.MjModel, nbank: int = 1) -> dict:
     actuator_actadr=i32(m.actuator_actadr), actuator_actearly=i32(m.actuator_actearly),
     jnt_actfrclimited=i32(m.jnt_actfrclimited), jnt_actfrcrange=f32(m.jnt_actfrcrange, (m.njnt, 2)),
     opt_gravity=bank(m.opt.gravity),
+    tendon_adr=i32(m.tendon_adr), tendon_num=i32(m.tendon_num),
+    wrap_jnt=i32(m.wrap_objid) if m.nwrap else np.zeros(0, np.int32),
+    wrap_prm=f32(m.wrap_prm, (m.nwrap,)),
+    tendon_limited=i32(m.tendon_limited), tendon_range=f32(m.tendon_range, (m.ntendon, 2)),
+    tendon_margin=f32(m.tendon_margin, (m.ntendon,)),
+    tendon_solref_lim=f32(m.tendon_solref_lim, (m.ntendon, 2)),
+    tendon_solimp_lim=f32(m.tendon_solimp_lim, (m.ntendon, 5)),
+    tendon_solref_fri=f32(m.tendon_solref_fri, (m.ntendon, 2)),
+    tendon_solimp_fri=f32(m.tendon_solimp_fri, (m.ntendon, 5)),
+    tendon_frictionloss=f32(m.tendon_frictionloss, (m.ntendon,)),
+    tendon_invweight0=f32(m.tendon_invweight0, (m.ntendon,)),
+    tendon_stiffness=f32(m.tendon_stiffness, (m.ntendon,)),
+    tendon_damping=f32(m.tendon_damping, (m.ntendon,)),
+    tendon_lengthspring=f32(m.tendon_lengthspring, (m.ntendon, 2)),
   )
+  # fixed tendons: constant Jacobian, coef at each joint's dof (length = sum coef * qpos)
+  tendon_J = np.zeros((m.ntendon, m.nv), np.float32)
+  for t in range(m.ntendon):
+    for w in range(m.tendon_adr[t], m.tendon_adr[t] + m.tendon_num[t]):
+      tendon_J[t, m.jnt_dofadr[m.wrap_objid[w]]] += m.wrap_prm[w]
+  host["tendon_J"] = tendon_J
   # Geometry of collision geoms is needed by the collision stage; keep MuJoCo's full tables too.
   for key in ("geom_contype", "geom_conaffinity", "geom_condim", "geom_priority", "body_weldid",
               "geom_solmix", "geom_margin", "geom_gap", "geom_solref", "geom_solimp", "geom_rbound"):
@@ -226,7 +259,9 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   fields = {f for f in Model.__dataclass_fields__}
   arrays = {}
   for key, val in host.items():
-    if key in fields:
+    if key == "tendon_J":
+      arrays[key] = wp.array(val.reshape(mjm.ntendon, mjm.nv), dtype=wp.float32, device=device)
+    elif key in fields:
       arrays[key] = _to_warp(val, device, vec=True, banked=key in _BANKED)
   o = mjm.opt
   opt = Option(
@@ -238,6 +273,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   )
   model = Model(
     nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, na=mjm.na, nbody=mjm.nbody, njnt=mjm.njnt, ngeom=mjm.ngeom,
+    ntendon=mjm.ntendon,
     nsite=mjm.nsite, nbank=nbank, opt=opt, device=str(device), names=_names(mjm), host=host, mj_model=mjm,
     meaninertia=float(mjm.stat.meaninertia),
     has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
@@ -310,6 +346,7 @@ def make_data(m: Model, nworld: int, device=None) -> Data:
     qpos_t0=z((nworld, nq)), qvel_t0=z((nworld, nv)), act_t0=z((nworld, na)),
     rk_dqvel=z((nworld, nv)), rk_dqacc=z((nworld, nv)), rk_dact=z((nworld, na)),
     qfrc_scratch=z((nworld, nv)), qacc_scratch=z((nworld, nv)),
+    ten_length=z((nworld, max(m.ntendon, 1))), ten_velocity=z((nworld, max(m.ntendon, 1))),
   )
   from . import constraint
   d.efc = constraint.make_constraint_data(m, nworld, device)

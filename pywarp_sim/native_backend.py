@@ -145,6 +145,9 @@ def _check_supported(sim) -> None:
     raise RuntimeError(f"backend='native' does not support integrator {m.opt.integrator}")
   if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
     raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
+  if m.ntendon:
+    raise RuntimeError(f"backend='native' does not support tendons (the model has {m.ntendon}); "
+                       f"use backend='warp'")
   if int(m.opt.solver) == int(SolverType.PGS) and int(m.opt.cone) == 1 and (
       np.any(m.mj_model.geom_condim > 1) or np.any(m.mj_model.pair_dim > 1)):
     raise RuntimeError("backend='native' does not support PGS with elliptic cones; use "

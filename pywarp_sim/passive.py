@@ -101,6 +101,48 @@ def _gravcomp(
     qfrc_passive_out[worldid, i] = qfrc_passive_out[worldid, i] + qfrc_gravcomp_out[worldid, i]
 
 
+@wp.kernel
+def _tendon_spring_damper(
+  # Model:
+  nv: int,
+  ntendon: int,
+  spring_enabled: int,
+  damper_enabled: int,
+  tendon_J: wp.array2d(dtype=float),
+  tendon_stiffness: wp.array(dtype=float),
+  tendon_damping: wp.array(dtype=float),
+  tendon_lengthspring: wp.array(dtype=wp.vec2),
+  # Data in:
+  ten_length_in: wp.array2d(dtype=float),
+  ten_velocity_in: wp.array2d(dtype=float),
+  # Data out:
+  qfrc_spring_out: wp.array2d(dtype=float),
+  qfrc_damper_out: wp.array2d(dtype=float),
+  qfrc_passive_out: wp.array2d(dtype=float),
+):
+  """Tendon springs (with a rest-length deadband) and dampers, through ten_J'."""
+  worldid = wp.tid()
+  for t in range(ntendon):
+    spring = float(0.0)
+    damper = float(0.0)
+    if spring_enabled:
+      length = ten_length_in[worldid, t]
+      rest = tendon_lengthspring[t]
+      if length > rest[1]:
+        spring = tendon_stiffness[t] * (rest[1] - length)
+      elif length < rest[0]:
+        spring = tendon_stiffness[t] * (rest[0] - length)
+    if damper_enabled:
+      damper = -tendon_damping[t] * ten_velocity_in[worldid, t]
+    if spring != 0.0 or damper != 0.0:
+      for i in range(nv):
+        jt = tendon_J[t, i]
+        if jt != 0.0:
+          qfrc_spring_out[worldid, i] = qfrc_spring_out[worldid, i] + jt * spring
+          qfrc_damper_out[worldid, i] = qfrc_damper_out[worldid, i] + jt * damper
+          qfrc_passive_out[worldid, i] = qfrc_passive_out[worldid, i] + jt * (spring + damper)
+
+
 def passive(m: Model, d: Data):
   """mj_passive: qfrc_spring, qfrc_damper, qfrc_gravcomp and their sum qfrc_passive,
   all (nworld, nv), N or N m."""
@@ -111,6 +153,11 @@ def passive(m: Model, d: Data):
     wp.launch(_spring_damper, dim=(d.nworld, m.njnt), inputs=[
       m.jnt_type, m.jnt_qposadr, m.jnt_dofadr, m.jnt_stiffness, m.qpos_spring, m.dof_damping,
       int(spring), int(damper), d.qpos, d.qvel,
+    ], outputs=[d.qfrc_spring, d.qfrc_damper, d.qfrc_passive])
+  if (spring or damper) and m.ntendon:
+    wp.launch(_tendon_spring_damper, dim=d.nworld, inputs=[
+      m.nv, m.ntendon, int(spring), int(damper), m.tendon_J, m.tendon_stiffness, m.tendon_damping,
+      m.tendon_lengthspring, d.ten_length, d.ten_velocity,
     ], outputs=[d.qfrc_spring, d.qfrc_damper, d.qfrc_passive])
   if (spring or damper) and m.has_gravcomp and not m.opt.disabled(DisableBit.GRAVITY):
     wp.launch(_gravcomp, dim=d.nworld, inputs=[

@@ -524,3 +524,41 @@ def transmission(m: Model, d: Data):
     wp.launch(_transmission, dim=(d.nworld, m.nu), inputs=[
       m.actuator_trnid, m.actuator_gear, m.jnt_qposadr, m.jnt_dofadr, d.qpos, d.qvel,
     ], outputs=[d.actuator_length, d.actuator_velocity])
+
+
+@wp.kernel
+def _tendon(
+  # Model:
+  nv: int,
+  tendon_adr: wp.array(dtype=int),
+  tendon_num: wp.array(dtype=int),
+  wrap_jnt: wp.array(dtype=int),
+  wrap_prm: wp.array(dtype=float),
+  jnt_qposadr: wp.array(dtype=int),
+  tendon_J: wp.array2d(dtype=float),
+  # Data in:
+  qpos_in: wp.array2d(dtype=float),
+  qvel_in: wp.array2d(dtype=float),
+  # Data out:
+  ten_length_out: wp.array2d(dtype=float),
+  ten_velocity_out: wp.array2d(dtype=float),
+):
+  worldid, tenid = wp.tid()
+  length = float(0.0)
+  adr = tendon_adr[tenid]
+  for w in range(adr, adr + tendon_num[tenid]):
+    length += wrap_prm[w] * qpos_in[worldid, jnt_qposadr[wrap_jnt[w]]]
+  velocity = float(0.0)
+  for i in range(nv):
+    velocity += tendon_J[tenid, i] * qvel_in[worldid, i]
+  ten_length_out[worldid, tenid] = length
+  ten_velocity_out[worldid, tenid] = velocity
+
+
+def tendon(m: Model, d: Data):
+  """mj_tendon for fixed tendons: ten_length and ten_velocity (nworld, ntendon); the
+  Jacobian m.tendon_J (ntendon, nv) is constant."""
+  if m.ntendon:
+    wp.launch(_tendon, dim=(d.nworld, m.ntendon), inputs=[
+      m.nv, m.tendon_adr, m.tendon_num, m.wrap_jnt, m.wrap_prm, m.jnt_qposadr, m.tendon_J,
+      d.qpos, d.qvel], outputs=[d.ten_length, d.ten_velocity])

@@ -16,17 +16,18 @@ row (or elliptic contact block, with MuJoCo's ray + friction-QCQP update) at a t
 import warp as wp
 
 from . import smooth
-from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_FRICTION_DOF
+from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_FRICTION_DOF, CNSTR_FRICTION_TENDON
 from .types import Data, DisableBit, Model
 
 _FRICTION = wp.constant(CNSTR_FRICTION_DOF)
+_FRICTION_TENDON = wp.constant(CNSTR_FRICTION_TENDON)
 _ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
 
 
 @wp.func
 def _row_cost(type: int, x: float, d: float, r: float, floss: float) -> wp.vec3:
   """(cost, force, curvature) of one scalar row at jar = x; force = -d cost / d x."""
-  if type == _FRICTION:
+  if type == _FRICTION or type == _FRICTION_TENDON:
     if x <= -r * floss:
       return wp.vec3(-floss * x - 0.5 * r * floss * floss, floss, 0.0)
     if x >= r * floss:
@@ -455,7 +456,7 @@ def _solve(
           res += jr * (qacc_smooth_in[worldid, i] + search_out[worldid, i])
         f = efc_force_out[worldid, r]
         fnew = f - res / a
-        if efc_type_in[worldid, r] == _FRICTION:
+        if efc_type_in[worldid, r] == _FRICTION or efc_type_in[worldid, r] == _FRICTION_TENDON:
           floss = efc_frictionloss_in[worldid, r]
           fnew = wp.clamp(fnew, -floss, floss)
         else:

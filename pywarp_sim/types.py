@@ -141,6 +141,7 @@ class Model:
   njnt: int
   ngeom: int
   nsite: int
+  ntendon: int
   nbank: int
   opt: Option
   names: dict  # element kind -> list of names (index -> name, "" when unnamed)
@@ -218,6 +219,24 @@ class Model:
   actuator_actearly: wp.array      # (nu,) int
   jnt_actfrclimited: wp.array      # (njnt,) int
   jnt_actfrcrange: wp.array        # (njnt,) vec2
+  # fixed tendons (length = sum of coef * joint position)
+  tendon_adr: wp.array             # (ntendon,) int: first wrap of the tendon
+  tendon_num: wp.array             # (ntendon,) int: number of joints
+  wrap_jnt: wp.array               # (nwrap,) int: joint of each wrap
+  wrap_prm: wp.array               # (nwrap,) float: coefficient of each joint
+  tendon_J: wp.array               # (ntendon, nv) float: constant Jacobian of fixed tendons
+  tendon_limited: wp.array         # (ntendon,) int
+  tendon_range: wp.array           # (ntendon,) vec2, m or rad
+  tendon_margin: wp.array          # (ntendon,) float
+  tendon_solref_lim: wp.array      # (ntendon,) vec2
+  tendon_solimp_lim: wp.array      # (ntendon,) vec5
+  tendon_solref_fri: wp.array      # (ntendon,) vec2
+  tendon_solimp_fri: wp.array      # (ntendon,) vec5
+  tendon_frictionloss: wp.array    # (ntendon,) float
+  tendon_invweight0: wp.array      # (ntendon,) float
+  tendon_stiffness: wp.array       # (ntendon,) float
+  tendon_damping: wp.array         # (ntendon,) float
+  tendon_lengthspring: wp.array    # (ntendon,) vec2: spring rest-length deadband
   meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)
   # collision: static candidate pairs and contact capacity (collision_driver.CollisionPairs)
   collision: object = None
@@ -297,6 +316,8 @@ class Data:
   rk_dact: wp.array         # (nworld, max(na,1))
   qfrc_scratch: wp.array    # (nworld, nv)
   qacc_scratch: wp.array    # (nworld, nv)
+  ten_length: wp.array      # (nworld, max(ntendon,1)) float: tendon lengths, m or rad
+  ten_velocity: wp.array    # (nworld, max(ntendon,1)) float
   # contacts of the last collision pass (collision_driver.Contacts)
   contact: object = None
   # constraint rows and solver state (constraint.ConstraintData)

@@ -150,3 +150,58 @@ TWO_TREES = """
 """
 
 MODELS = {"ball_humanoid": BALL_HUMANOID, "actuator_zoo": ACTUATOR_ZOO, "two_trees": TWO_TREES}
+
+# A free-floating two-legged torso whose hip and knee pairs are coupled by fixed tendons
+# (limits, stiffness with a rest-length deadband, damping, frictionloss), on a floor.
+TENDON_WALKER = """
+<mujoco model="tendon_walker">
+  <option timestep="0.004"/>
+  <default>
+    <joint type="hinge" axis="0 1 0" damping="0.5" range="-1.5 1.5" limited="true"/>
+    <geom type="capsule" size="0.045" contype="1" conaffinity="1"/>
+  </default>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 0.1"/>
+    <body name="torso" pos="0 0 0.95">
+      <freejoint/>
+      <geom fromto="0 -0.12 0 0 0.12 0" size="0.08"/>
+      <body name="thigh_r" pos="0 -0.1 -0.05">
+        <joint name="hip_r"/>
+        <geom fromto="0 0 0 0 0 -0.4"/>
+        <body name="shin_r" pos="0 0 -0.42">
+          <joint name="knee_r" range="-2.5 0"/>
+          <geom fromto="0 0 0 0 0 -0.4"/>
+        </body>
+      </body>
+      <body name="thigh_l" pos="0 0.1 -0.05">
+        <joint name="hip_l"/>
+        <geom fromto="0 0 0 0 0 -0.4"/>
+        <body name="shin_l" pos="0 0 -0.42">
+          <joint name="knee_l" range="-2.5 0"/>
+          <geom fromto="0 0 0 0 0 -0.4"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <tendon>
+    <fixed name="hamstring_r" limited="true" range="-0.01 0.03" stiffness="30" springlength="-0.1 0.2"
+           damping="2" frictionloss="0.3">
+      <joint joint="hip_r" coef="0.5"/>
+      <joint joint="knee_r" coef="-0.5"/>
+    </fixed>
+    <fixed name="hamstring_l" limited="true" range="-0.01 0.03" stiffness="30" springlength="-0.1 0.2"
+           damping="2" frictionloss="0.3">
+      <joint joint="hip_l" coef="0.5"/>
+      <joint joint="knee_l" coef="-0.5"/>
+    </fixed>
+  </tendon>
+  <actuator>
+    <motor joint="hip_r" gear="30"/>
+    <motor joint="knee_r" gear="30"/>
+    <motor joint="hip_l" gear="30"/>
+    <motor joint="knee_l" gear="30"/>
+  </actuator>
+</mujoco>
+"""
+
+MODELS["tendon_walker"] = TENDON_WALKER

@@ -142,3 +142,33 @@ def test_pgs_elliptic_matches_mujoco_pgs():
   median, worst = _compare("humanoid", mujoco.mjtCone.mjCONE_ELLIPTIC, mujoco.mjtSolver.mjSOL_PGS)
   print(f"\nhumanoid PGS elliptic: qacc rel err median {median:.2e} max {worst:.2e}")
   assert median < CG_MEDIAN_TOL and worst < CG_MAX_TOL
+
+
+@pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_PGS])
+def test_fixed_tendons_match_mujoco(solver):
+  """Fixed tendons: length, passive spring (deadband) and damper, frictionloss and limit rows,
+  on contact states of a falling walker."""
+  median, worst = _compare("tendon_walker", mujoco.mjtCone.mjCONE_PYRAMIDAL, solver)
+  print(f"\ntendon walker {solver.name}: qacc rel err median {median:.2e} max {worst:.2e}")
+  assert median < NEWTON_MEDIAN_TOL and worst < NEWTON_MAX_TOL
+  mjm = oracle.mj_model("tendon_walker")
+  qpos, qvel, ctrl, act, _ = _states("tendon_walker", 0)
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, len(qpos), "cpu")
+  oracle.set_state(d, qpos, qvel, ctrl, act)
+  forward.forward(m, d)
+  types = set()
+  for w in range(len(qpos)):
+    mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
+    mujoco.mj_forward(mjm, mjd)
+    assert oracle.rel_err(d.ten_length.numpy()[w], mjd.ten_length) < 1e-6
+    assert oracle.rel_err(d.ten_velocity.numpy()[w], mjd.ten_velocity) < 1e-5
+    assert oracle.rel_err(d.qfrc_passive.numpy()[w], mjd.qfrc_passive) < 1e-5
+    types |= set(mjd.efc_type.tolist())
+  assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
+
+
+def test_native_backend_rejects_tendons():
+  with pytest.raises(RuntimeError, match="tendon"):
+    pws.Simulator(pws.put_model(oracle.mj_model("tendon_walker"), "cpu"), nworld=1, device="cpu",
+                  backend="native")

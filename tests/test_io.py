@@ -38,8 +38,10 @@ def test_parameter_banks_have_leading_axis():
 
 
 UNSUPPORTED = {
-  "tendon": ("""<mujoco><worldbody><body><joint name="a"/><geom size=".1"/></body></worldbody>
-             <tendon><fixed name="t"><joint joint="a" coef="1"/></fixed></tendon></mujoco>""", "tendon"),
+  "spatial tendon": ("""<mujoco><worldbody><site name="a"/><body><joint/><geom size=".1"/>
+             <site name="b" pos="0 0 1"/></body></worldbody>
+             <tendon><spatial name="cable"><site site="a"/><site site="b"/></spatial></tendon></mujoco>""",
+                     "'cable'.*spatial"),
   "fluid": ("""<mujoco><option density="1.2"/><worldbody><body><freejoint/><geom size=".1"/></body>
              </worldbody></mujoco>""", "density"),
   "mesh": ("""<mujoco><asset><mesh name="m" vertex="0 0 0 1 0 0 0 1 0 0 0 1"/></asset><worldbody>

@@ -10,7 +10,7 @@ from pywarp_sim import actuation, forward, passive, smooth
 import oracle
 
 DSBL = mujoco.mjtDisableBit
-MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees"]
+MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees", "tendon_walker"]
 NWORLD = 6
 
 # float32 pipeline vs float64 MuJoCo. Positions and rotations are a handful of chained
