@@ -1,6 +1,6 @@
 """Actuation (mj_fwdActuation): ctrl → act_dot, actuator_force, qfrc_actuator.
 
-Supported: joint transmissions on hinge/slide joints with a gear; dynamics
+Supported: joint transmissions on hinge/slide joints and fixed-tendon transmissions, with a gear; dynamics
 none / integrator / filter / filterexact (actearly too); gain fixed / affine;
 bias none / affine; ctrlrange, forcerange, actrange and the joint's
 actuatorfrcrange clamps. Anything else is rejected by io at load time.
@@ -15,6 +15,7 @@ _DYN_INTEGRATOR = wp.constant(int(DynType.INTEGRATOR))
 _DYN_FILTEREXACT = wp.constant(int(DynType.FILTEREXACT))
 _GAIN_AFFINE = wp.constant(int(GainType.AFFINE))
 _BIAS_AFFINE = wp.constant(int(BiasType.AFFINE))
+_TRN_TENDON = wp.constant(3)  # mjTRN_TENDON
 
 
 @wp.func
@@ -55,6 +56,8 @@ def _actuation(
   actuator_actadr: wp.array(dtype=int),
   actuator_actearly: wp.array(dtype=int),
   jnt_dofadr: wp.array(dtype=int),
+  actuator_trntype: wp.array(dtype=int),
+  tendon_J: wp.array2d(dtype=float),
   jnt_actfrclimited: wp.array(dtype=int),
   jnt_actfrcrange: wp.array(dtype=wp.vec2),
   dof_jntid: wp.array(dtype=int),
@@ -121,8 +124,14 @@ def _actuation(
       force = wp.clamp(force, r[0], r[1])
     actuator_force_out[worldid, i] = force
 
-    dofid = jnt_dofadr[actuator_trnid[i]]
-    qfrc_actuator_out[worldid, dofid] = qfrc_actuator_out[worldid, dofid] + actuator_gear[rbank, i] * force
+    moment = actuator_gear[rbank, i]
+    if actuator_trntype[i] == _TRN_TENDON:
+      tenid = actuator_trnid[i]
+      for j in range(nv):
+        qfrc_actuator_out[worldid, j] = qfrc_actuator_out[worldid, j] + moment * tendon_J[tenid, j] * force
+    else:
+      dofid = jnt_dofadr[actuator_trnid[i]]
+      qfrc_actuator_out[worldid, dofid] = qfrc_actuator_out[worldid, dofid] + moment * force
 
   for i in range(nv):
     jntid = dof_jntid[i]
@@ -145,7 +154,7 @@ def fwd_actuation(m: Model, d: Data):
     m.actuator_gainprm, m.actuator_biastype, m.actuator_biasprm, m.actuator_gear,
     m.actuator_ctrllimited, m.actuator_ctrlrange, m.actuator_forcelimited, m.actuator_forcerange,
     m.actuator_actlimited, m.actuator_actrange, m.actuator_actadr, m.actuator_actearly,
-    m.jnt_dofadr, m.jnt_actfrclimited, m.jnt_actfrcrange, m.dof_jntid,
+    m.jnt_dofadr, m.actuator_trntype, m.tendon_J, m.jnt_actfrclimited, m.jnt_actfrcrange, m.dof_jntid,
     d.ctrl, d.act, d.actuator_length, d.actuator_velocity,
   ], outputs=[d.act_dot, d.actuator_force, d.qfrc_actuator])
 
@@ -170,6 +179,7 @@ def _actuator_vel_deriv(
   actuator_actadr: wp.array(dtype=int),
   actuator_actearly: wp.array(dtype=int),
   jnt_dofadr: wp.array(dtype=int),
+  actuator_trntype: wp.array(dtype=int),
   # Data in:
   ctrl_in: wp.array2d(dtype=float),
   act_in: wp.array2d(dtype=float),
@@ -181,6 +191,8 @@ def _actuator_vel_deriv(
   """qH -= h * d(qfrc_actuator)/d(qvel) (mjd_actuator_vel, diagonal for joint transmissions)."""
   worldid = wp.tid()
   for i in range(nu):
+    if actuator_trntype[i] == _TRN_TENDON:
+      continue  # no velocity terms: io rejects velocity-dependent tendon actuators here
     if actuator_forcelimited[i]:
       f = actuator_force_in[worldid, i]
       r = actuator_forcerange[i]
@@ -213,6 +225,6 @@ def add_actuator_vel_deriv(m: Model, d: Data, qH: wp.array):
     m.nu, m.opt.timestep, m.actuator_trnid, m.actuator_dyntype, m.actuator_dynprm,
     m.actuator_gaintype, m.actuator_gainprm, m.actuator_biastype, m.actuator_biasprm,
     m.actuator_gear, m.actuator_forcelimited, m.actuator_forcerange, m.actuator_actlimited,
-    m.actuator_actrange, m.actuator_actadr, m.actuator_actearly, m.jnt_dofadr,
+    m.actuator_actrange, m.actuator_actadr, m.actuator_actearly, m.jnt_dofadr, m.actuator_trntype,
     d.ctrl, d.act, d.act_dot, d.actuator_force,
   ], outputs=[qH])

@@ -94,10 +94,19 @@ def _validate(m: mujoco.MjModel):
   for a in range(m.nu):
     trn, dyn = int(m.actuator_trntype[a]), int(m.actuator_dyntype[a])
     gain, bias = int(m.actuator_gaintype[a]), int(m.actuator_biastype[a])
-    if trn not in (int(TrnType.JOINT), int(TrnType.JOINTINPARENT)):
+    if trn not in (int(TrnType.JOINT), int(TrnType.JOINTINPARENT), int(TrnType.TENDON)):
       fail("actuator", obj.mjOBJ_ACTUATOR, a, f"transmission {mujoco.mjtTrn(trn).name}",
-           "use a joint transmission")
-    jtype = int(m.jnt_type[m.actuator_trnid[a, 0]])
+           "use a joint or fixed-tendon transmission")
+    if trn == int(TrnType.TENDON):
+      t = int(m.actuator_trnid[a, 0])
+      if m.tendon_actfrclimited[t]:
+        fail("actuator", obj.mjOBJ_ACTUATOR, a, "tendon actuatorfrcrange", "use forcerange")
+      velocity_terms = (int(m.actuator_gaintype[a]) == int(GainType.AFFINE) and m.actuator_gainprm[a, 2] != 0) or (
+        int(m.actuator_biastype[a]) == int(BiasType.AFFINE) and m.actuator_biasprm[a, 2] != 0)
+      if velocity_terms and opt.integrator == int(IntegratorType.IMPLICITFAST):
+        fail("actuator", obj.mjOBJ_ACTUATOR, a, "velocity-dependent tendon actuator with implicitfast",
+             "use the Euler or RK4 integrator")
+    jtype = int(JointType.HINGE) if trn == int(TrnType.TENDON) else int(m.jnt_type[m.actuator_trnid[a, 0]])
     if jtype not in (int(JointType.HINGE), int(JointType.SLIDE)):
       fail("actuator", obj.mjOBJ_ACTUATOR, a,
            f"joint transmission on a {JointType(jtype).name.lower()} joint",

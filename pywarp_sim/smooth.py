@@ -16,6 +16,7 @@ _FREE = wp.constant(int(JointType.FREE))
 _BALL = wp.constant(int(JointType.BALL))
 _SLIDE = wp.constant(int(JointType.SLIDE))
 _HINGE = wp.constant(int(JointType.HINGE))
+_TRN_TENDON = wp.constant(3)  # mjTRN_TENDON
 
 
 @wp.kernel
@@ -499,6 +500,7 @@ def rne(m: Model, d: Data):
 @wp.kernel
 def _transmission(
   # Model:
+  actuator_trntype: wp.array(dtype=int),
   actuator_trnid: wp.array(dtype=int),
   actuator_gear: wp.array2d(dtype=float),
   jnt_qposadr: wp.array(dtype=int),
@@ -506,23 +508,31 @@ def _transmission(
   # Data in:
   qpos_in: wp.array2d(dtype=float),
   qvel_in: wp.array2d(dtype=float),
+  ten_length_in: wp.array2d(dtype=float),
+  ten_velocity_in: wp.array2d(dtype=float),
   # Data out:
   actuator_length_out: wp.array2d(dtype=float),
   actuator_velocity_out: wp.array2d(dtype=float),
 ):
   worldid, actid = wp.tid()
   gear = actuator_gear[worldid % actuator_gear.shape[0], actid]
-  jntid = actuator_trnid[actid]
-  actuator_length_out[worldid, actid] = qpos_in[worldid, jnt_qposadr[jntid]] * gear
-  actuator_velocity_out[worldid, actid] = qvel_in[worldid, jnt_dofadr[jntid]] * gear
+  trnid = actuator_trnid[actid]
+  if actuator_trntype[actid] == _TRN_TENDON:
+    actuator_length_out[worldid, actid] = ten_length_in[worldid, trnid] * gear
+    actuator_velocity_out[worldid, actid] = ten_velocity_in[worldid, trnid] * gear
+  else:
+    actuator_length_out[worldid, actid] = qpos_in[worldid, jnt_qposadr[trnid]] * gear
+    actuator_velocity_out[worldid, actid] = qvel_in[worldid, jnt_dofadr[trnid]] * gear
 
 
 def transmission(m: Model, d: Data):
-  """mj_transmission for joint transmissions on hinge/slide joints: actuator_length and
-  actuator_velocity (nworld, nu). The moment arm of actuator i is gear[i] on its dof."""
+  """mj_transmission for joint (hinge/slide) and fixed-tendon transmissions: actuator_length
+  and actuator_velocity (nworld, nu). The moment arm is gear on the joint's dof, or gear *
+  tendon_J for a tendon."""
   if m.nu:
     wp.launch(_transmission, dim=(d.nworld, m.nu), inputs=[
-      m.actuator_trnid, m.actuator_gear, m.jnt_qposadr, m.jnt_dofadr, d.qpos, d.qvel,
+      m.actuator_trntype, m.actuator_trnid, m.actuator_gear, m.jnt_qposadr, m.jnt_dofadr, d.qpos,
+      d.qvel, d.ten_length, d.ten_velocity,
     ], outputs=[d.actuator_length, d.actuator_velocity])
 
 

@@ -63,6 +63,7 @@ class BiasType(enum.IntEnum):
 class TrnType(enum.IntEnum):
   JOINT = 0
   JOINTINPARENT = 1
+  TENDON = 3
 
 
 class IntegratorType(enum.IntEnum):
@@ -201,7 +202,7 @@ class Model:
   site_quat: wp.array       # (nsite,) vec4
   # actuators
   actuator_trntype: wp.array    # (nu,) int TrnType
-  actuator_trnid: wp.array      # (nu,) int: joint id
+  actuator_trnid: wp.array      # (nu,) int: joint or tendon id
   actuator_dyntype: wp.array    # (nu,) int DynType
   actuator_dynprm: wp.array     # (nu,) vec3: dynprm[0:3]
   actuator_gaintype: wp.array   # (nu,) int GainType

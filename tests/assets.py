@@ -200,6 +200,8 @@ TENDON_WALKER = """
     <motor joint="knee_r" gear="30"/>
     <motor joint="hip_l" gear="30"/>
     <motor joint="knee_l" gear="30"/>
+    <motor name="hamstring_motor" tendon="hamstring_r" gear="10" ctrlrange="-1 1"/>
+    <position name="hamstring_servo" tendon="hamstring_l" kp="40"/>
   </actuator>
 </mujoco>
 """

@@ -72,3 +72,11 @@ def test_visual_only_mesh_is_accepted():
            <body><freejoint/><geom size=".1"/><geom type="mesh" mesh="m" contype="0" conaffinity="0"/>
            </body></worldbody></mujoco>"""
   assert pws.load_model(xml, device="cpu").ngeom == 2
+
+
+def test_tendon_damping_with_implicitfast_is_rejected():
+  import assets
+  mjm = mujoco.MjModel.from_xml_string(assets.TENDON_WALKER)
+  mjm.opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+  with pytest.raises(pws.UnsupportedModelError, match="'hamstring_r'.*implicitfast"):
+    pws.put_model(mjm, "cpu")
