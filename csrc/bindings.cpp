@@ -155,8 +155,11 @@ class StepPlan {
       return;
     }
 #ifdef _OPENMP
-    // dynamic: worlds with more contacts take longer
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    // dynamic (worlds with more contacts take longer) over runs of adjacent worlds, so that the
+    // small per-world arrays sharing a cache line (time, nefc, health, ...) mostly stay on one
+    // thread (no false sharing) while keeping ~8 chunks per thread for balance.
+    const int chunk = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(16, nworld / (8 * nthreads))));
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nthreads)
 #endif
     for (int64_t w = 0; w < nworld; ++w) body(w);
   }

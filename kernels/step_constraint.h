@@ -34,10 +34,16 @@ PWS_HD inline T impedance(const T* solimp, T pos, T margin) {
   if (x <= T(0)) return dmin;
   T y = x;
   if (power != T(1)) {
-    if (x <= mid)
+    if (power == T(2)) {  // MuJoCo's default solimp: no pow calls
+      if (x <= mid)
+        y = x * x / mid;
+      else
+        y = T(1) - (T(1) - x) * (T(1) - x) / (T(1) - mid);
+    } else if (x <= mid) {
       y = pws_pow(x, power) / pws_pow(mid, power - T(1));
-    else
+    } else {
       y = T(1) - pws_pow(T(1) - x, power) / pws_pow(T(1) - mid, power - T(1));
+    }
   }
   return dmin + y * (dmax - dmin);
 }

@@ -164,6 +164,25 @@ PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
 
 template <typename T>
 PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_inv) {
+  constexpr int kMaxAnc = 64;
+  if (nv <= kMaxAnc) {
+    // same updates in the same order as below, with each k's ancestor chain listed once
+    int anc[kMaxAnc];
+    for (int k = nv - 1; k >= 0; --k) {
+      T* lk = LD + k * nv;
+      int n = 0;
+      for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) anc[n++] = i;
+      for (int p = 0; p < n; ++p) {
+        int i = anc[p];
+        T tmp = lk[i] / lk[k];
+        T* li = LD + i * nv;
+        for (int q = p; q < n; ++q) li[anc[q]] -= tmp * lk[anc[q]];
+        lk[i] = tmp;
+      }
+    }
+    for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
+    return;
+  }
   for (int k = nv - 1; k >= 0; --k) {
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
       T tmp = LD[k * nv + i] / LD[k * nv + k];

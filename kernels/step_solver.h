@@ -7,7 +7,11 @@
 // kernel are for speed and do not change the arithmetic beyond summation order:
 //   * dot products use four partial sums (dot_n) so that they vectorise;
 //   * the Newton Hessian M + J' D J is accumulated row by row over active rows only, over
-//     the nonzero entries of each row (a contact row touches two ancestor chains);
+//     the nonzero entries of each row (a contact row touches two ancestor chains); when every
+//     active row lies on one ancestor chain, H has M's tree sparsity and gets the tree L'DL
+//     factorisation instead of a dense Cholesky (rounding differs, not the math);
+//   * a Newton iteration whose active set equals that of the last factorisation reuses it;
+//   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
 //   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv.
 #pragma once
 
@@ -202,8 +206,10 @@ template <typename T>
 PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
   if (n > kMaxSparseDofs) return -1;
   int cnt = 0;
-  for (int i = 0; i < n; ++i)
-    if (x[i] != T(0)) nz[cnt++] = i;
+  for (int i = 0; i < n; ++i) {
+    nz[cnt] = i;  // branch-free compaction
+    cnt += x[i] != T(0);
+  }
   return cnt;
 }
 
@@ -228,9 +234,87 @@ PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y,
   }
 }
 
-// Newton direction: H = M + J' D_active J (+ cone blocks), dense Cholesky, search = -H^-1 grad.
+// True when the sorted dof indices nz[0:nnz] all lie on one ancestor chain (dof_parentid[i] < i):
+// a row with such a pattern adds only entries inside the tree sparsity of M to J' D J.
+PWS_HD inline bool is_chain(const int* parent, const int* nz, int nnz) {
+  if (nnz < 0) return false;
+  for (int p = nnz - 1; p > 0; --p) {
+    int a = parent[nz[p]];
+    while (a > nz[p - 1]) a = parent[a];
+    if (a != nz[p - 1]) return false;
+  }
+  return true;
+}
+
+// Dofs of contact c's Jacobian rows, ascending: the union of the ancestor chains of its two
+// bodies (the walk of point_jac_row). Needs nv <= kMaxSparseDofs.
 template <typename T>
-PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, int nefc) {
+PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int c, int* nz) {
+  const int* parent = m.dof_parentid;
+  int i1 = m.body_dofend[m.geom_bodyid[d.con_geom[2 * c]]];
+  int i2 = m.body_dofend[m.geom_bodyid[d.con_geom[2 * c + 1]]];
+  int desc[kMaxSparseDofs];
+  int cnt = 0;
+  while (i1 >= 0 || i2 >= 0) {
+    if (i1 == i2) {
+      desc[cnt++] = i1;
+      i1 = parent[i1];
+      i2 = parent[i2];
+    } else if (i1 > i2) {
+      desc[cnt++] = i1;
+      i1 = parent[i1];
+    } else {
+      desc[cnt++] = i2;
+      i2 = parent[i2];
+    }
+  }
+  for (int k = 0; k < cnt; ++k) nz[k] = desc[cnt - 1 - k];
+  return cnt;
+}
+
+// factor_tree / solve_tree on a matrix with leading dimension ld (lower triangle read).
+template <typename T>
+PWS_HD inline void factor_tree_ld(int nv, int ld, const int* parent, T* LD, T* diag_inv) {
+  int anc[kMaxSparseDofs];  // ancestors of k, nearest first (nv <= kMaxSparseDofs)
+  for (int k = nv - 1; k >= 0; --k) {
+    T* lk = LD + (int64_t)k * ld;
+    T inv = T(1) / lk[k];
+    int n = 0;
+    for (int i = parent[k]; i >= 0; i = parent[i]) anc[n++] = i;
+    // same updates, in the same order, as walking dof_parentid (no dependent loads inside)
+    for (int p = 0; p < n; ++p) {
+      int i = anc[p];
+      T tmp = lk[i] * inv;
+      T* li = LD + (int64_t)i * ld;
+      for (int q = p; q < n; ++q) li[anc[q]] -= tmp * lk[anc[q]];
+      lk[i] = tmp;
+    }
+  }
+  for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[(int64_t)k * ld + k];
+}
+
+template <typename T>
+PWS_HD inline void solve_tree_ld(int nv, int ld, const int* parent, const T* LD, const T* diag_inv, T* x) {
+  for (int i = nv - 1; i >= 0; --i) {
+    T xi = x[i];
+    const T* li = LD + (int64_t)i * ld;
+    for (int j = parent[i]; j >= 0; j = parent[j]) x[j] -= li[j] * xi;
+  }
+  for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
+  for (int i = 0; i < nv; ++i) {
+    const T* li = LD + (int64_t)i * ld;
+    T acc = x[i];
+    for (int j = parent[i]; j >= 0; j = parent[j]) acc -= li[j] * x[j];
+    x[i] = acc;
+  }
+}
+
+// Newton direction: H = M + J' D_active J (+ cone blocks), search = -H^-1 grad. When every
+// active row's Jacobian pattern is one ancestor chain (e.g. contacts with the static world,
+// joint limits), H has the tree sparsity of M and is factored as M is (sparse L'DL, O(sum of
+// chain lengths^2)); otherwise a dense Cholesky.
+template <typename T>
+PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int nefc, T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* H = d.efc_H;
   for (int i = 0; i < nv; ++i)
@@ -238,6 +322,9 @@ PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, in
   // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
   // both bodies' ancestor chains); a row-pattern union is used for elliptic blocks.
   int nz[kMaxSparseDofs];
+  bool tree = nv <= kMaxSparseDofs;
+  int last_type = -1, last_id = -1, last_nnz = -1;
+  bool last_chain = false;
   int r = 0;
   while (r < nefc) {
     int state = d.efc_state[r];
@@ -255,6 +342,8 @@ PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, in
             if (any) nz[nnz++] = i;
           }
         }
+        tree = tree && is_chain(m.dof_parentid, nz, nnz);
+        last_id = -1;  // nz now holds this block's pattern
         for (int k = 0; k < dim; ++k) {
           const T* jk = d.efc_J + (int64_t)(r + k) * ld;
           if (state == 1) {
@@ -271,10 +360,29 @@ PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, in
     } else {
       if (state == 1) {
         const T* jr = d.efc_J + (int64_t)r * ld;
-        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, nonzeros(jr, nv, nz));
+        // the rows of one contact share a pattern (the dofs of both bodies' chains, a superset
+        // of each row's nonzeros: the extra entries add exact zeros, so H is unchanged)
+        int type = d.efc_type[r], id = d.efc_id[r];
+        bool same = type == last_type && id == last_id &&
+                    (type == kCnstrContactPyramidal || type == kCnstrContactFrictionless);
+        if (!same) {
+          if ((type == kCnstrContactPyramidal || type == kCnstrContactFrictionless) && nv <= kMaxSparseDofs)
+            last_nnz = contact_pattern(m, d, id, nz);
+          else
+            last_nnz = nonzeros(jr, nv, nz);
+          last_chain = is_chain(m.dof_parentid, nz, last_nnz);
+          last_type = type;
+          last_id = id;
+        }
+        tree = tree && last_chain;
+        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz);
       }
       ++r;
     }
+  }
+  if (tree) {
+    factor_tree_ld(nv, ld, m.dof_parentid, H, diag_inv);
+    return true;
   }
   // Cholesky in place (lower)
   for (int j = 0; j < nv; ++j) {
@@ -286,8 +394,21 @@ PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, in
       hi[j] = (hi[j] - dot_n(hi, hj, j)) / s;
     }
   }
-  // search = -L'^-1 L^-1 grad; the backward pass runs over rows of L (axpy), not columns
+  return false;
+}
+
+// search = -H^-1 grad from the factor of newton_factor (tree: L'DL with diag_inv; else L L').
+template <typename T>
+PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, bool tree, const T* diag_inv) {
+  const int nv = m.nv, ld = m.nv_pad;
+  const T* H = d.efc_H;
   T* search = d.efc_search;
+  if (tree) {
+    for (int i = 0; i < nv; ++i) search[i] = -d.efc_grad[i];
+    solve_tree_ld(nv, ld, m.dof_parentid, H, diag_inv, search);
+    return;
+  }
+  // search = -L'^-1 L^-1 grad; the backward pass runs over rows of L (axpy), not columns
   for (int i = 0; i < nv; ++i) {
     const T* hi = H + (int64_t)i * ld;
     search[i] = (-d.efc_grad[i] - dot_n(hi, search, i)) / hi[i];
@@ -299,6 +420,27 @@ PWS_HD inline void newton_direction(const ModelView<T>& m, const World<T>& d, in
     for (int k = 0; k < i; ++k) search[k] -= hi[k] * si;
   }
 }
+
+// Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
+// pyramidal contacts): row r is active when x = jar + alpha jv < 0 and then adds D x jv to
+// d cost / d alpha and D jv^2 to the curvature (constraint_update with write = false, without
+// the per-row type branches; same sums in the same row order, so bit-identical). Returns
+// d cost / d alpha in *g and the curvature in *h (the cost itself is not needed there).
+template <typename T>
+PWS_HD inline void ls_derivs_onesided(int nefc, const T* jar, const T* jv, const T* D, T alpha, T* g, T* h) {
+  T gs = T(0), hs = T(0);
+  for (int r = 0; r < nefc; ++r) {
+    T j = jv[r];
+    T x = jar[r] + alpha * j;
+    T dd = x < T(0) ? D[r] : T(0);  // inactive rows add exact zeros
+    gs += dd * x * j;
+    hs += dd * j * j;
+  }
+  *g = gs;
+  *h = hs;
+}
+
+constexpr int kMaxReuseRows = 256;  // Newton factor reuse: active-set bitmask capacity
 
 enum : int { kSolverPGS = 0, kSolverCG = 1, kSolverNewton = 2 };
 
@@ -397,12 +539,19 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     return;
   }
 
+  bool onesided = true;
+  for (int r = 0; r < nefc; ++r) {
+    int type = d.efc_type[r];
+    onesided = onesided && type != kCnstrFrictionDof && type != kCnstrContactElliptic;
+  }
   T* grad = d.efc_grad;
   T* Mgrad = d.efc_Mgrad;
   T* search = d.efc_search;
   T* Mp = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
   int niter = 0;
   T prev_grad_mgrad = T(0);
+  uint32_t factor_mask[kMaxReuseRows / 32];
+  bool have_factor = false, factor_is_tree = false;
   for (int i = 0; i < nv; ++i) {
     search[i] = T(0);
     Mgrad[i] = T(0);
@@ -419,7 +568,24 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
 
     if (m.solver_type == kSolverNewton) {
-      newton_direction(m, d, nefc);
+      // H = M + J' D_active J depends on the active set only (one-sided rows): when it is the
+      // one of the last factorisation, that factor is reused (same arithmetic, bit-identical).
+      bool reuse = false;
+      if (onesided && nefc <= kMaxReuseRows) {
+        uint32_t mask[kMaxReuseRows / 32];
+        for (int w = 0; w < kMaxReuseRows / 32; ++w) mask[w] = 0u;
+        for (int r = 0; r < nefc; ++r) mask[r >> 5] |= (d.efc_state[r] == 1 ? 1u : 0u) << (r & 31);
+        reuse = have_factor;
+        for (int w = 0; w < kMaxReuseRows / 32; ++w) {
+          reuse = reuse && mask[w] == factor_mask[w];
+          factor_mask[w] = mask[w];
+        }
+      }
+      if (!reuse) {
+        factor_is_tree = newton_factor(m, d, nefc, Mgrad);
+        have_factor = onesided && nefc <= kMaxReuseRows;
+      }
+      newton_solve(m, d, factor_is_tree, Mgrad);
     } else {
       // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
       T cross_ = T(0);
@@ -446,8 +612,11 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
     T lo = T(0), hi = T(1e30), alpha = T(0), g0 = T(0);
     for (int it = 0; it <= m.ls_iterations; ++it) {
-      T c[3];
-      constraint_update(m, d, nefc, alpha, false, c);
+      T c[3] = {T(0), T(0), T(0)};
+      if (onesided)
+        ls_derivs_onesided(nefc, d.efc_jar, d.efc_jv, d.efc_D, alpha, c + 1, c + 2);
+      else
+        constraint_update(m, d, nefc, alpha, false, c);
       T g = alpha * pMp + pg0 + c[1];
       T h = pMp + c[2];
       if (it == 0) g0 = pws_abs(g);
@@ -472,6 +641,8 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
   }
   d.efc_solver_niter[0] = niter;
+  if (m.solver_type == kSolverNewton)
+    for (int i = 0; i < nv; ++i) Mgrad[i] = T(0);  // scratch above; zero as in the reference
   for (int i = 0; i < nv; ++i) d.qfrc_constraint[i] = T(0);
   add_jt_force(m, d, nefc, T(1), d.qfrc_constraint);
 }
