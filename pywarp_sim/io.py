@@ -287,7 +287,6 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
     meaninertia=float(mjm.stat.meaninertia),
     has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
     has_damping=bool(np.any(mjm.dof_damping != 0)),
-    has_stiffness=bool(np.any(mjm.jnt_stiffness != 0)),
     **arrays,
   )
   from . import collision_driver

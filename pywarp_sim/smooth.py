@@ -434,12 +434,6 @@ def solve_m(m: Model, d: Data, res: wp.array, vec: wp.array):
             outputs=[res])
 
 
-def solve_factored(m: Model, d: Data, qLD: wp.array, qLDiagInv: wp.array, res: wp.array, vec: wp.array):
-  """res = (L'DL)^-1 vec with a given factor (e.g. qH of an integrator)."""
-  wp.launch(_solve_ld, dim=d.nworld, inputs=[m.nv, m.dof_parentid, qLD, qLDiagInv, vec],
-            outputs=[res])
-
-
 @wp.kernel
 def _rne(
   # Model:

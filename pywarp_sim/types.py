@@ -13,7 +13,6 @@ as (angular, linear) in the com frame of each kinematic tree).
 import dataclasses
 import enum
 
-import numpy as np
 import warp as wp
 
 vec10 = wp.types.vector(length=10, dtype=wp.float32)
@@ -245,7 +244,6 @@ class Model:
   device: str = "cpu"
   has_gravcomp: bool = False
   has_damping: bool = False
-  has_stiffness: bool = False
 
 
 @dataclasses.dataclass
@@ -323,8 +321,3 @@ class Data:
   contact: object = None
   # constraint rows and solver state (constraint.ConstraintData)
   efc: object = None
-
-
-def host_bank(arr: np.ndarray, nbank: int) -> np.ndarray:
-  """Repeats a per-model parameter table into a (nbank, ...) bank."""
-  return np.repeat(arr[None], nbank, axis=0)
