@@ -83,7 +83,7 @@ def rows_capacity(m: Model) -> int:
       nlim += 1 if mjm.jnt_type[j] == JointType.BALL else 2
   nfric += int(np.count_nonzero(mjm.tendon_frictionloss))
   nlim += 2 * int(np.count_nonzero(mjm.tendon_limited))
-  ncon = m.collision.nconmax if m.collision is not None else 0
+  ncon = m.collision.nconmax
   condims = list(mjm.geom_condim) + list(mjm.pair_dim)
   maxdim = max(condims) if condims else 1
   if m.opt.cone == ConeType.ELLIPTIC:
@@ -267,6 +267,7 @@ def _make_constraint(
   contact_solimp_in: wp.array2d(dtype=_vec5),
   contact_dim_in: wp.array2d(dtype=int),
   contact_geom_in: wp.array2d(dtype=wp.vec2i),
+  contact_exclude_in: wp.array2d(dtype=int),
   # Data out:
   nefc_out: wp.array(dtype=int),
   efc_type_out: wp.array2d(dtype=int),
@@ -379,8 +380,8 @@ def _make_constraint(
       point = contact_pos_in[worldid, conid]
       dist = contact_dist_in[worldid, conid]
       margin = contact_includemargin_in[worldid, conid]
-      if dist >= margin:
-        continue  # in the gap (margin - gap <= dist < margin): kept as a contact, no constraint
+      if contact_exclude_in[worldid, conid]:
+        continue  # in the gap: kept as a contact, no constraint (MuJoCo's exclude = 1)
       friction = contact_friction_in[worldid, conid]
       solref = contact_solref_in[worldid, conid]
       solimp = contact_solimp_in[worldid, conid]
@@ -481,43 +482,14 @@ def _make_constraint(
     efc_D_out[worldid, r] = 1.0 / efc_R_out[worldid, r]
 
 
-@dataclasses.dataclass
-class _NoContacts:
-  ncon: wp.array
-  dist: wp.array
-  pos: wp.array
-  frame: wp.array
-  includemargin: wp.array
-  friction: wp.array
-  solref: wp.array
-  solreffriction: wp.array
-  solimp: wp.array
-  dim: wp.array
-  geom: wp.array
-
-
-def e_no_contacts(d: Data) -> _NoContacts:
-  """Zero-contact inputs for models built without a collision stage (allocated once)."""
-  n, dev = d.nworld, d.qpos.device
-  cached = getattr(d.efc, "_no_contacts", None)
-  if cached is not None:
-    return cached
-  d.efc._no_contacts = _NoContacts(*(wp.zeros(s, dtype=t, device=dev) for s, t in [
-    (n, wp.int32), ((n, 1), float), ((n, 1), wp.vec3), ((n, 1), wp.mat33), ((n, 1), float),
-    ((n, 1), _vec5), ((n, 1), wp.vec2), ((n, 1), wp.vec2), ((n, 1), _vec5), ((n, 1), wp.int32),
-    ((n, 1), wp.vec2i)]))
-  return d.efc._no_contacts
-
-
 def fwd_position(m: Model, d: Data):
   """Collision detection and constraint rows (efc_*) for the current positions."""
   if m.opt.disabled(DisableBit.CONSTRAINT):
     d.efc.nefc.zero_()
     return
-  if m.collision is not None:
-    from . import collision_driver
-    collision_driver.collision(m, d)
-  c, e = (d.contact if d.contact is not None else e_no_contacts(d)), d.efc
+  from . import collision_driver
+  collision_driver.collision(m, d)
+  c, e = d.contact, d.efc
   opt = m.opt
   wp.launch(_make_constraint, dim=d.nworld, inputs=[
     m.nv, m.njnt, e.nefc_max, opt.timestep, opt.impratio,
@@ -531,7 +503,7 @@ def fwd_position(m: Model, d: Data):
     m.ntendon, m.tendon_J, m.tendon_limited, m.tendon_range, m.tendon_margin, m.tendon_solref_lim,
     m.tendon_solimp_lim, m.tendon_solref_fri, m.tendon_solimp_fri, m.tendon_frictionloss,
     m.tendon_invweight0, d.qpos, d.ten_length, d.cdof, d.subtree_com, c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction,
-    c.solref, c.solreffriction, c.solimp, c.dim, c.geom,
+    c.solref, c.solreffriction, c.solimp, c.dim, c.geom, c.exclude,
   ], outputs=[e.nefc, e.efc_type, e.efc_id, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss,
               e.efc_R, e.efc_D, e.efc_K, e.efc_B, e.efc_dim, e.efc_coef])
 
