@@ -1,4 +1,4 @@
-// The fused mj_step of ONE world: forward (kinematics → com → crb + factor → collision →
+// The fused mj_step of ONE world: forward (kinematics → com → crb + factor → tendons → collision →
 // constraint rows → velocity stage → actuation → smooth acceleration → Newton/CG/PGS solver), the
 // model's integrator (Euler with implicit damping, implicitfast, RK4), then the per-world
 // health check and, with auto_reset, the in-place reset of a flagged world.
@@ -36,6 +36,7 @@ PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
   com_pos(m, d);
   crb(m, d);
   factor_m(m, d);
+  tendon(m, d);
   if (m.en_constraint) {
     collision(m, d);
     make_constraint(m, d);

@@ -1,6 +1,6 @@
-// Constraint rows of one world (constraint._make_constraint): dof frictionloss, joint
-// limits, contacts (frictionless, pyramidal or elliptic cones), MuJoCo's impedance and
-// reference-acceleration coefficients, in MuJoCo's row order.
+// Constraint rows of one world (constraint._make_constraint): dof and tendon frictionloss,
+// joint and tendon limits, contacts (frictionless, pyramidal or elliptic cones), MuJoCo's
+// impedance and reference-acceleration coefficients, in MuJoCo's row order.
 //
 // Only the rows in use are written (the Warp kernel zeroes all nefc_max rows of efc_J).
 #pragma once
@@ -13,7 +13,9 @@ namespace pws {
 // mjtConstraint (constraint.CNSTR_*)
 enum : int {
   kCnstrFrictionDof = 1,
+  kCnstrFrictionTendon = 2,
   kCnstrLimitJoint = 3,
+  kCnstrLimitTendon = 4,
   kCnstrContactFrictionless = 5,
   kCnstrContactPyramidal = 6,
   kCnstrContactElliptic = 7,
@@ -119,6 +121,17 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
         ++row;
       }
     }
+    for (int t = 0; t < m.ntendon && row < cap; ++t) {
+      T floss = m.tendon_frictionloss[t];
+      if (floss > T(0)) {
+        T* jrow = d.efc_J + (int64_t)row * m.nv_pad;
+        const T* jt = m.tendon_J + (int64_t)t * nv;
+        for (int i = 0; i < nv; ++i) jrow[i] = jt[i];
+        add_row(m, d, row, kCnstrFrictionTendon, t, T(0), T(0), floss, m.tendon_invweight0[t],
+                m.tendon_solref_fri + 2 * t, m.tendon_solimp_fri + 5 * t, true);
+        ++row;
+      }
+    }
   }
 
   if (m.en_limit) {
@@ -155,6 +168,24 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
                     m.jnt_solref + 2 * j, m.jnt_solimp + 5 * j, false);
             ++row;
           }
+        }
+      }
+    }
+    for (int t = 0; t < m.ntendon; ++t) {
+      if (!m.tendon_limited[t]) continue;
+      const T* rng = m.tendon_range + 2 * t;
+      T margin = m.tendon_margin[t];
+      T value = d.ten_length[t];
+      const T* jt = m.tendon_J + (int64_t)t * nv;
+      for (int s = 0; s < 2; ++s) {
+        T side = T(2 * s - 1);
+        T dist = side * (rng[s] - value);
+        if (dist < margin && row < cap) {
+          T* jrow = d.efc_J + (int64_t)row * m.nv_pad;
+          for (int i = 0; i < nv; ++i) jrow[i] = -side * jt[i];
+          add_row(m, d, row, kCnstrLimitTendon, t, dist, margin, T(0), m.tendon_invweight0[t],
+                  m.tendon_solref_lim + 2 * t, m.tendon_solimp_lim + 5 * t, false);
+          ++row;
         }
       }
     }

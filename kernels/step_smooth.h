@@ -1,6 +1,6 @@
 // Smooth dynamics of one world: kinematics, com quantities, composite inertia and the
-// tree L'DL factor, bias forces (RNE), transmission, passive forces, actuation and the
-// smooth acceleration. Same algorithms and ordering as pywarp_sim/smooth.py,
+// tree L'DL factor, fixed tendons, bias forces (RNE), transmission, passive forces, actuation
+// and the smooth acceleration. Same algorithms and ordering as pywarp_sim/smooth.py,
 // passive.py, actuation.py and forward.py (the Warp reference), one world at a time.
 #pragma once
 
@@ -281,15 +281,41 @@ PWS_HD inline void rne(const ModelView<T>& m, const World<T>& d) {
     d.qfrc_bias[i] = dot6(load6(d.cdof + 6 * i), load6(d.cfrc_int + 6 * m.dof_bodyid[i]));
 }
 
-// ---- mj_transmission (smooth._transmission): joint transmissions on hinge/slide ------------
+// ---- mj_tendon for fixed tendons (smooth._tendon) ------------------------------------------
+
+// ten_length = sum of coef * qpos over the tendon's joints; ten_velocity = tendon_J qvel (the
+// Jacobian of a fixed tendon is constant, built at load time).
+template <typename T>
+PWS_HD inline void tendon(const ModelView<T>& m, const World<T>& d) {
+  for (int t = 0; t < m.ntendon; ++t) {
+    T length = T(0);
+    int adr = m.tendon_adr[t];
+    for (int w = adr; w < adr + m.tendon_num[t]; ++w)
+      length += m.wrap_prm[w] * d.qpos[m.jnt_qposadr[m.wrap_jnt[w]]];
+    const T* jt = m.tendon_J + (int64_t)t * m.nv;
+    T velocity = T(0);
+    for (int i = 0; i < m.nv; ++i) velocity += jt[i] * d.qvel[i];
+    d.ten_length[t] = length;
+    d.ten_velocity[t] = velocity;
+  }
+}
+
+// ---- mj_transmission (smooth._transmission): joints on hinge/slide, fixed tendons ----------
+
+enum : int { kTrnTendon = 3 };  // mjTRN_TENDON (types.TrnType)
 
 template <typename T>
 PWS_HD inline void transmission(const ModelView<T>& m, const World<T>& d) {
   for (int a = 0; a < m.nu; ++a) {
     T gear = d.actuator_gear[a];
-    int j = m.actuator_trnid[a];
-    d.actuator_length[a] = d.qpos[m.jnt_qposadr[j]] * gear;
-    d.actuator_velocity[a] = d.qvel[m.jnt_dofadr[j]] * gear;
+    int id = m.actuator_trnid[a];
+    if (m.actuator_trntype[a] == kTrnTendon) {
+      d.actuator_length[a] = d.ten_length[id] * gear;
+      d.actuator_velocity[a] = d.ten_velocity[id] * gear;
+    } else {
+      d.actuator_length[a] = d.qpos[m.jnt_qposadr[id]] * gear;
+      d.actuator_velocity[a] = d.qvel[m.jnt_dofadr[id]] * gear;
+    }
   }
 }
 
@@ -335,6 +361,33 @@ PWS_HD inline void passive(const ModelView<T>& m, const World<T>& d) {
       if (m.en_damper) damper = -d.dof_damping[dadr + i] * d.qvel[dadr + i];
       d.qfrc_damper[dadr + i] = damper;
       d.qfrc_passive[dadr + i] = d.qfrc_spring[dadr + i] + damper;
+    }
+  }
+  // fixed tendons: spring outside the rest-length deadband [lengthspring0, lengthspring1],
+  // damper; both act through tendon_J' (passive._tendon_spring_damper)
+  if ((m.en_spring || m.en_damper) && m.ntendon) {
+    for (int t = 0; t < m.ntendon; ++t) {
+      T spring = T(0), damper = T(0);
+      if (m.en_spring) {
+        T length = d.ten_length[t];
+        const T* rest = m.tendon_lengthspring + 2 * t;
+        if (length > rest[1])
+          spring = m.tendon_stiffness[t] * (rest[1] - length);
+        else if (length < rest[0])
+          spring = m.tendon_stiffness[t] * (rest[0] - length);
+      }
+      if (m.en_damper) damper = -m.tendon_damping[t] * d.ten_velocity[t];
+      if (spring != T(0) || damper != T(0)) {
+        const T* jt = m.tendon_J + (int64_t)t * nv;
+        for (int i = 0; i < nv; ++i) {
+          T j = jt[i];
+          if (j != T(0)) {
+            d.qfrc_spring[i] += j * spring;
+            d.qfrc_damper[i] += j * damper;
+            d.qfrc_passive[i] += j * (spring + damper);
+          }
+        }
+      }
     }
   }
   if ((m.en_spring || m.en_damper) && m.has_gravcomp && m.en_gravity) {
@@ -409,8 +462,15 @@ PWS_HD inline void actuation(const ModelView<T>& m, const World<T>& d) {
     if (m.actuator_forcelimited[i])
       force = tclamp(force, m.actuator_forcerange[2 * i], m.actuator_forcerange[2 * i + 1]);
     d.actuator_force[i] = force;
-    int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
-    d.qfrc_actuator[dofid] += d.actuator_gear[i] * force;
+    T moment = d.actuator_gear[i];
+    if (m.actuator_trntype[i] == kTrnTendon) {
+      // moment arm gear * tendon_J
+      const T* jt = m.tendon_J + (int64_t)m.actuator_trnid[i] * nv;
+      for (int j = 0; j < nv; ++j) d.qfrc_actuator[j] += moment * jt[j] * force;
+    } else {
+      int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
+      d.qfrc_actuator[dofid] += moment * force;
+    }
   }
   for (int i = 0; i < nv; ++i) {
     int j = m.dof_jntid[i];
@@ -424,6 +484,8 @@ template <typename T>
 PWS_HD inline void add_actuator_vel_deriv(const ModelView<T>& m, const World<T>& d, T* qH) {
   if (m.nu == 0 || !m.en_actuation) return;
   for (int i = 0; i < m.nu; ++i) {
+    // no velocity terms: io rejects velocity-dependent tendon actuators with implicitfast
+    if (m.actuator_trntype[i] == kTrnTendon) continue;
     if (m.actuator_forcelimited[i]) {
       T f = d.actuator_force[i];
       if (f <= m.actuator_forcerange[2 * i] || f >= m.actuator_forcerange[2 * i + 1]) continue;

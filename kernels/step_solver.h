@@ -25,7 +25,7 @@ namespace pws {
 // solver._row_cost: (cost, force = -d cost / dx, curvature) of one scalar row at jar = x.
 template <typename T>
 PWS_HD inline void row_cost(int type, T x, T dd, T r, T floss, T* cost, T* force, T* curv) {
-  if (type == kCnstrFrictionDof) {
+  if (type == kCnstrFrictionDof || type == kCnstrFrictionTendon) {
     if (x <= -r * floss) {
       *cost = -floss * x - T(0.5) * r * floss * floss;
       *force = floss;
@@ -471,7 +471,7 @@ PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc)
       }
       T f = d.efc_force[r];
       T fnew = f - res / a;
-      if (d.efc_type[r] == kCnstrFrictionDof) {
+      if (d.efc_type[r] == kCnstrFrictionDof || d.efc_type[r] == kCnstrFrictionTendon) {
         T floss = d.efc_frictionloss[r];
         fnew = tclamp(fnew, -floss, floss);
       } else {
@@ -542,7 +542,8 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   bool onesided = true;
   for (int r = 0; r < nefc; ++r) {
     int type = d.efc_type[r];
-    onesided = onesided && type != kCnstrFrictionDof && type != kCnstrContactElliptic;
+    onesided = onesided && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
+               type != kCnstrContactElliptic;
   }
   T* grad = d.efc_grad;
   T* Mgrad = d.efc_Mgrad;

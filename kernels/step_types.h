@@ -17,7 +17,8 @@
 // ---- sizes and options (ints, then reals) ------------------------------------------------
 #define PWS_SIZE_FIELDS(X)                                                                    \
   X(nq) X(nv) X(nu) X(na) X(nbody) X(njnt) X(ngeom) X(nsite) X(npair) X(nconmax)            \
-  X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)
+  X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
+  X(ntendon) X(nwrap) X(ntendon_pad)
 
 #define PWS_OPTION_INTS(X)                                                                    \
   X(integrator)        /* IntegratorType: 0 Euler, 1 RK4, 3 implicitfast */                  \
@@ -65,7 +66,16 @@
   B(body_ipos, 3, nbody) B(body_mass, 1, nbody) B(body_inertia, 3, nbody)                    \
   B(jnt_stiffness, 1, njnt) B(dof_armature, 1, nv) B(dof_damping, 1, nv)                     \
   B(dof_frictionloss, 1, nv) B(actuator_gainprm, 3, nu) B(actuator_biasprm, 3, nu)           \
-  B(actuator_gear, 1, nu) B(gravity, 3, 1) B(geom_friction, 3, ngeom)
+  B(actuator_gear, 1, nu) B(gravity, 3, 1) B(geom_friction, 3, ngeom)                      \
+  I(actuator_trntype, 1, nu)                                                                 \
+  /* fixed tendons: length = sum of wrap_prm * qpos over wrap_jnt; constant Jacobian */     \
+  I(tendon_adr, 1, ntendon) I(tendon_num, 1, ntendon) I(tendon_limited, 1, ntendon)         \
+  I(wrap_jnt, 1, nwrap) F(wrap_prm, 1, nwrap) F(tendon_J, 1, ntendon * nv)                   \
+  F(tendon_range, 2, ntendon) F(tendon_margin, 1, ntendon) F(tendon_solref_lim, 2, ntendon) \
+  F(tendon_solimp_lim, 5, ntendon) F(tendon_solref_fri, 2, ntendon)                         \
+  F(tendon_solimp_fri, 5, ntendon) F(tendon_frictionloss, 1, ntendon)                       \
+  F(tendon_invweight0, 1, ntendon) F(tendon_stiffness, 1, ntendon)                          \
+  F(tendon_damping, 1, ntendon) F(tendon_lengthspring, 2, ntendon)
 
 // ---- Data arrays, per world: F = float, I = int32; G = global int32 counters ---------------
 #define PWS_DATA_ARRAYS(F, I)                                                                \
@@ -100,7 +110,8 @@
   I(con_exclude, 1, ncon_pad) I(con_pair, 1, ncon_pad) I(con_overflow, 1, 1)                 \
   I(efc_nefc, 1, 1) I(efc_type, 1, nefc_max) I(efc_id, 1, nefc_max) I(efc_dim, 1, nefc_max) \
   I(efc_state, 1, nefc_max) I(efc_solver_niter, 1, 1) I(efc_converged, 1, 1)                \
-  I(health, 1, 1)
+  I(health, 1, 1)                                                                            \
+  F(ten_length, 1, ntendon_pad) F(ten_velocity, 1, ntendon_pad)
 
 #define PWS_GLOBAL_COUNTERS(G)                                                               \
   G(con_overflow_count, 1) /* contact overflow events, all worlds and steps */               \

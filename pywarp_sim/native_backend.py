@@ -96,6 +96,7 @@ def _sizes(sim) -> dict:
     npair=m.collision.npair, nconmax=m.collision.nconmax, nefc_max=d.efc.nefc_max,
     nv_pad=max(m.nv, 1), nu_pad=int(d.ctrl.shape[1]), na_pad=int(d.act.shape[1]),
     ncon_pad=int(d.contact.dist.shape[1]),
+    ntendon=m.ntendon, nwrap=int(m.wrap_jnt.shape[0]), ntendon_pad=int(d.ten_length.shape[1]),
   )
 
 
@@ -145,9 +146,6 @@ def _check_supported(sim) -> None:
     raise RuntimeError(f"backend='native' does not support integrator {m.opt.integrator}")
   if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
     raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
-  if m.ntendon:
-    raise RuntimeError(f"backend='native' does not support tendons (the model has {m.ntendon}); "
-                       f"use backend='warp'")
   if int(m.opt.solver) == int(SolverType.PGS) and int(m.opt.cone) == 1 and (
       np.any(m.mj_model.geom_condim > 1) or np.any(m.mj_model.pair_dim > 1)):
     raise RuntimeError("backend='native' does not support PGS with elliptic cones; use "

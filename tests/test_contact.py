@@ -168,12 +168,6 @@ def test_fixed_tendons_match_mujoco(solver):
   assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
 
 
-def test_native_backend_rejects_tendons():
-  with pytest.raises(RuntimeError, match="tendon"):
-    pws.Simulator(pws.put_model(oracle.mj_model("tendon_walker"), "cpu"), nworld=1, device="cpu",
-                  backend="native")
-
-
 @pytest.mark.parametrize("integrator", [mujoco.mjtIntegrator.mjINT_EULER, mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
                                         mujoco.mjtIntegrator.mjINT_RK4])
 def test_contact_trajectory_matches_mj_step(integrator):

@@ -21,6 +21,7 @@ from pywarp_sim import collision_driver, native, native_backend
 
 import oracle
 import test_collision as tc
+import test_contact as tcon
 from assets import BALL_HUMANOID
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unava
 DSBL = mujoco.mjtDisableBit
 INT = mujoco.mjtIntegrator
 MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees"]
+# fixed tendons: the walker (limits, frictionloss, spring deadband, damper, tendon actuators)
+# and MuJoCo's stock humanoid (limited hamstring tendons)
+TENDON_MODELS = ["tendon_walker", "mujoco_humanoid"]
 NWORLD = 6
 
 # test_smooth.py: float32 pipeline vs float64 MuJoCo
@@ -51,6 +55,8 @@ _SMOOTH_FIELDS = {
   "geom_xmat": ROT_TOL, "subtree_com": POS_TOL, "qfrc_bias": FORCE_TOL, "qfrc_passive": FORCE_TOL,
   "qfrc_actuator": FORCE_TOL, "actuator_force": FORCE_TOL, "qfrc_smooth": FORCE_TOL,
   "qacc_smooth": QACC_TOL, "qacc": QACC_TOL,
+  "ten_length": POS_TOL, "ten_velocity": FORCE_TOL, "actuator_length": POS_TOL,
+  "actuator_velocity": FORCE_TOL,
 }
 
 
@@ -92,7 +98,7 @@ def _ours(sim, field, w, n=None):
 # smooth dynamics (constraints disabled)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODELS + TENDON_MODELS)
 def test_smooth_forward_matches_mujoco_and_warp(name):
   mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONSTRAINT,))
   state = oracle.random_state(mjm, NWORLD, seed=11)
@@ -229,11 +235,91 @@ def test_limits_and_friction_match_mujoco():
 
 
 # ---------------------------------------------------------------------------------------------
+# fixed tendons: test_contact's converged contact states (MuJoCo's own trajectories, with its
+# warm start)
+
+
+def _sims_at_mujoco_states(name, solver, cone):
+  mjm = oracle.mj_model(name)
+  mjm.opt.solver = solver
+  mjm.opt.cone = cone
+  mjm.opt.iterations = 200
+  mjm.opt.ls_iterations = 50
+  mjm.opt.tolerance = 1e-10
+  qpos, qvel, ctrl, act, warm = tcon._states(name, cone)
+  n = len(qpos)
+  sims = []
+  for backend in ("native", "warp"):
+    sim = _sim(mjm, n, backend)
+    sim.data.qacc_warmstart.assign(warm.astype(np.float32))
+    _forward(sim, (qpos, qvel, ctrl, act))
+    sims.append(sim)
+  refs = []
+  for w in range(n):
+    mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
+    mjd.qacc_warmstart[:] = warm[w]
+    mujoco.mj_forward(mjm, mjd)
+    refs.append(mjd)
+  return mjm, sims[0], sims[1], refs
+
+
+@pytest.mark.parametrize("name", TENDON_MODELS)
+@pytest.mark.parametrize("solver,cone", [
+  (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_PYRAMIDAL),
+  (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_ELLIPTIC),
+  (mujoco.mjtSolver.mjSOL_PGS, mujoco.mjtCone.mjCONE_PYRAMIDAL),
+], ids=["newton-pyramidal", "newton-elliptic", "pgs-pyramidal"])
+def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
+  """Tendon length/velocity, passive forces and actuator lengths vs MuJoCo; the rows (tendon
+  frictionloss and limit rows in MuJoCo's order) identical to MuJoCo's and the Warp backend's;
+  qacc with test_contact's bounds for these models (its test_fixed_tendons_match_mujoco)."""
+  mjm, nat, ref, refs = _sims_at_mujoco_states(name, solver, cone)
+  warp_tol = NEWTON_TOL if solver == mujoco.mjtSolver.mjSOL_NEWTON else CG_MAX_TOL
+  e, er = nat.data.efc, ref.data.efc
+  nefc = e.nefc.numpy()
+  np.testing.assert_array_equal(nefc, er.nefc.numpy())
+  np.testing.assert_array_equal(nat.data.contact.ncon.numpy(), ref.data.contact.ncon.numpy())
+  errs, types = [], set()
+  for w, mjd in enumerate(refs):
+    n = nefc[w]
+    assert n == mjd.nefc, f"world {w}: nefc {n} vs MuJoCo {mjd.nefc}"
+    np.testing.assert_array_equal(e.efc_type.numpy()[w, :n], mjd.efc_type)
+    np.testing.assert_array_equal(e.efc_id.numpy()[w, :n], mjd.efc_id)
+    # D follows the float32 distance through steep impedances (solimp widths of 1-10 mm on
+    # contacts and joint limits here): compared with MuJoCo on the tendon rows, with Warp on all
+    tendon = np.isin(mjd.efc_type, [int(mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON),
+                                    int(mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON)])
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :n][tendon], mjd.efc_D[tendon], rtol=1e-4)
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :n], er.efc_D.numpy()[w, :n], rtol=1e-4)
+    np.testing.assert_allclose(e.efc_J.numpy()[w, :n, :mjm.nv], er.efc_J.numpy()[w, :n, :mjm.nv], atol=1e-6)
+    np.testing.assert_allclose(e.efc_pos.numpy()[w, :n], er.efc_pos.numpy()[w, :n], atol=1e-6)
+    types |= set(mjd.efc_type.tolist())
+    for field, tol in (("ten_length", 1e-6), ("ten_velocity", 1e-5), ("qfrc_passive", 1e-5),
+                       ("actuator_length", 1e-5)):
+      err = oracle.rel_err(_ours(nat, field, w, getattr(mjd, field).size), getattr(mjd, field))
+      assert err < tol, f"world {w}: native {field} vs MuJoCo {err:.2e}"
+    errs.append(oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc))
+    assert errs[-1] < tcon.NEWTON_MAX_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
+    err = oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w))
+    assert err < warp_tol, f"world {w}: native qacc vs Warp {err:.2e}"
+  median, worst = np.median(errs), np.max(errs)
+  print(f"\nnative {name} {solver.name} {cone.name}: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
+  assert median < tcon.NEWTON_MEDIAN_TOL
+  if name == "tendon_walker":
+    assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
+  else:
+    assert mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON in types
+
+
+# ---------------------------------------------------------------------------------------------
 # trajectories
 
 
-@pytest.mark.parametrize("integrator", [INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name,integrator", [
+  (name, integrator) for name in MODELS + TENDON_MODELS
+  for integrator in (INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4)
+  # io rejects the walker's tendon damping with implicitfast (as the Warp backend)
+  if not (name == "tendon_walker" and integrator == INT.mjINT_IMPLICITFAST)])
 def test_trajectory_matches_mj_step(name, integrator):
   """100 steps, constraints disabled (test_integrators' setup): native vs mj_step and Warp."""
   mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONSTRAINT,), integrator=integrator)
@@ -297,6 +383,41 @@ def test_contact_trajectory_matches_mj_step_and_warp(integrator, nstep):
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
 
 
+@pytest.mark.parametrize("name,z,integrator,nstep", [
+  ("tendon_walker", 0.95, INT.mjINT_EULER, 100), ("tendon_walker", 0.95, INT.mjINT_RK4, 50),
+  ("mujoco_humanoid", 1.33, INT.mjINT_EULER, 100), ("mujoco_humanoid", 1.33, INT.mjINT_IMPLICITFAST, 100),
+  ("mujoco_humanoid", 1.33, INT.mjINT_RK4, 50)])
+def test_tendon_contact_trajectory_matches_mj_step_and_warp(name, z, integrator, nstep):
+  """Landing with fixed tendons (rows of tendon limits and frictionloss on the way), the setup
+  and bounds of test_contact_trajectory_matches_mj_step_and_warp (measured worst: qpos 3e-6,
+  qvel 2e-5 vs MuJoCo, either backend)."""
+  mjm = oracle.mj_model(name, integrator=integrator)
+  nworld = 4
+  rng = np.random.default_rng(3)
+  qpos = np.tile(mjm.qpos0, (nworld, 1))
+  qpos[:, 2] = z  # feet a few cm above the floor: landing within the first 30 steps
+  qvel = rng.normal(0, 0.1, (nworld, mjm.nv))
+  ctrl = rng.uniform(-0.2, 0.2, (nworld, mjm.nu))
+  state = (qpos, qvel, ctrl, np.zeros((nworld, 0)))
+  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
+  for sim in (nat, ref):
+    oracle.set_state(sim.data, *state)
+  refs = [oracle.mj_data(mjm, *(s[w] for s in state)) for w in range(nworld)]
+  nat.step(nstep)
+  ref.step(nstep)
+  for _ in range(nstep):
+    for mjd in refs:
+      mujoco.mj_step(mjm, mjd)
+  assert (nat.data.contact.ncon.numpy() > 0).all(), "the models must have landed"
+  for w, mjd in enumerate(refs):
+    for field, tol in (("qpos", CONTACT_TRAJ_QPOS_TOL), ("qvel", CONTACT_TRAJ_QVEL_TOL)):
+      ours = _ours(nat, field, w)
+      assert oracle.rel_err(ours, getattr(mjd, field)) < tol, f"{name} {integrator.name} {field} vs MuJoCo"
+      assert oracle.rel_err(ours, _ours(ref, field, w)) < tol, f"{name} {integrator.name} {field} vs Warp"
+    assert oracle.rel_err(_ours(nat, "ten_length", w, mjm.ntendon), mjd.ten_length) < CONTACT_TRAJ_QPOS_TOL
+  np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
+
+
 # ---------------------------------------------------------------------------------------------
 # health, API parity, threads
 
@@ -351,6 +472,41 @@ def test_auto_reset_matches_warp_and_mujoco():
   assert oracle.rel_err(nat.qpos.numpy()[3], mjd.qpos) < 1e-5
   assert oracle.rel_err(nat.qvel.numpy()[3], mjd.qvel) < 1e-4
   assert abs(nat.time.numpy()[3] - mjd.time) < 1e-7
+
+
+def test_tendon_model_banks_health_and_auto_reset_match_warp():
+  """Fixed tendons with per-world banks (actuator gear, which scales the tendon actuators'
+  moment arms, and dof damping), a NaN world and auto_reset, as the Warp backend; the reset
+  world then follows MuJoCo with its bank row's parameters."""
+  mjm = oracle.mj_model("tendon_walker")
+  n = 4
+  qpos, qvel, ctrl, act, _ = (a[:n] for a in tcon._states("tendon_walker", 0))
+  scales = np.random.default_rng(2).uniform(0.7, 1.3, n)
+  sims = []
+  for backend in ("native", "warp"):
+    sim = pws.Simulator(pws.put_model(mjm, "cpu"), nworld=n, device="cpu", backend=backend, nbank=n,
+                        auto_reset=True)
+    for name in ("actuator_gear", "dof_damping"):
+      bank = wp.to_torch(getattr(sim.model, name))
+      bank *= torch.as_tensor(scales, dtype=torch.float32).view(-1, 1)
+    oracle.set_state(sim.data, qpos, qvel, ctrl, act)
+    sim.qvel[3, 0] = float("nan")
+    sim.step(3)
+    sims.append(sim)
+  nat, ref = sims
+  np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
+  assert nat.counters == ref.counters and nat.counters["auto_resets"] == 1
+  assert oracle.rel_err(nat.qpos.numpy()[:3], ref.qpos.numpy()[:3]) < 1e-4
+  assert oracle.rel_err(nat.qvel.numpy()[:3], ref.qvel.numpy()[:3]) < 1e-3
+  # world 3: reset after step 1 (controls zeroed), then 2 steps from qpos0 with bank row 3
+  mjm.actuator_gear[:, 0] *= np.float32(scales[3])
+  mjm.dof_damping[:] *= np.float32(scales[3])
+  mjd = mujoco.MjData(mjm)
+  mujoco.mj_step(mjm, mjd, 2)
+  assert oracle.rel_err(nat.qpos.numpy()[3], mjd.qpos) < 1e-5
+  assert oracle.rel_err(nat.qvel.numpy()[3], mjd.qvel) < 1e-4
+  # the bank rows are read per world: world 0 with world 1's gear would differ
+  assert oracle.rel_err(_ours(nat, "qfrc_actuator", 0), _ours(ref, "qfrc_actuator", 0)) < 1e-4
 
 
 def test_api_parity_with_warp():
