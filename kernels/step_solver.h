@@ -2,7 +2,7 @@
 //
 //   0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_i s_i(J_i qacc - aref_i)
 //
-// (and PGS on the dual, scalar rows only) with the exact line search of the Warp reference (bracketed Newton on the derivative of
+// (and PGS on the dual, scalar rows and elliptic blocks) with the exact line search of the Warp reference (bracketed Newton on the derivative of
 // the piecewise-quadratic cost) and the same stopping rules. Differences from the Warp
 // kernel are for speed and do not change the arithmetic beyond summation order:
 //   * dot products use four partial sums (dot_n) so that they vectorise;
@@ -444,8 +444,162 @@ constexpr int kMaxReuseRows = 256;  // Newton factor reuse: active-set bitmask c
 
 enum : int { kSolverPGS = 0, kSolverCG = 1, kSolverNewton = 2 };
 
+// ---- PGS with elliptic cones (solver._chol_solve, _qcqp, _pgs_elliptic; MuJoCo's mj_solPGS) ----
+
+// x = (L L')^-1 b for the leading k x k block of the lower factor L (5 x 5).
+template <typename T>
+PWS_HD inline void pgs_chol_solve(const T L[5][5], const T* b, int k, T* x) {
+  T y[5] = {T(0), T(0), T(0), T(0), T(0)};
+  for (int i = 0; i < k; ++i) {
+    T t = b[i];
+    for (int j = 0; j < i; ++j) t -= L[i][j] * y[j];
+    y[i] = t / L[i][i];
+  }
+  for (int i = 0; i < 5; ++i) x[i] = T(0);
+  for (int i = k - 1; i >= 0; --i) {
+    T t = y[i];
+    for (int j = i + 1; j < k; ++j) t -= L[j][i] * x[j];
+    x[i] = t / L[i][i];
+  }
+}
+
+// min 0.5 x'Ax + x'b  s.t.  sum (x_i / d_i)^2 <= r^2 over k <= 5 unknowns (mju_QCQP): Newton
+// on the multiplier of the scaled problem, then projection onto the ellipsoid when the
+// constraint is active. A non-positive-definite system gives x = 0, as the reference.
+template <typename T>
+PWS_HD inline void pgs_qcqp(const T A[5][5], const T* b, const T* dscale, T r, int k, T* res) {
+  T As[5][5], bs[5];
+  for (int i = 0; i < k; ++i) {
+    bs[i] = b[i] * dscale[i];
+    for (int j = 0; j < k; ++j) As[i][j] = A[i][j] * dscale[i] * dscale[j];
+  }
+  T la = T(0);
+  T v[5] = {T(0), T(0), T(0), T(0), T(0)};
+  for (int i = 0; i < 5; ++i) res[i] = T(0);
+  for (int it = 0; it < 20; ++it) {
+    T L[5][5];
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j < 5; ++j) L[i][j] = T(0);
+    bool spd = true;
+    for (int j = 0; j < k; ++j) {
+      T sjj = As[j][j] + la;
+      for (int q = 0; q < j; ++q) sjj -= L[j][q] * L[j][q];
+      if (sjj < T(1e-10)) {
+        spd = false;
+      } else {
+        L[j][j] = pws_sqrt(sjj);
+        for (int i = j + 1; i < k; ++i) {
+          T t = As[i][j];
+          for (int q = 0; q < j; ++q) t -= L[i][q] * L[j][q];
+          L[i][j] = t / L[j][j];
+        }
+      }
+    }
+    if (!spd) return;
+    pgs_chol_solve(L, bs, k, v);
+    for (int i = 0; i < 5; ++i) v[i] = -v[i];
+    T vv = T(0);
+    for (int i = 0; i < 5; ++i) vv += v[i] * v[i];
+    T val = vv - r * r;
+    if (val < T(1e-10)) break;
+    T z[5];
+    pgs_chol_solve(L, v, k, z);
+    T vz = T(0);
+    for (int i = 0; i < 5; ++i) vz += v[i] * z[i];
+    T delta = val / (T(2) * vz);
+    if (delta < T(1e-10)) break;
+    la += delta;
+  }
+  T vv = T(0);
+  for (int i = 0; i < 5; ++i) vv += v[i] * v[i];
+  T norm = pws_sqrt(vv);
+  for (int i = 0; i < k; ++i) {
+    res[i] = v[i] * dscale[i];
+    if (la != T(0) && norm > T(0)) res[i] = res[i] * r / norm;
+  }
+}
+
+// One PGS update of the elliptic contact block at row r (dim rows): a ray update of the whole
+// force (or a normal update from zero), then the friction forces with the normal fixed from
+// the QCQP on the friction ellipse. Keeps v = M^-1 J' f (pgs_MinvJ holds M^-1 J' of the
+// block's rows); returns the cost decrease.
+template <typename T>
+PWS_HD inline T pgs_elliptic(const ModelView<T>& m, const World<T>& d, int r, T* v) {
+  const int nv = m.nv, ld = m.nv_pad;
+  const int dim = d.efc_dim[r];
+  const int k = dim - 1;
+  T* minv_j = d.pgs_MinvJ;  // (6, nv)
+  for (int a = 0; a < dim; ++a) {
+    const T* ja = d.efc_J + (int64_t)(r + a) * ld;
+    T* xa = minv_j + a * nv;
+    for (int i = 0; i < nv; ++i) xa[i] = ja[i];
+    solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, xa);
+  }
+  T A[6][6], res[6], old[6], f[6];
+  for (int a = 0; a < dim; ++a) {
+    const T* ja = d.efc_J + (int64_t)(r + a) * ld;
+    old[a] = d.efc_force[r + a];
+    T t = d.efc_R[r + a] * old[a] - d.efc_aref[r + a];
+    for (int i = 0; i < nv; ++i) t += ja[i] * (d.qacc_smooth[i] + v[i]);
+    res[a] = t;
+    for (int b = 0; b < dim; ++b) {
+      const T* xb = minv_j + b * nv;
+      T acc = T(0);
+      for (int i = 0; i < nv; ++i) acc += ja[i] * xb[i];
+      A[a][b] = acc;
+    }
+    A[a][a] = A[a][a] + d.efc_R[r + a];
+  }
+  for (int a = 0; a < dim; ++a) f[a] = old[a];
+  if (f[0] < T(1e-15)) {
+    f[0] = tmax(T(0), f[0] - res[0] / A[0][0]);
+    for (int a = 1; a < dim; ++a) f[a] = T(0);
+  } else {
+    T denom = T(0), vres = T(0);
+    for (int a = 0; a < dim; ++a) {
+      vres += f[a] * res[a];
+      for (int b = 0; b < dim; ++b) denom += f[a] * A[a][b] * f[b];
+    }
+    if (denom >= T(1e-15)) {
+      T x = -vres / denom;
+      if (f[0] + x * f[0] < T(0)) x = T(-1);
+      for (int a = 0; a < dim; ++a) f[a] = f[a] + x * old[a];
+    }
+  }
+  // friction update with the normal fixed
+  if (f[0] < T(1e-15)) {
+    for (int a = 1; a < dim; ++a) f[a] = T(0);
+  } else {
+    T Ac[5][5], bc[5], mu[5], fric[5];
+    for (int a = 0; a < k; ++a) {
+      mu[a] = d.efc_coef[r + 1 + a];
+      T t = res[a + 1] + A[a + 1][0] * (f[0] - old[0]);
+      for (int b = 0; b < k; ++b) {
+        Ac[a][b] = A[a + 1][b + 1];
+        t -= A[a + 1][b + 1] * old[b + 1];
+      }
+      bc[a] = t;
+    }
+    pgs_qcqp(Ac, bc, mu, f[0], k, fric);
+    for (int a = 0; a < k; ++a) f[a + 1] = fric[a];
+  }
+  // apply: v += M^-1 J' (f - old); cost decrease of the block
+  T dec = T(0);
+  for (int a = 0; a < dim; ++a) {
+    T delta = f[a] - old[a];
+    d.efc_force[r + a] = f[a];
+    dec -= delta * res[a];
+    for (int b = 0; b < dim; ++b) dec -= T(0.5) * delta * A[a][b] * (f[b] - old[b]);
+    if (delta != T(0)) {
+      const T* xa = minv_j + a * nv;
+      for (int i = 0; i < nv; ++i) v[i] += delta * xa[i];
+    }
+  }
+  return dec;
+}
+
 // PGS on the dual (solver._solve, solver_type 0): min_f 0.5 f'(J M^-1 J' + R) f + f'(J qacc_smooth
-// - aref), one scalar row at a time from f = 0; v = M^-1 J' f is kept (in efc_search) so each row
+// - aref), one scalar row (or elliptic block, pgs_elliptic) at a time from f = 0; v = M^-1 J' f is kept (in efc_search) so each row
 // costs one tree solve (M^-1 J_r' in efc_Mgrad) and O(nv). Writes qacc, efc_force,
 // qfrc_constraint, solver_niter, converged.
 template <typename T>
@@ -459,6 +613,11 @@ PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc)
   while (niter < m.iterations) {
     T improvement = T(0);
     for (int r = 0; r < nefc; ++r) {
+      if (d.efc_type[r] == kCnstrContactElliptic) {
+        improvement += pgs_elliptic(m, d, r, v);
+        r += d.efc_dim[r] - 1;
+        continue;
+      }
       const T* jrow = d.efc_J + (int64_t)r * ld;
       for (int i = 0; i < nv; ++i) minv_j[i] = jrow[i];
       solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, minv_j);

@@ -111,7 +111,8 @@
   I(efc_nefc, 1, 1) I(efc_type, 1, nefc_max) I(efc_id, 1, nefc_max) I(efc_dim, 1, nefc_max) \
   I(efc_state, 1, nefc_max) I(efc_solver_niter, 1, 1) I(efc_converged, 1, 1)                \
   I(health, 1, 1)                                                                            \
-  F(ten_length, 1, ntendon_pad) F(ten_velocity, 1, ntendon_pad)
+  F(ten_length, 1, ntendon_pad) F(ten_velocity, 1, ntendon_pad)                              \
+  F(pgs_MinvJ, 1, 6 * nv) /* PGS: M^-1 J' of one elliptic block (6 rows of nv) */
 
 #define PWS_GLOBAL_COUNTERS(G)                                                               \
   G(con_overflow_count, 1) /* contact overflow events, all worlds and steps */               \

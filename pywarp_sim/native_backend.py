@@ -23,7 +23,6 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 
 from __future__ import annotations
 
-import numpy as np
 import warp as wp
 
 from . import native
@@ -80,6 +79,9 @@ def _data_array(sim, name):
     return sim._health
   if name == "counters":
     return sim._counters
+  if name == "pgs_MinvJ":
+    # (nworld * 6, nv) in the Warp solver; the same memory seen as (nworld, 6 * nv)
+    return d.efc.pgs_MinvJ.reshape((sim.nworld, 6 * sim.model.nv))
   if name.startswith("con_"):
     return getattr(d.contact, name[len("con_"):])
   if name in _DATA_EFC_PLAIN:
@@ -146,10 +148,6 @@ def _check_supported(sim) -> None:
     raise RuntimeError(f"backend='native' does not support integrator {m.opt.integrator}")
   if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
     raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
-  if int(m.opt.solver) == int(SolverType.PGS) and int(m.opt.cone) == 1 and (
-      np.any(m.mj_model.geom_condim > 1) or np.any(m.mj_model.pair_dim > 1)):
-    raise RuntimeError("backend='native' does not support PGS with elliptic cones; use "
-                       "backend='warp', or the Newton/CG solver, or pyramidal cones")
   pairs = m.collision
   if pairs.nconvex:
     from .collision_driver import _geom_label

