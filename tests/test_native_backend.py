@@ -651,6 +651,12 @@ def test_convex_pairs_are_rejected_naming_them():
   with pytest.raises(RuntimeError, match=r"GJK/EPA.*ellipsoid"):
     _sim(mjm, 2, "native")
   _sim(mjm, 2, "warp")  # the Warp backend runs it
+  xml = """<mujoco><worldbody><geom type="plane" size="1 1 .1"/>
+           <body><freejoint/><geom name="can" type="cylinder" size=".1 .2"/></body>
+           <body pos="0 0 1"><freejoint/><geom name="crate" type="box" size=".1 .1 .1"/></body>
+           </worldbody></mujoco>"""
+  with pytest.raises(RuntimeError, match=r"geom 'can' \(cylinder\) - geom 'crate' \(box\).*Use backend='warp'"):
+    _sim(mujoco.MjModel.from_xml_string(xml), 1, "native")
 
 
 def test_unavailable_backends_raise_clear_errors(monkeypatch):
