@@ -693,10 +693,11 @@ def test_replaced_arrays_are_checked():
 
 
 @pytest.mark.gpu
-def test_cuda_native_matches_cpu_native():
+@pytest.mark.parametrize("name", ["humanoid"] + TENDON_MODELS)
+def test_cuda_native_matches_cpu_native(name):
   if not native.available("cuda:0"):
     pytest.skip(native.unavailable_reason("cuda:0"))
-  mjm = oracle.mj_model("humanoid")
+  mjm = oracle.mj_model(name)
   state = _falling_states(mjm, 32, seed=6)
   out = []
   for device in ("cpu", "cuda:0"):
