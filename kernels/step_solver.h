@@ -770,10 +770,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       pg0 += search[i] * (d.efc_Ma[i] - d.qfrc_smooth[i]);
     }
     for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
-    // f' is increasing (convex f); lo keeps the largest alpha seen with f' < 0, so f(lo) < f(0)
-    // and stepping to lo is safe when the search stops before converging (as solver._solve)
-    T lo = T(0), hi = T(-1), alpha = T(0), g0 = T(0);  // hi < 0: no point with f' > 0 seen yet
-    bool found = false;
+    T lo = T(0), hi = T(1e30), alpha = T(0), g0 = T(0);
     for (int it = 0; it <= m.ls_iterations; ++it) {
       T c[3] = {T(0), T(0), T(0)};
       if (onesided)
@@ -783,20 +780,15 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       T g = alpha * pMp + pg0 + c[1];
       T h = pMp + c[2];
       if (it == 0) g0 = pws_abs(g);
-      if (pws_abs(g) <= T(1e-6) * g0 || g0 == T(0)) {
-        found = true;
-        break;
-      }
+      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0)) break;
       if (g < T(0))
         lo = alpha;
       else
         hi = alpha;
       T nxt = alpha - g / tmax(h, T(1e-30));
-      if (nxt <= lo || (hi >= T(0) && nxt >= hi)) nxt = hi < T(0) ? T(2) * lo + T(1) : T(0.5) * (lo + hi);
-      if (nxt == alpha) break;  // float32 resolution reached
+      if (nxt <= lo || nxt >= hi) nxt = T(0.5) * (lo + hi);
       alpha = nxt;
     }
-    if (!found) alpha = lo;
 
     for (int i = 0; i < nv; ++i) d.qacc[i] += alpha * search[i];
     T new_cost = solver_eval(m, d, nefc);
