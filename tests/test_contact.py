@@ -193,3 +193,25 @@ def test_contact_trajectory_matches_mj_step(integrator):
   for w, mjd in enumerate(refs):
     err = oracle.rel_err(d.qpos.numpy()[w], mjd.qpos)
     assert err < 2e-3, f"{integrator.name} world {w}: qpos error {err:.2e}"
+
+
+def test_contacts_in_the_gap_make_no_constraint():
+  """margin - gap <= dist < margin: MuJoCo keeps the contact but excludes it from the rows."""
+  xml = """<mujoco><worldbody><geom type="plane" size="1 1 .1" margin=".1" gap=".05"/>
+           <body><freejoint/><geom type="sphere" size=".1" margin=".1" gap=".05"/></body>
+           </worldbody></mujoco>"""
+  mjm = mujoco.MjModel.from_xml_string(xml)
+  heights = np.array([0.09, 0.13, 0.17, 0.25])  # penetrating, active margin, in the gap, apart
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, len(heights), "cpu")
+  qpos = np.tile(mjm.qpos0, (len(heights), 1))
+  qpos[:, 2] = heights
+  d.qpos.assign(qpos.astype(np.float32))
+  forward.forward(m, d)
+  for w, z in enumerate(heights):
+    mjd = mujoco.MjData(mjm)
+    mjd.qpos[:] = qpos[w]
+    mujoco.mj_forward(mjm, mjd)
+    assert d.contact.ncon.numpy()[w] == mjd.ncon
+    assert d.efc.nefc.numpy()[w] == mjd.nefc, f"height {z}"
+    assert oracle.rel_err(d.qacc.numpy()[w], mjd.qacc) < NEWTON_MAX_TOL
