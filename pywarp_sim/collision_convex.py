@@ -5,24 +5,34 @@ ellipsoid except planes, capsule-cylinder, cylinder-cylinder, cylinder-box) with
 own GJK (engine_collision_gjk.c): spheres and capsules are first shrunk to a point or a
 segment and GJK measures the distance between the cores; when the cores overlap, or for
 the other shapes, GJK finds a simplex enclosing the origin and EPA expands it into the
-penetration depth and witness points. For pairs without a sphere or an ellipsoid MuJoCo
-then looks for up to four more contacts by rotating both geoms by +-1e-3 rad about the
-contact tangents (multiCCD).
+penetration depth and witness points.
 
-This module reproduces those algorithms step by step from the latest published MuJoCo
-source (3.12.1, engine_collision_gjk.c / engine_collision_convex.c): same support
-functions, subdistance algorithm, polytope construction, horizon order (made iterative),
-stopping rules and the ccd_iterations / ccd_tolerance options. It computes in float64:
-GJK and EPA resolve directions only to ~sqrt(eps), which float32 cannot do. Checked
-against that C code compiled as a harness: ~1e-7 agreement on float32 poses.
+GJK/EPA follow the published MuJoCo source (3.12, engine_collision_gjk.c /
+engine_collision_convex.c) step by step: same support functions, subdistance algorithm,
+polytope construction, horizon order (made iterative), stopping rules and the
+ccd_iterations / ccd_tolerance options, in float64 (GJK and EPA resolve directions only to
+~sqrt(eps), which float32 cannot do).
 
-MuJoCo 4.0 (the installed oracle) changed this collider ("improved numerical stability
-of nativeccd and multiccd", commit 3bbf510d4, source not published when this was
-written). Against 4.0, contact / no contact always agrees and the shallow (GJK distance)
-contacts match to ~1e-8 m, but where the EPA iterations diverge the depth can differ (up
-to centimetres for flat cylinder/box contacts) and the normal arbitrarily, and the
-multiCCD search here can add near-duplicate contacts that 4.0 no longer reports (or miss
-a second one 4.0 finds). Models with such pairs load with a ConvexCollisionWarning.
+MuJoCo 4.0 (the oracle; source not published) differs from that source, found by probing
+it as a black box:
+- Cylinder-cylinder, cylinder-box and capsule-cylinder pairs no longer use the multiCCD
+  perturbation search (rotating the geoms by +-1e-3 rad, up to five contacts): they take
+  the single-shot multicontact that 3.x used for boxes and meshes. When a face of one geom
+  (box face; cylinder cap, a 16-gon) is aligned with a face (within mjFACE_TOL) or an edge
+  (mjEDGE_TOL) of the other (box edge; cylinder side, a line through a rim vertex; capsule,
+  its segment moved by the radius along the contact normal's part normal to the axis), one
+  is clipped against the other and the clipped points below the face are the contacts,
+  each with its own depth: at most 4 (largest quadrilateral), 2 for an edge; otherwise the
+  single GJK/EPA contact. Capsules do this also from the shallow (GJK distance) contact.
+- An edge of geom 2 on a face of geom 1 is found even when geom 1's feature is the lower-
+  dimensional one (MuJoCo 4.0.0 tries both orders; 3.x only the first).
+- Margins do not turn it off (3.x fell back to perturbation): the faces and edges are the
+  geoms' own, points within the margin of the face are kept, and each contact's dist is its
+  distance to the face. With multiCCD disabled, and for ellipsoid and sphere pairs, one
+  contact. No supported pair uses the perturbation search any more.
+- EPA itself changed ("improved numerical stability"): where the iterations diverge, deep
+  contacts differ in depth and normal, and a cylinder side's line passes through a slightly
+  different rim vertex (~1e-4 m). Contact counts agree.
 
 EPA polytopes live in a global pool of scratch slots taken by the pairs that need one in
 a step (`EPA_SLOTS_PER_WORLD` per world on average); a step that runs out sets the
@@ -59,7 +69,6 @@ _CYLINDER = wp.constant(int(GeomType.CYLINDER))
 _BOX = wp.constant(int(GeomType.BOX))
 
 mat43 = wp.types.matrix(shape=(4, 3), dtype=wp.float64)
-mat53 = wp.types.matrix(shape=(5, 3), dtype=wp.float64)
 
 
 @wp.struct
@@ -159,18 +168,6 @@ def _normalize3(v: wp.vec3d):
   if n < MINVAL:
     return wp.vec3d(1.0, 0.0, 0.0), n
   return v * (wp.float64(1.0) / n), n
-
-
-@wp.func
-def _make_frame(normal: wp.vec3d) -> wp.mat33d:
-  """mju_makeFrame with an unset tangent."""
-  x, _n = _normalize3(normal)
-  y = wp.vec3d(0.0, 0.0, 1.0)
-  if x[1] < 0.5 and x[1] > -0.5:
-    y = wp.vec3d(0.0, 1.0, 0.0)
-  y, _m = _normalize3(y - x * wp.dot(x, y))
-  z = wp.cross(x, y)
-  return wp.mat33d(x[0], x[1], x[2], y[0], y[1], y[2], z[0], z[1], z[2])
 
 
 @wp.func
@@ -1236,16 +1233,6 @@ def _penetration(ws: EpaScratch, sl_in: int, worldid: int, o1: ConvexObj, o2: Co
   return False, wp.float64(0.0), wp.vec3d(0.0), wp.vec3d(0.0), sl, st
 
 
-@wp.func
-def _rotate_frame(origin: wp.vec3d, rot: wp.mat33d, o: ConvexObj) -> ConvexObj:
-  """mju_rotateFrame: rotate the object's frame by rot about origin."""
-  res = o
-  res.mat = rot @ o.mat
-  rel = origin - o.pos
-  res.pos = o.pos - (rot @ rel - rel)
-  return res
-
-
 # ---------------------------------------------------------------------------------------------
 # single-shot multi-contact (MuJoCo 4's multiCCD for boxes, cylinders and capsules)
 #
@@ -1276,9 +1263,9 @@ class Feature:
 @wp.struct
 class MultiContact:
   n: int
-  dist: wp.vec4d
-  x1: mat43   # witness on geom 1
-  x2: mat43   # witness on geom 2
+  dist: wp.vec4d  # m: signed distance of each contact (negative: penetration)
+  pos: mat43      # midpoint between the surfaces
+  normal: wp.vec3d  # from geom 1 to geom 2
 
 
 @wp.func
@@ -1312,7 +1299,9 @@ def _feature(o: ConvexObj, x: wp.vec3d, dir: wp.vec3d) -> Feature:
   edge_dir = wp.mat33d()
   edge_end = wp.mat33d()
   nnormal = int(0)
-  p = _local_point(o, x)
+  # the witness of a geom inflated by half the margin, back on the geom
+  unit, _len = _normalize3(dir)
+  p = _local_point(o, x - unit * (wp.float64(0.5) * o.margin))
   if o.gtype == _BOX:
     tol = wp.float64(1e-5) * wp.max(o.size[0], wp.max(o.size[1], o.size[2]))
     sgn = wp.vec3d(0.0)
@@ -1436,6 +1425,27 @@ def _vertex_index(o: ConvexObj, v: wp.vec3d) -> int:
 
 
 @wp.func
+def _snap_vertex(o: ConvexObj, v: wp.vec3d) -> wp.vec3d:
+  """The box corner or cylinder rim point nearest a support point of the inflated geom."""
+  if o.margin == 0.0:
+    return v
+  p = _local_point(o, v)
+  if o.gtype == _CYLINDER:
+    rxy = wp.sqrt(p[0] * p[0] + p[1] * p[1])
+    q = wp.vec3d(o.size[0], 0.0, o.size[1])
+    if rxy > MINVAL:
+      q = wp.vec3d(p[0] * o.size[0] / rxy, p[1] * o.size[0] / rxy, o.size[1])
+    if p[2] <= 0.0:
+      q[2] = -o.size[1]
+    return o.mat @ q + o.pos
+  q = o.size
+  for k in range(3):
+    if p[k] <= 0.0:
+      q[k] = -o.size[k]
+  return o.mat @ q + o.pos
+
+
+@wp.func
 def _box_normal2(o: ConvexObj, dir: wp.vec3d, f: Feature) -> Feature:
   """boxNormals2: the face within FACE_TOL of dir, if any."""
   res = f
@@ -1468,8 +1478,9 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
   i0 = _vertex_index(o, va)
   i1 = _vertex_index(o, vb)
   i2 = _vertex_index(o, vc)
-  v0 = va
-  v1 = vb
+  # support points of a geom inflated by half the margin, back on the geom
+  v0 = _snap_vertex(o, va)
+  v1 = _snap_vertex(o, vb)
   dim = int(3)
   if i0 == i1:
     if i0 == i2:
@@ -1477,7 +1488,7 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
     else:
       dim = 2
       i1 = i2
-      v1 = vc
+      v1 = _snap_vertex(o, vc)
   elif i2 == i0 or i2 == i1:
     dim = 2
   f.dim = dim
@@ -1676,11 +1687,12 @@ def _polygon_quad(poly: wp.array2d(dtype=wp.vec3d), sl: int, n: int) -> wp.vec4i
 
 
 @wp.func
-def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d,
-          dir: wp.vec3d) -> MultiContact:
+def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: wp.vec3d,
+          margin: wp.float64, flip: bool) -> MultiContact:
   """polygonClip: clips polygon ws.vert2[sl, :nface2] by the side planes of the face
-  ws.vert1[sl, :nface1] (normal n); witnesses of the clipped points below the face, moved
-  along dir by their depth. At most four (largest quadrilateral), two for an edge."""
+  ws.vert1[sl, :nface1] (outward normal n); contacts at the clipped points closer to the face
+  than margin, midway to the face along dir. At most four (largest quadrilateral), two for
+  an edge. flip: the clipped polygon is on geom 1 (the normal then points along dir)."""
   mc = MultiContact()
   mc.n = 0
   if nface1 < 3:
@@ -1749,7 +1761,7 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d,
       v = ws.vert2[sl, i]
     else:
       v = ws.vert[sl, i]
-    if wp.dot(v - f0, n) <= 0.0:
+    if wp.dot(v - f0, n) <= margin:
       if src == 0:
         ws.vert[sl, m] = v
       else:
@@ -1763,8 +1775,7 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d,
   idx = wp.vec4i(0, 1, 2, 3)
   count = wp.min(m, 4)
   dists = wp.vec4d(0.0)
-  w1 = mat43()
-  w2 = mat43()
+  pos = mat43()
   if m > 4:
     idx = _polygon_quad(poly, sl, m)
   elif nface2 == 2 and m > 2:
@@ -1785,18 +1796,19 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d,
     v = poly[sl, idx[i]]
     dist = wp.dot(v - f0, n)
     dists[i] = dist
-    w1[i] = v - dir * wp.abs(dist)
-    w2[i] = v
+    pos[i] = v + dir * (wp.float64(0.5) * dist)
   mc.n = count
   mc.dist = dists
-  mc.x1 = w1
-  mc.x2 = w2
+  mc.pos = pos
+  mc.normal = -dir
+  if flip:
+    mc.normal = dir
   return mc
 
 
 @wp.func
 def _multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.vec3d,
-                  x2: wp.vec3d, face: int) -> MultiContact:
+                  x2: wp.vec3d, face: int, margin: wp.float64) -> MultiContact:
   """multicontact: contacts of aligned faces / an edge on a face; n = 0 when none are.
   face: the contact's EPA face in pool slot sl, -1 when the contact came from GJK alone."""
   mc = MultiContact()
@@ -1821,7 +1833,7 @@ def _multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.
   if fi >= 0:
     n1 = _face_polygon(o1, f1.face[fi], ws.vert1, sl)
     n2 = _face_polygon(o2, f2.face[fj], ws.vert2, sl)
-    return _clip(ws, sl, n1, n2, f1.normal[fi], f2.normal[fj])
+    return _clip(ws, sl, n1, n2, f1.normal[fi], f2.normal[fj], margin, False)
   # an edge of one geom lying in a face of the other, the face turned to the edge's geom:
   # geom 1's edge first when its feature is the lower-dimensional one, then the other way
   # (MuJoCo 4.0.0 also reports a cylinder's side on the other's cap in the second order)
@@ -1872,20 +1884,17 @@ def _multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.
   nf = _face_polygon(fo, fb.face[jf], ws.vert1, sl)
   ws.vert2[sl, 0] = start
   ws.vert2[sl, 1] = end
-  mc = _clip(ws, sl, nf, 2, nrm, -nrm)
-  if edge1:  # the edge was clipped as the polygon: its points are the geom 1 witnesses
-    tmp = mc.x1
-    mc.x1 = mc.x2
-    mc.x2 = tmp
-  return mc
+  # the edge is clipped as the polygon: its points are on geom 1 when edge1
+  return _clip(ws, sl, nf, 2, nrm, -nrm, margin, edge1)
 
 
 @wp.func
 def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin32: float,
-           type1: int, pos1: wp.vec3, mat1: wp.mat33, size1: wp.vec3, rbound1: float,
-           type2: int, pos2: wp.vec3, mat2: wp.mat33, size2: wp.vec3, rbound2: float,
+           type1: int, pos1: wp.vec3, mat1: wp.mat33, size1: wp.vec3,
+           type2: int, pos2: wp.vec3, mat2: wp.mat33, size2: wp.vec3,
            tol32: float, iterations: int, multiccd: int) -> int:
-  """mjc_Convex (native ccd): one GJK/EPA contact, plus multiCCD perturbation contacts."""
+  """mjc_Convex (native ccd, MuJoCo 4): one GJK/EPA contact, or the single-shot multicontact
+  of aligned features for cylinder-cylinder, cylinder-box and capsule-cylinder pairs."""
   margin = wp.float64(margin32)
   tol = wp.float64(tol32)
   o1 = ConvexObj()
@@ -1901,86 +1910,21 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
   o2.size = wp.vec3d(size2)
   o2.margin = margin
 
-  # trial 0: the geoms as they are; trials 1-4 (multiCCD, not with spheres or ellipsoids):
-  # both geoms rotated by -+1e-3 rad about tangent 1, then tangent 2, around the first contact
-  smooth = (type1 == _ELLIPSOID or type1 == _SPHERE or type2 == _ELLIPSOID or type2 == _SPHERE)
-  # MuJoCo 4: cylinders (with boxes and cylinders) and capsule-cylinder find their contacts
-  # in one pass (single-shot multicontact), unless a margin makes the geoms smooth
-  single_shot = multiccd != 0 and margin == 0.0 and _single_shot_pair(type1, type2)
-  ntrial = int(5)
-  if multiccd == 0 or smooth or single_shot:
-    ntrial = 1
-  sl = int(-1)
-  ncon = int(0)
-  dist0 = wp.float64(0.0)
-  pos0 = wp.vec3d(0.0)
-  frame = wp.mat33d()
-  tolerance = wp.float64(1e-3) * wp.float64(wp.min(rbound1, rbound2))
-  positions = mat53()
-  for trial in range(ntrial):
-    p1 = o1
-    p2 = o2
-    if trial > 0:
-      axis_id = (trial - 1) // 2
-      axis = wp.vec3d(frame[1 + axis_id, 0], frame[1 + axis_id, 1], frame[1 + axis_id, 2])
-      angle = wp.float64(-1e-3)
-      if (trial - 1) % 2 == 1:
-        angle = wp.float64(1e-3)
-      s = wp.sin(angle * wp.float64(0.5))
-      quat = wp.vec4d(wp.cos(angle * wp.float64(0.5)), axis[0] * s, axis[1] * s, axis[2] * s)
-      q00 = quat[0] * quat[0]
-      q01 = quat[0] * quat[1]
-      q02 = quat[0] * quat[2]
-      q03 = quat[0] * quat[3]
-      q11 = quat[1] * quat[1]
-      q12 = quat[1] * quat[2]
-      q13 = quat[1] * quat[3]
-      q22 = quat[2] * quat[2]
-      q23 = quat[2] * quat[3]
-      q33 = quat[3] * quat[3]
-      two = wp.float64(2.0)
-      rot = wp.mat33d(q00 + q11 - q22 - q33, two * (q12 - q03), two * (q13 + q02),
-                      two * (q12 + q03), q00 - q11 + q22 - q33, two * (q23 - q01),
-                      two * (q13 - q02), two * (q23 + q01), q00 - q11 - q22 + q33)
-      p1 = _rotate_frame(pos0, rot, o1)
-      p2 = _rotate_frame(pos0, wp.transpose(rot), o2)
-    ok, d, p, nrm, sl, st = _penetration(ws, sl, worldid, p1, p2, margin, tol, iterations)
-    if trial == 0:
-      if not ok:
-        return 0
-      if single_shot:
-        if sl < 0:  # a capsule's shallow contact took no EPA slot
-          sl = _take_slot(ws, worldid)
-        if sl >= ws.vert.shape[0]:
-          return 0
-        mc = _multicontact(ws, sl, o1, o2, st.x1, st.x2, st.face)
-        if mc.n > 0:
-          for k in range(mc.n):
-            # as mjc_penetration: the midpoint of the witnesses, the normal from geom 2's
-            # witness to geom 1's, each contact with its own depth
-            nk, _len = _normalize3(mc.x1[k] - mc.x2[k])
-            _write(out, worldid, slot + k, margin + mc.dist[k],
-                   (mc.x1[k] + mc.x2[k]) * wp.float64(0.5), nk)
-          return mc.n
-        _write(out, worldid, slot, d, p, nrm)
-        return 1
-      dist0 = d
-      pos0 = p
-      frame = _make_frame(nrm)
-      positions[0] = p
-      _write(out, worldid, slot, d, p, nrm)
-      ncon = 1
-    elif ok:
-      distinct = bool(True)
-      for i in range(ncon):
-        if wp.length(positions[i] - p) <= tolerance:
-          distinct = False
-      if distinct:
-        positions[ncon] = p
-        # a multiCCD contact takes the depth of the first one (MuJoCo)
-        _write(out, worldid, slot + ncon, dist0, p, nrm)
-        ncon += 1
-  return ncon
+  ok, d, p, nrm, sl, st = _penetration(ws, -1, worldid, o1, o2, margin, tol, iterations)
+  if not ok:
+    return 0
+  if multiccd != 0 and _single_shot_pair(type1, type2):
+    if sl < 0:  # a capsule's shallow contact took no EPA slot
+      sl = _take_slot(ws, worldid)
+    if sl >= ws.vert.shape[0]:
+      return 0
+    mc = _multicontact(ws, sl, o1, o2, st.x1, st.x2, st.face, margin)
+    if mc.n > 0:
+      for k in range(mc.n):
+        _write(out, worldid, slot + k, mc.dist[k], mc.pos[k], mc.normal)
+      return mc.n
+  _write(out, worldid, slot, d, p, nrm)
+  return 1
 
 
 @wp.kernel
@@ -2024,8 +1968,8 @@ def _narrowphase_convex(
   bound = rb1 + rb2 + margin
   if wp.dot(dif, dif) <= bound * bound:
     ncon = convex(slots_out, scratch_out, worldid, pair_slot[pairid], margin, t1, pos1, mat1,
-                  geom_size[g1], rb1, t2, pos2, mat2, geom_size[g2], rb2, ccd_tolerance,
-                  ccd_iterations, multiccd)
+                  geom_size[g1], t2, pos2, mat2, geom_size[g2], ccd_tolerance, ccd_iterations,
+                  multiccd)
   pair_ncon_out[worldid, pairid] = ncon
 
 
