@@ -1425,27 +1425,6 @@ def _vertex_index(o: ConvexObj, v: wp.vec3d) -> int:
 
 
 @wp.func
-def _snap_vertex(o: ConvexObj, v: wp.vec3d) -> wp.vec3d:
-  """The box corner or cylinder rim point nearest a support point of the inflated geom."""
-  if o.margin == 0.0:
-    return v
-  p = _local_point(o, v)
-  if o.gtype == _CYLINDER:
-    rxy = wp.sqrt(p[0] * p[0] + p[1] * p[1])
-    q = wp.vec3d(o.size[0], 0.0, o.size[1])
-    if rxy > MINVAL:
-      q = wp.vec3d(p[0] * o.size[0] / rxy, p[1] * o.size[0] / rxy, o.size[1])
-    if p[2] <= 0.0:
-      q[2] = -o.size[1]
-    return o.mat @ q + o.pos
-  q = o.size
-  for k in range(3):
-    if p[k] <= 0.0:
-      q[k] = -o.size[k]
-  return o.mat @ q + o.pos
-
-
-@wp.func
 def _box_normal2(o: ConvexObj, dir: wp.vec3d, f: Feature) -> Feature:
   """boxNormals2: the face within FACE_TOL of dir, if any."""
   res = f
@@ -1478,9 +1457,8 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
   i0 = _vertex_index(o, va)
   i1 = _vertex_index(o, vb)
   i2 = _vertex_index(o, vc)
-  # support points of a geom inflated by half the margin, back on the geom
-  v0 = _snap_vertex(o, va)
-  v1 = _snap_vertex(o, vb)
+  v0 = va
+  v1 = vb
   dim = int(3)
   if i0 == i1:
     if i0 == i2:
@@ -1488,7 +1466,7 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
     else:
       dim = 2
       i1 = i2
-      v1 = _snap_vertex(o, vc)
+      v1 = vc
   elif i2 == i0 or i2 == i1:
     dim = 2
   f.dim = dim
@@ -1584,14 +1562,17 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
 
 @wp.func
 def _face_polygon(o: ConvexObj, face: int, buf: wp.array2d(dtype=wp.vec3d), sl: int) -> int:
-  """Writes the vertices of a box face (boxFace's order) or a cylinder cap (16-gon) to buf[sl]."""
+  """Writes the vertices of a box face (boxFace's order) or a cylinder cap (16-gon) to buf[sl],
+  moved out by half the margin as the support points are."""
+  out = wp.float64(0.5) * o.margin
   if o.gtype == _CYLINDER:
     sgn = wp.float64(1.0)
     if face == 1:
       sgn = wp.float64(-1.0)
     for i in range(NCYLPOLY):
       ang = wp.float64(i) * wp.float64(2.0 * 3.14159265358979323846 / 16.0)
-      local = wp.vec3d(wp.cos(ang) * o.size[0], -wp.sin(ang) * o.size[0] * sgn, sgn * o.size[1])
+      local = wp.vec3d(wp.cos(ang) * o.size[0], -wp.sin(ang) * o.size[0] * sgn,
+                       sgn * (o.size[1] + out))
       buf[sl, i] = o.mat @ local + o.pos
     return NCYLPOLY
   k = face // 2
@@ -1628,7 +1609,7 @@ def _face_polygon(o: ConvexObj, face: int, buf: wp.array2d(dtype=wp.vec3d), sl: 
     else:
       c[0] = a[i]
       c[1] = b[i]
-    buf[sl, i] = _box_vertex(o, c[0], c[1], c[2])
+    buf[sl, i] = _box_vertex(o, c[0], c[1], c[2]) + _box_face_normal(o, face) * out
   return 4
 
 
@@ -1690,9 +1671,10 @@ def _polygon_quad(poly: wp.array2d(dtype=wp.vec3d), sl: int, n: int) -> wp.vec4i
 def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: wp.vec3d,
           margin: wp.float64, flip: bool) -> MultiContact:
   """polygonClip: clips polygon ws.vert2[sl, :nface2] by the side planes of the face
-  ws.vert1[sl, :nface1] (outward normal n); contacts at the clipped points closer to the face
-  than margin, midway to the face along dir. At most four (largest quadrilateral), two for
-  an edge. flip: the clipped polygon is on geom 1 (the normal then points along dir)."""
+  ws.vert1[sl, :nface1] (outward normal n); contacts at the clipped points below the face,
+  midway to it along dir, dist margin + depth (the geoms are inflated by half the margin). At
+  most four (largest quadrilateral), two for an edge. flip: the clipped polygon is on geom 1
+  (the normal then points along dir)."""
   mc = MultiContact()
   mc.n = 0
   if nface1 < 3:
@@ -1761,7 +1743,7 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: w
       v = ws.vert2[sl, i]
     else:
       v = ws.vert[sl, i]
-    if wp.dot(v - f0, n) <= margin:
+    if wp.dot(v - f0, n) <= 0.0:
       if src == 0:
         ws.vert[sl, m] = v
       else:
@@ -1795,7 +1777,7 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: w
   for i in range(count):
     v = poly[sl, idx[i]]
     dist = wp.dot(v - f0, n)
-    dists[i] = dist
+    dists[i] = margin + dist
     pos[i] = v + dir * (wp.float64(0.5) * dist)
   mc.n = count
   mc.dist = dists
@@ -1878,7 +1860,7 @@ def _multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.
     toward, _len = _normalize3(x1 - x2)
     if not edge1:
       toward = -toward
-    shift = (toward - axis * wp.dot(toward, axis)) * eo.size[0]
+    shift = (toward - axis * wp.dot(toward, axis)) * (eo.size[0] + wp.float64(0.5) * eo.margin)
     start = start + shift
     end = end + shift
   nf = _face_polygon(fo, fb.face[jf], ws.vert1, sl)
