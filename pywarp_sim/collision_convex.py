@@ -26,10 +26,11 @@ it as a black box:
   single GJK/EPA contact. Capsules do this also from the shallow (GJK distance) contact.
 - An edge of geom 2 on a face of geom 1 is found even when geom 1's feature is the lower-
   dimensional one (MuJoCo 4.0.0 tries both orders; 3.x only the first).
-- Margins do not turn it off (3.x fell back to perturbation): the faces and edges are the
-  geoms' own, points within the margin of the face are kept, and each contact's dist is its
-  distance to the face. With multiCCD disabled, and for ellipsoid and sphere pairs, one
-  contact. No supported pair uses the perturbation search any more.
+- Margins do not turn it off (3.x fell back to perturbation): faces, edges and capsule
+  lines are those of the geoms inflated by half the margin (as the support points are), and
+  each contact's dist is margin + its depth below the inflated face. With multiCCD disabled,
+  and for ellipsoid and sphere pairs, one contact. No supported pair uses the perturbation
+  search any more.
 - EPA itself changed ("improved numerical stability"): where the iterations diverge, deep
   contacts differ in depth and normal, and a cylinder side's line passes through a slightly
   different rim vertex (~1e-4 m). Contact counts agree.
