@@ -482,3 +482,101 @@ MUJOCO_HUMANOID = """
 """
 
 MODELS["mujoco_humanoid"] = MUJOCO_HUMANOID
+
+# A humanoid built from every convex primitive (box torso and feet, ellipsoid head and belly,
+# cylinder upper limbs, capsule lower limbs, box hands), hinge joints only, all geoms
+# colliding with each other: limbs hit each other in cylinder-cylinder, cylinder-box,
+# capsule-cylinder and ellipsoid pairs, which go through the convex (GJK/EPA) collider.
+LIMB_ZOO = """
+<mujoco model="limb_zoo">
+  <option timestep="0.004"/>
+  <default>
+    <joint type="hinge" damping="0.5" armature="0.02" range="-1.6 1.6" limited="true"/>
+    <geom contype="1" conaffinity="1" friction="0.8 0.02 0.002"/>
+    <motor gear="30" ctrlrange="-1 1"/>
+  </default>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 0.1"/>
+    <body name="torso" pos="0 0 1.2">
+      <freejoint/>
+      <geom type="box" size="0.09 0.14 0.18"/>
+      <body name="head" pos="0 0 0.3">
+        <joint name="neck" axis="1 0 0" range="-0.6 0.6"/>
+        <geom type="ellipsoid" size="0.09 0.08 0.11"/>
+      </body>
+      <body name="belly" pos="0 0 -0.27">
+        <joint name="waist" axis="0 1 0" range="-0.8 0.8"/>
+        <geom type="ellipsoid" size="0.1 0.13 0.09"/>
+        <body name="thigh_r" pos="0 -0.09 -0.1">
+          <joint name="hip_r" axis="0 1 0"/>
+          <geom type="cylinder" fromto="0 0 0 0 0 -0.36" size="0.06"/>
+          <body name="shin_r" pos="0 0 -0.4">
+            <joint name="knee_r" axis="0 1 0" range="0 2.4"/>
+            <geom type="capsule" fromto="0 0 0 0 0 -0.34" size="0.045"/>
+            <body name="foot_r" pos="0.04 0 -0.4">
+              <joint name="ankle_r" axis="0 1 0" range="-0.8 0.8"/>
+              <geom type="box" size="0.1 0.045 0.025"/>
+            </body>
+          </body>
+        </body>
+        <body name="thigh_l" pos="0 0.09 -0.1">
+          <joint name="hip_l" axis="0 1 0"/>
+          <joint name="hip_l_roll" axis="1 0 0" range="-0.5 0.5"/>
+          <geom type="cylinder" fromto="0 0 0 0 0 -0.36" size="0.06"/>
+          <body name="shin_l" pos="0 0 -0.4">
+            <joint name="knee_l" axis="0 1 0" range="0 2.4"/>
+            <geom type="capsule" fromto="0 0 0 0 0 -0.34" size="0.045"/>
+            <body name="foot_l" pos="0.04 0 -0.4">
+              <joint name="ankle_l" axis="0 1 0" range="-0.8 0.8"/>
+              <geom type="box" size="0.1 0.045 0.025"/>
+            </body>
+          </body>
+        </body>
+      </body>
+      <body name="uarm_r" pos="0 -0.2 0.12">
+        <joint name="shoulder_r" axis="0 1 0" range="-3 1.5"/>
+        <joint name="shoulder_r_roll" axis="1 0 0" range="-1.5 0.3"/>
+        <geom type="cylinder" fromto="0 0 0 0 0 -0.26" size="0.04"/>
+        <body name="farm_r" pos="0 0 -0.3">
+          <joint name="elbow_r" axis="0 1 0" range="-2.4 0"/>
+          <geom type="capsule" fromto="0 0 0 0 0 -0.22" size="0.035"/>
+          <body name="hand_r" pos="0 0 -0.3">
+            <geom type="box" size="0.04 0.02 0.05"/>
+          </body>
+        </body>
+      </body>
+      <body name="uarm_l" pos="0 0.2 0.12">
+        <joint name="shoulder_l" axis="0 1 0" range="-3 1.5"/>
+        <joint name="shoulder_l_roll" axis="1 0 0" range="-0.3 1.5"/>
+        <geom type="cylinder" fromto="0 0 0 0 0 -0.26" size="0.04"/>
+        <body name="farm_l" pos="0 0 -0.3">
+          <joint name="elbow_l" axis="0 1 0" range="-2.4 0"/>
+          <geom type="capsule" fromto="0 0 0 0 0 -0.22" size="0.035"/>
+          <body name="hand_l" pos="0 0 -0.3">
+            <geom type="box" size="0.04 0.02 0.05"/>
+          </body>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <actuator>
+    <motor joint="neck"/>
+    <motor joint="waist"/>
+    <motor joint="hip_r"/>
+    <motor joint="knee_r"/>
+    <motor joint="ankle_r" gear="10"/>
+    <motor joint="hip_l"/>
+    <motor joint="hip_l_roll"/>
+    <motor joint="knee_l"/>
+    <motor joint="ankle_l" gear="10"/>
+    <motor joint="shoulder_r"/>
+    <motor joint="shoulder_r_roll"/>
+    <motor joint="elbow_r"/>
+    <motor joint="shoulder_l"/>
+    <motor joint="shoulder_l_roll"/>
+    <motor joint="elbow_l"/>
+  </actuator>
+</mujoco>
+"""
+
+MODELS["limb_zoo"] = LIMB_ZOO

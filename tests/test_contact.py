@@ -6,13 +6,14 @@ tolerance tightened in both so both solvers converge.
 """
 
 import functools
+import warnings
 
 import mujoco
 import numpy as np
 import pytest
 
 import pywarp_sim as pws
-from pywarp_sim import forward
+from pywarp_sim import collision_driver, forward
 
 import oracle
 
@@ -26,6 +27,12 @@ NEWTON_MAX_TOL = 1e-3
 CG_MEDIAN_TOL = 1e-3
 CG_MAX_TOL = 3e-2
 NSTATE = 12
+# Models with convex (GJK/EPA) pairs. Measured over these states: median <= 2.8e-5; max 3.9e-3
+# (ball_humanoid self-touching, pyramidal: a deep cylinder-box edge contact whose line comes
+# from the EPA polytope, where MuJoCo 4.0's changed EPA ends on a slightly different face,
+# ~2e-4 m / 3e-3 in the normal, see collision_convex) and 1.4e-3 (limb_zoo falling, no convex
+# contact: float32 rounding). The issue's bound is max < 3e-2.
+CONVEX_NEWTON_MAX_TOL = 3e-2
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,14 +53,48 @@ def _states(name: str, cone: int, seed: int = 0):
   return tuple(np.array([s[i] for s in out]) for i in range(5))
 
 
-def _compare(name, cone, solver):
+# Geom-type pairs MuJoCo collides with its convex collider (mjc_Convex): GJK/EPA and
+# single-shot multicontact (types as mjtGeom: capsule 3, ellipsoid 4, cylinder 5, box 6).
+_CONVEX_PAIRS = {(2, 4), (3, 4), (4, 4), (4, 5), (4, 6), (3, 5), (5, 5), (5, 6)}
+
+
+def _has_convex_contact(mjm, mjd) -> bool:
+  return any(tuple(sorted(int(mjm.geom_type[g]) for g in c.geom)) in _CONVEX_PAIRS
+             for c in mjd.contact[:mjd.ncon])
+
+
+@functools.lru_cache(maxsize=None)
+def _convex_states(name: str, cone: int, seed: int = 0):
+  """Like _states, but tumbling from random orientations under full random torques, and
+  taken only when limbs touch in convex pairs (cylinder, capsule-cylinder, ellipsoid)."""
+  mjm = oracle.mj_model(name)
+  mjm.opt.cone = cone
+  mjd = mujoco.MjData(mjm)
+  rng = np.random.default_rng(seed)
+  out = []
+  while len(out) < NSTATE:
+    mujoco.mj_resetData(mjm, mjd)
+    quat = rng.normal(size=4)
+    mjd.qpos[3:7] = quat / np.linalg.norm(quat)
+    mjd.qpos[2] += 0.3
+    mjd.qvel[:] = rng.normal(0, 1.0, mjm.nv)
+    for k in range(400):
+      mjd.ctrl[:] = rng.uniform(-1, 1, mjm.nu)
+      mujoco.mj_step(mjm, mjd)
+      if k % 20 == 19 and len(out) < NSTATE and _has_convex_contact(mjm, mjd):
+        out.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.ctrl.copy(), mjd.act.copy(),
+                    mjd.qacc_warmstart.copy()))
+  return tuple(np.array([s[i] for s in out]) for i in range(5))
+
+
+def _compare(name, cone, solver, states=_states):
   mjm = oracle.mj_model(name)
   mjm.opt.cone = cone
   mjm.opt.solver = solver
   mjm.opt.iterations = 200
   mjm.opt.ls_iterations = 50
   mjm.opt.tolerance = 1e-10
-  qpos, qvel, ctrl, act, warm = _states(name, cone)
+  qpos, qvel, ctrl, act, warm = states(name, cone)
   m = pws.put_model(mjm, "cpu")
   d = pws.make_data(m, len(qpos), "cpu")
   oracle.set_state(d, qpos, qvel, ctrl, act)
@@ -82,6 +123,19 @@ def test_humanoid_contact_qacc_matches_mujoco(solver, cone):
     assert median < NEWTON_MEDIAN_TOL and worst < NEWTON_MAX_TOL
   else:
     assert median < CG_MEDIAN_TOL and worst < CG_MAX_TOL
+
+
+@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC])
+@pytest.mark.parametrize("name", ["ball_humanoid", "limb_zoo"])
+def test_convex_humanoid_contact_qacc_matches_mujoco(name, cone):
+  """Humanoids with convex pairs (tests/assets.py): same contact count as MuJoCo 4.0 in every
+  state (asserted in _compare), on MuJoCo's falling states and on self-touching ones."""
+  for label, states in (("falling", _states), ("self-touching", _convex_states)):
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
+      median, worst = _compare(name, cone, mujoco.mjtSolver.mjSOL_NEWTON, states)
+    print(f"\n{name} {label} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}")
+    assert median < NEWTON_MEDIAN_TOL and worst < CONVEX_NEWTON_MAX_TOL
 
 
 def test_contact_positions_and_frames_match():
