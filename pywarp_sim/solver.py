@@ -10,7 +10,8 @@ M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ri
 updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
 derivative). Iterations stop per world at opt.tolerance on the scaled improvement or
 gradient, as in MuJoCo; `efc.converged` records which worlds did. PGS projects one dual
-row (or elliptic contact block, with MuJoCo's ray + friction-QCQP update) at a time.
+row (or elliptic contact block, with MuJoCo's ray + friction-QCQP update) at a time, in
+MuJoCo's shuffled block order with Nesterov momentum, from the warm-start forces.
 """
 
 import warp as wp
