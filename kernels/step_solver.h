@@ -521,8 +521,8 @@ PWS_HD inline void pgs_qcqp(const T A[5][5], const T* b, const T* dscale, T r, i
 
 // One PGS update of the elliptic contact block at row r (dim rows): a ray update of the whole
 // force (or a normal update from zero), then the friction forces with the normal fixed from
-// the QCQP on the friction ellipse. Keeps v = M^-1 J' f (pgs_MinvJ holds M^-1 J' of the
-// block's rows); returns the cost decrease.
+// the QCQP on the friction ellipse; an update that raises the cost is undone. Keeps
+// v = M^-1 J' f (pgs_MinvJ holds M^-1 J' of the block's rows); returns the cost decrease.
 template <typename T>
 PWS_HD inline T pgs_elliptic(const ModelView<T>& m, const World<T>& d, int r, T* v) {
   const int nv = m.nv, ld = m.nv_pad;
@@ -583,39 +583,178 @@ PWS_HD inline T pgs_elliptic(const ModelView<T>& m, const World<T>& d, int r, T*
     pgs_qcqp(Ac, bc, mu, f[0], k, fric);
     for (int a = 0; a < k; ++a) f[a + 1] = fric[a];
   }
-  // apply: v += M^-1 J' (f - old); cost decrease of the block
-  T dec = T(0);
+  // cost change of the block; a rise (the ray and friction updates are not a joint minimum)
+  // restores the old force, as MuJoCo's costChange
+  T change = T(0);
+  for (int a = 0; a < dim; ++a) {
+    T delta = f[a] - old[a];
+    change += delta * res[a];
+    for (int b = 0; b < dim; ++b) change += T(0.5) * delta * A[a][b] * (f[b] - old[b]);
+  }
+  if (change > T(1e-10)) return T(0);
+  // apply: v += M^-1 J' (f - old)
   for (int a = 0; a < dim; ++a) {
     T delta = f[a] - old[a];
     d.efc_force[r + a] = f[a];
-    dec -= delta * res[a];
-    for (int b = 0; b < dim; ++b) dec -= T(0.5) * delta * A[a][b] * (f[b] - old[b]);
     if (delta != T(0)) {
       const T* xa = minv_j + a * nv;
       for (int i = 0; i < nv; ++i) v[i] += delta * xa[i];
     }
   }
-  return dec;
+  return -change;
 }
 
-// PGS on the dual (solver._solve, solver_type 0): min_f 0.5 f'(J M^-1 J' + R) f + f'(J qacc_smooth
-// - aref), one scalar row (or elliptic block, pgs_elliptic) at a time from f = 0; v = M^-1 J' f is kept (in efc_search) so each row
-// costs one tree solve (M^-1 J_r' in efc_Mgrad) and O(nv). Writes qacc, efc_force,
-// qfrc_constraint, solver_niter, converged.
+// PCG32 with MuJoCo's stream (inc = 1), mj_solPGS's shuffle generator: advance, and the
+// XSH-RR output of the state before the advance (solver._pcg32_next, _pcg32_output).
+PWS_HD inline uint64_t pgs_pcg32_next(uint64_t state) { return state * 6364136223846793005ULL + 1ULL; }
+
+PWS_HD inline uint32_t pgs_pcg32_output(uint64_t old) {
+  uint32_t x = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+  uint32_t rot = (uint32_t)(old >> 59u);
+  return (x >> rot) | (x << ((32u - rot) & 31u));
+}
+
+// v = M^-1 J' force: the acceleration the dual forces add to qacc_smooth.
+template <typename T>
+PWS_HD inline void pgs_force_to_v(const ModelView<T>& m, const World<T>& d, int nefc, T* v) {
+  for (int i = 0; i < m.nv; ++i) v[i] = T(0);
+  add_jt_force(m, d, nefc, T(1), v);
+  solve_tree(m.nv, m.dof_parentid, d.qLD, d.qLDiagInv, v);
+}
+
+// Dual forces onto their feasible sets after the momentum step (MuJoCo's projectCone):
+// friction into [-floss, floss], limits and contacts >= 0, elliptic friction scaled into the
+// cone (a negative normal zeroes the block).
+template <typename T>
+PWS_HD inline void pgs_project(const World<T>& d, int nefc) {
+  for (int r = 0; r < nefc;) {
+    const int type = d.efc_type[r];
+    if (type == kCnstrFrictionDof || type == kCnstrFrictionTendon) {
+      d.efc_force[r] = tclamp(d.efc_force[r], -d.efc_frictionloss[r], d.efc_frictionloss[r]);
+      ++r;
+    } else if (type == kCnstrContactElliptic) {
+      const int dim = d.efc_dim[r];
+      const T fn = d.efc_force[r];
+      if (fn < T(0)) {
+        for (int j = 0; j < dim; ++j) d.efc_force[r + j] = T(0);
+      } else {
+        T s = T(0);
+        for (int j = 1; j < dim; ++j) {
+          T ft = d.efc_force[r + j] / d.efc_coef[r + j];
+          s += ft * ft;
+        }
+        if (s > fn * fn) {
+          T scl = pws_sqrt(fn * fn / tmax(T(1e-15), s));
+          for (int j = 1; j < dim; ++j) d.efc_force[r + j] *= scl;
+        }
+      }
+      r += dim;
+    } else {
+      d.efc_force[r] = tmax(T(0), d.efc_force[r]);
+      ++r;
+    }
+  }
+}
+
+// efc_state from the dual forces (MuJoCo's dualState): friction linear at its bounds, limits
+// and contacts quadratic when pushing, an elliptic block satisfied inside the cone, quadratic
+// below its dual cone, cone state between.
+template <typename T>
+PWS_HD inline void pgs_dual_state(const World<T>& d, int nefc) {
+  for (int r = 0; r < nefc;) {
+    const int type = d.efc_type[r];
+    const T f = d.efc_force[r];
+    if (type == kCnstrFrictionDof || type == kCnstrFrictionTendon) {
+      d.efc_state[r] = pws_abs(f) >= d.efc_frictionloss[r] ? 2 : 1;
+      ++r;
+    } else if (type == kCnstrContactElliptic) {
+      const int dim = d.efc_dim[r];
+      const T mu = d.efc_coef[r];
+      const T n = f / mu;
+      T tt = T(0);
+      for (int j = 1; j < dim; ++j) {
+        T ft = d.efc_force[r + j] / d.efc_coef[r + j];
+        tt += ft * ft;
+      }
+      const T t = pws_sqrt(tt);
+      const int state = mu * n >= t ? 0 : (n + mu * t <= T(0) ? 1 : 3);
+      for (int j = 0; j < dim; ++j) d.efc_state[r + j] = state;
+      r += dim;
+    } else {
+      d.efc_state[r] = f > T(0) ? 1 : 0;
+      ++r;
+    }
+  }
+}
+
+// PGS on the dual (solver._solve, solver_type 0), as MuJoCo's mj_solPGS: min_f 0.5 f'(J M^-1 J'
+// + R) f + f'(J qacc_smooth - aref), one scalar row (or elliptic block, pgs_elliptic) at a time
+// in a PCG32-shuffled order per sweep, with Nesterov momentum restarted when the sweep's
+// correction opposes the extrapolation; starts from the constraint forces at qacc_warmstart
+// when their dual cost is negative. v = M^-1 J' f is kept (in efc_search) so each row costs one
+// tree solve (M^-1 J_r' in efc_Mgrad) and O(nv). Scratch: efc_state holds the block order until
+// the final dual state, efc_jar the force before the momentum step, efc_jv the extrapolated
+// force. Writes qacc, efc_force, efc_state, qfrc_constraint, solver_niter, converged.
 template <typename T>
 PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc) {
   const int nv = m.nv, ld = m.nv_pad;
   T* v = d.efc_search;
   T* minv_j = d.efc_Mgrad;
-  for (int i = 0; i < nv; ++i) v[i] = T(0);
+  T* force_prev = d.efc_jar;
+  T* force_momentum = d.efc_jv;
+  int* block = d.efc_state;
   for (int r = 0; r < nefc; ++r) d.efc_force[r] = T(0);
-  int niter = 0;
-  while (niter < m.iterations) {
-    T improvement = T(0);
+  if (m.en_warmstart) {
+    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
+    solver_eval(m, d, nefc);
+  }
+  pgs_force_to_v(m, d, nefc, v);
+  if (m.en_warmstart) {
+    T dual = T(0);
     for (int r = 0; r < nefc; ++r) {
+      const T* jrow = d.efc_J + (int64_t)r * ld;
+      T ar_f = d.efc_R[r] * d.efc_force[r] + dot_n(jrow, v, nv);
+      T b = dot_n(jrow, d.qacc_smooth, nv) - d.efc_aref[r];
+      dual += d.efc_force[r] * (b + T(0.5) * ar_f);
+    }
+    if (!(dual <= T(0))) {
+      for (int r = 0; r < nefc; ++r) d.efc_force[r] = T(0);
+      for (int i = 0; i < nv; ++i) v[i] = T(0);
+    }
+  }
+  int nblock = 0;
+  for (int r = 0; r < nefc; r += d.efc_type[r] == kCnstrContactElliptic ? d.efc_dim[r] : 1) block[nblock++] = r;
+  uint64_t rng = pgs_pcg32_next(0ULL);
+  for (int r = 0; r < nefc; ++r) force_prev[r] = d.efc_force[r];
+  int niter = 0, nesterov_k = 0;
+  while (niter < m.iterations) {
+    T beta = niter > 0 ? T(nesterov_k - 1) / T(nesterov_k + 2) : T(0);
+    if (beta > T(0)) {
+      for (int r = 0; r < nefc; ++r) {
+        T f = d.efc_force[r];
+        d.efc_force[r] = f + beta * (f - force_prev[r]);
+        force_prev[r] = f;
+      }
+      pgs_project(d, nefc);
+      pgs_force_to_v(m, d, nefc, v);
+    } else {
+      for (int r = 0; r < nefc; ++r) force_prev[r] = d.efc_force[r];
+    }
+    for (int r = 0; r < nefc; ++r) force_momentum[r] = d.efc_force[r];
+    // Fisher-Yates shuffle of the block order (MuJoCo's shuffle_int)
+    for (int i = nblock - 1; i > 0; --i) {
+      uint64_t old = rng;
+      rng = pgs_pcg32_next(rng);
+      int j = (int)(pgs_pcg32_output(old) % (uint32_t)(i + 1));
+      int tmp = block[i];
+      block[i] = block[j];
+      block[j] = tmp;
+    }
+    T improvement = T(0);
+    for (int bi = 0; bi < nblock; ++bi) {
+      const int r = block[bi];
       if (d.efc_type[r] == kCnstrContactElliptic) {
         improvement += pgs_elliptic(m, d, r, v);
-        r += d.efc_dim[r] - 1;
         continue;
       }
       const T* jrow = d.efc_J + (int64_t)r * ld;
@@ -637,11 +776,20 @@ PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc)
         fnew = tmax(T(0), fnew);
       }
       T delta = fnew - f;
-      if (delta != T(0)) {
+      T change = T(0.5) * a * delta * delta + delta * res;
+      if (delta != T(0) && change <= T(1e-10)) {
         d.efc_force[r] = fnew;
         for (int i = 0; i < nv; ++i) v[i] += delta * minv_j[i];
-        improvement += T(0.5) * a * delta * delta;
+        improvement -= change;
       }
+    }
+    // momentum restart (O'Donoghue-Candes) when the sweep's correction opposes the extrapolation
+    if (niter > 0) {
+      T dot = T(0);
+      for (int r = 0; r < nefc; ++r) dot += (d.efc_force[r] - force_momentum[r]) * (force_momentum[r] - force_prev[r]);
+      nesterov_k = dot < T(0) ? 0 : nesterov_k + 1;
+    } else {
+      ++nesterov_k;
     }
     ++niter;
     if (m.solver_scale * improvement < m.tolerance) {
@@ -649,6 +797,7 @@ PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc)
       break;
     }
   }
+  pgs_dual_state(d, nefc);
   for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i] + v[i];
   d.efc_solver_niter[0] = niter;
   for (int i = 0; i < nv; ++i) d.qfrc_constraint[i] = T(0);
@@ -679,6 +828,11 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     d.efc_aref[r] = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
   }
 
+  if (m.solver_type == kSolverPGS) {
+    solve_pgs(m, d, nefc);  // its own warm start, from the forces at qacc_warmstart
+    return;
+  }
+
   // start from the warm start or the smooth acceleration, whichever costs less
   for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
   T cost = solver_eval(m, d, nefc);
@@ -691,11 +845,6 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     } else {
       cost = cost_ws;
     }
-  }
-
-  if (m.solver_type == kSolverPGS) {
-    solve_pgs(m, d, nefc);
-    return;
   }
 
   bool onesided = true;

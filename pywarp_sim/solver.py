@@ -10,7 +10,8 @@ M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ri
 updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
 derivative). Iterations stop per world at opt.tolerance on the scaled improvement or
 gradient, as in MuJoCo; `efc.converged` records which worlds did. PGS projects one dual
-row (or elliptic contact block, with MuJoCo's ray + friction-QCQP update) at a time.
+row (or elliptic contact block, with MuJoCo's ray + friction-QCQP update) at a time, in
+MuJoCo's shuffled block order with Nesterov momentum, from the warm-start forces.
 """
 
 import warp as wp
@@ -267,7 +268,8 @@ def _pgs_elliptic(worldid: int, r: int, nv: int, dof_parentid: wp.array(dtype=in
                   MinvJ: wp.array2d(dtype=float)) -> float:
   """One PGS update of an elliptic contact block (MuJoCo's mj_solPGS): a ray update of the
   whole force (or a normal update from zero), then the friction forces with the normal fixed
-  from the QCQP on the friction ellipse. Keeps v = M^-1 J' f; returns the cost decrease."""
+  from the QCQP on the friction ellipse; an update that raises the cost is undone. Keeps
+  v = M^-1 J' f; returns the cost decrease."""
   dim = efc_dim[worldid, r]
   k = dim - 1
   for a in range(dim):
@@ -327,18 +329,129 @@ def _pgs_elliptic(worldid: int, r: int, nv: int, dof_parentid: wp.array(dtype=in
     fric = _qcqp(Ac, bc, mu, f[0], k)
     for a in range(k):
       f[a + 1] = fric[a]
-  # apply: v += M^-1 J' (f - old); cost decrease of the block
-  dec = float(0.0)
+  # cost change of the block; a rise (the ray and friction updates are not a joint minimum)
+  # restores the old force, as MuJoCo's costChange
+  change = float(0.0)
+  for a in range(dim):
+    delta = f[a] - old[a]
+    change += delta * res[a]
+    for b in range(dim):
+      change += 0.5 * delta * A[a, b] * (f[b] - old[b])
+  if change > 1e-10:
+    return 0.0
+  # apply: v += M^-1 J' (f - old)
   for a in range(dim):
     delta = f[a] - old[a]
     efc_force[worldid, r + a] = f[a]
-    dec -= delta * res[a]
-    for b in range(dim):
-      dec -= 0.5 * delta * A[a, b] * (f[b] - old[b])
     if delta != 0.0:
       for i in range(nv):
         v[worldid, i] = v[worldid, i] + delta * MinvJ[6 * worldid + a, i]
-  return dec
+  return -change
+
+
+@wp.func
+def _pcg32_next(state: wp.uint64) -> wp.uint64:
+  """PCG32 state advance with MuJoCo's stream (inc = 1): mj_solPGS's shuffle generator."""
+  return state * wp.uint64(6364136223846793005) + wp.uint64(1)
+
+
+@wp.func
+def _pcg32_output(old: wp.uint64) -> wp.uint32:
+  """PCG32's XSH-RR output of the state before an advance."""
+  x = wp.uint32(((old >> wp.uint64(18)) ^ old) >> wp.uint64(27))
+  rot = wp.uint32(old >> wp.uint64(59))
+  return (x >> rot) | (x << ((wp.uint32(32) - rot) & wp.uint32(31)))
+
+
+@wp.func
+def _pgs_force_to_v(worldid: int, nv: int, nefc: int, dof_parentid: wp.array(dtype=int),
+                    qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
+                    efc_J: wp.array3d(dtype=float), efc_force: wp.array2d(dtype=float),
+                    v: wp.array2d(dtype=float)):
+  """v = M^-1 J' force: the acceleration the dual forces add to qacc_smooth."""
+  for i in range(nv):
+    acc = float(0.0)
+    for r in range(nefc):
+      acc += efc_J[worldid, r, i] * efc_force[worldid, r]
+    v[worldid, i] = acc
+  smooth.solve_tree(worldid, nv, dof_parentid, qLD, qLDiagInv, v)
+
+
+@wp.func
+def _pgs_project(worldid: int, nefc: int, efc_type: wp.array2d(dtype=int), efc_floss: wp.array2d(dtype=float),
+                 efc_dim: wp.array2d(dtype=int), efc_coef: wp.array2d(dtype=float),
+                 efc_force: wp.array2d(dtype=float)):
+  """Projects the dual forces onto their feasible sets (MuJoCo's projectCone after the
+  momentum step): friction into [-floss, floss], limits and contacts to >= 0, elliptic
+  friction scaled into the cone (a negative normal zeroes the block)."""
+  r = int(0)
+  while r < nefc:
+    type = efc_type[worldid, r]
+    if type == _FRICTION or type == _FRICTION_TENDON:
+      floss = efc_floss[worldid, r]
+      efc_force[worldid, r] = wp.clamp(efc_force[worldid, r], -floss, floss)
+      r += 1
+    elif type == _ELLIPTIC:
+      dim = efc_dim[worldid, r]
+      fn = efc_force[worldid, r]
+      if fn < 0.0:
+        for j in range(dim):
+          efc_force[worldid, r + j] = 0.0
+      else:
+        s = float(0.0)
+        for j in range(1, dim):
+          ft = efc_force[worldid, r + j] / efc_coef[worldid, r + j]
+          s += ft * ft
+        if s > fn * fn:
+          scl = wp.sqrt(fn * fn / wp.max(1e-15, s))
+          for j in range(1, dim):
+            efc_force[worldid, r + j] = efc_force[worldid, r + j] * scl
+      r += dim
+    else:
+      efc_force[worldid, r] = wp.max(0.0, efc_force[worldid, r])
+      r += 1
+
+
+@wp.func
+def _pgs_dual_state(worldid: int, nefc: int, efc_type: wp.array2d(dtype=int), efc_floss: wp.array2d(dtype=float),
+                    efc_dim: wp.array2d(dtype=int), efc_coef: wp.array2d(dtype=float),
+                    efc_force: wp.array2d(dtype=float), efc_state: wp.array2d(dtype=int)):
+  """efc_state from the dual forces (MuJoCo's dualState): friction linear at its bounds,
+  limits and contacts quadratic when pushing, an elliptic block satisfied inside the cone,
+  quadratic below its dual cone, cone state between."""
+  r = int(0)
+  while r < nefc:
+    type = efc_type[worldid, r]
+    f = efc_force[worldid, r]
+    if type == _FRICTION or type == _FRICTION_TENDON:
+      state = int(1)
+      if wp.abs(f) >= efc_floss[worldid, r]:
+        state = 2
+      efc_state[worldid, r] = state
+      r += 1
+    elif type == _ELLIPTIC:
+      dim = efc_dim[worldid, r]
+      mu = efc_coef[worldid, r]
+      n = f / mu
+      tt = float(0.0)
+      for j in range(1, dim):
+        ft = efc_force[worldid, r + j] / efc_coef[worldid, r + j]
+        tt += ft * ft
+      t = wp.sqrt(tt)
+      state = int(3)
+      if mu * n >= t:
+        state = 0
+      elif n + mu * t <= 0.0:
+        state = 1
+      for j in range(dim):
+        efc_state[worldid, r + j] = state
+      r += dim
+    else:
+      state = int(0)
+      if f > 0.0:
+        state = 1
+      efc_state[worldid, r] = state
+      r += 1
 
 
 @wp.kernel
@@ -403,47 +516,111 @@ def _solve(
     efc_aref_out[worldid, r] = -efc_B_in[worldid, r] * v - efc_K_in[worldid, r] * (
       efc_pos_in[worldid, r] - efc_margin_in[worldid, r])
 
-  # start from the warm start or the smooth acceleration, whichever costs less
-  for i in range(nv):
-    qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
-  cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in, efc_aref_out,
-               efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in, Ma_out, efc_jar_out,
-               efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
-  if warmstart and nefc > 0:
-    for i in range(nv):
-      qacc_out[worldid, i] = qacc_warmstart_in[worldid, i]
-    cost_ws = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
-                    efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
-                    Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
-    if cost_ws > cost or not wp.isfinite(cost_ws):
-      for i in range(nv):
-        qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
-      cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
-                   efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
-                   Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
-    else:
-      cost = cost_ws
-
   niter = int(0)
   done = int(nefc == 0)
   newton = int(solver_type == 2)
-  if solver_type == 0 and nefc > 0:
-    # PGS on the dual: min_f 0.5 f'(J M^-1 J' + R) f + f'(J qacc_smooth - aref), one row at a
-    # time; v = M^-1 J' f is kept so each row residual costs O(nv). Cold start f = 0.
-    done = 1
+  if solver_type != 0:
+    # start from the warm start or the smooth acceleration, whichever costs less
     for i in range(nv):
-      search_out[worldid, i] = 0.0  # v
+      qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
+    cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in, efc_aref_out,
+                 efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in, Ma_out, efc_jar_out,
+                 efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
+    if warmstart and nefc > 0:
+      for i in range(nv):
+        qacc_out[worldid, i] = qacc_warmstart_in[worldid, i]
+      cost_ws = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
+                      efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
+                      Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
+      if cost_ws > cost or not wp.isfinite(cost_ws):
+        for i in range(nv):
+          qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
+        cost = _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in,
+                     efc_aref_out, efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in,
+                     Ma_out, efc_jar_out, efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
+      else:
+        cost = cost_ws
+  elif nefc > 0:
+    # PGS on the dual, as MuJoCo's mj_solPGS: min_f 0.5 f'(J M^-1 J' + R) f + f'(J qacc_smooth
+    # - aref), one row (or elliptic block, _pgs_elliptic) at a time in a PCG32-shuffled order per
+    # sweep, with Nesterov momentum restarted when the sweep's correction opposes the
+    # extrapolation. Both matter beyond speed: from a zero normal force an elliptic block only
+    # tries the normal alone, so a fixed sweep order can stall at a non-optimal point that
+    # MuJoCo's order steps past. v = M^-1 J' f is kept (in search) so a row residual costs O(nv).
+    # scratch: efc_state holds the block order until the final dual state, efc_jar the force
+    # before the momentum step, efc_jv the extrapolated force.
+    done = 1
+    # warm start: the forces of mj_constraintUpdate at qacc_warmstart, kept if their dual cost
+    # is negative (better than f = 0)
     for r in range(nefc):
       efc_force_out[worldid, r] = 0.0
+    if warmstart:
+      for i in range(nv):
+        qacc_out[worldid, i] = qacc_warmstart_in[worldid, i]
+      _eval(worldid, nv, nefc, qacc_out, qacc_smooth_in, qfrc_smooth_in, qM_in, efc_J_in, efc_aref_out,
+            efc_type_in, efc_D_in, efc_R_in, efc_frictionloss_in, efc_dim_in, efc_coef_in, Ma_out, efc_jar_out,
+            efc_jv_out, efc_force_out, efc_state_out, efc_cone_H_out)
+    _pgs_force_to_v(worldid, nv, nefc, dof_parentid, qLD_in, qLDiagInv_in, efc_J_in, efc_force_out, search_out)
+    if warmstart:
+      dual = float(0.0)
+      for r in range(nefc):
+        ar_f = efc_R_in[worldid, r] * efc_force_out[worldid, r]
+        b = -efc_aref_out[worldid, r]
+        for i in range(nv):
+          ar_f += efc_J_in[worldid, r, i] * search_out[worldid, i]
+          b += efc_J_in[worldid, r, i] * qacc_smooth_in[worldid, i]
+        dual += efc_force_out[worldid, r] * (b + 0.5 * ar_f)
+      if not (dual <= 0.0):
+        for r in range(nefc):
+          efc_force_out[worldid, r] = 0.0
+        for i in range(nv):
+          search_out[worldid, i] = 0.0
+    nblock = int(0)
+    r = int(0)
+    while r < nefc:
+      efc_state_out[worldid, nblock] = r
+      nblock += 1
+      if efc_type_in[worldid, r] == _ELLIPTIC:
+        r += efc_dim_in[worldid, r]
+      else:
+        r += 1
+    rng = _pcg32_next(wp.uint64(0))
+    for r in range(nefc):
+      efc_jar_out[worldid, r] = efc_force_out[worldid, r]
+    nesterov_k = int(0)
     while niter < iterations:
+      beta = float(0.0)
+      if niter > 0:
+        beta = float(nesterov_k - 1) / float(nesterov_k + 2)
+      if beta > 0.0:
+        for r in range(nefc):
+          f = efc_force_out[worldid, r]
+          efc_force_out[worldid, r] = f + beta * (f - efc_jar_out[worldid, r])
+          efc_jar_out[worldid, r] = f
+        _pgs_project(worldid, nefc, efc_type_in, efc_frictionloss_in, efc_dim_in, efc_coef_in, efc_force_out)
+        _pgs_force_to_v(worldid, nv, nefc, dof_parentid, qLD_in, qLDiagInv_in, efc_J_in, efc_force_out,
+                        search_out)
+      else:
+        for r in range(nefc):
+          efc_jar_out[worldid, r] = efc_force_out[worldid, r]
+      for r in range(nefc):
+        efc_jv_out[worldid, r] = efc_force_out[worldid, r]
+      # Fisher-Yates shuffle of the block order (MuJoCo's shuffle_int)
+      for ii in range(nblock - 1):
+        i = nblock - 1 - ii
+        old = rng
+        rng = _pcg32_next(rng)
+        j = int(_pcg32_output(old) % wp.uint32(i + 1))
+        tmp = efc_state_out[worldid, i]
+        efc_state_out[worldid, i] = efc_state_out[worldid, j]
+        efc_state_out[worldid, j] = tmp
       improvement = float(0.0)
-      r = int(0)
-      while r < nefc:
+      for bi in range(nblock):
+        r = efc_state_out[worldid, bi]
         if efc_type_in[worldid, r] == _ELLIPTIC:
           improvement += _pgs_elliptic(worldid, r, nv, dof_parentid, qLD_in, qLDiagInv_in, qacc_smooth_in,
                                        efc_J_in, efc_R_in, efc_aref_out, efc_dim_in, efc_coef_in,
                                        efc_force_out, search_out, pgs_MinvJ_out)
-          r += efc_dim_in[worldid, r]
           continue
         for i in range(nv):
           Mgrad_out[worldid, i] = efc_J_in[worldid, r, i]
@@ -462,18 +639,35 @@ def _solve(
         else:
           fnew = wp.max(0.0, fnew)
         delta = fnew - f
-        if delta != 0.0:
+        change = 0.5 * a * delta * delta + delta * res
+        if delta != 0.0 and change <= 1e-10:
           efc_force_out[worldid, r] = fnew
           for i in range(nv):
             search_out[worldid, i] = search_out[worldid, i] + delta * Mgrad_out[worldid, i]
-          improvement += 0.5 * a * delta * delta
-        r += 1
+          improvement -= change
+      # momentum restart (O'Donoghue-Candes) when the sweep's correction opposes the extrapolation
+      if niter > 0:
+        dot = float(0.0)
+        for r in range(nefc):
+          mom = efc_jv_out[worldid, r]
+          dot += (efc_force_out[worldid, r] - mom) * (mom - efc_jar_out[worldid, r])
+        if dot < 0.0:
+          nesterov_k = 0
+        else:
+          nesterov_k += 1
+      else:
+        nesterov_k += 1
       niter += 1
       if scale * improvement < tolerance:
         converged_out[worldid] = 1
         break
+    _pgs_dual_state(worldid, nefc, efc_type_in, efc_frictionloss_in, efc_dim_in, efc_coef_in, efc_force_out,
+                    efc_state_out)
     for i in range(nv):
       qacc_out[worldid, i] = qacc_smooth_in[worldid, i] + search_out[worldid, i]
+  else:
+    for i in range(nv):
+      qacc_out[worldid, i] = qacc_smooth_in[worldid, i]
   prev_grad_mgrad = float(0.0)
   for i in range(nv):
     search_out[worldid, i] = 0.0

@@ -44,6 +44,27 @@ def random_state(mjm: mujoco.MjModel, nworld: int, seed: int, qvel_scale=1.0, qp
   return qpos, qvel, ctrl, act
 
 
+def falling_states(mjm: mujoco.MjModel, n: int, seed: int):
+  """(qpos, qvel, ctrl, act) of a humanoid tumbling onto the floor under random controls,
+  taken while it touches the ground (MuJoCo's own trajectory, as in test_collision)."""
+  rng = np.random.default_rng(seed)
+  d = mujoco.MjData(mjm)
+  out = []
+  while len(out) < n:
+    mujoco.mj_resetData(mjm, d)
+    q = rng.normal(size=4)
+    d.qpos[3:7] = q / np.linalg.norm(q)
+    d.qpos[2] += 0.3
+    d.qvel[:] = rng.normal(0, 1.0, mjm.nv)
+    for k in range(400):
+      d.ctrl[:] = rng.uniform(-1, 1, mjm.nu)
+      mujoco.mj_step(mjm, d)
+      if k % 40 == 39 and d.ncon:
+        out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
+  out = out[:n]
+  return tuple(np.array([s[i] for s in out]) for i in range(4))
+
+
 def set_state(d: pws.Data, qpos, qvel, ctrl, act):
   d.qpos.assign(qpos.astype(np.float32))
   d.qvel.assign(qvel.astype(np.float32))
