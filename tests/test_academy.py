@@ -204,15 +204,21 @@ def test_fleet_distribution_and_randomization_spec():
     params = {**P.nominal_params(), "mass_legs": s, "motor_strength": 2.0 - s, "latency": i}
     cals.append(types.SimpleNamespace(params=params, identified=P.BANK_PARAMS,
                                       std_z={k: 0.01 for k in P.BANK_PARAMS}))
+  cals[0].params["ground_friction"], cals[1].params["ground_friction"] = 0.8, 1.2
   dist = F.fit_distribution(cals)
   assert dist["mass_legs"]["mean"] == pytest.approx(math.sqrt(0.9 * 1.1))
-  assert not dist["ground_friction"]["identified"]
+  assert dist["ground_friction"]["identified"]
+  assert dist["ground_friction"]["mean"] == pytest.approx(math.sqrt(0.8 * 1.2))
   spec, obj = F.randomization_spec(dist, k_sigma=2.0)
   lo, hi = spec["ranges"]["mass_legs"]
   assert lo < 0.9 and hi > 1.1
   assert spec["latency_control_steps"] == (0, 1)
+  flo, fhi = spec["ranges"]["ground_friction"]
+  assert flo < 0.8 and fhi > 1.2
+  assert spec["randomization"]["geom_friction_scale"] == (flo, fhi)
   if obj is not None:
     assert obj.body_mass_scale[0] <= lo and obj.body_mass_scale[1] >= hi
+    assert obj.geom_friction_scale == pytest.approx((flo, fhi))
 
 
 def test_policy_return_drop_vanishes_with_a_true_twin():

@@ -30,8 +30,7 @@ absolute torque reference) and the contact-free gravity/motor balance break that
 The estimates of mass_legs, mass_arms, motor_strength and joint_damping are therefore
 strongly correlated (|rho| ~ 0.9-0.99 in `covariance_z`); the intervals account for it.
 
-Not identified: ground friction (contact-free excitation; friction is also a model-level
-parameter in pywarp_sim, see params.py). It stays at nominal and is listed in
+Not identified: ground friction (contact-free excitation). It stays at nominal and is listed in
 `Calibration.unidentified` with its prior range as the interval.
 """
 
@@ -70,7 +69,8 @@ class CalibrationConfig:
   duration_s: float = 1.5      # excitation length
   range_fraction: float = 0.3  # excitation targets: +- this fraction of each half range
   seed: int = 0
-  params: tuple = P.BANK_PARAMS
+  # ground friction is a bank parameter but the stand excitation has no contact
+  params: tuple = tuple(p for p in P.BANK_PARAMS if p != "ground_friction")
   latencies: tuple = P.LATENCY_VALUES
   device: str = "cpu"
   backend: str = "auto"
