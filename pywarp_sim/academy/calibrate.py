@@ -242,11 +242,6 @@ def excitation_motions(robot, cfg: CalibrationConfig) -> list:
   return out
 
 
-def excitation_motion(robot, cfg: CalibrationConfig):
-  """The stand excitation alone (the first of excitation_motions)."""
-  return excitation_motions(robot, dataclasses.replace(cfg, floor_duration_s=0.0))[0]
-
-
 def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None,
               verbose: bool = False) -> Calibration:
   """Identifies `robot`'s parameters (module doc). `motion`: the excitation, one motion or a
