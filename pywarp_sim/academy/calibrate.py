@@ -39,13 +39,15 @@ The estimates of mass_legs, mass_arms, motor_strength and joint_damping are ther
 strongly correlated (|rho| ~ 0.9-0.99 in `covariance_z`); the intervals account for it.
 
 Ground friction acts only in the floor phase and weakly there (motions.py). With noiseless
-sensors it is recovered to 0.01-0.1% (quick configuration, proxies of seeds 0 and 1); with the
-proxies' sensor noise to 0.4-5% (seeds 0, 1, 11: |log error| 0.048, 0.015, 0.004 against
-0.081, 0.23, 0.097 at nominal). The interval from the local Jacobian does not always cover
-the error (seed 0: truth 1.084, estimate 1.034, interval [1.008, 1.060]): the residuals of
-the floor phase are correlated in time (noise fed through the robot's PD loop), so s^2 (J'J)^-1
-understates the spread. LM on friction alone with the other parameters fixed was worse
-(0.108, 0.150, 0.009 on the same robots, with the floor phase's earlier 3 Hz loop): small errors
+sensors it is recovered to 0.005-0.34% (quick configuration, proxies of seeds 0 and 1); with
+the proxies' sensor noise, |log error| 0.041, 0.023, 0.006, 0.037, 0.005, 0.029, 0.022 on the
+proxies of seeds 0, 1, 11, 2, 3, 4, 5 (0.081, 0.23, 0.097 at nominal for the first three).
+The 95% interval from the local Jacobian misses the truth on three of those seven (seed 0:
+truth 1.084, estimate 1.041, interval [1.014, 1.068]): the error is a slow drift of the
+robot's floor log (sensor noise through its own PD loop), not white noise, and s^2 (J'J)^-1
+does not see it (the residuals' lag-1 autocorrelation is only 0.0-0.05, so an AR(1)
+correction does not help either). LM on friction alone with the other parameters fixed was
+worse (0.108, 0.150, 0.009 on seeds 0, 1, 11, with an earlier 3 Hz floor loop): small errors
 of the stand estimates shift the friction optimum, and the joint fit corrects them.
 
 Parameters left out of `CalibrationConfig.params` (or ground friction when
