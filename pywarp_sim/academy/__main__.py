@@ -10,7 +10,11 @@ and report.json into --out-dir.
 JSON keys: gap_before / gap_after (model gap: held-out NRMSE with the sensor-noise floor
 removed, mean over robots), gap_raw_before / gap_raw_after (NRMSE including sensor noise),
 param_error_before / param_error_after (mean |log(scale / truth)| over the identified
-parameters), return_drop_nominal / return_drop_calibrated (mean |return in the twin - return
+parameters, ground friction included), friction_error_before / friction_error
+(|log(friction scale / truth)| of nominal / calibrated), floor_gap_before / floor_gap_after
+(model gap of a held-out floor phase; gap_before/after are the stand motions') and
+floor_gap_truth (the same with the hidden true parameters: the part no model removes),
+return_drop_nominal / return_drop_calibrated (mean |return in the twin - return
 on the robot| of the shared policy on humanoid-stand), latency_correct, incidents, replay,
 wall_s, ...
 """
@@ -63,14 +67,21 @@ def demo(args) -> dict:
     t_cal = time.perf_counter() - t
     noise = G.sensor_noise(robot)
     motions = M.held_motions(heldout_steps, robot.control_dt, seed=10_000 + 100 * i, count=2)
+    floor_steps = int(round(ccfg.floor_duration_s / robot.control_dt))
+    if floor_steps:  # held-out floor phase: the gap that friction explains
+      motions += M.floor_motions(floor_steps, robot.control_dt, seed=30_000 + 100 * i, count=1)
     if not args.quick:
       motions += M.lying_motions(heldout_steps, robot.control_dt, seed=20_000 + 100 * i, count=1)
-    g = G.trajectory_gap(robot, {"nominal": P.nominal_params(), "calibrated": cal.params}, motions,
-                         noise_std=noise, device=device, cpu_threads=args.threads)
     truth = robot.reveal_truth()  # gap metrics only: calibration never saw it
+    # "truth": the floor of the gap, what no parameter set can remove (sensor noise in the
+    # robot's own PD loop makes its trajectory wander; the sim's loop sees exact states)
+    g = G.trajectory_gap(robot, {"nominal": P.nominal_params(), "calibrated": cal.params,
+                                 "truth": truth}, motions,
+                         noise_std=noise, device=device, cpu_threads=args.threads)
     pe0 = G.parameter_error(P.nominal_params(), truth, cal.identified)
     pe1 = G.parameter_error(cal.params, truth, cal.identified)
-    held = [j for j, m in enumerate(motions) if m.held]
+    floor = [j for j, m in enumerate(motions) if getattr(m, "contact", False)]
+    held = [j for j, m in enumerate(motions) if m.held and j not in floor]  # in the stand
     free = [j for j, m in enumerate(motions) if not m.held]
 
     def mean(label, key, idx):
@@ -81,7 +92,11 @@ def demo(args) -> dict:
       "ci95": cal.ci95, "latency_truth": truth["latency"], "latency_est": cal.params["latency"],
       "param_error_before": pe0["mean_abs_log"], "param_error_after": pe1["mean_abs_log"],
       "param_error_per_param_after": pe1["per_param"],
+      "friction_error_before": abs(math.log(truth["ground_friction"])),
       "friction_error": abs(math.log(cal.params["ground_friction"] / truth["ground_friction"])),
+      "floor_gap_before": mean("nominal", "per_motion_model_gap", floor),
+      "floor_gap_after": mean("calibrated", "per_motion_model_gap", floor),
+      "floor_gap_truth": mean("truth", "per_motion_model_gap", floor),
       "gap_raw_before": mean("nominal", "per_motion", held),
       "gap_raw_after": mean("calibrated", "per_motion", held),
       "gap_before": mean("nominal", "per_motion_model_gap", held),
@@ -141,7 +156,7 @@ def demo(args) -> dict:
       lo, hi = r["ci95"][name]
       cells.append(f"{r['truth'][name]:.3f}->{r['estimate'][name]:.3f} [{lo:.2f},{hi:.2f}]")
     say(f"{name:16s} " + " ".join(f"{c:>26s}" for c in cells) +
-        ("   (not identified by the stand excitation)" if name in cals[0].unidentified else ""))
+        ("   (not calibrated)" if name in cals[0].unidentified else ""))
   say("(truth -> estimate [95% CI])")
 
   # ---- plots -------------------------------------------------------------------------
@@ -173,7 +188,9 @@ def demo(args) -> dict:
     "latency_correct": sum(int(r["latency_est"] == r["latency_truth"]) for r in rows),
     "return_drop_nominal": avg_abs("return_drop_nominal"),
     "return_drop_calibrated": avg_abs("return_drop_calibrated"),
-    "friction_error": avg("friction_error"),
+    "friction_error_before": avg("friction_error_before"), "friction_error": avg("friction_error"),
+    "floor_gap_before": avg("floor_gap_before"), "floor_gap_after": avg("floor_gap_after"),
+    "floor_gap_truth": avg("floor_gap_truth"),
     "lying_gap_before": avg("lying_gap_before"), "lying_gap_after": avg("lying_gap_after"),
     "calibration_s": [round(r["calibration_s"], 2) for r in rows],
     "incidents": len(buffer),

@@ -64,8 +64,10 @@ def randomization_spec(dist: dict, k_sigma: float = 2.0, min_halfwidth_log: floa
   The dict holds the academy's own parameters ("ranges": {param: (low, high)}, latency in
   control steps) and the keys of pywarp_sim.randomize.DomainRandomization it maps onto:
   body_mass_scale (one range for all bodies: the union of the mass groups), dof_damping_scale,
-  dof_armature_scale, actuator_strength_scale, latency_steps (physics steps, capped at the
-  env's decimation). Ground friction has no per-world bank (params.py) and is reported only.
+  dof_armature_scale, actuator_strength_scale, geom_friction_scale, latency_steps (physics
+  steps, capped at the env's decimation). geom_friction_scale scales all three friction
+  coefficients of every geom per world (randomize.py) where the academy scales the sliding one
+  only; torsional and rolling friction act only with condim >= 4, which humanoid.xml does not use.
   """
   ranges = {}
   for name in P.CONTINUOUS_PARAMS:
@@ -81,13 +83,12 @@ def randomization_spec(dist: dict, k_sigma: float = 2.0, min_halfwidth_log: floa
     "dof_damping_scale": ranges["joint_damping"],
     "dof_armature_scale": ranges["joint_armature"],
     "actuator_strength_scale": ranges["motor_strength"],
+    "geom_friction_scale": ranges["ground_friction"],
     "latency_steps": (min(lat_lo, lat_hi), lat_hi),
   }
   spec = {"ranges": ranges, "latency_control_steps": (lat["min"], lat["max"]),
           "randomization": dr,
-          "notes": ["ground_friction: no per-world bank in pywarp_sim (contact friction is mixed "
-                    "at load time); not randomised",
-                    f"latency_steps in physics steps, capped at the env decimation ({env_decimation})"]}
+          "notes": [f"latency_steps in physics steps, capped at the env decimation ({env_decimation})"]}
   obj = None
   try:
     from .. import randomize
@@ -133,7 +134,7 @@ class IncidentBuffer:
 
   `apply(target, worlds)` writes incident i % len(buffer) into world worlds[i]: its start
   state (qpos, qvel) and its parameters into the world's bank row (mass, motor strength,
-  damping, armature; the Model must have nbank == nworld). It returns the worlds' latencies
+  damping, armature, ground friction; the Model must have nbank == nworld). It returns the worlds' latencies
   (control steps) for the caller's controller, and the incidents used. `target` is a
   Simulator or a simbatch.Replayer."""
 

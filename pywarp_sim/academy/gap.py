@@ -45,23 +45,16 @@ def nrmse(sim: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 def simulate_motion(motion, params_list: list, decimation: int, device="cpu", backend="auto",
                     model: str = "humanoid", contacts: bool = False, cpu_threads: int = 0):
-  """Runs `motion` in simulation once per parameter set (one world each, one batch per ground
-  friction value). Returns [(channels (T + 1, C) numpy, healthy bool)]."""
+  """Runs `motion` in simulation once per parameter set (one world each, one batch).
+  Returns [(channels (T + 1, C) numpy, healthy bool)]."""
   held_pose = motion.state[0][:7] if motion.held else None
-  results = [None] * len(params_list)
-  by_friction = {}
-  for i, p in enumerate(params_list):
-    by_friction.setdefault(float(p.get("ground_friction", 1.0)), []).append(i)
-  for fr, idx in by_friction.items():
-    rep = Replayer(len(idx), friction=fr, decimation=decimation, held_pose=held_pose, model=model,
-                   device=device, backend=backend, cpu_threads=cpu_threads)
-    scales = {k: np.array([params_list[i].get(k, 1.0) for i in idx]) for k in P.BANK_PARAMS}
-    lat = np.array([int(params_list[i].get("latency", 0)) for i in idx])
-    out, health, _ = rep.rollout(scales, lat, *motion.state, contacts=contacts, **motion.replay())
-    out = out.double().cpu().numpy()
-    for j, i in enumerate(idx):
-      results[i] = (out[:, j], int(health[j]) == 0)
-  return results
+  rep = Replayer(len(params_list), decimation=decimation, held_pose=held_pose, model=model,
+                 device=device, backend=backend, cpu_threads=cpu_threads)
+  scales = {k: np.array([p.get(k, 1.0) for p in params_list]) for k in P.BANK_PARAMS}
+  lat = np.array([int(p.get("latency", 0)) for p in params_list])
+  out, health, _ = rep.rollout(scales, lat, *motion.state, contacts=contacts, **motion.replay())
+  out = out.double().cpu().numpy()
+  return [(out[:, j], int(health[j]) == 0) for j in range(len(params_list))]
 
 
 def sensor_noise(robot, duration_s: float = 1.5, model: str = "humanoid") -> np.ndarray:

@@ -13,15 +13,17 @@ mass_arms           ... upper and lower arms                             bank
 motor_strength      actuator_gainprm and biasprm *= s (force per ctrl)   bank
 joint_damping       dof_damping *= s                                     bank
 joint_armature      dof_armature *= s                                    bank
-ground_friction     geom_friction[:, 0] *= s (sliding friction)          model (see below)
+ground_friction     geom_friction[:, 0] *= s (sliding friction of every     bank
+                    geom, floor included)
 latency             controls reach the motors L control steps late       replay (0..3)
 ==================  ===================================================  ====================
 
-Contact friction is mixed per geom pair when a Model is built (collision_driver.build_pairs)
-and shared by every world of a Simulator, so a per-world friction cannot be written into a
-bank. The academy therefore treats friction like latency: a *group* parameter. Candidate
-worlds with one friction value share one Simulator built from an edited MjModel; calibration
-evaluates a small grid of values and interpolates (calibrate.py).
+Ground friction is a bank like the others: Model.geom_friction is (nbank, ngeom, 3) and the
+collision stage mixes the two geoms' frictions of every dynamic pair per world at each step
+(MuJoCo's rule, the max of the two), so scaling every geom's sliding friction by s scales the
+mixed friction of every contact, foot-floor included, by s, as the edited MjModel of a proxy
+does. Only latency is not a model property: each world delays its own command history
+(simbatch.Replayer).
 
 Parameter edits follow the pywarp_sim bank semantics on both sides: the MjModel of a proxy
 robot is edited without mj_setConst, so dof_invweight0, body_invweight0 and meaninertia keep
@@ -51,9 +53,8 @@ MASS_GROUPS = {
   "mass_arms": ("right_upper_arm", "right_lower_arm", "left_upper_arm", "left_lower_arm"),
 }
 BANK_PARAMS = ("mass_torso", "mass_legs", "mass_arms", "motor_strength", "joint_damping",
-               "joint_armature")
-GROUP_PARAMS = ("ground_friction",)
-CONTINUOUS_PARAMS = BANK_PARAMS + GROUP_PARAMS
+               "joint_armature", "ground_friction")
+CONTINUOUS_PARAMS = BANK_PARAMS
 LATENCY_VALUES = (0, 1, 2, 3)
 
 
@@ -168,6 +169,7 @@ class BankWriter:
       "actuator_gainprm": wp.to_torch(model.actuator_gainprm),
       "actuator_biasprm": wp.to_torch(model.actuator_biasprm),
       "dof_damping": wp.to_torch(model.dof_damping), "dof_armature": wp.to_torch(model.dof_armature),
+      "geom_friction": wp.to_torch(model.geom_friction),
     }
     dev = self.banks["body_mass"].device
     self.nominal = {
@@ -177,6 +179,7 @@ class BankWriter:
       "actuator_biasprm": torch.as_tensor(h["actuator_biasprm"][0], device=dev),
       "dof_damping": torch.as_tensor(h["dof_damping"][0], device=dev),
       "dof_armature": torch.as_tensor(h["dof_armature"][0], device=dev),
+      "geom_friction": torch.as_tensor(h["geom_friction"][0], device=dev),
     }
     names = model.names["body"]
     self.body_scale_index = torch.zeros(model.nbody, dtype=torch.long, device=dev)  # 0: fixed
@@ -208,6 +211,11 @@ class BankWriter:
     b["actuator_biasprm"][idx] = nom["actuator_biasprm"][None] * ms
     b["dof_damping"][idx] = nom["dof_damping"][None] * col("joint_damping")[:, None]
     b["dof_armature"][idx] = nom["dof_armature"][None] * col("joint_armature")[:, None]
+    # sliding friction only (column 0): torsional and rolling stay nominal, as in
+    # edited_mj_model
+    fr = nom["geom_friction"][None].repeat(n, 1, 1)
+    fr[..., 0] *= col("ground_friction")[:, None]
+    b["geom_friction"][idx] = fr
 
   def read(self, world: int) -> dict:
     """The bank scales of one world (inverse of write), for checks and incident records."""
@@ -222,4 +230,5 @@ class BankWriter:
     out["joint_damping"] = float(b["dof_damping"][world, j] / nom["dof_damping"][j])
     j = int(torch.nonzero(nom["dof_armature"])[0])
     out["joint_armature"] = float(b["dof_armature"][world, j] / nom["dof_armature"][j])
+    out["ground_friction"] = float(b["geom_friction"][world, 0, 0] / nom["geom_friction"][0, 0])
     return out

@@ -7,7 +7,8 @@ own latency (a world with latency L applies command k - L at control step k and 
 exactly as a robot whose command queue is cleared at reset). It returns the packed sensor
 channels of every world (robot.SensorLog.channels order) without noise.
 
-Ground friction is a model-level group parameter (params.py): one Replayer per friction value.
+Every continuous parameter, ground friction included, is a bank row (params.py), so one
+Replayer evaluates any mix of candidates.
 
 `SimRobot` is the same simulation behind the robot.Robot protocol (one world): the nominal
 or calibrated digital twin of a robot, used for policy evaluation and gap reports.
@@ -64,11 +65,10 @@ def native_unavailable() -> dict:
 
 
 class Replayer:
-  """`nworld` candidate worlds sharing one ground friction value.
+  """`nworld` candidate worlds, each with its own parameters (bank row) and latency.
 
   Args:
     nworld: number of worlds (= bank rows).
-    friction: the ground_friction scale of every world of this replayer.
     decimation: physics steps per control step.
     held_pose: None (free robot) or the base pose (7,) of the test stand (params.base_mj_model).
     model: bundled model name or MJCF path.
@@ -80,13 +80,11 @@ class Replayer:
   joint part.
   """
 
-  def __init__(self, nworld: int, friction: float = 1.0, decimation: int = 2, held_pose=None,
-               model: str = "humanoid", device="cpu", backend: str = "auto", cpu_threads: int = 0):
+  def __init__(self, nworld: int, decimation: int = 2, held_pose=None, model: str = "humanoid",
+               device="cpu", backend: str = "auto", cpu_threads: int = 0):
     device = str(wp.get_device(device))
-    self.friction = float(friction)
     self.held_pose = None if held_pose is None else tuple(float(x) for x in held_pose)
-    edited = P.edited_mj_model(P.base_mj_model(model, self.held_pose), {"ground_friction": self.friction})
-    model = put_model(edited, device, nbank=nworld)
+    model = put_model(P.base_mj_model(model, self.held_pose), device, nbank=nworld)
     # Velocity bound: a diverged candidate is flagged (and scored as failed), never fatal.
     self.sim, self.backend = make_simulator(model, nworld, device, backend, nbank=nworld,
                                             max_qvel=1e3)
@@ -236,8 +234,7 @@ class SimRobot:
                model: str = "humanoid", device="cpu", backend: str = "auto"):
     self.params = {**P.nominal_params(), **(params or {})}
     self.name = name
-    self._args = dict(friction=self.params["ground_friction"], decimation=control_decimation,
-                      model=model, device=device, backend=backend)
+    self._args = dict(decimation=control_decimation, model=model, device=device, backend=backend)
     self._reps = {}
     self._use(None)
     m = self._rep.sim.model
