@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cuda_launch.h"
+#include "step_convex.h"
 #include "step_plan.h"
 
 namespace py = pybind11;
@@ -94,6 +95,7 @@ Shapes and joint tables are NOT checked here (raw pointers); pywarp_sim.native c
 
   m.def("step_layout", &pws_bind::step_layout,
         "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/step_types.h).");
+  m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (step_convex.h)
 
   py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) on the GPU, one thread per world.
 

@@ -2,11 +2,10 @@
 // analytic narrowphase and the contact list in pair order. A port of
 // pywarp_sim/collision_primitive.py (MuJoCo's mjc_* primitive colliders in float32)
 // and of the _narrowphase_primitive / _compact kernels of collision_driver.py.
-//
-// Pairs that need GJK/EPA (Collider CONVEX) are not ported: the native backend refuses
-// models that have them (pywarp_sim/native_backend.py), so they never reach this code.
+// Pairs that need GJK/EPA (Collider CONVEX) go to step_convex.h.
 #pragma once
 
+#include "step_convex.h"
 #include "step_math.h"
 #include "step_types.h"
 
@@ -945,8 +944,23 @@ PWS_HD inline int narrowphase(int collider, PreContact<T>* buf, T margin, const 
     case kCapsuleCapsule: return capsule_capsule(buf, margin, pos1, mat1, size1, pos2, mat2, size2);
     case kCapsuleBox: return capsule_box(buf, margin, pos1, mat1, size1, pos2, mat2, size2);
     case kBoxBox: return box_box(buf, margin, pos1, mat1, size1, pos2, mat2, size2);
-    default: return 0;  // convex pairs are rejected at Simulator creation
+    default: return 0;  // kConvex: convex_narrowphase
   }
+}
+
+// Collider CONVEX (step_convex.h, float64 inside): GJK/EPA, single-shot multicontact.
+template <typename T>
+PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, T margin, int g1, const Vec3<T>& pos1,
+                                     const Mat33<T>& mat1, int g2, const Vec3<T>& pos2, const Mat33<T>& mat2) {
+  double dist[4];
+  ccd::V3 pos[4], normal[4];
+  int cnt = ccd::convex(dist, pos, normal, margin, m.geom_type[g1], pos1, mat1, load3(m.geom_size + 3 * g1),
+                        m.geom_type[g2], pos2, mat2, load3(m.geom_size + 3 * g2), m.ccd_tolerance,
+                        m.ccd_iterations, m.multiccd);
+  for (int k = 0; k < cnt; ++k)
+    set_contact(buf + k, T(dist[k]), vec3(T(pos[k][0]), T(pos[k][1]), T(pos[k][2])),
+                vec3(T(normal[k][0]), T(normal[k][1]), T(normal[k][2])), zero3<T>());
+  return cnt;
 }
 
 // mj_collision: d.con_* holds the first nconmax contacts in pair order; overflow is flagged
@@ -968,8 +982,10 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
     if (sphere_filter(m.geom_type[g1], m.geom_type[g2], pos1, mat1, m.geom_rbound[g1], pos2, mat2,
                       m.geom_rbound[g2], margin))
       continue;
-    int cnt = narrowphase(m.pair_collider[p], buf, margin, pos1, mat1, load3(m.geom_size + 3 * g1), pos2, mat2,
-                          load3(m.geom_size + 3 * g2));
+    int cnt = m.pair_collider[p] == kConvex
+                  ? convex_narrowphase(m, buf, margin, g1, pos1, mat1, g2, pos2, mat2)
+                  : narrowphase(m.pair_collider[p], buf, margin, pos1, mat1, load3(m.geom_size + 3 * g1), pos2,
+                                mat2, load3(m.geom_size + 3 * g2));
     total += cnt;
     T includemargin = m.pair_margin[p];
     for (int k = 0; k < cnt && n < m.nconmax; ++k, ++n) {

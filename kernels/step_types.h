@@ -30,12 +30,15 @@
   X(en_gravity) X(en_clampctrl) X(en_warmstart) X(en_actuation) X(en_refsafe)                 \
   X(has_gravcomp)      /* some body has gravcomp != 0 */                                      \
   X(collision_on)      /* collision pairs exist and contacts are enabled */                    \
-  X(auto_reset)        /* Simulator(auto_reset=True) */
+  X(auto_reset)        /* Simulator(auto_reset=True) */                                      \
+  X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (step_convex.h) */    \
+  X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */
 
 #define PWS_OPTION_REALS(X)                                                                   \
   X(timestep) X(impratio) X(tolerance)                                                        \
   X(solver_scale) /* 1 / (meaninertia * max(1, nv)) */                                        \
-  X(max_qvel)     /* Simulator.max_qvel: VELOCITY_BOUND threshold */
+  X(max_qvel)     /* Simulator.max_qvel: VELOCITY_BOUND threshold */                         \
+  X(ccd_tolerance) /* opt.ccd_tolerance: GJK / EPA stopping tolerance */
 
 // ---- Model arrays: I = int32, F = float, B = float parameter bank (nbank, count, width) ----
 #define PWS_MODEL_ARRAYS(I, F, B)                                                            \

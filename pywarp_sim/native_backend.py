@@ -13,8 +13,12 @@ shape, contiguity, device).
   current torch stream of the device, like the Simulator's Warp launches (no allocation, copy
   or synchronisation; capturable in a CUDA graph).
 
-Not supported (a RuntimeError at Simulator creation says which): geom pairs that need the
-GJK/EPA collider (collision_convex), models without a collision stage.
+Geom pairs that need the GJK/EPA collider (collision_convex) run its port in
+kernels/step_convex.h (float64, EPA scratch on each thread's stack: opt.ccd_iterations is
+capped by the compiled `ccd_max_iterations`).
+
+Not supported (a RuntimeError at Simulator creation says which): models without a collision
+stage, ccd_iterations above that cap.
 
 The tables hold the addresses of the arrays that exist at creation. Replacing a Model or
 Data array afterwards (instead of writing into it) needs `refresh(sim)`; writes into the
@@ -23,6 +27,7 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 
 from __future__ import annotations
 
+import mujoco
 import warp as wp
 
 from . import native
@@ -105,6 +110,7 @@ def _sizes(sim) -> dict:
 def _options(sim) -> tuple:
   m = sim.model
   o = m.opt
+  mjo = m.mj_model.opt
 
   def on(bit):
     return 0 if o.disabled(bit) else 1
@@ -125,17 +131,23 @@ def _options(sim) -> tuple:
     has_gravcomp=int(m.has_gravcomp),
     collision_on=int(not (pairs.disabled or contacts_off or pairs.npair == 0)),
     auto_reset=int(bool(sim.auto_reset)),
+    # the convex collider reads MuJoCo's options, as collision_convex.narrowphase does
+    ccd_iterations=int(mjo.ccd_iterations),
+    multiccd=0 if int(mjo.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD) else 1,
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
-               solver_scale=1.0 / (m.meaninertia * max(1, m.nv)), max_qvel=float(sim.max_qvel))
+               solver_scale=1.0 / (m.meaninertia * max(1, m.nv)), max_qvel=float(sim.max_qvel),
+               ccd_tolerance=float(mjo.ccd_tolerance))
   return ints, reals
 
 
 def _fingerprint(sim) -> tuple:
   """Scalar settings the plan copied; compared before every call (cheap) to pick up changes."""
   o = sim.model.opt
+  mjo = sim.model.mj_model.opt
   return (sim.auto_reset, sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
-          o.iterations, o.ls_iterations, o.tolerance, o.impratio)
+          o.iterations, o.ls_iterations, o.tolerance, o.impratio, int(mjo.disableflags),
+          int(mjo.ccd_iterations), float(mjo.ccd_tolerance))
 
 
 def _check_supported(sim) -> None:
@@ -149,17 +161,13 @@ def _check_supported(sim) -> None:
   if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
     raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
   pairs = m.collision
-  if pairs.nconvex:
-    from .collision_driver import _geom_label
-    mjm = m.mj_model
-    host = pairs.host
-    labels = [f"{_geom_label(mjm, int(host['geom1'][p]))} - {_geom_label(mjm, int(host['geom2'][p]))}"
-              for p in host["convex_pairs"][:8]]
-    more = f" and {pairs.nconvex - 8} more" if pairs.nconvex > 8 else ""
+  cap = int(getattr(_module_for(sim.device), "ccd_max_iterations", 0))
+  if pairs.nconvex and int(m.mj_model.opt.ccd_iterations) > cap:
     raise RuntimeError(
-      f"backend='native' does not implement the GJK/EPA convex collider, which {pairs.nconvex} geom "
-      f"pair(s) of this model need: {'; '.join(labels)}{more}. Use backend='warp', or exclude these "
-      f"pairs (<exclude>, contype/conaffinity)")
+      f"backend='native' keeps the GJK/EPA scratch of a convex geom pair on each thread's stack, sized "
+      f"for opt.ccd_iterations <= {cap}; this model has ccd_iterations = "
+      f"{int(m.mj_model.opt.ccd_iterations)} and {pairs.nconvex} convex pair(s). Lower ccd_iterations, "
+      f"raise kCcdMaxIterations in kernels/step_convex.h and rebuild, or use backend='warp'")
 
 
 def _scalar_info(arr, name):

@@ -461,6 +461,188 @@ def test_pgs_elliptic_trajectory_matches_warp(name):
 
 
 # ---------------------------------------------------------------------------------------------
+# convex (GJK/EPA) pairs: kernels/step_convex.h, the float64 port of collision_convex
+
+# Native and Warp run the same float64 code from the same float32 poses. Measured over
+# test_collision's poses (8 pair types x 64, 3 x 256 with margin): identical contact counts,
+# dist and frames; positions within 1.5e-8 m (Warp's JIT contracts multiply-adds, the native
+# build does not). One exception: a cylinder cap clipped by a face leaves a polygon of up to
+# 20 vertices, and polygonQuad's greedy search for its largest quadrilateral compares areas
+# that are equal in exact arithmetic (a regular 16-gon), so rounding at 1e-9 m sends it to a
+# different four vertices (MuJoCo's heuristic does this too: 23 of 500 random clipped caps
+# perturbed by 1e-9 m). Seen in 4 of 256 cylinder-box worlds with margin (corners up to 0.1 m
+# apart); there the count, the depths and the frame must agree, the corners may not.
+CONVEX_WARP_TOL = 1e-6          # m, dist and pos; entries of the frame
+CONVEX_QUAD_PATHS_MAX = 0.03    # fraction of worlds where polygonQuad keeps other corners
+
+
+def _convex_pair_contacts(t1, t2, margin, n):
+  """(native, Warp, MuJoCo) contacts per world on test_collision's poses for the pair; native
+  and Warp run their own kinematics from qpos (float32), MuJoCo mj_forward."""
+  mjm = mujoco.MjModel.from_xml_string(tc._pair_xml(t1, t2, margin=margin))
+  qpos = tc._random_states(mjm, np.random.default_rng(tc._seed("convex", t1, t2)), n)
+  state = (qpos, np.zeros((n, mjm.nv)), np.zeros((n, 0)), np.zeros((n, 0)))
+  out = []
+  for backend in ("native", "warp"):
+    sim = _sim(mjm, n, backend)
+    _forward(sim, state)
+    out.append([tc._our_contacts(sim.data, w) for w in range(n)])
+  refs = [tc._mj_contacts(_mj_forward(mjm, state, w)) for w in range(n)]
+  return out[0], out[1], refs
+
+
+def _check_convex_vs_warp(nat, ref, label):
+  ties = 0
+  for w, (o, r) in enumerate(zip(nat, ref)):
+    assert len(o) == len(r), f"{label} world {w}: native {len(o)} contacts, Warp {len(r)}"
+    pairs = tc._match(o, r)
+    if max((np.abs(a["pos"] - b["pos"]).max() for a, b in pairs), default=0.0) > CONVEX_WARP_TOL:
+      # polygonQuad kept other corners of the same clipped polygon: same depths and frame
+      assert len(o) == 4, f"{label} world {w}: positions differ"
+      np.testing.assert_allclose(sorted(c["dist"] for c in o), sorted(c["dist"] for c in r),
+                                 atol=CONVEX_WARP_TOL, err_msg=f"{label} world {w}")
+      for a in o:
+        np.testing.assert_allclose(a["frame"], r[0]["frame"], atol=CONVEX_WARP_TOL, err_msg=f"{label} world {w}")
+      ties += 1
+      continue
+    for a, b in pairs:
+      assert abs(a["dist"] - b["dist"]) < CONVEX_WARP_TOL, f"{label} world {w}"
+      np.testing.assert_allclose(a["frame"], b["frame"], atol=CONVEX_WARP_TOL, err_msg=f"{label} world {w}")
+      tc._check_params(a, b, f"{label} world {w}")
+  assert ties <= CONVEX_QUAD_PATHS_MAX * len(nat), (label, ties)
+
+
+@pytest.mark.parametrize("t1,t2", tc.CONVEX_PAIRS)
+def test_convex_pairs_match_warp_and_mujoco(t1, t2):
+  """Every convex pair type: contact sets as the Warp backend's (count, dist, pos, frame), and
+  against MuJoCo 4.0 test_collision's convex bounds (test_convex_pair_vs_mujoco)."""
+  nat, ref, mj = _convex_pair_contacts(t1, t2, 0.0, tc.NWORLD)
+  _check_convex_vs_warp(nat, ref, f"{t1}-{t2}")
+  ddist, dpos, dnormal, nmulti = [], [], [], 0
+  for w, (o, r) in enumerate(zip(nat, mj)):
+    if r and abs(r[0]["dist"]) < 1e-5:
+      continue  # touching: contact existence is rounding-dependent
+    assert len(o) == len(r), f"{t1}-{t2} world {w}: native {len(o)} contacts, MuJoCo {len(r)}"
+    nmulti += len(r) > 1
+    for oc, rc in tc._match(o, r):
+      ddist.append(abs(oc["dist"] - rc["dist"]))
+      dpos.append(np.abs(oc["pos"] - rc["pos"]).max())
+      dnormal.append(np.abs(oc["frame"][0] - rc["frame"][0]).max())
+  assert len(ddist) >= 10
+  if (t2 == "cylinder" or (t1, t2) == ("cylinder", "box")) and t1 != "ellipsoid":
+    assert nmulti >= 2, f"{t1}-{t2}: poses must exercise multi-contact ({nmulti})"
+  assert np.quantile(ddist, 0.85) < tc.CONVEX_DIST_TOL_TYPICAL, (t1, t2, np.sort(ddist)[-8:])
+  assert max(ddist) < tc.CONVEX_DIST_TOL_WORST
+  assert np.quantile(dpos, 0.85) < tc.CONVEX_POS_TOL_TYPICAL
+  assert np.median(dnormal) < tc.CONVEX_NORMAL_TOL_MEDIAN
+
+
+@pytest.mark.parametrize("t1,t2", [("capsule", "cylinder"), ("cylinder", "cylinder"), ("cylinder", "box")])
+def test_convex_single_shot_with_margin_matches_warp(t1, t2):
+  """Single-shot multicontact on geoms inflated by half the margin (test_single_shot_with_margin's
+  256 poses): the Warp backend's contact sets."""
+  nat, ref, _ = _convex_pair_contacts(t1, t2, 0.01, 256)
+  assert sum(len(o) > 1 for o in nat) >= 10
+  _check_convex_vs_warp(nat, ref, f"{t1}-{t2} margin")
+
+
+@pytest.mark.parametrize("case", range(len(tc.SINGLE_SHOT_POSES)))
+def test_convex_single_shot_poses_match_mujoco(case):
+  """test_single_shot_multicontact's aligned poses: MuJoCo 4.0's contacts, its tolerances."""
+  t1, t2, p1, q1, p2, q2, count = tc.SINGLE_SHOT_POSES[case]
+  xml = tc._pair_xml(t1, t2).replace('<body name="b" pos="0 0 0.5">', '<body name="b">')
+  mjm = mujoco.MjModel.from_xml_string(xml)
+  state = (np.r_[p1, q1, p2, q2][None, :], np.zeros((1, mjm.nv)), np.zeros((1, 0)), np.zeros((1, 0)))
+  sim = _sim(mjm, 1, "native")
+  _forward(sim, state)
+  ours, ref = tc._our_contacts(sim.data, 0), tc._mj_contacts(_mj_forward(mjm, state, 0))
+  assert len(ref) == count and len(ours) == count
+  tol = tc.SINGLE_SHOT_EDGE_TOL if t1 == "cylinder" and count == 2 else tc.SINGLE_SHOT_TOL
+  for o, r in tc._match(ours, ref):
+    assert abs(o["dist"] - r["dist"]) < tol, (o["dist"], r["dist"])
+    np.testing.assert_allclose(o["pos"], r["pos"], atol=tol)
+    np.testing.assert_allclose(o["frame"], r["frame"], atol=tc.FRAME_TOL)
+    tc._check_params(o, r, f"case {case}")
+
+
+@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
+                         ids=["pyramidal", "elliptic"])
+@pytest.mark.parametrize("name", ["ball_humanoid", "limb_zoo"])
+def test_convex_humanoid_qacc_matches_mujoco_and_warp(name, cone):
+  """test_contact's humanoids with convex pairs, on MuJoCo's falling states and self-touching
+  ones, Newton: contact and row counts as MuJoCo 4.0's and the Warp backend's in every state,
+  qacc with test_convex_humanoid_contact_qacc_matches_mujoco's bounds against both."""
+  mjm = oracle.mj_model(name)
+  mjm.opt.cone = cone
+  mjm.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
+  mjm.opt.iterations = 200
+  mjm.opt.ls_iterations = 50
+  mjm.opt.tolerance = 1e-10
+  for label, states in (("falling", tcon._states), ("self-touching", tcon._convex_states)):
+    qpos, qvel, ctrl, act, warm = states(name, cone)
+    n = len(qpos)
+    sims = []
+    for backend in ("native", "warp"):
+      sim = _sim(mjm, n, backend)
+      sim.data.qacc_warmstart.assign(warm.astype(np.float32))
+      _forward(sim, (qpos, qvel, ctrl, act))
+      sims.append(sim)
+    nat, ref = sims
+    np.testing.assert_array_equal(nat.data.contact.ncon.numpy(), ref.data.contact.ncon.numpy())
+    np.testing.assert_array_equal(nat.data.efc.nefc.numpy(), ref.data.efc.nefc.numpy())
+    errs, errs_warp, nconvex = [], [], 0
+    for w in range(n):
+      mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
+      mjd.qacc_warmstart[:] = warm[w]
+      mujoco.mj_forward(mjm, mjd)
+      assert nat.data.contact.ncon.numpy()[w] == mjd.ncon, f"{name} {label} world {w}: contact count"
+      assert nat.data.efc.nefc.numpy()[w] == mjd.nefc, f"{name} {label} world {w}: constraint rows"
+      nconvex += tcon._has_convex_contact(mjm, mjd)
+      errs.append(oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc))
+      errs_warp.append(oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)))
+    print(f"\n{name} {label} {cone.name}: native qacc vs MuJoCo median {np.median(errs):.2e} max "
+          f"{max(errs):.2e}; vs Warp max {max(errs_warp):.2e}")
+    if label == "self-touching":
+      assert nconvex >= n // 2, "states must have convex contacts"
+    for e in (errs, errs_warp):
+      assert np.median(e) < tcon.NEWTON_MEDIAN_TOL and max(e) < tcon.CONVEX_NEWTON_MAX_TOL
+
+
+# 100 Euler steps from test_contact's self-touching states, native vs Warp. limb_zoo runs
+# freely (measured qpos 2e-6, qvel 4e-5 after 100 steps). ball_humanoid's tumbling, self-
+# touching limbs are chaotic: Warp itself, its qvel perturbed by 1e-7, is 2e-5 (qpos) and 1e-3
+# (qvel) away after 20 steps, and native and Warp part by 1e-3 / 1e-2 there; it restarts from
+# the Warp state after every step instead (measured per step: qpos 1.2e-7, qvel 5.6e-6, same
+# contact counts in all 100 steps).
+@pytest.mark.parametrize("name,restart", [("ball_humanoid", True), ("limb_zoo", False)])
+def test_convex_trajectory_matches_warp(name, restart):
+  mjm = oracle.mj_model(name)
+  qpos, qvel, ctrl, act, _ = tcon._convex_states(name, mujoco.mjtCone.mjCONE_PYRAMIDAL)
+  nworld = 4
+  state = (qpos[:nworld], qvel[:nworld], ctrl[:nworld], act[:nworld])
+  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
+  for sim in (nat, ref):
+    oracle.set_state(sim.data, *state)
+  nconvex = 0
+  for k in range(100):
+    nat.step(1)
+    ref.step(1)
+    ncon = nat.data.contact.ncon.numpy()
+    np.testing.assert_array_equal(ncon, ref.data.contact.ncon.numpy())
+    geom = nat.data.contact.geom.numpy()
+    nconvex += sum(tuple(sorted(int(mjm.geom_type[g]) for g in geom[w, i])) in tcon._CONVEX_PAIRS
+                   for w in range(nworld) for i in range(ncon[w]))
+    for field, tol in (("qpos", CONTACT_TRAJ_QPOS_TOL), ("qvel", CONTACT_TRAJ_QVEL_TOL)):
+      err = oracle.rel_err(getattr(nat, field).numpy(), getattr(ref, field).numpy())
+      assert err < tol, f"{name} {field} after {k + 1} steps: {err:.2e}"
+    np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
+    if restart:
+      for field in ("time", "qpos", "qvel", "act", "qacc_warmstart"):
+        getattr(nat.data, field).assign(getattr(ref.data, field))
+  assert nconvex > 0, "the trajectories must keep convex contacts"
+
+
+# ---------------------------------------------------------------------------------------------
 # health, API parity, threads
 
 
@@ -637,17 +819,14 @@ def test_state_bytes_per_world():
 # bad usage: clear errors
 
 
-def test_convex_pairs_are_rejected_naming_them():
+def test_convex_iteration_cap_is_checked():
+  """The EPA scratch of a convex pair lives on the thread's stack, sized for ccd_iterations up
+  to the compiled cap; a model above it is refused, naming the option and the way out."""
   mjm = mujoco.MjModel.from_xml_string(BALL_HUMANOID)  # ellipsoid and cylinder geoms collide
-  with pytest.raises(RuntimeError, match=r"GJK/EPA.*ellipsoid"):
+  mjm.opt.ccd_iterations = native._native.ccd_max_iterations + 1
+  with pytest.raises(RuntimeError, match=r"ccd_iterations <= \d+.*ccd_iterations = \d+.*backend='warp'"):
     _sim(mjm, 2, "native")
-  _sim(mjm, 2, "warp")  # the Warp backend runs it
-  xml = """<mujoco><worldbody><geom type="plane" size="1 1 .1"/>
-           <body><freejoint/><geom name="can" type="cylinder" size=".1 .2"/></body>
-           <body pos="0 0 1"><freejoint/><geom name="crate" type="box" size=".1 .1 .1"/></body>
-           </worldbody></mujoco>"""
-  with pytest.raises(RuntimeError, match=r"geom 'can' \(cylinder\) - geom 'crate' \(box\).*Use backend='warp'"):
-    _sim(mujoco.MjModel.from_xml_string(xml), 1, "native")
+  _sim(mjm, 2, "warp")  # the Warp backend sizes its pool from the option
 
 
 def test_unavailable_backends_raise_clear_errors(monkeypatch):
