@@ -161,7 +161,10 @@ def _check_supported(sim) -> None:
   if int(m.opt.solver) not in (int(SolverType.PGS), int(SolverType.CG), int(SolverType.NEWTON)):
     raise RuntimeError(f"backend='native' does not support solver {m.opt.solver}")
   pairs = m.collision
-  cap = int(getattr(_module_for(sim.device), "ccd_max_iterations", 0))
+  cap = getattr(_module_for(sim.device), "ccd_max_iterations", None)
+  if pairs.nconvex and cap is None:
+    raise RuntimeError("backend='native': the compiled native module predates the convex (GJK/EPA) "
+                       "collider this model needs; rebuild with `make venv`")
   if pairs.nconvex and int(m.mj_model.opt.ccd_iterations) > cap:
     raise RuntimeError(
       f"backend='native' keeps the GJK/EPA scratch of a convex geom pair on each thread's stack, sized "
