@@ -164,30 +164,18 @@ PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
 
 template <typename T>
 PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_inv) {
-  constexpr int kMaxAnc = 64;
-  if (nv <= kMaxAnc) {
-    // same updates in the same order as below, with each k's ancestor chain listed once
-    int anc[kMaxAnc];
-    for (int k = nv - 1; k >= 0; --k) {
-      T* lk = LD + k * nv;
-      int n = 0;
-      for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) anc[n++] = i;
-      for (int p = 0; p < n; ++p) {
-        int i = anc[p];
-        T tmp = lk[i] / lk[k];
-        T* li = LD + i * nv;
-        for (int q = p; q < n; ++q) li[anc[q]] -= tmp * lk[anc[q]];
-        lk[i] = tmp;
-      }
-    }
-    for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
-    return;
-  }
+  // Row k's lower part is zero outside k's ancestors (the tree sparsity, kept by the
+  // elimination), and for an ancestor i of k the ancestors of k below i are those of i. So the
+  // update of row i by row k can run densely over columns 0..i: the extra columns add exact
+  // zeros, the updates per entry come in the same order as a walk of dof_parentid (the same
+  // result), and the contiguous loop vectorises where the chain walk is a dependent gather.
   for (int k = nv - 1; k >= 0; --k) {
+    T* lk = LD + k * nv;
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
-      T tmp = LD[k * nv + i] / LD[k * nv + k];
-      for (int j = i; j >= 0; j = dof_parentid[j]) LD[i * nv + j] -= tmp * LD[k * nv + j];
-      LD[k * nv + i] = tmp;
+      T tmp = lk[i] / lk[k];
+      T* li = LD + i * nv;
+      for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
+      lk[i] = tmp;
     }
   }
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
@@ -195,9 +183,12 @@ PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_i
 
 template <typename T>
 PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, const T* diag_inv, T* x) {
+  // dense over columns below i (zero outside i's ancestors, see factor_tree), same order per entry
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
-    for (int j = dof_parentid[i]; j >= 0; j = dof_parentid[j]) x[j] -= LD[i * nv + j] * xi;
+    const T* li = LD + i * nv;
+    if (xi != T(0))
+      for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
   for (int i = 0; i < nv; ++i) {

@@ -272,21 +272,17 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
   return cnt;
 }
 
-// factor_tree / solve_tree on a matrix with leading dimension ld (lower triangle read).
+// factor_tree / solve_tree on a matrix with leading dimension ld (lower triangle read), dense
+// over the columns below each row as those (the extra columns add exact zeros; see factor_tree).
 template <typename T>
 PWS_HD inline void factor_tree_ld(int nv, int ld, const int* parent, T* LD, T* diag_inv) {
-  int anc[kMaxSparseDofs];  // ancestors of k, nearest first (nv <= kMaxSparseDofs)
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + (int64_t)k * ld;
     T inv = T(1) / lk[k];
-    int n = 0;
-    for (int i = parent[k]; i >= 0; i = parent[i]) anc[n++] = i;
-    // same updates, in the same order, as walking dof_parentid (no dependent loads inside)
-    for (int p = 0; p < n; ++p) {
-      int i = anc[p];
+    for (int i = parent[k]; i >= 0; i = parent[i]) {
       T tmp = lk[i] * inv;
       T* li = LD + (int64_t)i * ld;
-      for (int q = p; q < n; ++q) li[anc[q]] -= tmp * lk[anc[q]];
+      for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
       lk[i] = tmp;
     }
   }
@@ -298,7 +294,8 @@ PWS_HD inline void solve_tree_ld(int nv, int ld, const int* parent, const T* LD,
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + (int64_t)i * ld;
-    for (int j = parent[i]; j >= 0; j = parent[j]) x[j] -= li[j] * xi;
+    if (xi != T(0))
+      for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
   for (int i = 0; i < nv; ++i) {
