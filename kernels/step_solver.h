@@ -7,9 +7,10 @@
 // kernel are for speed and do not change the arithmetic beyond summation order:
 //   * dot products use four partial sums (dot_n) so that they vectorise;
 //   * the Newton Hessian M + J' D J is accumulated row by row over active rows only, over
-//     the nonzero entries of each row (a contact row touches two ancestor chains); when every
-//     active row lies on one ancestor chain, H has M's tree sparsity and gets the tree L'DL
-//     factorisation instead of a dense Cholesky (rounding differs, not the math);
+//     the nonzero entries of each row (a contact row touches two ancestor chains), and factored
+//     as L'DL eliminating the last dof first, skipping zeros, as M's tree factorisation
+//     (fill stays within the tree and the contacts' dof sets; rounding differs from a
+//     Cholesky, not the math);
 //   * a Newton iteration whose active set equals that of the last factorisation reuses it;
 //   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
 //   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv.
@@ -213,37 +214,20 @@ PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
   return cnt;
 }
 
-// H[lower] += a * x y' where x and y share the nonzero pattern nz (count nnz; -1: dense).
+// H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs).
+// Row i is updated densely over columns 0..i: y adds exact zeros outside nz, and the
+// contiguous loop vectorises where a walk of nz would gather.
 template <typename T>
 PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz) {
-  if (nnz < 0) {
-    for (int i = 0; i < nv; ++i) {
-      T xi = x[i];
-      if (xi == T(0)) continue;
-      T s = a * xi;
-      T* hrow = H + (int64_t)i * ld;
-      for (int j = 0; j <= i; ++j) hrow[j] += s * y[j];
-    }
-    return;
-  }
-  for (int p = 0; p < nnz; ++p) {
-    int i = nz[p];
-    T s = a * x[i];
+  const int n = nnz < 0 ? nv : nnz;
+  for (int p = 0; p < n; ++p) {
+    int i = nnz < 0 ? p : nz[p];
+    T xi = x[i];
+    if (xi == T(0)) continue;
+    T s = a * xi;
     T* hrow = H + (int64_t)i * ld;
-    for (int q = 0; q <= p; ++q) hrow[nz[q]] += s * y[nz[q]];
+    for (int j = 0; j <= i; ++j) hrow[j] += s * y[j];
   }
-}
-
-// True when the sorted dof indices nz[0:nnz] all lie on one ancestor chain (dof_parentid[i] < i):
-// a row with such a pattern adds only entries inside the tree sparsity of M to J' D J.
-PWS_HD inline bool is_chain(const int* parent, const int* nz, int nnz) {
-  if (nnz < 0) return false;
-  for (int p = nnz - 1; p > 0; --p) {
-    int a = parent[nz[p]];
-    while (a > nz[p - 1]) a = parent[a];
-    if (a != nz[p - 1]) return false;
-  }
-  return true;
 }
 
 // Dofs of contact c's Jacobian rows, ascending: the union of the ancestor chains of its two
@@ -272,14 +256,20 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
   return cnt;
 }
 
-// factor_tree / solve_tree on a matrix with leading dimension ld (lower triangle read), dense
-// over the columns below each row as those (the extra columns add exact zeros; see factor_tree).
+// L'DL of the symmetric positive definite matrix in the lower triangle of LD (leading
+// dimension ld), eliminating the last dof first as the tree factorisation of M does
+// (factor_tree): row k then holds L[k, 0:k] and D[k] on the diagonal. For M plus J' D J with
+// rows on dof chains the fill stays inside the tree and the contacts' dof sets; zero entries of
+// row k are skipped (on M's tree sparsity these are the same updates, in the same order, as
+// factor_tree's walk of dof_parentid), and the update of row i runs densely over columns
+// 0..i (exact zeros outside the pattern) so that it vectorises.
 template <typename T>
-PWS_HD inline void factor_tree_ld(int nv, int ld, const int* parent, T* LD, T* diag_inv) {
+PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv) {
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + (int64_t)k * ld;
     T inv = T(1) / lk[k];
-    for (int i = parent[k]; i >= 0; i = parent[i]) {
+    for (int i = k - 1; i >= 0; --i) {
+      if (lk[i] == T(0)) continue;
       T tmp = lk[i] * inv;
       T* li = LD + (int64_t)i * ld;
       for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
@@ -289,8 +279,9 @@ PWS_HD inline void factor_tree_ld(int nv, int ld, const int* parent, T* LD, T* d
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[(int64_t)k * ld + k];
 }
 
+// x = (L' D L)^-1 x with the factor of factor_ldl.
 template <typename T>
-PWS_HD inline void solve_tree_ld(int nv, int ld, const int* parent, const T* LD, const T* diag_inv, T* x) {
+PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x) {
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + (int64_t)i * ld;
@@ -298,20 +289,13 @@ PWS_HD inline void solve_tree_ld(int nv, int ld, const int* parent, const T* LD,
       for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  for (int i = 0; i < nv; ++i) {
-    const T* li = LD + (int64_t)i * ld;
-    T acc = x[i];
-    for (int j = parent[i]; j >= 0; j = parent[j]) acc -= li[j] * x[j];
-    x[i] = acc;
-  }
+  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + (int64_t)i * ld, x, i);
 }
 
-// Newton direction: H = M + J' D_active J (+ cone blocks), search = -H^-1 grad. When every
-// active row's Jacobian pattern is one ancestor chain (e.g. contacts with the static world,
-// joint limits), H has the tree sparsity of M and is factored as M is (sparse L'DL, O(sum of
-// chain lengths^2)); otherwise a dense Cholesky.
+// Newton direction: H = M + J' D_active J (+ cone blocks), factored by factor_ldl. Only the
+// nonzero rows of each Jacobian row's pattern are accumulated.
 template <typename T>
-PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int nefc, T* diag_inv) {
+PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int nefc, T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* H = d.efc_H;
   for (int i = 0; i < nv; ++i)
@@ -319,9 +303,7 @@ PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int n
   // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
   // both bodies' ancestor chains); a row-pattern union is used for elliptic blocks.
   int nz[kMaxSparseDofs];
-  bool tree = nv <= kMaxSparseDofs;
   int last_type = -1, last_id = -1, last_nnz = -1;
-  bool last_chain = false;
   int r = 0;
   while (r < nefc) {
     int state = d.efc_state[r];
@@ -339,7 +321,6 @@ PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int n
             if (any) nz[nnz++] = i;
           }
         }
-        tree = tree && is_chain(m.dof_parentid, nz, nnz);
         last_id = -1;  // nz now holds this block's pattern
         for (int k = 0; k < dim; ++k) {
           const T* jk = d.efc_J + (int64_t)(r + k) * ld;
@@ -367,55 +348,23 @@ PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int n
             last_nnz = contact_pattern(m, d, id, nz);
           else
             last_nnz = nonzeros(jr, nv, nz);
-          last_chain = is_chain(m.dof_parentid, nz, last_nnz);
           last_type = type;
           last_id = id;
         }
-        tree = tree && last_chain;
         add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz);
       }
       ++r;
     }
   }
-  if (tree) {
-    factor_tree_ld(nv, ld, m.dof_parentid, H, diag_inv);
-    return true;
-  }
-  // Cholesky in place (lower)
-  for (int j = 0; j < nv; ++j) {
-    T* hj = H + (int64_t)j * ld;
-    T s = pws_sqrt(tmax(hj[j] - dot_n(hj, hj, j), T(1e-15)));
-    hj[j] = s;
-    for (int i = j + 1; i < nv; ++i) {
-      T* hi = H + (int64_t)i * ld;
-      hi[j] = (hi[j] - dot_n(hi, hj, j)) / s;
-    }
-  }
-  return false;
+  factor_ldl(nv, ld, H, diag_inv);
 }
 
-// search = -H^-1 grad from the factor of newton_factor (tree: L'DL with diag_inv; else L L').
+// search = -H^-1 grad from the factor of newton_factor.
 template <typename T>
-PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, bool tree, const T* diag_inv) {
-  const int nv = m.nv, ld = m.nv_pad;
-  const T* H = d.efc_H;
+PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const T* diag_inv) {
   T* search = d.efc_search;
-  if (tree) {
-    for (int i = 0; i < nv; ++i) search[i] = -d.efc_grad[i];
-    solve_tree_ld(nv, ld, m.dof_parentid, H, diag_inv, search);
-    return;
-  }
-  // search = -L'^-1 L^-1 grad; the backward pass runs over rows of L (axpy), not columns
-  for (int i = 0; i < nv; ++i) {
-    const T* hi = H + (int64_t)i * ld;
-    search[i] = (-d.efc_grad[i] - dot_n(hi, search, i)) / hi[i];
-  }
-  for (int i = nv - 1; i >= 0; --i) {
-    const T* hi = H + (int64_t)i * ld;
-    T si = search[i] / hi[i];
-    search[i] = si;
-    for (int k = 0; k < i; ++k) search[k] -= hi[k] * si;
-  }
+  for (int i = 0; i < m.nv; ++i) search[i] = -d.efc_grad[i];
+  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search);
 }
 
 // Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
@@ -548,7 +497,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   int niter = 0;
   T prev_grad_mgrad = T(0);
   uint32_t factor_mask[kMaxReuseRows / 32];
-  bool have_factor = false, factor_is_tree = false;
+  bool have_factor = false;
   for (int i = 0; i < nv; ++i) {
     search[i] = T(0);
     Mgrad[i] = T(0);
@@ -579,10 +528,10 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         }
       }
       if (!reuse) {
-        factor_is_tree = newton_factor(m, d, nefc, Mgrad);
+        newton_factor(m, d, nefc, Mgrad);
         have_factor = onesided && nefc <= kMaxReuseRows;
       }
-      newton_solve(m, d, factor_is_tree, Mgrad);
+      newton_solve(m, d, Mgrad);
     } else {
       // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
       T cross_ = T(0);
