@@ -171,19 +171,26 @@ PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, i
   out[2] = h;
 }
 
+// Cost at qacc from Ma = M qacc and jar = J qacc - aref (already set); stores the rows' forces
+// and states.
+template <typename T>
+PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc) {
+  T cost = T(0);
+  for (int i = 0; i < m.nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
+  T c[3];
+  constraint_update(m, d, nefc, T(0), true, c);
+  return cost + c[0];
+}
+
 // solver._eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.
 template <typename T>
 PWS_HD inline T solver_eval(const ModelView<T>& m, const World<T>& d, int nefc) {
   const int nv = m.nv, ld = m.nv_pad;
   mul_m(nv, d.qM, d.qacc, d.efc_Ma);
-  T cost = T(0);
-  for (int i = 0; i < nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
   for (int r = 0; r < nefc; ++r) {
     d.efc_jar[r] = dot_n(d.efc_J + (int64_t)r * ld, d.qacc, nv) - d.efc_aref[r];
   }
-  T c[3];
-  constraint_update(m, d, nefc, T(0), true, c);
-  return cost + c[0];
+  return solver_cost(m, d, nefc);
 }
 
 // res (nv) = sum_r J[r]' force[r], skipping rows with zero force.
@@ -466,18 +473,26 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     d.efc_aref[r] = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
   }
 
-  // start from the warm start or the smooth acceleration, whichever costs less
-  for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
-  T cost = solver_eval(m, d, nefc);
+  // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
+  // of qacc_smooth is zero, so its cost is that of the rows at J qacc_smooth - aref = jar +
+  // J (qacc_smooth - qacc_warmstart), read without writing forces (constraint_update at
+  // alpha = 1 along that difference); it is fully evaluated only when chosen.
+  T cost;
+  bool smooth = true;
   if (m.en_warmstart) {
     for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
     T cost_ws = solver_eval(m, d, nefc);
-    if (cost_ws > cost || !pws_isfinite(cost_ws)) {
-      for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
-      cost = solver_eval(m, d, nefc);
-    } else {
-      cost = cost_ws;
-    }
+    T* dif = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
+    for (int i = 0; i < nv; ++i) dif[i] = d.qacc_smooth[i] - d.qacc_warmstart[i];
+    for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, dif, nv);
+    T c[3];
+    constraint_update(m, d, nefc, T(1), false, c);
+    smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
+    cost = cost_ws;
+  }
+  if (smooth) {
+    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
+    cost = solver_eval(m, d, nefc);
   }
 
   if (m.solver_type == kSolverPGS) {
@@ -532,6 +547,17 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         have_factor = onesided && nefc <= kMaxReuseRows;
       }
       newton_solve(m, d, Mgrad);
+      // MuJoCo's Newton decrement test: 0.5 grad' H^-1 grad is the improvement the next step
+      // would make; below the tolerance the solve has converged (the first step is gated by
+      // the gradient test above, as in mj_solPrimal)
+      if (niter > 0) {
+        T dec = T(0);
+        for (int i = 0; i < nv; ++i) dec -= grad[i] * search[i];
+        if (m.solver_scale * T(0.5) * dec < m.tolerance) {
+          d.efc_converged[0] = 1;
+          break;
+        }
+      }
     } else {
       // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
       T cross_ = T(0);
@@ -556,6 +582,11 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       pg0 += search[i] * (d.efc_Ma[i] - d.qfrc_smooth[i]);
     }
     for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
+    // MuJoCo's line-search tolerance on d cost / d alpha (mj_solPrimal's PrimalSearch), relative
+    // to the search length; the relative test below still stops at float32 resolution
+    T snorm = T(0);
+    for (int i = 0; i < nv; ++i) snorm += search[i] * search[i];
+    const T gtol = m.tolerance * m.ls_tolerance * pws_sqrt(snorm) / m.solver_scale;
     T lo = T(0), hi = T(1e30), alpha = T(0), g0 = T(0);
     for (int it = 0; it <= m.ls_iterations; ++it) {
       T c[3] = {T(0), T(0), T(0)};
@@ -566,18 +597,24 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       T g = alpha * pMp + pg0 + c[1];
       T h = pMp + c[2];
       if (it == 0) g0 = pws_abs(g);
-      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0)) break;
+      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0) || (it > 0 && pws_abs(g) < gtol)) break;
       if (g < T(0))
         lo = alpha;
       else
         hi = alpha;
       T nxt = alpha - g / tmax(h, T(1e-30));
       if (nxt <= lo || nxt >= hi) nxt = T(0.5) * (lo + hi);
+      if (nxt == alpha) break;  // float32 resolution: no further progress (as the Warp reference)
       alpha = nxt;
     }
 
-    for (int i = 0; i < nv; ++i) d.qacc[i] += alpha * search[i];
-    T new_cost = solver_eval(m, d, nefc);
+    // move along search; M qacc and J qacc - aref follow incrementally (as MuJoCo's solver)
+    for (int i = 0; i < nv; ++i) {
+      d.qacc[i] += alpha * search[i];
+      d.efc_Ma[i] += alpha * Mp[i];
+    }
+    for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
+    T new_cost = solver_cost(m, d, nefc);
     ++niter;
     bool done = m.solver_scale * (cost - new_cost) < m.tolerance;
     cost = new_cost;

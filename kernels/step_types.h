@@ -32,7 +32,7 @@
   X(auto_reset)        /* Simulator(auto_reset=True) */
 
 #define PWS_OPTION_REALS(X)                                                                   \
-  X(timestep) X(impratio) X(tolerance)                                                        \
+  X(timestep) X(impratio) X(tolerance) X(ls_tolerance)                                        \
   X(solver_scale) /* 1 / (meaninertia * max(1, nv)) */                                        \
   X(max_qvel)     /* Simulator.max_qvel: VELOCITY_BOUND threshold */
 

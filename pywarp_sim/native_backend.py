@@ -124,7 +124,8 @@ def _options(sim) -> tuple:
     auto_reset=int(bool(sim.auto_reset)),
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
-               solver_scale=1.0 / (m.meaninertia * max(1, m.nv)), max_qvel=float(sim.max_qvel))
+               ls_tolerance=float(o.ls_tolerance), solver_scale=1.0 / (m.meaninertia * max(1, m.nv)),
+               max_qvel=float(sim.max_qvel))
   return ints, reals
 
 
@@ -132,7 +133,7 @@ def _fingerprint(sim) -> tuple:
   """Scalar settings the plan copied; compared before every call (cheap) to pick up changes."""
   o = sim.model.opt
   return (sim.auto_reset, sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
-          o.iterations, o.ls_iterations, o.tolerance, o.impratio)
+          o.iterations, o.ls_iterations, o.tolerance, o.ls_tolerance, o.impratio)
 
 
 def _check_supported(sim) -> None:
