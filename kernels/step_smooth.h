@@ -15,11 +15,12 @@ enum : int { kGainAffine = 1, kBiasAffine = 1 };
 
 // ---- mj_kinematics (smooth._kinematics, smooth._frame_poses) ------------------------------
 
+// xmat is quat_to_mat(xquat) as stored by kinematics, so mul(xmat, v) is rot_vec_quat(v, xquat).
 template <typename T>
-PWS_HD inline void frame_pose(const T* xpos, const T* xquat, const T* obj_pos, const T* obj_quat, T* obj_xpos,
-                              T* obj_xmat) {
+PWS_HD inline void frame_pose(const T* xpos, const T* xquat, const T* xmat, const T* obj_pos, const T* obj_quat,
+                              T* obj_xpos, T* obj_xmat) {
   Quat<T> q = load4(xquat);
-  store3(obj_xpos, load3(xpos) + rot_vec_quat(load3(obj_pos), q));
+  store3(obj_xpos, load3(xpos) + mul(load33(xmat), load3(obj_pos)));
   store33(obj_xmat, quat_to_mat(quat_unit(quat_mul(q, load4(obj_quat)))));
 }
 
@@ -74,13 +75,13 @@ PWS_HD inline void kinematics(const ModelView<T>& m, const World<T>& d) {
   }
   for (int g = 0; g < m.ngeom; ++g) {
     int b = m.geom_bodyid[g];
-    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, m.geom_pos + 3 * g, m.geom_quat + 4 * g, d.geom_xpos + 3 * g,
-               d.geom_xmat + 9 * g);
+    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.geom_pos + 3 * g, m.geom_quat + 4 * g,
+               d.geom_xpos + 3 * g, d.geom_xmat + 9 * g);
   }
   for (int s = 0; s < m.nsite; ++s) {
     int b = m.site_bodyid[s];
-    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, m.site_pos + 3 * s, m.site_quat + 4 * s, d.site_xpos + 3 * s,
-               d.site_xmat + 9 * s);
+    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.site_pos + 3 * s, m.site_quat + 4 * s,
+               d.site_xpos + 3 * s, d.site_xmat + 9 * s);
   }
 }
 

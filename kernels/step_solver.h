@@ -351,10 +351,18 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int n
         bool same = type == last_type && id == last_id &&
                     (type == kCnstrContactPyramidal || type == kCnstrContactFrictionless);
         if (!same) {
-          if ((type == kCnstrContactPyramidal || type == kCnstrContactFrictionless) && nv <= kMaxSparseDofs)
+          if ((type == kCnstrContactPyramidal || type == kCnstrContactFrictionless) && nv <= kMaxSparseDofs) {
             last_nnz = contact_pattern(m, d, id, nz);
-          else
+          } else if (type == kCnstrFrictionDof) {
+            nz[0] = id;  // the row of dof id
+            last_nnz = 1;
+          } else if (type == kCnstrLimitJoint) {
+            // the dofs of joint id (a ball limit row spans its three dofs)
+            last_nnz = m.jnt_type[id] == kJointBall ? 3 : 1;
+            for (int k = 0; k < last_nnz; ++k) nz[k] = m.jnt_dofadr[id] + k;
+          } else {
             last_nnz = nonzeros(jr, nv, nz);
+          }
           last_type = type;
           last_id = id;
         }
