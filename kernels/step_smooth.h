@@ -192,11 +192,8 @@ PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, cons
       for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  for (int i = 0; i < nv; ++i) {
-    T acc = x[i];
-    for (int j = dof_parentid[i]; j >= 0; j = dof_parentid[j]) acc -= LD[i * nv + j] * x[j];
-    x[i] = acc;
-  }
+  // a dense dot product too (the sum in another order than the chain walk: rounding only)
+  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + i * nv, x, i);
 }
 
 // res = qM vec; qM is the dense symmetric (nv, nv) matrix (zeros outside the tree sparsity),
