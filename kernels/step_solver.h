@@ -13,7 +13,13 @@
 //     Cholesky, not the math);
 //   * a Newton iteration whose active set equals that of the last factorisation reuses it;
 //   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
-//   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv.
+//   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv;
+//   * M qacc and J qacc - aref follow the step incrementally (M search and J search are
+//     formed for the line search anyway), as in MuJoCo's mj_solPrimal.
+// Stopping rules that go beyond the Warp kernel's, both MuJoCo's (mj_solPrimal): Newton stops
+// when the Newton decrement 0.5 grad' H^-1 grad is below the tolerance (the step it would take
+// improves the cost by less), and a line search stops when |d cost / d alpha| is below
+// tolerance * ls_tolerance * |search| / scale (or at float32 resolution).
 #pragma once
 
 #include "step_constraint.h"
@@ -238,7 +244,7 @@ PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y,
 }
 
 // Dofs of contact c's Jacobian rows, ascending: the union of the ancestor chains of its two
-// bodies (the walk of point_jac_row). Needs nv <= kMaxSparseDofs.
+// bodies (the walk of contact_frame_jac). Needs nv <= kMaxSparseDofs.
 template <typename T>
 PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int c, int* nz) {
   const int* parent = m.dof_parentid;
