@@ -978,6 +978,14 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
     int g1 = m.pair_geom1[p], g2 = m.pair_geom2[p];
     T margin = m.pair_margin[p] + m.pair_gap[p];
     Vec3<T> pos1 = load3(d.geom_xpos + 3 * g1), pos2 = load3(d.geom_xpos + 3 * g2);
+    // most pairs fail the bounding-sphere test (part of sphere_filter): test it before the
+    // frames are read
+    T rb1 = m.geom_rbound[g1], rb2 = m.geom_rbound[g2];
+    if (rb1 > T(0) && rb2 > T(0)) {
+      Vec3<T> dif = pos1 - pos2;
+      T bound = rb1 + rb2 + margin;
+      if (dot(dif, dif) > bound * bound) continue;
+    }
     Mat33<T> mat1 = load33(d.geom_xmat + 9 * g1), mat2 = load33(d.geom_xmat + 9 * g2);
     if (sphere_filter(m.geom_type[g1], m.geom_type[g2], pos1, mat1, m.geom_rbound[g1], pos2, mat2,
                       m.geom_rbound[g2], margin))

@@ -83,24 +83,37 @@ PWS_HD inline void add_row(const ModelView<T>& m, const World<T>& d, int row, in
   d.efc_B[row] = b;
 }
 
-// efc_J[row] += sign * scale * dir . J(point on body) (constraint._point_jac_row).
-template <typename T>
-PWS_HD inline void point_jac_row(const ModelView<T>& m, const World<T>& d, T* jrow, int body, T sign,
-                                 const Vec3<T>& point, const Vec3<T>& dir, bool rotational, T scale) {
-  Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
-  for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i]) {
-    Vec6<T> c = load6(d.cdof + 6 * i);
-    Vec3<T> a = ang(c);
-    T v = rotational ? dot(dir, a) : dot(dir, lin(c) + cross(a, rel));
-    jrow[i] += sign * scale * v;
-  }
-}
-
 template <typename T>
 PWS_HD inline T* clear_row(const ModelView<T>& m, const World<T>& d, int row) {
   T* jrow = d.efc_J + (int64_t)row * m.nv_pad;
   for (int i = 0; i < m.nv; ++i) jrow[i] = T(0);
   return jrow;
+}
+
+// Rows row .. row + ndir - 1 of efc_J: contact frame direction k (frame row k, translational
+// for k < 3; frame row k - 3, rotational, for k >= 3) times J(point on b2) - J(point on b1),
+// as constraint._point_jac_row for b2 then b1 (the same sums), walking each body's dof chain
+// once for all directions instead of once per direction.
+template <typename T>
+PWS_HD inline void contact_frame_jac(const ModelView<T>& m, const World<T>& d, int row, int ndir, int b1, int b2,
+                                     const Vec3<T>& point, const Mat33<T>& frame) {
+  const int ld = m.nv_pad;
+  T* j0 = d.efc_J + (int64_t)row * ld;
+  for (int k = 0; k < ndir; ++k) clear_row(m, d, row + k);
+  for (int side = 0; side < 2; ++side) {
+    int body = side == 0 ? b2 : b1;
+    T sign = side == 0 ? T(1) : T(-1);
+    Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
+    for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i]) {
+      Vec6<T> c = load6(d.cdof + 6 * i);
+      Vec3<T> a = ang(c);
+      Vec3<T> l = lin(c) + cross(a, rel);
+      for (int k = 0; k < ndir; ++k) {
+        T v = k < 3 ? dot(row3(frame, k), l) : dot(row3(frame, k - 3), a);
+        j0[(int64_t)k * ld + i] += sign * v;
+      }
+    }
+  }
 }
 
 // Writes the rows and efc_nefc. Rows beyond the capacity nefc_max are dropped (cannot happen
@@ -209,11 +222,8 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
       const T* solref = d.con_solref + 2 * c;
       const T* solimp = d.con_solimp + 5 * c;
       T tran = m.body_invweight0[2 * b1] + m.body_invweight0[2 * b2];
-      Vec3<T> normal = row3(frame, 0);
       if (dim == 1) {
-        T* jrow = clear_row(m, d, row);
-        point_jac_row(m, d, jrow, b2, T(1), point, normal, false, T(1));
-        point_jac_row(m, d, jrow, b1, T(-1), point, normal, false, T(1));
+        contact_frame_jac(m, d, row, 1, b1, b2, point, frame);
         add_row(m, d, row, kCnstrContactFrictionless, c, dist, margin, T(0), tran, solref, solimp, false);
         ++row;
       } else if (m.cone_elliptic) {
@@ -223,13 +233,8 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
         T r1 = r0 / tmax(T(1e-15), m.impratio);
         const T* solref_f = d.con_solreffriction + 2 * c;
         if (solref_f[0] == T(0) && solref_f[1] == T(0)) solref_f = solref;
+        contact_frame_jac(m, d, row, dim, b1, b2, point, frame);
         for (int k = 0; k < dim; ++k) {
-          bool rotational = k >= 3;
-          int fr = rotational ? k - 3 : k;
-          Vec3<T> dvec = row3(frame, fr);
-          T* jrow = clear_row(m, d, row + k);
-          point_jac_row(m, d, jrow, b2, T(1), point, dvec, rotational, T(1));
-          point_jac_row(m, d, jrow, b1, T(-1), point, dvec, rotational, T(1));
           if (k == 0) {
             add_row(m, d, row, kCnstrContactElliptic, c, dist, margin, T(0), tran, solref, solimp, false);
             d.efc_R[row] = r0;
@@ -258,23 +263,32 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
         T r0 = tmax(T(1e-15), (T(1) - imp) * tran * (T(1) + friction[0] * friction[0]) / imp);
         T mu2 = friction[0] * friction[0] / tmax(T(1e-15), m.impratio);
         T rpy = T(2) * mu2 * r0;
-        for (int k = 1; k < dim; ++k) {
-          bool rotational = k >= 3;
-          int fr = rotational ? k - 3 : k;
-          Vec3<T> dvec = row3(frame, fr);
-          T mu = friction[k - 1];
-          for (int s = 0; s < 2; ++s) {
-            T sign = T(1) - T(2) * T(s);
-            T* jrow = clear_row(m, d, row);
-            point_jac_row(m, d, jrow, b2, T(1), point, normal, false, T(1));
-            point_jac_row(m, d, jrow, b1, T(-1), point, normal, false, T(1));
-            point_jac_row(m, d, jrow, b2, T(1), point, dvec, rotational, sign * mu);
-            point_jac_row(m, d, jrow, b1, T(-1), point, dvec, rotational, sign * mu);
-            add_row(m, d, row, kCnstrContactPyramidal, c, dist, margin, T(0), tran, solref, solimp, false);
-            d.efc_R[row] = rpy;
-            ++row;
+        // the facet rows n +- mu_k d_k (MuJoCo's pyramid) from the frame directions' Jacobians,
+        // built in place: column by column, every direction is read before its rows are written
+        contact_frame_jac(m, d, row, dim, b1, b2, point, frame);
+        T* j0 = d.efc_J + (int64_t)row * m.nv_pad;
+        for (int i = 0; i < nv; ++i) {
+          T v[6];
+          for (int k = 0; k < dim; ++k) v[k] = j0[(int64_t)k * m.nv_pad + i];
+          for (int k = 1; k < dim; ++k) {
+            T mu = friction[k - 1];
+            j0[(int64_t)(2 * k - 2) * m.nv_pad + i] = v[0] + mu * v[k];
+            j0[(int64_t)(2 * k - 1) * m.nv_pad + i] = v[0] - mu * v[k];
           }
         }
+        // every facet has the first one's impedance, K and B
+        add_row(m, d, row, kCnstrContactPyramidal, c, dist, margin, T(0), tran, solref, solimp, false);
+        for (int r = row; r < row + 2 * (dim - 1); ++r) {
+          d.efc_type[r] = kCnstrContactPyramidal;
+          d.efc_id[r] = c;
+          d.efc_pos[r] = dist;
+          d.efc_margin[r] = margin;
+          d.efc_frictionloss[r] = T(0);
+          d.efc_R[r] = rpy;
+          d.efc_K[r] = d.efc_K[row];
+          d.efc_B[r] = d.efc_B[row];
+        }
+        row += 2 * (dim - 1);
       }
     }
   }

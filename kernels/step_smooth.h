@@ -15,11 +15,12 @@ enum : int { kGainAffine = 1, kBiasAffine = 1 };
 
 // ---- mj_kinematics (smooth._kinematics, smooth._frame_poses) ------------------------------
 
+// xmat is quat_to_mat(xquat) as stored by kinematics, so mul(xmat, v) is rot_vec_quat(v, xquat).
 template <typename T>
-PWS_HD inline void frame_pose(const T* xpos, const T* xquat, const T* obj_pos, const T* obj_quat, T* obj_xpos,
-                              T* obj_xmat) {
+PWS_HD inline void frame_pose(const T* xpos, const T* xquat, const T* xmat, const T* obj_pos, const T* obj_quat,
+                              T* obj_xpos, T* obj_xmat) {
   Quat<T> q = load4(xquat);
-  store3(obj_xpos, load3(xpos) + rot_vec_quat(load3(obj_pos), q));
+  store3(obj_xpos, load3(xpos) + mul(load33(xmat), load3(obj_pos)));
   store33(obj_xmat, quat_to_mat(quat_unit(quat_mul(q, load4(obj_quat)))));
 }
 
@@ -74,13 +75,13 @@ PWS_HD inline void kinematics(const ModelView<T>& m, const World<T>& d) {
   }
   for (int g = 0; g < m.ngeom; ++g) {
     int b = m.geom_bodyid[g];
-    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, m.geom_pos + 3 * g, m.geom_quat + 4 * g, d.geom_xpos + 3 * g,
-               d.geom_xmat + 9 * g);
+    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.geom_pos + 3 * g, m.geom_quat + 4 * g,
+               d.geom_xpos + 3 * g, d.geom_xmat + 9 * g);
   }
   for (int s = 0; s < m.nsite; ++s) {
     int b = m.site_bodyid[s];
-    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, m.site_pos + 3 * s, m.site_quat + 4 * s, d.site_xpos + 3 * s,
-               d.site_xmat + 9 * s);
+    frame_pose(d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.site_pos + 3 * s, m.site_quat + 4 * s,
+               d.site_xpos + 3 * s, d.site_xmat + 9 * s);
   }
 }
 
@@ -164,30 +165,18 @@ PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
 
 template <typename T>
 PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_inv) {
-  constexpr int kMaxAnc = 64;
-  if (nv <= kMaxAnc) {
-    // same updates in the same order as below, with each k's ancestor chain listed once
-    int anc[kMaxAnc];
-    for (int k = nv - 1; k >= 0; --k) {
-      T* lk = LD + k * nv;
-      int n = 0;
-      for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) anc[n++] = i;
-      for (int p = 0; p < n; ++p) {
-        int i = anc[p];
-        T tmp = lk[i] / lk[k];
-        T* li = LD + i * nv;
-        for (int q = p; q < n; ++q) li[anc[q]] -= tmp * lk[anc[q]];
-        lk[i] = tmp;
-      }
-    }
-    for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
-    return;
-  }
+  // Row k's lower part is zero outside k's ancestors (the tree sparsity, kept by the
+  // elimination), and for an ancestor i of k the ancestors of k below i are those of i. So the
+  // update of row i by row k can run densely over columns 0..i: the extra columns add exact
+  // zeros, the updates per entry come in the same order as a walk of dof_parentid (the same
+  // result), and the contiguous loop vectorises where the chain walk is a dependent gather.
   for (int k = nv - 1; k >= 0; --k) {
+    T* lk = LD + k * nv;
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
-      T tmp = LD[k * nv + i] / LD[k * nv + k];
-      for (int j = i; j >= 0; j = dof_parentid[j]) LD[i * nv + j] -= tmp * LD[k * nv + j];
-      LD[k * nv + i] = tmp;
+      T tmp = lk[i] / lk[k];
+      T* li = LD + i * nv;
+      for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
+      lk[i] = tmp;
     }
   }
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
@@ -195,16 +184,16 @@ PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_i
 
 template <typename T>
 PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, const T* diag_inv, T* x) {
+  // dense over columns below i (zero outside i's ancestors, see factor_tree), same order per entry
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
-    for (int j = dof_parentid[i]; j >= 0; j = dof_parentid[j]) x[j] -= LD[i * nv + j] * xi;
+    const T* li = LD + i * nv;
+    if (xi != T(0))
+      for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  for (int i = 0; i < nv; ++i) {
-    T acc = x[i];
-    for (int j = dof_parentid[i]; j >= 0; j = dof_parentid[j]) acc -= LD[i * nv + j] * x[j];
-    x[i] = acc;
-  }
+  // a dense dot product too (the sum in another order than the chain walk: rounding only)
+  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + i * nv, x, i);
 }
 
 // res = qM vec; qM is the dense symmetric (nv, nv) matrix (zeros outside the tree sparsity),

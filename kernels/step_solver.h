@@ -7,12 +7,19 @@
 // kernel are for speed and do not change the arithmetic beyond summation order:
 //   * dot products use four partial sums (dot_n) so that they vectorise;
 //   * the Newton Hessian M + J' D J is accumulated row by row over active rows only, over
-//     the nonzero entries of each row (a contact row touches two ancestor chains); when every
-//     active row lies on one ancestor chain, H has M's tree sparsity and gets the tree L'DL
-//     factorisation instead of a dense Cholesky (rounding differs, not the math);
+//     the nonzero entries of each row (a contact row touches two ancestor chains), and factored
+//     as L'DL eliminating the last dof first, skipping zeros, as M's tree factorisation
+//     (fill stays within the tree and the contacts' dof sets; rounding differs from a
+//     Cholesky, not the math);
 //   * a Newton iteration whose active set equals that of the last factorisation reuses it;
 //   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
-//   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv.
+//   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv;
+//   * M qacc and J qacc - aref follow the step incrementally (M search and J search are
+//     formed for the line search anyway), as in MuJoCo's mj_solPrimal.
+// Stopping rules that go beyond the Warp kernel's, both MuJoCo's (mj_solPrimal): Newton stops
+// when the Newton decrement 0.5 grad' H^-1 grad is below the tolerance (the step it would take
+// improves the cost by less), and a line search stops when |d cost / d alpha| is below
+// tolerance * ls_tolerance * |search| / scale (or at float32 resolution).
 #pragma once
 
 #include "step_constraint.h"
@@ -170,19 +177,26 @@ PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, i
   out[2] = h;
 }
 
+// Cost at qacc from Ma = M qacc and jar = J qacc - aref (already set); stores the rows' forces
+// and states.
+template <typename T>
+PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc) {
+  T cost = T(0);
+  for (int i = 0; i < m.nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
+  T c[3];
+  constraint_update(m, d, nefc, T(0), true, c);
+  return cost + c[0];
+}
+
 // solver._eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.
 template <typename T>
 PWS_HD inline T solver_eval(const ModelView<T>& m, const World<T>& d, int nefc) {
   const int nv = m.nv, ld = m.nv_pad;
   mul_m(nv, d.qM, d.qacc, d.efc_Ma);
-  T cost = T(0);
-  for (int i = 0; i < nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
   for (int r = 0; r < nefc; ++r) {
     d.efc_jar[r] = dot_n(d.efc_J + (int64_t)r * ld, d.qacc, nv) - d.efc_aref[r];
   }
-  T c[3];
-  constraint_update(m, d, nefc, T(0), true, c);
-  return cost + c[0];
+  return solver_cost(m, d, nefc);
 }
 
 // res (nv) = sum_r J[r]' force[r], skipping rows with zero force.
@@ -213,41 +227,24 @@ PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
   return cnt;
 }
 
-// H[lower] += a * x y' where x and y share the nonzero pattern nz (count nnz; -1: dense).
+// H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs).
+// Row i is updated densely over columns 0..i: y adds exact zeros outside nz, and the
+// contiguous loop vectorises where a walk of nz would gather.
 template <typename T>
 PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz) {
-  if (nnz < 0) {
-    for (int i = 0; i < nv; ++i) {
-      T xi = x[i];
-      if (xi == T(0)) continue;
-      T s = a * xi;
-      T* hrow = H + (int64_t)i * ld;
-      for (int j = 0; j <= i; ++j) hrow[j] += s * y[j];
-    }
-    return;
-  }
-  for (int p = 0; p < nnz; ++p) {
-    int i = nz[p];
-    T s = a * x[i];
+  const int n = nnz < 0 ? nv : nnz;
+  for (int p = 0; p < n; ++p) {
+    int i = nnz < 0 ? p : nz[p];
+    T xi = x[i];
+    if (xi == T(0)) continue;
+    T s = a * xi;
     T* hrow = H + (int64_t)i * ld;
-    for (int q = 0; q <= p; ++q) hrow[nz[q]] += s * y[nz[q]];
+    for (int j = 0; j <= i; ++j) hrow[j] += s * y[j];
   }
-}
-
-// True when the sorted dof indices nz[0:nnz] all lie on one ancestor chain (dof_parentid[i] < i):
-// a row with such a pattern adds only entries inside the tree sparsity of M to J' D J.
-PWS_HD inline bool is_chain(const int* parent, const int* nz, int nnz) {
-  if (nnz < 0) return false;
-  for (int p = nnz - 1; p > 0; --p) {
-    int a = parent[nz[p]];
-    while (a > nz[p - 1]) a = parent[a];
-    if (a != nz[p - 1]) return false;
-  }
-  return true;
 }
 
 // Dofs of contact c's Jacobian rows, ascending: the union of the ancestor chains of its two
-// bodies (the walk of point_jac_row). Needs nv <= kMaxSparseDofs.
+// bodies (the walk of contact_frame_jac). Needs nv <= kMaxSparseDofs.
 template <typename T>
 PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int c, int* nz) {
   const int* parent = m.dof_parentid;
@@ -272,49 +269,46 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
   return cnt;
 }
 
-// factor_tree / solve_tree on a matrix with leading dimension ld (lower triangle read).
+// L'DL of the symmetric positive definite matrix in the lower triangle of LD (leading
+// dimension ld), eliminating the last dof first as the tree factorisation of M does
+// (factor_tree): row k then holds L[k, 0:k] and D[k] on the diagonal. For M plus J' D J with
+// rows on dof chains the fill stays inside the tree and the contacts' dof sets; zero entries of
+// row k are skipped (on M's tree sparsity these are the same updates, in the same order, as
+// factor_tree's walk of dof_parentid), and the update of row i runs densely over columns
+// 0..i (exact zeros outside the pattern) so that it vectorises.
 template <typename T>
-PWS_HD inline void factor_tree_ld(int nv, int ld, const int* parent, T* LD, T* diag_inv) {
-  int anc[kMaxSparseDofs];  // ancestors of k, nearest first (nv <= kMaxSparseDofs)
+PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv) {
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + (int64_t)k * ld;
     T inv = T(1) / lk[k];
-    int n = 0;
-    for (int i = parent[k]; i >= 0; i = parent[i]) anc[n++] = i;
-    // same updates, in the same order, as walking dof_parentid (no dependent loads inside)
-    for (int p = 0; p < n; ++p) {
-      int i = anc[p];
+    for (int i = k - 1; i >= 0; --i) {
+      if (lk[i] == T(0)) continue;
       T tmp = lk[i] * inv;
       T* li = LD + (int64_t)i * ld;
-      for (int q = p; q < n; ++q) li[anc[q]] -= tmp * lk[anc[q]];
+      for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
       lk[i] = tmp;
     }
   }
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[(int64_t)k * ld + k];
 }
 
+// x = (L' D L)^-1 x with the factor of factor_ldl.
 template <typename T>
-PWS_HD inline void solve_tree_ld(int nv, int ld, const int* parent, const T* LD, const T* diag_inv, T* x) {
+PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x) {
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + (int64_t)i * ld;
-    for (int j = parent[i]; j >= 0; j = parent[j]) x[j] -= li[j] * xi;
+    if (xi != T(0))
+      for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  for (int i = 0; i < nv; ++i) {
-    const T* li = LD + (int64_t)i * ld;
-    T acc = x[i];
-    for (int j = parent[i]; j >= 0; j = parent[j]) acc -= li[j] * x[j];
-    x[i] = acc;
-  }
+  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + (int64_t)i * ld, x, i);
 }
 
-// Newton direction: H = M + J' D_active J (+ cone blocks), search = -H^-1 grad. When every
-// active row's Jacobian pattern is one ancestor chain (e.g. contacts with the static world,
-// joint limits), H has the tree sparsity of M and is factored as M is (sparse L'DL, O(sum of
-// chain lengths^2)); otherwise a dense Cholesky.
+// Newton direction: H = M + J' D_active J (+ cone blocks), factored by factor_ldl. Only the
+// nonzero rows of each Jacobian row's pattern are accumulated.
 template <typename T>
-PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int nefc, T* diag_inv) {
+PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int nefc, T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* H = d.efc_H;
   for (int i = 0; i < nv; ++i)
@@ -322,9 +316,7 @@ PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int n
   // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
   // both bodies' ancestor chains); a row-pattern union is used for elliptic blocks.
   int nz[kMaxSparseDofs];
-  bool tree = nv <= kMaxSparseDofs;
   int last_type = -1, last_id = -1, last_nnz = -1;
-  bool last_chain = false;
   int r = 0;
   while (r < nefc) {
     int state = d.efc_state[r];
@@ -342,7 +334,6 @@ PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int n
             if (any) nz[nnz++] = i;
           }
         }
-        tree = tree && is_chain(m.dof_parentid, nz, nnz);
         last_id = -1;  // nz now holds this block's pattern
         for (int k = 0; k < dim; ++k) {
           const T* jk = d.efc_J + (int64_t)(r + k) * ld;
@@ -366,59 +357,35 @@ PWS_HD inline bool newton_factor(const ModelView<T>& m, const World<T>& d, int n
         bool same = type == last_type && id == last_id &&
                     (type == kCnstrContactPyramidal || type == kCnstrContactFrictionless);
         if (!same) {
-          if ((type == kCnstrContactPyramidal || type == kCnstrContactFrictionless) && nv <= kMaxSparseDofs)
+          if ((type == kCnstrContactPyramidal || type == kCnstrContactFrictionless) && nv <= kMaxSparseDofs) {
             last_nnz = contact_pattern(m, d, id, nz);
-          else
+          } else if (type == kCnstrFrictionDof) {
+            nz[0] = id;  // the row of dof id
+            last_nnz = 1;
+          } else if (type == kCnstrLimitJoint) {
+            // the dofs of joint id (a ball limit row spans its three dofs)
+            last_nnz = m.jnt_type[id] == kJointBall ? 3 : 1;
+            for (int k = 0; k < last_nnz; ++k) nz[k] = m.jnt_dofadr[id] + k;
+          } else {
             last_nnz = nonzeros(jr, nv, nz);
-          last_chain = is_chain(m.dof_parentid, nz, last_nnz);
+          }
           last_type = type;
           last_id = id;
         }
-        tree = tree && last_chain;
         add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz);
       }
       ++r;
     }
   }
-  if (tree) {
-    factor_tree_ld(nv, ld, m.dof_parentid, H, diag_inv);
-    return true;
-  }
-  // Cholesky in place (lower)
-  for (int j = 0; j < nv; ++j) {
-    T* hj = H + (int64_t)j * ld;
-    T s = pws_sqrt(tmax(hj[j] - dot_n(hj, hj, j), T(1e-15)));
-    hj[j] = s;
-    for (int i = j + 1; i < nv; ++i) {
-      T* hi = H + (int64_t)i * ld;
-      hi[j] = (hi[j] - dot_n(hi, hj, j)) / s;
-    }
-  }
-  return false;
+  factor_ldl(nv, ld, H, diag_inv);
 }
 
-// search = -H^-1 grad from the factor of newton_factor (tree: L'DL with diag_inv; else L L').
+// search = -H^-1 grad from the factor of newton_factor.
 template <typename T>
-PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, bool tree, const T* diag_inv) {
-  const int nv = m.nv, ld = m.nv_pad;
-  const T* H = d.efc_H;
+PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const T* diag_inv) {
   T* search = d.efc_search;
-  if (tree) {
-    for (int i = 0; i < nv; ++i) search[i] = -d.efc_grad[i];
-    solve_tree_ld(nv, ld, m.dof_parentid, H, diag_inv, search);
-    return;
-  }
-  // search = -L'^-1 L^-1 grad; the backward pass runs over rows of L (axpy), not columns
-  for (int i = 0; i < nv; ++i) {
-    const T* hi = H + (int64_t)i * ld;
-    search[i] = (-d.efc_grad[i] - dot_n(hi, search, i)) / hi[i];
-  }
-  for (int i = nv - 1; i >= 0; --i) {
-    const T* hi = H + (int64_t)i * ld;
-    T si = search[i] / hi[i];
-    search[i] = si;
-    for (int k = 0; k < i; ++k) search[k] -= hi[k] * si;
-  }
+  for (int i = 0; i < m.nv; ++i) search[i] = -d.efc_grad[i];
+  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search);
 }
 
 // Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
@@ -833,18 +800,26 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     return;
   }
 
-  // start from the warm start or the smooth acceleration, whichever costs less
-  for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
-  T cost = solver_eval(m, d, nefc);
+  // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
+  // of qacc_smooth is zero, so its cost is that of the rows at J qacc_smooth - aref = jar +
+  // J (qacc_smooth - qacc_warmstart), read without writing forces (constraint_update at
+  // alpha = 1 along that difference); it is fully evaluated only when chosen.
+  T cost;
+  bool smooth = true;
   if (m.en_warmstart) {
     for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
     T cost_ws = solver_eval(m, d, nefc);
-    if (cost_ws > cost || !pws_isfinite(cost_ws)) {
-      for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
-      cost = solver_eval(m, d, nefc);
-    } else {
-      cost = cost_ws;
-    }
+    T* dif = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
+    for (int i = 0; i < nv; ++i) dif[i] = d.qacc_smooth[i] - d.qacc_warmstart[i];
+    for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, dif, nv);
+    T c[3];
+    constraint_update(m, d, nefc, T(1), false, c);
+    smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
+    cost = cost_ws;
+  }
+  if (smooth) {
+    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
+    cost = solver_eval(m, d, nefc);
   }
 
   bool onesided = true;
@@ -860,7 +835,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   int niter = 0;
   T prev_grad_mgrad = T(0);
   uint32_t factor_mask[kMaxReuseRows / 32];
-  bool have_factor = false, factor_is_tree = false;
+  bool have_factor = false;
   for (int i = 0; i < nv; ++i) {
     search[i] = T(0);
     Mgrad[i] = T(0);
@@ -891,10 +866,21 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         }
       }
       if (!reuse) {
-        factor_is_tree = newton_factor(m, d, nefc, Mgrad);
+        newton_factor(m, d, nefc, Mgrad);
         have_factor = onesided && nefc <= kMaxReuseRows;
       }
-      newton_solve(m, d, factor_is_tree, Mgrad);
+      newton_solve(m, d, Mgrad);
+      // MuJoCo's Newton decrement test: 0.5 grad' H^-1 grad is the improvement the next step
+      // would make; below the tolerance the solve has converged (the first step is gated by
+      // the gradient test above, as in mj_solPrimal)
+      if (niter > 0) {
+        T dec = T(0);
+        for (int i = 0; i < nv; ++i) dec -= grad[i] * search[i];
+        if (m.solver_scale * T(0.5) * dec < m.tolerance) {
+          d.efc_converged[0] = 1;
+          break;
+        }
+      }
     } else {
       // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
       T cross_ = T(0);
@@ -919,6 +905,11 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       pg0 += search[i] * (d.efc_Ma[i] - d.qfrc_smooth[i]);
     }
     for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
+    // MuJoCo's line-search tolerance on d cost / d alpha (mj_solPrimal's PrimalSearch), relative
+    // to the search length; the relative test below still stops at float32 resolution
+    T snorm = T(0);
+    for (int i = 0; i < nv; ++i) snorm += search[i] * search[i];
+    const T gtol = m.tolerance * m.ls_tolerance * pws_sqrt(snorm) / m.solver_scale;
     T lo = T(0), hi = T(1e30), alpha = T(0), g0 = T(0);
     for (int it = 0; it <= m.ls_iterations; ++it) {
       T c[3] = {T(0), T(0), T(0)};
@@ -929,18 +920,24 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       T g = alpha * pMp + pg0 + c[1];
       T h = pMp + c[2];
       if (it == 0) g0 = pws_abs(g);
-      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0)) break;
+      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0) || (it > 0 && pws_abs(g) < gtol)) break;
       if (g < T(0))
         lo = alpha;
       else
         hi = alpha;
       T nxt = alpha - g / tmax(h, T(1e-30));
       if (nxt <= lo || nxt >= hi) nxt = T(0.5) * (lo + hi);
+      if (nxt == alpha) break;  // float32 resolution: no further progress (as the Warp reference)
       alpha = nxt;
     }
 
-    for (int i = 0; i < nv; ++i) d.qacc[i] += alpha * search[i];
-    T new_cost = solver_eval(m, d, nefc);
+    // move along search; M qacc and J qacc - aref follow incrementally (as MuJoCo's solver)
+    for (int i = 0; i < nv; ++i) {
+      d.qacc[i] += alpha * search[i];
+      d.efc_Ma[i] += alpha * Mp[i];
+    }
+    for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
+    T new_cost = solver_cost(m, d, nefc);
     ++niter;
     bool done = m.solver_scale * (cost - new_cost) < m.tolerance;
     cost = new_cost;

@@ -35,7 +35,7 @@
   X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */
 
 #define PWS_OPTION_REALS(X)                                                                   \
-  X(timestep) X(impratio) X(tolerance)                                                        \
+  X(timestep) X(impratio) X(tolerance) X(ls_tolerance)                                        \
   X(solver_scale) /* 1 / (meaninertia * max(1, nv)) */                                        \
   X(max_qvel)     /* Simulator.max_qvel: VELOCITY_BOUND threshold */                         \
   X(ccd_tolerance) /* opt.ccd_tolerance: GJK / EPA stopping tolerance */

@@ -136,8 +136,8 @@ def _options(sim) -> tuple:
     multiccd=0 if int(mjo.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD) else 1,
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
-               solver_scale=1.0 / (m.meaninertia * max(1, m.nv)), max_qvel=float(sim.max_qvel),
-               ccd_tolerance=float(mjo.ccd_tolerance))
+               ls_tolerance=float(o.ls_tolerance), solver_scale=1.0 / (m.meaninertia * max(1, m.nv)),
+               max_qvel=float(sim.max_qvel), ccd_tolerance=float(mjo.ccd_tolerance))
   return ints, reals
 
 
@@ -146,7 +146,7 @@ def _fingerprint(sim) -> tuple:
   o = sim.model.opt
   mjo = sim.model.mj_model.opt
   return (sim.auto_reset, sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
-          o.iterations, o.ls_iterations, o.tolerance, o.impratio, int(mjo.disableflags),
+          o.iterations, o.ls_iterations, o.tolerance, o.ls_tolerance, o.impratio, int(mjo.disableflags),
           int(mjo.ccd_iterations), float(mjo.ccd_tolerance))
 
 
