@@ -142,12 +142,15 @@ class StepPlan {
     const pws::ModelView<float>& m = model_;
     const pws::DataView<float>& d = data_;
     const int64_t nworld = nworld_;
+    const bool convex = m.has_convex != 0;
     auto body = [&](int64_t w) {
       pws::World<float> wd = pws::world_view(m, d, w);
       if (forward_only) {
-        pws::forward_world(m, wd);
+        convex ? pws::forward_world<float, true>(m, wd) : pws::forward_world<float, false>(m, wd);
+      } else if (convex) {
+        for (int s = 0; s < nsteps; ++s) pws::step_world<float, true>(m, wd);
       } else {
-        for (int s = 0; s < nsteps; ++s) pws::step_world(m, wd);
+        for (int s = 0; s < nsteps; ++s) pws::step_world<float, false>(m, wd);
       }
     };
     if (nthreads <= 1) {

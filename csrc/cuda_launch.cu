@@ -22,15 +22,18 @@ __global__ void integrate_pos_kernel(int njnt, const int* __restrict__ jnt_type,
 static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= 4096,
               "step kernel parameters exceed CUDA's 4 KiB limit");
 
+// Two instances: with the GJK/EPA collider (its EPA scratch makes the per-thread stack ~37 KB
+// instead of ~5 KB and adds spills) only for models that have convex pairs.
+template <bool kConvexPairs>
 __global__ void step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nsteps,
                             int forward_only) {
   const int64_t world = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (world >= nworld) return;
   pws::World<float> wd = pws::world_view(m, d, world);
   if (forward_only) {
-    pws::forward_world(m, wd);
+    pws::forward_world<float, kConvexPairs>(m, wd);
   } else {
-    for (int s = 0; s < nsteps; ++s) pws::step_world(m, wd);
+    for (int s = 0; s < nsteps; ++s) pws::step_world<float, kConvexPairs>(m, wd);
   }
 }
 
@@ -48,7 +51,8 @@ const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<floa
   // Small blocks: one world per thread with a large per-thread working set.
   constexpr int kBlock = 64;
   const int64_t grid = (nworld + kBlock - 1) / kBlock;
-  step_kernel<<<static_cast<unsigned int>(grid), kBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(
+  auto kernel = m.has_convex ? step_kernel<true> : step_kernel<false>;
+  kernel<<<static_cast<unsigned int>(grid), kBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(
       m, d, nworld, nsteps, forward_only ? 1 : 0);
   err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);

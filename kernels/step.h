@@ -29,7 +29,8 @@ enum : int {
   kCounterAutoReset = 4,  // index in counters
 };
 
-template <typename T>
+// kConvexPairs: compile the GJK/EPA collider in (ModelView::has_convex picks the instance).
+template <typename T, bool kConvexPairs = true>
 PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
   // position stage (forward.fwd_position)
   kinematics(m, d);
@@ -38,7 +39,7 @@ PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
   factor_m(m, d);
   tendon(m, d);
   if (m.en_constraint) {
-    collision(m, d);
+    collision<T, kConvexPairs>(m, d);
     make_constraint(m, d);
   } else {
     d.efc_nefc[0] = 0;
@@ -134,7 +135,7 @@ PWS_HD inline void rk_stage(const ModelView<T>& m, const World<T>& d, T a, T b, 
   }
 }
 
-template <typename T>
+template <typename T, bool kConvexPairs = true>
 PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
   if (m.integrator == kIntRK4) {
     for (int i = 0; i < m.nq; ++i) d.qpos_t0[i] = d.qpos[i];
@@ -144,7 +145,7 @@ PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
     const T B[4] = {T(1) / T(6), T(1) / T(3), T(1) / T(3), T(1) / T(6)};
     for (int stage = 0; stage < 4; ++stage) {
       rk_stage(m, d, stage < 3 ? A[stage] : T(0), B[stage], stage == 0);
-      if (stage < 3) forward_world(m, d);
+      if (stage < 3) forward_world<T, kConvexPairs>(m, d);
     }
     advance(m, d, d.act_t0, d.rk_dact, d.qpos_t0, d.qvel_t0, d.rk_dqacc, d.rk_dqvel);
   } else if (m.integrator == kIntImplicitFast) {
@@ -214,10 +215,10 @@ PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
 // One Simulator step of one world (Simulator._step_once): mj_step, health check, and with
 // auto_reset the in-place reset of a flagged world (state only, as the Warp path: derived
 // quantities are recomputed by the next step or forward).
-template <typename T>
+template <typename T, bool kConvexPairs = true>
 PWS_HD inline void step_world(const ModelView<T>& m, const World<T>& d) {
-  forward_world(m, d);
-  integrate(m, d);
+  forward_world<T, kConvexPairs>(m, d);
+  integrate<T, kConvexPairs>(m, d);
   check_health(m, d);
   if (m.auto_reset && d.health[0] != 0) {
     atomic_add_int(d.counters + kCounterAutoReset, 1);

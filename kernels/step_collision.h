@@ -964,8 +964,9 @@ PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, 
 }
 
 // mj_collision: d.con_* holds the first nconmax contacts in pair order; overflow is flagged
-// and counted when the world finds more.
-template <typename T>
+// and counted when the world finds more. kConvexPairs = false leaves the GJK/EPA collider (and
+// its ~30 KB of per-thread EPA scratch) out of the kernel, for models without convex pairs.
+template <typename T, bool kConvexPairs = true>
 PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
   if (!m.collision_on) {
     d.con_ncon[0] = 0;
@@ -990,10 +991,16 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
     if (sphere_filter(m.geom_type[g1], m.geom_type[g2], pos1, mat1, m.geom_rbound[g1], pos2, mat2,
                       m.geom_rbound[g2], margin))
       continue;
-    int cnt = m.pair_collider[p] == kConvex
-                  ? convex_narrowphase(m, buf, margin, g1, pos1, mat1, g2, pos2, mat2)
-                  : narrowphase(m.pair_collider[p], buf, margin, pos1, mat1, load3(m.geom_size + 3 * g1), pos2,
-                                mat2, load3(m.geom_size + 3 * g2));
+    int cnt;
+    if constexpr (kConvexPairs) {
+      cnt = m.pair_collider[p] == kConvex
+                ? convex_narrowphase(m, buf, margin, g1, pos1, mat1, g2, pos2, mat2)
+                : narrowphase(m.pair_collider[p], buf, margin, pos1, mat1, load3(m.geom_size + 3 * g1), pos2,
+                              mat2, load3(m.geom_size + 3 * g2));
+    } else {
+      cnt = narrowphase(m.pair_collider[p], buf, margin, pos1, mat1, load3(m.geom_size + 3 * g1), pos2, mat2,
+                        load3(m.geom_size + 3 * g2));
+    }
     total += cnt;
     T includemargin = m.pair_margin[p];
     for (int k = 0; k < cnt && n < m.nconmax; ++k, ++n) {

@@ -32,7 +32,8 @@
   X(collision_on)      /* collision pairs exist and contacts are enabled */                    \
   X(auto_reset)        /* Simulator(auto_reset=True) */                                      \
   X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (step_convex.h) */    \
-  X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */
+  X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */ \
+  X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */
 
 #define PWS_OPTION_REALS(X)                                                                   \
   X(timestep) X(impratio) X(tolerance) X(ls_tolerance)                                        \

@@ -134,6 +134,7 @@ def _options(sim) -> tuple:
     # the convex collider reads MuJoCo's options, as collision_convex.narrowphase does
     ccd_iterations=int(mjo.ccd_iterations),
     multiccd=0 if int(mjo.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD) else 1,
+    has_convex=int(pairs.nconvex > 0),
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
                ls_tolerance=float(o.ls_tolerance), solver_scale=1.0 / (m.meaninertia * max(1, m.nv)),
