@@ -558,12 +558,17 @@ def _solve(
     # exact line search on the piecewise quadratic: root of f'(alpha)
     pMp = float(0.0)
     pg0 = float(0.0)
+    pg_abs = float(0.0)  # sum of |terms| of f'(0) = search . grad: its rounding scale
     for i in range(nv):
       mp = float(0.0)
       for j in range(nv):
         mp += qM_in[worldid, i, j] * search_out[worldid, j]
       pMp += search_out[worldid, i] * mp
       pg0 += search_out[worldid, i] * (Ma_out[worldid, i] - qfrc_smooth_in[worldid, i])
+      gmag = wp.abs(Ma_out[worldid, i]) + wp.abs(qfrc_smooth_in[worldid, i])
+      for r in range(nefc):
+        gmag += wp.abs(efc_J_in[worldid, r, i] * efc_force_out[worldid, r])
+      pg_abs += wp.abs(search_out[worldid, i]) * gmag
     for r in range(nefc):
       jv = float(0.0)
       for j in range(nv):
@@ -616,8 +621,11 @@ def _solve(
     niter += 1
     # The decrease f(0) - f(alpha) by the trapezoid rule on f' (exact on a quadratic piece):
     # free of the cancellation of cost - new_cost, which in float32 reaches rounding level
-    # (~1e-7 of the cost) long before MuJoCo's float64 improvement test stops CG.
-    decrease = -0.5 * alpha * (g_start + g_end)
+    # (~1e-7 of the cost) long before MuJoCo's float64 improvement test stops CG. Trusted only
+    # while f'(0) is above its own rounding level (badly scaled rows: f'(0) is noise).
+    decrease = float(0.0)
+    if wp.abs(g_start) > 1e-5 * pg_abs:
+      decrease = -0.5 * alpha * (g_start + g_end)
     if scale * wp.max(cost - new_cost, decrease) < tolerance:
       converged_out[worldid] = 1
       done = 1
