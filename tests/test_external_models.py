@@ -215,25 +215,49 @@ def test_smooth_dynamics(name):
   assert errs["qacc"] < QACC_TOL
 
 
+def _mj_qacc(mjm, state, solver=None):
+  mjd = oracle.mj_data(mjm, *state[:4])
+  mjd.qacc_warmstart[:] = state[4]
+  if solver is None:
+    mujoco.mj_forward(mjm, mjd)
+    return mjd
+  saved = mjm.opt.solver
+  mjm.opt.solver = solver
+  try:
+    mujoco.mj_forward(mjm, mjd)
+  finally:
+    mjm.opt.solver = saved
+  return mjd
+
+
 def _contact_qacc(name, mjm, m, states):
-  """Per-state qacc rel err of the Warp pipeline vs mj_forward; contact counts and rows equal."""
+  """Per-state qacc rel err of the Warp pipeline vs mj_forward; contact counts and rows equal.
+
+  MuJoCo's PGS can stop short of the optimum of the (strictly convex) problem even with the
+  iterations raised: where its qacc is farther than CONTACT_MAX_TOL from MuJoCo's Newton
+  optimum, either MuJoCo answer is accepted as the reference (the count is the third value)."""
   qpos, qvel, ctrl, act, warm = states
   d = pws.make_data(m, len(qpos), "cpu")
   oracle.set_state(d, qpos, qvel, ctrl, act)
   d.qacc_warmstart.assign(warm.astype(np.float32))
   oracle.fill_nan(d)
   forward.forward(m, d)
-  errs, ncon = [], 0
+  errs, ncon, stalled = [], 0, 0
   for w in range(len(qpos)):
-    mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
-    mjd.qacc_warmstart[:] = warm[w]
-    mujoco.mj_forward(mjm, mjd)
+    state = tuple(a[w] for a in states)
+    mjd = _mj_qacc(mjm, state)
     ncon += mjd.ncon
     assert d.contact.ncon.numpy()[w] == mjd.ncon, f"{name} world {w}: contact count"
     assert d.efc.nefc.numpy()[w] == mjd.nefc, f"{name} world {w}: constraint rows"
-    errs.append(oracle.rel_err(d.qacc.numpy()[w], mjd.qacc))
+    err = oracle.rel_err(d.qacc.numpy()[w], mjd.qacc)
+    if mjm.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
+      optimum = _mj_qacc(mjm, state, mujoco.mjtSolver.mjSOL_NEWTON).qacc
+      if oracle.rel_err(mjd.qacc, optimum) > CONTACT_MAX_TOL:
+        stalled += 1
+        err = min(err, oracle.rel_err(d.qacc.numpy()[w], optimum))
+    errs.append(err)
   assert ncon > 0, f"{name}: the dropped model must touch the floor"
-  return np.array(errs), ncon
+  return np.array(errs), ncon, stalled
 
 
 @pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
@@ -244,10 +268,11 @@ def _contact_qacc(name, mjm, m, states):
 def test_contact_qacc(name, solver, cone):
   mjm = _converged(_mj_model(name), solver, cone)
   m = _put_model(mjm)
-  errs, ncon = _contact_qacc(name, mjm, m, _contact_states(name, int(cone)))
+  errs, ncon, stalled = _contact_qacc(name, mjm, m, _contact_states(name, int(cone)))
   median, worst = np.median(errs), np.max(errs)
+  note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
   print(f"\n{name} {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel err "
-        f"median {median:.2e} max {worst:.2e}")
+        f"median {median:.2e} max {worst:.2e}{note}")
   assert median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
 
 
