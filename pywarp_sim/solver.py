@@ -623,10 +623,13 @@ def _solve(
     # free of the cancellation of cost - new_cost, which in float32 reaches rounding level
     # (~1e-7 of the cost) long before MuJoCo's float64 improvement test stops CG. Trusted only
     # while f'(0) is above its own rounding level (badly scaled rows: f'(0) is noise).
-    decrease = float(0.0)
+    # (A NaN cost difference stays NaN: a non-finite world never counts as converged.)
+    improvement = cost - new_cost
     if wp.abs(g_start) > 1e-5 * pg_abs:
       decrease = -0.5 * alpha * (g_start + g_end)
-    if scale * wp.max(cost - new_cost, decrease) < tolerance:
+      if decrease > improvement:
+        improvement = decrease
+    if scale * improvement < tolerance:
       converged_out[worldid] = 1
       done = 1
     cost = new_cost
