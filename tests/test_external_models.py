@@ -297,16 +297,20 @@ def _unstable(mjd) -> bool:
   return any(mjd.warning[int(w)].number > 0 for w in _BAD_STATE_WARNINGS)
 
 
-@pytest.mark.parametrize("name,integrator", [p for name in MODEL_IDS for p in _integrators(name)],
-                         ids=lambda x: mujoco.mjtIntegrator(x).name[6:].lower() if isinstance(x, int) else x)
-def test_trajectory_from_settled_state(name, integrator):
-  """TRAJ_STEPS steps of MuJoCo C from the settled state under perturbed controls. Every step of
-  that trajectory is replayed as one step from MuJoCo's state (all steps as one batch of
-  worlds): the integrator's and the step's own error, held to tight bounds. The free-running
-  trajectory is compared too, with a bound for its chaotic part (see TRAJ_QPOS_TOL)."""
+_TRAJ_PARAMS = [p for name in MODEL_IDS for p in _integrators(name)]
+
+
+def _traj_id(x):
+  return mujoco.mjtIntegrator(x).name[6:].lower() if isinstance(x, int) else x
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_trajectory(name: str, integrator: int):
+  """MuJoCo C's TRAJ_STEPS steps from the settled state under perturbed controls (converged
+  solver): (pre-step states as 5 arrays, post-step (qpos, qvel, act) list, ncon list, final
+  MjData), or a skip reason when MuJoCo itself goes unstable."""
   mjm = _converged(_mj_model(name))
   mjm.opt.integrator = integrator
-  m = _put_model(mjm)
   qpos0, qvel0, ctrl0, act0, warm0 = _settled_state(name)
   lo, hi = _ctrl_range(mjm)
   rng = np.random.default_rng(2)
@@ -318,31 +322,56 @@ def test_trajectory_from_settled_state(name, integrator):
     pre.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.ctrl.copy(), mjd.act.copy(), mjd.qacc_warmstart.copy()))
     mujoco.mj_step(mjm, mjd)
     if _unstable(mjd):
-      pytest.skip(f"MuJoCo C itself is unstable with {mujoco.mjtIntegrator(integrator).name} on this "
-                  f"model (bad qpos/qvel/qacc warning at step {k + 1}): no reference trajectory")
+      return (f"MuJoCo C itself is unstable with {mujoco.mjtIntegrator(integrator).name} on this "
+              f"model (bad qpos/qvel/qacc warning at step {k + 1}): no reference trajectory")
     post.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.act.copy()))
     ncon.append(mjd.ncon)
   assert sum(ncon), f"{name}: the settled model must touch the floor"
-  qpos, qvel, ctrl, act, warm = (np.array([s[i] for s in pre]) for i in range(5))
+  return tuple(np.array([s[i] for s in pre]) for i in range(5)), post, ncon, mjd
 
-  # one step from each of MuJoCo's states, in batches of worlds whose dense constraint
-  # Jacobians fit REPLAY_BYTES (large scenes size them for thousands of contact rows)
+
+def _replay_errors(mjm, m, ref, step_batch):
+  """Max rel err of one step from each of MuJoCo's pre-step states vs its post-step state,
+  stepping batches of worlds whose dense constraint Jacobians fit REPLAY_BYTES (large scenes
+  size them for thousands of contact rows). step_batch(states) returns (qpos, qvel, act)."""
+  pre, post, _, _ = ref
   d = pws.make_data(m, 1, "cpu")
   batch = int(np.clip(REPLAY_BYTES // (4 * d.efc.efc_J.size + 1), 1, TRAJ_STEPS))
   errs = {"qpos": 0.0, "qvel": 0.0, "act": 0.0}
-  sizes = {"qpos": mjm.nq, "qvel": mjm.nv, "act": mjm.na}
+  sizes = (mjm.nq, mjm.nv, mjm.na)
   for k0 in range(0, TRAJ_STEPS, batch):
-    ks = slice(k0, min(k0 + batch, TRAJ_STEPS))
-    d = pws.make_data(m, ks.stop - ks.start, "cpu")
-    oracle.set_state(d, qpos[ks], qvel[ks], ctrl[ks], act[ks])
-    d.qacc_warmstart.assign(warm[ks].astype(np.float32))
-    forward.step(m, d)
+    ks = range(k0, min(k0 + batch, TRAJ_STEPS))
+    out = step_batch(tuple(a[ks.start:ks.stop] for a in pre))
     for i, field in enumerate(("qpos", "qvel", "act")):
-      ours = getattr(d, field).numpy()[:, :sizes[field]]
-      errs[field] = max([errs[field]] + [oracle.rel_err(ours[j], post[k][i])
-                                         for j, k in enumerate(range(ks.start, ks.stop))])
+      ours = out[i][:, :sizes[i]]
+      errs[field] = max([errs[field]] + [oracle.rel_err(ours[j], post[k][i]) for j, k in enumerate(ks)])
+  return errs
+
+
+@pytest.mark.parametrize("name,integrator", _TRAJ_PARAMS, ids=_traj_id)
+def test_trajectory_from_settled_state(name, integrator):
+  """TRAJ_STEPS steps of MuJoCo C from the settled state under perturbed controls. Every step of
+  that trajectory is replayed as one step from MuJoCo's state (steps as a batch of worlds):
+  the integrator's and the step's own error, held to tight bounds. The free-running
+  trajectory is compared too, with a bound for its chaotic part (see TRAJ_QPOS_TOL)."""
+  mjm = _converged(_mj_model(name))
+  mjm.opt.integrator = integrator
+  m = _put_model(mjm)
+  ref = _reference_trajectory(name, integrator)
+  if isinstance(ref, str):
+    pytest.skip(ref)
+
+  def warp_step(states):
+    d = pws.make_data(m, len(states[0]), "cpu")
+    oracle.set_state(d, *states[:4])
+    d.qacc_warmstart.assign(states[4].astype(np.float32))
+    forward.step(m, d)
+    return d.qpos.numpy(), d.qvel.numpy(), d.act.numpy()
+
+  errs = _replay_errors(mjm, m, ref, warp_step)
 
   # the free-running trajectory
+  (qpos, qvel, ctrl, act, warm), _, ncon, mjd = ref
   d = pws.make_data(m, 1, "cpu")
   oracle.set_state(d, qpos[:1], qvel[:1], ctrl[:1], act[:1])
   d.qacc_warmstart.assign(warm[:1].astype(np.float32))
@@ -356,6 +385,34 @@ def test_trajectory_from_settled_state(name, integrator):
   assert errs["qpos"] < STEP_QPOS_TOL and errs["qvel"] < STEP_QVEL_TOL and errs["act"] < STEP_QVEL_TOL
   assert np.isfinite(d.qpos.numpy()).all() and np.isfinite(d.qvel.numpy()).all()
   assert err_q < TRAJ_QPOS_TOL
+
+
+@pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+@pytest.mark.parametrize("name,integrator", _TRAJ_PARAMS, ids=_traj_id)
+def test_native_one_step_replay(name, integrator):
+  """test_trajectory_from_settled_state's one-step replay through the native step."""
+  mjm = _converged(_mj_model(name))
+  mjm.opt.integrator = integrator
+  m = _put_model(mjm)
+  try:
+    pws.Simulator(m, nworld=1, device="cpu", backend="native")
+  except RuntimeError as e:
+    pytest.skip(f"native backend: {e}")
+  ref = _reference_trajectory(name, integrator)
+  if isinstance(ref, str):
+    pytest.skip(ref)
+
+  def native_step(states):
+    sim = pws.Simulator(m, nworld=len(states[0]), device="cpu", backend="native")
+    oracle.set_state(sim.data, *states[:4])
+    sim.data.qacc_warmstart.assign(states[4].astype(np.float32))
+    sim.step(1)
+    return sim.data.qpos.numpy(), sim.data.qvel.numpy(), sim.data.act.numpy()
+
+  errs = _replay_errors(mjm, m, ref, native_step)
+  print(f"\n{name} native {mujoco.mjtIntegrator(integrator).name}: one step qpos {errs['qpos']:.2e} "
+        f"qvel {errs['qvel']:.2e} act {errs['act']:.2e}")
+  assert errs["qpos"] < STEP_QPOS_TOL and errs["qvel"] < STEP_QVEL_TOL and errs["act"] < STEP_QVEL_TOL
 
 
 @pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
