@@ -10,8 +10,9 @@ files or directories of *.xml files; third-party models stay out of the reposito
 Per model: (1) it loads, or pywarp_sim rejects it with UnsupportedModelError (the message is the
 skip reason: a clear rejection is acceptable, a crash or a silent wrong result is not); (2) smooth
 dynamics on random states; (3) contact states from MuJoCo C (the model's keyframe or qpos0 dropped
-onto the floor under random controls): contact counts and constrained qacc for Newton, CG and PGS,
-pyramidal and elliptic, iterations raised and tolerance tightened in both (test_contact's setup);
+onto the floor under random controls, and thrown tumbling): contact counts and constrained qacc
+for Newton, CG and PGS, pyramidal and elliptic, iterations raised and tolerance tightened in both
+(test_contact's setup);
 (4) 100 steps from a settled state with the model's integrator and the others; (5) the native
 backend on the contact states.
 """
@@ -165,6 +166,32 @@ def _contact_states(name: str, cone: int, seed: int = 0):
 
 
 @functools.lru_cache(maxsize=None)
+def _tumbling_states(name: str, cone: int, seed: int = 0):
+  """NSTATE states of MuJoCo C throwing the model 30 cm above its keyframe in a random
+  orientation with random velocities under random controls: limbs, trunk and head on the
+  floor and against each other (every colliding geom pair type of the model)."""
+  mjm = _mj_model(name)
+  mjm.opt.cone = cone
+  mjd = mujoco.MjData(mjm)
+  rng = np.random.default_rng(seed)
+  lo, hi = _ctrl_range(mjm)
+  out = []
+  while len(out) < NSTATE:
+    _reset(mjm, mjd)
+    quat = rng.normal(size=4)
+    mjd.qpos[3:7] = quat / np.linalg.norm(quat)
+    mjd.qpos[2] += 0.3
+    mjd.qvel[:] = rng.normal(0, 1.0, mjm.nv)
+    for k in range(300):
+      mjd.ctrl[:] = rng.uniform(lo, hi)
+      mujoco.mj_step(mjm, mjd)
+      if k % 40 == 39 and mjd.ncon and len(out) < NSTATE:
+        out.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.ctrl.copy(), mjd.act.copy(),
+                    mjd.qacc_warmstart.copy()))
+  return tuple(np.array([s[i] for s in out]) for i in range(5))
+
+
+@functools.lru_cache(maxsize=None)
 def _settled_state(name: str):
   """The model after 1 s of MuJoCo C from its keyframe (keyframe controls) or qpos0 (zero
   controls): standing or lying on the floor, at rest up to the controllers."""
@@ -280,6 +307,34 @@ def test_contact_qacc(name, solver, cone):
   print(f"\n{name} {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel err "
         f"median {median:.2e} max {worst:.2e}{note}")
   assert median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
+
+
+@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
+                         ids=["pyramidal", "elliptic"])
+@pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG,
+                                    mujoco.mjtSolver.mjSOL_PGS], ids=["newton", "cg", "pgs"])
+@pytest.mark.parametrize("name", MODEL_IDS)
+def test_tumbling_contact_qacc(name, solver, cone):
+  """test_contact_qacc on _tumbling_states."""
+  mjm = _converged(_mj_model(name), solver, cone)
+  m = _put_model(mjm)
+  states = _tumbling_states(name, int(cone))
+  errs, ncon, stalled = _contact_qacc(name, mjm, _warp_forward(m, states), states)
+  median, worst = np.median(errs), np.max(errs)
+  note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
+  print(f"\n{name} tumbling {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel "
+        f"err median {median:.2e} max {worst:.2e}{note}")
+  converged = median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
+  if not converged and solver == mujoco.mjtSolver.mjSOL_PGS:
+    # Known, left to the PGS work: in some tumbling states pywarp_sim's PGS stops where neither
+    # MuJoCo's PGS nor the optimum is (measured up to 9e-2 on ball_humanoid, elliptic; 3.8e-2
+    # on limb_zoo, pyramidal), with the iterations raised and the tolerance tightened. One
+    # cause: both backends cold-start PGS from f = 0, where MuJoCo (warmstart() in
+    # engine_forward.c) starts from the warm-start forces when their dual cost is <= 0; from
+    # f = 0 a sliding elliptic contact with a non-negative normal residual is a fixed point of
+    # the ray update (pywarp_sim stops after 1 sweep, 1.1 away; with MuJoCo's start 2.7e-3).
+    pytest.xfail(f"PGS stops away from MuJoCo's PGS and the optimum: median {median:.2e}, max {worst:.2e}")
+  assert converged
 
 
 def _integrators(name):
