@@ -368,6 +368,24 @@ def test_trajectory_matches_mj_step(name, integrator):
   assert (nat.health == 0).all()
 
 
+@pytest.mark.parametrize("integrator", [INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4])
+def test_qacc_and_warmstart_after_step_match_mj_step(integrator):
+  """test_integrators' check through the native step: after mj_step MuJoCo 4.0 leaves the
+  forward qacc (Euler, implicitfast) or RK4's effective acceleration in qacc."""
+  mjm = oracle.mj_model("humanoid", integrator=integrator)
+  state = oracle.random_state(mjm, 3, seed=3, qvel_scale=0.5, qpos_scale=0.1)
+  nat = _sim(mjm, 3, "native")
+  oracle.set_state(nat.data, *state)
+  oracle.fill_nan(nat.data)
+  nat.step(1)
+  for w in range(3):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    mujoco.mj_step(mjm, mjd)
+    for field in ("qacc", "qacc_warmstart"):
+      err = oracle.rel_err(_ours(nat, field, w), getattr(mjd, field))
+      assert err < QACC_TOL, f"{integrator.name} world {w}: {field} vs MuJoCo {err:.2e}"
+
+
 # Landing humanoid (contacts, limits, Newton), float32 vs MuJoCo's float64: measured worst
 # 4e-6 (qpos) and 4e-5 (qvel) for both backends after 100 Euler / implicitfast steps and 50
 # RK4 steps. RK4's stages see contacts at intermediate states, so after the landing its
