@@ -148,6 +148,8 @@ PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
       if (stage < 3) forward_world<T, kConvexPairs>(m, d);
     }
     advance(m, d, d.act_t0, d.rk_dact, d.qpos_t0, d.qvel_t0, d.rk_dqacc, d.rk_dqvel);
+    // MuJoCo 4.0 leaves the effective acceleration sum_j B_j F_j in qacc (forward.rk4)
+    for (int i = 0; i < m.nv; ++i) d.qacc[i] = d.rk_dqacc[i];
   } else if (m.integrator == kIntImplicitFast) {
     implicit_qacc(m, d, true);
     advance(m, d, d.act, d.act_dot, d.qpos, d.qvel, d.qacc_scratch, (const T*)nullptr);

@@ -36,8 +36,8 @@ it as a black box:
   different rim vertex (~1e-4 m). Contact counts agree.
 
 EPA polytopes live in a global pool of scratch slots taken by the pairs that need one in
-a step (`EPA_SLOTS_PER_WORLD` per world on average); a step that runs out sets the
-world's overflow flag instead of silently dropping the contact.
+a step (`EPA_SLOTS_PER_WORLD` per world on average, at least `EPA_MIN_SLOTS` in all); a
+step that runs out sets the world's overflow flag instead of silently dropping the contact.
 """
 
 import mujoco
@@ -51,6 +51,9 @@ from .types import Data, GeomType, Model
 wp.set_module_options({"enable_backward": False, "max_unroll": 1})
 
 EPA_SLOTS_PER_WORLD = 4  # average EPA polytopes per world per step (pool of nworld * this)
+# Floor of the pool: a small batch of a dense scene (a humanoid among 100 touching objects
+# needs 7 polytopes in one world) would overflow an average sized for large batches.
+EPA_MIN_SLOTS = 256
 
 MINVAL = 1e-15
 MINVAL2 = 1e-30
@@ -129,7 +132,8 @@ class Polytope:
 def make_scratch(m: Model, nworld: int, device, overflow: wp.array) -> EpaScratch:
   """EPA scratch pool for the model's convex pairs; `overflow` is Contacts.epa_overflow."""
   iterations = int(m.mj_model.opt.ccd_iterations)
-  nslot = max(1, nworld * min(EPA_SLOTS_PER_WORLD, max(1, m.collision.nconvex)))
+  nconvex = max(1, m.collision.nconvex)
+  nslot = max(nworld * min(EPA_SLOTS_PER_WORLD, nconvex), min(nworld * nconvex, EPA_MIN_SLOTS))
   # rows double as polygon buffers for multicontact: a clipped 16-gon has up to 32 vertices
   nv, nf = max(5 + iterations, 2 * NCYLPOLY + 1), max(2 * NCYLPOLY, 6 * iterations)
   s = EpaScratch()

@@ -327,6 +327,9 @@ def rk4(m: Model, d: Data):
       forward(m, d)
   _advance_launch(m, d, act_from=d.act_t0, act_dot=d.rk_dact, qpos_from=d.qpos_t0,
                   qvel_from=d.qvel_t0, qacc=d.rk_dqacc, pos_vel=d.rk_dqvel)
+  # MuJoCo 4.0 leaves the step's effective acceleration sum_j B_j F_j in qacc (the warm start
+  # keeps the last stage's, copied by _advance above)
+  wp.copy(d.qacc, d.rk_dqacc)
 
 
 def step(m: Model, d: Data):

@@ -55,10 +55,20 @@ def _validate(m: mujoco.MjModel):
     raise UnsupportedModelError("option noslip_iterations > 0 (noslip solver) is not supported")
   if opt.disableactuator:
     raise UnsupportedModelError("option actuatorgroupdisable is not supported")
-  unsupported_enable = (mujoco.mjtEnableBit.mjENBL_OVERRIDE, mujoco.mjtEnableBit.mjENBL_SLEEP)
-  for bit in unsupported_enable:
+  # diagexact changes every constraint's regularisation (exact diagonal of J M^-1 J'),
+  # speculative which contacts collision detection reports: both would be silently ignored.
+  unsupported_enable = {
+    mujoco.mjtEnableBit.mjENBL_OVERRIDE: "contact parameter override",
+    mujoco.mjtEnableBit.mjENBL_SLEEP: "sleeping islands",
+    mujoco.mjtEnableBit.mjENBL_DIAGEXACT: "exact constraint-inertia diagonal",
+    mujoco.mjtEnableBit.mjENBL_SPECULATIVE: "speculative contacts",
+    mujoco.mjtEnableBit.mjENBL_IPC: "IPC contacts",
+  }
+  for bit, what in unsupported_enable.items():
     if opt.enableflags & int(bit):
-      raise UnsupportedModelError(f"option flag {bit.name} is not supported; disable it")
+      raise UnsupportedModelError(
+        f"option flag {bit.name} ({what}) is not supported by pywarp_sim; remove "
+        f"<flag {bit.name[len('mjENBL_'):].lower()}=\"enable\"/> from <option>")
 
   for t in range(m.ntendon):
     adr, num = int(m.tendon_adr[t]), int(m.tendon_num[t])

@@ -692,6 +692,7 @@ def test_epa_pool_overflow_is_flagged(monkeypatch):
   qpos = _random_states(mjm, np.random.default_rng(_seed("epa pool")), 16)
   m = _put(mjm)
   monkeypatch.setattr(collision_convex, "EPA_SLOTS_PER_WORLD", 0)
+  monkeypatch.setattr(collision_convex, "EPA_MIN_SLOTS", 0)
   _, d, ours, refs = _run(mjm, qpos, m=m)
   over = d.contact.overflow.numpy()
   assert over.sum() > 0

@@ -22,8 +22,9 @@ import oracle
 # median < 1e-3 and max < 3e-2.
 NEWTON_MEDIAN_TOL = 1e-4
 NEWTON_MAX_TOL = 1e-3
-# CG stalls earlier in float32 (the cost decrease reaches rounding level): measured median
-# 3e-4, max 2e-3.
+# CG: measured median 5.4e-6, max 2.1e-5 since its improvement test uses the line search's
+# cancellation-free decrease (median 3e-4, max 2e-3 when it stopped on the float32 cost
+# difference). The bounds stay the issue's, for CG runs that stop on iterations.
 CG_MEDIAN_TOL = 1e-3
 CG_MAX_TOL = 3e-2
 NSTATE = 12
@@ -199,7 +200,7 @@ def test_pgs_matches_mujoco_pgs():
 # block order without momentum stalls on some of these states (0.09 to 0.26 away): from a
 # zero normal force a block tries the normal alone, which need not lower the cost although
 # normal and friction together would.
-@pytest.mark.parametrize("name", ["humanoid", "mujoco_humanoid"])
+@pytest.mark.parametrize("name", ["humanoid", "tendon_humanoid"])
 def test_pgs_elliptic_matches_mujoco_pgs(name):
   median, worst = _compare(name, mujoco.mjtCone.mjCONE_ELLIPTIC, mujoco.mjtSolver.mjSOL_PGS)
   print(f"\n{name} PGS elliptic: qacc rel err median {median:.2e} max {worst:.2e}")

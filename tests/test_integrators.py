@@ -45,6 +45,25 @@ def test_trajectory_matches_mj_step(name, integrator):
   print(f"\n{name} {integrator.name}: worst state error after {NSTEP} steps {worst:.2e}")
 
 
+@pytest.mark.parametrize("integrator", [INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4])
+def test_qacc_and_warmstart_after_step_match_mj_step(integrator):
+  """After mj_step MuJoCo 4.0 leaves the forward qacc (Euler, implicitfast) or RK4's effective
+  acceleration sum_j B_j F_j in qacc, and the last evaluated qacc in qacc_warmstart."""
+  mjm = oracle.mj_model("humanoid", integrator=integrator)
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, NWORLD, "cpu")
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, NWORLD, seed=3, qvel_scale=0.5, qpos_scale=0.1)
+  oracle.set_state(d, qpos, qvel, ctrl, act)
+  oracle.fill_nan(d)
+  forward.step(m, d)
+  for w in range(NWORLD):
+    mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
+    mujoco.mj_step(mjm, mjd)
+    for field in ("qacc", "qacc_warmstart"):
+      err = oracle.rel_err(getattr(d, field).numpy()[w], getattr(mjd, field))
+      assert err < 1e-4, f"{integrator.name} world {w}: {field} error {err:.2e}"
+
+
 def test_unsupported_integrator_rejected():
   mjm = oracle.mj_model("humanoid", integrator=INT.mjINT_IMPLICIT)
   with pytest.raises(pws.UnsupportedModelError, match="integrator"):

@@ -55,6 +55,10 @@ UNSUPPORTED = {
              "'bicep'"),
   "equality": ("""<mujoco><worldbody><body name="b"><freejoint/><geom size=".1"/></body></worldbody>
              <equality><weld body1="b"/></equality></mujoco>""", "equality"),
+  "diagexact": ("""<mujoco><option><flag diagexact="enable"/></option><worldbody><body><freejoint/>
+             <geom size=".1"/></body></worldbody></mujoco>""", "DIAGEXACT.*diagexact"),
+  "speculative": ("""<mujoco><option><flag speculative="enable"/></option><worldbody><body><freejoint/>
+             <geom size=".1"/></body></worldbody></mujoco>""", "SPECULATIVE.*speculative"),
   "mocap": ("""<mujoco><worldbody><body mocap="true"><geom size=".1" contype="0" conaffinity="0"/>
              </body></worldbody></mujoco>""", "mocap"),
 }

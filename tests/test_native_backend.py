@@ -30,8 +30,8 @@ DSBL = mujoco.mjtDisableBit
 INT = mujoco.mjtIntegrator
 MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees"]
 # fixed tendons: the walker (limits, frictionloss, spring deadband, damper, tendon actuators)
-# and MuJoCo's stock humanoid (limited hamstring tendons)
-TENDON_MODELS = ["tendon_walker", "mujoco_humanoid"]
+# and the tendon humanoid (limited hamstrings, frictionloss, spring, tendon motor; no damper)
+TENDON_MODELS = ["tendon_walker", "tendon_humanoid"]
 NWORLD = 6
 
 # test_smooth.py: float32 pipeline vs float64 MuJoCo
@@ -289,13 +289,10 @@ def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
   median, worst = np.median(errs), np.max(errs)
   print(f"\nnative {name} {solver.name} {cone.name}: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
   assert median < tcon.NEWTON_MEDIAN_TOL
-  if name == "tendon_walker":
-    assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
-  else:
-    assert mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON in types
+  assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
 
 
-@pytest.mark.parametrize("name", ["humanoid", "mujoco_humanoid"])
+@pytest.mark.parametrize("name", ["humanoid", "tendon_humanoid"])
 def test_pgs_elliptic_matches_mujoco_and_warp(name):
   """test_contact.test_pgs_elliptic_matches_mujoco_pgs through the native step: MuJoCo's sweep
   (shuffled blocks, Nesterov momentum, warm-start forces; ray update and friction QCQP per
@@ -352,6 +349,24 @@ def test_trajectory_matches_mj_step(name, integrator):
   assert (nat.health == 0).all()
 
 
+@pytest.mark.parametrize("integrator", [INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4])
+def test_qacc_and_warmstart_after_step_match_mj_step(integrator):
+  """test_integrators' check through the native step: after mj_step MuJoCo 4.0 leaves the
+  forward qacc (Euler, implicitfast) or RK4's effective acceleration in qacc."""
+  mjm = oracle.mj_model("humanoid", integrator=integrator)
+  state = oracle.random_state(mjm, 3, seed=3, qvel_scale=0.5, qpos_scale=0.1)
+  nat = _sim(mjm, 3, "native")
+  oracle.set_state(nat.data, *state)
+  oracle.fill_nan(nat.data)
+  nat.step(1)
+  for w in range(3):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    mujoco.mj_step(mjm, mjd)
+    for field in ("qacc", "qacc_warmstart"):
+      err = oracle.rel_err(_ours(nat, field, w), getattr(mjd, field))
+      assert err < QACC_TOL, f"{integrator.name} world {w}: {field} vs MuJoCo {err:.2e}"
+
+
 # Landing humanoid (contacts, limits, Newton), float32 vs MuJoCo's float64: measured worst
 # 4e-6 (qpos) and 4e-5 (qvel) for both backends after 100 Euler / implicitfast steps and 50
 # RK4 steps. RK4's stages see contacts at intermediate states, so after the landing its
@@ -392,8 +407,8 @@ def test_contact_trajectory_matches_mj_step_and_warp(integrator, nstep):
 
 @pytest.mark.parametrize("name,z,integrator,nstep", [
   ("tendon_walker", 0.95, INT.mjINT_EULER, 100), ("tendon_walker", 0.95, INT.mjINT_RK4, 50),
-  ("mujoco_humanoid", 1.33, INT.mjINT_EULER, 100), ("mujoco_humanoid", 1.33, INT.mjINT_IMPLICITFAST, 100),
-  ("mujoco_humanoid", 1.33, INT.mjINT_RK4, 50)])
+  ("tendon_humanoid", 1.35, INT.mjINT_EULER, 100), ("tendon_humanoid", 1.35, INT.mjINT_IMPLICITFAST, 100),
+  ("tendon_humanoid", 1.35, INT.mjINT_RK4, 50)])
 def test_tendon_contact_trajectory_matches_mj_step_and_warp(name, z, integrator, nstep):
   """Landing with fixed tendons (rows of tendon limits and frictionloss on the way), the setup
   and bounds of test_contact_trajectory_matches_mj_step_and_warp (measured worst: qpos 3e-6,
@@ -425,7 +440,7 @@ def test_tendon_contact_trajectory_matches_mj_step_and_warp(name, z, integrator,
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
 
 
-@pytest.mark.parametrize("name", ["humanoid", "mujoco_humanoid", "tendon_walker"])
+@pytest.mark.parametrize("name", ["humanoid", "tendon_humanoid", "tendon_walker"])
 def test_pgs_elliptic_trajectory_matches_warp(name):
   """PGS with elliptic cones over 100 Euler steps at the model's own iteration count: PGS stops
   unconverged (health bit 4 on both backends), so the float32 trajectories part from MuJoCo's
