@@ -905,12 +905,30 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       pg0 += search[i] * (d.efc_Ma[i] - d.qfrc_smooth[i]);
     }
     for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
+    // CG's stop below needs the rounding scale of f'(0) = search . grad: the sum of the
+    // magnitudes of its terms (solver._solve's pg_abs)
+    T pg_abs = T(0);
+    if (m.solver_type == kSolverCG) {
+      for (int i = 0; i < nv; ++i) pg_abs += pws_abs(search[i]) * (pws_abs(d.efc_Ma[i]) + pws_abs(d.qfrc_smooth[i]));
+      for (int r = 0; r < nefc; ++r) {
+        if (d.efc_force[r] == T(0)) continue;
+        const T* jr = d.efc_J + (int64_t)r * ld;
+        T sj = T(0);
+        for (int i = 0; i < nv; ++i) sj += pws_abs(search[i] * jr[i]);
+        pg_abs += pws_abs(d.efc_force[r]) * sj;
+      }
+    }
     // MuJoCo's line-search tolerance on d cost / d alpha (mj_solPrimal's PrimalSearch), relative
     // to the search length; the relative test below still stops at float32 resolution
     T snorm = T(0);
     for (int i = 0; i < nv; ++i) snorm += search[i] * search[i];
     const T gtol = m.tolerance * m.ls_tolerance * pws_sqrt(snorm) / m.solver_scale;
-    T lo = T(0), hi = T(1e30), alpha = T(0), g0 = T(0);
+    // As solver._solve: hi < 0 until a point with f' > 0 is seen, and until then the bracket
+    // grows to 2 lo + 1 (bisecting towards an unbounded hi sent alpha to ~1e15 when rounding
+    // put Newton's step at or below lo); when the search runs out of iterations or reaches
+    // float32 resolution the step is lo, the last point where the cost still decreased.
+    T lo = T(0), hi = T(-1), alpha = T(0), g0 = T(0), g_start = T(0), g_lo = T(0), g_end = T(0);
+    bool found = false;
     for (int it = 0; it <= m.ls_iterations; ++it) {
       T c[3] = {T(0), T(0), T(0)};
       if (onesided)
@@ -919,16 +937,29 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         constraint_update(m, d, nefc, alpha, false, c);
       T g = alpha * pMp + pg0 + c[1];
       T h = pMp + c[2];
-      if (it == 0) g0 = pws_abs(g);
-      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0) || (it > 0 && pws_abs(g) < gtol)) break;
-      if (g < T(0))
+      if (it == 0) {
+        g0 = pws_abs(g);
+        g_start = g;
+      }
+      if (pws_abs(g) <= T(1e-7) * g0 || g0 == T(0) || (it > 0 && pws_abs(g) < gtol)) {
+        found = true;
+        g_end = g;
+        break;
+      }
+      if (g < T(0)) {
         lo = alpha;
-      else
+        g_lo = g;
+      } else {
         hi = alpha;
+      }
       T nxt = alpha - g / tmax(h, T(1e-30));
-      if (nxt <= lo || nxt >= hi) nxt = T(0.5) * (lo + hi);
-      if (nxt == alpha) break;  // float32 resolution: no further progress (as the Warp reference)
+      if (nxt <= lo || (hi >= T(0) && nxt >= hi)) nxt = hi < T(0) ? T(2) * lo + T(1) : T(0.5) * (lo + hi);
+      if (nxt == alpha) break;  // float32 resolution: no further progress
       alpha = nxt;
+    }
+    if (!found) {
+      alpha = lo;
+      g_end = g_lo;
     }
 
     // move along search; M qacc and J qacc - aref follow incrementally (as MuJoCo's solver)
@@ -939,7 +970,14 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
     T new_cost = solver_cost(m, d, nefc);
     ++niter;
-    bool done = m.solver_scale * (cost - new_cost) < m.tolerance;
+    // CG also stops on the decrease f(0) - f(alpha) by the trapezoid rule on f' (exact on a
+    // quadratic piece), free of the float32 cancellation of cost - new_cost that stopped it 2-3x
+    // earlier than MuJoCo; trusted only while f'(0) is above its own rounding level. A NaN
+    // cost difference never counts as converged.
+    T diff = cost - new_cost;
+    T decrease = T(0);
+    if (m.solver_type == kSolverCG && pws_abs(g_start) > T(1e-5) * pg_abs) decrease = T(-0.5) * alpha * (g_start + g_end);
+    bool done = diff == diff && m.solver_scale * tmax(diff, decrease) < m.tolerance;
     cost = new_cost;
     if (done) {
       d.efc_converged[0] = 1;

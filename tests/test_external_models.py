@@ -494,10 +494,4 @@ def test_native_contact_states(name, solver, cone):
   note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
   print(f"\n{name} native {solver.name} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}{note}")
   converged = median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
-  if not converged and solver == mujoco.mjtSolver.mjSOL_CG:
-    # Known bug, left for the kernels/step_solver.h rework: the native CG stops when the float32
-    # cost difference reaches rounding level (step_solver.h, `scale * (cost - new_cost) <
-    # tolerance`), 2-3x earlier than MuJoCo; pywarp_sim/solver.py stops on the line search's
-    # cancellation-free decrease instead.
-    pytest.xfail(f"native CG stops at float32 rounding of the cost: median {median:.2e}, max {worst:.2e}")
   assert converged

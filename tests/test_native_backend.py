@@ -824,6 +824,34 @@ def test_per_world_parameter_banks_match_warp():
     assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < NEWTON_TOL, w
 
 
+@pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG])
+def test_flailing_batch_stays_finite_and_near_warp(solver):
+  """The demo's batch (256 humanoids, controls uniform in +-0.3, 2 s): no world may blow up.
+
+  Regression: a line search that bisected towards an unbounded bracket end sent one world's
+  Newton step to alpha ~ 1e15 (qacc 3e16, then NaN) at step 199 of world 39. The Warp backend
+  and MuJoCo C stay near |qvel| 10 on the same controls."""
+  mjm = oracle.mj_model("humanoid")
+  mjm.opt.solver = solver
+  nworld, nsteps = 256, 400
+  gen = torch.Generator(device="cpu").manual_seed(0)
+  ctrl = (torch.rand((nworld, mjm.nu), generator=gen) * 2 - 1) * 0.3
+  sim = pws.Simulator(pws.put_model(mjm, "cpu"), nworld=nworld, device="cpu", backend="native")
+  sim.ctrl[:] = ctrl
+  sim.step(nsteps)
+  # SOLVER_NOT_CONVERGED may be set (CG within the model's 50 iterations); nothing else may
+  health = sim.health.numpy() & ~int(pws.Health.SOLVER_NOT_CONVERGED)
+  assert np.all(health == 0), f"unhealthy worlds {np.nonzero(health)[0].tolist()} flags {health[health != 0]}"
+  assert np.all(np.isfinite(sim.qvel.numpy())) and np.abs(sim.qvel.numpy()).max() < 100.0
+  # the world that blew up, against the Warp backend on the same controls
+  ref = pws.Simulator(pws.put_model(mjm, "cpu"), nworld=1, device="cpu", backend="warp")
+  one = pws.Simulator(pws.put_model(mjm, "cpu"), nworld=1, device="cpu", backend="native")
+  for s in (ref, one):
+    s.ctrl[:] = ctrl[39:40]
+    s.step(210)
+  assert np.abs(one.qvel.numpy() - ref.qvel.numpy()).max() < 1e-2
+
+
 def test_state_bytes_per_world():
   _, nat, _ = _humanoid_sims(4)
   sizes = native_backend.state_bytes_per_world(nat)
