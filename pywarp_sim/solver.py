@@ -4,8 +4,9 @@ Minimises, per world, MuJoCo's convex cost over qacc
 
   0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_i s_i(J_i qacc - aref_i)
 
-where s_i is 0.5 D_i x^2 on the active side of a limit/contact row, Huber-like for dof
-friction (linear beyond +-R f), and 0 otherwise. Newton uses the Hessian
+where s_i is 0.5 D_i x^2 on an equality row (bilateral: always active) and on the active
+side of a limit/contact row, Huber-like for dof friction (linear beyond +-R f), and 0
+otherwise; PGS leaves equality forces unprojected. Newton uses the Hessian
 M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ribiere
 updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
 derivative). Iterations stop per world at opt.tolerance on the scaled improvement or

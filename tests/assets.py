@@ -348,7 +348,9 @@ MODELS["limb_zoo"] = LIMB_ZOO
 # "backpack" welded to the torso with relpose and torquescale) and by site (a free foot plate
 # welded under the right shin, torquescale 2), a two-joint cubic coupling of the knees, a
 # one-joint lock of a slide joint, a two-tendon polynomial and a one-tendon lock, plus an
-# inactive connect (eq_active0 = 0). Limbs collide with the floor.
+# inactive connect (eq_active0 = 0). Limbs collide with the floor. The backpack and the plate
+# carry a child body each: MuJoCo 4's implicitfast adds a gyroscopic term for childless free
+# bodies (mjd_freeMhat), which pywarp_sim does not have yet (see the README's limits).
 EQUALITY_ZOO = """
 <mujoco model="equality_zoo">
   <option timestep="0.004"/>
@@ -406,11 +408,17 @@ EQUALITY_ZOO = """
     <body name="backpack" pos="-0.25 0 1.1" euler="0 0.3 0">
       <freejoint/>
       <geom type="box" size="0.05 0.1 0.12" contype="0" conaffinity="0"/>
+      <body name="strap" pos="0.05 0 0.1">
+        <geom type="box" size="0.01 0.08 0.02" contype="0" conaffinity="0"/>
+      </body>
     </body>
     <body name="plate" pos="0 -0.08 0.05">
       <freejoint/>
       <geom type="box" size="0.1 0.05 0.015"/>
       <site name="plate_top" pos="0 0 0.02"/>
+      <body name="sole" pos="0 0 -0.02">
+        <geom type="box" size="0.1 0.05 0.005"/>
+      </body>
     </body>
   </worldbody>
   <tendon>
