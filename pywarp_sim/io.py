@@ -8,7 +8,7 @@ import warp as wp
 
 from .errors import UnsupportedModelError
 from .types import (
-  BiasType, Data, DisableBit, DynType, GainType, GeomType, IntegratorType, JointType, Model,
+  BiasType, Data, DisableBit, DynType, EqType, GainType, GeomType, IntegratorType, JointType, Model,
   Option, TrnType, vec10, vec6,
 )
 
@@ -33,8 +33,24 @@ def _validate(m: mujoco.MjModel):
       f"{kind} {_name(m, objtype, i) if objtype is not None else ''}: {feature} is not "
       f"supported by pywarp_sim; {fix}")
 
+  # before the element counts: a flex equality names its constraint, not only the flex
+  supported_eq = [int(t) for t in EqType]
+  for i in range(m.neq):
+    t = int(m.eq_type[i])
+    if t not in supported_eq:
+      fail("equality constraint", obj.mjOBJ_EQUALITY, i, f"type {mujoco.mjtEq(t).name}",
+           "use connect, weld, joint or tendon equality constraints, or remove it")
+    if t in (int(EqType.CONNECT), int(EqType.WELD)) and int(m.eq_objtype[i]) not in (
+        int(obj.mjOBJ_BODY), int(obj.mjOBJ_SITE)):
+      fail("equality constraint", obj.mjOBJ_EQUALITY, i,
+           f"object type {mujoco.mjtObj(int(m.eq_objtype[i])).name}", "refer to bodies or sites")
+    if t == int(EqType.JOINT):
+      for jid in (m.eq_obj1id[i], m.eq_obj2id[i]):
+        if jid >= 0 and int(m.jnt_type[jid]) not in (int(JointType.HINGE), int(JointType.SLIDE)):
+          fail("equality constraint", obj.mjOBJ_EQUALITY, i, "joint equality on a free or ball joint",
+               "couple hinge or slide joints")
+
   counts = {
-    "equality constraint": (m.neq, "remove the <equality> elements (connect/weld are not implemented yet)"),
     "flex": (m.nflex, "remove the <flex>/<flexcomp> elements"),
     "plugin": (m.nplugin, "remove the plugins"),
     "mocap body": (m.nmocap, "make the body a regular body or weld it to the world"),
@@ -231,6 +247,11 @@ def host_tables(m: mujoco.MjModel, nbank: int = 1) -> dict:
     tendon_stiffness=f32(m.tendon_stiffness, (m.ntendon,)),
     tendon_damping=f32(m.tendon_damping, (m.ntendon,)),
     tendon_lengthspring=f32(m.tendon_lengthspring, (m.ntendon, 2)),
+    tendon_length0=f32(m.tendon_length0, (m.ntendon,)),
+    eq_type=i32(m.eq_type), eq_obj1id=i32(m.eq_obj1id), eq_obj2id=i32(m.eq_obj2id),
+    eq_objtype=i32(m.eq_objtype), eq_active0=i32(m.eq_active0),
+    eq_solref=f32(m.eq_solref, (m.neq, 2)), eq_solimp=f32(m.eq_solimp, (m.neq, 5)),
+    eq_data=f32(m.eq_data, (m.neq, m.eq_data.shape[-1] if m.neq else mujoco.mjNEQDATA)),
   )
   # fixed tendons: constant Jacobian, coef at each joint's dof (length = sum coef * qpos)
   tendon_J = np.zeros((m.ntendon, m.nv), np.float32)
@@ -280,6 +301,8 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   for key, val in host.items():
     if key == "tendon_J":
       arrays[key] = wp.array(val.reshape(mjm.ntendon, mjm.nv), dtype=wp.float32, device=device)
+    elif key == "eq_data":
+      arrays[key] = wp.array(val, dtype=wp.float32, device=device)
     elif key in fields:
       arrays[key] = _to_warp(val, device, vec=True, banked=key in _BANKED)
   o = mjm.opt
@@ -292,7 +315,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   )
   model = Model(
     nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, na=mjm.na, nbody=mjm.nbody, njnt=mjm.njnt, ngeom=mjm.ngeom,
-    ntendon=mjm.ntendon,
+    ntendon=mjm.ntendon, neq=mjm.neq,
     nsite=mjm.nsite, nbank=nbank, opt=opt, device=str(device), names=_names(mjm), host=host, mj_model=mjm,
     meaninertia=float(mjm.stat.meaninertia),
     has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
@@ -321,6 +344,11 @@ def load_mj_model(path_or_xml: str) -> mujoco.MjModel:
     raise FileNotFoundError(f"model file '{path_or_xml}' does not exist (pass a path, an XML "
                             f"string, or a bundled model name)")
   return mujoco.MjModel.from_xml_path(path_or_xml)
+
+
+def _eq_active0(m: Model) -> np.ndarray:
+  """(max(neq, 1),) int32: the model's eq_active0 (one unused slot without equalities)."""
+  return m.host["eq_active0"] if m.neq else np.zeros(1, np.int32)
 
 
 def make_data(m: Model, nworld: int, device=None) -> Data:
@@ -365,6 +393,7 @@ def make_data(m: Model, nworld: int, device=None) -> Data:
     rk_dqvel=z((nworld, nv)), rk_dqacc=z((nworld, nv)), rk_dact=z((nworld, na)),
     qfrc_scratch=z((nworld, nv)), qacc_scratch=z((nworld, nv)),
     ten_length=z((nworld, max(m.ntendon, 1))), ten_velocity=z((nworld, max(m.ntendon, 1))),
+    eq_active=wp.array(np.tile(_eq_active0(m), (nworld, 1)), dtype=wp.int32, device=device),
   )
   from . import constraint
   d.efc = constraint.make_constraint_data(m, nworld, device)

@@ -151,8 +151,16 @@ def _fingerprint(sim) -> tuple:
           int(mjo.ccd_iterations), float(mjo.ccd_tolerance))
 
 
+def check_model(m) -> None:
+  """Raises RuntimeError for model features the fused native step does not implement."""
+  if m.neq:
+    raise RuntimeError(f"backend='native' does not support equality constraints (the model has {m.neq}); "
+                       f"use backend='warp'")
+
+
 def _check_supported(sim) -> None:
   m = sim.model
+  check_model(m)
   if m.collision is None or sim.data.contact is None or sim.data.efc is None:
     raise RuntimeError("backend='native' needs the model's collision pairs and the Data contact/efc "
                        "arrays (pywarp_sim.put_model builds them); use backend='warp'")

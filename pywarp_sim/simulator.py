@@ -96,7 +96,9 @@ def _reset_worlds(
   # Model:
   nq: int,
   nv: int,
+  neq: int,
   qpos0: wp.array(dtype=float),
+  eq_active0: wp.array(dtype=int),
   # Data in:
   mask: wp.array(dtype=int),
   # Data out:
@@ -115,6 +117,7 @@ def _reset_worlds(
   nefc_out: wp.array(dtype=int),
   efc_jv_out: wp.array2d(dtype=float),
   efc_jar_out: wp.array2d(dtype=float),
+  eq_active_out: wp.array2d(dtype=int),
   health_out: wp.array(dtype=int),
 ):
   worldid = wp.tid()
@@ -135,6 +138,8 @@ def _reset_worlds(
     ctrl_out[worldid, i] = 0.0
   for i in range(xfrc_applied_out.shape[1]):
     xfrc_applied_out[worldid, i] = wp.spatial_vector()
+  for i in range(neq):
+    eq_active_out[worldid, i] = eq_active0[i]  # mj_resetData
   # the old contacts and constraint rows belong to the old state: drop them
   ncon_out[worldid] = 0
   contact_overflow_out[worldid] = 0
@@ -192,6 +197,8 @@ class Simulator:
           or (nconmax is not None and model.collision.nconmax != nconmax)):
       model = put_model(model.mj_model, self.device, nbank or model.nbank,
                         nconmax if nconmax is not None else model.collision.nconmax)
+    if backend == "native":
+      native_backend.check_model(model)  # before any state is allocated
     self.model: Model = model
     self.backend = backend
     self.auto_reset = auto_reset
@@ -412,10 +419,10 @@ class Simulator:
 
   def _reset_state_masked(self):
     m, d = self.model, self.data
-    wp.launch(_reset_worlds, dim=d.nworld, inputs=[m.nq, m.nv, m.qpos0, self._mask], outputs=[
+    wp.launch(_reset_worlds, dim=d.nworld, inputs=[m.nq, m.nv, m.neq, m.qpos0, m.eq_active0, self._mask], outputs=[
       d.time, d.qpos, d.qvel, d.act, d.act_dot, d.ctrl, d.qacc, d.qacc_warmstart, d.qfrc_applied,
       d.xfrc_applied, d.contact.ncon, d.contact.overflow, d.efc.nefc, d.efc.efc_jv, d.efc.efc_jar,
-      self._health])
+      d.eq_active, self._health])
 
 
 def _native_backend():

@@ -4,8 +4,9 @@ Minimises, per world, MuJoCo's convex cost over qacc
 
   0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_i s_i(J_i qacc - aref_i)
 
-where s_i is 0.5 D_i x^2 on the active side of a limit/contact row, Huber-like for dof
-friction (linear beyond +-R f), and 0 otherwise. Newton uses the Hessian
+where s_i is 0.5 D_i x^2 on an equality row (bilateral: always active) and on the active
+side of a limit/contact row, Huber-like for dof friction (linear beyond +-R f), and 0
+otherwise; PGS leaves equality forces unprojected. Newton uses the Hessian
 M + J' D_active J (dense Cholesky); CG uses M^-1 as preconditioner with Polak-Ribiere
 updates. The line search is exact on the piecewise-quadratic cost (bracketed Newton on its
 derivative). Iterations stop per world at opt.tolerance on the scaled improvement or
@@ -17,9 +18,10 @@ MuJoCo's shuffled block order with Nesterov momentum, from the warm-start forces
 import warp as wp
 
 from . import smooth
-from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_FRICTION_DOF, CNSTR_FRICTION_TENDON
+from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_EQUALITY, CNSTR_FRICTION_DOF, CNSTR_FRICTION_TENDON
 from .types import Data, DisableBit, Model
 
+_EQUALITY = wp.constant(CNSTR_EQUALITY)
 _FRICTION = wp.constant(CNSTR_FRICTION_DOF)
 _FRICTION_TENDON = wp.constant(CNSTR_FRICTION_TENDON)
 _ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
@@ -28,6 +30,8 @@ _ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
 @wp.func
 def _row_cost(type: int, x: float, d: float, r: float, floss: float) -> wp.vec3:
   """(cost, force, curvature) of one scalar row at jar = x; force = -d cost / d x."""
+  if type == _EQUALITY:
+    return wp.vec3(0.5 * d * x * x, -d * x, d)  # bilateral: always quadratic
   if type == _FRICTION or type == _FRICTION_TENDON:
     if x <= -r * floss:
       return wp.vec3(-floss * x - 0.5 * r * floss * floss, floss, 0.0)
@@ -408,7 +412,8 @@ def _pgs_project(worldid: int, nefc: int, efc_type: wp.array2d(dtype=int), efc_f
             efc_force[worldid, r + j] = efc_force[worldid, r + j] * scl
       r += dim
     else:
-      efc_force[worldid, r] = wp.max(0.0, efc_force[worldid, r])
+      if type != _EQUALITY:
+        efc_force[worldid, r] = wp.max(0.0, efc_force[worldid, r])
       r += 1
 
 
@@ -448,7 +453,7 @@ def _pgs_dual_state(worldid: int, nefc: int, efc_type: wp.array2d(dtype=int), ef
       r += dim
     else:
       state = int(0)
-      if f > 0.0:
+      if f > 0.0 or type == _EQUALITY:
         state = 1
       efc_state[worldid, r] = state
       r += 1
@@ -485,6 +490,7 @@ def _solve(
   efc_B_in: wp.array2d(dtype=float),
   efc_dim_in: wp.array2d(dtype=int),
   efc_coef_in: wp.array2d(dtype=float),
+  efc_jdotv_in: wp.array2d(dtype=float),
   # Data out:
   qacc_out: wp.array2d(dtype=float),
   qfrc_constraint_out: wp.array2d(dtype=float),
@@ -507,14 +513,17 @@ def _solve(
   worldid = wp.tid()
   nefc = nefc_in[worldid]
 
-  # reference acceleration aref = -B J qvel - K imp (pos - margin)
+  # reference acceleration aref = -B J qvel - K imp (pos - margin), less Jdot qvel on
+  # equality rows (mj_referenceConstraint)
   for r in range(nefc):
     v = float(0.0)
     for j in range(nv):
       v += efc_J_in[worldid, r, j] * qvel_in[worldid, j]
     efc_vel_out[worldid, r] = v
-    efc_aref_out[worldid, r] = -efc_B_in[worldid, r] * v - efc_K_in[worldid, r] * (
-      efc_pos_in[worldid, r] - efc_margin_in[worldid, r])
+    aref = -efc_B_in[worldid, r] * v - efc_K_in[worldid, r] * (efc_pos_in[worldid, r] - efc_margin_in[worldid, r])
+    if efc_type_in[worldid, r] == _EQUALITY:
+      aref -= efc_jdotv_in[worldid, r]
+    efc_aref_out[worldid, r] = aref
 
   niter = int(0)
   done = int(nefc == 0)
@@ -636,7 +645,7 @@ def _solve(
         if efc_type_in[worldid, r] == _FRICTION or efc_type_in[worldid, r] == _FRICTION_TENDON:
           floss = efc_frictionloss_in[worldid, r]
           fnew = wp.clamp(fnew, -floss, floss)
-        else:
+        elif efc_type_in[worldid, r] != _EQUALITY:
           fnew = wp.max(0.0, fnew)
         delta = fnew - f
         change = 0.5 * a * delta * delta + delta * res
@@ -852,6 +861,6 @@ def solve(m: Model, d: Data):
     0 if opt.disabled(DisableBit.WARMSTART) else 1, m.dof_parentid,
     d.qvel, d.qM, d.qLD, d.qLDiagInv, d.qacc_smooth, d.qfrc_smooth, d.qacc_warmstart,
     e.nefc, e.efc_type, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss, e.efc_D, e.efc_R,
-    e.efc_K, e.efc_B, e.efc_dim, e.efc_coef,
+    e.efc_K, e.efc_B, e.efc_dim, e.efc_coef, e.efc_jdotv,
   ], outputs=[d.qacc, d.qfrc_constraint, e.efc_vel, e.efc_aref, e.efc_force, e.efc_jar, e.efc_jv,
               e.efc_state, e.efc_cone_H, e.pgs_MinvJ, e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])

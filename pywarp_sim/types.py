@@ -72,6 +72,14 @@ class IntegratorType(enum.IntEnum):
   IMPLICITFAST = 3
 
 
+class EqType(enum.IntEnum):
+  """MuJoCo's mjtEq (the types pywarp_sim supports)."""
+  CONNECT = 0
+  WELD = 1
+  JOINT = 2
+  TENDON = 3
+
+
 class ConeType(enum.IntEnum):
   PYRAMIDAL = 0
   ELLIPTIC = 1
@@ -142,6 +150,7 @@ class Model:
   ngeom: int
   nsite: int
   ntendon: int
+  neq: int
   nbank: int
   opt: Option
   names: dict  # element kind -> list of names (index -> name, "" when unnamed)
@@ -237,6 +246,16 @@ class Model:
   tendon_stiffness: wp.array       # (ntendon,) float
   tendon_damping: wp.array         # (ntendon,) float
   tendon_lengthspring: wp.array    # (ntendon,) vec2: spring rest-length deadband
+  tendon_length0: wp.array         # (ntendon,) float: length at qpos0, m or rad
+  # equality constraints (connect, weld, joint, tendon)
+  eq_type: wp.array         # (neq,) int EqType
+  eq_obj1id: wp.array       # (neq,) int: body, site, joint or tendon id
+  eq_obj2id: wp.array       # (neq,) int: second object (-1: none for joint/tendon; 0: world body)
+  eq_objtype: wp.array      # (neq,) int: mjtObj of connect/weld objects (body 1 or site 6)
+  eq_active0: wp.array      # (neq,) int: initial eq_active
+  eq_solref: wp.array       # (neq,) vec2
+  eq_solimp: wp.array       # (neq,) vec5
+  eq_data: wp.array         # (neq, mjNEQDATA) float: anchors, relpose, polycoef, torquescale
   meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)
   # collision: static candidate pairs and contact capacity (collision_driver.CollisionPairs)
   collision: object = None
@@ -251,8 +270,9 @@ class Data:
   """Per-world state and derived quantities; the leading axis is the world.
 
   State (what `reset` sets and a checkpoint saves): time, qpos, qvel, act,
-  ctrl, qacc_warmstart, qfrc_applied, xfrc_applied. Everything else is
-  derived by `forward`.
+  ctrl, qacc_warmstart, qfrc_applied, xfrc_applied; eq_active is user-set state
+  too (reset to the model's eq_active0, not saved in checkpoints). Everything
+  else is derived by `forward`.
   """
   nworld: int
   time: wp.array            # (nworld,) float, s
@@ -317,6 +337,7 @@ class Data:
   qacc_scratch: wp.array    # (nworld, nv)
   ten_length: wp.array      # (nworld, max(ntendon,1)) float: tendon lengths, m or rad
   ten_velocity: wp.array    # (nworld, max(ntendon,1)) float
+  eq_active: wp.array       # (nworld, max(neq,1)) int: equality constraint enabled (state, user-set)
   # contacts of the last collision pass (collision_driver.Contacts)
   contact: object = None
   # constraint rows and solver state (constraint.ConstraintData)

@@ -342,3 +342,181 @@ LIMB_ZOO = """
 """
 
 MODELS["limb_zoo"] = LIMB_ZOO
+
+# A free-floating humanoid torso carrying every supported equality constraint: connect by body
+# (the forearms hold hands) and by site (left hand to a world site, soft), weld by body (a free
+# "backpack" welded to the torso with relpose and torquescale) and by site (a free foot plate
+# welded under the right shin, torquescale 2), a two-joint cubic coupling of the knees, a
+# one-joint lock of a slide joint, a two-tendon polynomial and a one-tendon lock, plus an
+# inactive connect (eq_active0 = 0). Limbs collide with the floor. The backpack and the plate
+# carry a child body each: MuJoCo 4's implicitfast adds a gyroscopic term for childless free
+# bodies (mjd_freeMhat), which pywarp_sim does not have yet (see the README's limits).
+EQUALITY_ZOO = """
+<mujoco model="equality_zoo">
+  <option timestep="0.004"/>
+  <default>
+    <joint type="hinge" axis="0 1 0" damping="0.3" armature="0.01"/>
+    <geom type="capsule" size="0.04" contype="1" conaffinity="1"/>
+    <motor gear="20" ctrlrange="-1 1"/>
+  </default>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 0.1"/>
+    <site name="hook" pos="0.3 0.4 1.3"/>
+    <body name="torso" pos="0 0 1.0">
+      <freejoint/>
+      <geom type="box" size="0.1 0.15 0.15"/>
+      <body name="arm_r" pos="0 -0.2 0.1">
+        <joint name="shoulder_r"/>
+        <joint name="shoulder_r_roll" axis="1 0 0"/>
+        <geom fromto="0 0 0 0 0 -0.3"/>
+        <body name="forearm_r" pos="0 0 -0.32">
+          <joint name="elbow_r"/>
+          <geom fromto="0 0 0 0.2 0 -0.2"/>
+        </body>
+      </body>
+      <body name="arm_l" pos="0 0.2 0.1">
+        <joint name="shoulder_l" type="ball"/>
+        <geom fromto="0 0 0 0 0 -0.3"/>
+        <body name="forearm_l" pos="0 0 -0.32">
+          <joint name="elbow_l"/>
+          <geom fromto="0 0 0 0.2 0 -0.2"/>
+          <site name="hand_l" pos="0.2 0 -0.2" quat="0.96 0.2 0 0.2"/>
+        </body>
+      </body>
+      <body name="thigh_r" pos="0 -0.08 -0.18">
+        <joint name="hip_r"/>
+        <geom fromto="0 0 0 0 0 -0.35"/>
+        <body name="shin_r" pos="0 0 -0.38">
+          <joint name="knee_r" range="-2.4 0.1" limited="true"/>
+          <geom fromto="0 0 0 0 0 -0.35"/>
+          <site name="ankle_r" pos="0 0 -0.4" quat="0.98 0 0.17 0.1"/>
+        </body>
+      </body>
+      <body name="thigh_l" pos="0 0.08 -0.18">
+        <joint name="hip_l"/>
+        <geom fromto="0 0 0 0 0 -0.35"/>
+        <body name="shin_l" pos="0 0 -0.38">
+          <joint name="knee_l"/>
+          <geom fromto="0 0 0 0 0 -0.35"/>
+        </body>
+      </body>
+      <body name="tail" pos="-0.15 0 0">
+        <joint name="tail" type="slide" axis="1 0 0"/>
+        <geom type="sphere" size="0.05"/>
+      </body>
+    </body>
+    <body name="backpack" pos="-0.25 0 1.1" euler="0 0.3 0">
+      <freejoint/>
+      <geom type="box" size="0.05 0.1 0.12" contype="0" conaffinity="0"/>
+      <body name="strap" pos="0.05 0 0.1">
+        <geom type="box" size="0.01 0.08 0.02" contype="0" conaffinity="0"/>
+      </body>
+    </body>
+    <body name="plate" pos="0 -0.08 0.05">
+      <freejoint/>
+      <geom type="box" size="0.1 0.05 0.015"/>
+      <site name="plate_top" pos="0 0 0.02"/>
+      <body name="sole" pos="0 0 -0.02">
+        <geom type="box" size="0.1 0.05 0.005"/>
+      </body>
+    </body>
+  </worldbody>
+  <tendon>
+    <fixed name="hips">
+      <joint joint="hip_r" coef="1"/>
+      <joint joint="hip_l" coef="1"/>
+    </fixed>
+    <fixed name="knees">
+      <joint joint="knee_r" coef="0.5"/>
+      <joint joint="knee_l" coef="-0.5"/>
+    </fixed>
+    <fixed name="elbow_r">
+      <joint joint="elbow_r" coef="1"/>
+      <joint joint="shoulder_r_roll" coef="0.3"/>
+    </fixed>
+  </tendon>
+  <equality>
+    <connect name="hands" body1="forearm_r" body2="forearm_l" anchor="0.2 0 -0.2"/>
+    <connect name="hook" site1="hand_l" site2="hook" solref="0.05 1.2" solimp="0.8 0.95 0.01 0.4 3"/>
+    <weld name="backpack" body1="backpack" body2="torso" relpose="-0.2 0.02 0.1 0.98 0 0.2 0"
+          torquescale="0.6"/>
+    <weld name="plate" site1="plate_top" site2="ankle_r" torquescale="2" solref="0.03 0.8"/>
+    <joint name="knees" joint1="knee_l" joint2="knee_r" polycoef="0.1 0.8 -0.2 0.05 0"/>
+    <joint name="tail" joint1="tail" polycoef="0.03 0 0 0 0"/>
+    <tendon name="legs" tendon1="hips" tendon2="knees" polycoef="0 0.5 0.3 0 0.1"/>
+    <tendon name="elbow" tendon1="elbow_r" polycoef="0.2 0 0 0 0" solimp="0.95 0.99 0.002 0.5 2"/>
+    <connect name="spare" body1="tail" body2="torso" anchor="0 0 0.1" active="false"/>
+  </equality>
+  <actuator>
+    <motor joint="shoulder_r"/>
+    <motor joint="elbow_r"/>
+    <motor joint="elbow_l"/>
+    <motor joint="hip_r"/>
+    <motor joint="knee_r"/>
+    <motor joint="hip_l"/>
+    <motor joint="tail" gear="5"/>
+  </actuator>
+</mujoco>
+"""
+
+MODELS["equality_zoo"] = EQUALITY_ZOO
+
+# A planar-ish biped whose legs are closed-loop four-bar (parallelogram) linkages: each thigh
+# has a parallel rocker hinged on the torso 8 cm ahead of the hip, whose end is pinned to the
+# shin by a connect constraint, so the shin keeps the torso's pitch while the hip and knee
+# move together. Motors on hips and knees, feet on a floor; the rockers are visual only.
+FOURBAR_BIPED = """
+<mujoco model="fourbar_biped">
+  <option timestep="0.004"/>
+  <default>
+    <joint type="hinge" axis="0 1 0" damping="0.5" armature="0.02"/>
+    <geom type="capsule" size="0.04" contype="1" conaffinity="1"/>
+    <motor gear="25" ctrlrange="-1 1"/>
+  </default>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 0.1"/>
+    <body name="torso" pos="0 0 1.05">
+      <freejoint/>
+      <geom type="box" size="0.12 0.16 0.2"/>
+      <body name="thigh_r" pos="0 -0.1 -0.22">
+        <joint name="hip_r" range="-1.2 1.2" limited="true"/>
+        <geom fromto="0 0 0 0 0 -0.4"/>
+        <body name="shin_r" pos="0 0 -0.42">
+          <joint name="knee_r"/>
+          <geom fromto="0 0 0 0 0 -0.36"/>
+          <geom type="box" pos="0.05 0 -0.4" size="0.1 0.05 0.02"/>
+        </body>
+      </body>
+      <body name="rocker_r" pos="0.08 -0.1 -0.22">
+        <joint name="rocker_r"/>
+        <geom fromto="0 0 0 0 0 -0.42" size="0.02" contype="0" conaffinity="0"/>
+      </body>
+      <body name="thigh_l" pos="0 0.1 -0.22">
+        <joint name="hip_l" range="-1.2 1.2" limited="true"/>
+        <geom fromto="0 0 0 0 0 -0.4"/>
+        <body name="shin_l" pos="0 0 -0.42">
+          <joint name="knee_l"/>
+          <geom fromto="0 0 0 0 0 -0.36"/>
+          <geom type="box" pos="0.05 0 -0.4" size="0.1 0.05 0.02"/>
+        </body>
+      </body>
+      <body name="rocker_l" pos="0.08 0.1 -0.22">
+        <joint name="rocker_l"/>
+        <geom fromto="0 0 0 0 0 -0.42" size="0.02" contype="0" conaffinity="0"/>
+      </body>
+    </body>
+  </worldbody>
+  <equality>
+    <connect name="linkage_r" body1="rocker_r" body2="shin_r" anchor="0 0 -0.42"/>
+    <connect name="linkage_l" body1="rocker_l" body2="shin_l" anchor="0 0 -0.42"/>
+  </equality>
+  <actuator>
+    <motor joint="hip_r"/>
+    <motor joint="knee_r"/>
+    <motor joint="hip_l"/>
+    <motor joint="knee_l"/>
+  </actuator>
+</mujoco>
+"""
+
+MODELS["fourbar_biped"] = FOURBAR_BIPED

@@ -53,8 +53,9 @@ UNSUPPORTED = {
   "muscle": ("""<mujoco><worldbody><body><joint name="a"/><geom size=".1"/></body></worldbody>
              <actuator><muscle name="bicep" joint="a" lengthrange="-1 1"/></actuator></mujoco>""",
              "'bicep'"),
-  "equality": ("""<mujoco><worldbody><body name="b"><freejoint/><geom size=".1"/></body></worldbody>
-             <equality><weld body1="b"/></equality></mujoco>""", "equality"),
+  "flex equality": ("""<mujoco><worldbody><flexcomp name="cloth" type="grid" count="3 3 1"
+             spacing=".1 .1 .1" dim="2"><edge equality="true"/></flexcomp></worldbody></mujoco>""",
+                    "equality constraint #0: type mjEQ_FLEX"),
   "diagexact": ("""<mujoco><option><flag diagexact="enable"/></option><worldbody><body><freejoint/>
              <geom size=".1"/></body></worldbody></mujoco>""", "DIAGEXACT.*diagexact"),
   "speculative": ("""<mujoco><option><flag speculative="enable"/></option><worldbody><body><freejoint/>
@@ -69,6 +70,13 @@ def test_unsupported_features_raise_at_load(case):
   xml, pattern = UNSUPPORTED[case]
   with pytest.raises(pws.UnsupportedModelError, match=pattern):
     pws.load_model(xml, device="cpu")
+
+
+def test_weld_to_world_is_accepted():
+  xml = """<mujoco><worldbody><body name="b"><freejoint/><geom size=".1"/></body></worldbody>
+           <equality><weld body1="b"/></equality></mujoco>"""
+  m = pws.load_model(xml, device="cpu")
+  assert m.neq == 1 and m.eq_data.shape == (1, mujoco.mjNEQDATA)
 
 
 def test_visual_only_mesh_is_accepted():

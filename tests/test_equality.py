@@ -1,0 +1,215 @@
+"""Equality constraints (connect, weld, joint, tendon) against MuJoCo C: the efc rows of
+mj_instantiateEquality / mj_makeImpedance / mj_referenceConstraint (Jdot qvel term included),
+qacc for Newton, CG and PGS with pyramidal and elliptic contacts, per-step trajectories of a
+closed-loop four-bar biped for every integrator, eq_active toggling, and the native backend's
+rejection (flex equality's rejection is in test_io)."""
+
+import functools
+
+import mujoco
+import numpy as np
+import pytest
+
+import pywarp_sim as pws
+from pywarp_sim import forward, native
+
+import oracle
+
+SOLVER = mujoco.mjtSolver
+CONE = mujoco.mjtCone
+# Row data are float32 evaluations of MuJoCo's float64 formulas: rounding only (measured
+# <= 4e-7 for J, pos and vel). D follows pos through the impedance: inside a narrow solimp width
+# (the zoo's "elbow", 0.002) pos rounding is amplified (measured 1.2e-5); test_constraint's
+# bound. aref = -B vel - K imp pos - Jdot qvel: a connect/weld pos is a difference of anchor
+# coordinates (~1 m, float32 rounding ~1e-7 m) times K imp ~ 2.8e3, so aref is compared after
+# removing K imp dpos + B dvel (the rows' own pos/vel differences, checked above it): what
+# remains is the Jdot qvel term and the coefficients (measured <= 7.7e-6; plain aref 1.5e-4).
+ROW_TOL = 1e-5
+AREF_TOL = 5e-5
+D_RTOL = 1e-4
+# Values are compared on the equality rows (contact rows are test_contact's: their D moves
+# with the float32 contact depth inside the impedance width); every row's type and id, and
+# qacc, which all rows determine, are compared too.
+# Solvers run to convergence (iterations raised, tolerance tightened in MuJoCo). Newton
+# reaches the unique optimum up to float32 rounding; CG stops earlier in float32 (the cost
+# decrease reaches rounding level): test_constraint.py's bounds. PGS (MuJoCo's sweep order,
+# equality rows unprojected) converges linearly: test_contact's max bound for PGS elliptic.
+NEWTON_TOL = 1e-4
+CG_TOL = 5e-3
+PGS_TOL = 1e-3
+SOLVER_TOL = {SOLVER.mjSOL_NEWTON: NEWTON_TOL, SOLVER.mjSOL_CG: CG_TOL, SOLVER.mjSOL_PGS: PGS_TOL}
+# One step from MuJoCo's own state: float32 rounding of one forward pass and integration
+# (measured <= 3.7e-5 on qvel, 2.6e-7 on qpos over 100 steps of every integrator).
+STEP_QPOS_TOL = 2e-6
+STEP_QVEL_TOL = 1e-4
+NSTEP = 100
+
+
+def _solver_model(name, solver=SOLVER.mjSOL_NEWTON, cone=CONE.mjCONE_PYRAMIDAL):
+  mjm = oracle.mj_model(name)
+  mjm.opt.solver = solver
+  mjm.opt.cone = cone
+  mjm.opt.iterations = 200
+  mjm.opt.ls_iterations = 50
+  mjm.opt.tolerance = 1e-10
+  return mjm
+
+
+@functools.lru_cache(maxsize=None)
+def _states(name):
+  """Random states (large violations) and MuJoCo's own falling states (contacts present)."""
+  mjm = oracle.mj_model(name)
+  rand = oracle.random_state(mjm, 4, seed=11)
+  fall = oracle.falling_states(mjm, 6, seed=2)
+  return tuple(np.concatenate([a, b]) for a, b in zip(rand, fall))
+
+
+def _compare(mjm, states, eq_active=None):
+  """Runs forward in both; asserts the rows and qacc, returns the worst qacc error and the
+  number of contact rows seen."""
+  m = pws.put_model(mjm, "cpu")
+  nworld = len(states[0])
+  d = pws.make_data(m, nworld, "cpu")
+  oracle.set_state(d, *states)
+  if eq_active is not None:
+    d.eq_active.assign(eq_active.astype(np.int32))
+  oracle.fill_nan(d)
+  forward.forward(m, d)
+  e = d.efc
+  worst, ncontact_rows = 0.0, 0
+  for w in range(nworld):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in states))
+    if eq_active is not None:
+      mjd.eq_active[:] = eq_active[w]
+    mujoco.mj_forward(mjm, mjd)
+    n, ne = mjd.nefc, mjd.ne
+    assert e.nefc.numpy()[w] == n and e.ne.numpy()[w] == ne, f"world {w}: rows"
+    np.testing.assert_array_equal(e.efc_type.numpy()[w, :n], mjd.efc_type)
+    np.testing.assert_array_equal(e.efc_id.numpy()[w, :n], mjd.efc_id)
+    assert oracle.rel_err(e.efc_J.numpy()[w, :ne], mjd.efc_J.reshape(n, mjm.nv)[:ne]) < ROW_TOL
+    assert oracle.rel_err(e.efc_pos.numpy()[w, :ne], mjd.efc_pos[:ne]) < ROW_TOL
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :ne], mjd.efc_D[:ne], rtol=D_RTOL)
+    assert oracle.rel_err(e.efc_vel.numpy()[w, :ne], mjd.efc_vel[:ne]) < ROW_TOL
+    kbip = mjd.efc_KBIP.reshape(-1, 4)[:ne]
+    dpos = e.efc_pos.numpy()[w, :ne] - mjd.efc_pos[:ne]
+    dvel = e.efc_vel.numpy()[w, :ne] - mjd.efc_vel[:ne]
+    resid = e.efc_aref.numpy()[w, :ne] - mjd.efc_aref[:ne] + kbip[:, 0] * kbip[:, 2] * dpos + kbip[:, 1] * dvel
+    assert np.max(np.abs(resid), initial=0.0) / max(np.max(np.abs(mjd.efc_aref[:ne]), initial=0.0), 1.0) < AREF_TOL
+    err = oracle.rel_err(d.qacc.numpy()[w], mjd.qacc)
+    assert err < SOLVER_TOL[mjm.opt.solver], f"world {w}: qacc error {err:.2e}"
+    assert oracle.rel_err(d.qfrc_constraint.numpy()[w], mjd.qfrc_constraint) < SOLVER_TOL[mjm.opt.solver]
+    worst = max(worst, err)
+    ncontact_rows += n - ne - mjd.nf - mjd.nl
+  return worst, ncontact_rows
+
+
+_ZOO_EQ = ["hands", "hook", "backpack", "plate", "knees", "tail", "legs", "elbow"]
+
+
+@pytest.mark.parametrize("eq_name", _ZOO_EQ)
+def test_each_equality_type_matches_mujoco(eq_name):
+  """One equality of the zoo active at a time (Newton): connect body/site, weld body/site
+  with torquescale, two- and one-joint polycoef, two- and one-tendon polycoef."""
+  mjm = _solver_model("equality_zoo")
+  eqid = mujoco.mj_name2id(mjm, mujoco.mjtObj.mjOBJ_EQUALITY, eq_name)
+  mjm.eq_active0[:] = 0
+  mjm.eq_active0[eqid] = 1
+  states = _states("equality_zoo")
+  worst, _ = _compare(mjm, states, eq_active=np.tile(mjm.eq_active0, (len(states[0]), 1)))
+  kind = mujoco.mjtEq(int(mjm.eq_type[eqid])).name
+  semantics = mujoco.mjtObj(int(mjm.eq_objtype[eqid])).name if kind in ("mjEQ_CONNECT", "mjEQ_WELD") else ""
+  print(f"\n{eq_name} ({kind} {semantics}): worst qacc rel err {worst:.2e}")
+
+
+@pytest.mark.parametrize("cone", [CONE.mjCONE_PYRAMIDAL, CONE.mjCONE_ELLIPTIC])
+@pytest.mark.parametrize("solver", [SOLVER.mjSOL_NEWTON, SOLVER.mjSOL_CG, SOLVER.mjSOL_PGS])
+def test_all_equalities_with_contacts_match_mujoco(solver, cone):
+  """Every equality at once (the inactive one stays out), with contact rows after them."""
+  mjm = _solver_model("equality_zoo", solver, cone)
+  worst, ncontact_rows = _compare(mjm, _states("equality_zoo"))
+  assert ncontact_rows > 0, "states must include contacts"
+  print(f"\nequality_zoo {solver.name} {cone.name}: worst qacc rel err {worst:.2e} "
+        f"({ncontact_rows} contact rows)")
+
+
+@pytest.mark.parametrize("solver", [SOLVER.mjSOL_NEWTON, SOLVER.mjSOL_PGS])
+def test_eq_active_per_world_matches_mujoco(solver):
+  """Per-world eq_active (Data state a user toggles): all on, each one off, all off."""
+  mjm = _solver_model("equality_zoo", solver)
+  states = _states("equality_zoo")
+  nworld = len(states[0])
+  active = np.ones((nworld, mjm.neq), np.int32)
+  for w in range(1, nworld - 1):
+    active[w, (w - 1) % mjm.neq] = 0
+  active[-1] = 0
+  _compare(mjm, states, eq_active=active)
+
+
+def test_disable_equality_flag():
+  mjm = _solver_model("equality_zoo")
+  mjm.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_EQUALITY)
+  _compare(mjm, _states("equality_zoo"))
+
+
+def _replay(integrator, toggle_at=None):
+  """Per-step replay of NWORLD MuJoCo trajectories of the four-bar biped falling under random
+  torques: each step starts from MuJoCo's state; returns the worst qpos, qvel errors."""
+  mjm = oracle.mj_model("fourbar_biped", integrator=integrator)
+  nworld = 3
+  m = pws.put_model(mjm, "cpu")
+  d = pws.make_data(m, nworld, "cpu")
+  rng = np.random.default_rng(int(integrator))
+  refs = [mujoco.MjData(mjm) for _ in range(nworld)]
+  for mjd in refs:
+    mjd.qvel[:] = rng.normal(0, 0.5, mjm.nv)
+  worst_q, worst_v, ncon = 0.0, 0.0, 0
+  for k in range(NSTEP):
+    if toggle_at is not None and k == toggle_at:
+      refs[1].eq_active[0] = 0  # world 1 loses its right linkage mid-flight
+      refs[2].eq_active[:] = 0
+    for mjd in refs:
+      mjd.ctrl[:] = rng.uniform(-1, 1, mjm.nu)
+    stack = lambda f: np.array([getattr(mjd, f) for mjd in refs])
+    oracle.set_state(d, stack("qpos"), stack("qvel"), stack("ctrl"), stack("act"))
+    d.qacc_warmstart.assign(stack("qacc_warmstart").astype(np.float32))
+    d.eq_active.assign(stack("eq_active").astype(np.int32))
+    forward.step(m, d)
+    for w, mjd in enumerate(refs):
+      mujoco.mj_step(mjm, mjd)
+      ncon += mjd.ncon
+      worst_q = max(worst_q, oracle.rel_err(d.qpos.numpy()[w], mjd.qpos))
+      worst_v = max(worst_v, oracle.rel_err(d.qvel.numpy()[w], mjd.qvel))
+  assert ncon > 0, "the biped must touch the floor"
+  # the linkage holds in MuJoCo's trajectory (a closed loop, not a free leg)
+  anchor = [mjd.efc_pos[:3] for mjd in refs if mjd.ne]
+  assert anchor and max(np.abs(a).max() for a in anchor) < 0.05
+  return worst_q, worst_v
+
+
+@pytest.mark.parametrize("integrator", [mujoco.mjtIntegrator.mjINT_EULER, mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+                                        mujoco.mjtIntegrator.mjINT_RK4])
+def test_fourbar_biped_steps_match_mj_step(integrator):
+  worst_q, worst_v = _replay(integrator)
+  print(f"\nfourbar_biped {integrator.name}: {NSTEP} replayed steps, worst qpos {worst_q:.2e}, qvel {worst_v:.2e}")
+  assert worst_q < STEP_QPOS_TOL and worst_v < STEP_QVEL_TOL
+
+
+def test_fourbar_biped_eq_active_toggled_mid_trajectory():
+  worst_q, worst_v = _replay(mujoco.mjtIntegrator.mjINT_EULER, toggle_at=NSTEP // 2)
+  print(f"\nfourbar_biped toggled: worst qpos {worst_q:.2e}, qvel {worst_v:.2e}")
+  assert worst_q < STEP_QPOS_TOL and worst_v < STEP_QVEL_TOL
+
+
+def test_reset_restores_eq_active0():
+  sim = pws.Simulator(pws.put_model(oracle.mj_model("equality_zoo"), "cpu"), nworld=2, device="cpu")
+  sim.data.eq_active.zero_()
+  sim.reset()
+  np.testing.assert_array_equal(sim.data.eq_active.numpy(), np.tile(sim.model.mj_model.eq_active0, (2, 1)))
+  assert sim.data.eq_active.numpy()[0, -1] == 0  # the zoo's inactive connect
+
+
+@pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+def test_native_backend_rejects_equality():
+  with pytest.raises(RuntimeError, match=r"backend='native' does not support equality constraints "
+                                         r"\(the model has 2\); use backend='warp'"):
+    pws.Simulator(pws.put_model(oracle.mj_model("fourbar_biped"), "cpu"), device="cpu", backend="native")
