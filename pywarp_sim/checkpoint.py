@@ -5,7 +5,8 @@
 
 What is saved (torch.save of CPU tensors):
   * the Simulator's state: time, qpos, qvel, act, ctrl, qacc_warmstart (the solver's warm
-    start), qfrc_applied, xfrc_applied, health flags and counters;
+    start), qfrc_applied, xfrc_applied, eq_active (equality constraints switched on/off),
+    health flags and counters;
   * the per-world parameter banks (body_mass, body_inertia, body_ipos, jnt_stiffness,
     dof_armature, dof_damping, dof_frictionloss, geom_friction, actuator_gainprm/biasprm/gear,
     opt.gravity), i.e. the domain randomisation in force;
@@ -25,7 +26,7 @@ import torch
 import warp as wp
 
 FORMAT = "pywarp_sim.checkpoint/1"
-STATE = ("time", "qpos", "qvel", "act", "ctrl", "qacc_warmstart", "qfrc_applied", "xfrc_applied")
+STATE = ("time", "qpos", "qvel", "act", "ctrl", "qacc_warmstart", "qfrc_applied", "xfrc_applied", "eq_active")
 BANKS = ("body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_armature", "dof_damping",
          "dof_frictionloss", "geom_friction", "actuator_gainprm", "actuator_biasprm", "actuator_gear")
 

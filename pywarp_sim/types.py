@@ -271,7 +271,7 @@ class Data:
 
   State (what `reset` sets and a checkpoint saves): time, qpos, qvel, act,
   ctrl, qacc_warmstart, qfrc_applied, xfrc_applied; eq_active is user-set state
-  too (reset to the model's eq_active0, not saved in checkpoints). Everything
+  too (reset to the model's eq_active0, saved in checkpoints). Everything
   else is derived by `forward`.
   """
   nworld: int

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import warp as wp
 
 import pywarp_sim as pws
 from pywarp_sim import checkpoint, envs, randomize
@@ -215,6 +216,23 @@ def test_checkpoint_resumes_a_simulator_with_randomizer(tmp_path):
   rnd2.sample(torch.tensor([True, False, False, True]))
   sim2.reset(torch.tensor([True, False, False, True]))
   sim2.step(10)
+  assert torch.equal(sim2.qpos, expected)
+
+
+def test_checkpoint_keeps_equality_switches(tmp_path):
+  """eq_active is user-set state: a constraint switched off before the save stays off."""
+  import assets
+  sim = pws.Simulator(pws.load_model(assets.MODELS["fourbar_biped"]), nworld=2, device="cpu")
+  eq = wp.to_torch(sim.data.eq_active)
+  eq[1, 0] = 0
+  sim.step(5)
+  checkpoint.save(sim, tmp_path / "eq.pt")
+  sim.step(5)
+  expected = sim.qpos.clone()
+  sim2 = pws.Simulator(pws.load_model(assets.MODELS["fourbar_biped"]), nworld=2, device="cpu")
+  checkpoint.load(sim2, tmp_path / "eq.pt")
+  assert wp.to_torch(sim2.data.eq_active)[1, 0] == 0 and wp.to_torch(sim2.data.eq_active)[0, 0] == 1
+  sim2.step(5)
   assert torch.equal(sim2.qpos, expected)
 
 
