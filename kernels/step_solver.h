@@ -11,7 +11,9 @@
 //     as L'DL eliminating the last dof first, skipping zeros, as M's tree factorisation
 //     (fill stays within the tree and the contacts' dof sets; rounding differs from a
 //     Cholesky, not the math);
-//   * a Newton iteration whose active set equals that of the last factorisation reuses it;
+//   * a Newton iteration whose active set equals that of the last factorisation reuses it, and
+//     one where at most kMaxRankUpdates rows changed state updates it by rank-1 changes
+//     (update_ldl, as MuJoCo's incremental Hessian; a cancelling downdate refactors);
 //   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
 //   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv;
 //   * M qacc and J qacc - aref follow the step incrementally (M search and J search are
