@@ -11,7 +11,9 @@
 //     as L'DL eliminating the last dof first, skipping zeros, as M's tree factorisation
 //     (fill stays within the tree and the contacts' dof sets; rounding differs from a
 //     Cholesky, not the math);
-//   * a Newton iteration whose active set equals that of the last factorisation reuses it;
+//   * a Newton iteration whose active set equals that of the last factorisation reuses it, and
+//     one where at most kMaxRankUpdates rows changed state updates it by rank-1 changes
+//     (update_ldl, as MuJoCo's incremental Hessian; a cancelling downdate refactors);
 //   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
 //   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv;
 //   * M qacc and J qacc - aref follow the step incrementally (M search and J search are
@@ -305,6 +307,39 @@ PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* 
   for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + (int64_t)i * ld, x, i);
 }
 
+// LD + alpha w w' in place on the factor of factor_ldl (a row entering or leaving the active
+// set), as MuJoCo's incremental Hessian: Gill-Golub-Murray-Saunders method C1 for L D L' in the
+// elimination order (k = nv-1 first; row k of LD is column k of that L). Dofs where w is zero
+// leave everything unchanged and are skipped; the row updates run densely over columns 0..k-1
+// (zeros of row k leave w, and zeros of w leave row k, as they are; fill where a row spans two
+// branches appears as in a refactorisation). w is overwritten. A downdate that cancels a pivot
+// below kMinUpdatePivot of its old value returns false: in float32 the pivot would keep an
+// error of eps * D_row, large next to a small mass pivot, so the caller refactors instead.
+constexpr float kMinUpdatePivot = 1e-2f;
+
+template <typename T>
+PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha) {
+  T a = alpha;
+  for (int k = nv - 1; k >= 0; --k) {
+    T p = w[k];
+    if (p == T(0)) continue;
+    T* lk = LD + (int64_t)k * ld;
+    T dk = lk[k];
+    T dnew = dk + a * p * p;
+    if (!(dnew > T(kMinUpdatePivot) * dk)) return false;
+    T beta = p * a / dnew;
+    a = dk * a / dnew;
+    lk[k] = dnew;
+    diag_inv[k] = T(1) / dnew;
+    for (int i = 0; i < k; ++i) {
+      T wi = w[i] - p * lk[i];
+      w[i] = wi;
+      lk[i] += beta * wi;
+    }
+  }
+  return true;
+}
+
 // Newton direction: H = M + J' D_active J (+ cone blocks), factored by factor_ldl. Only the
 // nonzero rows of each Jacobian row's pattern are accumulated.
 template <typename T>
@@ -380,6 +415,28 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int n
   factor_ldl(nv, ld, H, diag_inv);
 }
 
+// The factor of newton_factor for the active rows (efc_state 1) of `mask` from the factor for
+// those of `old_mask` (one-sided rows only): rank-1 updates for the rows that became active,
+// then downdates for those that left (downdating a larger matrix loses less). Returns false
+// when a downdate cancels (update_ldl); the factor is then spoiled and must be rebuilt.
+template <typename T>
+PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, int nefc, const uint32_t* mask,
+                                 const uint32_t* old_mask, T* diag_inv) {
+  const int nv = m.nv, ld = m.nv_pad;
+  T* w = d.qacc_scratch;  // free here (the line search's M search is formed after the solve)
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int r = 0; r < nefc; ++r) {
+      uint32_t bit = 1u << (r & 31);
+      bool now = (mask[r >> 5] & bit) != 0u, before = (old_mask[r >> 5] & bit) != 0u;
+      if (now == before || now != (pass == 0)) continue;
+      const T* jr = d.efc_J + (int64_t)r * ld;
+      for (int i = 0; i < nv; ++i) w[i] = jr[i];
+      if (!update_ldl(nv, ld, d.efc_H, diag_inv, w, now ? d.efc_D[r] : -d.efc_D[r])) return false;
+    }
+  }
+  return true;
+}
+
 // search = -H^-1 grad from the factor of newton_factor.
 template <typename T>
 PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const T* diag_inv) {
@@ -408,6 +465,7 @@ PWS_HD inline void ls_derivs_onesided(int nefc, const T* jar, const T* jv, const
 }
 
 constexpr int kMaxReuseRows = 256;  // Newton factor reuse: active-set bitmask capacity
+constexpr int kMaxRankUpdates = 6;  // more changed rows than this: a new factorisation is cheaper
 
 enum : int { kSolverPGS = 0, kSolverCG = 1, kSolverNewton = 2 };
 
@@ -854,16 +912,21 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     if (m.solver_type == kSolverNewton) {
       // H = M + J' D_active J depends on the active set only (one-sided rows): when it is the
       // one of the last factorisation, that factor is reused (same arithmetic, bit-identical).
+      // When only a few rows changed state, the factor is updated by rank-1 changes instead
+      // (MuJoCo's incremental Hessian): ~2.6 of ~19 active rows change between the humanoid's
+      // factorisations, and an update costs about a tenth of a build and factorisation.
       bool reuse = false;
       if (onesided && nefc <= kMaxReuseRows) {
         uint32_t mask[kMaxReuseRows / 32];
         for (int w = 0; w < kMaxReuseRows / 32; ++w) mask[w] = 0u;
         for (int r = 0; r < nefc; ++r) mask[r >> 5] |= (d.efc_state[r] == 1 ? 1u : 0u) << (r & 31);
-        reuse = have_factor;
-        for (int w = 0; w < kMaxReuseRows / 32; ++w) {
-          reuse = reuse && mask[w] == factor_mask[w];
-          factor_mask[w] = mask[w];
-        }
+        int nchanged = 0;
+        for (int r = 0; r < nefc; ++r) nchanged += ((mask[r >> 5] ^ factor_mask[r >> 5]) >> (r & 31)) & 1u;
+        if (have_factor && nchanged == 0)
+          reuse = true;
+        else if (have_factor && nchanged <= kMaxRankUpdates)
+          reuse = newton_update(m, d, nefc, mask, factor_mask, Mgrad);
+        for (int w = 0; w < kMaxReuseRows / 32; ++w) factor_mask[w] = mask[w];
       }
       if (!reuse) {
         newton_factor(m, d, nefc, Mgrad);
