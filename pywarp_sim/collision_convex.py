@@ -317,15 +317,13 @@ def _s1d(s1: wp.vec3d, s2: wp.vec3d) -> wp.vec2d:
 
 
 @wp.func
-def _s2d(s1: wp.vec3d, s2: wp.vec3d, s3: wp.vec3d) -> wp.vec3d:
-  ret, p_o = _project_origin_plane(s1, s2, s3)
-  if ret != 0:
-    l = _s1d(s1, s2)
-    return wp.vec3d(l[0], l[1], 0.0)
-
-  m14 = s2[1] * s3[2] - s2[2] * s3[1] - s1[1] * s3[2] + s1[2] * s3[1] + s1[1] * s2[2] - s1[2] * s2[1]
-  m24 = s2[0] * s3[2] - s2[2] * s3[0] - s1[0] * s3[2] + s1[2] * s3[0] + s1[0] * s2[2] - s1[2] * s2[0]
-  m34 = s2[0] * s3[1] - s2[1] * s3[0] - s1[0] * s3[1] + s1[1] * s3[0] + s1[0] * s2[1] - s1[1] * s2[0]
+def _tri_minors(v1: wp.vec3d, v2: wp.vec3d, v3: wp.vec3d, p: wp.vec3d) -> wp.vec4d:
+  """(m_max, c31, c32, c33): the triangle's largest projected area (signed) and the
+  sub-areas opposite each vertex for p, in the projection plane where the triangle is largest
+  (MuJoCo's barycentric coordinates: lambda_k = c3k / m_max)."""
+  m14 = v2[1] * v3[2] - v2[2] * v3[1] - v1[1] * v3[2] + v1[2] * v3[1] + v1[1] * v2[2] - v1[2] * v2[1]
+  m24 = v2[0] * v3[2] - v2[2] * v3[0] - v1[0] * v3[2] + v1[2] * v3[0] + v1[0] * v2[2] - v1[2] * v2[0]
+  m34 = v2[0] * v3[1] - v2[1] * v3[0] - v1[0] * v3[1] + v1[1] * v3[0] + v1[0] * v2[1] - v1[1] * v2[0]
   mu1 = wp.abs(m14)
   mu2 = wp.abs(m24)
   mu3 = wp.abs(m34)
@@ -340,13 +338,24 @@ def _s2d(s1: wp.vec3d, s2: wp.vec3d, s3: wp.vec3d) -> wp.vec3d:
     m_max = m24
     x = 0
     y = 2
+  c31 = p[x] * v2[y] + p[y] * v3[x] + v2[x] * v3[y] - p[x] * v3[y] - p[y] * v2[x] - v3[x] * v2[y]
+  c32 = p[x] * v3[y] + p[y] * v1[x] + v3[x] * v1[y] - p[x] * v1[y] - p[y] * v3[x] - v1[x] * v3[y]
+  c33 = p[x] * v1[y] + p[y] * v2[x] + v1[x] * v2[y] - p[x] * v2[y] - p[y] * v1[x] - v2[x] * v1[y]
+  return wp.vec4d(m_max, c31, c32, c33)
 
-  c31 = (p_o[x] * s2[y] + p_o[y] * s3[x] + s2[x] * s3[y]
-         - p_o[x] * s3[y] - p_o[y] * s2[x] - s3[x] * s2[y])
-  c32 = (p_o[x] * s3[y] + p_o[y] * s1[x] + s3[x] * s1[y]
-         - p_o[x] * s1[y] - p_o[y] * s3[x] - s1[x] * s3[y])
-  c33 = (p_o[x] * s1[y] + p_o[y] * s2[x] + s1[x] * s2[y]
-         - p_o[x] * s2[y] - p_o[y] * s1[x] - s2[x] * s1[y])
+
+@wp.func
+def _s2d(s1: wp.vec3d, s2: wp.vec3d, s3: wp.vec3d) -> wp.vec3d:
+  ret, p_o = _project_origin_plane(s1, s2, s3)
+  if ret != 0:
+    l = _s1d(s1, s2)
+    return wp.vec3d(l[0], l[1], 0.0)
+
+  mc = _tri_minors(s1, s2, s3, p_o)
+  m_max = mc[0]
+  c31 = mc[1]
+  c32 = mc[2]
+  c33 = mc[3]
   comp1 = _same_sign(m_max, c31)
   comp2 = _same_sign(m_max, c32)
   comp3 = _same_sign(m_max, c33)
@@ -793,27 +802,8 @@ def _horizon(ws: EpaScratch, sl: int, pt_in: Polytope, face: int, w: wp.vec3d) -
 
 @wp.func
 def _tri_affine_coord(v1: wp.vec3d, v2: wp.vec3d, v3: wp.vec3d, p: wp.vec3d) -> wp.vec3d:
-  m14 = v2[1] * v3[2] - v2[2] * v3[1] - v1[1] * v3[2] + v1[2] * v3[1] + v1[1] * v2[2] - v1[2] * v2[1]
-  m24 = v2[0] * v3[2] - v2[2] * v3[0] - v1[0] * v3[2] + v1[2] * v3[0] + v1[0] * v2[2] - v1[2] * v2[0]
-  m34 = v2[0] * v3[1] - v2[1] * v3[0] - v1[0] * v3[1] + v1[1] * v3[0] + v1[0] * v2[1] - v1[1] * v2[0]
-  mu1 = wp.abs(m14)
-  mu2 = wp.abs(m24)
-  mu3 = wp.abs(m34)
-  m_max = m34
-  x = int(0)
-  y = int(1)
-  if mu1 >= mu2 and mu1 >= mu3:
-    m_max = m14
-    x = 1
-    y = 2
-  elif mu2 >= mu3:
-    m_max = m24
-    x = 0
-    y = 2
-  c31 = p[x] * v2[y] + p[y] * v3[x] + v2[x] * v3[y] - p[x] * v3[y] - p[y] * v2[x] - v3[x] * v2[y]
-  c32 = p[x] * v3[y] + p[y] * v1[x] + v3[x] * v1[y] - p[x] * v1[y] - p[y] * v3[x] - v1[x] * v3[y]
-  c33 = p[x] * v1[y] + p[y] * v2[x] + v1[x] * v2[y] - p[x] * v2[y] - p[y] * v1[x] - v2[x] * v1[y]
-  return wp.vec3d(c31 / m_max, c32 / m_max, c33 / m_max)
+  mc = _tri_minors(v1, v2, v3, p)
+  return wp.vec3d(mc[1] / mc[0], mc[2] / mc[0], mc[3] / mc[0])
 
 
 @wp.func
