@@ -181,10 +181,25 @@ PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, i
 
 // Cost at qacc from Ma = M qacc and jar = J qacc - aref (already set); stores the rows' forces
 // and states.
+// onesided: every row is a one-sided scalar row (limits, frictionless and pyramidal contacts);
+// the rows are then evaluated without constraint_update's per-row type branches (row_cost's
+// x < 0 case, the same sums in the same order: bit-identical).
 template <typename T>
-PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc) {
+PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, bool onesided = false) {
   T cost = T(0);
   for (int i = 0; i < m.nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
+  if (onesided) {
+    T c = T(0);
+    for (int r = 0; r < nefc; ++r) {
+      T x = d.efc_jar[r];
+      T dd = d.efc_D[r];
+      bool active = x < T(0);
+      c += active ? T(0.5) * dd * x * x : T(0);
+      d.efc_force[r] = active ? -dd * x : T(0);
+      d.efc_state[r] = active && dd != T(0) ? 1 : 0;
+    }
+    return cost + c;
+  }
   T c[3];
   constraint_update(m, d, nefc, T(0), true, c);
   return cost + c[0];
@@ -883,6 +898,13 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     return;
   }
 
+  bool onesided = true;
+  for (int r = 0; r < nefc; ++r) {
+    int type = d.efc_type[r];
+    onesided = onesided && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
+               type != kCnstrContactElliptic;
+  }
+
   // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
   // of qacc_smooth is zero, so its cost is that of the rows at J qacc_smooth - aref (efc_jv),
   // read without writing forces; it is fully evaluated only when chosen. M qacc_warmstart and
@@ -901,7 +923,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   }
   if (ws) {
     for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
-    T cost_ws = solver_cost(m, d, nefc);
+    T cost_ws = solver_cost(m, d, nefc, onesided);
     T c[3];
     constraint_update(m, d, nefc, T(0), false, c, d.efc_jv);  // the rows at efc_jv, nothing written
     smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
@@ -914,15 +936,9 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       d.qacc[i] = d.qacc_smooth[i];
       d.efc_Ma[i] = Ma_s[i];
     }
-    cost = solver_cost(m, d, nefc);
+    cost = solver_cost(m, d, nefc, onesided);
   }
 
-  bool onesided = true;
-  for (int r = 0; r < nefc; ++r) {
-    int type = d.efc_type[r];
-    onesided = onesided && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
-               type != kCnstrContactElliptic;
-  }
   T* grad = d.efc_grad;
   T* Mgrad = d.efc_Mgrad;
   T* search = d.efc_search;
@@ -1070,7 +1086,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       d.efc_Ma[i] += alpha * Mp[i];
     }
     for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
-    T new_cost = solver_cost(m, d, nefc);
+    T new_cost = solver_cost(m, d, nefc, onesided);
     ++niter;
     // CG also stops on the decrease f(0) - f(alpha) by the trapezoid rule on f' (exact on a
     // quadratic piece), free of the float32 cancellation of cost - new_cost that stopped it 2-3x
