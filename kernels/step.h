@@ -103,14 +103,19 @@ template <typename T>
 PWS_HD inline void implicit_qacc(const ModelView<T>& m, const World<T>& d, bool with_actuators) {
   const int nv = m.nv;
   const T h = m.timestep;
-  for (int i = 0; i < nv * nv; ++i) d.qH[i] = d.qM[i];
+  // only the lower triangle: factor_tree and solve_tree read nothing above the diagonal, and
+  // add_actuator_vel_deriv changes the diagonal only (the upper part of qH is left as it was)
   for (int i = 0; i < nv; ++i) {
-    if (m.en_damper) d.qH[i * nv + i] = d.qH[i * nv + i] + h * d.dof_damping[i];
-    d.qfrc_scratch[i] = d.qfrc_smooth[i] + d.qfrc_constraint[i];
+    const T* src = d.qM + i * nv;
+    T* dst = d.qH + i * nv;
+    for (int j = 0; j <= i; ++j) dst[j] = src[j];
+    if (m.en_damper) dst[i] = dst[i] + h * d.dof_damping[i];
+    T f = d.qfrc_smooth[i] + d.qfrc_constraint[i];
+    d.qfrc_scratch[i] = f;
+    d.qacc_scratch[i] = f;
   }
   if (with_actuators) add_actuator_vel_deriv(m, d, d.qH);
   factor_tree(nv, m.dof_parentid, d.qH, d.qHDiagInv);
-  for (int i = 0; i < nv; ++i) d.qacc_scratch[i] = d.qfrc_scratch[i];
   solve_tree(nv, m.dof_parentid, d.qH, d.qHDiagInv, d.qacc_scratch);
 }
 

@@ -50,6 +50,22 @@ PWS_HD inline T dot_n(const T* a, const T* b, int n) {
   return (s0 + s1) + (s2 + s3);
 }
 
+// dot_n of one row a with b0, b1 (and b2): the row is read once from memory and stays in L1
+// for the other products. Separate dot_n calls (rather than one loop with 8-12 accumulators)
+// keep each product in dot_n's vectorised form; the results are dot_n's, bit for bit.
+template <typename T>
+PWS_HD inline void dot3_n(const T* a, const T* b0, const T* b1, const T* b2, int n, T out[3]) {
+  out[0] = dot_n(a, b0, n);
+  out[1] = dot_n(a, b1, n);
+  out[2] = dot_n(a, b2, n);
+}
+
+template <typename T>
+PWS_HD inline void dot2_n(const T* a, const T* b0, const T* b1, int n, T out[2]) {
+  out[0] = dot_n(a, b0, n);
+  out[1] = dot_n(a, b1, n);
+}
+
 // Warp's wp.min / wp.max / wp.clamp (NaN handling is irrelevant here: NaN worlds are flagged).
 template <typename T> PWS_HD inline T tmin(T a, T b) { return a < b ? a : b; }
 template <typename T> PWS_HD inline T tmax(T a, T b) { return a > b ? a : b; }

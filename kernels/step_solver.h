@@ -65,13 +65,13 @@ PWS_HD inline void row_cost(int type, T x, T dd, T r, T floss, T* cost, T* force
 
 // mj_constraintUpdate at jar + alpha * jv (solver._update): returns cost, d cost / d alpha and
 // d2 cost / d alpha2 in out[0..2]. With write (alpha must be 0), stores forces, states and the
-// elliptic cone Hessian blocks, and reads jar only.
+// elliptic cone Hessian blocks, and reads jar only. jar_at (when given) replaces efc_jar.
 template <typename T>
 PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, int nefc, T alpha, bool write,
-                                     T out[3]) {
+                                     T out[3], const T* jar_at = nullptr) {
   (void)m;
   T cost = T(0), g = T(0), h = T(0);
-  const T* jar = d.efc_jar;
+  const T* jar = jar_at ? jar_at : d.efc_jar;
   const T* jv = d.efc_jv;
   int r = 0;
   while (r < nefc) {
@@ -181,10 +181,25 @@ PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, i
 
 // Cost at qacc from Ma = M qacc and jar = J qacc - aref (already set); stores the rows' forces
 // and states.
+// onesided: every row is a one-sided scalar row (limits, frictionless and pyramidal contacts);
+// the rows are then evaluated without constraint_update's per-row type branches (row_cost's
+// x < 0 case, the same sums in the same order: bit-identical).
 template <typename T>
-PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc) {
+PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, bool onesided = false) {
   T cost = T(0);
   for (int i = 0; i < m.nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
+  if (onesided) {
+    T c = T(0);
+    for (int r = 0; r < nefc; ++r) {
+      T x = d.efc_jar[r];
+      T dd = d.efc_D[r];
+      bool active = x < T(0);
+      c += active ? T(0.5) * dd * x * x : T(0);
+      d.efc_force[r] = active ? -dd * x : T(0);
+      d.efc_state[r] = active && dd != T(0) ? 1 : 0;
+    }
+    return cost + c;
+  }
   T c[3];
   constraint_update(m, d, nefc, T(0), true, c);
   return cost + c[0];
@@ -846,38 +861,41 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     return;
   }
 
-  // reference acceleration aref = -B J qvel - K (pos - margin)
+  // reference acceleration aref = -B J qvel - K (pos - margin); for the primal solvers the same
+  // pass over J also forms J qacc_warmstart - aref (into efc_jar) and J qacc_smooth - aref
+  // (into efc_jv, scratch until the first line search): one read of each row instead of three.
+  const bool primal = m.solver_type != kSolverPGS;
+  const bool ws = primal && m.en_warmstart;
   for (int r = 0; r < nefc; ++r) {
-    T v = dot_n(d.efc_J + (int64_t)r * ld, d.qvel, nv);
+    const T* jr = d.efc_J + (int64_t)r * ld;
+    T v;
+    T js = T(0), jw = T(0);
+    if (ws) {
+      T o[3];
+      dot3_n(jr, d.qvel, d.qacc_smooth, d.qacc_warmstart, nv, o);
+      v = o[0];
+      js = o[1];
+      jw = o[2];
+    } else if (primal) {
+      T o[2];
+      dot2_n(jr, d.qvel, d.qacc_smooth, nv, o);
+      v = o[0];
+      js = o[1];
+    } else {
+      v = dot_n(jr, d.qvel, nv);
+    }
+    T aref = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
     d.efc_vel[r] = v;
-    d.efc_aref[r] = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
+    d.efc_aref[r] = aref;
+    if (primal) {
+      d.efc_jv[r] = js - aref;
+      d.efc_jar[r] = (ws ? jw : js) - aref;
+    }
   }
 
   if (m.solver_type == kSolverPGS) {
     solve_pgs(m, d, nefc);  // its own warm start, from the forces at qacc_warmstart
     return;
-  }
-
-  // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
-  // of qacc_smooth is zero, so its cost is that of the rows at J qacc_smooth - aref = jar +
-  // J (qacc_smooth - qacc_warmstart), read without writing forces (constraint_update at
-  // alpha = 1 along that difference); it is fully evaluated only when chosen.
-  T cost;
-  bool smooth = true;
-  if (m.en_warmstart) {
-    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
-    T cost_ws = solver_eval(m, d, nefc);
-    T* dif = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
-    for (int i = 0; i < nv; ++i) dif[i] = d.qacc_smooth[i] - d.qacc_warmstart[i];
-    for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, dif, nv);
-    T c[3];
-    constraint_update(m, d, nefc, T(1), false, c);
-    smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
-    cost = cost_ws;
-  }
-  if (smooth) {
-    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_smooth[i];
-    cost = solver_eval(m, d, nefc);
   }
 
   bool onesided = true;
@@ -886,6 +904,41 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     onesided = onesided && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
                type != kCnstrContactElliptic;
   }
+
+  // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
+  // of qacc_smooth is zero, so its cost is that of the rows at J qacc_smooth - aref (efc_jv),
+  // read without writing forces; it is fully evaluated only when chosen. M qacc_warmstart and
+  // M qacc_smooth come from one pass over qM.
+  T cost;
+  bool smooth = true;
+  T* Ma_s = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
+  {
+    const T* qa = ws ? d.qacc_warmstart : d.qacc_smooth;
+    for (int i = 0; i < nv; ++i) {
+      T o[2];
+      dot2_n(d.qM + i * nv, qa, d.qacc_smooth, nv, o);
+      d.efc_Ma[i] = o[0];
+      Ma_s[i] = o[1];
+    }
+  }
+  if (ws) {
+    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
+    T cost_ws = solver_cost(m, d, nefc, onesided);
+    T c[3];
+    constraint_update(m, d, nefc, T(0), false, c, d.efc_jv);  // the rows at efc_jv, nothing written
+    smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
+    cost = cost_ws;
+    if (smooth)
+      for (int r = 0; r < nefc; ++r) d.efc_jar[r] = d.efc_jv[r];
+  }
+  if (smooth) {
+    for (int i = 0; i < nv; ++i) {
+      d.qacc[i] = d.qacc_smooth[i];
+      d.efc_Ma[i] = Ma_s[i];
+    }
+    cost = solver_cost(m, d, nefc, onesided);
+  }
+
   T* grad = d.efc_grad;
   T* Mgrad = d.efc_Mgrad;
   T* search = d.efc_search;
@@ -961,11 +1014,15 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
 
     // exact line search on the piecewise quadratic: root of f'(alpha)
-    mul_m(nv, d.qM, search, Mp);
-    T pMp = T(0), pg0 = T(0);
+    // Mp = M search, p'Mp, f'(0) = p'(Ma - qfrc_smooth) and |p|^2 in one pass
+    T pMp = T(0), pg0 = T(0), snorm = T(0);
     for (int i = 0; i < nv; ++i) {
-      pMp += search[i] * Mp[i];
-      pg0 += search[i] * (d.efc_Ma[i] - d.qfrc_smooth[i]);
+      T si = search[i];
+      T mpi = dot_n(d.qM + i * nv, search, nv);
+      Mp[i] = mpi;
+      pMp += si * mpi;
+      pg0 += si * (d.efc_Ma[i] - d.qfrc_smooth[i]);
+      snorm += si * si;
     }
     for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
     // CG's stop below needs the rounding scale of f'(0) = search . grad: the sum of the
@@ -983,8 +1040,6 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
     // MuJoCo's line-search tolerance on d cost / d alpha (mj_solPrimal's PrimalSearch), relative
     // to the search length; the relative test below still stops at float32 resolution
-    T snorm = T(0);
-    for (int i = 0; i < nv; ++i) snorm += search[i] * search[i];
     const T gtol = m.tolerance * m.ls_tolerance * pws_sqrt(snorm) / m.solver_scale;
     // As solver._solve: hi < 0 until a point with f' > 0 is seen, and until then the bracket
     // grows to 2 lo + 1 (bisecting towards an unbounded hi sent alpha to ~1e15 when rounding
@@ -1031,7 +1086,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       d.efc_Ma[i] += alpha * Mp[i];
     }
     for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
-    T new_cost = solver_cost(m, d, nefc);
+    T new_cost = solver_cost(m, d, nefc, onesided);
     ++niter;
     // CG also stops on the decrease f(0) - f(alpha) by the trapezoid rule on f' (exact on a
     // quadratic piece), free of the float32 cancellation of cost - new_cost that stopped it 2-3x
