@@ -292,49 +292,38 @@ def _contact_qacc(name, mjm, d, states):
   return np.array(errs), ncon, stalled
 
 
-@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
-                         ids=["pyramidal", "elliptic"])
-@pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG,
-                                    mujoco.mjtSolver.mjSOL_PGS], ids=["newton", "cg", "pgs"])
-@pytest.mark.parametrize("name", MODEL_IDS)
-def test_contact_qacc(name, solver, cone):
+def _check_contact_qacc(name, solver, cone, make_states, label):
+  """Constrained qacc of the Warp backend vs mj_forward on `make_states(name, cone)`, converged
+  settings in both, against the issue's bounds."""
   mjm = _converged(_mj_model(name), solver, cone)
-  m = _put_model(mjm)
-  states = _contact_states(name, int(cone))
-  errs, ncon, stalled = _contact_qacc(name, mjm, _warp_forward(m, states), states)
+  states = make_states(name, int(cone))
+  errs, ncon, stalled = _contact_qacc(name, mjm, _warp_forward(_put_model(mjm), states), states)
   median, worst = np.median(errs), np.max(errs)
   note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
-  print(f"\n{name} {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel err "
-        f"median {median:.2e} max {worst:.2e}{note}")
+  print(f"\n{name}{label} {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel "
+        f"err median {median:.2e} max {worst:.2e}{note}")
   assert median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
 
 
-@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
-                         ids=["pyramidal", "elliptic"])
-@pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG,
-                                    mujoco.mjtSolver.mjSOL_PGS], ids=["newton", "cg", "pgs"])
+_SOLVERS = pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG,
+                                              mujoco.mjtSolver.mjSOL_PGS], ids=["newton", "cg", "pgs"])
+_CONES = pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC],
+                                 ids=["pyramidal", "elliptic"])
+
+
+@_CONES
+@_SOLVERS
+@pytest.mark.parametrize("name", MODEL_IDS)
+def test_contact_qacc(name, solver, cone):
+  _check_contact_qacc(name, solver, cone, _contact_states, "")
+
+
+@_CONES
+@_SOLVERS
 @pytest.mark.parametrize("name", MODEL_IDS)
 def test_tumbling_contact_qacc(name, solver, cone):
-  """test_contact_qacc on _tumbling_states."""
-  mjm = _converged(_mj_model(name), solver, cone)
-  m = _put_model(mjm)
-  states = _tumbling_states(name, int(cone))
-  errs, ncon, stalled = _contact_qacc(name, mjm, _warp_forward(m, states), states)
-  median, worst = np.median(errs), np.max(errs)
-  note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
-  print(f"\n{name} tumbling {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel "
-        f"err median {median:.2e} max {worst:.2e}{note}")
-  converged = median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
-  if not converged and solver == mujoco.mjtSolver.mjSOL_PGS:
-    # Known, left to the PGS work: in some tumbling states pywarp_sim's PGS stops where neither
-    # MuJoCo's PGS nor the optimum is (measured up to 9e-2 on ball_humanoid, elliptic; 3.8e-2
-    # on limb_zoo, pyramidal), with the iterations raised and the tolerance tightened. One
-    # cause: both backends cold-start PGS from f = 0, where MuJoCo (warmstart() in
-    # engine_forward.c) starts from the warm-start forces when their dual cost is <= 0; from
-    # f = 0 a sliding elliptic contact with a non-negative normal residual is a fixed point of
-    # the ray update (pywarp_sim stops after 1 sweep, 1.1 away; with MuJoCo's start 2.7e-3).
-    pytest.xfail(f"PGS stops away from MuJoCo's PGS and the optimum: median {median:.2e}, max {worst:.2e}")
-  assert converged
+  """test_contact_qacc on _tumbling_states (limbs and torso sliding and spinning on the floor)."""
+  _check_contact_qacc(name, solver, cone, _tumbling_states, " tumbling")
 
 
 def _integrators(name):

@@ -376,14 +376,14 @@ CONTACT_TRAJ_QPOS_TOL = 1e-4
 CONTACT_TRAJ_QVEL_TOL = 1e-3
 
 
-@pytest.mark.parametrize("integrator,nstep", [(INT.mjINT_EULER, 100), (INT.mjINT_IMPLICITFAST, 100),
-                                              (INT.mjINT_RK4, 50)])
-def test_contact_trajectory_matches_mj_step_and_warp(integrator, nstep):
-  mjm = oracle.mj_model("humanoid", integrator=integrator)
+def _landing_matches_mujoco_and_warp(mjm, z, nstep, label):
+  """4 worlds dropped from root height z with small random qvel/ctrl: after nstep steps the
+  native qpos/qvel match mj_step and the Warp backend (CONTACT_TRAJ_*_TOL), health equal.
+  Returns (native sim, MuJoCo datas)."""
   nworld = 4
   rng = np.random.default_rng(3)
   qpos = np.tile(mjm.qpos0, (nworld, 1))
-  qpos[:, 2] = 1.35  # feet a few cm above the floor: landing within 50 steps
+  qpos[:, 2] = z
   qvel = rng.normal(0, 0.1, (nworld, mjm.nv))
   ctrl = rng.uniform(-0.2, 0.2, (nworld, mjm.nu))
   state = (qpos, qvel, ctrl, np.zeros((nworld, 0)))
@@ -396,13 +396,22 @@ def test_contact_trajectory_matches_mj_step_and_warp(integrator, nstep):
   for _ in range(nstep):
     for mjd in refs:
       mujoco.mj_step(mjm, mjd)
-  assert (nat.data.contact.ncon.numpy() > 0).all(), "the humanoids must have landed"
+  assert (nat.data.contact.ncon.numpy() > 0).all(), f"{label}: the models must have landed"
   for w, mjd in enumerate(refs):
     for field, tol in (("qpos", CONTACT_TRAJ_QPOS_TOL), ("qvel", CONTACT_TRAJ_QVEL_TOL)):
       ours = _ours(nat, field, w)
-      assert oracle.rel_err(ours, getattr(mjd, field)) < tol, f"{integrator.name} {field} vs MuJoCo"
-      assert oracle.rel_err(ours, _ours(ref, field, w)) < tol, f"{integrator.name} {field} vs Warp"
+      assert oracle.rel_err(ours, getattr(mjd, field)) < tol, f"{label} {field} vs MuJoCo"
+      assert oracle.rel_err(ours, _ours(ref, field, w)) < tol, f"{label} {field} vs Warp"
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
+  return nat, refs
+
+
+@pytest.mark.parametrize("integrator,nstep", [(INT.mjINT_EULER, 100), (INT.mjINT_IMPLICITFAST, 100),
+                                              (INT.mjINT_RK4, 50)])
+def test_contact_trajectory_matches_mj_step_and_warp(integrator, nstep):
+  # feet a few cm above the floor: landing within 50 steps
+  _landing_matches_mujoco_and_warp(oracle.mj_model("humanoid", integrator=integrator), 1.35, nstep,
+                                   integrator.name)
 
 
 @pytest.mark.parametrize("name,z,integrator,nstep", [
@@ -414,30 +423,9 @@ def test_tendon_contact_trajectory_matches_mj_step_and_warp(name, z, integrator,
   and bounds of test_contact_trajectory_matches_mj_step_and_warp (measured worst: qpos 3e-6,
   qvel 2e-5 vs MuJoCo, either backend)."""
   mjm = oracle.mj_model(name, integrator=integrator)
-  nworld = 4
-  rng = np.random.default_rng(3)
-  qpos = np.tile(mjm.qpos0, (nworld, 1))
-  qpos[:, 2] = z  # feet a few cm above the floor: landing within the first 30 steps
-  qvel = rng.normal(0, 0.1, (nworld, mjm.nv))
-  ctrl = rng.uniform(-0.2, 0.2, (nworld, mjm.nu))
-  state = (qpos, qvel, ctrl, np.zeros((nworld, 0)))
-  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
-  for sim in (nat, ref):
-    oracle.set_state(sim.data, *state)
-  refs = [oracle.mj_data(mjm, *(s[w] for s in state)) for w in range(nworld)]
-  nat.step(nstep)
-  ref.step(nstep)
-  for _ in range(nstep):
-    for mjd in refs:
-      mujoco.mj_step(mjm, mjd)
-  assert (nat.data.contact.ncon.numpy() > 0).all(), "the models must have landed"
+  nat, refs = _landing_matches_mujoco_and_warp(mjm, z, nstep, f"{name} {integrator.name}")
   for w, mjd in enumerate(refs):
-    for field, tol in (("qpos", CONTACT_TRAJ_QPOS_TOL), ("qvel", CONTACT_TRAJ_QVEL_TOL)):
-      ours = _ours(nat, field, w)
-      assert oracle.rel_err(ours, getattr(mjd, field)) < tol, f"{name} {integrator.name} {field} vs MuJoCo"
-      assert oracle.rel_err(ours, _ours(ref, field, w)) < tol, f"{name} {integrator.name} {field} vs Warp"
     assert oracle.rel_err(_ours(nat, "ten_length", w, mjm.ntendon), mjd.ten_length) < CONTACT_TRAJ_QPOS_TOL
-  np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
 
 
 @pytest.mark.parametrize("name", ["humanoid", "tendon_humanoid", "tendon_walker"])
