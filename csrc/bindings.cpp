@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -14,10 +15,15 @@
 #include "array_checks.h"
 #include "integrate_pos.h"
 #include "step.h"
+#include "step_lanes.h"
 #include "step_plan.h"
 
 namespace py = pybind11;
 using namespace pws_bind;
+
+#ifndef PWS_LANES_MIN_WORLDS
+#define PWS_LANES_MIN_WORLDS 2
+#endif
 
 namespace {
 
@@ -113,10 +119,13 @@ void integrate_pos(const py::object& jnt_type_obj, const py::object& jnt_qposadr
 // independent, so this equals nsteps batched steps and keeps a world's state in cache).
 class StepPlan {
  public:
+  // Fewest worlds per thread for the lockstep groups (below, the per-world path is faster).
+  static constexpr int64_t kLanesMinWorlds = PWS_LANES_MIN_WORLDS;
+
   StepPlan(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays, const py::dict& data_arrays,
            int64_t nworld)
       : model_(make_model_view<float>(ints, reals, model_arrays)), data_(make_data_view<float>(data_arrays)),
-        nworld_(nworld) {
+        nworld_(nworld), lanes_(model_) {
     if (nworld < 1) throw py::value_error("nworld must be >= 1, got " + std::to_string(nworld));
   }
 
@@ -129,6 +138,11 @@ class StepPlan {
   }
 
   int64_t nworld() const { return nworld_; }
+
+  // Lockstep groups of eight worlds for the smooth stages (kernels/step_lanes.h); the
+  // trajectories are the same bit for bit either way (tests/test_native_backend.py).
+  bool lanes() const { return use_lanes_; }
+  void set_lanes(bool on) { use_lanes_ = on; }
 
  private:
   void run(int nsteps, int num_threads, bool forward_only) {
@@ -143,6 +157,40 @@ class StepPlan {
     const pws::DataView<float>& d = data_;
     const int64_t nworld = nworld_;
     const bool convex = m.has_convex != 0;
+    // Lockstep groups of up to eight worlds (RK4 evaluates forward four times per step and
+    // stays on the per-world path). Many groups: dynamic schedule over groups; otherwise each
+    // thread takes a contiguous range of worlds (balanced to one world) in groups of eight.
+    const int64_t ngroups = (nworld + pws::kLanes - 1) / pws::kLanes;
+    if (use_lanes_ && m.integrator != pws::kIntRK4 && nworld >= kLanesMinWorlds * nthreads) {
+      lanes_.copy_model(m);
+      if (static_cast<int>(scratch_.size()) < nthreads) {
+        py::gil_scoped_acquire acquire;  // allocation only; keeps the lane buffers between calls
+        while (static_cast<int>(scratch_.size()) < nthreads) scratch_.push_back(lanes_.make_scratch());
+      }
+      auto range = [&](int64_t begin, int64_t end, int thread) {
+        pws::LaneGroups::Scratch& s = scratch_[thread];
+        for (int64_t w0 = begin; w0 < end; w0 += pws::kLanes) {
+          int nl = static_cast<int>(std::min<int64_t>(pws::kLanes, end - w0));
+          convex ? lanes_.run<true>(m, d, s, w0, nl, nsteps, forward_only)
+                 : lanes_.run<false>(m, d, s, w0, nl, nsteps, forward_only);
+        }
+      };
+      if (nthreads <= 1) {
+        range(0, nworld, 0);
+        return;
+      }
+#ifdef _OPENMP
+      if (ngroups >= 4 * nthreads) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (int64_t g = 0; g < ngroups; ++g)
+          range(g * pws::kLanes, std::min<int64_t>(nworld, (g + 1) * pws::kLanes), omp_get_thread_num());
+      } else {
+#pragma omp parallel for schedule(static, 1) num_threads(nthreads)
+        for (int t = 0; t < nthreads; ++t) range(nworld * t / nthreads, nworld * (t + 1) / nthreads, t);
+      }
+#endif
+      return;
+    }
     auto body = [&](int64_t w) {
       pws::World<float> wd = pws::world_view(m, d, w);
       if (forward_only) {
@@ -170,6 +218,9 @@ class StepPlan {
   pws::ModelView<float> model_;
   pws::DataView<float> data_;
   int64_t nworld_;
+  pws::LaneGroups lanes_;
+  std::vector<pws::LaneGroups::Scratch> scratch_;  // one per OpenMP thread
+  bool use_lanes_ = true;
 };
 
 }  // namespace
@@ -205,7 +256,9 @@ float32/int32 C-contiguous Warp array that must outlive the plan.)doc")
       .def("forward", &StepPlan::forward, py::arg("num_threads") = 0, "mj_forward of every world.")
       .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"),
            "Updates the Simulator settings read by step (auto_reset, max_qvel).")
-      .def_property_readonly("nworld", &StepPlan::nworld);
+      .def_property_readonly("nworld", &StepPlan::nworld)
+      .def_property("lanes", &StepPlan::lanes, &StepPlan::set_lanes,
+                    "Run the smooth stages of eight worlds in lockstep (same results bit for bit).");
 
   m.def("has_openmp", []() {
 #ifdef _OPENMP

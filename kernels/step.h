@@ -29,14 +29,24 @@ enum : int {
   kCounterAutoReset = 4,  // index in counters
 };
 
-// kConvexPairs: compile the GJK/EPA collider in (ModelView::has_convex picks the instance).
-template <typename T, bool kConvexPairs = true>
-PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
-  // position stage (forward.fwd_position)
-  kinematics(m, d);
+// The position- and velocity-stage computations that branch only on the model, never on a
+// world's state (kinematics, com, crb + factor of qM, com_vel, rne): kernels/lanes.h runs them
+// for eight worlds at once. They read qpos, qvel and the bank rows, and nothing that
+// forward_rest writes, so running them first leaves every result as MuJoCo's stage order.
+template <typename T>
+PWS_HD inline void smooth_stages(const ModelView<T>& m, const World<T>& d) {
+  kinematics(m, d);  // position stage (forward.fwd_position)
   com_pos(m, d);
   crb(m, d);
   factor_m(m, d);
+  com_vel(m, d);  // velocity stage (forward.fwd_velocity)
+  rne(m, d);
+}
+
+// The rest of mj_forward after smooth_stages: tendons, collision, constraint rows,
+// transmission, passive and actuator forces, the smooth acceleration and the solver.
+template <typename T, bool kConvexPairs = true>
+PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d) {
   tendon(m, d);
   if (m.en_constraint) {
     collision<T, kConvexPairs>(m, d);
@@ -44,14 +54,18 @@ PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
   } else {
     d.efc_nefc[0] = 0;
   }
-  // velocity stage (forward.fwd_velocity)
   transmission(m, d);
-  com_vel(m, d);
   passive(m, d);
-  rne(m, d);
   actuation(m, d);
   fwd_acceleration(m, d);
   solve(m, d);
+}
+
+// kConvexPairs: compile the GJK/EPA collider in (ModelView::has_convex picks the instance).
+template <typename T, bool kConvexPairs = true>
+PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
+  smooth_stages(m, d);
+  forward_rest<T, kConvexPairs>(m, d);
 }
 
 // mj_integratePos (forward.integrate_pos): qpos_to = qpos_from (+) scale * qvel * dt.
@@ -98,13 +112,21 @@ PWS_HD inline void advance(const ModelView<T>& m, const World<T>& d, const T* ac
   d.time[0] = d.time[0] + h;
 }
 
-// qacc_scratch = (qM - h D)^-1 (qfrc_smooth + qfrc_constraint) (forward._implicit_qacc).
+// Whether the integrator solves for qacc implicitly (implicit_qacc): implicitfast, or Euler
+// with implicit dof damping.
 template <typename T>
-PWS_HD inline void implicit_qacc(const ModelView<T>& m, const World<T>& d, bool with_actuators) {
+PWS_HD inline bool uses_implicit(const ModelView<T>& m) {
+  return m.integrator == kIntImplicitFast || (m.integrator == kIntEuler && m.implicit_damping);
+}
+
+// implicit_qacc, first part: lower triangle of qH = qM + h D (the damping with en_damper),
+// qfrc_scratch = qacc_scratch = qfrc_smooth + qfrc_constraint. Only the lower triangle:
+// factor_tree and solve_tree read nothing above the diagonal (the upper part of qH is left
+// as it was).
+template <typename T>
+PWS_HD inline void implicit_setup(const ModelView<T>& m, const World<T>& d) {
   const int nv = m.nv;
   const T h = m.timestep;
-  // only the lower triangle: factor_tree and solve_tree read nothing above the diagonal, and
-  // add_actuator_vel_deriv changes the diagonal only (the upper part of qH is left as it was)
   for (int i = 0; i < nv; ++i) {
     const T* src = d.qM + i * nv;
     T* dst = d.qH + i * nv;
@@ -114,9 +136,22 @@ PWS_HD inline void implicit_qacc(const ModelView<T>& m, const World<T>& d, bool 
     d.qfrc_scratch[i] = f;
     d.qacc_scratch[i] = f;
   }
-  if (with_actuators) add_actuator_vel_deriv(m, d, d.qH);
-  factor_tree(nv, m.dof_parentid, d.qH, d.qHDiagInv);
-  solve_tree(nv, m.dof_parentid, d.qH, d.qHDiagInv, d.qacc_scratch);
+}
+
+// implicit_qacc, last part: factor qH and solve for qacc_scratch in place.
+template <typename T>
+PWS_HD inline void implicit_solve(const ModelView<T>& m, const World<T>& d) {
+  factor_tree(m.nv, m.dof_parentid, d.qH, d.qHDiagInv);
+  solve_tree(m.nv, m.dof_parentid, d.qH, d.qHDiagInv, d.qacc_scratch);
+}
+
+// qacc_scratch = (qM - h D)^-1 (qfrc_smooth + qfrc_constraint) (forward._implicit_qacc);
+// with_actuators (implicitfast): D also holds the actuators' velocity derivatives.
+template <typename T>
+PWS_HD inline void implicit_qacc(const ModelView<T>& m, const World<T>& d, bool with_actuators) {
+  implicit_setup(m, d);
+  if (with_actuators) add_actuator_vel_deriv(m, d, d.qH, m.nv + 1);
+  implicit_solve(m, d);
 }
 
 // forward._rk_stage: accumulate b * F(X_i), then X_{i+1} = X_0 + h a F(X_i) when a != 0.
@@ -219,18 +254,29 @@ PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
   d.health[0] = 0;
 }
 
-// One Simulator step of one world (Simulator._step_once): mj_step, health check, and with
-// auto_reset the in-place reset of a flagged world (state only, as the Warp path: derived
+// The end of one Simulator step after mj_forward: the integrator, the health check and, with
+// auto_reset, the in-place reset of a flagged world (state only, as the Warp path: derived
 // quantities are recomputed by the next step or forward).
-template <typename T, bool kConvexPairs = true>
-PWS_HD inline void step_world(const ModelView<T>& m, const World<T>& d) {
-  forward_world<T, kConvexPairs>(m, d);
-  integrate<T, kConvexPairs>(m, d);
+template <typename T>
+PWS_HD inline void health_and_reset(const ModelView<T>& m, const World<T>& d) {
   check_health(m, d);
   if (m.auto_reset && d.health[0] != 0) {
     atomic_add_int(d.counters + kCounterAutoReset, 1);
     reset_world(m, d);
   }
+}
+
+template <typename T, bool kConvexPairs = true>
+PWS_HD inline void finish_step(const ModelView<T>& m, const World<T>& d) {
+  integrate<T, kConvexPairs>(m, d);
+  health_and_reset(m, d);
+}
+
+// One Simulator step of one world (Simulator._step_once): mj_step, health check, auto reset.
+template <typename T, bool kConvexPairs = true>
+PWS_HD inline void step_world(const ModelView<T>& m, const World<T>& d) {
+  forward_world<T, kConvexPairs>(m, d);
+  finish_step<T, kConvexPairs>(m, d);
 }
 
 }  // namespace pws

@@ -24,6 +24,23 @@ PWS_HD inline double pws_pow(double x, double y) { return pow(x, y); }
 PWS_HD inline float pws_atan2(float y, float x) { return atan2f(y, x); }
 PWS_HD inline double pws_atan2(double y, double x) { return atan2(y, x); }
 
+// c ? a : b on a value that may depend on a world's state: both sides are evaluated, so the
+// same code also runs eight worlds in lockstep (kernels/lanes.h, where c is a lane mask).
+template <typename T>
+PWS_HD inline T pws_select(bool c, T a, T b) {
+  return c ? a : b;
+}
+
+// whether any lane of a condition holds (a plain bool on the per-world path)
+PWS_HD inline bool pws_any(bool c) { return c; }
+
+// s = sin(x), c = cos(x) (the compiler fuses the pair into one sincos call on the host)
+template <typename T>
+PWS_HD inline void pws_sincos(T x, T* s, T* c) {
+  *s = pws_sin(x);
+  *c = pws_cos(x);
+}
+
 template <typename T>
 PWS_HD inline bool pws_isfinite(T x) {
 #if defined(__CUDA_ARCH__)
@@ -201,8 +218,9 @@ template <typename T> PWS_HD inline Quat<T> quat_conj(const Quat<T>& q) { return
 // math.quat_normalize: identity below 1e-10, else q / |q|.
 template <typename T> PWS_HD inline Quat<T> quat_unit(const Quat<T>& q) {
   T n = pws_sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-  if (n < T(1e-10)) return Quat<T>{{T(1), T(0), T(0), T(0)}};
-  return Quat<T>{{q[0] / n, q[1] / n, q[2] / n, q[3] / n}};
+  auto tiny = n < T(1e-10);
+  return Quat<T>{{pws_select(tiny, T(1), q[0] / n), pws_select(tiny, T(0), q[1] / n),
+                  pws_select(tiny, T(0), q[2] / n), pws_select(tiny, T(0), q[3] / n)}};
 }
 
 template <typename T> PWS_HD inline Mat33<T> quat_to_mat(const Quat<T>& q) {
@@ -219,8 +237,9 @@ template <typename T> PWS_HD inline Vec3<T> rot_vec_quat(const Vec3<T>& v, const
 }
 
 template <typename T> PWS_HD inline Quat<T> axis_angle_quat(const Vec3<T>& axis, T angle) {
-  T s = pws_sin(T(0.5) * angle);
-  return Quat<T>{{pws_cos(T(0.5) * angle), axis[0] * s, axis[1] * s, axis[2] * s}};
+  T s, c;
+  pws_sincos(T(0.5) * angle, &s, &c);
+  return Quat<T>{{c, axis[0] * s, axis[1] * s, axis[2] * s}};
 }
 
 // math.quat_integrate: rotate q by the local angular velocity omega for dt.

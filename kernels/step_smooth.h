@@ -102,11 +102,10 @@ PWS_HD inline void com_pos(const ModelView<T>& m, const World<T>& d) {
   }
   for (int b = 0; b < nbody; ++b) {
     T mass = d.subtree_mass[b];
-    if (mass < T(1e-15)) {
-      store3(d.subtree_com + 3 * b, load3(d.xipos + 3 * b));
-    } else {
-      store3(d.subtree_com + 3 * b, load3(d.subtree_com + 3 * b) / mass);
-    }
+    auto light = mass < T(1e-15);
+    Vec3<T> own = load3(d.xipos + 3 * b), com = load3(d.subtree_com + 3 * b) / mass;
+    store3(d.subtree_com + 3 * b, vec3(pws_select(light, own[0], com[0]), pws_select(light, own[1], com[1]),
+                                       pws_select(light, own[2], com[2])));
   }
   for (int b = 0; b < nbody; ++b) {
     Vec3<T> dif = load3(d.xipos + 3 * b) - load3(d.subtree_com + 3 * m.body_rootid[b]);
@@ -188,8 +187,9 @@ PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, cons
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + i * nv;
-    if (xi != T(0))
-      for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
+    auto nonzero = xi != T(0);  // skipped where x[i] is zero (as the chain walk)
+    if (pws_any(nonzero))
+      for (int j = 0; j < i; ++j) x[j] = pws_select(nonzero, x[j] - li[j] * xi, x[j]);
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
   // a dense dot product too (the sum in another order than the chain walk: rounding only)
@@ -468,9 +468,10 @@ PWS_HD inline void actuation(const ModelView<T>& m, const World<T>& d) {
   }
 }
 
-// qH -= h * d qfrc_actuator / d qvel (actuation._actuator_vel_deriv); qH is (nv, nv).
+// qH -= h * d qfrc_actuator / d qvel (actuation._actuator_vel_deriv): only the diagonal
+// changes; entry (i, i) is diag[i * stride] (stride nv + 1 on the dense (nv, nv) qH).
 template <typename T>
-PWS_HD inline void add_actuator_vel_deriv(const ModelView<T>& m, const World<T>& d, T* qH) {
+PWS_HD inline void add_actuator_vel_deriv(const ModelView<T>& m, const World<T>& d, T* diag, int stride) {
   if (m.nu == 0 || !m.en_actuation) return;
   for (int i = 0; i < m.nu; ++i) {
     // no velocity terms: io rejects velocity-dependent tendon actuators with implicitfast
@@ -496,7 +497,7 @@ PWS_HD inline void add_actuator_vel_deriv(const ModelView<T>& m, const World<T>&
     }
     T gear = d.actuator_gear[i];
     int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
-    qH[dofid * m.nv + dofid] -= m.timestep * gear * gear * vel;
+    diag[dofid * stride] -= m.timestep * gear * gear * vel;
   }
 }
 

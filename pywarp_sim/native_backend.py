@@ -33,7 +33,7 @@ import warp as wp
 from . import native
 from .types import ConeType, DisableBit, IntegratorType, SolverType
 
-__all__ = ["require", "forward", "step", "refresh", "set_num_threads", "stepper", "NativeStepper",
+__all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "stepper", "NativeStepper",
            "state_bytes_per_world"]
 
 
@@ -263,6 +263,7 @@ class NativeStepper:
     _check_supported(sim)
     self.device = sim.device
     self.num_threads = int(num_threads)
+    self.lanes = True  # CPU: lockstep groups of eight worlds (set_lanes)
     self._module = _module_for(sim.device)
     self._build(sim)
 
@@ -275,6 +276,7 @@ class NativeStepper:
       self.plan = self._module.StepPlan(*tables, sim.nworld, self.device.ordinal)
     else:
       self.plan = self._module.StepPlan(*tables, sim.nworld)
+      self.plan.lanes = self.lanes
     self._fingerprint = _fingerprint(sim)
     self._arrays = keep
 
@@ -345,6 +347,18 @@ def set_num_threads(sim, num_threads: int) -> None:
   if num_threads < 0:
     raise ValueError(f"num_threads must be >= 0 (0 = OpenMP default), got {num_threads}")
   stepper(sim).num_threads = int(num_threads)
+
+
+def set_lanes(sim, enabled: bool) -> None:
+  """CPU: run the smooth stages (kinematics, com, crb + factor, com_vel, rne) and the
+  integrator's implicit solve of eight worlds at once, one SIMD lane per world (default on;
+  used from 2 worlds per thread up, not with RK4). The trajectories are the same bit for bit
+  either way; off is the per-world path."""
+  st = stepper(sim)
+  if st.device.is_cuda:
+    raise RuntimeError("set_lanes applies to the CPU native backend; the CUDA step runs one world per thread")
+  st.lanes = bool(enabled)
+  st.plan.lanes = st.lanes
 
 
 def state_bytes_per_world(sim) -> dict:

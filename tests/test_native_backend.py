@@ -920,3 +920,97 @@ def test_cuda_native_graph_capture():
   ref.step(5)
   torch.cuda.synchronize()
   np.testing.assert_array_equal(sim.qpos.cpu().numpy(), ref.qpos.cpu().numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# lockstep groups of eight worlds (kernels/step_lanes.h)
+
+
+def _driven_states(mjm, n, seed):
+  """(qpos, qvel, ctrl, act) of n different states of any model: MuJoCo C stepped from qpos0
+  with a random initial velocity under random controls (in ctrlrange)."""
+  rng = np.random.default_rng(seed)
+  d = mujoco.MjData(mjm)
+  lo = np.where(mjm.actuator_ctrllimited.astype(bool), mjm.actuator_ctrlrange[:, 0], -1.0)
+  hi = np.where(mjm.actuator_ctrllimited.astype(bool), mjm.actuator_ctrlrange[:, 1], 1.0)
+  out = []
+  for i in range(n):
+    mujoco.mj_resetData(mjm, d)
+    d.qvel[:] = rng.normal(0, 0.5, mjm.nv)
+    d.ctrl[:] = rng.uniform(lo, hi)
+    mujoco.mj_step(mjm, d, 30 + 7 * i)
+    out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
+  return tuple(np.array([s[k] for s in out]) for k in range(4))
+
+
+LANE_CASES = [("humanoid", INT.mjINT_EULER), ("humanoid", INT.mjINT_IMPLICITFAST),
+              ("ball_humanoid", INT.mjINT_EULER), ("actuator_zoo", INT.mjINT_IMPLICITFAST),
+              ("two_trees", INT.mjINT_EULER), ("tendon_walker", INT.mjINT_EULER),
+              ("limb_zoo", INT.mjINT_IMPLICITFAST)]
+# Everything the lanes write, plus the state the per-world stages derive from it.
+LANE_FIELDS = ("qpos", "qvel", "act", "qacc", "qacc_warmstart", "time", "xpos", "xquat", "ximat", "geom_xmat",
+               "subtree_com", "cinert", "cdof", "cdof_dot", "cvel", "qM", "qLD", "qfrc_bias", "qfrc_constraint",
+               "qacc_smooth", "actuator_force")
+
+
+@pytest.mark.filterwarnings("ignore::pywarp_sim.collision_driver.ConvexCollisionWarning")
+@pytest.mark.parametrize("name,integrator", LANE_CASES)
+def test_lockstep_groups_match_per_world_path_bitwise(name, integrator):
+  """11 worlds (a full group of eight and a partial one), each with its own bank row of every
+  parameter the lanes read, one of them NaN and auto-reset: with the lockstep groups on, on 1
+  and 2 threads, every state and derived array equals the per-world path's bit for bit, after
+  steps and after forward."""
+  mjm = oracle.mj_model(name, integrator=integrator)
+  n = 11
+  state = _driven_states(mjm, n, seed=len(name))
+  scales = torch.as_tensor(np.random.default_rng(3).uniform(0.8, 1.25, (n, 1)), dtype=torch.float32)
+  runs = []
+  for lanes, threads in ((False, 1), (True, 1), (True, 2)):
+    sim = _sim(mjm, n, "native", nbank=n, auto_reset=True)
+    banks = [getattr(sim.model, b) for b in ("body_mass", "body_inertia", "body_ipos", "dof_armature",
+                                             "dof_damping", "actuator_gainprm")] + [sim.model.opt.gravity]
+    for bank in banks:
+      t = wp.to_torch(bank)
+      t.mul_(scales.view(-1, *([1] * (t.dim() - 1))))
+    native_backend.set_num_threads(sim, threads)
+    native_backend.set_lanes(sim, lanes)
+    oracle.set_state(sim.data, *state)
+    sim.qvel[6, 0] = float("nan")
+    sim.step(25)
+    stepped = {f: _ours(sim, f, slice(None)).copy() for f in LANE_FIELDS}
+    stepped["health"] = sim.health.numpy().copy()
+    stepped["counters"] = sim.counters
+    oracle.set_state(sim.data, *state)
+    sim.forward()
+    forward = {f: _ours(sim, f, slice(None)).copy() for f in LANE_FIELDS}
+    runs.append((stepped, forward))
+  assert runs[0][0]["counters"]["auto_resets"] >= 1
+  for k, label in ((1, "lanes, 1 thread"), (2, "lanes, 2 threads")):
+    for phase in (0, 1):
+      for field, ref in runs[0][phase].items():
+        got = runs[k][phase][field]
+        if isinstance(ref, dict):
+          assert got == ref, f"{name} {label}: {field}"
+        else:
+          np.testing.assert_array_equal(got, ref, err_msg=f"{name} {label} {('step', 'forward')[phase]}: {field}")
+
+
+def test_lockstep_groups_follow_model_edits_and_rk4():
+  """The lanes read the model's float arrays at every call (an in-place edit takes effect, as
+  on the per-world path), and RK4 keeps the per-world path with the same results."""
+  mjm = oracle.mj_model("humanoid")
+  n = 9
+  state = _driven_states(mjm, n, seed=4)
+  out = []
+  for lanes in (False, True):
+    sim = _sim(mjm, n, "native")
+    native_backend.set_lanes(sim, lanes)
+    oracle.set_state(sim.data, *state)
+    sim.step(3)
+    wp.to_torch(sim.model.body_pos)[3, 2] += 0.05
+    sim.step(3)
+    sim.model.opt.integrator = int(INT.mjINT_RK4)
+    sim.step(3)
+    out.append((sim.qpos.numpy().copy(), sim.qvel.numpy().copy()))
+  np.testing.assert_array_equal(out[0][0], out[1][0])
+  np.testing.assert_array_equal(out[0][1], out[1][1])
