@@ -1,12 +1,15 @@
-// The fused mj_step of ONE world: forward (kinematics → com → crb + factor → tendons → collision →
-// constraint rows → velocity stage → actuation → smooth acceleration → Newton/CG/PGS solver), the
-// model's integrator (Euler with implicit damping, implicitfast, RK4), then the per-world
-// health check and, with auto_reset, the in-place reset of a flagged world.
+// The fused mj_step of ONE world: forward (smooth_stages: kinematics → com → crb + factor →
+// com_vel → rne; forward_rest: tendons → collision → constraint rows → transmission → passive →
+// actuation → smooth acceleration → Newton/CG/PGS solver), the model's integrator (Euler with
+// implicit damping, implicitfast, RK4), then the per-world health check and, with auto_reset,
+// the in-place reset of a flagged world.
 //
-// Same algorithms and stage order as pywarp_sim/forward.py and simulator.py (the Warp
-// reference). Every array is a view into the Simulator's Warp arrays (kernels/step_types.h);
-// nothing is allocated, so the same code runs in an OpenMP loop over worlds (csrc/bindings.cpp)
-// and as one CUDA thread per world (csrc/cuda_launch.cu).
+// Same algorithms as pywarp_sim/forward.py and simulator.py (the Warp reference); the velocity
+// stage's com_vel and rne run before collision, which neither reads nor changes what they use.
+// Every array is a view into the Simulator's Warp arrays (kernels/step_types.h); nothing is
+// allocated, so the same code runs in an OpenMP loop over worlds (csrc/bindings.cpp, with
+// smooth_stages eight worlds at a time in kernels/step_lanes.h) and as one CUDA thread per
+// world (csrc/cuda_launch.cu).
 #pragma once
 
 #include "step_collision.h"
