@@ -1,4 +1,4 @@
-"""python -m bench {throughput,scaling,compile,plot,table} ... (see bench/README.md)."""
+"""python -m bench {throughput,scaling,compile,faults,plot,table} ... (see bench/README.md)."""
 
 import argparse
 import json
@@ -54,7 +54,7 @@ def _add_common(p, graph=True):
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,plot,table}")
+  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,plot,table}")
 
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
@@ -81,6 +81,19 @@ def main(argv=None) -> int:
   p.add_argument("--out", default=None, help="also append the JSON lines to this file "
                  "(default bench/results/compile-<device>-<date>.jsonl)")
 
+  p = sub.add_parser("faults", help="fault injection with auto_reset: count NaN leaks (bench/faults.py)")
+  p.add_argument("--backend", choices=("warp", "native"), default="native")
+  p.add_argument("--model", default="humanoid")
+  p.add_argument("--device", default="cpu")
+  p.add_argument("--nworld", type=int, default=1024)
+  p.add_argument("--steps", type=int, default=1000)
+  p.add_argument("--fault-rate", type=float, default=0.01,
+                 help="probability per step that a faulty (odd-numbered) world gets a non-finite value")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the CPU native backend")
+  p.add_argument("--out", default=None, help="also append the JSON line to this file "
+                 "(default bench/results/faults-<device>-<date>.jsonl)")
+
   p = sub.add_parser("plot", help="redraw the two PNGs of a scaling .jsonl next to it")
   p.add_argument("jsonl")
 
@@ -102,7 +115,7 @@ def main(argv=None) -> int:
 
   args = parser.parse_args(argv)
 
-  if args.cmd in ("throughput", "scaling", "compile"):
+  if args.cmd in ("throughput", "scaling", "compile", "faults"):
     problem = common.check_device(args.device)
     if problem:
       common.warn(problem)
@@ -144,6 +157,16 @@ def main(argv=None) -> int:
                                         sink=common.Sink(out))
     common.warn(f"appended to {os.path.relpath(out)}")
     return 1 if any("error" in r for r in records) else 0
+
+  if args.cmd == "faults":
+    from . import faults
+    out = args.out or str(common.RESULTS_DIR / f"faults-{common.device_slug(args.device)}-{common.today()}.jsonl")
+    rec = faults.run_faults(args.backend, args.model, args.device, args.nworld, args.steps, args.fault_rate,
+                            args.seed, args.threads)
+    common.Sink(out).emit(rec)
+    common.warn(f"{rec['world_steps']:,} world-steps, {rec['injections']:,} faults injected, "
+                f"{rec['auto_resets']:,} auto resets, leaks {rec['leaks']}; appended to {os.path.relpath(out)}")
+    return 1 if rec["total_leaks"] else 0
 
   if args.cmd == "plot":
     from . import scaling

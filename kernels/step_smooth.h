@@ -510,7 +510,9 @@ PWS_HD inline void fwd_acceleration(const ModelView<T>& m, const World<T>& d) {
     d.qfrc_smooth[i] = d.qfrc_passive[i] - d.qfrc_bias[i] + d.qfrc_applied[i] + d.qfrc_actuator[i];
   for (int b = 1; b < m.nbody; ++b) {
     Vec6<T> xfrc = load6(d.xfrc_applied + 6 * b);
-    if (dot6(xfrc, xfrc) > T(0))
+    bool nonzero = false;  // mju_isZero: NaN counts as nonzero (it reaches qacc and is flagged)
+    for (int k = 0; k < 6; ++k) nonzero = nonzero || xfrc[k] != T(0);
+    if (nonzero)
       apply_ft(m, d, b, load3(d.xipos + 3 * b), ang(xfrc), lin(xfrc), d.qfrc_smooth);
   }
   for (int i = 0; i < nv; ++i) d.qacc_smooth[i] = d.qfrc_smooth[i];

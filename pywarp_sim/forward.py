@@ -63,7 +63,9 @@ def _qfrc_smooth(
                                    + qfrc_applied_in[worldid, i] + qfrc_actuator_in[worldid, i])
   for bodyid in range(1, nbody):
     xfrc = xfrc_applied_in[worldid, bodyid]
-    if wp.length_sq(xfrc) > 0.0:
+    # mju_isZero: any nonzero entry, NaN included (a NaN force reaches qacc and is flagged)
+    if (xfrc[0] != 0.0 or xfrc[1] != 0.0 or xfrc[2] != 0.0 or xfrc[3] != 0.0 or xfrc[4] != 0.0
+        or xfrc[5] != 0.0):
       apply_ft(worldid, bodyid, xipos_in[worldid, bodyid], math.motion_ang(xfrc), math.motion_lin(xfrc),
                body_dofend, body_rootid, dof_parentid, cdof_in, subtree_com_in, qfrc_smooth_out)
   for i in range(nv):

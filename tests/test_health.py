@@ -301,3 +301,39 @@ def test_set_ctrl_rejects_bad_actions_with_a_clear_message():
   with pytest.raises(ValueError, match=r"device meta.*\.to\('cpu'\)"):
     sim.set_ctrl(meta)
   assert torch.all(sim.ctrl == 0.5), "a rejected action must not be applied"
+
+
+@pytest.mark.parametrize("backend,nworld,steps", [("native", 32, 40), ("warp", 8, 20)])
+def test_fault_injection_bench_finds_no_leaks(backend, nworld, steps):
+  """bench/faults.py at a small size: every injected non-finite value is flagged in its step
+  and reset away, and the never-injected worlds equal a fault-free twin bit for bit."""
+  if backend == "native" and not _native_built():
+    pytest.skip("native module not built")
+  from bench import faults
+  rec = faults.run_faults(backend, "humanoid", "cpu", nworld, steps, fault_rate=0.1, seed=1)
+  assert rec["injections"] > 0 and rec["auto_resets"] >= 1
+  assert rec["total_leaks"] == 0, rec["first_leak"]
+  assert rec["twin_auto_resets"] == 0
+
+
+def _native_built() -> bool:
+  from pywarp_sim import native_backend
+  try:
+    native_backend.require("cpu")
+  except RuntimeError:
+    return False
+  return True
+
+
+@pytest.mark.parametrize("backend", ["warp", "native"])
+def test_nan_applied_force_is_flagged_not_dropped(backend):
+  """A NaN in xfrc_applied is applied (MuJoCo's mju_isZero test), so it reaches qacc and the
+  world is flagged, rather than being skipped as a zero force."""
+  if backend == "native" and not _native_built():
+    pytest.skip("native module not built")
+  sim = pws.Simulator("humanoid", nworld=3, device="cpu", backend=backend)
+  sim.xfrc_applied[1, 5, 2] = float("nan")
+  sim.qfrc_applied[2, 7] = float("nan")
+  sim.step()
+  h = sim.health.numpy()
+  assert h[0] == 0 and h[1] & pws.Health.NONFINITE and h[2] & pws.Health.NONFINITE
