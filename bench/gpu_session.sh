@@ -38,6 +38,9 @@ timeout 300 python3 -m bench scaling --backends warp,native,mjwarp --device cuda
   --out-dir bench/results >"$OUT/sweep.log" 2>&1
 log "sweep exit $?"
 timeout 60 python3 -m bench compile --backend warp --device cuda:0 >>"$OUT/sweep.log" 2>&1
+log "fault injection (10^6 world-steps per backend)"
+timeout 60 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250 >>"$OUT/faults.log" 2>&1
+timeout 60 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 250 >>"$OUT/faults.log" 2>&1
 cp bench/results/*cuda* "$OUT"/ 2>/dev/null
 python3 -m bench table >"$OUT/table.md" 2>&1
 log "done"
