@@ -157,11 +157,11 @@ class StepPlan {
     const pws::DataView<float>& d = data_;
     const int64_t nworld = nworld_;
     const bool convex = m.has_convex != 0;
-    // Lockstep groups of up to eight worlds (RK4 evaluates forward four times per step and
-    // stays on the per-world path). Many groups: dynamic schedule over groups; otherwise each
-    // thread takes a contiguous range of worlds (balanced to one world) in groups of eight.
+    // Lockstep groups of up to eight worlds. Many groups: dynamic schedule over groups;
+    // otherwise each thread takes a contiguous range of worlds (balanced to one world) in
+    // groups of eight.
     const int64_t ngroups = (nworld + pws::kLanes - 1) / pws::kLanes;
-    if (use_lanes_ && m.integrator != pws::kIntRK4 && nworld >= kLanesMinWorlds * nthreads) {
+    if (use_lanes_ && nworld >= kLanesMinWorlds * nthreads) {
       lanes_.copy_model(m);
       if (static_cast<int>(scratch_.size()) < nthreads) {
         py::gil_scoped_acquire acquire;  // allocation only; keeps the lane buffers between calls

@@ -178,21 +178,39 @@ PWS_HD inline void rk_stage(const ModelView<T>& m, const World<T>& d, T a, T b, 
   }
 }
 
+// RK4 (forward.rk4) in three parts around the three forward evaluations of stages 0..2:
+// rk4_begin keeps the state at t0, rk4_stage accumulates stage `stage` and moves to the next
+// evaluation point, rk4_end advances from t0 with the weighted sums.
+template <typename T>
+PWS_HD inline void rk4_begin(const ModelView<T>& m, const World<T>& d) {
+  for (int i = 0; i < m.nq; ++i) d.qpos_t0[i] = d.qpos[i];
+  for (int i = 0; i < m.nv; ++i) d.qvel_t0[i] = d.qvel[i];
+  for (int i = 0; i < m.na_pad; ++i) d.act_t0[i] = d.act[i];
+}
+
+template <typename T>
+PWS_HD inline void rk4_stage(const ModelView<T>& m, const World<T>& d, int stage) {
+  const T A[3] = {T(0.5), T(0.5), T(1)};
+  const T B[4] = {T(1) / T(6), T(1) / T(3), T(1) / T(3), T(1) / T(6)};
+  rk_stage(m, d, stage < 3 ? A[stage] : T(0), B[stage], stage == 0);
+}
+
+template <typename T>
+PWS_HD inline void rk4_end(const ModelView<T>& m, const World<T>& d) {
+  advance(m, d, d.act_t0, d.rk_dact, d.qpos_t0, d.qvel_t0, d.rk_dqacc, d.rk_dqvel);
+  // MuJoCo 4.0 leaves the effective acceleration sum_j B_j F_j in qacc (forward.rk4)
+  for (int i = 0; i < m.nv; ++i) d.qacc[i] = d.rk_dqacc[i];
+}
+
 template <typename T, bool kConvexPairs = true>
 PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
   if (m.integrator == kIntRK4) {
-    for (int i = 0; i < m.nq; ++i) d.qpos_t0[i] = d.qpos[i];
-    for (int i = 0; i < m.nv; ++i) d.qvel_t0[i] = d.qvel[i];
-    for (int i = 0; i < m.na_pad; ++i) d.act_t0[i] = d.act[i];
-    const T A[3] = {T(0.5), T(0.5), T(1)};
-    const T B[4] = {T(1) / T(6), T(1) / T(3), T(1) / T(3), T(1) / T(6)};
+    rk4_begin(m, d);
     for (int stage = 0; stage < 4; ++stage) {
-      rk_stage(m, d, stage < 3 ? A[stage] : T(0), B[stage], stage == 0);
+      rk4_stage(m, d, stage);
       if (stage < 3) forward_world<T, kConvexPairs>(m, d);
     }
-    advance(m, d, d.act_t0, d.rk_dact, d.qpos_t0, d.qvel_t0, d.rk_dqacc, d.rk_dqvel);
-    // MuJoCo 4.0 leaves the effective acceleration sum_j B_j F_j in qacc (forward.rk4)
-    for (int i = 0; i < m.nv; ++i) d.qacc[i] = d.rk_dqacc[i];
+    rk4_end(m, d);
   } else if (m.integrator == kIntImplicitFast) {
     implicit_qacc(m, d, true);
     advance(m, d, d.act, d.act_dot, d.qpos, d.qvel, d.qacc_scratch, (const T*)nullptr);

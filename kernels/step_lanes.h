@@ -6,7 +6,8 @@
 //   gather    qpos, qvel and the bank rows smooth_stages reads, eight worlds -> lane arrays
 //   lanes     smooth_stages<F8> on a broadcast copy of the model
 //   scatter   everything smooth_stages writes, lane arrays -> each world's Data arrays
-//   per world forward_rest, then (step) finish_step; when the integrator solves implicitly
+//   per world forward_rest, then (step) finish_step (RK4: its three further forward
+//             evaluations in lanes too); when the integrator solves implicitly
 //             (Euler with dof damping, implicitfast), that solve runs in lanes too
 //             (implicit_setup / implicit_solve), then advance and the health check per world
 #pragma once
@@ -137,15 +138,26 @@ class LaneGroups {
       gather_lanes(src, s.buf.data() + b.offset, b.n);
     }
     const bool implicit = !forward_only && uses_implicit(m);
+    const bool rk4 = !forward_only && m.integrator == kIntRK4;
     for (int step = 0; step < nsteps; ++step) {
-      transfer(s, wd, nlanes, kLaneSmoothIn);
-      smooth_stages(m8_, s.w);
-      transfer(s, wd, nlanes, kLaneSmoothOut);
-      for (int l = 0; l < nlanes; ++l) {
-        forward_rest<float, kConvexPairs>(m, wd[l]);
-        if (!forward_only && !implicit) finish_step<float, kConvexPairs>(m, wd[l]);
+      forward_lanes<kConvexPairs>(m, s, wd, nlanes);
+      if (rk4) {  // integrate()'s RK4 with its three forward evaluations in lanes
+        for (int l = 0; l < nlanes; ++l) rk4_begin(m, wd[l]);
+        for (int stage = 0; stage < 4; ++stage) {
+          for (int l = 0; l < nlanes; ++l) rk4_stage(m, wd[l], stage);
+          if (stage < 3) forward_lanes<kConvexPairs>(m, s, wd, nlanes);
+        }
+        for (int l = 0; l < nlanes; ++l) {
+          rk4_end(m, wd[l]);
+          health_and_reset(m, wd[l]);
+        }
+        continue;
       }
-      if (!implicit) continue;
+      if (!implicit) {
+        if (!forward_only)
+          for (int l = 0; l < nlanes; ++l) finish_step<float, kConvexPairs>(m, wd[l]);
+        continue;
+      }
       // the integrator's implicit solve in lanes, then the rest of the step per world
       transfer(s, wd, nlanes, kLaneImplicitIn);
       implicit_setup(m8_, s.w);
@@ -162,6 +174,15 @@ class LaneGroups {
   }
 
  private:
+  // forward_world of every world of the group: smooth_stages in lanes, forward_rest per world.
+  template <bool kConvexPairs>
+  void forward_lanes(const ModelView<float>& m, Scratch& s, World<float>* wd, int nlanes) const {
+    transfer(s, wd, nlanes, kLaneSmoothIn);
+    smooth_stages(m8_, s.w);
+    transfer(s, wd, nlanes, kLaneSmoothOut);
+    for (int l = 0; l < nlanes; ++l) forward_rest<float, kConvexPairs>(m, wd[l]);
+  }
+
   // Gathers (roles read by the lanes) or scatters (roles written) every field of one role.
   void transfer(Scratch& s, World<float>* wd, int nlanes, int role) const {
     const float* src[kLanes];

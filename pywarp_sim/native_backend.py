@@ -352,7 +352,7 @@ def set_num_threads(sim, num_threads: int) -> None:
 def set_lanes(sim, enabled: bool) -> None:
   """CPU: run the smooth stages (kinematics, com, crb + factor, com_vel, rne) and the
   integrator's implicit solve of eight worlds at once, one SIMD lane per world (default on;
-  used from 2 worlds per thread up, not with RK4). The trajectories are the same bit for bit
+  used from 2 worlds per thread up, every integrator). The trajectories are the same bit for bit
   either way; off is the per-world path."""
   st = stepper(sim)
   if st.device.is_cuda:

@@ -946,7 +946,8 @@ def _driven_states(mjm, n, seed):
 LANE_CASES = [("humanoid", INT.mjINT_EULER), ("humanoid", INT.mjINT_IMPLICITFAST),
               ("ball_humanoid", INT.mjINT_EULER), ("actuator_zoo", INT.mjINT_IMPLICITFAST),
               ("two_trees", INT.mjINT_EULER), ("tendon_walker", INT.mjINT_EULER),
-              ("limb_zoo", INT.mjINT_IMPLICITFAST)]
+              ("limb_zoo", INT.mjINT_IMPLICITFAST), ("humanoid", INT.mjINT_RK4),
+              ("tendon_humanoid", INT.mjINT_RK4)]
 # Everything the lanes write, plus the state the per-world stages derive from it.
 LANE_FIELDS = ("qpos", "qvel", "act", "qacc", "qacc_warmstart", "time", "xpos", "xquat", "ximat", "geom_xmat",
                "subtree_com", "cinert", "cdof", "cdof_dot", "cvel", "qM", "qLD", "qfrc_bias", "qfrc_constraint",
@@ -995,9 +996,9 @@ def test_lockstep_groups_match_per_world_path_bitwise(name, integrator):
           np.testing.assert_array_equal(got, ref, err_msg=f"{name} {label} {('step', 'forward')[phase]}: {field}")
 
 
-def test_lockstep_groups_follow_model_edits_and_rk4():
+def test_lockstep_groups_follow_model_edits_and_integrator_changes():
   """The lanes read the model's float arrays at every call (an in-place edit takes effect, as
-  on the per-world path), and RK4 keeps the per-world path with the same results."""
+  on the per-world path), and a switch of integrator (to RK4) keeps them equal."""
   mjm = oracle.mj_model("humanoid")
   n = 9
   state = _driven_states(mjm, n, seed=4)
