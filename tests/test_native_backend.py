@@ -951,7 +951,7 @@ LANE_CASES = [("humanoid", INT.mjINT_EULER), ("humanoid", INT.mjINT_IMPLICITFAST
 # Everything the lanes write, plus the state the per-world stages derive from it.
 LANE_FIELDS = ("qpos", "qvel", "act", "qacc", "qacc_warmstart", "time", "xpos", "xquat", "ximat", "geom_xmat",
                "subtree_com", "cinert", "cdof", "cdof_dot", "cvel", "qM", "qLD", "qfrc_bias", "qfrc_constraint",
-               "qacc_smooth", "actuator_force")
+               "qacc_smooth", "actuator_force", "qH", "qacc_scratch", "cfrc_int", "site_xpos")
 
 
 @pytest.mark.filterwarnings("ignore::pywarp_sim.collision_driver.ConvexCollisionWarning")
