@@ -224,12 +224,27 @@ class _PooledLoss:
   def residuals(self, sims: list) -> torch.Tensor:
     return torch.cat([l.residuals(s) for l, s in zip(self.losses, sims)], dim=1)
 
+  def layout(self) -> list:
+    """[(T, C')] per motion: its block of the residual vector is T control steps x C'
+    channels, time-major (ReplayLoss.residuals)."""
+    return [(l.ref.shape[0] - 1, len(l.index)) for l in self.losses]
+
   def cost(self, sims: list, health: torch.Tensor | None = None) -> torch.Tensor:
     c = self.residuals(sims).square().mean(1)
     bad = ~torch.isfinite(c)
     if health is not None:
       bad |= health != 0
     return torch.where(bad, torch.full_like(c, math.inf), c)
+
+
+def parameter_covariance(r: np.ndarray, J: np.ndarray, layout: list) -> np.ndarray:
+  """Covariance (P, P) of the least-squares estimate in z (module doc, step 5).
+
+  r: (N,) residuals at the estimate; J: (N, P) their Jacobian d r / d z; layout: [(T, C')]
+  per motion, the blocks of r (ReplayLoss.residuals order), sum of T * C' = N."""
+  npar = J.shape[1]
+  s2 = float(r @ r) / max(1, len(r) - npar)
+  return s2 * np.linalg.pinv(J.T @ J)
 
 
 def excitation_motions(robot, cfg: CalibrationConfig) -> list:
@@ -429,12 +444,9 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
     out, health = batch.run(z_hat[None], np.array([lat_hat]))
     r0 = loss.residuals(out)[0].double()
     J, c_final, ok = None, float(loss.cost(out, health)[0]), False
-  nres = r0.numel()
-  dof = max(1, nres - npar)
-  s2 = float(r0.square().sum()) / dof
+  s2 = float(r0.square().sum()) / max(1, r0.numel() - npar)
   if J is not None and ok:
-    H = (J.T @ J).cpu().numpy()
-    cov = s2 * np.linalg.pinv(H)
+    cov = parameter_covariance(r0.cpu().numpy(), J.cpu().numpy(), loss.layout())
   else:
     cov = np.full((npar, npar), np.nan)
   std = np.sqrt(np.clip(np.diag(cov), 0, None))
