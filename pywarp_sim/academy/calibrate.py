@@ -78,7 +78,7 @@ describe that, so intervals of a robot with smooth_replay False are less reliabl
 Measured (bench/academy_coverage.py, noisy proxies of seeds 0-39, quick configuration): the
 truth is inside the 95% interval for 34-38 of 40 robots per parameter, ground friction 37
 (white-noise interval: 24-28, friction 26); on the 17 robots with smooth replays 16-17 of 17
-for every parameter. Median widths ln(high / low) grew 1.3-1.8x (friction 0.051 -> 0.092,
+for every parameter. Median widths ln(high / low) grew 1.4-1.8x (friction 0.051 -> 0.092,
 mass_legs 0.023 -> 0.032). 23 of the 40 replays have an event in the floor phase at the
 estimate (the ankles held at their toe-down stop engage and release their limit rows:
 seed 8) and 3 in the stand (the right upper arm grazes the torso: seeds 1, 16, 34); most
