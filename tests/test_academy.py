@@ -151,11 +151,31 @@ def test_gap_shrinks_on_held_out_motions(small_calibration):
   assert err1 * 3 < err0
 
 
-def test_noisy_full_calibration_reduces_parameter_error():
+# Noisy proxies (default sensor noise) calibrated in the quick configuration. Seeds 1 and 5:
+# the white-noise interval s^2 (J'J)^-1 (Calibration.std_z_white) left the true friction
+# outside (t = 2.06, 2.13); the third proxy that does so among the seven of calibrate.py's
+# doc, seed 0, stays just outside with the simulated-noise interval too (t = -1.99): the rate
+# over 40 robots is what bench/academy_coverage.py measures.
+NOISY_SEEDS = (11, 1, 5)
+# Widest 95% interval seen on these robots: 0.11 of the prior range (ln(high / low)); a
+# quarter still fails an interval that says nothing.
+INTERVAL_MAX_PRIOR_FRACTION = 0.25
+
+
+@pytest.fixture(scope="module")
+def noisy_calibrations():
+  out = {}
+  for seed in NOISY_SEEDS:
+    robot = proxy.ProxyRobot("noisy", seed=seed)
+    out[seed] = robot, C.calibrate(robot, C.CalibrationConfig.quick(nworld=128, generations=4,
+                                                                     cpu_threads=1))
+  return out
+
+
+def test_noisy_full_calibration_reduces_parameter_error(noisy_calibrations):
   """Seven parameters (ground friction included) and latency, default sensor noise, the quick
   configuration."""
-  robot = proxy.ProxyRobot("noisy", seed=11)
-  cal = C.calibrate(robot, C.CalibrationConfig.quick(nworld=128, generations=4, cpu_threads=1))
+  robot, cal = noisy_calibrations[11]
   truth = robot.reveal_truth()
   err0 = G.parameter_error(P.nominal_params(), truth)
   err1 = G.parameter_error(cal.params, truth)
@@ -167,6 +187,74 @@ def test_noisy_full_calibration_reduces_parameter_error():
   # margin here.
   f0, f1 = err0["per_param"]["ground_friction"], err1["per_param"]["ground_friction"]
   assert f1 * 2 < f0, (f0, f1)
+
+
+def test_noisy_calibration_intervals_contain_the_truth(noisy_calibrations):
+  """The 95% intervals (sensor noise simulated through the robot's own PD loop) contain the
+  hidden truth of every identified parameter and are far narrower than the prior."""
+  for seed, (robot, cal) in noisy_calibrations.items():
+    truth = robot.reveal_truth()
+    assert cal.params["latency"] == truth["latency"], seed
+    for name in cal.identified:
+      lo, hi = cal.ci95[name]
+      assert lo <= truth[name] <= hi, (seed, name, truth[name], cal.params[name], (lo, hi))
+      prior = P.PRIORS[name]
+      assert math.log(hi / lo) < INTERVAL_MAX_PRIOR_FRACTION * math.log(prior.high / prior.low), \
+        (seed, name, (lo, hi))
+
+
+def test_replay_noise_in_the_pd_loop_matches_mujoco_c():
+  """A robot whose PD loop computes from noisy joint readings (noise added here, MuJoCo C
+  with exact sensors underneath) is reproduced by a world given the same noise as pd_noise;
+  a world without it is not."""
+  robot = proxy.ProxyRobot("known", truth=TRUTH_F, noise=proxy.SensorNoise.none())
+  motion = M.floor_motions(80, robot.control_dt, seed=5)[0]
+  rng = np.random.default_rng(3)
+  nu = robot.nu
+  noise = np.concatenate([rng.normal(0, 0.002, (motion.nstep, nu)),     # rad
+                          rng.normal(0, 0.02, (motion.nstep, nu))], 1)  # rad/s
+  frame = robot.reset(*motion.state, held=True)
+  exact = [np.r_[frame.joint_pos, frame.joint_vel]]
+  for k, target in enumerate(motion.targets):
+    q, qd = frame.joint_pos + noise[k, :nu], frame.joint_vel + noise[k, nu:]
+    frame = robot.step(np.clip((motion.kp * (target - q) - motion.kd * qd) / motion.gear, -1, 1))
+    exact.append(np.r_[frame.joint_pos, frame.joint_vel])
+  exact = torch.as_tensor(np.array(exact), dtype=torch.float32)
+  rep = Replayer(2, decimation=2, held_pose=motion.state[0][:7])
+  scales = {k: TRUTH_F.get(k, 1.0) for k in P.BANK_PARAMS}
+  pd_noise = np.stack([noise, np.zeros_like(noise)], 1)
+  out, health, _ = rep.rollout(scales, TRUTH_F["latency"], *motion.state, **motion.replay(),
+                               pd_noise=pd_noise)
+  err = (out[:, :, :2 * nu] - exact[:, None]).abs().amax((0, 2))
+  assert (health == 0).all()
+  # measured: 3.2e-5 (float32 vs float64 over 0.8 s, the velocities); 0.022 without the noise
+  assert float(err[0]) < 2e-4 and float(err[1]) > 1e-2, err
+
+
+def test_replay_curvature_finds_a_jump_and_the_one_sided_slope_skips_it():
+  """Analytic residuals r(z) of two motions: a smooth one, and one with a jump between z and
+  z + h in parameter 0 (an event inside the finite-difference stencil)."""
+  h, slope = 0.01, np.array([2.0, -1.0, 0.5])
+  n = 40
+  def residuals(z):
+    smooth = slope[:, None] * z[0] + 0.3 * z[1] ** 2 + np.zeros((3, n))  # motion 0: (T 3, C n)
+    jumpy = slope[:, None] * z[0] - z[1] + 0.5 * (z[0] > 0.005) + np.zeros((3, n))
+    return np.concatenate([smooth.ravel(), jumpy.ravel()])
+  z0 = np.array([0.0, 0.2])
+  r0 = residuals(z0)
+  plus = [residuals(z0 + h * e) for e in np.eye(2)]
+  minus = [residuals(z0 - h * e) for e in np.eye(2)]
+  J = np.stack([(p - m) / (2 * h) for p, m in zip(plus, minus)], 1)
+  second = np.stack([p - 2 * r0 + m for p, m in zip(plus, minus)], 1)
+  layout = [(3, n), (3, n)]
+  ratio = C.replay_curvature(J, second, h, layout)
+  assert ratio.shape == (2, 2)
+  assert ratio[0, 0] < 1e-9 and ratio[0, 1] < 0.1 and ratio[1, 1] < 1e-9  # smooth: O(h)
+  assert ratio[1, 0] > C.SMOOTH_CURVATURE_MAX                            # the jump
+  J1 = C.one_sided_at_events(J, second, h, layout, ratio)
+  np.testing.assert_allclose(J1[3 * n:, 0], np.repeat(slope, n))  # the backward difference
+  np.testing.assert_array_equal(J1[:3 * n], J[:3 * n])              # smooth blocks untouched
+  np.testing.assert_array_equal(J1[:, 1], J[:, 1])
 
 
 class _SealedRobot:

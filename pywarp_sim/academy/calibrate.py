@@ -24,10 +24,8 @@
 4. Ground friction: with the best latency and the other parameters from step 3, a grid of
    friction values (friction_grid worlds over +-z_clip) on both motions picks the start; then
    LM on every parameter, friction included, on both motions.
-5. Uncertainty: covariance of z = s^2 (J'J)^-1 from the final Jacobian, s^2 the residual
-   variance r'r / (N - P); 95% intervals map back to scales. The residuals of one log are
-   correlated in time (model error, PD feedback), so the intervals are optimistic when the
-   model is wrong; with a correct model and white sensor noise they are about right.
+5. Uncertainty (below): covariance of z from simulated sensor noise at the estimate; 95%
+   intervals z +- 1.96 std map back to scales.
 
 Calibration touches the robot only through its Robot protocol methods (reset, step, run).
 It never reads hidden values (a real robot has none to read).
@@ -42,13 +40,52 @@ Ground friction acts only in the floor phase and weakly there (motions.py). With
 sensors it is recovered to 0.005-0.34% (quick configuration, proxies of seeds 0 and 1); with
 the proxies' sensor noise, |log error| 0.041, 0.023, 0.006, 0.037, 0.005, 0.029, 0.022 on the
 proxies of seeds 0, 1, 11, 2, 3, 4, 5 (0.081, 0.23, 0.097 at nominal for the first three).
-The 95% interval from the local Jacobian misses the truth on three of those seven (seed 0:
-truth 1.084, estimate 1.041, interval [1.014, 1.068]): the error is a slow drift of the
-robot's floor log (sensor noise through its own PD loop), not white noise, and s^2 (J'J)^-1
-does not see it (the residuals' lag-1 autocorrelation is only 0.0-0.05, so an AR(1)
-correction does not help either). LM on friction alone with the other parameters fixed was
-worse (0.108, 0.150, 0.009 on seeds 0, 1, 11, with an earlier 3 Hz floor loop): small errors
-of the stand estimates shift the friction optimum, and the joint fit corrects them.
+LM on friction alone with the other parameters fixed was worse (0.108, 0.150, 0.009 on seeds
+0, 1, 11, with an earlier 3 Hz floor loop): small errors of the stand estimates shift the
+friction optimum, and the joint fit corrects them.
+
+Uncertainty. What an interval means: were the simulator with the estimated parameters the
+robot, repeating the excitation with fresh sensor noise would put the truth inside the 95%
+interval 95% of the time (to first order in the noise). Assumed: the residuals at the
+estimate are sensor noise, white, Gaussian, independent across channels; model error counts
+as noise (it widens the intervals, it is not modelled).
+
+Why not s^2 (J'J)^-1 (the white-noise covariance, still reported as `std_z_white`): the
+robot's PD loop computes from its noisy readings, so the noise also moves the robot itself.
+That motion is smooth and shaped like the parameters' own effects (the columns of J): the fit
+absorbs it into the parameters and the residuals left over do not show it; they are white
+(autocorrelation |rho| < 0.1 at lags 1-40, median over channels, proxies 0, 2, 16, 39).
+Hence corrections built from the residuals cannot find it either: a Newey-West (HAC)
+sandwich of the per-step scores J_t' r_t (bandwidth 0-60 steps) moved coverage only from
+24-28 to 24-32 of 40 robots per parameter. `sensor_noise_covariance` simulates it instead:
+nsample + 1 worlds at the estimate (its latency included) run each motion, world 0
+noiseless, the others with white Gaussian noise added to every reading, their PD loops
+computing from the noisy joint readings; each channel's noise std is the RMS of its
+residual at the estimate. A noisy log moves the least-squares estimate by
+dz = J^+ (log - log_0) / scale (linearised); the covariance is the mean of dz dz' over the
+logs, so a mean shift (`noise_shift_z`) counts too. Cost: one rollout of nsample + 1 worlds
+per motion (noise_samples = 128: 1.05 -> 1.4 s for a quick calibration on 2 cores).
+
+Discrete events: where a contact or joint limit engages, or a limb touches the body, between
+z - h e_i and z + h e_i, the central difference holds a jump, not a slope, and J'J overstates
+the information. `replay_curvature` (|r(z + h e_i) - 2 r(z) + r(z - h e_i)| / |r(z + h e_i) -
+r(z - h e_i)| per motion and parameter; 0.003-0.09 on smooth replays, 0.45-1.03 at an event)
+finds them, J for the covariance then takes the one-sided difference away from the event
+(`one_sided_at_events`), and `smooth_replay` is False. Near an event the cost has small steps
+and the estimate can stop at one, a few sigma from the truth; a local covariance cannot
+describe that, so intervals of a robot with smooth_replay False are less reliable.
+
+Measured (bench/academy_coverage.py, noisy proxies of seeds 0-39, quick configuration): the
+truth is inside the 95% interval for 34-38 of 40 robots per parameter, ground friction 37
+(white-noise interval: 24-28, friction 26); on the 17 robots with smooth replays 16-17 of 17
+for every parameter. Median widths ln(high / low) grew 1.4-1.8x (friction 0.051 -> 0.092,
+mass_legs 0.023 -> 0.032). 22 of the 40 replays have an event in the floor phase at the
+estimate (the hip sweeps reach the hip_x limits; on seed 8 the right hip_x limit row engages
+for one more physics step, 21 -> 22, along the line to the truth) and 3 in the stand (the
+right upper arm grazes the torso: seeds 1, 16, 34), 23 robots in all. Most remaining misses
+are there (seeds 7, 8, 13, 15, 16, 34); the others are seeds 0 (friction: truth 1.084,
+estimate 1.041, interval [1.000, 1.083], t = -2.01; the white-noise interval was
+[1.014, 1.068]), 3 and 21, about the 5% expected.
 
 Parameters left out of `CalibrationConfig.params` (or ground friction when
 `floor_duration_s` is 0) stay nominal and are listed in `Calibration.unidentified` with their
@@ -69,6 +106,10 @@ from . import params as P
 from .robot import channel_groups
 from .simbatch import Replayer
 
+# replay_curvature above which a replay counts as not smooth at the estimate: smooth replays
+# give 0.003-0.09 (fd_step 0.01, quick configuration, noisy proxies of seeds 0-39), a discrete
+# event within +-fd_step 0.45-1.03.
+SMOOTH_CURVATURE_MAX = 0.25
 # Floors of the per-channel scales (std of the logged channel): a nearly constant channel
 # must not dominate the score through a tiny denominator.
 SCALE_FLOORS = {"joint_pos": 0.02, "joint_vel": 0.2, "base_quat": 0.02, "base_angvel": 0.1}
@@ -91,6 +132,8 @@ class CalibrationConfig:
   floor_duration_s: float = 1.6  # floor phase (ground friction); 0: stand only
   friction_grid: int = 48      # friction start values tried (over +-z_clip) before ...
   friction_lm_iterations: int = 8  # ... the joint LM (it starts farther from its optimum)
+  noise_samples: int = 128     # simulated noisy logs for the covariance (Uncertainty);
+                               # 0: s^2 (J'J)^-1 from the central differences
   range_fraction: float = 0.3  # excitation targets: +- this fraction of each half range
   seed: int = 0
   params: tuple = P.BANK_PARAMS
@@ -118,7 +161,11 @@ class Calibration:
   robot: str
   params: dict            # scales of every continuous parameter and "latency"
   z: dict                 # normalised log estimate of the identified parameters
-  std_z: dict
+  std_z: dict             # std of the estimate in z (module doc, Uncertainty)
+  std_z_white: dict       # the same from s^2 (J'J)^-1 alone (white residuals assumed)
+  noise_shift_z: dict     # mean move of the estimate over the simulated noisy logs (z)
+  replay_curvature: dict  # {motion: {param: replay_curvature ratio at the estimate}}
+  smooth_replay: bool     # every ratio <= SMOOTH_CURVATURE_MAX: the intervals' local model holds
   ci95: dict              # name -> (low, high) scale; prior range for unidentified ones
   identified: tuple
   unidentified: tuple
@@ -224,12 +271,108 @@ class _PooledLoss:
   def residuals(self, sims: list) -> torch.Tensor:
     return torch.cat([l.residuals(s) for l, s in zip(self.losses, sims)], dim=1)
 
+  def layout(self) -> list:
+    """[(T, C')] per motion: its block of the residual vector is T control steps x C'
+    channels, time-major (ReplayLoss.residuals)."""
+    return [(l.ref.shape[0] - 1, len(l.index)) for l in self.losses]
+
   def cost(self, sims: list, health: torch.Tensor | None = None) -> torch.Tensor:
     c = self.residuals(sims).square().mean(1)
     bad = ~torch.isfinite(c)
     if health is not None:
       bad |= health != 0
     return torch.where(bad, torch.full_like(c, math.inf), c)
+
+
+def replay_curvature(J: np.ndarray, second: np.ndarray, h: float, layout: list) -> np.ndarray:
+  """(M, P) per motion and parameter: |r(z + h e_i) - 2 r(z) + r(z - h e_i)| / |r(z + h e_i) -
+  r(z - h e_i)| over the motion's block of the residuals (0 where the parameter does not move
+  it). O(h) on a smooth replay; near 1 when a discrete event (a contact or joint limit that
+  engages, a self-collision) moves between z - h e_i and z + h e_i.
+
+  J: (N, P) central differences (r(z + h e_i) - r(z - h e_i)) / 2h; second: (N, P) second
+  differences; layout: [(T, C')] per motion (_PooledLoss.layout)."""
+  out, offset = [], 0
+  for nstep, nused in layout:
+    n = nstep * nused
+    first = 2 * h * np.linalg.norm(J[offset:offset + n], axis=0)
+    sec = np.linalg.norm(second[offset:offset + n], axis=0)
+    out.append(np.where(first > 1e-9, sec / np.maximum(first, 1e-30), 0.0))
+    offset += n
+  return np.array(out)
+
+
+def one_sided_at_events(J: np.ndarray, second: np.ndarray, h: float, layout: list,
+                        curvature: np.ndarray) -> np.ndarray:
+  """J (N, P) with the block of every motion and parameter whose curvature (replay_curvature,
+  (M, P)) exceeds SMOOTH_CURVATURE_MAX replaced by the one-sided difference of smaller norm:
+  a discrete event between z - h e_i and z + h e_i puts its jump into the central difference
+  (jump / 2h, no derivative), and the side without it still gives the slope."""
+  out, offset = J.copy(), 0
+  for k, (nstep, nused) in enumerate(layout):
+    rows = slice(offset, offset + nstep * nused)
+    for i in np.nonzero(curvature[k] > SMOOTH_CURVATURE_MAX)[0]:
+      forward = J[rows, i] + second[rows, i] / (2 * h)   # (r(z + h e_i) - r(z)) / h
+      backward = J[rows, i] - second[rows, i] / (2 * h)  # (r(z) - r(z - h e_i)) / h
+      out[rows, i] = forward if np.linalg.norm(forward) < np.linalg.norm(backward) else backward
+    offset += nstep * nused
+  return out
+
+
+def white_noise_covariance(r: np.ndarray, J: np.ndarray) -> np.ndarray:
+  """s^2 (J'J)^-1 (P, P) in z, s^2 = r'r / (N - P): the covariance of the least-squares
+  estimate if the residuals were independent with one variance (module doc, Uncertainty).
+
+  r: (N,) residuals at the estimate; J: (N, P) their Jacobian d r / d z."""
+  npar = J.shape[1]
+  s2 = float(r @ r) / max(1, len(r) - npar)
+  return s2 * np.linalg.pinv(J.T @ J)
+
+
+@torch.no_grad()
+def sensor_noise_covariance(batch: "_Batch", loss: _PooledLoss, z: np.ndarray, latency: int,
+                            r: np.ndarray, J: np.ndarray, nsample: int,
+                            seed: int = 0) -> tuple:
+  """Covariance of the estimate under the robot's sensor noise, by simulation (module doc,
+  Uncertainty).
+
+  batch, loss: the motions and residuals of the final fit; z (P,), latency: the estimate;
+  r (N,): its residuals, J (N, P): their Jacobian d r / d z (loss.layout() blocks);
+  nsample: simulated logs. Each motion runs nsample + 1 worlds at the estimate: world 0
+  noiseless, the others with white Gaussian noise (per channel std = RMS of that channel's
+  residual, in its units) on every reading, the PD loop computing from the noisy joint
+  readings as the robot's does. Each noisy log moves the linearised least-squares estimate
+  by dz = J^+ (log - log_0) / scale.
+
+  Returns (covariance (P, P) = mean of dz dz' (the spread and any mean shift), mean dz (P,),
+  samples used)."""
+  rng = np.random.default_rng([int(seed), 0xC0F])
+  pinv = np.linalg.pinv(J)  # (P, N)
+  dref, ok, offset = [], None, 0
+  for k, (motion, part) in enumerate(zip(batch.motions, loss.losses)):
+    nstep, nused = loss.layout()[k]
+    idx = part.index.cpu().numpy()
+    scale = part.scale[part.index].double().cpu().numpy()
+    block = r[offset:offset + nstep * nused].reshape(nstep, nused)
+    offset += nstep * nused
+    sigma = np.zeros(part.ref.shape[1])
+    sigma[idx] = np.sqrt(np.mean(block ** 2, axis=0)) * scale
+    noise = rng.standard_normal((nstep + 1, nsample + 1, len(sigma))) * sigma
+    noise[:, 0] = 0.0
+    rep = batch._replayer(nsample + 1, k)
+    kw = motion.replay()
+    if "pd" in kw:  # the robot's loop sees the same noisy readings that its log holds
+      kw["pd_noise"] = noise[:-1, :, :2 * len(rep.qadr)]
+    zz = np.repeat(np.asarray(z, dtype=np.float64)[None], nsample + 1, axis=0)
+    out, health, _ = rep.rollout(batch.scales(zz), int(latency), *motion.state, **kw)
+    batch.worlds += nsample + 1
+    sim = out.double().cpu().numpy()[1:, :, idx]               # (T, n + 1, C')
+    logs = sim[:, 1:] + noise[1:, 1:, idx]
+    dref.append(((logs - sim[:, :1]) / scale).transpose(1, 0, 2).reshape(nsample, -1))
+    good = (health[1:] == 0).cpu().numpy() & np.isfinite(dref[-1]).all(1)
+    ok = good if ok is None else ok & good
+  dz = np.concatenate(dref, axis=1)[ok] @ pinv.T               # (n, P)
+  return dz.T @ dz / max(1, len(dz)), dz.mean(0), int(len(dz))
 
 
 def excitation_motions(robot, cfg: CalibrationConfig) -> list:
@@ -326,7 +469,8 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
             for l in active if int(l) in best_per_lat}
 
   def jacobians(states, batch, loss, npar):
-    """One batch: center and +-h per parameter for every latency -> {lat: (r0, J, cost)}."""
+    """One batch: center and +-h per parameter for every latency -> {lat: (r0, J, cost, ok,
+    second)}, second (N, P): the second differences r(z + h e_i) - 2 r(z) + r(z - h e_i)."""
     lats = sorted(states)
     rows, lat_rows = [], []
     for l in lats:
@@ -346,8 +490,10 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
       b = g * (2 * npar + 1)
       r0 = res[b]
       J = torch.stack([(res[b + 1 + 2 * i] - res[b + 2 + 2 * i]) / (2 * h) for i in range(npar)], 1)
+      second = torch.stack([res[b + 1 + 2 * i] - 2 * r0 + res[b + 2 + 2 * i]
+                            for i in range(npar)], 1)
       ok = bool(res_ok[b:b + 2 * npar + 1].all())
-      outj[l] = (r0, J, float(r0.square().mean()) if ok else math.inf, ok)
+      outj[l] = (r0, J, float(r0.square().mean()) if ok else math.inf, ok, second)
     return outj
 
   def levenberg_marquardt(states, batch, loss, npar, stage, iterations):
@@ -360,7 +506,7 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
     """One LM step (one batch of trial steps); False when nothing improved."""
     jac = jacobians(states, batch, loss, npar)
     trials, trial_rows, trial_lat = [], [], []
-    for l, (r0, J, c0, ok) in jac.items():
+    for l, (r0, J, c0, ok, _) in jac.items():
       if not ok:
         continue
       states[l]["cost"] = c0
@@ -422,29 +568,43 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   if states:
     lat_hat = min(states, key=lambda l: states[l]["cost"])
     final = {lat_hat: states[lat_hat]}
-    r0, J, c_final, ok = jacobians(final, batch, loss, npar)[lat_hat]
+    r0, J, c_final, ok, second = jacobians(final, batch, loss, npar)[lat_hat]
     z_hat = states[lat_hat]["z"]
   else:  # every latency failed in LM: keep the CEM best
     lat_hat, z_hat = best[2], best[1]
     out, health = batch.run(z_hat[None], np.array([lat_hat]))
     r0 = loss.residuals(out)[0].double()
     J, c_final, ok = None, float(loss.cost(out, health)[0]), False
-  nres = r0.numel()
-  dof = max(1, nres - npar)
-  s2 = float(r0.square().sum()) / dof
+  s2 = float(r0.square().sum()) / max(1, r0.numel() - npar)
+  cov_white = cov = np.full((npar, npar), np.nan)
+  shift = np.full(npar, np.nan)
+  curvature = {}
   if J is not None and ok:
-    H = (J.T @ J).cpu().numpy()
-    cov = s2 * np.linalg.pinv(H)
-  else:
-    cov = np.full((npar, npar), np.nan)
+    r_np, J_np, second_np = r0.cpu().numpy(), J.cpu().numpy(), second.cpu().numpy()
+    ratio = replay_curvature(J_np, second_np, h, loss.layout())
+    curvature = {batch.motions[k].name: dict(zip(cfg.params, map(float, ratio[k])))
+                 for k in range(len(ratio))}
+    cov = cov_white = white_noise_covariance(r_np, J_np)
+    if cfg.noise_samples > 0:
+      J_cov = one_sided_at_events(J_np, second_np, h, loss.layout(), ratio)
+      cov, shift, nused = sensor_noise_covariance(batch, loss, z_hat, lat_hat, r_np, J_cov,
+                                                  cfg.noise_samples, cfg.seed)
+      if nused < cfg.noise_samples // 2:
+        raise RuntimeError(f"calibrate({robot.name}): only {nused} of {cfg.noise_samples} "
+                           "noisy worlds stayed healthy at the estimate; the estimate is suspect")
   std = np.sqrt(np.clip(np.diag(cov), 0, None))
+  std_white = np.sqrt(np.clip(np.diag(cov_white), 0, None))
+  smooth = bool(curvature) and all(v <= SMOOTH_CURVATURE_MAX for c in curvature.values()
+                                   for v in c.values())
 
   est = P.nominal_params()
-  z_out, std_out, ci = {}, {}, {}
+  z_out, std_out, ci, std_white_out, shift_out = {}, {}, {}, {}, {}
   for i, name in enumerate(cfg.params):
     est[name] = float(P.from_z(name, z_hat[i]))
     z_out[name] = float(z_hat[i])
     std_out[name] = float(std[i])
+    std_white_out[name] = float(std_white[i])
+    shift_out[name] = float(shift[i])
     ci[name] = (float(P.from_z(name, z_hat[i] - 1.96 * std[i])),
                 float(P.from_z(name, z_hat[i] + 1.96 * std[i])))
   unidentified = tuple(n for n in P.CONTINUOUS_PARAMS if n not in cfg.params)
@@ -455,7 +615,9 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   say(f"final cost {c_final:.4g} latency {lat_hat} params "
       f"{ {k: round(v, 4) for k, v in est.items()} }")
   return Calibration(
-    robot=robot.name, params=est, z=z_out, std_z=std_out, ci95=ci, identified=tuple(cfg.params),
+    robot=robot.name, params=est, z=z_out, std_z=std_out, std_z_white=std_white_out,
+    noise_shift_z=shift_out, replay_curvature=curvature, smooth_replay=smooth, ci95=ci,
+    identified=tuple(cfg.params),
     unidentified=unidentified, latency_costs={int(k): float(v) for k, v in lat_best.items()},
     covariance_z=cov.tolist(), cost_nominal=cost_nominal, cost_cem=cost_cem, cost_final=c_final,
     residual_std=math.sqrt(s2), history=history, excitation="+".join(m.name for m in motions),

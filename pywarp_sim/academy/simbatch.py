@@ -151,7 +151,7 @@ class Replayer:
 
   @torch.no_grad()
   def rollout(self, scales: dict, latency, qpos0, qvel0, controls=None, contacts: bool = False,
-              pd=None):
+              pd=None, pd_noise=None):
     """Simulates n <= nworld candidates from (qpos0, qvel0) for T control steps.
 
     scales: {bank param: (n,) array/tensor or float} (params.BANK_PARAMS; missing = 1).
@@ -161,6 +161,9 @@ class Replayer:
     pd: closed loop instead, (targets (T, nu) or (T, n, nu) rad, kp (nu,), kd (nu,), gear (nu,)):
       every world computes clip((kp (target - q) - kd qdot) / gear, -1, 1) from its own
       joint state at each control step, as PDExcitation does on a robot.
+    pd_noise: None, or (T, n, 2 * nu) added to the joint readings (positions rad, then
+      velocities rad/s) the PD loop computes from at each control step: a robot's loop runs
+      on noisy sensors. The returned channels stay exact.
     Returns (channels (T + 1, n, nsensor) float32, health (n,) int (0 = healthy throughout),
     contacts (T + 1, n, nfoot) bool or None), torch tensors on the simulator's device.
     Worlds beyond n repeat world 0 (their results are dropped). For a free robot the base
@@ -168,10 +171,14 @@ class Replayer:
     """
     if (controls is None) == (pd is None):
       raise ValueError("give either controls (open loop) or pd (closed loop)")
+    if pd_noise is not None and pd is None:
+      raise ValueError("pd_noise perturbs the readings of a PD loop: give pd, not controls")
     dev, N = self.device, self.nworld
     seq = torch.as_tensor(np.asarray(controls if pd is None else pd[0]), dtype=torch.float32, device=dev)
     sizes = [np.size(v) for v in scales.values()] + [np.size(latency)]
     sizes += [seq.shape[1] if seq.dim() == 3 else 1, np.shape(qpos0)[0] if np.ndim(qpos0) == 2 else 1]
+    if pd_noise is not None:
+      sizes.append(pd_noise.shape[1])
     n = max(sizes)
     if n > N:
       raise ValueError(f"{n} candidates for a replayer of {N} worlds; split the batch")
@@ -196,6 +203,12 @@ class Replayer:
       hist[lmax:] = seq
     else:
       kp, kd, gear = (torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev) for x in pd[1:])
+      if pd_noise is not None:
+        pd_noise = torch.as_tensor(pd_noise, dtype=torch.float32, device=dev)
+        if pd_noise.shape != (T, n, 2 * self.nu):
+          raise ValueError(f"pd_noise has shape {tuple(pd_noise.shape)}; expected (T, n, 2 nu) = "
+                           f"{(T, n, 2 * self.nu)}")
+        pd_noise = torch.cat([pd_noise, pd_noise.new_zeros(T, N - n, 2 * self.nu)], dim=1)
     rows = torch.arange(N, device=dev)
     out = torch.empty(T + 1, N, 2 * len(self.qadr) + 7, device=dev)
     out[0] = self.channels()
@@ -211,6 +224,8 @@ class Replayer:
     for k in range(T):
       if pd is not None:
         q, qd = out[k, :, :nj], out[k, :, nj:2 * nj]
+        if pd_noise is not None:
+          q, qd = q + pd_noise[k, :, :nj], qd + pd_noise[k, :, nj:]
         hist[lmax + k] = torch.clamp((kp * (seq[k] - q) - kd * qd) / gear, -1.0, 1.0)
       sim_ctrl.copy_(hist[k + lmax - lat, rows])
       self.sim.step(self.decimation)
