@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the native modules (_native: CPU/OpenMP, _native_cuda: sm_80 + sm_90) for the GPU
+# machine's Python 3.12 on this machine (nvcc present, no GPU needed), into .prebuilt-py312/,
+# so a device session carries them instead of spending its minutes on the CUDA compile.
+# bench/gpu_session.sh uses them when the folder is there (and builds otherwise).
+# Usage: bash bench/prebuild_gpu.sh [PYTHON3.12]   (ignored by git: /.prebuilt*/ in .gitignore)
+set -euo pipefail
+py=${1:-python3.12}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/.prebuilt-py312
+tmp=$(mktemp -d)
+"$py" -m venv "$tmp/venv"
+"$tmp/venv/bin/python" -m pip install -q pybind11
+cmake -S "$root" -B "$tmp/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPWS_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="80;90" -DPWS_AVX=ON \
+  -DPython_EXECUTABLE="$tmp/venv/bin/python" -Dpybind11_DIR="$("$tmp/venv/bin/python" -m pybind11 --cmakedir)"
+cmake --build "$tmp/build"
+mkdir -p "$out"
+cp "$tmp"/build/_native*.so "$out"/
+rm -rf "$tmp"
+ls -la "$out"
