@@ -48,11 +48,12 @@ PWS_HD inline void smooth_stages(const ModelView<T>& m, const World<T>& d) {
 
 // The rest of mj_forward after smooth_stages: tendons, collision, constraint rows,
 // transmission, passive and actuator forces, the smooth acceleration and the solver.
+// apart (optional): the pairs' bounding-sphere tests, done beforehand (see collision).
 template <typename T, bool kConvexPairs = true>
-PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d) {
+PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d, const unsigned char* apart = nullptr) {
   tendon(m, d);
   if (m.en_constraint) {
-    collision<T, kConvexPairs>(m, d);
+    collision<T, kConvexPairs>(m, d, apart);
     make_constraint(m, d);
   } else {
     d.efc_nefc[0] = 0;

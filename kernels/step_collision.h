@@ -966,8 +966,29 @@ PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, 
 // mj_collision: d.con_* holds the first nconmax contacts in pair order; overflow is flagged
 // and counted when the world finds more. kConvexPairs = false leaves the GJK/EPA collider (and
 // its ~30 KB of per-thread EPA scratch) out of the kernel, for models without convex pairs.
+// The bounding-sphere test of pair p (part of sphere_filter): true when the pair's bounding
+// spheres, grown by margin + gap, are apart. Most pairs fail it, so collision tests it before
+// the frames are read; it reads geom_xpos only, so kernels/step_lanes.h evaluates it for eight
+// worlds at once (a lane mask where T is a lane type).
+template <typename T>
+PWS_HD inline auto pair_apart(const ModelView<T>& m, const World<T>& d, int p) -> decltype(T(0) > T(0)) {
+  int g1 = m.pair_geom1[p], g2 = m.pair_geom2[p];
+  T rb1 = m.geom_rbound[g1], rb2 = m.geom_rbound[g2];
+  T margin = m.pair_margin[p] + m.pair_gap[p];
+  Vec3<T> dif = load3(d.geom_xpos + 3 * g1) - load3(d.geom_xpos + 3 * g2);
+  T bound = rb1 + rb2 + margin;
+  return dot(dif, dif) > bound * bound;
+}
+
+// Whether pair p has a bounding-sphere test (both geoms have a positive rbound).
+template <typename T>
+PWS_HD inline bool pair_has_bound(const ModelView<T>& m, int p) {
+  return m.geom_rbound[m.pair_geom1[p]] > T(0) && m.geom_rbound[m.pair_geom2[p]] > T(0);
+}
+
+// apart (optional, npair entries): pair_apart of every pair with a bound, computed beforehand.
 template <typename T, bool kConvexPairs = true>
-PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
+PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const unsigned char* apart = nullptr) {
   if (!m.collision_on) {
     d.con_ncon[0] = 0;
     d.con_overflow[0] = 0;
@@ -976,17 +997,10 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d) {
   PreContact<T> buf[kMaxPairContacts];
   int n = 0, total = 0;
   for (int p = 0; p < m.npair; ++p) {
+    if (pair_has_bound(m, p) && (apart ? apart[p] != 0 : pair_apart(m, d, p))) continue;
     int g1 = m.pair_geom1[p], g2 = m.pair_geom2[p];
     T margin = m.pair_margin[p] + m.pair_gap[p];
     Vec3<T> pos1 = load3(d.geom_xpos + 3 * g1), pos2 = load3(d.geom_xpos + 3 * g2);
-    // most pairs fail the bounding-sphere test (part of sphere_filter): test it before the
-    // frames are read
-    T rb1 = m.geom_rbound[g1], rb2 = m.geom_rbound[g2];
-    if (rb1 > T(0) && rb2 > T(0)) {
-      Vec3<T> dif = pos1 - pos2;
-      T bound = rb1 + rb2 + margin;
-      if (dot(dif, dif) > bound * bound) continue;
-    }
     Mat33<T> mat1 = load33(d.geom_xmat + 9 * g1), mat2 = load33(d.geom_xmat + 9 * g2);
     if (sphere_filter(m.geom_type[g1], m.geom_type[g2], pos1, mat1, m.geom_rbound[g1], pos2, mat2,
                       m.geom_rbound[g2], margin))
