@@ -229,21 +229,30 @@ def _sims_at_mujoco_states(name, solver, cone):
   mjm.opt.iterations = 200
   mjm.opt.ls_iterations = 50
   mjm.opt.tolerance = 1e-10
-  qpos, qvel, ctrl, act, warm = tcon._states(name, cone)
-  n = len(qpos)
+  states = tcon._states(name, cone)
+  nat, ref = _native_and_warp_at(mjm, states)
+  return mjm, nat, ref, [_mj_forward_warm(mjm, states, w) for w in range(len(states[0]))]
+
+
+def _native_and_warp_at(mjm, states):
+  """(native, warp) Simulators after forward at the states (qpos, qvel, ctrl, act, warm start)."""
+  qpos, qvel, ctrl, act, warm = states
   sims = []
   for backend in ("native", "warp"):
-    sim = _sim(mjm, n, backend)
+    sim = _sim(mjm, len(qpos), backend)
     sim.data.qacc_warmstart.assign(warm.astype(np.float32))
     _forward(sim, (qpos, qvel, ctrl, act))
     sims.append(sim)
-  refs = []
-  for w in range(n):
-    mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
-    mjd.qacc_warmstart[:] = warm[w]
-    mujoco.mj_forward(mjm, mjd)
-    refs.append(mjd)
-  return mjm, sims[0], sims[1], refs
+  return tuple(sims)
+
+
+def _mj_forward_warm(mjm, states, w):
+  """MuJoCo C's mj_forward at world w of the states, with its warm start."""
+  qpos, qvel, ctrl, act, warm = states
+  mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
+  mjd.qacc_warmstart[:] = warm[w]
+  mujoco.mj_forward(mjm, mjd)
+  return mjd
 
 
 @pytest.mark.parametrize("name", TENDON_MODELS)
@@ -582,22 +591,14 @@ def test_convex_humanoid_qacc_matches_mujoco_and_warp(name, cone):
   mjm.opt.ls_iterations = 50
   mjm.opt.tolerance = 1e-10
   for label, states in (("falling", tcon._states), ("self-touching", tcon._convex_states)):
-    qpos, qvel, ctrl, act, warm = states(name, cone)
-    n = len(qpos)
-    sims = []
-    for backend in ("native", "warp"):
-      sim = _sim(mjm, n, backend)
-      sim.data.qacc_warmstart.assign(warm.astype(np.float32))
-      _forward(sim, (qpos, qvel, ctrl, act))
-      sims.append(sim)
-    nat, ref = sims
+    state = states(name, cone)
+    n = len(state[0])
+    nat, ref = _native_and_warp_at(mjm, state)
     np.testing.assert_array_equal(nat.data.contact.ncon.numpy(), ref.data.contact.ncon.numpy())
     np.testing.assert_array_equal(nat.data.efc.nefc.numpy(), ref.data.efc.nefc.numpy())
     errs, errs_warp, nconvex = [], [], 0
     for w in range(n):
-      mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
-      mjd.qacc_warmstart[:] = warm[w]
-      mujoco.mj_forward(mjm, mjd)
+      mjd = _mj_forward_warm(mjm, state, w)
       assert nat.data.contact.ncon.numpy()[w] == mjd.ncon, f"{name} {label} world {w}: contact count"
       assert nat.data.efc.nefc.numpy()[w] == mjd.nefc, f"{name} {label} world {w}: constraint rows"
       nconvex += tcon._has_convex_contact(mjm, mjd)
