@@ -1,55 +1,88 @@
 #!/usr/bin/env bash
 # One prepared device-machine check (H100/H200 via the device tool), sized for the last call of
-# a session (about 7 minutes; a session has 15 minutes of device time, starts and wheel
-# transfers included): install the offline wheels, put the native modules in place (carried
-# from .prebuilt-py312/, see bench/prebuild_gpu.sh, or built here), run the GPU tests, then a
-# GPU sweep (warp, native, mjwarp in the same run), fault injection and the compile bench.
-# Each step has its own timeout, most valuable first, so a cut-off run still returns what
-# it measured. Results go to $OUT (at most 8 files come back: session.log, table.md and the
-# result files) and to bench/results/ (commit them, with the device named).
+# a session (PWS_SESSION_S seconds, default 520; a session has 15 minutes of device time,
+# starts and transfers included): unpack what bench/gpu_bundle.sh packed (Python 3.12 site,
+# sm_90 Warp kernel cache, native modules), run the GPU tests, a GPU sweep (warp, native,
+# mjwarp in the same run), a short humanoid-walk training run (env steps/s), fault injection.
+# Each step has its own timeout, cut to the time left, most valuable first, so a cut-off run
+# still returns what it measured. Results go to $OUT (at most 8 files come back: session.log,
+# table.md and the result files) and to bench/results/ (commit them, with the device named).
 #
-# Before: the wheels from ../shared/scripts/offline-wheels.sh, split into ignored folders
-# .whl-a, .whl-b, ... (the last one also holding install-offline-wheels.sh), carried one per
-# call and copied to /tmp/whl there (`mkdir -p /tmp/whl && cp .whl-X/* /tmp/whl/`). Then, in
-# the call carrying the last folder and .prebuilt-py312:  bash bench/gpu_session.sh
+# Before: bash bench/gpu_bundle.sh here; one call carrying .dev-a runs
+#   mkdir -p /tmp/b && cp .dev-a/* /tmp/b/
+# and the next, carrying .dev-b:  bash bench/gpu_session.sh
+# (Older route: wheel folders .whl-a, .whl-b, ... copied to /tmp/whl, with
+# install-offline-wheels.sh in the last, and .prebuilt-py312 carried.)
 set -uo pipefail
 OUT=${OUT:-/tmp/pws-out}
 mkdir -p "$OUT"
 LOG=$OUT/session.log
-log() { echo "[gpu_session $(date +%H:%M:%S)] $*" | tee -a "$LOG"; }
-run() { local t=$1; shift; log "\$ $*"; timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?; log "exit $rc"; return $rc; }
+T0=$(date +%s)
+DEADLINE=$((T0 + ${PWS_SESSION_S:-520}))
+log() { echo "[gpu_session $(date +%H:%M:%S) +$(($(date +%s) - T0))s] $*" | tee -a "$LOG"; }
+# run SECONDS CMD...: CMD with a timeout of SECONDS, cut to the time left before DEADLINE
+run() {
+  local t=$1; shift
+  local left=$((DEADLINE - $(date +%s)))
+  [ "$left" -lt "$t" ] && t=$left
+  if [ "$t" -lt 15 ]; then log "skipped (time is up): $*"; return 124; fi
+  log "\$ $* (timeout ${t}s)"
+  timeout "$t" "$@" >>"$LOG" 2>&1
+  local rc=$?
+  log "exit $rc"
+  return $rc
+}
 
-mkdir -p /tmp/whl
-for d in .whl-*/; do [ -d "$d" ] && cp "$d"* /tmp/whl/ 2>/dev/null; done
-installer=$(ls /tmp/whl/install-offline-wheels.sh 2>/dev/null | head -1)
-log "installing wheels with ${installer:-<none>}"
-bash "$installer" /tmp/site /tmp/whl >>"$LOG" 2>&1 || { log "wheel install failed"; exit 1; }
-export PYTHONPATH=/tmp/site
 export PWS_KERNEL_CACHE=$PWD/build/warp-cache
-export MUJOCO_GL=egl
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee -a "$LOG"
-
-# python -m runs from the repo root, so the source package is imported: give it the modules
-if ls .prebuilt-py312/_native_cuda*.so >/dev/null 2>&1; then
-  log "native modules carried from .prebuilt-py312"
-  cp .prebuilt-py312/_native*.so pywarp_sim/
+export MUJOCO_GL=egl PYTHONUNBUFFERED=1
+mkdir -p /tmp/b
+cp .dev-*/bundle.tar.xz.part-* /tmp/b/ 2>/dev/null
+if ls /tmp/b/bundle.tar.xz.part-* >/dev/null 2>&1; then
+  log "unpacking $(ls /tmp/b | wc -l) bundle parts"
+  mkdir -p /tmp/pack "$PWS_KERNEL_CACHE"
+  cat /tmp/b/bundle.tar.xz.part-* | xz -d -T0 | tar -C /tmp/pack -xf - || { log "bundle unpack failed"; exit 1; }
+  export PYTHONPATH=/tmp/pack/site
+  cp -r /tmp/pack/warp-cache/. "$PWS_KERNEL_CACHE"/
+  cp /tmp/pack/prebuilt/_native*.so pywarp_sim/
+  log "site, kernel cache ($(find "$PWS_KERNEL_CACHE" -name '*.cubin' | wc -l) cubins) and native modules in place"
 else
-  log "building the native modules (CUDA for sm_90)"
-  CMAKE_ARGS="-DPWS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90" run 240 \
-    python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/pws . \
-    || log "native build failed; continuing with the Warp backend"
-  cp /tmp/pws/pywarp_sim/_native*.so pywarp_sim/ 2>/dev/null || log "no native modules built"
+  mkdir -p /tmp/whl
+  for d in .whl-*/; do [ -d "$d" ] && cp "$d"* /tmp/whl/ 2>/dev/null; done
+  installer=$(ls /tmp/whl/install-offline-wheels.sh 2>/dev/null | head -1)
+  log "installing wheels with ${installer:-<none>}"
+  bash "$installer" /tmp/site /tmp/whl >>"$LOG" 2>&1 || { log "wheel install failed"; exit 1; }
+  export PYTHONPATH=/tmp/site
+  if ls .prebuilt-py312/_native_cuda*.so >/dev/null 2>&1; then
+    cp .prebuilt-py312/_native*.so pywarp_sim/
+  else
+    CMAKE_ARGS="-DPWS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90" run 240 \
+      python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/pws . \
+      || log "native build failed; continuing with the Warp backend"
+    cp /tmp/pws/pywarp_sim/_native*.so pywarp_sim/ 2>/dev/null || log "no native modules built"
+  fi
 fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee -a "$LOG"
+python3 -c "import warp as wp; wp.init(); import torch, mujoco, pywarp_sim.native as n; \
+print('torch', torch.__version__, 'mujoco', mujoco.__version__, 'native cuda:', n.available('cuda:0') or n.unavailable_reason('cuda:0'))" >>"$LOG" 2>&1
 
 log "GPU tests"
-run 150 python3 -m pytest -q -m gpu tests -p no:cacheprovider
+run 140 python3 -m pytest -q -m gpu tests -p no:cacheprovider -o addopts= -rfEs
 log "GPU sweep"
-run 200 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
-  --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 10 --out-dir bench/results
-log "fault injection (about 10^6 world-steps per backend)"
-run 45 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
-run 45 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 250
-run 60 python3 -m bench compile --backend warp --device cuda:0
-cp bench/results/*cuda* "$OUT"/ 2>/dev/null
+run 190 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
+  --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
+log "training: humanoid-walk, 4096 envs, CUDA graph (env steps/s; time-limited, not to convergence)"
+run 100 python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
+  --iterations 60 --graph --quiet --log-dir /tmp/runs/walk
+log "fault injection"
+run 40 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
+run 40 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 250
+log "native at 262144 worlds"
+run 40 python3 -m bench throughput --backend native --device cuda:0 --nworld 262144 --steps 50 \
+  --max-seconds 8 --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
+ls bench/results/ | grep -i -E "cuda|h100|h200|nvidia" >>"$LOG"
+n=0
+for f in $(ls -t bench/results/* | grep -i -E "cuda|h100|h200|nvidia"); do
+  [ "$n" -lt 6 ] && cp "$f" "$OUT"/ && n=$((n + 1))
+done
 python3 -m bench table >"$OUT/table.md" 2>&1
 log "done"
