@@ -34,7 +34,7 @@ run() {
 }
 
 export PWS_KERNEL_CACHE=$PWD/build/warp-cache
-export MUJOCO_GL=egl PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1  # no MUJOCO_GL=egl: the image has no libEGL, and importing mujoco would fail
 mkdir -p /tmp/b
 cp .dev-*/bundle.tar.xz.part-* /tmp/b/ 2>/dev/null
 if ls /tmp/b/bundle.tar.xz.part-* >/dev/null 2>&1; then
@@ -65,20 +65,27 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 python3 -c "import warp as wp; wp.init(); import torch, mujoco, pywarp_sim.native as n; \
 print('torch', torch.__version__, 'mujoco', mujoco.__version__, 'native cuda:', n.available('cuda:0') or n.unavailable_reason('cuda:0'))" >>"$LOG" 2>&1
 
+# One process per test: a CUDA fault is sticky (it would fail every later test in the same
+# process); CUDA_LAUNCH_BLOCKING=1 makes a fault name its kernel.
 log "GPU tests"
-run 140 python3 -m pytest -q -m gpu tests -p no:cacheprovider -o addopts= -rfEs
+python3 -m pytest -q -m gpu tests -p no:cacheprovider --collect-only 2>/dev/null | grep "::" >/tmp/gpu_tests.txt
+log "$(wc -l </tmp/gpu_tests.txt) GPU tests"
+while read -r node; do
+  CUDA_LAUNCH_BLOCKING=1 run 45 python3 -m pytest -q -p no:cacheprovider --tb=short -rfEs "$node" \
+    || log "not passed: $node"
+done </tmp/gpu_tests.txt
 log "GPU sweep"
 run 190 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
   --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
 log "training: humanoid-walk, 4096 envs, CUDA graph (env steps/s; time-limited, not to convergence)"
 run 100 python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
   --iterations 60 --graph --quiet --log-dir /tmp/runs/walk
-log "fault injection"
-run 40 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
-run 40 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 250
 log "native at 262144 worlds"
 run 40 python3 -m bench throughput --backend native --device cuda:0 --nworld 262144 --steps 50 \
   --max-seconds 8 --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
+log "fault injection (native: 1,024,000 world-steps; warp: 409,600)"
+run 40 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
+run 60 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 100
 ls bench/results/ | grep -i -E "cuda|h100|h200|nvidia" >>"$LOG"
 n=0
 for f in $(ls -t bench/results/* | grep -i -E "cuda|h100|h200|nvidia"); do

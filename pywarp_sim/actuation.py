@@ -156,7 +156,7 @@ def fwd_actuation(m: Model, d: Data):
     m.actuator_actlimited, m.actuator_actrange, m.actuator_actadr, m.actuator_actearly,
     m.jnt_dofadr, m.actuator_trntype, m.tendon_J, m.jnt_actfrclimited, m.jnt_actfrcrange, m.dof_jntid,
     d.ctrl, d.act, d.actuator_length, d.actuator_velocity,
-  ], outputs=[d.act_dot, d.actuator_force, d.qfrc_actuator])
+  ], outputs=[d.act_dot, d.actuator_force, d.qfrc_actuator], device=d.qpos.device)
 
 
 @wp.kernel
@@ -227,4 +227,4 @@ def add_actuator_vel_deriv(m: Model, d: Data, qH: wp.array):
     m.actuator_gear, m.actuator_forcelimited, m.actuator_forcerange, m.actuator_actlimited,
     m.actuator_actrange, m.actuator_actadr, m.actuator_actearly, m.jnt_dofadr, m.actuator_trntype,
     d.ctrl, d.act, d.act_dot, d.actuator_force,
-  ], outputs=[qH])
+  ], outputs=[qH], device=d.qpos.device)

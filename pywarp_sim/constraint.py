@@ -842,7 +842,7 @@ def fwd_position(m: Model, d: Data):
       m.tendon_J, m.tendon_length0, m.tendon_invweight0,
       d.eq_active, d.qpos, d.ten_length, d.xpos, d.xquat, d.xmat, d.site_xpos, d.cdof, d.subtree_com,
     ], outputs=[e.ne, e.efc_type, e.efc_id, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss,
-                e.efc_R, e.efc_K, e.efc_B])
+                e.efc_R, e.efc_K, e.efc_B], device=d.qpos.device)
   else:
     e.ne.zero_()
   wp.launch(_make_constraint, dim=d.nworld, inputs=[
@@ -859,7 +859,7 @@ def fwd_position(m: Model, d: Data):
     m.tendon_invweight0, d.qpos, d.ten_length, d.cdof, d.subtree_com, e.ne, c.ncon, c.dist, c.pos, c.frame, c.includemargin, c.friction,
     c.solref, c.solreffriction, c.solimp, c.dim, c.geom, c.exclude,
   ], outputs=[e.nefc, e.efc_type, e.efc_id, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss,
-              e.efc_R, e.efc_D, e.efc_K, e.efc_B, e.efc_dim, e.efc_coef])
+              e.efc_R, e.efc_D, e.efc_K, e.efc_B, e.efc_dim, e.efc_coef], device=d.qpos.device)
 
 
 def fwd_constraint(m: Model, d: Data):
@@ -872,5 +872,5 @@ def fwd_constraint(m: Model, d: Data):
       m.body_dofend, m.body_rootid, m.dof_parentid, m.dof_bodyid, m.dof_jntid, m.jnt_type, m.jnt_dofadr,
       e.ne, e.efc_id, d.qvel, d.xpos, d.xquat, d.xmat, d.site_xpos, d.cdof, d.cdof_dot, d.cvel,
       d.subtree_com,
-    ], outputs=[e.efc_jdotv])
+    ], outputs=[e.efc_jdotv], device=d.qpos.device)
   solver.solve(m, d)

@@ -78,7 +78,7 @@ def fwd_acceleration(m: Model, d: Data):
   wp.launch(_qfrc_smooth, dim=d.nworld, inputs=[
     m.nbody, m.nv, m.body_dofend, m.body_rootid, m.dof_parentid, d.qfrc_passive, d.qfrc_bias,
     d.qfrc_applied, d.qfrc_actuator, d.xfrc_applied, d.xipos, d.cdof, d.subtree_com,
-  ], outputs=[d.qfrc_smooth, d.qacc_smooth])
+  ], outputs=[d.qfrc_smooth, d.qacc_smooth], device=d.qpos.device)
   smooth.solve_m(m, d, d.qacc_smooth, d.qacc_smooth)
 
 
@@ -177,7 +177,7 @@ def _advance_launch(m: Model, d: Data, *, act_from, act_dot, qpos_from, qvel_fro
     m.actuator_actadr, m.actuator_actlimited, m.actuator_actrange,
     act_from, act_dot, qpos_from, qvel_from, qacc, d.qacc, pos_vel if pos_vel is not None else d.qvel,
     0 if pos_vel is None else 1,
-  ], outputs=[d.time, d.act, d.qpos, d.qvel, d.qacc_warmstart])
+  ], outputs=[d.time, d.act, d.qpos, d.qvel, d.qacc_warmstart], device=d.qpos.device)
 
 
 @wp.kernel
@@ -231,11 +231,11 @@ def _implicit_qacc(m: Model, d: Data, with_actuators: bool):
   damper = not m.opt.disabled(DisableBit.DAMPER)
   wp.launch(_implicit_matrix, dim=d.nworld, inputs=[
     m.nv, m.opt.timestep, m.dof_damping, int(damper), d.qM, d.qfrc_smooth, d.qfrc_constraint,
-  ], outputs=[d.qH, d.qfrc_scratch])
+  ], outputs=[d.qH, d.qfrc_scratch], device=d.qpos.device)
   if with_actuators:
     actuation.add_actuator_vel_deriv(m, d, d.qH)
   wp.launch(_factor_solve_h, dim=d.nworld, inputs=[m.nv, m.dof_parentid, d.qfrc_scratch],
-            outputs=[d.qH, d.qHDiagInv, d.qacc_scratch])
+            outputs=[d.qH, d.qHDiagInv, d.qacc_scratch], device=d.qpos.device)
 
 
 def euler(m: Model, d: Data):
@@ -324,7 +324,7 @@ def rk4(m: Model, d: Data):
     wp.launch(_rk_stage, dim=d.nworld, inputs=[
       m.njnt, m.nv, na, m.opt.timestep, a, _RK4_B[stage], int(stage == 0), m.jnt_type,
       m.jnt_qposadr, m.jnt_dofadr, d.qpos_t0, d.qvel_t0, d.act_t0,
-    ], outputs=[d.qpos, d.qvel, d.qacc, d.act, d.act_dot, d.rk_dqvel, d.rk_dqacc, d.rk_dact])
+    ], outputs=[d.qpos, d.qvel, d.qacc, d.act, d.act_dot, d.rk_dqvel, d.rk_dqacc, d.rk_dact], device=d.qpos.device)
     if stage < 3:
       forward(m, d)
   _advance_launch(m, d, act_from=d.act_t0, act_dot=d.rk_dact, qpos_from=d.qpos_t0,

@@ -153,14 +153,14 @@ def passive(m: Model, d: Data):
     wp.launch(_spring_damper, dim=(d.nworld, m.njnt), inputs=[
       m.jnt_type, m.jnt_qposadr, m.jnt_dofadr, m.jnt_stiffness, m.qpos_spring, m.dof_damping,
       int(spring), int(damper), d.qpos, d.qvel,
-    ], outputs=[d.qfrc_spring, d.qfrc_damper, d.qfrc_passive])
+    ], outputs=[d.qfrc_spring, d.qfrc_damper, d.qfrc_passive], device=d.qpos.device)
   if (spring or damper) and m.ntendon:
     wp.launch(_tendon_spring_damper, dim=d.nworld, inputs=[
       m.nv, m.ntendon, int(spring), int(damper), m.tendon_J, m.tendon_stiffness, m.tendon_damping,
       m.tendon_lengthspring, d.ten_length, d.ten_velocity,
-    ], outputs=[d.qfrc_spring, d.qfrc_damper, d.qfrc_passive])
+    ], outputs=[d.qfrc_spring, d.qfrc_damper, d.qfrc_passive], device=d.qpos.device)
   if (spring or damper) and m.has_gravcomp and not m.opt.disabled(DisableBit.GRAVITY):
     wp.launch(_gravcomp, dim=d.nworld, inputs=[
       m.nbody, m.body_gravcomp, m.body_mass, m.body_dofend, m.body_rootid, m.dof_parentid,
       m.opt.gravity, d.xipos, d.cdof, d.subtree_com,
-    ], outputs=[d.qfrc_gravcomp, d.qfrc_passive])
+    ], outputs=[d.qfrc_gravcomp, d.qfrc_passive], device=d.qpos.device)

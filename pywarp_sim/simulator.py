@@ -13,6 +13,7 @@ With `graph=True` the step (physics, health check, auto-reset) is captured
 once into a CUDA graph on that stream and replayed (`wp.capture_launch`).
 """
 
+import contextlib
 import enum
 
 import torch
@@ -345,10 +346,10 @@ class Simulator:
     wp.launch(_health, dim=d.nworld, inputs=[
       m.nq, m.nv, m.nu, m.na, self.max_qvel, d.qpos, d.qvel, d.qacc, d.ctrl, d.act,
       c.overflow, e.nefc, e.converged,
-    ], outputs=[self._health, self._counters])
+    ], outputs=[self._health, self._counters], device=d.qpos.device)
     if self.auto_reset:
       wp.launch(_mask_from_health, dim=d.nworld, inputs=[self._health],
-                outputs=[self._mask, self._counters])
+                outputs=[self._mask, self._counters], device=d.qpos.device)
       self._reset_state_masked()
 
   def capture(self):
@@ -360,13 +361,27 @@ class Simulator:
       return None
     key = bool(self.auto_reset)
     if key not in self._graphs:
-      stream = self._wp_stream()
-      with wp.ScopedStream(stream):
-        # force_module_load compiles/loads every kernel first: capture must not load modules
-        with wp.ScopedCapture(device=self.device, stream=stream, force_module_load=True) as cap:
-          self._step_once()
+      with self._capture_stream_scope():
+        stream = self._wp_stream()
+        with wp.ScopedStream(stream):
+          # force_module_load compiles/loads every kernel first: capture must not load modules
+          with wp.ScopedCapture(device=self.device, stream=stream, force_module_load=True) as cap:
+            self._step_once()
       self._graphs[key] = cap.graph
     return self._graphs[key]
+
+  def _capture_stream_scope(self):
+    """CUDA cannot capture the legacy default stream (torch's current stream unless the
+    caller set another): then the graph is recorded on a side stream of the Simulator, made
+    torch's current stream for the capture so that torch work and native launches inside the
+    step are recorded too. Capture executes nothing, and the graph is replayed on whatever
+    stream is current at `step`, in order with the work queued there."""
+    if torch.cuda.current_stream(self.torch_device).cuda_stream != 0:
+      return contextlib.nullcontext()
+    side = self.__dict__.get("_capture_side_stream")
+    if side is None:
+      side = self._capture_side_stream = torch.cuda.Stream(self.torch_device)
+    return torch.cuda.stream(side)
 
   def step(self, nsteps: int = 1):
     """Advances every world by nsteps * timestep (mj_step), checking health after each.
@@ -422,7 +437,7 @@ class Simulator:
     wp.launch(_reset_worlds, dim=d.nworld, inputs=[m.nq, m.nv, m.neq, m.qpos0, m.eq_active0, self._mask], outputs=[
       d.time, d.qpos, d.qvel, d.act, d.act_dot, d.ctrl, d.qacc, d.qacc_warmstart, d.qfrc_applied,
       d.xfrc_applied, d.contact.ncon, d.contact.overflow, d.efc.nefc, d.efc.efc_jv, d.efc.efc_jar,
-      d.eq_active, self._health])
+      d.eq_active, self._health], device=d.qpos.device)
 
 
 def _native_backend():

@@ -125,15 +125,15 @@ def kinematics(m: Model, d: Data):
   wp.launch(_kinematics, dim=d.nworld, inputs=[
     m.nbody, m.body_parentid, m.body_jntnum, m.body_jntadr, m.body_pos, m.body_quat, m.body_ipos,
     m.body_iquat, m.jnt_type, m.jnt_qposadr, m.jnt_pos, m.jnt_axis, m.qpos0, d.qpos,
-  ], outputs=[d.xpos, d.xquat, d.xmat, d.xipos, d.ximat, d.xanchor, d.xaxis])
+  ], outputs=[d.xpos, d.xquat, d.xmat, d.xipos, d.ximat, d.xanchor, d.xaxis], device=d.qpos.device)
   if m.ngeom:
     wp.launch(_frame_poses, dim=(d.nworld, m.ngeom),
               inputs=[m.geom_bodyid, m.geom_pos, m.geom_quat, d.xpos, d.xquat],
-              outputs=[d.geom_xpos, d.geom_xmat])
+              outputs=[d.geom_xpos, d.geom_xmat], device=d.qpos.device)
   if m.nsite:
     wp.launch(_frame_poses, dim=(d.nworld, m.nsite),
               inputs=[m.site_bodyid, m.site_pos, m.site_quat, d.xpos, d.xquat],
-              outputs=[d.site_xpos, d.site_xmat])
+              outputs=[d.site_xpos, d.site_xmat], device=d.qpos.device)
 
 
 @wp.kernel
@@ -227,14 +227,14 @@ def _cdof(
 def com_pos(m: Model, d: Data):
   """mj_comPos: subtree_com (nworld, nbody), cinert (nworld, nbody), cdof (nworld, nv)."""
   wp.launch(_subtree_com, dim=d.nworld, inputs=[m.nbody, m.body_parentid, m.body_mass, d.xipos],
-            outputs=[d.subtree_com, d.subtree_mass])
+            outputs=[d.subtree_com, d.subtree_mass], device=d.qpos.device)
   wp.launch(_cinert, dim=(d.nworld, m.nbody),
             inputs=[m.body_rootid, m.body_mass, m.body_inertia, d.xipos, d.ximat, d.subtree_com],
-            outputs=[d.cinert])
+            outputs=[d.cinert], device=d.qpos.device)
   if m.njnt:
     wp.launch(_cdof, dim=(d.nworld, m.njnt),
               inputs=[m.jnt_type, m.jnt_bodyid, m.jnt_dofadr, m.body_rootid, d.xmat, d.xanchor,
-                      d.xaxis, d.subtree_com], outputs=[d.cdof])
+                      d.xaxis, d.subtree_com], outputs=[d.cdof], device=d.qpos.device)
 
 
 @wp.kernel
@@ -282,7 +282,7 @@ def com_vel(m: Model, d: Data):
   """mj_comVel: cvel (nworld, nbody) and cdof_dot (nworld, nv)."""
   wp.launch(_com_vel, dim=d.nworld, inputs=[
     m.nbody, m.body_parentid, m.body_jntnum, m.body_jntadr, m.jnt_type, m.jnt_dofadr, d.qvel, d.cdof,
-  ], outputs=[d.cvel, d.cdof_dot])
+  ], outputs=[d.cvel, d.cdof_dot], device=d.qpos.device)
 
 
 @wp.kernel
@@ -329,7 +329,7 @@ def crb(m: Model, d: Data):
   qM (nworld, nv, nv), kg m^2, armature on the diagonal."""
   wp.launch(_crb, dim=d.nworld, inputs=[
     m.nbody, m.nv, m.body_parentid, m.dof_bodyid, m.dof_parentid, m.dof_armature, d.cinert, d.cdof,
-  ], outputs=[d.crb, d.qM])
+  ], outputs=[d.crb, d.qM], device=d.qpos.device)
 
 
 @wp.func
@@ -407,7 +407,7 @@ def _factor_m(
 def factor_m(m: Model, d: Data):
   """mj_factorM: qLD (nworld, nv, nv) and qLDiagInv (nworld, nv) from qM."""
   wp.launch(_factor_m, dim=d.nworld, inputs=[m.nv, m.dof_parentid, d.qM],
-            outputs=[d.qLD, d.qLDiagInv])
+            outputs=[d.qLD, d.qLDiagInv], device=d.qpos.device)
 
 
 @wp.kernel
@@ -431,7 +431,7 @@ def _solve_ld(
 def solve_m(m: Model, d: Data, res: wp.array, vec: wp.array):
   """mj_solveM: res = qM^-1 vec for every world, both (nworld, nv); res may alias vec."""
   wp.launch(_solve_ld, dim=d.nworld, inputs=[m.nv, m.dof_parentid, d.qLD, d.qLDiagInv, vec],
-            outputs=[res])
+            outputs=[res], device=d.qpos.device)
 
 
 @wp.kernel
@@ -488,7 +488,7 @@ def rne(m: Model, d: Data):
   wp.launch(_rne, dim=d.nworld, inputs=[
     m.nbody, m.nv, m.body_parentid, m.body_dofnum, m.body_dofadr, m.dof_bodyid, m.opt.gravity,
     gravity_enabled, d.qvel, d.cinert, d.cvel, d.cdof, d.cdof_dot,
-  ], outputs=[d.cacc, d.cfrc_int, d.qfrc_bias])
+  ], outputs=[d.cacc, d.cfrc_int, d.qfrc_bias], device=d.qpos.device)
 
 
 @wp.kernel
@@ -527,7 +527,7 @@ def transmission(m: Model, d: Data):
     wp.launch(_transmission, dim=(d.nworld, m.nu), inputs=[
       m.actuator_trntype, m.actuator_trnid, m.actuator_gear, m.jnt_qposadr, m.jnt_dofadr, d.qpos,
       d.qvel, d.ten_length, d.ten_velocity,
-    ], outputs=[d.actuator_length, d.actuator_velocity])
+    ], outputs=[d.actuator_length, d.actuator_velocity], device=d.qpos.device)
 
 
 @wp.kernel
@@ -565,4 +565,4 @@ def tendon(m: Model, d: Data):
   if m.ntendon:
     wp.launch(_tendon, dim=(d.nworld, m.ntendon), inputs=[
       m.nv, m.tendon_adr, m.tendon_num, m.wrap_jnt, m.wrap_prm, m.jnt_qposadr, m.tendon_J,
-      d.qpos, d.qvel], outputs=[d.ten_length, d.ten_velocity])
+      d.qpos, d.qvel], outputs=[d.ten_length, d.ten_velocity], device=d.qpos.device)

@@ -863,4 +863,4 @@ def solve(m: Model, d: Data):
     e.nefc, e.efc_type, e.efc_J, e.efc_pos, e.efc_margin, e.efc_frictionloss, e.efc_D, e.efc_R,
     e.efc_K, e.efc_B, e.efc_dim, e.efc_coef, e.efc_jdotv,
   ], outputs=[d.qacc, d.qfrc_constraint, e.efc_vel, e.efc_aref, e.efc_force, e.efc_jar, e.efc_jv,
-              e.efc_state, e.efc_cone_H, e.pgs_MinvJ, e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged])
+              e.efc_state, e.efc_cone_H, e.pgs_MinvJ, e.H, e.grad, e.Mgrad, e.search, e.Ma, e.solver_niter, e.converged], device=d.qpos.device)
