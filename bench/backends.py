@@ -379,6 +379,13 @@ def bench_mjwarp(rec: dict, mjm, device: str, nworld: int, steps: int, max_secon
   qpos = d.qpos.numpy()
   rec.update(bytes_per_world=nbytes / nworld, bytes_top_fields=_top(fields),
              unhealthy_worlds=int((~np.isfinite(qpos).all(axis=-1)).sum()))
+  # mujoco_warp's own capacities (its defaults, as its users run it) and whether a world
+  # outgrew them during the run (rows or contacts past the capacity are dropped there).
+  for name in ("njmax", "nconmax", "naconmax"):
+    if isinstance(getattr(d, name, None), (int, np.integer)):
+      rec[f"mjwarp_{name}"] = int(getattr(d, name))
+  if isinstance(getattr(d, "overflow", None), wp.array):
+    rec["overflow_worlds"] = int(np.count_nonzero(d.overflow.numpy()))
   return rec
 
 

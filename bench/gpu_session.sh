@@ -77,9 +77,9 @@ done </tmp/gpu_tests.txt
 log "GPU sweep"
 run 190 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
   --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
-log "training: humanoid-walk, 4096 envs, CUDA graph (env steps/s; time-limited, not to convergence)"
+log "training: humanoid-walk, 4096 envs, native backend, CUDA graph (env steps/s; time-limited)"
 run 100 python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
-  --iterations 60 --graph --quiet --log-dir /tmp/runs/walk
+  --iterations 60 --graph --backend native --quiet --log-dir /tmp/runs/walk
 log "native at 262144 worlds"
 run 40 python3 -m bench throughput --backend native --device cuda:0 --nworld 262144 --steps 50 \
   --max-seconds 8 --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"

@@ -36,20 +36,25 @@ def _rate(x: float) -> str:
   return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
+def _peer(r: dict) -> str:
+  return "mjwarp" if common.is_cuda(r["device"]) else "mujoco"
+
+
 def throughput_table(records: list) -> list:
   rows = [r for r in records if r.get("kind", "throughput") == "throughput" and "error" not in r]
-  # Reference: MuJoCo C in the same results file (same machine and run), model and nworld.
+  # Reference (the peer): MuJoCo C on a CPU, MuJoCo Warp on a GPU, in the same results file
+  # (same machine and run), model and nworld.
   ref = {}
   for r in rows:
-    if r["backend"] == "mujoco":
+    if r["backend"] == _peer(r):
       ref[(r["_file"], r["date"][:10], r["model"], r["nworld"])] = r["steps_per_s"]
   rows.sort(key=lambda r: (r["device_name"], r["date"][:10], r["model"], r["nworld"],
                            r["backend"]))
-  lines = ["| device | date | model | backend | threads | nworld | steps/s | vs mujoco | bytes/world |",
+  lines = ["| device | date | model | backend | threads | nworld | steps/s | vs peer | bytes/world |",
            "|---|---|---|---|---:|---:|---:|---:|---:|"]
   for r in rows:
     base = ref.get((r["_file"], r["date"][:10], r["model"], r["nworld"]))
-    ratio = f"{r['steps_per_s'] / base:.2f}×" if base else "—"
+    ratio = f"{r['steps_per_s'] / base:.2f}× {_peer(r)}" if base else "—"
     device = f"{r['device']} ({r['device_name']})"
     threads = r.get("threads") if r.get("threads") is not None else "—"
     capped = "†" if r.get("steps", 0) < r.get("steps_requested", 0) else ""

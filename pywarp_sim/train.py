@@ -156,6 +156,8 @@ def main(argv=None):
   p.add_argument("--save-interval", type=int, default=50)
   p.add_argument("--episode-length-s", type=float, default=None)
   p.add_argument("--graph", action="store_true", help="CUDA graph per physics step (CUDA only)")
+  p.add_argument("--backend", choices=("warp", "native"), default="warp",
+                 help="Simulator backend of the environments (native: the fused C++/CUDA step)")
   p.add_argument("--quiet", action="store_true", help="only the one-line summary per iteration")
   a = p.parse_args(argv)
   overrides = {}
@@ -163,6 +165,8 @@ def main(argv=None):
     overrides["episode_length_s"] = a.episode_length_s
   if a.graph:
     overrides["graph"] = True
+  if a.backend != "warp":
+    overrides["backend"] = a.backend
   cfg = runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
                    run_name=a.task)
   train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,

@@ -912,10 +912,14 @@ def test_cuda_native_graph_capture():
     pytest.skip(native.unavailable_reason("cuda:0"))
   sim = pws.Simulator("humanoid", nworld=64, device="cuda:0", backend="native")
   ref = pws.Simulator("humanoid", nworld=64, device="cuda:0", backend="native")
-  stream = torch.cuda.current_stream()
+  # torch captures on a side stream (CUDA cannot capture the legacy default stream) and makes
+  # it current inside the block, so the native launch is recorded there
   graph = torch.cuda.CUDAGraph()
-  with torch.cuda.graph(graph, stream=stream):
+  side = torch.cuda.Stream()
+  side.wait_stream(torch.cuda.current_stream())
+  with torch.cuda.graph(graph, stream=side):
     sim.step(1)
+  torch.cuda.current_stream().wait_stream(side)
   for _ in range(5):
     graph.replay()
   ref.step(5)
