@@ -40,6 +40,8 @@ mkdir -p "$work/src" && cp -r "$root/pywarp_sim" "$root/bench" "$work/src/" && c
  && PYTHONPATH="$work/pack/site" PWS_KERNEL_CACHE="$work/cache" "$venv/bin/python" -m bench.aot_kernels mujoco_warp --mjwarp)
 mkdir -p "$work/pack/warp-cache"
 (cd "$work/cache" && find . \( -name '*.cubin' -o -name '*.meta' \) | tar -cf - -T -) | tar -C "$work/pack/warp-cache" -xf -
+# kernels an earlier GPU session compiled there (bench/gpu_session.sh returns them)
+for t in "$root"/.gpu-kernels/*.tgz; do [ -e "$t" ] && tar -C "$work/pack/warp-cache" -xzf "$t"; done
 tar -C "$work/pack" -cf - . | xz -T2 -9 >"$work/bundle.tar.xz"
 size=$(stat -c %s "$work/bundle.tar.xz")
 rm -rf "$root/.dev-a" "$root/.dev-b" && mkdir -p "$root/.dev-a" "$root/.dev-b"

@@ -44,6 +44,7 @@ if ls /tmp/b/bundle.tar.xz.part-* >/dev/null 2>&1; then
   export PYTHONPATH=/tmp/pack/site
   cp -r /tmp/pack/warp-cache/. "$PWS_KERNEL_CACHE"/
   cp /tmp/pack/prebuilt/_native*.so pywarp_sim/
+  touch /tmp/pws-cache-marker  # kernels newer than this were compiled on this machine
   log "site, kernel cache ($(find "$PWS_KERNEL_CACHE" -name '*.cubin' | wc -l) cubins) and native modules in place"
 else
   mkdir -p /tmp/whl
@@ -89,7 +90,14 @@ run 60 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --st
 ls bench/results/ | grep -i -E "cuda|h100|h200|nvidia" >>"$LOG"
 n=0
 for f in $(ls -t bench/results/* | grep -i -E "cuda|h100|h200|nvidia"); do
-  [ "$n" -lt 6 ] && cp "$f" "$OUT"/ && n=$((n + 1))
+  [ "$n" -lt 5 ] && cp "$f" "$OUT"/ && n=$((n + 1))
 done
 python3 -m bench table >"$OUT/table.md" 2>&1
+# Kernels compiled here rather than loaded from the carried cache (mujoco_warp generates some
+# per device) come back, for bench/gpu_bundle.sh to carry next time: keep the file in .gpu-kernels/.
+if [ -e /tmp/pws-cache-marker ]; then
+  (cd "$PWS_KERNEL_CACHE" && find . -newer /tmp/pws-cache-marker \( -name '*.cubin' -o -name '*.meta' \) \
+    | tar -czf "$OUT/kernels-compiled-on-device.tgz" -T -)
+  log "kernels compiled here: $(tar -tzf "$OUT/kernels-compiled-on-device.tgz" | grep -c cubin) cubins"
+fi
 log "done"
