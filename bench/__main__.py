@@ -59,6 +59,9 @@ def main(argv=None) -> int:
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
   p.add_argument("--backend", choices=BACKEND_CHOICES, default="warp")
+  p.add_argument("--workspace", choices=("world", "thread"), default="world",
+                 help="native: solver workspace per world (default) or per thread "
+                      "(Simulator(workspace=...))")
   p.add_argument("--nworld", type=_int_list, default=[64], help="e.g. 64 or 1,16,256")
   p.add_argument("--steps", type=int, default=200)
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
@@ -128,7 +131,8 @@ def main(argv=None) -> int:
     for nworld in args.nworld:
       rec = backends.run_throughput(args.backend, args.model, args.device, nworld, args.steps,
                                     threads=args.threads, max_seconds=args.max_seconds,
-                                    graph_mode=args.cuda_graph, repeat=args.repeat or 1)
+                                    graph_mode=args.cuda_graph, repeat=args.repeat or 1,
+                                    workspace=args.workspace)
       sink.emit(rec)
       failed |= "error" in rec
       if not args.json:

@@ -123,8 +123,8 @@ class StepPlan {
   static constexpr int64_t kLanesMinWorlds = PWS_LANES_MIN_WORLDS;
 
   StepPlan(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays, const py::dict& data_arrays,
-           int64_t nworld)
-      : model_(make_model_view<float>(ints, reals, model_arrays)), data_(make_data_view<float>(data_arrays)),
+           int64_t nworld, int64_t nslot)
+      : model_(make_model_view<float>(ints, reals, model_arrays)), data_(make_data_view<float>(data_arrays, nslot)),
         nworld_(nworld), lanes_(model_) {
     if (nworld < 1) throw py::value_error("nworld must be >= 1, got " + std::to_string(nworld));
   }
@@ -151,8 +151,15 @@ class StepPlan {
       throw py::value_error("num_threads must be >= 0 (0 = OpenMP default), got " + std::to_string(num_threads));
     }
     if (nsteps == 0) return;
-    py::gil_scoped_release release;
     const int nthreads = static_cast<int>(std::min<int64_t>(resolve_threads(num_threads), nworld_));
+    // per-thread workspace: thread t uses rows t * kLanes .. t * kLanes + 7
+    if (data_.nslot && data_.nslot < static_cast<int64_t>(nthreads) * pws::kLanes) {
+      throw py::value_error("the per-thread solver workspace has " + std::to_string(data_.nslot) +
+                            " rows, " + std::to_string(nthreads) + " threads need " +
+                            std::to_string(static_cast<int64_t>(nthreads) * pws::kLanes) +
+                            "; use fewer threads or build the Simulator after setting OMP_NUM_THREADS");
+    }
+    py::gil_scoped_release release;
     const pws::ModelView<float>& m = model_;
     const pws::DataView<float>& d = data_;
     const int64_t nworld = nworld_;
@@ -171,8 +178,9 @@ class StepPlan {
         pws::LaneGroups::Scratch& s = scratch_[thread];
         for (int64_t w0 = begin; w0 < end; w0 += pws::kLanes) {
           int nl = static_cast<int>(std::min<int64_t>(pws::kLanes, end - w0));
-          convex ? lanes_.run<true>(m, d, s, w0, nl, nsteps, forward_only)
-                 : lanes_.run<false>(m, d, s, w0, nl, nsteps, forward_only);
+          const int64_t slot0 = static_cast<int64_t>(thread) * pws::kLanes;
+          convex ? lanes_.run<true>(m, d, s, w0, nl, nsteps, forward_only, slot0)
+                 : lanes_.run<false>(m, d, s, w0, nl, nsteps, forward_only, slot0);
         }
       };
       if (nthreads <= 1) {
@@ -191,8 +199,8 @@ class StepPlan {
 #endif
       return;
     }
-    auto body = [&](int64_t w) {
-      pws::World<float> wd = pws::world_view(m, d, w);
+    auto body = [&](int64_t w, int thread) {
+      pws::World<float> wd = pws::world_view(m, d, w, static_cast<int64_t>(thread) * pws::kLanes);
       if (forward_only) {
         convex ? pws::forward_world<float, true>(m, wd) : pws::forward_world<float, false>(m, wd);
       } else if (convex) {
@@ -202,7 +210,7 @@ class StepPlan {
       }
     };
     if (nthreads <= 1) {
-      for (int64_t w = 0; w < nworld; ++w) body(w);
+      for (int64_t w = 0; w < nworld; ++w) body(w, 0);
       return;
     }
 #ifdef _OPENMP
@@ -211,8 +219,8 @@ class StepPlan {
     // thread (no false sharing) while keeping ~8 chunks per thread for balance.
     const int chunk = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(16, nworld / (8 * nthreads))));
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(nthreads)
+    for (int64_t w = 0; w < nworld; ++w) body(w, omp_get_thread_num());
 #endif
-    for (int64_t w = 0; w < nworld; ++w) body(w);
   }
 
   pws::ModelView<float> model_;
@@ -246,11 +254,13 @@ joint table entry.)doc");
 
   py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) over views of a Simulator's arrays.
 
-StepPlan(ints, reals, model_arrays, data_arrays, nworld): tables built by
+StepPlan(ints, reals, model_arrays, data_arrays, nworld, nslot=0): tables built by
 pywarp_sim.native_backend from step_layout(); every address is a CPU address of a
-float32/int32 C-contiguous Warp array that must outlive the plan.)doc")
-      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t>(), py::arg("ints"),
-           py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"))
+float32/int32 C-contiguous Warp array that must outlive the plan. nslot > 0: the solver
+workspace arrays hold nslot rows, 8 per OpenMP thread, instead of one per world.)doc")
+      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t, int64_t>(),
+           py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"),
+           py::arg("nslot") = 0)
       .def("step", &StepPlan::step, py::arg("nsteps") = 1, py::arg("num_threads") = 0,
            "nsteps Simulator steps of every world (mj_step, health, auto-reset); OpenMP over worlds.")
       .def("forward", &StepPlan::forward, py::arg("num_threads") = 0, "mj_forward of every world.")

@@ -48,9 +48,9 @@ void integrate_pos_cuda(int njnt, std::uintptr_t jnt_type_ptr, std::uintptr_t jn
 class StepPlan {
  public:
   StepPlan(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays, const py::dict& data_arrays,
-           int64_t nworld, int device)
+           int64_t nworld, int device, int64_t nslot)
       : model_(pws_bind::make_model_view<float>(ints, reals, model_arrays)),
-        data_(pws_bind::make_data_view<float>(data_arrays)), nworld_(nworld), device_(device) {
+        data_(pws_bind::make_data_view<float>(data_arrays, nslot)), nworld_(nworld), device_(device) {
     if (nworld < 1) throw py::value_error("nworld must be >= 1, got " + std::to_string(nworld));
     if (device < 0) throw py::value_error("device must be a CUDA ordinal >= 0, got " + std::to_string(device));
   }
@@ -99,17 +99,26 @@ Shapes and joint tables are NOT checked here (raw pointers); pywarp_sim.native c
 
   py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) on the GPU, one thread per world.
 
-StepPlan(ints, reals, model_arrays, data_arrays, nworld, device): tables of DEVICE
-addresses built by pywarp_sim.native_backend; step(nsteps, stream) and forward(stream)
+StepPlan(ints, reals, model_arrays, data_arrays, nworld, device, nslot=0): tables of DEVICE
+addresses built by pywarp_sim.native_backend (nslot > 0: solver workspace arrays of nslot
+rows, one per launched thread, each thread stepping worlds tid, tid + nslot, ...); step(nsteps, stream) and forward(stream)
 launch asynchronously on `stream` (a cudaStream_t as int, e.g. Warp's stream) without
 allocating, copying or synchronising, so they can be captured in a CUDA graph.)doc")
-      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t, int>(),
+      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t, int, int64_t>(),
            py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"),
-           py::arg("device"))
+           py::arg("device"), py::arg("nslot") = 0)
       .def("step", &StepPlan::step, py::arg("nsteps"), py::arg("stream"))
       .def("forward", &StepPlan::forward, py::arg("stream"))
       .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"))
       .def_property_readonly("nworld", &StepPlan::nworld);
+
+  m.def("resident_step_threads", [](int device, bool convex_pairs) {
+    const char* err = nullptr;
+    int64_t n = pws_cuda::resident_step_threads(device, convex_pairs, &err);
+    if (n < 0) throw std::runtime_error(std::string("CUDA occupancy query failed: ") + err);
+    return n;
+  }, py::arg("device"), py::arg("convex_pairs"),
+     "Step-kernel threads resident at once on the device: the rows a per-thread workspace needs.");
 
   m.def("device_count", []() {
     const char* err = nullptr;

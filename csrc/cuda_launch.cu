@@ -24,18 +24,24 @@ static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 
 
 // Two instances: with the GJK/EPA collider (its EPA scratch makes the per-thread stack ~37 KB
 // instead of ~5 KB and adds spills) only for models that have convex pairs.
+// One thread per world; with a per-thread workspace (d.nslot > 0) `nthread` threads, each
+// stepping worlds tid, tid + nthread, ... in turn with its own workspace row tid.
 template <bool kConvexPairs>
-__global__ void step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nsteps,
-                            int forward_only) {
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (world >= nworld) return;
-  pws::World<float> wd = pws::world_view(m, d, world);
-  if (forward_only) {
-    pws::forward_world<float, kConvexPairs>(m, wd);
-  } else {
-    for (int s = 0; s < nsteps; ++s) pws::step_world<float, kConvexPairs>(m, wd);
+__global__ void step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld,
+                            int64_t nthread, int nsteps, int forward_only) {
+  const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (tid >= nthread) return;
+  for (int64_t world = tid; world < nworld; world += nthread) {
+    pws::World<float> wd = pws::world_view(m, d, world, tid);
+    if (forward_only) {
+      pws::forward_world<float, kConvexPairs>(m, wd);
+    } else {
+      for (int s = 0; s < nsteps; ++s) pws::step_world<float, kConvexPairs>(m, wd);
+    }
   }
 }
+
+constexpr int kStepBlock = 64;  // small blocks: one world per thread with a large working set
 
 }  // namespace
 
@@ -48,12 +54,11 @@ const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<floa
   cudaError_t err = cudaGetDevice(&current);
   if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
   if (err != cudaSuccess) return cudaGetErrorString(err);
-  // Small blocks: one world per thread with a large per-thread working set.
-  constexpr int kBlock = 64;
-  const int64_t grid = (nworld + kBlock - 1) / kBlock;
+  const int64_t nthread = d.nslot ? (d.nslot < nworld ? d.nslot : nworld) : nworld;
+  const int64_t grid = (nthread + kStepBlock - 1) / kStepBlock;
   auto kernel = m.has_convex ? step_kernel<true> : step_kernel<false>;
-  kernel<<<static_cast<unsigned int>(grid), kBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(
-      m, d, nworld, nsteps, forward_only ? 1 : 0);
+  kernel<<<static_cast<unsigned int>(grid), kStepBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(
+      m, d, nworld, nthread, nsteps, forward_only ? 1 : 0);
   err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
@@ -69,6 +74,19 @@ const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_q
       njnt, jnt_type, jnt_qposadr, jnt_dofadr, qpos, qvel, nworld, nq, nv, dt);
   cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+int64_t resident_step_threads(int device, bool convex_pairs, const char** error) {
+  int blocks = 0, sms = 0;
+  auto kernel = convex_pairs ? step_kernel<true> : step_kernel<false>;
+  cudaError_t err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kStepBlock, 0);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (error) *error = cudaGetErrorString(err);
+    return -1;
+  }
+  return static_cast<int64_t>(blocks) * sms * kStepBlock;
 }
 
 int device_count(const char** error) {

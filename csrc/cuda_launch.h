@@ -23,6 +23,10 @@ const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_q
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
                         bool forward_only, int device, std::uintptr_t stream);
 
+// Threads of the step kernel that are resident at once on `device` (occupancy x SMs): the
+// rows of a per-thread workspace; on failure returns -1 and sets *error.
+int64_t resident_step_threads(int device, bool convex_pairs, const char** error);
+
 // Number of visible CUDA devices; on failure returns -1 and sets *error.
 int device_count(const char** error);
 

@@ -68,7 +68,8 @@ inline P* as_ptr(const py::object& address) {
 }
 
 // ints / reals: {name: value}; arrays: {name: address} (model int/float, globals),
-// {name: (address, stride, nbank)} (banks), {name: (address, stride)} (data).
+// {name: (address, stride, nbank)} (banks), {name: (address, stride, slots)} (data; slots 0:
+// per world, else rows of a per-thread workspace array). make_data_view(arrays, nslot).
 template <typename T>
 inline pws::ModelView<T> make_model_view(const py::dict& ints, const py::dict& reals, const py::dict& arrays) {
   pws::ModelView<T> m{};
@@ -97,13 +98,19 @@ inline pws::ModelView<T> make_model_view(const py::dict& ints, const py::dict& r
 }
 
 template <typename T>
-inline pws::DataView<T> make_data_view(const py::dict& arrays) {
+inline pws::DataView<T> make_data_view(const py::dict& arrays, int64_t nslot) {
   pws::DataView<T> d{};
+  if (nslot < 0) throw py::value_error("nslot must be >= 0, got " + std::to_string(nslot));
+  d.nslot = nslot;
 #define PWS_SET_D(type, name)                                                      \
   {                                                                                \
     py::tuple t = require_key(arrays, #name, "data").cast<py::tuple>();           \
     d.name.ptr = as_ptr<type>(t[0]);                                               \
     d.name.stride = t[1].cast<int64_t>();                                          \
+    d.name.slots = t.size() > 2 ? t[2].cast<int64_t>() : 0;                        \
+    if (d.name.slots != 0 && d.name.slots != nslot)                                \
+      throw py::value_error(#name " has " + std::to_string(d.name.slots) +       \
+                            " workspace rows, the plan " + std::to_string(nslot)); \
   }
 #define PWS_SET_DF(name, width, count) PWS_SET_D(T, name)
 #define PWS_SET_DI(name, width, count) PWS_SET_D(int, name)

@@ -128,12 +128,16 @@ class LaneGroups {
     return s;
   }
 
-  // nsteps steps (forward_only: one mj_forward) of worlds w0 .. w0 + nlanes - 1 (nlanes <= 8).
+  // nsteps steps (forward_only: one mj_forward) of worlds w0 .. w0 + nlanes - 1 (nlanes <= 8);
+  // slot0 .. slot0 + 7: the calling thread's workspace rows (Simulator(workspace="thread")).
   template <bool kConvexPairs>
   void run(const ModelView<float>& m, const DataView<float>& d, Scratch& s, int64_t w0, int nlanes, int nsteps,
-           bool forward_only) const {
+           bool forward_only, int64_t slot0) const {
     World<float> wd[kLanes];
-    for (int l = 0; l < kLanes; ++l) wd[l] = world_view(m, d, w0 + (l < nlanes ? l : nlanes - 1));
+    for (int l = 0; l < kLanes; ++l) {
+      const int lane = l < nlanes ? l : nlanes - 1;  // padding lanes repeat the last world
+      wd[l] = world_view(m, d, w0 + lane, slot0 + lane);
+    }
     for (const BankField& b : banks_) {  // bank rows do not change during a call
       const float* src[kLanes];
       for (int l = 0; l < kLanes; ++l) src[l] = wd[l].*(b.data);

@@ -133,12 +133,15 @@ struct Bank {
   PWS_HD const T* at(int64_t world) const { return ptr + (world % nbank) * stride; }
 };
 
-// A per-world Data array (nworld, ...): world w starts at ptr + w * stride.
+// A Data array: per world (nworld, ...), world w starts at ptr + w * stride; or, for solver
+// workspace held per thread (slots > 0, Simulator(workspace="thread")), (slots, ...) rows of
+// which the thread stepping a world uses its own row `slot`.
 template <typename S>
 struct WorldArray {
   S* ptr;
-  int64_t stride;  // scalars per world
-  PWS_HD S* at(int64_t world) const { return ptr + world * stride; }
+  int64_t stride;  // scalars per world (per slot)
+  int64_t slots;   // 0: one row per world; else the number of per-thread rows
+  PWS_HD S* at(int64_t world, int64_t slot) const { return ptr + (slots ? slot : world) * stride; }
 };
 
 template <typename T>
@@ -161,6 +164,7 @@ struct ModelView {
 
 template <typename T>
 struct DataView {
+  int64_t nslot;  // rows of the per-thread workspace arrays (0: all arrays are per world)
 #define PWS_DECL_F(name, width, count) WorldArray<T> name;
 #define PWS_DECL_I(name, width, count) WorldArray<int> name;
   PWS_DATA_ARRAYS(PWS_DECL_F, PWS_DECL_I)
@@ -191,11 +195,13 @@ struct World {
 #undef PWS_SKIP
 };
 
+// World w's view; `slot` (< d.nslot) is the workspace row of the thread stepping it (unused
+// when the workspace is per world). A thread finishes a world before its slot takes another.
 template <typename T>
-PWS_HD inline World<T> world_view(const ModelView<T>& m, const DataView<T>& d, int64_t w) {
+PWS_HD inline World<T> world_view(const ModelView<T>& m, const DataView<T>& d, int64_t w, int64_t slot) {
   World<T> r;
   r.id = w;
-#define PWS_SET(name, width, count) r.name = d.name.at(w);
+#define PWS_SET(name, width, count) r.name = d.name.at(w, slot);
   PWS_DATA_ARRAYS(PWS_SET, PWS_SET)
 #undef PWS_SET
 #define PWS_SET_G(name, n) r.name = d.name;

@@ -105,24 +105,28 @@ def rows_capacity(m: Model) -> int:
   return max(neqrow + nfric + nlim + ncon * rows_per_contact, 1)
 
 
-def make_constraint_data(m: Model, nworld: int, device) -> ConstraintData:
+def make_constraint_data(m: Model, nworld: int, device, workspace_rows: int | None = None) -> ConstraintData:
+  """Constraint rows and solver state. The per-world counters (nefc, ne, solver_niter,
+  converged) have nworld rows; the rows and solver scratch have `workspace_rows` rows when
+  the workspace is held per thread (io.make_data), else nworld."""
   n = rows_capacity(m)
   nv = max(m.nv, 1)
+  w = workspace_rows or nworld
 
   def z(shape, dtype=wp.float32):
     return wp.zeros(shape, dtype=dtype, device=device)
 
   return ConstraintData(
-    nefc_max=n, nefc=z(nworld, wp.int32), ne=z(nworld, wp.int32), efc_type=z((nworld, n), wp.int32),
-    efc_id=z((nworld, n), wp.int32), efc_J=z((nworld, n, nv)), efc_pos=z((nworld, n)),
-    efc_margin=z((nworld, n)), efc_frictionloss=z((nworld, n)), efc_D=z((nworld, n)),
-    efc_R=z((nworld, n)), efc_K=z((nworld, n)), efc_B=z((nworld, n)), efc_vel=z((nworld, n)),
-    efc_aref=z((nworld, n)), efc_jdotv=z((nworld, n)), efc_force=z((nworld, n)), efc_dim=z((nworld, n), wp.int32),
-    efc_coef=z((nworld, n)), efc_cone_H=z((nworld, n, 6)), efc_state=z((nworld, n), wp.int32),
-    pgs_MinvJ=z((nworld * 6, nv)),
-    efc_jv=z((nworld, n)),
-    efc_jar=z((nworld, n)), H=z((nworld, nv, nv)), grad=z((nworld, nv)), Mgrad=z((nworld, nv)),
-    search=z((nworld, nv)), Ma=z((nworld, nv)), solver_niter=z(nworld, wp.int32),
+    nefc_max=n, nefc=z(nworld, wp.int32), ne=z(nworld, wp.int32), efc_type=z((w, n), wp.int32),
+    efc_id=z((w, n), wp.int32), efc_J=z((w, n, nv)), efc_pos=z((w, n)),
+    efc_margin=z((w, n)), efc_frictionloss=z((w, n)), efc_D=z((w, n)),
+    efc_R=z((w, n)), efc_K=z((w, n)), efc_B=z((w, n)), efc_vel=z((w, n)),
+    efc_aref=z((w, n)), efc_jdotv=z((w, n)), efc_force=z((w, n)), efc_dim=z((w, n), wp.int32),
+    efc_coef=z((w, n)), efc_cone_H=z((w, n, 6)), efc_state=z((w, n), wp.int32),
+    pgs_MinvJ=z((w * 6, nv)),
+    efc_jv=z((w, n)),
+    efc_jar=z((w, n)), H=z((w, nv, nv)), grad=z((w, nv)), Mgrad=z((w, nv)),
+    search=z((w, nv)), Ma=z((w, nv)), solver_niter=z(nworld, wp.int32),
     converged=z(nworld, wp.int32),
   )
 

@@ -351,14 +351,22 @@ def _eq_active0(m: Model) -> np.ndarray:
   return m.host["eq_active0"] if m.neq else np.zeros(1, np.int32)
 
 
-def make_data(m: Model, nworld: int, device=None) -> Data:
+def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None) -> Data:
   """Allocates Data for nworld worlds and fills the state with the model defaults
-  (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData."""
+  (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData.
+
+  workspace_rows: None, or the rows of the solver workspace held per thread instead of per
+  world (`Simulator(workspace="thread")`, native backend only): the arrays named in
+  native_backend.WORKSPACE_FIELDS (constraint rows, mass-matrix factors, RNE and integrator
+  scratch) get `workspace_rows` as their leading dimension."""
   if nworld < 1:
     raise ValueError(f"nworld must be >= 1, got {nworld}")
+  if workspace_rows is not None and workspace_rows < 1:
+    raise ValueError(f"workspace_rows must be >= 1 (or None), got {workspace_rows}")
   device = wp.get_device(device)
   nq, nv, nbody, njnt = m.nq, m.nv, m.nbody, m.njnt
   na, nu = max(m.na, 1), max(m.nu, 1)
+  nws = workspace_rows or nworld
 
   def z(shape, dtype=wp.float32):
     return wp.zeros(shape, dtype=dtype, device=device)
@@ -380,23 +388,23 @@ def make_data(m: Model, nworld: int, device=None) -> Data:
     site_xpos=z((nworld, m.nsite), wp.vec3), site_xmat=z((nworld, m.nsite), wp.mat33),
     subtree_com=z((nworld, nbody), wp.vec3), subtree_mass=z((nworld, nbody)),
     cinert=z((nworld, nbody), vec10), cdof=z((nworld, nv), vec6), cvel=z((nworld, nbody), vec6),
-    cdof_dot=z((nworld, nv), vec6), cacc=z((nworld, nbody), vec6), cfrc_int=z((nworld, nbody), vec6),
-    crb=z((nworld, nbody), vec10),
-    qM=z((nworld, nv, nv)), qLD=z((nworld, nv, nv)), qLDiagInv=z((nworld, nv)),
-    qH=z((nworld, nv, nv)), qHDiagInv=z((nworld, nv)),
+    cdof_dot=z((nws, nv), vec6), cacc=z((nws, nbody), vec6), cfrc_int=z((nws, nbody), vec6),
+    crb=z((nws, nbody), vec10),
+    qM=z((nws, nv, nv)), qLD=z((nws, nv, nv)), qLDiagInv=z((nws, nv)),
+    qH=z((nws, nv, nv)), qHDiagInv=z((nws, nv)),
     actuator_length=z((nworld, nu)), actuator_velocity=z((nworld, nu)),
     actuator_force=z((nworld, nu)),
     qfrc_bias=z((nworld, nv)), qfrc_spring=z((nworld, nv)), qfrc_damper=z((nworld, nv)),
     qfrc_gravcomp=z((nworld, nv)), qfrc_passive=z((nworld, nv)), qfrc_actuator=z((nworld, nv)),
     qfrc_smooth=z((nworld, nv)), qacc_smooth=z((nworld, nv)), qfrc_constraint=z((nworld, nv)),
-    qpos_t0=z((nworld, nq)), qvel_t0=z((nworld, nv)), act_t0=z((nworld, na)),
-    rk_dqvel=z((nworld, nv)), rk_dqacc=z((nworld, nv)), rk_dact=z((nworld, na)),
-    qfrc_scratch=z((nworld, nv)), qacc_scratch=z((nworld, nv)),
+    qpos_t0=z((nws, nq)), qvel_t0=z((nws, nv)), act_t0=z((nws, na)),
+    rk_dqvel=z((nws, nv)), rk_dqacc=z((nws, nv)), rk_dact=z((nws, na)),
+    qfrc_scratch=z((nws, nv)), qacc_scratch=z((nws, nv)),
     ten_length=z((nworld, max(m.ntendon, 1))), ten_velocity=z((nworld, max(m.ntendon, 1))),
     eq_active=wp.array(np.tile(_eq_active0(m), (nworld, 1)), dtype=wp.int32, device=device),
   )
   from . import constraint
-  d.efc = constraint.make_constraint_data(m, nworld, device)
+  d.efc = constraint.make_constraint_data(m, nworld, device, workspace_rows)
   from . import collision_driver
   d.contact = collision_driver.make_contacts(m, nworld, device)
   return d

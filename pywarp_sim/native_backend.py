@@ -20,6 +20,11 @@ capped by the compiled `ccd_max_iterations`).
 Not supported (a RuntimeError at Simulator creation says which): models without a collision
 stage, ccd_iterations above that cap.
 
+With `Simulator(..., workspace="thread")` the solver workspace (WORKSPACE_FIELDS: constraint
+rows, mass-matrix factors, integrator scratch) has `workspace_rows(device, model)` rows, 8
+per OpenMP thread (one per lane of a lockstep group) or one per resident CUDA thread, rather
+than one per world; a thread steps a world to the end before its rows take the next one.
+
 The tables hold the addresses of the arrays that exist at creation. Replacing a Model or
 Data array afterwards (instead of writing into it) needs `refresh(sim)`; writes into the
 arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
@@ -34,7 +39,30 @@ from . import native
 from .types import ConeType, DisableBit, IntegratorType, SolverType
 
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "stepper", "NativeStepper",
-           "state_bytes_per_world"]
+           "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS"]
+
+# Step-table fields (kernels/step_types.h names) that hold solver workspace: written and read
+# within one world's step only. Simulator(workspace="thread") allocates them per thread.
+WORKSPACE_FIELDS = frozenset({
+  "qM", "qLD", "qLDiagInv", "qH", "qHDiagInv", "crb", "cdof_dot", "cacc", "cfrc_int", "qpos_t0", "qvel_t0", "act_t0", "rk_dqvel",
+  "rk_dqacc", "rk_dact", "qfrc_scratch", "qacc_scratch", "pgs_MinvJ",
+  "efc_J", "efc_pos", "efc_margin", "efc_frictionloss", "efc_D", "efc_R", "efc_K", "efc_B",
+  "efc_vel", "efc_aref", "efc_force", "efc_coef", "efc_cone_H", "efc_jv", "efc_jar", "efc_H",
+  "efc_grad", "efc_Mgrad", "efc_search", "efc_Ma", "efc_type", "efc_id", "efc_dim", "efc_state",
+})
+_LANES = 8  # worlds per lockstep group of the CPU step (kernels/lanes.h kLanes)
+
+
+def workspace_rows(device, model) -> int:
+  """Rows of the per-thread solver workspace on `device`: 8 per OpenMP thread the CPU step may
+  use (omp_get_max_threads(), i.e. OMP_NUM_THREADS or all cores), or the step kernel's
+  resident threads on a GPU (occupancy x SMs)."""
+  device = wp.get_device(device)
+  require(device)
+  if device.is_cuda:
+    has_convex = bool(model.collision is not None and model.collision.nconvex)
+    return int(native._native_cuda.resident_step_threads(device.ordinal, has_convex))
+  return _LANES * max(1, int(native._native.openmp_max_threads()))
 
 
 def _module_for(device):
@@ -85,8 +113,8 @@ def _data_array(sim, name):
   if name == "counters":
     return sim._counters
   if name == "pgs_MinvJ":
-    # (nworld * 6, nv) in the Warp solver; the same memory seen as (nworld, 6 * nv)
-    return d.efc.pgs_MinvJ.reshape((sim.nworld, 6 * sim.model.nv))
+    # (rows * 6, nv) in the Warp solver; the same memory seen as (rows, 6 * nv)
+    return d.efc.pgs_MinvJ.reshape((d.efc.pgs_MinvJ.shape[0] // 6, 6 * sim.model.nv))
   if name.startswith("con_"):
     return getattr(d.contact, name[len("con_"):])
   if name in _DATA_EFC_PLAIN:
@@ -204,6 +232,7 @@ def build_tables(sim, layout, keep: list | None = None) -> tuple:
   ints.update(sizes)
   device = sim.device
   nworld = sim.nworld
+  nslot = _nslot(sim)
   model_arrays, data_arrays = {}, {}
   for e in layout:
     name, group, width = e["name"], e["group"], int(e["width"])
@@ -246,12 +275,24 @@ def build_tables(sim, layout, keep: list | None = None) -> tuple:
       if scalars < count:
         raise RuntimeError(f"native backend: {where} has {scalars} entries, expected {count}")
       data_arrays[name] = _address(arr)
+    elif nslot and name in WORKSPACE_FIELDS:
+      if arr.shape[0] != nslot or scalars != nslot * count * width:
+        raise RuntimeError(f"native backend: workspace array '{name}' has shape {arr.shape}; expected "
+                           f"(rows={nslot}, ...) with {count * width} scalars per row")
+      data_arrays[name] = (_address(arr), count * width, nslot)
     else:
       if arr.shape[0] != nworld or scalars != nworld * count * width:
         raise RuntimeError(f"native backend: {where} has shape {arr.shape}; expected (nworld={nworld}, ...) "
                            f"with {count * width} scalars per world")
-      data_arrays[name] = (_address(arr), count * width)
+      data_arrays[name] = (_address(arr), count * width, 0)
   return ints, reals, model_arrays, data_arrays
+
+
+def _nslot(sim) -> int:
+  """Rows of the per-thread workspace (0: per world)."""
+  if getattr(sim, "workspace", "world") != "thread":
+    return 0
+  return int(sim.data.qM.shape[0])
 
 
 class NativeStepper:
@@ -273,9 +314,9 @@ class NativeStepper:
     keep = []
     tables = build_tables(sim, self._module.step_layout(), keep)
     if self.device.is_cuda:
-      self.plan = self._module.StepPlan(*tables, sim.nworld, self.device.ordinal)
+      self.plan = self._module.StepPlan(*tables, sim.nworld, self.device.ordinal, _nslot(sim))
     else:
-      self.plan = self._module.StepPlan(*tables, sim.nworld)
+      self.plan = self._module.StepPlan(*tables, sim.nworld, _nslot(sim))
       self.plan.lanes = self.lanes
     self._fingerprint = _fingerprint(sim)
     self._arrays = keep
@@ -363,13 +404,19 @@ def set_lanes(sim, enabled: bool) -> None:
 
 def state_bytes_per_world(sim) -> dict:
   """Bytes per world of the arrays the native step reads or writes: {'data': per-world Data
-  arrays (state, derived quantities and solver workspace), 'model': shared Model arrays /
-  nworld}."""
+  arrays (state, derived quantities and, with workspace="world", the solver workspace),
+  'workspace': per-thread workspace arrays / nworld (0 with workspace="world"), 'model':
+  shared Model arrays / nworld}."""
   layout = _module_for(sim.device).step_layout()
-  data = model = 0
+  nslot = _nslot(sim)
+  data = workspace = model = 0
   for e in layout:
     if e["group"].startswith("data"):
-      data += _data_array(sim, e["name"]).capacity
+      nbytes = _data_array(sim, e["name"]).capacity
+      if nslot and e["name"] in WORKSPACE_FIELDS:
+        workspace += nbytes
+      else:
+        data += nbytes
     elif e["group"].startswith("model"):
       model += _model_array(sim.model, e["name"]).capacity
-  return {"data": data / sim.nworld, "model": model / sim.nworld}
+  return {"data": data / sim.nworld, "workspace": workspace / sim.nworld, "model": model / sim.nworld}

@@ -102,6 +102,7 @@ def _reset_worlds(
   eq_active0: wp.array(dtype=int),
   # Data in:
   mask: wp.array(dtype=int),
+  nscratch: int,  # efc_jv / efc_jar columns to clear: nefc_max, or 0 when they are per thread
   # Data out:
   time_out: wp.array(dtype=float),
   qpos_out: wp.array2d(dtype=float),
@@ -147,7 +148,7 @@ def _reset_worlds(
   nefc_out[worldid] = 0
   # solver scratch: the solver's first cost evaluation reads efc_jv (times alpha = 0), so NaN
   # left there by a non-finite world would poison the reset world's first solve
-  for r in range(efc_jv_out.shape[1]):
+  for r in range(nscratch):
     efc_jv_out[worldid, r] = 0.0
     efc_jar_out[worldid, r] = 0.0
   health_out[worldid] = 0
@@ -178,14 +179,26 @@ class Simulator:
       model's; `nbank=nworld` gives every world its own parameters (domain randomisation).
     graph: on CUDA, capture one step into a CUDA graph on first use and replay it
       (`capture()`); a no-op on the CPU.
+    nconmax: contact capacity per world (default: every candidate pair's worst case).
+    workspace: "world" (default) keeps every derived and solver array per world; "thread"
+      (backend="native") holds the solver workspace (constraint rows, mass-matrix factors,
+      integrator scratch: native_backend.WORKSPACE_FIELDS) per thread instead, 8 rows per
+      OpenMP thread or one per resident CUDA thread, so memory per world is the state, the
+      contacts and the kinematic/dynamic quantities (trajectories are bit-identical; those
+      workspace arrays then do not describe any particular world).
   """
 
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "warp",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
-               graph: bool = False, nconmax: int | None = None):
+               graph: bool = False, nconmax: int | None = None, workspace: str = "world"):
     from . import io
     if backend not in _BACKENDS:
       raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
+    if workspace not in ("world", "thread"):
+      raise ValueError(f"workspace must be 'world' or 'thread', got '{workspace}'")
+    if workspace == "thread" and backend != "native":
+      raise ValueError("workspace='thread' (solver workspace held per thread) needs backend='native': "
+                       "the Warp backend's kernels index every array by world; use workspace='world'")
     if backend == "native":
       from . import native_backend
       native_backend.require(device)  # RuntimeError naming why (not built, no CUDA)
@@ -206,8 +219,10 @@ class Simulator:
     self.max_qvel = float(max_qvel)
     self.graph = bool(graph)
     self._graphs = {}  # auto_reset -> captured wp.Graph (CUDA only)
+    self.workspace = workspace
+    rows = _native_backend().workspace_rows(self.device, model) if workspace == "thread" else None
     with wp.ScopedDevice(self.device):
-      self.data: Data = make_data(model, nworld, self.device)
+      self.data: Data = make_data(model, nworld, self.device, workspace_rows=rows)
       self._health = wp.zeros(nworld, dtype=int)
       self._mask = wp.zeros(nworld, dtype=int)
       self._counters = wp.zeros(len(_COUNTERS), dtype=int)
@@ -434,7 +449,11 @@ class Simulator:
 
   def _reset_state_masked(self):
     m, d = self.model, self.data
-    wp.launch(_reset_worlds, dim=d.nworld, inputs=[m.nq, m.nv, m.neq, m.qpos0, m.eq_active0, self._mask], outputs=[
+    # a per-thread workspace is not indexed by world (and the native step writes efc_jv /
+    # efc_jar before reading them): nothing of it to clear
+    nscratch = d.efc.efc_jv.shape[1] if self.workspace == "world" else 0
+    wp.launch(_reset_worlds, dim=d.nworld, inputs=[m.nq, m.nv, m.neq, m.qpos0, m.eq_active0, self._mask,
+                                                   nscratch], outputs=[
       d.time, d.qpos, d.qvel, d.act, d.act_dot, d.ctrl, d.qacc, d.qacc_warmstart, d.qfrc_applied,
       d.xfrc_applied, d.contact.ncon, d.contact.overflow, d.efc.nefc, d.efc.efc_jv, d.efc.efc_jar,
       d.eq_active, self._health], device=d.qpos.device)

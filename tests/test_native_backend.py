@@ -1001,6 +1001,65 @@ def test_lockstep_groups_match_per_world_path_bitwise(name, integrator):
           np.testing.assert_array_equal(got, ref, err_msg=f"{name} {label} {('step', 'forward')[phase]}: {field}")
 
 
+# Outputs that stay per world with workspace="thread" (LANE_FIELDS without the workspace ones),
+# plus the contacts and the solver's per-world counters.
+THREAD_WS_FIELDS = tuple(f for f in LANE_FIELDS if f not in native_backend.WORKSPACE_FIELDS)
+
+
+def _thread_ws_run(mjm, n, state, workspace, threads, lanes, nsteps=25):
+  sim = _sim(mjm, n, "native", nbank=n, auto_reset=True, workspace=workspace)
+  wp.to_torch(sim.model.body_mass).mul_(torch.linspace(0.8, 1.25, n).view(n, 1))
+  native_backend.set_num_threads(sim, threads)
+  native_backend.set_lanes(sim, lanes)
+  oracle.set_state(sim.data, *state)
+  sim.qvel[6, 0] = float("nan")  # a NaN world: its workspace rows go on to other worlds
+  sim.step(nsteps)
+  out = {f: _ours(sim, f, slice(None)).copy() for f in THREAD_WS_FIELDS}
+  c, e = sim.data.contact, sim.data.efc
+  out.update(ncon=c.ncon.numpy().copy(), dist=c.dist.numpy().copy(), geom=c.geom.numpy().copy(),
+             nefc=e.nefc.numpy().copy(), niter=e.solver_niter.numpy().copy(),
+             health=sim.health.numpy().copy())
+  sim.reset(torch.arange(n) % 3 == 0)  # partial reset, then forward
+  out.update({f"reset_{f}": _ours(sim, f, slice(None)).copy() for f in ("qpos", "qacc", "xpos")})
+  return sim, out
+
+
+@pytest.mark.filterwarnings("ignore::pywarp_sim.collision_driver.ConvexCollisionWarning")
+@pytest.mark.parametrize("name,integrator", LANE_CASES)
+def test_thread_workspace_matches_per_world_workspace_bitwise(name, integrator):
+  """workspace="thread": the solver workspace has 8 rows per OpenMP thread instead of one per
+  world; on 1 and 2 threads, lanes on and off, with per-world banks, a NaN world that is
+  auto-reset (its rows then serve clean worlds) and a partial reset, every per-world array
+  equals the per-world workspace's bit for bit."""
+  mjm = oracle.mj_model(name, integrator=integrator)
+  n = 19
+  state = _driven_states(mjm, n, seed=len(name) + 1)
+  _, ref = _thread_ws_run(mjm, n, state, "world", 1, True)
+  for threads, lanes in ((1, False), (1, True), (2, True), (2, False)):
+    sim, got = _thread_ws_run(mjm, n, state, "thread", threads, lanes)
+    assert sim.data.qM.shape[0] == native_backend.workspace_rows("cpu", sim.model) < n * 8
+    for field, want in ref.items():
+      np.testing.assert_array_equal(got[field], want, err_msg=f"{name} threads={threads} lanes={lanes}: {field}")
+
+
+def test_thread_workspace_memory_and_errors():
+  mjm = oracle.mj_model("humanoid")
+  world = _sim(mjm, 64, "native")
+  thread = _sim(mjm, 64, "native", workspace="thread")
+  a, b = native_backend.state_bytes_per_world(world), native_backend.state_bytes_per_world(thread)
+  assert a["workspace"] == 0 and b["data"] < a["data"] / 5, (a, b)
+  rows = native_backend.workspace_rows("cpu", thread.model)
+  assert rows == 8 * native._native.openmp_max_threads()
+  assert b["workspace"] * 64 == pytest.approx(rows * (a["data"] - b["data"]))
+  with pytest.raises(ValueError, match="workspace='thread'.*backend='native'"):
+    _sim(mjm, 4, "warp", workspace="thread")
+  with pytest.raises(ValueError, match="workspace must be"):
+    _sim(mjm, 4, "native", workspace="slot")
+  native_backend.set_num_threads(thread, rows)  # more threads than the rows were sized for
+  with pytest.raises(ValueError, match=r"per-thread solver workspace has \d+ rows"):
+    thread.step()
+
+
 def test_lockstep_groups_follow_model_edits_and_integrator_changes():
   """The lanes read the model's float arrays at every call (an in-place edit takes effect, as
   on the per-world path), and a switch of integrator (to RK4) keeps them equal."""
