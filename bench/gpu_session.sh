@@ -81,9 +81,12 @@ run 190 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
 log "training: humanoid-walk, 4096 envs, native backend, CUDA graph (env steps/s; time-limited)"
 run 100 python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
   --iterations 60 --graph --backend native --quiet --log-dir /tmp/runs/walk
-log "native at 262144 worlds"
+log "native at 262144 worlds, and with the solver workspace per thread up to 1M worlds"
 run 40 python3 -m bench throughput --backend native --device cuda:0 --nworld 262144 --steps 50 \
   --max-seconds 8 --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
+run 80 python3 -m bench throughput --backend native --workspace thread --device cuda:0 \
+  --nworld 65536,262144,1048576 --steps 50 --max-seconds 8 \
+  --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
 log "fault injection (native: 1,024,000 world-steps; warp: 409,600)"
 run 40 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
 run 60 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 100

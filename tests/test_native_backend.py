@@ -907,6 +907,28 @@ def test_cuda_native_matches_cpu_native(name):
 
 
 @pytest.mark.gpu
+def test_cuda_thread_workspace_matches_per_world_workspace():
+  """On the GPU, workspace="thread" gives each resident thread one workspace row and has it
+  step worlds tid, tid + rows, ...: the trajectories equal the per-world workspace's bit for bit
+  (more worlds than rows, so rows are reused)."""
+  if not native.available("cuda:0"):
+    pytest.skip(native.unavailable_reason("cuda:0"))
+  mjm = oracle.mj_model("humanoid")
+  rows = native_backend.workspace_rows("cuda:0", pws.put_model(mjm, "cpu"))
+  n = rows + 300
+  out = []
+  for workspace in ("world", "thread"):
+    sim = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=n, device="cuda:0", backend="native",
+                        workspace=workspace, auto_reset=True)
+    sim.qvel.copy_(0.5 * torch.randn(n, mjm.nv, generator=torch.Generator().manual_seed(0)).cuda())
+    sim.qvel[7, 0] = float("nan")
+    sim.step(20)
+    out.append((sim.qpos.cpu(), sim.qvel.cpu(), sim.health.cpu()))
+  for a, b in zip(*out):
+    assert torch.equal(a, b)
+
+
+@pytest.mark.gpu
 def test_cuda_native_graph_capture():
   if not native.available("cuda:0"):
     pytest.skip(native.unavailable_reason("cuda:0"))
