@@ -357,8 +357,9 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
 
   workspace_rows: None, or the rows of the solver workspace held per thread instead of per
   world (`Simulator(workspace="thread")`, native backend only): the arrays named in
-  native_backend.WORKSPACE_FIELDS (constraint rows, mass-matrix factors, RNE and integrator
-  scratch) get `workspace_rows` as their leading dimension."""
+  native_backend.WORKSPACE_FIELDS (intermediate results of a step: com-frame dynamics
+  quantities, mass-matrix factors, constraint rows, integrator scratch) get `workspace_rows`
+  as their leading dimension."""
   if nworld < 1:
     raise ValueError(f"nworld must be >= 1, got {nworld}")
   if workspace_rows is not None and workspace_rows < 1:
@@ -383,11 +384,11 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
     xmat=wp.array(np.broadcast_to(eye, (nworld, nbody, 3, 3)).copy(), dtype=wp.mat33, device=device),
     xipos=z((nworld, nbody), wp.vec3),
     ximat=wp.array(np.broadcast_to(eye, (nworld, nbody, 3, 3)).copy(), dtype=wp.mat33, device=device),
-    xanchor=z((nworld, njnt), wp.vec3), xaxis=z((nworld, njnt), wp.vec3),
+    xanchor=z((nws, njnt), wp.vec3), xaxis=z((nws, njnt), wp.vec3),
     geom_xpos=z((nworld, m.ngeom), wp.vec3), geom_xmat=z((nworld, m.ngeom), wp.mat33),
     site_xpos=z((nworld, m.nsite), wp.vec3), site_xmat=z((nworld, m.nsite), wp.mat33),
     subtree_com=z((nworld, nbody), wp.vec3), subtree_mass=z((nworld, nbody)),
-    cinert=z((nworld, nbody), vec10), cdof=z((nworld, nv), vec6), cvel=z((nworld, nbody), vec6),
+    cinert=z((nws, nbody), vec10), cdof=z((nws, nv), vec6), cvel=z((nworld, nbody), vec6),
     cdof_dot=z((nws, nv), vec6), cacc=z((nws, nbody), vec6), cfrc_int=z((nws, nbody), vec6),
     crb=z((nws, nbody), vec10),
     qM=z((nws, nv, nv)), qLD=z((nws, nv, nv)), qLDiagInv=z((nws, nv)),

@@ -41,10 +41,16 @@ from .types import ConeType, DisableBit, IntegratorType, SolverType
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "stepper", "NativeStepper",
            "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS"]
 
-# Step-table fields (kernels/step_types.h names) that hold solver workspace: written and read
-# within one world's step only. Simulator(workspace="thread") allocates them per thread.
+# Step-table fields (kernels/step_types.h names) that are intermediate results of one world's
+# step, recomputed from the state every step and read by nothing after it: joint frames and
+# the com-frame quantities of the dynamics (xanchor, xaxis, cinert, cdof, cdof_dot, cacc,
+# cfrc_int, crb), the mass matrix and its factors, constraint rows and solver scratch, RK4
+# stage values. Simulator(workspace="thread") allocates them per thread. What stays per world:
+# the state, contacts, poses (xpos, xquat, xmat, xipos, ximat, geom/site frames), subtree_com,
+# cvel, actuator quantities, the generalized forces, qacc and the solver's per-world counters.
 WORKSPACE_FIELDS = frozenset({
-  "qM", "qLD", "qLDiagInv", "qH", "qHDiagInv", "crb", "cdof_dot", "cacc", "cfrc_int", "qpos_t0", "qvel_t0", "act_t0", "rk_dqvel",
+  "xanchor", "xaxis", "cinert", "cdof", "cdof_dot", "cacc", "cfrc_int", "crb",
+  "qM", "qLD", "qLDiagInv", "qH", "qHDiagInv", "qpos_t0", "qvel_t0", "act_t0", "rk_dqvel",
   "rk_dqacc", "rk_dact", "qfrc_scratch", "qacc_scratch", "pgs_MinvJ",
   "efc_J", "efc_pos", "efc_margin", "efc_frictionloss", "efc_D", "efc_R", "efc_K", "efc_B",
   "efc_vel", "efc_aref", "efc_force", "efc_coef", "efc_cone_H", "efc_jv", "efc_jar", "efc_H",

@@ -255,6 +255,10 @@ class Simulator:
       raise AttributeError(name)
     data = self.__dict__.get("data")
     if data is not None and isinstance(getattr(data, name, None), wp.array):
+      if self.__dict__.get("workspace") == "thread" and name in _native_backend().WORKSPACE_FIELDS:
+        raise AttributeError(f"sim.{name} is solver workspace held per thread with workspace='thread' "
+                             f"(it describes no particular world); build the Simulator with "
+                             f"workspace='world' to read it per world")
       return self._view(name)
     raise AttributeError(f"Simulator has no attribute '{name}'")
 

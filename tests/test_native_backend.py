@@ -1077,6 +1077,9 @@ def test_thread_workspace_memory_and_errors():
     _sim(mjm, 4, "warp", workspace="thread")
   with pytest.raises(ValueError, match="workspace must be"):
     _sim(mjm, 4, "native", workspace="slot")
+  assert thread.xpos.shape == world.xpos.shape  # poses stay per world
+  with pytest.raises(AttributeError, match="sim.qM is solver workspace held per thread"):
+    thread.qM
   native_backend.set_num_threads(thread, rows)  # more threads than the rows were sized for
   with pytest.raises(ValueError, match=r"per-thread solver workspace has \d+ rows"):
     thread.step()
