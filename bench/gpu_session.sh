@@ -66,15 +66,19 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 python3 -c "import warp as wp; wp.init(); import torch, mujoco, pywarp_sim.native as n; \
 print('torch', torch.__version__, 'mujoco', mujoco.__version__, 'native cuda:', n.available('cuda:0') or n.unavailable_reason('cuda:0'))" >>"$LOG" 2>&1
 
-# One process per test: a CUDA fault is sticky (it would fail every later test in the same
-# process); CUDA_LAUNCH_BLOCKING=1 makes a fault name its kernel.
+# All GPU tests in one process; a CUDA fault is sticky (every later test in that process fails
+# too), so the failed ones are rerun one process each, with CUDA_LAUNCH_BLOCKING=1 so that a
+# fault names its kernel.
 log "GPU tests"
-python3 -m pytest -q -m gpu tests -p no:cacheprovider --collect-only 2>/dev/null | grep "::" >/tmp/gpu_tests.txt
-log "$(wc -l </tmp/gpu_tests.txt) GPU tests"
-while read -r node; do
-  CUDA_LAUNCH_BLOCKING=1 run 45 python3 -m pytest -q -p no:cacheprovider --tb=short -rfEs "$node" \
-    || log "not passed: $node"
-done </tmp/gpu_tests.txt
+run 150 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rfEs
+grep -E "^(FAILED|ERROR) tests/" "$LOG" | awk '{print $2}' | sort -u >/tmp/gpu_failed.txt
+if [ -s /tmp/gpu_failed.txt ]; then
+  log "rerunning $(wc -l </tmp/gpu_failed.txt) failed GPU tests one process each"
+  while read -r node; do
+    CUDA_LAUNCH_BLOCKING=1 run 45 python3 -m pytest -q -p no:cacheprovider --tb=short -rfEs "$node" \
+      || log "not passed: $node"
+  done </tmp/gpu_failed.txt
+fi
 log "GPU sweep"
 run 190 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
   --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
