@@ -20,10 +20,11 @@ capped by the compiled `ccd_max_iterations`).
 Not supported (a RuntimeError at Simulator creation says which): models without a collision
 stage, ccd_iterations above that cap.
 
-With `Simulator(..., workspace="thread")` the solver workspace (WORKSPACE_FIELDS: constraint
-rows, mass-matrix factors, integrator scratch) has `workspace_rows(device, model)` rows, 8
-per OpenMP thread (one per lane of a lockstep group) or one per resident CUDA thread, rather
-than one per world; a thread steps a world to the end before its rows take the next one.
+With `Simulator(..., workspace="thread")` the step's intermediate results (WORKSPACE_FIELDS:
+com-frame dynamics quantities, mass-matrix factors, constraint rows, integrator scratch) have
+`workspace_rows(device, model)` rows, 8 per OpenMP thread (one per lane of a lockstep group)
+or one per resident CUDA thread, rather than one per world; a thread steps a world to the end
+before its rows take the next one.
 
 The tables hold the addresses of the arrays that exist at creation. Replacing a Model or
 Data array afterwards (instead of writing into it) needs `refresh(sim)`; writes into the
