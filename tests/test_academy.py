@@ -389,3 +389,36 @@ def test_policy_return_drop_vanishes_with_a_true_twin():
   assert "skipped" not in true_twin, true_twin
   assert abs(true_twin["drop"]) < 0.02 * abs(true_twin["return_robot"]) + 1e-3
   assert abs(nominal_twin["drop"]) > 10 * abs(true_twin["drop"])
+
+
+def test_unseen_robot_returns_against_the_fleet_mean_twin():
+  """Robots no calibration saw are scored against a twin at the fleet's fitted mean: a robot
+  whose hidden parameters are that mean has the twin's return; a weak one does not."""
+  pytest.importorskip("pywarp_sim.envs")
+  dist = {name: {"mean": 1.0} for name in P.CONTINUOUS_PARAMS}
+  dist["motor_strength"]["mean"] = 0.9
+  dist["latency"] = {"values": [1, 1, 2]}
+  at_mean = proxy.ProxyRobot("at-mean", truth={"motor_strength": 0.9, "latency": 1},
+                             noise=proxy.SensorNoise.none())
+  weak = proxy.ProxyRobot("weak", truth={"motor_strength": 0.3, "latency": 1}, noise=proxy.SensorNoise.none())
+  out = F.unseen_robot_returns(F.zero_policy, [at_mean, weak], dist, "humanoid-stand", episode_s=1.5)
+  assert out["sim_params"]["motor_strength"] == 0.9 and out["sim_params"]["latency"] == 1
+  same, low = out["robots"]["at-mean"], out["robots"]["weak"]
+  assert abs(same["drop_rel"]) < 0.02
+  assert abs(low["drop_rel"]) > 0.1 and abs(low["drop_rel"]) > 10 * abs(same["drop_rel"])
+  assert low["drop_rel"] == pytest.approx((low["return_sim"] - low["return_robot"]) / abs(low["return_sim"]))
+  assert out["max_drop_rel"] == pytest.approx(max(same["drop_rel"], low["drop_rel"]))
+  assert out["mean_drop_rel"] == pytest.approx((same["drop_rel"] + low["drop_rel"]) / 2)
+
+
+def test_fleet_training_runs_on_the_native_backend(tmp_path):
+  pytest.importorskip("rsl_rl")
+  from pywarp_sim import native
+  if not native.available("cpu"):
+    pytest.skip(native.unavailable_reason("cpu"))
+  cfg = F.FleetConfig(train_iterations=2, train_envs=8)
+  policy, info = F.train_policy(None, F.IncidentBuffer(), cfg, str(tmp_path))
+  assert policy is not None, info
+  assert info["backend"] == "native" and info["iterations"] == 2 and info["env_steps_per_s"] > 0
+  obs = {"policy": torch.zeros(1, 76)}
+  assert policy(obs).shape == (1, 21)

@@ -15,8 +15,14 @@ parameters, ground friction included), friction_error_before / friction_error
 (model gap of a held-out floor phase; gap_before/after are the stand motions') and
 floor_gap_truth (the same with the hidden true parameters: the part no model removes),
 return_drop_nominal / return_drop_calibrated (mean |return in the twin - return
-on the robot| of the shared policy on humanoid-stand), latency_correct, incidents, replay,
-wall_s, ...
+on the robot| of the shared policy on humanoid-stand), unseen_return_drop_rel (with --unseen K:
+mean over K proxy robots that no calibration saw of (return in the fleet's mean twin - return
+on the robot) / |return in the twin|; its _max; unseen_policy says whether a trained policy or
+zero actions was evaluated), training (iterations, env steps/s, final mean return and episode
+length), latency_correct, incidents, replay, wall_s, ...
+
+Training (--train-iterations N, --train-envs E) runs rsl-rl PPO on humanoid-stand with the
+fleet's randomisation, on the native backend when it is built.
 """
 
 from __future__ import annotations
@@ -115,9 +121,8 @@ def demo(args) -> dict:
         f"{row['gap_after']:.4f} (raw NRMSE {row['gap_raw_before']:.4f} -> {row['gap_raw_after']:.4f})")
 
   # ---- fleet: distribution, randomisation, evaluation, incidents, replay -----------------
-  fcfg = F.FleetConfig(calibration=ccfg, device=device,
-                       train_iterations=0 if args.quick else args.train_iterations,
-                       eval_episode_s=args.eval_s)
+  fcfg = F.FleetConfig(calibration=ccfg, device=device, train_iterations=args.train_iterations,
+                       train_envs=args.train_envs, eval_episode_s=args.eval_s)
   buffer = F.IncidentBuffer()
   r0 = F.run_round(robots, fcfg, buffer, 0, calibrations=cals, log_dir=args.out_dir)
   # policy return on each robot vs in its nominal / calibrated twin
@@ -128,6 +133,18 @@ def demo(args) -> dict:
                                episode_s=args.eval_s, device=device)
       row[f"return_drop_{label}"] = d.get("drop", math.nan)
       row[f"return_{label}"] = d
+  # the shared policy on proxy robots no calibration saw, against its return in the fleet's
+  # mean twin (the centre of the randomisation it was trained on)
+  unseen = None
+  if args.unseen > 0:
+    unseen_robots = [proxy.ProxyRobot(f"unseen-{i}", seed=10_007 + 1000 * args.seed + i)
+                     for i in range(args.unseen)]
+    unseen = F.unseen_robot_returns(policy or F.zero_policy, unseen_robots, r0["distribution"],
+                                    fcfg.eval_task, args.eval_s, device)
+    unseen["policy"] = "trained" if policy is not None and policy is not F.zero_policy else "zero actions"
+    for name, d in unseen.get("robots", {}).items():
+      say(f"  {name}: return in the fleet twin {d['return_sim']:.3f}, on the robot {d['return_robot']:.3f} "
+          f"(drop {100 * d['drop_rel']:.1f}%, fell: twin {d['fell_sim']}, robot {d['fell_robot']})")
   r1_replay = None
   if len(buffer):
     from .. import envs
@@ -196,6 +213,9 @@ def demo(args) -> dict:
     "incidents": len(buffer),
     "replay": r1_replay,
     "training": r0.get("training"),
+    "unseen_return_drop_rel": unseen.get("mean_drop_rel") if unseen else None,
+    "unseen_return_drop_rel_max": unseen.get("max_drop_rel") if unseen else None,
+    "unseen_policy": unseen.get("policy") if unseen else None,
     "randomization": r0["randomization"]["randomization"],
     "plots": plot_files,
     "wall_s": time.perf_counter() - t0,
@@ -226,7 +246,8 @@ def main(argv=None):
   sub = p.add_subparsers(dest="command", required=True)
   d = sub.add_parser("demo", help="calibrate a proxy fleet and report the sim-to-real gap")
   d.add_argument("--robots", type=int, default=2)
-  d.add_argument("--quick", action="store_true", help="small search, no training (CPU: < 3 min for 2 robots)")
+  d.add_argument("--quick", action="store_true",
+                 help="small calibration search (CPU: < 3 min for 2 robots); trains only with --train-iterations")
   d.add_argument("--device", default="cpu")
   d.add_argument("--json", action="store_true", help="print only the final JSON line")
   d.add_argument("--out-dir", default=None, help="write plots and report.json here")
@@ -235,6 +256,10 @@ def main(argv=None):
   d.add_argument("--eval-s", type=float, default=3.0, help="policy evaluation episode length")
   d.add_argument("--train-iterations", type=int, default=0,
                  help="PPO iterations of the shared policy on the fleet's randomisation (0: skip)")
+  d.add_argument("--train-envs", type=int, default=64, help="environments of the training run")
+  d.add_argument("--unseen", type=int, default=0,
+                 help="proxy robots that no calibration saw, to evaluate the shared policy on "
+                      "(return drop against the fleet's mean twin)")
   d.add_argument("--threads", type=int, default=0,
                  help="OpenMP threads of the native CPU step (0: default; 1 is faster on a busy machine)")
   d.add_argument("--verbose", action="store_true")

@@ -272,6 +272,7 @@ class FleetConfig:
   replay_horizon_s: float = 1.0
   train_iterations: int = 0          # 0: no training (the zero policy is evaluated)
   train_envs: int = 64
+  train_backend: str = "native"      # Simulator backend of the training envs ("warp" if native is missing)
   device: str = "cpu"
 
 
@@ -283,6 +284,14 @@ def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: st
   except Exception as e:
     return None, {"skipped": f"pywarp_sim.train unavailable: {type(e).__name__}: {e}"}
   overrides = {"randomization": dataclasses.asdict(spec_obj) if spec_obj is not None else None}
+  backend = cfg.train_backend
+  if backend == "native":
+    from .. import native_backend
+    try:
+      native_backend.require(cfg.device)
+    except RuntimeError:
+      backend = "warp"  # the native step is not built here: the Warp backend trains the same task
+  overrides["backend"] = backend
   made = []
   make = envs.make
 
@@ -313,8 +322,35 @@ def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: st
     policy = runner.get_inference_policy(device=env.device)
   except Exception as e:
     return None, {"skipped": f"loading the trained policy failed: {type(e).__name__}: {e}"}
-  return policy, {"iterations": cfg.train_iterations, "checkpoint": ckpts[-1],
-                  "final_mean_return": history[-1]["mean_return"] if history else None}
+  last = history[-10:]
+  return policy, {"iterations": cfg.train_iterations, "checkpoint": ckpts[-1], "backend": backend,
+                  "envs": cfg.train_envs,
+                  "final_mean_return": history[-1]["mean_return"] if history else None,
+                  "final_mean_length": (float(np.mean([h["mean_length"] for h in last]))
+                                        if last else None),
+                  "env_steps_per_s": (float(np.median([h["steps_per_s"] for h in history]))
+                                      if history else None)}
+
+
+def unseen_robot_returns(policy, robots: list, dist: dict, task: str, episode_s: float,
+                         device="cpu") -> dict:
+  """The shared policy on proxy robots that no calibration saw, against its return in a
+  simulated twin at the fleet's fitted mean parameters (the centre of the training
+  randomisation): per robot {"return_sim", "return_robot", "drop_rel"} with drop_rel =
+  (return_sim - return_robot) / |return_sim|, and their mean."""
+  from . import gap as G
+  params = {name: dist[name]["mean"] for name in P.CONTINUOUS_PARAMS}
+  params["latency"] = int(round(float(np.median(dist["latency"]["values"]))))
+  per = {}
+  for robot in robots:
+    d = G.policy_return_drop(policy, {"task": task}, robot, params, episode_s=episode_s, device=device)
+    if "skipped" in d:
+      return {"skipped": d["skipped"]}
+    d["drop_rel"] = d["drop"] / max(abs(d["return_sim"]), 1e-9)
+    per[robot.name] = d
+  rel = [d["drop_rel"] for d in per.values()]
+  return {"robots": per, "mean_drop_rel": float(np.mean(rel)) if rel else None,
+          "max_drop_rel": float(np.max(rel)) if rel else None, "sim_params": params}
 
 
 def run_round(robots: list, cfg: FleetConfig, buffer: IncidentBuffer | None = None,
