@@ -391,22 +391,25 @@ def test_policy_return_drop_vanishes_with_a_true_twin():
   assert abs(nominal_twin["drop"]) > 10 * abs(true_twin["drop"])
 
 
-def test_unseen_robot_returns_against_the_fleet_mean_twin():
-  """Robots no calibration saw are scored against a twin at the fleet's fitted mean: a robot
-  whose hidden parameters are that mean has the twin's return; a weak one does not."""
+def test_unseen_robot_returns_against_twins_from_the_fleet_randomisation():
+  """Robots no calibration saw are scored against twins drawn from the fleet's randomisation:
+  with a range pinned to one parameter set, a robot with exactly those parameters has the
+  twins' return, a weak one does not."""
   pytest.importorskip("pywarp_sim.envs")
-  dist = {name: {"mean": 1.0} for name in P.CONTINUOUS_PARAMS}
-  dist["motor_strength"]["mean"] = 0.9
-  dist["latency"] = {"values": [1, 1, 2]}
+  ranges = {name: (1.0, 1.0) for name in P.CONTINUOUS_PARAMS}
+  ranges["motor_strength"] = (0.9, 0.9)
+  spec = {"ranges": ranges, "latency_control_steps": (1, 1)}
   at_mean = proxy.ProxyRobot("at-mean", truth={"motor_strength": 0.9, "latency": 1},
                              noise=proxy.SensorNoise.none())
   weak = proxy.ProxyRobot("weak", truth={"motor_strength": 0.3, "latency": 1}, noise=proxy.SensorNoise.none())
-  out = F.unseen_robot_returns(F.zero_policy, [at_mean, weak], dist, "humanoid-stand", episode_s=1.5)
-  assert out["sim_params"]["motor_strength"] == 0.9 and out["sim_params"]["latency"] == 1
+  out = F.unseen_robot_returns(F.zero_policy, [at_mean, weak], spec, "humanoid-stand", episode_s=1.5,
+                               ntwins=2)
+  assert len(out["twins"]) == 2 and out["twins"][0]["return"] == pytest.approx(out["twins"][1]["return"])
   same, low = out["robots"]["at-mean"], out["robots"]["weak"]
   assert abs(same["drop_rel"]) < 0.02
   assert abs(low["drop_rel"]) > 0.1 and abs(low["drop_rel"]) > 10 * abs(same["drop_rel"])
-  assert low["drop_rel"] == pytest.approx((low["return_sim"] - low["return_robot"]) / abs(low["return_sim"]))
+  ref = out["return_sim"]
+  assert low["drop_rel"] == pytest.approx((ref - low["return_robot"]) / abs(ref))
   assert out["max_drop_rel"] == pytest.approx(max(same["drop_rel"], low["drop_rel"]))
   assert out["mean_drop_rel"] == pytest.approx((same["drop_rel"] + low["drop_rel"]) / 2)
 

@@ -16,9 +16,9 @@ parameters, ground friction included), friction_error_before / friction_error
 floor_gap_truth (the same with the hidden true parameters: the part no model removes),
 return_drop_nominal / return_drop_calibrated (mean |return in the twin - return
 on the robot| of the shared policy on humanoid-stand), unseen_return_drop_rel (with --unseen K:
-mean over K proxy robots that no calibration saw of (return in the fleet's mean twin - return
-on the robot) / |return in the twin|; its _max; unseen_policy says whether a trained policy or
-zero actions was evaluated), training (iterations, env steps/s, final mean return and episode
+mean over K proxy robots that no calibration saw of (mean return in 8 simulated twins drawn
+from the fleet's randomisation - return on the robot) / |mean twin return|; its _max;
+unseen_policy says whether a trained policy or zero actions was evaluated), training (iterations, env steps/s, final mean return and episode
 length), latency_correct, incidents, replay, wall_s, ...
 
 Training (--train-iterations N, --train-envs E) runs rsl-rl PPO on humanoid-stand with the
@@ -124,7 +124,8 @@ def demo(args) -> dict:
   fcfg = F.FleetConfig(calibration=ccfg, device=device, train_iterations=args.train_iterations,
                        train_envs=args.train_envs, eval_episode_s=args.eval_s)
   buffer = F.IncidentBuffer()
-  r0 = F.run_round(robots, fcfg, buffer, 0, calibrations=cals, log_dir=args.out_dir)
+  shared = F.load_policy(args.policy, fcfg.eval_task, device) if args.policy else None
+  r0 = F.run_round(robots, fcfg, buffer, 0, policy=shared, calibrations=cals, log_dir=args.out_dir)
   # policy return on each robot vs in its nominal / calibrated twin
   policy = r0.get("policy")
   for row, robot, cal in zip(rows, robots, cals):
@@ -139,12 +140,14 @@ def demo(args) -> dict:
   if args.unseen > 0:
     unseen_robots = [proxy.ProxyRobot(f"unseen-{i}", seed=10_007 + 1000 * args.seed + i)
                      for i in range(args.unseen)]
-    unseen = F.unseen_robot_returns(policy or F.zero_policy, unseen_robots, r0["distribution"],
-                                    fcfg.eval_task, args.eval_s, device)
+    unseen = F.unseen_robot_returns(policy or F.zero_policy, unseen_robots, r0["randomization"],
+                                    fcfg.eval_task, args.eval_s, seed=args.seed, device=device)
     unseen["policy"] = "trained" if policy is not None and policy is not F.zero_policy else "zero actions"
-    for name, d in unseen.get("robots", {}).items():
-      say(f"  {name}: return in the fleet twin {d['return_sim']:.3f}, on the robot {d['return_robot']:.3f} "
-          f"(drop {100 * d['drop_rel']:.1f}%, fell: twin {d['fell_sim']}, robot {d['fell_robot']})")
+    say(f"  shared policy in {len(unseen['twins'])} simulated twins drawn from the fleet's randomisation: "
+        f"mean return {unseen['return_sim']:.3f} ({unseen['twins_fell']} fell)")
+    for name, d in unseen["robots"].items():
+      say(f"  {name} (unseen): return {d['return_robot']:.3f} (drop {100 * d['drop_rel']:.1f}%, "
+          f"fell {d['fell_robot']})")
   r1_replay = None
   if len(buffer):
     from .. import envs
@@ -257,6 +260,9 @@ def main(argv=None):
   d.add_argument("--train-iterations", type=int, default=0,
                  help="PPO iterations of the shared policy on the fleet's randomisation (0: skip)")
   d.add_argument("--train-envs", type=int, default=64, help="environments of the training run")
+  d.add_argument("--policy", default=None,
+                 help="an rsl-rl checkpoint (model_<it>.pt of pywarp_sim.train on humanoid-stand) to "
+                      "evaluate as the shared policy instead of training one")
   d.add_argument("--unseen", type=int, default=0,
                  help="proxy robots that no calibration saw, to evaluate the shared policy on "
                       "(return drop against the fleet's mean twin)")
