@@ -91,9 +91,11 @@ run 40 python3 -m bench throughput --backend native --device cuda:0 --nworld 262
 run 80 python3 -m bench throughput --backend native --workspace thread --device cuda:0 \
   --nworld 65536,262144,1048576 --steps 50 --max-seconds 8 \
   --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
-log "fault injection (native: 1,024,000 world-steps; warp: 409,600)"
+log "fault injection (native: 1,024,000 world-steps)"
 run 40 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
-run 60 python3 -m bench faults --backend warp --device cuda:0 --nworld 4096 --steps 100
+log "academy: calibrate 4 proxies, train the shared policy on the GPU, score it on 6 unseen proxies"
+run 150 python3 -m pywarp_sim.academy demo --robots 4 --quick --device cuda:0 --train-iterations 150 \
+  --train-envs 4096 --unseen 6 --eval-s 3.0
 ls bench/results/ | grep -i -E "cuda|h100|h200|nvidia" >>"$LOG"
 n=0
 for f in $(ls -t bench/results/* | grep -i -E "cuda|h100|h200|nvidia"); do
