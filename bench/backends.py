@@ -155,10 +155,8 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
   t0 = time.perf_counter()
   model = pws.put_model(mjm, device)
   try:
-    kw = {"workspace": workspace} if workspace != "world" else {}
-    sim = pws.Simulator(model, nworld=nworld, device=device, backend=backend, **kw)
-    if workspace != "world":
-      rec["workspace"] = workspace
+    sim = pws.Simulator(model, nworld=nworld, device=device, backend=backend, workspace=workspace)
+    rec["workspace"] = workspace
   except RuntimeError as exc:
     if backend == "native":
       raise BackendUnavailable(str(exc)) from exc

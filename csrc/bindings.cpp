@@ -251,6 +251,7 @@ joint table entry.)doc");
   m.def("step_layout", &step_layout,
         "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/step_types.h).");
   m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (step_convex.h)
+  m.attr("lanes") = pws::kLanes;  // worlds per lockstep group = per-thread workspace rows
 
   py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) over views of a Simulator's arrays.
 

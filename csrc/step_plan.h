@@ -107,7 +107,7 @@ inline pws::DataView<T> make_data_view(const py::dict& arrays, int64_t nslot) {
     py::tuple t = require_key(arrays, #name, "data").cast<py::tuple>();           \
     d.name.ptr = as_ptr<type>(t[0]);                                               \
     d.name.stride = t[1].cast<int64_t>();                                          \
-    d.name.slots = t.size() > 2 ? t[2].cast<int64_t>() : 0;                        \
+    d.name.slots = t[2].cast<int64_t>();                                           \
     if (d.name.slots != 0 && d.name.slots != nslot)                                \
       throw py::value_error(#name " has " + std::to_string(d.name.slots) +       \
                             " workspace rows, the plan " + std::to_string(nslot)); \

@@ -57,7 +57,6 @@ WORKSPACE_FIELDS = frozenset({
   "efc_vel", "efc_aref", "efc_force", "efc_coef", "efc_cone_H", "efc_jv", "efc_jar", "efc_H",
   "efc_grad", "efc_Mgrad", "efc_search", "efc_Ma", "efc_type", "efc_id", "efc_dim", "efc_state",
 })
-_LANES = 8  # worlds per lockstep group of the CPU step (kernels/lanes.h kLanes)
 
 
 def workspace_rows(device, model) -> int:
@@ -69,7 +68,7 @@ def workspace_rows(device, model) -> int:
   if device.is_cuda:
     has_convex = bool(model.collision is not None and model.collision.nconvex)
     return int(native._native_cuda.resident_step_threads(device.ordinal, has_convex))
-  return _LANES * max(1, int(native._native.openmp_max_threads()))
+  return int(native._native.lanes) * max(1, int(native._native.openmp_max_threads()))
 
 
 def _module_for(device):
@@ -297,7 +296,7 @@ def build_tables(sim, layout, keep: list | None = None) -> tuple:
 
 def _nslot(sim) -> int:
   """Rows of the per-thread workspace (0: per world)."""
-  if getattr(sim, "workspace", "world") != "thread":
+  if sim.workspace != "thread":
     return 0
   return int(sim.data.qM.shape[0])
 

@@ -181,11 +181,11 @@ class Simulator:
       (`capture()`); a no-op on the CPU.
     nconmax: contact capacity per world (default: every candidate pair's worst case).
     workspace: "world" (default) keeps every derived and solver array per world; "thread"
-      (backend="native") holds the solver workspace (constraint rows, mass-matrix factors,
-      integrator scratch: native_backend.WORKSPACE_FIELDS) per thread instead, 8 rows per
-      OpenMP thread or one per resident CUDA thread, so memory per world is the state, the
-      contacts and the kinematic/dynamic quantities (trajectories are bit-identical; those
-      workspace arrays then do not describe any particular world).
+      (backend="native") holds a step's intermediate results (com-frame dynamics quantities,
+      joint frames, mass-matrix factors, constraint rows, integrator scratch:
+      native_backend.WORKSPACE_FIELDS) per thread instead, 8 rows per OpenMP thread or one
+      per resident CUDA thread, so memory per world is the state, the contacts, poses,
+      velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
   """
 
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "warp",

@@ -284,13 +284,9 @@ def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: st
   except Exception as e:
     return None, {"skipped": f"pywarp_sim.train unavailable: {type(e).__name__}: {e}"}
   overrides = {"randomization": dataclasses.asdict(spec_obj) if spec_obj is not None else None}
-  backend = cfg.train_backend
-  if backend == "native":
-    from .. import native_backend
-    try:
-      native_backend.require(cfg.device)
-    except RuntimeError:
-      backend = "warp"  # the native step is not built here: the Warp backend trains the same task
+  from .. import native
+  # without a native build here the Warp backend trains the same task
+  backend = "warp" if cfg.train_backend == "native" and not native.available(cfg.device) else cfg.train_backend
   overrides["backend"] = backend
   made = []
   make = envs.make
