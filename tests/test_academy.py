@@ -3,6 +3,7 @@
 Oracles: MuJoCo C (the proxy robots run it with known parameters), the known hidden
 parameters of a proxy built with `truth=...`, and the values written into the worlds."""
 
+import dataclasses
 import inspect
 import math
 import types
@@ -334,6 +335,31 @@ def test_incidents_are_written_into_worlds_state_and_banks():
   # the replayed worlds run from there
   sim.step(5)
   assert (sim.health == 0).all()
+
+
+def test_incidents_replayed_in_training_resets_carry_state_parameters_and_latency():
+  """IncidentBuffer.attach on a training env with the robots' control loop
+  (robot_control_env_overrides): every reset world starts from the incident, with its
+  parameters and its latency in physics steps (control steps x pd_decimation)."""
+  envs = pytest.importorskip("pywarp_sim.envs")
+  qpos0 = envs.make("humanoid-stand", 1)._qpos_init.numpy().astype(np.float64)
+  inc = _incident("a", qpos0 + np.r_[0.05, 0, 0, np.zeros(len(qpos0) - 3)], np.zeros(27),
+                  motor_strength=0.85, latency=2)
+  buf = F.IncidentBuffer()
+  buf.add(inc)
+  _, obj = F.randomization_spec(F.fit_distribution([types.SimpleNamespace(
+    params={**P.nominal_params(), "latency": 3}, identified=P.BANK_PARAMS,
+    std_z={k: 0.01 for k in P.BANK_PARAMS})]), physics_steps_per_control=2)
+  assert obj.latency_steps == (6, 6)
+  env = envs.make("humanoid-stand", 4, randomization=dataclasses.asdict(obj),
+                  **F.robot_control_env_overrides(2))
+  buf.attach(env, fraction=1.0)
+  env.reset()
+  assert env.randomizer.latency.tolist() == [4, 4, 4, 4]
+  np.testing.assert_allclose(env.sim.qpos.numpy(), np.tile(inc.qpos, (4, 1)), atol=1e-6)
+  gain = wp.to_torch(env.sim.model.actuator_gainprm).numpy()[:, :, 0]
+  np.testing.assert_allclose(gain, np.tile(env.sim.model.host["actuator_gainprm"][0][:, 0] * 0.85, (4, 1)),
+                             rtol=1e-6)
 
 
 def test_fall_is_recorded_as_incident_and_replayed_in_simulation():

@@ -94,6 +94,12 @@ def test_env_rejects_bad_actions_clearly():
     envs.make("humanoid-stand", 2, kp_gain=3)
   with pytest.raises(ValueError, match="latency_steps"):
     envs.make("humanoid-stand", 2, randomization=dict(latency_steps=(0, 5)))
+  with pytest.raises(ValueError, match="pd_decimation"):
+    envs.make("humanoid-stand", 2, decimation=4, pd_decimation=3)
+  with pytest.raises(ValueError, match="actuation_delay"):
+    envs.make("humanoid-stand", 2, actuation_delay="action")
+  # a ctrl delay may be longer than one env step
+  envs.make("humanoid-stand", 2, actuation_delay="ctrl", randomization=dict(latency_steps=(0, 9)))
 
 
 def test_position_targets_go_through_the_pd_law_clipped_to_ctrlrange():
@@ -148,6 +154,79 @@ def test_latency_pushes_and_noise_act_per_world():
   # observation noise: two envs in identical states observe different values
   obs = env.get_observations()["policy"]
   assert not torch.equal(obs[0, 1:4], obs[1, 1:4])
+
+
+def _spy_ctrl(env):
+  """Records (ctrl the controller computed, ctrl the motors got) at every physics step."""
+  log = []
+  sim_step = env.sim.step
+
+  def spy(n=1):
+    log.append((env._ctrl_now.clone(), env.sim.ctrl.clone()))
+    sim_step(n)
+  env.sim.step = spy
+  return log
+
+
+def test_pd_decimation_holds_the_ctrl_between_pd_updates():
+  env = envs.make("humanoid-stand", 2, "cpu", decimation=4, pd_decimation=2)
+  log = _spy_ctrl(env)
+  g = torch.Generator().manual_seed(3)
+  for _ in range(3):
+    env.step(_actions(g, 2))
+  applied = [a for _, a in log]
+  assert len(applied) == 12
+  for k in range(0, 12, 2):
+    assert torch.equal(applied[k], applied[k + 1]), f"ctrl changed within a PD period at physics step {k + 1}"
+  assert not torch.equal(applied[0], applied[2])  # the state moved: the next update differs
+
+
+def test_ctrl_delay_applies_each_ctrl_latency_physics_steps_later():
+  """actuation_delay="ctrl": the motors get, at physics step s, the ctrl computed at s - L
+  (zero for the first L steps of an episode), L per world and longer than an env step."""
+  env = envs.make("humanoid-stand", 3, "cpu", decimation=4, pd_decimation=2, actuation_delay="ctrl",
+                  randomization=dict(latency_steps=(0, 6)))
+  env.reset()  # (samples the latency: set it after)
+  env.randomizer.latency.copy_(torch.tensor([0, 2, 6]))
+  log = _spy_ctrl(env)
+  g = torch.Generator().manual_seed(4)
+  for _ in range(4):
+    env.step(_actions(g, 3))
+  computed = torch.stack([c for c, _ in log])  # (16 physics steps, 3 worlds, 21)
+  applied = torch.stack([a for _, a in log])
+  for w, lat in enumerate((0, 2, 6)):
+    assert torch.all(applied[:lat, w] == 0), f"world {w}: ctrl before its latency {lat}"
+    assert torch.equal(applied[lat:, w], computed[:16 - lat, w]), f"world {w} (latency {lat})"
+  assert torch.count_nonzero(computed[:, 2]) > 0
+
+
+def test_ctrl_delay_env_matches_a_robot_control_loop():
+  """The env's actuation with pd_decimation = the robot's control decimation and the latency
+  as a ctrl delay is the academy robots' control loop (gap.rollout_return): PD at the control
+  rate from the robot's readings, each ctrl arriving `latency` control steps late. Same
+  actions, same start: same trajectory (float32 PD in the env, float64 in the loop)."""
+  pytest.importorskip("mujoco")
+  from pywarp_sim.academy.simbatch import SimRobot
+  lat_control = 2
+  env = envs.make("humanoid-stand", 1, "cpu", decimation=4, pd_decimation=2, actuation_delay="ctrl",
+                  init_joint_noise=0.0, init_vel_noise=0.0, randomization=dict(latency_steps=(4, 4)))
+  env.reset()
+  robot = SimRobot({"latency": lat_control}, control_decimation=2)
+  frame = robot.reset(env.sim.qpos[0].double().numpy(), env.sim.qvel[0].double().numpy())
+  kp, kd = env.kp.numpy().astype("float64"), env.kd.numpy().astype("float64")
+  force = env._force_per_ctrl.numpy().astype("float64")
+  lo, hi = env._ctrl_lo.numpy(), env._ctrl_hi.numpy()
+  default = env.default_joint_pos.numpy().astype("float64")
+  g = torch.Generator().manual_seed(5)
+  for _ in range(15):  # 0.3 s (with 20 ms latency it falls at ~0.37 s: the env would reset)
+    a = 0.1 * torch.randn(1, 21, generator=g)
+    env.step(a)
+    for _ in range(2):  # two control steps per env step
+      tau = kp * (default + env.cfg.action_scale * a[0].double().numpy() - frame.joint_pos) - kd * frame.joint_vel
+      frame = robot.step(torch.from_numpy(tau / force).clamp(torch.from_numpy(lo), torch.from_numpy(hi)).numpy())
+  assert env.episode_length_buf.item() == 15
+  err = (env.sim.qpos[0].double() - robot._rep.sim.qpos[0].double()).abs().max().item()
+  assert err < 1e-3, f"env and robot loop diverged: max |qpos difference| {err}"
 
 
 def _rollout(env, steps, seed=0):

@@ -57,7 +57,7 @@ def fit_distribution(calibrations: list) -> dict:
 
 
 def randomization_spec(dist: dict, k_sigma: float = 2.0, min_halfwidth_log: float = 0.02,
-                       physics_steps_per_control: int = 2, env_decimation: int = 4):
+                       physics_steps_per_control: int = 2, obs_noise_std: float = 0.0):
   """(spec dict, DomainRandomization or None) covering the fleet: every range is
   exp(log mean +- max(k_sigma * sigma_log, min_halfwidth_log)).
 
@@ -65,9 +65,12 @@ def randomization_spec(dist: dict, k_sigma: float = 2.0, min_halfwidth_log: floa
   control steps) and the keys of pywarp_sim.randomize.DomainRandomization it maps onto:
   body_mass_scale (one range for all bodies: the union of the mass groups), dof_damping_scale,
   dof_armature_scale, actuator_strength_scale, geom_friction_scale, latency_steps (physics
-  steps, capped at the env's decimation). geom_friction_scale scales all three friction
-  coefficients of every geom per world (randomize.py) where the academy scales the sliding one
-  only; torsional and rolling friction act only with condim >= 4, which humanoid.xml does not use.
+  steps: the robots' latency in control steps times `physics_steps_per_control`, a delay of
+  the ctrl, i.e. for envs with actuation_delay="ctrl" and pd_decimation =
+  physics_steps_per_control: `robot_control_env_overrides`), obs_noise_std when > 0.
+  geom_friction_scale scales all three friction coefficients of every geom per world
+  (randomize.py) where the academy scales the sliding one only; torsional and rolling
+  friction act only with condim >= 4, which humanoid.xml does not use.
   """
   ranges = {}
   for name in P.CONTINUOUS_PARAMS:
@@ -76,29 +79,38 @@ def randomization_spec(dist: dict, k_sigma: float = 2.0, min_halfwidth_log: floa
     mid = math.log(d["mean"])
     ranges[name] = (math.exp(mid - half), math.exp(mid + half))
   lat = dist["latency"]
-  lat_lo = lat["min"] * physics_steps_per_control
-  lat_hi = min((lat["max"] + 1) * physics_steps_per_control - 1, env_decimation)
   dr = {
     "body_mass_scale": (min(ranges[g][0] for g in P.MASS_GROUPS), max(ranges[g][1] for g in P.MASS_GROUPS)),
     "dof_damping_scale": ranges["joint_damping"],
     "dof_armature_scale": ranges["joint_armature"],
     "actuator_strength_scale": ranges["motor_strength"],
     "geom_friction_scale": ranges["ground_friction"],
-    "latency_steps": (min(lat_lo, lat_hi), lat_hi),
+    "latency_steps": (lat["min"] * physics_steps_per_control, lat["max"] * physics_steps_per_control),
   }
+  if obs_noise_std > 0:
+    dr["obs_noise_std"] = obs_noise_std
   spec = {"ranges": ranges, "latency_control_steps": (lat["min"], lat["max"]),
           "randomization": dr,
-          "notes": [f"latency_steps in physics steps, capped at the env decimation ({env_decimation})"]}
+          "notes": [f"latency_steps in physics steps ({physics_steps_per_control} per control step), "
+                    f"a delay of the ctrl"]}
   obj = None
   try:
     from .. import randomize
-    obj = randomize.DomainRandomization(**{k: tuple(float(x) if k != "latency_steps" else int(x)
-                                                    for x in v) for k, v in dr.items()})
+    obj = randomize.DomainRandomization(**{k: (tuple(float(x) if k != "latency_steps" else int(x)
+                                                     for x in v) if isinstance(v, tuple) else float(v))
+                                           for k, v in dr.items()})
     obj.validate()
   except Exception as e:  # module absent or different: the dict still stands
     spec["notes"].append(f"pywarp_sim.randomize.DomainRandomization not built: {type(e).__name__}: {e}")
     obj = None
   return spec, obj
+
+
+def robot_control_env_overrides(physics_steps_per_control: int) -> dict:
+  """Env overrides (HumanoidEnvCfg) that make the training env's actuation the robots' control
+  loop (gap.rollout_return): the PD law evaluated once per control step and held, each ctrl
+  reaching the motors `latency` physics steps late."""
+  return {"pd_decimation": int(physics_steps_per_control), "actuation_delay": "ctrl"}
 
 
 # ---- incidents ------------------------------------------------------------------------
@@ -180,8 +192,10 @@ class IncidentBuffer:
     """Replays incidents in a fraction of the resets of a pywarp_sim.envs HumanoidEnv (its
     model must have per-world banks, e.g. built with a physical randomisation spec): after
     the env's own reset of a set of worlds, `fraction` of them start from an incident state
-    with the incident robot's parameters. Wraps the instance's reset hook (the envs module
-    offers no scenario API); returns a function that removes the hook."""
+    with the incident robot's parameters and, when the env delays the ctrl
+    (actuation_delay="ctrl"), its latency (control steps times the env's pd_decimation).
+    Wraps the instance's reset hook (the envs module offers no scenario API); returns a
+    function that removes the hook."""
     inner = env._reset_envs
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
@@ -194,7 +208,15 @@ class IncidentBuffer:
       pick = mask.cpu() & (torch.rand(mask.shape[0], generator=gen) < fraction)
       worlds = torch.nonzero(pick).flatten()
       if len(worlds):
-        buffer.apply(env.sim, worlds)
+        latency, _ = buffer.apply(env.sim, worlds)
+        if env.cfg.actuation_delay == "ctrl":
+          steps = latency * env.cfg.pd_decimation
+          ring = env._ctrl_hist.shape[1]
+          if int(steps.max()) >= ring:
+            raise ValueError(f"incident latency {int(steps.max())} physics steps exceeds the env's "
+                             f"largest randomised latency ({ring - 1}): widen latency_steps")
+          lat = env.randomizer.latency
+          lat[worlds.to(lat.device)] = steps.to(lat.device, lat.dtype)
 
     env._reset_envs = reset_with_incidents
     return lambda: setattr(env, "_reset_envs", inner)
@@ -273,17 +295,21 @@ class FleetConfig:
   train_iterations: int = 0          # 0: no training (the zero policy is evaluated)
   train_envs: int = 64
   train_backend: str = "native"      # Simulator backend of the training envs ("warp" if native is missing)
+  obs_noise_std: float = 0.01        # observation noise of the training envs (robots' sensors are noisy)
   device: str = "cpu"
 
 
-def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: str):
+def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: str,
+                 physics_steps_per_control: int = 2):
   """Trains the shared policy with pywarp_sim.train on the fleet's randomisation, incidents
-  replayed in 10% of the resets. Returns (policy, info) or (None, {"skipped": reason})."""
+  replayed in 10% of the resets, the envs' actuation being the robots' control loop
+  (`robot_control_env_overrides`). Returns (policy, info) or (None, {"skipped": reason})."""
   try:
     from .. import envs, train
   except Exception as e:
     return None, {"skipped": f"pywarp_sim.train unavailable: {type(e).__name__}: {e}"}
-  overrides = {"randomization": dataclasses.asdict(spec_obj) if spec_obj is not None else None}
+  overrides = {"randomization": dataclasses.asdict(spec_obj) if spec_obj is not None else None,
+               **robot_control_env_overrides(physics_steps_per_control)}
   from .. import native
   # without a native build here the Warp backend trains the same task
   backend = "warp" if cfg.train_backend == "native" and not native.available(cfg.device) else cfg.train_backend
@@ -392,14 +418,14 @@ def run_round(robots: list, cfg: FleetConfig, buffer: IncidentBuffer | None = No
 
   calibrations = calibrations or [C.calibrate(r, cfg.calibration, verbose=verbose) for r in robots]
   dist = fit_distribution(calibrations)
-  spec, spec_obj = randomization_spec(dist, k_sigma=cfg.k_sigma,
-                                      physics_steps_per_control=decimation,
-                                      env_decimation=env.cfg.decimation if env is not None else 4)
+  spec, spec_obj = randomization_spec(dist, k_sigma=cfg.k_sigma, physics_steps_per_control=decimation,
+                                      obs_noise_std=cfg.obs_noise_std)
   report["distribution"] = dist
   report["randomization"] = spec
   if cfg.train_iterations > 0 and policy is None:
     import tempfile
-    policy, info = train_policy(spec_obj, buffer, cfg, log_dir or tempfile.mkdtemp(prefix="pws_academy_"))
+    policy, info = train_policy(spec_obj, buffer, cfg, log_dir or tempfile.mkdtemp(prefix="pws_academy_"),
+                                physics_steps_per_control=decimation)
     report["training"] = info
   else:
     report["training"] = {"skipped": "no training requested (train_iterations=0 or --quick)"}

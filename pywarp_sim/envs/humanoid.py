@@ -20,6 +20,19 @@ Actions (num_envs, 21), one per motor of `humanoid.xml`:
 Actions are clipped to ``[-clip_actions, clip_actions]`` first. One env step
 is `decimation` physics steps (timestep 5 ms: 50 Hz control by default).
 
+How the motors see the commands (a robot's control loop):
+
+* ``pd_decimation``: physics steps per evaluation of the PD law (or of the torque
+  clip); the ctrl is held in between (1: every physics step).
+* ``actuation_delay``: what the per-world latency of the domain randomisation
+  (``latency_steps``, physics steps) delays. ``"target"``: during the first
+  `latency` physics steps of each env step the previous action's target still
+  drives the PD law (at most `decimation` steps, as Isaac Lab's delayed actuators).
+  ``"ctrl"``: every ctrl the controller computes reaches the motors `latency`
+  physics steps later, any length (a robot whose commands are computed at its
+  control rate and arrive late); the motors get zero ctrl for the first `latency`
+  steps of an episode.
+
 Observation group "policy" (num_envs, 76), in this order:
 base height (1, m), gravity in the base frame (3), base linear velocity in the
 base frame (3, m/s), base angular velocity in the base frame (3, rad/s, *0.25),
@@ -83,6 +96,8 @@ class HumanoidEnvCfg:
   action_type: str = "position"       # "position" (PD targets) or "torque"
   action_scale: float = 0.25          # rad per unit action (position) or ctrl per unit (torque)
   clip_actions: float = 5.0
+  pd_decimation: int = 1              # physics steps per PD update; ctrl held in between
+  actuation_delay: str = "target"     # what DR latency delays: "target" or "ctrl" (module doc)
   kp: float | tuple | None = None     # N m / rad, scalar or per actuator; None: kp_per_gear * gear
   kd: float | tuple | None = None     # N m s / rad; None: kd_per_gear * gear
   kp_per_gear: float = 12.0
@@ -139,6 +154,11 @@ class HumanoidEnv(_VecEnvBase):
       raise ValueError(f"action_type must be 'position' or 'torque', got '{cfg.action_type}'")
     if cfg.decimation < 1:
       raise ValueError(f"decimation must be >= 1, got {cfg.decimation}")
+    if cfg.pd_decimation < 1 or cfg.decimation % cfg.pd_decimation:
+      raise ValueError(f"pd_decimation must be >= 1 and divide decimation ({cfg.decimation}), "
+                       f"got {cfg.pd_decimation}")
+    if cfg.actuation_delay not in ("target", "ctrl"):
+      raise ValueError(f"actuation_delay must be 'target' or 'ctrl', got '{cfg.actuation_delay}'")
     self.cfg = cfg
     self.num_envs = int(num_envs)
     spec = randomize.DomainRandomization.from_dict(cfg.randomization)
@@ -153,9 +173,11 @@ class HumanoidEnv(_VecEnvBase):
     self.num_actions = m.nu
     self.dt = m.opt.timestep * cfg.decimation
     self.max_episode_length = int(math.ceil(cfg.episode_length_s / self.dt))
-    if spec is not None and spec.latency_steps is not None and spec.latency_steps[1] > cfg.decimation:
+    if (spec is not None and spec.latency_steps is not None and cfg.actuation_delay == "target"
+        and spec.latency_steps[1] > cfg.decimation):
       raise ValueError(f"latency_steps {spec.latency_steps} exceeds decimation {cfg.decimation}: "
-                       f"latency is applied within one env step; lower it or raise decimation")
+                       f"a target delay is applied within one env step; lower it, raise decimation "
+                       f"or delay the ctrl (actuation_delay='ctrl')")
     self.randomizer = randomize.Randomizer(self.sim, spec, seed=cfg.seed + 1)
     self.generator = torch.Generator(device=tdev)
     self.generator.manual_seed(int(cfg.seed))
@@ -214,6 +236,14 @@ class HumanoidEnv(_VecEnvBase):
     self.last_actions = torch.zeros(n, nu, device=tdev)
     self._target = torch.zeros(n, nu, device=tdev)       # this env step's target (or ctrl)
     self._prev_target = torch.zeros(n, nu, device=tdev)  # previous env step's (latency)
+    self._ctrl_now = torch.zeros(n, nu, device=tdev)     # the controller's latest ctrl
+    # actuation_delay="ctrl": the ctrl of the last `max latency + 1` physics steps, a ring
+    # whose slot _ctrl_pos holds the newest
+    max_latency = 0
+    if cfg.actuation_delay == "ctrl" and spec is not None and spec.latency_steps is not None:
+      max_latency = int(spec.latency_steps[1])
+    self._ctrl_hist = torch.zeros(n, max_latency + 1, nu, device=tdev)
+    self._ctrl_pos = 0
     self.commands = torch.zeros(n, 3, device=tdev)
     self.feet_air_time = torch.zeros(n, len(cfg.foot_geoms), device=tdev)
     self.last_contacts = torch.zeros(n, len(cfg.foot_geoms), dtype=torch.bool, device=tdev)
@@ -338,6 +368,7 @@ class HumanoidEnv(_VecEnvBase):
     target0 = self.default_joint_pos.expand(n, -1) if cfg.action_type == "position" else zeros
     self._target.copy_(torch.where(m2, target0, self._target))
     self._prev_target.copy_(torch.where(m2, target0, self._prev_target))
+    self._ctrl_hist.copy_(torch.where(m2[:, :, None], torch.zeros_like(self._ctrl_hist), self._ctrl_hist))
     self.feet_air_time.copy_(torch.where(m2, torch.zeros_like(self.feet_air_time), self.feet_air_time))
     self.last_contacts.copy_(self.last_contacts & ~m2)
     self.episode_length_buf.copy_(torch.where(mask, torch.zeros_like(self.episode_length_buf),
@@ -353,6 +384,19 @@ class HumanoidEnv(_VecEnvBase):
     kd = self.kd * self.randomizer.kd_scale
     tau = kp * (target - q) - kd * qd
     return torch.clamp(tau / self._force_per_ctrl, self._ctrl_lo, self._ctrl_hi)
+
+  def _delayed_ctrl(self) -> torch.Tensor:
+    """The ctrl reaching the motors this physics step: _ctrl_now, or with
+    actuation_delay="ctrl" the one computed `latency` physics steps ago (pushes _ctrl_now
+    into the ring)."""
+    hist = self._ctrl_hist
+    size = hist.shape[1]
+    if size == 1:
+      return self._ctrl_now
+    self._ctrl_pos = (self._ctrl_pos + 1) % size
+    hist[:, self._ctrl_pos].copy_(self._ctrl_now)
+    idx = torch.remainder(self._ctrl_pos - self.randomizer.latency, size)
+    return hist.gather(1, idx[:, None, None].expand(-1, 1, hist.shape[2]))[:, 0]
 
   @torch.no_grad()
   def step(self, actions: torch.Tensor):
@@ -384,13 +428,13 @@ class HumanoidEnv(_VecEnvBase):
         active[:, None], self.randomizer.push_force, torch.zeros_like(self.randomizer.push_force))
 
     latency = self.randomizer.latency[:, None]
+    delay_target = spec.latency_steps is not None and cfg.actuation_delay == "target"
     ctrl = self.sim.ctrl
     for k in range(cfg.decimation):
-      if spec.latency_steps is not None:
-        target = torch.where(latency > k, self._prev_target, self._target)
-      else:
-        target = self._target
-      ctrl.copy_(self._ctrl(target))
+      if k % cfg.pd_decimation == 0:
+        target = torch.where(latency > k, self._prev_target, self._target) if delay_target else self._target
+        self._ctrl_now.copy_(self._ctrl(target))
+      ctrl.copy_(self._delayed_ctrl())
       self.sim.step()
 
     self.episode_length_buf += 1
@@ -465,8 +509,10 @@ class HumanoidEnv(_VecEnvBase):
   def state_dict(self) -> dict:
     """Everything needed to resume bit-exactly (with checkpoint.save, which adds the sim)."""
     bufs = ("episode_length_buf", "actions", "last_actions", "_target", "_prev_target", "commands",
-            "feet_air_time", "last_contacts", "episode_return", "_episode_stats")
+            "feet_air_time", "last_contacts", "episode_return", "_episode_stats", "_ctrl_now",
+            "_ctrl_hist")
     state = {k: getattr(self, k).cpu().clone() for k in bufs}
+    state["ctrl_pos"] = self._ctrl_pos
     state["generator"] = self.generator.get_state()
     state["randomizer"] = self.randomizer.state_dict()
     state["obs"] = self._obs["policy"].cpu().clone()  # noisy observations are not recomputable
@@ -476,6 +522,8 @@ class HumanoidEnv(_VecEnvBase):
     for k, v in state.items():
       if k == "generator":
         self.generator.set_state(v)
+      elif k == "ctrl_pos":
+        self._ctrl_pos = int(v)
       elif k == "randomizer":
         self.randomizer.load_state_dict(v)
       elif k == "obs":
