@@ -10,6 +10,14 @@ OpenGL backend (egl on headless GPU machines, osmesa for software rendering, glf
 display). When MUJOCO_GL is unset on Linux, play sets it to egl (re-executing itself, as
 MuJoCo reads it at import). `.mp4` needs imageio-ffmpeg (pip install 'pywarp_sim[rl]');
 `.gif` needs only Pillow. `--video ''` rolls out without rendering.
+
+`--command VX,VY,YAW` (walk task) holds that velocity command in every env (m/s, m/s,
+rad/s) and reports how well it is tracked: the mean base-frame velocity (vx, vy) and yaw
+rate over the env steps of every env, the mean |v_xy - command| and the number of falls
+(episodes terminated before their timeout), e.g.
+
+  python -m pywarp_sim.play --checkpoint .../model_1999.pt --video '' --num-envs 64 \
+      --steps 250 --command 1,0,0
 """
 
 from __future__ import annotations
@@ -49,18 +57,33 @@ def load_policy(checkpoint: str, env, runner_cfg: dict | None = None):
 @torch.no_grad()
 def rollout(env, policy, steps: int, record_world: int = 0) -> dict:
   """Runs `policy` for `steps` env steps. Returns the completed episodes' mean return and
-  length, the per-step mean reward, and qpos of `record_world` at every step (steps, nq)."""
+  length, the per-step mean reward, qpos of `record_world` at every step (steps, nq), and
+  velocity tracking: "base_vel" the mean over env steps and envs of the base-frame (vx, vy,
+  yaw rate) after each step (of the envs that did not just end an episode), "command_error"
+  the mean |v_xy - command_xy| (m/s), "falls" the episodes terminated before their timeout."""
   obs = env.reset()
   env.pop_episode_stats()
-  qpos, rewards = [], []
+  qpos, rewards, vel, err = [], [], [], []
+  falls = torch.zeros((), dtype=torch.long, device=env.sim.qpos.device)
   for _ in range(steps):
     actions = policy(obs)
-    obs, rew, _, _ = env.step(actions)
+    command = env.commands.clone()
+    obs, rew, dones, extras = env.step(actions)
+    b = env.last_base_state  # after the physics steps, before the resets of done envs
+    live = (dones == 0)[:, None]
+    v = torch.cat([b["lin_vel"][:, :2], b["ang_vel"][:, 2:3]], dim=-1)
+    vel.append(torch.where(live, v, torch.nan))
+    err.append(torch.where(live[:, 0], torch.linalg.vector_norm(v[:, :2] - command[:, :2], dim=-1), torch.nan))
+    falls += ((dones != 0) & ~extras["time_outs"]).sum()
     rewards.append(rew.mean())
     qpos.append(env.sim.qpos[record_world].cpu().numpy().astype(np.float64))
   stats = env.pop_episode_stats()
   stats["mean_step_reward"] = float(torch.stack(rewards).mean()) if rewards else float("nan")
   stats["qpos"] = np.stack(qpos) if qpos else np.zeros((0, env.sim.model.nq))
+  if vel:
+    stats["base_vel"] = torch.stack(vel).nanmean(dim=(0, 1)).cpu().tolist()
+    stats["command_error"] = float(torch.stack(err).nanmean())
+  stats["falls"] = int(falls)
   return stats
 
 
@@ -130,7 +153,8 @@ def write_video(frames: list, path: str, fps: float):
 
 
 def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cpu",
-         task: str | None = None, num_envs: int = 1, width: int = 640, height: int = 480) -> dict:
+         task: str | None = None, num_envs: int = 1, width: int = 640, height: int = 480,
+         command: tuple | None = None) -> dict:
   from . import envs
   saved = load_train_config(checkpoint)
   task = task or saved.get("task")
@@ -138,7 +162,15 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
     raise ValueError(f"no {os.path.basename(checkpoint)}'s pws_train.json found next to the "
                      f"checkpoint; pass --task")
   overrides = dict(saved.get("env") or {})
+  if command is not None:
+    if len(command) != 3:
+      raise ValueError(f"command must be (vx, vy, yaw rate), got {command}")
+    vx, vy, yaw = (float(c) for c in command)
+    overrides.update(command_lin_vel_x=(vx, vx), command_lin_vel_y=(vy, vy), command_yaw_rate=(yaw, yaw),
+                     command_standing_fraction=0.0)
   env = envs.make(task, num_envs, device, **overrides)
+  if command is not None and env.cfg.task != "walk":
+    raise ValueError(f"--command needs a velocity-tracking task (humanoid-walk), got {task}")
   policy = load_policy(checkpoint, env, saved.get("runner"))
   stats = rollout(env, policy, steps)
   if video:
@@ -164,10 +196,12 @@ def main(argv=None):
   p.add_argument("--num-envs", type=int, default=1)
   p.add_argument("--width", type=int, default=640)
   p.add_argument("--height", type=int, default=480)
+  p.add_argument("--command", default=None, help="VX,VY,YAW: hold this velocity command (walk task)")
   a = p.parse_args(argv)
+  command = tuple(float(c) for c in a.command.split(",")) if a.command else None
   try:
     stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,
-                 a.height)
+                 a.height, command)
   except RenderError as e:
     print(f"pywarp_sim.play: {e}", file=sys.stderr)
     sys.exit(2)
@@ -176,6 +210,12 @@ def main(argv=None):
         f"{'n/a' if math.isnan(ret) else f'{ret:.3f}'}, mean step reward "
         f"{stats['mean_step_reward']:.4f}" + (f", video {stats['video']} ({stats['frames']} frames)"
                                               if "video" in stats else ""))
+  if "base_vel" in stats:
+    vx, vy, wz = stats["base_vel"]
+    print(f"[pws.play] base velocity (base frame, mean over {a.num_envs} envs x {a.steps} steps): "
+          f"vx {vx:.3f} m/s, vy {vy:.3f} m/s, yaw rate {wz:.3f} rad/s; "
+          + (f"command {command}, " if command else "")
+          + f"mean |v_xy - command| {stats['command_error']:.3f} m/s; falls {stats['falls']}")
 
 
 if __name__ == "__main__":

@@ -113,3 +113,23 @@ def test_train_cli_prints_steps_per_second_and_return(tmp_path, capsys):
   lines = [ln for ln in out.splitlines() if ln.startswith("[pws.train]")]
   assert len(lines) == 2 and "env steps/s" in lines[0] and "mean return" in lines[0]
   assert os.path.exists(tmp_path / "model_1.pt")
+
+
+def test_play_measures_velocity_tracking_and_falls():
+  """play.rollout's tracking figures: the base-frame velocity after each step, the error to
+  the (held) command and the falls, checked against the state the env leaves."""
+  env = envs.make("humanoid-walk", 4, "cpu", command_lin_vel_x=(1.0, 1.0), command_lin_vel_y=(0.0, 0.0),
+                  command_yaw_rate=(0.0, 0.0), command_standing_fraction=0.0)
+  zero = lambda obs: torch.zeros(4, 21)  # noqa: E731
+  stats = play.rollout(env, zero, steps=1)
+  assert torch.equal(env.commands, torch.tensor([[1.0, 0.0, 0.0]] * 4))
+  q = env.sim.qpos
+  v = envs.humanoid._quat_rotate_inverse(q[:, 3:7], env.sim.qvel[:, 0:3])
+  expected = torch.cat([v[:, :2], env.sim.qvel[:, 5:6]], -1).mean(0)
+  assert torch.allclose(torch.tensor(stats["base_vel"]), expected, atol=1e-6)
+  err = torch.linalg.vector_norm(v[:, :2] - torch.tensor([1.0, 0.0]), dim=-1).mean()
+  assert stats["command_error"] == pytest.approx(float(err), abs=1e-6)
+  # without PD gains the humanoid collapses: every completed episode is a fall
+  weak = envs.make("humanoid-walk", 4, "cpu", kp=0.0, kd=0.0, episode_length_s=100.0)
+  stats = play.rollout(weak, zero, steps=60)
+  assert stats["episodes"] >= 4 and stats["falls"] == stats["episodes"]

@@ -144,7 +144,10 @@ class HumanoidEnv(_VecEnvBase):
   """Vectorised humanoid task with rsl-rl-lib's VecEnv interface (5.x).
 
   Attributes: num_envs, num_actions, max_episode_length, episode_length_buf (num_envs,)
-  long, device, cfg (HumanoidEnvCfg), sim (the Simulator), randomizer, dt (s per env step).
+  long, device, cfg (HumanoidEnvCfg), sim (the Simulator), randomizer, dt (s per env step),
+  commands (num_envs, 3), last_base_state (after the last step's physics, before its resets:
+  {"height" m, "gravity" base frame, "lin_vel" base frame m/s, "ang_vel" body frame rad/s},
+  each (num_envs, 3) or (num_envs,)).
   """
 
   def __init__(self, cfg: HumanoidEnvCfg, num_envs: int, device="cpu"):
@@ -289,7 +292,7 @@ class HumanoidEnv(_VecEnvBase):
     quat = qpos[:, 3:7]
     gravity = torch.tensor([0.0, 0.0, -1.0], device=self._tdev).expand(self.num_envs, 3)
     return {
-      "height": qpos[:, 2],
+      "height": qpos[:, 2].clone(),
       "gravity": _quat_rotate_inverse(quat, gravity),
       "lin_vel": _quat_rotate_inverse(quat, qvel[:, 0:3]),
       "ang_vel": qvel[:, 3:6].clone(),  # free joint: angular velocity is in the body frame
@@ -439,6 +442,7 @@ class HumanoidEnv(_VecEnvBase):
 
     self.episode_length_buf += 1
     b = self._base_state()
+    self.last_base_state = b
     rewards, terms = self._rewards(b)
     unhealthy = self.sim.health != 0
     fell = (b["height"] < cfg.termination_height) | (b["gravity"][:, 2] > cfg.termination_gravity_z)
