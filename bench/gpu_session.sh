@@ -66,6 +66,23 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 python3 -c "import warp as wp; wp.init(); import torch, mujoco, pywarp_sim.native as n; \
 print('torch', torch.__version__, 'mujoco', mujoco.__version__, 'native cuda:', n.available('cuda:0') or n.unavailable_reason('cuda:0'))" >>"$LOG" 2>&1
 
+# PWS_FOCUS=walk: the whole call trains humanoid-walk (native backend, CUDA graph, 4096 envs)
+# for up to 10 minutes, then scores the last checkpoint on a held 1 m/s forward command.
+if [ "${PWS_FOCUS:-}" = "walk" ]; then
+  left=$((DEADLINE - $(date +%s) - 75))
+  [ "$left" -gt 600 ] && left=600
+  log "walking: training humanoid-walk for $left s, then tracking of a 1 m/s command"
+  run $((left + 60)) python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
+    --iterations 100000 --graph --backend native --quiet --save-interval 100 \
+    --max-minutes "$(python3 -c "print($left / 60)")" --log-dir /tmp/runs/walk
+  ckpt=$(ls -t /tmp/runs/walk/model_*.pt 2>/dev/null | head -1)
+  [ -n "$ckpt" ] && run 60 python3 -m pywarp_sim.play --checkpoint "$ckpt" --video '' --device cuda:0 \
+    --num-envs 256 --steps 250 --command 1,0,0
+  cp /tmp/runs/walk/history.json "$OUT/walk-history-cuda-$(date +%Y-%m-%d).json" 2>/dev/null
+  [ -n "$ckpt" ] && cp "$ckpt" /tmp/runs/walk/pws_train.json "$OUT"/
+  exit 0
+fi
+
 # All GPU tests in one process; a CUDA fault is sticky (every later test in that process fails
 # too), so the failed ones are rerun one process each, with CUDA_LAUNCH_BLOCKING=1 so that a
 # fault names its kernel.

@@ -7,8 +7,8 @@ The task and the runner configuration come from `pws_train.json` next to the che
 (written by pywarp_sim.train); `--task` overrides it. World 0 is rendered with
 mujoco.Renderer at the env's control rate. Rendering is offscreen: MUJOCO_GL selects the
 OpenGL backend (egl on headless GPU machines, osmesa for software rendering, glfw with a
-display). When MUJOCO_GL is unset on Linux, play sets it to egl (re-executing itself, as
-MuJoCo reads it at import). `.mp4` needs imageio-ffmpeg (pip install 'pywarp_sim[rl]');
+display). When MUJOCO_GL is unset on Linux and a video is asked for, play sets it to egl
+(re-executing itself, as MuJoCo reads it at import). `.mp4` needs imageio-ffmpeg (pip install 'pywarp_sim[rl]');
 `.gif` needs only Pillow. `--video ''` rolls out without rendering.
 
 `--command VX,VY,YAW` (walk task) holds that velocity command in every env (m/s, m/s,
@@ -182,10 +182,6 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
 
 
 def main(argv=None):
-  if argv is None and "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux"):
-    # MuJoCo picks its GL backend when imported (pywarp_sim imports it): restart with egl
-    os.environ["MUJOCO_GL"] = "egl"
-    os.execv(sys.executable, [sys.executable, "-m", "pywarp_sim.play", *sys.argv[1:]])
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.play", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--checkpoint", required=True)
@@ -198,6 +194,10 @@ def main(argv=None):
   p.add_argument("--height", type=int, default=480)
   p.add_argument("--command", default=None, help="VX,VY,YAW: hold this velocity command (walk task)")
   a = p.parse_args(argv)
+  if argv is None and a.video and "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux"):
+    # MuJoCo picks its GL backend when imported (pywarp_sim imports it): restart with egl
+    os.environ["MUJOCO_GL"] = "egl"
+    os.execv(sys.executable, [sys.executable, "-m", "pywarp_sim.play", *sys.argv[1:]])
   command = tuple(float(c) for c in a.command.split(",")) if a.command else None
   try:
     stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,

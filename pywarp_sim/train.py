@@ -69,12 +69,23 @@ def make_runner(env, cfg: dict, log_dir: str | None, device: str):
   return OnPolicyRunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=device)
 
 
+class _TimeUp(Exception):
+  """Raised from the per-iteration hook when train(max_minutes=...) has run out."""
+
+  def __init__(self, it: int):
+    super().__init__(it)
+    self.it = it
+
+
 def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_dir: str | None = None,
           seed: int = 0, env_overrides: dict | None = None, cfg: dict | None = None,
-          verbose_rsl: bool = True) -> list[dict]:
-  """Trains for `iterations` PPO iterations; returns one record per iteration:
-  {"it", "steps_per_s", "collect_steps_per_s", "mean_return", "mean_length", "episodes",
-  "mean_step_reward"}."""
+          verbose_rsl: bool = True, max_minutes: float | None = None) -> list[dict]:
+  """Trains for `iterations` PPO iterations, or until `max_minutes` of wall time (from the
+  start of training, env construction included) have passed at the end of an iteration, when
+  the checkpoint model_<it>.pt of that last iteration is written. Returns one record per
+  iteration: {"it", "steps_per_s", "collect_steps_per_s", "mean_return", "mean_length",
+  "episodes", "mean_step_reward", "wall_s"}."""
+  t_start = time.perf_counter()
   from . import envs
 
   torch.manual_seed(seed)
@@ -120,7 +131,8 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
     stats = env.pop_episode_stats()
     rec = {"it": it, "steps_per_s": samples / (collect_time + learn_time),
            "collect_steps_per_s": samples / collect_time, **stats,
-           "mean_step_reward": float(step_reward["sum"]) / max(step_reward["n"], 1)}
+           "mean_step_reward": float(step_reward["sum"]) / max(step_reward["n"], 1),
+           "wall_s": time.perf_counter() - t_start}
     step_reward["sum"].zero_()
     step_reward["n"] = 0
     history.append(rec)
@@ -132,9 +144,16 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
           f"(collect {rec['collect_steps_per_s']:9.0f})  mean return {ret:>8} "
           f"({rec['episodes']} episodes, mean length {rec['mean_length']:.1f})  "
           f"mean step reward {rec['mean_step_reward']:.3f}", flush=True)
+    if max_minutes is not None and rec["wall_s"] >= 60.0 * max_minutes and it + 1 < total_it:
+      raise _TimeUp(it)
   runner.logger.log = log
 
-  runner.learn(num_learning_iterations=iterations)
+  try:
+    runner.learn(num_learning_iterations=iterations)
+  except _TimeUp as stop:
+    runner.save(os.path.join(log_dir, f"model_{stop.it}.pt"))
+    print(f"[pws.train] stopped after iteration {stop.it}: {max_minutes} minutes of training "
+          f"({history[-1]['wall_s']:.0f} s)", flush=True)
   if runner.logger.writer is not None:
     runner.logger.writer.flush()
     runner.logger.writer.close()
@@ -159,6 +178,8 @@ def main(argv=None):
   p.add_argument("--backend", choices=("warp", "native"), default="warp",
                  help="Simulator backend of the environments (native: the fused C++/CUDA step)")
   p.add_argument("--quiet", action="store_true", help="only the one-line summary per iteration")
+  p.add_argument("--max-minutes", type=float, default=None,
+                 help="stop after the iteration that reaches this wall time, with a checkpoint")
   a = p.parse_args(argv)
   overrides = {}
   if a.episode_length_s is not None:
@@ -170,7 +191,7 @@ def main(argv=None):
   cfg = runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
                    run_name=a.task)
   train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,
-        env_overrides=overrides, cfg=cfg, verbose_rsl=not a.quiet)
+        env_overrides=overrides, cfg=cfg, verbose_rsl=not a.quiet, max_minutes=a.max_minutes)
 
 
 if __name__ == "__main__":

@@ -133,3 +133,12 @@ def test_play_measures_velocity_tracking_and_falls():
   weak = envs.make("humanoid-walk", 4, "cpu", kp=0.0, kd=0.0, episode_length_s=100.0)
   stats = play.rollout(weak, zero, steps=60)
   assert stats["episodes"] >= 4 and stats["falls"] == stats["episodes"]
+
+
+def test_training_stops_at_its_time_limit_with_a_checkpoint(tmp_path):
+  cfg = train.runner_cfg(num_steps_per_env=4, hidden_dims=(16,), save_interval=100)
+  history = train.train("humanoid-stand", 4, 5, device="cpu", log_dir=str(tmp_path), cfg=cfg,
+                        verbose_rsl=False, max_minutes=1e-6)
+  assert len(history) == 1 and history[0]["wall_s"] > 0
+  assert os.path.exists(tmp_path / "model_0.pt") and not os.path.exists(tmp_path / "model_1.pt")
+  play.load_policy(str(tmp_path / "model_0.pt"), envs.make("humanoid-stand", 1), cfg)
