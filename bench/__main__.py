@@ -62,6 +62,12 @@ def main(argv=None) -> int:
   p.add_argument("--workspace", choices=("world", "thread"), default="world",
                  help="native: solver workspace per world (default) or per thread "
                       "(Simulator(workspace=...))")
+  p.add_argument("--nconmax", type=int, default=None,
+                 help="warp/native: contact capacity per world (Simulator(nconmax=...); default: "
+                      "every candidate pair's worst case)")
+  p.add_argument("--staging", action="store_true",
+                 help="native: each world steps inside a per-thread buffer (native_backend.set_staging; "
+                      "on CUDA the kernel's local memory)")
   p.add_argument("--nworld", type=_int_list, default=[64], help="e.g. 64 or 1,16,256")
   p.add_argument("--steps", type=int, default=200)
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
@@ -132,7 +138,8 @@ def main(argv=None) -> int:
       rec = backends.run_throughput(args.backend, args.model, args.device, nworld, args.steps,
                                     threads=args.threads, max_seconds=args.max_seconds,
                                     graph_mode=args.cuda_graph, repeat=args.repeat or 1,
-                                    workspace=args.workspace)
+                                    workspace=args.workspace, nconmax=args.nconmax,
+                                    staging=args.staging)
       sink.emit(rec)
       failed |= "error" in rec
       if not args.json:

@@ -147,7 +147,7 @@ def _make_stepper(sim, device: str, graph_mode: str):
 
 def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, steps: int,
                      max_seconds, warmup_steps: int, graph_mode: str, repeat: int,
-                     threads=None, workspace: str = "world") -> dict:
+                     threads=None, workspace: str = "world", nconmax=None, staging: bool = False) -> dict:
   wp = _import_warp()
   import torch
   import pywarp_sim as pws
@@ -155,8 +155,15 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
   t0 = time.perf_counter()
   model = pws.put_model(mjm, device)
   try:
-    sim = pws.Simulator(model, nworld=nworld, device=device, backend=backend, workspace=workspace)
+    kw = {} if nconmax is None else {"nconmax": int(nconmax)}
+    sim = pws.Simulator(model, nworld=nworld, device=device, backend=backend, workspace=workspace, **kw)
     rec["workspace"] = workspace
+    rec["nconmax"] = nconmax
+    if backend == "native":
+      from pywarp_sim import native_backend
+      native_backend.set_staging(sim, staging)
+      rec["staging"] = bool(staging)
+      rec["stage_bytes"] = native_backend.stage_bytes(sim)
   except RuntimeError as exc:
     if backend == "native":
       raise BackendUnavailable(str(exc)) from exc
@@ -394,7 +401,8 @@ def bench_mjwarp(rec: dict, mjm, device: str, nworld: int, steps: int, max_secon
 
 def run_throughput(backend: str, model: str, device: str, nworld: int, steps: int,
                    threads=None, max_seconds=None, warmup_steps: int = WARMUP_STEPS,
-                   graph_mode: str = "auto", repeat: int = 1, workspace: str = "world") -> dict:
+                   graph_mode: str = "auto", repeat: int = 1, workspace: str = "world",
+                   nconmax=None, staging: bool = False) -> dict:
   """One throughput record. Never raises for a backend failure: the record then has
   "error" (and the reason is printed to stderr in one line)."""
   rec = common.base_record("throughput", backend, device)
@@ -409,7 +417,7 @@ def run_throughput(backend: str, model: str, device: str, nworld: int, steps: in
                timestep=mjm.opt.timestep)
     if backend in ("warp", "native"):
       bench_pywarp_sim(rec, mjm, backend, device, nworld, steps, max_seconds, warmup_steps,
-                       graph_mode, repeat, threads, workspace)
+                       graph_mode, repeat, threads, workspace, nconmax, staging)
     elif backend in ("mujoco", "mujoco_nocontact"):
       bench_mujoco(rec, mjm, device, nworld, steps, threads, max_seconds, warmup_steps,
                    no_contact=backend == "mujoco_nocontact", repeat=repeat)

@@ -3,7 +3,9 @@
 # a session (PWS_SESSION_S seconds, default 520; a session has 15 minutes of device time,
 # starts and transfers included): unpack what bench/gpu_bundle.sh packed (Python 3.12 site,
 # sm_90 Warp kernel cache, native modules), run the GPU tests, a GPU sweep (warp, native,
-# mjwarp in the same run), a short humanoid-walk training run (env steps/s), fault injection.
+# mjwarp in the same run), native with the per-thread workspace unstaged and staged, a short
+# humanoid-walk training run (env steps/s), fault injection. PWS_FOCUS=walk or academy spends
+# the call on one goal instead (below).
 # Each step has its own timeout, cut to the time left, most valuable first, so a cut-off run
 # still returns what it measured. Results go to $OUT (at most 8 files come back: session.log,
 # table.md and the result files) and to bench/results/ (commit them, with the device named).
@@ -66,6 +68,18 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 python3 -c "import warp as wp; wp.init(); import torch, mujoco, pywarp_sim.native as n; \
 print('torch', torch.__version__, 'mujoco', mujoco.__version__, 'native cuda:', n.available('cuda:0') or n.unavailable_reason('cuda:0'))" >>"$LOG" 2>&1
 
+# PWS_FOCUS=academy: the academy demo with the shared policy trained on the GPU, scored on 6
+# unseen proxies (the issue's GPU run), for the whole call.
+if [ "${PWS_FOCUS:-}" = "academy" ]; then
+  left=$((DEADLINE - $(date +%s) - 20))
+  log "academy: calibrate 4 proxies, train the shared policy on the GPU, score it on 6 unseen proxies"
+  run "$left" python3 -m pywarp_sim.academy demo --robots 4 --quick --device cuda:0 --train-iterations 600 \
+    --train-envs 1024 --unseen 6 --eval-s 3.0 --out-dir /tmp/academy
+  cp /tmp/academy/report.json "$OUT/academy-report-cuda-$(date +%Y-%m-%d).json" 2>/dev/null
+  cp /tmp/academy/history.json "$OUT/academy-training-cuda-$(date +%Y-%m-%d).json" 2>/dev/null
+  exit 0
+fi
+
 # PWS_FOCUS=walk: the whole call trains humanoid-walk (native backend, CUDA graph, 4096 envs)
 # for up to 10 minutes, then scores the last checkpoint on a held 1 m/s forward command.
 if [ "${PWS_FOCUS:-}" = "walk" ]; then
@@ -99,20 +113,21 @@ fi
 log "GPU sweep"
 run 190 python3 -m bench scaling --backends warp,native,mjwarp --device cuda:0 \
   --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
+log "native, humanoid with nconmax=16 and the workspace per thread: over the Simulator's arrays, then staged in local memory"
+for staging in "" "--staging"; do
+  run 60 python3 -m bench throughput --backend native --workspace thread --nconmax 16 $staging --device cuda:0 \
+    --nworld 65536,262144 --steps 50 --max-seconds 8 \
+    --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
+done
 log "training: humanoid-walk, 4096 envs, native backend, CUDA graph (env steps/s; time-limited)"
-run 100 python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
-  --iterations 60 --graph --backend native --quiet --log-dir /tmp/runs/walk
-log "native at 262144 worlds, and with the solver workspace per thread up to 1M worlds"
-run 40 python3 -m bench throughput --backend native --device cuda:0 --nworld 262144 --steps 50 \
-  --max-seconds 8 --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
-run 80 python3 -m bench throughput --backend native --workspace thread --device cuda:0 \
-  --nworld 65536,262144,1048576 --steps 50 --max-seconds 8 \
+run 70 python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
+  --iterations 30 --graph --backend native --quiet --log-dir /tmp/runs/walk
+log "native with the workspace per thread up to 1M worlds"
+run 50 python3 -m bench throughput --backend native --workspace thread --device cuda:0 \
+  --nworld 262144,1048576 --steps 50 --max-seconds 8 \
   --out "bench/results/throughput-native-cuda-$(date +%Y-%m-%d).jsonl"
 log "fault injection (native: 1,024,000 world-steps)"
 run 40 python3 -m bench faults --backend native --device cuda:0 --nworld 4096 --steps 250
-log "academy: calibrate 4 proxies, train the shared policy on the GPU, score it on 6 unseen proxies"
-run 150 python3 -m pywarp_sim.academy demo --robots 4 --quick --device cuda:0 --train-iterations 150 \
-  --train-envs 4096 --unseen 6 --eval-s 3.0
 ls bench/results/ | grep -i -E "cuda|h100|h200|nvidia" >>"$LOG"
 n=0
 for f in $(ls -t bench/results/* | grep -i -E "cuda|h100|h200|nvidia"); do

@@ -17,6 +17,7 @@
 #include "step.h"
 #include "step_lanes.h"
 #include "step_plan.h"
+#include "step_stage.h"
 
 namespace py = pybind11;
 using namespace pws_bind;
@@ -138,11 +139,17 @@ class StepPlan {
   }
 
   int64_t nworld() const { return nworld_; }
+  int64_t stage_bytes() const { return pws::stage_scalars(data_) * static_cast<int64_t>(sizeof(float)); }
 
   // Lockstep groups of eight worlds for the smooth stages (kernels/step_lanes.h); the
   // trajectories are the same bit for bit either way (tests/test_native_backend.py).
   bool lanes() const { return use_lanes_; }
   void set_lanes(bool on) { use_lanes_ = on; }
+
+  // Each world steps inside a per-thread buffer (kernels/step_stage.h; same results bit for
+  // bit); takes precedence over the lockstep groups.
+  bool staging() const { return use_staging_; }
+  void set_staging(bool on) { use_staging_ = on; }
 
  private:
   void run(int nsteps, int num_threads, bool forward_only) {
@@ -168,7 +175,7 @@ class StepPlan {
     // otherwise each thread takes a contiguous range of worlds (balanced to one world) in
     // groups of eight.
     const int64_t ngroups = (nworld + pws::kLanes - 1) / pws::kLanes;
-    if (use_lanes_ && nworld >= kLanesMinWorlds * nthreads) {
+    if (use_lanes_ && !use_staging_ && nworld >= kLanesMinWorlds * nthreads) {
       lanes_.copy_model(m);
       if (static_cast<int>(scratch_.size()) < nthreads) {
         py::gil_scoped_acquire acquire;  // allocation only; keeps the lane buffers between calls
@@ -199,8 +206,16 @@ class StepPlan {
 #endif
       return;
     }
+    const int64_t stage_n = use_staging_ ? pws::stage_scalars(d) : 0;
+    if (use_staging_) {
+      py::gil_scoped_acquire acquire;  // allocation only; the buffers stay between calls
+      if (static_cast<int>(stage_.size()) < nthreads) stage_.resize(nthreads);
+      for (auto& b : stage_)
+        if (static_cast<int64_t>(b.size()) < stage_n) b.assign(stage_n, 0.0f);
+    }
     auto body = [&](int64_t w, int thread) {
-      pws::World<float> wd = pws::world_view(m, d, w, static_cast<int64_t>(thread) * pws::kLanes);
+      const pws::World<float> global = pws::world_view(m, d, w, static_cast<int64_t>(thread) * pws::kLanes);
+      const pws::World<float> wd = use_staging_ ? pws::stage_in(global, d, stage_[thread].data()) : global;
       if (forward_only) {
         convex ? pws::forward_world<float, true>(m, wd) : pws::forward_world<float, false>(m, wd);
       } else if (convex) {
@@ -208,6 +223,7 @@ class StepPlan {
       } else {
         for (int s = 0; s < nsteps; ++s) pws::step_world<float, false>(m, wd);
       }
+      if (use_staging_) pws::stage_out(wd, d, global);
     };
     if (nthreads <= 1) {
       for (int64_t w = 0; w < nworld; ++w) body(w, 0);
@@ -228,7 +244,9 @@ class StepPlan {
   int64_t nworld_;
   pws::LaneGroups lanes_;
   std::vector<pws::LaneGroups::Scratch> scratch_;  // one per OpenMP thread
+  std::vector<std::vector<float>> stage_;          // staging buffers, one per OpenMP thread
   bool use_lanes_ = true;
+  bool use_staging_ = false;
 };
 
 }  // namespace
@@ -269,7 +287,12 @@ workspace arrays hold nslot rows, 8 per OpenMP thread, instead of one per world.
            "Updates the Simulator settings read by step (auto_reset, max_qvel).")
       .def_property_readonly("nworld", &StepPlan::nworld)
       .def_property("lanes", &StepPlan::lanes, &StepPlan::set_lanes,
-                    "Run the smooth stages of eight worlds in lockstep (same results bit for bit).");
+                    "Run the smooth stages of eight worlds in lockstep (same results bit for bit).")
+      .def_property("staging", &StepPlan::staging, &StepPlan::set_staging,
+                    "Step each world inside a per-thread buffer (kernels/step_stage.h; same results bit "
+                    "for bit; the per-world path, not the lockstep groups).")
+      .def_property_readonly("stage_bytes", [](const StepPlan& p) { return p.stage_bytes(); },
+                             "Bytes of one world's staging buffer.");
 
   m.def("has_openmp", []() {
 #ifdef _OPENMP

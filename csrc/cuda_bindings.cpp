@@ -10,6 +10,7 @@
 #include "cuda_launch.h"
 #include "step_convex.h"
 #include "step_plan.h"
+#include "step_stage.h"
 
 namespace py = pybind11;
 
@@ -62,11 +63,21 @@ class StepPlan {
     model_.max_qvel = static_cast<float>(max_qvel);
   }
   int64_t nworld() const { return nworld_; }
+  int64_t stage_bytes() const { return pws::stage_scalars(data_) * static_cast<int64_t>(sizeof(float)); }
+  bool staging() const { return staging_; }
+  void set_staging(bool on) {
+    if (on && pws::stage_scalars(data_) > pws_cuda::kMaxStageScalars) {
+      throw py::value_error("staging needs " + std::to_string(stage_bytes()) + " bytes per world, the CUDA step " +
+                            "stages at most " + std::to_string(pws_cuda::kMaxStageScalars * 4) +
+                            ": lower nconmax (contacts and constraint rows take most of it)");
+    }
+    staging_ = on;
+  }
 
  private:
   void launch(int nsteps, bool forward_only, std::uintptr_t stream) {
     if (nsteps < 0) throw py::value_error("nsteps must be >= 0, got " + std::to_string(nsteps));
-    const char* err = pws_cuda::launch_step(model_, data_, nworld_, nsteps, forward_only, device_, stream);
+    const char* err = pws_cuda::launch_step(model_, data_, nworld_, nsteps, forward_only, device_, stream, staging_);
     if (err) throw std::runtime_error(std::string("native step launch failed: ") + err);
   }
 
@@ -74,6 +85,7 @@ class StepPlan {
   pws::DataView<float> data_;
   int64_t nworld_;
   int device_;
+  bool staging_ = false;
 };
 
 }  // namespace
@@ -110,7 +122,12 @@ allocating, copying or synchronising, so they can be captured in a CUDA graph.)d
       .def("step", &StepPlan::step, py::arg("nsteps"), py::arg("stream"))
       .def("forward", &StepPlan::forward, py::arg("stream"))
       .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"))
-      .def_property_readonly("nworld", &StepPlan::nworld);
+      .def_property_readonly("nworld", &StepPlan::nworld)
+      .def_property("staging", &StepPlan::staging, &StepPlan::set_staging,
+                    "Step each world inside a local-memory buffer of its thread (kernels/step_stage.h; "
+                    "same results bit for bit); raises ValueError when the buffer exceeds max_stage_bytes.")
+      .def_property_readonly("stage_bytes", &StepPlan::stage_bytes, "Bytes of one world's staging buffer.");
+  m.attr("max_stage_bytes") = pws_cuda::kMaxStageScalars * 4;
 
   m.def("resident_step_threads", [](int device, bool convex_pairs) {
     const char* err = nullptr;

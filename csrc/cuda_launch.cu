@@ -5,6 +5,7 @@
 #include "cuda_launch.h"
 #include "integrate_pos.h"
 #include "step.h"
+#include "step_stage.h"
 
 namespace {
 
@@ -43,12 +44,43 @@ __global__ void step_kernel(const pws::ModelView<float> m, const pws::DataView<f
 
 constexpr int kStepBlock = 64;  // small blocks: one world per thread with a large working set
 
+// The same loop with each world staged in a local array of kStage scalars (kernels/step_stage.h):
+// the hardware interleaves local memory across a warp's threads, so same-offset accesses of the
+// warp's worlds coalesce. The driver reserves kStage * 4 bytes per resident thread.
+template <bool kConvexPairs, int kStage>
+__global__ void step_kernel_staged(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld,
+                                   int64_t nthread, int nsteps, int forward_only) {
+  const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (tid >= nthread) return;
+  float buf[kStage];
+  for (int64_t world = tid; world < nworld; world += nthread) {
+    const pws::World<float> global = pws::world_view(m, d, world, tid);
+    const pws::World<float> wd = pws::stage_in(global, d, buf);
+    if (forward_only) {
+      pws::forward_world<float, kConvexPairs>(m, wd);
+    } else {
+      for (int s = 0; s < nsteps; ++s) pws::step_world<float, kConvexPairs>(m, wd);
+    }
+    pws::stage_out(wd, d, global);
+  }
+}
+
+using StepKernel = void (*)(const pws::ModelView<float>, const pws::DataView<float>, int64_t, int64_t, int, int);
+
+// The staged instance whose buffer holds `scalars` (16 or 64 KiB), or nullptr.
+StepKernel staged_kernel(bool convex, int64_t scalars) {
+  static_assert(pws_cuda::kMaxStageScalars == 16384, "staged_kernel instances");
+  if (scalars <= 4096) return convex ? step_kernel_staged<true, 4096> : step_kernel_staged<false, 4096>;
+  if (scalars <= 16384) return convex ? step_kernel_staged<true, 16384> : step_kernel_staged<false, 16384>;
+  return nullptr;
+}
+
 }  // namespace
 
 namespace pws_cuda {
 
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
-                        bool forward_only, int device, std::uintptr_t stream) {
+                        bool forward_only, int device, std::uintptr_t stream, bool staging) {
   if (nworld <= 0 || nsteps <= 0) return nullptr;
   int current = -1;
   cudaError_t err = cudaGetDevice(&current);
@@ -56,7 +88,11 @@ const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<floa
   if (err != cudaSuccess) return cudaGetErrorString(err);
   const int64_t nthread = d.nslot ? (d.nslot < nworld ? d.nslot : nworld) : nworld;
   const int64_t grid = (nthread + kStepBlock - 1) / kStepBlock;
-  auto kernel = m.has_convex ? step_kernel<true> : step_kernel<false>;
+  StepKernel kernel = m.has_convex ? step_kernel<true> : step_kernel<false>;
+  if (staging) {
+    kernel = staged_kernel(m.has_convex != 0, pws::stage_scalars(d));
+    if (!kernel) return "the staging buffer exceeds the step kernel's largest (64 KiB): lower nconmax";
+  }
   kernel<<<static_cast<unsigned int>(grid), kStepBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(
       m, d, nworld, nthread, nsteps, forward_only ? 1 : 0);
   err = cudaGetLastError();

@@ -20,8 +20,13 @@ const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_q
 // One thread per world: nsteps fused steps (kernels/step.h) of every world, or one forward
 // when forward_only. Makes `device` current, launches on `stream` and returns; no allocation,
 // copy or synchronisation. m and d hold device addresses.
+// staging: each thread steps its worlds inside a local-memory buffer (kernels/step_stage.h);
+// needs pws::stage_scalars(d) <= kMaxStageScalars.
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
-                        bool forward_only, int device, std::uintptr_t stream);
+                        bool forward_only, int device, std::uintptr_t stream, bool staging = false);
+
+// The largest staging buffer of the step kernel, in 4-byte scalars (64 KiB per thread).
+constexpr int64_t kMaxStageScalars = 16384;
 
 // Threads of the step kernel that are resident at once on `device` (occupancy x SMs): the
 // rows of a per-thread workspace; on failure returns -1 and sets *error.

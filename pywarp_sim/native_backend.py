@@ -39,7 +39,8 @@ import warp as wp
 from . import native
 from .types import ConeType, DisableBit, IntegratorType, SolverType
 
-__all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "stepper", "NativeStepper",
+__all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "set_staging",
+           "stage_bytes", "stepper", "NativeStepper",
            "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS"]
 
 # Step-table fields (kernels/step_types.h names) that are intermediate results of one world's
@@ -311,6 +312,7 @@ class NativeStepper:
     self.device = sim.device
     self.num_threads = int(num_threads)
     self.lanes = True  # CPU: lockstep groups of eight worlds (set_lanes)
+    self.staging = False  # each world steps inside a per-thread buffer (set_staging)
     self._module = _module_for(sim.device)
     self._build(sim)
 
@@ -324,6 +326,7 @@ class NativeStepper:
     else:
       self.plan = self._module.StepPlan(*tables, sim.nworld, _nslot(sim))
       self.plan.lanes = self.lanes
+    self.plan.staging = self.staging
     self._fingerprint = _fingerprint(sim)
     self._arrays = keep
 
@@ -406,6 +409,25 @@ def set_lanes(sim, enabled: bool) -> None:
     raise RuntimeError("set_lanes applies to the CPU native backend; the CUDA step runs one world per thread")
   st.lanes = bool(enabled)
   st.plan.lanes = st.lanes
+
+
+def set_staging(sim, enabled: bool) -> None:
+  """Each world steps inside a buffer of the thread stepping it (kernels/step_stage.h): its
+  per-world Data copied in, the workspace arrays there without copying, copied back after its
+  steps. On CUDA the buffer is the step kernel's local memory, which the hardware interleaves
+  across a warp (coalesced where the Simulator's world-major arrays are not); at most
+  `max_stage_bytes` (64 KiB) per world: with the humanoid that needs a lower nconmax and is
+  meant with workspace="thread". On the CPU it is a per-thread heap block and runs the
+  per-world path (not the lockstep groups). Off by default; the trajectories are the same bit
+  for bit either way. Raises ValueError when the buffer would be too large."""
+  st = stepper(sim)
+  st.plan.staging = bool(enabled)  # the CUDA plan checks the size
+  st.staging = bool(enabled)
+
+
+def stage_bytes(sim) -> int:
+  """Bytes of one world's staging buffer (set_staging)."""
+  return int(stepper(sim).plan.stage_bytes)
 
 
 def state_bytes_per_world(sim) -> dict:

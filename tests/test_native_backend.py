@@ -929,6 +929,33 @@ def test_cuda_thread_workspace_matches_per_world_workspace():
 
 
 @pytest.mark.gpu
+def test_cuda_staging_matches_the_unstaged_step():
+  """On the GPU, set_staging runs each world inside the step kernel's local memory (a 64 KiB
+  buffer; humanoid with nconmax=16 and workspace="thread"): the same trajectories bit for bit
+  as over the Simulator's arrays, with auto-reset of a NaN world; a buffer over 64 KiB (the
+  default contact capacity) is refused with a clear error."""
+  if not native.available("cuda:0"):
+    pytest.skip(native.unavailable_reason("cuda:0"))
+  mjm = oracle.mj_model("humanoid")
+  rows = native_backend.workspace_rows("cuda:0", pws.put_model(mjm, "cpu"))
+  n = rows + 300
+  out = []
+  for staging in (False, True):
+    sim = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=n, device="cuda:0", backend="native",
+                        workspace="thread", nconmax=16, auto_reset=True)
+    native_backend.set_staging(sim, staging)
+    sim.qvel.copy_(0.5 * torch.randn(n, mjm.nv, generator=torch.Generator().manual_seed(0)).cuda())
+    sim.qvel[7, 0] = float("nan")
+    sim.step(20)
+    out.append((sim.qpos.cpu(), sim.qvel.cpu(), sim.qacc.cpu(), sim.health.cpu()))
+  for a, b in zip(*out):
+    assert torch.equal(a, b)
+  big = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=4, device="cuda:0", backend="native")
+  with pytest.raises(ValueError, match="staging needs .* bytes per world.*lower nconmax"):
+    native_backend.set_staging(big, True)
+
+
+@pytest.mark.gpu
 def test_cuda_native_graph_capture():
   if not native.available("cuda:0"):
     pytest.skip(native.unavailable_reason("cuda:0"))
@@ -1028,11 +1055,12 @@ def test_lockstep_groups_match_per_world_path_bitwise(name, integrator):
 THREAD_WS_FIELDS = tuple(f for f in LANE_FIELDS if f not in native_backend.WORKSPACE_FIELDS)
 
 
-def _thread_ws_run(mjm, n, state, workspace, threads, lanes, nsteps=25):
+def _thread_ws_run(mjm, n, state, workspace, threads, lanes, nsteps=25, staging=False):
   sim = _sim(mjm, n, "native", nbank=n, auto_reset=True, workspace=workspace)
   wp.to_torch(sim.model.body_mass).mul_(torch.linspace(0.8, 1.25, n).view(n, 1))
   native_backend.set_num_threads(sim, threads)
   native_backend.set_lanes(sim, lanes)
+  native_backend.set_staging(sim, staging)
   oracle.set_state(sim.data, *state)
   sim.qvel[6, 0] = float("nan")  # a NaN world: its workspace rows go on to other worlds
   sim.step(nsteps)
@@ -1052,16 +1080,22 @@ def test_thread_workspace_matches_per_world_workspace_bitwise(name, integrator):
   """workspace="thread": the solver workspace has 8 rows per OpenMP thread instead of one per
   world; on 1 and 2 threads, lanes on and off, with per-world banks, a NaN world that is
   auto-reset (its rows then serve clean worlds) and a partial reset, every per-world array
-  equals the per-world workspace's bit for bit."""
+  equals the per-world workspace's bit for bit. So does staging (set_staging: each world
+  stepped inside a per-thread buffer, the CUDA step's layout), with either workspace."""
   mjm = oracle.mj_model(name, integrator=integrator)
   n = 19
   state = _driven_states(mjm, n, seed=len(name) + 1)
   _, ref = _thread_ws_run(mjm, n, state, "world", 1, True)
-  for threads, lanes in ((1, False), (1, True), (2, True), (2, False)):
-    sim, got = _thread_ws_run(mjm, n, state, "thread", threads, lanes)
-    assert sim.data.qM.shape[0] == native_backend.workspace_rows("cpu", sim.model) < n * 8
+  for workspace, threads, lanes, staging in (("thread", 1, False, False), ("thread", 1, True, False),
+                                             ("thread", 2, True, False), ("thread", 2, False, False),
+                                             ("thread", 1, False, True), ("thread", 2, True, True),
+                                             ("world", 2, False, True)):
+    sim, got = _thread_ws_run(mjm, n, state, workspace, threads, lanes, staging=staging)
+    if workspace == "thread":
+      assert sim.data.qM.shape[0] == native_backend.workspace_rows("cpu", sim.model) < n * 8
     for field, want in ref.items():
-      np.testing.assert_array_equal(got[field], want, err_msg=f"{name} threads={threads} lanes={lanes}: {field}")
+      np.testing.assert_array_equal(got[field], want, err_msg=f"{name} {workspace} threads={threads} "
+                                                              f"lanes={lanes} staging={staging}: {field}")
 
 
 def test_thread_workspace_memory_and_errors():
