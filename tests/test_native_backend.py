@@ -906,24 +906,28 @@ def test_cuda_native_matches_cpu_native(name):
   assert oracle.rel_err(gpu["qvel"], cpu["qvel"]) < 1e-2
 
 
+def _cuda_rows_run(mjm, configure, **sim_kw):
+  """20 steps of workspace_rows + 300 humanoid worlds on cuda:0 (more worlds than per-thread
+  rows, so rows are reused) from random velocities, world 7 NaN and auto-reset;
+  configure(sim) before stepping. Returns (qpos, qvel, qacc, health) on the CPU."""
+  n = native_backend.workspace_rows("cuda:0", pws.put_model(mjm, "cpu")) + 300
+  sim = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=n, device="cuda:0", backend="native",
+                      auto_reset=True, **sim_kw)
+  configure(sim)
+  sim.qvel.copy_(0.5 * torch.randn(n, mjm.nv, generator=torch.Generator().manual_seed(0)).cuda())
+  sim.qvel[7, 0] = float("nan")
+  sim.step(20)
+  return sim.qpos.cpu(), sim.qvel.cpu(), sim.qacc.cpu(), sim.health.cpu()
+
+
 @pytest.mark.gpu
 def test_cuda_thread_workspace_matches_per_world_workspace():
   """On the GPU, workspace="thread" gives each resident thread one workspace row and has it
-  step worlds tid, tid + rows, ...: the trajectories equal the per-world workspace's bit for bit
-  (more worlds than rows, so rows are reused)."""
+  step worlds tid, tid + rows, ...: the trajectories equal the per-world workspace's bit for bit."""
   if not native.available("cuda:0"):
     pytest.skip(native.unavailable_reason("cuda:0"))
   mjm = oracle.mj_model("humanoid")
-  rows = native_backend.workspace_rows("cuda:0", pws.put_model(mjm, "cpu"))
-  n = rows + 300
-  out = []
-  for workspace in ("world", "thread"):
-    sim = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=n, device="cuda:0", backend="native",
-                        workspace=workspace, auto_reset=True)
-    sim.qvel.copy_(0.5 * torch.randn(n, mjm.nv, generator=torch.Generator().manual_seed(0)).cuda())
-    sim.qvel[7, 0] = float("nan")
-    sim.step(20)
-    out.append((sim.qpos.cpu(), sim.qvel.cpu(), sim.health.cpu()))
+  out = [_cuda_rows_run(mjm, lambda sim: None, workspace=ws) for ws in ("world", "thread")]
   for a, b in zip(*out):
     assert torch.equal(a, b)
 
@@ -937,17 +941,8 @@ def test_cuda_staging_matches_the_unstaged_step():
   if not native.available("cuda:0"):
     pytest.skip(native.unavailable_reason("cuda:0"))
   mjm = oracle.mj_model("humanoid")
-  rows = native_backend.workspace_rows("cuda:0", pws.put_model(mjm, "cpu"))
-  n = rows + 300
-  out = []
-  for staging in (False, True):
-    sim = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=n, device="cuda:0", backend="native",
-                        workspace="thread", nconmax=16, auto_reset=True)
-    native_backend.set_staging(sim, staging)
-    sim.qvel.copy_(0.5 * torch.randn(n, mjm.nv, generator=torch.Generator().manual_seed(0)).cuda())
-    sim.qvel[7, 0] = float("nan")
-    sim.step(20)
-    out.append((sim.qpos.cpu(), sim.qvel.cpu(), sim.qacc.cpu(), sim.health.cpu()))
+  out = [_cuda_rows_run(mjm, lambda sim, on=on: native_backend.set_staging(sim, on), workspace="thread",
+                        nconmax=16) for on in (False, True)]
   for a, b in zip(*out):
     assert torch.equal(a, b)
   big = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=4, device="cuda:0", backend="native")
