@@ -193,6 +193,7 @@ def main(argv=None):
   p.add_argument("--width", type=int, default=640)
   p.add_argument("--height", type=int, default=480)
   p.add_argument("--command", default=None, help="VX,VY,YAW: hold this velocity command (walk task)")
+  p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
   a = p.parse_args(argv)
   if argv is None and a.video and "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux"):
     # MuJoCo picks its GL backend when imported (pywarp_sim imports it): restart with egl
@@ -216,6 +217,9 @@ def main(argv=None):
           f"vx {vx:.3f} m/s, vy {vy:.3f} m/s, yaw rate {wz:.3f} rad/s; "
           + (f"command {command}, " if command else "")
           + f"mean |v_xy - command| {stats['command_error']:.3f} m/s; falls {stats['falls']}")
+  if a.json:
+    print(json.dumps({"checkpoint": a.checkpoint, "num_envs": a.num_envs, "steps": a.steps,
+                      "command": command, **{k: v for k, v in stats.items() if k not in ("qpos",)}}))
 
 
 if __name__ == "__main__":
