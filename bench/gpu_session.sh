@@ -83,15 +83,19 @@ fi
 # PWS_FOCUS=walk: the whole call trains humanoid-walk (native backend, CUDA graph, 4096 envs)
 # for up to 10 minutes, then scores the last checkpoint on a held 1 m/s forward command.
 if [ "${PWS_FOCUS:-}" = "walk" ]; then
-  left=$((DEADLINE - $(date +%s) - 75))
-  [ "$left" -gt 600 ] && left=600
-  log "walking: training humanoid-walk for $left s, then tracking of a 1 m/s command"
-  run $((left + 60)) python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
-    --iterations 100000 --graph --backend native --quiet --save-interval 100 \
-    --max-minutes "$(python3 -c "print($left / 60)")" --log-dir /tmp/runs/walk
+  walk_train() {  # walk_train [--graph]: train until 75 s before the deadline (at most 10 min)
+    local left=$((DEADLINE - $(date +%s) - 75))
+    [ "$left" -gt 600 ] && left=600
+    log "walking: training humanoid-walk for $left s $*, then tracking of a 1 m/s command"
+    run $((left + 45)) python3 -m pywarp_sim.train --task humanoid-walk --device cuda:0 --num-envs 4096 \
+      --iterations 100000 "$@" --backend native --quiet --save-interval 100 \
+      --max-minutes "$(python3 -c "print($left / 60)")" --log-dir /tmp/runs/walk
+  }
+  walk_train --graph || { ls /tmp/runs/walk/model_*.pt >/dev/null 2>&1 \
+    || { log "training with CUDA graphs failed before a checkpoint: again without"; rm -rf /tmp/runs/walk; walk_train; }; }
   ckpt=$(ls -t /tmp/runs/walk/model_*.pt 2>/dev/null | head -1)
   [ -n "$ckpt" ] && run 60 python3 -m pywarp_sim.play --checkpoint "$ckpt" --video '' --device cuda:0 \
-    --num-envs 256 --steps 250 --command 1,0,0
+    --num-envs 256 --steps 250 --command 1,0,0 --json
   cp /tmp/runs/walk/history.json "$OUT/walk-history-cuda-$(date +%Y-%m-%d).json" 2>/dev/null
   [ -n "$ckpt" ] && cp "$ckpt" /tmp/runs/walk/pws_train.json "$OUT"/
   exit 0
