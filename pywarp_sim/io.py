@@ -1,12 +1,13 @@
 """MJCF/URDF → MjModel (MuJoCo's compiler) → Model (flat Warp arrays) → Data."""
 
 import os
+import warnings
 
 import mujoco
 import numpy as np
 import warp as wp
 
-from .errors import UnsupportedModelError
+from .errors import IgnoredModelElementWarning, UnsupportedModelError
 from .types import (
   BiasType, Data, DisableBit, DynType, EqType, GainType, GeomType, IntegratorType, JointType, Model,
   Option, TrnType, vec10, vec6,
@@ -160,6 +161,13 @@ def _validate(m: mujoco.MjModel):
       fail("actuator", obj.mjOBJ_ACTUATOR, a, "more than one activation", "use scalar activation")
     if m.actuator_plugin[a] >= 0:
       fail("actuator", obj.mjOBJ_ACTUATOR, a, "actuator plugin", "remove the plugin")
+
+  if m.nsensor:
+    kinds = sorted({mujoco.mjtSensor(int(t)).name[len("mjSENS_"):].lower() for t in m.sensor_type})
+    warnings.warn(
+      f"model has {m.nsensor} sensor(s) ({', '.join(kinds)}), which pywarp_sim does not evaluate: "
+      f"there is no sensordata; read the state (sim.qpos, sim.qvel, sim.data.xpos, ...) or evaluate "
+      f"the sensors with mujoco on a copied state", IgnoredModelElementWarning, stacklevel=3)
 
 
 def _body_dofend(m: mujoco.MjModel) -> np.ndarray:

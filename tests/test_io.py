@@ -86,6 +86,16 @@ def test_visual_only_mesh_is_accepted():
   assert pws.load_model(xml, device="cpu").ngeom == 2
 
 
+def test_sensors_load_with_a_warning_that_names_them():
+  from pywarp_sim.errors import IgnoredModelElementWarning
+  xml = """<mujoco><worldbody><body name="b"><freejoint/><geom size=".1"/><site name="imu"/></body>
+           </worldbody><sensor><gyro site="imu"/><accelerometer site="imu"/><framequat objtype="site"
+           objname="imu"/></sensor></mujoco>"""
+  with pytest.warns(IgnoredModelElementWarning, match=r"3 sensor\(s\) \(accelerometer, framequat, gyro\).*no sensordata"):
+    m = pws.load_model(xml, device="cpu")
+  assert m.nbody == 2
+
+
 def test_tendon_damping_with_implicitfast_is_rejected():
   import assets
   mjm = mujoco.MjModel.from_xml_string(assets.TENDON_WALKER)
