@@ -256,6 +256,7 @@ class HumanoidEnv(_VecEnvBase):
     self._command_resample = max(1, int(round(cfg.command_resample_s / self.dt)))
     self._obs = None
     self.reset()
+    self.last_base_state = self._base_state()
 
   # ---- helpers ------------------------------------------------------------------
   @staticmethod
