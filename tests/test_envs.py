@@ -344,3 +344,14 @@ def test_native_backend_env_follows_the_warp_env():
     assert torch.equal(da, db)
     torch.testing.assert_close(ob["policy"], oa["policy"], rtol=0, atol=5e-4)  # measured 2e-5
     torch.testing.assert_close(rb, ra, rtol=0, atol=1e-5)  # measured 4e-7
+
+
+def test_set_latency_is_checked_against_what_the_env_holds():
+  env = envs.make("humanoid-stand", 3, "cpu", actuation_delay="ctrl", randomization=dict(latency_steps=(0, 6)))
+  env.set_latency(torch.tensor([0, 2]), torch.tensor([6, 3]))
+  assert env.randomizer.latency.tolist()[0] == 6 and env.randomizer.latency.tolist()[2] == 3
+  with pytest.raises(ValueError, match="latency 7 physics steps exceeds what the env holds"):
+    env.set_latency(torch.tensor([1]), torch.tensor([7]))
+  target = envs.make("humanoid-stand", 2, "cpu", decimation=4, randomization=dict(latency_steps=(0, 2)))
+  with pytest.raises(ValueError, match=r"exceeds what the env holds \(4"):
+    target.set_latency(torch.tensor([0]), torch.tensor([5]))

@@ -210,13 +210,7 @@ class IncidentBuffer:
       if len(worlds):
         latency, _ = buffer.apply(env.sim, worlds)
         if env.cfg.actuation_delay == "ctrl":
-          steps = latency * env.cfg.pd_decimation
-          ring = env._ctrl_hist.shape[1]
-          if int(steps.max()) >= ring:
-            raise ValueError(f"incident latency {int(steps.max())} physics steps exceeds the env's "
-                             f"largest randomised latency ({ring - 1}): widen latency_steps")
-          lat = env.randomizer.latency
-          lat[worlds.to(lat.device)] = steps.to(lat.device, lat.dtype)
+          env.set_latency(worlds, latency * env.cfg.pd_decimation)
 
     env._reset_envs = reset_with_incidents
     return lambda: setattr(env, "_reset_envs", inner)

@@ -389,6 +389,19 @@ class HumanoidEnv(_VecEnvBase):
     tau = kp * (target - q) - kd * qd
     return torch.clamp(tau / self._force_per_ctrl, self._ctrl_lo, self._ctrl_hi)
 
+  def set_latency(self, worlds: torch.Tensor, steps: torch.Tensor):
+    """Sets the actuation latency (physics steps) of `worlds` (index tensor) until their next
+    reset draws it again, e.g. a replayed scenario's. Raises ValueError beyond what the env
+    holds: `decimation` steps for a target delay, the largest randomised latency for a ctrl
+    delay (its ring of past ctrls)."""
+    cap = self.cfg.decimation if self.cfg.actuation_delay == "target" else self._ctrl_hist.shape[1] - 1
+    top = int(steps.max()) if steps.numel() else 0
+    if top > cap:
+      raise ValueError(f"latency {top} physics steps exceeds what the env holds ({cap}, "
+                       f"actuation_delay='{self.cfg.actuation_delay}'): widen latency_steps")
+    lat = self.randomizer.latency
+    lat[worlds.to(lat.device)] = steps.to(lat.device, lat.dtype)
+
   def _delayed_ctrl(self) -> torch.Tensor:
     """The ctrl reaching the motors this physics step: _ctrl_now, or with
     actuation_delay="ctrl" the one computed `latency` physics steps ago (pushes _ctrl_now
