@@ -1,4 +1,4 @@
-"""python -m bench {throughput,scaling,compile,faults,plot,table} ... (see bench/README.md)."""
+"""python -m bench {throughput,scaling,compile,faults,conformance,plot,table} ... (see bench/README.md)."""
 
 import argparse
 import json
@@ -54,7 +54,7 @@ def _add_common(p, graph=True):
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,plot,table}")
+  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,plot,table}")
 
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
@@ -102,6 +102,16 @@ def main(argv=None) -> int:
   p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the CPU native backend")
   p.add_argument("--out", default=None, help="also append the JSON line to this file "
                  "(default bench/results/faults-<device>-<date>.jsonl)")
+
+  p = sub.add_parser("conformance", help="the MuJoCo conformance suite against another MuJoCo "
+                     "release: states that differ per pair type and per model (bench/conformance.py)")
+  p.add_argument("--mujoco", default=None, metavar="X.Y.Z",
+                 help="MuJoCo release to compare (installed into build/mujoco-X.Y.Z); default: "
+                      "the installed one")
+  p.add_argument("--poses", type=int, default=256, help="random poses per geom-pair type")
+  p.add_argument("--no-tests", action="store_true", help="skip running the conformance tests")
+  p.add_argument("--json", action="store_true", help="print the JSON object instead of tables")
+  p.add_argument("--out", default=None, help="also write the JSON object to this file")
 
   p = sub.add_parser("plot", help="redraw the two PNGs of a scaling .jsonl next to it")
   p.add_argument("jsonl")
@@ -178,6 +188,15 @@ def main(argv=None) -> int:
     common.warn(f"{rec['world_steps']:,} world-steps, {rec['injections']:,} faults injected, "
                 f"{rec['auto_resets']:,} auto resets, leaks {rec['leaks']}; appended to {os.path.relpath(out)}")
     return 1 if rec["total_leaks"] else 0
+
+  if args.cmd == "conformance":
+    from . import conformance
+    rec = conformance.run(args.mujoco, args.poses, tests=not args.no_tests)
+    if args.out:
+      with open(args.out, "w") as f:
+        json.dump(rec, f, indent=1)
+    print(json.dumps(rec) if args.json else conformance.render(rec))
+    return 0
 
   if args.cmd == "plot":
     from . import scaling

@@ -12,6 +12,12 @@ if _os.environ.get("PWS_WARP_VERBOSE", "0") == "0":
   if hasattr(_wp, "LOG_WARNING"):
     _wp.config.log_level = _wp.LOG_WARNING  # no per-module load/compile messages
 
+import mujoco as _mujoco  # noqa: E402
+
+from . import versions as _versions  # noqa: E402
+
+_versions.check_mujoco(_mujoco.__version__)
+
 from .errors import UnsupportedModelError  # noqa: E402
 from .io import load_model, make_data, put_model  # noqa: E402
 from .types import Data, Model  # noqa: E402
