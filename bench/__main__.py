@@ -10,6 +10,21 @@ from . import common
 BACKEND_CHOICES = ("warp", "native", "mujoco", "mujoco_nocontact", "mjwarp")
 
 
+def _ranged(name: str):
+  """pywarp_sim.cli's argument type `name` (range checked at parse time), imported when such
+  an argument is given, so that `bench table` and `bench plot` do not import pywarp_sim
+  (warp, mujoco: seconds)."""
+  def parse(text: str):
+    from pywarp_sim import cli
+    return getattr(cli, name)(text)
+  parse.__name__ = name
+  return parse
+
+
+positive_int, nonneg_int, positive_float, fraction = (
+  _ranged(n) for n in ("positive_int", "nonneg_int", "positive_float", "fraction"))
+
+
 def _int_list(text: str) -> list:
   try:
     values = [int(v) for v in text.split(",") if v.strip()]
@@ -39,11 +54,11 @@ def _summary(rec: dict) -> str:
 def _add_common(p, graph=True):
   p.add_argument("--model", default="humanoid", help="bundled model name or MJCF/URDF path")
   p.add_argument("--device", default="cpu", help="cpu or cuda:N")
-  p.add_argument("--threads", type=int, default=None,
+  p.add_argument("--threads", type=positive_int, default=None,
                  help="host threads for mujoco rollout (default: os.cpu_count())")
-  p.add_argument("--max-seconds", type=float, default=None,
+  p.add_argument("--max-seconds", type=positive_float, default=None,
                  help="cap on the timed part of each config; fewer steps are run to stay under it")
-  p.add_argument("--repeat", type=int, default=None,
+  p.add_argument("--repeat", type=positive_int, default=None,
                  help="timed runs per config, each from the initial state; the median is kept "
                       "(default: 1 for throughput, 3 for scaling)")
   if graph:
@@ -62,14 +77,14 @@ def main(argv=None) -> int:
   p.add_argument("--workspace", choices=("world", "thread"), default="world",
                  help="native: solver workspace per world (default) or per thread "
                       "(Simulator(workspace=...))")
-  p.add_argument("--nconmax", type=int, default=None,
+  p.add_argument("--nconmax", type=nonneg_int, default=None,
                  help="warp/native: contact capacity per world (Simulator(nconmax=...); default: "
                       "every candidate pair's worst case)")
   p.add_argument("--staging", action="store_true",
                  help="native: each world steps inside a per-thread buffer (native_backend.set_staging; "
                       "on CUDA the kernel's local memory)")
   p.add_argument("--nworld", type=_int_list, default=[64], help="e.g. 64 or 1,16,256")
-  p.add_argument("--steps", type=int, default=200)
+  p.add_argument("--steps", type=positive_int, default=200)
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
   p.add_argument("--out", default=None, help="also append the JSON lines to this file")
 
@@ -78,7 +93,7 @@ def main(argv=None) -> int:
   p.add_argument("--backends", type=_backend_list, default=["warp", "mujoco"])
   p.add_argument("--nworld", type=_int_list, default=None,
                  help="default: CPU 1,4,...,1024; GPU 1,4,...,2^20 (powers of 4)")
-  p.add_argument("--steps", type=int, default=200)
+  p.add_argument("--steps", type=positive_int, default=200)
   p.add_argument("--out-dir", default=str(common.RESULTS_DIR))
   p.add_argument("--no-plot", action="store_true")
 
@@ -86,7 +101,7 @@ def main(argv=None) -> int:
   p.add_argument("--backend", choices=BACKEND_CHOICES, default="warp")
   p.add_argument("--model", default="humanoid")
   p.add_argument("--device", default="cpu")
-  p.add_argument("--nworld", type=int, default=1)
+  p.add_argument("--nworld", type=positive_int, default=1)
   p.add_argument("--out", default=None, help="also append the JSON lines to this file "
                  "(default bench/results/compile-<device>-<date>.jsonl)")
 
@@ -94,12 +109,12 @@ def main(argv=None) -> int:
   p.add_argument("--backend", choices=("warp", "native"), default="native")
   p.add_argument("--model", default="humanoid")
   p.add_argument("--device", default="cpu")
-  p.add_argument("--nworld", type=int, default=1024)
-  p.add_argument("--steps", type=int, default=1000)
-  p.add_argument("--fault-rate", type=float, default=0.01,
+  p.add_argument("--nworld", type=positive_int, default=1024)
+  p.add_argument("--steps", type=positive_int, default=1000)
+  p.add_argument("--fault-rate", type=fraction, default=0.01,
                  help="probability per step that a faulty (odd-numbered) world gets a non-finite value")
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the CPU native backend")
+  p.add_argument("--seed", type=nonneg_int, default=0)
+  p.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads of the CPU native backend")
   p.add_argument("--out", default=None, help="also append the JSON line to this file "
                  "(default bench/results/faults-<device>-<date>.jsonl)")
 
@@ -195,7 +210,7 @@ def main(argv=None) -> int:
     if args.out:
       with open(args.out, "w") as f:
         json.dump(rec, f, indent=1)
-    print(json.dumps(rec) if args.json else conformance.render(rec))
+    print(json.dumps(rec, allow_nan=False) if args.json else conformance.render(rec))
     return 0
 
   if args.cmd == "plot":

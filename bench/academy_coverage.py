@@ -18,12 +18,13 @@ bench/results/academy-coverage-<date>.jsonl) and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
 
 import numpy as np
+
+from pywarp_sim.cli import dumps as json_dumps
 
 from . import common
 
@@ -122,13 +123,13 @@ def main(argv=None) -> int:
     for seed in a.seeds:
       rec = robot_record(seed, a.full)
       records.append(rec)
-      f.write(json.dumps({**base, **rec}) + "\n")
+      f.write(json_dumps({**base, **rec}) + "\n")
       f.flush()
       bad = [n for n, x in rec["params"].items() if not x["inside_after"]]
       print(f"seed {seed:3d}: {rec['wall_s']:5.1f} s, smooth replay {rec['smooth_replay']!s:5s}, "
             f"truth outside the interval: {bad or '-'}", file=sys.stderr, flush=True)
     s = summary(records)
-    f.write(json.dumps({**base, "summary": s}) + "\n")
+    f.write(json_dumps({**base, "summary": s}) + "\n")
   print(table(s))
   print(f"\n{len(records)} robots, median calibration {s['median_wall_s']:.1f} s; records: {out}")
   return 0

@@ -219,7 +219,8 @@ class Sink:
       self.path.parent.mkdir(parents=True, exist_ok=True)
 
   def emit(self, record: dict):
-    line = json.dumps(record, sort_keys=False, default=_json_default)
+    from pywarp_sim.cli import json_safe
+    line = json.dumps(json_safe(record), sort_keys=False, default=_json_default, allow_nan=False)
     if not self.quiet:
       print(line, flush=True)
     if self.path:

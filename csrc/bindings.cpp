@@ -217,6 +217,7 @@ class StepPlan {
       const pws::World<float> global = pws::world_view(m, d, w, static_cast<int64_t>(thread) * pws::kLanes);
       const pws::World<float> wd = use_staging_ ? pws::stage_in(global, d, stage_[thread].data()) : global;
       if (forward_only) {
+        pws::begin_step(wd);
         convex ? pws::forward_world<float, true>(m, wd) : pws::forward_world<float, false>(m, wd);
       } else if (convex) {
         for (int s = 0; s < nsteps; ++s) pws::step_world<float, true>(m, wd);

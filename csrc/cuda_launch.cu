@@ -35,6 +35,7 @@ __global__ void step_kernel(const pws::ModelView<float> m, const pws::DataView<f
   for (int64_t world = tid; world < nworld; world += nthread) {
     pws::World<float> wd = pws::world_view(m, d, world, tid);
     if (forward_only) {
+      pws::begin_step(wd);
       pws::forward_world<float, kConvexPairs>(m, wd);
     } else {
       for (int s = 0; s < nsteps; ++s) pws::step_world<float, kConvexPairs>(m, wd);
@@ -57,6 +58,7 @@ __global__ void step_kernel_staged(const pws::ModelView<float> m, const pws::Dat
     const pws::World<float> global = pws::world_view(m, d, world, tid);
     const pws::World<float> wd = pws::stage_in(global, d, buf);
     if (forward_only) {
+      pws::begin_step(wd);
       pws::forward_world<float, kConvexPairs>(m, wd);
     } else {
       for (int s = 0; s < nsteps; ++s) pws::step_world<float, kConvexPairs>(m, wd);

@@ -23,13 +23,16 @@ namespace pws {
 
 enum : int { kIntEuler = 0, kIntRK4 = 1, kIntImplicitFast = 3 };
 
-// Simulator.Health bits; Simulator._counters holds one event count per bit, then auto resets.
+// Simulator.Health bits; Simulator.COUNTERS: one event count per checked bit, then auto resets
+// and parked worlds.
 enum : int {
   kHealthNonFinite = 1,
   kHealthContactOverflow = 2,
   kHealthSolverNotConverged = 4,
   kHealthVelocityBound = 8,
+  kHealthParked = 16,
   kCounterAutoReset = 4,  // index in counters
+  kCounterParked = 5,
 };
 
 // The position- and velocity-stage computations that branch only on the model, never on a
@@ -65,7 +68,15 @@ PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d, const 
   solve(m, d);
 }
 
+// The start of a step or of an mj_forward call (forward.step / forward.forward): the contact
+// overflow flag then covers every collision pass until the next one (RK4's four evaluations).
+template <typename T>
+PWS_HD inline void begin_step(const World<T>& d) {
+  d.con_overflow[0] = 0;
+}
+
 // kConvexPairs: compile the GJK/EPA collider in (ModelView::has_convex picks the instance).
+// Entry points call begin_step first; RK4's stage evaluations do not.
 template <typename T, bool kConvexPairs = true>
 PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
   smooth_stages(m, d);
@@ -230,6 +241,7 @@ PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
 // solver not converged with rows (4), |qvel| > max_qvel (8); one counter event per flag.
 template <typename T>
 PWS_HD inline int check_health(const ModelView<T>& m, const World<T>& d) {
+  if (d.health[0] & kHealthParked) return 0;  // its reset state is non-finite: nothing to check
   int flags = 0;
   for (int i = 0; i < m.nq; ++i)
     if (!pws_isfinite(d.qpos[i])) flags |= kHealthNonFinite;
@@ -276,15 +288,37 @@ PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
   d.health[0] = 0;
 }
 
-// The end of one Simulator step after mj_forward: the integrator, the health check and, with
-// auto_reset, the in-place reset of a flagged world (state only, as the Warp path: derived
-// quantities are recomputed by the next step or forward).
+// Whether the world's reset state is finite: qpos0 and its parameter-bank rows.
+template <typename T>
+PWS_HD inline bool reset_state_finite(const ModelView<T>& m, const World<T>& d) {
+  for (int i = 0; i < m.nq; ++i)
+    if (!pws_isfinite(m.qpos0[i])) return false;
+#define PWS_BANK_FINITE(name, width, count)       \
+  for (int64_t i = 0; i < m.name.stride; ++i)     \
+    if (!pws_isfinite(d.name[i])) return false;
+#define PWS_SKIP(name, width, count)
+  PWS_MODEL_ARRAYS(PWS_SKIP, PWS_SKIP, PWS_BANK_FINITE)
+#undef PWS_BANK_FINITE
+#undef PWS_SKIP
+  return true;
+}
+
+// The end of one Simulator step after mj_forward: the health check and, when a flag of
+// m.auto_reset (Simulator.reset_on; 0 = off) is set, the in-place reset of the world (state
+// only, as the Warp path: derived quantities are recomputed by the next step or forward),
+// or, when its reset state is non-finite, parking it (simulator._mask_from_health).
 template <typename T>
 PWS_HD inline void health_and_reset(const ModelView<T>& m, const World<T>& d) {
   check_health(m, d);
-  if (m.auto_reset && d.health[0] != 0) {
+  const int flags = d.health[0];
+  if ((flags & kHealthParked) || !(flags & m.auto_reset)) return;
+  d.last_reset[0] = flags;
+  if (reset_state_finite(m, d)) {
     atomic_add_int(d.counters + kCounterAutoReset, 1);
     reset_world(m, d);
+  } else {
+    d.health[0] = flags | kHealthParked;
+    atomic_add_int(d.counters + kCounterParked, 1);
   }
 }
 
@@ -297,6 +331,7 @@ PWS_HD inline void finish_step(const ModelView<T>& m, const World<T>& d) {
 // One Simulator step of one world (Simulator._step_once): mj_step, health check, auto reset.
 template <typename T, bool kConvexPairs = true>
 PWS_HD inline void step_world(const ModelView<T>& m, const World<T>& d) {
+  begin_step(d);
   forward_world<T, kConvexPairs>(m, d);
   finish_step<T, kConvexPairs>(m, d);
 }

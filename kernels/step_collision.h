@@ -964,7 +964,7 @@ PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, 
 }
 
 // mj_collision: d.con_* holds the first nconmax contacts in pair order; overflow is flagged
-// and counted when the world finds more. kConvexPairs = false leaves the GJK/EPA collider (and
+// and counted when the world finds more (the flag stays set for the rest of the step). kConvexPairs = false leaves the GJK/EPA collider (and
 // its ~30 KB of per-thread EPA scratch) out of the kernel, for models without convex pairs.
 // The bounding-sphere test of pair p (part of sphere_filter): true when the pair's bounding
 // spheres, grown by margin + gap, are apart. Most pairs fail it, so collision tests it before
@@ -1048,11 +1048,11 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const uns
     }
   }
   d.con_ncon[0] = n;
-  if (total > m.nconmax) {
+  // con_overflow covers every collision pass of a step (RK4 runs four): set here, cleared by
+  // begin_step (step.h); one count per (world, step) event
+  if (total > m.nconmax && d.con_overflow[0] == 0) {
     d.con_overflow[0] = 1;
     atomic_add_int(d.con_overflow_count, 1);
-  } else {
-    d.con_overflow[0] = 0;
   }
 }
 

@@ -146,6 +146,7 @@ class LaneGroups {
     const bool implicit = !forward_only && uses_implicit(m);
     const bool rk4 = !forward_only && m.integrator == kIntRK4;
     for (int step = 0; step < nsteps; ++step) {
+      for (int l = 0; l < nlanes; ++l) begin_step(wd[l]);
       forward_lanes<kConvexPairs>(m, s, wd, nlanes);
       if (rk4) {  // integrate()'s RK4 with its three forward evaluations in lanes
         for (int l = 0; l < nlanes; ++l) rk4_begin(m, wd[l]);

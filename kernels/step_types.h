@@ -30,7 +30,7 @@
   X(en_gravity) X(en_clampctrl) X(en_warmstart) X(en_actuation) X(en_refsafe)                 \
   X(has_gravcomp)      /* some body has gravcomp != 0 */                                      \
   X(collision_on)      /* collision pairs exist and contacts are enabled */                    \
-  X(auto_reset)        /* Simulator(auto_reset=True) */                                      \
+  X(auto_reset)        /* Health bits that trigger an auto reset (Simulator.reset_on); 0: off */                                     \
   X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (step_convex.h) */    \
   X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */ \
   X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */
@@ -114,13 +114,13 @@
   I(con_exclude, 1, ncon_pad) I(con_pair, 1, ncon_pad) I(con_overflow, 1, 1)                 \
   I(efc_nefc, 1, 1) I(efc_type, 1, nefc_max) I(efc_id, 1, nefc_max) I(efc_dim, 1, nefc_max) \
   I(efc_state, 1, nefc_max) I(efc_solver_niter, 1, 1) I(efc_converged, 1, 1)                \
-  I(health, 1, 1)                                                                            \
+  I(health, 1, 1) I(last_reset, 1, 1)                                                        \
   F(ten_length, 1, ntendon_pad) F(ten_velocity, 1, ntendon_pad)                              \
-  F(pgs_MinvJ, 1, 6 * nv) /* PGS: M^-1 J' of one elliptic block (6 rows of nv) */
+  F(pgs_MinvJ, 1, 6 * nv_pad) /* PGS: M^-1 J' of one elliptic block (6 rows of nv) */
 
 #define PWS_GLOBAL_COUNTERS(G)                                                               \
   G(con_overflow_count, 1) /* contact overflow events, all worlds and steps */               \
-  G(counters, 5)           /* Simulator._counters: events per health bit 1, 2, 4, 8, auto resets */
+  G(counters, 6)           /* Simulator.COUNTERS: events per health bit 1, 2, 4, 8, auto resets, parked */
 
 namespace pws {
 

@@ -656,18 +656,19 @@ def _compact(
           pair_out[worldid, n] = pairid
           n += 1
   ncon_out[worldid] = n
-  if total > nconmax or epa_overflow_in[worldid] != 0:
+  # overflow covers every collision pass of a step (RK4 runs four): set here, cleared at the
+  # start of forward.step / forward.forward; one count per (world, step) event
+  if (total > nconmax or epa_overflow_in[worldid] != 0) and overflow_out[worldid] == 0:
     overflow_out[worldid] = 1
     wp.atomic_add(overflow_count_out, 0, 1)
-  else:
-    overflow_out[worldid] = 0
 
 
 def collision(m: Model, d: Data):
   """mj_collision for every world: fills d.contact from d.geom_xpos / d.geom_xmat.
 
   Needs smooth.kinematics first. Writes d.contact.ncon (nworld,), the first ncon[w]
-  contacts of each world, and the overflow flags / counter when a world finds more than
+  contacts of each world, and sets the overflow flags (cleared by the caller at the start of
+  a step: forward.step / forward.forward) / counter when a world finds more than
   nconmax contacts (the first nconmax, in pair order, are kept) or, for convex pairs, when
   the EPA scratch pool ran out (collision_convex.EPA_SLOTS_PER_WORLD).
   """

@@ -10,18 +10,34 @@ import torch
 import warp as wp
 
 import pywarp_sim as pws
+from pywarp_sim.cli import check_device, nonneg_int, positive_float, positive_int
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="python -m pywarp_sim.demo", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--model", default="humanoid", help="bundled model name, MJCF path or XML")
-  parser.add_argument("--nworld", type=int, default=256)
-  parser.add_argument("--seconds", type=float, default=2.0, help="simulated time per world, s")
+  parser.add_argument("--nworld", type=positive_int, default=256)
+  parser.add_argument("--seconds", type=positive_float, default=2.0, help="simulated time per world, s (> 0)")
   parser.add_argument("--device", default=None, help="cpu or cuda:N (default: cuda if present)")
   parser.add_argument("--backend", default="auto", choices=["auto", "warp", "native"],
                       help="auto: the native (OpenMP) step on the CPU when built, Warp otherwise")
-  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--seed", type=nonneg_int, default=0)
+  return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  """The parsed command line; exits with code 2 and a message naming the argument when one
+  is out of range or the device is missing, before the model is loaded."""
+  parser = build_parser()
   args = parser.parse_args(argv)
+  if args.device is not None:
+    check_device(parser, args.device)
+  return args
+
+
+def main(argv=None):
+  args = parse_args(argv)
 
   device = args.device or ("cuda:0" if wp.is_cuda_available() else "cpu")
   backend = args.backend

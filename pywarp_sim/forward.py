@@ -82,8 +82,21 @@ def fwd_acceleration(m: Model, d: Data):
   smooth.solve_m(m, d, d.qacc_smooth, d.qacc_smooth)
 
 
+def begin_step(d: Data):
+  """The start of a step or of an mj_forward call: the contact overflow flags (nworld,) then
+  cover every collision pass until the next one (RK4's four evaluations)."""
+  if d.contact is not None:
+    d.contact.overflow.zero_()
+
+
 def forward(m: Model, d: Data):
   """mj_forward: every derived quantity and qacc (nworld, nv) from the state."""
+  begin_step(d)
+  evaluate(m, d)
+
+
+def evaluate(m: Model, d: Data):
+  """mj_forward's stages without begin_step: one evaluation inside a step (RK4's stages)."""
   fwd_position(m, d)
   fwd_velocity(m, d)
   actuation.fwd_actuation(m, d)
@@ -326,7 +339,7 @@ def rk4(m: Model, d: Data):
       m.jnt_qposadr, m.jnt_dofadr, d.qpos_t0, d.qvel_t0, d.act_t0,
     ], outputs=[d.qpos, d.qvel, d.qacc, d.act, d.act_dot, d.rk_dqvel, d.rk_dqacc, d.rk_dact], device=d.qpos.device)
     if stage < 3:
-      forward(m, d)
+      evaluate(m, d)
   _advance_launch(m, d, act_from=d.act_t0, act_dot=d.rk_dact, qpos_from=d.qpos_t0,
                   qvel_from=d.qvel_t0, qacc=d.rk_dqacc, pos_vel=d.rk_dqvel)
   # MuJoCo 4.0 leaves the step's effective acceleration sum_j B_j F_j in qacc (the warm start

@@ -9,7 +9,7 @@ import warp as wp
 
 from .errors import IgnoredModelElementWarning, UnsupportedModelError
 from .types import (
-  BiasType, Data, DisableBit, DynType, EqType, GainType, GeomType, IntegratorType, JointType, Model,
+  BANK_FIELDS, BiasType, Data, DisableBit, DynType, EqType, GainType, GeomType, IntegratorType, JointType, Model,
   Option, TrnType, vec10, vec6,
 )
 
@@ -34,6 +34,14 @@ def _validate(m: mujoco.MjModel):
       f"{kind} {_name(m, objtype, i) if objtype is not None else ''}: {feature} is not "
       f"supported by pywarp_sim; {fix}")
 
+  o = m.opt
+  if not (np.isfinite(o.timestep) and o.timestep > 0):
+    raise ValueError(f"opt.timestep must be a finite number of seconds > 0, got {o.timestep}; "
+                     f"set <option timestep=...> (MuJoCo's default is 0.002)")
+  for name in ("tolerance", "ls_tolerance", "impratio"):
+    v = float(getattr(o, name))
+    if not (np.isfinite(v) and v >= 0):
+      raise ValueError(f"opt.{name} must be finite and >= 0, got {v}")
   # before the element counts: a flex equality names its constraint, not only the flex
   supported_eq = [int(t) for t in EqType]
   for i in range(m.neq):
@@ -290,9 +298,7 @@ def _to_warp(a: np.ndarray, device, *, vec: bool, banked: bool = False):
   return wp.array(a, dtype=wp.float32, device=device)
 
 
-_BANKED = {"body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_armature", "dof_damping",
-           "dof_frictionloss", "geom_friction", "actuator_gainprm", "actuator_biasprm",
-           "actuator_gear", "opt_gravity"}
+_BANKED = set(BANK_FIELDS) | {"opt_gravity"}
 
 
 def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
@@ -302,6 +308,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   smaller bound saves memory (constraint rows are sized from it); a world that finds more
   contacts keeps the first nconmax and is flagged CONTACT_OVERFLOW and counted.
   """
+  check_sizes(nbank=nbank, nconmax=nconmax)
   device = wp.get_device(device)
   host = host_tables(mjm, nbank)
   fields = {f for f in Model.__dataclass_fields__}
@@ -335,17 +342,43 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   return model
 
 
-def load_model(path_or_xml: str, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
-  """Loads an MJCF/URDF file (or an MJCF XML string) through MuJoCo's compiler.
+def load_model(path_or_xml, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
+  """Loads an MJCF/URDF file (`str | os.PathLike`, or an MJCF XML string) through MuJoCo's
+  compiler.
 
   `path_or_xml` may also be the name of a bundled model ("humanoid").
   """
   from . import models
-  mjm = load_mj_model(path_or_xml) if path_or_xml not in models.BUILTIN else models.mj_model(path_or_xml)
+  check_sizes(nbank=nbank, nconmax=nconmax)
+  if isinstance(path_or_xml, str) and path_or_xml in models.BUILTIN:
+    mjm = models.mj_model(path_or_xml)
+  else:
+    mjm = load_mj_model(path_or_xml)
   return put_model(mjm, device, nbank, nconmax)
 
 
-def load_mj_model(path_or_xml: str) -> mujoco.MjModel:
+def check_count(name: str, value, minimum: int = 1, allow_none: bool = False) -> None:
+  """Raises ValueError unless `value` is an int >= minimum (or None when allowed)."""
+  if value is None and allow_none:
+    return
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    raise ValueError(f"{name} must be an integer >= {minimum}{' (or None)' if allow_none else ''}, "
+                     f"got {value!r}")
+
+
+def check_sizes(nbank=1, nconmax=None) -> None:
+  """Validates put_model's sizes: nbank >= 1, nconmax >= 1 or None."""
+  check_count("nbank", nbank)
+  check_count("nconmax", nconmax, allow_none=True)
+
+
+def load_mj_model(path_or_xml) -> mujoco.MjModel:
+  """A compiled MjModel from a path (`str | os.PathLike`) or an MJCF XML string."""
+  if isinstance(path_or_xml, os.PathLike):
+    path_or_xml = os.fspath(path_or_xml)
+  if not isinstance(path_or_xml, str):
+    raise TypeError(f"expected a model path (str or os.PathLike), an MJCF XML string or a bundled "
+                    f"model name, got {type(path_or_xml).__name__}")
   if path_or_xml.lstrip().startswith("<"):
     return mujoco.MjModel.from_xml_string(path_or_xml)
   if not os.path.exists(path_or_xml):

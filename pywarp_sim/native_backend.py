@@ -115,13 +115,12 @@ def _model_array(m, name):
 
 def _data_array(sim, name):
   d = sim.data
-  if name == "health":
-    return sim._health
-  if name == "counters":
-    return sim._counters
+  extra = sim.health_arrays()  # health, last_reset, counters
+  if name in extra:
+    return extra[name]
   if name == "pgs_MinvJ":
     # (rows * 6, nv) in the Warp solver; the same memory seen as (rows, 6 * nv)
-    return d.efc.pgs_MinvJ.reshape((d.efc.pgs_MinvJ.shape[0] // 6, 6 * sim.model.nv))
+    return d.efc.pgs_MinvJ.reshape((d.efc.pgs_MinvJ.shape[0] // 6, 6 * max(sim.model.nv, 1)))
   if name.startswith("con_"):
     return getattr(d.contact, name[len("con_"):])
   if name in _DATA_EFC_PLAIN:
@@ -165,7 +164,7 @@ def _options(sim) -> tuple:
     en_actuation=on(DisableBit.ACTUATION), en_refsafe=on(DisableBit.REFSAFE),
     has_gravcomp=int(m.has_gravcomp),
     collision_on=int(not (pairs.disabled or contacts_off or pairs.npair == 0)),
-    auto_reset=int(bool(sim.auto_reset)),
+    auto_reset=_auto_reset_mask(sim),
     # the convex collider reads MuJoCo's options, as collision_convex.narrowphase does
     ccd_iterations=int(mjo.ccd_iterations),
     multiccd=0 if int(mjo.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD) else 1,
@@ -177,11 +176,16 @@ def _options(sim) -> tuple:
   return ints, reals
 
 
+def _auto_reset_mask(sim) -> int:
+  """ModelView.auto_reset: the Health bits that trigger a reset (Simulator.reset_on), 0: off."""
+  return int(sim.reset_on) if sim.auto_reset else 0
+
+
 def _fingerprint(sim) -> tuple:
   """Scalar settings the plan copied; compared before every call (cheap) to pick up changes."""
   o = sim.model.opt
   mjo = sim.model.mj_model.opt
-  return (sim.auto_reset, sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
+  return (_auto_reset_mask(sim), sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
           o.iterations, o.ls_iterations, o.tolerance, o.ls_tolerance, o.impratio, int(mjo.disableflags),
           int(mjo.ccd_iterations), float(mjo.ccd_tolerance))
 
@@ -337,7 +341,7 @@ class NativeStepper:
         _check_supported(sim)
         self._build(sim)  # model options changed: rebuild every table
       else:
-        self.plan.set_runtime(int(bool(sim.auto_reset)), float(sim.max_qvel))
+        self.plan.set_runtime(_auto_reset_mask(sim), float(sim.max_qvel))
         self._fingerprint = fp
 
   def step(self, sim, nsteps: int):

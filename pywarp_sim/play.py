@@ -31,6 +31,9 @@ import sys
 import numpy as np
 import torch
 
+from .cli import check_device, check_file, float_triple, positive_int
+from .cli import dumps as json_dumps
+
 
 class RenderError(RuntimeError):
   """Offscreen rendering is unavailable (no OpenGL context) or the video cannot be written."""
@@ -181,25 +184,55 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
   return stats
 
 
-def main(argv=None):
+VIDEO_FORMATS = (".mp4", ".gif")
+
+
+def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.play", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--checkpoint", required=True)
   p.add_argument("--video", default="play.mp4", help="output .mp4 or .gif; '' = no rendering")
-  p.add_argument("--steps", type=int, default=500)
-  p.add_argument("--device", default="cpu")
+  p.add_argument("--steps", type=positive_int, default=500, help="env steps to roll out (>= 1)")
+  p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
   p.add_argument("--task", default=None)
-  p.add_argument("--num-envs", type=int, default=1)
-  p.add_argument("--width", type=int, default=640)
-  p.add_argument("--height", type=int, default=480)
-  p.add_argument("--command", default=None, help="VX,VY,YAW: hold this velocity command (walk task)")
+  p.add_argument("--num-envs", type=positive_int, default=1)
+  p.add_argument("--width", type=positive_int, default=640)
+  p.add_argument("--height", type=positive_int, default=480)
+  p.add_argument("--command", type=float_triple, default=None,
+                 help="VX,VY,YAW: hold this velocity command (walk task; m/s, m/s, rad/s); "
+                      "a negative VX needs the = form: --command=-1,0,0")
   p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+  return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  """The parsed command line; exits with code 2 and a message naming the argument when one
+  is out of range, the checkpoint is missing, the video format is unknown or the device is
+  missing, before any environment is built."""
+  p = build_parser()
   a = p.parse_args(argv)
+  check_file(p, a.checkpoint, "--checkpoint")
+  if a.video and os.path.splitext(a.video)[1].lower() not in VIDEO_FORMATS:
+    p.error(f"--video {a.video}: the format must be one of {', '.join(VIDEO_FORMATS)} "
+            f"(or --video '' to roll out without rendering)")
+  check_device(p, a.device)
+  return a
+
+
+def json_record(checkpoint: str, num_envs: int, steps: int, command: tuple | None, stats: dict) -> str:
+  """The --json line: the run's arguments and play()'s figures (qpos left out). Undefined
+  figures (NaN: no episode completed, no live env) are written as null."""
+  return json_dumps({"checkpoint": checkpoint, "num_envs": num_envs, "steps": steps,
+                     "command": command, **{k: v for k, v in stats.items() if k not in ("qpos",)}})
+
+
+def main(argv=None):
+  a = parse_args(argv)
   if argv is None and a.video and "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux"):
     # MuJoCo picks its GL backend when imported (pywarp_sim imports it): restart with egl
     os.environ["MUJOCO_GL"] = "egl"
     os.execv(sys.executable, [sys.executable, "-m", "pywarp_sim.play", *sys.argv[1:]])
-  command = tuple(float(c) for c in a.command.split(",")) if a.command else None
+  command = a.command
   try:
     stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,
                  a.height, command)
@@ -218,8 +251,7 @@ def main(argv=None):
           + (f"command {command}, " if command else "")
           + f"mean |v_xy - command| {stats['command_error']:.3f} m/s; falls {stats['falls']}")
   if a.json:
-    print(json.dumps({"checkpoint": a.checkpoint, "num_envs": a.num_envs, "steps": a.steps,
-                      "command": command, **{k: v for k, v in stats.items() if k not in ("qpos",)}}))
+    print(json_record(a.checkpoint, a.num_envs, a.steps, command, stats))
 
 
 if __name__ == "__main__":

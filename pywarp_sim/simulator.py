@@ -15,12 +15,16 @@ once into a CUDA graph on that stream and replayed (`wp.capture_launch`).
 
 import contextlib
 import enum
+import math
+import os
+import threading
 
+import numpy as np
 import torch
 import warp as wp
 
 from . import forward as _forward
-from .io import make_data, put_model
+from .io import check_count, make_data, put_model
 from .types import Data, Model
 
 _BACKENDS = ("warp", "native")
@@ -32,11 +36,18 @@ class Health(enum.IntFlag):
   CONTACT_OVERFLOW = 2   # more contacts than the per-world capacity (d.contact.overflow)
   SOLVER_NOT_CONVERGED = 4  # constraint solver hit its iteration limit (nefc > 0)
   VELOCITY_BOUND = 8     # |qvel| beyond Simulator.max_qvel
+  PARKED = 16            # auto_reset found the world's reset state non-finite (a NaN/Inf in its
+                         # parameter bank row): not reset again, not checked, until sim.reset
 
+
+# auto_reset's default trigger: a non-finite state or a velocity beyond max_qvel. Contact
+# overflow and solver non-convergence are flagged and counted only (MuJoCo C carries on).
+DEFAULT_RESET_ON = Health.NONFINITE | Health.VELOCITY_BOUND
+_CHECKED = Health.NONFINITE | Health.CONTACT_OVERFLOW | Health.SOLVER_NOT_CONVERGED | Health.VELOCITY_BOUND
 
 # Device counters, in this order (Simulator.counters names them).
 _COUNTERS = ("nonfinite", "contact_overflow", "solver_not_converged", "velocity_bound",
-             "auto_resets")
+             "auto_resets", "parked")
 
 
 @wp.kernel
@@ -61,6 +72,8 @@ def _health(
   counters_out: wp.array(dtype=int),
 ):
   worldid = wp.tid()
+  if health_out[worldid] & 16:
+    return  # parked (Health.PARKED): its reset state is non-finite, nothing more to check
   flags = int(0)
   for i in range(nq):
     if not wp.isfinite(qpos_in[worldid, i]):
@@ -154,14 +167,72 @@ def _reset_worlds(
   health_out[worldid] = 0
 
 
+@wp.func
+def _row_finite(bank: wp.array2d(dtype=float), worldid: int) -> bool:
+  row = worldid % bank.shape[0]
+  for i in range(bank.shape[1]):
+    if not wp.isfinite(bank[row, i]):
+      return False
+  return True
+
+
 @wp.kernel
-def _mask_from_health(health_in: wp.array(dtype=int), mask_out: wp.array(dtype=int),
-                      reset_count_out: wp.array(dtype=int)):
+def _mask_from_health(
+  # Model: the parameter banks (Model.banks()) as (nbank, scalars per row)
+  body_ipos: wp.array2d(dtype=float),
+  body_mass: wp.array2d(dtype=float),
+  body_inertia: wp.array2d(dtype=float),
+  jnt_stiffness: wp.array2d(dtype=float),
+  dof_armature: wp.array2d(dtype=float),
+  dof_damping: wp.array2d(dtype=float),
+  dof_frictionloss: wp.array2d(dtype=float),
+  geom_friction: wp.array2d(dtype=float),
+  actuator_gainprm: wp.array2d(dtype=float),
+  actuator_biasprm: wp.array2d(dtype=float),
+  actuator_gear: wp.array2d(dtype=float),
+  opt_gravity: wp.array2d(dtype=float),
+  qpos0: wp.array(dtype=float),
+  # Simulator:
+  reset_on: int,
+  # Data out:
+  health_out: wp.array(dtype=int),
+  mask_out: wp.array(dtype=int),
+  last_reset_out: wp.array(dtype=int),
+  counters_out: wp.array(dtype=int),
+):
+  """auto_reset's choice per world: mask_out = 1 where a health bit of `reset_on` is set;
+  last_reset_out = those health flags. A world whose reset state (qpos0, its bank rows) is
+  non-finite is parked instead (Health.PARKED, counted), not reset every step."""
   worldid = wp.tid()
-  flagged = int(health_in[worldid] != 0)
-  mask_out[worldid] = flagged
-  if flagged:
-    wp.atomic_add(reset_count_out, 4, 1)
+  mask_out[worldid] = 0
+  flags = health_out[worldid]
+  if (flags & 16) != 0 or (flags & reset_on) == 0:
+    return
+  last_reset_out[worldid] = flags
+  finite = (_row_finite(body_ipos, worldid) and _row_finite(body_mass, worldid)
+            and _row_finite(body_inertia, worldid) and _row_finite(jnt_stiffness, worldid)
+            and _row_finite(dof_armature, worldid) and _row_finite(dof_damping, worldid)
+            and _row_finite(dof_frictionloss, worldid) and _row_finite(geom_friction, worldid)
+            and _row_finite(actuator_gainprm, worldid) and _row_finite(actuator_biasprm, worldid)
+            and _row_finite(actuator_gear, worldid) and _row_finite(opt_gravity, worldid))
+  for i in range(qpos0.shape[0]):
+    if not wp.isfinite(qpos0[i]):
+      finite = False
+  if finite:
+    mask_out[worldid] = 1
+    wp.atomic_add(counters_out, 4, 1)
+  else:
+    health_out[worldid] = flags | 16
+    wp.atomic_add(counters_out, 5, 1)
+
+
+def _scalar_rows(arr: wp.array) -> wp.array:
+  """A bank (nbank, n) of scalars or vectors seen as (nbank, n * width) floats (same memory)."""
+  width = wp.types.type_size(arr.dtype)
+  if arr.size == 0:
+    return wp.zeros((1, 1), dtype=wp.float32, device=arr.device)  # nothing to check
+  return wp.array(ptr=arr.ptr, dtype=wp.float32, shape=(arr.shape[0], arr.size * width // arr.shape[0]),
+                  device=arr.device, copy=False)
 
 
 class Simulator:
@@ -172,9 +243,14 @@ class Simulator:
     nworld: number of worlds (>= 1).
     device: "cpu" or "cuda:N" (default: Warp's preferred device).
     backend: "warp" (Warp kernels, CPU and CUDA) or "native" (fused C++/CUDA step).
-    auto_reset: after each step, reset worlds whose health flags are set, in place on the
-      device (state only: their derived quantities are recomputed by the next step/forward).
-    max_qvel: velocity bound (rad/s or m/s) beyond which a world is flagged VELOCITY_BOUND.
+    auto_reset: after each step, reset worlds with a health flag of `reset_on`, in place on
+      the device (state only: their derived quantities are recomputed by the next
+      step/forward); `sim.last_reset_flags` keeps the flags that caused each world's last
+      one. A world whose reset state is itself non-finite (a NaN/Inf in its parameter bank
+      row) is flagged PARKED instead and left alone until an explicit `sim.reset`.
+    reset_on: the Health bits that trigger an auto reset (default NONFINITE | VELOCITY_BOUND;
+      CONTACT_OVERFLOW and SOLVER_NOT_CONVERGED are flagged and counted only unless added).
+    max_qvel: velocity bound (rad/s or m/s, > 0) beyond which a world is flagged VELOCITY_BOUND.
     nbank: size of the per-world parameter banks (Model.body_mass etc.). None keeps the
       model's; `nbank=nworld` gives every world its own parameters (domain randomisation).
     graph: on CUDA, capture one step into a CUDA graph on first use and replay it
@@ -186,12 +262,24 @@ class Simulator:
       native_backend.WORKSPACE_FIELDS) per thread instead, 8 rows per OpenMP thread or one
       per resident CUDA thread, so memory per world is the state, the contacts, poses,
       velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
+
+  Before allocating, the memory the batch needs is estimated (bytes per world x nworld) and a
+  request that cannot fit the device raises MemoryError naming both. A Simulator is not
+  thread-safe: calling step/forward/reset from a second thread while one runs raises
+  RuntimeError (use one Simulator per thread). Data fields are zero-copy views: assigning
+  `sim.qfrc_applied = t` raises (write in place: `sim.qfrc_applied[:] = t`).
   """
 
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "warp",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
-               graph: bool = False, nconmax: int | None = None, workspace: str = "world"):
+               graph: bool = False, nconmax: int | None = None, workspace: str = "world",
+               reset_on: int = DEFAULT_RESET_ON):
     from . import io
+    check_count("nworld", nworld)
+    check_count("nbank", nbank, allow_none=True)
+    check_count("nconmax", nconmax, allow_none=True)
+    max_qvel = _check_max_qvel(max_qvel)
+    reset_on = _check_reset_on(reset_on)
     if backend not in _BACKENDS:
       raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
     if workspace not in ("world", "thread"):
@@ -202,8 +290,6 @@ class Simulator:
     if backend == "native":
       from . import native_backend
       native_backend.require(device)  # RuntimeError naming why (not built, no CUDA)
-    if nbank is not None and int(nbank) < 1:
-      raise ValueError(f"nbank must be >= 1 (or None), got {nbank}")
     self.device = wp.get_device(device)
     if not isinstance(model, Model):
       model = io.load_model(model, device=self.device, nbank=nbank or 1, nconmax=nconmax)
@@ -213,21 +299,57 @@ class Simulator:
                         nconmax if nconmax is not None else model.collision.nconmax)
     if backend == "native":
       native_backend.check_model(model)  # before any state is allocated
-    self.model: Model = model
-    self.backend = backend
-    self.auto_reset = auto_reset
-    self.max_qvel = float(max_qvel)
-    self.graph = bool(graph)
-    self._graphs = {}  # auto_reset -> captured wp.Graph (CUDA only)
-    self.workspace = workspace
+    sets = object.__setattr__  # __setattr__ guards the Data field names, not these
+    sets(self, "model", model)
+    sets(self, "backend", backend)
+    sets(self, "auto_reset", auto_reset)
+    sets(self, "reset_on", reset_on)
+    sets(self, "max_qvel", max_qvel)
+    sets(self, "graph", bool(graph))
+    sets(self, "_graphs", {})  # auto_reset -> captured wp.Graph (CUDA only)
+    sets(self, "workspace", workspace)
+    sets(self, "_busy", threading.Lock())
     rows = _native_backend().workspace_rows(self.device, model) if workspace == "thread" else None
+    check_memory(model, nworld, self.device, rows)
     with wp.ScopedDevice(self.device):
-      self.data: Data = make_data(model, nworld, self.device, workspace_rows=rows)
-      self._health = wp.zeros(nworld, dtype=int)
-      self._mask = wp.zeros(nworld, dtype=int)
-      self._counters = wp.zeros(len(_COUNTERS), dtype=int)
-    self._views = {}
+      sets(self, "data", make_data(model, nworld, self.device, workspace_rows=rows))
+      sets(self, "_health", wp.zeros(nworld, dtype=int))
+      sets(self, "_mask", wp.zeros(nworld, dtype=int))
+      sets(self, "_last_reset", wp.zeros(nworld, dtype=int))
+      sets(self, "_counters", wp.zeros(len(_COUNTERS), dtype=int))
+    sets(self, "_banks", [_scalar_rows(a) for a in model.banks().values()])
+    sets(self, "_views", {})
     self.forward()
+
+  # Simulator settings a user may change between steps; everything else is fixed or a view.
+  _SETTABLE = frozenset({"auto_reset", "reset_on", "max_qvel", "graph"})
+
+  def __setattr__(self, name, value):
+    data = self.__dict__.get("data")
+    if data is not None and isinstance(getattr(data, name, None), wp.array):
+      raise AttributeError(
+        f"sim.{name} is a zero-copy view of the simulator's state and cannot be replaced; "
+        f"write into it in place: sim.{name}[:] = value (or sim.{name}.copy_(value))")
+    if name == "max_qvel":
+      value = _check_max_qvel(value)
+    elif name == "reset_on":
+      value = _check_reset_on(value)
+    elif name not in self._SETTABLE and not name.startswith("_") and name in self.__dict__:
+      raise AttributeError(f"sim.{name} is fixed at construction; build a new Simulator to change it")
+    object.__setattr__(self, name, value)
+
+  @contextlib.contextmanager
+  def _exclusive(self, what: str):
+    """One call at a time: a second thread entering step/forward/reset raises instead of
+    corrupting the state (the check costs one non-blocking lock acquire)."""
+    if not self._busy.acquire(blocking=False):
+      raise RuntimeError(f"Simulator.{what} called while another thread is inside step/forward/"
+                         f"reset of the same Simulator; a Simulator is not thread-safe: use one "
+                         f"per thread, or serialise the calls with a lock")
+    try:
+      yield
+    finally:
+      self._busy.release()
 
   # ---- sizes -------------------------------------------------------------
   @property
@@ -308,6 +430,22 @@ class Simulator:
     return self._views["health"]
 
   @property
+  def last_reset_flags(self) -> torch.Tensor:
+    """(nworld,) int32: the Health flags that caused each world's last auto reset (or
+    parking), 0 if it never had one."""
+    if "last_reset" not in self._views:
+      self._views["last_reset"] = wp.to_torch(self._last_reset)
+    return self._views["last_reset"]
+
+  def health_arrays(self) -> dict:
+    """The per-world and global Warp arrays a step writes besides Data: health (nworld,),
+    last_reset (nworld,), counters (len(Simulator.COUNTERS),) in COUNTERS order. For backends
+    and checkpoints; users read `health`, `last_reset_flags` and `counters`."""
+    return {"health": self._health, "last_reset": self._last_reset, "counters": self._counters}
+
+  COUNTERS = _COUNTERS
+
+  @property
   def counters(self) -> dict:
     """Device counters read back to the host (this syncs): (world, step) events per health
     flag since construction, and the number of auto resets."""
@@ -351,10 +489,11 @@ class Simulator:
 
   def forward(self):
     """Recomputes every derived quantity and qacc from the state (mj_forward)."""
-    if self.backend == "native":
-      return _native_backend().forward(self)
-    with self._stream_scope():
-      _forward.forward(self.model, self.data)
+    with self._exclusive("forward"):
+      if self.backend == "native":
+        return _native_backend().forward(self)
+      with self._stream_scope():
+        _forward.forward(self.model, self.data)
 
   def _step_once(self):
     if self.backend == "native":
@@ -367,8 +506,9 @@ class Simulator:
       c.overflow, e.nefc, e.converged,
     ], outputs=[self._health, self._counters], device=d.qpos.device)
     if self.auto_reset:
-      wp.launch(_mask_from_health, dim=d.nworld, inputs=[self._health],
-                outputs=[self._mask, self._counters], device=d.qpos.device)
+      wp.launch(_mask_from_health, dim=d.nworld, inputs=[*self._banks, m.qpos0, int(self.reset_on)],
+                outputs=[self._health, self._mask, self._last_reset, self._counters],
+                device=d.qpos.device)
       self._reset_state_masked()
 
   def capture(self):
@@ -404,8 +544,16 @@ class Simulator:
 
   def step(self, nsteps: int = 1):
     """Advances every world by nsteps * timestep (mj_step), checking health after each.
+    nsteps: an int >= 0 (0 does nothing).
 
     No host syncs: with graph=True on CUDA each step is one graph replay."""
+    check_count("nsteps", nsteps, minimum=0)
+    with self._exclusive("step"):
+      self._step(int(nsteps))
+
+  def _step(self, nsteps: int):
+    if nsteps == 0:
+      return
     if self.backend == "native" and not (self.graph and self.device.is_cuda):
       return _native_backend().step(self, nsteps)  # one fused call for all nsteps
     if self.graph and self.device.is_cuda:
@@ -423,33 +571,46 @@ class Simulator:
     activations, applied forces, warm start, contacts) and clears their health flags.
 
     worlds: None (all), a bool mask of shape (nworld,) (on any device; a mask on the
-      simulator's device needs no host sync), or an index tensor/list.
+      simulator's device needs no host sync), or an index tensor/list (may be empty).
     recompute: run forward afterwards so the derived quantities (kinematics, contacts,
       qacc, ...) match the new state. Forward runs for every world, which leaves the
       others' state and future trajectory unchanged. With False only the state is reset;
       the next step recomputes everything.
     """
+    with self._exclusive("reset"):
+      mask = self._reset_mask(worlds)
+      with self._stream_scope():
+        wp.to_torch(self._mask).copy_(mask.to(self.torch_device, non_blocking=True))
+        self._reset_state_masked()
+    if recompute:
+      self.forward()
+
+  def _reset_mask(self, worlds) -> torch.Tensor:
+    """(nworld,) int32 mask of the worlds to reset; ValueError naming the problem."""
     n = self.nworld
     if worlds is None:
       mask = torch.ones(n, dtype=torch.int32, device=self.torch_device)
     else:
-      w = torch.as_tensor(worlds)
+      if isinstance(worlds, (list, tuple)) and len(worlds) == 0:
+        worlds = torch.zeros(0, dtype=torch.int64)
+      try:
+        w = torch.as_tensor(worlds)
+      except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"reset worlds must be None, a bool mask ({n},) or integer indices; "
+                         f"got {type(worlds).__name__}: {e}") from None
       if w.dtype == torch.bool:
         if w.shape != (n,):
           raise ValueError(f"reset mask must have shape ({n},), got {tuple(w.shape)}")
         mask = w.to(torch.int32)
       else:
-        if w.dtype not in (torch.int32, torch.int64) or w.ndim != 1:
-          raise ValueError("reset worlds must be a bool mask (nworld,) or a 1-D integer index tensor")
+        if w.dtype not in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8) or w.ndim != 1:
+          raise ValueError(f"reset worlds must be a bool mask ({n},) or a 1-D integer index tensor, "
+                           f"got dtype {w.dtype} with shape {tuple(w.shape)}")
         if w.numel() and (int(w.min()) < 0 or int(w.max()) >= n):
           raise ValueError(f"reset world index out of range [0, {n})")
         mask = torch.zeros(n, dtype=torch.int32, device=w.device)
         mask[w.long()] = 1
-    with self._stream_scope():
-      wp.to_torch(self._mask).copy_(mask.to(self.torch_device, non_blocking=True))
-      self._reset_state_masked()
-    if recompute:
-      self.forward()
+    return mask
 
   def _reset_state_masked(self):
     m, d = self.model, self.data
@@ -466,6 +627,85 @@ class Simulator:
 def _native_backend():
   from . import native_backend
   return native_backend
+
+
+def _check_max_qvel(value) -> float:
+  try:
+    v = float(value)
+  except (TypeError, ValueError):
+    raise ValueError(f"max_qvel must be a number > 0 (rad/s or m/s), got {value!r}") from None
+  if not v > 0 or math.isnan(v):
+    raise ValueError(f"max_qvel must be > 0 (rad/s or m/s; inf disables the bound), got {value!r}")
+  return v
+
+
+def _check_reset_on(value) -> Health:
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise ValueError(f"reset_on must be Health flags (e.g. Health.NONFINITE | Health.VELOCITY_BOUND), "
+                     f"got {value!r}")
+  if int(value) & ~int(_CHECKED) or int(value) == 0:
+    raise ValueError(f"reset_on must be a non-empty combination of {[h.name for h in _CHECKED]}, got "
+                     f"{int(value)}; to turn resets off use auto_reset=False")
+  return Health(int(value))
+
+
+def _available_bytes(device) -> int | None:
+  """Memory the allocation can use: free device memory on CUDA, MemAvailable on the CPU."""
+  if device.is_cuda:
+    free, _ = torch.cuda.mem_get_info(device.ordinal)
+    return int(free)
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  try:
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+  except (ValueError, OSError, AttributeError):
+    return None
+
+
+def data_bytes(model: Model, workspace_rows: int | None = None) -> tuple:
+  """(bytes per world, bytes independent of nworld) of make_data for this model, measured on
+  the CPU with one and two worlds (the workspace rows count as fixed)."""
+  def total(n):
+    d = make_data(model_cpu, n, "cpu", workspace_rows=workspace_rows)
+    return sum(a.capacity for a in _arrays_of(d))
+  model_cpu = model if wp.get_device(model.device).is_cpu else put_model(model.mj_model, "cpu", 1,
+                                                                         model.collision.nconmax)
+  one, two = total(1), total(2)
+  return two - one, one - (two - one)
+
+
+def _arrays_of(obj, seen=None):
+  """Every wp.array reachable from a Data (its fields, efc, contact and their members)."""
+  seen = set() if seen is None else seen
+  for v in vars(obj).values():
+    if isinstance(v, wp.array):
+      if id(v) not in seen:
+        seen.add(id(v))
+        yield v
+    elif hasattr(v, "__dict__") and not isinstance(v, (type, Model)) and id(v) not in seen:
+      seen.add(id(v))
+      yield from _arrays_of(v, seen)
+
+
+def check_memory(model: Model, nworld: int, device, workspace_rows: int | None = None) -> int:
+  """Raises MemoryError before allocating when nworld worlds of `model` cannot fit the memory
+  available on `device`; returns the estimated bytes."""
+  per_world, fixed = data_bytes(model, workspace_rows)
+  need = per_world * nworld + fixed
+  have = _available_bytes(device)
+  if have is not None and need > have:
+    gib = 1 << 30
+    raise MemoryError(
+      f"Simulator(nworld={nworld:,}) needs about {need / gib:.2f} GiB on {device} ({per_world:,} bytes "
+      f"per world), but only {have / gib:.2f} GiB is available; use fewer worlds (at most about "
+      f"{max(0, (have - fixed) // max(per_world, 1)):,}), a smaller contact capacity (nconmax=...), or "
+      f"workspace='thread' with backend='native'")
+  return need
 
 
 def validate_actions(x, shape: tuple, device: torch.device, what: str = "actions",

@@ -24,6 +24,9 @@ import time
 
 import torch
 
+from .cli import check_device, nonneg_int, positive_float, positive_int
+from .cli import dumps as json_dumps
+
 CONFIG_FILE = "pws_train.json"
 
 
@@ -158,29 +161,46 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
     runner.logger.writer.flush()
     runner.logger.writer.close()
   with open(os.path.join(log_dir, "history.json"), "w") as f:
-    json.dump(history, f, indent=2)
+    f.write(json_dumps(history, indent=2))  # NaN mean return (no episode completed) -> null
   return history
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.train", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--task", default="humanoid-walk")
-  p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-  p.add_argument("--num-envs", type=int, default=4096)
-  p.add_argument("--iterations", type=int, default=1500)
+  p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                 help="cpu, cuda or cuda:N (default: cuda when available)")
+  p.add_argument("--num-envs", type=positive_int, default=4096)
+  p.add_argument("--iterations", type=positive_int, default=1500, help="PPO iterations (>= 1)")
   p.add_argument("--log-dir", default=None, help="default: runs/<task>/<date-time>")
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--num-steps-per-env", type=int, default=24)
-  p.add_argument("--save-interval", type=int, default=50)
-  p.add_argument("--episode-length-s", type=float, default=None)
+  p.add_argument("--seed", type=nonneg_int, default=0)
+  p.add_argument("--num-steps-per-env", type=positive_int, default=24,
+                 help="env steps per environment collected per iteration")
+  p.add_argument("--save-interval", type=positive_int, default=50,
+                 help="write model_<it>.pt every this many iterations (>= 1)")
+  p.add_argument("--episode-length-s", type=positive_float, default=None,
+                 help="episode time limit in seconds (> 0; default: the task's)")
   p.add_argument("--graph", action="store_true", help="CUDA graph per physics step (CUDA only)")
   p.add_argument("--backend", choices=("warp", "native"), default="warp",
                  help="Simulator backend of the environments (native: the fused C++/CUDA step)")
   p.add_argument("--quiet", action="store_true", help="only the one-line summary per iteration")
-  p.add_argument("--max-minutes", type=float, default=None,
-                 help="stop after the iteration that reaches this wall time, with a checkpoint")
+  p.add_argument("--max-minutes", type=positive_float, default=None,
+                 help="stop after the iteration that reaches this wall time (> 0), with a checkpoint")
+  return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  """The parsed command line; exits with code 2 and a message naming the argument when one
+  is out of range or the device is missing, before any environment is built."""
+  p = build_parser()
   a = p.parse_args(argv)
+  check_device(p, a.device)
+  return a
+
+
+def main(argv=None):
+  a = parse_args(argv)
   overrides = {}
   if a.episode_length_s is not None:
     overrides["episode_length_s"] = a.episode_length_s

@@ -264,6 +264,20 @@ class Model:
   has_gravcomp: bool = False
   has_damping: bool = False
 
+  def banks(self) -> dict:
+    """{name: array} of every parameter bank (BANK_FIELDS, then "opt_gravity"): leading axis
+    nbank, read as field[world % nbank]."""
+    out = {k: getattr(self, k) for k in BANK_FIELDS}
+    out["opt_gravity"] = self.opt.gravity
+    return out
+
+
+# Model fields with a leading (nbank,) axis (per-world parameters, domain randomisation);
+# Option.gravity is a bank too (Model.banks() lists both).
+BANK_FIELDS = ("body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_armature",
+               "dof_damping", "dof_frictionloss", "geom_friction", "actuator_gainprm",
+               "actuator_biasprm", "actuator_gear")
+
 
 @dataclasses.dataclass
 class Data:

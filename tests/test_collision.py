@@ -17,7 +17,7 @@ import pytest
 import warp as wp
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver, models, smooth
+from pywarp_sim import collision_driver, forward, models, smooth
 from pywarp_sim.errors import UnsupportedModelError
 
 from assets import BALL_HUMANOID
@@ -221,6 +221,7 @@ def _run(mjm, qpos, use_mj_poses=True, m=None):
     d.geom_xpos.assign(np.array(xpos, np.float32))
     d.geom_xmat.assign(np.array(xmat, np.float32).reshape(n, -1, 3, 3))
   _fill_contacts(d)
+  forward.begin_step(d)  # the caller clears the overflow flags; collision only sets them
   collision_driver.collision(m, d)
   return m, d, [_our_contacts(d, w) for w in range(n)], refs
 
@@ -657,7 +658,12 @@ def test_overflow_is_flagged_not_silent():
   # the kept contacts are the first ones in MuJoCo's order
   for w in range(len(qpos)):
     assert [c["geom"] for c in ours[w]] == [c["geom"] for c in refs[w][:2]]
-  # the counter accumulates over calls
+  # within a step (no begin_step) the flag stays set and the event is counted once
+  collision_driver.collision(m, d)
+  assert int(d.contact.overflow_count.numpy()[0]) == over.sum()
+  np.testing.assert_array_equal(d.contact.overflow.numpy(), over.astype(np.int32))
+  # the counter accumulates over steps
+  forward.begin_step(d)
   collision_driver.collision(m, d)
   assert int(d.contact.overflow_count.numpy()[0]) == 2 * over.sum()
 

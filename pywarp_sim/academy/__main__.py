@@ -28,13 +28,15 @@ fleet's randomisation, on the native backend when it is built.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import time
 
 import numpy as np
+
+from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int
+from ..cli import dumps as json_dumps
 
 
 def _fmt(x, nd=3):
@@ -233,45 +235,63 @@ def demo(args) -> dict:
             "incidents": buffer.to_list(),
             "calibrations": [c.to_dict() for c in cals]}
     with open(os.path.join(args.out_dir, "report.json"), "w") as f:
-      json.dump(full, f, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+      f.write(json_dumps(full, indent=1, default=str))  # json_dumps: arrays -> lists, NaN -> null
   say(f"\ngap (model, noise-corrected) {_fmt(summary['gap_before'], 4)} -> {_fmt(summary['gap_after'], 4)} "
       f"({_fmt(summary['gap_ratio'], 1)}x); raw NRMSE {_fmt(summary['gap_raw_before'], 4)} -> "
       f"{_fmt(summary['gap_raw_after'], 4)}; parameter error {_fmt(summary['param_error_before'], 4)} -> "
       f"{_fmt(summary['param_error_after'], 4)} ({_fmt(summary['param_error_ratio'], 1)}x); "
       f"{summary['incidents']} incident(s); {summary['wall_s']:.1f} s")
-  print(json.dumps(summary, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)), flush=True)
+  print(json_dumps(summary, default=str), flush=True)  # NaN / inf -> null
   return summary
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.academy", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   sub = p.add_subparsers(dest="command", required=True)
   d = sub.add_parser("demo", help="calibrate a proxy fleet and report the sim-to-real gap")
-  d.add_argument("--robots", type=int, default=2)
+  d.add_argument("--robots", type=positive_int, default=2, help="proxy robots to calibrate (>= 1)")
   d.add_argument("--quick", action="store_true",
                  help="small calibration search (CPU: < 3 min for 2 robots); trains only with --train-iterations")
-  d.add_argument("--device", default="cpu")
+  d.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
   d.add_argument("--json", action="store_true", help="print only the final JSON line")
   d.add_argument("--out-dir", default=None, help="write plots and report.json here")
-  d.add_argument("--seed", type=int, default=0)
-  d.add_argument("--heldout-s", type=float, default=2.0, help="length of each held-out motion")
-  d.add_argument("--eval-s", type=float, default=3.0, help="policy evaluation episode length")
-  d.add_argument("--train-iterations", type=int, default=0,
+  d.add_argument("--seed", type=nonneg_int, default=0)
+  d.add_argument("--heldout-s", type=positive_float, default=2.0,
+                 help="length of each held-out motion, s (> 0)")
+  d.add_argument("--eval-s", type=positive_float, default=3.0,
+                 help="policy evaluation episode length, s (> 0)")
+  d.add_argument("--train-iterations", type=nonneg_int, default=0,
                  help="PPO iterations of the shared policy on the fleet's randomisation (0: skip)")
-  d.add_argument("--train-envs", type=int, default=64, help="environments of the training run")
+  d.add_argument("--train-envs", type=positive_int, default=64,
+                 help="environments of the training run (>= 1)")
   d.add_argument("--policy", default=None,
                  help="an rsl-rl checkpoint (model_<it>.pt of pywarp_sim.train on humanoid-stand) to "
                       "evaluate as the shared policy instead of training one")
-  d.add_argument("--unseen", type=int, default=0,
+  d.add_argument("--unseen", type=nonneg_int, default=0,
                  help="proxy robots that no calibration saw, to evaluate the shared policy on "
                       "(return drop against the fleet's mean twin)")
-  d.add_argument("--threads", type=int, default=0,
+  d.add_argument("--threads", type=nonneg_int, default=0,
                  help="OpenMP threads of the native CPU step (0: default; 1 is faster on a busy machine)")
   d.add_argument("--verbose", action="store_true")
+  return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  """The parsed command line; exits with code 2 and a message naming the argument when one
+  is out of range, the --policy checkpoint is missing or the device is missing, before any
+  calibration."""
+  p = build_parser()
   a = p.parse_args(argv)
-  if a.robots < 1:
-    p.error("--robots must be >= 1")
+  if a.command == "demo":
+    if a.policy is not None:
+      check_file(p, a.policy, "--policy")
+    check_device(p, a.device)
+  return a
+
+
+def main(argv=None):
+  a = parse_args(argv)
   if a.command == "demo":
     demo(a)
   return 0
