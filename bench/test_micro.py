@@ -94,7 +94,7 @@ def test_collision(benchmark, sim):
 
 
 def test_constraint_rows(benchmark, sim):
-  make_rows = _optional("pywarp_sim.constraint", "fwd_position")
+  make_rows = _optional("pywarp_sim.constraint", "make_constraint")
   if make_rows is None or _optional("pywarp_sim.solver", "solve") is None:
     pytest.skip("constraint rows / solver not implemented yet")
   _bench(benchmark, sim, make_rows)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #ifdef _OPENMP
@@ -250,11 +251,54 @@ class StepPlan {
   bool use_staging_ = false;
 };
 
+// The kernels' enum constants under the names of their Python twins in pywarp_sim/types.py
+// ("Enum.MEMBER"); tests/test_architecture.py checks that the two agree.
+py::dict kernel_constants() {
+  py::dict c;
+  const std::pair<const char*, int> pairs[] = {
+    {"JointType.FREE", pws::kJointFree}, {"JointType.BALL", pws::kJointBall},
+    {"JointType.SLIDE", pws::kJointSlide}, {"JointType.HINGE", pws::kJointHinge},
+    {"IntegratorType.EULER", pws::kIntEuler}, {"IntegratorType.RK4", pws::kIntRK4},
+    {"IntegratorType.IMPLICITFAST", pws::kIntImplicitFast},
+    {"SolverType.PGS", pws::kSolverPGS}, {"SolverType.CG", pws::kSolverCG},
+    {"SolverType.NEWTON", pws::kSolverNewton},
+    {"DynType.NONE", pws::kDynNone}, {"DynType.INTEGRATOR", pws::kDynIntegrator},
+    {"DynType.FILTER", pws::kDynFilter}, {"DynType.FILTEREXACT", pws::kDynFilterExact},
+    {"GainType.AFFINE", pws::kGainAffine}, {"BiasType.AFFINE", pws::kBiasAffine},
+    {"TrnType.TENDON", pws::kTrnTendon}, {"GeomType.PLANE", pws::kGeomPlane},
+    {"ConstraintType.FRICTION_DOF", pws::kCnstrFrictionDof},
+    {"ConstraintType.FRICTION_TENDON", pws::kCnstrFrictionTendon},
+    {"ConstraintType.LIMIT_JOINT", pws::kCnstrLimitJoint},
+    {"ConstraintType.LIMIT_TENDON", pws::kCnstrLimitTendon},
+    {"ConstraintType.CONTACT_FRICTIONLESS", pws::kCnstrContactFrictionless},
+    {"ConstraintType.CONTACT_PYRAMIDAL", pws::kCnstrContactPyramidal},
+    {"ConstraintType.CONTACT_ELLIPTIC", pws::kCnstrContactElliptic},
+    {"Collider.PLANE_SPHERE", pws::kPlaneSphere}, {"Collider.PLANE_CAPSULE", pws::kPlaneCapsule},
+    {"Collider.PLANE_ELLIPSOID", pws::kPlaneEllipsoid}, {"Collider.PLANE_CYLINDER", pws::kPlaneCylinder},
+    {"Collider.PLANE_BOX", pws::kPlaneBox}, {"Collider.SPHERE_SPHERE", pws::kSphereSphere},
+    {"Collider.SPHERE_CAPSULE", pws::kSphereCapsule}, {"Collider.SPHERE_CYLINDER", pws::kSphereCylinder},
+    {"Collider.SPHERE_BOX", pws::kSphereBox}, {"Collider.CAPSULE_CAPSULE", pws::kCapsuleCapsule},
+    {"Collider.CAPSULE_BOX", pws::kCapsuleBox}, {"Collider.BOX_BOX", pws::kBoxBox},
+    {"Collider.CONVEX", pws::kConvex},
+    {"GeomType.SPHERE", pws::ccd::kSphere}, {"GeomType.CAPSULE", pws::ccd::kCapsule},
+    {"GeomType.ELLIPSOID", pws::ccd::kEllipsoid}, {"GeomType.CYLINDER", pws::ccd::kCylinder},
+    {"GeomType.BOX", pws::ccd::kBox},
+    {"Health.NONFINITE", pws::kHealthNonFinite}, {"Health.CONTACT_OVERFLOW", pws::kHealthContactOverflow},
+    {"Health.SOLVER_NOT_CONVERGED", pws::kHealthSolverNotConverged},
+    {"Health.VELOCITY_BOUND", pws::kHealthVelocityBound}, {"Health.PARKED", pws::kHealthParked},
+    {"COUNTERS.auto_resets", pws::kCounterAutoReset}, {"COUNTERS.parked", pws::kCounterParked},
+  };
+  for (const auto& p : pairs) c[p.first] = p.second;
+  return c;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "pywarp_sim native CPU kernels (OpenMP); see pywarp_sim.native for the Python API.";
 
+  m.def("kernel_constants", &kernel_constants,
+        "The kernels' enum constants by the name of their Python twin in pywarp_sim.types.");
   m.def("integrate_pos", &integrate_pos, py::arg("jnt_type"), py::arg("jnt_qposadr"), py::arg("jnt_dofadr"),
         py::arg("qpos"), py::arg("qvel"), py::arg("dt"), py::arg("num_threads") = 0,
         R"doc(MuJoCo's mj_integratePos for every world, in place.

@@ -10,7 +10,7 @@
 
 namespace pws {
 
-// mjtConstraint (constraint.CNSTR_*)
+// mjtConstraint (types.ConstraintType)
 enum : int {
   kCnstrFrictionDof = 1,
   kCnstrFrictionTendon = 2,

@@ -291,18 +291,48 @@ def _check_format(state, source: str):
 def _model_difference(saved: dict, here: dict) -> str:
   """Which option values and field groups differ, for the mismatch message."""
   parts = []
-  s_opt, h_opt = saved.get("opt") or {}, here["opt"]
+  s_opt, h_opt = _dict_or_empty(saved.get("opt")), here["opt"]
   opt_diff = [f"{k} {s_opt.get(k)!r} saved vs {h_opt.get(k)!r} here"
               for k in sorted(set(s_opt) | set(h_opt)) if s_opt.get(k) != h_opt.get(k)]
   if opt_diff:
     parts.append(f"opt ({_listing(opt_diff)})")
-  s_fields, h_fields = saved.get("fields") or {}, here["fields"]
+  s_fields, h_fields = _dict_or_empty(saved.get("fields")), here["fields"]
   by_group = {}
   for name in sorted(set(s_fields) | set(h_fields)):
     if s_fields.get(name) != h_fields.get(name):
       by_group.setdefault(_model_group(name) or "other", []).append(name)
   parts += [f"{g} ({_listing(names)})" for g, names in by_group.items()]
   return "; ".join(parts) or "the model digest (no single field differs: another field layout)"
+
+
+def _dict_or_empty(value) -> dict:
+  """A saved record that should be a dict; {} for anything else (a malformed file)."""
+  return value if isinstance(value, dict) else {}
+
+
+def _generator_state_problems(state: dict, env, randomizer) -> list:
+  """The torch Generator states of `state` that set_state would refuse (right shape and dtype,
+  corrupt contents) after the simulator was written: tried on scratch generators first."""
+  states = [("torch_rng", state.get("torch_rng"), "cpu")]
+  if torch.cuda.is_available():
+    rngs = state.get("torch_cuda_rng", [])[:torch.cuda.device_count()]
+    states += [(f"torch_cuda_rng/{i}", rng, f"cuda:{i}") for i, rng in enumerate(rngs)]
+  owners = {"env": env, "env/randomizer": getattr(env, "randomizer", None), "randomizer": randomizer}
+  for path, owner in owners.items():
+    generator, record = getattr(owner, "generator", None), state
+    for key in path.split("/"):
+      record = record.get(key) if isinstance(record, dict) else None
+    if isinstance(generator, torch.Generator) and isinstance(record, dict):
+      states.append((f"{path}/generator", record.get("generator"), generator.device))
+  problems = []
+  for path, value, device in states:
+    if value is None:
+      continue
+    try:
+      torch.Generator(device=device).set_state(value)
+    except (RuntimeError, TypeError, ValueError) as e:
+      problems.append(f"{path}: not a torch Generator state ({(str(e).splitlines() or [''])[0]})")
+  return problems
 
 
 def _compare(saved, expected, path: str, problems: list):
@@ -395,6 +425,8 @@ def _validate(sim, env, state: dict, randomizer, allow_backend_change: bool, sou
   if not (isinstance(cuda_rng, (list, tuple)) and all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8
                                                       for t in cuda_rng)):
     problems.append(f"torch_cuda_rng: {_describe(cuda_rng)} saved, a list of uint8 tensors expected")
+  if not problems:  # the layout fits: the generator contents are the last thing load could trip on
+    problems = _generator_state_problems(state, env, randomizer)
   if problems:
     raise CheckpointError(f"{source} does not fit this simulator: {_listing(problems)}; {fix} (and "
                           f"the same environment, Randomizer and device) as the run that saved it")

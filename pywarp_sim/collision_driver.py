@@ -27,7 +27,7 @@ import warp as wp
 
 from . import collision_primitive as prim
 from .errors import UnsupportedModelError
-from .types import Data, DisableBit, GeomType, Model
+from .types import Collider, Data, DisableBit, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
 wp.set_module_options({"enable_backward": False})
@@ -37,23 +37,6 @@ vec5 = wp.types.vector(length=5, dtype=wp.float32)
 MINMU = 1e-5  # mjMINMU: smallest friction coefficient of a contact
 MINMU_F = wp.constant(MINMU)
 MINVAL = 1e-15
-
-
-class Collider(enum.IntEnum):
-  """Narrowphase function of a candidate pair (geom 1 type <= geom 2 type)."""
-  PLANE_SPHERE = 0
-  PLANE_CAPSULE = 1
-  PLANE_ELLIPSOID = 2
-  PLANE_CYLINDER = 3
-  PLANE_BOX = 4
-  SPHERE_SPHERE = 5
-  SPHERE_CAPSULE = 6
-  SPHERE_CYLINDER = 7
-  SPHERE_BOX = 8
-  CAPSULE_CAPSULE = 9
-  CAPSULE_BOX = 10
-  BOX_BOX = 11
-  CONVEX = 12  # GJK/EPA (collision_convex), MuJoCo's mjc_Convex
 
 
 _G = GeomType

@@ -15,27 +15,19 @@ import numpy as np
 import warp as wp
 
 from . import math
-from .types import ConeType, Data, DisableBit, EqType, JointType, Model
+from .types import ConeType, ConstraintType, Data, DisableBit, EqType, JointType, Model
 
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)
 
 # efc_type values (MuJoCo's mjtConstraint)
-CNSTR_EQUALITY = 0
-CNSTR_FRICTION_DOF = 1
-CNSTR_FRICTION_TENDON = 2
-CNSTR_LIMIT_JOINT = 3
-CNSTR_LIMIT_TENDON = 4
-CNSTR_CONTACT_FRICTIONLESS = 5
-CNSTR_CONTACT_PYRAMIDAL = 6
-CNSTR_CONTACT_ELLIPTIC = 7
-_EQUALITY = wp.constant(CNSTR_EQUALITY)
-_FRICTION_DOF = wp.constant(CNSTR_FRICTION_DOF)
-_LIMIT_JOINT = wp.constant(CNSTR_LIMIT_JOINT)
-_FRICTION_TENDON = wp.constant(CNSTR_FRICTION_TENDON)
-_LIMIT_TENDON = wp.constant(CNSTR_LIMIT_TENDON)
-_CONTACT_FRICTIONLESS = wp.constant(CNSTR_CONTACT_FRICTIONLESS)
-_CONTACT_PYRAMIDAL = wp.constant(CNSTR_CONTACT_PYRAMIDAL)
-_CONTACT_ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
+_EQUALITY = wp.constant(int(ConstraintType.EQUALITY))
+_FRICTION_DOF = wp.constant(int(ConstraintType.FRICTION_DOF))
+_LIMIT_JOINT = wp.constant(int(ConstraintType.LIMIT_JOINT))
+_FRICTION_TENDON = wp.constant(int(ConstraintType.FRICTION_TENDON))
+_LIMIT_TENDON = wp.constant(int(ConstraintType.LIMIT_TENDON))
+_CONTACT_FRICTIONLESS = wp.constant(int(ConstraintType.CONTACT_FRICTIONLESS))
+_CONTACT_PYRAMIDAL = wp.constant(int(ConstraintType.CONTACT_PYRAMIDAL))
+_CONTACT_ELLIPTIC = wp.constant(int(ConstraintType.CONTACT_ELLIPTIC))
 _BALL = wp.constant(int(JointType.BALL))
 _EQ_CONNECT = wp.constant(int(EqType.CONNECT))
 _EQ_WELD = wp.constant(int(EqType.WELD))
@@ -828,13 +820,13 @@ def _make_constraint(
     efc_D_out[worldid, r] = 1.0 / efc_R_out[worldid, r]
 
 
-def fwd_position(m: Model, d: Data):
-  """Collision detection and constraint rows (efc_*) for the current positions."""
+def make_constraint(m: Model, d: Data):
+  """mj_makeConstraint: the constraint rows efc_* (nworld, nefc_max, ...) and nefc (nworld,)
+  of equality constraints, dof/tendon friction, joint/tendon limits and the contacts in
+  d.contact (collision_driver.collision runs first; forward.fwd_position orders them)."""
   if m.opt.disabled(DisableBit.CONSTRAINT):
     d.efc.nefc.zero_()
     return
-  from . import collision_driver
-  collision_driver.collision(m, d)
   c, e = d.contact, d.efc
   opt = m.opt
   refsafe = 0 if opt.disabled(DisableBit.REFSAFE) else 1
@@ -866,9 +858,9 @@ def fwd_position(m: Model, d: Data):
               e.efc_R, e.efc_D, e.efc_K, e.efc_B, e.efc_dim, e.efc_coef], device=d.qpos.device)
 
 
-def fwd_constraint(m: Model, d: Data):
-  """Solves the constraint problem: qacc, qfrc_constraint (nworld, nv) and efc_force."""
-  from . import solver
+def equality_jdotv(m: Model, d: Data):
+  """MuJoCo 4's velocity term of the equality rows' reference acceleration: efc_jdotv
+  (nworld, nefc_max) = Jdot qvel of each equality row (read by the solver's aref)."""
   if m.neq and not m.opt.disabled(DisableBit.CONSTRAINT | DisableBit.EQUALITY):
     e = d.efc
     wp.launch(_equality_jdotv, dim=d.nworld, inputs=[
@@ -877,4 +869,3 @@ def fwd_constraint(m: Model, d: Data):
       e.ne, e.efc_id, d.qvel, d.xpos, d.xquat, d.xmat, d.site_xpos, d.cdof, d.cdof_dot, d.cvel,
       d.subtree_com,
     ], outputs=[e.efc_jdotv], device=d.qpos.device)
-  solver.solve(m, d)

@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--seconds", type=positive_float, default=2.0, help="simulated time per world, s (> 0)")
   parser.add_argument("--device", default=None, help="cpu or cuda:N (default: cuda if present)")
   parser.add_argument("--backend", default="auto", choices=["auto", "warp", "native"],
-                      help="auto: the native (OpenMP) step on the CPU when built, Warp otherwise")
+                      help="auto: the native step (OpenMP / CUDA) where it is built and supports the "
+                           "model, Warp otherwise")
   parser.add_argument("--seed", type=nonneg_int, default=0)
   return parser
 
@@ -40,12 +41,8 @@ def main(argv=None):
   args = parse_args(argv)
 
   device = args.device or ("cuda:0" if wp.is_cuda_available() else "cpu")
-  backend = args.backend
-  if backend == "auto":
-    from . import native
-    backend = "native" if device == "cpu" and native.available("cpu") else "warp"
   t0 = time.perf_counter()
-  sim = pws.Simulator(args.model, nworld=args.nworld, device=device, backend=backend)
+  sim = pws.Simulator(args.model, nworld=args.nworld, device=device, backend=args.backend)
   m = sim.model
   load_s = time.perf_counter() - t0
   nsteps = max(1, int(round(args.seconds / m.opt.timestep)))

@@ -9,7 +9,7 @@ mj_RungeKutta.
 
 import warp as wp
 
-from . import actuation, constraint, math, passive, smooth
+from . import actuation, collision_driver, constraint, math, passive, smooth, solver, support
 from .support import apply_ft
 from .types import Data, DisableBit, IntegratorType, JointType, Model
 
@@ -25,7 +25,9 @@ def fwd_position(m: Model, d: Data):
   smooth.crb(m, d)
   smooth.factor_m(m, d)
   smooth.tendon(m, d)
-  constraint.fwd_position(m, d)
+  if not m.opt.disabled(DisableBit.CONSTRAINT):
+    collision_driver.collision(m, d)
+  constraint.make_constraint(m, d)
 
 
 def fwd_velocity(m: Model, d: Data):
@@ -101,7 +103,13 @@ def evaluate(m: Model, d: Data):
   fwd_velocity(m, d)
   actuation.fwd_actuation(m, d)
   fwd_acceleration(m, d)
-  constraint.fwd_constraint(m, d)
+  fwd_constraint(m, d)
+
+
+def fwd_constraint(m: Model, d: Data):
+  """Solves the constraint problem: qacc, qfrc_constraint (nworld, nv) and efc_force."""
+  constraint.equality_jdotv(m, d)
+  solver.solve(m, d)
 
 
 @wp.func
@@ -235,7 +243,7 @@ def _factor_solve_h(
   smooth.factor_tree(worldid, nv, dof_parentid, qH_out, qHDiagInv_out)
   for i in range(nv):
     qacc_out[worldid, i] = qfrc_in[worldid, i]
-  smooth.solve_tree(worldid, nv, dof_parentid, qH_out, qHDiagInv_out, qacc_out)
+  support.solve_tree(worldid, nv, dof_parentid, qH_out, qHDiagInv_out, qacc_out)
 
 
 def _implicit_qacc(m: Model, d: Data, with_actuators: bool):

@@ -384,6 +384,8 @@ def load_mj_model(path_or_xml) -> mujoco.MjModel:
   if not os.path.exists(path_or_xml):
     raise FileNotFoundError(f"model file '{path_or_xml}' does not exist (pass a path, an XML "
                             f"string, or a bundled model name)")
+  if os.path.isdir(path_or_xml):  # MuJoCo's parser would call it an "empty file"
+    raise ValueError(f"model path '{path_or_xml}' is a directory; pass the MJCF/URDF file in it")
   return mujoco.MjModel.from_xml_path(path_or_xml)
 
 

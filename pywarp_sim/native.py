@@ -49,6 +49,7 @@ _native, _native_error, _native_built = _import_extension("_native")
 _native_cuda, _native_cuda_error, _native_cuda_built = _import_extension("_native_cuda")
 
 __all__ = [
+  "module",
   "available",
   "unavailable_reason",
   "integrate_pos",
@@ -96,6 +97,12 @@ def unavailable_reason(device: Any = "cpu") -> str:
       return f"pywarp_sim._native was not built; {_REBUILD_HINT} [{_native_error}]"
     return f"pywarp_sim._native failed to import: {_native_error}"
   return ""
+
+
+def module(device: Any = "cpu"):
+  """The loaded extension module for `device` ("cpu": _native, "cuda"/"cuda:N": _native_cuda),
+  or None when it is not built or failed to import (`unavailable_reason` says why)."""
+  return _native_cuda if _is_cuda_device(device) else _native
 
 
 def available(device: Any = "cpu") -> bool:

@@ -34,6 +34,7 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 from __future__ import annotations
 
 import mujoco
+import torch
 import warp as wp
 
 from . import native
@@ -68,12 +69,13 @@ def workspace_rows(device, model) -> int:
   require(device)
   if device.is_cuda:
     has_convex = bool(model.collision is not None and model.collision.nconvex)
-    return int(native._native_cuda.resident_step_threads(device.ordinal, has_convex))
-  return int(native._native.lanes) * max(1, int(native._native.openmp_max_threads()))
+    return int(native.module("cuda").resident_step_threads(device.ordinal, has_convex))
+  cpu = native.module("cpu")
+  return int(cpu.lanes) * max(1, int(cpu.openmp_max_threads()))
 
 
 def _module_for(device):
-  return native._native_cuda if device.is_cuda else native._native
+  return native.module("cuda" if device.is_cuda else "cpu")
 
 
 def _device_name(device) -> str:
@@ -88,7 +90,7 @@ def require(device) -> None:
   name such as "cpu" / "cuda:0"), saying why: module not built, no CUDA, no such device."""
   name = _device_name(device)
   reason = native.unavailable_reason(name)
-  module = native._native if name == "cpu" else native._native_cuda
+  module = native.module("cpu" if name == "cpu" else "cuda")
   if not reason and not hasattr(module, "StepPlan"):
     reason = ("the compiled native module predates the fused step (no StepPlan); rebuild with "
               "`make venv`")
@@ -224,11 +226,11 @@ def _check_supported(sim) -> None:
 def _scalar_info(arr, name):
   """(scalar kind 'float'|'int', scalars per element) of a Warp array's dtype."""
   dtype = arr.dtype
-  scalar = getattr(dtype, "_wp_scalar_type_", dtype)
-  kind = "float" if scalar is wp.float32 else ("int" if scalar is wp.int32 else None)
+  scalar = wp.to_torch(arr).dtype  # the scalar type of a (vector / matrix) Warp dtype
+  kind = {torch.float32: "float", torch.int32: "int"}.get(scalar)
   if kind is None:
     raise RuntimeError(f"native backend: array '{name}' has dtype {dtype}; expected float32 or int32 data")
-  return kind, int(getattr(dtype, "_length_", 1))
+  return kind, int(wp.types.type_size(dtype))
 
 
 def _address(arr) -> int:
@@ -318,9 +320,9 @@ class NativeStepper:
     self.lanes = True  # CPU: lockstep groups of eight worlds (set_lanes)
     self.staging = False  # each world steps inside a per-thread buffer (set_staging)
     self._module = _module_for(sim.device)
-    self._build(sim)
+    self.build(sim)
 
-  def _build(self, sim):
+  def build(self, sim):
     # The plan holds raw addresses: keep every array alive while it is used, so an array the
     # user replaces is never freed under it (a replaced array is still stale: see refresh).
     keep = []
@@ -339,7 +341,7 @@ class NativeStepper:
     if fp != self._fingerprint:
       if fp[2:] != self._fingerprint[2:]:
         _check_supported(sim)
-        self._build(sim)  # model options changed: rebuild every table
+        self.build(sim)  # model options changed: rebuild every table
       else:
         self.plan.set_runtime(_auto_reset_mask(sim), float(sim.max_qvel))
         self._fingerprint = fp
@@ -393,7 +395,7 @@ def refresh(sim) -> None:
   """Rebuilds the pointer tables (after Model or Data arrays were replaced by new arrays)."""
   st = stepper(sim)
   _check_supported(sim)
-  st._build(sim)
+  st.build(sim)
 
 
 def set_num_threads(sim, num_threads: int) -> None:

@@ -4,8 +4,10 @@
       [--steps 500] [--width 640] [--height 480] [--device cpu] [--task humanoid-walk]
 
 The task and the runner configuration come from `pws_train.json` next to the checkpoint
-(written by pywarp_sim.train); `--task` overrides it. World 0 is rendered with
-mujoco.Renderer at the env's control rate. Rendering is offscreen: MUJOCO_GL selects the
+(written by pywarp_sim.train); `--task` overrides it. The checkpoint is read weights-only
+(train.load_policy_checkpoint): a file holding pickled Python objects is refused with exit
+code 2 and never executed. World 0 is rendered with mujoco.Renderer at the env's control
+rate. Rendering is offscreen: MUJOCO_GL selects the
 OpenGL backend (egl on headless GPU machines, osmesa for software rendering, glfw with a
 display). When MUJOCO_GL is unset on Linux and a video is asked for, play sets it to egl
 (re-executing itself, as MuJoCo reads it at import). `.mp4` needs imageio-ffmpeg (pip install 'pywarp_sim[rl]');
@@ -33,6 +35,7 @@ import torch
 
 from .cli import check_device, check_file, float_triple, positive_int
 from .cli import dumps as json_dumps
+from .train import PolicyCheckpointError
 
 
 class RenderError(RuntimeError):
@@ -49,11 +52,14 @@ def load_train_config(checkpoint: str) -> dict:
 
 
 def load_policy(checkpoint: str, env, runner_cfg: dict | None = None):
-  """The deterministic (mean) policy of an rsl-rl checkpoint, for `env`'s observations."""
+  """The deterministic (mean) policy of an rsl-rl checkpoint, for `env`'s observations.
+  The file is read weights-only (train.load_policy_checkpoint): one holding pickled Python
+  objects raises train.PolicyCheckpointError and nothing in it is executed."""
   from . import train
+  state = train.load_policy_checkpoint(checkpoint, env.device)
   cfg = runner_cfg or load_train_config(checkpoint).get("runner") or train.runner_cfg()
   runner = train.make_runner(env, cfg, log_dir=None, device=env.device)
-  runner.load(checkpoint, load_cfg={"actor": True}, map_location=env.device)
+  train.restore_runner(runner, state, load_cfg={"actor": True}, source=f"policy checkpoint {checkpoint}")
   return runner.get_inference_policy(env.device)
 
 
@@ -236,7 +242,7 @@ def main(argv=None):
   try:
     stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,
                  a.height, command)
-  except RenderError as e:
+  except (RenderError, PolicyCheckpointError) as e:
     print(f"pywarp_sim.play: {e}", file=sys.stderr)
     sys.exit(2)
   ret = stats["mean_return"]

@@ -14,7 +14,6 @@ once into a CUDA graph on that stream and replayed (`wp.capture_launch`).
 """
 
 import contextlib
-import enum
 import math
 import os
 import threading
@@ -25,19 +24,10 @@ import warp as wp
 
 from . import forward as _forward
 from .io import check_count, make_data, put_model
-from .types import Data, Model
+from .types import COUNTERS, Data, Health, Model
 
-_BACKENDS = ("warp", "native")
-
-
-class Health(enum.IntFlag):
-  """Per-world health bits in `Simulator.health` (0 = healthy)."""
-  NONFINITE = 1          # qpos, qvel, qacc, ctrl or act has a NaN/Inf
-  CONTACT_OVERFLOW = 2   # more contacts than the per-world capacity (d.contact.overflow)
-  SOLVER_NOT_CONVERGED = 4  # constraint solver hit its iteration limit (nefc > 0)
-  VELOCITY_BOUND = 8     # |qvel| beyond Simulator.max_qvel
-  PARKED = 16            # auto_reset found the world's reset state non-finite (a NaN/Inf in its
-                         # parameter bank row): not reset again, not checked, until sim.reset
+_BACKENDS = ("auto", "warp", "native")
+_NATIVE_MAX_NSTEPS = 2 ** 31 - 1  # the native StepPlan.step takes nsteps as a C int
 
 
 # auto_reset's default trigger: a non-finite state or a velocity beyond max_qvel. Contact
@@ -45,9 +35,6 @@ class Health(enum.IntFlag):
 DEFAULT_RESET_ON = Health.NONFINITE | Health.VELOCITY_BOUND
 _CHECKED = Health.NONFINITE | Health.CONTACT_OVERFLOW | Health.SOLVER_NOT_CONVERGED | Health.VELOCITY_BOUND
 
-# Device counters, in this order (Simulator.counters names them).
-_COUNTERS = ("nonfinite", "contact_overflow", "solver_not_converged", "velocity_bound",
-             "auto_resets", "parked")
 
 
 @wp.kernel
@@ -242,7 +229,10 @@ class Simulator:
     model: a Model (from `load_model`) or a path / XML string / bundled model name.
     nworld: number of worlds (>= 1).
     device: "cpu" or "cuda:N" (default: Warp's preferred device).
-    backend: "warp" (Warp kernels, CPU and CUDA) or "native" (fused C++/CUDA step).
+    backend: "auto" (default: "native" where its module is built for the device and it
+      supports the model, else "warp"; `sim.backend` names the choice and
+      `sim.backend_reason` why), "native" (the fused C++/CUDA step, the product path) or
+      "warp" (the Warp kernels: the readable reference pipeline, every feature).
     auto_reset: after each step, reset worlds with a health flag of `reset_on`, in place on
       the device (state only: their derived quantities are recomputed by the next
       step/forward); `sim.last_reset_flags` keeps the flags that caused each world's last
@@ -270,12 +260,13 @@ class Simulator:
   `sim.qfrc_applied = t` raises (write in place: `sim.qfrc_applied[:] = t`).
   """
 
-  def __init__(self, model, nworld: int = 1, device=None, backend: str = "warp",
+  def __init__(self, model, nworld: int = 1, device=None, backend: str = "auto",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
                graph: bool = False, nconmax: int | None = None, workspace: str = "world",
                reset_on: int = DEFAULT_RESET_ON):
     from . import io
     check_count("nworld", nworld)
+    nworld = int(nworld)  # a numpy integer is a valid count, but Warp's shapes need an int
     check_count("nbank", nbank, allow_none=True)
     check_count("nconmax", nconmax, allow_none=True)
     max_qvel = _check_max_qvel(max_qvel)
@@ -284,7 +275,7 @@ class Simulator:
       raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
     if workspace not in ("world", "thread"):
       raise ValueError(f"workspace must be 'world' or 'thread', got '{workspace}'")
-    if workspace == "thread" and backend != "native":
+    if workspace == "thread" and backend == "warp":
       raise ValueError("workspace='thread' (solver workspace held per thread) needs backend='native': "
                        "the Warp backend's kernels index every array by world; use workspace='world'")
     if backend == "native":
@@ -297,9 +288,14 @@ class Simulator:
           or (nconmax is not None and model.collision.nconmax != nconmax)):
       model = put_model(model.mj_model, self.device, nbank or model.nbank,
                         nconmax if nconmax is not None else model.collision.nconmax)
+    backend, reason = _choose_backend(backend, self.device, model)
     if backend == "native":
-      native_backend.check_model(model)  # before any state is allocated
+      _native_backend().check_model(model)  # before any state is allocated
+    if workspace == "thread" and backend != "native":
+      raise ValueError(f"workspace='thread' needs the native backend, which cannot run here ({reason}); "
+                       f"use workspace='world'")
     sets = object.__setattr__  # __setattr__ guards the Data field names, not these
+    sets(self, "backend_reason", reason)
     sets(self, "model", model)
     sets(self, "backend", backend)
     sets(self, "auto_reset", auto_reset)
@@ -316,7 +312,7 @@ class Simulator:
       sets(self, "_health", wp.zeros(nworld, dtype=int))
       sets(self, "_mask", wp.zeros(nworld, dtype=int))
       sets(self, "_last_reset", wp.zeros(nworld, dtype=int))
-      sets(self, "_counters", wp.zeros(len(_COUNTERS), dtype=int))
+      sets(self, "_counters", wp.zeros(len(COUNTERS), dtype=int))
     sets(self, "_banks", [_scalar_rows(a) for a in model.banks().values()])
     sets(self, "_views", {})
     self.forward()
@@ -443,14 +439,14 @@ class Simulator:
     and checkpoints; users read `health`, `last_reset_flags` and `counters`."""
     return {"health": self._health, "last_reset": self._last_reset, "counters": self._counters}
 
-  COUNTERS = _COUNTERS
+  COUNTERS = COUNTERS  # names of sim.counters, in the device array's order
 
   @property
   def counters(self) -> dict:
     """Device counters read back to the host (this syncs): (world, step) events per health
     flag since construction, and the number of auto resets."""
     c = self._counters.numpy()
-    return {name: int(c[i]) for i, name in enumerate(_COUNTERS)}
+    return {name: int(c[i]) for i, name in enumerate(COUNTERS)}
 
   def to_cupy(self, name: str):
     """A CuPy array sharing the memory of state array `name` (e.g. "qpos"), through DLPack;
@@ -470,7 +466,7 @@ class Simulator:
     """
     validate_actions(ctrl, (self.nworld, self.model.nu), self.torch_device, "ctrl",
                      check_finite=check_finite)
-    self.ctrl.copy_(ctrl)
+    self.ctrl.copy_(ctrl.detach())  # the values only: a policy's autograd graph stays out of sim.ctrl
 
   # ---- stepping ------------------------------------------------------------
   def _wp_stream(self):
@@ -548,6 +544,9 @@ class Simulator:
 
     No host syncs: with graph=True on CUDA each step is one graph replay."""
     check_count("nsteps", nsteps, minimum=0)
+    if self.backend == "native" and nsteps > _NATIVE_MAX_NSTEPS:
+      raise ValueError(f"nsteps must be <= {_NATIVE_MAX_NSTEPS} per call with backend='native' (the "
+                       f"fused step counts steps in a C int), got {nsteps}; call step in chunks")
     with self._exclusive("step"):
       self._step(int(nsteps))
 
@@ -627,6 +626,20 @@ class Simulator:
 def _native_backend():
   from . import native_backend
   return native_backend
+
+
+def _choose_backend(backend: str, device, model: Model) -> tuple:
+  """(backend, reason): the one place "auto" is resolved. Native where its module runs on the
+  device and the model needs nothing it lacks, else Warp, with the reason."""
+  if backend != "auto":
+    return backend, f"backend={backend!r} was asked for"
+  nb = _native_backend()
+  try:
+    nb.require(device)
+    nb.check_model(model)
+  except RuntimeError as e:
+    return "warp", f"auto: the Warp backend, because {e}"
+  return "native", "auto: the native backend is built for this device and supports the model"
 
 
 def _check_max_qvel(value) -> float:

@@ -9,7 +9,7 @@ run over (world, element) grids.
 
 import warp as wp
 
-from . import math
+from . import math, support
 from .types import DisableBit, JointType, Model, Data, vec10
 
 _FREE = wp.constant(int(JointType.FREE))
@@ -355,37 +355,6 @@ def factor_tree(worldid: int, nv: int, dof_parentid: wp.array(dtype=int),
     qLDiagInv[worldid, k] = 1.0 / qLD[worldid, k, k]
 
 
-@wp.func
-def solve_tree(worldid: int, nv: int, dof_parentid: wp.array(dtype=int),
-               qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
-               x: wp.array2d(dtype=float)):
-  """x[worldid] <- (L'DL)^-1 x[worldid] in place (mj_solveLD)."""
-  solve_tree_row(worldid, worldid, nv, dof_parentid, qLD, qLDiagInv, x)
-
-
-@wp.func
-def solve_tree_row(worldid: int, row: int, nv: int, dof_parentid: wp.array(dtype=int),
-                   qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
-                   x: wp.array2d(dtype=float)):
-  """x[row] <- (L'DL)^-1 x[row] in place, with the factor of world `worldid`."""
-  for r in range(nv):
-    i = nv - 1 - r
-    xi = x[row, i]
-    j = dof_parentid[i]
-    while j >= 0:
-      x[row, j] = x[row, j] - qLD[worldid, i, j] * xi
-      j = dof_parentid[j]
-  for i in range(nv):
-    x[row, i] = x[row, i] * qLDiagInv[worldid, i]
-  for i in range(nv):
-    acc = x[row, i]
-    j = dof_parentid[i]
-    while j >= 0:
-      acc -= qLD[worldid, i, j] * x[row, j]
-      j = dof_parentid[j]
-    x[row, i] = acc
-
-
 @wp.kernel
 def _factor_m(
   # Model:
@@ -425,7 +394,7 @@ def _solve_ld(
   worldid = wp.tid()
   for i in range(nv):
     res_out[worldid, i] = vec_in[worldid, i]
-  solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, res_out)
+  support.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, res_out)
 
 
 def solve_m(m: Model, d: Data, res: wp.array, vec: wp.array):

@@ -17,14 +17,13 @@ MuJoCo's shuffled block order with Nesterov momentum, from the warm-start forces
 
 import warp as wp
 
-from . import smooth
-from .constraint import CNSTR_CONTACT_ELLIPTIC, CNSTR_EQUALITY, CNSTR_FRICTION_DOF, CNSTR_FRICTION_TENDON
-from .types import Data, DisableBit, Model
+from . import support
+from .types import ConstraintType, Data, DisableBit, Model
 
-_EQUALITY = wp.constant(CNSTR_EQUALITY)
-_FRICTION = wp.constant(CNSTR_FRICTION_DOF)
-_FRICTION_TENDON = wp.constant(CNSTR_FRICTION_TENDON)
-_ELLIPTIC = wp.constant(CNSTR_CONTACT_ELLIPTIC)
+_EQUALITY = wp.constant(int(ConstraintType.EQUALITY))
+_FRICTION = wp.constant(int(ConstraintType.FRICTION_DOF))
+_FRICTION_TENDON = wp.constant(int(ConstraintType.FRICTION_TENDON))
+_ELLIPTIC = wp.constant(int(ConstraintType.CONTACT_ELLIPTIC))
 
 
 @wp.func
@@ -279,7 +278,7 @@ def _pgs_elliptic(worldid: int, r: int, nv: int, dof_parentid: wp.array(dtype=in
   for a in range(dim):
     for i in range(nv):
       MinvJ[6 * worldid + a, i] = efc_J[worldid, r + a, i]
-    smooth.solve_tree_row(worldid, 6 * worldid + a, nv, dof_parentid, qLD, qLDiagInv, MinvJ)
+    support.solve_tree_row(worldid, 6 * worldid + a, nv, dof_parentid, qLD, qLDiagInv, MinvJ)
   A = _mat66()
   res = _vec6()
   old = _vec6()
@@ -378,7 +377,7 @@ def _pgs_force_to_v(worldid: int, nv: int, nefc: int, dof_parentid: wp.array(dty
     for r in range(nefc):
       acc += efc_J[worldid, r, i] * efc_force[worldid, r]
     v[worldid, i] = acc
-  smooth.solve_tree(worldid, nv, dof_parentid, qLD, qLDiagInv, v)
+  support.solve_tree(worldid, nv, dof_parentid, qLD, qLDiagInv, v)
 
 
 @wp.func
@@ -633,7 +632,7 @@ def _solve(
           continue
         for i in range(nv):
           Mgrad_out[worldid, i] = efc_J_in[worldid, r, i]
-        smooth.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
+        support.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
         a = efc_R_in[worldid, r]
         res = efc_R_in[worldid, r] * efc_force_out[worldid, r] - efc_aref_out[worldid, r]
         for i in range(nv):
@@ -747,7 +746,7 @@ def _solve(
       for i in range(nv):
         cross += grad_out[worldid, i] * Mgrad_out[worldid, i]  # grad' Mgrad_old
         Mgrad_out[worldid, i] = grad_out[worldid, i]
-      smooth.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
+      support.solve_tree(worldid, nv, dof_parentid, qLD_in, qLDiagInv_in, Mgrad_out)
       grad_mgrad = float(0.0)
       for i in range(nv):
         grad_mgrad += grad_out[worldid, i] * Mgrad_out[worldid, i]

@@ -1,4 +1,5 @@
-"""Helpers shared by pipeline stages (MuJoCo's engine_support)."""
+"""Helpers shared by pipeline stages (MuJoCo's engine_support and engine_util_sparse):
+apply_ft (mj_applyFT), solve_tree / solve_tree_row (mj_solveLD on the tree-sparse factor)."""
 
 import warp as wp
 
@@ -25,3 +26,34 @@ def apply_ft(
   while dofid >= 0:
     qfrc[worldid, dofid] = qfrc[worldid, dofid] + math.point_jac_dot(cdof[worldid, dofid], rel, force, torque)
     dofid = dof_parentid[dofid]
+
+
+@wp.func
+def solve_tree(worldid: int, nv: int, dof_parentid: wp.array(dtype=int),
+               qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
+               x: wp.array2d(dtype=float)):
+  """x[worldid] <- (L'DL)^-1 x[worldid] in place (mj_solveLD)."""
+  solve_tree_row(worldid, worldid, nv, dof_parentid, qLD, qLDiagInv, x)
+
+
+@wp.func
+def solve_tree_row(worldid: int, row: int, nv: int, dof_parentid: wp.array(dtype=int),
+                   qLD: wp.array3d(dtype=float), qLDiagInv: wp.array2d(dtype=float),
+                   x: wp.array2d(dtype=float)):
+  """x[row] <- (L'DL)^-1 x[row] in place, with the factor of world `worldid`."""
+  for r in range(nv):
+    i = nv - 1 - r
+    xi = x[row, i]
+    j = dof_parentid[i]
+    while j >= 0:
+      x[row, j] = x[row, j] - qLD[worldid, i, j] * xi
+      j = dof_parentid[j]
+  for i in range(nv):
+    x[row, i] = x[row, i] * qLDiagInv[worldid, i]
+  for i in range(nv):
+    acc = x[row, i]
+    j = dof_parentid[i]
+    while j >= 0:
+      acc -= qLD[worldid, i, j] * x[row, j]
+      j = dof_parentid[j]
+    x[row, i] = acc

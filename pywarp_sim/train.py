@@ -8,6 +8,15 @@ steps/s, mean return and length of the episodes completed in the iteration), wri
 TensorBoard logs and rsl-rl checkpoints (model_<it>.pt) into the log dir, and
 `pws_train.json` (task, env overrides, runner config) that `pywarp_sim.play` reads.
 
+Policy checkpoints are read back with `load_policy_checkpoint` (torch.load with
+weights_only=True) and put into a runner with `restore_runner`, never with rsl-rl's
+`OnPolicyRunner.load`, which unpickles the file (weights_only=False) and so runs whatever
+code a crafted file holds. A model_<it>.pt written by OnPolicyRunner.save holds only
+tensors and plain values: actor_state_dict and critic_state_dict (the MLP weights, the
+Gaussian std and the observation normalizer's mean/var/std/count), optimizer_state_dict
+(Adam's per-parameter step/exp_avg/exp_avg_sq and its param_groups: lr, betas, ...),
+iter (int) and infos (None here).
+
 Needs the optional extra: pip install 'pywarp_sim[rl]' (rsl-rl-lib, tensorboard).
 """
 
@@ -20,6 +29,8 @@ import datetime
 import json
 import math
 import os
+import pickle
+import re
 import time
 
 import torch
@@ -70,6 +81,70 @@ def make_runner(env, cfg: dict, log_dir: str | None, device: str):
   except ImportError as e:
     raise ImportError("training needs rsl-rl-lib: pip install 'pywarp_sim[rl]'") from e
   return OnPolicyRunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=device)
+
+
+class PolicyCheckpointError(ValueError):
+  """A policy checkpoint (model_<it>.pt) is refused: it holds pickled Python objects or is
+  not a torch checkpoint, or it lacks an entry the runner needs. The message names the file;
+  nothing in it was executed and the runner is unchanged."""
+
+
+# OnPolicyRunner.load's load_cfg keys -> the checkpoint entries PPO.load reads for them
+_LOADED_ENTRIES = {"actor": "actor_state_dict", "critic": "critic_state_dict",
+                   "optimizer": "optimizer_state_dict", "iteration": "iter"}
+
+
+def load_policy_checkpoint(path: str | os.PathLike, device="cpu") -> dict:
+  """The entries of an rsl-rl policy checkpoint (model_<it>.pt), tensors on `device`.
+
+  Read with torch.load(weights_only=True): only tensors and plain containers and values are
+  rebuilt, so a crafted file cannot run code. A file holding anything else (pickled Python
+  objects), one that is not a torch checkpoint, or one without actor_state_dict raises
+  PolicyCheckpointError naming the file; a missing file raises FileNotFoundError."""
+  path = os.fspath(path)
+  with open(path, "rb") as f:  # a missing file or no permission: the OS's error says it
+    try:
+      state = torch.load(f, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+      found = re.search(r"WeightsUnpickler error:\s*(.+)", str(e))
+      reason = found.group(1).split(". Please")[0].strip() if found else type(e).__name__
+      raise PolicyCheckpointError(
+        f"policy checkpoint {path} is refused: it contains pickled Python objects, or is not a "
+        f"torch checkpoint at all ({reason}). Policy checkpoints are read weights-only (tensors, "
+        f"numbers, strings and containers), as unpickling could run arbitrary code; nothing in "
+        f"it was executed. Use a model_<it>.pt written by pywarp_sim.train, or, if the file "
+        f"comes from a source you trust, have it re-saved there with tensors and plain values "
+        f"only") from e
+    except Exception as e:  # torch's zip reader: OSError, RuntimeError on a truncated archive
+      first_line = (str(e).splitlines() or [""])[0]
+      raise PolicyCheckpointError(
+        f"policy checkpoint {path} cannot be read ({type(e).__name__}: {first_line}): it is "
+        f"truncated, corrupted or not a torch checkpoint; nothing was loaded (use another "
+        f"model_<it>.pt of the run)") from e
+  if not isinstance(state, dict) or "actor_state_dict" not in state:
+    entries = ", ".join(map(str, state)) if isinstance(state, dict) else type(state).__name__
+    raise PolicyCheckpointError(
+      f"policy checkpoint {path} is not an rsl-rl policy checkpoint: it has no actor_state_dict "
+      f"(it holds {entries or 'nothing'}). Pass a model_<it>.pt written by pywarp_sim.train")
+  return state
+
+
+def restore_runner(runner, state: dict, load_cfg: dict | None = None, strict: bool = True,
+                   source: str = "policy checkpoint"):
+  """OnPolicyRunner.load(path, load_cfg, strict) from entries already read by
+  load_policy_checkpoint, so rsl-rl never reads (unpickles) the file itself. `load_cfg` as in
+  rsl-rl ({"actor": True, ...}; None: actor, critic, optimizer, iteration and rnd). Returns
+  the checkpoint's infos. An entry that load_cfg asks for and `state` lacks raises
+  PolicyCheckpointError naming `source` before anything is loaded."""
+  wanted = load_cfg if load_cfg is not None else dict.fromkeys(_LOADED_ENTRIES, True)
+  missing = [entry for key, entry in _LOADED_ENTRIES.items() if wanted.get(key) and entry not in state]
+  if missing:
+    raise PolicyCheckpointError(
+      f"{source} lacks {', '.join(missing)} (it holds {', '.join(map(str, state))}); load only "
+      f"what it has, e.g. load_cfg={{'actor': True}} for a policy")
+  if runner.alg.load(state, load_cfg, strict):  # True when the iteration counter is to be restored
+    runner.current_learning_iteration = state["iter"]
+  return state.get("infos")
 
 
 class _TimeUp(Exception):
@@ -182,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--episode-length-s", type=positive_float, default=None,
                  help="episode time limit in seconds (> 0; default: the task's)")
   p.add_argument("--graph", action="store_true", help="CUDA graph per physics step (CUDA only)")
-  p.add_argument("--backend", choices=("warp", "native"), default="warp",
-                 help="Simulator backend of the environments (native: the fused C++/CUDA step)")
+  p.add_argument("--backend", choices=("auto", "warp", "native"), default="auto",
+                 help="Simulator backend of the environments (auto: native where it is built and "
+                      "supports the model, else warp; native: the fused C++/CUDA step)")
   p.add_argument("--quiet", action="store_true", help="only the one-line summary per iteration")
   p.add_argument("--max-minutes", type=positive_float, default=None,
                  help="stop after the iteration that reaches this wall time (> 0), with a checkpoint")
@@ -206,8 +282,7 @@ def main(argv=None):
     overrides["episode_length_s"] = a.episode_length_s
   if a.graph:
     overrides["graph"] = True
-  if a.backend != "warp":
-    overrides["backend"] = a.backend
+  overrides["backend"] = a.backend
   cfg = runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
                    run_name=a.task)
   train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,

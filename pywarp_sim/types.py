@@ -13,6 +13,7 @@ as (angular, linear) in the com frame of each kinematic tree).
 import dataclasses
 import enum
 
+import mujoco
 import warp as wp
 
 vec10 = wp.types.vector(length=10, dtype=wp.float32)
@@ -24,71 +25,129 @@ vec6 = wp.spatial_vector
 MINVAL = 1e-15  # mjMINVAL: guards against division by zero, as in MuJoCo
 
 
+# Each enum is defined once, here; where MuJoCo has it, its values are MuJoCo's (mjt*). The
+# native kernels' constants are checked against these (tests/test_architecture.py).
+_mj = mujoco
+
+
 class JointType(enum.IntEnum):
-  FREE = 0
-  BALL = 1
-  SLIDE = 2
-  HINGE = 3
+  """mjtJoint."""
+  FREE = int(_mj.mjtJoint.mjJNT_FREE)
+  BALL = int(_mj.mjtJoint.mjJNT_BALL)
+  SLIDE = int(_mj.mjtJoint.mjJNT_SLIDE)
+  HINGE = int(_mj.mjtJoint.mjJNT_HINGE)
 
 
 class GeomType(enum.IntEnum):
-  PLANE = 0
-  HFIELD = 1
-  SPHERE = 2
-  CAPSULE = 3
-  ELLIPSOID = 4
-  CYLINDER = 5
-  BOX = 6
-  MESH = 7
+  """mjtGeom (the collision types)."""
+  PLANE = int(_mj.mjtGeom.mjGEOM_PLANE)
+  HFIELD = int(_mj.mjtGeom.mjGEOM_HFIELD)
+  SPHERE = int(_mj.mjtGeom.mjGEOM_SPHERE)
+  CAPSULE = int(_mj.mjtGeom.mjGEOM_CAPSULE)
+  ELLIPSOID = int(_mj.mjtGeom.mjGEOM_ELLIPSOID)
+  CYLINDER = int(_mj.mjtGeom.mjGEOM_CYLINDER)
+  BOX = int(_mj.mjtGeom.mjGEOM_BOX)
+  MESH = int(_mj.mjtGeom.mjGEOM_MESH)
 
 
 class DynType(enum.IntEnum):
-  NONE = 0
-  INTEGRATOR = 1
-  FILTER = 2
-  FILTEREXACT = 3
+  """mjtDyn (the types pywarp_sim supports)."""
+  NONE = int(_mj.mjtDyn.mjDYN_NONE)
+  INTEGRATOR = int(_mj.mjtDyn.mjDYN_INTEGRATOR)
+  FILTER = int(_mj.mjtDyn.mjDYN_FILTER)
+  FILTEREXACT = int(_mj.mjtDyn.mjDYN_FILTEREXACT)
 
 
 class GainType(enum.IntEnum):
-  FIXED = 0
-  AFFINE = 1
+  """mjtGain (the types pywarp_sim supports)."""
+  FIXED = int(_mj.mjtGain.mjGAIN_FIXED)
+  AFFINE = int(_mj.mjtGain.mjGAIN_AFFINE)
 
 
 class BiasType(enum.IntEnum):
-  NONE = 0
-  AFFINE = 1
+  """mjtBias (the types pywarp_sim supports)."""
+  NONE = int(_mj.mjtBias.mjBIAS_NONE)
+  AFFINE = int(_mj.mjtBias.mjBIAS_AFFINE)
 
 
 class TrnType(enum.IntEnum):
-  JOINT = 0
-  JOINTINPARENT = 1
-  TENDON = 3
+  """mjtTrn (the types pywarp_sim supports)."""
+  JOINT = int(_mj.mjtTrn.mjTRN_JOINT)
+  JOINTINPARENT = int(_mj.mjtTrn.mjTRN_JOINTINPARENT)
+  TENDON = int(_mj.mjtTrn.mjTRN_TENDON)
 
 
 class IntegratorType(enum.IntEnum):
-  EULER = 0
-  RK4 = 1
-  IMPLICIT = 2
-  IMPLICITFAST = 3
+  """mjtIntegrator."""
+  EULER = int(_mj.mjtIntegrator.mjINT_EULER)
+  RK4 = int(_mj.mjtIntegrator.mjINT_RK4)
+  IMPLICIT = int(_mj.mjtIntegrator.mjINT_IMPLICIT)
+  IMPLICITFAST = int(_mj.mjtIntegrator.mjINT_IMPLICITFAST)
 
 
 class EqType(enum.IntEnum):
-  """MuJoCo's mjtEq (the types pywarp_sim supports)."""
-  CONNECT = 0
-  WELD = 1
-  JOINT = 2
-  TENDON = 3
+  """mjtEq (the types pywarp_sim supports)."""
+  CONNECT = int(_mj.mjtEq.mjEQ_CONNECT)
+  WELD = int(_mj.mjtEq.mjEQ_WELD)
+  JOINT = int(_mj.mjtEq.mjEQ_JOINT)
+  TENDON = int(_mj.mjtEq.mjEQ_TENDON)
 
 
 class ConeType(enum.IntEnum):
-  PYRAMIDAL = 0
-  ELLIPTIC = 1
+  """mjtCone."""
+  PYRAMIDAL = int(_mj.mjtCone.mjCONE_PYRAMIDAL)
+  ELLIPTIC = int(_mj.mjtCone.mjCONE_ELLIPTIC)
 
 
 class SolverType(enum.IntEnum):
-  PGS = 0
-  CG = 1
-  NEWTON = 2
+  """mjtSolver."""
+  PGS = int(_mj.mjtSolver.mjSOL_PGS)
+  CG = int(_mj.mjtSolver.mjSOL_CG)
+  NEWTON = int(_mj.mjtSolver.mjSOL_NEWTON)
+
+
+class ConstraintType(enum.IntEnum):
+  """mjtConstraint: the type of a constraint row (efc_type)."""
+  EQUALITY = int(_mj.mjtConstraint.mjCNSTR_EQUALITY)
+  FRICTION_DOF = int(_mj.mjtConstraint.mjCNSTR_FRICTION_DOF)
+  FRICTION_TENDON = int(_mj.mjtConstraint.mjCNSTR_FRICTION_TENDON)
+  LIMIT_JOINT = int(_mj.mjtConstraint.mjCNSTR_LIMIT_JOINT)
+  LIMIT_TENDON = int(_mj.mjtConstraint.mjCNSTR_LIMIT_TENDON)
+  CONTACT_FRICTIONLESS = int(_mj.mjtConstraint.mjCNSTR_CONTACT_FRICTIONLESS)
+  CONTACT_PYRAMIDAL = int(_mj.mjtConstraint.mjCNSTR_CONTACT_PYRAMIDAL)
+  CONTACT_ELLIPTIC = int(_mj.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC)
+
+
+class Collider(enum.IntEnum):
+  """Narrowphase function of a candidate pair (geom 1 type <= geom 2 type); pywarp_sim's own."""
+  PLANE_SPHERE = 0
+  PLANE_CAPSULE = 1
+  PLANE_ELLIPSOID = 2
+  PLANE_CYLINDER = 3
+  PLANE_BOX = 4
+  SPHERE_SPHERE = 5
+  SPHERE_CAPSULE = 6
+  SPHERE_CYLINDER = 7
+  SPHERE_BOX = 8
+  CAPSULE_CAPSULE = 9
+  CAPSULE_BOX = 10
+  BOX_BOX = 11
+  CONVEX = 12  # GJK/EPA (collision_convex), MuJoCo's mjc_Convex
+
+
+class Health(enum.IntFlag):
+  """Per-world health bits in `Simulator.health` (0 = healthy); pywarp_sim's own."""
+  NONFINITE = 1          # qpos, qvel, qacc, ctrl or act has a NaN/Inf
+  CONTACT_OVERFLOW = 2   # more contacts than the per-world capacity (d.contact.overflow)
+  SOLVER_NOT_CONVERGED = 4  # constraint solver hit its iteration limit (nefc > 0)
+  VELOCITY_BOUND = 8     # |qvel| beyond Simulator.max_qvel
+  PARKED = 16            # auto_reset found the world's reset state non-finite (a NaN/Inf in its
+                         # parameter bank row): not reset again, not checked, until sim.reset
+
+
+# Simulator.counters, in this order: one per checked Health bit, then auto resets and parked.
+COUNTERS = ("nonfinite", "contact_overflow", "solver_not_converged", "velocity_bound",
+            "auto_resets", "parked")
 
 
 class DisableBit(enum.IntFlag):

@@ -342,7 +342,7 @@ def test_incidents_replayed_in_training_resets_carry_state_parameters_and_latenc
   (robot_control_env_overrides): every reset world starts from the incident, with its
   parameters and its latency in physics steps (control steps x pd_decimation)."""
   envs = pytest.importorskip("pywarp_sim.envs")
-  qpos0 = envs.make("humanoid-stand", 1)._qpos_init.numpy().astype(np.float64)
+  qpos0 = envs.make("humanoid-stand", 1).initial_qpos.numpy().astype(np.float64)
   inc = _incident("a", qpos0 + np.r_[0.05, 0, 0, np.zeros(len(qpos0) - 3)], np.zeros(27),
                   motor_strength=0.85, latency=2)
   buf = F.IncidentBuffer()

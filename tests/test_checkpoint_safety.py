@@ -48,9 +48,9 @@ MARK = 1234.5678
 NATIVE = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
 
-def _sim(nworld=NWORLD, **kw):
+def _sim(nworld=NWORLD, backend="warp", **kw):
   options = OPTIONS | {k: kw.pop(k) for k in list(kw) if k in OPTIONS}
-  return pws.Simulator(XML.format(**options), nworld=nworld, device="cpu", **kw)
+  return pws.Simulator(XML.format(**options), nworld=nworld, device="cpu", backend=backend, **kw)
 
 
 def _run(sim, steps=10):

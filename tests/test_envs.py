@@ -214,8 +214,8 @@ def test_ctrl_delay_env_matches_a_robot_control_loop():
   robot = SimRobot({"latency": lat_control}, control_decimation=2)
   frame = robot.reset(env.sim.qpos[0].double().numpy(), env.sim.qvel[0].double().numpy())
   kp, kd = env.kp.numpy().astype("float64"), env.kd.numpy().astype("float64")
-  force = env._force_per_ctrl.numpy().astype("float64")
-  lo, hi = env._ctrl_lo.numpy(), env._ctrl_hi.numpy()
+  force = env.force_per_ctrl.numpy().astype("float64")
+  lo, hi = env.ctrl_lo.numpy(), env.ctrl_hi.numpy()
   default = env.default_joint_pos.numpy().astype("float64")
   g = torch.Generator().manual_seed(5)
   for _ in range(15):  # 0.3 s (with 20 ms latency it falls at ~0.37 s: the env would reset)
@@ -227,6 +227,44 @@ def test_ctrl_delay_env_matches_a_robot_control_loop():
   assert env.episode_length_buf.item() == 15
   err = (env.sim.qpos[0].double() - robot._rep.sim.qpos[0].double()).abs().max().item()
   assert err < 1e-3, f"env and robot loop diverged: max |qpos difference| {err}"
+
+
+def test_delay_line_returns_each_command_its_delay_later():
+  """envs.control.DelayLine against a plain list of past commands (zeros before the start),
+  per-world delays (tensor) and one shared delay (int), and a cleared world."""
+  from pywarp_sim.envs import control
+  line = control.DelayLine(3, 2, max_delay=4)
+  delay = torch.tensor([0, 1, 4])
+  pushed = []
+  for k in range(9):
+    cmd = torch.randn(3, 2, generator=torch.Generator().manual_seed(k))
+    pushed.append(cmd)
+    got = line.push(cmd, delay)
+    for w, d in enumerate(delay.tolist()):
+      want = pushed[k - d][w] if k >= d else torch.zeros(2)
+      assert torch.equal(got[w], want), f"step {k}, world {w}, delay {d}"
+  assert torch.equal(line.push(pushed[0], 2)[1], pushed[-2][1])
+  line.clear(torch.tensor([False, True, False]))
+  assert torch.all(line.push(pushed[0], 3)[1] == 0)
+
+
+def test_reset_scenario_runs_after_the_envs_own_reset_until_removed():
+  env = envs.make("humanoid-stand", 3, "cpu")
+  masks = []
+
+  def scenario(mask):
+    masks.append(mask.clone())
+    env.sim.qpos[mask, 2] = 2.0  # a start state of the scenario's own
+  assert env.set_reset_scenario(scenario) is None
+  obs = env.reset()
+  assert len(masks) == 1 and masks[0].all()
+  assert torch.all(env.sim.qpos[:, 2] == 2.0)
+  assert torch.all(obs["policy"][:, 0] == 2.0)  # observations come after the scenario
+  assert env.set_reset_scenario(None) is scenario
+  env.reset()
+  assert len(masks) == 1 and torch.all(env.sim.qpos[:, 2] < 2.0)
+  with pytest.raises(TypeError, match="callable"):
+    env.set_reset_scenario("incidents")
 
 
 def _rollout(env, steps, seed=0):

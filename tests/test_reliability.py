@@ -20,6 +20,15 @@ FREE_BALL = """<mujoco><worldbody><geom type="plane" size="1 1 .1"/>
   <body><geom type="sphere" size=".1"/></body></worldbody></mujoco>"""
 
 
+def test_auto_backend_is_native_where_it_runs():
+  sim = pws.Simulator("humanoid", nworld=2)
+  expect = "native" if native.available("cpu") else "warp"
+  assert sim.backend == expect and sim.backend_reason.startswith("auto:")
+  from assets import EQUALITY_ZOO  # equality constraints: the Warp backend only
+  eq = pws.Simulator(EQUALITY_ZOO, nworld=2)
+  assert eq.backend == "warp" and "equality" in eq.backend_reason
+
+
 def test_nbank_zero_is_rejected_not_a_crash():
   """load_model(nbank=0) then Simulator(m) killed the process (world % nbank in a kernel)."""
   with pytest.raises(ValueError, match="nbank must be an integer >= 1"):
@@ -165,7 +174,7 @@ def test_assigning_a_data_field_raises_with_the_in_place_spelling():
 
 
 def test_two_threads_on_one_simulator_raise(monkeypatch):
-  sim = pws.Simulator("humanoid", nworld=2)
+  sim = pws.Simulator("humanoid", nworld=2, backend="warp")
   entered, release = threading.Event(), threading.Event()
   real_step = forward.step
 

@@ -56,6 +56,9 @@ def demo(args) -> dict:
   quiet = args.json
   say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
   device = args.device
+  if args.policy:  # refuse a crafted or unreadable --policy now, not after the calibrations
+    from ..train import load_policy_checkpoint
+    load_policy_checkpoint(args.policy, "cpu")
   common = dict(device=device, seed=args.seed, cpu_threads=args.threads)
   if args.quick:
     ccfg = C.CalibrationConfig.quick(**common)
@@ -293,7 +296,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None):
   a = parse_args(argv)
   if a.command == "demo":
-    demo(a)
+    from ..train import PolicyCheckpointError
+    try:
+      demo(a)
+    except PolicyCheckpointError as e:
+      print(f"pywarp_sim.academy: {e}", file=sys.stderr)
+      return 2
   return 0
 
 

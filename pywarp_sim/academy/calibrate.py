@@ -227,7 +227,8 @@ class _Batch:
     self.replayers = {}
     self.worlds = 0
 
-  def _replayer(self, n: int, k: int = 0) -> Replayer:
+  def replayer(self, n: int, k: int = 0) -> Replayer:
+    """The Replayer of n worlds for motion k (built on first use, then reused)."""
     if (k, n) not in self.replayers:
       c, motion = self.cfg, self.motions[k]
       self.replayers[k, n] = Replayer(n, decimation=self.decimation,
@@ -249,7 +250,7 @@ class _Batch:
       parts, healths = [], []
       for s in range(0, n, cap):
         zz, ll = z[s:s + cap], latency[s:s + cap]
-        rep = self._replayer(cap if n > cap or capacity else len(zz), k)
+        rep = self.replayer(cap if n > cap or capacity else len(zz), k)
         qpos0, qvel0 = motion.state
         out, h, _ = rep.rollout(self.scales(zz), ll, qpos0, qvel0, **motion.replay())
         parts.append(out)
@@ -359,7 +360,7 @@ def sensor_noise_covariance(batch: "_Batch", loss: _PooledLoss, z: np.ndarray, l
     sigma[idx] = np.sqrt(np.mean(block ** 2, axis=0)) * scale
     noise = rng.standard_normal((nstep + 1, nsample + 1, len(sigma))) * sigma
     noise[:, 0] = 0.0
-    rep = batch._replayer(nsample + 1, k)
+    rep = batch.replayer(nsample + 1, k)
     kw = motion.replay()
     if "pd" in kw:  # the robot's loop sees the same noisy readings that its log holds
       kw["pd_noise"] = noise[:-1, :, :2 * len(rep.qadr)]
@@ -408,7 +409,7 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   stand = [i for i, c in enumerate(contact) if not c] or list(range(len(motions)))
   decimation = int(round(robot.control_dt / P.base_mj_model(cfg.model).opt.timestep))
   batch = _Batch(cfg, [motions[i] for i in stand], decimation)
-  rep0 = batch._replayer(1)
+  rep0 = batch.replayer(1)
   njoint = len(rep0.qadr)
   loss = _PooledLoss([ReplayLoss(logs[i], njoint, motions[i].held, rep0.device) for i in stand])
   rng = np.random.default_rng(cfg.seed)

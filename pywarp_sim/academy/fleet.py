@@ -194,15 +194,16 @@ class IncidentBuffer:
     the env's own reset of a set of worlds, `fraction` of them start from an incident state
     with the incident robot's parameters and, when the env delays the ctrl
     (actuation_delay="ctrl"), its latency (control steps times the env's pd_decimation).
-    Wraps the instance's reset hook (the envs module offers no scenario API); returns a
-    function that removes the hook."""
-    inner = env._reset_envs
+    Installed as the env's reset scenario (HumanoidEnv.set_reset_scenario), after any
+    scenario already there; returns a function that restores the previous one."""
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
     buffer = self
+    inner = None
 
     def reset_with_incidents(mask):
-      inner(mask)
+      if inner is not None:
+        inner(mask)
       if not buffer.incidents:
         return
       pick = mask.cpu() & (torch.rand(mask.shape[0], generator=gen) < fraction)
@@ -212,8 +213,8 @@ class IncidentBuffer:
         if env.cfg.actuation_delay == "ctrl":
           env.set_latency(worlds, latency * env.cfg.pd_decimation)
 
-    env._reset_envs = reset_with_incidents
-    return lambda: setattr(env, "_reset_envs", inner)
+    inner = env.set_reset_scenario(reset_with_incidents)
+    return lambda: env.set_reset_scenario(inner)
 
   def to_list(self) -> list:
     return [i.to_dict() for i in self.incidents]
@@ -262,7 +263,7 @@ def replay_incidents(buffer: IncidentBuffer, env, horizon_s: float, decimation: 
   nstep = max(1, int(round(horizon_s / (decimation * rep.sim.model.opt.timestep))))
   default = env.default_joint_pos.cpu().numpy()
   targets = np.repeat(default[None], nstep, axis=0)
-  force = env._force_per_ctrl.cpu().numpy()
+  force = env.force_per_ctrl.cpu().numpy()
   out, health, _ = rep.rollout({k: np.array([u.params[k] for u in used]) for k in P.BANK_PARAMS},
                                latency.numpy(), qpos0, qvel0,
                                pd=(targets, env.kp.cpu().numpy(), env.kd.cpu().numpy(), force))
@@ -347,11 +348,14 @@ def train_policy(spec_obj, buffer: IncidentBuffer, cfg: FleetConfig, log_dir: st
 
 def load_policy(checkpoint: str, task: str = "humanoid-stand", device="cpu"):
   """The inference policy (obs TensorDict -> actions) of an rsl-rl checkpoint written by
-  pywarp_sim.train for `task`."""
+  pywarp_sim.train for `task`. The file is read weights-only (train.load_policy_checkpoint):
+  one holding pickled Python objects raises train.PolicyCheckpointError before any env is
+  built, and nothing in it is executed."""
   from .. import envs, train
+  state = train.load_policy_checkpoint(checkpoint, device)
   env = envs.make(task, 1, device)
   runner = train.make_runner(env, train.runner_cfg(), None, env.device)
-  runner.load(checkpoint)
+  train.restore_runner(runner, state, source=f"policy checkpoint {checkpoint}")
   return runner.get_inference_policy(device=env.device)
 
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from ..envs import control
 from . import params as P
 from .calibrate import SCALE_FLOORS
 from .robot import channel_groups
@@ -147,12 +148,12 @@ def _mirror_obs_and_reward(env, frame, actions, last_actions, compute_reward: bo
   env.actions.copy_(actions)
   reward, fell = 0.0, False
   if compute_reward:
-    b = env._base_state()
-    r, _ = env._rewards(b)
+    b = env.base_state()
+    r, _ = env.compute_rewards(b)
     reward = float(r[0])
     cfg = env.cfg
     fell = bool((b["height"][0] < cfg.termination_height) | (b["gravity"][0, 2] > cfg.termination_gravity_z))
-  return env._compute_obs(), reward, fell
+  return env.compute_observations(), reward, fell
 
 
 def rollout_return(policy, env, robot, episode_s: float | None = None, record: bool = False):
@@ -165,7 +166,7 @@ def rollout_return(policy, env, robot, episode_s: float | None = None, record: b
   dt_env = env.dt
   sub = max(1, int(round(dt_env / robot.control_dt)))
   nsteps = int(math.ceil((episode_s or cfg.episode_length_s) / dt_env))
-  qpos0 = env._qpos_init.cpu().numpy().astype(np.float64)
+  qpos0 = env.initial_qpos.cpu().numpy().astype(np.float64)
   frame = robot.reset(qpos0, np.zeros(env.sim.model.nv))
   nu = env.num_actions
   actions = torch.zeros(1, nu, device=env.sim.qpos.device)
@@ -173,8 +174,8 @@ def rollout_return(policy, env, robot, episode_s: float | None = None, record: b
   obs, _, _ = _mirror_obs_and_reward(env, frame, actions, last, False)
   total, fell, frames = 0.0, False, [frame] if record else None
   kp, kd = env.kp.cpu().numpy(), env.kd.cpu().numpy()
-  force = env._force_per_ctrl.cpu().numpy()
-  lo, hi = env._ctrl_lo.cpu().numpy(), env._ctrl_hi.cpu().numpy()
+  force = env.force_per_ctrl.cpu().numpy()
+  lo, hi = env.ctrl_lo.cpu().numpy(), env.ctrl_hi.cpu().numpy()
   default = env.default_joint_pos.cpu().numpy()
   steps = 0
   with torch.no_grad():
@@ -183,11 +184,12 @@ def rollout_return(policy, env, robot, episode_s: float | None = None, record: b
       actions = torch.clamp(policy(obs), -cfg.clip_actions, cfg.clip_actions)
       a = actions[0].cpu().numpy().astype(np.float64)
       for _ in range(sub):
+        # the env's control law in float64 on the robot's readings, at the robot's rate
         if cfg.action_type == "position":
-          tau = kp * (default + cfg.action_scale * a - frame.joint_pos) - kd * frame.joint_vel
-          ctrl = np.clip(tau / force, lo, hi)
+          ctrl = control.pd_ctrl(frame.joint_pos, frame.joint_vel, default + cfg.action_scale * a,
+                                 kp, kd, force, lo, hi)
         else:
-          ctrl = np.clip(cfg.action_scale * a, lo, hi)
+          ctrl = control.clip_ctrl(cfg.action_scale * a, lo, hi)
         frame = robot.step(ctrl)
         if record:
           frames.append(frame)
@@ -215,8 +217,8 @@ def policy_return_drop(policy, env_cfg, robot, sim_params: dict | None = None,
       env = envs.make(task, 1, device, **cfg)
     else:
       env = envs.HumanoidEnv(env_cfg, 1, device)
-    for attr in ("_compute_obs", "_rewards", "_base_state", "_qpos_init", "kp", "kd",
-                 "_force_per_ctrl", "default_joint_pos"):
+    for attr in ("compute_observations", "compute_rewards", "base_state", "initial_qpos", "kp",
+                 "kd", "force_per_ctrl", "ctrl_lo", "ctrl_hi", "default_joint_pos"):
       if not hasattr(env, attr):
         raise AttributeError(f"HumanoidEnv has no '{attr}'")
   except Exception as e:  # envs absent or changed: say so instead of guessing

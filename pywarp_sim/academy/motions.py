@@ -56,6 +56,7 @@ import mujoco
 import numpy as np
 
 from .. import models
+from ..envs import control
 
 # Settle time for the resting state: long enough for the limbs to come to rest on the floor.
 SETTLE_S = 2.0
@@ -250,8 +251,8 @@ class PDExcitation:
     frame = robot.reset(*self.state, held=self.held)
     frames, sent = [frame], []
     for target in self.targets:
-      tau = self.kp * (target - frame.joint_pos) - self.kd * frame.joint_vel
-      ctrl = np.clip(tau / self.gear, -1.0, 1.0)
+      ctrl = control.pd_ctrl(frame.joint_pos, frame.joint_vel, target, self.kp, self.kd,
+                             self.gear, -1.0, 1.0)
       frame = robot.step(ctrl)
       frames.append(frame)
       sent.append(ctrl)

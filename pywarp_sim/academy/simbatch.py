@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import warp as wp
 
+from ..envs import control
 from ..io import put_model
 from ..simulator import Simulator
 from . import params as P
@@ -118,17 +119,7 @@ class Replayer:
 
   def foot_contacts(self) -> torch.Tensor:
     """(nworld, nfoot) bool: a foot geom has an active contact (last forward/step)."""
-    c = self.sim.data.contact
-    n = self.nworld
-    if c.nconmax == 0:
-      return torch.zeros(n, len(FOOT_GEOMS), dtype=torch.bool, device=self.device)
-    geom = wp.to_torch(c.geom)
-    ncon = wp.to_torch(c.ncon)
-    exclude = wp.to_torch(c.exclude)
-    cap = geom.shape[1]
-    valid = (torch.arange(cap, device=self.device)[None] < ncon[:, None]) & (exclude == 0)
-    hit = (geom[:, :, None, :] == self.foot_geoms[None, None, :, None]).any(-1)
-    return (hit & valid[:, :, None]).any(1)
+    return control.foot_contacts(self.sim, self.foot_geoms)
 
   # ---- rollouts ---------------------------------------------------------------------
   @torch.no_grad()
@@ -160,7 +151,7 @@ class Replayer:
     controls: open loop, (T, nu) commands shared by all worlds or (T, n, nu) per world.
     pd: closed loop instead, (targets (T, nu) or (T, n, nu) rad, kp (nu,), kd (nu,), gear (nu,)):
       every world computes clip((kp (target - q) - kd qdot) / gear, -1, 1) from its own
-      joint state at each control step, as PDExcitation does on a robot.
+      joint state at each control step (envs.control.pd_ctrl), as PDExcitation does on a robot.
     pd_noise: None, or (T, n, 2 * nu) added to the joint readings (positions rad, then
       velocities rad/s) the PD loop computes from at each control step: a robot's loop runs
       on noisy sensors. The returned channels stay exact.
@@ -196,12 +187,11 @@ class Replayer:
     T = seq.shape[0]
     seq = seq[:, None, :].expand(T, N, self.nu) if seq.dim() == 2 else \
       torch.cat([seq, seq[:, :1].expand(T, N - n, self.nu)], dim=1)
-    lmax = int(lat.max()) if lat.numel() else 0
-    # command history: row lmax + k holds the command of control step k (zeros before the start)
-    hist = torch.zeros(lmax + T, N, self.nu, device=dev)
-    if pd is None:
-      hist[lmax:] = seq
-    else:
+    if lat.numel() and int(lat.min()) < 0:
+      raise ValueError(f"latency must be >= 0 control steps, got {lat.tolist()}")
+    # the commands in flight: each world's command of control step k reaches it at k + latency
+    delay = control.DelayLine(N, self.nu, int(lat.max()) if lat.numel() else 0, device=dev)
+    if pd is not None:
       kp, kd, gear = (torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev) for x in pd[1:])
       if pd_noise is not None:
         pd_noise = torch.as_tensor(pd_noise, dtype=torch.float32, device=dev)
@@ -209,7 +199,6 @@ class Replayer:
           raise ValueError(f"pd_noise has shape {tuple(pd_noise.shape)}; expected (T, n, 2 nu) = "
                            f"{(T, n, 2 * self.nu)}")
         pd_noise = torch.cat([pd_noise, pd_noise.new_zeros(T, N - n, 2 * self.nu)], dim=1)
-    rows = torch.arange(N, device=dev)
     out = torch.empty(T + 1, N, 2 * len(self.qadr) + 7, device=dev)
     out[0] = self.channels()
     feet = torch.empty(T + 1, N, len(FOOT_GEOMS), dtype=torch.bool, device=dev) if contacts else None
@@ -222,12 +211,14 @@ class Replayer:
     if free:
       height[0] = self.sim.qpos[:, 2]
     for k in range(T):
-      if pd is not None:
+      if pd is None:
+        command = seq[k]
+      else:
         q, qd = out[k, :, :nj], out[k, :, nj:2 * nj]
         if pd_noise is not None:
           q, qd = q + pd_noise[k, :, :nj], qd + pd_noise[k, :, nj:]
-        hist[lmax + k] = torch.clamp((kp * (seq[k] - q) - kd * qd) / gear, -1.0, 1.0)
-      sim_ctrl.copy_(hist[k + lmax - lat, rows])
+        command = control.pd_ctrl(q, qd, seq[k], kp, kd, gear, -1.0, 1.0)
+      sim_ctrl.copy_(delay.push(command, lat))
       self.sim.step(self.decimation)
       out[k + 1] = self.channels()
       if free:

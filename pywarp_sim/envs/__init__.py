@@ -7,10 +7,14 @@ Tasks:
 The environments follow rsl-rl-lib 5.x's VecEnv interface (num_envs, num_actions,
 max_episode_length, episode_length_buf, device, cfg, get_observations() -> TensorDict with a
 "policy" group, step(actions) -> (obs, rewards, dones, extras)); see envs/humanoid.py.
+
+The control loop between the policy and the motors (PD law, ctrl clipping, latency, foot
+contact readings) is envs/control.py, shared with the academy's robot replays.
 """
 
 import dataclasses
 
+from . import control
 from .humanoid import HumanoidEnv, HumanoidEnvCfg
 
 TASKS = {
@@ -37,4 +41,4 @@ def make(name: str, num_envs: int, device="cpu", **cfg) -> HumanoidEnv:
   return (env_class or HumanoidEnv)(make_cfg(name, **cfg), num_envs, device)
 
 
-__all__ = ["make", "make_cfg", "TASKS", "HumanoidEnv", "HumanoidEnvCfg"]
+__all__ = ["make", "make_cfg", "TASKS", "HumanoidEnv", "HumanoidEnvCfg", "control"]

@@ -8,7 +8,7 @@ Actions (num_envs, 21), one per motor of `humanoid.xml`:
 
 * ``action_type="position"`` (default): joint position targets
   ``q_target = default_joint_pos + action_scale * action``. humanoid.xml has
-  motors (torque actuators), so the PD law runs in torch at every physics
+  motors (torque actuators), so the PD law (control.pd_ctrl) runs in torch at every physics
   step: ``tau = kp * (q_target - q) - kd * qdot`` (N m), ``ctrl = tau / gear``
   clipped to the motor's ctrlrange (so |tau| <= gear). `kp`/`kd` default to
   ``kp_per_gear * gear`` and ``kd_per_gear * gear`` (12 and 0.05: the ankles must be
@@ -65,6 +65,7 @@ import torch
 
 from .. import randomize
 from ..simulator import Simulator, validate_actions
+from . import control
 
 try:  # rsl-rl-lib is optional (extra "rl"); the env works without it
   from rsl_rl.env import VecEnv as _VecEnvBase
@@ -127,7 +128,7 @@ class HumanoidEnvCfg:
   validate_actions: bool = True       # reject NaN/shape/dtype/device errors (one host sync)
   max_qvel: float = 1e3               # Simulator health bound
   graph: bool = False                 # CUDA graph per physics step (CUDA only)
-  backend: str = "warp"               # Simulator backend
+  backend: str = "auto"               # Simulator backend (auto: native where it runs, else warp)
   seed: int = 0
 
 
@@ -148,6 +149,15 @@ class HumanoidEnv(_VecEnvBase):
   commands (num_envs, 3), last_base_state (after the last step's physics, before its resets:
   {"height" m, "gravity" base frame, "lin_vel" base frame m/s, "ang_vel" body frame rad/s},
   each (num_envs, 3) or (num_envs,)).
+
+  The control law (what a robot running the policy must reproduce; envs/control.py):
+  default_joint_pos (nu,) rad, kp (nu,) N m/rad and kd (nu,) N m s/rad (nominal, before the
+  randomiser's kp/kd scales), force_per_ctrl (nu,) N m per unit ctrl, ctrl_lo / ctrl_hi
+  (nu,) ctrl range (+-inf when unlimited); initial_qpos (nq,) the reference start state.
+
+  Seams for the academy (scoring a robot's state mirrored into `sim`, scenarios in the
+  resets): base_state(), compute_rewards(b), compute_observations(), foot_contacts(),
+  set_reset_scenario(fn), set_latency(worlds, steps).
   """
 
   def __init__(self, cfg: HumanoidEnvCfg, num_envs: int, device="cpu"):
@@ -200,7 +210,7 @@ class HumanoidEnv(_VecEnvBase):
     self.actuator_names = names
     gear = torch.as_tensor(h["actuator_gear"][0], dtype=torch.float32, device=tdev)
     gain = torch.as_tensor(h["actuator_gainprm"][0][:, 0], dtype=torch.float32, device=tdev)
-    self._force_per_ctrl = gear * gain  # joint torque per unit ctrl (nominal)
+    self.force_per_ctrl = gear * gain  # joint torque per unit ctrl (nominal)
 
     def per_joint(x, ratio):
       if x is None:
@@ -213,8 +223,8 @@ class HumanoidEnv(_VecEnvBase):
     self.kd = per_joint(cfg.kd, cfg.kd_per_gear)
     cr = torch.as_tensor(h["actuator_ctrlrange"], dtype=torch.float32, device=tdev)
     limited = torch.as_tensor(h["actuator_ctrllimited"], dtype=torch.bool, device=tdev)
-    self._ctrl_lo = torch.where(limited, cr[:, 0], torch.full_like(cr[:, 0], -math.inf))
-    self._ctrl_hi = torch.where(limited, cr[:, 1], torch.full_like(cr[:, 1], math.inf))
+    self.ctrl_lo = torch.where(limited, cr[:, 0], torch.full_like(cr[:, 0], -math.inf))
+    self.ctrl_hi = torch.where(limited, cr[:, 1], torch.full_like(cr[:, 1], math.inf))
 
     gnames = m.names["geom"]
     for g in cfg.foot_geoms:
@@ -223,7 +233,7 @@ class HumanoidEnv(_VecEnvBase):
     self._foot_geoms = torch.as_tensor([gnames.index(g) for g in cfg.foot_geoms], device=tdev)
 
     # reference initial state: default joint pose, feet just above the floor
-    self._qpos_init = self._initial_qpos(m.mj_model, default.cpu().numpy(), h).to(tdev)
+    self.initial_qpos = self._initial_qpos(m.mj_model, default.cpu().numpy(), h).to(tdev)
 
     weights = cfg.reward_weights
     if weights is None:
@@ -240,13 +250,12 @@ class HumanoidEnv(_VecEnvBase):
     self._target = torch.zeros(n, nu, device=tdev)       # this env step's target (or ctrl)
     self._prev_target = torch.zeros(n, nu, device=tdev)  # previous env step's (latency)
     self._ctrl_now = torch.zeros(n, nu, device=tdev)     # the controller's latest ctrl
-    # actuation_delay="ctrl": the ctrl of the last `max latency + 1` physics steps, a ring
-    # whose slot _ctrl_pos holds the newest
+    # actuation_delay="ctrl": the ctrl of the last `max latency + 1` physics steps
     max_latency = 0
     if cfg.actuation_delay == "ctrl" and spec is not None and spec.latency_steps is not None:
       max_latency = int(spec.latency_steps[1])
-    self._ctrl_hist = torch.zeros(n, max_latency + 1, nu, device=tdev)
-    self._ctrl_pos = 0
+    self._ctrl_delay = control.DelayLine(n, nu, max_latency, device=tdev)
+    self._reset_scenario = None
     self.commands = torch.zeros(n, 3, device=tdev)
     self.feet_air_time = torch.zeros(n, len(cfg.foot_geoms), device=tdev)
     self.last_contacts = torch.zeros(n, len(cfg.foot_geoms), dtype=torch.bool, device=tdev)
@@ -256,7 +265,7 @@ class HumanoidEnv(_VecEnvBase):
     self._command_resample = max(1, int(round(cfg.command_resample_s / self.dt)))
     self._obs = None
     self.reset()
-    self.last_base_state = self._base_state()
+    self.last_base_state = self.base_state()
 
   # ---- helpers ------------------------------------------------------------------
   @staticmethod
@@ -288,7 +297,12 @@ class HumanoidEnv(_VecEnvBase):
     return ("alive", "upright", "base_height", "tracking_lin_vel", "tracking_ang_vel",
             "feet_air_time", "action_rate", "torque")
 
-  def _base_state(self):
+  # ---- definitions of the task on the current state (also used by the academy to score a
+  # robot's state mirrored into `sim`) --------------------------------------------------
+  def base_state(self) -> dict:
+    """The base of every env in the current state of `sim`: {"height" (num_envs,) m,
+    "gravity" (num_envs, 3) unit vector in the base frame, "lin_vel" (num_envs, 3) m/s in
+    the base frame, "ang_vel" (num_envs, 3) rad/s in the body frame}."""
     qpos, qvel = self.sim.qpos, self.sim.qvel
     quat = qpos[:, 3:7]
     gravity = torch.tensor([0.0, 0.0, -1.0], device=self._tdev).expand(self.num_envs, 3)
@@ -299,22 +313,16 @@ class HumanoidEnv(_VecEnvBase):
       "ang_vel": qvel[:, 3:6].clone(),  # free joint: angular velocity is in the body frame
     }
 
-  def _foot_contacts(self) -> torch.Tensor:
-    """(num_envs, nfeet) bool: a foot geom is in an active contact (last physics step)."""
-    c = self.sim.data.contact
-    if c.nconmax == 0:
-      return torch.zeros(self.num_envs, len(self.cfg.foot_geoms), dtype=torch.bool, device=self._tdev)
-    import warp as wp
-    geom = wp.to_torch(c.geom)                     # (n, cap, 2)
-    ncon = wp.to_torch(c.ncon)                     # (n,)
-    exclude = wp.to_torch(c.exclude)               # (n, cap)
-    cap = geom.shape[1]
-    valid = (torch.arange(cap, device=self._tdev)[None] < ncon[:, None]) & (exclude == 0)
-    hit = (geom[:, :, None, :] == self._foot_geoms[None, None, :, None]).any(-1)  # (n, cap, nfeet)
-    return (hit & valid[:, :, None]).any(1)
+  def foot_contacts(self) -> torch.Tensor:
+    """(num_envs, nfeet) bool: foot geom j (cfg.foot_geoms) is in an active contact (last
+    physics step or forward pass)."""
+    return control.foot_contacts(self.sim, self._foot_geoms)
 
-  def _compute_obs(self) -> "TensorDict":
-    b = self._base_state()
+  def compute_observations(self) -> "TensorDict":
+    """The observations of the current state (module doc), with the randomiser's observation
+    noise: TensorDict {"policy": (num_envs, num_obs)}. Does not store them (step and reset
+    do; get_observations returns the stored ones)."""
+    b = self.base_state()
     cfg = self.cfg
     qpos, qvel = self.sim.qpos, self.sim.qvel
     obs = torch.cat([
@@ -337,8 +345,22 @@ class HumanoidEnv(_VecEnvBase):
   def reset(self):
     """Resets every env (new randomisation, initial state, command); returns observations."""
     self._reset_envs(torch.ones(self.num_envs, dtype=torch.bool, device=self._tdev))
-    self._obs = self._compute_obs()
+    self._obs = self.compute_observations()
     return self._obs
+
+  def set_reset_scenario(self, scenario):
+    """Installs `scenario(mask)`, called whenever envs are reset (by `reset` and inside
+    `step`), after the env's own reset of the envs in `mask` ((num_envs,) bool on the device)
+    and before their first observations are computed: it may put any of those worlds in
+    another start state (sim.qpos / sim.qvel, then sim.forward()), write their per-world
+    model parameters (bank rows) and their latency (`set_latency`), e.g. to replay recorded
+    incidents. None removes it. Returns the scenario it replaces (None when there was none),
+    so a caller can chain or restore it."""
+    if scenario is not None and not callable(scenario):
+      raise TypeError(f"the reset scenario must be callable as scenario(mask) or None, "
+                      f"got {type(scenario).__name__}")
+    previous, self._reset_scenario = self._reset_scenario, scenario
+    return previous
 
   def _resample_commands(self, mask: torch.Tensor):
     cfg, n = self.cfg, self.num_envs
@@ -352,11 +374,12 @@ class HumanoidEnv(_VecEnvBase):
     self.commands.copy_(torch.where(mask[:, None], cmd, self.commands))
 
   def _reset_envs(self, mask: torch.Tensor):
-    """Resets the envs in `mask` (bool, on the device) without a host sync."""
+    """Resets the envs in `mask` (bool, on the device) without a host sync (the reset
+    scenario, when one is set, may sync)."""
     cfg, n, nu = self.cfg, self.num_envs, self.num_actions
     self.randomizer.sample(mask)
     self.sim.reset(mask, recompute=False)
-    qpos = self._qpos_init.expand(n, -1).clone()
+    qpos = self.initial_qpos.expand(n, -1).clone()
     qpos[:, self._qadr] += self._uniform(-cfg.init_joint_noise, cfg.init_joint_noise, (n, nu))
     if cfg.init_random_yaw and self.mj_model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
       yaw = self._uniform(-math.pi, math.pi, (n,))
@@ -372,48 +395,36 @@ class HumanoidEnv(_VecEnvBase):
     target0 = self.default_joint_pos.expand(n, -1) if cfg.action_type == "position" else zeros
     self._target.copy_(torch.where(m2, target0, self._target))
     self._prev_target.copy_(torch.where(m2, target0, self._prev_target))
-    self._ctrl_hist.copy_(torch.where(m2[:, :, None], torch.zeros_like(self._ctrl_hist), self._ctrl_hist))
+    self._ctrl_delay.clear(mask)
     self.feet_air_time.copy_(torch.where(m2, torch.zeros_like(self.feet_air_time), self.feet_air_time))
     self.last_contacts.copy_(self.last_contacts & ~m2)
     self.episode_length_buf.copy_(torch.where(mask, torch.zeros_like(self.episode_length_buf),
                                               self.episode_length_buf))
     self.episode_return.copy_(torch.where(mask, torch.zeros_like(self.episode_return), self.episode_return))
     self._resample_commands(mask)
+    if self._reset_scenario is not None:
+      self._reset_scenario(mask)
 
   def _ctrl(self, target: torch.Tensor) -> torch.Tensor:
     if self.cfg.action_type == "torque":
-      return torch.clamp(target, self._ctrl_lo, self._ctrl_hi)
+      return control.clip_ctrl(target, self.ctrl_lo, self.ctrl_hi)
     q, qd = self.sim.qpos[:, self._qadr], self.sim.qvel[:, self._vadr]
-    kp = self.kp * self.randomizer.kp_scale
-    kd = self.kd * self.randomizer.kd_scale
-    tau = kp * (target - q) - kd * qd
-    return torch.clamp(tau / self._force_per_ctrl, self._ctrl_lo, self._ctrl_hi)
+    return control.pd_ctrl(q, qd, target, self.kp * self.randomizer.kp_scale,
+                           self.kd * self.randomizer.kd_scale, self.force_per_ctrl,
+                           self.ctrl_lo, self.ctrl_hi)
 
   def set_latency(self, worlds: torch.Tensor, steps: torch.Tensor):
     """Sets the actuation latency (physics steps) of `worlds` (index tensor) until their next
     reset draws it again, e.g. a replayed scenario's. Raises ValueError beyond what the env
     holds: `decimation` steps for a target delay, the largest randomised latency for a ctrl
     delay (its ring of past ctrls)."""
-    cap = self.cfg.decimation if self.cfg.actuation_delay == "target" else self._ctrl_hist.shape[1] - 1
+    cap = self.cfg.decimation if self.cfg.actuation_delay == "target" else self._ctrl_delay.max_delay
     top = int(steps.max()) if steps.numel() else 0
     if top > cap:
       raise ValueError(f"latency {top} physics steps exceeds what the env holds ({cap}, "
                        f"actuation_delay='{self.cfg.actuation_delay}'): widen latency_steps")
     lat = self.randomizer.latency
     lat[worlds.to(lat.device)] = steps.to(lat.device, lat.dtype)
-
-  def _delayed_ctrl(self) -> torch.Tensor:
-    """The ctrl reaching the motors this physics step: _ctrl_now, or with
-    actuation_delay="ctrl" the one computed `latency` physics steps ago (pushes _ctrl_now
-    into the ring)."""
-    hist = self._ctrl_hist
-    size = hist.shape[1]
-    if size == 1:
-      return self._ctrl_now
-    self._ctrl_pos = (self._ctrl_pos + 1) % size
-    hist[:, self._ctrl_pos].copy_(self._ctrl_now)
-    idx = torch.remainder(self._ctrl_pos - self.randomizer.latency, size)
-    return hist.gather(1, idx[:, None, None].expand(-1, 1, hist.shape[2]))[:, 0]
 
   @torch.no_grad()
   def step(self, actions: torch.Tensor):
@@ -451,13 +462,13 @@ class HumanoidEnv(_VecEnvBase):
       if k % cfg.pd_decimation == 0:
         target = torch.where(latency > k, self._prev_target, self._target) if delay_target else self._target
         self._ctrl_now.copy_(self._ctrl(target))
-      ctrl.copy_(self._delayed_ctrl())
+      ctrl.copy_(self._ctrl_delay.push(self._ctrl_now, self.randomizer.latency))
       self.sim.step()
 
     self.episode_length_buf += 1
-    b = self._base_state()
+    b = self.base_state()
     self.last_base_state = b
-    rewards, terms = self._rewards(b)
+    rewards, terms = self.compute_rewards(b)
     unhealthy = self.sim.health != 0
     fell = (b["height"] < cfg.termination_height) | (b["gravity"][:, 2] > cfg.termination_gravity_z)
     terminated = fell | unhealthy | ~torch.isfinite(rewards)
@@ -477,11 +488,14 @@ class HumanoidEnv(_VecEnvBase):
     resample = (self.episode_length_buf % self._command_resample) == 0
     self._resample_commands(resample & ~dones)
     self._reset_envs(dones)
-    self._obs = self._compute_obs()
+    self._obs = self.compute_observations()
     extras = {"time_outs": time_outs, "log": log}
     return self._obs, rewards, dones.long(), extras
 
-  def _rewards(self, b: dict):
+  def compute_rewards(self, b: dict) -> tuple:
+    """The rewards of the current state with base state `b` (base_state()): (total
+    (num_envs,), {term: (num_envs,) weight * term * dt}). Advances the feet air-time
+    bookkeeping of "feet_air_time" (call it once per env step)."""
     cfg, w = self.cfg, self.reward_weights
     terms = {}
     sig = cfg.tracking_sigma
@@ -497,7 +511,7 @@ class HumanoidEnv(_VecEnvBase):
     if "tracking_ang_vel" in w:
       terms["tracking_ang_vel"] = torch.exp(-torch.square(self.commands[:, 2] - b["ang_vel"][:, 2]) / sig)
     if "feet_air_time" in w:
-      contact = self._foot_contacts()
+      contact = self.foot_contacts()
       contact_filt = contact | self.last_contacts
       self.last_contacts.copy_(contact)
       first_contact = (self.feet_air_time > 0) & contact_filt
@@ -527,10 +541,11 @@ class HumanoidEnv(_VecEnvBase):
   def state_dict(self) -> dict:
     """Everything needed to resume bit-exactly (with checkpoint.save, which adds the sim)."""
     bufs = ("episode_length_buf", "actions", "last_actions", "_target", "_prev_target", "commands",
-            "feet_air_time", "last_contacts", "episode_return", "_episode_stats", "_ctrl_now",
-            "_ctrl_hist")
+            "feet_air_time", "last_contacts", "episode_return", "_episode_stats", "_ctrl_now")
     state = {k: getattr(self, k).cpu().clone() for k in bufs}
-    state["ctrl_pos"] = self._ctrl_pos
+    # the ctrl delay line, under the keys of the checkpoints written before it had a class
+    state["_ctrl_hist"] = self._ctrl_delay.buffer.cpu().clone()
+    state["ctrl_pos"] = self._ctrl_delay.pos
     state["generator"] = self.generator.get_state()
     state["randomizer"] = self.randomizer.state_dict()
     state["obs"] = self._obs["policy"].cpu().clone()  # noisy observations are not recomputable
@@ -541,7 +556,9 @@ class HumanoidEnv(_VecEnvBase):
       if k == "generator":
         self.generator.set_state(v)
       elif k == "ctrl_pos":
-        self._ctrl_pos = int(v)
+        self._ctrl_delay.pos = int(v)
+      elif k == "_ctrl_hist":
+        self._ctrl_delay.buffer.copy_(v)
       elif k == "randomizer":
         self.randomizer.load_state_dict(v)
       elif k == "obs":
