@@ -17,7 +17,10 @@ venv=${PY312_VENV:-/tmp/pws-v312}
 [ -x "$venv/bin/python" ] || { "$py" -m venv "$venv" && "$venv/bin/pip" install -q numpy torch==2.13.0; }
 ls "$root"/.prebuilt-py312/_native_cuda*.so >/dev/null || { echo "run bench/prebuild_gpu.sh first" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work/wheels" "$work/pack/site" "$work/pack/prebuilt"
-bash "$root/../shared/scripts/offline-wheels.sh" "$work/wheels" >/dev/null
+# the versions of the GPU lock (requirements/gpu-cuda-py312.txt) for every wheel fetched
+pins=$(grep -E '^(warp-lang|mujoco|mujoco-core|mujoco-studio|mujoco-warp|rsl-rl-lib|tensordict|glfw|pyopengl|etils)==' \
+  "$root/requirements/gpu-cuda-py312.txt" || true)
+bash "$root/../shared/scripts/offline-wheels.sh" "$work/wheels" $pins >/dev/null
 for first in "$work"/wheels/*.whl.part-aa; do
   [ -e "$first" ] || continue
   cat "${first%.part-aa}".part-* >"${first%.part-aa}" && rm "${first%.part-aa}".part-*

@@ -1,7 +1,14 @@
 """Train a policy with rsl-rl-lib's PPO (OnPolicyRunner) on a pywarp_sim task.
 
   python -m pywarp_sim.train --task humanoid-walk --device cuda --num-envs 4096 \
-      [--iterations N] [--log-dir runs/walk] [--seed 0]
+      [--iterations N] [--log-dir runs/walk] [--seed 0] [--resume runs/walk/model_499.pt]
+
+--task is a registered task name or "package.module:Factory" (a factory or HumanoidEnv
+subclass, imported on demand; see pywarp_sim.envs). --resume PATH continues from a policy
+checkpoint: actor, critic (with their observation normalizers), Adam's state and the
+iteration counter are restored, and training goes on with iteration iter + 1 for
+--iterations more iterations, numbered as one uninterrupted run would number them (the
+environments start new episodes: their state is not in a policy checkpoint).
 
 Prints one line per iteration (env steps/s over collection + update, collection-only
 steps/s, mean return and length of the episodes completed in the iteration), writes
@@ -31,11 +38,12 @@ import math
 import os
 import pickle
 import re
+import sys
 import time
 
 import torch
 
-from .cli import check_device, nonneg_int, positive_float, positive_int
+from .cli import check_device, check_file, nonneg_int, positive_float, positive_int
 from .cli import dumps as json_dumps
 
 CONFIG_FILE = "pws_train.json"
@@ -155,30 +163,61 @@ class _TimeUp(Exception):
     self.it = it
 
 
+def resume_runner(runner, state: dict, path: str) -> int:
+  """Puts policy checkpoint entries `state` (load_policy_checkpoint(path)) into `runner`
+  (actor, critic, optimizer, iteration) and sets the runner to continue with the iteration
+  after the checkpoint's. Returns that next iteration. Raises PolicyCheckpointError naming
+  `path` when an entry is missing or the weights do not fit the runner's networks."""
+  try:
+    restore_runner(runner, state, source=f"policy checkpoint {path}")
+  except RuntimeError as e:  # load_state_dict: missing/unexpected keys, size mismatch
+    first_line = (str(e).splitlines() or [""])[0]
+    raise PolicyCheckpointError(
+      f"policy checkpoint {path} does not fit this run's networks ({first_line} ...): resume "
+      f"with the task and runner configuration it was trained with (its {CONFIG_FILE})") from e
+  # rsl-rl's "iter" is the last iteration done; its learn() would start there again
+  runner.current_learning_iteration = int(state["iter"]) + 1
+  return runner.current_learning_iteration
+
+
 def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_dir: str | None = None,
           seed: int = 0, env_overrides: dict | None = None, cfg: dict | None = None,
-          verbose_rsl: bool = True, max_minutes: float | None = None) -> list[dict]:
+          verbose_rsl: bool = True, max_minutes: float | None = None,
+          resume: str | os.PathLike | None = None) -> list[dict]:
   """Trains for `iterations` PPO iterations, or until `max_minutes` of wall time (from the
   start of training, env construction included) have passed at the end of an iteration, when
-  the checkpoint model_<it>.pt of that last iteration is written. Returns one record per
+  the checkpoint model_<it>.pt of that last iteration is written. `task`: a name or
+  "package.module:Factory" (envs.make). `resume`: a policy checkpoint to continue from
+  (resume_runner; the iterations are numbered on from its "iter"). Returns one record per
   iteration: {"it", "steps_per_s", "collect_steps_per_s", "mean_return", "mean_length",
   "episodes", "mean_step_reward", "wall_s"}."""
   t_start = time.perf_counter()
   from . import envs
 
+  # a refused or unreadable checkpoint stops the run before any environment is built
+  resume_state = None if resume is None else load_policy_checkpoint(resume, device=device)
   torch.manual_seed(seed)
   env_overrides = dict(env_overrides or {})
   env_overrides.setdefault("seed", seed)
   env = envs.make(task, num_envs, device, **env_overrides)
+  if not callable(getattr(env, "pop_episode_stats", None)):
+    raise TypeError(f"task '{task}' built a {type(env).__name__}, which has no "
+                    f"pop_episode_stats(): train's per-iteration records need it (see HumanoidEnv)")
   cfg = cfg or runner_cfg()
   if log_dir is None:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_dir = os.path.join("runs", task, stamp)
+    log_dir = os.path.join("runs", re.sub(r"[^\w.-]+", "_", task), stamp)
   os.makedirs(log_dir, exist_ok=True)
-  with open(os.path.join(log_dir, CONFIG_FILE), "w") as f:
-    json.dump({"task": task, "env": env_overrides, "runner": cfg, "seed": seed}, f, indent=2,
-              default=_jsonable)
   runner = make_runner(env, cfg, log_dir, env.device)
+  if resume is not None:
+    first = resume_runner(runner, resume_state, os.fspath(resume))
+    print(f"[pws.train] resumed from {os.fspath(resume)}: iterations {first}..{first + iterations - 1}",
+          flush=True)
+  with open(os.path.join(log_dir, CONFIG_FILE), "w") as f:
+    record = {"task": task, "env": env_overrides, "runner": cfg, "seed": seed}
+    if resume is not None:
+      record["resumed_from"] = os.path.abspath(os.fspath(resume))
+    json.dump(record, f, indent=2, default=_jsonable)
 
   history = []
   step_reward = {"sum": torch.zeros((), dtype=torch.float64, device=env.device), "n": 0}
@@ -243,7 +282,13 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
 def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.train", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--task", default="humanoid-walk")
+  p.add_argument("--task", default="humanoid-walk",
+                 help="a registered task (humanoid-stand, humanoid-walk, or envs.register(...)) "
+                      "or package.module:Factory, imported on demand (a HumanoidEnv subclass "
+                      "or a factory(num_envs, device, **cfg))")
+  p.add_argument("--resume", default=None, metavar="PATH",
+                 help="continue from this policy checkpoint (model_<it>.pt): weights, optimizer "
+                      "state and iteration counter; --iterations more iterations follow")
   p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                  help="cpu, cuda or cuda:N (default: cuda when available)")
   p.add_argument("--num-envs", type=positive_int, default=4096)
@@ -272,6 +317,13 @@ def parse_args(argv=None) -> argparse.Namespace:
   p = build_parser()
   a = p.parse_args(argv)
   check_device(p, a.device)
+  if a.resume is not None:
+    check_file(p, a.resume, "--resume")
+  from . import envs
+  try:
+    envs.resolve(a.task)  # a typo or a missing module fails here, before any work
+  except (ValueError, TypeError) as e:
+    p.error(f"--task: {e}")
   return a
 
 
@@ -285,8 +337,13 @@ def main(argv=None):
   overrides["backend"] = a.backend
   cfg = runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
                    run_name=a.task)
-  train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,
-        env_overrides=overrides, cfg=cfg, verbose_rsl=not a.quiet, max_minutes=a.max_minutes)
+  try:
+    train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,
+          env_overrides=overrides, cfg=cfg, verbose_rsl=not a.quiet, max_minutes=a.max_minutes,
+          resume=a.resume)
+  except PolicyCheckpointError as e:
+    print(f"pywarp_sim.train: --resume: {e}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

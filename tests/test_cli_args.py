@@ -59,6 +59,10 @@ TRAIN_BAD = [
   (["--max-minutes", "0"], "--max-minutes", "> 0"),
   (["--max-minutes", "inf"], "--max-minutes", "not a finite number"),
   (["--seed", "-1"], "--seed", ">= 0"),
+  (["--resume", "no/such/model_9.pt"], "--resume no/such/model_9.pt", "no such file"),
+  (["--task", "humanoid-run"], "--task", "unknown task 'humanoid-run'"),
+  (["--task", "no_such_pws_pkg:Task"], "--task", "no module named 'no_such_pws_pkg'"),
+  (["--task", "pywarp_sim.envs:NoTask"], "--task", "has no attribute 'NoTask'"),
 ]
 
 PLAY_BAD = [

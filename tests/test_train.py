@@ -1,6 +1,7 @@
 """Training with rsl-rl-lib's PPO on the CPU, and rolling out / rendering a checkpoint."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -142,3 +143,79 @@ def test_training_stops_at_its_time_limit_with_a_checkpoint(tmp_path):
   assert len(history) == 1 and history[0]["wall_s"] > 0
   assert os.path.exists(tmp_path / "model_0.pt") and not os.path.exists(tmp_path / "model_1.pt")
   play.load_policy(str(tmp_path / "model_0.pt"), envs.make("humanoid-stand", 1), cfg)
+
+
+# ---- tasks from other modules, resuming ------------------------------------------------------
+TASK_MODULE = "pws_test_train_task"  # written into tmp_path; a name no installed package has
+UPRIGHT_WEIGHT = 2.0  # per second; the task's only reward term, upright = -gravity_z in [-1, 1]
+
+
+def test_train_cli_runs_a_task_from_a_module_and_resumes_it(tmp_path, monkeypatch, capsys):
+  src = tmp_path / "src"
+  src.mkdir()
+  (src / f"{TASK_MODULE}.py").write_text(
+    "from pywarp_sim.envs import HumanoidEnv\n\n"
+    "class UprightOnly(HumanoidEnv):\n"
+    f"    cfg_defaults = dict(task='stand', episode_length_s=1.0, reward_weights={{'upright': {UPRIGHT_WEIGHT}}})\n")
+  monkeypatch.syspath_prepend(str(src))  # as PYTHONPATH=src for python -m pywarp_sim.train
+  monkeypatch.delitem(sys.modules, TASK_MODULE, raising=False)
+  task = f"{TASK_MODULE}:UprightOnly"
+  common = ["--task", task, "--device", "cpu", "--num-envs", "4", "--num-steps-per-env", "4",
+            "--iterations", "1", "--quiet"]
+  train.main([*common, "--log-dir", str(tmp_path / "first")])
+  with open(tmp_path / "first" / train.CONFIG_FILE) as f:
+    assert json.load(f)["task"] == task
+  with open(tmp_path / "first" / "history.json") as f:
+    step_reward = json.load(f)[0]["mean_step_reward"]
+  dt = 4 * 0.005  # decimation x timestep of humanoid.xml
+  assert 0 < step_reward <= UPRIGHT_WEIGHT * dt + 1e-6, "the module's reward, not humanoid-stand's"
+  capsys.readouterr()
+  train.main([*common, "--log-dir", str(tmp_path / "second"), "--resume",
+              str(tmp_path / "first" / "model_0.pt")])
+  assert "resumed from" in capsys.readouterr().out
+  assert train.load_policy_checkpoint(tmp_path / "second" / "model_1.pt")["iter"] == 1
+  play.load_policy(str(tmp_path / "second" / "model_1.pt"), envs.make(task, 1), train.runner_cfg())
+
+
+def test_resume_continues_iterations_weights_and_optimizer(tmp_path):
+  cfg = train.runner_cfg(num_steps_per_env=4, hidden_dims=(16,), save_interval=100)
+  first, second = tmp_path / "first", tmp_path / "second"
+  train.train("humanoid-stand", 4, 2, log_dir=str(first), cfg=cfg, verbose_rsl=False)
+  old = train.load_policy_checkpoint(first / "model_1.pt")
+  assert old["iter"] == 1  # rsl-rl counts from 0: the last iteration done
+  history = train.train("humanoid-stand", 4, 1, log_dir=str(second), cfg=cfg, verbose_rsl=False,
+                        resume=first / "model_1.pt")
+  assert [r["it"] for r in history] == [2]
+  assert sorted(glob.glob(str(second / "model_*.pt"))) == [str(second / "model_2.pt")]
+  new = train.load_policy_checkpoint(second / "model_2.pt")
+  assert new["iter"] == 2, "numbered as iteration 2 of one 3-iteration run"
+  # Adam's step count goes on from the checkpoint's: one step per mini-batch of each epoch
+  alg = cfg["algorithm"]
+  updates = alg["num_learning_epochs"] * alg["num_mini_batches"]
+  for p, state in new["optimizer_state_dict"]["state"].items():
+    assert float(state["step"]) == float(old["optimizer_state_dict"]["state"][p]["step"]) + updates
+  # the observation normalizers go on too: one more iteration's samples (envs x steps)
+  for net in ("actor_state_dict", "critic_state_dict"):
+    assert int(new[net]["obs_normalizer.count"]) == int(old[net]["obs_normalizer.count"]) + 4 * 4
+  assert not torch.equal(new["actor_state_dict"]["mlp.0.weight"], old["actor_state_dict"]["mlp.0.weight"])
+  with open(second / train.CONFIG_FILE) as f:
+    assert json.load(f)["resumed_from"] == str(first / "model_1.pt")
+  with pytest.raises(train.PolicyCheckpointError, match=r"does not fit this run's networks.*pws_train.json"):
+    train.train("humanoid-stand", 4, 1, log_dir=str(tmp_path / "third"), verbose_rsl=False,
+                cfg=train.runner_cfg(num_steps_per_env=4, hidden_dims=(32,)), resume=first / "model_1.pt")
+
+
+def test_resume_refuses_a_bad_checkpoint_before_any_work(tmp_path, monkeypatch, capsys):
+  bad = tmp_path / "model_7.pt"
+  bad.write_bytes(b"not a checkpoint")
+  monkeypatch.setattr(envs, "make", lambda *a, **k: pytest.fail("an env was built"))
+  with pytest.raises(SystemExit) as e:
+    train.main(["--task", "humanoid-stand", "--device", "cpu", "--resume", str(bad),
+                "--log-dir", str(tmp_path / "run")])
+  assert e.value.code == 2
+  err = capsys.readouterr().err
+  assert f"--resume: policy checkpoint {bad} is refused" in err and "nothing in it was executed" in err, err
+  with pytest.raises(SystemExit) as e:
+    train.main(["--device", "cpu", "--resume", str(tmp_path / "model_8.pt")])
+  assert e.value.code == 2
+  assert f"--resume {tmp_path / 'model_8.pt'}: no such file" in capsys.readouterr().err

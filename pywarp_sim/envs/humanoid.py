@@ -158,7 +158,15 @@ class HumanoidEnv(_VecEnvBase):
   Seams for the academy (scoring a robot's state mirrored into `sim`, scenarios in the
   resets): base_state(), compute_rewards(b), compute_observations(), foot_contacts(),
   set_reset_scenario(fn), set_latency(worlds, steps).
+
+  For gymnasium (envs/gym.py): seed(seed) restarts the random streams; with
+  `record_final_obs = True`, step also returns extras["final_obs"], the observations of
+  every env before the done ones are reset (one more compute_observations per step; with
+  observation noise it draws noise for them too, so the random stream differs from a run
+  without it).
   """
+
+  record_final_obs: bool = False
 
   def __init__(self, cfg: HumanoidEnvCfg, num_envs: int, device="cpu"):
     if cfg.task not in ("stand", "walk"):
@@ -337,6 +345,12 @@ class HumanoidEnv(_VecEnvBase):
   def num_obs(self) -> int:
     return 1 + 3 + 3 + 3 + 3 * self.num_actions + 3
 
+  def seed(self, seed: int):
+    """Restarts the env's and the randomiser's random streams as an env built with
+    cfg.seed=seed had them (the next reset draws what that env's first reset drew)."""
+    self.generator.manual_seed(int(seed))
+    self.randomizer.generator.manual_seed(int(seed) + 1)
+
   # ---- VecEnv ---------------------------------------------------------------------
   def get_observations(self) -> "TensorDict":
     """The current observations: TensorDict {"policy": (num_envs, num_obs)}."""
@@ -431,7 +445,8 @@ class HumanoidEnv(_VecEnvBase):
     """Applies actions (num_envs, num_actions) for `decimation` physics steps.
 
     Returns (obs TensorDict, rewards (num_envs,), dones (num_envs,) long, extras) with
-    extras["time_outs"] (num_envs,) bool and extras["log"] {name: 0-d tensor}.
+    extras["time_outs"] (num_envs,) bool and extras["log"] {name: 0-d tensor}, and with
+    record_final_obs extras["final_obs"] (TensorDict, the observations before the resets).
     """
     cfg = self.cfg
     if cfg.validate_actions:
@@ -487,9 +502,11 @@ class HumanoidEnv(_VecEnvBase):
 
     resample = (self.episode_length_buf % self._command_resample) == 0
     self._resample_commands(resample & ~dones)
+    extras = {"time_outs": time_outs, "log": log}
+    if self.record_final_obs:
+      extras["final_obs"] = self.compute_observations()
     self._reset_envs(dones)
     self._obs = self.compute_observations()
-    extras = {"time_outs": time_outs, "log": log}
     return self._obs, rewards, dones.long(), extras
 
   def compute_rewards(self, b: dict) -> tuple:
