@@ -1,4 +1,4 @@
-"""python -m bench {throughput,scaling,compile,faults,conformance,plot,table} ... (see bench/README.md)."""
+"""python -m bench {throughput,scaling,compile,faults,conformance,proxies,plot,table} ... (see bench/README.md)."""
 
 import argparse
 import json
@@ -69,7 +69,7 @@ def _add_common(p, graph=True):
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,plot,table}")
+  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,proxies,plot,table}")
 
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
@@ -127,6 +127,16 @@ def main(argv=None) -> int:
   p.add_argument("--no-tests", action="store_true", help="skip running the conformance tests")
   p.add_argument("--json", action="store_true", help="print the JSON object instead of tables")
   p.add_argument("--out", default=None, help="also write the JSON object to this file")
+
+  p = sub.add_parser("proxies", help="GPU-speed proxies without a GPU: ptxas resources, occupancy, "
+                     "sectors per request, lane efficiency, bytes per world (bench/proxies.py)")
+  p.add_argument("--model", default="humanoid")
+  p.add_argument("--arch", default="sm_90", help="CUDA architecture ptxas reports for")
+  p.add_argument("--nworld", type=int, default=256, help="worlds of the lane-efficiency run (CPU)")
+  p.add_argument("--steps", type=int, default=100, help="steps of the lane-efficiency run (CPU)")
+  p.add_argument("--no-ptxas", action="store_true", help="skip the nvcc compile (minutes; cached)")
+  p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
+  p.add_argument("--out", default=None, help="also append the JSON lines to this file")
 
   p = sub.add_parser("plot", help="redraw the two PNGs of a scaling .jsonl next to it")
   p.add_argument("jsonl")
@@ -211,6 +221,17 @@ def main(argv=None) -> int:
       with open(args.out, "w") as f:
         json.dump(rec, f, indent=1)
     print(json.dumps(rec, allow_nan=False) if args.json else conformance.render(rec))
+    return 0
+
+  if args.cmd == "proxies":
+    from . import proxies
+    sink = common.Sink(args.out, quiet=False)
+    for rec in proxies.run(args.model, args.arch, args.nworld, args.steps, ptxas=not args.no_ptxas):
+      sink.emit(rec)
+      if not args.json:
+        common.warn(f"{rec['kernel']}: {rec['registers']} registers, stack {rec['stack_bytes']} B, "
+                    f"spills {rec['spill_bytes']} B, occupancy {rec['occupancy']}, sectors/request "
+                    f"{rec['sectors_per_request']}, lane efficiency {rec['lane_efficiency']}")
     return 0
 
   if args.cmd == "plot":

@@ -115,7 +115,14 @@ def _model_array(m, name):
   return getattr(m, name)
 
 
-def _data_array(sim, name):
+def step_layout(sim) -> list:
+  """The native step's array layout (kernels/step_types.h): [{name, group, width, count}]."""
+  return _module_for(sim.device).step_layout()
+
+
+def data_array(sim, name):
+  """The Warp array behind the native layout's Data entry `name` (Data fields, contacts
+  `con_*`, constraint rows `efc_*`, the Simulator's health arrays)."""
   d = sim.data
   extra = sim.health_arrays()  # health, last_reset, counters
   if name in extra:
@@ -256,7 +263,7 @@ def build_tables(sim, layout, keep: list | None = None) -> tuple:
       arr = _model_array(sim.model, name)
       where = f"Model array '{name}'"
     else:
-      arr = _data_array(sim, name)
+      arr = data_array(sim, name)
       where = f"Data array '{name}'"
     if not isinstance(arr, wp.array):
       raise RuntimeError(f"native backend: {where} is {type(arr).__name__}, not a Warp array")
@@ -446,7 +453,7 @@ def state_bytes_per_world(sim) -> dict:
   data = workspace = model = 0
   for e in layout:
     if e["group"].startswith("data"):
-      nbytes = _data_array(sim, e["name"]).capacity
+      nbytes = data_array(sim, e["name"]).capacity
       if nslot and e["name"] in WORKSPACE_FIELDS:
         workspace += nbytes
       else:

@@ -1,0 +1,208 @@
+"""GPU-speed proxies that need no GPU: what decides the CUDA step's speed, measured here.
+
+`python -m bench proxies [--json] [--out F]` prints one JSON line per CUDA step-kernel instance
+(csrc/cuda_launch.cu: step_kernel<convex> and step_kernel_staged<convex, scalars>):
+
+  registers, stack_bytes, spill_bytes   ptxas (`nvcc --resource-usage -arch=sm_90`; cached in
+                                        build/ per source hash: the compile takes minutes)
+  shared_bytes_per_world                shared memory per world (the kernels use none today)
+  occupancy                             resident warps / 64 per SM on sm_90 for the launch's
+                                        64-thread blocks, from the registers (65,536 per SM,
+                                        allocated per warp in units of 256)
+  sectors_per_request                   32-byte sectors one warp-wide 4-byte access touches,
+                                        from the memory layout (sectors_per_request_source):
+                                        world-major arrays put the warp's 32 worlds a world's
+                                        stride apart (one sector each); the staged instances'
+                                        local memory is interleaved by the hardware (4 sectors
+                                        of 32 bytes for 32 lanes x 4 bytes)
+  lane_efficiency                       busy lanes / 32 in the constraint solver's iterations
+                                        when 32 consecutive worlds share a warp, measured on the
+                                        CPU native step of the same model (random controls,
+                                        the solver's per-world iteration counts)
+  instructions_per_world_step           null: no instruction counter on this machine
+  persistent_bytes_per_world            per-world arrays the step reads or writes
+                                        (native_backend.state_bytes_per_world), for the
+                                        default capacity and for nconmax=16 with the per-thread
+                                        workspace
+
+These are proxies, never timings: the GPU's steps/s come from `bench scaling` on a device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [ROOT / "csrc" / "cuda_launch.cu", *sorted((ROOT / "kernels").glob("*.h")),
+           ROOT / "csrc" / "cuda_launch.h"]
+STEP_BLOCK = 64  # kStepBlock in csrc/cuda_launch.cu
+# sm_90 (H100 / H200) per-SM limits
+SM_REGISTERS = 65536
+SM_MAX_WARPS = 64
+SM_MAX_BLOCKS = 32
+REG_ALLOC_UNIT = 256  # registers are allocated per warp in units of 256
+
+
+def ptxas_report(arch: str = "sm_90", nvcc: str | None = None) -> str:
+  """ptxas's resource report of csrc/cuda_launch.cu for `arch` (cached per source hash)."""
+  digest = hashlib.sha256(arch.encode())
+  for p in SOURCES:
+    digest.update(p.read_bytes())
+  cache = ROOT / "build" / f"ptxas-{arch}-{digest.hexdigest()[:16]}.txt"
+  if cache.is_file():
+    return cache.read_text()
+  nvcc = nvcc or shutil.which("nvcc")
+  if nvcc is None:
+    raise RuntimeError("bench proxies: nvcc is not on PATH (it reads ptxas's resource report); "
+                       "install the CUDA toolkit or pass --no-ptxas")
+  cache.parent.mkdir(parents=True, exist_ok=True)
+  cmd = [nvcc, "-std=c++17", "-O3", f"-arch={arch}", "--resource-usage", f"-I{ROOT / 'kernels'}",
+         f"-I{ROOT / 'csrc'}", "-c", str(ROOT / "csrc" / "cuda_launch.cu"), "-o", str(cache.with_suffix(".o"))]
+  proc = subprocess.run(cmd, capture_output=True, text=True)
+  if proc.returncode != 0:
+    raise RuntimeError(f"bench proxies: nvcc failed:\n{proc.stderr[-3000:]}")
+  cache.with_suffix(".o").unlink(missing_ok=True)
+  cache.write_text(proc.stdout + proc.stderr)
+  return cache.read_text()
+
+
+_ENTRY = re.compile(r"Compiling entry function '(\S+)' for '(\S+)'")
+_PROPS = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_USED = re.compile(r"Used (\d+) registers.*?(?:, (\d+) bytes smem)?")
+
+
+def _kernel_name(mangled: str) -> str | None:
+  """step_kernel<convex=1> / step_kernel_staged<convex=0,scalars=16384> from a mangled name."""
+  m = re.search(r"(step_kernel_staged|step_kernel)ILb([01])E(?:Li(\d+)E)?E", mangled)
+  if m is None:
+    return None
+  name, convex, scalars = m.groups()
+  return f"{name}<convex={convex}" + (f",scalars={scalars}>" if scalars else ">")
+
+
+def parse_ptxas(report: str) -> list[dict]:
+  """[{kernel, registers, stack_bytes, spill_bytes, shared_bytes}] of the step-kernel entries."""
+  out, current = [], None
+  for line in report.splitlines():
+    m = _ENTRY.search(line)
+    if m:
+      current = {"kernel": _kernel_name(m.group(1)), "arch": m.group(2)}
+      continue
+    if current is None:
+      continue
+    m = _PROPS.search(line)
+    if m and "stack_bytes" not in current:
+      current["stack_bytes"] = int(m.group(1))
+      current["spill_bytes"] = int(m.group(2)) + int(m.group(3))
+      continue
+    m = _USED.search(line)
+    if m:
+      current["registers"] = int(m.group(1))
+      current["shared_bytes"] = int(m.group(2) or 0)
+      if current["kernel"]:
+        out.append(current)
+      current = None
+  return out
+
+
+def occupancy(registers: int, block: int = STEP_BLOCK) -> float:
+  """Resident warps / SM_MAX_WARPS on sm_90 for `block`-thread blocks limited by registers."""
+  warps_per_block = math.ceil(block / 32)
+  regs_per_warp = math.ceil(registers * 32 / REG_ALLOC_UNIT) * REG_ALLOC_UNIT
+  blocks = min(SM_MAX_BLOCKS, SM_REGISTERS // (regs_per_warp * warps_per_block))
+  return min(SM_MAX_WARPS, blocks * warps_per_block) / SM_MAX_WARPS
+
+
+def layout_sectors(sim) -> dict:
+  """Sectors per warp-wide 4-byte access of the world-major Data arrays (one world per lane):
+  {'median': .., 'min': .., 'max': ..} over the per-world arrays of the native step."""
+  from pywarp_sim import native_backend
+  counts = []
+  for e in native_backend.step_layout(sim):
+    if not e["group"].startswith("data") or e["group"] == "global_int":
+      continue
+    arr = native_backend.data_array(sim, e["name"])
+    if arr.shape[0] != sim.nworld or arr.capacity == 0:
+      continue
+    stride = arr.capacity // sim.nworld
+    counts.append(len({(lane * stride) // 32 for lane in range(32)}))
+  counts.sort()
+  return {"median": counts[len(counts) // 2], "min": counts[0], "max": counts[-1]}
+
+
+def solver_lane_efficiency(model: str, nworld: int, steps: int, seed: int = 0) -> dict:
+  """Busy lanes / 32 over the solver's iterations, 32 consecutive worlds per warp, from the
+  CPU native step's per-world iteration counts (random controls in the actuator range)."""
+  import numpy as np
+  import torch
+
+  import pywarp_sim as pws
+  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
+  rng = np.random.default_rng(seed)
+  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
+  busy = total = 0
+  ncon_busy = ncon_total = 0
+  for _ in range(steps):
+    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
+    sim.step()
+    niter = sim.data.efc.solver_niter.numpy()
+    ncon = sim.ncon.numpy()
+    for w0 in range(0, nworld - 31, 32):
+      it = niter[w0:w0 + 32]
+      busy += int(it.sum())
+      total += 32 * int(it.max())
+      c = ncon[w0:w0 + 32]
+      ncon_busy += int(c.sum())
+      ncon_total += 32 * int(c.max())
+  return {"solver": busy / total if total else 1.0,
+          "contacts": ncon_busy / ncon_total if ncon_total else 1.0}
+
+
+def persistent_bytes(model: str) -> dict:
+  """Per-world bytes of the native step's per-world arrays: default capacity, per-world
+  workspace; and nconmax=16 with the per-thread workspace."""
+  import pywarp_sim as pws
+  from pywarp_sim import native_backend
+  out = {}
+  for label, kw in (("default", {}), ("nconmax16_thread", {"nconmax": 16, "workspace": "thread"})):
+    sim = pws.Simulator(model, nworld=64, device="cpu", backend="native", **kw)
+    out[label] = round(native_backend.state_bytes_per_world(sim)["data"])
+  return out
+
+
+def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: int = 100,
+        ptxas: bool = True) -> list[dict]:
+  """One record per step-kernel instance (or one without kernel fields when ptxas=False)."""
+  import pywarp_sim as pws
+  from . import common
+  kernels = parse_ptxas(ptxas_report(arch)) if ptxas else [{"kernel": None, "arch": arch}]
+  sim = pws.Simulator(model, nworld=64, device="cpu", backend="native")
+  unstaged = layout_sectors(sim)
+  lanes = solver_lane_efficiency(model, nworld, steps)
+  persistent = persistent_bytes(model)
+  records = []
+  for k in kernels:
+    rec = common.base_record("proxies", "native", "cpu")
+    staged = bool(k["kernel"] and "staged" in k["kernel"])
+    rec.update(
+      model=model, kernel=k["kernel"], arch=k["arch"], block=STEP_BLOCK,
+      registers=k.get("registers"), stack_bytes=k.get("stack_bytes"),
+      spill_bytes=k.get("spill_bytes"), shared_bytes_per_world=k.get("shared_bytes", 0),
+      occupancy=occupancy(k["registers"]) if "registers" in k else None,
+      sectors_per_request=4 if staged else unstaged["median"],
+      sectors_per_request_source=("layout: interleaved local memory, 32 lanes x 4 bytes" if staged else
+                                  f"layout: world-major arrays, one world per lane (min {unstaged['min']}, "
+                                  f"max {unstaged['max']} over the arrays)"),
+      lane_efficiency=round(lanes["solver"], 4), lane_efficiency_contacts=round(lanes["contacts"], 4),
+      lane_efficiency_source=f"CPU native step, {nworld} worlds x {steps} steps, random controls",
+      instructions_per_world_step=None,
+      persistent_bytes_per_world=persistent["default"],
+      persistent_bytes_per_world_nconmax16_thread=persistent["nconmax16_thread"],
+    )
+    records.append(rec)
+  return records
