@@ -36,49 +36,28 @@ def _finite_float(text: str, what: str) -> float:
   return value
 
 
-def positive_int(text: str) -> int:
-  """An integer >= 1 (counts: iterations, environments, steps)."""
-  what = "an integer >= 1"
-  value = _int(text, what)
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
-  return value
+def _ranged(parse, what: str, ok, doc: str):
+  """An argparse type: `parse(text, what)`, then `ok(value)` or ArgumentTypeError naming
+  `what` (the allowed range)."""
+  def convert(text: str):
+    value = parse(text, what)
+    if not ok(value):
+      raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
+    return value
+  convert.__doc__ = doc
+  return convert
 
 
-def nonneg_int(text: str) -> int:
-  """An integer >= 0 (seeds; counts where 0 means 'none' or 'default')."""
-  what = "an integer >= 0"
-  value = _int(text, what)
-  if value < 0:
-    raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
-  return value
-
-
-def positive_float(text: str) -> float:
-  """A finite number > 0 (durations in s or min, time limits)."""
-  what = "a finite number > 0"
-  value = _finite_float(text, what)
-  if value <= 0.0:
-    raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
-  return value
-
-
-def nonneg_float(text: str) -> float:
-  """A finite number >= 0."""
-  what = "a finite number >= 0"
-  value = _finite_float(text, what)
-  if value < 0.0:
-    raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
-  return value
-
-
-def fraction(text: str) -> float:
-  """A probability or fraction in [0, 1]."""
-  what = "a number in [0, 1]"
-  value = _finite_float(text, what)
-  if not 0.0 <= value <= 1.0:
-    raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
-  return value
+positive_int = _ranged(_int, "an integer >= 1", lambda v: v >= 1,
+                       "An integer >= 1 (counts: iterations, environments, steps).")
+nonneg_int = _ranged(_int, "an integer >= 0", lambda v: v >= 0,
+                     "An integer >= 0 (seeds; counts where 0 means 'none' or 'default').")
+positive_float = _ranged(_finite_float, "a finite number > 0", lambda v: v > 0.0,
+                         "A finite number > 0 (durations in s or min, time limits).")
+nonneg_float = _ranged(_finite_float, "a finite number >= 0", lambda v: v >= 0.0,
+                       "A finite number >= 0.")
+fraction = _ranged(_finite_float, "a number in [0, 1]", lambda v: 0.0 <= v <= 1.0,
+                   "A probability or fraction in [0, 1].")
 
 
 def float_triple(text: str) -> tuple:
