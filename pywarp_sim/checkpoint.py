@@ -72,13 +72,15 @@ import torch
 import warp as wp
 
 from .errors import CheckpointError, CheckpointWarning
+from .types import DATA_FIELDS, Role
 
 __all__ = ["FORMAT", "CheckpointError", "CheckpointWarning", "state_dict", "load_state_dict",
            "save", "load", "model_fingerprint"]
 
 FORMAT = "pywarp_sim.checkpoint/2"
 _FORMAT_FAMILY = "pywarp_sim.checkpoint/"
-STATE = ("time", "qpos", "qvel", "act", "ctrl", "qacc_warmstart", "qfrc_applied", "xfrc_applied", "eq_active")
+# The Data fields saved: those whose role is state (types.py declares each field's role).
+STATE = tuple(f.name for f in DATA_FIELDS if f.role == Role.STATE)
 # MjModel array prefixes hashed into the model fingerprint; each prefix is a group of the
 # mismatch message. qpos0 and qpos_spring form the group "qpos".
 MODEL_GROUPS = ("body", "jnt", "dof", "geom", "site", "mesh", "hfield", "actuator", "tendon", "wrap",

@@ -36,24 +36,21 @@ it as a black box:
   different rim vertex (~1e-4 m). Contact counts agree.
 
 EPA polytopes live in a global pool of scratch slots taken by the pairs that need one in
-a step (`EPA_SLOTS_PER_WORLD` per world on average, at least `EPA_MIN_SLOTS` in all); a
+a step (`types.EPA_SLOTS_PER_WORLD` per world on average, at least `types.EPA_MIN_SLOTS` in all); a
 step that runs out sets the world's overflow flag instead of silently dropping the contact.
+The pool is declared with the other Data arrays (types.EPA_FIELDS) and allocated by
+io.make_data.
 """
 
 import mujoco
 import warp as wp
 
 from . import collision_primitive as prim
-from .types import Data, GeomType, Model
+from .types import NCYLPOLY, Data, EpaScratch, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
 # and keep loops rolled: every wp.func is inlined, unrolling multiplies the GPU code
 wp.set_module_options({"enable_backward": False, "max_unroll": 1})
-
-EPA_SLOTS_PER_WORLD = 4  # average EPA polytopes per world per step (pool of nworld * this)
-# Floor of the pool: a small batch of a dense scene (a humanoid among 100 touching objects
-# needs 7 polytopes in one world) would overflow an average sized for large batches.
-EPA_MIN_SLOTS = 256
 
 MINVAL = 1e-15
 MINVAL2 = 1e-30
@@ -62,7 +59,6 @@ MAX_LIMIT = 3.0e38  # DBL_MAX stand-in: "no distance"
 MINDIST = 1e-30     # mjMINDIST2/3/4 (double precision values: MuJoCo's oracle)
 FACE_TOL = 0.996    # mjFACE_TOL: cosine within which two face normals are aligned
 EDGE_TOL = 0.0888   # mjEDGE_TOL: |cosine| below which an edge lies in a face
-NCYLPOLY = 16       # vertices of a cylinder cap in multicontact
 
 _POINT = wp.constant(-1)  # sphere shrunk to its centre
 _LINE = wp.constant(-2)   # capsule shrunk to its segment
@@ -101,25 +97,6 @@ class CcdStatus:
 
 
 @wp.struct
-class EpaScratch:
-  """Pool of EPA polytopes: rows are slots (nslot = nworld * EPA_SLOTS_PER_WORLD)."""
-  vert1: wp.array2d(dtype=wp.vec3d)       # (nslot, 5 + iterations)
-  vert2: wp.array2d(dtype=wp.vec3d)
-  vert: wp.array2d(dtype=wp.vec3d)
-  face_verts: wp.array2d(dtype=wp.vec3i)  # (nslot, 6 * iterations)
-  face_adj: wp.array2d(dtype=wp.vec3i)
-  face_v: wp.array2d(dtype=wp.vec3d)
-  face_dist2: wp.array2d(dtype=wp.float64)
-  face_index: wp.array2d(dtype=wp.int32)  # position in the map, -1 not in map, -2 deleted
-  face_map: wp.array2d(dtype=wp.int32)
-  hzn_face: wp.array2d(dtype=wp.int32)
-  hzn_edge: wp.array2d(dtype=wp.int32)
-  stack: wp.array2d(dtype=wp.vec3i)      # horizon search (face, edge, next child)
-  counter: wp.array(dtype=wp.int32)      # (1,) slots taken this step
-  overflow: wp.array(dtype=wp.int32)     # (nworld,) 1 when a pair found no free slot
-
-
-@wp.struct
 class Polytope:
   nverts: int
   nfaces: int
@@ -127,33 +104,6 @@ class Polytope:
   nedges: int
   maxfaces: int
   center: wp.vec3d
-
-
-def make_scratch(m: Model, nworld: int, device, overflow: wp.array) -> EpaScratch:
-  """EPA scratch pool for the model's convex pairs; `overflow` is Contacts.epa_overflow."""
-  iterations = int(m.mj_model.opt.ccd_iterations)
-  nconvex = max(1, m.collision.nconvex)
-  nslot = max(nworld * min(EPA_SLOTS_PER_WORLD, nconvex), min(nworld * nconvex, EPA_MIN_SLOTS))
-  # rows double as polygon buffers for multicontact: a clipped 16-gon has up to 32 vertices
-  nv, nf = max(5 + iterations, 2 * NCYLPOLY + 1), max(2 * NCYLPOLY, 6 * iterations)
-  s = EpaScratch()
-
-  def z(shape, dtype):
-    return wp.zeros(shape, dtype=dtype, device=device)
-
-  s.vert1, s.vert2, s.vert = (z((nslot, nv), wp.vec3d) for _ in range(3))
-  s.face_verts = z((nslot, nf), wp.vec3i)
-  s.face_adj = z((nslot, nf), wp.vec3i)
-  s.face_v = z((nslot, nf), wp.vec3d)
-  s.face_dist2 = z((nslot, nf), wp.float64)
-  s.face_index = z((nslot, nf), wp.int32)
-  s.face_map = z((nslot, nf), wp.int32)
-  s.hzn_face = z((nslot, nf), wp.int32)
-  s.hzn_edge = z((nslot, nf), wp.int32)
-  s.stack = z((nslot, nf), wp.vec3i)
-  s.counter = z(1, wp.int32)
-  s.overflow = overflow
-  return s
 
 
 # ---------------------------------------------------------------------------------------------

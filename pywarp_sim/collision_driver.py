@@ -412,70 +412,6 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
   )
 
 
-@dataclasses.dataclass
-class Contacts:
-  """Contacts of the last collision pass, per world (MuJoCo's d.contact, batched).
-
-  The first ncon[w] entries of row w are valid, in MuJoCo's pair order; capacity is
-  nconmax (arrays are allocated with at least one column). Units SI; frame rows are the
-  normal (from geom[0] to geom[1]) and two tangents, as MuJoCo's contact.frame.
-  """
-  nworld: int
-  nconmax: int
-  ncon: wp.array            # (nworld,) int
-  dist: wp.array            # (nworld, nconmax) float, m; negative = penetration
-  pos: wp.array             # (nworld, nconmax) vec3, m: midpoint between the surfaces
-  frame: wp.array           # (nworld, nconmax) mat33: rows normal, tangent1, tangent2
-  includemargin: wp.array   # (nworld, nconmax) float, m: contact is active when dist < this
-  friction: wp.array        # (nworld, nconmax) vec5
-  solref: wp.array          # (nworld, nconmax) vec2
-  solreffriction: wp.array  # (nworld, nconmax) vec2
-  solimp: wp.array          # (nworld, nconmax) vec5
-  dim: wp.array             # (nworld, nconmax) int: condim 1, 3, 4 or 6
-  geom: wp.array            # (nworld, nconmax) vec2i: geom ids, geom[0] has the smaller type
-  exclude: wp.array         # (nworld, nconmax) int: 1 when in the gap (dist >= includemargin)
-  pair: wp.array            # (nworld, nconmax) int: candidate pair id in m.collision
-  overflow: wp.array        # (nworld,) int: 1 if the world found more than nconmax contacts
-  overflow_count: wp.array  # (1,) int: number of (world, step) overflows so far
-  epa_overflow: wp.array    # (nworld,) int: 1 when a convex pair found no free EPA scratch slot
-  # narrowphase scratch: per-pair contact slots and counts
-  slots: prim.SlotBuffer    # rows (nworld, nslot)
-  pair_ncon: wp.array       # (nworld, npair) int
-  convex_scratch: object = None  # collision_convex.EpaScratch when the model has convex pairs
-
-
-def make_contacts(m: Model, nworld: int, device=None) -> Contacts:
-  """Allocates the per-world contact arrays for the model's candidate pairs."""
-  device = wp.get_device(device)
-  pairs = m.collision
-  cap = max(pairs.nconmax, 1)
-  nslot = max(pairs.nslot, 1)
-
-  def z(shape, dtype):
-    return wp.zeros(shape, dtype=dtype, device=device)
-
-  slots = prim.SlotBuffer()
-  slots.dist = z((nworld, nslot), wp.float32)
-  slots.pos = z((nworld, nslot), wp.vec3)
-  slots.normal = z((nworld, nslot), wp.vec3)
-  slots.tangent = z((nworld, nslot), wp.vec3)
-  c = Contacts(
-    nworld=nworld, nconmax=pairs.nconmax, ncon=z(nworld, wp.int32),
-    dist=z((nworld, cap), wp.float32), pos=z((nworld, cap), wp.vec3),
-    frame=z((nworld, cap), wp.mat33), includemargin=z((nworld, cap), wp.float32),
-    friction=z((nworld, cap), vec5), solref=z((nworld, cap), wp.vec2),
-    solreffriction=z((nworld, cap), wp.vec2), solimp=z((nworld, cap), vec5),
-    dim=z((nworld, cap), wp.int32), geom=z((nworld, cap), wp.vec2i),
-    exclude=z((nworld, cap), wp.int32), pair=z((nworld, cap), wp.int32),
-    overflow=z(nworld, wp.int32), overflow_count=z(1, wp.int32), epa_overflow=z(nworld, wp.int32),
-    slots=slots, pair_ncon=z((nworld, max(pairs.npair, 1)), wp.int32),
-  )
-  if pairs.nconvex:
-    from . import collision_convex
-    c.convex_scratch = collision_convex.make_scratch(m, nworld, device, c.epa_overflow)
-  return c
-
-
 # ---------------------------------------------------------------------------------------------
 # kernels
 
@@ -653,7 +589,7 @@ def collision(m: Model, d: Data):
   contacts of each world, and sets the overflow flags (cleared by the caller at the start of
   a step: forward.step / forward.forward) / counter when a world finds more than
   nconmax contacts (the first nconmax, in pair order, are kept) or, for convex pairs, when
-  the EPA scratch pool ran out (collision_convex.EPA_SLOTS_PER_WORLD).
+  the EPA scratch pool ran out (types.EPA_SLOTS_PER_WORLD).
   """
   pairs = m.collision
   c = d.contact

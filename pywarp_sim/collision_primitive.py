@@ -16,6 +16,8 @@ mju_makeFrame). `margin` is the detection threshold: MuJoCo passes margin + gap.
 
 import warp as wp
 
+from .types import SlotBuffer  # noqa: F401 - the slots' declaration (types.SLOT_FIELDS)
+
 MINVAL = 1e-15  # mjMINVAL
 BOXBOX_MAXVERT = 8
 # Float32 stand-in for MuJoCo's mjMINVAL in parallel-axis tests (squared sine of the angle
@@ -31,19 +33,6 @@ _BOXBOX_DUPEPS = 1e-10
 _BOXBOX_EDGEBIAS = 1e-6
 
 mat83 = wp.types.matrix(shape=(BOXBOX_MAXVERT, 3), dtype=wp.float32)
-
-
-@wp.struct
-class SlotBuffer:
-  """Per-pair contact slots of the narrowphase (the rows of one buffer are worlds).
-
-  dist: (nworld, nslot) float, m; pos: (nworld, nslot) vec3, m;
-  normal, tangent: (nworld, nslot) vec3 (tangent zero when unset).
-  """
-  dist: wp.array2d(dtype=wp.float32)
-  pos: wp.array2d(dtype=wp.vec3)
-  normal: wp.array2d(dtype=wp.vec3)
-  tangent: wp.array2d(dtype=wp.vec3)
 
 
 @wp.func

@@ -5,13 +5,10 @@ with a fixed row capacity.
 Rows are stored densely per world, in MuJoCo's order: equality (connect 3 rows, weld 6,
 joint and tendon 1, for each active constraint), dof and tendon frictionloss, limits,
 contacts. efc_J (nworld, nefc_max, nv) holds the Jacobian rows; the first nefc[w] rows
-of world w are valid. Pyramidal cones give 2*(condim-1) rows per contact (1 for condim
+of world w are valid (the arrays: types.ConstraintData; nefc_max: io.rows_capacity). Pyramidal cones give 2*(condim-1) rows per contact (1 for condim
 1); elliptic cones give condim rows (normal, tangential, torsional, rolling).
 """
 
-import dataclasses
-
-import numpy as np
 import warp as wp
 
 from . import math
@@ -36,91 +33,6 @@ _OBJ_SITE = wp.constant(6)  # mjOBJ_SITE (eq_objtype of site-referenced connect/
 _FREE = wp.constant(int(JointType.FREE))
 _MINIMP = wp.constant(0.0001)
 _MAXIMP = wp.constant(0.9999)
-
-
-@dataclasses.dataclass
-class ConstraintData:
-  """Constraint rows and solver state per world (MuJoCo's efc_* fields)."""
-  nefc_max: int
-  nefc: wp.array            # (nworld,) int: rows in use
-  ne: wp.array              # (nworld,) int: equality rows (the first ne rows)
-  efc_type: wp.array        # (nworld, nefc_max) int: mjtConstraint
-  efc_id: wp.array          # (nworld, nefc_max) int: dof, joint or contact index
-  efc_J: wp.array           # (nworld, nefc_max, nv) float
-  efc_pos: wp.array         # (nworld, nefc_max) float: constraint violation, m or rad
-  efc_margin: wp.array      # (nworld, nefc_max) float
-  efc_frictionloss: wp.array  # (nworld, nefc_max) float
-  efc_D: wp.array           # (nworld, nefc_max) float: 1 / R
-  efc_R: wp.array           # (nworld, nefc_max) float: regulariser
-  efc_K: wp.array           # (nworld, nefc_max) float: stiffness * impedance (0 for friction)
-  efc_B: wp.array           # (nworld, nefc_max) float: damping
-  efc_vel: wp.array         # (nworld, nefc_max) float: J qvel
-  efc_aref: wp.array        # (nworld, nefc_max) float: reference acceleration
-  efc_jdotv: wp.array       # (nworld, nefc_max) float: Jdot qvel of equality rows (mj_Jdotv), m/s^2
-  efc_force: wp.array       # (nworld, nefc_max) float: constraint force
-  efc_dim: wp.array         # (nworld, nefc_max) int: condim on the first row of an elliptic contact
-  efc_coef: wp.array        # (nworld, nefc_max) float: elliptic cone: mu (first row), friction[j-1]
-  efc_cone_H: wp.array      # (nworld, nefc_max, 6) float: elliptic cone Hessian block rows (solver)
-  efc_state: wp.array       # (nworld, nefc_max) int: 0 satisfied, 1 quadratic, 2 linear, 3 cone
-  pgs_MinvJ: wp.array       # (nworld * 6, nv) float: PGS scratch, M^-1 J' of an elliptic block
-  efc_jv: wp.array          # (nworld, nefc_max) float: solver scratch J * search
-  efc_jar: wp.array         # (nworld, nefc_max) float: solver scratch J qacc - aref
-  H: wp.array               # (nworld, nv, nv) float: solver Hessian / Cholesky factor
-  grad: wp.array            # (nworld, nv)
-  Mgrad: wp.array           # (nworld, nv)
-  search: wp.array          # (nworld, nv)
-  Ma: wp.array              # (nworld, nv): M qacc
-  solver_niter: wp.array    # (nworld,) int
-  converged: wp.array       # (nworld,) int
-
-
-def rows_capacity(m: Model) -> int:
-  """Worst-case rows per world: every equality constraint active, every frictional dof, every
-  limit side, every contact slot with its largest pyramid."""
-  mjm = m.mj_model
-  eq_rows = {int(EqType.CONNECT): 3, int(EqType.WELD): 6}
-  neqrow = sum(eq_rows.get(int(t), 1) for t in mjm.eq_type)
-  nfric = int(np.count_nonzero(mjm.dof_frictionloss))
-  nlim = 0
-  for j in range(mjm.njnt):
-    if mjm.jnt_limited[j]:
-      nlim += 1 if mjm.jnt_type[j] == JointType.BALL else 2
-  nfric += int(np.count_nonzero(mjm.tendon_frictionloss))
-  nlim += 2 * int(np.count_nonzero(mjm.tendon_limited))
-  ncon = m.collision.nconmax
-  condims = list(mjm.geom_condim) + list(mjm.pair_dim)
-  maxdim = max(condims) if condims else 1
-  if m.opt.cone == ConeType.ELLIPTIC:
-    rows_per_contact = maxdim
-  else:
-    rows_per_contact = 1 if maxdim == 1 else 2 * (maxdim - 1)
-  return max(neqrow + nfric + nlim + ncon * rows_per_contact, 1)
-
-
-def make_constraint_data(m: Model, nworld: int, device, workspace_rows: int | None = None) -> ConstraintData:
-  """Constraint rows and solver state. The per-world counters (nefc, ne, solver_niter,
-  converged) have nworld rows; the rows and solver scratch have `workspace_rows` rows when
-  the workspace is held per thread (io.make_data), else nworld."""
-  n = rows_capacity(m)
-  nv = max(m.nv, 1)
-  w = workspace_rows or nworld
-
-  def z(shape, dtype=wp.float32):
-    return wp.zeros(shape, dtype=dtype, device=device)
-
-  return ConstraintData(
-    nefc_max=n, nefc=z(nworld, wp.int32), ne=z(nworld, wp.int32), efc_type=z((w, n), wp.int32),
-    efc_id=z((w, n), wp.int32), efc_J=z((w, n, nv)), efc_pos=z((w, n)),
-    efc_margin=z((w, n)), efc_frictionloss=z((w, n)), efc_D=z((w, n)),
-    efc_R=z((w, n)), efc_K=z((w, n)), efc_B=z((w, n)), efc_vel=z((w, n)),
-    efc_aref=z((w, n)), efc_jdotv=z((w, n)), efc_force=z((w, n)), efc_dim=z((w, n), wp.int32),
-    efc_coef=z((w, n)), efc_cone_H=z((w, n, 6)), efc_state=z((w, n), wp.int32),
-    pgs_MinvJ=z((w * 6, nv)),
-    efc_jv=z((w, n)),
-    efc_jar=z((w, n)), H=z((w, nv, nv)), grad=z((w, nv)), Mgrad=z((w, nv)),
-    search=z((w, nv)), Ma=z((w, nv)), solver_niter=z(nworld, wp.int32),
-    converged=z(nworld, wp.int32),
-  )
 
 
 @wp.func

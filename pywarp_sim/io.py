@@ -1,5 +1,6 @@
 """MJCF/URDF → MjModel (MuJoCo's compiler) → Model (flat Warp arrays) → Data."""
 
+import dataclasses
 import os
 import warnings
 
@@ -9,8 +10,8 @@ import warp as wp
 
 from .errors import IgnoredModelElementWarning, UnsupportedModelError
 from .types import (
-  BANK_FIELDS, BiasType, Data, DisableBit, DynType, EqType, GainType, GeomType, IntegratorType, JointType, Model,
-  Option, TrnType, vec10, vec6,
+  BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, NCYLPOLY, BiasType, ConeType, Data, DisableBit,
+  DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, Option, Role, TrnType,
 )
 
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)
@@ -389,66 +390,127 @@ def load_mj_model(path_or_xml) -> mujoco.MjModel:
   return mujoco.MjModel.from_xml_path(path_or_xml)
 
 
-def _eq_active0(m: Model) -> np.ndarray:
-  """(max(neq, 1),) int32: the model's eq_active0 (one unused slot without equalities)."""
-  return m.host["eq_active0"] if m.neq else np.zeros(1, np.int32)
+def rows_capacity(m: Model) -> int:
+  """Worst-case constraint rows per world (nefc_max): every equality constraint active, every
+  frictional dof and tendon, every limit side, every contact slot with its largest pyramid."""
+  mjm = m.mj_model
+  eq_rows = {int(EqType.CONNECT): 3, int(EqType.WELD): 6}
+  neqrow = sum(eq_rows.get(int(t), 1) for t in mjm.eq_type)
+  nfric = int(np.count_nonzero(mjm.dof_frictionloss))
+  nlim = 0
+  for j in range(mjm.njnt):
+    if mjm.jnt_limited[j]:
+      nlim += 1 if mjm.jnt_type[j] == JointType.BALL else 2
+  nfric += int(np.count_nonzero(mjm.tendon_frictionloss))
+  nlim += 2 * int(np.count_nonzero(mjm.tendon_limited))
+  ncon = m.collision.nconmax
+  condims = list(mjm.geom_condim) + list(mjm.pair_dim)
+  maxdim = max(condims) if condims else 1
+  if m.opt.cone == ConeType.ELLIPTIC:
+    rows_per_contact = maxdim
+  else:
+    rows_per_contact = 1 if maxdim == 1 else 2 * (maxdim - 1)
+  return max(neqrow + nfric + nlim + ncon * rows_per_contact, 1)
+
+
+def data_sizes(m: Model, nworld: int) -> dict:
+  """{size name: int}: the sizes the symbolic shapes of Data's fields (types.Field.shape) are
+  written in, for nworld worlds of `m`. A `*_pad` size is at least 1 (arrays keep one unused
+  column where the model has none)."""
+  pairs = m.collision
+  ccd_iterations = int(m.mj_model.opt.ccd_iterations)
+  nconvex_pad = max(pairs.nconvex, 1)
+  return dict(
+    nworld=nworld, nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom,
+    nsite=m.nsite, ntendon=m.ntendon, neq=m.neq, nwrap=int(m.wrap_jnt.shape[0]),
+    nv_pad=max(m.nv, 1), nu_pad=max(m.nu, 1), na_pad=max(m.na, 1), ntendon_pad=max(m.ntendon, 1),
+    neq_pad=max(m.neq, 1),
+    # collision: candidate pairs, their narrowphase slots, the contact capacity
+    npair=pairs.npair, npair_pad=max(pairs.npair, 1), nslot_pad=max(pairs.nslot, 1),
+    nconmax=pairs.nconmax, ncon_pad=max(pairs.nconmax, 1), nconvex=pairs.nconvex,
+    # the convex collider's EPA pool (types.EPA_FIELDS): slots, and vertices / faces per slot
+    epa_nslot=max(nworld * min(EPA_SLOTS_PER_WORLD, nconvex_pad), min(nworld * nconvex_pad, EPA_MIN_SLOTS)),
+    epa_nvert=max(5 + ccd_iterations, 2 * NCYLPOLY + 1), epa_nface=max(2 * NCYLPOLY, 6 * ccd_iterations),
+    nefc_max=rows_capacity(m),
+  )
+
+
+def resolve(expr, sizes: dict) -> int:
+  """The value of one symbolic extent: an int, a size name, or a product of them ("nworld * 6"),
+  as in types.Field.shape and the native layout's counts (kernels/step_types.h)."""
+  if isinstance(expr, int):
+    return expr
+  value = 1
+  for term in str(expr).split("*"):
+    term = term.strip()
+    if term.isdigit():
+      value *= int(term)
+    elif term in sizes:
+      value *= int(sizes[term])
+    else:
+      raise ValueError(f"unknown size '{term}' in the extent '{expr}'; known sizes: {sorted(sizes)} "
+                       f"(io.data_sizes)")
+  return value
 
 
 def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None) -> Data:
   """Allocates Data for nworld worlds and fills the state with the model defaults
   (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData.
 
+  Every array is allocated from its declaration in types.py (Data, Contacts, ConstraintData,
+  SLOT_FIELDS, EPA_FIELDS): the shape resolved with `data_sizes`, zeros unless the field's
+  `init` says otherwise.
+
   workspace_rows: None, or the rows of the solver workspace held per thread instead of per
-  world (`Simulator(workspace="thread")`, native backend only): the arrays named in
-  native_backend.WORKSPACE_FIELDS (intermediate results of a step: com-frame dynamics
-  quantities, mass-matrix factors, constraint rows, integrator scratch) get `workspace_rows`
-  as their leading dimension."""
+  world (`Simulator(workspace="thread")`, native backend only): the fields whose role is
+  Role.WORKSPACE (intermediate results of a step: com-frame dynamics quantities, mass-matrix
+  factors, constraint rows, integrator scratch) get `workspace_rows` as their leading
+  dimension."""
   if nworld < 1:
     raise ValueError(f"nworld must be >= 1, got {nworld}")
   if workspace_rows is not None and workspace_rows < 1:
     raise ValueError(f"workspace_rows must be >= 1 (or None), got {workspace_rows}")
   device = wp.get_device(device)
-  nq, nv, nbody, njnt = m.nq, m.nv, m.nbody, m.njnt
-  na, nu = max(m.na, 1), max(m.nu, 1)
-  nws = workspace_rows or nworld
+  sizes = data_sizes(m, nworld)
+  workspace_sizes = dict(sizes, nworld=workspace_rows or nworld)
 
-  def z(shape, dtype=wp.float32):
-    return wp.zeros(shape, dtype=dtype, device=device)
+  def array(f: Field):
+    shape = tuple(resolve(e, workspace_sizes if f.role == Role.WORKSPACE else sizes) for e in f.shape)
+    if f.init == "zero":
+      return wp.zeros(shape, dtype=f.dtype, device=device)
+    host = wp.zeros(shape, dtype=f.dtype, device="cpu").numpy()  # with the element's axes
+    if f.init == "identity" and f.dtype == wp.vec4:
+      host[..., 0] = 1  # unit quaternion (w, x, y, z)
+    elif f.init == "identity" and f.dtype == wp.mat33:
+      host[...] = np.eye(3, dtype=host.dtype)
+    elif f.init in m.host:
+      row = np.asarray(m.host[f.init]).reshape(-1)
+      rows = host.reshape(shape[0], -1)
+      if row.size > rows.shape[1]:
+        raise ValueError(f"Data field '{f.name}': Model table '{f.init}' has {row.size} values, the "
+                         f"row holds {rows.shape[1]}")
+      rows[:, :row.size] = row
+    else:
+      raise ValueError(f"Data field '{f.name}': unknown init '{f.init}' for dtype {f.dtype}; use "
+                       f"'zero', 'identity' (vec4, mat33) or a Model.host table name")
+    return wp.array(host, dtype=f.dtype, device=device)
 
-  qpos = wp.array(np.tile(m.host["qpos0"], (nworld, 1)), dtype=wp.float32, device=device)
-  eye = np.eye(3, dtype=np.float32)
-  xquat = np.zeros((nworld, nbody, 4), np.float32)
-  xquat[..., 0] = 1
-  d = Data(
-    nworld=nworld, time=z(nworld), qpos=qpos, qvel=z((nworld, nv)), act=z((nworld, na)),
-    ctrl=z((nworld, nu)), qacc=z((nworld, nv)), qacc_warmstart=z((nworld, nv)),
-    act_dot=z((nworld, na)), qfrc_applied=z((nworld, nv)), xfrc_applied=z((nworld, nbody), vec6),
-    xpos=z((nworld, nbody), wp.vec3), xquat=wp.array(xquat, dtype=wp.vec4, device=device),
-    xmat=wp.array(np.broadcast_to(eye, (nworld, nbody, 3, 3)).copy(), dtype=wp.mat33, device=device),
-    xipos=z((nworld, nbody), wp.vec3),
-    ximat=wp.array(np.broadcast_to(eye, (nworld, nbody, 3, 3)).copy(), dtype=wp.mat33, device=device),
-    xanchor=z((nws, njnt), wp.vec3), xaxis=z((nws, njnt), wp.vec3),
-    geom_xpos=z((nworld, m.ngeom), wp.vec3), geom_xmat=z((nworld, m.ngeom), wp.mat33),
-    site_xpos=z((nworld, m.nsite), wp.vec3), site_xmat=z((nworld, m.nsite), wp.mat33),
-    subtree_com=z((nworld, nbody), wp.vec3), subtree_mass=z((nworld, nbody)),
-    cinert=z((nws, nbody), vec10), cdof=z((nws, nv), vec6), cvel=z((nworld, nbody), vec6),
-    cdof_dot=z((nws, nv), vec6), cacc=z((nws, nbody), vec6), cfrc_int=z((nws, nbody), vec6),
-    crb=z((nws, nbody), vec10),
-    qM=z((nws, nv, nv)), qLD=z((nws, nv, nv)), qLDiagInv=z((nws, nv)),
-    qH=z((nws, nv, nv)), qHDiagInv=z((nws, nv)),
-    actuator_length=z((nworld, nu)), actuator_velocity=z((nworld, nu)),
-    actuator_force=z((nworld, nu)),
-    qfrc_bias=z((nworld, nv)), qfrc_spring=z((nworld, nv)), qfrc_damper=z((nworld, nv)),
-    qfrc_gravcomp=z((nworld, nv)), qfrc_passive=z((nworld, nv)), qfrc_actuator=z((nworld, nv)),
-    qfrc_smooth=z((nworld, nv)), qacc_smooth=z((nworld, nv)), qfrc_constraint=z((nworld, nv)),
-    qpos_t0=z((nws, nq)), qvel_t0=z((nws, nv)), act_t0=z((nws, na)),
-    rk_dqvel=z((nws, nv)), rk_dqacc=z((nws, nv)), rk_dact=z((nws, na)),
-    qfrc_scratch=z((nws, nv)), qacc_scratch=z((nws, nv)),
-    ten_length=z((nworld, max(m.ntendon, 1))), ten_velocity=z((nworld, max(m.ntendon, 1))),
-    eq_active=wp.array(np.tile(_eq_active0(m), (nworld, 1)), dtype=wp.int32, device=device),
-  )
-  from . import constraint
-  d.efc = constraint.make_constraint_data(m, nworld, device, workspace_rows)
-  from . import collision_driver
-  d.contact = collision_driver.make_contacts(m, nworld, device)
-  return d
+  def container(cls, fields, outer: dict):
+    values = {}
+    for f in fields:
+      if f.role == Role.SIZE:
+        values[f.name] = sizes[f.name]
+      elif f.role == Role.GROUP:
+        values[f.name] = container(f.dtype, f.fields, values) if not f.when or sizes[f.when] > 0 else None
+      elif f.alias:
+        values[f.name] = outer[f.alias]
+      else:
+        values[f.name] = array(f)
+    if dataclasses.is_dataclass(cls):
+      return cls(**values)
+    struct = cls()  # a Warp struct (types.SlotBuffer, types.EpaScratch)
+    for name, value in values.items():
+      setattr(struct, name, value)
+    return struct
+
+  return container(Data, DATA_FIELDS, {})

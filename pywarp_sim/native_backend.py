@@ -38,27 +38,62 @@ import torch
 import warp as wp
 
 from . import native
-from .types import ConeType, DisableBit, IntegratorType, SolverType
+from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, ConeType, DisableBit, IntegratorType, Role,
+                    SolverType)
 
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "set_staging",
            "stage_bytes", "stepper", "NativeStepper",
-           "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS"]
+           "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS", "layout_name", "schema_field"]
 
-# Step-table fields (kernels/step_types.h names) that are intermediate results of one world's
-# step, recomputed from the state every step and read by nothing after it: joint frames and
-# the com-frame quantities of the dynamics (xanchor, xaxis, cinert, cdof, cdof_dot, cacc,
-# cfrc_int, crb), the mass matrix and its factors, constraint rows and solver scratch, RK4
-# stage values. Simulator(workspace="thread") allocates them per thread. What stays per world:
-# the state, contacts, poses (xpos, xquat, xmat, xipos, ximat, geom/site frames), subtree_com,
+# The native layout's names of Data fields (kernels/step_types.h): a Data field by its name, a
+# contact field as con_<name>, a constraint field as efc_<name> (its own name where it starts
+# with efc_, and pgs_MinvJ, which has no prefix).
+_CONTAINERS = {"data": DATA_FIELDS, "contact": CONTACT_FIELDS, "efc": EFC_FIELDS}
+_EFC_UNPREFIXED = ("pgs_MinvJ",)
+
+
+def layout_name(container: str, name: str) -> str:
+  """The native layout's name of field `name` of a Data container ("data", "contact", "efc")."""
+  if container == "contact":
+    return "con_" + name
+  if container == "efc" and not (name.startswith("efc_") or name in _EFC_UNPREFIXED):
+    return "efc_" + name
+  return name
+
+
+def _layout_index() -> dict:
+  """{layout name: (container, Field)} of every Data array."""
+  index = {}
+  for container, fields in _CONTAINERS.items():
+    for f in fields:
+      if f.role in (Role.SIZE, Role.GROUP):
+        continue
+      key = layout_name(container, f.name)
+      if key in index:
+        raise ValueError(f"Data fields {index[key][0]}.{index[key][1].name} and {container}.{f.name} have "
+                         f"the same native layout name '{key}'; rename one (types.py)")
+      index[key] = (container, f)
+  return index
+
+
+_BY_LAYOUT_NAME = _layout_index()
+
+
+def schema_field(name: str):
+  """(container, types.Field) of the native layout's Data entry `name` (container "data",
+  "contact" or "efc"), or None when no Data field has that layout name (the Simulator's health
+  arrays)."""
+  return _BY_LAYOUT_NAME.get(name)
+
+
+# Layout names of the fields whose role is workspace (types.py): intermediate results of one
+# world's step, recomputed from the state every step and read by nothing after it (joint
+# frames and the com-frame quantities of the dynamics, the mass matrix and its factors,
+# constraint rows and solver scratch, RK4 stage values). Simulator(workspace="thread")
+# allocates them per thread. What stays per world: the state, contacts, poses, subtree_com,
 # cvel, actuator quantities, the generalized forces, qacc and the solver's per-world counters.
-WORKSPACE_FIELDS = frozenset({
-  "xanchor", "xaxis", "cinert", "cdof", "cdof_dot", "cacc", "cfrc_int", "crb",
-  "qM", "qLD", "qLDiagInv", "qH", "qHDiagInv", "qpos_t0", "qvel_t0", "act_t0", "rk_dqvel",
-  "rk_dqacc", "rk_dact", "qfrc_scratch", "qacc_scratch", "pgs_MinvJ",
-  "efc_J", "efc_pos", "efc_margin", "efc_frictionloss", "efc_D", "efc_R", "efc_K", "efc_B",
-  "efc_vel", "efc_aref", "efc_force", "efc_coef", "efc_cone_H", "efc_jv", "efc_jar", "efc_H",
-  "efc_grad", "efc_Mgrad", "efc_search", "efc_Ma", "efc_type", "efc_id", "efc_dim", "efc_state",
-})
+WORKSPACE_FIELDS = frozenset(layout_name(container, f.name) for container, fields in _CONTAINERS.items()
+                             for f in fields if f.role == Role.WORKSPACE)
 
 
 def workspace_rows(device, model) -> int:
@@ -100,11 +135,6 @@ def require(device) -> None:
 
 # ---- Python homes of the C++ table entries (kernels/step_types.h) -------------------------
 
-_DATA_EFC_PLAIN = {"efc_nefc": "nefc", "efc_solver_niter": "solver_niter", "efc_converged": "converged",
-                   "efc_H": "H", "efc_grad": "grad", "efc_Mgrad": "Mgrad", "efc_search": "search",
-                   "efc_Ma": "Ma"}
-
-
 def _model_array(m, name):
   if name.startswith("pair_"):
     return getattr(m.collision, name[len("pair_"):])
@@ -122,21 +152,20 @@ def step_layout(sim) -> list:
 
 def data_array(sim, name):
   """The Warp array behind the native layout's Data entry `name` (Data fields, contacts
-  `con_*`, constraint rows `efc_*`, the Simulator's health arrays)."""
+  `con_*`, constraint rows `efc_*`: schema_field, and the Simulator's health arrays)."""
   d = sim.data
   extra = sim.health_arrays()  # health, last_reset, counters
   if name in extra:
     return extra[name]
-  if name == "pgs_MinvJ":
+  found = schema_field(name)
+  if found is None:
+    raise KeyError(f"native layout entry '{name}' is neither a Data field (types.py) nor a health array")
+  container, f = found
+  arr = getattr({"data": d, "contact": d.contact, "efc": d.efc}[container], f.name)
+  if f.name == "pgs_MinvJ":
     # (rows * 6, nv) in the Warp solver; the same memory seen as (rows, 6 * nv)
-    return d.efc.pgs_MinvJ.reshape((d.efc.pgs_MinvJ.shape[0] // 6, 6 * max(sim.model.nv, 1)))
-  if name.startswith("con_"):
-    return getattr(d.contact, name[len("con_"):])
-  if name in _DATA_EFC_PLAIN:
-    return getattr(d.efc, _DATA_EFC_PLAIN[name])
-  if name.startswith("efc_"):
-    return getattr(d.efc, name)
-  return getattr(d, name)
+    return arr.reshape((arr.shape[0] // 6, 6 * max(sim.model.nv, 1)))
+  return arr
 
 
 def _sizes(sim) -> dict:

@@ -24,9 +24,13 @@ import warp as wp
 
 from . import forward as _forward
 from .io import check_count, make_data, put_model
-from .types import COUNTERS, Data, Health, Model
+from .types import COUNTERS, DATA_FIELDS, Data, Health, Model, Role
 
 _BACKENDS = ("auto", "warp", "native")
+# Data arrays served as sim.<name> (types.DATA_FIELDS), and those held per thread with
+# workspace="thread" (role workspace), which then describe no particular world
+_DATA_ARRAYS = tuple(f.name for f in DATA_FIELDS if f.role not in (Role.SIZE, Role.GROUP))
+_WORKSPACE_ARRAYS = frozenset(f.name for f in DATA_FIELDS if f.role == Role.WORKSPACE)
 _NATIVE_MAX_NSTEPS = 2 ** 31 - 1  # the native StepPlan.step takes nsteps as a C int
 
 
@@ -248,8 +252,8 @@ class Simulator:
     nconmax: contact capacity per world (default: every candidate pair's worst case).
     workspace: "world" (default) keeps every derived and solver array per world; "thread"
       (backend="native") holds a step's intermediate results (com-frame dynamics quantities,
-      joint frames, mass-matrix factors, constraint rows, integrator scratch:
-      native_backend.WORKSPACE_FIELDS) per thread instead, 8 rows per OpenMP thread or one
+      joint frames, mass-matrix factors, constraint rows, integrator scratch: the fields of
+      role workspace in types.py) per thread instead, 8 rows per OpenMP thread or one
       per resident CUDA thread, so memory per world is the state, the contacts, poses,
       velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
 
@@ -373,12 +377,18 @@ class Simulator:
       raise AttributeError(name)
     data = self.__dict__.get("data")
     if data is not None and isinstance(getattr(data, name, None), wp.array):
-      if self.__dict__.get("workspace") == "thread" and name in _native_backend().WORKSPACE_FIELDS:
+      if self.__dict__.get("workspace") == "thread" and name in _WORKSPACE_ARRAYS:
         raise AttributeError(f"sim.{name} is solver workspace held per thread with workspace='thread' "
                              f"(it describes no particular world); build the Simulator with "
                              f"workspace='world' to read it per world")
       return self._view(name)
     raise AttributeError(f"Simulator has no attribute '{name}'")
+
+  def __dir__(self):
+    """The attributes, and the Data arrays served as views (tab completion): all of them with
+    workspace="world", all but the per-thread workspace with workspace="thread"."""
+    hidden = _WORKSPACE_ARRAYS if self.__dict__.get("workspace") == "thread" else ()
+    return sorted(set(super().__dir__()) | {name for name in _DATA_ARRAYS if name not in hidden})
 
   @property
   def qpos(self) -> torch.Tensor:

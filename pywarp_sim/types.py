@@ -338,80 +338,317 @@ BANK_FIELDS = ("body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_a
                "actuator_biasprm", "actuator_gear")
 
 
+# ---- Data: one declaration per field ---------------------------------------------------------
+#
+# Every array of Data and of its containers (contacts, constraint rows, the collision stage's
+# buffers) is declared once below, as a `Field`: name, symbolic shape, Warp dtype, role and
+# meaning. Everything else reads these declarations: io.make_data allocates from them (shapes
+# resolved by io.data_sizes), checkpoint.STATE is the "state" fields, the native backend's
+# WORKSPACE_FIELDS the "workspace" ones, Simulator.__dir__ the Data arrays, and
+# tests/test_architecture.py checks the C++ layout (kernels/step_types.h) against them.
+
+class Role(enum.StrEnum):
+  """What a Data field is, which decides who allocates, resets, saves or shares it."""
+  STATE = "state"          # the simulation state: what reset sets and a checkpoint saves
+  DERIVED = "derived"      # computed from the state by forward / step, one row per world
+  WORKSPACE = "workspace"  # intermediate result of one world's step, read by nothing after it:
+  #                          with Simulator(workspace="thread") its leading "nworld" axis is the
+  #                          workspace rows (one per thread, native backend)
+  SCRATCH = "scratch"      # buffers of the Warp collision stage (per world, or a pool); the native
+  #                          step keeps them on each thread's stack
+  COUNTER = "counter"      # events summed over all worlds and steps (reset leaves it)
+  SIZE = "size"            # an int of the container: the size of that name (io.data_sizes)
+  GROUP = "group"          # a container of further fields (dtype: its class; fields: its members)
+
+
+# short names for the declarations below
+STATE, DERIVED, WORKSPACE, SCRATCH, COUNTER = (Role.STATE, Role.DERIVED, Role.WORKSPACE, Role.SCRATCH,
+                                               Role.COUNTER)
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+  """The declaration of one member of Data or of one of its containers.
+
+  shape: symbolic, a tuple of size names or expressions of them (io.data_sizes: nworld, nq, nv,
+    nbody, ..., nv_pad = max(nv, 1), ...); per-world arrays start with "nworld", which is the
+    workspace rows for a Role.WORKSPACE field with Simulator(workspace="thread"). () for a
+    Role.SIZE or Role.GROUP.
+  dtype: the Warp dtype of an element (wp.float32, wp.int32, wp.vec3, wp.mat33, ...); int for a
+    Role.SIZE; the container class for a Role.GROUP.
+  role: a Role.
+  doc: units and meaning.
+  init: the initial value of every element: "zero", "identity" (unit quaternion (1, 0, 0, 0),
+    identity matrix), or the name of a Model table (Model.host) that starts each world's row
+    (zero-padded to the row).
+  alias: for a member that is another member's array (the same memory): that member's name in
+    the enclosing container.
+  when: for a group: the size that must be > 0 for it to exist (None otherwise).
+  fields: for a group: its members.
+  """
+  name: str
+  shape: tuple
+  dtype: object
+  role: Role
+  doc: str = ""
+  init: str = "zero"
+  alias: str = ""
+  when: str = ""
+  fields: tuple = ()
+
+  def __post_init__(self):
+    object.__setattr__(self, "role", Role(self.role))  # ValueError for an unknown role
+
+
+def _array(shape: tuple, dtype, role: str, doc: str = "", init: str = "zero"):
+  """A dataclass member declared by its Field (the member's name fills Field.name)."""
+  return dataclasses.field(metadata={"field": Field("", shape, dtype, role, doc, init)})
+
+
+def _size(doc: str):
+  return dataclasses.field(metadata={"field": Field("", (), int, Role.SIZE, doc)})
+
+
+def _group(cls, doc: str, when: str = ""):
+  return dataclasses.field(metadata={"field": Field("", (), cls, Role.GROUP, doc, when=when,
+                                                    fields=fields_of(cls))})
+
+
+def fields_of(cls) -> tuple:
+  """The Fields of a container class, in declaration order: a dataclass declared with the
+  helpers above, or a Warp struct made by `_warp_struct`."""
+  if dataclasses.is_dataclass(cls):
+    return tuple(dataclasses.replace(f.metadata["field"], name=f.name) for f in dataclasses.fields(cls))
+  return cls.fields
+
+
+def _warp_struct(name: str, fields: tuple, doc: str):
+  """A Warp struct (for kernels that take the whole buffer) with one array member per Field."""
+  annotations = {f.name: wp.array(dtype=f.dtype, ndim=len(f.shape)) for f in fields}
+  cls = type(name, (), {"__annotations__": annotations, "__doc__": doc, "__module__": __name__,
+                        "__qualname__": name})
+  struct = wp.struct(cls)
+  struct.fields = fields
+  return struct
+
+
+vec5 = wp.types.vector(length=5, dtype=wp.float32)
+
+# Narrowphase slots: each candidate pair writes its contacts into its own slots
+# [pair.slot, pair.slot + pair.maxcon) of its world's row (no atomics), compacted into Contacts.
+SLOT_FIELDS = (
+  Field("dist", ("nworld", "nslot_pad"), wp.float32, SCRATCH, "m, negative = penetration"),
+  Field("pos", ("nworld", "nslot_pad"), wp.vec3, SCRATCH, "m: midpoint between the surfaces"),
+  Field("normal", ("nworld", "nslot_pad"), wp.vec3, SCRATCH, "from geom 1 to geom 2"),
+  Field("tangent", ("nworld", "nslot_pad"), wp.vec3, SCRATCH, "first frame tangent, zero when unset"),
+)
+SlotBuffer = _warp_struct("SlotBuffer", SLOT_FIELDS, "Per-pair contact slots of the narrowphase "
+                          "(collision_primitive); rows are worlds. Members: types.SLOT_FIELDS.")
+
+# EPA scratch pool of the convex collider (collision_convex): polytopes live in a global pool of
+# slots taken by the convex pairs that need one in a step, EPA_SLOTS_PER_WORLD per world on
+# average and at least EPA_MIN_SLOTS in all (io.data_sizes: epa_nslot); a step that runs out
+# sets the world's Contacts.epa_overflow flag instead of silently dropping the contact.
+EPA_SLOTS_PER_WORLD = 4  # average EPA polytopes per world per step (pool of nworld * this)
+# Floor of the pool: a small batch of a dense scene (a humanoid among 100 touching objects
+# needs 7 polytopes in one world) would overflow an average sized for large batches.
+EPA_MIN_SLOTS = 256
+NCYLPOLY = 16  # vertices of a cylinder cap in multicontact; a slot's rows double as polygon
+#                buffers (a clipped 16-gon has up to 2 * NCYLPOLY vertices)
+
+EPA_FIELDS = (
+  Field("vert1", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH, "polytope vertices on geom 1, m"),
+  Field("vert2", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH, "polytope vertices on geom 2, m"),
+  Field("vert", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH, "vertices of the Minkowski difference, m"),
+  Field("face_verts", ("epa_nslot", "epa_nface"), wp.vec3i, SCRATCH, "vertex ids of each face"),
+  Field("face_adj", ("epa_nslot", "epa_nface"), wp.vec3i, SCRATCH, "adjacent face of each edge"),
+  Field("face_v", ("epa_nslot", "epa_nface"), wp.vec3d, SCRATCH, "closest point of each face to the origin"),
+  Field("face_dist2", ("epa_nslot", "epa_nface"), wp.float64, SCRATCH, "squared norm of face_v"),
+  Field("face_index", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH,
+        "position in the map, -1 not in the map, -2 deleted"),
+  Field("face_map", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH, "faces to expand"),
+  Field("hzn_face", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH, "horizon faces"),
+  Field("hzn_edge", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH, "horizon edges"),
+  Field("stack", ("epa_nslot", "epa_nface"), wp.vec3i, SCRATCH, "horizon search: face, edge, next child"),
+  Field("counter", (1,), wp.int32, SCRATCH, "slots taken this step"),
+  Field("overflow", ("nworld",), wp.int32, DERIVED, "Contacts.epa_overflow", alias="epa_overflow"),
+)
+EpaScratch = _warp_struct("EpaScratch", EPA_FIELDS, "Pool of EPA polytopes (collision_convex); rows "
+                          "are slots. Members: types.EPA_FIELDS.")
+
+
+@dataclasses.dataclass
+class Contacts:
+  """Contacts of the last collision pass, per world (MuJoCo's d.contact, batched).
+
+  The first ncon[w] entries of row w are valid, in MuJoCo's pair order; capacity is
+  nconmax (arrays are allocated with at least one column: ncon_pad). Units SI; frame rows are
+  the normal (from geom[0] to geom[1]) and two tangents, as MuJoCo's contact.frame.
+  """
+  nworld: int = _size("worlds")
+  nconmax: int = _size("contact capacity per world (Model.collision.nconmax)")
+  ncon: wp.array = _array(("nworld",), wp.int32, DERIVED, "contacts found")
+  dist: wp.array = _array(("nworld", "ncon_pad"), wp.float32, DERIVED, "m; negative = penetration")
+  pos: wp.array = _array(("nworld", "ncon_pad"), wp.vec3, DERIVED, "m: midpoint between the surfaces")
+  frame: wp.array = _array(("nworld", "ncon_pad"), wp.mat33, DERIVED, "rows normal, tangent1, tangent2")
+  includemargin: wp.array = _array(("nworld", "ncon_pad"), wp.float32, DERIVED,
+                                   "m: the contact is active when dist < this")
+  friction: wp.array = _array(("nworld", "ncon_pad"), vec5, DERIVED,
+                              "tangent1, tangent2, spin, roll1, roll2")
+  solref: wp.array = _array(("nworld", "ncon_pad"), wp.vec2, DERIVED)
+  solreffriction: wp.array = _array(("nworld", "ncon_pad"), wp.vec2, DERIVED)
+  solimp: wp.array = _array(("nworld", "ncon_pad"), vec5, DERIVED)
+  dim: wp.array = _array(("nworld", "ncon_pad"), wp.int32, DERIVED, "condim 1, 3, 4 or 6")
+  geom: wp.array = _array(("nworld", "ncon_pad"), wp.vec2i, DERIVED,
+                          "geom ids, geom[0] has the smaller type")
+  exclude: wp.array = _array(("nworld", "ncon_pad"), wp.int32, DERIVED,
+                             "1 when in the gap (dist >= includemargin): no constraint rows")
+  pair: wp.array = _array(("nworld", "ncon_pad"), wp.int32, DERIVED, "candidate pair id in m.collision")
+  overflow: wp.array = _array(("nworld",), wp.int32, DERIVED,
+                              "1 if the world found more than nconmax contacts since the step began")
+  overflow_count: wp.array = _array((1,), wp.int32, COUNTER, "(world, step) overflows so far")
+  epa_overflow: wp.array = _array(("nworld",), wp.int32, DERIVED,
+                                  "1 when a convex pair found no free EPA scratch slot")
+  slots: SlotBuffer = _group(SlotBuffer, "narrowphase slots (SLOT_FIELDS)")
+  pair_ncon: wp.array = _array(("nworld", "npair_pad"), wp.int32, SCRATCH, "contacts of each pair")
+  convex_scratch: EpaScratch = _group(EpaScratch, "EPA pool (EPA_FIELDS) when the model has convex pairs",
+                                      when="nconvex")
+
+
+@dataclasses.dataclass
+class ConstraintData:
+  """Constraint rows and solver state per world (MuJoCo's efc_* fields). The first nefc[w]
+  rows of world w are valid; nefc_max is the worst case (io.rows_capacity)."""
+  nefc_max: int = _size("row capacity per world")
+  nefc: wp.array = _array(("nworld",), wp.int32, DERIVED, "rows in use")
+  ne: wp.array = _array(("nworld",), wp.int32, DERIVED, "equality rows (the first ne rows)")
+  efc_type: wp.array = _array(("nworld", "nefc_max"), wp.int32, WORKSPACE, "ConstraintType")
+  efc_id: wp.array = _array(("nworld", "nefc_max"), wp.int32, WORKSPACE,
+                            "equality, dof, joint, tendon or contact index")
+  efc_J: wp.array = _array(("nworld", "nefc_max", "nv_pad"), wp.float32, WORKSPACE, "constraint Jacobian")
+  efc_pos: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "violation, m or rad")
+  efc_margin: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "m or rad")
+  efc_frictionloss: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "N or N m")
+  efc_D: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "1 / R")
+  efc_R: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "regulariser")
+  efc_K: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE,
+                           "stiffness * impedance (0 for friction)")
+  efc_B: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "damping")
+  efc_vel: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "J qvel")
+  efc_aref: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "reference acceleration")
+  efc_jdotv: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE,
+                               "Jdot qvel of equality rows (mj_Jdotv), m/s^2")
+  efc_force: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "constraint force")
+  efc_dim: wp.array = _array(("nworld", "nefc_max"), wp.int32, WORKSPACE,
+                             "condim on the first row of an elliptic contact")
+  efc_coef: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE,
+                              "elliptic cone: mu (first row), friction[j-1]")
+  efc_cone_H: wp.array = _array(("nworld", "nefc_max", 6), wp.float32, WORKSPACE,
+                                "elliptic cone Hessian block rows (solver)")
+  efc_state: wp.array = _array(("nworld", "nefc_max"), wp.int32, WORKSPACE,
+                               "0 satisfied, 1 quadratic, 2 linear, 3 cone")
+  pgs_MinvJ: wp.array = _array(("nworld * 6", "nv_pad"), wp.float32, WORKSPACE,
+                               "PGS: M^-1 J' of an elliptic block, 6 rows per world")
+  efc_jv: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "solver scratch J * search")
+  efc_jar: wp.array = _array(("nworld", "nefc_max"), wp.float32, WORKSPACE, "solver scratch J qacc - aref")
+  H: wp.array = _array(("nworld", "nv_pad", "nv_pad"), wp.float32, WORKSPACE,
+                       "solver Hessian / Cholesky factor")
+  grad: wp.array = _array(("nworld", "nv_pad"), wp.float32, WORKSPACE, "cost gradient")
+  Mgrad: wp.array = _array(("nworld", "nv_pad"), wp.float32, WORKSPACE, "preconditioned gradient")
+  search: wp.array = _array(("nworld", "nv_pad"), wp.float32, WORKSPACE, "search direction")
+  Ma: wp.array = _array(("nworld", "nv_pad"), wp.float32, WORKSPACE, "M qacc")
+  solver_niter: wp.array = _array(("nworld",), wp.int32, DERIVED, "solver iterations of the last solve")
+  converged: wp.array = _array(("nworld",), wp.int32, DERIVED, "1 when the last solve converged")
+
+
 @dataclasses.dataclass
 class Data:
   """Per-world state and derived quantities; the leading axis is the world.
 
-  State (what `reset` sets and a checkpoint saves): time, qpos, qvel, act,
-  ctrl, qacc_warmstart, qfrc_applied, xfrc_applied; eq_active is user-set state
-  too (reset to the model's eq_active0, saved in checkpoints). Everything
-  else is derived by `forward`.
+  Each member is declared once with its shape, dtype, role and meaning (DATA_FIELDS lists them;
+  roles: STATE, DERIVED, WORKSPACE, ...). State (what `reset` sets and a checkpoint saves):
+  time, qpos, qvel, act, ctrl, qacc_warmstart, qfrc_applied, xfrc_applied and eq_active (reset
+  to the model's eq_active0). Everything else is derived by `forward`.
   """
-  nworld: int
-  time: wp.array            # (nworld,) float, s
-  qpos: wp.array            # (nworld, nq) float
-  qvel: wp.array            # (nworld, nv) float
-  act: wp.array             # (nworld, max(na,1)) float
-  ctrl: wp.array            # (nworld, max(nu,1)) float
-  qacc: wp.array            # (nworld, nv) float
-  qacc_warmstart: wp.array  # (nworld, nv) float
-  act_dot: wp.array         # (nworld, max(na,1)) float
-  qfrc_applied: wp.array    # (nworld, nv) float, N or N m
-  xfrc_applied: wp.array    # (nworld, nbody) vec6: force (3), torque (3) at xipos, world frame
+  nworld: int = _size("worlds")
+  time: wp.array = _array(("nworld",), wp.float32, STATE, "s")
+  qpos: wp.array = _array(("nworld", "nq"), wp.float32, STATE,
+                          "joint positions, m or rad (free / ball: quaternion w, x, y, z)", init="qpos0")
+  qvel: wp.array = _array(("nworld", "nv"), wp.float32, STATE, "dof velocities, m/s or rad/s")
+  act: wp.array = _array(("nworld", "na_pad"), wp.float32, STATE, "actuator activations")
+  ctrl: wp.array = _array(("nworld", "nu_pad"), wp.float32, STATE, "actuator controls")
+  qacc: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "dof accelerations")
+  qacc_warmstart: wp.array = _array(("nworld", "nv"), wp.float32, STATE,
+                                    "the solver's warm start: qacc of the last step")
+  act_dot: wp.array = _array(("nworld", "na_pad"), wp.float32, DERIVED, "activation time derivative")
+  qfrc_applied: wp.array = _array(("nworld", "nv"), wp.float32, STATE, "applied dof forces, N or N m")
+  xfrc_applied: wp.array = _array(("nworld", "nbody"), vec6, STATE,
+                                  "applied body wrench: force (3), torque (3) at xipos, world frame")
   # kinematics
-  xpos: wp.array            # (nworld, nbody) vec3, m
-  xquat: wp.array           # (nworld, nbody) vec4
-  xmat: wp.array            # (nworld, nbody) mat33
-  xipos: wp.array           # (nworld, nbody) vec3, m
-  ximat: wp.array           # (nworld, nbody) mat33
-  xanchor: wp.array         # (nworld, njnt) vec3, m
-  xaxis: wp.array           # (nworld, njnt) vec3
-  geom_xpos: wp.array       # (nworld, ngeom) vec3, m
-  geom_xmat: wp.array       # (nworld, ngeom) mat33
-  site_xpos: wp.array       # (nworld, nsite) vec3, m
-  site_xmat: wp.array       # (nworld, nsite) mat33
+  xpos: wp.array = _array(("nworld", "nbody"), wp.vec3, DERIVED, "body frame position, m")
+  xquat: wp.array = _array(("nworld", "nbody"), wp.vec4, DERIVED, "body frame orientation",
+                           init="identity")
+  xmat: wp.array = _array(("nworld", "nbody"), wp.mat33, DERIVED, "body frame orientation",
+                          init="identity")
+  xipos: wp.array = _array(("nworld", "nbody"), wp.vec3, DERIVED, "body com, m")
+  ximat: wp.array = _array(("nworld", "nbody"), wp.mat33, DERIVED, "body inertia frame orientation",
+                           init="identity")
+  xanchor: wp.array = _array(("nworld", "njnt"), wp.vec3, WORKSPACE, "joint anchor, m")
+  xaxis: wp.array = _array(("nworld", "njnt"), wp.vec3, WORKSPACE, "joint axis")
+  geom_xpos: wp.array = _array(("nworld", "ngeom"), wp.vec3, DERIVED, "geom position, m")
+  geom_xmat: wp.array = _array(("nworld", "ngeom"), wp.mat33, DERIVED, "geom orientation")
+  site_xpos: wp.array = _array(("nworld", "nsite"), wp.vec3, DERIVED, "site position, m")
+  site_xmat: wp.array = _array(("nworld", "nsite"), wp.mat33, DERIVED, "site orientation")
   # com-based quantities
-  subtree_com: wp.array     # (nworld, nbody) vec3, m
-  subtree_mass: wp.array    # (nworld, nbody) float, kg
-  cinert: wp.array          # (nworld, nbody) vec10
-  cdof: wp.array            # (nworld, nv) vec6
-  cvel: wp.array            # (nworld, nbody) vec6
-  cdof_dot: wp.array        # (nworld, nv) vec6
-  cacc: wp.array            # (nworld, nbody) vec6 (RNE scratch: bias acceleration)
-  cfrc_int: wp.array        # (nworld, nbody) vec6 (RNE scratch: bias force)
-  crb: wp.array             # (nworld, nbody) vec10
+  subtree_com: wp.array = _array(("nworld", "nbody"), wp.vec3, DERIVED, "subtree com, m")
+  subtree_mass: wp.array = _array(("nworld", "nbody"), wp.float32, DERIVED, "subtree mass, kg")
+  cinert: wp.array = _array(("nworld", "nbody"), vec10, WORKSPACE, "com-based body inertia")
+  cdof: wp.array = _array(("nworld", "nv"), vec6, WORKSPACE, "com-based dof motion axis")
+  cvel: wp.array = _array(("nworld", "nbody"), vec6, DERIVED, "com-based body velocity")
+  cdof_dot: wp.array = _array(("nworld", "nv"), vec6, WORKSPACE, "time derivative of cdof")
+  cacc: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE, "RNE: bias acceleration")
+  cfrc_int: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE, "RNE: bias force")
+  crb: wp.array = _array(("nworld", "nbody"), vec10, WORKSPACE, "composite rigid-body inertia")
   # mass matrix
-  qM: wp.array              # (nworld, nv, nv) float: dense symmetric, with armature
-  qLD: wp.array             # (nworld, nv, nv) float: L'DL factor in tree sparsity (lower part)
-  qLDiagInv: wp.array       # (nworld, nv) float
-  qH: wp.array              # (nworld, nv, nv) float: factor of M - h*dqfrc/dqvel (integrators)
-  qHDiagInv: wp.array       # (nworld, nv) float
+  qM: wp.array = _array(("nworld", "nv", "nv"), wp.float32, WORKSPACE,
+                        "mass matrix, dense symmetric, with armature")
+  qLD: wp.array = _array(("nworld", "nv", "nv"), wp.float32, WORKSPACE,
+                         "L'DL factor of qM in tree sparsity (lower part)")
+  qLDiagInv: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "1 / diag(D) of qLD")
+  qH: wp.array = _array(("nworld", "nv", "nv"), wp.float32, WORKSPACE,
+                        "factor of M - h * dqfrc/dqvel (implicit integrators)")
+  qHDiagInv: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "1 / diag(D) of qH")
   # forces
-  actuator_length: wp.array    # (nworld, max(nu,1)) float
-  actuator_velocity: wp.array  # (nworld, max(nu,1)) float
-  actuator_force: wp.array     # (nworld, max(nu,1)) float
-  qfrc_bias: wp.array       # (nworld, nv) float
-  qfrc_spring: wp.array     # (nworld, nv)
-  qfrc_damper: wp.array     # (nworld, nv)
-  qfrc_gravcomp: wp.array   # (nworld, nv)
-  qfrc_passive: wp.array    # (nworld, nv)
-  qfrc_actuator: wp.array   # (nworld, nv)
-  qfrc_smooth: wp.array     # (nworld, nv)
-  qacc_smooth: wp.array     # (nworld, nv)
-  qfrc_constraint: wp.array  # (nworld, nv)
+  actuator_length: wp.array = _array(("nworld", "nu_pad"), wp.float32, DERIVED, "m or rad")
+  actuator_velocity: wp.array = _array(("nworld", "nu_pad"), wp.float32, DERIVED, "m/s or rad/s")
+  actuator_force: wp.array = _array(("nworld", "nu_pad"), wp.float32, DERIVED, "N or N m")
+  qfrc_bias: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "Coriolis, centrifugal, gravity")
+  qfrc_spring: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "joint and tendon springs")
+  qfrc_damper: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "joint and tendon dampers")
+  qfrc_gravcomp: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "gravity compensation")
+  qfrc_passive: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "all passive forces")
+  qfrc_actuator: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "actuator forces")
+  qfrc_smooth: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "all forces but constraints")
+  qacc_smooth: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "unconstrained acceleration")
+  qfrc_constraint: wp.array = _array(("nworld", "nv"), wp.float32, DERIVED, "constraint forces")
   # integrator scratch (RK4 stages, implicit solves)
-  qpos_t0: wp.array         # (nworld, nq)
-  qvel_t0: wp.array         # (nworld, nv)
-  act_t0: wp.array          # (nworld, max(na,1))
-  rk_dqvel: wp.array        # (nworld, nv): sum of B_j * qvel_j
-  rk_dqacc: wp.array        # (nworld, nv): sum of B_j * qacc_j
-  rk_dact: wp.array         # (nworld, max(na,1))
-  qfrc_scratch: wp.array    # (nworld, nv)
-  qacc_scratch: wp.array    # (nworld, nv)
-  ten_length: wp.array      # (nworld, max(ntendon,1)) float: tendon lengths, m or rad
-  ten_velocity: wp.array    # (nworld, max(ntendon,1)) float
-  eq_active: wp.array       # (nworld, max(neq,1)) int: equality constraint enabled (state, user-set)
-  # contacts of the last collision pass (collision_driver.Contacts)
-  contact: object = None
-  # constraint rows and solver state (constraint.ConstraintData)
-  efc: object = None
+  qpos_t0: wp.array = _array(("nworld", "nq"), wp.float32, WORKSPACE, "qpos at the start of the step")
+  qvel_t0: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "qvel at the start of the step")
+  act_t0: wp.array = _array(("nworld", "na_pad"), wp.float32, WORKSPACE, "act at the start of the step")
+  rk_dqvel: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "RK4: sum of B_j * qvel_j")
+  rk_dqacc: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "RK4: sum of B_j * qacc_j")
+  rk_dact: wp.array = _array(("nworld", "na_pad"), wp.float32, WORKSPACE, "RK4: sum of B_j * act_dot_j")
+  qfrc_scratch: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "integrator scratch")
+  qacc_scratch: wp.array = _array(("nworld", "nv"), wp.float32, WORKSPACE, "integrator scratch")
+  ten_length: wp.array = _array(("nworld", "ntendon_pad"), wp.float32, DERIVED, "tendon length, m or rad")
+  ten_velocity: wp.array = _array(("nworld", "ntendon_pad"), wp.float32, DERIVED,
+                                  "tendon velocity, m/s or rad/s")
+  eq_active: wp.array = _array(("nworld", "neq_pad"), wp.int32, STATE,
+                               "equality constraint enabled (user-set)", init="eq_active0")
+  contact: Contacts = _group(Contacts, "contacts of the last collision pass (CONTACT_FIELDS)")
+  efc: ConstraintData = _group(ConstraintData, "constraint rows and solver state (EFC_FIELDS)")
+
+
+DATA_FIELDS = fields_of(Data)
+CONTACT_FIELDS = fields_of(Contacts)
+EFC_FIELDS = fields_of(ConstraintData)

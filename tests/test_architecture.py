@@ -83,3 +83,90 @@ def test_kernel_constants_equal_the_python_enums():
   for enum_name in ("Health", "Collider"):  # every member has a kernel twin
     for member in getattr(types, enum_name):
       assert f"{enum_name}.{member.name}" in constants, f"{enum_name}.{member.name} missing in the kernels"
+
+
+
+# ---- one schema: every Data field is declared once in types.py ---------------------------------
+
+# The native layout's Data entries that are the Simulator's own arrays, not Data fields
+# (Simulator.health_arrays()).
+NATIVE_HEALTH_ARRAYS = ("health", "last_reset", "counters")
+# Data fields the fused native step has no entry for, and why. A field added to types.py needs
+# its kernels/step_types.h entry or a line here. Groups (slots, convex_scratch) are not arrays:
+# their members (types.SLOT_FIELDS, EPA_FIELDS) are the Warp collision stage's scratch, which
+# the native step keeps on each thread's stack.
+NOT_IN_NATIVE_LAYOUT = {
+  ("data", "eq_active"): "equality constraints: the native step refuses models with them",
+  ("efc", "ne"): "equality rows: the native step refuses models with equality constraints",
+  ("efc", "efc_jdotv"): "equality rows: the native step refuses models with equality constraints",
+  ("contact", "epa_overflow"): "the native EPA scratch is on the thread's stack: no pool to run out of",
+  ("contact", "pair_ncon"): "Warp narrowphase scratch: the native step collides pair by pair",
+}
+
+
+def _schema_arrays():
+  """(container, Field) of every array of Data, its contacts and its constraint rows."""
+  for container, fields in (("data", types.DATA_FIELDS), ("contact", types.CONTACT_FIELDS),
+                            ("efc", types.EFC_FIELDS)):
+    for f in fields:
+      if f.role not in (types.Role.SIZE, types.Role.GROUP):
+        yield container, f
+
+
+@pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+def test_native_layout_matches_the_schema():
+  """Every Data entry of the native layout (kernels/step_types.h, as step_layout() exports it)
+  is a field declared in types.py with the same element width, scalar kind and count per world
+  (the layout's count expression and the field's symbolic shape, both evaluated with the sizes
+  of two models); every declared field is in the layout or in NOT_IN_NATIVE_LAYOUT."""
+  import math
+
+  import warp as wp
+  from assets import TENDON_WALKER
+
+  import pywarp_sim as pws
+  from pywarp_sim import io, native_backend
+
+  layout = native.module("cpu").step_layout()
+  entries = [e for e in layout if e["group"] in ("data_float", "data_int", "global_int")
+             and e["name"] not in NATIVE_HEALTH_ARRAYS]
+  assert len(entries) > 90
+  kinds = {"float32": "float", "int32": "int"}
+  matched = set()
+  # two models: humanoid (nu 21, na 0, no tendons), tendon_walker (activations, tendons), so
+  # that a field sized by the wrong size name rarely has the right count by chance
+  for model in (pws.load_model("humanoid", device="cpu"), pws.load_model(TENDON_WALKER, device="cpu")):
+    nworld = 3
+    sizes = io.data_sizes(model, nworld)
+    for e in layout:
+      if e["group"] == "size":
+        assert e["name"] in sizes, f"native size '{e['name']}' is not in io.data_sizes"
+    for e in entries:
+      name = e["name"]
+      found = native_backend.schema_field(name)
+      assert found is not None, (f"kernels/step_types.h has the Data entry '{name}', which is no field "
+                                 f"of types.py (Data, Contacts as con_*, ConstraintData as efc_*)")
+      container, f = found
+      matched.add((container, f.name))
+      where = f"{name} (types.py {container}.{f.name} {f.shape} {f.dtype.__name__})"
+      kind = "int" if e["group"].endswith("_int") else "float"
+      scalar = str(wp.zeros(1, dtype=f.dtype, device="cpu").numpy().dtype)  # of a vector / matrix too
+      assert kinds.get(scalar) == kind, f"{where}: the layout holds {kind}"
+      assert wp.types.type_size(f.dtype) == e["width"], f"{where}: the layout has width {e['width']}"
+      total = math.prod(io.resolve(extent, sizes) for extent in f.shape)
+      count = io.resolve(e["count"], sizes)
+      if e["group"] == "global_int":
+        assert f.role == types.Role.COUNTER, f"{where}: a global layout entry is a counter"
+        assert total == count, f"{where}: {total} elements, the layout {count} ({e['count']})"
+      else:
+        assert f.role != types.Role.COUNTER, f"{where}: a counter is global in the layout"
+        assert total == nworld * count, (f"{where}: {total // nworld} elements per world, the layout "
+                                         f"{count} ({e['count']})")
+  declared = {(container, f.name) for container, f in _schema_arrays()}
+  unexplained = sorted(declared - matched - set(NOT_IN_NATIVE_LAYOUT))
+  assert not unexplained, (f"types.py declares {unexplained}, which kernels/step_types.h lacks: add the "
+                           f"layout entry, or say why not in NOT_IN_NATIVE_LAYOUT")
+  stale = sorted(set(NOT_IN_NATIVE_LAYOUT) & matched)
+  assert not stale, f"NOT_IN_NATIVE_LAYOUT lists fields the layout has (delete them): {stale}"
+  unknown = sorted(set(NOT_IN_NATIVE_LAYOUT) - declared)
+  assert not unknown, f"NOT_IN_NATIVE_LAYOUT lists fields types.py does not declare: {unknown}"

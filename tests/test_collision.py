@@ -693,12 +693,13 @@ def test_collision_cuda_matches_cpu(name):
 
 def test_epa_pool_overflow_is_flagged(monkeypatch):
   """With no EPA scratch, deep convex contacts are reported as overflow, never dropped silently."""
-  from pywarp_sim import collision_convex
+  from pywarp_sim import io
   mjm = mujoco.MjModel.from_xml_string(_pair_xml("ellipsoid", "box"))
   qpos = _random_states(mjm, np.random.default_rng(_seed("epa pool")), 16)
   m = _put(mjm)
-  monkeypatch.setattr(collision_convex, "EPA_SLOTS_PER_WORLD", 0)
-  monkeypatch.setattr(collision_convex, "EPA_MIN_SLOTS", 0)
+  # io.data_sizes sizes the pool (types.EPA_FIELDS) when make_data allocates it
+  monkeypatch.setattr(io, "EPA_SLOTS_PER_WORLD", 0)
+  monkeypatch.setattr(io, "EPA_MIN_SLOTS", 0)
   _, d, ours, refs = _run(mjm, qpos, m=m)
   over = d.contact.overflow.numpy()
   assert over.sum() > 0

@@ -4,8 +4,10 @@ import mujoco
 import numpy as np
 import pytest
 import torch
+import warp as wp
 
 import pywarp_sim as pws
+from pywarp_sim import native
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,54 @@ def test_contact_capacity_bound(backend):
   assert torch.all(tiny.ncon == 1)
   assert torch.all(tiny.health & pws.Health.CONTACT_OVERFLOW != 0)
   assert tiny.counters["contact_overflow"] > 0
+
+
+@pytest.mark.parametrize("name", ["equality_zoo", "actuator_zoo"])
+def test_reset_sets_every_state_field_like_mj_resetData(name):
+  """Every Data field of role state (types.py; what checkpoints save) is set by reset to the
+  value mj_resetData gives the MjData field of that name, in the reset world only. A state
+  field the reset kernel misses keeps the 7s written here. (Columns past MuJoCo's size are
+  padding of an empty array and unused.)"""
+  from assets import MODELS
+
+  from pywarp_sim import checkpoint, types
+  mjm = mujoco.MjModel.from_xml_string(MODELS[name])
+  sim = pws.Simulator(pws.put_model(mjm, "cpu"), nworld=3, device="cpu", backend="warp")
+  state = [f.name for f in types.DATA_FIELDS if f.role == types.Role.STATE]
+  assert tuple(state) == checkpoint.STATE
+  sim.step(3)
+  views = {k: wp.to_torch(getattr(sim.data, k)) for k in state}
+  for t in views.values():
+    t.fill_(7)
+  sim.reset(torch.tensor([1]), recompute=False)
+  mjd = mujoco.MjData(mjm)
+  mujoco.mj_resetData(mjm, mjd)
+  for k, t in views.items():
+    ours = t.numpy().reshape(3, -1)
+    want = np.asarray(getattr(mjd, k), dtype=ours.dtype).reshape(-1)
+    np.testing.assert_array_equal(ours[1, :want.size], want, err_msg=k)
+    assert np.all(ours[[0, 2]] == 7), f"{k}: reset wrote into a world it was not asked to reset"
+
+
+def test_dir_lists_the_data_arrays(sim):
+  """Tab completion: dir(sim) has the Data arrays served as views (types.DATA_FIELDS), each of
+  which resolves, besides the methods; not the containers (contact, efc)."""
+  from pywarp_sim import types
+  names = dir(sim)
+  arrays = [f.name for f in types.DATA_FIELDS if f.role not in (types.Role.SIZE, types.Role.GROUP)]
+  assert set(arrays) <= set(names) and {"step", "reset", "model", "data"} <= set(names)
+  assert "contact" not in names and "efc" not in names
+  for name in arrays:
+    assert isinstance(getattr(sim, name), torch.Tensor), name
+
+
+@pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+def test_dir_leaves_out_the_per_thread_workspace():
+  from pywarp_sim import types
+  sim = pws.Simulator("humanoid", nworld=2, device="cpu", backend="native", workspace="thread")
+  names = set(dir(sim))
+  workspace = {f.name for f in types.DATA_FIELDS if f.role == types.Role.WORKSPACE}
+  assert {"qM", "cinert", "qpos_t0"} <= workspace and not workspace & names
+  assert {"qpos", "xpos", "cvel", "qfrc_constraint"} <= names
+  with pytest.raises(AttributeError, match="per thread"):
+    sim.qM

@@ -100,6 +100,7 @@ import time
 
 import numpy as np
 import torch
+from cmaes import CMA
 
 from . import motions as M
 from . import params as P
@@ -113,16 +114,18 @@ SMOOTH_CURVATURE_MAX = 0.25
 # Floors of the per-channel scales (std of the logged channel): a nearly constant channel
 # must not dominate the score through a tiny denominator.
 SCALE_FLOORS = {"joint_pos": 0.02, "joint_vel": 0.2, "base_quat": 0.02, "base_angvel": 0.1}
+# What CMA-ES is told for a failed world (non-finite or unhealthy; cost inf): it ranks
+# candidates only, and a finite value keeps its bookkeeping finite.
+FAILED_COST = 1e30
 
 
 @dataclasses.dataclass
 class CalibrationConfig:
   """Sizes and options; the defaults fit a 2-core CPU (about 15-25 s per robot, unloaded)."""
-  nworld: int = 256            # worlds per CEM generation (all latency groups together)
+  nworld: int = 256            # worlds per CMA-ES generation, all latencies together: each
+                               # latency's optimiser has nworld // len(latencies) candidates
   generations: int = 5
-  elite_fraction: float = 0.1
-  init_std: float = 1.0        # CEM start: N(0, init_std) in z (the prior spread)
-  min_std: float = 0.02
+  init_std: float = 1.0        # CMA-ES start: mean 0, step size init_std in z (the prior spread)
   z_clip: float = 3.0          # candidates stay within +-z_clip prior sigmas
   latency_prune: float = 3.0   # drop a latency whose best score > latency_prune * best
   lm_iterations: int = 4
@@ -172,7 +175,7 @@ class Calibration:
   latency_costs: dict     # latency -> best score seen (lower is better)
   covariance_z: list      # (P, P) in z, order of `identified`
   cost_nominal: float     # score of the nominal parameters (latency 0) on the excitation
-  cost_cem: float
+  cost_search: float     # best score after the population search (CMA-ES)
   cost_final: float
   residual_std: float     # sqrt(r'r / (N - P)), in channel-scale units
   history: list           # [(stage, iteration, best cost)]
@@ -402,7 +405,7 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   contact = [bool(getattr(m, "contact", False)) for m in motions]
   fit_friction = "ground_friction" in cfg.params and any(contact)
   all_params = tuple(p for p in cfg.params if p != "ground_friction" or fit_friction)
-  # CEM and the first LM fit every parameter but friction on the contact-free motions, whose
+  # CMA-ES and the first LM fit every parameter but friction on the contact-free motions, whose
   # cost is smooth everywhere; the contact motions (smooth near the truth only, motions.py)
   # join afterwards, with friction (module doc, step 4)
   cfg = dataclasses.replace(cfg, params=tuple(p for p in all_params if p != "ground_friction"))
@@ -426,43 +429,48 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   history.append(("nominal", 0, cost_nominal))
   say(f"nominal cost {cost_nominal:.4g}")
 
-  # ---- CEM over z, latency groups ------------------------------------------------------
-  mu, sd = np.zeros(npar), np.full(npar, cfg.init_std)
-  active = list(cfg.latencies)
+  # ---- CMA-ES over z, one optimiser per latency -----------------------------------------
+  # Every generation asks each active latency's optimiser for `popsize` candidates, simulates
+  # all of them in one batch (one candidate per world) and tells each optimiser its costs.
+  # The optimisers share one seed, so every latency's first generation evaluates the same
+  # candidates (a like-for-like first comparison of the latencies); their tells then differ.
+  popsize = max(2, cfg.nworld // len(cfg.latencies))
+  import os  # EXPERIMENT
+  popsize = int(os.environ.get("PWS_CMA_POP", popsize))
+  bounds = np.tile([-cfg.z_clip, cfg.z_clip], (npar, 1))
+  import os, json as _json  # EXPERIMENT
+  _kw = _json.loads(os.environ.get("PWS_CMA_KW", "{}"))
+  search = {int(l): CMA(mean=np.zeros(npar), sigma=cfg.init_std, bounds=bounds, seed=cfg.seed,
+                        population_size=popsize, **_kw) for l in cfg.latencies}
   lat_best = {int(l): math.inf for l in cfg.latencies}
-  best = (math.inf, np.zeros(npar), int(active[0]))
+  best = (math.inf, np.zeros(npar), int(cfg.latencies[0]))
   best_per_lat = {}
   for gen in range(cfg.generations):
-    m = max(2, cfg.nworld // len(active))
-    z = mu + sd * rng.standard_normal((m, npar))
+    active = list(search)
+    z = np.array([[search[l].ask() for _ in range(popsize)] for l in active])  # (A, popsize, P)
     if gen == 0:
-      z[0] = 0.0  # the nominal robot is always a candidate
-    z = np.clip(z, -cfg.z_clip, cfg.z_clip)
-    zz = np.tile(z, (len(active), 1))
-    ll = np.repeat(np.asarray(active), m)
-    out, health = batch.run(zz, ll, capacity=cfg.nworld)
-    cost = loss.cost(out, health).cpu().numpy()
-    for l in active:
-      sel = ll == l
-      i = int(np.argmin(np.where(sel, cost, np.inf)))
-      if cost[i] < lat_best[int(l)]:
-        lat_best[int(l)] = float(cost[i])
-        best_per_lat[int(l)] = zz[i].copy()
-    i = int(np.argmin(cost))
-    if cost[i] < best[0]:
-      best = (float(cost[i]), zz[i].copy(), int(ll[i]))
-    k = max(2, int(round(cfg.elite_fraction * len(cost))))
-    elite = np.argsort(cost)[:k]
-    elite = elite[np.isfinite(cost[elite])]
-    if len(elite) >= 2:
-      mu = zz[elite].mean(0)
-      sd = np.maximum(zz[elite].std(0), cfg.min_std)
+      z[:, 0] = 0.0  # the nominal robot is always a candidate (the optimisers' start mean)
+    zz = z.reshape(-1, npar)
+    ll = np.repeat(np.asarray(active), popsize)
+    import os  # EXPERIMENT
+    out, health = batch.run(zz, ll, capacity=cfg.nworld if os.environ.get('PWS_PAD') else None)
+    cost = loss.cost(out, health).cpu().numpy().reshape(len(active), popsize)
+    for a, l in enumerate(active):
+      i = int(np.argmin(cost[a]))
+      if cost[a, i] < lat_best[l]:
+        lat_best[l] = float(cost[a, i])
+        best_per_lat[l] = z[a, i].copy()
+      if cost[a, i] < best[0]:
+        best = (float(cost[a, i]), z[a, i].copy(), l)
+      # CMA-ES uses only the ranks: a failed (inf) world ranks last
+      told = np.where(np.isfinite(cost[a]), cost[a], FAILED_COST)
+      search[l].tell([(z[a, j], float(told[j])) for j in range(popsize)])
     if gen >= 1:
-      active = [l for l in active if lat_best[int(l)] <= cfg.latency_prune * best[0]]
-    history.append(("cem", gen, best[0]))
-    say(f"cem gen {gen}: best {best[0]:.4g} latency {best[2]} active {active} "
-        f"sd {np.round(sd, 3).tolist()}")
-  cost_cem = best[0]
+      search = {l: opt for l, opt in search.items() if lat_best[l] <= cfg.latency_prune * best[0]}
+    history.append(("cma", gen, best[0]))
+    say(f"cma gen {gen}: best {best[0]:.4g} latency {best[2]} active {list(search)}")
+  active = list(search)
+  cost_search = best[0]
 
   # ---- Levenberg-Marquardt per remaining latency -------------------------------------
   h = cfg.fd_step
@@ -571,7 +579,7 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
     final = {lat_hat: states[lat_hat]}
     r0, J, c_final, ok, second = jacobians(final, batch, loss, npar)[lat_hat]
     z_hat = states[lat_hat]["z"]
-  else:  # every latency failed in LM: keep the CEM best
+  else:  # every latency failed in LM: keep the population search's best
     lat_hat, z_hat = best[2], best[1]
     out, health = batch.run(z_hat[None], np.array([lat_hat]))
     r0 = loss.residuals(out)[0].double()
@@ -620,7 +628,7 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
     noise_shift_z=shift_out, replay_curvature=curvature, smooth_replay=smooth, ci95=ci,
     identified=tuple(cfg.params),
     unidentified=unidentified, latency_costs={int(k): float(v) for k, v in lat_best.items()},
-    covariance_z=cov.tolist(), cost_nominal=cost_nominal, cost_cem=cost_cem, cost_final=c_final,
+    covariance_z=cov.tolist(), cost_nominal=cost_nominal, cost_search=cost_search, cost_final=c_final,
     residual_std=math.sqrt(s2), history=history, excitation="+".join(m.name for m in motions),
     nstep=sum(m.nstep for m in motions),
     wall_s=time.perf_counter() - t_start, worlds_simulated=sum(b.worlds for b in batches))
