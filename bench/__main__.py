@@ -1,4 +1,4 @@
-"""python -m bench {throughput,scaling,compile,faults,conformance,proxies,plot,table} ... (see bench/README.md)."""
+"""python -m bench {throughput,scaling,compile,faults,conformance,proxies,distributed,plot,table} ... (see bench/README.md)."""
 
 import argparse
 import json
@@ -69,7 +69,7 @@ def _add_common(p, graph=True):
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,proxies,plot,table}")
+  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,proxies,distributed,plot,table}")
 
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
@@ -137,6 +137,18 @@ def main(argv=None) -> int:
   p.add_argument("--no-ptxas", action="store_true", help="skip the nvcc compile (minutes; cached)")
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
   p.add_argument("--out", default=None, help="also append the JSON lines to this file")
+
+  p = sub.add_parser("distributed", help="data-parallel training env steps/s for 1, 2, ... ranks "
+                     "(torchrun; bench/distributed.py)")
+  p.add_argument("--ranks", type=_int_list, default=[1, 2], help="rank counts, e.g. 1,2,4")
+  p.add_argument("--task", default="humanoid-walk")
+  p.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (one GPU per rank, NCCL)")
+  p.add_argument("--num-envs", type=int, default=256, help="environments per rank")
+  p.add_argument("--iterations", type=int, default=4)
+  p.add_argument("--num-steps-per-env", type=int, default=24)
+  p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
+  p.add_argument("--out", default=None, help="also append the JSON lines to this file "
+                 "(default bench/results/distributed-<device>-<date>.jsonl)")
 
   p = sub.add_parser("plot", help="redraw the two PNGs of a scaling .jsonl next to it")
   p.add_argument("jsonl")
@@ -232,6 +244,17 @@ def main(argv=None) -> int:
         common.warn(f"{rec['kernel']}: {rec['registers']} registers, stack {rec['stack_bytes']} B, "
                     f"spills {rec['spill_bytes']} B, occupancy {rec['occupancy']}, sectors/request "
                     f"{rec['sectors_per_request']}, lane efficiency {rec['lane_efficiency']}")
+    return 0
+
+  if args.cmd == "distributed":
+    from . import distributed
+    out = args.out or str(common.RESULTS_DIR / f"distributed-{common.device_slug(args.device)}-{common.today()}.jsonl")
+    for rec in distributed.sweep(args.ranks, args.task, args.device, args.num_envs, args.iterations,
+                                 args.num_steps_per_env, common.Sink(out)):
+      if not args.json:
+        common.warn(f"{rec['ranks']} rank(s): {rec['env_steps_per_s']:,.0f} env steps/s, "
+                    f"{rec['iteration_s']:.2f} s per iteration, efficiency {rec['efficiency']:.2f}")
+    common.warn(f"appended to {os.path.relpath(out)}")
     return 0
 
   if args.cmd == "plot":

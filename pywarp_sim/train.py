@@ -43,6 +43,7 @@ import time
 
 import torch
 
+from . import distributed
 from .cli import check_device, check_file, nonneg_int, positive_float, positive_int
 from .cli import dumps as json_dumps
 
@@ -84,11 +85,12 @@ def _jsonable(x):
 
 
 def make_runner(env, cfg: dict, log_dir: str | None, device: str):
+  """rsl-rl's OnPolicyRunner (distributed.runner_class: CPU ranks over gloo under torchrun)."""
   try:
-    from rsl_rl.runners import OnPolicyRunner
+    runner_class = distributed.runner_class()
   except ImportError as e:
     raise ImportError("training needs rsl-rl-lib: pip install 'pywarp_sim[rl]'") from e
-  return OnPolicyRunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=device)
+  return runner_class(env, copy.deepcopy(cfg), log_dir=log_dir, device=device)
 
 
 class PolicyCheckpointError(ValueError):
@@ -190,10 +192,15 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   "package.module:Factory" (envs.make). `resume`: a policy checkpoint to continue from
   (resume_runner; the iterations are numbered on from its "iter"). Returns one record per
   iteration: {"it", "steps_per_s", "collect_steps_per_s", "mean_return", "mean_length",
-  "episodes", "mean_step_reward", "wall_s"}."""
+  "episodes", "mean_step_reward", "wall_s"}, and under torchrun (pywarp_sim.distributed) also
+  "ranks", "total_steps_per_s" (all ranks) and "params_in_sync" (policy and critic bitwise
+  equal on every rank after the update); rank 0 alone writes files."""
   t_start = time.perf_counter()
   from . import envs
 
+  rank = distributed.current()
+  device = distributed.rank_device(device, rank)
+  seed = distributed.rank_seed(seed, rank)  # no two ranks simulate the same worlds
   # a refused or unreadable checkpoint stops the run before any environment is built
   resume_state = None if resume is None else load_policy_checkpoint(resume, device=device)
   torch.manual_seed(seed)
@@ -207,17 +214,20 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   if log_dir is None:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     log_dir = os.path.join("runs", re.sub(r"[^\w.-]+", "_", task), stamp)
-  os.makedirs(log_dir, exist_ok=True)
+  if rank.main:
+    os.makedirs(log_dir, exist_ok=True)
   runner = make_runner(env, cfg, log_dir, env.device)
   if resume is not None:
     first = resume_runner(runner, resume_state, os.fspath(resume))
     print(f"[pws.train] resumed from {os.fspath(resume)}: iterations {first}..{first + iterations - 1}",
           flush=True)
-  with open(os.path.join(log_dir, CONFIG_FILE), "w") as f:
-    record = {"task": task, "env": env_overrides, "runner": cfg, "seed": seed}
-    if resume is not None:
-      record["resumed_from"] = os.path.abspath(os.fspath(resume))
-    json.dump(record, f, indent=2, default=_jsonable)
+  if rank.main:
+    with open(os.path.join(log_dir, CONFIG_FILE), "w") as f:
+      record = {"task": task, "env": env_overrides, "runner": cfg, "seed": seed,
+                "ranks": rank.world_size}
+      if resume is not None:
+        record["resumed_from"] = os.path.abspath(os.fspath(resume))
+      json.dump(record, f, indent=2, default=_jsonable)
 
   history = []
   step_reward = {"sum": torch.zeros((), dtype=torch.float64, device=env.device), "n": 0}
@@ -252,30 +262,41 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
            "wall_s": time.perf_counter() - t_start}
     step_reward["sum"].zero_()
     step_reward["n"] = 0
+    if rank.distributed:
+      total = torch.tensor([rec["steps_per_s"]], dtype=torch.float64, device=env.device)
+      torch.distributed.all_reduce(total)
+      rec.update(ranks=rank.world_size, total_steps_per_s=float(total.item()),
+                 params_in_sync=distributed.all_ranks_equal(
+                   list(runner.alg.actor.state_dict().values())
+                   + list(runner.alg.critic.state_dict().values()), env.device))
     history.append(rec)
     if runner.logger.writer is not None:
       runner.logger.writer.add_scalar("Train/pws_mean_return", rec["mean_return"], it)
       runner.logger.writer.add_scalar("Perf/pws_env_steps_per_s", rec["steps_per_s"], it)
     ret = "n/a" if math.isnan(rec["mean_return"]) else f"{rec['mean_return']:.2f}"
-    print(f"[pws.train] it {it:4d}  env steps/s {rec['steps_per_s']:9.0f} "
-          f"(collect {rec['collect_steps_per_s']:9.0f})  mean return {ret:>8} "
-          f"({rec['episodes']} episodes, mean length {rec['mean_length']:.1f})  "
-          f"mean step reward {rec['mean_step_reward']:.3f}", flush=True)
-    if max_minutes is not None and rec["wall_s"] >= 60.0 * max_minutes and it + 1 < total_it:
+    if rank.main:
+      print(f"[pws.train] it {it:4d}  env steps/s {rec['steps_per_s']:9.0f} "
+            f"(collect {rec['collect_steps_per_s']:9.0f})  mean return {ret:>8} "
+            f"({rec['episodes']} episodes, mean length {rec['mean_length']:.1f})  "
+            f"mean step reward {rec['mean_step_reward']:.3f}", flush=True)
+    over = max_minutes is not None and rec["wall_s"] >= 60.0 * max_minutes
+    if distributed.any_rank(over, env.device) and it + 1 < total_it:  # every rank stops together
       raise _TimeUp(it)
   runner.logger.log = log
 
   try:
     runner.learn(num_learning_iterations=iterations)
   except _TimeUp as stop:
-    runner.save(os.path.join(log_dir, f"model_{stop.it}.pt"))
+    if rank.main:
+      runner.save(os.path.join(log_dir, f"model_{stop.it}.pt"))
     print(f"[pws.train] stopped after iteration {stop.it}: {max_minutes} minutes of training "
           f"({history[-1]['wall_s']:.0f} s)", flush=True)
   if runner.logger.writer is not None:
     runner.logger.writer.flush()
     runner.logger.writer.close()
-  with open(os.path.join(log_dir, "history.json"), "w") as f:
-    f.write(json_dumps(history, indent=2))  # NaN mean return (no episode completed) -> null
+  if rank.main:
+    with open(os.path.join(log_dir, "history.json"), "w") as f:
+      f.write(json_dumps(history, indent=2))  # NaN mean return (no episode completed) -> null
   return history
 
 

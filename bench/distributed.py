@@ -1,0 +1,77 @@
+"""Data-parallel training throughput over ranks (torchrun + pywarp_sim.train).
+
+`python -m bench distributed --ranks 1,2 --num-envs 256 --iterations 4 --device cpu` runs
+`pywarp_sim.train` once per rank count R (R = 1 a plain process, else torchrun with R processes
+on this node; `--num-envs` environments per rank, so R ranks simulate R times the worlds: weak
+scaling) and reads the run's history.json. One JSON line per R:
+
+  ranks               R
+  env_steps_per_s     env steps per second over all ranks (collection + PPO update), the median
+                      of the iterations after the first (which includes start-up)
+  iteration_s         median wall seconds per PPO iteration
+  efficiency          env_steps_per_s / (R x env_steps_per_s at R = 1): 1.0 is perfect scaling
+  threads_per_rank    OMP threads each rank gets (the node's cores / R on the CPU)
+
+The ranks share this node's cores (and GPUs, one per rank): on a CPU node more ranks divide
+the same cores, so efficiency measures the cost of the all-reduces and of splitting the cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from . import common
+
+
+def _free_port() -> int:
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def run_ranks(ranks: int, task: str, device: str, num_envs: int, iterations: int,
+              steps_per_env: int) -> dict:
+  """Trains with `ranks` processes; the measured record (see the module docstring)."""
+  threads = max(1, (os.cpu_count() or 1) // ranks) if device == "cpu" else None
+  with tempfile.TemporaryDirectory() as tmp:
+    train = ["-m", "pywarp_sim.train", "--task", task, "--device", device, "--num-envs", str(num_envs),
+             "--iterations", str(iterations), "--num-steps-per-env", str(steps_per_env),
+             "--log-dir", tmp, "--quiet", "--save-interval", str(10 ** 6)]
+    launch = [sys.executable] if ranks == 1 else [
+      sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
+      f"--master_port={_free_port()}"]
+    env = dict(os.environ)
+    if threads:
+      env["OMP_NUM_THREADS"] = str(threads)
+    proc = subprocess.run(launch + train, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+      raise RuntimeError(f"bench distributed: {ranks} rank(s) failed:\n{proc.stderr[-3000:]}")
+    with open(os.path.join(tmp, "history.json")) as f:
+      history = json.load(f)
+  timed = history[1:] or history
+  sps = [h.get("total_steps_per_s", h["steps_per_s"]) for h in timed]
+  walls = [b["wall_s"] - a["wall_s"] for a, b in zip(history, history[1:])] or [history[0]["wall_s"]]
+  return {"ranks": ranks, "env_steps_per_s": statistics.median(sps), "iteration_s": statistics.median(walls),
+          "threads_per_rank": threads, "params_in_sync": all(h.get("params_in_sync", True) for h in history),
+          "iterations": len(history)}
+
+
+def sweep(rank_counts: list, task: str, device: str, num_envs: int, iterations: int,
+          steps_per_env: int, sink) -> list:
+  """One record per rank count, with efficiency against the 1-rank run (measured first)."""
+  records, base = [], None
+  for r in sorted(set([1] + list(rank_counts))):
+    rec = common.base_record("distributed", "auto", device)
+    rec.update(task=task, num_envs_per_rank=num_envs, steps_per_env=steps_per_env,
+               **run_ranks(r, task, device, num_envs, iterations, steps_per_env))
+    base = base or rec["env_steps_per_s"]
+    rec["efficiency"] = rec["env_steps_per_s"] / (r * base)
+    sink.emit(rec)
+    records.append(rec)
+  return records

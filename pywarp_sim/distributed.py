@@ -1,0 +1,123 @@
+"""Data-parallel training on torch.distributed, launched by torchrun.
+
+  torchrun --nproc_per_node=2 -m pywarp_sim.train --task humanoid-walk --device cuda --num-envs 4096
+  torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 \\
+      -m pywarp_sim.train --device cuda --num-envs 4096
+  torchrun --nproc_per_node=2 -m pywarp_sim.train --device cpu --num-envs 256     # gloo, CI
+
+Each rank owns its own Simulator shard (`--num-envs` worlds per rank) on `cuda:LOCAL_RANK` or
+the CPU; seeds (policy sampling, domain randomisation, resets) are offset by the global rank so
+no two ranks simulate the same worlds. rsl-rl-lib's PPO does the rest: parameters broadcast
+from rank 0 before the first iteration, gradients averaged over ranks after each backward pass,
+observation-normaliser statistics all-reduced, rank 0 alone writes TensorBoard logs and
+checkpoints. rsl-rl initialises NCCL on CUDA devices itself; `DistributedRunner` adds CPU
+ranks over gloo (rsl-rl 5.5.1 insists on `cuda:LOCAL_RANK`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import torch
+
+
+@dataclasses.dataclass(frozen=True)
+class Rank:
+  """This process's place in a torchrun job (WORLD_SIZE 1: a plain single process)."""
+  rank: int = 0          # global rank (RANK)
+  local_rank: int = 0    # rank on this node (LOCAL_RANK): the CUDA device index
+  world_size: int = 1    # processes in the job (WORLD_SIZE)
+
+  @property
+  def distributed(self) -> bool:
+    return self.world_size > 1
+
+  @property
+  def main(self) -> bool:
+    """Rank 0: the process that writes logs, checkpoints and summaries."""
+    return self.rank == 0
+
+
+def current() -> Rank:
+  """The Rank from torchrun's environment variables; ValueError naming an inconsistent one."""
+  def read(name, default):
+    text = os.environ.get(name, default)
+    try:
+      return int(text)
+    except ValueError:
+      raise ValueError(f"environment variable {name}={text!r} is not an integer (torchrun sets it)") from None
+  r = Rank(read("RANK", "0"), read("LOCAL_RANK", "0"), read("WORLD_SIZE", "1"))
+  if r.world_size < 1 or not 0 <= r.rank < r.world_size or r.local_rank < 0:
+    raise ValueError(f"inconsistent torchrun environment: RANK={r.rank}, LOCAL_RANK={r.local_rank}, "
+                     f"WORLD_SIZE={r.world_size}")
+  return r
+
+
+def rank_device(device: str, rank: Rank) -> str:
+  """The device of this rank: `cuda:LOCAL_RANK` when `device` is a CUDA device, else "cpu"."""
+  if not rank.distributed:
+    return device
+  if str(device).startswith("cuda"):
+    if not torch.cuda.is_available() or rank.local_rank >= torch.cuda.device_count():
+      raise ValueError(f"rank {rank.rank} needs cuda:{rank.local_rank}, but this node has "
+                       f"{torch.cuda.device_count() if torch.cuda.is_available() else 0} CUDA device(s); "
+                       f"start at most that many processes per node (--nproc_per_node)")
+    return f"cuda:{rank.local_rank}"
+  return "cpu"
+
+
+def rank_seed(seed: int, rank: Rank) -> int:
+  """The seed of this rank's policy sampling and environments: seed + global rank."""
+  return int(seed) + rank.rank
+
+
+def any_rank(flag: bool, device="cpu") -> bool:
+  """True on every rank when `flag` is True on any rank (an all-reduce of one int); the flag
+  itself when not distributed. Decisions that end the training loop go through it, so that no
+  rank waits in a collective the others left."""
+  if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    return bool(flag)
+  t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
+  torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+  return bool(t.item())
+
+
+def all_ranks_equal(tensors, device="cpu") -> bool:
+  """Whether the concatenation of `tensors` is bit-identical on every rank (a checksum
+  gathered from all ranks); True when not distributed."""
+  if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    return True
+  flat = torch.cat([t.detach().reshape(-1).double().cpu() for t in tensors])
+  mine = torch.tensor([float(flat.sum()), float((flat * flat).sum()), float(flat.abs().max())],
+                      dtype=torch.float64, device=device)
+  everyone = [torch.zeros_like(mine) for _ in range(torch.distributed.get_world_size())]
+  torch.distributed.all_gather(everyone, mine)
+  return all(torch.equal(everyone[0], other) for other in everyone[1:])
+
+
+def runner_class():
+  """rsl-rl's OnPolicyRunner, extended with CPU ranks over gloo (CUDA ranks: rsl-rl's NCCL)."""
+  from rsl_rl.runners import OnPolicyRunner
+
+  class DistributedRunner(OnPolicyRunner):
+    """OnPolicyRunner whose multi-process set-up also accepts CPU ranks (gloo). On CUDA it is
+    rsl-rl's own (NCCL, device cuda:LOCAL_RANK)."""
+
+    def _configure_multi_gpu(self) -> None:
+      rank = current()
+      if not rank.distributed or str(self.device).startswith("cuda"):
+        return super()._configure_multi_gpu()
+      if self.device != "cpu":
+        raise ValueError(f"rank {rank.rank}: device {self.device!r}; distributed ranks run on "
+                         f"cuda:LOCAL_RANK or the CPU")
+      self.gpu_world_size = rank.world_size
+      self.is_distributed = True
+      self.gpu_local_rank = rank.local_rank
+      self.gpu_global_rank = rank.rank
+      self.cfg["multi_gpu"] = {"global_rank": rank.rank, "local_rank": rank.local_rank,
+                               "world_size": rank.world_size}
+      if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="gloo", rank=rank.rank, world_size=rank.world_size)
+
+  return DistributedRunner

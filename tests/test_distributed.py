@@ -1,0 +1,71 @@
+"""Data-parallel training under torchrun: CPU ranks over gloo (pywarp_sim.distributed)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pywarp_sim import distributed
+
+pytest.importorskip("rsl_rl")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _torchrun(nproc: int, *args) -> subprocess.CompletedProcess:
+  cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+         f"--master_port={_free_port()}", "-m", "pywarp_sim.train", "--task", "humanoid-stand",
+         "--device", "cpu", "--num-envs", "8", "--num-steps-per-env", "4", "--quiet", *args]
+  return subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_two_gloo_ranks_train_in_sync_and_resume(tmp_path):
+  """2 CPU ranks: parameters bitwise equal on both after every update, rank 0 alone writes
+  the run's files, and the run resumes on the same number of ranks."""
+  run = tmp_path / "run"
+  proc = _torchrun(2, "--iterations", "2", "--log-dir", str(run))
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  history = json.loads((run / "history.json").read_text())
+  assert [h["it"] for h in history] == [0, 1]
+  assert all(h["ranks"] == 2 and h["params_in_sync"] for h in history)
+  assert all(h["total_steps_per_s"] > h["steps_per_s"] for h in history)
+  assert json.loads((run / "pws_train.json").read_text())["ranks"] == 2
+  assert (run / "model_1.pt").is_file()
+  proc = _torchrun(2, "--iterations", "1", "--log-dir", str(tmp_path / "resumed"),
+                   "--resume", str(run / "model_1.pt"))
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
+  assert [h["it"] for h in resumed] == [2] and resumed[0]["params_in_sync"]
+  assert torch.load(tmp_path / "resumed" / "model_2.pt", weights_only=True)["iter"] == 2
+
+
+def test_rank_from_the_torchrun_environment(monkeypatch):
+  for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+    monkeypatch.delenv(k, raising=False)
+  assert distributed.current() == distributed.Rank(0, 0, 1) and not distributed.current().distributed
+  monkeypatch.setenv("RANK", "3")
+  monkeypatch.setenv("LOCAL_RANK", "1")
+  monkeypatch.setenv("WORLD_SIZE", "4")
+  r = distributed.current()
+  assert r == distributed.Rank(3, 1, 4) and r.distributed and not r.main
+  assert distributed.rank_seed(10, r) == 13  # seeds offset by rank: other worlds per rank
+  assert distributed.rank_device("cpu", r) == "cpu"
+  if not torch.cuda.is_available():
+    with pytest.raises(ValueError, match="needs cuda:1"):
+      distributed.rank_device("cuda", r)
+  monkeypatch.setenv("RANK", "4")
+  with pytest.raises(ValueError, match="inconsistent torchrun environment"):
+    distributed.current()
+  monkeypatch.setenv("RANK", "x")
+  with pytest.raises(ValueError, match="RANK='x' is not an integer"):
+    distributed.current()
+  assert distributed.any_rank(True) and not distributed.any_rank(False)  # not initialised
