@@ -28,7 +28,7 @@ typedef Mat33<double> M33;
 
 constexpr int kCcdMaxIterations = 50;  // largest opt.ccd_iterations the native step accepts
 constexpr int kNCylPoly = 16;          // vertices of a cylinder cap in multicontact
-// Warp pool row sizes (collision_convex.make_scratch) at the cap
+// Warp pool row sizes (types.EPA_FIELDS, sized by io.data_sizes: epa_nvert, epa_nface) at the cap
 constexpr int kMaxVerts = (5 + kCcdMaxIterations) > (2 * kNCylPoly + 1) ? (5 + kCcdMaxIterations)
                                                                           : (2 * kNCylPoly + 1);
 constexpr int kMaxFaces = (6 * kCcdMaxIterations) > (2 * kNCylPoly) ? (6 * kCcdMaxIterations)

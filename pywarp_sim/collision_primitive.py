@@ -7,7 +7,7 @@ the same contact points, in float32. Geom 1 has the smaller geom type, as in
 MuJoCo, so normals point from geom 1 to geom 2.
 
 A collider writes its contacts into the slots [slot, slot + maxcon) of a
-`SlotBuffer` row (one row per world) and returns how many it wrote. It writes
+`SlotBuffer` row (types.SLOT_FIELDS; one row per world) and returns how many it wrote. It writes
 what MuJoCo's mjPreContact holds: dist (m, negative = penetration), pos (m, the
 midpoint between the surfaces), normal, and a first tangent (zero when the
 collider does not choose one; the driver completes the frame like
@@ -16,7 +16,7 @@ mju_makeFrame). `margin` is the detection threshold: MuJoCo passes margin + gap.
 
 import warp as wp
 
-from .types import SlotBuffer  # noqa: F401 - the slots' declaration (types.SLOT_FIELDS)
+from .types import SlotBuffer
 
 MINVAL = 1e-15  # mjMINVAL
 BOXBOX_MAXVERT = 8

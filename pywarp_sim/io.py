@@ -10,8 +10,9 @@ import warp as wp
 
 from .errors import IgnoredModelElementWarning, UnsupportedModelError
 from .types import (
-  BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, NCYLPOLY, BiasType, ConeType, Data, DisableBit,
-  DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, Option, Role, TrnType,
+  BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, NCYLPOLY, BiasType, ConeType, Data,
+  DisableBit, DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, Option, Role,
+  TrnType,
 )
 
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)

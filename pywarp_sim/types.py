@@ -7,7 +7,11 @@ leading axis of size `nbank` (1 by default, up to nworld) read in kernels as
 
 `Data` is a struct of arrays with the world axis first. Field names, units and
 meanings are MuJoCo's (SI units, quaternions as (w, x, y, z), spatial vectors
-as (angular, linear) in the com frame of each kinematic tree).
+as (angular, linear) in the com frame of each kinematic tree). Each Data field, and each
+field of its containers (Contacts, ConstraintData, the collision stage's SlotBuffer and
+EpaScratch), is declared once, with its symbolic shape, dtype and role (`Field`,
+DATA_FIELDS): allocation, checkpoints, the per-thread workspace and the native layout's
+check all read those declarations.
 """
 
 import dataclasses
@@ -383,7 +387,7 @@ class Field:
     (zero-padded to the row).
   alias: for a member that is another member's array (the same memory): that member's name in
     the enclosing container.
-  when: for a group: the size that must be > 0 for it to exist (None otherwise).
+  when: for a group: the size that must be > 0 for it to be allocated (else it is None).
   fields: for a group: its members.
   """
   name: str
@@ -400,7 +404,7 @@ class Field:
     object.__setattr__(self, "role", Role(self.role))  # ValueError for an unknown role
 
 
-def _array(shape: tuple, dtype, role: str, doc: str = "", init: str = "zero"):
+def _array(shape: tuple, dtype, role: Role, doc: str = "", init: str = "zero"):
   """A dataclass member declared by its Field (the member's name fills Field.name)."""
   return dataclasses.field(metadata={"field": Field("", shape, dtype, role, doc, init)})
 
@@ -459,19 +463,23 @@ NCYLPOLY = 16  # vertices of a cylinder cap in multicontact; a slot's rows doubl
 EPA_FIELDS = (
   Field("vert1", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH, "polytope vertices on geom 1, m"),
   Field("vert2", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH, "polytope vertices on geom 2, m"),
-  Field("vert", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH, "vertices of the Minkowski difference, m"),
+  Field("vert", ("epa_nslot", "epa_nvert"), wp.vec3d, SCRATCH,
+        "vertices of the Minkowski difference, m"),
   Field("face_verts", ("epa_nslot", "epa_nface"), wp.vec3i, SCRATCH, "vertex ids of each face"),
   Field("face_adj", ("epa_nslot", "epa_nface"), wp.vec3i, SCRATCH, "adjacent face of each edge"),
-  Field("face_v", ("epa_nslot", "epa_nface"), wp.vec3d, SCRATCH, "closest point of each face to the origin"),
-  Field("face_dist2", ("epa_nslot", "epa_nface"), wp.float64, SCRATCH, "squared norm of face_v"),
+  Field("face_v", ("epa_nslot", "epa_nface"), wp.vec3d, SCRATCH,
+        "projection of the origin on each face's plane"),
+  Field("face_dist2", ("epa_nslot", "epa_nface"), wp.float64, SCRATCH,
+        "squared distance of each face's plane to the origin"),
   Field("face_index", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH,
         "position in the map, -1 not in the map, -2 deleted"),
-  Field("face_map", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH, "faces to expand"),
+  Field("face_map", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH,
+        "the live faces (searched for the closest)"),
   Field("hzn_face", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH, "horizon faces"),
   Field("hzn_edge", ("epa_nslot", "epa_nface"), wp.int32, SCRATCH, "horizon edges"),
   Field("stack", ("epa_nslot", "epa_nface"), wp.vec3i, SCRATCH, "horizon search: face, edge, next child"),
   Field("counter", (1,), wp.int32, SCRATCH, "slots taken this step"),
-  Field("overflow", ("nworld",), wp.int32, DERIVED, "Contacts.epa_overflow", alias="epa_overflow"),
+  Field("overflow", ("nworld",), wp.int32, SCRATCH, "Contacts.epa_overflow", alias="epa_overflow"),
 )
 EpaScratch = _warp_struct("EpaScratch", EPA_FIELDS, "Pool of EPA polytopes (collision_convex); rows "
                           "are slots. Members: types.EPA_FIELDS.")
@@ -507,8 +515,9 @@ class Contacts:
   overflow: wp.array = _array(("nworld",), wp.int32, DERIVED,
                               "1 if the world found more than nconmax contacts since the step began")
   overflow_count: wp.array = _array((1,), wp.int32, COUNTER, "(world, step) overflows so far")
-  epa_overflow: wp.array = _array(("nworld",), wp.int32, DERIVED,
-                                  "1 when a convex pair found no free EPA scratch slot")
+  epa_overflow: wp.array = _array(("nworld",), wp.int32, SCRATCH,
+                                  "1 when a convex pair of this collision pass found no free EPA "
+                                  "scratch slot (counted as overflow)")
   slots: SlotBuffer = _group(SlotBuffer, "narrowphase slots (SLOT_FIELDS)")
   pair_ncon: wp.array = _array(("nworld", "npair_pad"), wp.int32, SCRATCH, "contacts of each pair")
   convex_scratch: EpaScratch = _group(EpaScratch, "EPA pool (EPA_FIELDS) when the model has convex pairs",
