@@ -40,7 +40,7 @@ RECOVERY_TOL = 0.005
 FRICTION_TOL = 0.01
 TRUTH_F = {**TRUTH, "ground_friction": 0.8}
 # One OpenMP thread: on a loaded CI machine busy-waiting threads make small batches slower.
-SMALL_CFG = dict(nworld=96, generations=3, lm_iterations=3, duration_s=1.0, params=SMALL, cpu_threads=1)
+SMALL_CFG = dict(generations=12, lm_iterations=3, duration_s=1.0, params=SMALL, cpu_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,15 @@ def test_calibration_recovers_known_parameters(small_calibration):
   assert cal.unidentified == tuple(n for n in P.CONTINUOUS_PARAMS if n not in SMALL)
 
 
+def test_calibration_is_repeatable_for_a_seed(small_calibration):
+  """The population search is seeded (CalibrationConfig.seed): the same robot and
+  configuration give the same search history and estimate, bit for bit."""
+  robot, cal = small_calibration
+  again = C.calibrate(robot, C.CalibrationConfig(**SMALL_CFG))
+  assert again.history == cal.history
+  assert again.params == cal.params
+
+
 def test_gap_shrinks_on_held_out_motions(small_calibration):
   robot, cal = small_calibration
   heldout = M.held_motions(150, robot.control_dt, seed=777, count=1)  # not the excitation seed
@@ -168,8 +177,7 @@ def noisy_calibrations():
   out = {}
   for seed in NOISY_SEEDS:
     robot = proxy.ProxyRobot("noisy", seed=seed)
-    out[seed] = robot, C.calibrate(robot, C.CalibrationConfig.quick(nworld=128, generations=4,
-                                                                     cpu_threads=1))
+    out[seed] = robot, C.calibrate(robot, C.CalibrationConfig.quick(generations=10, cpu_threads=1))
   return out
 
 

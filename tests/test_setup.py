@@ -1,7 +1,11 @@
 """The dependency lock and the MuJoCo oracle: the checks CI and `import pywarp_sim` run."""
 
+import ctypes
 import importlib.util
+import os
 import pathlib
+import subprocess
+import sys
 import warnings
 
 import mujoco
@@ -68,3 +72,44 @@ def test_lock_mismatch_names_the_package(tmp_path):
   loose.write_text("numpy>=1\n")
   with pytest.raises(SystemExit, match="not an exact pin"):
     cl.read_lock(loose)
+
+
+def _has_cuda_driver() -> bool:
+  for name in ("libcuda.so", "libcuda.so.1"):
+    try:
+      ctypes.CDLL(name)
+      return True
+    except OSError:
+      pass
+  return False
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+  env = {k: v for k, v in os.environ.items() if k != "PWS_WARP_VERBOSE"}
+  return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                        timeout=300, check=True)
+
+
+@pytest.mark.skipif(_has_cuda_driver(), reason="Warp finds a CUDA driver here: it has no "
+                    "missing-driver warning to print")
+def test_import_without_a_cuda_driver_is_quiet_about_cuda():
+  """Importing pywarp_sim initialises Warp; on a machine without the NVIDIA driver, Warp's
+  native 'Could not find or load the NVIDIA CUDA driver' line is not printed, and Warp still
+  runs on the CPU."""
+  out = _python("import pywarp_sim, warp; print(warp.is_cuda_available(), warp.get_device())")
+  assert "CUDA" not in out.stderr, out.stderr
+  assert out.stdout.split() == ["False", "cpu"]
+
+
+def test_other_output_of_warp_init_still_reaches_stderr():
+  """Only that one line is dropped: anything else written to file descriptor 2 while Warp
+  initialises (here a stand-in native message before Warp's own init) comes through."""
+  out = _python("import os, warp\n"
+                "init = warp.init\n"
+                "def noisy_init():\n"
+                "  os.write(2, b'native message during init\\n')\n"
+                "  init()\n"
+                "warp.init = noisy_init\n"
+                "import pywarp_sim\n")
+  assert "native message during init\n" in out.stderr
+  assert "Could not find or load the NVIDIA CUDA driver" not in out.stderr

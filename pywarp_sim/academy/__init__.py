@@ -5,7 +5,7 @@
   params     the calibrated physical parameters and where they live (banks, model, replay)
   motions    excitation and held-out motions, start states
   simbatch   batched replay of candidate parameter sets, one per world; SimRobot
-  calibrate  system identification: CEM on batched worlds + Levenberg-Marquardt, CIs
+  calibrate  system identification: CMA-ES on batched worlds + Levenberg-Marquardt, CIs
   gap        sim-to-real gap metrics (trajectory NRMSE, parameter error, policy return drop)
   fleet      the fleet loop: calibrate all, fit the fleet distribution, randomisation spec,
              evaluation, incident replay

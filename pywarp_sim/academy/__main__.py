@@ -69,7 +69,8 @@ def demo(args) -> dict:
   robots = proxy.make_fleet(args.robots, seed=args.seed)
   say(f"academy demo: {len(robots)} proxy robots (stand-ins for hardware, hidden parameters), "
       f"device {device}, {'quick' if args.quick else 'full'} calibration "
-      f"({ccfg.nworld} worlds x {ccfg.generations} CEM generations + {ccfg.lm_iterations} LM)")
+      f"(CMA-ES: {ccfg.popsize} candidates per latency x {ccfg.generations} "
+      f"generations + {ccfg.lm_iterations} LM)")
   heldout_steps = int(round(args.heldout_s / robots[0].control_dt))
   rows, gaps, cals = [], [], []
   for i, robot in enumerate(robots):

@@ -8,14 +8,28 @@
    motions.held_motions (PD-tracked random joint targets in a test stand, 1.5 s by default)
    and, when ground friction is calibrated, motions.floor_motions (the stand lowered, the toes
    dragged sideways and around on the floor by the legs' PD loop, 1.6 s).
-2. Population search (CEM): each generation samples candidate parameter sets in normalised
-   log coordinates z = log(scale) / prior_sigma (params.py), one candidate per world; every
-   latency value is a separate world group that evaluates the same candidates. All worlds
-   start from the logged start state of a motion and run it (the PD loop on their own state,
-   commands delayed by their latency). The score is the normalised mean squared error of the
-   simulated sensor channels against the log(s), all samples pooled. The elites refit the
-   Gaussian; latencies whose best score is far worse than the best are dropped and their
-   worlds go to the others.
+2. Population search (CMA-ES, the `cmaes` package's ask/tell CMA): one optimiser per latency
+   value over normalised log coordinates z = log(scale) / prior_sigma (params.py), bounded to
+   +-z_clip, starting at the nominal robot (z = 0) with step size init_std; all share one seed.
+   Each generation asks every latency's optimiser for `popsize` candidates, writes them
+   into the per-world parameter banks (one candidate per world) and simulates all of them in
+   one batch; each optimiser is told its candidates' scores. All worlds start from the logged
+   start state of a motion and run it (the PD loop on their own state, commands delayed by
+   their latency). The score is the normalised mean squared error of the simulated sensor
+   channels against the log(s), all samples pooled. After the last generation, latencies
+   whose best score is far worse than the best (latency_prune) are dropped.
+   Sizes (measured on a 2-core CPU, bench/academy_coverage.py, noisy proxies of seeds 0-79):
+   quick configuration, 24 candidates per latency x 20 generations (1920 worlds; the CEM this
+   replaced: 192 x 4 = 768, 10% elites): mean parameter error |ln(estimate / truth)| 0.0111
+   (CEM 0.0122), worst robot 0.048 (0.073), ground friction 0.0279 (0.0278), latency right
+   on 80 of 80 (80), truth inside the 95% interval for 71-77 of 80 robots per parameter
+   (69-74); median calibration 2.2 s (1.6 s). Default configuration (24 x 32): 0.0100
+   (0.0109). Rejected: CMA-ES at CEM's sizes (48 per latency x 4 generations) left the search
+   at scores 0.0080-0.011 where CEM reached 0.0052-0.0072 (CMA-ES adapts its step size and
+   covariance over many generations, not 4); CMA-ES's default population (9) x 28
+   generations stopped one robot far along the scaling valley (Identifiability; seed 17:
+   error 0.20); pruning latencies from the second generation on, as CEM did, lost the true
+   latency of 2 of 24 proxies (make_fleet(24, seed=3)).
 3. Levenberg-Marquardt: from the best candidate of each remaining latency, central finite
    differences in one batch (one perturbed parameter per world, +-h: 2P + 1 worlds per
    latency), then trial steps for several damping values in one batch; the lowest cost wins.
@@ -76,16 +90,16 @@ and the estimate can stop at one, a few sigma from the truth; a local covariance
 describe that, so intervals of a robot with smooth_replay False are less reliable.
 
 Measured (bench/academy_coverage.py, noisy proxies of seeds 0-39, quick configuration): the
-truth is inside the 95% interval for 34-38 of 40 robots per parameter, ground friction 37
-(white-noise interval: 24-28, friction 26); on the 17 robots with smooth replays 16-17 of 17
-for every parameter. Median widths ln(high / low) grew 1.4-1.8x (friction 0.051 -> 0.092,
-mass_legs 0.023 -> 0.032). 22 of the 40 replays have an event in the floor phase at the
+truth is inside the 95% interval for 35-39 of 40 robots per parameter, ground friction 37
+(white-noise interval: 23-29, friction 26); on the 16 robots with smooth replays 15-16 of 16
+for every parameter. Median widths ln(high / low) grew 1.5-2.1x (friction 0.051 -> 0.092,
+mass_legs 0.016 -> 0.032). 24 of the 40 replays have an event in the floor phase at the
 estimate (the hip sweeps reach the hip_x limits; on seed 8 the right hip_x limit row engages
-for one more physics step, 21 -> 22, along the line to the truth) and 3 in the stand (the
-right upper arm grazes the torso: seeds 1, 16, 34), 23 robots in all. Most remaining misses
-are there (seeds 7, 8, 13, 15, 16, 34); the others are seeds 0 (friction: truth 1.084,
-estimate 1.041, interval [1.000, 1.083], t = -2.01; the white-noise interval was
-[1.014, 1.068]), 3 and 21, about the 5% expected.
+for one more physics step along the line to the truth) and 3 in the stand (the right upper
+arm grazes the torso: seeds 1, 16, 34), 24 robots in all. The misses are there (seeds 7, 8,
+13, 15, 16, 21, 34; up to 7 sigma, seed 8) but one: seed 0 (friction: truth 1.084, estimate
+1.040, t = -2.04, just outside), about the 5% expected. (With the CEM search, before
+CMA-ES: 34-38 of 40, 17 smooth replays.)
 
 Parameters left out of `CalibrationConfig.params` (or ground friction when
 `floor_duration_s` is 0) stay nominal and are listed in `Calibration.unidentified` with their
@@ -121,13 +135,13 @@ FAILED_COST = 1e30
 
 @dataclasses.dataclass
 class CalibrationConfig:
-  """Sizes and options; the defaults fit a 2-core CPU (about 15-25 s per robot, unloaded)."""
-  nworld: int = 256            # worlds per CMA-ES generation, all latencies together: each
-                               # latency's optimiser has nworld // len(latencies) candidates
-  generations: int = 5
+  """Sizes and options; the defaults fit a 2-core CPU (about 4-5 s per robot, unloaded; quick 2-3 s)."""
+  popsize: int = 24            # CMA-ES candidates per latency and generation (a generation
+                               # simulates popsize x len(latencies) worlds; module doc, Sizes)
+  generations: int = 32
   init_std: float = 1.0        # CMA-ES start: mean 0, step size init_std in z (the prior spread)
   z_clip: float = 3.0          # candidates stay within +-z_clip prior sigmas
-  latency_prune: float = 3.0   # drop a latency whose best score > latency_prune * best
+  latency_prune: float = 3.0   # after the search, drop latencies whose best > latency_prune * best
   lm_iterations: int = 4
   lm_lambdas: tuple = (1e-3, 1e-2, 1e-1, 1.0)
   fd_step: float = 0.01        # z units (0.2-0.3% relative change of a scale)
@@ -149,12 +163,12 @@ class CalibrationConfig:
   @classmethod
   def quick(cls, **kw) -> "CalibrationConfig":
     """Smaller search for quick demos and tests."""
-    return cls(**{**dict(nworld=192, generations=4, lm_iterations=3, duration_s=1.2), **kw})
+    return cls(**{**dict(generations=20, lm_iterations=3, duration_s=1.2), **kw})
 
   @classmethod
   def gpu(cls, **kw) -> "CalibrationConfig":
     """A larger search for a GPU: more candidates per generation and a longer log."""
-    return cls(**{**dict(nworld=4096, generations=8, lm_iterations=6, duration_s=3.0,
+    return cls(**{**dict(popsize=256, generations=32, lm_iterations=6, duration_s=3.0,
                          device="cuda"), **kw})
 
 
@@ -415,7 +429,6 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   rep0 = batch.replayer(1)
   njoint = len(rep0.qadr)
   loss = _PooledLoss([ReplayLoss(logs[i], njoint, motions[i].held, rep0.device) for i in stand])
-  rng = np.random.default_rng(cfg.seed)
   npar = len(cfg.params)
   history = []
 
@@ -430,32 +443,30 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   say(f"nominal cost {cost_nominal:.4g}")
 
   # ---- CMA-ES over z, one optimiser per latency -----------------------------------------
-  # Every generation asks each active latency's optimiser for `popsize` candidates, simulates
+  # Every generation asks each latency's optimiser for `popsize` candidates, simulates
   # all of them in one batch (one candidate per world) and tells each optimiser its costs.
   # The optimisers share one seed, so every latency's first generation evaluates the same
   # candidates (a like-for-like first comparison of the latencies); their tells then differ.
-  popsize = max(2, cfg.nworld // len(cfg.latencies))
-  import os  # EXPERIMENT
-  popsize = int(os.environ.get("PWS_CMA_POP", popsize))
+  popsize = int(cfg.popsize)
+  if popsize < 2:
+    raise ValueError(f"CalibrationConfig.popsize={cfg.popsize}: CMA-ES needs at least 2 candidates "
+                     f"per latency and generation (default 24)")
   bounds = np.tile([-cfg.z_clip, cfg.z_clip], (npar, 1))
-  import os, json as _json  # EXPERIMENT
-  _kw = _json.loads(os.environ.get("PWS_CMA_KW", "{}"))
   search = {int(l): CMA(mean=np.zeros(npar), sigma=cfg.init_std, bounds=bounds, seed=cfg.seed,
-                        population_size=popsize, **_kw) for l in cfg.latencies}
+                        population_size=popsize) for l in cfg.latencies}
   lat_best = {int(l): math.inf for l in cfg.latencies}
   best = (math.inf, np.zeros(npar), int(cfg.latencies[0]))
   best_per_lat = {}
+  lats = list(search)
   for gen in range(cfg.generations):
-    active = list(search)
-    z = np.array([[search[l].ask() for _ in range(popsize)] for l in active])  # (A, popsize, P)
+    z = np.array([[search[l].ask() for _ in range(popsize)] for l in lats])  # (A, popsize, P)
     if gen == 0:
       z[:, 0] = 0.0  # the nominal robot is always a candidate (the optimisers' start mean)
     zz = z.reshape(-1, npar)
-    ll = np.repeat(np.asarray(active), popsize)
-    import os  # EXPERIMENT
-    out, health = batch.run(zz, ll, capacity=cfg.nworld if os.environ.get('PWS_PAD') else None)
-    cost = loss.cost(out, health).cpu().numpy().reshape(len(active), popsize)
-    for a, l in enumerate(active):
+    ll = np.repeat(np.asarray(lats), popsize)
+    out, health = batch.run(zz, ll)  # a replayer of exactly this size: no padded worlds
+    cost = loss.cost(out, health).cpu().numpy().reshape(len(lats), popsize)
+    for a, l in enumerate(lats):
       i = int(np.argmin(cost[a]))
       if cost[a, i] < lat_best[l]:
         lat_best[l] = float(cost[a, i])
@@ -465,11 +476,13 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
       # CMA-ES uses only the ranks: a failed (inf) world ranks last
       told = np.where(np.isfinite(cost[a]), cost[a], FAILED_COST)
       search[l].tell([(z[a, j], float(told[j])) for j in range(popsize)])
-    if gen >= 1:
-      search = {l: opt for l, opt in search.items() if lat_best[l] <= cfg.latency_prune * best[0]}
     history.append(("cma", gen, best[0]))
-    say(f"cma gen {gen}: best {best[0]:.4g} latency {best[2]} active {list(search)}")
-  active = list(search)
+    say(f"cma gen {gen}: best {best[0]:.4g} latency {best[2]}")
+  # LM refines only the latencies within latency_prune of the best. Not pruned during the
+  # search: a latency's optimiser needs generations before its best score means anything
+  # (module doc, Sizes), and a pruned optimiser's worlds would not go to the others.
+  active = [l for l in lats if lat_best[l] <= cfg.latency_prune * best[0]]
+  say(f"cma: latencies {active} go on to LM (best scores {lat_best})")
   cost_search = best[0]
 
   # ---- Levenberg-Marquardt per remaining latency -------------------------------------
