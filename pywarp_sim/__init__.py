@@ -4,6 +4,8 @@ import os as _os
 
 import warp as _wp
 
+from . import versions as _versions  # the oracle check, and cuda_driver_loads before Warp starts
+
 _cache = _os.environ.get("PWS_KERNEL_CACHE")
 if _cache:
   _wp.config.kernel_cache_dir = _cache
@@ -13,18 +15,6 @@ _NO_CUDA_DRIVER_LINE = ("Warp CUDA warning: Could not find or load the NVIDIA CU
                         "GPU execution will not be available.\n")
 
 
-def _cuda_driver_loads() -> bool:
-  """libcuda loads here, as Warp loads it (the same two names)."""
-  import ctypes
-  for name in ("libcuda.so", "libcuda.so.1"):
-    try:
-      ctypes.CDLL(name)
-      return True
-    except OSError:
-      pass
-  return False
-
-
 def _init_warp_without_the_no_driver_line() -> None:
   """On a Linux machine without an NVIDIA driver: wp.init() now, with file descriptor 2 going
   to a temporary file for the call; whatever else was written to it is written back to stderr.
@@ -32,7 +22,7 @@ def _init_warp_without_the_no_driver_line() -> None:
   first use as it always did."""
   import sys
   import tempfile
-  if not sys.platform.startswith("linux") or _cuda_driver_loads():
+  if not sys.platform.startswith("linux") or _versions.cuda_driver_loads():
     return
   try:
     sys.stderr.flush()
@@ -64,8 +54,6 @@ if _os.environ.get("PWS_WARP_VERBOSE", "0") == "0":
   _init_warp_without_the_no_driver_line()  # after the config above: kernel_cache_dir applies at init
 
 import mujoco as _mujoco  # noqa: E402
-
-from . import versions as _versions  # noqa: E402
 
 _versions.check_mujoco(_mujoco.__version__)
 

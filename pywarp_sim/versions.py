@@ -51,3 +51,15 @@ def check_mujoco(installed: str) -> str | None:
          "the oracle.")
   warnings.warn(msg, MujocoVersionWarning, stacklevel=3)
   return msg
+
+
+def cuda_driver_loads() -> bool:
+  """Whether the NVIDIA driver library (libcuda) loads here, as Warp loads it (same names)."""
+  import ctypes
+  for name in ("libcuda.so", "libcuda.so.1"):
+    try:
+      ctypes.CDLL(name)
+      return True
+    except OSError:
+      pass
+  return False

@@ -1,6 +1,5 @@
 """The dependency lock and the MuJoCo oracle: the checks CI and `import pywarp_sim` run."""
 
-import ctypes
 import importlib.util
 import os
 import pathlib
@@ -74,23 +73,13 @@ def test_lock_mismatch_names_the_package(tmp_path):
     cl.read_lock(loose)
 
 
-def _has_cuda_driver() -> bool:
-  for name in ("libcuda.so", "libcuda.so.1"):
-    try:
-      ctypes.CDLL(name)
-      return True
-    except OSError:
-      pass
-  return False
-
-
 def _python(code: str) -> subprocess.CompletedProcess:
   env = {k: v for k, v in os.environ.items() if k != "PWS_WARP_VERBOSE"}
   return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                         timeout=300, check=True)
 
 
-@pytest.mark.skipif(_has_cuda_driver(), reason="Warp finds a CUDA driver here: it has no "
+@pytest.mark.skipif(versions.cuda_driver_loads(), reason="Warp finds a CUDA driver here: it has no "
                     "missing-driver warning to print")
 def test_import_without_a_cuda_driver_is_quiet_about_cuda():
   """Importing pywarp_sim initialises Warp; on a machine without the NVIDIA driver, Warp's
