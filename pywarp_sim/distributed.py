@@ -96,6 +96,14 @@ def all_ranks_equal(tensors, device="cpu") -> bool:
   return all(torch.equal(everyone[0], other) for other in everyone[1:])
 
 
+def finish() -> None:
+  """The end of a distributed run: every rank waits for the others, then the process group is
+  destroyed (a gloo group left alive at interpreter exit can abort the process)."""
+  if torch.distributed.is_available() and torch.distributed.is_initialized():
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
 def runner_class():
   """rsl-rl's OnPolicyRunner, extended with CPU ranks over gloo (CUDA ranks: rsl-rl's NCCL)."""
   from rsl_rl.runners import OnPolicyRunner

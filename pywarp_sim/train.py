@@ -297,6 +297,7 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   if rank.main:
     with open(os.path.join(log_dir, "history.json"), "w") as f:
       f.write(json_dumps(history, indent=2))  # NaN mean return (no episode completed) -> null
+  distributed.finish()
   return history
 
 
