@@ -302,10 +302,10 @@ class Simulator:
     sets(self, "backend_reason", reason)
     sets(self, "model", model)
     sets(self, "backend", backend)
-    sets(self, "auto_reset", auto_reset)
+    sets(self, "auto_reset", _check_flag("auto_reset", auto_reset))
     sets(self, "reset_on", reset_on)
     sets(self, "max_qvel", max_qvel)
-    sets(self, "graph", bool(graph))
+    sets(self, "graph", _check_flag("graph", graph))
     sets(self, "_graphs", {})  # auto_reset -> captured wp.Graph (CUDA only)
     sets(self, "workspace", workspace)
     sets(self, "_busy", threading.Lock())
@@ -332,6 +332,8 @@ class Simulator:
         f"write into it in place: sim.{name}[:] = value (or sim.{name}.copy_(value))")
     if name == "max_qvel":
       value = _check_max_qvel(value)
+    elif name in ("auto_reset", "graph"):
+      value = _check_flag(name, value)
     elif name == "reset_on":
       value = _check_reset_on(value)
     elif name not in self._SETTABLE and not name.startswith("_") and name in self.__dict__:
@@ -586,6 +588,7 @@ class Simulator:
       others' state and future trajectory unchanged. With False only the state is reset;
       the next step recomputes everything.
     """
+    recompute = _check_flag("recompute", recompute)
     with self._exclusive("reset"):
       mask = self._reset_mask(worlds)
       with self._stream_scope():
@@ -607,6 +610,9 @@ class Simulator:
       except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"reset worlds must be None, a bool mask ({n},) or integer indices; "
                          f"got {type(worlds).__name__}: {e}") from None
+      if w.device.type == "meta":
+        raise ValueError("reset worlds is a tensor on the meta device (it holds no values); pass "
+                         f"indices or a bool mask on the CPU or {self.torch_device}")
       if w.dtype == torch.bool:
         if w.shape != (n,):
           raise ValueError(f"reset mask must have shape ({n},), got {tuple(w.shape)}")
@@ -652,11 +658,17 @@ def _choose_backend(backend: str, device, model: Model) -> tuple:
   return "native", "auto: the native backend is built for this device and supports the model"
 
 
+def _check_flag(name: str, value) -> bool:
+  """A bool setting (True/False, numpy bools too); ValueError naming it otherwise."""
+  if not isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+  return bool(value)
+
+
 def _check_max_qvel(value) -> float:
-  try:
-    v = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"max_qvel must be a number > 0 (rad/s or m/s), got {value!r}") from None
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    raise ValueError(f"max_qvel must be a number > 0 (rad/s or m/s), got {value!r}")
+  v = float(value)
   if not v > 0 or math.isnan(v):
     raise ValueError(f"max_qvel must be > 0 (rad/s or m/s; inf disables the bound), got {value!r}")
   return v

@@ -114,11 +114,10 @@ def _valid_count(value, minimum=1, allow_none=False) -> bool:
 
 
 def _valid_max_qvel(value) -> bool:
-  """max_qvel: a number > 0 (inf allowed, NaN not)."""
-  try:
-    v = float(value)
-  except (TypeError, ValueError):
+  """max_qvel: a real number (not a bool or a string) > 0 (inf allowed, NaN not)."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
     return False
+  v = float(value)
   return v > 0 and not math.isnan(v)
 
 

@@ -243,3 +243,24 @@ def test_auto_reset_policy_counts_but_does_not_reset_not_converged(backend):
   sim2.step(60)
   assert sim2.counters["auto_resets"] > 0
   assert np.any(sim2.last_reset_flags.numpy() & int(Health.SOLVER_NOT_CONVERGED))
+
+
+def test_flags_and_meta_tensors_are_validated_before_any_change():
+  sim = pws.Simulator("humanoid", nworld=2, backend="warp")
+  sim.step(2)
+  before = sim.qpos.clone()
+  for bad in (1, "yes", np.array([True, False]), None):
+    with pytest.raises(ValueError, match="auto_reset must be True or False"):
+      sim.auto_reset = bad
+    with pytest.raises(ValueError, match="recompute must be True or False"):
+      sim.reset(recompute=bad)
+  with pytest.raises(ValueError, match="auto_reset must be True or False"):
+    pws.Simulator("humanoid", auto_reset="no")
+  for bad in (True, "5", None):
+    with pytest.raises(ValueError, match="max_qvel must be a number > 0"):
+      sim.max_qvel = bad
+  with pytest.raises(ValueError, match="meta device"):
+    sim.reset(worlds=torch.tensor([0], device="meta"))
+  assert torch.equal(sim.qpos, before)
+  sim.auto_reset = np.True_  # numpy bools are bools
+  assert sim.auto_reset is True
