@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from . import params as P
-from .robot import channel_names
+from .robot import CHANNEL_UNITS, channel_names
 
 
 def _plt():
@@ -29,12 +29,14 @@ def trajectories(path: str, gap: dict, motion_index: int, joint_names, channels=
   fig, axes = plt.subplots(len(channels), 1, figsize=(9, 2.0 * len(channels)), sharex=True)
   for ax, ch in zip(np.atleast_1d(axes), channels):
     c = names.index(ch)
-    ax.plot(t, log[:, c], color="k", lw=1.0, label="robot (log)")
+    # the calibrated simulation wide and pale under the robot's thin log, so both stay visible
     ax.plot(t, gap["nominal"]["sim"][motion_index][:, c], color="tab:red", lw=1.0, ls="--",
             label="sim, nominal")
-    ax.plot(t, gap["calibrated"]["sim"][motion_index][:, c], color="tab:blue", lw=1.0,
+    ax.plot(t, gap["calibrated"]["sim"][motion_index][:, c], color="tab:blue", lw=3.0, alpha=0.45,
             label="sim, calibrated")
-    ax.set_ylabel(ch.replace("/", "\n"), fontsize=8)
+    ax.plot(t, log[:, c], color="k", lw=0.8, label="robot (log)", zorder=3)
+    group, name = ch.split("/", 1)
+    ax.set_ylabel(f"{group}\n{name}\n({CHANNEL_UNITS[group]})", fontsize=8)
   np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper right")
   np.atleast_1d(axes)[-1].set_xlabel("time (s)")
   fig.suptitle(title or f"held-out motion '{gap['motions'][motion_index]}'")
@@ -60,6 +62,7 @@ def parameters(path: str, rows: list):
     ax.axhline(1.0, color="gray", lw=0.8, ls=":", label="nominal")
     ax.axhspan(P.PRIORS[name].low, P.PRIORS[name].high, color="gray", alpha=0.08)
     ax.set_title(name, fontsize=9)
+    ax.set_ylabel("scale of the nominal value (1 = nominal)" if name == names[0] else "", fontsize=8)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels([r["robot"].replace("proxy-", "p") for r in rows], fontsize=7)
   axes[0].legend(fontsize=7, loc="lower left")

@@ -81,6 +81,11 @@ def channel_names(joint_names) -> list:
           [f"base_quat/{c}" for c in "wxyz"] + [f"base_angvel/{c}" for c in "xyz"])
 
 
+# Unit of each channel group (the humanoids' joints are hinges; a slide joint's would be m, m/s)
+CHANNEL_UNITS = {"joint_pos": "rad", "joint_vel": "rad/s", "base_quat": "unit quaternion",
+                 "base_angvel": "rad/s"}
+
+
 def channel_groups(njoint: int) -> dict:
   """{group: slice} into the packed channels."""
   return {"joint_pos": slice(0, njoint), "joint_vel": slice(njoint, 2 * njoint),
