@@ -1,6 +1,7 @@
 """MJCF/URDF → MjModel (MuJoCo's compiler) → Model (flat Warp arrays) → Data."""
 
 import dataclasses
+import math
 import os
 import warnings
 
@@ -452,6 +453,24 @@ def resolve(expr, sizes: dict) -> int:
       raise ValueError(f"unknown size '{term}' in the extent '{expr}'; known sizes: {sorted(sizes)} "
                        f"(io.data_sizes)")
   return value
+
+
+def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None) -> int:
+  """Bytes make_data(m, nworld, workspace_rows=...) allocates, from the declarations alone
+  (nothing is allocated): the memory estimate Simulator checks before allocating."""
+  sizes = data_sizes(m, nworld)
+  workspace_sizes = dict(sizes, nworld=workspace_rows or nworld)
+
+  def total(fields) -> int:
+    n = 0
+    for f in fields:
+      if f.role == Role.GROUP:
+        n += total(f.fields) if not f.when or sizes[f.when] > 0 else 0
+      elif f.role != Role.SIZE and not f.alias:
+        extents = workspace_sizes if f.role == Role.WORKSPACE else sizes
+        n += math.prod(resolve(e, extents) for e in f.shape) * wp.types.type_size_in_bytes(f.dtype)
+    return n
+  return total(DATA_FIELDS)
 
 
 def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None) -> Data:

@@ -23,7 +23,7 @@ import torch
 import warp as wp
 
 from . import forward as _forward
-from .io import check_count, make_data, put_model
+from .io import check_count, data_nbytes, make_data, put_model
 from .types import COUNTERS, DATA_FIELDS, Data, Health, Model, Role
 
 _BACKENDS = ("auto", "warp", "native")
@@ -702,43 +702,18 @@ def _available_bytes(device) -> int | None:
     return None
 
 
-def data_bytes(model: Model, workspace_rows: int | None = None) -> tuple:
-  """(bytes per world, bytes independent of nworld) of make_data for this model, measured on
-  the CPU with one and two worlds (the workspace rows count as fixed)."""
-  def total(n):
-    d = make_data(model_cpu, n, "cpu", workspace_rows=workspace_rows)
-    return sum(a.capacity for a in _arrays_of(d))
-  model_cpu = model if wp.get_device(model.device).is_cpu else put_model(model.mj_model, "cpu", 1,
-                                                                         model.collision.nconmax)
-  one, two = total(1), total(2)
-  return two - one, one - (two - one)
-
-
-def _arrays_of(obj, seen=None):
-  """Every wp.array reachable from a Data (its fields, efc, contact and their members)."""
-  seen = set() if seen is None else seen
-  for v in vars(obj).values():
-    if isinstance(v, wp.array):
-      if id(v) not in seen:
-        seen.add(id(v))
-        yield v
-    elif hasattr(v, "__dict__") and not isinstance(v, (type, Model)) and id(v) not in seen:
-      seen.add(id(v))
-      yield from _arrays_of(v, seen)
-
-
 def check_memory(model: Model, nworld: int, device, workspace_rows: int | None = None) -> int:
   """Raises MemoryError before allocating when nworld worlds of `model` cannot fit the memory
   available on `device`; returns the estimated bytes."""
-  per_world, fixed = data_bytes(model, workspace_rows)
-  need = per_world * nworld + fixed
+  need = data_nbytes(model, nworld, workspace_rows)
   have = _available_bytes(device)
   if have is not None and need > have:
+    per_world = data_nbytes(model, 2, workspace_rows) - data_nbytes(model, 1, workspace_rows)
     gib = 1 << 30
     raise MemoryError(
       f"Simulator(nworld={nworld:,}) needs about {need / gib:.2f} GiB on {device} ({per_world:,} bytes "
       f"per world), but only {have / gib:.2f} GiB is available; use fewer worlds (at most about "
-      f"{max(0, (have - fixed) // max(per_world, 1)):,}), a smaller contact capacity (nconmax=...), or "
+      f"{have // max(per_world, 1):,}), a smaller contact capacity (nconmax=...), or "
       f"workspace='thread' with backend='native'")
   return need
 
