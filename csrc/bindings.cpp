@@ -15,7 +15,7 @@
 
 #include "array_checks.h"
 #include "integrate_pos.h"
-#include "step.h"
+#include "forward.h"
 #include "step_lanes.h"
 #include "step_plan.h"
 #include "step_stage.h"
@@ -312,11 +312,11 @@ Raises ValueError naming the argument on a wrong type, dtype, shape, layout or
 joint table entry.)doc");
 
   m.def("step_layout", &step_layout,
-        "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/step_types.h).");
-  m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (step_convex.h)
+        "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/types.h).");
+  m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (collision_convex.h)
   m.attr("lanes") = pws::kLanes;  // worlds per lockstep group = per-thread workspace rows
 
-  py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) over views of a Simulator's arrays.
+  py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/forward.h) over views of a Simulator's arrays.
 
 StepPlan(ints, reals, model_arrays, data_arrays, nworld, nslot=0): tables built by
 pywarp_sim.native_backend from step_layout(); every address is a CPU address of a

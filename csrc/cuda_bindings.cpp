@@ -8,7 +8,7 @@
 #include <string>
 
 #include "cuda_launch.h"
-#include "step_convex.h"
+#include "collision_convex.h"
 #include "step_plan.h"
 #include "step_stage.h"
 
@@ -106,10 +106,10 @@ Asynchronous: errors inside the kernel surface at the next synchronising call.
 Shapes and joint tables are NOT checked here (raw pointers); pywarp_sim.native checks them.)doc");
 
   m.def("step_layout", &pws_bind::step_layout,
-        "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/step_types.h).");
-  m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (step_convex.h)
+        "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/types.h).");
+  m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (collision_convex.h)
 
-  py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/step.h) on the GPU, one thread per world.
+  py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/forward.h) on the GPU, one thread per world.
 
 StepPlan(ints, reals, model_arrays, data_arrays, nworld, device, nslot=0): tables of DEVICE
 addresses built by pywarp_sim.native_backend (nslot > 0: solver workspace arrays of nslot

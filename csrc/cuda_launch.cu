@@ -4,7 +4,7 @@
 
 #include "cuda_launch.h"
 #include "integrate_pos.h"
-#include "step.h"
+#include "forward.h"
 #include "step_stage.h"
 
 namespace {

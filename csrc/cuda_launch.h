@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "step_types.h"
+#include "types.h"
 
 namespace pws_cuda {
 
@@ -17,7 +17,7 @@ const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_q
                                  float* qpos, const float* qvel, int64_t nworld, int64_t nq, int64_t nv, float dt,
                                  std::uintptr_t stream);
 
-// One thread per world: nsteps fused steps (kernels/step.h) of every world, or one forward
+// One thread per world: nsteps fused steps (kernels/forward.h) of every world, or one forward
 // when forward_only. Makes `device` current, launches on `stream` and returns; no allocation,
 // copy or synchronisation. m and d hold device addresses.
 // staging: each thread steps its worlds inside a local-memory buffer (kernels/step_stage.h);

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "step_types.h"
+#include "types.h"
 
 namespace pws_bind {
 

@@ -1,4 +1,4 @@
-// The CPU step of a group of up to eight worlds: smooth_stages (kernels/step.h) for all of them
+// The CPU step of a group of up to eight worlds: smooth_stages (kernels/forward.h) for all of them
 // at once in lanes (kernels/lanes.h), then forward_rest and finish_step per world, as
 // step_world. Lane results equal the scalar path's bit for bit (see lanes.h), so a world's
 // trajectory does not depend on which worlds share its group.
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "lanes.h"
-#include "step.h"
+#include "forward.h"
 
 namespace pws {
 

@@ -1,4 +1,4 @@
-// Small fixed-size vector algebra for the fused step (kernels/step*.h), with the
+// Small fixed-size vector algebra for the fused step (kernels/*.h), with the
 // semantics of the Warp reference (pywarp_sim/math.py): same formulas, same guards
 // (e.g. quat_normalize returns identity below 1e-10), so the native step and the
 // Warp pipeline agree to float rounding. Storage is MuJoCo's: vec3 = 3 scalars,

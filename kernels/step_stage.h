@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "step_types.h"
+#include "types.h"
 
 namespace pws {
 

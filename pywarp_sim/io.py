@@ -439,7 +439,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
 
 def resolve(expr, sizes: dict) -> int:
   """The value of one symbolic extent: an int, a size name, or a product of them ("nworld * 6"),
-  as in types.Field.shape and the native layout's counts (kernels/step_types.h)."""
+  as in types.Field.shape and the native layout's counts (kernels/types.h)."""
   if isinstance(expr, int):
     return expr
   value = 1

@@ -1,4 +1,4 @@
-"""backend="native": the fused C++/CUDA mj_step of kernels/step.h over the Simulator's arrays.
+"""backend="native": the fused C++/CUDA mj_step of kernels/forward.h over the Simulator's arrays.
 
 The native step runs the whole pipeline of one world in one function (kinematics, com,
 mass matrix and factor, collision over the static pair list, constraint rows, Newton / CG /
@@ -14,7 +14,7 @@ shape, contiguity, device).
   or synchronisation; capturable in a CUDA graph).
 
 Geom pairs that need the GJK/EPA collider (collision_convex) run its port in
-kernels/step_convex.h (float64, EPA scratch on each thread's stack: opt.ccd_iterations is
+kernels/collision_convex.h (float64, EPA scratch on each thread's stack: opt.ccd_iterations is
 capped by the compiled `ccd_max_iterations`).
 
 Not supported (a RuntimeError at Simulator creation says which): models without a collision
@@ -45,7 +45,7 @@ __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lane
            "stage_bytes", "stepper", "NativeStepper",
            "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS", "layout_name", "schema_field"]
 
-# The native layout's names of Data fields (kernels/step_types.h): a Data field by its name, a
+# The native layout's names of Data fields (kernels/types.h): a Data field by its name, a
 # contact field as con_<name>, a constraint field as efc_<name> (its own name where it starts
 # with efc_, and pgs_MinvJ, which has no prefix).
 _CONTAINERS = {"data": DATA_FIELDS, "contact": CONTACT_FIELDS, "efc": EFC_FIELDS}
@@ -133,7 +133,7 @@ def require(device) -> None:
     raise RuntimeError(f"backend='native' is unavailable on {name}: {reason}; use backend='warp'")
 
 
-# ---- Python homes of the C++ table entries (kernels/step_types.h) -------------------------
+# ---- Python homes of the C++ table entries (kernels/types.h) -------------------------
 
 def _model_array(m, name):
   if name.startswith("pair_"):
@@ -146,7 +146,7 @@ def _model_array(m, name):
 
 
 def step_layout(sim) -> list:
-  """The native step's array layout (kernels/step_types.h): [{name, group, width, count}]."""
+  """The native step's array layout (kernels/types.h): [{name, group, width, count}]."""
   return _module_for(sim.device).step_layout()
 
 
@@ -256,7 +256,7 @@ def _check_supported(sim) -> None:
       f"backend='native' keeps the GJK/EPA scratch of a convex geom pair on each thread's stack, sized "
       f"for opt.ccd_iterations <= {cap}; this model has ccd_iterations = "
       f"{int(m.mj_model.opt.ccd_iterations)} and {pairs.nconvex} convex pair(s). Lower ccd_iterations, "
-      f"raise kCcdMaxIterations in kernels/step_convex.h and rebuild, or use backend='warp'")
+      f"raise kCcdMaxIterations in kernels/collision_convex.h and rebuild, or use backend='warp'")
 
 
 def _scalar_info(arr, name):

@@ -349,7 +349,7 @@ BANK_FIELDS = ("body_ipos", "body_mass", "body_inertia", "jnt_stiffness", "dof_a
 # meaning. Everything else reads these declarations: io.make_data allocates from them (shapes
 # resolved by io.data_sizes), checkpoint.STATE is the "state" fields, the native backend's
 # WORKSPACE_FIELDS the "workspace" ones, Simulator.__dir__ the Data arrays, and
-# tests/test_architecture.py checks the C++ layout (kernels/step_types.h) against them.
+# tests/test_architecture.py checks the C++ layout (kernels/types.h) against them.
 
 class Role(enum.StrEnum):
   """What a Data field is, which decides who allocates, resets, saves or shares it."""

@@ -93,7 +93,7 @@ def test_kernel_constants_equal_the_python_enums():
 NATIVE_HEALTH_ARRAYS = ("health", "last_reset", "counters")
 # Data fields the fused native step has no entry for, besides those of role scratch (the Warp
 # collision stage's buffers, which the native step keeps on each thread's stack), and why. A
-# field added to types.py needs its kernels/step_types.h entry, the role scratch, or a line here.
+# field added to types.py needs its kernels/types.h entry, the role scratch, or a line here.
 NOT_IN_NATIVE_LAYOUT = {
   ("data", "eq_active"): "equality constraints: the native step refuses models with them",
   ("efc", "ne"): "equality rows: the native step refuses models with equality constraints",
@@ -112,7 +112,7 @@ def _schema_arrays():
 
 @pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 def test_native_layout_matches_the_schema():
-  """Every Data entry of the native layout (kernels/step_types.h, as step_layout() exports it)
+  """Every Data entry of the native layout (kernels/types.h, as step_layout() exports it)
   is a field declared in types.py with the same element width, scalar kind and count per world
   (the layout's count expression and the field's symbolic shape, both evaluated with the sizes
   of two models); every declared field but the Warp-only scratch is in the layout or in
@@ -142,7 +142,7 @@ def test_native_layout_matches_the_schema():
     for e in entries:
       name = e["name"]
       found = native_backend.schema_field(name)
-      assert found is not None, (f"kernels/step_types.h has the Data entry '{name}', which is no field "
+      assert found is not None, (f"kernels/types.h has the Data entry '{name}', which is no field "
                                  f"of types.py (Data, Contacts as con_*, ConstraintData as efc_*)")
       container, f = found
       matched.add((container, f.name))
@@ -163,7 +163,7 @@ def test_native_layout_matches_the_schema():
                                          f"{count} ({e['count']})")
   declared = {(container, f.name) for container, f in _schema_arrays() if f.role != types.Role.SCRATCH}
   unexplained = sorted(declared - matched - set(NOT_IN_NATIVE_LAYOUT))
-  assert not unexplained, (f"types.py declares {unexplained}, which kernels/step_types.h lacks: add the "
+  assert not unexplained, (f"types.py declares {unexplained}, which kernels/types.h lacks: add the "
                            f"layout entry, or say why not in NOT_IN_NATIVE_LAYOUT (Warp-only buffers: role scratch)")
   stale = sorted(set(NOT_IN_NATIVE_LAYOUT) & matched)
   assert not stale, f"NOT_IN_NATIVE_LAYOUT lists fields the layout has (delete them): {stale}"

@@ -473,7 +473,7 @@ def test_pgs_elliptic_trajectory_matches_warp(name):
 
 
 # ---------------------------------------------------------------------------------------------
-# convex (GJK/EPA) pairs: kernels/step_convex.h, the float64 port of collision_convex
+# convex (GJK/EPA) pairs: kernels/collision_convex.h, the float64 port of collision_convex
 
 # Native and Warp run the same float64 code from the same float32 poses. Measured over
 # test_collision's poses (8 pair types x 64, 3 x 256 with margin): identical contact counts,

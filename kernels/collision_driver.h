@@ -2,12 +2,12 @@
 // analytic narrowphase and the contact list in pair order. A port of
 // pywarp_sim/collision_primitive.py (MuJoCo's mjc_* primitive colliders in float32)
 // and of the _narrowphase_primitive / _compact kernels of collision_driver.py.
-// Pairs that need GJK/EPA (Collider CONVEX) go to step_convex.h.
+// Pairs that need GJK/EPA (Collider CONVEX) go to collision_convex.h.
 #pragma once
 
-#include "step_convex.h"
+#include "collision_convex.h"
 #include "step_math.h"
-#include "step_types.h"
+#include "types.h"
 
 namespace pws {
 
@@ -948,7 +948,7 @@ PWS_HD inline int narrowphase(int collider, PreContact<T>* buf, T margin, const 
   }
 }
 
-// Collider CONVEX (step_convex.h, float64 inside): GJK/EPA, single-shot multicontact.
+// Collider CONVEX (collision_convex.h, float64 inside): GJK/EPA, single-shot multicontact.
 template <typename T>
 PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, T margin, int g1, const Vec3<T>& pos1,
                                      const Mat33<T>& mat1, int g2, const Vec3<T>& pos2, const Mat33<T>& mat2) {
@@ -1049,7 +1049,7 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const uns
   }
   d.con_ncon[0] = n;
   // con_overflow covers every collision pass of a step (RK4 runs four): set here, cleared by
-  // begin_step (step.h); one count per (world, step) event
+  // begin_step (forward.h); one count per (world, step) event
   if (total > m.nconmax && d.con_overflow[0] == 0) {
     d.con_overflow[0] = 1;
     atomic_add_int(d.con_overflow_count, 1);

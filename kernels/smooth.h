@@ -5,7 +5,7 @@
 #pragma once
 
 #include "step_math.h"
-#include "step_types.h"
+#include "types.h"
 
 namespace pws {
 

@@ -24,10 +24,10 @@
 // tolerance * ls_tolerance * |search| / scale (or at float32 resolution).
 #pragma once
 
-#include "step_constraint.h"
+#include "constraint.h"
 #include "step_math.h"
-#include "step_smooth.h"
-#include "step_types.h"
+#include "smooth.h"
+#include "types.h"
 
 namespace pws {
 

@@ -6,18 +6,18 @@
 //
 // Same algorithms as pywarp_sim/forward.py and simulator.py (the Warp reference); the velocity
 // stage's com_vel and rne run before collision, which neither reads nor changes what they use.
-// Every array is a view into the Simulator's Warp arrays (kernels/step_types.h); nothing is
+// Every array is a view into the Simulator's Warp arrays (kernels/types.h); nothing is
 // allocated, so the same code runs in an OpenMP loop over worlds (csrc/bindings.cpp, with
 // smooth_stages eight worlds at a time in kernels/step_lanes.h) and as one CUDA thread per
 // world (csrc/cuda_launch.cu).
 #pragma once
 
-#include "step_collision.h"
-#include "step_constraint.h"
+#include "collision_driver.h"
+#include "constraint.h"
 #include "step_math.h"
-#include "step_smooth.h"
-#include "step_solver.h"
-#include "step_types.h"
+#include "smooth.h"
+#include "solver.h"
+#include "types.h"
 
 namespace pws {
 

@@ -1,4 +1,4 @@
-// Views of the Model and Data arrays used by the fused step (kernels/step.h).
+// Views of the Model and Data arrays used by the fused step (kernels/forward.h).
 //
 // Nothing here owns memory: every member is a raw pointer into the Simulator's Warp
 // arrays (zero copy). The field lists below are the single source of truth for the
@@ -31,7 +31,7 @@
   X(has_gravcomp)      /* some body has gravcomp != 0 */                                      \
   X(collision_on)      /* collision pairs exist and contacts are enabled */                    \
   X(auto_reset)        /* Health bits that trigger an auto reset (Simulator.reset_on); 0: off */                                     \
-  X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (step_convex.h) */    \
+  X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (collision_convex.h) */    \
   X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */ \
   X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */
 
