@@ -64,15 +64,20 @@ def load_policy(checkpoint: str, env, runner_cfg: dict | None = None):
 
 
 @torch.no_grad()
-def rollout(env, policy, steps: int, record_world: int = 0) -> dict:
+def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1) -> dict:
   """Runs `policy` for `steps` env steps. Returns the completed episodes' mean return and
   length, the per-step mean reward, qpos of `record_world` at every step (steps, nq), and
   velocity tracking: "base_vel" the mean over env steps and envs of the base-frame (vx, vy,
   yaw rate) after each step (of the envs that did not just end an episode), "command_error"
-  the mean |v_xy - command_xy| (m/s), "falls" the episodes terminated before their timeout."""
+  the mean |v_xy - command_xy| (m/s), "falls" the episodes terminated before their timeout.
+  "qpos_shown": (steps, show, nq) qpos of worlds record_world .. record_world + show - 1, and
+  "step_reward": (steps,) the mean reward over envs of each step (for a video's overlay)."""
   obs = env.reset()
   env.pop_episode_stats()
-  qpos, rewards, vel, err = [], [], [], []
+  qpos, shown, rewards, vel, err = [], [], [], [], []
+  if not 1 <= show <= env.num_envs - record_world:
+    raise ValueError(f"rollout: show={show} worlds from world {record_world} needs 1 <= show <= "
+                     f"{env.num_envs - record_world} (num_envs {env.num_envs})")
   falls = torch.zeros((), dtype=torch.long, device=env.sim.qpos.device)
   for _ in range(steps):
     actions = policy(obs)
@@ -85,10 +90,14 @@ def rollout(env, policy, steps: int, record_world: int = 0) -> dict:
     err.append(torch.where(live[:, 0], torch.linalg.vector_norm(v[:, :2] - command[:, :2], dim=-1), torch.nan))
     falls += ((dones != 0) & ~extras["time_outs"]).sum()
     rewards.append(rew.mean())
-    qpos.append(env.sim.qpos[record_world].cpu().numpy().astype(np.float64))
+    rows = env.sim.qpos[record_world:record_world + show].cpu().numpy().astype(np.float64)
+    qpos.append(rows[0])
+    shown.append(rows)
   stats = env.pop_episode_stats()
   stats["mean_step_reward"] = float(torch.stack(rewards).mean()) if rewards else float("nan")
   stats["qpos"] = np.stack(qpos) if qpos else np.zeros((0, env.sim.model.nq))
+  stats["qpos_shown"] = np.stack(shown) if shown else np.zeros((0, show, env.sim.model.nq))
+  stats["step_reward"] = torch.stack(rewards).cpu().numpy() if rewards else np.zeros(0)
   if vel:
     stats["base_vel"] = torch.stack(vel).nanmean(dim=(0, 1)).cpu().tolist()
     stats["command_error"] = float(torch.stack(err).nanmean())
@@ -163,7 +172,7 @@ def write_video(frames: list, path: str, fps: float):
 
 def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cpu",
          task: str | None = None, num_envs: int = 1, width: int = 640, height: int = 480,
-         command: tuple | None = None) -> dict:
+         command: tuple | None = None, show: int = 1) -> dict:
   from . import envs
   saved = load_train_config(checkpoint)
   task = task or saved.get("task")
@@ -181,9 +190,13 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
   if command is not None and env.cfg.task != "walk":
     raise ValueError(f"--command needs a velocity-tracking task (humanoid-walk), got {task}")
   policy = load_policy(checkpoint, env, saved.get("runner"))
-  stats = rollout(env, policy, steps)
+  stats = rollout(env, policy, steps, show=show)
   if video:
-    frames = render_frames(env.mj_model, stats["qpos"], width, height)
+    from .view import render_worlds
+    nshow = stats["qpos_shown"].shape[1]
+    captions = [f"{task}  step {t + 1}  t {(t + 1) * env.dt:.2f} s  worlds 0-{nshow - 1} of "
+                f"{num_envs}  mean reward {r:.3f}" for t, r in enumerate(stats["step_reward"])]
+    frames = render_worlds(env.mj_model, stats["qpos_shown"], width, height, captions=captions)
     write_video(frames, video, fps=1.0 / env.dt)
     stats["video"] = video
     stats["frames"] = len(frames)
@@ -207,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--command", type=float_triple, default=None,
                  help="VX,VY,YAW: hold this velocity command (walk task; m/s, m/s, rad/s); "
                       "a negative VX needs the = form: --command=-1,0,0")
+  p.add_argument("--show", type=positive_int, default=1,
+                 help="worlds drawn side by side in the video (<= --num-envs)")
   p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
   return p
 
@@ -221,6 +236,8 @@ def parse_args(argv=None) -> argparse.Namespace:
   if a.video and os.path.splitext(a.video)[1].lower() not in VIDEO_FORMATS:
     p.error(f"--video {a.video}: the format must be one of {', '.join(VIDEO_FORMATS)} "
             f"(or --video '' to roll out without rendering)")
+  if a.show > a.num_envs:
+    p.error(f"--show {a.show}: cannot draw more worlds than --num-envs {a.num_envs}")
   check_device(p, a.device)
   return a
 
@@ -229,7 +246,8 @@ def json_record(checkpoint: str, num_envs: int, steps: int, command: tuple | Non
   """The --json line: the run's arguments and play()'s figures (qpos left out). Undefined
   figures (NaN: no episode completed, no live env) are written as null."""
   return json_dumps({"checkpoint": checkpoint, "num_envs": num_envs, "steps": steps,
-                     "command": command, **{k: v for k, v in stats.items() if k not in ("qpos",)}})
+                     "command": command,
+                     **{k: v for k, v in stats.items() if k not in ("qpos", "qpos_shown", "step_reward")}})
 
 
 def main(argv=None):
@@ -241,7 +259,7 @@ def main(argv=None):
   command = a.command
   try:
     stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,
-                 a.height, command)
+                 a.height, command, a.show)
   except (RenderError, PolicyCheckpointError) as e:
     print(f"pywarp_sim.play: {e}", file=sys.stderr)
     sys.exit(2)

@@ -1,0 +1,271 @@
+"""Seeing a batch: MuJoCo's interactive viewer and offscreen renderer over many worlds at once.
+
+  python -m pywarp_sim.view --task humanoid-walk --num-envs 16 --show 9     # zero actions
+  python -m pywarp_sim.view --checkpoint runs/walk/model_1499.pt --show 4   # a trained policy
+
+The first shown world is the viewer's own MjData (pick, perturb and inspect it as in
+`python -m mujoco.viewer`); the other shown worlds are drawn beside it on a grid
+(`--spacing` metres apart), their dynamic geoms added to the viewer's user scene each frame.
+Every world's state comes from the Simulator (`mjdata.world_to_mjdata`: the state copied,
+mj_forward run in float64 for drawing). Keys: `]` / `[` show the next / previous group of
+worlds, space pauses the simulation (the viewer stays live), `R` resets the shown worlds.
+
+`render_worlds` draws recorded states of several worlds side by side into frames for a video
+(pywarp_sim.play --show N uses it), with a lit, lighter floor and a text overlay.
+
+Display: the interactive viewer needs a display (GLFW). Offscreen rendering uses MUJOCO_GL
+(egl on headless GPU machines, osmesa for software rendering).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import mujoco
+import numpy as np
+
+from .cli import check_device, check_file, positive_float, positive_int
+from .mjdata import world_to_mjdata
+
+
+def grid_offsets(count: int, spacing: float) -> np.ndarray:
+  """(count, 3) offsets [m] placing `count` worlds on a near-square grid in the x-y plane,
+  `spacing` metres apart, the first at the origin."""
+  if count < 1:
+    raise ValueError(f"grid_offsets: count must be >= 1, got {count}")
+  if not (spacing > 0 and math.isfinite(spacing)):
+    raise ValueError(f"grid_offsets: spacing must be a positive number of metres, got {spacing}")
+  cols = math.ceil(math.sqrt(count))
+  i = np.arange(count)
+  return np.stack([(i % cols) * spacing, -(i // cols) * spacing, np.zeros(count)], axis=-1)
+
+
+def visual_model(mj_model: mujoco.MjModel) -> mujoco.MjModel:
+  """A copy of `mj_model` for drawing only: planes a light grey, body geoms left at MuJoCo's
+  default grey (no material) an orange that stands out from the floor, a brighter headlight,
+  and the offscreen buffer at least 1280x720. Physics fields are untouched (the copy is never
+  stepped), so a state of `mj_model` draws the same on it."""
+  m = mj_model.__copy__()
+  planes = m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE
+  m.geom_rgba[planes] = (0.86, 0.88, 0.90, 1.0)
+  m.geom_matid[planes] = -1  # a dark material would override the colour
+  default_grey = (m.geom_matid < 0) & np.all(np.isclose(m.geom_rgba, (0.5, 0.5, 0.5, 1.0)), axis=1)
+  m.geom_rgba[default_grey & ~planes] = (0.90, 0.55, 0.25, 1.0)
+  m.vis.headlight.ambient[:] = (0.35, 0.35, 0.35)
+  m.vis.headlight.diffuse[:] = (0.6, 0.6, 0.6)
+  m.vis.global_.offwidth = max(m.vis.global_.offwidth, 1280)
+  m.vis.global_.offheight = max(m.vis.global_.offheight, 720)
+  return m
+
+
+def add_world_geoms(scene: mujoco.MjvScene, mj_model: mujoco.MjModel, mjd: mujoco.MjData,
+                    offset, opt: mujoco.MjvOption | None = None) -> int:
+  """Appends the dynamic geoms and sites (of bodies, not the static floor) of the state `mjd` to `scene`,
+  shifted by `offset` (3,) metres. Returns how many geoms were added.
+
+  Raises ValueError naming the capacity when `scene` cannot hold them (MjvScene's maxgeom:
+  show fewer worlds or make the scene larger)."""
+  need = int(mj_model.ngeom + mj_model.nsite)  # upper bound of what mjv adds
+  if scene.ngeom + need > scene.maxgeom:
+    raise ValueError(f"add_world_geoms: the scene holds {scene.maxgeom} geoms and has "
+                     f"{scene.ngeom}; one more world needs up to {need}. Show fewer worlds "
+                     f"(--show) or build the scene with a larger maxgeom")
+  start = scene.ngeom
+  mujoco.mjv_addGeoms(mj_model, mjd, opt or mujoco.MjvOption(), mujoco.MjvPerturb(),
+                      mujoco.mjtCatBit.mjCAT_DYNAMIC, scene)
+  off = np.asarray(offset, dtype=np.float64).reshape(3)
+  for i in range(start, scene.ngeom):
+    scene.geoms[i].pos[:] += off
+  return scene.ngeom - start
+
+
+def root_position(mj_model: mujoco.MjModel, mjd: mujoco.MjData) -> np.ndarray:
+  """World position [m] of the first body below the world body (the robot's root)."""
+  return np.array(mjd.xpos[1] if mj_model.nbody > 1 else mjd.xpos[0])
+
+
+def overlay(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+  """`frame` (H, W, 3) uint8 with `lines` of text drawn at the top left on a dark band."""
+  from PIL import Image, ImageDraw
+  img = Image.fromarray(frame)
+  draw = ImageDraw.Draw(img)
+  h = 14 * len(lines) + 8
+  draw.rectangle([0, 0, img.width, h], fill=(0, 0, 0))
+  for k, text in enumerate(lines):
+    draw.text((6, 4 + 14 * k), text, fill=(255, 255, 255))
+  return np.asarray(img)
+
+
+def render_worlds(mj_model: mujoco.MjModel, qpos: np.ndarray, width: int = 640, height: int = 480,
+                  spacing: float = 2.0, captions: list[str] | None = None) -> list[np.ndarray]:
+  """RGB frames (height, width, 3) uint8 of recorded states of several worlds side by side.
+
+  qpos: (T, W, nq) positions of W worlds over T frames (or (T, nq): one world). The camera
+  follows the mean root position of the shown worlds, its distance growing with the grid.
+  captions: one overlay line per frame (None: no overlay)."""
+  from .play import make_renderer
+  qpos = np.asarray(qpos, dtype=np.float64)
+  if qpos.ndim == 2:
+    qpos = qpos[:, None, :]
+  if qpos.ndim != 3 or qpos.shape[2] != mj_model.nq:
+    raise ValueError(f"render_worlds: qpos must be (T, W, nq={mj_model.nq}), got {qpos.shape}")
+  if captions is not None and len(captions) != len(qpos):
+    raise ValueError(f"render_worlds: {len(captions)} captions for {len(qpos)} frames")
+  nshow = qpos.shape[1]
+  vis = visual_model(mj_model)
+  offsets = grid_offsets(nshow, spacing)
+  renderer = make_renderer(vis, width, height)
+  datas = [mujoco.MjData(vis) for _ in range(nshow)]
+  cam = mujoco.MjvCamera()
+  cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+  extent = float(np.ptp(offsets[:, :2], axis=0).max()) if nshow > 1 else 0.0
+  cam.distance, cam.elevation, cam.azimuth = 4.0 + 0.9 * extent, -20.0, 135.0
+  frames = []
+  try:
+    for t in range(len(qpos)):
+      roots = []
+      for w, d in enumerate(datas):
+        d.qpos[:] = qpos[t, w]
+        mujoco.mj_forward(vis, d)
+        roots.append(root_position(vis, d) + offsets[w])
+      cam.lookat[:] = np.mean(roots, axis=0)
+      renderer.update_scene(datas[0], camera=cam)
+      for w in range(1, nshow):  # the first world is drawn where it is (offset 0)
+        add_world_geoms(renderer.scene, vis, datas[w], offsets[w])
+      frame = renderer.render().copy()
+      frames.append(overlay(frame, [captions[t]]) if captions is not None else frame)
+  finally:
+    renderer.close()
+  return frames
+
+
+class ViewerLoop:
+  """Steps an env with a policy and shows a group of its worlds in a (passive) MuJoCo viewer.
+
+  env: a pywarp_sim env (num_envs worlds; `env.sim` the Simulator); policy: obs -> actions
+  (None: zero actions); show: worlds drawn at once; spacing: grid spacing [m]. `frame()`
+  advances one env step (unless paused) and draws; the viewer handle needs `user_scn`,
+  `lock()` and `sync()` (mujoco.viewer's Handle)."""
+
+  def __init__(self, env, policy=None, show: int = 4, spacing: float = 2.0):
+    n = env.num_envs
+    if not (isinstance(show, int) and 1 <= show):
+      raise ValueError(f"ViewerLoop: show must be a positive int, got {show!r}")
+    self.env, self.policy = env, policy
+    self.show = min(show, n)
+    self.first = 0  # the first shown world
+    self.paused = False
+    self.model = visual_model(env.sim.model.mj_model)
+    self.offsets = grid_offsets(self.show, spacing)
+    self.data = mujoco.MjData(self.model)  # the viewer's own (first shown world)
+    self._others = [mujoco.MjData(self.model) for _ in range(self.show - 1)]
+    self.obs = env.reset()
+    self.steps = 0
+
+  @property
+  def worlds(self) -> list[int]:
+    """The shown worlds, the first one the viewer's own MjData."""
+    return [(self.first + k) % self.env.num_envs for k in range(self.show)]
+
+  def key(self, keycode: int):
+    """mujoco.viewer key callback: ] / [ next / previous group, space pause, R reset shown."""
+    n = self.env.num_envs
+    if keycode == ord("]"):
+      self.first = (self.first + self.show) % n
+    elif keycode == ord("["):
+      self.first = (self.first - self.show) % n
+    elif keycode == ord(" "):
+      self.paused = not self.paused
+    elif keycode == ord("R"):
+      import torch
+      mask = torch.zeros(n, dtype=torch.bool, device=self.env.sim.qpos.device)
+      mask[self.worlds] = True
+      self.env.sim.reset(mask)
+
+  def advance(self):
+    """One env step with the policy's actions (zeros without a policy)."""
+    import torch
+    with torch.no_grad():
+      if self.policy is None:
+        actions = torch.zeros((self.env.num_envs, self.env.num_actions), device=self.env.sim.qpos.device)
+      else:
+        actions = self.policy(self.obs)
+      self.obs, _, _, _ = self.env.step(actions)
+    self.steps += 1
+
+  def draw(self, viewer):
+    """Copies the shown worlds from the Simulator into the viewer (its MjData and user scene)."""
+    shown = self.worlds
+    sim = self.env.sim
+    with viewer.lock():
+      world_to_mjdata(sim, shown[0], self.data)
+      scene = viewer.user_scn
+      scene.ngeom = 0
+      for k, w in enumerate(shown[1:], start=1):
+        world_to_mjdata(sim, w, self._others[k - 1])
+        add_world_geoms(scene, self.model, self._others[k - 1], self.offsets[k])
+    viewer.sync()
+
+  def frame(self, viewer):
+    if not self.paused:
+      self.advance()
+    self.draw(viewer)
+
+
+def run(env, policy=None, show: int = 4, spacing: float = 2.0, max_steps: int | None = None,
+        realtime: bool = True) -> int:
+  """Opens MuJoCo's passive viewer on `env` and runs until the window closes (or max_steps
+  env steps). Returns the env steps taken. Needs a display."""
+  import mujoco.viewer
+  loop = ViewerLoop(env, policy, show, spacing)
+  with mujoco.viewer.launch_passive(loop.model, loop.data, key_callback=loop.key) as viewer:
+    while viewer.is_running() and (max_steps is None or loop.steps < max_steps):
+      t0 = time.perf_counter()
+      loop.frame(viewer)
+      if realtime:
+        time.sleep(max(0.0, env.dt - (time.perf_counter() - t0)))
+  return loop.steps
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="python -m pywarp_sim.view", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--task", default=None, help="registered task or module:Factory "
+                 "(default: the checkpoint's, else humanoid-walk)")
+  p.add_argument("--checkpoint", default=None, help="rsl-rl policy checkpoint (default: zero actions)")
+  p.add_argument("--num-envs", type=positive_int, default=16)
+  p.add_argument("--show", type=positive_int, default=4, help="worlds drawn at once")
+  p.add_argument("--spacing", type=positive_float, default=2.0, help="grid spacing [m]")
+  p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+  p.add_argument("--max-steps", type=positive_int, default=None)
+  return p
+
+
+def main(argv=None):
+  p = build_parser()
+  a = p.parse_args(argv)
+  if a.checkpoint is not None:
+    check_file(p, a.checkpoint, "--checkpoint")
+  check_device(p, a.device)
+  from . import envs
+  from .play import load_policy, load_train_config
+  saved = load_train_config(a.checkpoint) if a.checkpoint else {}
+  task = a.task or saved.get("task") or "humanoid-walk"
+  env = envs.make(task, a.num_envs, a.device, **dict(saved.get("env") or {}))
+  policy = load_policy(a.checkpoint, env, saved.get("runner")) if a.checkpoint else None
+  try:
+    run(env, policy, a.show, a.spacing, a.max_steps)
+  except Exception as e:  # no display: GLFW cannot open a window
+    if "display" in str(e).lower() or "glfw" in str(e).lower():
+      print(f"pywarp_sim.view: cannot open a window ({type(e).__name__}: {e}); the viewer needs "
+            f"a display. Headless: record a video with python -m pywarp_sim.play --video x.mp4 "
+            f"--show N", file=sys.stderr)
+      sys.exit(2)
+    raise
+
+
+if __name__ == "__main__":
+  main()
