@@ -96,6 +96,61 @@ def all_ranks_equal(tensors, device="cpu") -> bool:
   return all(torch.equal(everyone[0], other) for other in everyone[1:])
 
 
+def group_rank() -> Rank:
+  """This process's place in the initialised default process group; Rank() (one process)
+  when none is initialised. Work split with `shard` follows it, so code that shards (the
+  academy's calibration) runs unsharded outside a distributed job."""
+  if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    return Rank()
+  return Rank(torch.distributed.get_rank(), current().local_rank, torch.distributed.get_world_size())
+
+
+def init_process_group(device: str) -> Rank:
+  """Joins the torchrun job when WORLD_SIZE > 1 (gloo for CPU ranks, NCCL for CUDA ones;
+  rsl-rl's runner does this itself for training) and returns this process's Rank. A plain
+  process (no torchrun) stays one rank."""
+  rank = current()
+  if rank.distributed and not torch.distributed.is_initialized():
+    cuda = str(device).startswith("cuda")
+    if cuda:
+      torch.cuda.set_device(rank.local_rank)
+    torch.distributed.init_process_group(backend="nccl" if cuda else "gloo", rank=rank.rank,
+                                         world_size=rank.world_size)
+  return rank
+
+
+def shard(n: int, rank: Rank) -> tuple[int, int]:
+  """Rows [lo, hi) of n that `rank` works on: equal shares of ceil(n / world_size) rows, the
+  last ones running past n (those rows are padding: the caller repeats a real row there and
+  drops the results), so every rank holds a share of the same size for `gather_shares`."""
+  share = -(-int(n) // rank.world_size)
+  return rank.rank * share, (rank.rank + 1) * share
+
+
+def gather_shares(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
+  """Every rank's share `x` (the rows `shard(n, rank)` along `dim`, all shares of one size)
+  concatenated in rank order along `dim` and cut to n rows: the whole batch, on every rank
+  (an all_gather). `x` itself when not distributed."""
+  if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    return x.narrow(dim, 0, n)
+  x = x.contiguous()
+  parts = [torch.empty_like(x) for _ in range(torch.distributed.get_world_size())]
+  torch.distributed.all_gather(parts, x)
+  # contiguous, as a one-process batch is: what follows sees the same memory layout
+  return torch.cat(parts, dim).narrow(dim, 0, n).contiguous()
+
+
+def broadcast_object(obj, src: int = 0):
+  """Rank `src`'s `obj` on every rank (pickled by torch.distributed: objects of this job
+  only); `obj` itself when not distributed. What only one process may do (run a real robot)
+  happens on `src`, the others receive its result."""
+  if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    return obj
+  box = [obj]
+  torch.distributed.broadcast_object_list(box, src=src)
+  return box[0]
+
+
 def finish() -> None:
   """The end of a distributed run: every rank waits for the others, then the process group is
   destroyed (a gloo group left alive at interpreter exit can abort the process)."""

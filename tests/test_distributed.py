@@ -48,6 +48,41 @@ def test_two_gloo_ranks_train_in_sync_and_resume(tmp_path):
   assert torch.load(tmp_path / "resumed" / "model_2.pt", weights_only=True)["iter"] == 2
 
 
+def _academy_calibrate(nproc: int, out) -> subprocess.CompletedProcess:
+  launch = [sys.executable] if nproc == 1 else [
+    sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master_port={_free_port()}"]
+  cmd = launch + ["-m", "pywarp_sim.academy", "calibrate", "--quick", "--generations", "2", "--popsize", "4",
+                  "--threads", "1", "--out", str(out)]
+  # one torch/BLAS thread in both runs, as torchrun gives each rank (calibrate.py, Sharded over ranks)
+  return subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_calibration_sharded_over_two_gloo_ranks_equals_one_process(tmp_path):
+  """The academy's calibration with every batch of candidates split over 2 CPU ranks (gloo)
+  gives bitwise the one-process result: estimate, intervals, covariance and search history."""
+  results = {}
+  for nproc in (1, 2):
+    proc = _academy_calibrate(nproc, tmp_path / f"{nproc}.json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results[nproc] = json.loads((tmp_path / f"{nproc}.json").read_text())
+  assert results[1]["ranks"] == 1 and results[2]["ranks"] == 2
+  one, two = results[1]["calibrations"][0], results[2]["calibrations"][0]
+  assert len(one["history"]) > 5 and one["history"] == two["history"]
+  assert one["params"] == two["params"] and one["covariance_z"] == two["covariance_z"]
+  one.pop("wall_s"), two.pop("wall_s")
+  assert one == two
+
+
+def test_shards_cover_the_batch_in_equal_shares():
+  for n, world in ((96, 2), (7, 2), (1, 2), (10, 3)):
+    shares = [distributed.shard(n, distributed.Rank(r, r, world)) for r in range(world)]
+    assert all(hi - lo == -(-n // world) for lo, hi in shares)  # one size: all_gather needs it
+    assert shares[0][0] == 0 and all(a[1] == b[0] for a, b in zip(shares, shares[1:]))
+    assert shares[-1][1] >= n  # every row has a rank; rows past n are padding
+  assert distributed.shard(5, distributed.Rank()) == (0, 5)
+
+
 def test_rank_from_the_torchrun_environment(monkeypatch):
   for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
     monkeypatch.delenv(k, raising=False)

@@ -1,4 +1,12 @@
 """python -m pywarp_sim.academy demo --robots N [--quick] [--device D] [--json] [--out-dir DIR]
+   python -m pywarp_sim.academy calibrate --robots N [--quick] [--out FILE]
+   torchrun --nproc_per_node=2 -m pywarp_sim.academy calibrate --robots N [--quick] [--out FILE]
+
+calibrate: calibrates the proxy fleet only and prints one JSON line (robots, ranks, device,
+wall_s, worlds_simulated, candidates_per_s = worlds_simulated / wall_s, and per robot its
+Calibration: params, ci95, history, ...; --out writes the same JSON to a file). Under torchrun
+every rank simulates its share of each batch of candidates (calibrate.py, Sharded over
+ranks), with the same result as one process; rank 0 alone prints and writes.
 
 Calibrates a proxy fleet (stand-ins for hardware: MuJoCo C with hidden parameters) on
 batched pywarp_sim worlds, reports the sim-to-real gap before and after calibration on
@@ -249,6 +257,43 @@ def demo(args) -> dict:
   return summary
 
 
+def calibrate_fleet(args) -> dict:
+  """The calibrate command (module doc); returns the JSON record on every rank."""
+  from .. import distributed
+  from . import calibrate as C
+  from . import proxy
+
+  device = distributed.rank_device(args.device, distributed.current())
+  rank = distributed.init_process_group(device)
+  common = dict(device=device, seed=args.seed, cpu_threads=args.threads)
+  if args.popsize is not None:
+    common["popsize"] = args.popsize
+  if args.generations is not None:
+    common["generations"] = args.generations
+  if args.quick:
+    ccfg = C.CalibrationConfig.quick(**common)
+  elif device.startswith("cuda"):
+    ccfg = C.CalibrationConfig.gpu(**common)
+  else:
+    ccfg = C.CalibrationConfig(**common)
+  t0 = time.perf_counter()
+  cals = [C.calibrate(robot, ccfg, verbose=args.verbose and rank.main).to_dict()
+          for robot in proxy.make_fleet(args.robots, seed=args.seed)]
+  wall = time.perf_counter() - t0
+  worlds = sum(c["worlds_simulated"] for c in cals)
+  record = {"robots": args.robots, "ranks": rank.world_size, "device": device,
+            "quick": bool(args.quick), "popsize": ccfg.popsize, "generations": ccfg.generations,
+            "wall_s": wall, "worlds_simulated": worlds, "candidates_per_s": worlds / wall,
+            "calibrations": cals}
+  if rank.main:
+    if args.out:
+      with open(args.out, "w") as f:
+        f.write(json_dumps(record, indent=1))
+    print(json_dumps(record), flush=True)
+  distributed.finish()  # after the last collective (an error exits; torchrun stops the others)
+  return record
+
+
 def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.academy", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -278,6 +323,21 @@ def build_parser() -> argparse.ArgumentParser:
   d.add_argument("--threads", type=nonneg_int, default=0,
                  help="OpenMP threads of the native CPU step (0: default; 1 is faster on a busy machine)")
   d.add_argument("--verbose", action="store_true")
+  c = sub.add_parser("calibrate", help="calibrate a proxy fleet (sharded over torchrun ranks) "
+                                       "and print the calibrations as one JSON line")
+  c.add_argument("--robots", type=positive_int, default=1, help="proxy robots to calibrate (>= 1)")
+  c.add_argument("--quick", action="store_true", help="the quick configuration (CalibrationConfig.quick)")
+  c.add_argument("--popsize", type=positive_int, default=None,
+                 help="CMA-ES candidates per latency and generation (>= 2; default: the configuration's)")
+  c.add_argument("--generations", type=positive_int, default=None,
+                 help="CMA-ES generations (default: the configuration's)")
+  c.add_argument("--device", default="cpu",
+                 help="cpu, cuda or cuda:N (under torchrun: cuda gives each rank cuda:LOCAL_RANK)")
+  c.add_argument("--seed", type=nonneg_int, default=0, help="seed of the proxy fleet and the search")
+  c.add_argument("--threads", type=nonneg_int, default=0,
+                 help="OpenMP threads of the native CPU step per rank (0: default)")
+  c.add_argument("--out", default=None, help="also write the JSON record to this file (rank 0)")
+  c.add_argument("--verbose", action="store_true")
   return p
 
 
@@ -291,6 +351,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if a.policy is not None:
       check_file(p, a.policy, "--policy")
     check_device(p, a.device)
+  if a.command == "calibrate":
+    check_device(p, a.device)
+    if a.popsize is not None and a.popsize < 2:
+      p.error(f"--popsize {a.popsize}: CMA-ES needs at least 2 candidates per latency and generation")
   return a
 
 
@@ -303,6 +367,8 @@ def main(argv=None):
     except PolicyCheckpointError as e:
       print(f"pywarp_sim.academy: {e}", file=sys.stderr)
       return 2
+  if a.command == "calibrate":
+    calibrate_fleet(a)
   return 0
 
 

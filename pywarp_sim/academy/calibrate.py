@@ -104,6 +104,23 @@ CMA-ES: 34-38 of 40, 17 smooth replays.)
 Parameters left out of `CalibrationConfig.params` (or ground friction when
 `floor_duration_s` is 0) stay nominal and are listed in `Calibration.unidentified` with their
 prior range as the interval.
+
+Sharded over ranks (torch.distributed, e.g. `torchrun --nproc_per_node=2 -m pywarp_sim.academy
+calibrate ...`): called on every rank of an initialised process group with the same robot and
+configuration, `calibrate` splits every batch of candidates (each CMA-ES generation, the LM
+Jacobians and trial steps, the friction grid, the noisy worlds of the covariance) into equal
+shares, one per rank (distributed.shard); each rank simulates its share and an all_gather
+gives every rank the whole batch's sensor channels, from which every rank computes the same
+costs and tells its own copy of the optimisers the same values. Rank 0 alone executes the
+excitation on the robot and broadcasts the logs. The result equals the one-process run
+bitwise: a world's simulation does not depend on which other candidates share its batch or
+on the batch size (the native CPU step and the Warp kernels are per world; the control loop
+is elementwise; checked by tests/test_distributed.py on the native CPU step), and the costs
+are computed from the gathered batch, in the one-process order. Bitwise needs the same
+torch/BLAS thread count in both runs (torchrun sets OMP_NUM_THREADS=1 per rank; run the one
+process with it too): the covariance's float64 matrix products round differently on other
+thread counts (last bits of std_z; everything else matched). `worlds_simulated` counts
+the job's candidates (the one-process count), not this rank's share.
 """
 
 from __future__ import annotations
@@ -116,6 +133,7 @@ import numpy as np
 import torch
 from cmaes import CMA
 
+from .. import distributed
 from . import motions as M
 from . import params as P
 from .robot import channel_groups
@@ -243,6 +261,7 @@ class _Batch:
     self.cfg, self.motions, self.decimation = cfg, motions, decimation
     self.replayers = {}
     self.worlds = 0
+    self.rank = distributed.group_rank()  # Rank() outside a distributed job: no sharding
 
   def replayer(self, n: int, k: int = 0) -> Replayer:
     """The Replayer of n worlds for motion k (built on first use, then reused)."""
@@ -259,22 +278,32 @@ class _Batch:
 
   def run(self, z: np.ndarray, latency: np.ndarray, capacity: int | None = None):
     """z (n, P), latency (n,) -> ([channels (T_k + 1, n, C) per motion], health (n,), 0 when
-    healthy in every motion) on the device."""
+    healthy in every motion) on the device, on every rank.
+
+    Inside a torch.distributed job (module doc, Sharded over ranks) each rank simulates its
+    share of the n candidates (distributed.shard; the last share padded with copies of the
+    last candidate) and the shares are gathered, so every rank holds the whole batch."""
     n = len(z)
-    cap = capacity or n
+    lo, hi = distributed.shard(n, self.rank)
+    if self.rank.distributed:
+      pad = max(0, hi - n)
+      z = np.concatenate([z, np.repeat(z[-1:], pad, axis=0)])[lo:hi]
+      latency = np.concatenate([latency, np.repeat(latency[-1:], pad)])[lo:hi]
+    m = len(z)
+    cap = capacity or m
     outs, health = [], None
     for k, motion in enumerate(self.motions):
       parts, healths = [], []
-      for s in range(0, n, cap):
+      for s in range(0, m, cap):
         zz, ll = z[s:s + cap], latency[s:s + cap]
-        rep = self.replayer(cap if n > cap or capacity else len(zz), k)
+        rep = self.replayer(cap if m > cap or capacity else len(zz), k)
         qpos0, qvel0 = motion.state
         out, h, _ = rep.rollout(self.scales(zz), ll, qpos0, qvel0, **motion.replay())
         parts.append(out)
         healths.append(h)
-        self.worlds += len(zz)
-      outs.append(torch.cat(parts, 1))
-      h = torch.cat(healths)
+      self.worlds += n  # candidates of the job, whichever rank simulated them
+      outs.append(distributed.gather_shares(torch.cat(parts, 1), n, dim=1))
+      h = distributed.gather_shares(torch.cat(healths), n)
       health = h if health is None else torch.where(health != 0, health, h)
     return outs, health
 
@@ -377,12 +406,17 @@ def sensor_noise_covariance(batch: "_Batch", loss: _PooledLoss, z: np.ndarray, l
     sigma[idx] = np.sqrt(np.mean(block ** 2, axis=0)) * scale
     noise = rng.standard_normal((nstep + 1, nsample + 1, len(sigma))) * sigma
     noise[:, 0] = 0.0
-    rep = batch.replayer(nsample + 1, k)
+    # this rank's share of the worlds (all of them outside a distributed job; _Batch.run)
+    lo, hi = distributed.shard(nsample + 1, batch.rank)
+    rows = np.minimum(np.arange(lo, hi), nsample)  # a padded share repeats the last world
+    rep = batch.replayer(len(rows), k)
     kw = motion.replay()
     if "pd" in kw:  # the robot's loop sees the same noisy readings that its log holds
-      kw["pd_noise"] = noise[:-1, :, :2 * len(rep.qadr)]
-    zz = np.repeat(np.asarray(z, dtype=np.float64)[None], nsample + 1, axis=0)
+      kw["pd_noise"] = noise[:-1, rows, :2 * len(rep.qadr)]
+    zz = np.repeat(np.asarray(z, dtype=np.float64)[None], len(rows), axis=0)
     out, health, _ = rep.rollout(batch.scales(zz), int(latency), *motion.state, **kw)
+    out = distributed.gather_shares(out, nsample + 1, dim=1)
+    health = distributed.gather_shares(health, nsample + 1)
     batch.worlds += nsample + 1
     sim = out.double().cpu().numpy()[1:, :, idx]               # (T, n + 1, C')
     logs = sim[:, 1:] + noise[1:, 1:, idx]
@@ -414,8 +448,11 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
   t_start = time.perf_counter()
   motions = excitation_motions(robot, cfg) if motion is None else \
     (list(motion) if isinstance(motion, (list, tuple)) else [motion])
-  logs = [m.execute(robot) for m in motions] if log is None else \
-    (list(log) if isinstance(log, (list, tuple)) else [log])
+  if log is None:  # in a distributed job rank 0 alone drives the robot and shares its logs
+    logs = distributed.broadcast_object(
+      [m.execute(robot) for m in motions] if distributed.group_rank().main else None)
+  else:
+    logs = list(log) if isinstance(log, (list, tuple)) else [log]
   contact = [bool(getattr(m, "contact", False)) for m in motions]
   fit_friction = "ground_friction" in cfg.params and any(contact)
   all_params = tuple(p for p in cfg.params if p != "ground_friction" or fit_friction)
