@@ -104,7 +104,7 @@ def test_env_rejects_bad_actions_clearly():
 
 def test_position_targets_go_through_the_pd_law_clipped_to_ctrlrange():
   env = envs.make("humanoid-stand", 2, "cpu", kp=100.0, kd=2.0)
-  q, qd = env.sim.qpos[:, env._qadr].clone(), env.sim.qvel[:, env._vadr].clone()
+  q, qd = env.sim.qpos[:, env.actuated_qposadr].clone(), env.sim.qvel[:, env.actuated_dofadr].clone()
   a = torch.zeros(2, 21)
   a[0, 5] = 0.2
   a[1] = 5.0  # targets 1.25 rad away: saturated
@@ -162,7 +162,7 @@ def _spy_ctrl(env):
   sim_step = env.sim.step
 
   def spy(n=1):
-    log.append((env._ctrl_now.clone(), env.sim.ctrl.clone()))
+    log.append((env.ctrl_now.clone(), env.sim.ctrl.clone()))
     sim_step(n)
   env.sim.step = spy
   return log

@@ -76,7 +76,7 @@ def test_missing_tasks_modules_and_attributes_are_named(task_module):
   with pytest.raises(ValueError, match=rf"'{task_module}' \(.*{task_module}.py\) has no attribute "
                                        r"'Stairs'; its own callables: \['TorqueStand', 'short_walk'\]"):
     envs.make(f"{task_module}:Stairs", 1)
-  with pytest.raises(TypeError, match="NOT_A_FACTORY' is a int, not a task factory"):
+  with pytest.raises(TypeError, match="NOT_A_FACTORY' is a int, not a task: it must be a TaskCfg"):
     envs.make(f"{task_module}:NOT_A_FACTORY", 1)
   with pytest.raises(ValueError, match=r"unknown config keys \['kp_gain'\]"):
     envs.make(f"{task_module}:TorqueStand", 1, kp_gain=3.0)

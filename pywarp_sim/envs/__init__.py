@@ -4,12 +4,20 @@ Tasks:
   "humanoid-stand": stay upright at standing height (HumanoidEnvCfg(task="stand")).
   "humanoid-walk": track a velocity command (vx, vy, yaw rate) (HumanoidEnvCfg(task="walk")).
 
-`task` is a registered name (the two above, or one added with `register(name, factory)`) or
+A task is a config of terms (envs/manager.py TaskCfg: observation groups, rewards,
+terminations, commands, events, curriculum; term functions in envs/mdp.py) on a robot
+(envs/robot.py RobotCfg), run by manager.TaskEnv; the two humanoid tasks are such configs
+(humanoid.humanoid_task_cfg).
+
+`task` is a registered name (the two above, or one added with `register(name, task)`) or
 "package.module:Attr", imported on demand (so `python -m pywarp_sim.train --task
-my.tasks:StairsTask` trains a task defined outside this package). A factory is called as
-`factory(num_envs, device, **cfg)` and returns the env; a HumanoidEnv subclass is a factory
-too: it is built from HumanoidEnvCfg with its class attribute `cfg_defaults` (a dict of
-HumanoidEnvCfg fields), then the caller's `cfg`.
+my.tasks:StairsCfg` trains a task defined outside this package). What a name or Attr may be:
+  * a TaskCfg subclass (built with no arguments) or instance: `cfg` overrides its fields by
+    name or dotted path ("episode_length_s", "rewards.alive.weight", "actions.scale"), then
+    TaskEnv(cfg, num_envs, device);
+  * a HumanoidEnv subclass: built from HumanoidEnvCfg with its class attribute
+    `cfg_defaults` (a dict of HumanoidEnvCfg fields), then the caller's `cfg`;
+  * any factory, called as `factory(num_envs, device, **cfg)`, returning the env.
 
 The environments follow rsl-rl-lib 5.x's VecEnv interface (num_envs, num_actions,
 max_episode_length, episode_length_buf, device, cfg, get_observations() -> TensorDict with a
@@ -28,8 +36,11 @@ import sys
 import types
 from typing import Callable
 
-from . import control
-from .humanoid import HumanoidEnv, HumanoidEnvCfg
+from . import control, mdp, robot
+from .humanoid import HumanoidEnv, HumanoidEnvCfg, humanoid_task_cfg
+from .manager import (ActionCfg, CommandTerm, CurriculumTerm, EventTerm, ObsGroup, ObsTerm, RewardTerm,
+                      TaskCfg, TaskEnv, TerminationTerm, configure)
+from .robot import HUMANOID, RobotCfg
 
 # the built-in tasks: HumanoidEnvCfg defaults per name (make_cfg reads them)
 TASKS = {
@@ -57,10 +68,23 @@ def humanoid_task(env_class: type = HumanoidEnv, **defaults) -> Callable:
   return factory
 
 
-def register(name: str, factory: Callable, overwrite: bool = False):
-  """Registers task `name`: make(name, num_envs, device, **cfg) calls
-  factory(num_envs, device, **cfg) (a HumanoidEnv subclass is accepted as it is, with its
-  `cfg_defaults`). Re-registering a name raises ValueError unless overwrite=True."""
+def task_factory(cfg: TaskCfg | type) -> Callable:
+  """A factory(num_envs, device, **overrides) building TaskEnv(configure(cfg, overrides)) for
+  a TaskCfg instance or subclass (built with no arguments, once per make)."""
+  what = cfg.__name__ if isinstance(cfg, type) else type(cfg).__name__
+
+  def factory(num_envs: int, device="cpu", **overrides):
+    base = cfg() if isinstance(cfg, type) else cfg
+    return TaskEnv(configure(base, overrides), num_envs, device)
+  factory.task_cfg, factory.__qualname__ = cfg, f"task_factory({what})"
+  return factory
+
+
+def register(name: str, factory: Callable | TaskCfg, overwrite: bool = False):
+  """Registers task `name`: make(name, num_envs, device, **cfg) builds it. `factory` is a
+  TaskCfg (subclass or instance), a HumanoidEnv subclass (with its `cfg_defaults`) or a
+  callable factory(num_envs, device, **cfg). Re-registering a name raises ValueError unless
+  overwrite=True."""
   if not isinstance(name, str) or not name or ":" in name:
     raise ValueError(f"task name must be a non-empty string without ':' (that form means "
                      f"'module:Attr'), got {name!r}")
@@ -82,6 +106,8 @@ def registered() -> list[str]:
 
 
 def _as_factory(obj, what: str) -> Callable:
+  if isinstance(obj, TaskCfg) or (isinstance(obj, type) and issubclass(obj, TaskCfg)):
+    return task_factory(obj)
   if isinstance(obj, type) and issubclass(obj, HumanoidEnv):
     defaults = getattr(obj, "cfg_defaults", None) or {}
     if not isinstance(defaults, dict):
@@ -89,8 +115,8 @@ def _as_factory(obj, what: str) -> Callable:
                       f"{type(defaults).__name__}")
     return humanoid_task(obj, **defaults)
   if not callable(obj):
-    raise TypeError(f"{what} is a {type(obj).__name__}, not a task factory: it must be callable "
-                    f"as factory(num_envs, device, **cfg) or be a HumanoidEnv subclass")
+    raise TypeError(f"{what} is a {type(obj).__name__}, not a task: it must be a TaskCfg (subclass "
+                    f"or instance), a HumanoidEnv subclass or callable as factory(num_envs, device, **cfg)")
   return obj
 
 
@@ -103,8 +129,8 @@ def resolve(task: str) -> Callable:
     return _REGISTRY[task]
   if ":" not in task:
     raise ValueError(f"unknown task '{task}'; registered: {registered()}, or give "
-                     f"'package.module:Factory' (a callable or HumanoidEnv subclass, imported "
-                     f"on demand)")
+                     f"'package.module:Attr' (a TaskCfg, HumanoidEnv subclass or factory, "
+                     f"imported on demand)")
   module_name, _, attr = task.partition(":")
   if not module_name or not attr:
     raise ValueError(f"task '{task}': expected 'package.module:Factory'")
@@ -129,9 +155,14 @@ def resolve(task: str) -> Callable:
   return _as_factory(obj, f"task '{task}'")
 
 
-def make_cfg(name: str, **overrides) -> HumanoidEnvCfg:
-  """The configuration of humanoid task `name` with `overrides` (HumanoidEnvCfg field names)."""
+def make_cfg(name: str, **overrides) -> HumanoidEnvCfg | TaskCfg:
+  """The configuration of task `name` with `overrides`: a TaskCfg for term-config tasks
+  (overrides by field name or dotted path), a HumanoidEnvCfg for the humanoid tasks
+  (HumanoidEnvCfg field names; `humanoid_task_cfg` gives its TaskCfg)."""
   factory = resolve(name)
+  if hasattr(factory, "task_cfg"):
+    base = factory.task_cfg() if isinstance(factory.task_cfg, type) else factory.task_cfg
+    return configure(base, overrides)
   if not hasattr(factory, "defaults"):
     raise ValueError(f"task '{name}' is not built from HumanoidEnvCfg (its factory is "
                      f"{factory!r}); make_cfg only knows humanoid tasks")
@@ -141,7 +172,7 @@ def make_cfg(name: str, **overrides) -> HumanoidEnvCfg:
 def make(task: str, num_envs: int, device="cpu", **cfg):
   """Builds `task` (a registered name or "package.module:Factory") with num_envs parallel
   envs on `device` ("cpu", "cuda", "cuda:N"); `cfg` goes to the factory (HumanoidEnvCfg
-  fields for the humanoid tasks)."""
+  fields for the humanoid tasks, TaskCfg fields or dotted paths for a TaskCfg)."""
   return resolve(task)(num_envs, device, **cfg)
 
 
@@ -156,4 +187,6 @@ for _name, (_class, _defaults) in TASKS.items():
   register(_name, humanoid_task(_class, **_defaults))
 
 __all__ = ["make", "make_cfg", "make_gym", "register", "unregister", "registered", "resolve", "humanoid_task",
-           "TASKS", "HumanoidEnv", "HumanoidEnvCfg", "control"]
+           "task_factory", "TASKS", "HumanoidEnv", "HumanoidEnvCfg", "humanoid_task_cfg", "TaskCfg", "TaskEnv",
+           "ObsGroup", "ObsTerm", "RewardTerm", "TerminationTerm", "CommandTerm", "EventTerm",
+           "CurriculumTerm", "ActionCfg", "RobotCfg", "HUMANOID", "configure", "control", "mdp", "robot"]

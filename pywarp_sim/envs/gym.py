@@ -6,7 +6,8 @@ or `GymVectorEnv(envs.make(task, n))`.
   obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
 
 Spaces: `single_observation_space` Box(-inf, inf, (num_obs,), float32); `single_action_space`
-Box(-clip_actions, clip_actions, (num_actions,), float32) (the env clips actions to that box);
+Box(-clip_actions, clip_actions, (num_actions,), float32) (env.clip_actions: the env clips
+actions to that box);
 `observation_space` / `action_space` are the batched (num_envs, ...) Boxes. Values are torch
 tensors on the env's device (no copy to the host; actions may be torch tensors on any device
 or numpy arrays), or numpy arrays with `to_numpy=True` (one device-to-host copy per step):
@@ -24,7 +25,7 @@ are the observations before the step's resets, i.e. the returned ones up to obse
 noise), as gymnasium's vector envs give it in that mode (theirs is an object array of rows;
 here it is one tensor). The next step's actions act on the new episodes: there is no
 reset-only step as in NEXT_STEP mode. The underlying env must support `record_final_obs`
-(HumanoidEnv does; the wrapper turns it on) for info["final_obs"]; otherwise it is absent.
+(TaskEnv and HumanoidEnv do; the wrapper turns it on) for info["final_obs"]; otherwise it is absent.
 
 reset(seed=s) restarts the env's random streams as if it had been built with cfg seed s
 (same seed, same first observations and the same episode after them), then resets every env;
@@ -66,7 +67,7 @@ class GymVectorEnv(VectorEnv):
       raise ValueError(f"the env's observations have no group '{obs_group}'; groups: "
                        f"{list(obs.keys())}")
     num_obs = int(obs[obs_group].shape[-1])
-    bound = float(getattr(getattr(env, "cfg", None), "clip_actions", math.inf))
+    bound = float(getattr(env, "clip_actions", getattr(getattr(env, "cfg", None), "clip_actions", math.inf)))
     self.single_observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (num_obs,), np.float32)
     self.single_action_space = gymnasium.spaces.Box(-bound, bound, (int(env.num_actions),), np.float32)
     self.observation_space = batch_space(self.single_observation_space, self.num_envs)

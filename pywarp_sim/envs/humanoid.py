@@ -1,4 +1,10 @@
-"""Humanoid standing and velocity-tracking tasks, batched on one device.
+"""Humanoid standing and velocity-tracking tasks ("humanoid-stand", "humanoid-walk"), as term
+configs of envs/manager.py on the bundled humanoid (envs/robot.py HUMANOID).
+
+`HumanoidEnvCfg` is the flat set of knobs of the two tasks (what `envs.make("humanoid-walk",
+n, **overrides)` accepts); `humanoid_task_cfg(cfg)` turns it into the TaskCfg of terms
+(envs/mdp.py functions) that `HumanoidEnv`, a TaskEnv, runs. Start a new task from that TaskCfg
+(`humanoid_task_cfg(HumanoidEnvCfg(task="walk"))`, then add, drop or reweight terms).
 
 Everything in `step` runs on the simulator's device with torch ops on the
 zero-copy views of the simulator; the only host sync is the NaN check on the
@@ -57,25 +63,11 @@ observations of their new episodes. extras["time_outs"] marks the timeouts.
 from __future__ import annotations
 
 import dataclasses
-import math
 
-import mujoco
-import numpy as np
-import torch
-
-from .. import randomize
-from ..simulator import Simulator, validate_actions
-from . import control
-
-try:  # rsl-rl-lib is optional (extra "rl"); the env works without it
-  from rsl_rl.env import VecEnv as _VecEnvBase
-except ImportError:  # pragma: no cover - depends on the install
-  _VecEnvBase = object
-
-try:
-  from tensordict import TensorDict
-except ImportError:  # pragma: no cover
-  TensorDict = None
+from . import mdp
+from .manager import (ActionCfg, CommandTerm, EventTerm, ObsGroup, ObsTerm, RewardTerm, TaskCfg,
+                      TaskEnv, TerminationTerm)
+from .robot import RobotCfg
 
 STAND_REWARDS = {
   "alive": 1.0, "upright": 1.0, "base_height": 1.0, "tracking_lin_vel": 0.5,
@@ -132,454 +124,104 @@ class HumanoidEnvCfg:
   seed: int = 0
 
 
-def _quat_rotate_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-  """R(q)^T v for unit quaternions q (..., 4) = (w, x, y, z)."""
-  w, xyz = q[..., :1], q[..., 1:]
-  a = v * (2.0 * w * w - 1.0)
-  b = torch.cross(xyz, v, dim=-1) * (2.0 * w)
-  c = xyz * (2.0 * (xyz * v).sum(-1, keepdim=True))
-  return a - b + c
+
+# reward term name -> (term function, its params from the flat config); this order is the
+# order in which the terms are evaluated and summed
+def _reward_specs(cfg: HumanoidEnvCfg) -> dict:
+  vel = {"command_name": "base_velocity", "sigma": cfg.tracking_sigma}
+  return {
+    "alive": (mdp.is_alive, {}),
+    "upright": (mdp.upright, {}),
+    "base_height": (mdp.base_height_exp, {"target_height": cfg.target_height}),
+    "tracking_lin_vel": (mdp.track_lin_vel_xy_exp, vel),
+    "tracking_ang_vel": (mdp.track_ang_vel_z_exp, dict(vel)),
+    "feet_air_time": (mdp.FeetAirTime, {"command_name": "base_velocity",
+                                        "threshold": cfg.feet_air_time_target}),
+    "action_rate": (mdp.action_rate_l2, {}),
+    "torque": (mdp.ctrl_l2, {}),
+  }
 
 
-class HumanoidEnv(_VecEnvBase):
-  """Vectorised humanoid task with rsl-rl-lib's VecEnv interface (5.x).
+def humanoid_task_cfg(cfg: HumanoidEnvCfg) -> TaskCfg:
+  """The TaskCfg of the humanoid task `cfg` (its task, "stand" or "walk", and knobs):
 
-  Attributes: num_envs, num_actions, max_episode_length, episode_length_buf (num_envs,)
-  long, device, cfg (HumanoidEnvCfg), sim (the Simulator), randomizer, dt (s per env step),
-  commands (num_envs, 3), last_base_state (after the last step's physics, before its resets:
-  {"height" m, "gravity" base frame, "lin_vel" base frame m/s, "ang_vel" body frame rad/s},
-  each (num_envs, 3) or (num_envs,)).
-
-  The control law (what a robot running the policy must reproduce; envs/control.py):
-  default_joint_pos (nu,) rad, kp (nu,) N m/rad and kd (nu,) N m s/rad (nominal, before the
-  randomiser's kp/kd scales), force_per_ctrl (nu,) N m per unit ctrl, ctrl_lo / ctrl_hi
-  (nu,) ctrl range (+-inf when unlimited); initial_qpos (nq,) the reference start state.
-
-  Seams for the academy (scoring a robot's state mirrored into `sim`, scenarios in the
-  resets): base_state(), compute_rewards(b), compute_observations(), foot_contacts(),
-  set_reset_scenario(fn), set_latency(worlds, steps).
-
-  For gymnasium (envs/gym.py): seed(seed) restarts the random streams; with
-  `record_final_obs = True`, step also returns extras["final_obs"], the observations of
-  every env before the done ones are reset (one more compute_observations per step; with
-  observation noise it draws noise for them too, so the random stream differs from a run
-  without it).
+  robot: HUMANOID with cfg's model, feet, default pose and heights.
+  observations: "policy" = base height, projected gravity, base linear velocity
+    (* lin_vel_scale), base angular velocity (* ang_vel_scale), joint positions minus default,
+    joint velocities (* joint_vel_scale), last action, velocity command (76 for humanoid.xml).
+  rewards: the terms of reward_weights (STAND_REWARDS / WALK_REWARDS by default).
+  terminations: time_out, base_height (below termination_height), bad_orientation (gravity z
+    above termination_gravity_z).
+  commands: "base_velocity", uniform in the command ranges every command_resample_s (walk) or
+    zero (stand).
+  events: "reset_pose": the default pose with joint and velocity noise, random yaw if asked.
   """
+  if cfg.task not in ("stand", "walk"):
+    raise ValueError(f"task must be 'stand' or 'walk', got '{cfg.task}'")
+  if cfg.action_type not in ("position", "torque"):
+    raise ValueError(f"action_type must be 'position' or 'torque', got '{cfg.action_type}'")
+  weights = cfg.reward_weights
+  if weights is None:
+    weights = STAND_REWARDS if cfg.task == "stand" else WALK_REWARDS
+  specs = _reward_specs(cfg)
+  unknown = set(weights) - set(specs)
+  if unknown:
+    raise ValueError(f"unknown reward terms {sorted(unknown)}; available: {sorted(specs)}")
+  rewards = {name: RewardTerm(func, weight=weights[name], params=params)
+             for name, (func, params) in specs.items() if name in weights}
+  if cfg.task == "walk":
+    command = CommandTerm(mdp.uniform_velocity_command, resampling_time_s=cfg.command_resample_s, params={
+      "lin_vel_x": tuple(cfg.command_lin_vel_x), "lin_vel_y": tuple(cfg.command_lin_vel_y),
+      "ang_vel_z": tuple(cfg.command_yaw_rate), "standing_fraction": cfg.command_standing_fraction})
+  else:
+    command = CommandTerm(mdp.null_command, params={"dim": 3})
+  policy = ObsGroup({
+    "base_height": ObsTerm(mdp.base_height),
+    "projected_gravity": ObsTerm(mdp.projected_gravity),
+    "base_lin_vel": ObsTerm(mdp.base_lin_vel, scale=cfg.lin_vel_scale),
+    "base_ang_vel": ObsTerm(mdp.base_ang_vel, scale=cfg.ang_vel_scale),
+    "joint_pos": ObsTerm(mdp.joint_pos_rel),
+    "joint_vel": ObsTerm(mdp.joint_vel, scale=cfg.joint_vel_scale),
+    "actions": ObsTerm(mdp.last_action),
+    "command": ObsTerm(mdp.generated_commands, params={"command_name": "base_velocity"}),
+  })
+  return TaskCfg(
+    robot=RobotCfg(model=cfg.model, foot_geoms=tuple(cfg.foot_geoms),
+                   default_joint_pos=dict(cfg.default_joint_pos), target_height=cfg.target_height,
+                   termination_height=cfg.termination_height),
+    decimation=cfg.decimation,
+    episode_length_s=cfg.episode_length_s,
+    actions=ActionCfg(type="joint_position_pd" if cfg.action_type == "position" else "joint_torque",
+                      scale=cfg.action_scale, clip=cfg.clip_actions, pd_decimation=cfg.pd_decimation,
+                      actuation_delay=cfg.actuation_delay, kp=cfg.kp, kd=cfg.kd,
+                      kp_per_gear=cfg.kp_per_gear, kd_per_gear=cfg.kd_per_gear),
+    observations={"policy": policy},
+    rewards=rewards,
+    terminations={
+      "time_out": TerminationTerm(mdp.time_out, time_out=True),
+      "base_height": TerminationTerm(mdp.base_height_below, params={"minimum_height": cfg.termination_height}),
+      "bad_orientation": TerminationTerm(mdp.bad_orientation,
+                                         params={"limit_gravity_z": cfg.termination_gravity_z}),
+    },
+    commands={"base_velocity": command},
+    events={"reset_pose": EventTerm(mdp.reset_to_default_pose, mode="reset", params={
+      "joint_noise": cfg.init_joint_noise, "vel_noise": cfg.init_vel_noise,
+      "random_yaw": cfg.init_random_yaw})},
+    randomization=cfg.randomization,
+    validate_actions=cfg.validate_actions,
+    max_qvel=cfg.max_qvel,
+    graph=cfg.graph,
+    backend=cfg.backend,
+    seed=cfg.seed,
+  )
 
-  record_final_obs: bool = False
+
+class HumanoidEnv(TaskEnv):
+  """The humanoid tasks: a TaskEnv of humanoid_task_cfg(cfg) whose `cfg` is the flat
+  HumanoidEnvCfg (the term config is `task_cfg`). Everything else is TaskEnv's: rsl-rl-lib's
+  VecEnv interface, the academy's seams (base_state, compute_rewards, compute_observations,
+  set_reset_scenario, set_latency), checkpointing and the gymnasium hooks."""
 
   def __init__(self, cfg: HumanoidEnvCfg, num_envs: int, device="cpu"):
-    if cfg.task not in ("stand", "walk"):
-      raise ValueError(f"task must be 'stand' or 'walk', got '{cfg.task}'")
-    if cfg.action_type not in ("position", "torque"):
-      raise ValueError(f"action_type must be 'position' or 'torque', got '{cfg.action_type}'")
-    if cfg.decimation < 1:
-      raise ValueError(f"decimation must be >= 1, got {cfg.decimation}")
-    if cfg.pd_decimation < 1 or cfg.decimation % cfg.pd_decimation:
-      raise ValueError(f"pd_decimation must be >= 1 and divide decimation ({cfg.decimation}), "
-                       f"got {cfg.pd_decimation}")
-    if cfg.actuation_delay not in ("target", "ctrl"):
-      raise ValueError(f"actuation_delay must be 'target' or 'ctrl', got '{cfg.actuation_delay}'")
+    super().__init__(humanoid_task_cfg(cfg), num_envs, device)
     self.cfg = cfg
-    self.num_envs = int(num_envs)
-    spec = randomize.DomainRandomization.from_dict(cfg.randomization)
-    nbank = self.num_envs if spec is not None and spec.needs_banks() else None
-    self.sim = Simulator(cfg.model, nworld=self.num_envs, device=device, max_qvel=cfg.max_qvel,
-                         nbank=nbank, graph=cfg.graph, backend=cfg.backend)
-    tdev = self.sim.torch_device
-    self.device = str(tdev)
-    self._tdev = tdev
-    m = self.sim.model
-    self.mj_model = m.mj_model
-    self.num_actions = m.nu
-    self.dt = m.opt.timestep * cfg.decimation
-    self.max_episode_length = int(math.ceil(cfg.episode_length_s / self.dt))
-    if (spec is not None and spec.latency_steps is not None and cfg.actuation_delay == "target"
-        and spec.latency_steps[1] > cfg.decimation):
-      raise ValueError(f"latency_steps {spec.latency_steps} exceeds decimation {cfg.decimation}: "
-                       f"a target delay is applied within one env step; lower it, raise decimation "
-                       f"or delay the ctrl (actuation_delay='ctrl')")
-    self.randomizer = randomize.Randomizer(self.sim, spec, seed=cfg.seed + 1)
-    self.generator = torch.Generator(device=tdev)
-    self.generator.manual_seed(int(cfg.seed))
-
-    h = m.host
-    jnt = h["actuator_trnid"]
-    self._qadr = torch.as_tensor(h["jnt_qposadr"][jnt], dtype=torch.long, device=tdev)
-    self._vadr = torch.as_tensor(h["jnt_dofadr"][jnt], dtype=torch.long, device=tdev)
-    names = m.names["actuator"]
-    jnames = [m.names["joint"][j] for j in jnt]
-    default = torch.zeros(m.nu, device=tdev)
-    for jn, v in cfg.default_joint_pos.items():
-      if jn not in jnames:
-        raise ValueError(f"default_joint_pos: '{jn}' is not an actuated joint; joints: {jnames}")
-      default[jnames.index(jn)] = float(v)
-    self.default_joint_pos = default
-    self.actuator_names = names
-    gear = torch.as_tensor(h["actuator_gear"][0], dtype=torch.float32, device=tdev)
-    gain = torch.as_tensor(h["actuator_gainprm"][0][:, 0], dtype=torch.float32, device=tdev)
-    self.force_per_ctrl = gear * gain  # joint torque per unit ctrl (nominal)
-
-    def per_joint(x, ratio):
-      if x is None:
-        return ratio * gear
-      t = torch.as_tensor(x, dtype=torch.float32, device=tdev)
-      if t.numel() not in (1, m.nu):
-        raise ValueError(f"kp/kd must be a scalar or have {m.nu} values, got {t.numel()}")
-      return t.expand(m.nu).clone()
-    self.kp = per_joint(cfg.kp, cfg.kp_per_gear)
-    self.kd = per_joint(cfg.kd, cfg.kd_per_gear)
-    cr = torch.as_tensor(h["actuator_ctrlrange"], dtype=torch.float32, device=tdev)
-    limited = torch.as_tensor(h["actuator_ctrllimited"], dtype=torch.bool, device=tdev)
-    self.ctrl_lo = torch.where(limited, cr[:, 0], torch.full_like(cr[:, 0], -math.inf))
-    self.ctrl_hi = torch.where(limited, cr[:, 1], torch.full_like(cr[:, 1], math.inf))
-
-    gnames = m.names["geom"]
-    for g in cfg.foot_geoms:
-      if g not in gnames:
-        raise ValueError(f"foot geom '{g}' is not in the model; geoms: {gnames}")
-    self._foot_geoms = torch.as_tensor([gnames.index(g) for g in cfg.foot_geoms], device=tdev)
-
-    # reference initial state: default joint pose, feet just above the floor
-    self.initial_qpos = self._initial_qpos(m.mj_model, default.cpu().numpy(), h).to(tdev)
-
-    weights = cfg.reward_weights
-    if weights is None:
-      weights = STAND_REWARDS if cfg.task == "stand" else WALK_REWARDS
-    unknown = set(weights) - set(self._reward_terms())
-    if unknown:
-      raise ValueError(f"unknown reward terms {sorted(unknown)}; available: {sorted(self._reward_terms())}")
-    self.reward_weights = dict(weights)
-
-    n, nu = self.num_envs, m.nu
-    self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=tdev)
-    self.actions = torch.zeros(n, nu, device=tdev)
-    self.last_actions = torch.zeros(n, nu, device=tdev)
-    self._target = torch.zeros(n, nu, device=tdev)       # this env step's target (or ctrl)
-    self._prev_target = torch.zeros(n, nu, device=tdev)  # previous env step's (latency)
-    self._ctrl_now = torch.zeros(n, nu, device=tdev)     # the controller's latest ctrl
-    # actuation_delay="ctrl": the ctrl of the last `max latency + 1` physics steps
-    max_latency = 0
-    if cfg.actuation_delay == "ctrl" and spec is not None and spec.latency_steps is not None:
-      max_latency = int(spec.latency_steps[1])
-    self._ctrl_delay = control.DelayLine(n, nu, max_latency, device=tdev)
-    self._reset_scenario = None
-    self.commands = torch.zeros(n, 3, device=tdev)
-    self.feet_air_time = torch.zeros(n, len(cfg.foot_geoms), device=tdev)
-    self.last_contacts = torch.zeros(n, len(cfg.foot_geoms), dtype=torch.bool, device=tdev)
-    self.episode_return = torch.zeros(n, device=tdev)
-    # completed episodes since the last pop_episode_stats(): [return sum, count, length sum]
-    self._episode_stats = torch.zeros(3, dtype=torch.float64, device=tdev)
-    self._command_resample = max(1, int(round(cfg.command_resample_s / self.dt)))
-    self._obs = None
-    self.reset()
-    self.last_base_state = self.base_state()
-
-  # ---- helpers ------------------------------------------------------------------
-  @staticmethod
-  def _initial_qpos(mjm, default_joint_pos, h) -> torch.Tensor:
-    d = mujoco.MjData(mjm)
-    d.qpos[h["jnt_qposadr"][h["actuator_trnid"]]] = default_joint_pos
-    mujoco.mj_kinematics(mjm, d)
-    # lowest point of any collision geom above the floor plane (bounding spheres, conservative)
-    lowest = math.inf
-    for g in range(mjm.ngeom):
-      if mjm.geom_type[g] == mujoco.mjtGeom.mjGEOM_PLANE or mjm.geom_bodyid[g] == 0:
-        continue
-      if mjm.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE:
-        axis = d.geom_xmat[g].reshape(3, 3)[:, 2]
-        z = d.geom_xpos[g, 2] - abs(axis[2]) * mjm.geom_size[g, 1] - mjm.geom_size[g, 0]
-      else:
-        z = d.geom_xpos[g, 2] - mjm.geom_rbound[g]
-      lowest = min(lowest, z)
-    qpos = torch.as_tensor(np.array(d.qpos), dtype=torch.float32)
-    if mjm.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
-      qpos[2] -= lowest - 0.002
-    return qpos
-
-  def _uniform(self, lo, hi, shape) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(shape, generator=self.generator, device=self._tdev)
-
-  @staticmethod
-  def _reward_terms():
-    return ("alive", "upright", "base_height", "tracking_lin_vel", "tracking_ang_vel",
-            "feet_air_time", "action_rate", "torque")
-
-  # ---- definitions of the task on the current state (also used by the academy to score a
-  # robot's state mirrored into `sim`) --------------------------------------------------
-  def base_state(self) -> dict:
-    """The base of every env in the current state of `sim`: {"height" (num_envs,) m,
-    "gravity" (num_envs, 3) unit vector in the base frame, "lin_vel" (num_envs, 3) m/s in
-    the base frame, "ang_vel" (num_envs, 3) rad/s in the body frame}."""
-    qpos, qvel = self.sim.qpos, self.sim.qvel
-    quat = qpos[:, 3:7]
-    gravity = torch.tensor([0.0, 0.0, -1.0], device=self._tdev).expand(self.num_envs, 3)
-    return {
-      "height": qpos[:, 2].clone(),
-      "gravity": _quat_rotate_inverse(quat, gravity),
-      "lin_vel": _quat_rotate_inverse(quat, qvel[:, 0:3]),
-      "ang_vel": qvel[:, 3:6].clone(),  # free joint: angular velocity is in the body frame
-    }
-
-  def foot_contacts(self) -> torch.Tensor:
-    """(num_envs, nfeet) bool: foot geom j (cfg.foot_geoms) is in an active contact (last
-    physics step or forward pass)."""
-    return control.foot_contacts(self.sim, self._foot_geoms)
-
-  def compute_observations(self) -> "TensorDict":
-    """The observations of the current state (module doc), with the randomiser's observation
-    noise: TensorDict {"policy": (num_envs, num_obs)}. Does not store them (step and reset
-    do; get_observations returns the stored ones)."""
-    b = self.base_state()
-    cfg = self.cfg
-    qpos, qvel = self.sim.qpos, self.sim.qvel
-    obs = torch.cat([
-      b["height"][:, None], b["gravity"], b["lin_vel"] * cfg.lin_vel_scale,
-      b["ang_vel"] * cfg.ang_vel_scale, qpos[:, self._qadr] - self.default_joint_pos,
-      qvel[:, self._vadr] * cfg.joint_vel_scale, self.actions, self.commands,
-    ], dim=-1)
-    obs = self.randomizer.obs_noise(obs)
-    return TensorDict({"policy": obs}, batch_size=[self.num_envs], device=self._tdev)
-
-  @property
-  def num_obs(self) -> int:
-    return 1 + 3 + 3 + 3 + 3 * self.num_actions + 3
-
-  def seed(self, seed: int):
-    """Restarts the env's and the randomiser's random streams as an env built with
-    cfg.seed=seed had them (the next reset draws what that env's first reset drew)."""
-    self.generator.manual_seed(int(seed))
-    self.randomizer.generator.manual_seed(int(seed) + 1)
-
-  # ---- VecEnv ---------------------------------------------------------------------
-  def get_observations(self) -> "TensorDict":
-    """The current observations: TensorDict {"policy": (num_envs, num_obs)}."""
-    return self._obs
-
-  def reset(self):
-    """Resets every env (new randomisation, initial state, command); returns observations."""
-    self._reset_envs(torch.ones(self.num_envs, dtype=torch.bool, device=self._tdev))
-    self._obs = self.compute_observations()
-    return self._obs
-
-  def set_reset_scenario(self, scenario):
-    """Installs `scenario(mask)`, called whenever envs are reset (by `reset` and inside
-    `step`), after the env's own reset of the envs in `mask` ((num_envs,) bool on the device)
-    and before their first observations are computed: it may put any of those worlds in
-    another start state (sim.qpos / sim.qvel, then sim.forward()), write their per-world
-    model parameters (bank rows) and their latency (`set_latency`), e.g. to replay recorded
-    incidents. None removes it. Returns the scenario it replaces (None when there was none),
-    so a caller can chain or restore it."""
-    if scenario is not None and not callable(scenario):
-      raise TypeError(f"the reset scenario must be callable as scenario(mask) or None, "
-                      f"got {type(scenario).__name__}")
-    previous, self._reset_scenario = self._reset_scenario, scenario
-    return previous
-
-  def _resample_commands(self, mask: torch.Tensor):
-    cfg, n = self.cfg, self.num_envs
-    if cfg.task == "stand":
-      return
-    cmd = torch.stack([
-      self._uniform(*cfg.command_lin_vel_x, (n,)), self._uniform(*cfg.command_lin_vel_y, (n,)),
-      self._uniform(*cfg.command_yaw_rate, (n,))], dim=-1)
-    still = torch.rand(n, generator=self.generator, device=self._tdev) < cfg.command_standing_fraction
-    cmd = torch.where(still[:, None], torch.zeros_like(cmd), cmd)
-    self.commands.copy_(torch.where(mask[:, None], cmd, self.commands))
-
-  def _reset_envs(self, mask: torch.Tensor):
-    """Resets the envs in `mask` (bool, on the device) without a host sync (the reset
-    scenario, when one is set, may sync)."""
-    cfg, n, nu = self.cfg, self.num_envs, self.num_actions
-    self.randomizer.sample(mask)
-    self.sim.reset(mask, recompute=False)
-    qpos = self.initial_qpos.expand(n, -1).clone()
-    qpos[:, self._qadr] += self._uniform(-cfg.init_joint_noise, cfg.init_joint_noise, (n, nu))
-    if cfg.init_random_yaw and self.mj_model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
-      yaw = self._uniform(-math.pi, math.pi, (n,))
-      qpos[:, 3:7] = torch.stack([torch.cos(yaw / 2), torch.zeros_like(yaw), torch.zeros_like(yaw),
-                                  torch.sin(yaw / 2)], dim=-1)
-    qvel = self._uniform(-cfg.init_vel_noise, cfg.init_vel_noise, (n, self.sim.model.nv))
-    self.sim.qpos.copy_(torch.where(mask[:, None], qpos, self.sim.qpos))
-    self.sim.qvel.copy_(torch.where(mask[:, None], qvel, self.sim.qvel))
-    m2 = mask[:, None]
-    zeros = torch.zeros_like(self.actions)
-    for buf in (self.actions, self.last_actions):
-      buf.copy_(torch.where(m2, zeros, buf))
-    target0 = self.default_joint_pos.expand(n, -1) if cfg.action_type == "position" else zeros
-    self._target.copy_(torch.where(m2, target0, self._target))
-    self._prev_target.copy_(torch.where(m2, target0, self._prev_target))
-    self._ctrl_delay.clear(mask)
-    self.feet_air_time.copy_(torch.where(m2, torch.zeros_like(self.feet_air_time), self.feet_air_time))
-    self.last_contacts.copy_(self.last_contacts & ~m2)
-    self.episode_length_buf.copy_(torch.where(mask, torch.zeros_like(self.episode_length_buf),
-                                              self.episode_length_buf))
-    self.episode_return.copy_(torch.where(mask, torch.zeros_like(self.episode_return), self.episode_return))
-    self._resample_commands(mask)
-    if self._reset_scenario is not None:
-      self._reset_scenario(mask)
-
-  def _ctrl(self, target: torch.Tensor) -> torch.Tensor:
-    if self.cfg.action_type == "torque":
-      return control.clip_ctrl(target, self.ctrl_lo, self.ctrl_hi)
-    q, qd = self.sim.qpos[:, self._qadr], self.sim.qvel[:, self._vadr]
-    return control.pd_ctrl(q, qd, target, self.kp * self.randomizer.kp_scale,
-                           self.kd * self.randomizer.kd_scale, self.force_per_ctrl,
-                           self.ctrl_lo, self.ctrl_hi)
-
-  def set_latency(self, worlds: torch.Tensor, steps: torch.Tensor):
-    """Sets the actuation latency (physics steps) of `worlds` (index tensor) until their next
-    reset draws it again, e.g. a replayed scenario's. Raises ValueError beyond what the env
-    holds: `decimation` steps for a target delay, the largest randomised latency for a ctrl
-    delay (its ring of past ctrls)."""
-    cap = self.cfg.decimation if self.cfg.actuation_delay == "target" else self._ctrl_delay.max_delay
-    top = int(steps.max()) if steps.numel() else 0
-    if top > cap:
-      raise ValueError(f"latency {top} physics steps exceeds what the env holds ({cap}, "
-                       f"actuation_delay='{self.cfg.actuation_delay}'): widen latency_steps")
-    lat = self.randomizer.latency
-    lat[worlds.to(lat.device)] = steps.to(lat.device, lat.dtype)
-
-  @torch.no_grad()
-  def step(self, actions: torch.Tensor):
-    """Applies actions (num_envs, num_actions) for `decimation` physics steps.
-
-    Returns (obs TensorDict, rewards (num_envs,), dones (num_envs,) long, extras) with
-    extras["time_outs"] (num_envs,) bool and extras["log"] {name: 0-d tensor}, and with
-    record_final_obs extras["final_obs"] (TensorDict, the observations before the resets).
-    """
-    cfg = self.cfg
-    if cfg.validate_actions:
-      validate_actions(actions, (self.num_envs, self.num_actions), self._tdev, "actions")
-    actions = torch.clamp(actions, -cfg.clip_actions, cfg.clip_actions)
-    self.last_actions.copy_(self.actions)
-    self.actions.copy_(actions)
-    applied = self.randomizer.action_noise(actions)
-    self._prev_target.copy_(self._target)
-    if cfg.action_type == "position":
-      self._target.copy_(self.default_joint_pos + cfg.action_scale * applied)
-    else:
-      self._target.copy_(cfg.action_scale * applied)
-
-    spec = self.randomizer.spec
-    if spec.push_interval:
-      t = self.episode_length_buf
-      self.randomizer.resample_push((t % spec.push_interval == 0) & (t > 0))
-      active = ((t % spec.push_interval) < spec.push_duration) & (t >= spec.push_interval)
-      xfrc = self.sim.xfrc_applied
-      xfrc[:, self.randomizer.push_bodyid, 0:3] = torch.where(
-        active[:, None], self.randomizer.push_force, torch.zeros_like(self.randomizer.push_force))
-
-    latency = self.randomizer.latency[:, None]
-    delay_target = spec.latency_steps is not None and cfg.actuation_delay == "target"
-    ctrl = self.sim.ctrl
-    for k in range(cfg.decimation):
-      if k % cfg.pd_decimation == 0:
-        target = torch.where(latency > k, self._prev_target, self._target) if delay_target else self._target
-        self._ctrl_now.copy_(self._ctrl(target))
-      ctrl.copy_(self._ctrl_delay.push(self._ctrl_now, self.randomizer.latency))
-      self.sim.step()
-
-    self.episode_length_buf += 1
-    b = self.base_state()
-    self.last_base_state = b
-    rewards, terms = self.compute_rewards(b)
-    unhealthy = self.sim.health != 0
-    fell = (b["height"] < cfg.termination_height) | (b["gravity"][:, 2] > cfg.termination_gravity_z)
-    terminated = fell | unhealthy | ~torch.isfinite(rewards)
-    rewards = torch.where(unhealthy | ~torch.isfinite(rewards), torch.zeros_like(rewards), rewards)
-    time_outs = (self.episode_length_buf >= self.max_episode_length) & ~terminated
-    dones = terminated | time_outs
-
-    self.episode_return += rewards
-    done_f = dones.to(torch.float64)
-    self._episode_stats += torch.stack([(self.episode_return.double() * done_f).sum(), done_f.sum(),
-                                        (self.episode_length_buf.double() * done_f).sum()])
-    log = {f"Reward/{k}": v.mean() for k, v in terms.items()}
-    log["Episode/terminations"] = terminated.float().mean()
-    log["Episode/time_outs"] = time_outs.float().mean()
-    log["Episode/unhealthy"] = unhealthy.float().mean()
-
-    resample = (self.episode_length_buf % self._command_resample) == 0
-    self._resample_commands(resample & ~dones)
-    extras = {"time_outs": time_outs, "log": log}
-    if self.record_final_obs:
-      extras["final_obs"] = self.compute_observations()
-    self._reset_envs(dones)
-    self._obs = self.compute_observations()
-    return self._obs, rewards, dones.long(), extras
-
-  def compute_rewards(self, b: dict) -> tuple:
-    """The rewards of the current state with base state `b` (base_state()): (total
-    (num_envs,), {term: (num_envs,) weight * term * dt}). Advances the feet air-time
-    bookkeeping of "feet_air_time" (call it once per env step)."""
-    cfg, w = self.cfg, self.reward_weights
-    terms = {}
-    sig = cfg.tracking_sigma
-    if "alive" in w:
-      terms["alive"] = torch.ones(self.num_envs, device=self._tdev)
-    if "upright" in w:
-      terms["upright"] = -b["gravity"][:, 2]
-    if "base_height" in w:
-      terms["base_height"] = torch.exp(-torch.square(b["height"] - cfg.target_height) / 0.01)
-    if "tracking_lin_vel" in w:
-      err = torch.square(self.commands[:, :2] - b["lin_vel"][:, :2]).sum(-1)
-      terms["tracking_lin_vel"] = torch.exp(-err / sig)
-    if "tracking_ang_vel" in w:
-      terms["tracking_ang_vel"] = torch.exp(-torch.square(self.commands[:, 2] - b["ang_vel"][:, 2]) / sig)
-    if "feet_air_time" in w:
-      contact = self.foot_contacts()
-      contact_filt = contact | self.last_contacts
-      self.last_contacts.copy_(contact)
-      first_contact = (self.feet_air_time > 0) & contact_filt
-      self.feet_air_time += self.dt
-      air = ((self.feet_air_time - cfg.feet_air_time_target) * first_contact).sum(-1)
-      moving = torch.linalg.vector_norm(self.commands[:, :2], dim=-1) > 0.1
-      terms["feet_air_time"] = air * moving
-      self.feet_air_time *= ~contact_filt
-    if "action_rate" in w:
-      terms["action_rate"] = torch.square(self.actions - self.last_actions).sum(-1)
-    if "torque" in w:
-      terms["torque"] = torch.square(self.sim.ctrl).sum(-1)
-    weighted = {k: w[k] * v * self.dt for k, v in terms.items()}
-    total = torch.stack(list(weighted.values())).sum(0)
-    return total, weighted
-
-  # ---- statistics and checkpointing ---------------------------------------------------
-  def pop_episode_stats(self) -> dict:
-    """Completed episodes since the last call (reads back to the host): count, mean return,
-    mean length (env steps); NaN means when none completed."""
-    s = self._episode_stats.cpu().tolist()
-    self._episode_stats.zero_()
-    count = int(s[1])
-    return {"episodes": count, "mean_return": s[0] / count if count else float("nan"),
-            "mean_length": s[2] / count if count else float("nan")}
-
-  def state_dict(self) -> dict:
-    """Everything needed to resume bit-exactly (with checkpoint.save, which adds the sim)."""
-    bufs = ("episode_length_buf", "actions", "last_actions", "_target", "_prev_target", "commands",
-            "feet_air_time", "last_contacts", "episode_return", "_episode_stats", "_ctrl_now")
-    state = {k: getattr(self, k).cpu().clone() for k in bufs}
-    # the ctrl delay line, under the keys of the checkpoints written before it had a class
-    state["_ctrl_hist"] = self._ctrl_delay.buffer.cpu().clone()
-    state["ctrl_pos"] = self._ctrl_delay.pos
-    state["generator"] = self.generator.get_state()
-    state["randomizer"] = self.randomizer.state_dict()
-    state["obs"] = self._obs["policy"].cpu().clone()  # noisy observations are not recomputable
-    return state
-
-  def load_state_dict(self, state: dict):
-    for k, v in state.items():
-      if k == "generator":
-        self.generator.set_state(v)
-      elif k == "ctrl_pos":
-        self._ctrl_delay.pos = int(v)
-      elif k == "_ctrl_hist":
-        self._ctrl_delay.buffer.copy_(v)
-      elif k == "randomizer":
-        self.randomizer.load_state_dict(v)
-      elif k == "obs":
-        self._obs = TensorDict({"policy": v.to(self._tdev)}, batch_size=[self.num_envs],
-                               device=self._tdev)
-      else:
-        getattr(self, k).copy_(v)
