@@ -170,6 +170,29 @@ def write_video(frames: list, path: str, fps: float):
   writer.close()
 
 
+def command_overrides(task: str, overrides: dict, command) -> dict:
+  """The env overrides that hold the velocity command (vx, vy, yaw rate) in every env of
+  `task`: the humanoid walk knobs, or the ranges of a TaskCfg's "base_velocity" command when it
+  is mdp.uniform_velocity_command. ValueError for a task without such a command."""
+  from . import envs
+  vx, vy, yaw = (float(c) for c in command)
+  try:
+    cfg = envs.make_cfg(task, **overrides)
+  except ValueError:  # a plain factory: its config is not known
+    cfg = None
+  if isinstance(cfg, envs.HumanoidEnvCfg) and cfg.task == "walk":
+    return dict(command_lin_vel_x=(vx, vx), command_lin_vel_y=(vy, vy), command_yaw_rate=(yaw, yaw),
+                command_standing_fraction=0.0)
+  if isinstance(cfg, envs.TaskCfg):
+    term = cfg.commands.get("base_velocity")
+    if term is not None and term.func is envs.mdp.uniform_velocity_command:
+      key = "commands.base_velocity.params"
+      return {f"{key}.lin_vel_x": (vx, vx), f"{key}.lin_vel_y": (vy, vy), f"{key}.ang_vel_z": (yaw, yaw),
+              f"{key}.standing_fraction": 0.0}
+  raise ValueError(f"--command needs a velocity-tracking task (humanoid-walk, or a TaskCfg whose "
+                   f"'base_velocity' command is mdp.uniform_velocity_command), got {task}")
+
+
 def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cpu",
          task: str | None = None, num_envs: int = 1, width: int = 640, height: int = 480,
          command: tuple | None = None, show: int = 1) -> dict:
@@ -183,12 +206,8 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
   if command is not None:
     if len(command) != 3:
       raise ValueError(f"command must be (vx, vy, yaw rate), got {command}")
-    vx, vy, yaw = (float(c) for c in command)
-    overrides.update(command_lin_vel_x=(vx, vx), command_lin_vel_y=(vy, vy), command_yaw_rate=(yaw, yaw),
-                     command_standing_fraction=0.0)
+    overrides.update(command_overrides(task, overrides, command))
   env = envs.make(task, num_envs, device, **overrides)
-  if command is not None and env.cfg.task != "walk":
-    raise ValueError(f"--command needs a velocity-tracking task (humanoid-walk), got {task}")
   policy = load_policy(checkpoint, env, saved.get("runner"))
   stats = rollout(env, policy, steps, show=show)
   if video:

@@ -3,8 +3,8 @@
   python -m pywarp_sim.train --task humanoid-walk --device cuda --num-envs 4096 \
       [--iterations N] [--log-dir runs/walk] [--seed 0] [--resume runs/walk/model_499.pt]
 
---task is a registered task name or "package.module:Factory" (a factory or HumanoidEnv
-subclass, imported on demand; see pywarp_sim.envs). --resume PATH continues from a policy
+--task is a registered task name or "package.module:Attr" (a TaskCfg class or instance, a
+HumanoidEnv subclass or a factory, imported on demand; see pywarp_sim.envs). --resume PATH continues from a policy
 checkpoint: actor, critic (with their observation normalizers), Adam's state and the
 iteration counter are restored, and training goes on with iteration iter + 1 for
 --iterations more iterations, numbered as one uninterrupted run would number them (the
@@ -85,12 +85,18 @@ def _jsonable(x):
 
 
 def make_runner(env, cfg: dict, log_dir: str | None, device: str):
-  """rsl-rl's OnPolicyRunner (distributed.runner_class: CPU ranks over gloo under torchrun)."""
+  """rsl-rl's OnPolicyRunner (distributed.runner_class: CPU ranks over gloo under torchrun).
+  When the task has a "critic" observation group (privileged inputs) and `cfg` keeps
+  runner_cfg's default critic set ["policy"], the critic reads ["critic"] instead."""
   try:
     runner_class = distributed.runner_class()
   except ImportError as e:
     raise ImportError("training needs rsl-rl-lib: pip install 'pywarp_sim[rl]'") from e
-  return runner_class(env, copy.deepcopy(cfg), log_dir=log_dir, device=device)
+  cfg = copy.deepcopy(cfg)
+  groups = cfg.get("obs_groups", {})
+  if "critic" in env.get_observations().keys() and groups.get("critic") == ["policy"]:
+    groups["critic"] = ["critic"]
+  return runner_class(env, cfg, log_dir=log_dir, device=device)
 
 
 class PolicyCheckpointError(ValueError):
@@ -306,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--task", default="humanoid-walk",
                  help="a registered task (humanoid-stand, humanoid-walk, or envs.register(...)) "
-                      "or package.module:Factory, imported on demand (a HumanoidEnv subclass "
-                      "or a factory(num_envs, device, **cfg))")
+                      "or package.module:Attr, imported on demand (a TaskCfg class or instance, "
+                      "a HumanoidEnv subclass or a factory(num_envs, device, **cfg))")
   p.add_argument("--resume", default=None, metavar="PATH",
                  help="continue from this policy checkpoint (model_<it>.pt): weights, optimizer "
                       "state and iteration counter; --iterations more iterations follow")
