@@ -23,21 +23,11 @@ from pywarp_sim.academy import proxy
 from pywarp_sim.academy.robot import Robot
 from pywarp_sim.academy.simbatch import Replayer, SimRobot
 
+from tolerances import CALIBRATION_FRICTION_TOL, CALIBRATION_RECOVERY_TOL
+
 # A known robot: three parameters off nominal, one control step of latency.
 TRUTH = {"mass_legs": 1.12, "motor_strength": 0.87, "joint_damping": 1.45, "latency": 1}
 SMALL = ("mass_legs", "motor_strength", "joint_damping")
-# Zero sensor noise and a correct model: the optimum is the truth; float32 simulation against
-# float64 MuJoCo C leaves < 1e-5 relative error (measured), so 0.5% is a safe bound that still
-# fails for any real bias (the prior spread is 20-100%).
-RECOVERY_TOL = 0.005
-# Ground friction on a noiseless proxy (floor phase, motions.floor_motions): measured errors
-# 0.005% (TRUTH_F below, SMALL_CFG), 0.004% and 0.34% (proxies of seeds 0 and 1, all seven
-# parameters, quick configuration). The replay is not the limit (float32 vs float64 over the
-# floor phase: 5e-5 rad/s); LM stops in the valley where all masses, motor strength, damping
-# and armature scale together (calibrate.py), there up to 0.7% off, and friction moves with
-# them. 1% keeps a 3x margin over the worst and still fails a friction left at nominal (22%
-# off here).
-FRICTION_TOL = 0.01
 TRUTH_F = {**TRUTH, "ground_friction": 0.8}
 # One OpenMP thread: on a loaded CI machine busy-waiting threads make small batches slower.
 SMALL_CFG = dict(generations=12, lm_iterations=3, duration_s=1.0, params=SMALL, cpu_threads=1)
@@ -125,7 +115,7 @@ def test_calibration_recovers_ground_friction():
   cal = C.calibrate(robot, cfg)
   assert "ground_friction" in cal.identified and "floor" in cal.excitation
   est = cal.params["ground_friction"]
-  assert abs(math.log(est / TRUTH_F["ground_friction"])) < FRICTION_TOL, est
+  assert abs(math.log(est / TRUTH_F["ground_friction"])) < CALIBRATION_FRICTION_TOL, est
   lo, hi = cal.ci95["ground_friction"]
   assert lo < est < hi and hi / lo < 1.1
   assert cal.params["latency"] == TRUTH_F["latency"]
@@ -134,7 +124,7 @@ def test_calibration_recovers_ground_friction():
 def test_calibration_recovers_known_parameters(small_calibration):
   robot, cal = small_calibration
   for name in SMALL:
-    assert abs(math.log(cal.params[name] / TRUTH[name])) < RECOVERY_TOL, (name, cal.params[name])
+    assert abs(math.log(cal.params[name] / TRUTH[name])) < CALIBRATION_RECOVERY_TOL, (name, cal.params[name])
     lo, hi = cal.ci95[name]
     assert lo < cal.params[name] < hi
   assert cal.params["latency"] == TRUTH["latency"]

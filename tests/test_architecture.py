@@ -169,3 +169,20 @@ def test_native_layout_matches_the_schema():
   assert not stale, f"NOT_IN_NATIVE_LAYOUT lists fields the layout has (delete them): {stale}"
   unknown = sorted(set(NOT_IN_NATIVE_LAYOUT) - declared)
   assert not unknown, f"NOT_IN_NATIVE_LAYOUT lists fields types.py does not declare: {unknown}"
+
+
+def test_tolerances_are_defined_once():
+  """Every numerical tolerance of the tests lives in tests/tolerances.py, named by what it bounds
+  with its reason; a test file that defines its own `*_TOL = ...` constant would let the same
+  bound drift apart between files (import it from tolerances instead)."""
+  import re
+
+  pattern = re.compile(r"^\s*([A-Z][A-Z0-9_]*TOL[A-Z0-9_]*)\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+  found = []
+  for path in sorted((REPO / "tests").glob("*.py")):
+    if path.name == "tolerances.py":
+      continue
+    source = path.read_text()
+    for m in pattern.finditer(source):
+      found.append(f"tests/{path.name}:{source.count(chr(10), 0, m.start()) + 1}: {m.group(1)}")
+  assert not found, "tolerance constants outside tests/tolerances.py:\n  " + "\n  ".join(found)

@@ -21,34 +21,9 @@ from pywarp_sim import collision_driver, forward, models, smooth
 from pywarp_sim.errors import UnsupportedModelError
 
 from assets import BALL_HUMANOID
-
-# Analytic colliders in float32 from float32 poses against MuJoCo in float64: measured
-# worst errors are ~2e-7 m and ~7e-6 in frame entries (capsule-box closest points);
-# 1e-5 m / 1e-4 leave margin for other poses while still catching any wrong branch.
-DIST_TOL = 1e-5    # m
-POS_TOL = 1e-5     # m
-FRAME_TOL = 1e-4   # entries of the unit frame vectors
-# Convex pairs whose sphere/capsule cores do not overlap take MuJoCo's GJK distance path,
-# which MuJoCo 4.0 shares with the published source we ported (measured ~2e-8 m, 2e-5).
-SHALLOW_DIST_TOL = 1e-6
-SHALLOW_FRAME_TOL = 1e-3
-# Deep convex contacts come from EPA, which MuJoCo 4.0 changed ("improved numerical
-# stability", source unpublished). Contact counts agree exactly (single-shot multicontact,
-# see collision_convex); per contact, measured over 2 x 256 poses per pair: median depth
-# error 4e-9..2e-7 m, 90th percentile <= 1e-5 m, worst 2.8e-2 m (a deep cylinder-box
-# contact whose EPA ends on another face); positions 90th percentile <= 1.4e-4 m; normals of
-# smooth deep contacts differ arbitrarily in rare states. These bounds check the same
-# algorithm in the typical state, not bit parity.
-CONVEX_DIST_TOL_TYPICAL = 1e-4   # m, for 85% of contacts
-CONVEX_DIST_TOL_WORST = 5e-2     # m, for all contacts (was 1e-1 before single-shot contacts)
-CONVEX_POS_TOL_TYPICAL = 1e-3    # m, for 85% of contacts
-CONVEX_NORMAL_TOL_MEDIAN = 5e-3  # median over contacts of the worst normal entry
-# Single-shot contacts of aligned features in fixed poses: their depth and position follow
-# from the clipped geometry (measured <= 2e-7 m), except along a cylinder's side, whose line
-# passes through a rim vertex of the EPA face (measured <= 3e-4 m).
-SINGLE_SHOT_TOL = 1e-5           # m, dist and pos
-SINGLE_SHOT_EDGE_TOL = 1e-3      # m, dist and pos, cylinder side on a face
-CONVEX_EXACT_EXTRA = 1e-3        # m: our error vs exact may exceed MuJoCo's by this much
+from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL, CONVEX_EXACT_EXTRA_TOL,
+                        EPA_DIST_TYPICAL_TOL, EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL,
+                        GJK_DIST_TOL, GJK_FRAME_TOL, SINGLE_SHOT_EDGE_TOL, SINGLE_SHOT_TOL)
 
 NWORLD = 64
 
@@ -245,7 +220,7 @@ def _check_primitive(t1, t2, margin=0.0, gap=0.0):
     _compare_world(ours[w], refs[w], err, f"{t1}-{t2} world {w}")
   ncontact = sum(bool(r) for r in refs)
   assert 0 < ncontact < NWORLD, f"{t1}-{t2}: poses must exercise contact and no contact"
-  assert err.dist < DIST_TOL and err.pos < POS_TOL and err.frame < FRAME_TOL, (t1, t2, err)
+  assert err.dist < CONTACT_DIST_TOL and err.pos < CONTACT_POS_TOL and err.frame < CONTACT_FRAME_TOL, (t1, t2, err)
   return err, refs
 
 
@@ -288,7 +263,7 @@ def test_parallel_capsules(shift, lateral, antiparallel):
   err = Errors()
   for o, r in zip(ours[0], refs[0]):  # same order, not just the same set
     err.add(o, r)
-  assert err.dist < DIST_TOL and err.pos < POS_TOL and err.frame < FRAME_TOL, err
+  assert err.dist < CONTACT_DIST_TOL and err.pos < CONTACT_POS_TOL and err.frame < CONTACT_FRAME_TOL, err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +292,7 @@ def test_convex_shallow_matches_mujoco(t1, t2):
       err.add(o, shallow[0])
       _check_params(o, shallow[0], f"world {w}")
   assert err.ncontacts >= 8, "poses must exercise the shallow path"
-  assert err.dist < SHALLOW_DIST_TOL and err.frame < SHALLOW_FRAME_TOL, (t1, t2, err)
+  assert err.dist < GJK_DIST_TOL and err.frame < GJK_FRAME_TOL, (t1, t2, err)
 
 
 @pytest.mark.parametrize("t1,t2", CONVEX_PAIRS)
@@ -350,10 +325,10 @@ def test_convex_pair_vs_mujoco(t1, t2):
   single_shot = t2 == "cylinder" or (t1, t2) == ("cylinder", "box")
   if single_shot and t1 != "ellipsoid":
     assert nmulti >= 2, f"{t1}-{t2}: poses must exercise multi-contact ({nmulti})"
-  assert np.quantile(ddist, 0.85) < CONVEX_DIST_TOL_TYPICAL, (t1, t2, np.sort(ddist)[-8:])
-  assert ddist.max() < CONVEX_DIST_TOL_WORST, (t1, t2, ddist.max())
-  assert np.quantile(dpos, 0.85) < CONVEX_POS_TOL_TYPICAL, (t1, t2, np.sort(dpos)[-8:])
-  assert np.median(dnormal) < CONVEX_NORMAL_TOL_MEDIAN, (t1, t2, np.median(dnormal))
+  assert np.quantile(ddist, 0.85) < EPA_DIST_TYPICAL_TOL, (t1, t2, np.sort(ddist)[-8:])
+  assert ddist.max() < EPA_DIST_WORST_TOL, (t1, t2, ddist.max())
+  assert np.quantile(dpos, 0.85) < EPA_POS_TYPICAL_TOL, (t1, t2, np.sort(dpos)[-8:])
+  assert np.median(dnormal) < EPA_NORMAL_MEDIAN_TOL, (t1, t2, np.median(dnormal))
 
 
 @pytest.mark.parametrize("t1,t2", [("capsule", "cylinder"), ("cylinder", "cylinder"),
@@ -375,7 +350,7 @@ def test_single_shot_with_margin(t1, t2):
     nmulti += len(r) > 1
     ddist += [abs(oc["dist"] - rc["dist"]) for oc, rc in _match(o, r)]
   assert nmulti >= 10 and differ <= 3, (nmulti, differ)
-  assert np.quantile(ddist, 0.85) < CONVEX_DIST_TOL_TYPICAL
+  assert np.quantile(ddist, 0.85) < EPA_DIST_TYPICAL_TOL
 
 
 def _quat(axis, angle):
@@ -425,7 +400,7 @@ def test_single_shot_multicontact(case):
   for o, r in _match(ours[0], refs[0]):
     assert abs(o["dist"] - r["dist"]) < tol, (o["dist"], r["dist"])
     np.testing.assert_allclose(o["pos"], r["pos"], atol=tol)
-    np.testing.assert_allclose(o["frame"], r["frame"], atol=FRAME_TOL)
+    np.testing.assert_allclose(o["frame"], r["frame"], atol=CONTACT_FRAME_TOL)
     _check_params(o, r, f"case {case}")
 
 
@@ -447,7 +422,7 @@ def test_convex_deep_vs_exact():
       assert ours[w] and refs[w], w
       ours_err = abs(ours[w][0]["dist"] - gap)
       mj_err = abs(refs[w][0]["dist"] - gap)
-      assert ours_err < mj_err + CONVEX_EXACT_EXTRA, (w, ours_err, mj_err)
+      assert ours_err < mj_err + CONVEX_EXACT_EXTRA_TOL, (w, ours_err, mj_err)
       n += 1
   assert n >= 10
 
@@ -508,7 +483,7 @@ def test_contact_parameters_and_filters():
   for w in range(NWORLD):
     _compare_world(ours[w], refs[w], err, f"world {w}")
     seen |= {c["geom"] for c in refs[w]}
-  assert err.dist < 10 * DIST_TOL and err.pos < 10 * POS_TOL and err.frame < 10 * FRAME_TOL, err
+  assert err.dist < 10 * CONTACT_DIST_TOL and err.pos < 10 * CONTACT_POS_TOL and err.frame < 10 * CONTACT_FRAME_TOL, err
   # both explicit pairs, mixed-priority and mixed-solmix dynamic pairs were exercised
   gid = {mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_GEOM, i): i for i in range(mjm.ngeom)}
   for a, b in [("s1", "c2"), ("floor", "s4"), ("floor", "c2"), ("floor", "s1"), ("floor", "x3")]:
@@ -639,7 +614,7 @@ def test_falling_humanoid(name):
     _compare_world(ours[w], refs[w], err, f"{name} state {w}")
     nself += sum(1 for c in refs[w] if body[c["geom"][0]] and body[c["geom"][1]])
   assert sum(map(len, refs)) >= 30 and nself >= 3, (sum(map(len, refs)), nself)
-  assert err.dist < DIST_TOL and err.pos < POS_TOL and err.frame < FRAME_TOL, (name, err)
+  assert err.dist < CONTACT_DIST_TOL and err.pos < CONTACT_POS_TOL and err.frame < CONTACT_FRAME_TOL, (name, err)
   assert (d.contact.overflow.numpy() == 0).all()
 
 
@@ -687,8 +662,8 @@ def test_collision_cuda_matches_cpu(name):
   np.testing.assert_array_equal(cpu["ncon"], gpu["ncon"])
   for w, n in enumerate(cpu["ncon"]):
     np.testing.assert_array_equal(cpu["geom"][w, :n], gpu["geom"][w, :n])
-    np.testing.assert_allclose(cpu["dist"][w, :n], gpu["dist"][w, :n], atol=DIST_TOL)
-    np.testing.assert_allclose(cpu["pos"][w, :n], gpu["pos"][w, :n], atol=POS_TOL)
+    np.testing.assert_allclose(cpu["dist"][w, :n], gpu["dist"][w, :n], atol=CONTACT_DIST_TOL)
+    np.testing.assert_allclose(cpu["pos"][w, :n], gpu["pos"][w, :n], atol=CONTACT_POS_TOL)
 
 
 def test_epa_pool_overflow_is_flagged(monkeypatch):

@@ -16,24 +16,10 @@ import pywarp_sim as pws
 from pywarp_sim import collision_driver, forward
 
 import oracle
+from tolerances import (CONVERGED_CONTACT_QACC_MAX_TOL, FORCE_TOL, ISSUE_CONTACT_QACC_MAX_TOL,
+                        ISSUE_CONTACT_QACC_MEDIAN_TOL, NEWTON_QACC_TOL, POS_TOL, VEL_TOL)
 
-# Newton converges to the unique optimum of MuJoCo's strictly convex cost: float32 rounding
-# only (measured median 2e-6, max 2.5e-5 on the bundled humanoid). The issue's bounds are
-# median < 1e-3 and max < 3e-2.
-NEWTON_MEDIAN_TOL = 1e-4
-NEWTON_MAX_TOL = 1e-3
-# CG: measured median 5.4e-6, max 2.1e-5 since its improvement test uses the line search's
-# cancellation-free decrease (median 3e-4, max 2e-3 when it stopped on the float32 cost
-# difference). The bounds stay the issue's, for CG runs that stop on iterations.
-CG_MEDIAN_TOL = 1e-3
-CG_MAX_TOL = 3e-2
 NSTATE = 12
-# Models with convex (GJK/EPA) pairs. Measured over these states: median <= 2.8e-5; max 3.9e-3
-# (ball_humanoid self-touching, pyramidal: a deep cylinder-box edge contact whose line comes
-# from the EPA polytope, where MuJoCo 4.0's changed EPA ends on a slightly different face,
-# ~2e-4 m / 3e-3 in the normal, see collision_convex) and 1.4e-3 (limb_zoo falling, no convex
-# contact: float32 rounding). The issue's bound is max < 3e-2.
-CONVEX_NEWTON_MAX_TOL = 3e-2
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,9 +107,9 @@ def test_humanoid_contact_qacc_matches_mujoco(solver, cone):
   median, worst = _compare("humanoid", cone, solver)
   print(f"\nhumanoid {solver.name} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}")
   if solver == mujoco.mjtSolver.mjSOL_NEWTON:
-    assert median < NEWTON_MEDIAN_TOL and worst < NEWTON_MAX_TOL
+    assert median < NEWTON_QACC_TOL and worst < CONVERGED_CONTACT_QACC_MAX_TOL
   else:
-    assert median < CG_MEDIAN_TOL and worst < CG_MAX_TOL
+    assert median < ISSUE_CONTACT_QACC_MEDIAN_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
 
 
 @pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC])
@@ -136,7 +122,7 @@ def test_convex_humanoid_contact_qacc_matches_mujoco(name, cone):
       warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
       median, worst = _compare(name, cone, mujoco.mjtSolver.mjSOL_NEWTON, states)
     print(f"\n{name} {label} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}")
-    assert median < NEWTON_MEDIAN_TOL and worst < CONVEX_NEWTON_MAX_TOL
+    assert median < NEWTON_QACC_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
 
 
 def test_contact_positions_and_frames_match():
@@ -190,7 +176,7 @@ def test_pgs_matches_mujoco_pgs():
   # PGS converges linearly; with iterations raised both reach the same optimum.
   median, worst = _compare("humanoid", mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtSolver.mjSOL_PGS)
   print(f"\nhumanoid PGS pyramidal: qacc rel err median {median:.2e} max {worst:.2e}")
-  assert median < CG_MEDIAN_TOL and worst < CG_MAX_TOL
+  assert median < ISSUE_CONTACT_QACC_MEDIAN_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
 
 
 # PGS with elliptic cones runs MuJoCo's sweep (blocks in its PCG32-shuffled order, Nesterov
@@ -204,7 +190,7 @@ def test_pgs_matches_mujoco_pgs():
 def test_pgs_elliptic_matches_mujoco_pgs(name):
   median, worst = _compare(name, mujoco.mjtCone.mjCONE_ELLIPTIC, mujoco.mjtSolver.mjSOL_PGS)
   print(f"\n{name} PGS elliptic: qacc rel err median {median:.2e} max {worst:.2e}")
-  assert median < NEWTON_MEDIAN_TOL and worst < NEWTON_MAX_TOL
+  assert median < NEWTON_QACC_TOL and worst < CONVERGED_CONTACT_QACC_MAX_TOL
 
 
 def test_pgs_elliptic_falling_states_match_mujoco_pgs():
@@ -229,11 +215,11 @@ def test_pgs_elliptic_falling_states_match_mujoco_pgs():
     assert d.efc.nefc.numpy()[w] == mjd.nefc, f"world {w}: constraint rows"
     assert mjd.solver_niter[0] < mjm.opt.iterations, f"world {w}: MuJoCo's PGS must converge"
     errs.append(oracle.rel_err(d.qacc.numpy()[w], mjd.qacc))
-    assert errs[-1] < NEWTON_MAX_TOL, f"world {w}: qacc vs MuJoCo {errs[-1]:.2e}"
+    assert errs[-1] < CONVERGED_CONTACT_QACC_MAX_TOL, f"world {w}: qacc vs MuJoCo {errs[-1]:.2e}"
   assert d.efc.converged.numpy().all()
   assert (d.efc.efc_type.numpy() == mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC).any()
   print(f"\nhumanoid falling PGS elliptic: qacc rel err median {np.median(errs):.2e} max {np.max(errs):.2e}")
-  assert np.median(errs) < NEWTON_MEDIAN_TOL
+  assert np.median(errs) < NEWTON_QACC_TOL
 
 
 @pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_PGS])
@@ -242,7 +228,7 @@ def test_fixed_tendons_match_mujoco(solver):
   on contact states of a falling walker."""
   median, worst = _compare("tendon_walker", mujoco.mjtCone.mjCONE_PYRAMIDAL, solver)
   print(f"\ntendon walker {solver.name}: qacc rel err median {median:.2e} max {worst:.2e}")
-  assert median < NEWTON_MEDIAN_TOL and worst < NEWTON_MAX_TOL
+  assert median < NEWTON_QACC_TOL and worst < CONVERGED_CONTACT_QACC_MAX_TOL
   mjm = oracle.mj_model("tendon_walker")
   qpos, qvel, ctrl, act, _ = _states("tendon_walker", 0)
   m = pws.put_model(mjm, "cpu")
@@ -253,9 +239,9 @@ def test_fixed_tendons_match_mujoco(solver):
   for w in range(len(qpos)):
     mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
     mujoco.mj_forward(mjm, mjd)
-    assert oracle.rel_err(d.ten_length.numpy()[w], mjd.ten_length) < 1e-6
-    assert oracle.rel_err(d.ten_velocity.numpy()[w], mjd.ten_velocity) < 1e-5
-    assert oracle.rel_err(d.qfrc_passive.numpy()[w], mjd.qfrc_passive) < 1e-5
+    assert oracle.rel_err(d.ten_length.numpy()[w], mjd.ten_length) < POS_TOL
+    assert oracle.rel_err(d.ten_velocity.numpy()[w], mjd.ten_velocity) < VEL_TOL
+    assert oracle.rel_err(d.qfrc_passive.numpy()[w], mjd.qfrc_passive) < FORCE_TOL
     types |= set(mjd.efc_type.tolist())
   assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
 
@@ -306,4 +292,4 @@ def test_contacts_in_the_gap_make_no_constraint():
     mujoco.mj_forward(mjm, mjd)
     assert d.contact.ncon.numpy()[w] == mjd.ncon
     assert d.efc.nefc.numpy()[w] == mjd.nefc, f"height {z}"
-    assert oracle.rel_err(d.qacc.numpy()[w], mjd.qacc) < NEWTON_MAX_TOL
+    assert oracle.rel_err(d.qacc.numpy()[w], mjd.qacc) < CONVERGED_CONTACT_QACC_MAX_TOL

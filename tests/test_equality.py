@@ -14,34 +14,15 @@ import pywarp_sim as pws
 from pywarp_sim import forward, native
 
 import oracle
+from tolerances import (EFC_AREF_RESIDUAL_TOL, EFC_D_RTOL, EFC_ROW_TOL, SOLVER_QACC_TOL, STEP_QPOS_TOL,
+                        STEP_QVEL_TOL)
 
 SOLVER = mujoco.mjtSolver
 CONE = mujoco.mjtCone
-# Row data are float32 evaluations of MuJoCo's float64 formulas: rounding only (measured
-# <= 4e-7 for J, pos and vel). D follows pos through the impedance: inside a narrow solimp width
-# (the zoo's "elbow", 0.002) pos rounding is amplified (measured 1.2e-5); test_constraint's
-# bound. aref = -B vel - K imp pos - Jdot qvel: a connect/weld pos is a difference of anchor
-# coordinates (~1 m, float32 rounding ~1e-7 m) times K imp ~ 2.8e3, so aref is compared after
-# removing K imp dpos + B dvel (the rows' own pos/vel differences, checked above it): what
-# remains is the Jdot qvel term and the coefficients (measured <= 7.7e-6; plain aref 1.5e-4).
-ROW_TOL = 1e-5
-AREF_TOL = 5e-5
-D_RTOL = 1e-4
 # Values are compared on the equality rows (contact rows are test_contact's: their D moves
 # with the float32 contact depth inside the impedance width); every row's type and id, and
-# qacc, which all rows determine, are compared too.
-# Solvers run to convergence (iterations raised, tolerance tightened in MuJoCo). Newton
-# reaches the unique optimum up to float32 rounding; CG stops earlier in float32 (the cost
-# decrease reaches rounding level): test_constraint.py's bounds. PGS (MuJoCo's sweep order,
-# equality rows unprojected) converges linearly: test_contact's max bound for PGS elliptic.
-NEWTON_TOL = 1e-4
-CG_TOL = 5e-3
-PGS_TOL = 1e-3
-SOLVER_TOL = {SOLVER.mjSOL_NEWTON: NEWTON_TOL, SOLVER.mjSOL_CG: CG_TOL, SOLVER.mjSOL_PGS: PGS_TOL}
-# One step from MuJoCo's own state: float32 rounding of one forward pass and integration
-# (measured <= 3.7e-5 on qvel, 2.6e-7 on qpos over 100 steps of every integrator).
-STEP_QPOS_TOL = 2e-6
-STEP_QVEL_TOL = 1e-4
+# qacc, which all rows determine, are compared too. Solvers run to convergence (iterations
+# raised, tolerance tightened in MuJoCo).
 NSTEP = 100
 
 
@@ -86,18 +67,19 @@ def _compare(mjm, states, eq_active=None):
     assert e.nefc.numpy()[w] == n and e.ne.numpy()[w] == ne, f"world {w}: rows"
     np.testing.assert_array_equal(e.efc_type.numpy()[w, :n], mjd.efc_type)
     np.testing.assert_array_equal(e.efc_id.numpy()[w, :n], mjd.efc_id)
-    assert oracle.rel_err(e.efc_J.numpy()[w, :ne], mjd.efc_J.reshape(n, mjm.nv)[:ne]) < ROW_TOL
-    assert oracle.rel_err(e.efc_pos.numpy()[w, :ne], mjd.efc_pos[:ne]) < ROW_TOL
-    np.testing.assert_allclose(e.efc_D.numpy()[w, :ne], mjd.efc_D[:ne], rtol=D_RTOL)
-    assert oracle.rel_err(e.efc_vel.numpy()[w, :ne], mjd.efc_vel[:ne]) < ROW_TOL
+    assert oracle.rel_err(e.efc_J.numpy()[w, :ne], mjd.efc_J.reshape(n, mjm.nv)[:ne]) < EFC_ROW_TOL
+    assert oracle.rel_err(e.efc_pos.numpy()[w, :ne], mjd.efc_pos[:ne]) < EFC_ROW_TOL
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :ne], mjd.efc_D[:ne], rtol=EFC_D_RTOL)
+    assert oracle.rel_err(e.efc_vel.numpy()[w, :ne], mjd.efc_vel[:ne]) < EFC_ROW_TOL
     kbip = mjd.efc_KBIP.reshape(-1, 4)[:ne]
     dpos = e.efc_pos.numpy()[w, :ne] - mjd.efc_pos[:ne]
     dvel = e.efc_vel.numpy()[w, :ne] - mjd.efc_vel[:ne]
     resid = e.efc_aref.numpy()[w, :ne] - mjd.efc_aref[:ne] + kbip[:, 0] * kbip[:, 2] * dpos + kbip[:, 1] * dvel
-    assert np.max(np.abs(resid), initial=0.0) / max(np.max(np.abs(mjd.efc_aref[:ne]), initial=0.0), 1.0) < AREF_TOL
+    scale = max(np.max(np.abs(mjd.efc_aref[:ne]), initial=0.0), 1.0)
+    assert np.max(np.abs(resid), initial=0.0) / scale < EFC_AREF_RESIDUAL_TOL
     err = oracle.rel_err(d.qacc.numpy()[w], mjd.qacc)
-    assert err < SOLVER_TOL[mjm.opt.solver], f"world {w}: qacc error {err:.2e}"
-    assert oracle.rel_err(d.qfrc_constraint.numpy()[w], mjd.qfrc_constraint) < SOLVER_TOL[mjm.opt.solver]
+    assert err < SOLVER_QACC_TOL[mjm.opt.solver], f"world {w}: qacc error {err:.2e}"
+    assert oracle.rel_err(d.qfrc_constraint.numpy()[w], mjd.qfrc_constraint) < SOLVER_QACC_TOL[mjm.opt.solver]
     worst = max(worst, err)
     ncontact_rows += n - ne - mjd.nf - mjd.nl
   return worst, ncontact_rows

@@ -33,27 +33,13 @@ from pywarp_sim.errors import UnsupportedModelError
 
 import oracle
 from assets import MODELS
+from tolerances import (FORCE_TOL, FREE_TRAJ_QPOS_TOL, INERTIA_TOL, ISSUE_CONTACT_QACC_MAX_TOL,
+                        ISSUE_CONTACT_QACC_MEDIAN_TOL, QACC_SMOOTH_TOL, STEP_QPOS_TOL, STEP_QVEL_TOL)
 
 EXTRA_MODELS_ENV = "PWS_EXTRA_MODELS"
 DSBL = mujoco.mjtDisableBit
 INT = mujoco.mjtIntegrator
 
-# test_smooth.py's bounds (float32 pipeline vs float64 MuJoCo).
-INERTIA_TOL = 1e-5    # relative: qM
-FORCE_TOL = 1e-5      # relative: qfrc_bias
-QACC_TOL = 1e-4       # relative: qacc with constraints disabled
-# The issue's acceptance bounds for constrained qacc over contact states, every solver and cone.
-CONTACT_MEDIAN_TOL = 1e-3
-CONTACT_MAX_TOL = 3e-2
-# One step from MuJoCo's state (converged solver): the qacc bounds above times the timestep.
-STEP_QPOS_TOL = 1e-5
-STEP_QVEL_TOL = 1e-4
-# 100 free-running steps from a settled (standing, hopping or lying) state: a contact whose
-# distance is within float32 rounding of 0 at some step (or at one of RK4's stages) exists in
-# one simulator and not the other, and the impulse difference then grows chaotically (measured
-# with one-step errors <= 1e-5 at every step: qvel differences up to 0.5 after a hop, qpos up
-# to 1e-2). The free-running bound catches gross departures; the one-step bounds are the test.
-TRAJ_QPOS_TOL = 5e-2
 
 # Few states and worlds: the suite runs in CI on the committed assets.
 NSTATE = 6
@@ -240,7 +226,7 @@ def test_smooth_dynamics(name):
   print(f"\n{name} smooth: " + ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
   assert errs["qM"] < INERTIA_TOL
   assert errs["qfrc_bias"] < FORCE_TOL
-  assert errs["qacc"] < QACC_TOL
+  assert errs["qacc"] < QACC_SMOOTH_TOL
 
 
 def _mj_qacc(mjm, state, solver=None):
@@ -272,7 +258,7 @@ def _contact_qacc(name, mjm, d, states):
   constraint rows equal.
 
   MuJoCo's PGS can stop short of the optimum of the (strictly convex) problem even with the
-  iterations raised: where its qacc is farther than CONTACT_MAX_TOL from MuJoCo's Newton
+  iterations raised: where its qacc is farther than ISSUE_CONTACT_QACC_MAX_TOL from MuJoCo's Newton
   optimum, either MuJoCo answer is accepted as the reference (the count is the third value)."""
   errs, ncon, stalled = [], 0, 0
   for w in range(len(states[0])):
@@ -284,7 +270,7 @@ def _contact_qacc(name, mjm, d, states):
     err = oracle.rel_err(d.qacc.numpy()[w], mjd.qacc)
     if mjm.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
       optimum = _mj_qacc(mjm, state, mujoco.mjtSolver.mjSOL_NEWTON).qacc
-      if oracle.rel_err(mjd.qacc, optimum) > CONTACT_MAX_TOL:
+      if oracle.rel_err(mjd.qacc, optimum) > ISSUE_CONTACT_QACC_MAX_TOL:
         stalled += 1
         err = min(err, oracle.rel_err(d.qacc.numpy()[w], optimum))
     errs.append(err)
@@ -302,7 +288,7 @@ def _check_contact_qacc(name, solver, cone, make_states, label):
   note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
   print(f"\n{name}{label} {solver.name} {cone.name}: {ncon} contacts in {len(errs)} states, qacc rel "
         f"err median {median:.2e} max {worst:.2e}{note}")
-  assert median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
+  assert median < ISSUE_CONTACT_QACC_MEDIAN_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
 
 
 _SOLVERS = pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG,
@@ -397,7 +383,7 @@ def test_trajectory_from_settled_state(name, integrator):
   """TRAJ_STEPS steps of MuJoCo C from the settled state under perturbed controls. Every step of
   that trajectory is replayed as one step from MuJoCo's state (steps as a batch of worlds):
   the integrator's and the step's own error, held to tight bounds. The free-running
-  trajectory is compared too, with a bound for its chaotic part (see TRAJ_QPOS_TOL)."""
+  trajectory is compared too, with a bound for its chaotic part (see FREE_TRAJ_QPOS_TOL)."""
   mjm = _converged(_mj_model(name))
   mjm.opt.integrator = integrator
   m = _put_model(mjm)
@@ -428,7 +414,7 @@ def test_trajectory_from_settled_state(name, integrator):
         f"{err_q:.2e} qvel {err_v:.2e}")
   assert errs["qpos"] < STEP_QPOS_TOL and errs["qvel"] < STEP_QVEL_TOL and errs["act"] < STEP_QVEL_TOL
   assert np.isfinite(d.qpos.numpy()).all() and np.isfinite(d.qvel.numpy()).all()
-  assert err_q < TRAJ_QPOS_TOL
+  assert err_q < FREE_TRAJ_QPOS_TOL
 
 
 @pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
@@ -482,5 +468,5 @@ def test_native_contact_states(name, solver, cone):
   median, worst = np.median(errs), np.max(errs)
   note = f" ({stalled} state(s) where MuJoCo's PGS stops short of its Newton optimum)" if stalled else ""
   print(f"\n{name} native {solver.name} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}{note}")
-  converged = median < CONTACT_MEDIAN_TOL and worst < CONTACT_MAX_TOL
+  converged = median < ISSUE_CONTACT_QACC_MEDIAN_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
   assert converged

@@ -10,10 +10,8 @@ import torch
 import pywarp_sim as pws
 from pywarp_sim.mjdata import STATE_FIELDS, world_to_mjdata
 
-# Body positions, float32 forward kinematics (ours) against MuJoCo's float64 on the same float32
-# qpos: float32 eps (1.2e-7) x |xpos| (< 1.5 m here) x kinematic chain depth (up to 6 bodies
-# in the humanoid) ~ 1e-6 m. Measured 8.5e-8 m. Another world's bodies are 0.2 m away.
-XPOS_TOL = 1e-6
+from tolerances import POS_TOL
+
 NWORLD = 4
 WORLD = 3
 
@@ -57,9 +55,9 @@ def test_world_to_mjdata_copies_the_state_and_matches_the_worlds_kinematics(step
     np.testing.assert_array_equal(theirs, ours[tuple(slice(0, n) for n in theirs.shape)],
                                   err_msg=name)  # float32 -> float64 is exact
   xpos = sim.xpos[WORLD].cpu().numpy()
-  np.testing.assert_allclose(mjd.xpos, xpos, rtol=0, atol=XPOS_TOL)
+  np.testing.assert_allclose(mjd.xpos, xpos, rtol=0, atol=POS_TOL)
   # the test can tell the worlds apart: world 0's bodies are far outside the tolerance
-  assert np.abs(mjd.xpos - sim.xpos[0].cpu().numpy()).max() > 100 * XPOS_TOL
+  assert np.abs(mjd.xpos - sim.xpos[0].cpu().numpy()).max() > 100 * POS_TOL
 
 
 def test_world_to_mjdata_reuses_an_mjdata_and_makes_one_when_none(stepped):

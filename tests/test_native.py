@@ -6,13 +6,8 @@ import pytest
 
 from pywarp_sim import native
 
-# float32 kernel vs float64 MuJoCo: each output is a few multiply-adds (and one
-# sin/cos) on O(1) values, so the error is a few float32 ulps of 1.0 (1.2e-7 each);
-# 2e-6 leaves ~16 ulps of margin while a wrong formula is off by >= 1e-3.
-FLOAT32_TOL = 2e-6
-# float64 kernel: same operations as MuJoCo in the same order, only compiler
-# reassociation may differ.
-FLOAT64_TOL = 1e-12
+from tolerances import INTEGRATE_POS_F32_TOL, INTEGRATE_POS_F64_TOL
+
 
 NWORLD = 8
 DT = 0.01
@@ -95,7 +90,7 @@ def _tables(m):
   return m.jnt_type, m.jnt_qposadr, m.jnt_dofadr
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float32, FLOAT32_TOL), (np.float64, FLOAT64_TOL)])
+@pytest.mark.parametrize("dtype,tol", [(np.float32, INTEGRATE_POS_F32_TOL), (np.float64, INTEGRATE_POS_F64_TOL)])
 @pytest.mark.parametrize("num_threads", [0, 1, 3])
 def test_integrate_pos_matches_mujoco(model, dtype, tol, num_threads):
   qpos64, qvel64 = _random_state(model, NWORLD)
@@ -122,7 +117,7 @@ def test_integrate_pos_torch_cpu_in_place(model):
   native.integrate_pos(*(torch.from_numpy(t.copy()) for t in _tables(model)), qpos, qvel, DT)
 
   assert qpos.data_ptr() == storage
-  np.testing.assert_allclose(qpos.numpy(), expected, rtol=0.0, atol=FLOAT32_TOL)
+  np.testing.assert_allclose(qpos.numpy(), expected, rtol=0.0, atol=INTEGRATE_POS_F32_TOL)
 
 
 def _valid_args(m, nworld=2, dtype=np.float32):
@@ -211,4 +206,4 @@ def test_integrate_pos_cuda_matches_mujoco(model):
   native.integrate_pos_cuda(*tables, qpos, qvel, DT)
   torch.cuda.synchronize()
 
-  np.testing.assert_allclose(qpos.cpu().numpy(), expected, rtol=0.0, atol=FLOAT32_TOL)
+  np.testing.assert_allclose(qpos.cpu().numpy(), expected, rtol=0.0, atol=INTEGRATE_POS_F32_TOL)

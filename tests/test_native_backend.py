@@ -23,6 +23,12 @@ import oracle
 import test_collision as tc
 import test_contact as tcon
 from assets import BALL_HUMANOID
+from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL, CONTACT_TRAJ_QPOS_TOL,
+                        CONTACT_TRAJ_QVEL_TOL, CONVERGED_CONTACT_QACC_MAX_TOL, EFC_D_RTOL, EPA_DIST_TYPICAL_TOL,
+                        EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL, FORCE_TOL,
+                        ISSUE_CONTACT_QACC_MAX_TOL, ISSUE_CONTACT_QACC_MEDIAN_TOL, NATIVE_WARP_CONVEX_TOL,
+                        NATIVE_WARP_QUAD_TIES_FRACTION_TOL, NEWTON_QACC_TOL, POS_TOL, QACC_SMOOTH_TOL, ROT_TOL,
+                        SINGLE_SHOT_EDGE_TOL, SINGLE_SHOT_TOL, TRAJ_TOL, VEL_TOL)
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
@@ -34,29 +40,14 @@ MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees"]
 TENDON_MODELS = ["tendon_walker", "tendon_humanoid"]
 NWORLD = 6
 
-# test_smooth.py: float32 pipeline vs float64 MuJoCo
-POS_TOL = 2e-6
-ROT_TOL = 2e-6
-FORCE_TOL = 1e-5
-QACC_TOL = 1e-4
-# test_constraint.py / test_contact.py: converged solvers (iterations raised, tolerance
-# tightened). Newton per world; CG and PGS stall in float32: median and max over worlds.
-NEWTON_TOL = 1e-4
-CG_MEDIAN_TOL = 1e-3
-CG_MAX_TOL = 3e-2
-# test_collision.py: analytic colliders in float32
-DIST_TOL = 1e-5
-# test_integrators.py: float32 trajectory drift after 200 steps (we run 100)
-TRAJ_TOL = 1e-4
-
 # Fields a user reads after forward/step, all written by the native step.
 _SMOOTH_FIELDS = {
   "xpos": POS_TOL, "xquat": ROT_TOL, "xmat": ROT_TOL, "xipos": POS_TOL, "geom_xpos": POS_TOL,
   "geom_xmat": ROT_TOL, "subtree_com": POS_TOL, "qfrc_bias": FORCE_TOL, "qfrc_passive": FORCE_TOL,
   "qfrc_actuator": FORCE_TOL, "actuator_force": FORCE_TOL, "qfrc_smooth": FORCE_TOL,
-  "qacc_smooth": QACC_TOL, "qacc": QACC_TOL,
-  "ten_length": POS_TOL, "ten_velocity": FORCE_TOL, "actuator_length": POS_TOL,
-  "actuator_velocity": FORCE_TOL,
+  "qacc_smooth": QACC_SMOOTH_TOL, "qacc": QACC_SMOOTH_TOL,
+  "ten_length": POS_TOL, "ten_velocity": VEL_TOL, "actuator_length": POS_TOL,
+  "actuator_velocity": VEL_TOL,
 }
 
 
@@ -144,7 +135,7 @@ def _converged_humanoid(solver, cone=mujoco.mjtCone.mjCONE_PYRAMIDAL):
 ], ids=["newton-pyramidal", "newton-elliptic", "cg-pyramidal", "cg-elliptic", "pgs-pyramidal", "pgs-elliptic"])
 def test_contact_states_match_mujoco_and_warp(solver, cone):
   newton = solver == mujoco.mjtSolver.mjSOL_NEWTON
-  tol = NEWTON_TOL if newton else CG_MAX_TOL
+  tol = NEWTON_QACC_TOL if newton else ISSUE_CONTACT_QACC_MAX_TOL
   mjm = _converged_humanoid(solver, cone)
   state = _falling_states(oracle.mj_model("humanoid"), 16, seed=5)
   n = len(state[0])
@@ -162,7 +153,7 @@ def test_contact_states_match_mujoco_and_warp(solver, cone):
     assert ncon[w] == mjd.ncon, f"world {w}: ncon {ncon[w]} vs MuJoCo {mjd.ncon}"
     assert nefc[w] == mjd.nefc, f"world {w}: nefc {nefc[w]} vs MuJoCo {mjd.nefc}"
     assert [tuple(g) for g in geom[w, :ncon[w]]] == [tuple(c.geom) for c in mjd.contact[:mjd.ncon]]
-    np.testing.assert_allclose(dist[w, :ncon[w]], mjd.contact.dist[:mjd.ncon], atol=DIST_TOL)
+    np.testing.assert_allclose(dist[w, :ncon[w]], mjd.contact.dist[:mjd.ncon], atol=CONTACT_DIST_TOL)
     err = oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc)
     errs.append(err)
     assert err < tol, f"world {w}: native qacc vs MuJoCo {err:.2e}"
@@ -170,12 +161,12 @@ def test_contact_states_match_mujoco_and_warp(solver, cone):
     assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < tol
     e = nat.data.efc
     np.testing.assert_array_equal(e.efc_type.numpy()[w, :nefc[w]], mjd.efc_type)
-    np.testing.assert_allclose(e.efc_D.numpy()[w, :nefc[w]], mjd.efc_D, rtol=1e-4)
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :nefc[w]], mjd.efc_D, rtol=EFC_D_RTOL)
   assert (ncon >= 1).all() and (ncon >= 2).sum() >= n // 4, ncon
   median, worst = np.median(errs), np.max(errs)
   print(f"\nnative {solver.name} {cone.name}: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
   if not newton:
-    assert median < CG_MEDIAN_TOL
+    assert median < ISSUE_CONTACT_QACC_MEDIAN_TOL
 
 
 @pytest.mark.parametrize("margin,gap", [(0.0, 0.0), (0.03, 0.02)])
@@ -197,7 +188,7 @@ def test_primitive_colliders_match_mujoco(t1, t2, margin, gap):
     nhit += bool(ref)
     tc._compare_world(tc._our_contacts(sim.data, w), ref, err, f"{t1}-{t2} world {w}")
   assert 0 < nhit < n
-  assert err.dist < 10 * tc.DIST_TOL and err.pos < 10 * tc.POS_TOL and err.frame < 10 * tc.FRAME_TOL, err
+  assert err.dist < 10 * CONTACT_DIST_TOL and err.pos < 10 * CONTACT_POS_TOL and err.frame < 10 * CONTACT_FRAME_TOL, err
 
 
 def test_limits_and_friction_match_mujoco():
@@ -212,7 +203,7 @@ def test_limits_and_friction_match_mujoco():
     mjd = _mj_forward(mjm, state, w)
     assert nat.data.efc.nefc.numpy()[w] == mjd.nefc
     types |= set(mjd.efc_type.tolist())
-    assert oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc) < NEWTON_TOL
+    assert oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc) < NEWTON_QACC_TOL
   assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_DOF, mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT,
           mujoco.mjtConstraint.mjCNSTR_CONTACT_PYRAMIDAL} <= types
 
@@ -267,7 +258,7 @@ def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
   frictionloss and limit rows in MuJoCo's order) identical to MuJoCo's and the Warp backend's;
   qacc with test_contact's bounds for these models (its test_fixed_tendons_match_mujoco)."""
   mjm, nat, ref, refs = _sims_at_mujoco_states(name, solver, cone)
-  warp_tol = NEWTON_TOL if solver == mujoco.mjtSolver.mjSOL_NEWTON else CG_MAX_TOL
+  warp_tol = NEWTON_QACC_TOL if solver == mujoco.mjtSolver.mjSOL_NEWTON else ISSUE_CONTACT_QACC_MAX_TOL
   e, er = nat.data.efc, ref.data.efc
   nefc = e.nefc.numpy()
   np.testing.assert_array_equal(nefc, er.nefc.numpy())
@@ -282,22 +273,22 @@ def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
     # contacts and joint limits here): compared with MuJoCo on the tendon rows, with Warp on all
     tendon = np.isin(mjd.efc_type, [int(mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON),
                                     int(mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON)])
-    np.testing.assert_allclose(e.efc_D.numpy()[w, :n][tendon], mjd.efc_D[tendon], rtol=1e-4)
-    np.testing.assert_allclose(e.efc_D.numpy()[w, :n], er.efc_D.numpy()[w, :n], rtol=1e-4)
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :n][tendon], mjd.efc_D[tendon], rtol=EFC_D_RTOL)
+    np.testing.assert_allclose(e.efc_D.numpy()[w, :n], er.efc_D.numpy()[w, :n], rtol=EFC_D_RTOL)
     np.testing.assert_allclose(e.efc_J.numpy()[w, :n, :mjm.nv], er.efc_J.numpy()[w, :n, :mjm.nv], atol=1e-6)
     np.testing.assert_allclose(e.efc_pos.numpy()[w, :n], er.efc_pos.numpy()[w, :n], atol=1e-6)
     types |= set(mjd.efc_type.tolist())
-    for field, tol in (("ten_length", 1e-6), ("ten_velocity", 1e-5), ("qfrc_passive", 1e-5),
-                       ("actuator_length", 1e-5)):
+    for field, tol in (("ten_length", POS_TOL), ("ten_velocity", VEL_TOL), ("qfrc_passive", FORCE_TOL),
+                       ("actuator_length", POS_TOL)):
       err = oracle.rel_err(_ours(nat, field, w, getattr(mjd, field).size), getattr(mjd, field))
       assert err < tol, f"world {w}: native {field} vs MuJoCo {err:.2e}"
     errs.append(oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc))
-    assert errs[-1] < tcon.NEWTON_MAX_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
+    assert errs[-1] < CONVERGED_CONTACT_QACC_MAX_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
     err = oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w))
     assert err < warp_tol, f"world {w}: native qacc vs Warp {err:.2e}"
   median, worst = np.median(errs), np.max(errs)
   print(f"\nnative {name} {solver.name} {cone.name}: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
-  assert median < tcon.NEWTON_MEDIAN_TOL
+  assert median < NEWTON_QACC_TOL
   assert {mujoco.mjtConstraint.mjCNSTR_FRICTION_TENDON, mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON} <= types
 
 
@@ -314,14 +305,14 @@ def test_pgs_elliptic_matches_mujoco_and_warp(name):
     assert nefc[w] == mjd.nefc
     np.testing.assert_array_equal(nat.data.efc.efc_type.numpy()[w, :nefc[w]], mjd.efc_type)
     errs.append(oracle.rel_err(_ours(nat, "qacc", w), mjd.qacc))
-    assert errs[-1] < NEWTON_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
+    assert errs[-1] < NEWTON_QACC_TOL, f"world {w}: native qacc vs MuJoCo {errs[-1]:.2e}"
     err = oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w))
-    assert err < NEWTON_TOL, f"world {w}: native qacc vs Warp {err:.2e}"
+    assert err < NEWTON_QACC_TOL, f"world {w}: native qacc vs Warp {err:.2e}"
   assert (nat.data.efc.efc_type.numpy() == mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC).any()
   assert nat.data.efc.converged.numpy().all()
   median, worst = np.median(errs), np.max(errs)
   print(f"\nnative {name} PGS elliptic: qacc rel err vs MuJoCo median {median:.2e} max {worst:.2e}")
-  assert median < tcon.NEWTON_MEDIAN_TOL
+  assert median < NEWTON_QACC_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,16 +364,8 @@ def test_qacc_and_warmstart_after_step_match_mj_step(integrator):
     mujoco.mj_step(mjm, mjd)
     for field in ("qacc", "qacc_warmstart"):
       err = oracle.rel_err(_ours(nat, field, w), getattr(mjd, field))
-      assert err < QACC_TOL, f"{integrator.name} world {w}: {field} vs MuJoCo {err:.2e}"
+      assert err < QACC_SMOOTH_TOL, f"{integrator.name} world {w}: {field} vs MuJoCo {err:.2e}"
 
-
-# Landing humanoid (contacts, limits, Newton), float32 vs MuJoCo's float64: measured worst
-# 4e-6 (qpos) and 4e-5 (qvel) for both backends after 100 Euler / implicitfast steps and 50
-# RK4 steps. RK4's stages see contacts at intermediate states, so after the landing its
-# float32 rounding grows fast, for Warp and native alike (~1e-2 in qvel at 100 steps): RK4
-# is compared at 50 steps.
-CONTACT_TRAJ_QPOS_TOL = 1e-4
-CONTACT_TRAJ_QVEL_TOL = 1e-3
 
 
 def _landing_matches_mujoco_and_warp(mjm, z, nstep, label):
@@ -475,18 +458,6 @@ def test_pgs_elliptic_trajectory_matches_warp(name):
 # ---------------------------------------------------------------------------------------------
 # convex (GJK/EPA) pairs: kernels/collision_convex.h, the float64 port of collision_convex
 
-# Native and Warp run the same float64 code from the same float32 poses. Measured over
-# test_collision's poses (8 pair types x 64, 3 x 256 with margin): identical contact counts,
-# dist and frames; positions within 1.5e-8 m (Warp's JIT contracts multiply-adds, the native
-# build does not). One exception: a cylinder cap clipped by a face leaves a polygon of up to
-# 20 vertices, and polygonQuad's greedy search for its largest quadrilateral compares areas
-# that are equal in exact arithmetic (a regular 16-gon), so rounding at 1e-9 m sends it to a
-# different four vertices (MuJoCo's heuristic does this too: 23 of 500 random clipped caps
-# perturbed by 1e-9 m). Seen in 4 of 256 cylinder-box worlds with margin (corners up to 0.1 m
-# apart); there the count, the depths and the frame must agree, the corners may not.
-CONVEX_WARP_TOL = 1e-6          # m, dist and pos; entries of the frame
-CONVEX_QUAD_PATHS_MAX = 0.03    # fraction of worlds where polygonQuad keeps other corners
-
 
 def _convex_pair_contacts(t1, t2, margin, n):
   """(native, Warp, MuJoCo) contacts per world on test_collision's poses for the pair; native
@@ -508,20 +479,20 @@ def _check_convex_vs_warp(nat, ref, label):
   for w, (o, r) in enumerate(zip(nat, ref)):
     assert len(o) == len(r), f"{label} world {w}: native {len(o)} contacts, Warp {len(r)}"
     pairs = tc._match(o, r)
-    if max((np.abs(a["pos"] - b["pos"]).max() for a, b in pairs), default=0.0) > CONVEX_WARP_TOL:
+    if max((np.abs(a["pos"] - b["pos"]).max() for a, b in pairs), default=0.0) > NATIVE_WARP_CONVEX_TOL:
       # polygonQuad kept other corners of the same clipped polygon: same depths and frame
       assert len(o) == 4, f"{label} world {w}: positions differ"
       np.testing.assert_allclose(sorted(c["dist"] for c in o), sorted(c["dist"] for c in r),
-                                 atol=CONVEX_WARP_TOL, err_msg=f"{label} world {w}")
+                                 atol=NATIVE_WARP_CONVEX_TOL, err_msg=f"{label} world {w}")
       for a in o:
-        np.testing.assert_allclose(a["frame"], r[0]["frame"], atol=CONVEX_WARP_TOL, err_msg=f"{label} world {w}")
+        np.testing.assert_allclose(a["frame"], r[0]["frame"], atol=NATIVE_WARP_CONVEX_TOL, err_msg=f"{label} world {w}")
       ties += 1
       continue
     for a, b in pairs:
-      assert abs(a["dist"] - b["dist"]) < CONVEX_WARP_TOL, f"{label} world {w}"
-      np.testing.assert_allclose(a["frame"], b["frame"], atol=CONVEX_WARP_TOL, err_msg=f"{label} world {w}")
+      assert abs(a["dist"] - b["dist"]) < NATIVE_WARP_CONVEX_TOL, f"{label} world {w}"
+      np.testing.assert_allclose(a["frame"], b["frame"], atol=NATIVE_WARP_CONVEX_TOL, err_msg=f"{label} world {w}")
       tc._check_params(a, b, f"{label} world {w}")
-  assert ties <= CONVEX_QUAD_PATHS_MAX * len(nat), (label, ties)
+  assert ties <= NATIVE_WARP_QUAD_TIES_FRACTION_TOL * len(nat), (label, ties)
 
 
 @pytest.mark.parametrize("t1,t2", tc.CONVEX_PAIRS)
@@ -543,10 +514,10 @@ def test_convex_pairs_match_warp_and_mujoco(t1, t2):
   assert len(ddist) >= 10
   if (t2 == "cylinder" or (t1, t2) == ("cylinder", "box")) and t1 != "ellipsoid":
     assert nmulti >= 2, f"{t1}-{t2}: poses must exercise multi-contact ({nmulti})"
-  assert np.quantile(ddist, 0.85) < tc.CONVEX_DIST_TOL_TYPICAL, (t1, t2, np.sort(ddist)[-8:])
-  assert max(ddist) < tc.CONVEX_DIST_TOL_WORST
-  assert np.quantile(dpos, 0.85) < tc.CONVEX_POS_TOL_TYPICAL
-  assert np.median(dnormal) < tc.CONVEX_NORMAL_TOL_MEDIAN
+  assert np.quantile(ddist, 0.85) < EPA_DIST_TYPICAL_TOL, (t1, t2, np.sort(ddist)[-8:])
+  assert max(ddist) < EPA_DIST_WORST_TOL
+  assert np.quantile(dpos, 0.85) < EPA_POS_TYPICAL_TOL
+  assert np.median(dnormal) < EPA_NORMAL_MEDIAN_TOL
 
 
 @pytest.mark.parametrize("t1,t2", [("capsule", "cylinder"), ("cylinder", "cylinder"), ("cylinder", "box")])
@@ -569,11 +540,11 @@ def test_convex_single_shot_poses_match_mujoco(case):
   _forward(sim, state)
   ours, ref = tc._our_contacts(sim.data, 0), tc._mj_contacts(_mj_forward(mjm, state, 0))
   assert len(ref) == count and len(ours) == count
-  tol = tc.SINGLE_SHOT_EDGE_TOL if t1 == "cylinder" and count == 2 else tc.SINGLE_SHOT_TOL
+  tol = SINGLE_SHOT_EDGE_TOL if t1 == "cylinder" and count == 2 else SINGLE_SHOT_TOL
   for o, r in tc._match(ours, ref):
     assert abs(o["dist"] - r["dist"]) < tol, (o["dist"], r["dist"])
     np.testing.assert_allclose(o["pos"], r["pos"], atol=tol)
-    np.testing.assert_allclose(o["frame"], r["frame"], atol=tc.FRAME_TOL)
+    np.testing.assert_allclose(o["frame"], r["frame"], atol=CONTACT_FRAME_TOL)
     tc._check_params(o, r, f"case {case}")
 
 
@@ -609,7 +580,7 @@ def test_convex_humanoid_qacc_matches_mujoco_and_warp(name, cone):
     if label == "self-touching":
       assert nconvex >= n // 2, "states must have convex contacts"
     for e in (errs, errs_warp):
-      assert np.median(e) < tcon.NEWTON_MEDIAN_TOL and max(e) < tcon.CONVEX_NEWTON_MAX_TOL
+      assert np.median(e) < NEWTON_QACC_TOL and max(e) < ISSUE_CONTACT_QACC_MAX_TOL
 
 
 # 100 Euler steps from test_contact's self-touching states, native vs Warp. limb_zoo runs
@@ -810,7 +781,7 @@ def test_per_world_parameter_banks_match_warp():
   nat, ref = sims
   for w in range(n):
     # a plan reading bank row 0 for every world would be off by the 30 % parameter changes
-    assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < NEWTON_TOL, w
+    assert oracle.rel_err(_ours(nat, "qacc", w), _ours(ref, "qacc", w)) < NEWTON_QACC_TOL, w
 
 
 @pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG])

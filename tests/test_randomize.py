@@ -11,16 +11,13 @@ import pywarp_sim as pws
 from pywarp_sim import randomize
 
 import oracle
+from tolerances import FORCE_TOL, INERTIA_TOL, NEWTON_QACC_TOL
 
 NWORLD = 6
 SPEC = randomize.DomainRandomization(
   body_mass_scale=(0.7, 1.3), body_com_offset=(-0.02, 0.02), dof_damping_scale=(0.5, 2.0),
   dof_armature_scale=(0.5, 1.5), actuator_strength_scale=(0.6, 1.1), gravity_offset=(-0.5, 0.5),
   geom_friction_scale=(0.3, 1.5), kp_scale=(0.8, 1.2), kd_scale=(0.5, 1.5), latency_steps=(0, 3))
-# Newton run to convergence in both (see test_constraint.py): the optimum is unique, so qacc
-# agrees to float32 rounding of the solve; smooth quantities to float32 rounding.
-SMOOTH_TOL = 2e-5
-QACC_TOL = 1e-4
 
 
 def _sim(nworld=NWORLD, mjm=None):
@@ -132,16 +129,16 @@ def test_randomised_worlds_match_mujoco_with_the_same_edits():
     nominal = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
     mujoco.mj_forward(mjm, nominal)
     assert oracle.rel_err(mjd.qacc, nominal.qacc) > 1e-2, "the edits must matter"
-    assert oracle.rel_err(sim.qM[w].numpy(), oracle.full_m(edited, mjd)) < SMOOTH_TOL
-    assert oracle.rel_err(sim.qfrc_bias[w].numpy(), mjd.qfrc_bias) < SMOOTH_TOL
-    assert oracle.rel_err(sim.qfrc_passive[w].numpy(), mjd.qfrc_passive) < SMOOTH_TOL
-    assert oracle.rel_err(sim.qfrc_actuator[w].numpy(), mjd.qfrc_actuator) < SMOOTH_TOL
+    assert oracle.rel_err(sim.qM[w].numpy(), oracle.full_m(edited, mjd)) < INERTIA_TOL
+    assert oracle.rel_err(sim.qfrc_bias[w].numpy(), mjd.qfrc_bias) < FORCE_TOL
+    assert oracle.rel_err(sim.qfrc_passive[w].numpy(), mjd.qfrc_passive) < FORCE_TOL
+    assert oracle.rel_err(sim.qfrc_actuator[w].numpy(), mjd.qfrc_actuator) < FORCE_TOL
     subtree = edited.body_mass.copy()  # MuJoCo's body_subtreemass needs mj_setConst: sum here
     for body in range(edited.nbody - 1, 0, -1):
       subtree[edited.body_parentid[body]] += subtree[body]
-    assert oracle.rel_err(sim.subtree_mass[w].numpy(), subtree) < SMOOTH_TOL
+    assert oracle.rel_err(sim.subtree_mass[w].numpy(), subtree) < INERTIA_TOL
     err = oracle.rel_err(sim.qacc[w].numpy(), mjd.qacc)
-    assert err < QACC_TOL, f"world {w}: qacc error {err:.2e}"
+    assert err < NEWTON_QACC_TOL, f"world {w}: qacc error {err:.2e}"
   assert touched >= 2, "the comparison must include worlds with floor contacts"
 
 
