@@ -9,7 +9,7 @@ mj_RungeKutta.
 
 import warp as wp
 
-from . import actuation, collision_driver, constraint, math, passive, smooth, solver, support
+from . import actuation, collision_driver, constraint, math, passive, sensor, smooth, solver, support
 from .support import apply_ft
 from .types import Data, DisableBit, IntegratorType, JointType, Model
 
@@ -92,18 +92,26 @@ def begin_step(d: Data):
 
 
 def forward(m: Model, d: Data):
-  """mj_forward: every derived quantity and qacc (nworld, nv) from the state."""
+  """mj_forward: every derived quantity, qacc (nworld, nv) and sensordata from the state."""
   begin_step(d)
-  evaluate(m, d)
+  evaluate(m, d, sensors=True)
 
 
-def evaluate(m: Model, d: Data):
-  """mj_forward's stages without begin_step: one evaluation inside a step (RK4's stages)."""
+def evaluate(m: Model, d: Data, sensors: bool = False):
+  """mj_forward's stages without begin_step: one evaluation inside a step (RK4's stages skip
+  the sensors, as MuJoCo's mj_forwardSkip(skipsensor=1))."""
   fwd_position(m, d)
   fwd_velocity(m, d)
+  if sensors:
+    # mj_sensorPos after the position stage and mj_sensorVel after the velocity stage; both here
+    # because our transmission (actuator_length, read by actuatorpos) runs in fwd_velocity
+    sensor.sensor_pos(m, d)
+    sensor.sensor_vel(m, d)
   actuation.fwd_actuation(m, d)
   fwd_acceleration(m, d)
   fwd_constraint(m, d)
+  if sensors:
+    sensor.sensor_acc(m, d)
 
 
 def fwd_constraint(m: Model, d: Data):

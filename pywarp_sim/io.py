@@ -12,8 +12,8 @@ import warp as wp
 from .errors import IgnoredModelElementWarning, UnsupportedModelError
 from .types import (
   BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, NCYLPOLY, BiasType, ConeType, Data,
-  DisableBit, DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, Option, Role,
-  TrnType,
+  DisableBit, DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, ObjType, Option,
+  Role, SensorType, TrnType,
 )
 
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)
@@ -28,7 +28,64 @@ def _name(m: mujoco.MjModel, objtype, i: int) -> str:
   return f"'{name}'" if name else f"#{i}"
 
 
-def _validate(m: mujoco.MjModel):
+SENSOR_MODES = ("evaluate", "skip")
+# Sensors whose value reads the post-constraint cacc / cfrc_int (MuJoCo's mj_sensorAcc calls
+# mj_rnePostConstraint for these), and those reading subtree_linvel / subtree_angmom (mj_subtreeVel).
+_RNE_POST_SENSORS = (SensorType.ACCELEROMETER, SensorType.FORCE, SensorType.TORQUE, SensorType.FRAMELINACC,
+                     SensorType.FRAMEANGACC)
+_SUBTREE_VEL_SENSORS = (SensorType.SUBTREELINVEL, SensorType.SUBTREEANGMOM)
+_FRAME_SENSORS = (SensorType.FRAMEPOS, SensorType.FRAMEQUAT, SensorType.FRAMEXAXIS, SensorType.FRAMEYAXIS,
+                  SensorType.FRAMEZAXIS, SensorType.FRAMELINVEL, SensorType.FRAMEANGVEL, SensorType.FRAMELINACC,
+                  SensorType.FRAMEANGACC)
+_TOUCH_ZONES = (GeomType.SPHERE, GeomType.CAPSULE, GeomType.ELLIPSOID, GeomType.CYLINDER, GeomType.BOX)
+
+
+def check_sensors_mode(sensors) -> None:
+  if sensors not in SENSOR_MODES:
+    raise ValueError(f"sensors must be one of {SENSOR_MODES}, got {sensors!r}")
+
+
+def _validate_sensors(m: mujoco.MjModel, sensors: str):
+  """Raises UnsupportedModelError for a sensor pywarp_sim does not evaluate (by name and type);
+  with sensors="skip", warns once instead (Model has no sensors then, sensordata is empty)."""
+  if not m.nsensor:
+    return
+  if sensors == "skip":
+    kinds = sorted({mujoco.mjtSensor(int(t)).name[len("mjSENS_"):].lower() for t in m.sensor_type})
+    warnings.warn(
+      f"model has {m.nsensor} sensor(s) ({', '.join(kinds)}), which were skipped (sensors='skip'): "
+      f"sensordata is empty; pass sensors='evaluate' to compute them", IgnoredModelElementWarning,
+      stacklevel=4)
+    return
+  supported = {int(t) for t in SensorType}
+  frames = {int(t) for t in ObjType}
+  for i in range(m.nsensor):
+    t = int(m.sensor_type[i])
+    kind = mujoco.mjtSensor(t).name[len("mjSENS_"):].lower()
+    what = f"sensor {_name(m, mujoco.mjtObj.mjOBJ_SENSOR, i)} (type {kind})"
+    skip = "or load the model with sensors='skip' (no sensordata)"
+    if t not in supported:
+      raise UnsupportedModelError(
+        f"{what} is not evaluated by pywarp_sim; remove it from <sensor>, {skip}")
+    if t in {int(x) for x in _FRAME_SENSORS}:
+      for role, objtype, objid in (("object", m.sensor_objtype[i], m.sensor_objid[i]),
+                                   ("reference", m.sensor_reftype[i], m.sensor_refid[i])):
+        if objid >= 0 and int(objtype) not in frames:
+          raise UnsupportedModelError(
+            f"{what}: {role} type {mujoco.mjtObj(int(objtype)).name} is not supported; use a body, "
+            f"xbody, geom or site, {skip}")
+    if t == int(SensorType.TOUCH) and int(m.site_type[m.sensor_objid[i]]) not in [int(g) for g in _TOUCH_ZONES]:
+      raise UnsupportedModelError(f"{what}: its site's type {mujoco.mjtGeom(int(m.site_type[m.sensor_objid[i]])).name} "
+                                  f"is no touch zone; use a sphere, capsule, ellipsoid, cylinder or box site, {skip}")
+    if m.sensor_delay[i] > 0 or np.any(m.sensor_interval[i] != 0) or np.any(m.sensor_history[i] != 0):
+      raise UnsupportedModelError(
+        f"{what}: delay / interval / history (delayed or sampled sensors) are not supported; remove "
+        f"those attributes, {skip}")
+    if m.sensor_plugin[i] >= 0:
+      raise UnsupportedModelError(f"{what}: sensor plugins are not supported; remove it, {skip}")
+
+
+def _validate(m: mujoco.MjModel, sensors: str = "evaluate"):
   """Raises UnsupportedModelError for any feature the pipeline would not honour."""
   obj = mujoco.mjtObj
 
@@ -173,12 +230,7 @@ def _validate(m: mujoco.MjModel):
     if m.actuator_plugin[a] >= 0:
       fail("actuator", obj.mjOBJ_ACTUATOR, a, "actuator plugin", "remove the plugin")
 
-  if m.nsensor:
-    kinds = sorted({mujoco.mjtSensor(int(t)).name[len("mjSENS_"):].lower() for t in m.sensor_type})
-    warnings.warn(
-      f"model has {m.nsensor} sensor(s) ({', '.join(kinds)}), which pywarp_sim does not evaluate: "
-      f"there is no sensordata; read the state (sim.qpos, sim.qvel, sim.data.xpos, ...) or evaluate "
-      f"the sensors with mujoco on a copied state", IgnoredModelElementWarning, stacklevel=3)
+  _validate_sensors(m, sensors)
 
 
 def _body_dofend(m: mujoco.MjModel) -> np.ndarray:
@@ -195,14 +247,15 @@ def _names(m: mujoco.MjModel) -> dict:
   obj = mujoco.mjtObj
   kinds = {"body": (obj.mjOBJ_BODY, m.nbody), "joint": (obj.mjOBJ_JOINT, m.njnt),
            "geom": (obj.mjOBJ_GEOM, m.ngeom), "site": (obj.mjOBJ_SITE, m.nsite),
-           "actuator": (obj.mjOBJ_ACTUATOR, m.nu)}
+           "actuator": (obj.mjOBJ_ACTUATOR, m.nu), "sensor": (obj.mjOBJ_SENSOR, m.nsensor)}
   return {k: [mujoco.mj_id2name(m, t, i) or "" for i in range(n)] for k, (t, n) in kinds.items()}
 
 
-def host_tables(m: mujoco.MjModel, nbank: int = 1) -> dict:
+def host_tables(m: mujoco.MjModel, nbank: int = 1, sensors: str = "evaluate") -> dict:
   """Validates a compiled MjModel and reads its tables into numpy arrays (float32 / int32),
-  banked parameters with a leading (nbank,) axis."""
-  _validate(m)
+  banked parameters with a leading (nbank,) axis. sensors="skip": no sensor tables (nsensor 0)."""
+  check_sensors_mode(sensors)
+  _validate(m, sensors)
 
   def i32(x):
     return np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.int32)
@@ -278,11 +331,30 @@ def host_tables(m: mujoco.MjModel, nbank: int = 1) -> dict:
     for w in range(m.tendon_adr[t], m.tendon_adr[t] + m.tendon_num[t]):
       tendon_J[t, m.jnt_dofadr[m.wrap_objid[w]]] += m.wrap_prm[w]
   host["tendon_J"] = tendon_J
+  host.update(_sensor_tables(m, sensors))
   # Geometry of collision geoms is needed by the collision stage; keep MuJoCo's full tables too.
   for key in ("geom_contype", "geom_conaffinity", "geom_condim", "geom_priority", "body_weldid",
               "geom_solmix", "geom_margin", "geom_gap", "geom_solref", "geom_solimp", "geom_rbound"):
     host[key] = np.array(getattr(m, key))
   return host
+
+
+def _sensor_tables(m: mujoco.MjModel, sensors: str) -> dict:
+  """MuJoCo's sensor tables (none with sensors="skip") and the site shapes of touch zones."""
+  n = m.nsensor if sensors == "evaluate" else 0
+
+  def i32(x):
+    return np.ascontiguousarray(np.asarray(x).reshape(-1)[:n], dtype=np.int32)
+
+  return dict(
+    sensor_type=i32(m.sensor_type), sensor_datatype=i32(m.sensor_datatype),
+    sensor_needstage=i32(m.sensor_needstage), sensor_objtype=i32(m.sensor_objtype),
+    sensor_objid=i32(m.sensor_objid), sensor_reftype=i32(m.sensor_reftype), sensor_refid=i32(m.sensor_refid),
+    sensor_adr=i32(m.sensor_adr), sensor_dim=i32(m.sensor_dim),
+    sensor_cutoff=np.ascontiguousarray(np.asarray(m.sensor_cutoff, np.float32).reshape(-1)[:n]),
+    site_type=np.ascontiguousarray(m.site_type, dtype=np.int32).reshape(-1),
+    site_size=np.ascontiguousarray(np.asarray(m.site_size, np.float32).reshape(m.nsite, 3)),
+  )
 
 
 _VEC_DTYPES = {2: wp.vec2, 3: wp.vec3, 4: wp.vec4, 5: _vec5}
@@ -304,8 +376,13 @@ def _to_warp(a: np.ndarray, device, *, vec: bool, banked: bool = False):
 _BANKED = set(BANK_FIELDS) | {"opt_gravity"}
 
 
-def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
+def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | None = None,
+              sensors: str = "evaluate") -> Model:
   """Builds a Model on `device` from a compiled MjModel (validated).
+
+  sensors: "evaluate" (default) computes every sensor into sensordata as MuJoCo does, and a
+  sensor type pywarp_sim does not evaluate raises UnsupportedModelError naming it; "skip"
+  leaves the model without sensors (empty sensordata) and warns.
 
   nconmax: contact capacity per world; default the worst case of the candidate pairs. A
   smaller bound saves memory (constraint rows are sized from it); a world that finds more
@@ -313,7 +390,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   """
   check_sizes(nbank=nbank, nconmax=nconmax)
   device = wp.get_device(device)
-  host = host_tables(mjm, nbank)
+  host = host_tables(mjm, nbank, sensors)
   fields = {f for f in Model.__dataclass_fields__}
   arrays = {}
   for key, val in host.items():
@@ -330,11 +407,19 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
     tolerance=float(o.tolerance), ls_iterations=int(o.ls_iterations),
     ls_tolerance=float(o.ls_tolerance), impratio=float(o.impratio), o_margin=float(o.o_margin),
     gravity=wp.array(host["opt_gravity"], dtype=wp.vec3, device=device),
+    magnetic=tuple(float(x) for x in o.magnetic),
   )
+  nsensor = int(host["sensor_type"].shape[0])
+  sensor_types = {int(t) for t in host["sensor_type"]}
+  names = _names(mjm)
+  names["sensor"] = names["sensor"][:nsensor]
   model = Model(
     nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, na=mjm.na, nbody=mjm.nbody, njnt=mjm.njnt, ngeom=mjm.ngeom,
     ntendon=mjm.ntendon, neq=mjm.neq,
-    nsite=mjm.nsite, nbank=nbank, opt=opt, device=str(device), names=_names(mjm), host=host, mj_model=mjm,
+    nsite=mjm.nsite, nbank=nbank, opt=opt, device=str(device), names=names, host=host, mj_model=mjm,
+    nsensor=nsensor, nsensordata=int(mjm.nsensordata) if nsensor else 0,
+    sensor_rne_postconstraint=bool(sensor_types & {int(t) for t in _RNE_POST_SENSORS}),
+    sensor_subtree_vel=bool(sensor_types & {int(t) for t in _SUBTREE_VEL_SENSORS}),
     meaninertia=float(mjm.stat.meaninertia),
     has_gravcomp=bool(np.any(mjm.body_gravcomp != 0)),
     has_damping=bool(np.any(mjm.dof_damping != 0)),
@@ -345,11 +430,12 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
   return model
 
 
-def load_model(path_or_xml, device=None, nbank: int = 1, nconmax: int | None = None) -> Model:
+def load_model(path_or_xml, device=None, nbank: int = 1, nconmax: int | None = None,
+               sensors: str = "evaluate") -> Model:
   """Loads an MJCF/URDF file (`str | os.PathLike`, or an MJCF XML string) through MuJoCo's
   compiler.
 
-  `path_or_xml` may also be the name of a bundled model ("humanoid").
+  `path_or_xml` may also be the name of a bundled model ("humanoid"). sensors: see put_model.
   """
   from . import models
   check_sizes(nbank=nbank, nconmax=nconmax)
@@ -357,7 +443,7 @@ def load_model(path_or_xml, device=None, nbank: int = 1, nconmax: int | None = N
     mjm = models.mj_model(path_or_xml)
   else:
     mjm = load_mj_model(path_or_xml)
-  return put_model(mjm, device, nbank, nconmax)
+  return put_model(mjm, device, nbank, nconmax, sensors)
 
 
 def check_count(name: str, value, minimum: int = 1, allow_none: bool = False) -> None:
@@ -426,7 +512,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
     nworld=nworld, nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom,
     nsite=m.nsite, ntendon=m.ntendon, neq=m.neq, nwrap=int(m.wrap_jnt.shape[0]),
     nv_pad=max(m.nv, 1), nu_pad=max(m.nu, 1), na_pad=max(m.na, 1), ntendon_pad=max(m.ntendon, 1),
-    neq_pad=max(m.neq, 1),
+    neq_pad=max(m.neq, 1), nsensordata=m.nsensordata, nsensordata_pad=max(m.nsensordata, 1),
     # collision: candidate pairs, their narrowphase slots, the contact capacity
     npair=pairs.npair, npair_pad=max(pairs.npair, 1), nslot_pad=max(pairs.nslot, 1),
     nconmax=pairs.nconmax, ncon_pad=max(pairs.nconmax, 1), nconvex=pairs.nconvex,

@@ -230,6 +230,9 @@ def _fingerprint(sim) -> tuple:
 
 def check_model(m) -> None:
   """Raises RuntimeError for model features the fused native step does not implement."""
+  if m.nsensor:
+    raise RuntimeError(f"backend='native' does not evaluate sensors yet (the model has {m.nsensor}); use "
+                       f"backend='warp', or load the model with sensors='skip'")
   if m.neq:
     raise RuntimeError(f"backend='native' does not support equality constraints (the model has {m.neq}); "
                        f"use backend='warp'")

@@ -250,6 +250,10 @@ class Simulator:
     graph: on CUDA, capture one step into a CUDA graph on first use and replay it
       (`capture()`); a no-op on the CPU.
     nconmax: contact capacity per world (default: every candidate pair's worst case).
+    sensors: "evaluate" (default) computes every sensor of the model into `sim.sensordata`
+      as MuJoCo does (a sensor type pywarp_sim does not evaluate raises UnsupportedModelError
+      naming it); "skip" loads the model without sensors (empty sensordata) and warns. Applies
+      when `model` is a path / XML / name, or a Model built with another setting.
     workspace: "world" (default) keeps every derived and solver array per world; "thread"
       (backend="native") holds a step's intermediate results (com-frame dynamics quantities,
       joint frames, mass-matrix factors, constraint rows, integrator scratch: the fields of
@@ -267,8 +271,9 @@ class Simulator:
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "auto",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
                graph: bool = False, nconmax: int | None = None, workspace: str = "world",
-               reset_on: int = DEFAULT_RESET_ON):
+               reset_on: int = DEFAULT_RESET_ON, sensors: str = "evaluate"):
     from . import io
+    io.check_sensors_mode(sensors)
     check_count("nworld", nworld)
     nworld = int(nworld)  # a numpy integer is a valid count, but Warp's shapes need an int
     check_count("nbank", nbank, allow_none=True)
@@ -287,11 +292,12 @@ class Simulator:
       native_backend.require(device)  # RuntimeError naming why (not built, no CUDA)
     self.device = wp.get_device(device)
     if not isinstance(model, Model):
-      model = io.load_model(model, device=self.device, nbank=nbank or 1, nconmax=nconmax)
+      model = io.load_model(model, device=self.device, nbank=nbank or 1, nconmax=nconmax, sensors=sensors)
     elif (wp.get_device(model.device) != self.device or (nbank is not None and model.nbank != nbank)
-          or (nconmax is not None and model.collision.nconmax != nconmax)):
+          or (nconmax is not None and model.collision.nconmax != nconmax)
+          or (sensors == "skip") != (model.nsensor == 0 and model.mj_model.nsensor > 0)):
       model = put_model(model.mj_model, self.device, nbank or model.nbank,
-                        nconmax if nconmax is not None else model.collision.nconmax)
+                        nconmax if nconmax is not None else model.collision.nconmax, sensors=sensors)
     backend, reason = _choose_backend(backend, self.device, model)
     if backend == "native":
       _native_backend().check_model(model)  # before any state is allocated
@@ -421,6 +427,17 @@ class Simulator:
   def time(self) -> torch.Tensor:
     """(nworld,) simulation time, s."""
     return self._view("time")
+
+  @property
+  def sensordata(self) -> torch.Tensor:
+    """(nworld, nsensordata) sensor values from the last forward/step, MuJoCo's layout and
+    units (`sim.sensor(name)` for one sensor's columns; `model.sensor_names`)."""
+    return self._view("sensordata", self.model.nsensordata)
+
+  def sensor(self, name: str) -> torch.Tensor:
+    """(nworld, dim) view of sensor `name`'s columns of sensordata (e.g. "imu_gyro" -> its 3
+    angular velocities), zero-copy: build observations from it."""
+    return self.sensordata[:, self.model.sensor_columns(name)]
 
   @property
   def ncon(self) -> torch.Tensor:

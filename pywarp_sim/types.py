@@ -122,6 +122,71 @@ class ConstraintType(enum.IntEnum):
   CONTACT_ELLIPTIC = int(_mj.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC)
 
 
+class SensorType(enum.IntEnum):
+  """mjtSensor (the types pywarp_sim evaluates; io rejects the others by name)."""
+  TOUCH = int(_mj.mjtSensor.mjSENS_TOUCH)
+  ACCELEROMETER = int(_mj.mjtSensor.mjSENS_ACCELEROMETER)
+  VELOCIMETER = int(_mj.mjtSensor.mjSENS_VELOCIMETER)
+  GYRO = int(_mj.mjtSensor.mjSENS_GYRO)
+  FORCE = int(_mj.mjtSensor.mjSENS_FORCE)
+  TORQUE = int(_mj.mjtSensor.mjSENS_TORQUE)
+  MAGNETOMETER = int(_mj.mjtSensor.mjSENS_MAGNETOMETER)
+  JOINTPOS = int(_mj.mjtSensor.mjSENS_JOINTPOS)
+  JOINTVEL = int(_mj.mjtSensor.mjSENS_JOINTVEL)
+  TENDONPOS = int(_mj.mjtSensor.mjSENS_TENDONPOS)
+  TENDONVEL = int(_mj.mjtSensor.mjSENS_TENDONVEL)
+  ACTUATORPOS = int(_mj.mjtSensor.mjSENS_ACTUATORPOS)
+  ACTUATORVEL = int(_mj.mjtSensor.mjSENS_ACTUATORVEL)
+  ACTUATORFRC = int(_mj.mjtSensor.mjSENS_ACTUATORFRC)
+  JOINTACTFRC = int(_mj.mjtSensor.mjSENS_JOINTACTFRC)
+  TENDONACTFRC = int(_mj.mjtSensor.mjSENS_TENDONACTFRC)
+  BALLQUAT = int(_mj.mjtSensor.mjSENS_BALLQUAT)
+  BALLANGVEL = int(_mj.mjtSensor.mjSENS_BALLANGVEL)
+  JOINTLIMITPOS = int(_mj.mjtSensor.mjSENS_JOINTLIMITPOS)
+  JOINTLIMITVEL = int(_mj.mjtSensor.mjSENS_JOINTLIMITVEL)
+  JOINTLIMITFRC = int(_mj.mjtSensor.mjSENS_JOINTLIMITFRC)
+  TENDONLIMITPOS = int(_mj.mjtSensor.mjSENS_TENDONLIMITPOS)
+  TENDONLIMITVEL = int(_mj.mjtSensor.mjSENS_TENDONLIMITVEL)
+  TENDONLIMITFRC = int(_mj.mjtSensor.mjSENS_TENDONLIMITFRC)
+  FRAMEPOS = int(_mj.mjtSensor.mjSENS_FRAMEPOS)
+  FRAMEQUAT = int(_mj.mjtSensor.mjSENS_FRAMEQUAT)
+  FRAMEXAXIS = int(_mj.mjtSensor.mjSENS_FRAMEXAXIS)
+  FRAMEYAXIS = int(_mj.mjtSensor.mjSENS_FRAMEYAXIS)
+  FRAMEZAXIS = int(_mj.mjtSensor.mjSENS_FRAMEZAXIS)
+  FRAMELINVEL = int(_mj.mjtSensor.mjSENS_FRAMELINVEL)
+  FRAMEANGVEL = int(_mj.mjtSensor.mjSENS_FRAMEANGVEL)
+  FRAMELINACC = int(_mj.mjtSensor.mjSENS_FRAMELINACC)
+  FRAMEANGACC = int(_mj.mjtSensor.mjSENS_FRAMEANGACC)
+  SUBTREECOM = int(_mj.mjtSensor.mjSENS_SUBTREECOM)
+  SUBTREELINVEL = int(_mj.mjtSensor.mjSENS_SUBTREELINVEL)
+  SUBTREEANGMOM = int(_mj.mjtSensor.mjSENS_SUBTREEANGMOM)
+  CLOCK = int(_mj.mjtSensor.mjSENS_CLOCK)
+
+
+class ObjType(enum.IntEnum):
+  """mjtObj (the frames a frame sensor can name)."""
+  BODY = int(_mj.mjtObj.mjOBJ_BODY)    # the body's inertial frame (xipos, ximat)
+  XBODY = int(_mj.mjtObj.mjOBJ_XBODY)  # the body's own frame (xpos, xmat)
+  GEOM = int(_mj.mjtObj.mjOBJ_GEOM)
+  SITE = int(_mj.mjtObj.mjOBJ_SITE)
+
+
+class DataType(enum.IntEnum):
+  """mjtDataType: how a sensor's cutoff applies (REAL both sides, POSITIVE above, the others not)."""
+  REAL = int(_mj.mjtDataType.mjDATATYPE_REAL)
+  POSITIVE = int(_mj.mjtDataType.mjDATATYPE_POSITIVE)
+  AXIS = int(_mj.mjtDataType.mjDATATYPE_AXIS)
+  QUATERNION = int(_mj.mjtDataType.mjDATATYPE_QUATERNION)
+
+
+class Stage(enum.IntEnum):
+  """mjtStage: the stage after which a sensor is evaluated (sensor_needstage)."""
+  NONE = int(_mj.mjtStage.mjSTAGE_NONE)
+  POS = int(_mj.mjtStage.mjSTAGE_POS)
+  VEL = int(_mj.mjtStage.mjSTAGE_VEL)
+  ACC = int(_mj.mjtStage.mjSTAGE_ACC)
+
+
 class Collider(enum.IntEnum):
   """Narrowphase function of a candidate pair (geom 1 type <= geom 2 type); pywarp_sim's own."""
   PLANE_SPHERE = 0
@@ -190,6 +255,7 @@ class Option:
   impratio: float
   o_margin: float
   gravity: wp.array  # (nbank,) vec3, m/s^2
+  magnetic: tuple = (0.0, -0.5, 0.0)  # global magnetic flux (magnetometer sensors), MuJoCo's units
 
   def disabled(self, bit: int) -> bool:
     return bool(self.disableflags & bit)
@@ -319,6 +385,23 @@ class Model:
   eq_solref: wp.array       # (neq,) vec2
   eq_solimp: wp.array       # (neq,) vec5
   eq_data: wp.array         # (neq, mjNEQDATA) float: anchors, relpose, polycoef, torquescale
+  # sensors (MuJoCo's layout: sensor i writes sensordata[sensor_adr[i] : sensor_adr[i] + sensor_dim[i]])
+  nsensor: int = 0
+  nsensordata: int = 0
+  sensor_type: wp.array = None      # (nsensor,) int SensorType
+  sensor_datatype: wp.array = None  # (nsensor,) int DataType
+  sensor_needstage: wp.array = None  # (nsensor,) int Stage
+  sensor_objtype: wp.array = None   # (nsensor,) int ObjType (or joint, tendon, actuator ... mjtObj)
+  sensor_objid: wp.array = None     # (nsensor,) int
+  sensor_reftype: wp.array = None   # (nsensor,) int ObjType of the reference frame
+  sensor_refid: wp.array = None     # (nsensor,) int, -1: the world frame
+  sensor_adr: wp.array = None       # (nsensor,) int: first column in sensordata
+  sensor_dim: wp.array = None       # (nsensor,) int: columns
+  sensor_cutoff: wp.array = None    # (nsensor,) float: |value| clamp (0: none), sensor units
+  site_type: wp.array = None        # (nsite,) int GeomType: a touch sensor's zone
+  site_size: wp.array = None        # (nsite,) vec3, m
+  sensor_rne_postconstraint: bool = False  # some sensor reads cacc / cfrc_int (mj_rnePostConstraint)
+  sensor_subtree_vel: bool = False  # some sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel)
   meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)
   # collision: static candidate pairs and contact capacity (collision_driver.CollisionPairs)
   collision: object = None
@@ -326,6 +409,21 @@ class Model:
   device: str = "cpu"
   has_gravcomp: bool = False
   has_damping: bool = False
+
+  @property
+  def sensor_names(self) -> list:
+    """Name of each sensor (index -> name, "" when unnamed)."""
+    return self.names.get("sensor", [])
+
+  def sensor_columns(self, name: str) -> slice:
+    """The columns of sensor `name` in sensordata (sensor_adr .. sensor_adr + sensor_dim)."""
+    names = self.sensor_names
+    if name not in names:
+      known = ", ".join(repr(n) for n in names if n) or "none"
+      raise KeyError(f"the model has no sensor named {name!r}; its named sensors: {known}")
+    i = names.index(name)
+    adr = int(self.host["sensor_adr"][i])
+    return slice(adr, adr + int(self.host["sensor_dim"][i]))
 
   def banks(self) -> dict:
     """{name: array} of every parameter bank (BANK_FIELDS, then "opt_gravity"): leading axis
@@ -615,8 +713,10 @@ class Data:
   cdof: wp.array = _array(("nworld", "nv"), vec6, WORKSPACE, "com-based dof motion axis")
   cvel: wp.array = _array(("nworld", "nbody"), vec6, DERIVED, "com-based body velocity")
   cdof_dot: wp.array = _array(("nworld", "nv"), vec6, WORKSPACE, "time derivative of cdof")
-  cacc: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE, "RNE: bias acceleration")
-  cfrc_int: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE, "RNE: bias force")
+  cacc: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE,
+                          "RNE: bias acceleration (with qacc after the solve when a sensor needs it)")
+  cfrc_int: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE,
+                              "RNE: bias force (the interaction force after the solve when a sensor needs it)")
   crb: wp.array = _array(("nworld", "nbody"), vec10, WORKSPACE, "composite rigid-body inertia")
   # mass matrix
   qM: wp.array = _array(("nworld", "nv", "nv"), wp.float32, WORKSPACE,
@@ -652,6 +752,16 @@ class Data:
   ten_length: wp.array = _array(("nworld", "ntendon_pad"), wp.float32, DERIVED, "tendon length, m or rad")
   ten_velocity: wp.array = _array(("nworld", "ntendon_pad"), wp.float32, DERIVED,
                                   "tendon velocity, m/s or rad/s")
+  # sensors (mj_sensorPos / mj_sensorVel / mj_sensorAcc) and what they need beyond the dynamics
+  sensordata: wp.array = _array(("nworld", "nsensordata_pad"), wp.float32, DERIVED,
+                                "sensor values in MuJoCo's layout (Model.sensor_adr, sensor_dim), SI units")
+  subtree_linvel: wp.array = _array(("nworld", "nbody"), wp.vec3, WORKSPACE,
+                                    "subtree com velocity, m/s (mj_subtreeVel, when a sensor needs it)")
+  subtree_angmom: wp.array = _array(("nworld", "nbody"), wp.vec3, WORKSPACE,
+                                    "subtree angular momentum about its com, kg m^2/s (mj_subtreeVel)")
+  cfrc_ext: wp.array = _array(("nworld", "nbody"), vec6, WORKSPACE,
+                              "com-based external force on each body: applied, contact, connect/weld "
+                              "(mj_rnePostConstraint, when a sensor needs it)")
   eq_active: wp.array = _array(("nworld", "neq_pad"), wp.int32, STATE,
                                "equality constraint enabled (user-set)", init="eq_active0")
   contact: Contacts = _group(Contacts, "contacts of the last collision pass (CONTACT_FIELDS)")

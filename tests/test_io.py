@@ -86,14 +86,14 @@ def test_visual_only_mesh_is_accepted():
   assert pws.load_model(xml, device="cpu").ngeom == 2
 
 
-def test_sensors_load_with_a_warning_that_names_them():
-  from pywarp_sim.errors import IgnoredModelElementWarning
+def test_sensors_load_in_mujocos_layout():
+  """Sensors are compiled with MuJoCo's adr/dim layout (evaluated in tests/test_sensor.py)."""
   xml = """<mujoco><worldbody><body name="b"><freejoint/><geom size=".1"/><site name="imu"/></body>
-           </worldbody><sensor><gyro site="imu"/><accelerometer site="imu"/><framequat objtype="site"
+           </worldbody><sensor><gyro site="imu"/><accelerometer name="acc" site="imu"/><framequat objtype="site"
            objname="imu"/></sensor></mujoco>"""
-  with pytest.warns(IgnoredModelElementWarning, match=r"3 sensor\(s\) \(accelerometer, framequat, gyro\).*no sensordata"):
-    m = pws.load_model(xml, device="cpu")
-  assert m.nbody == 2
+  m = pws.load_model(xml, device="cpu")
+  assert m.nsensor == 3 and m.nsensordata == 10 and m.sensor_names == ["", "acc", ""]
+  assert m.sensor_columns("acc") == slice(3, 6)
 
 
 def test_tendon_damping_with_implicitfast_is_rejected():
