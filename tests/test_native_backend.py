@@ -1,14 +1,15 @@
 """Simulator(backend="native"): the fused C++ step against MuJoCo C and the Warp backend.
 
-Every comparison feeds the same float32 state to MuJoCo C (the oracle), to the Warp
-pipeline and to the native step, and uses the tolerances of the Warp tests for the same
-quantity (test_smooth, test_constraint, test_integrators, test_collision), since the native
-step runs the same algorithms in the same float32 precision. Native vs Warp differences come
-from summation order only (tree-sparse products in the solver) and are checked with the same
-bounds. Outputs are filled with NaN before each call, so a stage that writes nothing fails.
+The stage tests against MuJoCo C that both backends pass from one definition are parametrised
+over the backend in their stage's file (test_smooth, test_integrators, test_constraint,
+test_contact; tests/backends.py). This file holds what is the native step's own: comparisons
+with the Warp backend (the same float32 state to MuJoCo C, the Warp pipeline and the native
+step; native vs Warp differences come from summation order only, tree-sparse products in the
+solver, and are checked with the bounds of tests/tolerances.py), bitwise equality of its
+execution modes (threads, lockstep lanes, per-thread workspace, staging, CUDA), its health,
+API and errors. Outputs are filled with NaN before each call, so a stage that writes nothing
+fails.
 """
-
-import warnings
 
 import mujoco
 import numpy as np
@@ -17,45 +18,26 @@ import torch
 import warp as wp
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver, native, native_backend
+from pywarp_sim import native, native_backend
 
 import oracle
 import test_collision as tc
 import test_contact as tcon
 from assets import BALL_HUMANOID
+from backends import simulator
 from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL, CONTACT_TRAJ_QPOS_TOL,
                         CONTACT_TRAJ_QVEL_TOL, CONVERGED_CONTACT_QACC_MAX_TOL, EFC_D_RTOL, EPA_DIST_TYPICAL_TOL,
                         EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL, FORCE_TOL,
                         ISSUE_CONTACT_QACC_MAX_TOL, ISSUE_CONTACT_QACC_MEDIAN_TOL, NATIVE_WARP_CONVEX_TOL,
-                        NATIVE_WARP_QUAD_TIES_FRACTION_TOL, NEWTON_QACC_TOL, POS_TOL, QACC_SMOOTH_TOL, ROT_TOL,
-                        SINGLE_SHOT_EDGE_TOL, SINGLE_SHOT_TOL, TRAJ_TOL, VEL_TOL)
+                        NATIVE_WARP_QUAD_TIES_FRACTION_TOL, NEWTON_QACC_TOL, POS_TOL, SINGLE_SHOT_EDGE_TOL,
+                        SINGLE_SHOT_TOL, VEL_TOL)
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
-DSBL = mujoco.mjtDisableBit
 INT = mujoco.mjtIntegrator
-MODELS = ["humanoid", "ball_humanoid", "actuator_zoo", "two_trees"]
 # fixed tendons: the walker (limits, frictionloss, spring deadband, damper, tendon actuators)
 # and the tendon humanoid (limited hamstrings, frictionloss, spring, tendon motor; no damper)
 TENDON_MODELS = ["tendon_walker", "tendon_humanoid"]
-NWORLD = 6
-
-# Fields a user reads after forward/step, all written by the native step.
-_SMOOTH_FIELDS = {
-  "xpos": POS_TOL, "xquat": ROT_TOL, "xmat": ROT_TOL, "xipos": POS_TOL, "geom_xpos": POS_TOL,
-  "geom_xmat": ROT_TOL, "subtree_com": POS_TOL, "qfrc_bias": FORCE_TOL, "qfrc_passive": FORCE_TOL,
-  "qfrc_actuator": FORCE_TOL, "actuator_force": FORCE_TOL, "qfrc_smooth": FORCE_TOL,
-  "qacc_smooth": QACC_SMOOTH_TOL, "qacc": QACC_SMOOTH_TOL,
-  "ten_length": POS_TOL, "ten_velocity": VEL_TOL, "actuator_length": POS_TOL,
-  "actuator_velocity": VEL_TOL,
-}
-
-
-def _sim(mjm, nworld, backend, **kw):
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
-    model = pws.put_model(mjm, "cpu")
-  return pws.Simulator(model, nworld=nworld, device="cpu", backend=backend, **kw)
 
 
 def _fill_contact_nan(d):
@@ -83,29 +65,6 @@ def _mj_forward(mjm, state, w):
 def _ours(sim, field, w, n=None):
   arr = getattr(sim.data, field).numpy()[w]
   return arr if n is None else arr.reshape(-1)[:n]
-
-
-# ---------------------------------------------------------------------------------------------
-# smooth dynamics (constraints disabled)
-
-
-@pytest.mark.parametrize("name", MODELS + TENDON_MODELS)
-def test_smooth_forward_matches_mujoco_and_warp(name):
-  mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONSTRAINT,))
-  state = oracle.random_state(mjm, NWORLD, seed=11)
-  nat, ref = _sim(mjm, NWORLD, "native"), _sim(mjm, NWORLD, "warp")
-  _forward(nat, state)
-  _forward(ref, state)
-  for w in range(NWORLD):
-    mjd = _mj_forward(mjm, state, w)
-    for field, tol in _SMOOTH_FIELDS.items():
-      expected = getattr(mjd, field)
-      n = expected.size
-      err = oracle.rel_err(_ours(nat, field, w, n), expected.reshape(-1))
-      assert err < tol, f"{name} world {w}: native {field} vs MuJoCo {err:.2e}"
-      err = oracle.rel_err(_ours(nat, field, w, n), _ours(ref, field, w, n))
-      assert err < tol, f"{name} world {w}: native {field} vs Warp {err:.2e}"
-  assert (nat.data.efc.nefc.numpy() == 0).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +98,7 @@ def test_contact_states_match_mujoco_and_warp(solver, cone):
   mjm = _converged_humanoid(solver, cone)
   state = _falling_states(oracle.mj_model("humanoid"), 16, seed=5)
   n = len(state[0])
-  nat, ref = _sim(mjm, n, "native"), _sim(mjm, n, "warp")
+  nat, ref = simulator(mjm, n, "native"), simulator(mjm, n, "warp")
   _forward(nat, state)
   _forward(ref, state)
   ncon, nefc = nat.data.contact.ncon.numpy(), nat.data.efc.nefc.numpy()
@@ -178,7 +137,7 @@ def test_primitive_colliders_match_mujoco(t1, t2, margin, gap):
   mjm = mujoco.MjModel.from_xml_string(tc._pair_xml(t1, t2, margin, gap))
   n = tc.NWORLD
   qpos = tc._random_states(mjm, np.random.default_rng(tc._seed(t1, t2, margin)), n)
-  sim = _sim(mjm, n, "native")
+  sim = simulator(mjm, n, "native")
   state = (qpos, np.zeros((n, mjm.nv)), np.zeros((n, 0)), np.zeros((n, 0)))
   _forward(sim, state)
   err = tc.Errors()
@@ -196,7 +155,7 @@ def test_limits_and_friction_match_mujoco():
   mjm = _converged_humanoid(mujoco.mjtSolver.mjSOL_NEWTON)
   mjm.dof_frictionloss[:] = 0.3
   state = _falling_states(oracle.mj_model("humanoid"), 8, seed=9)
-  nat = _sim(mjm, len(state[0]), "native")
+  nat = simulator(mjm, len(state[0]), "native")
   _forward(nat, state)
   types = set()
   for w in range(len(state[0])):
@@ -230,7 +189,7 @@ def _native_and_warp_at(mjm, states):
   qpos, qvel, ctrl, act, warm = states
   sims = []
   for backend in ("native", "warp"):
-    sim = _sim(mjm, len(qpos), backend)
+    sim = simulator(mjm, len(qpos), backend)
     sim.data.qacc_warmstart.assign(warm.astype(np.float32))
     _forward(sim, (qpos, qvel, ctrl, act))
     sims.append(sim)
@@ -319,55 +278,6 @@ def test_pgs_elliptic_matches_mujoco_and_warp(name):
 # trajectories
 
 
-@pytest.mark.parametrize("name,integrator", [
-  (name, integrator) for name in MODELS + TENDON_MODELS
-  for integrator in (INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4)
-  # io rejects the walker's tendon damping with implicitfast (as the Warp backend)
-  if not (name == "tendon_walker" and integrator == INT.mjINT_IMPLICITFAST)])
-def test_trajectory_matches_mj_step(name, integrator):
-  """100 steps, constraints disabled (test_integrators' setup): native vs mj_step and Warp."""
-  mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONSTRAINT,), integrator=integrator)
-  qpos, qvel, ctrl, act = oracle.random_state(mjm, 3, seed=7, qvel_scale=0.1, qpos_scale=0.1)
-  ctrl *= 0.05
-  state = (qpos, qvel, ctrl, act)
-  nat, ref = _sim(mjm, 3, "native"), _sim(mjm, 3, "warp")
-  for sim in (nat, ref):
-    oracle.set_state(sim.data, *state)
-  refs = [oracle.mj_data(mjm, *(s[w] for s in state)) for w in range(3)]
-  nat.step(100)
-  ref.step(100)
-  for _ in range(100):
-    for mjd in refs:
-      mujoco.mj_step(mjm, mjd)
-  for w, mjd in enumerate(refs):
-    for field in ("qpos", "qvel", "act"):
-      expected = getattr(mjd, field)
-      ours = _ours(nat, field, w, expected.size)
-      assert oracle.rel_err(ours, expected) < TRAJ_TOL, f"{name} {integrator.name} {field} vs MuJoCo"
-      assert oracle.rel_err(ours, _ours(ref, field, w, expected.size)) < TRAJ_TOL, f"{field} vs Warp"
-    assert abs(nat.data.time.numpy()[w] - mjd.time) < 1e-5
-  assert (nat.health == 0).all()
-
-
-@pytest.mark.parametrize("integrator", [INT.mjINT_EULER, INT.mjINT_IMPLICITFAST, INT.mjINT_RK4])
-def test_qacc_and_warmstart_after_step_match_mj_step(integrator):
-  """test_integrators' check through the native step: after mj_step MuJoCo 4.0 leaves the
-  forward qacc (Euler, implicitfast) or RK4's effective acceleration in qacc."""
-  mjm = oracle.mj_model("humanoid", integrator=integrator)
-  state = oracle.random_state(mjm, 3, seed=3, qvel_scale=0.5, qpos_scale=0.1)
-  nat = _sim(mjm, 3, "native")
-  oracle.set_state(nat.data, *state)
-  oracle.fill_nan(nat.data)
-  nat.step(1)
-  for w in range(3):
-    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
-    mujoco.mj_step(mjm, mjd)
-    for field in ("qacc", "qacc_warmstart"):
-      err = oracle.rel_err(_ours(nat, field, w), getattr(mjd, field))
-      assert err < QACC_SMOOTH_TOL, f"{integrator.name} world {w}: {field} vs MuJoCo {err:.2e}"
-
-
-
 def _landing_matches_mujoco_and_warp(mjm, z, nstep, label):
   """4 worlds dropped from root height z with small random qvel/ctrl: after nstep steps the
   native qpos/qvel match mj_step and the Warp backend (CONTACT_TRAJ_*_TOL), health equal.
@@ -379,7 +289,7 @@ def _landing_matches_mujoco_and_warp(mjm, z, nstep, label):
   qvel = rng.normal(0, 0.1, (nworld, mjm.nv))
   ctrl = rng.uniform(-0.2, 0.2, (nworld, mjm.nu))
   state = (qpos, qvel, ctrl, np.zeros((nworld, 0)))
-  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
+  nat, ref = simulator(mjm, nworld, "native"), simulator(mjm, nworld, "warp")
   for sim in (nat, ref):
     oracle.set_state(sim.data, *state)
   refs = [oracle.mj_data(mjm, *(s[w] for s in state)) for w in range(nworld)]
@@ -439,7 +349,7 @@ def test_pgs_elliptic_trajectory_matches_warp(name):
   qpos[:, 2] += 0.05
   state = (qpos, rng.normal(0, 0.1, (nworld, mjm.nv)), rng.uniform(-0.2, 0.2, (nworld, mjm.nu)),
            np.zeros((nworld, 0)))
-  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
+  nat, ref = simulator(mjm, nworld, "native"), simulator(mjm, nworld, "warp")
   for sim in (nat, ref):
     oracle.set_state(sim.data, *state)
   for stretch in range(10):
@@ -467,7 +377,7 @@ def _convex_pair_contacts(t1, t2, margin, n):
   state = (qpos, np.zeros((n, mjm.nv)), np.zeros((n, 0)), np.zeros((n, 0)))
   out = []
   for backend in ("native", "warp"):
-    sim = _sim(mjm, n, backend)
+    sim = simulator(mjm, n, backend)
     _forward(sim, state)
     out.append([tc._our_contacts(sim.data, w) for w in range(n)])
   refs = [tc._mj_contacts(_mj_forward(mjm, state, w)) for w in range(n)]
@@ -536,7 +446,7 @@ def test_convex_single_shot_poses_match_mujoco(case):
   xml = tc._pair_xml(t1, t2).replace('<body name="b" pos="0 0 0.5">', '<body name="b">')
   mjm = mujoco.MjModel.from_xml_string(xml)
   state = (np.r_[p1, q1, p2, q2][None, :], np.zeros((1, mjm.nv)), np.zeros((1, 0)), np.zeros((1, 0)))
-  sim = _sim(mjm, 1, "native")
+  sim = simulator(mjm, 1, "native")
   _forward(sim, state)
   ours, ref = tc._our_contacts(sim.data, 0), tc._mj_contacts(_mj_forward(mjm, state, 0))
   assert len(ref) == count and len(ours) == count
@@ -595,7 +505,7 @@ def test_convex_trajectory_matches_warp(name, restart):
   qpos, qvel, ctrl, act, _ = tcon._convex_states(name, mujoco.mjtCone.mjCONE_PYRAMIDAL)
   nworld = 4
   state = (qpos[:nworld], qvel[:nworld], ctrl[:nworld], act[:nworld])
-  nat, ref = _sim(mjm, nworld, "native"), _sim(mjm, nworld, "warp")
+  nat, ref = simulator(mjm, nworld, "native"), simulator(mjm, nworld, "warp")
   for sim in (nat, ref):
     oracle.set_state(sim.data, *state)
   nconvex = 0
@@ -623,12 +533,12 @@ def test_convex_trajectory_matches_warp(name, restart):
 
 def _humanoid_sims(nworld, **kw):
   mjm = oracle.mj_model("humanoid")
-  return mjm, _sim(mjm, nworld, "native", **kw), _sim(mjm, nworld, "warp", **kw)
+  return mjm, simulator(mjm, nworld, "native", **kw), simulator(mjm, nworld, "warp", **kw)
 
 
 def test_nonfinite_world_is_flagged_and_isolated():
   mjm, nat, ref = _humanoid_sims(3)
-  clean = _sim(mjm, 3, "native")
+  clean = simulator(mjm, 3, "native")
   state = _falling_states(mjm, 3, seed=1)
   for sim in (nat, ref, clean):
     oracle.set_state(sim.data, *state)
@@ -741,7 +651,7 @@ def test_threads_give_identical_results():
   state = _falling_states(mjm, 8, seed=4)
   results = []
   for threads in (1, 2):
-    sim = _sim(mjm, 8, "native")
+    sim = simulator(mjm, 8, "native")
     native_backend.set_num_threads(sim, threads)
     oracle.set_state(sim.data, *state)
     sim.step(10)
@@ -828,8 +738,8 @@ def test_convex_iteration_cap_is_checked():
   mjm = mujoco.MjModel.from_xml_string(BALL_HUMANOID)  # ellipsoid and cylinder geoms collide
   mjm.opt.ccd_iterations = native._native.ccd_max_iterations + 1
   with pytest.raises(RuntimeError, match=r"ccd_iterations <= \d+.*ccd_iterations = \d+.*backend='warp'"):
-    _sim(mjm, 2, "native")
-  _sim(mjm, 2, "warp")  # the Warp backend sizes its pool from the option
+    simulator(mjm, 2, "native")
+  simulator(mjm, 2, "warp")  # the Warp backend sizes its pool from the option
 
 
 def test_unavailable_backends_raise_clear_errors(monkeypatch):
@@ -987,7 +897,7 @@ def test_lockstep_groups_match_per_world_path_bitwise(name, integrator):
   scales = torch.as_tensor(np.random.default_rng(3).uniform(0.8, 1.25, (n, 1)), dtype=torch.float32)
   runs = []
   for lanes, threads in ((False, 1), (True, 1), (True, 2)):
-    sim = _sim(mjm, n, "native", nbank=n, auto_reset=True)
+    sim = simulator(mjm, n, "native", nbank=n, auto_reset=True)
     banks = [getattr(sim.model, b) for b in ("body_mass", "body_inertia", "body_ipos", "dof_armature",
                                              "dof_damping", "actuator_gainprm")] + [sim.model.opt.gravity]
     for bank in banks:
@@ -1022,7 +932,7 @@ THREAD_WS_FIELDS = tuple(f for f in LANE_FIELDS if f not in native_backend.WORKS
 
 
 def _thread_ws_run(mjm, n, state, workspace, threads, lanes, nsteps=25, staging=False):
-  sim = _sim(mjm, n, "native", nbank=n, auto_reset=True, workspace=workspace)
+  sim = simulator(mjm, n, "native", nbank=n, auto_reset=True, workspace=workspace)
   wp.to_torch(sim.model.body_mass).mul_(torch.linspace(0.8, 1.25, n).view(n, 1))
   native_backend.set_num_threads(sim, threads)
   native_backend.set_lanes(sim, lanes)
@@ -1066,17 +976,17 @@ def test_thread_workspace_matches_per_world_workspace_bitwise(name, integrator):
 
 def test_thread_workspace_memory_and_errors():
   mjm = oracle.mj_model("humanoid")
-  world = _sim(mjm, 64, "native")
-  thread = _sim(mjm, 64, "native", workspace="thread")
+  world = simulator(mjm, 64, "native")
+  thread = simulator(mjm, 64, "native", workspace="thread")
   a, b = native_backend.state_bytes_per_world(world), native_backend.state_bytes_per_world(thread)
   assert a["workspace"] == 0 and b["data"] < a["data"] / 5, (a, b)
   rows = native_backend.workspace_rows("cpu", thread.model)
   assert rows == 8 * native._native.openmp_max_threads()
   assert b["workspace"] * 64 == pytest.approx(rows * (a["data"] - b["data"]))
   with pytest.raises(ValueError, match="workspace='thread'.*backend='native'"):
-    _sim(mjm, 4, "warp", workspace="thread")
+    simulator(mjm, 4, "warp", workspace="thread")
   with pytest.raises(ValueError, match="workspace must be"):
-    _sim(mjm, 4, "native", workspace="slot")
+    simulator(mjm, 4, "native", workspace="slot")
   assert thread.xpos.shape == world.xpos.shape  # poses stay per world
   with pytest.raises(AttributeError, match="sim.qM is solver workspace held per thread"):
     thread.qM
@@ -1093,7 +1003,7 @@ def test_lockstep_groups_follow_model_edits_and_integrator_changes():
   state = _driven_states(mjm, n, seed=4)
   out = []
   for lanes in (False, True):
-    sim = _sim(mjm, n, "native")
+    sim = simulator(mjm, n, "native")
     native_backend.set_lanes(sim, lanes)
     oracle.set_state(sim.data, *state)
     sim.step(3)

@@ -1,0 +1,32 @@
+"""The two backends a stage test runs on, from one test definition.
+
+"warp" is the Warp reference pipeline (Simulator.forward is forward.forward(m, d), step is
+forward.step plus the health check); "native" is the fused C++ step (kernels/*.h through
+native_backend), which computes the same quantities in the same float32 precision. A test
+parametrised with BACKENDS feeds both the same state and holds both to the same named
+tolerance (tests/tolerances.py) against MuJoCo C; the native case is skipped, with the
+reason, where the module is not built.
+"""
+
+import warnings
+
+import pytest
+
+import pywarp_sim as pws
+from pywarp_sim import collision_driver, native
+
+BACKENDS = [
+  pytest.param("warp", id="warp"),
+  pytest.param("native", id="native", marks=pytest.mark.skipif(
+    not native.available("cpu"), reason=f"native backend not built: {native.unavailable_reason('cpu')}")),
+]
+
+
+def simulator(mjm, nworld: int, backend: str, **kw) -> pws.Simulator:
+  """A CPU Simulator of the MjModel on the backend ("warp" or "native"); sim.model and sim.data
+  are the Model and Data a stage test reads, sim.forward() / sim.step() run the pipeline.
+  Models with convex pairs warn once at load time (ConvexCollisionWarning), not per test."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
+    model = pws.put_model(mjm, "cpu")
+  return pws.Simulator(model, nworld=nworld, device="cpu", backend=backend, **kw)
