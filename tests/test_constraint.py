@@ -1,22 +1,23 @@
 """Constraint rows and solvers against MuJoCo C: joint limits and dof friction (contacts are
-covered in test_contact.py)."""
+covered in test_contact.py), on both backends (tests/backends.py)."""
 
 import mujoco
 import numpy as np
 import pytest
 
-import pywarp_sim as pws
-from pywarp_sim import forward
-
 import oracle
+from backends import BACKENDS, simulator
 from tolerances import CG_QACC_TOL, EFC_AREF_TOL, EFC_D_RTOL, EFC_ROW_TOL, NEWTON_QACC_TOL
 
 DSBL = mujoco.mjtDisableBit
 NWORLD = 4
 
 
-def _limited(name, solver, seed):
-  mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONTACT,))
+def _limited(name, solver, seed, backend="warp", disable=()):
+  """(mjm, sim, state): the model with every non-free joint limited to +-0.2 rad and dof
+  friction on, contacts (and the flags in disable) off, on the backend at NWORLD random states,
+  every derived array NaN."""
+  mjm = oracle.mj_model(name, disable=(DSBL.mjDSBL_CONTACT, *disable))
   mjm.opt.solver = solver
   mjm.opt.iterations = 100
   mjm.opt.ls_iterations = 50
@@ -24,20 +25,21 @@ def _limited(name, solver, seed):
   mjm.dof_frictionloss[:] = 0.3
   mjm.jnt_limited[:] = mjm.jnt_type != mujoco.mjtJoint.mjJNT_FREE
   mjm.jnt_range[:] = np.array([-0.2, 0.2])
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, NWORLD, "cpu")
+  sim = simulator(mjm, NWORLD, backend)
   state = oracle.random_state(mjm, NWORLD, seed)
-  oracle.set_state(d, *state)
-  oracle.fill_nan(d)
-  return mjm, m, d, state
+  oracle.set_state(sim.data, *state)
+  oracle.fill_nan(sim.data)
+  return mjm, sim, state
 
 
 @pytest.mark.parametrize("solver,tol", [(mujoco.mjtSolver.mjSOL_NEWTON, NEWTON_QACC_TOL),
                                         (mujoco.mjtSolver.mjSOL_CG, CG_QACC_TOL)])
 @pytest.mark.parametrize("name", ["ball_humanoid", "actuator_zoo", "humanoid"])
-def test_limits_and_friction_match_mujoco(name, solver, tol):
-  mjm, m, d, state = _limited(name, solver, seed=3)
-  forward.forward(m, d)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_limits_and_friction_match_mujoco(name, solver, tol, backend):
+  mjm, sim, state = _limited(name, solver, seed=3, backend=backend)
+  sim.forward()
+  d = sim.data
   nefc = d.efc.nefc.numpy()
   worst = 0.0
   for w in range(NWORLD):
@@ -54,17 +56,16 @@ def test_limits_and_friction_match_mujoco(name, solver, tol):
     worst = max(worst, err)
     assert err < tol, f"{name} {solver.name} world {w}: qacc error {err:.2e}"
     assert oracle.rel_err(d.qfrc_constraint.numpy()[w], mjd.qfrc_constraint) < tol
-  print(f"\n{name} {solver.name}: worst qacc rel err {worst:.2e}")
+  print(f"\n{name} {solver.name} {backend}: worst qacc rel err {worst:.2e}")
 
 
 @pytest.mark.parametrize("flag", [DSBL.mjDSBL_LIMIT, DSBL.mjDSBL_FRICTIONLOSS, DSBL.mjDSBL_CONSTRAINT])
-def test_constraint_disable_flags(flag):
-  mjm, m, d, state = _limited("ball_humanoid", mujoco.mjtSolver.mjSOL_NEWTON, seed=4)
-  mjm.opt.disableflags |= int(flag)
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, NWORLD, "cpu")
-  oracle.set_state(d, *state)
-  forward.forward(m, d)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_constraint_disable_flags(flag, backend):
+  mjm, sim, state = _limited("ball_humanoid", mujoco.mjtSolver.mjSOL_NEWTON, seed=4, backend=backend,
+                             disable=(flag,))
+  sim.forward()
+  d = sim.data
   for w in range(NWORLD):
     mjd = oracle.mj_data(mjm, *(s[w] for s in state))
     mujoco.mj_forward(mjm, mjd)
@@ -72,13 +73,15 @@ def test_constraint_disable_flags(flag):
     assert oracle.rel_err(d.qacc.numpy()[w], mjd.qacc) < NEWTON_QACC_TOL
 
 
-def test_limited_trajectory_matches_mj_step():
-  mjm, m, d, state = _limited("actuator_zoo", mujoco.mjtSolver.mjSOL_NEWTON, seed=5)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_limited_trajectory_matches_mj_step(backend):
+  mjm, sim, state = _limited("actuator_zoo", mujoco.mjtSolver.mjSOL_NEWTON, seed=5, backend=backend)
+  d = sim.data
   qpos, qvel, ctrl, act = state
   oracle.set_state(d, qpos, qvel, ctrl, act)
   refs = [oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w]) for w in range(NWORLD)]
+  sim.step(100)
   for _ in range(100):
-    forward.step(m, d)
     for mjd in refs:
       mujoco.mj_step(mjm, mjd)
   for w, mjd in enumerate(refs):
