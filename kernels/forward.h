@@ -1,3 +1,4 @@
+// Twin of pywarp_sim/forward.py: the orchestrator, the only file that calls the stages.
 // The fused mj_step of ONE world: forward (smooth_stages: kinematics → com → crb + factor →
 // com_vel → rne; forward_rest: tendons → collision → constraint rows → transmission → passive →
 // actuation → smooth acceleration → Newton/CG/PGS solver), the model's integrator (Euler with
@@ -12,11 +13,15 @@
 // world (csrc/cuda_launch.cu).
 #pragma once
 
+#include "actuation.h"
 #include "collision_driver.h"
 #include "constraint.h"
-#include "step_math.h"
+#include "passive.h"
+#include "sensor.h"
 #include "smooth.h"
 #include "solver.h"
+#include "step_math.h"
+#include "support.h"
 #include "types.h"
 
 namespace pws {
@@ -49,6 +54,24 @@ PWS_HD inline void smooth_stages(const ModelView<T>& m, const World<T>& d) {
   rne(m, d);
 }
 
+// ---- mj_fwdAcceleration (forward._qfrc_smooth + solve_m) -----------------------------------
+
+template <typename T>
+PWS_HD inline void fwd_acceleration(const ModelView<T>& m, const World<T>& d) {
+  const int nv = m.nv;
+  for (int i = 0; i < nv; ++i)
+    d.qfrc_smooth[i] = d.qfrc_passive[i] - d.qfrc_bias[i] + d.qfrc_applied[i] + d.qfrc_actuator[i];
+  for (int b = 1; b < m.nbody; ++b) {
+    Vec6<T> xfrc = load6(d.xfrc_applied + 6 * b);
+    bool nonzero = false;  // mju_isZero: NaN counts as nonzero (it reaches qacc and is flagged)
+    for (int k = 0; k < 6; ++k) nonzero = nonzero || xfrc[k] != T(0);
+    if (nonzero)
+      apply_ft(m, d, b, load3(d.xipos + 3 * b), ang(xfrc), lin(xfrc), d.qfrc_smooth);
+  }
+  for (int i = 0; i < nv; ++i) d.qacc_smooth[i] = d.qfrc_smooth[i];
+  solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, d.qacc_smooth);
+}
+
 // The rest of mj_forward after smooth_stages: tendons, collision, constraint rows,
 // transmission, passive and actuator forces, the smooth acceleration and the solver.
 // apart (optional): the pairs' bounding-sphere tests, done beforehand (see collision).
@@ -76,11 +99,13 @@ PWS_HD inline void begin_step(const World<T>& d) {
 }
 
 // kConvexPairs: compile the GJK/EPA collider in (ModelView::has_convex picks the instance).
-// Entry points call begin_step first; RK4's stage evaluations do not.
+// Entry points call begin_step first; RK4's stage evaluations do not, and skip the sensors
+// (with_sensors false), as MuJoCo's mj_forwardSkip(skipsensor=1).
 template <typename T, bool kConvexPairs = true>
-PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d) {
+PWS_HD inline void forward_world(const ModelView<T>& m, const World<T>& d, bool with_sensors = true) {
   smooth_stages(m, d);
   forward_rest<T, kConvexPairs>(m, d);
+  if (with_sensors) sensors(m, d);
 }
 
 // mj_integratePos (forward.integrate_pos): qpos_to = qpos_from (+) scale * qvel * dt.
@@ -220,7 +245,7 @@ PWS_HD inline void integrate(const ModelView<T>& m, const World<T>& d) {
     rk4_begin(m, d);
     for (int stage = 0; stage < 4; ++stage) {
       rk4_stage(m, d, stage);
-      if (stage < 3) forward_world<T, kConvexPairs>(m, d);
+      if (stage < 3) forward_world<T, kConvexPairs>(m, d, false);
     }
     rk4_end(m, d);
   } else if (m.integrator == kIntImplicitFast) {

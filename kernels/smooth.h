@@ -1,17 +1,14 @@
-// Smooth dynamics of one world: kinematics, com quantities, composite inertia and the
-// tree L'DL factor, fixed tendons, bias forces (RNE), transmission, passive forces, actuation
-// and the smooth acceleration. Same algorithms and ordering as pywarp_sim/smooth.py,
-// passive.py, actuation.py and forward.py (the Warp reference), one world at a time.
+// Twin of pywarp_sim/smooth.py: smooth dynamics of one world, the position and velocity stages
+// before collision: kinematics, com quantities, composite inertia and the tree L'DL factor of
+// qM, bias forces (RNE), fixed tendons and the actuator transmission. Same algorithms and
+// ordering as the Warp kernels of smooth.py, one world at a time (templated on the scalar, so
+// kernels/lanes.h runs the model-branching ones for eight worlds at once).
 #pragma once
 
 #include "step_math.h"
 #include "types.h"
 
 namespace pws {
-
-// DynType / GainType / BiasType codes (pywarp_sim.types)
-enum : int { kDynNone = 0, kDynIntegrator = 1, kDynFilter = 2, kDynFilterExact = 3 };
-enum : int { kGainAffine = 1, kBiasAffine = 1 };
 
 // ---- mj_kinematics (smooth._kinematics, smooth._frame_poses) ------------------------------
 
@@ -160,7 +157,7 @@ PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
   }
 }
 
-// ---- tree L'DL (smooth.factor_tree / solve_tree); matrices are dense (nv, nv) row-major ----
+// ---- tree L'DL of qM (smooth.factor_tree; support.h solves with it); dense (nv, nv) ----
 
 template <typename T>
 PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_inv) {
@@ -179,28 +176,6 @@ PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_i
     }
   }
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
-}
-
-template <typename T>
-PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, const T* diag_inv, T* x) {
-  // dense over columns below i (zero outside i's ancestors, see factor_tree), same order per entry
-  for (int i = nv - 1; i >= 0; --i) {
-    T xi = x[i];
-    const T* li = LD + i * nv;
-    auto nonzero = xi != T(0);  // skipped where x[i] is zero (as the chain walk)
-    if (pws_any(nonzero))
-      for (int j = 0; j < i; ++j) x[j] = pws_select(nonzero, x[j] - li[j] * xi, x[j]);
-  }
-  for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  // a dense dot product too (the sum in another order than the chain walk: rounding only)
-  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + i * nv, x, i);
-}
-
-// res = qM vec; qM is the dense symmetric (nv, nv) matrix (zeros outside the tree sparsity),
-// so dense row dot products, which vectorise, beat walking dof_parentid chains. res != vec.
-template <typename T>
-PWS_HD inline void mul_m(int nv, const T* qM, const T* vec, T* res) {
-  for (int i = 0; i < nv; ++i) res[i] = dot_n(qM + i * nv, vec, nv);
 }
 
 template <typename T>
@@ -306,217 +281,6 @@ PWS_HD inline void transmission(const ModelView<T>& m, const World<T>& d) {
       d.actuator_velocity[a] = d.qvel[m.jnt_dofadr[id]] * gear;
     }
   }
-}
-
-// ---- mj_applyFT (support.apply_ft) ---------------------------------------------------------
-
-template <typename T>
-PWS_HD inline void apply_ft(const ModelView<T>& m, const World<T>& d, int body, const Vec3<T>& point,
-                            const Vec3<T>& force, const Vec3<T>& torque, T* qfrc) {
-  Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
-  for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i])
-    qfrc[i] += point_jac_dot(load6(d.cdof + 6 * i), rel, force, torque);
-}
-
-// ---- mj_passive (passive._spring_damper, passive._gravcomp) --------------------------------
-
-template <typename T>
-PWS_HD inline void passive(const ModelView<T>& m, const World<T>& d) {
-  const int nv = m.nv;
-  for (int i = 0; i < nv; ++i) d.qfrc_gravcomp[i] = T(0);
-  for (int j = 0; j < m.njnt; ++j) {
-    int jtype = m.jnt_type[j];
-    int padr = m.jnt_qposadr[j];
-    int dadr = m.jnt_dofadr[j];
-    int ndof = jtype == kJointFree ? 6 : (jtype == kJointBall ? 3 : 1);
-    for (int i = 0; i < ndof; ++i) d.qfrc_spring[dadr + i] = T(0);
-    T k = d.jnt_stiffness[j];
-    if (m.en_spring && k != T(0)) {
-      if (jtype == kJointFree) {
-        for (int i = 0; i < 3; ++i) d.qfrc_spring[dadr + i] = -k * (d.qpos[padr + i] - m.qpos_spring[padr + i]);
-        padr += 3;
-      }
-      if (jtype == kJointFree || jtype == kJointBall) {
-        Quat<T> quat = quat_unit(load4(d.qpos + padr));
-        Vec3<T> dif = sub_quat(quat, load4(m.qpos_spring + padr));
-        int rot = ndof - 3;
-        for (int i = 0; i < 3; ++i) d.qfrc_spring[dadr + rot + i] = -k * dif[i];
-      } else {
-        d.qfrc_spring[dadr] = -k * (d.qpos[padr] - m.qpos_spring[padr]);
-      }
-    }
-    for (int i = 0; i < ndof; ++i) {
-      T damper = T(0);
-      if (m.en_damper) damper = -d.dof_damping[dadr + i] * d.qvel[dadr + i];
-      d.qfrc_damper[dadr + i] = damper;
-      d.qfrc_passive[dadr + i] = d.qfrc_spring[dadr + i] + damper;
-    }
-  }
-  // fixed tendons: spring outside the rest-length deadband [lengthspring0, lengthspring1],
-  // damper; both act through tendon_J' (passive._tendon_spring_damper)
-  if ((m.en_spring || m.en_damper) && m.ntendon) {
-    for (int t = 0; t < m.ntendon; ++t) {
-      T spring = T(0), damper = T(0);
-      if (m.en_spring) {
-        T length = d.ten_length[t];
-        const T* rest = m.tendon_lengthspring + 2 * t;
-        if (length > rest[1])
-          spring = m.tendon_stiffness[t] * (rest[1] - length);
-        else if (length < rest[0])
-          spring = m.tendon_stiffness[t] * (rest[0] - length);
-      }
-      if (m.en_damper) damper = -m.tendon_damping[t] * d.ten_velocity[t];
-      if (spring != T(0) || damper != T(0)) {
-        const T* jt = m.tendon_J + (int64_t)t * nv;
-        for (int i = 0; i < nv; ++i) {
-          T j = jt[i];
-          if (j != T(0)) {
-            d.qfrc_spring[i] += j * spring;
-            d.qfrc_damper[i] += j * damper;
-            d.qfrc_passive[i] += j * (spring + damper);
-          }
-        }
-      }
-    }
-  }
-  if ((m.en_spring || m.en_damper) && m.has_gravcomp && m.en_gravity) {
-    Vec3<T> g = load3(d.gravity);
-    for (int b = 1; b < m.nbody; ++b) {
-      T gc = m.body_gravcomp[b];
-      if (gc != T(0)) {
-        Vec3<T> force = -g * (d.body_mass[b] * gc);
-        apply_ft(m, d, b, load3(d.xipos + 3 * b), force, zero3<T>(), d.qfrc_gravcomp);
-      }
-    }
-    for (int i = 0; i < nv; ++i) d.qfrc_passive[i] += d.qfrc_gravcomp[i];
-  }
-}
-
-// ---- mj_fwdActuation (actuation._actuation) ------------------------------------------------
-
-// mj_nextActivation (actuation.next_activation)
-template <typename T>
-PWS_HD inline T next_activation(int dyntype, T tau, T act, T act_dot, T dt, int actlimited, const T* actrange) {
-  if (dyntype == kDynFilterExact) {
-    T t = tmax(T(1e-15), tau);
-    act = act + act_dot * t * (T(1) - pws_exp(-dt / t));
-  } else {
-    act = act + act_dot * dt;
-  }
-  if (actlimited) act = tclamp(act, actrange[0], actrange[1]);
-  return act;
-}
-
-template <typename T>
-PWS_HD inline void actuation(const ModelView<T>& m, const World<T>& d) {
-  const int nu = m.nu, nv = m.nv;
-  if (nu == 0 || !m.en_actuation) {
-    for (int i = 0; i < nv; ++i) d.qfrc_actuator[i] = T(0);
-    for (int i = 0; i < m.nu_pad; ++i) d.actuator_force[i] = T(0);
-    for (int i = 0; i < m.na_pad; ++i) d.act_dot[i] = T(0);
-    return;
-  }
-  // MuJoCo zeroes every control of a world when any control is not finite
-  bool ctrl_ok = true;
-  for (int i = 0; i < nu; ++i)
-    if (!pws_isfinite(d.ctrl[i])) ctrl_ok = false;
-  for (int i = 0; i < nv; ++i) d.qfrc_actuator[i] = T(0);
-  for (int i = 0; i < nu; ++i) {
-    T ctrl = ctrl_ok ? d.ctrl[i] : T(0);
-    if (m.en_clampctrl && m.actuator_ctrllimited[i])
-      ctrl = tclamp(ctrl, m.actuator_ctrlrange[2 * i], m.actuator_ctrlrange[2 * i + 1]);
-    int dyntype = m.actuator_dyntype[i];
-    T tau = m.actuator_dynprm[3 * i];
-    T input = ctrl;
-    int actadr = m.actuator_actadr[i];
-    if (dyntype != kDynNone) {
-      T act = d.act[actadr];
-      T act_dot = dyntype == kDynIntegrator ? ctrl : (ctrl - act) / tmax(T(1e-15), tau);
-      d.act_dot[actadr] = act_dot;
-      input = act;
-      if (m.actuator_actearly[i])
-        input = next_activation(dyntype, tau, act, act_dot, m.timestep, m.actuator_actlimited[i],
-                                m.actuator_actrange + 2 * i);
-    }
-    T length = d.actuator_length[i];
-    T velocity = d.actuator_velocity[i];
-    const T* gainprm = d.actuator_gainprm + 3 * i;
-    T gain = gainprm[0];
-    if (m.actuator_gaintype[i] == kGainAffine) gain = gainprm[0] + gainprm[1] * length + gainprm[2] * velocity;
-    T force = gain * input;
-    if (m.actuator_biastype[i] == kBiasAffine) {
-      const T* biasprm = d.actuator_biasprm + 3 * i;
-      force += biasprm[0] + biasprm[1] * length + biasprm[2] * velocity;
-    }
-    if (m.actuator_forcelimited[i])
-      force = tclamp(force, m.actuator_forcerange[2 * i], m.actuator_forcerange[2 * i + 1]);
-    d.actuator_force[i] = force;
-    T moment = d.actuator_gear[i];
-    if (m.actuator_trntype[i] == kTrnTendon) {
-      // moment arm gear * tendon_J
-      const T* jt = m.tendon_J + (int64_t)m.actuator_trnid[i] * nv;
-      for (int j = 0; j < nv; ++j) d.qfrc_actuator[j] += moment * jt[j] * force;
-    } else {
-      int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
-      d.qfrc_actuator[dofid] += moment * force;
-    }
-  }
-  for (int i = 0; i < nv; ++i) {
-    int j = m.dof_jntid[i];
-    if (m.jnt_actfrclimited[j])
-      d.qfrc_actuator[i] = tclamp(d.qfrc_actuator[i], m.jnt_actfrcrange[2 * j], m.jnt_actfrcrange[2 * j + 1]);
-  }
-}
-
-// qH -= h * d qfrc_actuator / d qvel (actuation._actuator_vel_deriv): only the diagonal
-// changes; entry (i, i) is diag[i * stride] (stride nv + 1 on the dense (nv, nv) qH).
-template <typename T>
-PWS_HD inline void add_actuator_vel_deriv(const ModelView<T>& m, const World<T>& d, T* diag, int stride) {
-  if (m.nu == 0 || !m.en_actuation) return;
-  for (int i = 0; i < m.nu; ++i) {
-    // no velocity terms: io rejects velocity-dependent tendon actuators with implicitfast
-    if (m.actuator_trntype[i] == kTrnTendon) continue;
-    if (m.actuator_forcelimited[i]) {
-      T f = d.actuator_force[i];
-      if (f <= m.actuator_forcerange[2 * i] || f >= m.actuator_forcerange[2 * i + 1]) continue;
-    }
-    T vel = T(0);
-    if (m.actuator_biastype[i] == kBiasAffine) vel = d.actuator_biasprm[3 * i + 2];
-    if (m.actuator_gaintype[i] == kGainAffine) {
-      T gain_vel = d.actuator_gainprm[3 * i + 2];
-      if (m.actuator_dyntype[i] == kDynNone) {
-        vel += gain_vel * d.ctrl[i];
-      } else {
-        int adr = m.actuator_actadr[i];
-        T act = d.act[adr];
-        if (m.actuator_actearly[i])
-          act = next_activation(m.actuator_dyntype[i], m.actuator_dynprm[3 * i], act, d.act_dot[adr], m.timestep,
-                                m.actuator_actlimited[i], m.actuator_actrange + 2 * i);
-        vel += gain_vel * act;
-      }
-    }
-    T gear = d.actuator_gear[i];
-    int dofid = m.jnt_dofadr[m.actuator_trnid[i]];
-    diag[dofid * stride] -= m.timestep * gear * gear * vel;
-  }
-}
-
-// ---- mj_fwdAcceleration (forward._qfrc_smooth + solve_m) -----------------------------------
-
-template <typename T>
-PWS_HD inline void fwd_acceleration(const ModelView<T>& m, const World<T>& d) {
-  const int nv = m.nv;
-  for (int i = 0; i < nv; ++i)
-    d.qfrc_smooth[i] = d.qfrc_passive[i] - d.qfrc_bias[i] + d.qfrc_applied[i] + d.qfrc_actuator[i];
-  for (int b = 1; b < m.nbody; ++b) {
-    Vec6<T> xfrc = load6(d.xfrc_applied + 6 * b);
-    bool nonzero = false;  // mju_isZero: NaN counts as nonzero (it reaches qacc and is flagged)
-    for (int k = 0; k < 6; ++k) nonzero = nonzero || xfrc[k] != T(0);
-    if (nonzero)
-      apply_ft(m, d, b, load3(d.xipos + 3 * b), ang(xfrc), lin(xfrc), d.qfrc_smooth);
-  }
-  for (int i = 0; i < nv; ++i) d.qacc_smooth[i] = d.qfrc_smooth[i];
-  solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, d.qacc_smooth);
 }
 
 }  // namespace pws

@@ -26,7 +26,7 @@
 
 #include "constraint.h"
 #include "step_math.h"
-#include "smooth.h"
+#include "support.h"
 #include "types.h"
 
 namespace pws {
@@ -203,6 +203,13 @@ PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, 
   T c[3];
   constraint_update(m, d, nefc, T(0), true, c);
   return cost + c[0];
+}
+
+// res = qM vec; qM is the dense symmetric (nv, nv) matrix (zeros outside the tree sparsity),
+// so dense row dot products, which vectorise, beat walking dof_parentid chains. res != vec.
+template <typename T>
+PWS_HD inline void mul_m(int nv, const T* qM, const T* vec, T* res) {
+  for (int i = 0; i < nv; ++i) res[i] = dot_n(qM + i * nv, vec, nv);
 }
 
 // solver._eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.

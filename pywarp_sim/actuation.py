@@ -1,4 +1,5 @@
 """Actuation (mj_fwdActuation): ctrl → act_dot, actuator_force, qfrc_actuator.
+Twin of kernels/actuation.h.
 
 Supported: joint transmissions on hinge/slide joints and fixed-tendon transmissions, with a gear; dynamics
 none / integrator / filter / filterexact (actearly too); gain fixed / affine;

@@ -1,4 +1,5 @@
-"""Passive forces (mj_passive): joint springs, dof dampers, gravity compensation."""
+"""Passive forces (mj_passive): joint springs, dof dampers, gravity compensation.
+Twin of kernels/passive.h."""
 
 import warp as wp
 

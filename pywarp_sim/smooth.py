@@ -1,4 +1,5 @@
 """Smooth dynamics: kinematics, com quantities, mass matrix, bias forces.
+Twin of kernels/smooth.h.
 
 The MuJoCo stages mj_kinematics, mj_comPos, mj_comVel, mj_crb, mj_factorM,
 mj_solveM, mj_rne and mj_transmission, batched over worlds. Passes that follow
