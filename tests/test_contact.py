@@ -2,20 +2,18 @@
 
 States come from MuJoCo C rolling out each model under random torques; both simulators then
 run mj_forward on the same state (with the same warm start), with iterations raised and the
-tolerance tightened in both so both solvers converge.
+tolerance tightened in both so both solvers converge. The tests run on both backends
+(tests/backends.py) from one definition.
 """
 
 import functools
-import warnings
-
 import mujoco
 import numpy as np
 import pytest
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver, forward
-
 import oracle
+from backends import BACKENDS, simulator
 from tolerances import (CONVERGED_CONTACT_QACC_MAX_TOL, FORCE_TOL, ISSUE_CONTACT_QACC_MAX_TOL,
                         ISSUE_CONTACT_QACC_MEDIAN_TOL, NEWTON_QACC_TOL, POS_TOL, VEL_TOL)
 
@@ -74,7 +72,7 @@ def _convex_states(name: str, cone: int, seed: int = 0):
   return tuple(np.array([s[i] for s in out]) for i in range(5))
 
 
-def _compare(name, cone, solver, states=_states):
+def _compare(name, cone, solver, backend, states=_states):
   mjm = oracle.mj_model(name)
   mjm.opt.cone = cone
   mjm.opt.solver = solver
@@ -82,12 +80,12 @@ def _compare(name, cone, solver, states=_states):
   mjm.opt.ls_iterations = 50
   mjm.opt.tolerance = 1e-10
   qpos, qvel, ctrl, act, warm = states(name, cone)
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, len(qpos), "cpu")
+  sim = simulator(mjm, len(qpos), backend)
+  d = sim.data
   oracle.set_state(d, qpos, qvel, ctrl, act)
   d.qacc_warmstart.assign(warm.astype(np.float32))
   oracle.fill_nan(d)
-  forward.forward(m, d)
+  sim.forward()
   errs, ncons = [], []
   for w in range(len(qpos)):
     mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
@@ -103,8 +101,9 @@ def _compare(name, cone, solver, states=_states):
 
 @pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC])
 @pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_CG])
-def test_humanoid_contact_qacc_matches_mujoco(solver, cone):
-  median, worst = _compare("humanoid", cone, solver)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_humanoid_contact_qacc_matches_mujoco(solver, cone, backend):
+  median, worst = _compare("humanoid", cone, solver, backend)
   print(f"\nhumanoid {solver.name} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}")
   if solver == mujoco.mjtSolver.mjSOL_NEWTON:
     assert median < NEWTON_QACC_TOL and worst < CONVERGED_CONTACT_QACC_MAX_TOL
@@ -114,24 +113,24 @@ def test_humanoid_contact_qacc_matches_mujoco(solver, cone):
 
 @pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC])
 @pytest.mark.parametrize("name", ["ball_humanoid", "limb_zoo"])
-def test_convex_humanoid_contact_qacc_matches_mujoco(name, cone):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_convex_humanoid_contact_qacc_matches_mujoco(name, cone, backend):
   """Humanoids with convex pairs (tests/assets.py): same contact count as MuJoCo 4.0 in every
   state (asserted in _compare), on MuJoCo's falling states and on self-touching ones."""
   for label, states in (("falling", _states), ("self-touching", _convex_states)):
-    with warnings.catch_warnings():
-      warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
-      median, worst = _compare(name, cone, mujoco.mjtSolver.mjSOL_NEWTON, states)
+    median, worst = _compare(name, cone, mujoco.mjtSolver.mjSOL_NEWTON, backend, states)
     print(f"\n{name} {label} {cone.name}: qacc rel err median {median:.2e} max {worst:.2e}")
     assert median < NEWTON_QACC_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
 
 
-def test_contact_positions_and_frames_match():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contact_positions_and_frames_match(backend):
   mjm = oracle.mj_model("humanoid")
   qpos, qvel, ctrl, act, _ = _states("humanoid", 0)
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, len(qpos), "cpu")
+  sim = simulator(mjm, len(qpos), backend)
+  d = sim.data
   oracle.set_state(d, qpos, qvel, ctrl, act)
-  forward.forward(m, d)
+  sim.forward()
   c = d.contact
   for w in range(len(qpos)):
     mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
@@ -172,9 +171,10 @@ def test_humanoids_fall_and_rest_stably():
   assert min(depth) > -0.05
 
 
-def test_pgs_matches_mujoco_pgs():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pgs_matches_mujoco_pgs(backend):
   # PGS converges linearly; with iterations raised both reach the same optimum.
-  median, worst = _compare("humanoid", mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtSolver.mjSOL_PGS)
+  median, worst = _compare("humanoid", mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtSolver.mjSOL_PGS, backend)
   print(f"\nhumanoid PGS pyramidal: qacc rel err median {median:.2e} max {worst:.2e}")
   assert median < ISSUE_CONTACT_QACC_MEDIAN_TOL and worst < ISSUE_CONTACT_QACC_MAX_TOL
 
@@ -187,13 +187,15 @@ def test_pgs_matches_mujoco_pgs():
 # zero normal force a block tries the normal alone, which need not lower the cost although
 # normal and friction together would.
 @pytest.mark.parametrize("name", ["humanoid", "tendon_humanoid"])
-def test_pgs_elliptic_matches_mujoco_pgs(name):
-  median, worst = _compare(name, mujoco.mjtCone.mjCONE_ELLIPTIC, mujoco.mjtSolver.mjSOL_PGS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pgs_elliptic_matches_mujoco_pgs(name, backend):
+  median, worst = _compare(name, mujoco.mjtCone.mjCONE_ELLIPTIC, mujoco.mjtSolver.mjSOL_PGS, backend)
   print(f"\n{name} PGS elliptic: qacc rel err median {median:.2e} max {worst:.2e}")
   assert median < NEWTON_QACC_TOL and worst < CONVERGED_CONTACT_QACC_MAX_TOL
 
 
-def test_pgs_elliptic_falling_states_match_mujoco_pgs():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pgs_elliptic_falling_states_match_mujoco_pgs(backend):
   """Cold start (qacc_warmstart = 0) on states of the bundled humanoid tumbling onto the floor;
   both solvers converge (MuJoCo within 111 sweeps)."""
   mjm = oracle.mj_model("humanoid")
@@ -202,12 +204,12 @@ def test_pgs_elliptic_falling_states_match_mujoco_pgs():
   mjm.opt.iterations = 200
   mjm.opt.tolerance = 1e-10
   qpos, qvel, ctrl, act = oracle.falling_states(oracle.mj_model("humanoid"), 16, seed=5)
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, len(qpos), "cpu")
+  sim = simulator(mjm, len(qpos), backend)
+  d = sim.data
   oracle.set_state(d, qpos, qvel, ctrl, act)
   d.qacc_warmstart.zero_()
   oracle.fill_nan(d)
-  forward.forward(m, d)
+  sim.forward()
   errs = []
   for w in range(len(qpos)):
     mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
@@ -223,18 +225,19 @@ def test_pgs_elliptic_falling_states_match_mujoco_pgs():
 
 
 @pytest.mark.parametrize("solver", [mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtSolver.mjSOL_PGS])
-def test_fixed_tendons_match_mujoco(solver):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fixed_tendons_match_mujoco(solver, backend):
   """Fixed tendons: length, passive spring (deadband) and damper, frictionloss and limit rows,
   on contact states of a falling walker."""
-  median, worst = _compare("tendon_walker", mujoco.mjtCone.mjCONE_PYRAMIDAL, solver)
+  median, worst = _compare("tendon_walker", mujoco.mjtCone.mjCONE_PYRAMIDAL, solver, backend)
   print(f"\ntendon walker {solver.name}: qacc rel err median {median:.2e} max {worst:.2e}")
   assert median < NEWTON_QACC_TOL and worst < CONVERGED_CONTACT_QACC_MAX_TOL
   mjm = oracle.mj_model("tendon_walker")
   qpos, qvel, ctrl, act, _ = _states("tendon_walker", 0)
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, len(qpos), "cpu")
+  sim = simulator(mjm, len(qpos), backend)
+  d = sim.data
   oracle.set_state(d, qpos, qvel, ctrl, act)
-  forward.forward(m, d)
+  sim.forward()
   types = set()
   for w in range(len(qpos)):
     mjd = oracle.mj_data(mjm, qpos[w], qvel[w], ctrl[w], act[w])
@@ -248,15 +251,16 @@ def test_fixed_tendons_match_mujoco(solver):
 
 @pytest.mark.parametrize("integrator", [mujoco.mjtIntegrator.mjINT_EULER, mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
                                         mujoco.mjtIntegrator.mjINT_RK4])
-def test_contact_trajectory_matches_mj_step(integrator):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contact_trajectory_matches_mj_step(integrator, backend):
   """40 steps from contact states with every integrator (contacts make the motion chaotic,
   so the horizon is short; measured drift: Euler, implicitfast 1.6e-6, RK4 2.2e-4)."""
   mjm = oracle.mj_model("humanoid")
   mjm.opt.integrator = integrator
   qpos, qvel, ctrl, act, warm = _states("humanoid", 0)
   qpos, qvel, ctrl, act, warm = (a[:4] for a in (qpos, qvel, ctrl, act, warm))
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, len(qpos), "cpu")
+  sim = simulator(mjm, len(qpos), backend)
+  d = sim.data
   oracle.set_state(d, qpos, qvel, ctrl, act)
   d.qacc_warmstart.assign(warm.astype(np.float32))
   refs = []
@@ -265,7 +269,7 @@ def test_contact_trajectory_matches_mj_step(integrator):
     mjd.qacc_warmstart[:] = warm[w]
     refs.append(mjd)
   for _ in range(40):
-    forward.step(m, d)
+    sim.step(1)
     for mjd in refs:
       mujoco.mj_step(mjm, mjd)
   for w, mjd in enumerate(refs):
@@ -273,19 +277,20 @@ def test_contact_trajectory_matches_mj_step(integrator):
     assert err < 2e-3, f"{integrator.name} world {w}: qpos error {err:.2e}"
 
 
-def test_contacts_in_the_gap_make_no_constraint():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contacts_in_the_gap_make_no_constraint(backend):
   """margin - gap <= dist < margin: MuJoCo keeps the contact but excludes it from the rows."""
   xml = """<mujoco><worldbody><geom type="plane" size="1 1 .1" margin=".1" gap=".05"/>
            <body><freejoint/><geom type="sphere" size=".1" margin=".1" gap=".05"/></body>
            </worldbody></mujoco>"""
   mjm = mujoco.MjModel.from_xml_string(xml)
   heights = np.array([0.09, 0.13, 0.17, 0.25])  # penetrating, active margin, in the gap, apart
-  m = pws.put_model(mjm, "cpu")
-  d = pws.make_data(m, len(heights), "cpu")
+  sim = simulator(mjm, len(heights), backend)
+  d = sim.data
   qpos = np.tile(mjm.qpos0, (len(heights), 1))
   qpos[:, 2] = heights
   d.qpos.assign(qpos.astype(np.float32))
-  forward.forward(m, d)
+  sim.forward()
   for w, z in enumerate(heights):
     mjd = mujoco.MjData(mjm)
     mjd.qpos[:] = qpos[w]
