@@ -9,7 +9,7 @@ mj_RungeKutta.
 
 import warp as wp
 
-from . import actuation, collision_driver, constraint, math, passive, sensor, smooth, solver, support
+from . import actuation, collision_driver, constraint, equality, math, passive, sensor, smooth, solver, support
 from .support import apply_ft
 from .types import Data, DisableBit, IntegratorType, JointType, Model
 
@@ -27,6 +27,7 @@ def fwd_position(m: Model, d: Data):
   smooth.tendon(m, d)
   if not m.opt.disabled(DisableBit.CONSTRAINT):
     collision_driver.collision(m, d)
+  equality.make_equality(m, d)
   constraint.make_constraint(m, d)
 
 
@@ -116,7 +117,7 @@ def evaluate(m: Model, d: Data, sensors: bool = False):
 
 def fwd_constraint(m: Model, d: Data):
   """Solves the constraint problem: qacc, qfrc_constraint (nworld, nv) and efc_force."""
-  constraint.equality_jdotv(m, d)
+  equality.equality_jdotv(m, d)
   solver.solve(m, d)
 
 

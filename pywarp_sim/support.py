@@ -1,9 +1,12 @@
 """Helpers shared by pipeline stages (MuJoCo's engine_support and engine_util_sparse):
-apply_ft (mj_applyFT), solve_tree / solve_tree_row (mj_solveLD on the tree-sparse factor)."""
+apply_ft (mj_applyFT), solve_tree / solve_tree_row (mj_solveLD on the tree-sparse factor), and
+the constraint rows' impedance and row writer (impedance, impedance_kb, add_row,
+point_jac_row, clear_rows), which equality.py and constraint.py both write rows with."""
 
 import warp as wp
 
 from . import math
+from .types import vec5
 
 
 @wp.func
@@ -57,3 +60,107 @@ def solve_tree_row(worldid: int, row: int, nv: int, dof_parentid: wp.array(dtype
       acc -= qLD[worldid, i, j] * x[row, j]
       j = dof_parentid[j]
     x[row, i] = acc
+
+
+# ---- constraint rows: impedance and the row writer (mj_makeImpedance), shared by the
+# equality rows (equality.py) and the other rows (constraint.py); the native twins are in
+# kernels/constraint.h (the native step has no equality rows)
+
+_MINIMP = wp.constant(0.0001)  # mjMINIMP: impedance clamp
+_MAXIMP = wp.constant(0.9999)  # mjMAXIMP
+
+
+@wp.func
+def impedance(solimp: vec5, pos: float, margin: float) -> float:
+  """getimpedance: impedance of a constraint at violation pos - margin."""
+  dmin = wp.min(_MAXIMP, wp.max(_MINIMP, solimp[0]))
+  dmax = wp.min(_MAXIMP, wp.max(_MINIMP, solimp[1]))
+  width = wp.max(0.0, solimp[2])
+  mid = wp.min(_MAXIMP, wp.max(_MINIMP, solimp[3]))
+  power = wp.max(1.0, solimp[4])
+  if dmin == dmax or width <= 1e-15:
+    return 0.5 * (dmin + dmax)
+  x = wp.abs((pos - margin) / width)
+  if x >= 1.0:
+    return dmax
+  if x <= 0.0:
+    return dmin
+  y = x
+  if power != 1.0:
+    if x <= mid:
+      y = wp.pow(x, power) / wp.pow(mid, power - 1.0)
+    else:
+      y = 1.0 - wp.pow(1.0 - x, power) / wp.pow(1.0 - mid, power - 1.0)
+  return dmin + y * (dmax - dmin)
+
+
+@wp.func
+def impedance_kb(solref: wp.vec2, solimp: vec5, timestep: float, refsafe: int) -> wp.vec2:
+  """Stiffness K and damping B of the reference acceleration (mj_makeImpedance)."""
+  dmax = wp.min(_MAXIMP, wp.max(_MINIMP, solimp[1]))
+  tc = solref[0]
+  dr = solref[1]
+  if refsafe and tc > 0.0:
+    tc = wp.max(tc, 2.0 * timestep)
+  k = float(0.0)
+  b = float(0.0)
+  if tc > 0.0:
+    k = 1.0 / wp.max(1e-15, dmax * dmax * tc * tc * dr * dr)
+  else:
+    k = -tc / wp.max(1e-15, dmax * dmax)
+  if dr > 0.0:
+    b = 2.0 / wp.max(1e-15, dmax * tc)
+  else:
+    b = -dr / wp.max(1e-15, dmax)
+  return wp.vec2(k, b)
+
+
+@wp.func
+def add_row(worldid: int, row: int, type: int, id: int, pos: float, margin: float, frictionloss: float, diag_a: float,
+            solref: wp.vec2, solimp: vec5, timestep: float, refsafe: int, is_friction: int,
+            efc_type: wp.array2d(dtype=int), efc_id: wp.array2d(dtype=int), efc_pos: wp.array2d(dtype=float),
+            efc_margin: wp.array2d(dtype=float), efc_frictionloss: wp.array2d(dtype=float),
+            efc_R: wp.array2d(dtype=float), efc_K: wp.array2d(dtype=float), efc_B: wp.array2d(dtype=float)):
+  """Writes row `row` of world `worldid` but its Jacobian: type, id, pos, margin, frictionloss,
+  R from the impedance and diag_a (MuJoCo's diagApprox), K and B (K = 0 for friction rows)."""
+  imp = impedance(solimp, pos, margin)
+  kb = impedance_kb(solref, solimp, timestep, refsafe)
+  efc_type[worldid, row] = type
+  efc_id[worldid, row] = id
+  efc_pos[worldid, row] = pos
+  efc_margin[worldid, row] = margin
+  efc_frictionloss[worldid, row] = frictionloss
+  efc_R[worldid, row] = wp.max(1e-15, (1.0 - imp) * diag_a / imp)
+  if is_friction:
+    efc_K[worldid, row] = 0.0
+  else:
+    efc_K[worldid, row] = kb[0] * imp
+  efc_B[worldid, row] = kb[1]
+
+
+@wp.func
+def point_jac_row(worldid: int, row: int, bodyid: int, sign: float, point: wp.vec3, dir: wp.vec3, rotational: int,
+                  body_dofend: wp.array(dtype=int), body_rootid: wp.array(dtype=int),
+                  dof_parentid: wp.array(dtype=int), cdof: wp.array2d(dtype=wp.spatial_vector),
+                  subtree_com: wp.array2d(dtype=wp.vec3), efc_J: wp.array3d(dtype=float), scale: float):
+  """efc_J[row] += sign * scale * dir . J(point on body), translational or rotational."""
+  rel = point - subtree_com[worldid, body_rootid[bodyid]]
+  dofid = body_dofend[bodyid]
+  while dofid >= 0:
+    c = cdof[worldid, dofid]
+    ang = math.motion_ang(c)
+    v = float(0.0)
+    if rotational:
+      v = wp.dot(dir, ang)
+    else:
+      v = wp.dot(dir, math.motion_lin(c) + wp.cross(ang, rel))
+    efc_J[worldid, row, dofid] = efc_J[worldid, row, dofid] + sign * scale * v
+    dofid = dof_parentid[dofid]
+
+
+@wp.func
+def clear_rows(worldid: int, row: int, nrows: int, nv: int, efc_J: wp.array3d(dtype=float)):
+  """Zeroes efc_J rows row .. row + nrows - 1 of world `worldid` before they are summed into."""
+  for r in range(row, row + nrows):
+    for i in range(nv):
+      efc_J[worldid, r, i] = 0.0
