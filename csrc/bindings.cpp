@@ -294,6 +294,9 @@ py::dict kernel_constants() {
 
 }  // namespace
 
+// csrc/simt_bindings.cpp: the lane-group (SIMT) kernels emulated on the CPU
+void register_simt(py::module_& m);
+
 PYBIND11_MODULE(_native, m) {
   m.doc() = "pywarp_sim native CPU kernels (OpenMP); see pywarp_sim.native for the Python API.";
 
@@ -349,4 +352,5 @@ workspace arrays hold nslot rows, 8 per OpenMP thread, instead of one per world.
 
   m.def("openmp_max_threads", []() { return resolve_threads(0); },
         "Threads a num_threads=0 call uses (omp_get_max_threads(); 1 without OpenMP).");
+  register_simt(m);
 }

@@ -90,6 +90,9 @@ class StepPlan {
 
 }  // namespace
 
+// csrc/simt_cuda_bindings.cpp: the lane-group (SIMT) kernels
+void register_simt_cuda(py::module_& m);
+
 PYBIND11_MODULE(_native_cuda, m) {
   m.doc() = "pywarp_sim native CUDA kernels; see pywarp_sim.native for the Python API.";
 
@@ -143,4 +146,5 @@ allocating, copying or synchronising, so they can be captured in a CUDA graph.)d
     if (n < 0) throw std::runtime_error(std::string("cudaGetDeviceCount failed: ") + err);
     return n;
   }, "Number of CUDA devices the runtime sees (raises RuntimeError with CUDA's message on failure).");
+  register_simt_cuda(m);
 }

@@ -202,3 +202,11 @@ SENSOR_VEL_TOL = 1e-5
 # actuator and limit forces): qacc and efc_force of the converged solve (NEWTON_QACC_TOL) through
 # the post-constraint RNE; relative to max(|value|, 1), values up to ~1e3 (m/s^2, N).
 SENSOR_ACC_TOL = 1e-4
+
+# ---------------------------------------------------------------------------------------------
+# lane-group (SIMT) kernels (kernels/simt.h; tests/test_simt.py)
+
+# simt::sincos (Cephes' float reduction and polynomials, the same bits on CUDA and the CPU) vs
+# float64 sin/cos, absolute, for |x| <= 8192: measured 7.8e-8 (glibc's sinf: 7.0e-8); one
+# float32 eps of 1.0 (1.2e-7) still catches a wrong octant or coefficient (errors >= 1e-4).
+SIMT_SINCOS_TOL = 1.2e-7

@@ -1,0 +1,160 @@
+// CPU bindings of the SIMT kernels (kernels/simt.h, kernels/simt_smooth.h): the lane-group smooth
+// stage emulated in lockstep over a Simulator's arrays, with or without the address recorder,
+// and the primitives on one group. Registered into _native by register_simt (bindings.cpp).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "simt_smooth.h"
+#include "step_plan.h"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+using pws::simt::Counted;
+using pws::simt::EmuGroup;
+using pws::simt::Recorder;
+
+namespace {
+
+const char* const kStageNames[] = {"kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne"};
+constexpr int kNumStages = 6;
+
+template <int N, typename Real>
+void run_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const pws::simt::Tree& t, int64_t w,
+               std::vector<float>& shared, Recorder* rec) {
+  EmuGroup<N, Real> g(shared.data(), rec);
+  if (rec) {
+    rec->shared_lo = reinterpret_cast<const char*>(shared.data());
+    rec->shared_hi = reinterpret_cast<const char*>(shared.data() + shared.size());
+  }
+  pws::World<float> d = pws::world_view(m, dv, w, 0);
+  pws::simt::smooth(g, m, d, t);
+}
+
+// Runs the stage on every world; with `rec`, the counting float one world after another.
+template <int N>
+void run(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const pws::simt::Tree& t, int64_t nworld,
+         Recorder* rec, int num_threads) {
+  const int nshared = pws::simt::shared_floats(m.nv);
+  if (rec) {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+    for (int64_t w = 0; w < nworld; ++w) run_world<N, Counted>(m, dv, t, w, shared, rec);
+    return;
+  }
+#if defined(_OPENMP)
+  int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (int64_t w = 0; w < nworld; ++w) run_world<N, float>(m, dv, t, w, shared, nullptr);
+  }
+}
+
+py::dict stats_dict(const Recorder& rec) {
+  py::dict out;
+  for (int s = 0; s < kNumStages; ++s) {
+    const Recorder::Stats& st = rec.stage[s];
+    py::dict e;
+    e["phases"] = st.phases;
+    e["warp_instructions"] = st.warp_instructions;
+    e["lane_instructions"] = st.lane_instructions;
+    e["global_requests"] = st.global_requests;
+    e["global_sectors"] = st.global_sectors;
+    e["global_lane_accesses"] = st.global_lane_accesses;
+    e["shared_accesses"] = st.shared_accesses;
+    out[kStageNames[s]] = e;
+  }
+  return out;
+}
+
+py::object simt_smooth(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                       const py::dict& data_arrays, int64_t nworld,
+                       py::array_t<int, py::array::c_style | py::array::forcecast> body_parentid,
+                       py::array_t<int, py::array::c_style | py::array::forcecast> dof_parentid, int group_size,
+                       bool record, int num_threads) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (body_parentid.size() != m.nbody || dof_parentid.size() != m.nv)
+    throw py::value_error("simt_smooth: body_parentid has " + std::to_string(body_parentid.size()) +
+                          " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
+                          std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
+  pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
+  pws::simt::Tree t = tree.view(tree.buf.data());
+  if (group_size != 8 && group_size != 16 && group_size != 32)
+    throw py::value_error("simt_smooth: group_size must be 8, 16 or 32, got " + std::to_string(group_size));
+  Recorder rec;
+  {
+    py::gil_scoped_release release;
+    Recorder* r = record ? &rec : nullptr;
+    if (group_size == 8) run<8>(m, dv, t, nworld, r, num_threads);
+    if (group_size == 16) run<16>(m, dv, t, nworld, r, num_threads);
+    if (group_size == 32) run<32>(m, dv, t, nworld, r, num_threads);
+  }
+  if (!record) return py::none();
+  return stats_dict(rec);
+}
+
+template <int N>
+py::dict primitives(const float* x, const int* k, const int* src, int delta, int lane_mask) {
+  std::vector<float> out_f(8 * N);
+  std::vector<int> out_i(4 * N);
+  EmuGroup<N, float> g(nullptr);
+  pws::simt::primitive_check(g, x, k, src, delta, lane_mask, out_f.data(), out_i.data());
+  py::array_t<float> f({8, N});
+  py::array_t<int> i({4, N});
+  std::copy(out_f.begin(), out_f.end(), f.mutable_data());
+  std::copy(out_i.begin(), out_i.end(), i.mutable_data());
+  py::dict r;
+  r["float"] = f;
+  r["int"] = i;
+  return r;
+}
+
+py::dict simt_primitives(py::array_t<float, py::array::c_style | py::array::forcecast> x,
+                         py::array_t<int, py::array::c_style | py::array::forcecast> k,
+                         py::array_t<int, py::array::c_style | py::array::forcecast> src, int delta, int lane_mask) {
+  const int n = int(x.size());
+  if (k.size() != n || src.size() != n)
+    throw py::value_error("simt_primitives: x, k and src need one entry per lane (8, 16 or 32)");
+  switch (n) {
+    case 8: return primitives<8>(x.data(), k.data(), src.data(), delta, lane_mask);
+    case 16: return primitives<16>(x.data(), k.data(), src.data(), delta, lane_mask);
+    case 32: return primitives<32>(x.data(), k.data(), src.data(), delta, lane_mask);
+  }
+  throw py::value_error("simt_primitives: a group has 8, 16 or 32 lanes, got " + std::to_string(n));
+}
+
+py::tuple simt_sincos(py::array_t<float, py::array::c_style | py::array::forcecast> x) {
+  py::array_t<float> s(x.size()), c(x.size());
+  for (py::ssize_t i = 0; i < x.size(); ++i) pws::simt::sincos_f(x.data()[i], s.mutable_data() + i, c.mutable_data() + i);
+  return py::make_tuple(s, c);
+}
+
+}  // namespace
+
+void register_simt(py::module_& m) {
+  m.def("simt_smooth", &simt_smooth, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("body_parentid"), py::arg("dof_parentid"),
+        py::arg("group_size") = 32, py::arg("record") = false, py::arg("num_threads") = 0,
+        "The lane-group smooth stage (kernels/simt_smooth.h) of every world, lanes emulated in lockstep; "
+        "record=True: the counting float and the address recorder, one world at a time, returning "
+        "per-stage {phases, warp_instructions, lane_instructions, global_requests, global_sectors, "
+        "global_lane_accesses, shared_accesses} summed over the worlds.");
+  m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
+        py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
+  m.def("simt_sincos", &simt_sincos, py::arg("x"), "simt::sincos_f elementwise: (sin, cos) float32.");
+  py::tuple stages(kNumStages);
+  for (int s = 0; s < kNumStages; ++s) stages[s] = kStageNames[s];
+  m.attr("simt_stages") = stages;
+}

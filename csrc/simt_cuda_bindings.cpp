@@ -1,0 +1,65 @@
+// CUDA bindings of the lane-group (SIMT) kernels (simt_launch.cu): the smooth stage over a
+// Simulator's device arrays and the primitives on one group. Registered into _native_cuda by
+// register_simt_cuda (cuda_bindings.cpp). Host compiler only; no CUDA headers.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "simt_launch.h"
+#include "step_plan.h"
+
+namespace py = pybind11;
+
+namespace {
+
+using IntArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+void simt_smooth_cuda(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                      const py::dict& data_arrays, int64_t nworld, IntArray body_parentid, IntArray dof_parentid,
+                      int group_size, int device, std::uintptr_t stream) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (body_parentid.size() != m.nbody || dof_parentid.size() != m.nv)
+    throw py::value_error("simt_smooth: body_parentid has " + std::to_string(body_parentid.size()) +
+                          " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
+                          std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
+  pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
+  const char* err = nullptr;
+  {
+    py::gil_scoped_release release;
+    err = pws_cuda::simt_smooth(m, d, tree, nworld, group_size, device, stream);
+  }
+  if (err) throw std::runtime_error(std::string("simt_smooth on CUDA failed: ") + err);
+}
+
+py::dict simt_primitives_cuda(FloatArray x, IntArray k, IntArray src, int delta, int lane_mask, int device) {
+  const int n = int(x.size());
+  if (k.size() != n || src.size() != n)
+    throw py::value_error("simt_primitives: x, k and src need one entry per lane (8, 16 or 32)");
+  py::array_t<float> f({8, n});
+  py::array_t<int> i({4, n});
+  const char* err = pws_cuda::simt_primitives(x.data(), k.data(), src.data(), n, delta, lane_mask, f.mutable_data(),
+                                              i.mutable_data(), device);
+  if (err) throw std::runtime_error(std::string("simt_primitives on CUDA failed: ") + err);
+  py::dict r;
+  r["float"] = f;
+  r["int"] = i;
+  return r;
+}
+
+}  // namespace
+
+void register_simt_cuda(py::module_& m) {
+  m.def("simt_smooth", &simt_smooth_cuda, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("body_parentid"), py::arg("dof_parentid"),
+        py::arg("group_size") = 32, py::arg("device") = 0, py::arg("stream") = 0,
+        "The lane-group smooth stage (kernels/simt_smooth.h) of every world on the GPU, group_size lanes "
+        "per world; tables of device addresses (pywarp_sim.native_backend.build_tables). Synchronous.");
+  m.def("simt_primitives", &simt_primitives_cuda, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
+        py::arg("lane_mask"), py::arg("device") = 0, "simt::primitive_check on one group on the GPU.");
+}

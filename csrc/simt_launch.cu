@@ -1,0 +1,120 @@
+// CUDA launchers of the lane-group (SIMT) kernels: kernels/simt_smooth.h with one world per group
+// of 8, 16 or 32 lanes, qM and its factor in shared memory. Compiled with -fmad=false
+// (CMakeLists.txt; kernels/simt.h rule 3) so the results equal the CPU emulation bit for bit.
+// No physics here.
+#include <cuda_runtime.h>
+
+#include "simt_launch.h"
+#include "simt_smooth.h"
+
+namespace {
+
+static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + sizeof(pws::simt::Tree) + 64 <= 4096,
+              "simt kernel parameters exceed CUDA's 4 KiB limit");
+
+// Group `threadIdx.x / N` of the block steps world blockIdx.x * (kSimtBlock / N) + group, in its
+// slice of the dynamic shared memory (nshared floats).
+template <int N>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock)
+    simt_smooth_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const pws::simt::Tree t,
+                       int64_t nworld, int nshared) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  if (world >= nworld) return;  // whole groups leave together
+  pws::simt::CudaGroup<N> g(smem + group * nshared);
+  const pws::World<float> wd = pws::world_view(m, d, world, 0);
+  pws::simt::smooth(g, m, wd, t);
+}
+
+template <int N>
+__global__ void primitives_kernel(const float* x, const int* k, const int* src, int delta, int lane_mask,
+                                  float* out_f, int* out_i) {
+  pws::simt::CudaGroup<N> g(nullptr);
+  pws::simt::primitive_check(g, x, k, src, delta, lane_mask, out_f, out_i);
+}
+
+template <int N>
+const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::Tree& t,
+                          int64_t nworld, cudaStream_t stream) {
+  const int nshared = pws::simt::shared_floats(m.nv);
+  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
+  cudaError_t err = cudaSuccess;
+  if (shared_bytes > 48 * 1024)
+    err = cudaFuncSetAttribute(simt_smooth_kernel<N>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(shared_bytes));
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
+  simt_smooth_kernel<N><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
+      m, d, t, nworld, nshared);
+  err = cudaGetLastError();
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+const char* set_device(int device) {
+  int current = -1;
+  cudaError_t err = cudaGetDevice(&current);
+  if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+}  // namespace
+
+namespace pws_cuda {
+
+const char* simt_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::TreeHost& tree,
+                        int64_t nworld, int group_size, int device, std::uintptr_t stream) {
+  if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
+  if (d.nslot != 0) return "the lane-group stage needs the per-world workspace (Simulator(workspace='world'))";
+  if (nworld <= 0) return nullptr;
+  if (const char* e = set_device(device)) return e;
+  auto s = reinterpret_cast<cudaStream_t>(stream);
+  int* buf = nullptr;
+  const size_t bytes = sizeof(int) * tree.buf.size();
+  cudaError_t err = cudaMalloc(&buf, bytes);
+  if (err == cudaSuccess) err = cudaMemcpyAsync(buf, tree.buf.data(), bytes, cudaMemcpyHostToDevice, s);
+  if (err != cudaSuccess) {
+    cudaFree(buf);
+    return cudaGetErrorString(err);
+  }
+  const pws::simt::Tree t = tree.view(buf);
+  const char* e = group_size == 32 ? launch_smooth<32>(m, d, t, nworld, s)
+                  : group_size == 16 ? launch_smooth<16>(m, d, t, nworld, s)
+                                     : launch_smooth<8>(m, d, t, nworld, s);
+  err = cudaStreamSynchronize(s);
+  cudaFree(buf);
+  if (e) return e;
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,
+                            float* out_f, int* out_i, int device) {
+  if (n != 8 && n != 16 && n != 32) return "a group has 8, 16 or 32 lanes";
+  if (const char* e = set_device(device)) return e;
+  float *dx = nullptr, *df = nullptr;
+  int *dk = nullptr, *ds = nullptr, *di = nullptr;
+  cudaError_t err = cudaMalloc(&dx, n * sizeof(float));
+  if (err == cudaSuccess) err = cudaMalloc(&dk, n * sizeof(int));
+  if (err == cudaSuccess) err = cudaMalloc(&ds, n * sizeof(int));
+  if (err == cudaSuccess) err = cudaMalloc(&df, 8 * n * sizeof(float));
+  if (err == cudaSuccess) err = cudaMalloc(&di, 4 * n * sizeof(int));
+  if (err == cudaSuccess) err = cudaMemcpy(dx, x, n * sizeof(float), cudaMemcpyHostToDevice);
+  if (err == cudaSuccess) err = cudaMemcpy(dk, k, n * sizeof(int), cudaMemcpyHostToDevice);
+  if (err == cudaSuccess) err = cudaMemcpy(ds, src, n * sizeof(int), cudaMemcpyHostToDevice);
+  if (err == cudaSuccess) {
+    if (n == 32) primitives_kernel<32><<<1, 32>>>(dx, dk, ds, delta, lane_mask, df, di);
+    if (n == 16) primitives_kernel<16><<<1, 16>>>(dx, dk, ds, delta, lane_mask, df, di);
+    if (n == 8) primitives_kernel<8><<<1, 8>>>(dx, dk, ds, delta, lane_mask, df, di);
+    err = cudaGetLastError();
+  }
+  if (err == cudaSuccess) err = cudaMemcpy(out_f, df, 8 * n * sizeof(float), cudaMemcpyDeviceToHost);
+  if (err == cudaSuccess) err = cudaMemcpy(out_i, di, 4 * n * sizeof(int), cudaMemcpyDeviceToHost);
+  cudaFree(dx);
+  cudaFree(dk);
+  cudaFree(ds);
+  cudaFree(df);
+  cudaFree(di);
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+}  // namespace pws_cuda

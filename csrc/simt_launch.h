@@ -1,0 +1,27 @@
+// Host-side declarations of the lane-group (SIMT) launchers in simt_launch.cu. Plain C++ types
+// only, so cuda_bindings.cpp compiles with the host compiler and without CUDA headers.
+#pragma once
+
+#include <cstdint>
+
+#include "simt_smooth.h"
+#include "types.h"
+
+namespace pws_cuda {
+
+// Threads per block of the lane-group kernels (kSimtBlock / group_size worlds per block).
+constexpr int kSimtBlock = 128;
+
+// The smooth stage (kernels/simt_smooth.h) of every world, group_size (8, 16, 32) lanes per
+// world; m and d hold device addresses, `tree` is the host schedule (copied to the device for
+// the call). Synchronous: returns after the kernel finished; nullptr on success, else the CUDA
+// error (or a sentence saying what is wrong).
+const char* simt_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::TreeHost& tree,
+                        int64_t nworld, int group_size, int device, std::uintptr_t stream);
+
+// simt::primitive_check on one group of n lanes (8, 16, 32) on `device`: host arrays in and out
+// (x, k, src: n entries; out_f: 8 * n; out_i: 4 * n). Synchronous.
+const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,
+                            float* out_f, int* out_i, int device);
+
+}  // namespace pws_cuda

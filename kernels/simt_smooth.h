@@ -1,0 +1,524 @@
+// The smooth stages of ONE world on a group of lanes (kernels/simt.h): kinematics, com_pos,
+// crb + the tree L'DL factor of qM, com_vel and rne (smooth_stages in kernels/forward.h), with
+// bodies, joints, dofs, geoms and sites over lanes and the kinematic tree processed level by
+// level. The GPU-oriented twin of kernels/smooth.h: same formulas per element, same order of
+// every sum, so the results are smooth.h's bit for bit except where a hinge angle goes through
+// sin/cos (simt::sincos, same bits on CUDA and the CPU, within 2 ulp of sinf/cosf).
+//
+// Tree passes (levels computed once per model on the host, build_tree):
+//   forward (kinematics, com_vel, rne's cacc)  one phase per depth level, a lane per body
+//   backward (subtree mass and com, crb,       one phase per depth level, a lane per parent
+//   rne's cfrc_int)                            summing its children in descending body index
+//                                              (the order of smooth.h's reverse body loop)
+//   qM                                         a lane per nonzero (i, j <= i) of the lower triangle
+//   L'DL                                       for k = nv-1 .. 0: a lane per update (i, j) with i an
+//                                              ancestor of k and j an ancestor of i (or i): the
+//                                              updates of one k touch different entries and read
+//                                              row k only, so they run together; entries that
+//                                              smooth.h's dense loop updates by tmp * 0 are skipped
+// qM and its factor live in the group's shared array (nv * nv + 6 * nv floats, shared_floats).
+// Everything else is read and written in the world's Data arrays, like the scalar stage.
+#pragma once
+
+#include "simt.h"
+#include "step_math.h"
+#include "types.h"
+
+// host only (TreeHost, build_tree); nvcc compiles them for the host side of simt_launch.cu
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pws {
+namespace simt {
+
+// The stage indices of the recorder (Recorder::Stats per stage)
+enum : int { kStageKinematics = 0, kStageComPos = 1, kStageCrb = 2, kStageFactor = 3, kStageComVel = 4, kStageRne = 5 };
+
+// Per-model schedule: int arrays (host or device memory), from build_tree.
+struct Tree {
+  int nlevel;                // depth levels; level 0 is the world body
+  const int* level_adr;      // (nlevel + 1) bodies of level L: level_body[level_adr[L] .. level_adr[L + 1])
+  const int* level_body;     // (nbody) bodies by depth, then index
+  const int* parent_adr;     // (nlevel + 1) bodies with children, by level, in parent_body
+  const int* parent_body;    // (<= nbody)
+  const int* child_adr;      // (nbody + 1) children of b: child_body[child_adr[b] .. child_adr[b + 1])
+  const int* child_body;     // (nbody) in descending index
+  int nmpair;                // nonzeros (i, j <= i) of qM's lower triangle
+  const int* m_pair;         // (2 * nmpair)
+  const int* fac_adr;        // (nv + 1) the L'DL updates of k: fac_pair[2 * fac_adr[k] ..]
+  const int* fac_pair;       // (i, j) pairs
+  const int* anc_adr;        // (nv + 1) ancestors of dof k: anc_dof[anc_adr[k] .. anc_adr[k + 1])
+  const int* anc_dof;
+};
+
+PWS_HD inline int shared_floats(int nv) { return nv * nv + 6 * nv; }
+
+// The schedule as one int buffer (copied to the device as is) and the offsets of its arrays.
+struct TreeHost {
+  std::vector<int> buf;
+  int nlevel = 0, nmpair = 0;
+  int off[12] = {};
+  Tree view(const int* base) const {
+    return Tree{nlevel,           base + off[0], base + off[1], base + off[2], base + off[3], base + off[4],
+                base + off[5],    nmpair,        base + off[6], base + off[7], base + off[8], base + off[9],
+                base + off[10]};
+  }
+};
+
+// nbody >= 1 with body_parentid[0] == 0 and parents before children (MuJoCo's order); same for
+// dof_parentid (-1 at a root). Throws std::invalid_argument on anything else.
+inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const int* dof_parentid) {
+  if (nbody < 1) throw std::invalid_argument("simt tree: nbody must be >= 1");
+  std::vector<int> depth(nbody, 0);
+  int nlevel = 1;
+  for (int b = 1; b < nbody; ++b) {
+    int p = body_parentid[b];
+    if (p < 0 || p >= b)
+      throw std::invalid_argument("simt tree: body " + std::to_string(b) + " has parent " + std::to_string(p) +
+                                  " (parents must come before children)");
+    depth[b] = depth[p] + 1;
+    nlevel = depth[b] + 1 > nlevel ? depth[b] + 1 : nlevel;
+  }
+  for (int i = 0; i < nv; ++i)
+    if (dof_parentid[i] >= i)
+      throw std::invalid_argument("simt tree: dof " + std::to_string(i) + " has parent " +
+                                  std::to_string(dof_parentid[i]));
+  std::vector<std::vector<int>> arrays(11);
+  auto& level_adr = arrays[0];
+  auto& level_body = arrays[1];
+  auto& parent_adr = arrays[2];
+  auto& parent_body = arrays[3];
+  auto& child_adr = arrays[4];
+  auto& child_body = arrays[5];
+  auto& m_pair = arrays[6];
+  auto& fac_adr = arrays[7];
+  auto& fac_pair = arrays[8];
+  auto& anc_adr = arrays[9];
+  auto& anc_dof = arrays[10];
+  std::vector<int> nchild(nbody, 0);
+  for (int b = 1; b < nbody; ++b) nchild[body_parentid[b]]++;
+  for (int level = 0; level < nlevel; ++level) {
+    level_adr.push_back(int(level_body.size()));
+    parent_adr.push_back(int(parent_body.size()));
+    for (int b = 0; b < nbody; ++b)
+      if (depth[b] == level) {
+        level_body.push_back(b);
+        if (nchild[b]) parent_body.push_back(b);
+      }
+  }
+  level_adr.push_back(int(level_body.size()));
+  parent_adr.push_back(int(parent_body.size()));
+  for (int b = 0; b < nbody; ++b) {
+    child_adr.push_back(int(child_body.size()));
+    for (int c = nbody - 1; c > 0; --c)
+      if (body_parentid[c] == b) child_body.push_back(c);
+  }
+  child_adr.push_back(int(child_body.size()));
+  int nmpair = 0;
+  for (int i = 0; i < nv; ++i)
+    for (int j = i; j >= 0; j = dof_parentid[j]) {
+      m_pair.push_back(i);
+      m_pair.push_back(j);
+      ++nmpair;
+    }
+  for (int k = 0; k < nv; ++k) {
+    fac_adr.push_back(int(fac_pair.size() / 2));
+    anc_adr.push_back(int(anc_dof.size()));
+    for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
+      anc_dof.push_back(i);
+      for (int j = i; j >= 0; j = dof_parentid[j]) {
+        fac_pair.push_back(i);
+        fac_pair.push_back(j);
+      }
+    }
+  }
+  fac_adr.push_back(int(fac_pair.size() / 2));
+  anc_adr.push_back(int(anc_dof.size()));
+  TreeHost t;
+  t.nlevel = nlevel;
+  t.nmpair = nmpair;
+  for (int a = 0; a < 11; ++a) {
+    t.off[a] = int(t.buf.size());
+    t.buf.insert(t.buf.end(), arrays[a].begin(), arrays[a].end());
+  }
+  if (t.buf.empty()) t.buf.push_back(0);
+  return t;
+}
+
+// ---- loads and stores of small vectors through the group (recorded on the CPU) --------------
+
+template <typename G>
+PWS_SIMT_FN inline Vec3<typename G::real> ld3(const G& g, const float* p) {
+  return Vec3<typename G::real>{{g.ld(p), g.ld(p + 1), g.ld(p + 2)}};
+}
+template <typename G>
+PWS_SIMT_FN inline Quat<typename G::real> ld4(const G& g, const float* p) {
+  return Quat<typename G::real>{{g.ld(p), g.ld(p + 1), g.ld(p + 2), g.ld(p + 3)}};
+}
+template <typename G>
+PWS_SIMT_FN inline Mat33<typename G::real> ld33(const G& g, const float* p) {
+  Mat33<typename G::real> r;
+  for (int i = 0; i < 9; ++i) r.m[i] = g.ld(p + i);
+  return r;
+}
+template <typename G>
+PWS_SIMT_FN inline Vec6<typename G::real> ld6(const G& g, const float* p) {
+  Vec6<typename G::real> r;
+  for (int i = 0; i < 6; ++i) r[i] = g.ld(p + i);
+  return r;
+}
+template <typename G, typename R>
+PWS_SIMT_FN inline void st3(const G& g, float* p, const Vec3<R>& a) {
+  for (int i = 0; i < 3; ++i) g.st(p + i, a[i]);
+}
+template <typename G, typename R>
+PWS_SIMT_FN inline void st4(const G& g, float* p, const Quat<R>& a) {
+  for (int i = 0; i < 4; ++i) g.st(p + i, a[i]);
+}
+template <typename G, typename R>
+PWS_SIMT_FN inline void st33(const G& g, float* p, const Mat33<R>& a) {
+  for (int i = 0; i < 9; ++i) g.st(p + i, a.m[i]);
+}
+template <typename G, typename R>
+PWS_SIMT_FN inline void st6(const G& g, float* p, const Vec6<R>& a) {
+  for (int i = 0; i < 6; ++i) g.st(p + i, a[i]);
+}
+
+// step_math.h's axis_angle_quat with simt::sincos (same bits on both targets)
+template <typename R>
+PWS_SIMT_FN inline Quat<R> axis_angle_quat_simt(const Vec3<R>& axis, R angle) {
+  R s, c;
+  sincos(R(0.5) * angle, &s, &c);
+  return Quat<R>{{c, axis[0] * s, axis[1] * s, axis[2] * s}};
+}
+
+// step_math.h's inert_com, its vec10 returned in `out`
+template <typename R>
+PWS_SIMT_FN inline void inert_com_vals(R out[10], const Vec3<R>& inertia, const Mat33<R>& mat, const Vec3<R>& dif,
+                                       R mass) {
+  Mat33<R> md;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) md(i, j) = mat(i, j) * inertia[j];
+  Mat33<R> r = matmul(md, transpose(mat));
+  out[0] = r(0, 0) + mass * (dif[1] * dif[1] + dif[2] * dif[2]);
+  out[1] = r(1, 1) + mass * (dif[0] * dif[0] + dif[2] * dif[2]);
+  out[2] = r(2, 2) + mass * (dif[0] * dif[0] + dif[1] * dif[1]);
+  out[3] = r(0, 1) - mass * dif[0] * dif[1];
+  out[4] = r(0, 2) - mass * dif[0] * dif[2];
+  out[5] = r(1, 2) - mass * dif[1] * dif[2];
+  out[6] = mass * dif[0];
+  out[7] = mass * dif[1];
+  out[8] = mass * dif[2];
+  out[9] = mass;
+}
+
+// ---- mj_kinematics (smooth.h kinematics) ------------------------------------------------------
+
+template <typename G>
+PWS_SIMT_FN inline void frame_pose(const G& g, const float* xpos, const float* xquat, const float* xmat,
+                                   const float* obj_pos, const float* obj_quat, float* obj_xpos, float* obj_xmat) {
+  auto q = ld4(g, xquat);
+  st3(g, obj_xpos, ld3(g, xpos) + mul(ld33(g, xmat), ld3(g, obj_pos)));
+  st33(g, obj_xmat, quat_to_mat(quat_unit(quat_mul(q, ld4(g, obj_quat)))));
+}
+
+template <typename G>
+PWS_SIMT_FN inline void kinematics(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  using R = typename G::real;
+  g.stage(kStageKinematics);
+  g.each(1, [&](int) {
+    st3(g, d.xpos, zero3<R>());
+    st4(g, d.xquat, Quat<R>{{R(1), R(0), R(0), R(0)}});
+    st33(g, d.xmat, identity33<R>());
+    st3(g, d.xipos, zero3<R>());
+    st33(g, d.ximat, identity33<R>());
+  });
+  for (int level = 1; level < t.nlevel; ++level) {
+    const int adr = t.level_adr[level];
+    g.each(t.level_adr[level + 1] - adr, [&](int i) {
+      const int b = g.ld(t.level_body + adr + i);
+      const int pid = g.ld(m.body_parentid + b);
+      Vec3<R> xpos = ld3(g, d.xpos + 3 * pid) + mul(ld33(g, d.xmat + 9 * pid), ld3(g, m.body_pos + 3 * b));
+      Quat<R> xquat = quat_mul(ld4(g, d.xquat + 4 * pid), ld4(g, m.body_quat + 4 * b));
+      const int jntadr = g.ld(m.body_jntadr + b), jntnum = g.ld(m.body_jntnum + b);
+      for (int j = jntadr; j < jntadr + jntnum; ++j) {
+        const int qadr = g.ld(m.jnt_qposadr + j);
+        const int jtype = g.ld(m.jnt_type + j);
+        if (jtype == kJointFree) {
+          xpos = Vec3<R>{{g.ld(d.qpos + qadr), g.ld(d.qpos + qadr + 1), g.ld(d.qpos + qadr + 2)}};
+          xquat = quat_unit(ld4(g, d.qpos + qadr + 3));
+          st3(g, d.xanchor + 3 * j, xpos);
+          st3(g, d.xaxis + 3 * j, ld3(g, m.jnt_axis + 3 * j));
+        } else {
+          Vec3<R> jpos = ld3(g, m.jnt_pos + 3 * j);
+          Vec3<R> xanchor = rot_vec_quat(jpos, xquat) + xpos;
+          Vec3<R> xaxis = rot_vec_quat(ld3(g, m.jnt_axis + 3 * j), xquat);
+          st3(g, d.xanchor + 3 * j, xanchor);
+          st3(g, d.xaxis + 3 * j, xaxis);
+          if (jtype == kJointSlide) {
+            xpos = xpos + xaxis * (g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr));
+          } else {
+            Quat<R> qloc;
+            if (jtype == kJointBall) {
+              qloc = quat_unit(ld4(g, d.qpos + qadr));
+            } else {
+              qloc = axis_angle_quat_simt(ld3(g, m.jnt_axis + 3 * j), g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr));
+            }
+            xquat = quat_mul(xquat, qloc);
+            xpos = xanchor - rot_vec_quat(jpos, xquat);
+          }
+        }
+      }
+      xquat = quat_unit(xquat);
+      Mat33<R> xmat = quat_to_mat(xquat);
+      st3(g, d.xpos + 3 * b, xpos);
+      st4(g, d.xquat + 4 * b, xquat);
+      st33(g, d.xmat + 9 * b, xmat);
+      st3(g, d.xipos + 3 * b, xpos + mul(xmat, ld3(g, d.body_ipos + 3 * b)));
+      st33(g, d.ximat + 9 * b, quat_to_mat(quat_mul(xquat, ld4(g, m.body_iquat + 4 * b))));
+    });
+  }
+  g.each(m.ngeom, [&](int i) {
+    const int b = g.ld(m.geom_bodyid + i);
+    frame_pose(g, d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.geom_pos + 3 * i, m.geom_quat + 4 * i,
+               d.geom_xpos + 3 * i, d.geom_xmat + 9 * i);
+  });
+  g.each(m.nsite, [&](int i) {
+    const int b = g.ld(m.site_bodyid + i);
+    frame_pose(g, d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.site_pos + 3 * i, m.site_quat + 4 * i,
+               d.site_xpos + 3 * i, d.site_xmat + 9 * i);
+  });
+}
+
+// ---- mj_comPos (smooth.h com_pos) ------------------------------------------------------------
+
+template <typename G>
+PWS_SIMT_FN inline void com_pos(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  using R = typename G::real;
+  g.stage(kStageComPos);
+  g.each(m.nbody, [&](int b) {
+    R mass = g.ld(d.body_mass + b);
+    st3(g, d.subtree_com + 3 * b, ld3(g, d.xipos + 3 * b) * mass);
+    g.st(d.subtree_mass + b, mass);
+  });
+  // children into parents, deepest level first; each parent adds its children in descending
+  // index (smooth.h's loop from nbody - 1 down)
+  for (int level = t.nlevel - 2; level >= 0; --level) {
+    const int adr = t.parent_adr[level];
+    g.each(t.parent_adr[level + 1] - adr, [&](int i) {
+      const int p = g.ld(t.parent_body + adr + i);
+      Vec3<R> com = ld3(g, d.subtree_com + 3 * p);
+      R mass = g.ld(d.subtree_mass + p);
+      const int c0 = g.ld(t.child_adr + p), c1 = g.ld(t.child_adr + p + 1);
+      for (int c = c0; c < c1; ++c) {
+        const int b = g.ld(t.child_body + c);
+        com = com + ld3(g, d.subtree_com + 3 * b);
+        mass += g.ld(d.subtree_mass + b);
+      }
+      st3(g, d.subtree_com + 3 * p, com);
+      g.st(d.subtree_mass + p, mass);
+    });
+  }
+  g.each(m.nbody, [&](int b) {
+    R mass = g.ld(d.subtree_mass + b);
+    bool light = mass < R(1e-15);
+    Vec3<R> own = ld3(g, d.xipos + 3 * b), com = ld3(g, d.subtree_com + 3 * b) / mass;
+    st3(g, d.subtree_com + 3 * b, Vec3<R>{{pws_select(light, own[0], com[0]), pws_select(light, own[1], com[1]),
+                                          pws_select(light, own[2], com[2])}});
+  });
+  g.each(m.nbody, [&](int b) {
+    Vec3<R> dif = ld3(g, d.xipos + 3 * b) - ld3(g, d.subtree_com + 3 * g.ld(m.body_rootid + b));
+    R out[10];
+    inert_com_vals(out, ld3(g, d.body_inertia + 3 * b), ld33(g, d.ximat + 9 * b), dif, g.ld(d.body_mass + b));
+    for (int k = 0; k < 10; ++k) g.st(d.cinert + 10 * b + k, out[k]);
+  });
+  g.each(m.njnt, [&](int j) {
+    const int b = g.ld(m.jnt_bodyid + j);
+    int dofadr = g.ld(m.jnt_dofadr + j);
+    Vec3<R> offset = ld3(g, d.subtree_com + 3 * g.ld(m.body_rootid + b)) - ld3(g, d.xanchor + 3 * j);
+    const int jtype = g.ld(m.jnt_type + j);
+    if (jtype == kJointFree) {
+      for (int i = 0; i < 3; ++i) {
+        Vec3<R> l = zero3<R>();
+        l[i] = R(1);
+        st6(g, d.cdof + 6 * (dofadr + i), spatial(zero3<R>(), l));
+      }
+      dofadr += 3;
+    }
+    if (jtype == kJointFree || jtype == kJointBall) {
+      Mat33<R> xmat = ld33(g, d.xmat + 9 * b);
+      for (int i = 0; i < 3; ++i) st6(g, d.cdof + 6 * (dofadr + i), dof_com(col(xmat, i), offset));
+    } else if (jtype == kJointSlide) {
+      st6(g, d.cdof + 6 * dofadr, spatial(zero3<R>(), ld3(g, d.xaxis + 3 * j)));
+    } else {
+      st6(g, d.cdof + 6 * dofadr, dof_com(ld3(g, d.xaxis + 3 * j), offset));
+    }
+  });
+}
+
+// ---- mj_crb and mj_factorM (smooth.h crb, factor_m); qM in the group's shared array ----------
+
+template <typename G>
+PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  using R = typename G::real;
+  g.stage(kStageCrb);
+  const int nv = m.nv;
+  float* qM = g.shared;            // (nv, nv)
+  float* buf = g.shared + nv * nv;  // (nv, 6): crb of dof i's body times cdof i
+  g.each(10 * m.nbody, [&](int e) { g.st(d.crb + e, g.ld(d.cinert + e)); });
+  for (int level = t.nlevel - 2; level >= 1; --level) {  // the world body (level 0) takes nothing
+    const int adr = t.parent_adr[level];
+    g.each(t.parent_adr[level + 1] - adr, [&](int i) {
+      const int p = g.ld(t.parent_body + adr + i);
+      R acc[10];
+      for (int k = 0; k < 10; ++k) acc[k] = g.ld(d.crb + 10 * p + k);
+      const int c0 = g.ld(t.child_adr + p), c1 = g.ld(t.child_adr + p + 1);
+      for (int c = c0; c < c1; ++c) {
+        const int b = g.ld(t.child_body + c);
+        for (int k = 0; k < 10; ++k) acc[k] += g.ld(d.crb + 10 * b + k);
+      }
+      for (int k = 0; k < 10; ++k) g.st(d.crb + 10 * p + k, acc[k]);
+    });
+  }
+  g.each(nv * nv, [&](int e) { g.st(qM + e, R(0)); });
+  g.each(nv, [&](int i) {
+    const float* c = d.crb + 10 * g.ld(m.dof_bodyid + i);
+    R inert[10];
+    for (int k = 0; k < 10; ++k) inert[k] = g.ld(c + k);
+    st6(g, buf + 6 * i, mul_inert_vec(inert, ld6(g, d.cdof + 6 * i)));
+  });
+  g.each(t.nmpair, [&](int p) {
+    const int i = g.ld(t.m_pair + 2 * p), j = g.ld(t.m_pair + 2 * p + 1);
+    R mij = dot6(ld6(g, d.cdof + 6 * j), ld6(g, buf + 6 * i));
+    g.st(qM + i * nv + j, mij);
+    if (j != i) g.st(qM + j * nv + i, mij);
+  });
+  g.each(nv, [&](int i) { g.st(qM + i * nv + i, g.ld(qM + i * nv + i) + g.ld(d.dof_armature + i)); });
+  g.each(nv * nv, [&](int e) { g.st(d.qM + e, g.ld(qM + e)); });
+}
+
+// L'DL of qM in place in the shared array (smooth.h factor_tree), then qLD and qLDiagInv out
+template <typename G>
+PWS_SIMT_FN inline void factor_m(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  using R = typename G::real;
+  g.stage(kStageFactor);
+  const int nv = m.nv;
+  float* LD = g.shared;
+  for (int k = nv - 1; k >= 0; --k) {
+    const int f0 = t.fac_adr[k], nf = t.fac_adr[k + 1] - f0;
+    if (nf == 0) continue;  // a root dof: no ancestors
+    const float* lk = LD + k * nv;
+    g.each(nf, [&](int p) {
+      const int i = g.ld(t.fac_pair + 2 * (f0 + p)), j = g.ld(t.fac_pair + 2 * (f0 + p) + 1);
+      R tmp = g.ld(lk + i) / g.ld(lk + k);
+      g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
+    });
+    const int a0 = t.anc_adr[k];
+    g.each(t.anc_adr[k + 1] - a0, [&](int a) {
+      const int i = g.ld(t.anc_dof + a0 + a);
+      g.st(LD + k * nv + i, g.ld(lk + i) / g.ld(lk + k));
+    });
+  }
+  g.each(nv, [&](int k) { g.st(d.qLDiagInv + k, R(1) / g.ld(LD + k * nv + k)); });
+  g.each(nv * nv, [&](int e) { g.st(d.qLD + e, g.ld(LD + e)); });
+}
+
+// ---- mj_comVel (smooth.h com_vel) ------------------------------------------------------------
+
+template <typename G>
+PWS_SIMT_FN inline void com_vel(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  using R = typename G::real;
+  g.stage(kStageComVel);
+  g.each(1, [&](int) { st6(g, d.cvel, zero6<R>()); });
+  for (int level = 1; level < t.nlevel; ++level) {
+    const int adr = t.level_adr[level];
+    g.each(t.level_adr[level + 1] - adr, [&](int i) {
+      const int b = g.ld(t.level_body + adr + i);
+      Vec6<R> cvel = ld6(g, d.cvel + 6 * g.ld(m.body_parentid + b));
+      const int jntadr = g.ld(m.body_jntadr + b), jntnum = g.ld(m.body_jntnum + b);
+      for (int j = jntadr; j < jntadr + jntnum; ++j) {
+        int dofadr = g.ld(m.jnt_dofadr + j);
+        const int jtype = g.ld(m.jnt_type + j);
+        if (jtype == kJointFree) {
+          for (int k = 0; k < 3; ++k) {
+            st6(g, d.cdof_dot + 6 * (dofadr + k), zero6<R>());
+            cvel = add6(cvel, scale6(ld6(g, d.cdof + 6 * (dofadr + k)), g.ld(d.qvel + dofadr + k)));
+          }
+          dofadr += 3;
+        }
+        if (jtype == kJointFree || jtype == kJointBall) {
+          for (int k = 0; k < 3; ++k)
+            st6(g, d.cdof_dot + 6 * (dofadr + k), cross_motion(cvel, ld6(g, d.cdof + 6 * (dofadr + k))));
+          for (int k = 0; k < 3; ++k)
+            cvel = add6(cvel, scale6(ld6(g, d.cdof + 6 * (dofadr + k)), g.ld(d.qvel + dofadr + k)));
+        } else {
+          Vec6<R> cdof = ld6(g, d.cdof + 6 * dofadr);
+          st6(g, d.cdof_dot + 6 * dofadr, cross_motion(cvel, cdof));
+          cvel = add6(cvel, scale6(cdof, g.ld(d.qvel + dofadr)));
+        }
+      }
+      st6(g, d.cvel + 6 * b, cvel);
+    });
+  }
+}
+
+// ---- mj_rne without acceleration (smooth.h rne) ----------------------------------------------
+
+template <typename G>
+PWS_SIMT_FN inline void rne(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  using R = typename G::real;
+  g.stage(kStageRne);
+  g.each(1, [&](int) {
+    Vec3<R> grav = zero3<R>();
+    if (m.en_gravity) grav = ld3(g, d.gravity);
+    st6(g, d.cacc, spatial(zero3<R>(), -grav));
+    st6(g, d.cfrc_int, zero6<R>());
+  });
+  for (int level = 1; level < t.nlevel; ++level) {
+    const int adr = t.level_adr[level];
+    g.each(t.level_adr[level + 1] - adr, [&](int i) {
+      const int b = g.ld(t.level_body + adr + i);
+      Vec6<R> cacc = ld6(g, d.cacc + 6 * g.ld(m.body_parentid + b));
+      const int dofadr = g.ld(m.body_dofadr + b), dofnum = g.ld(m.body_dofnum + b);
+      for (int k = dofadr; k < dofadr + dofnum; ++k)
+        cacc = add6(cacc, scale6(ld6(g, d.cdof_dot + 6 * k), g.ld(d.qvel + k)));
+      st6(g, d.cacc + 6 * b, cacc);
+      R cinert[10];
+      for (int k = 0; k < 10; ++k) cinert[k] = g.ld(d.cinert + 10 * b + k);
+      Vec6<R> cvel = ld6(g, d.cvel + 6 * b);
+      st6(g, d.cfrc_int + 6 * b, add6(mul_inert_vec(cinert, cacc), cross_force(cvel, mul_inert_vec(cinert, cvel))));
+    });
+  }
+  for (int level = t.nlevel - 2; level >= 1; --level) {
+    const int adr = t.parent_adr[level];
+    g.each(t.parent_adr[level + 1] - adr, [&](int i) {
+      const int p = g.ld(t.parent_body + adr + i);
+      R acc[6];
+      for (int k = 0; k < 6; ++k) acc[k] = g.ld(d.cfrc_int + 6 * p + k);
+      const int c0 = g.ld(t.child_adr + p), c1 = g.ld(t.child_adr + p + 1);
+      for (int c = c0; c < c1; ++c) {
+        const int b = g.ld(t.child_body + c);
+        for (int k = 0; k < 6; ++k) acc[k] += g.ld(d.cfrc_int + 6 * b + k);
+      }
+      for (int k = 0; k < 6; ++k) g.st(d.cfrc_int + 6 * p + k, acc[k]);
+    });
+  }
+  g.each(m.nv, [&](int i) {
+    g.st(d.qfrc_bias + i, dot6(ld6(g, d.cdof + 6 * i), ld6(g, d.cfrc_int + 6 * g.ld(m.dof_bodyid + i))));
+  });
+}
+
+// smooth_stages (kernels/forward.h) of one world on group g; g.shared holds shared_floats(nv).
+template <typename G>
+PWS_SIMT_FN inline void smooth(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  kinematics(g, m, d, t);
+  com_pos(g, m, d, t);
+  crb(g, m, d, t);
+  factor_m(g, m, d, t);
+  com_vel(g, m, d, t);
+  rne(g, m, d, t);
+}
+
+}  // namespace simt
+}  // namespace pws

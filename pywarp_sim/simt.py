@@ -1,0 +1,128 @@
+"""The lane-group (SIMT) smooth stage: kernels/simt_smooth.h over a Simulator's arrays.
+
+The GPU step's direction (DESIGN.md, "The GPU step") is one world per group of lanes (a warp,
+or 8 / 16 lanes of one). Its kernels are written once against kernels/simt.h and compiled for
+CUDA (`_native_cuda`, one lane per thread) and for the CPU (`_native`, the lanes of a group
+emulated in lockstep), which give the same bits; so CI checks the GPU kernel's arithmetic here.
+
+* `smooth(sim)`: kinematics, com_pos, crb + the L'DL factor of qM, com_vel and rne of every
+  world (smooth_stages of kernels/forward.h), written into the Simulator's Data arrays
+  (xpos ... qM, qLD, qLDiagInv, cvel, cdof_dot, qfrc_bias). Same results as the native CPU step
+  bit for bit except through a hinge's sin/cos (simt::sincos, 2 ulp of sinf/cosf).
+* `smooth(sim, record=True)`: the same on the CPU with the address recorder and the counting
+  float, one world at a time; per-stage counts for `proxies`.
+* `proxies(sim)`: GPU-speed proxies of the stage from those counts: sectors per warp memory
+  request, lane efficiency, warp instructions per world.
+* `primitives(...)`, `sincos(x)`: the layer's collectives and sin/cos, for tests.
+
+Needs the per-world workspace (Simulator(workspace="world"), the default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import native, native_backend
+
+__all__ = ["smooth", "proxies", "primitives", "sincos", "shared_bytes_per_world", "STAGES"]
+
+STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
+GROUP_SIZES = (8, 16, 32)
+
+
+def _module(device: str):
+  reason = native.unavailable_reason(device)
+  if reason:
+    raise RuntimeError(f"the lane-group kernels are unavailable on {device}: {reason}")
+  mod = native.module("cuda" if device.startswith("cuda") else "cpu")
+  if not hasattr(mod, "simt_smooth"):
+    raise RuntimeError("the compiled native module predates the lane-group kernels (no simt_smooth); "
+                       "rebuild with `make venv`")
+  return mod
+
+
+def _check(sim, group_size: int):
+  if group_size not in GROUP_SIZES:
+    raise ValueError(f"group_size must be one of {GROUP_SIZES}, got {group_size!r}")
+  if sim.workspace != "world":
+    raise ValueError("the lane-group smooth stage needs Simulator(workspace='world'), "
+                     f"this Simulator has workspace={sim.workspace!r}")
+
+
+def smooth(sim, group_size: int = 32, record: bool = False, num_threads: int = 0) -> dict | None:
+  """The lane-group smooth stage of every world of `sim` (CPU: emulated; CUDA: the kernel).
+
+  group_size: lanes per world (8, 16, 32). record (CPU only): measure instead of run fast;
+  returns {stage: {phases, warp_instructions, lane_instructions, global_requests,
+  global_sectors, global_lane_accesses, shared_accesses}} summed over the worlds (the results
+  written are the same). Reads qpos, qvel and the parameter banks; writes what
+  smooth_stages writes."""
+  _check(sim, group_size)
+  device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
+  mod = _module(device)
+  keep = []
+  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
+  mjm = sim.model.mj_model
+  parents = (np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
+  if sim.device.is_cpu:
+    return mod.simt_smooth(*tables, sim.nworld, *parents, group_size=group_size, record=record,
+                           num_threads=num_threads)
+  if record:
+    raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
+  stream = torch.cuda.current_stream(torch.device(device)).cuda_stream
+  mod.simt_smooth(*tables, sim.nworld, *parents, group_size=group_size, device=sim.device.ordinal, stream=stream)
+  return None
+
+
+def shared_bytes_per_world(nv: int) -> int:
+  """Shared memory of one world's group: qM / its factor (nv * nv) and crb * cdof (6 * nv) floats."""
+  return 4 * (nv * nv + 6 * nv)
+
+
+def proxies(sim, group_size: int = 32) -> dict:
+  """GPU-speed proxies of the stage, measured by the recording emulation on every world of a
+  CPU Simulator (a few worlds suffice: the counts depend on the model, not on the state):
+
+    sectors_per_request          distinct 32-byte sectors per group memory instruction (global)
+    lane_efficiency              lane instructions / (group_size x warp instructions)
+    instructions_per_world_step  warp instructions of the stage per world (the longest lane's
+                                 float and memory operations per phase, plus collectives)
+    stages                       the same three per stage, and phases per world
+  For group_size < 32 the counts are per group (a warp holds 32 / group_size worlds)."""
+  if not sim.device.is_cpu:
+    raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
+  stats = smooth(sim, group_size=group_size, record=True)
+  n = sim.nworld
+
+  def summary(s):
+    return {
+      "sectors_per_request": s["global_sectors"] / s["global_requests"] if s["global_requests"] else None,
+      "lane_efficiency": s["lane_instructions"] / (group_size * s["warp_instructions"]) if s["warp_instructions"] else None,
+      "instructions_per_world_step": s["warp_instructions"] / n,
+      "phases_per_world": s["phases"] / n,
+      "global_bytes_per_world": 32 * s["global_sectors"] / n,
+    }
+
+  total = {k: sum(s[k] for s in stats.values()) for k in next(iter(stats.values()))}
+  out = summary(total)
+  out["stages"] = {name: summary(s) for name, s in stats.items()}
+  out["group_size"] = group_size
+  out["worlds"] = n
+  return out
+
+
+def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> dict:
+  """simt::primitive_check on one group (len(x) lanes: 8, 16 or 32): {'float': (8, n) float32,
+  'int': (4, n) int32}; rows as documented in kernels/simt.h."""
+  mod = _module(device)
+  args = (np.ascontiguousarray(x, np.float32), np.ascontiguousarray(k, np.int32),
+          np.ascontiguousarray(src, np.int32), int(delta), int(lane_mask))
+  if device == "cpu":
+    return mod.simt_primitives(*args)
+  return mod.simt_primitives(*args, device=torch.device(device).index or 0)
+
+
+def sincos(x) -> tuple[np.ndarray, np.ndarray]:
+  """simt::sincos_f elementwise (float32): the sin and cos every lane-group kernel uses."""
+  return _module("cpu").simt_sincos(np.ascontiguousarray(x, np.float32))
