@@ -11,12 +11,35 @@ no two ranks simulate the same worlds. rsl-rl-lib's PPO does the rest: parameter
 from rank 0 before the first iteration, gradients averaged over ranks after each backward pass,
 observation-normaliser statistics all-reduced, rank 0 alone writes TensorBoard logs and
 checkpoints. rsl-rl initialises NCCL on CUDA devices itself; `DistributedRunner` adds CPU
-ranks over gloo (rsl-rl 5.5.1 insists on `cuda:LOCAL_RANK`).
+ranks over gloo (rsl-rl 5.5.1 insists on `cuda:LOCAL_RANK`) and standardises advantages over
+all ranks (rsl-rl does it per rank).
+
+One update on R ranks. R ranks with N envs each make the same PPO update as one process with
+R x N envs, to float rounding (tests/test_distributed.py: 2 x 8 vs 1 x 16 envs, parameters
+within 1.2e-7 after one update), when
+  * the rollouts are the same: worlds that depend on their actions only (no random resets or
+    domain randomisation: the env's own random streams are per rank, seeded with rank_seed,
+    not per global world), the same torch seed on every rank, and the action noise drawn by
+    RankShareGaussian (actor distribution_cfg class_name
+    "pywarp_sim.distributed:RankShareGaussian": rank r takes its rows of the noise of all
+    R x N envs, where rsl-rl's GaussianDistribution draws N rows from each rank's generator);
+  * each rank's minibatch is its whole rollout (num_mini_batches = 1): rsl-rl shuffles each
+    rank's rollout on its own (torch.randperm of N x T samples) and averages the ranks'
+    minibatch-mean gradients, which is the mean over the union of the ranks' minibatches;
+    one process's minibatch of R x N x T / M samples is another random subset, so for M > 1
+    the R-rank update is an equally valid but different sample of the same gradient;
+  * advantages are standardised over the whole rollout (rsl-rl's default), here over all
+    ranks (DistributedRunner); per-minibatch standardisation stays per rank.
+Gradients are averaged over ranks, the observation normaliser's moments and the adaptive
+learning rate's KL all-reduced, by rsl-rl itself. Training under torchrun (pywarp_sim.train)
+keeps rank_seed's offsets and rsl-rl's GaussianDistribution: its ranks' worlds differ, and its
+updates are those of one process with R x N envs in distribution, not bitwise.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 import torch
@@ -159,13 +182,49 @@ def finish() -> None:
     torch.distributed.destroy_process_group()
 
 
+def standardise_over_ranks(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+  """(x - mean) / (std + eps) with the mean and the unbiased std of all ranks' x together
+  (two all-reduces): what one process holding every rank's x computes with torch's mean and
+  std, up to the order of the float sums. x itself is standardised locally when not
+  distributed."""
+  if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    return (x - x.mean()) / (x.std() + eps)
+  acc = torch.stack([x.sum(), torch.tensor(float(x.numel()), dtype=x.dtype, device=x.device)])
+  torch.distributed.all_reduce(acc)
+  mean = acc[0] / acc[1]
+  ss = (x - mean).square().sum()
+  torch.distributed.all_reduce(ss)
+  return (x - mean) / (torch.sqrt(ss / (acc[1] - 1)) + eps)
+
+
 def runner_class():
-  """rsl-rl's OnPolicyRunner, extended with CPU ranks over gloo (CUDA ranks: rsl-rl's NCCL)."""
+  """rsl-rl's OnPolicyRunner, extended with CPU ranks over gloo (CUDA ranks: rsl-rl's NCCL)
+  and advantages standardised over all ranks."""
   from rsl_rl.runners import OnPolicyRunner
 
   class DistributedRunner(OnPolicyRunner):
-    """OnPolicyRunner whose multi-process set-up also accepts CPU ranks (gloo). On CUDA it is
-    rsl-rl's own (NCCL, device cuda:LOCAL_RANK)."""
+    """OnPolicyRunner whose multi-process set-up also accepts CPU ranks (gloo); on CUDA it is
+    rsl-rl's own (NCCL, device cuda:LOCAL_RANK).
+
+    One change to PPO on several ranks: rsl-rl 5.5.1 standardises each rank's advantages with
+    that rank's own mean and std; here they are standardised with the mean and std of every
+    rank's rollout together (standardise_over_ranks), as one process with all the envs does.
+    With that, gradients (averaged over ranks by rsl-rl), observation-normaliser statistics
+    (all-reduced by rsl-rl) and the adaptive learning rate (mean KL over ranks) of R ranks
+    with N envs each are those of one process with R x N envs, up to float rounding, when
+    each rank's minibatch is its whole rollout (num_mini_batches = 1; module doc, One update
+    on R ranks). Per-minibatch advantage standardisation stays per rank."""
+
+    def __init__(self, env, train_cfg: dict, log_dir: str | None = None, device: str = "cpu"):
+      super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+      if self.is_distributed and not self.alg.normalize_advantage_per_mini_batch:
+        alg, returns_of_rank = self.alg, self.alg.compute_returns
+
+        def compute_returns(obs):
+          returns_of_rank(obs)  # returns; advantages standardised on this rank alone ...
+          st = alg.storage      # ... replaced by the advantages standardised over all ranks
+          st.advantages = standardise_over_ranks(st.returns - st.values)
+        alg.compute_returns = compute_returns
 
     def _configure_multi_gpu(self) -> None:
       rank = current()
@@ -184,3 +243,32 @@ def runner_class():
         torch.distributed.init_process_group(backend="gloo", rank=rank.rank, world_size=rank.world_size)
 
   return DistributedRunner
+
+
+@functools.cache
+def _rank_share_gaussian():
+  from rsl_rl.modules import GaussianDistribution
+
+  class RankShareGaussian(GaussianDistribution):
+    """rsl-rl's GaussianDistribution whose action noise on rank r of R is rows
+    [r N, (r + 1) N) of one (R N, A) standard-normal draw from torch's default generator: with
+    the same torch seed on every rank (not rank_seed's offset) each rank takes its own share
+    of the noise that one process with R x N envs draws, so the rollout of R ranks is that
+    process's rollout (module doc, One update on R ranks). Costs R times the noise draws per
+    rank; the parameters (std) and checkpoints are GaussianDistribution's."""
+
+    def sample(self) -> torch.Tensor:
+      mean, std = self.mean, self.std
+      rank, n = group_rank(), mean.shape[0]
+      eps = torch.randn((rank.world_size * n, *mean.shape[1:]), dtype=mean.dtype, device=mean.device)
+      return mean + std * eps[rank.rank * n:(rank.rank + 1) * n]
+
+  return RankShareGaussian
+
+
+def __getattr__(name: str):
+  # "pywarp_sim.distributed:RankShareGaussian" in an actor's distribution_cfg: built on first
+  # use, so this module imports without rsl-rl (the optional extra "rl")
+  if name == "RankShareGaussian":
+    return _rank_share_gaussian()
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
