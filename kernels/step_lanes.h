@@ -148,6 +148,7 @@ class LaneGroups {
     for (int step = 0; step < nsteps; ++step) {
       for (int l = 0; l < nlanes; ++l) begin_step(wd[l]);
       forward_lanes<kConvexPairs>(m, s, wd, nlanes);
+      for (int l = 0; l < nlanes; ++l) sensors(m, wd[l]);  // not in RK4's evaluations below
       if (rk4) {  // integrate()'s RK4 with its three forward evaluations in lanes
         for (int l = 0; l < nlanes; ++l) rk4_begin(m, wd[l]);
         for (int stage = 0; stage < 4; ++stage) {

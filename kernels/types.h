@@ -18,7 +18,7 @@
 #define PWS_SIZE_FIELDS(X)                                                                    \
   X(nq) X(nv) X(nu) X(na) X(nbody) X(njnt) X(ngeom) X(nsite) X(npair) X(nconmax)            \
   X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
-  X(ntendon) X(nwrap) X(ntendon_pad)
+  X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)
 
 #define PWS_OPTION_INTS(X)                                                                    \
   X(integrator)        /* IntegratorType: 0 Euler, 1 RK4, 3 implicitfast */                  \
@@ -33,13 +33,17 @@
   X(auto_reset)        /* Health bits that trigger an auto reset (Simulator.reset_on); 0: off */                                     \
   X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (collision_convex.h) */    \
   X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */ \
-  X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */
+  X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */ \
+  X(en_sensor)         /* sensors to evaluate (nsensor > 0, mjDSBL_SENSOR off): kernels/sensor.h */ \
+  X(sensor_rne_post)   /* a sensor reads cacc / cfrc_int after the solve (mj_rnePostConstraint) */ \
+  X(sensor_subtree_vel) /* a sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel) */
 
 #define PWS_OPTION_REALS(X)                                                                   \
   X(timestep) X(impratio) X(tolerance) X(ls_tolerance)                                        \
   X(solver_scale) /* 1 / (meaninertia * max(1, nv)) */                                        \
   X(max_qvel)     /* Simulator.max_qvel: VELOCITY_BOUND threshold */                         \
-  X(ccd_tolerance) /* opt.ccd_tolerance: GJK / EPA stopping tolerance */
+  X(ccd_tolerance) /* opt.ccd_tolerance: GJK / EPA stopping tolerance */                       \
+  X(magnetic_x) X(magnetic_y) X(magnetic_z) /* opt.magnetic: magnetometer sensors */
 
 // ---- Model arrays: I = int32, F = float, B = float parameter bank (nbank, count, width) ----
 #define PWS_MODEL_ARRAYS(I, F, B)                                                            \
@@ -79,7 +83,12 @@
   F(tendon_solimp_lim, 5, ntendon) F(tendon_solref_fri, 2, ntendon)                         \
   F(tendon_solimp_fri, 5, ntendon) F(tendon_frictionloss, 1, ntendon)                       \
   F(tendon_invweight0, 1, ntendon) F(tendon_stiffness, 1, ntendon)                          \
-  F(tendon_damping, 1, ntendon) F(tendon_lengthspring, 2, ntendon)
+  F(tendon_damping, 1, ntendon) F(tendon_lengthspring, 2, ntendon)                          \
+  /* sensors (MuJoCo's tables) and the touch zones' site shapes */                          \
+  I(sensor_type, 1, nsensor) I(sensor_datatype, 1, nsensor) I(sensor_needstage, 1, nsensor)  \
+  I(sensor_objtype, 1, nsensor) I(sensor_objid, 1, nsensor) I(sensor_reftype, 1, nsensor)    \
+  I(sensor_refid, 1, nsensor) I(sensor_adr, 1, nsensor) F(sensor_cutoff, 1, nsensor)         \
+  I(site_type, 1, nsite) F(site_size, 3, nsite)
 
 // ---- Data arrays, per world: F = float, I = int32; G = global int32 counters ---------------
 #define PWS_DATA_ARRAYS(F, I)                                                                \
@@ -116,7 +125,9 @@
   I(efc_state, 1, nefc_max) I(efc_solver_niter, 1, 1) I(efc_converged, 1, 1)                \
   I(health, 1, 1) I(last_reset, 1, 1)                                                        \
   F(ten_length, 1, ntendon_pad) F(ten_velocity, 1, ntendon_pad)                              \
-  F(pgs_MinvJ, 1, 6 * nv_pad) /* PGS: M^-1 J' of one elliptic block (6 rows of nv) */
+  F(pgs_MinvJ, 1, 6 * nv_pad) /* PGS: M^-1 J' of one elliptic block (6 rows of nv) */          \
+  F(sensordata, 1, nsensordata_pad) F(subtree_linvel, 3, nbody) F(subtree_angmom, 3, nbody)    \
+  F(cfrc_ext, 6, nbody)
 
 #define PWS_GLOBAL_COUNTERS(G)                                                               \
   G(con_overflow_count, 1) /* contact overflow events, all worlds and steps */               \

@@ -512,7 +512,8 @@ def data_sizes(m: Model, nworld: int) -> dict:
     nworld=nworld, nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom,
     nsite=m.nsite, ntendon=m.ntendon, neq=m.neq, nwrap=int(m.wrap_jnt.shape[0]),
     nv_pad=max(m.nv, 1), nu_pad=max(m.nu, 1), na_pad=max(m.na, 1), ntendon_pad=max(m.ntendon, 1),
-    neq_pad=max(m.neq, 1), nsensordata=m.nsensordata, nsensordata_pad=max(m.nsensordata, 1),
+    neq_pad=max(m.neq, 1), nsensor=m.nsensor, nsensordata=m.nsensordata,
+    nsensordata_pad=max(m.nsensordata, 1),
     # collision: candidate pairs, their narrowphase slots, the contact capacity
     npair=pairs.npair, npair_pad=max(pairs.npair, 1), nslot_pad=max(pairs.nslot, 1),
     nconmax=pairs.nconmax, ncon_pad=max(pairs.nconmax, 1), nconvex=pairs.nconvex,

@@ -176,6 +176,7 @@ def _sizes(sim) -> dict:
     nv_pad=max(m.nv, 1), nu_pad=int(d.ctrl.shape[1]), na_pad=int(d.act.shape[1]),
     ncon_pad=int(d.contact.dist.shape[1]),
     ntendon=m.ntendon, nwrap=int(m.wrap_jnt.shape[0]), ntendon_pad=int(d.ten_length.shape[1]),
+    nsensor=m.nsensor, nsensordata_pad=int(d.sensordata.shape[1]),
   )
 
 
@@ -207,10 +208,13 @@ def _options(sim) -> tuple:
     ccd_iterations=int(mjo.ccd_iterations),
     multiccd=0 if int(mjo.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD) else 1,
     has_convex=int(pairs.nconvex > 0),
+    en_sensor=int(m.nsensor > 0 and not o.disabled(DisableBit.SENSOR)),
+    sensor_rne_post=int(m.sensor_rne_postconstraint), sensor_subtree_vel=int(m.sensor_subtree_vel),
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
                ls_tolerance=float(o.ls_tolerance), solver_scale=1.0 / (m.meaninertia * max(1, m.nv)),
-               max_qvel=float(sim.max_qvel), ccd_tolerance=float(mjo.ccd_tolerance))
+               max_qvel=float(sim.max_qvel), ccd_tolerance=float(mjo.ccd_tolerance),
+               magnetic_x=o.magnetic[0], magnetic_y=o.magnetic[1], magnetic_z=o.magnetic[2])
   return ints, reals
 
 
@@ -230,9 +234,10 @@ def _fingerprint(sim) -> tuple:
 
 def check_model(m) -> None:
   """Raises RuntimeError for model features the fused native step does not implement."""
-  if m.nsensor:
-    raise RuntimeError(f"backend='native' does not evaluate sensors yet (the model has {m.nsensor}); use "
-                       f"backend='warp', or load the model with sensors='skip'")
+
+  if m.neq and m.sensor_rne_postconstraint:
+    raise RuntimeError("backend='native' leaves connect/weld forces out of cfrc_ext (kernels/sensor.h), which "
+                       "this model's accelerometer/force/torque/frame-acceleration sensors read; use backend='warp'")
   if m.neq:
     raise RuntimeError(f"backend='native' does not support equality constraints (the model has {m.neq}); "
                        f"use backend='warp'")

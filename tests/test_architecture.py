@@ -98,10 +98,6 @@ NOT_IN_NATIVE_LAYOUT = {
   ("data", "eq_active"): "equality constraints: the native step refuses models with them",
   ("efc", "ne"): "equality rows: the native step refuses models with equality constraints",
   ("efc", "efc_jdotv"): "equality rows: the native step refuses models with equality constraints",
-  ("data", "sensordata"): "sensors: the native step refuses models with sensors",
-  ("data", "subtree_linvel"): "sensors: the native step refuses models with sensors",
-  ("data", "subtree_angmom"): "sensors: the native step refuses models with sensors",
-  ("data", "cfrc_ext"): "sensors: the native step refuses models with sensors",
 }
 
 

@@ -11,11 +11,12 @@ import torch
 
 import oracle
 import pywarp_sim as pws
-from pywarp_sim import models
+from pywarp_sim import models, native
 from pywarp_sim.errors import IgnoredModelElementWarning, UnsupportedModelError
 from tolerances import SENSOR_ACC_TOL, SENSOR_POS_TOL, SENSOR_VEL_TOL
 
-BACKENDS = ["warp"]
+BACKENDS = ["warp", pytest.param("native", marks=pytest.mark.skipif(
+  not native.available("cpu"), reason=native.unavailable_reason("cpu")))]
 
 # Solvers run to convergence in both simulators, so acceleration-stage sensors compare the
 # same optimum (tolerances.py).
