@@ -350,3 +350,141 @@ def test_train_cli_trains_a_task_config_from_a_module(user_module, tmp_path):
   env = envs.make(task, 2)
   policy = play.load_policy(str(tmp_path / "model_1.pt"), env)
   assert policy(env.get_observations()).shape == (2, 21)
+
+
+# ---- construction errors name the term ---------------------------------------------------------------
+
+def _minimal(**kw) -> TaskCfg:
+  cfg = TaskCfg(episode_length_s=0.2,
+                observations={"policy": ObsGroup({"gravity": ObsTerm(mdp.projected_gravity)})},
+                rewards={"upright": RewardTerm(mdp.upright)})
+  for k, v in kw.items():
+    setattr(cfg, k, v)
+  return cfg
+
+
+def test_misnamed_terms_and_params_fail_at_construction():
+  def build(cfg):
+    return TaskEnv(cfg, 1, "cpu")
+  with pytest.raises(ValueError, match=r"reward term 'height': pywarp_sim.envs.mdp.base_height_exp has no "
+                                       r"parameter\(s\) \['target'\]; its parameters: \['target_height', 'variance'\]"):
+    build(_minimal(rewards={"height": RewardTerm(mdp.base_height_exp, params={"target": 1.0})}))
+  with pytest.raises(ValueError, match=r"reward term 'track': .*track_lin_vel_xy_exp needs parameter\(s\) "
+                                       r"\['command_name'\]"):
+    build(_minimal(rewards={"track": RewardTerm(mdp.track_lin_vel_xy_exp)}))
+  with pytest.raises(ValueError, match=r"observation term 'policy/cmd': command 'vel' is not one of the "
+                                       r"task's commands \[\]"):
+    build(_minimal(observations={"policy": ObsGroup({"cmd": ObsTerm(mdp.generated_commands,
+                                                                     params={"command_name": "vel"})})}))
+  with pytest.raises(ValueError, match=r"event term 'push': mode must be one of"):
+    build(_minimal(events={"push": EventTerm(mdp.push_by_setting_velocity, mode="sometimes",
+                                             params={"velocity_range": {}})}))
+  with pytest.raises(ValueError, match=r"interval event needs interval_range_s"):
+    build(_minimal(events={"push": EventTerm(mdp.push_by_setting_velocity, mode="interval",
+                                             params={"velocity_range": {}})}))
+  with pytest.raises(ValueError, match=r"no 'policy' observation group \(groups: \['actor'\]\)"):
+    build(_minimal(observations={"actor": ObsGroup({"g": ObsTerm(mdp.projected_gravity)})}))
+  with pytest.raises(ValueError, match=r"curriculum term 'c': reward term 'rate' is not one of \['upright'\]"):
+    build(_minimal(curriculum={"c": CurriculumTerm(mdp.modify_reward_weight, params=dict(
+      term_name="rate", weight=1.0, num_steps=1))}))
+  with pytest.raises(ValueError, match=r"unknown config key 'rewards.uprite.weight': TaskCfg.rewards has no "
+                                       r"entry 'uprite'; entries: \['upright'\]"):
+    envs.configure(_minimal(), {"rewards.uprite.weight": 2.0})
+  with pytest.raises(ValueError, match=r"unknown config key 'episode_len': TaskCfg has no field 'episode_len'"):
+    envs.configure(_minimal(), {"episode_len": 2.0})
+  with pytest.raises(ValueError, match=r"actions.type must be one of"):
+    build(_minimal(actions=ActionCfg(type="position")))
+
+
+# ---- robots and actuator semantics ----------------------------------------------------------------------
+
+def _humanoid_with_position_servos(kp: float = 200.0) -> str:
+  """humanoid.xml with every motor replaced by a MuJoCo position actuator (kp N m/rad, kv 5 N m s/rad)."""
+  with open(os.path.join(os.path.dirname(pws.__file__), "models", "humanoid.xml")) as f:
+    xml = f.read()
+  xml, count = re.subn(r'<motor name="(\w+)" gear="\d+" joint="(\w+)"/>',
+                       rf'<position name="\1" joint="\2" kp="{kp}" kv="5" ctrlrange="-1.5 1.5"/>', xml)
+  assert count == 21
+  return xml
+
+
+def test_actuator_kinds_come_from_the_compiled_model():
+  mjm = mujoco.MjModel.from_xml_string(_humanoid_with_position_servos())
+  assert envs.robot.actuator_kinds(mjm) == ["position"] * 21
+  bundled = envs.make("humanoid-stand", 1)
+  assert bundled.actuator_kinds == ["motor"] * 21
+  spec = mujoco.MjSpec.from_string("""<mujoco><worldbody><body><joint name="j"/><geom size="0.1"/></body>
+    </worldbody><actuator><velocity joint="j" kv="3"/><motor joint="j"/><general joint="j" gaintype="affine" gainprm="1 1"/></actuator></mujoco>""")
+  assert envs.robot.actuator_kinds(spec.compile()) == ["velocity", "motor", "other"]
+
+
+def test_torque_like_actions_on_position_actuators_raise_naming_them():
+  robot = envs.RobotCfg(model=_humanoid_with_position_servos(), foot_geoms=("right_foot", "left_foot"),
+                        default_joint_pos=POSE)
+  cfg = _minimal(robot=robot)  # ActionCfg(type="joint_position_pd"): the env's PD law
+  with pytest.raises(ValueError, match=r"actions.type='joint_position_pd' sends torques from the env's PD law "
+                                       r"on joint targets and needs motor actuators, but 21 of 21 actuators .* "
+                                       r"abdomen_z \(position\), abdomen_y \(position\).*Fix: "
+                                       r"actions.type='joint_position'.*allow_actuator_mismatch=True"):
+    TaskEnv(cfg, 1, "cpu")
+  cfg.actions = ActionCfg(type="joint_torque")
+  with pytest.raises(ValueError, match=r"joint_torque' sends torque-like ctrl"):
+    TaskEnv(cfg, 1, "cpu")
+  cfg.actions = ActionCfg(type="joint_position_pd", allow_actuator_mismatch=True)
+  with pytest.warns(UserWarning, match="needs motor actuators"):
+    TaskEnv(cfg, 1, "cpu")
+  # joint targets on the bundled humanoid's motors: the reverse mistake
+  with pytest.raises(ValueError, match=r"'joint_position' sends joint position targets \(rad\) and needs position "
+                                       r"actuators, .*abdomen_z \(motor\).*Fix: actions.type='joint_position_pd'"):
+    TaskEnv(_minimal(actions=ActionCfg(type="joint_position")), 1, "cpu")
+
+
+def test_joint_targets_reach_position_actuators_as_their_ctrl():
+  """type="joint_position": ctrl = default pose + scale * action, clipped to the ctrlrange; MuJoCo's
+  servo then pulls the joint toward it (the joint moves toward a raised target)."""
+  robot = envs.RobotCfg(model=_humanoid_with_position_servos(), foot_geoms=("right_foot", "left_foot"),
+                        default_joint_pos=POSE, target_height=1.25, termination_height=0.8)
+  env = TaskEnv(_minimal(robot=robot, actions=ActionCfg(type="joint_position", scale=0.5)), 2, "cpu")
+  a = torch.zeros(2, 21)
+  a[0, 0] = 1.0   # abdomen_z target +0.5 rad
+  a[1] = 5.0      # 2.5 rad: beyond the ctrlrange 1.5
+  env.step(a)
+  expect = torch.clamp(env.default_joint_pos + 0.5 * a, -1.5, 1.5)
+  assert torch.equal(env.sim.ctrl, expect)
+  for _ in range(10):
+    env.step(a)
+  q = env.sim.qpos[:, env.actuated_qposadr]
+  # the abdomen_z servo pulls toward its 0.5 rad target (measured 0.146 rad after 0.22 s)
+  assert 0.1 < q[0, 0] < 0.5
+
+
+def test_robot_heights_default_to_the_default_pose():
+  """target_height None: the base height of the default pose on the floor; termination_height
+  None: termination_fraction of it."""
+  robot = envs.RobotCfg(model="humanoid", foot_geoms=("right_foot", "left_foot"), default_joint_pos=POSE)
+  env = TaskEnv(_minimal(robot=robot), 1, "cpu")
+  assert env.target_height == pytest.approx(float(env.initial_qpos[2]))
+  assert 1.2 < env.target_height < 1.35  # the torso of the bundled humanoid standing
+  assert env.termination_height == pytest.approx(0.6 * env.target_height)
+  feet = envs.RobotCfg(model="humanoid", foot_bodies=("right_foot", "left_foot"), default_joint_pos=POSE)
+  env2 = TaskEnv(_minimal(robot=feet), 1, "cpu")
+  assert env2.num_feet == 2
+  with pytest.raises(ValueError, match=r"foot body 'right_shoe' is not in the model"):
+    TaskEnv(_minimal(robot=envs.RobotCfg(foot_bodies=("right_shoe",))), 1, "cpu")
+
+
+MENAGERIE_ENV = "PWS_MENAGERIE"  # a mujoco_menagerie checkout (third-party models stay out of the repo)
+
+
+@pytest.mark.skipif(not os.environ.get(MENAGERIE_ENV), reason=f"set {MENAGERIE_ENV} to a mujoco_menagerie checkout")
+def test_menagerie_g1_robot_config():
+  robot = envs.robot.menagerie_g1(os.environ[MENAGERIE_ENV])
+  mjm = mujoco.MjModel.from_xml_path(robot.model)
+  kinds = envs.robot.actuator_kinds(mjm)
+  action = "joint_position" if set(kinds) == {"position"} else "joint_position_pd"
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    env = TaskEnv(_minimal(robot=robot, actions=ActionCfg(type=action, allow_actuator_mismatch=True)), 2, "cpu")
+  assert env.num_feet == 2 and env.target_height < 1.0
+  _, rew, _, _ = env.step(torch.zeros(2, env.num_actions))
+  assert torch.isfinite(rew).all()
