@@ -10,6 +10,7 @@ import numpy as np
 import warp as wp
 
 from .errors import IgnoredModelElementWarning, UnsupportedModelError
+from .pairs import build_pairs
 from .types import (
   BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, NCYLPOLY, BiasType, ConeType, Data,
   DisableBit, DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, ObjType, Option,
@@ -425,8 +426,7 @@ def put_model(mjm: mujoco.MjModel, device=None, nbank: int = 1, nconmax: int | N
     has_damping=bool(np.any(mjm.dof_damping != 0)),
     **arrays,
   )
-  from . import collision_driver
-  model.collision = collision_driver.build_pairs(mjm, device, nconmax=nconmax)
+  model.collision = build_pairs(mjm, device, nconmax=nconmax)
   return model
 
 

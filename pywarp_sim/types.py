@@ -27,6 +27,7 @@ vec6 = wp.spatial_vector
 """Spatial motion or force vector (angular[3], linear[3])."""
 
 MINVAL = 1e-15  # mjMINVAL: guards against division by zero, as in MuJoCo
+MINMU = 1e-5  # mjMINMU: smallest friction coefficient of a contact
 
 
 # Each enum is defined once, here; where MuJoCo has it, its values are MuJoCo's (mjt*). The
@@ -403,7 +404,7 @@ class Model:
   sensor_rne_postconstraint: bool = False  # some sensor reads cacc / cfrc_int (mj_rnePostConstraint)
   sensor_subtree_vel: bool = False  # some sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel)
   meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)
-  # collision: static candidate pairs and contact capacity (collision_driver.CollisionPairs)
+  # collision: static candidate pairs and contact capacity (pairs.CollisionPairs)
   collision: object = None
   # derived flags used to skip work
   device: str = "cpu"

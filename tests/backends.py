@@ -13,7 +13,7 @@ import warnings
 import pytest
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver, native
+from pywarp_sim import native, pairs
 
 BACKENDS = [
   pytest.param("warp", id="warp"),
@@ -27,6 +27,6 @@ def simulator(mjm, nworld: int, backend: str, **kw) -> pws.Simulator:
   are the Model and Data a stage test reads, sim.forward() / sim.step() run the pipeline.
   Models with convex pairs warn once at load time (ConvexCollisionWarning), not per test."""
   with warnings.catch_warnings():
-    warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
+    warnings.simplefilter("ignore", pairs.ConvexCollisionWarning)
     model = pws.put_model(mjm, "cpu")
   return pws.Simulator(model, nworld=nworld, device="cpu", backend=backend, **kw)

@@ -17,7 +17,7 @@ import pytest
 import warp as wp
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver, forward, models, smooth
+from pywarp_sim import collision_driver, forward, models, pairs, smooth
 from pywarp_sim.errors import UnsupportedModelError
 
 from assets import BALL_HUMANOID
@@ -172,7 +172,7 @@ def _fill_contacts(d):
 
 def _put(mjm, **kwargs):
   with warnings.catch_warnings():
-    warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
+    warnings.simplefilter("ignore", pairs.ConvexCollisionWarning)
     return pws.put_model(mjm, "cpu", **kwargs)
 
 
@@ -228,7 +228,7 @@ def _check_primitive(t1, t2, margin=0.0, gap=0.0):
 def test_primitive_pair(t1, t2):
   err, refs = _check_primitive(t1, t2)
   # multi-contact colliders must actually produce several contacts in some poses
-  maxcon = collision_driver.COLLIDERS[(pws.types.GeomType[t1.upper()],
+  maxcon = pairs.COLLIDERS[(pws.types.GeomType[t1.upper()],
                                        pws.types.GeomType[t2.upper()])][1]
   if maxcon > 2:
     assert max(len(r) for r in refs) >= 3, (t1, t2)
@@ -567,13 +567,13 @@ def test_unsupported_pair_raises():
     </worldbody></mujoco>"""
   mjm = mujoco.MjModel.from_xml_string(mesh_xml)
   with pytest.raises(UnsupportedModelError, match="'blob'.*mesh|'blob' \\(mesh\\)"):
-    collision_driver.build_pairs(mjm, "cpu")
+    pairs.build_pairs(mjm, "cpu")
   # strict mode rejects the GJK/EPA pairs, naming both geoms and their types
   mjm = mujoco.MjModel.from_xml_string(_pair_xml("capsule", "ellipsoid"))
   with pytest.raises(UnsupportedModelError, match=r"geom 'a' \(capsule\) and geom 'b' \(ellipsoid\)"):
-    collision_driver.build_pairs(mjm, "cpu", convex=False)
-  with pytest.warns(collision_driver.ConvexCollisionWarning, match="'a'"):
-    collision_driver.build_pairs(mjm, "cpu")
+    pairs.build_pairs(mjm, "cpu", convex=False)
+  with pytest.warns(pairs.ConvexCollisionWarning, match="'a'"):
+    pairs.build_pairs(mjm, "cpu")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,7 +622,7 @@ def test_overflow_is_flagged_not_silent():
   mjm = models.mj_model("humanoid")
   qpos = _falling_states(mjm, 30, _seed("overflow"))
   m = pws.put_model(mjm, "cpu")
-  m.collision = collision_driver.build_pairs(mjm, "cpu", nconmax=2)
+  m.collision = pairs.build_pairs(mjm, "cpu", nconmax=2)
   assert m.collision.nconmax == 2
   _, d, ours, refs = _run(mjm, qpos, use_mj_poses=False, m=m)
   over = np.array([len(r) > 2 for r in refs])
@@ -651,7 +651,7 @@ def test_collision_cuda_matches_cpu(name):
   results = []
   for device in ("cpu", "cuda:0"):
     with warnings.catch_warnings():
-      warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
+      warnings.simplefilter("ignore", pairs.ConvexCollisionWarning)
       m = pws.put_model(mjm, device)
     d = pws.make_data(m, len(qpos), device)
     d.qpos.assign(qpos)

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver, forward, native
+from pywarp_sim import forward, native, pairs
 from pywarp_sim.errors import UnsupportedModelError
 
 import oracle
@@ -94,7 +94,7 @@ def _put_model(mjm: mujoco.MjModel) -> pws.Model:
   """put_model, or a skip whose reason is pywarp_sim's rejection message."""
   try:
     with warnings.catch_warnings():
-      warnings.simplefilter("ignore", collision_driver.ConvexCollisionWarning)
+      warnings.simplefilter("ignore", pairs.ConvexCollisionWarning)
       return pws.put_model(mjm, "cpu")
   except UnsupportedModelError as e:
     pytest.skip(f"rejected by pywarp_sim: {e}")

@@ -8,7 +8,7 @@ import torch
 import warp as wp
 
 import pywarp_sim as pws
-from pywarp_sim import collision_driver
+from pywarp_sim import pairs
 
 NWORLD = 8
 STEPS = 30  # the humanoid lands after ~10 steps; NaN worlds run the solver to its limit (slow)
@@ -205,7 +205,7 @@ def test_contact_overflow_flag():
   from pywarp_sim import models
   mjm = models.mj_model("humanoid")
   model = pws.put_model(mjm, "cpu")
-  model.collision = collision_driver.build_pairs(mjm, "cpu", nconmax=2)
+  model.collision = pairs.build_pairs(mjm, "cpu", nconmax=2)
   sim = pws.Simulator(model, nworld=2, device="cpu")
   sim.qpos[0, 2] = 1.20  # world 0 pressed into the floor: 4 foot contacts > capacity 2
   sim.qpos[1, 2] = 3.00  # world 1 in the air

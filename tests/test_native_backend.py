@@ -849,7 +849,7 @@ LANE_FIELDS = ("qpos", "qvel", "act", "qacc", "qacc_warmstart", "time", "xpos", 
                "qacc_smooth", "actuator_force", "qH", "qacc_scratch", "cfrc_int", "site_xpos")
 
 
-@pytest.mark.filterwarnings("ignore::pywarp_sim.collision_driver.ConvexCollisionWarning")
+@pytest.mark.filterwarnings("ignore::pywarp_sim.pairs.ConvexCollisionWarning")
 @pytest.mark.parametrize("name,integrator", LANE_CASES)
 def test_lockstep_groups_match_per_world_path_bitwise(name, integrator):
   """11 worlds (a full group of eight and a partial one), each with its own bank row of every
@@ -915,7 +915,7 @@ def _thread_ws_run(mjm, n, state, workspace, threads, lanes, nsteps=25, staging=
   return sim, out
 
 
-@pytest.mark.filterwarnings("ignore::pywarp_sim.collision_driver.ConvexCollisionWarning")
+@pytest.mark.filterwarnings("ignore::pywarp_sim.pairs.ConvexCollisionWarning")
 @pytest.mark.parametrize("name,integrator", LANE_CASES)
 def test_thread_workspace_matches_per_world_workspace_bitwise(name, integrator):
   """workspace="thread": the solver workspace has 8 rows per OpenMP thread instead of one per
