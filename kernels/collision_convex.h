@@ -18,7 +18,9 @@
 
 #include <math.h>
 
+#include "collision_primitive.h"
 #include "step_math.h"
+#include "types.h"
 
 namespace pws {
 namespace ccd {
@@ -1548,4 +1550,21 @@ PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, in
 }
 
 }  // namespace ccd
+
+// Collider CONVEX (collision_convex._convex_narrowphase): ccd::convex in float64, its contacts
+// in the step's float for the driver's contact list (collision_driver.h).
+template <typename T>
+PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, T margin, int g1, const Vec3<T>& pos1,
+                                     const Mat33<T>& mat1, int g2, const Vec3<T>& pos2, const Mat33<T>& mat2) {
+  double dist[4];
+  ccd::V3 pos[4], normal[4];
+  int cnt = ccd::convex(dist, pos, normal, margin, m.geom_type[g1], pos1, mat1, load3(m.geom_size + 3 * g1),
+                        m.geom_type[g2], pos2, mat2, load3(m.geom_size + 3 * g2), m.ccd_tolerance,
+                        m.ccd_iterations, m.multiccd);
+  for (int k = 0; k < cnt; ++k)
+    set_contact(buf + k, T(dist[k]), vec3(T(pos[k][0]), T(pos[k][1]), T(pos[k][2])),
+                vec3(T(normal[k][0]), T(normal[k][1]), T(normal[k][2])), zero3<T>());
+  return cnt;
+}
+
 }  // namespace pws
