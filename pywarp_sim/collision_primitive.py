@@ -1,4 +1,5 @@
 """Narrowphase for primitive geom pairs: Warp ports of MuJoCo's analytic colliders.
+Twin of kernels/collision_primitive.h.
 
 Each function is the Warp twin of one of MuJoCo's `mjc_*` functions
 (engine_collision_primitive.c, engine_collision_box.c, and mjc_PlaneConvex for
