@@ -1,0 +1,299 @@
+"""Self-play training: PPO for agent A against the league's snapshots for agent B.
+
+One iteration (`LeagueRun.iteration`):
+  1. opponents: the league samples one member per slot (League.sample) and the slots' rows of
+     the OpponentBatch get its weights (device copies);
+  2. rollout: `num_steps_per_env` steps of the SumoEnv, agent A's actions from rsl-rl-lib's
+     PPO (sampled), agent B's from the slots' snapshots (mean actions), all on the device;
+  3. PPO update (rsl-rl-lib 5.5.1's PPO, built by pywarp_sim.train.make_runner);
+  4. the learner's wins/draws/losses per slot go to the league (PFSP's win rates);
+  5. every `snapshot_interval` iterations: a snapshot of the actor joins the pool and plays
+     `eval_envs` evaluation matches (one episode per world, both sides deterministic) against
+     earlier members (the initial one and the `eval_opponents` newest), which update the
+     openskill ratings and the win-rate matrix.
+
+`save(path)` / `LeagueRun.load(path, ...)`: one file with the actor, critic, Adam state,
+learning rate, iteration, the environments' full state (pywarp_sim.checkpoint: simulator,
+env buffers, torch's RNG), the league (pool, ratings, results, its numpy RNG) and the slots'
+opponents, so training resumed from it continues bit for bit as the uninterrupted run (same
+device, backend and world count). Written atomically, read with torch.load(weights_only=True).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import secrets
+import time
+
+import numpy as np
+import torch
+
+from .. import checkpoint, train as pws_train
+from .league import League
+from .opponents import OpponentBatch, Snapshot, snapshot_of
+from .sumo import SumoCfg, SumoEnv
+
+FORMAT = "pywarp_sim.selfplay/1"
+
+
+@dataclasses.dataclass
+class LeagueCfg:
+  """Self-play settings (module doc); `sumo` holds SumoCfg overrides (a dict)."""
+  num_envs: int = 256
+  nslot: int = 8                    # opponent slots (blocks of worlds), divides num_envs
+  device: str = "cpu"
+  backend: str = "auto"
+  seed: int = 0
+  num_steps_per_env: int = 32
+  hidden_dims: tuple = (128, 64)
+  learning_rate: float = 1e-3
+  entropy_coef: float = 0.005
+  init_std: float = 0.2             # small: the initial policy (mean) stands; noise must not topple it
+  snapshot_interval: int = 10       # learner iterations per new pool member
+  sampling: str = "pfsp"            # pfsp | uniform | latest
+  pfsp_power: float = 2.0
+  eval_envs: int = 128              # evaluation matches per new member (one per world)
+  eval_opponents: int = 3           # newest earlier members played (the initial one too)
+  sumo: dict = dataclasses.field(default_factory=dict)
+
+
+def _cfg_dict(cfg: LeagueCfg) -> dict:
+  d = dataclasses.asdict(cfg)
+  d["hidden_dims"] = list(cfg.hidden_dims)
+  return d
+
+
+class LeagueRun:
+  """A self-play training run (module doc). Attributes: cfg, env (SumoEnv, training), eval_env
+  (SumoEnv, evaluation), runner (rsl-rl OnPolicyRunner), league, opponents (OpponentBatch of
+  the training env), iteration (the next iteration's number), history (one record per
+  iteration), writer (TensorBoard SummaryWriter or None)."""
+
+  def __init__(self, cfg: LeagueCfg, log_dir: str | None = None):
+    self.cfg = cfg
+    torch.manual_seed(cfg.seed)
+    sumo = SumoCfg(**{"backend": cfg.backend, "seed": cfg.seed, **cfg.sumo})
+    self.env = SumoEnv(sumo, cfg.num_envs, cfg.device)
+    self.env.set_slots(cfg.nslot)
+    self.eval_env = SumoEnv(dataclasses.replace(sumo, seed=cfg.seed + 7919, validate_actions=False),
+                            cfg.eval_envs, cfg.device)
+    self.runner_cfg = pws_train.runner_cfg(
+      num_steps_per_env=cfg.num_steps_per_env, hidden_dims=tuple(cfg.hidden_dims),
+      learning_rate=cfg.learning_rate, entropy_coef=cfg.entropy_coef, init_std=cfg.init_std)
+    self.runner = pws_train.make_runner(self.env, self.runner_cfg, None, self.env.device)
+    self.activation = self.runner_cfg["actor"]["activation"]
+    self.league = League(cfg.sampling, cfg.pfsp_power, seed=cfg.seed)
+    self.league.add(self.snapshot(iteration=0))  # member 0: the initial policy
+    self.league.note_ratings(0)
+    self.opponents = OpponentBatch(cfg.num_envs, cfg.nslot, self.league.snapshots[0], cfg.device)
+    self.env.opponent = self.opponents
+    self.iteration = 0
+    self.history: list[dict] = []
+    self.log_dir = log_dir
+    self.writer = None
+    if log_dir is not None:
+      os.makedirs(log_dir, exist_ok=True)
+      from torch.utils.tensorboard import SummaryWriter
+      self.writer = SummaryWriter(log_dir=log_dir)
+
+  # ---- the learner ---------------------------------------------------------------------
+  def snapshot(self, iteration: int) -> Snapshot:
+    return snapshot_of(self.runner.alg.get_policy(), self.activation, iteration)
+
+  def _assign_opponents(self):
+    ids = self.league.sample(self.cfg.nslot)
+    for slot, member in enumerate(ids):
+      self.opponents.set_slot(slot, self.league.snapshots[member].to(self.opponents.device), int(member))
+
+  def iteration_step(self) -> dict:
+    """One iteration (module doc, steps 1-5); returns its record."""
+    alg, env = self.runner.alg, self.env
+    t0 = time.perf_counter()
+    self._assign_opponents()
+    obs = env.get_observations()
+    alg.train_mode()
+    with torch.inference_mode():
+      for _ in range(self.cfg.num_steps_per_env):
+        actions = alg.act(obs)
+        obs, rewards, dones, extras = env.step(actions)
+        alg.process_env_step(obs, rewards, dones, extras)
+      t1 = time.perf_counter()
+      alg.compute_returns(obs)
+    losses = alg.update()
+    t2 = time.perf_counter()
+    counts = env.pop_outcomes()
+    self.league.record_training(self.opponents.slot_ids, counts)
+    it = self.iteration
+    self.runner.current_learning_iteration = it
+    games = counts.sum()
+    w, d, l = counts.sum(0) / max(games, 1)
+    samples = self.cfg.num_steps_per_env * self.cfg.num_envs
+    rec = {"it": it, "env_steps_per_s": samples / (t2 - t0), "collect_env_steps_per_s": samples / (t1 - t0),
+           "games": int(games), "win_rate": float(w), "draw_rate": float(d), "loss_rate": float(l),
+           **env.pop_episode_stats(), "pool_size": len(self.league),
+           "losses": {k: float(v) for k, v in losses.items()}}
+    self.iteration += 1
+    if self.iteration % self.cfg.snapshot_interval == 0:
+      t3 = time.perf_counter()
+      rec["evaluation"] = self.add_member()
+      rec["eval_s"] = time.perf_counter() - t3
+    self.history.append(rec)
+    self._log(rec)
+    return rec
+
+  # ---- evaluation matches ------------------------------------------------------------
+  @torch.no_grad()
+  def play_matches(self, side_a: list, side_b: list, seed: int) -> np.ndarray:
+    """One match per evaluation world: world w's agent A plays side_a[slot] and agent B
+    side_b[slot] (Snapshots), slot = w // (eval_envs / len(side_b)); len(side_a) is 1 or
+    len(side_b). Returns (eval_envs,) int8 outcomes from A's side (+1 won, 0 draw, -1 lost),
+    each world's first episode (every world finishes one within the time limit)."""
+    env = self.eval_env
+    nslot = len(side_b)
+    env.set_slots(nslot)
+    a = OpponentBatch(env.num_envs, nslot, side_b[0], env.device)
+    b = OpponentBatch(env.num_envs, nslot, side_b[0], env.device)
+    for s in range(nslot):
+      a.set_slot(s, side_a[s if len(side_a) > 1 else 0])
+      b.set_slot(s, side_b[s])
+    env.generator.manual_seed(int(seed))
+    env.reset()
+    first = torch.zeros(env.num_envs, dtype=torch.int8, device=env.device)
+    finished = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
+    for _ in range(env.max_episode_length):
+      _, _, dones, extras = env.step_pair(a(env.obs[0]), b(env.obs[1]))
+      d = dones.bool()
+      first = torch.where(d & ~finished, extras["outcome"], first)
+      finished |= d
+    return first.cpu().numpy()
+
+  def _eval_slots(self, opponents: list) -> list:
+    """The opponent of each evaluation slot: as many slots as divide eval_envs evenly, dealt
+    round-robin over `opponents`."""
+    n = self.cfg.eval_envs
+    nslot = next(k for k in range(len(opponents), n + 1) if n % k == 0)
+    return [opponents[s % len(opponents)] for s in range(nslot)]
+
+  def add_member(self) -> dict:
+    """Adds the current actor to the pool and plays its evaluation matches (module doc);
+    returns {"member", "opponents": {j: [wins, draws, losses]}, "mu"}."""
+    k = self.league.add(self.snapshot(self.iteration))
+    newest = list(range(max(1, k - self.cfg.eval_opponents), k))
+    opponents = sorted(set([0] + newest))
+    slots = self._eval_slots(opponents)
+    snaps = [self.league.snapshots[j] for j in slots]
+    outcomes = self.play_matches([self.league.snapshots[k]], snaps, seed=self.cfg.seed + 104729 * k)
+    per_slot = outcomes.reshape(len(slots), -1)
+    summary = {}
+    for j in opponents:
+      res = per_slot[[s for s, o in enumerate(slots) if o == j]]
+      wins, draws, losses = int((res == 1).sum()), int((res == 0).sum()), int((res == -1).sum())
+      self.league.record_matches(k, j, wins, draws, losses)
+      summary[j] = [wins, draws, losses]
+    self.league.note_ratings(self.iteration)
+    return {"member": k, "opponents": summary, "mu": self.league.mu().tolist()}
+
+  def evaluate_against(self, member: int, matches: int, seed: int) -> dict:
+    """The current actor against pool member `member` over `matches` evaluation matches
+    (a multiple of eval_envs): {"wins", "draws", "losses", "matches", "win_rate"}."""
+    if matches % self.cfg.eval_envs:
+      raise ValueError(f"matches must be a multiple of eval_envs ({self.cfg.eval_envs}), got {matches}")
+    me, other = self.snapshot(self.iteration), self.league.snapshots[member]
+    out = np.concatenate([self.play_matches([me], [other], seed + r)
+                          for r in range(matches // self.cfg.eval_envs)])
+    wins, draws, losses = int((out == 1).sum()), int((out == 0).sum()), int((out == -1).sum())
+    return {"wins": wins, "draws": draws, "losses": losses, "matches": int(out.size),
+            "win_rate": wins / out.size}
+
+  # ---- logging -----------------------------------------------------------------------
+  def _log(self, rec: dict):
+    if self.writer is None:
+      return
+    it, w = rec["it"], self.writer
+    for key in ("win_rate", "draw_rate", "loss_rate"):
+      w.add_scalar(f"League/train_{key}", rec[key], it)
+    w.add_scalar("League/pool_size", rec["pool_size"], it)
+    w.add_scalar("Perf/env_steps_per_s", rec["env_steps_per_s"], it)
+    if not math.isnan(rec["mean_return"]):
+      w.add_scalar("Train/mean_return", rec["mean_return"], it)
+    for k, v in rec["losses"].items():
+      w.add_scalar(f"Loss/{k}", v, it)
+    if "evaluation" in rec:
+      mu = self.league.mu()
+      w.add_scalar("League/rating_newest", mu[-1], it)
+      w.add_scalar("League/rating_initial", mu[0], it)
+      for j, (wins, draws, losses) in rec["evaluation"]["opponents"].items():
+        games = max(wins + draws + losses, 1)
+        w.add_scalar(f"League/eval_win_rate_vs_{j}", wins / games, it)
+    w.flush()
+
+  # ---- checkpoints ---------------------------------------------------------------------
+  def state_dict(self) -> dict:
+    alg = self.runner.alg
+    return {
+      "format": FORMAT, "config": _cfg_dict(self.cfg), "iteration": self.iteration,
+      "actor": alg.get_policy().state_dict(), "critic": alg.critic.state_dict(),
+      "optimizer": alg.optimizer.state_dict(), "learning_rate": float(alg.learning_rate),
+      "env": checkpoint.state_dict(self.env), "league": self.league.state_dict(),
+      "slot_ids": list(self.opponents.slot_ids), "history": _plain(self.history),
+    }
+
+  def save(self, path: str | os.PathLike):
+    """Writes the run's state to `path` atomically (temporary file, fsync, rename)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    try:
+      torch.save(self.state_dict(), tmp)
+      os.replace(tmp, path)
+    finally:
+      with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+  @classmethod
+  def load(cls, path: str | os.PathLike, log_dir: str | None = None, **overrides) -> "LeagueRun":
+    """A run restored from `path` (weights-only read). `overrides`: LeagueCfg fields that may
+    differ from the saved run's (device, backend) — any other difference is refused."""
+    path = os.fspath(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+      raise ValueError(f"{path} is not a self-play checkpoint ({FORMAT}); pass a league_<it>.pt "
+                       f"written by python -m pywarp_sim.selfplay train")
+    saved = dict(state["config"])
+    allowed = {"device", "backend"}
+    bad = sorted(set(overrides) - allowed)
+    if bad:
+      raise ValueError(f"only {sorted(allowed)} may be changed on resume, not {bad}")
+    saved.update(overrides)
+    saved["hidden_dims"] = tuple(saved["hidden_dims"])
+    run = cls(LeagueCfg(**saved), log_dir=log_dir)
+    run.load_state_dict(state)
+    return run
+
+  def load_state_dict(self, state: dict):
+    alg = self.runner.alg
+    alg.get_policy().load_state_dict(state["actor"])
+    alg.critic.load_state_dict(state["critic"])
+    alg.optimizer.load_state_dict(state["optimizer"])
+    alg.learning_rate = float(state["learning_rate"])
+    self.league.load_state_dict(state["league"])
+    for slot, member in enumerate(state["slot_ids"]):
+      if member >= 0:
+        self.opponents.set_slot(slot, self.league.snapshots[member].to(self.opponents.device), member)
+    self.iteration = int(state["iteration"])
+    self.history = list(state["history"])
+    checkpoint.load_state_dict(self.env, state["env"])  # last: it restores torch's RNG too
+
+
+def _plain(x):
+  """Records as plain containers (numpy scalars to Python numbers, dict keys to str)."""
+  if isinstance(x, dict):
+    return {str(k): _plain(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_plain(v) for v in x]
+  if isinstance(x, np.generic):
+    return x.item()
+  return x

@@ -1,0 +1,216 @@
+"""Self-play (pywarp_sim/selfplay): the composed two-robot world against MuJoCo C, the sumo
+task's symmetry, batched opponents against rsl-rl's actor applied alone, the league's
+ratings and sampling, and bit-exact resume of a league run."""
+
+import dataclasses
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+import pywarp_sim as pws
+from pywarp_sim import native
+from pywarp_sim.selfplay import compose as composer
+from pywarp_sim.selfplay.league import League
+from pywarp_sim.selfplay.opponents import OpponentBatch, snapshot_of
+from pywarp_sim.selfplay.sumo import SumoCfg, SumoEnv
+
+import oracle
+
+pytest.importorskip("rsl_rl")
+pytest.importorskip("openskill")
+
+# qacc of the composed model vs MuJoCo C after mj_forward: float32 arithmetic over a 54-dof
+# system with contacts between the robots (the single humanoid's bound in test_smooth/
+# test_contact is of the same order, relative to max |qacc|)
+QACC_REL_TOL = 2e-3
+# the batched opponent (baddbmm per slot) vs rsl-rl's MLP on one world (addmm): float32
+# sums in another order over 128-wide layers
+ACTION_ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def arena():
+  return composer.compose("humanoid", ring_radius=2.0, separation=0.7)
+
+
+def test_compose_two_robots_own_names_actuators_and_contacts(arena):
+  mjm = arena.mj_model()  # MuJoCo C loads the composed MJCF
+  one = pws.models.mj_model("humanoid")
+  assert mjm.nq == 2 * one.nq and mjm.nv == 2 * one.nv and mjm.nu == 2 * one.nu
+  for objtype, count in ((mujoco.mjtObj.mjOBJ_BODY, mjm.nbody), (mujoco.mjtObj.mjOBJ_GEOM, mjm.ngeom),
+                         (mujoco.mjtObj.mjOBJ_JOINT, mjm.njnt), (mujoco.mjtObj.mjOBJ_ACTUATOR, mjm.nu)):
+    names = [mujoco.mj_id2name(mjm, objtype, i) for i in range(count)]
+    named = [n for n in names if n]
+    assert len(named) == len(set(named)), f"name clash among {objtype}"
+  a, b = (composer.agent_indices(mjm, p) for p in ("a_", "b_"))
+  assert set(a["ctrl"]).isdisjoint(b["ctrl"]) and len(a["ctrl"]) == one.nu
+  assert set(a["qpos"]).isdisjoint(b["qpos"])
+  # each robot's exclusions stay within it, no more
+  assert mjm.nexclude == 2 * one.nexclude
+  # the robots' masses are the robot's, each (to the digits MjSpec.to_xml writes of the
+  # geometry it moved into the arena's frames)
+  np.testing.assert_allclose(mjm.body_mass[a["bodies"]].sum(), one.body_mass.sum(), rtol=1e-6)
+  np.testing.assert_allclose(mjm.body_mass[b["bodies"]].sum(), one.body_mass.sum(), rtol=1e-6)
+  # robot A's torso pushed into robot B's: MuJoCo finds contacts between the two robots
+  d = mujoco.MjData(mjm)
+  d.qpos[b["qpos"][0]] = d.qpos[a["qpos"][0]] + 0.05
+  mujoco.mj_forward(mjm, d)
+  ga, gb = set(a["geoms"]), set(b["geoms"])
+  pairs = [tuple(c.geom) for c in d.contact[:d.ncon]]
+  assert any((g1 in ga and g2 in gb) or (g1 in gb and g2 in ga) for g1, g2 in pairs)
+
+
+def _backends():
+  out = ["warp"]
+  if native.available("cpu"):
+    out.insert(0, "native")
+  return out
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_composed_qacc_matches_mujoco(arena, backend):
+  mjm = arena.mj_model()
+  nworld = 4
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, nworld, seed=3, qpos_scale=0.2)
+  # the robots overlap in some worlds: contacts between them take part
+  qpos[:, composer.agent_indices(mjm, "b_")["qpos"][0]] -= 0.5
+  sim = pws.Simulator(arena.xml, nworld=nworld, backend=backend)
+  sim.qpos.copy_(torch.as_tensor(qpos, dtype=torch.float32))
+  sim.qvel.copy_(torch.as_tensor(qvel, dtype=torch.float32))
+  sim.ctrl.copy_(torch.as_tensor(ctrl, dtype=torch.float32))
+  sim.qacc.fill_(float("nan"))
+  sim.forward()
+  ours = sim.qacc.numpy()
+  cross = 0
+  a, b = (set(composer.agent_indices(mjm, p)["geoms"]) for p in ("a_", "b_"))
+  for w in range(nworld):
+    d = oracle.mj_data(mjm, qpos[w].astype(np.float32), qvel[w].astype(np.float32),
+                       ctrl[w].astype(np.float32), act[w])
+    mujoco.mj_forward(mjm, d)
+    cross += sum(1 for c in d.contact[:d.ncon] if (c.geom[0] in a) != (c.geom[1] in a)
+                 and {c.geom[0], c.geom[1]} <= (a | b))
+    err = np.abs(ours[w] - d.qacc).max() / max(1.0, np.abs(d.qacc).max())
+    assert err < QACC_REL_TOL, f"world {w}: qacc relative error {err:.2e}"
+  assert cross > 0, "no contact between the two robots in any world: the test would not cover them"
+
+
+@pytest.fixture(scope="module")
+def env():
+  return SumoEnv(SumoCfg(seed=1), 8)
+
+
+def test_swapping_agents_swaps_observations(env):
+  gen = torch.Generator().manual_seed(0)
+  for _ in range(3):
+    env.step_pair(torch.randn(8, env.num_actions, generator=gen), torch.randn(8, env.num_actions, generator=gen))
+  obs_a, obs_b = env.compute_observations(0), env.compute_observations(1)
+  qa, qb = env.agents[0]["qpos"], env.agents[1]["qpos"]
+  va, vb = env.agents[0]["qvel"], env.agents[1]["qvel"]
+  qpos, qvel = env.sim.qpos.clone(), env.sim.qvel.clone()
+  env.sim.qpos[:, qa], env.sim.qpos[:, qb] = qpos[:, qb], qpos[:, qa]
+  env.sim.qvel[:, va], env.sim.qvel[:, vb] = qvel[:, vb], qvel[:, va]
+  env.actions.copy_(env.actions.flip(0))
+  assert torch.equal(env.compute_observations(0), obs_b)
+  assert torch.equal(env.compute_observations(1), obs_a)
+  assert not torch.equal(obs_a, obs_b)
+
+
+def test_outcomes_win_loss_draw(env):
+  """Robot B pushed out of the ring: A wins; both fallen: a draw; the time limit: a draw."""
+  env.reset()
+  rb = env.agents[1]["qpos"][0]
+  env.sim.qpos[0, rb] = 3.0                    # world 0: B's root outside the 2 m ring
+  env.sim.qpos[1, env.agents[0]["qpos"][2]] = 0.3   # world 1: A's root on the floor
+  env.sim.qpos[2, env.agents[0]["qpos"][2]] = 0.3   # world 2: both down
+  env.sim.qpos[2, env.agents[1]["qpos"][2]] = 0.3
+  env.episode_length_buf[3] = env.max_episode_length - 1  # world 3: time limit
+  zeros = torch.zeros(8, env.num_actions)
+  _, rew, dones, extras = env.step_pair(zeros, zeros)
+  assert extras["outcome"][:4].tolist() == [1, -1, 0, 0]
+  assert dones[:4].tolist() == [1, 1, 1, 1] and bool(extras["time_outs"][3])
+  assert rew[0] > 10 and rew[1] < -10
+
+
+def _actor(seed: int, obs_dim: int, nu: int):
+  from rsl_rl.models import MLPModel
+  from tensordict import TensorDict
+  torch.manual_seed(seed)
+  obs = TensorDict({"policy": torch.zeros(2, obs_dim)}, batch_size=[2])
+  actor = MLPModel(obs, {"actor": ["policy"]}, "actor", nu, hidden_dims=[32, 16], activation="elu",
+                   obs_normalization=True,
+                   distribution_cfg={"class_name": "rsl_rl.modules:GaussianDistribution",
+                                     "init_std": 1.0, "std_type": "scalar"})
+  actor.train()
+  actor.update_normalization(TensorDict({"policy": torch.randn(64, obs_dim) * (seed + 1) + seed},
+                                        batch_size=[64]))
+  actor.eval()
+  return actor
+
+
+def test_opponent_batch_equals_each_snapshot_alone():
+  from tensordict import TensorDict
+  obs_dim, nu, nworld, nslot = 12, 5, 12, 3
+  actors = [_actor(s, obs_dim, nu) for s in range(nslot)]
+  snaps = [snapshot_of(a, "elu") for a in actors]
+  batch = OpponentBatch(nworld, nslot, snaps[0])
+  for s in (2, 0, 1):
+    batch.set_slot(s, snaps[(s + 1) % nslot], (s + 1) % nslot)
+  obs = torch.randn(nworld, obs_dim, generator=torch.Generator().manual_seed(5)) * 3
+  actions = batch(obs)
+  for w in range(nworld):
+    actor = actors[batch.slot_ids[w // (nworld // nslot)]]
+    with torch.no_grad():
+      alone = actor(TensorDict({"policy": obs[w:w + 1]}, batch_size=[1]))
+    torch.testing.assert_close(actions[w:w + 1], alone, atol=ACTION_ATOL, rtol=0)
+  # the slots differ: the test would catch a batch that applied one policy to all
+  assert not torch.allclose(actions[0], batch.__class__(nworld, 1, snaps[0])(obs)[0] * 0 + actions[4])
+
+
+def test_league_ratings_follow_openskill_and_pfsp_prefers_hard_opponents():
+  from openskill.models import PlackettLuce
+  league = League("pfsp", pfsp_power=2.0, seed=0)
+  snap = snapshot_of(_actor(0, 4, 2))
+  for _ in range(3):
+    league.add(snap)
+  league.record_matches(1, 0, wins=3, draws=1, losses=1)
+  model = PlackettLuce()
+  a, b = model.rating(), model.rating()
+  for ranks in ([0, 1],) * 3 + ([0, 0],) + ([1, 0],):
+    [[a], [b]] = model.rate([[a], [b]], ranks=ranks)
+  assert league.ratings[1].mu == pytest.approx(a.mu) and league.ratings[0].mu == pytest.approx(b.mu)
+  assert league.ratings[1].mu > 25 > league.ratings[0].mu
+  np.testing.assert_allclose(league.win_rate_matrix()[1, 0], 3.5 / 5)
+  np.testing.assert_allclose(league.win_rate_matrix()[0, 1], 1.5 / 5)
+  assert np.isnan(league.win_rate_matrix()[2, 0])
+  # the learner beats member 0 always, member 1 half the time, never played member 2
+  league.record_training([0, 1], np.array([[10, 0, 0], [5, 0, 5]]))
+  p = league.probabilities()
+  np.testing.assert_allclose(p, np.array([0.0, 0.25, 0.25]) / 0.5)
+  assert set(league.sample(50)) <= {1, 2}
+  assert League("latest").probabilities is not None
+  league.sampling = "latest"
+  assert league.probabilities().tolist() == [0, 0, 1]
+
+
+def test_league_resume_is_bit_exact(tmp_path):
+  from pywarp_sim.selfplay.league_run import LeagueCfg, LeagueRun
+  cfg = LeagueCfg(num_envs=8, nslot=2, eval_envs=4, snapshot_interval=2, num_steps_per_env=4,
+                  hidden_dims=(16, 16), sumo={"episode_length_s": 0.4})
+  run = LeagueRun(cfg)
+  run.iteration_step()
+  path = tmp_path / "league.pt"
+  run.save(path)
+  for _ in range(2):  # crosses a snapshot (after iteration 1) and its evaluation matches
+    run.iteration_step()
+  reference = {k: v.clone() for k, v in run.runner.alg.get_policy().state_dict().items()}
+  resumed = LeagueRun.load(path)
+  for _ in range(2):
+    resumed.iteration_step()
+  for k, v in resumed.runner.alg.get_policy().state_dict().items():
+    assert torch.equal(v, reference[k]), k
+  assert torch.equal(resumed.env.sim.qpos, run.env.sim.qpos)
+  assert resumed.league.mu().tolist() == run.league.mu().tolist()
+  np.testing.assert_array_equal(resumed.league.results, run.league.results)
+  assert len(resumed.league) == len(run.league) == 2
