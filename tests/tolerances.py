@@ -214,3 +214,9 @@ SENSOR_ACC_TOL = 1e-4
 # float64 sin/cos, absolute, for |x| <= 8192: measured 7.8e-8 (glibc's sinf: 7.0e-8); one
 # float32 eps of 1.0 (1.2e-7) still catches a wrong octant or coefficient (errors >= 1e-4).
 SIMT_SINCOS_TOL = 1.2e-7
+
+# Self-play opponents (tests/test_selfplay.py): the batched opponent (one baddbmm per layer over
+# the slots) against rsl-rl's MLP applied to one world alone (addmm): the same float32 products
+# summed in another order over 32-wide layers of O(1) activations, a few ulps of the O(1)
+# actions; a world given another slot's policy is off by O(0.1).
+OPPONENT_ACTION_TOL = 1e-5

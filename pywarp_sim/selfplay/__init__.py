@@ -16,10 +16,10 @@ Modules, in the order the data flows:
   plots       ratings and win-rate matrix figures.
 """
 
-from .compose import Arena, agent_indices, compose
+from .compose import Arena, agent_indices  # compose.compose: the module keeps the name
 from .league import League
 from .opponents import OpponentBatch, Snapshot, snapshot_of
 from .sumo import SumoCfg, SumoEnv
 
 __all__ = ["Arena", "League", "OpponentBatch", "Snapshot", "SumoCfg", "SumoEnv", "agent_indices",
-           "compose", "snapshot_of"]
+           "snapshot_of"]
