@@ -14,6 +14,18 @@ scaling) and reads the run's history.json. One JSON line per R:
 
 The ranks share this node's cores (and GPUs, one per rank): on a CPU node more ranks divide
 the same cores, so efficiency measures the cost of the all-reduces and of splitting the cores.
+
+Each line also holds the academy's calibration sharded over the same R ranks (`python -m
+pywarp_sim.academy calibrate --quick --generations G`, one proxy robot; calibrate.py, Sharded
+over ranks). Unlike training this is strong scaling: the same candidates, split over R ranks.
+
+  calibration_candidates_per_s   simulated candidate worlds (Calibration.worlds_simulated,
+                                 one motion each) per second of calibration (process start-up
+                                 and imports excluded; replayer construction included)
+  calibration_wall_s             seconds of the calibration
+  calibration_efficiency         calibration_candidates_per_s / (R x that at R = 1)
+
+load_average_1min is the node's load before the R-rank runs (a shared node shows it).
 """
 
 from __future__ import annotations
@@ -62,16 +74,48 @@ def run_ranks(ranks: int, task: str, device: str, num_envs: int, iterations: int
           "iterations": len(history)}
 
 
+def run_calibration(ranks: int, device: str, generations: int) -> dict:
+  """The academy's quick calibration of one proxy robot on `ranks` processes (the
+  calibration_* fields of the module docstring)."""
+  threads = max(1, (os.cpu_count() or 1) // ranks) if device == "cpu" else None
+  with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "calibration.json")
+    launch = [sys.executable] if ranks == 1 else [
+      sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
+      f"--master_port={_free_port()}"]
+    cmd = launch + ["-m", "pywarp_sim.academy", "calibrate", "--quick", "--generations", str(generations),
+                    "--device", device, "--out", out] + (["--threads", str(threads)] if threads else [])
+    env = dict(os.environ)
+    if threads:
+      env["OMP_NUM_THREADS"] = str(threads)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+      raise RuntimeError(f"bench distributed: calibration on {ranks} rank(s) failed:\n{proc.stderr[-3000:]}")
+    with open(out) as f:
+      rec = json.load(f)
+  return {"calibration_candidates_per_s": rec["candidates_per_s"], "calibration_wall_s": rec["wall_s"],
+          "calibration_worlds": rec["worlds_simulated"], "calibration_generations": generations,
+          "calibration_popsize": rec["popsize"]}
+
+
 def sweep(rank_counts: list, task: str, device: str, num_envs: int, iterations: int,
-          steps_per_env: int, sink) -> list:
-  """One record per rank count, with efficiency against the 1-rank run (measured first)."""
-  records, base = [], None
+          steps_per_env: int, sink, calibration_generations: int = 20) -> list:
+  """One record per rank count, with efficiency against the 1-rank run (measured first);
+  calibration_generations 0 leaves the calibration out."""
+  records, base, base_cal = [], None, None
   for r in sorted(set([1] + list(rank_counts))):
     rec = common.base_record("distributed", "auto", device)
+    # this node's 1-minute load average before the run: other work on a shared node divides
+    # the cores and makes ranks' busy-waiting OpenMP threads contend
+    rec["load_average_1min"] = os.getloadavg()[0]
     rec.update(task=task, num_envs_per_rank=num_envs, steps_per_env=steps_per_env,
                **run_ranks(r, task, device, num_envs, iterations, steps_per_env))
     base = base or rec["env_steps_per_s"]
     rec["efficiency"] = rec["env_steps_per_s"] / (r * base)
+    if calibration_generations:
+      rec.update(run_calibration(r, device, calibration_generations))
+      base_cal = base_cal or rec["calibration_candidates_per_s"]
+      rec["calibration_efficiency"] = rec["calibration_candidates_per_s"] / (r * base_cal)
     sink.emit(rec)
     records.append(rec)
   return records

@@ -1,4 +1,5 @@
-"""Data-parallel training under torchrun: CPU ranks over gloo (pywarp_sim.distributed)."""
+"""torch.distributed on CPU ranks over gloo (pywarp_sim.distributed): data-parallel PPO under
+torchrun, one update on 2 ranks vs 1, and the academy's calibration sharded over ranks."""
 
 import json
 import os

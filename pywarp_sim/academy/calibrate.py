@@ -114,8 +114,10 @@ gives every rank the whole batch's sensor channels, from which every rank comput
 costs and tells its own copy of the optimisers the same values. Rank 0 alone executes the
 excitation on the robot and broadcasts the logs. The result equals the one-process run
 bitwise: a world's simulation does not depend on which other candidates share its batch or
-on the batch size (the native CPU step and the Warp kernels are per world; the control loop
-is elementwise; checked by tests/test_distributed.py on the native CPU step), and the costs
+on the batch size (the native CPU step and the Warp kernels run each world on its own, the
+control loop is elementwise; a quick calibration with every batch split in two matched the
+whole-batch one bitwise on both CPU backends, tests/test_distributed.py checks 2 ranks on the
+native one; CUDA devices not checked), and the costs
 are computed from the gathered batch, in the one-process order. Bitwise needs the same
 torch/BLAS thread count in both runs (torchrun sets OMP_NUM_THREADS=1 per rank; run the one
 process with it too): the covariance's float64 matrix products round differently on other
