@@ -2,7 +2,8 @@
 # One prepared device-machine check (H100/H200 via the device tool), sized for the last call of
 # a session (PWS_SESSION_S seconds, default 520; a session has 15 minutes of device time,
 # starts and transfers included): unpack what bench/gpu_bundle.sh packed (Python 3.12 site,
-# sm_90 Warp kernel cache, native modules), run the GPU tests, a GPU sweep (warp, native,
+# sm_90 Warp kernel cache, native modules), run the lane-group kernels against their CPU
+# emulation, the GPU tests, a GPU sweep (warp, native,
 # mjwarp in the same run), native with the per-thread workspace unstaged and staged, a short
 # humanoid-walk training run (env steps/s), fault injection. PWS_FOCUS=walk or academy spends
 # the call on one goal instead (below).
@@ -104,8 +105,12 @@ fi
 # All GPU tests in one process; a CUDA fault is sticky (every later test in that process fails
 # too), so the failed ones are rerun one process each, with CUDA_LAUNCH_BLOCKING=1 so that a
 # fault names its kernel.
+# The lane-group kernels (kernels/simt_smooth.h, csrc/simt_launch.cu): the CUDA kernel against its
+# CPU emulation bit for bit, every group size (tests/test_simt.py; seconds).
+log "lane-group kernels: CUDA vs the CPU emulation, bit for bit"
+run 60 python3 -m pytest -q -m gpu tests/test_simt.py -p no:cacheprovider -rfEs
 log "GPU tests"
-run 150 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rfEs
+run 150 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rfEs --ignore=tests/test_simt.py
 grep -E "^(FAILED|ERROR) tests/" "$LOG" | awk '{print $2}' | sort -u >/tmp/gpu_failed.txt
 if [ -s /tmp/gpu_failed.txt ]; then
   log "rerunning $(wc -l </tmp/gpu_failed.txt) failed GPU tests one process each"

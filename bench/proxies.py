@@ -1,7 +1,10 @@
 """GPU-speed proxies that need no GPU: what decides the CUDA step's speed, measured here.
 
 `python -m bench proxies [--json] [--out F]` prints one JSON line per CUDA step-kernel instance
-(csrc/cuda_launch.cu: step_kernel<convex> and step_kernel_staged<convex, scalars>):
+(csrc/cuda_launch.cu: step_kernel<convex> and step_kernel_staged<convex, scalars>; scope "step"),
+then one per instance of the lane-group smooth stage (csrc/simt_launch.cu:
+simt_smooth_kernel<group>, one world per group of 8, 16 or 32 lanes; scope "smooth_stages",
+described after this list):
 
   registers, stack_bytes, spill_bytes   ptxas (`nvcc --resource-usage -arch=sm_90`; cached in
                                         build/ per source hash: the compile takes minutes)
@@ -25,6 +28,25 @@
                                         default capacity and for nconmax=16 with the per-thread
                                         workspace
 
+The lane-group records (kernels/simt_smooth.h; pywarp_sim.simt.proxies) measure rather than
+derive: the stage runs on the CPU emulation with the address recorder and the counting float.
+
+  registers, stack_bytes, spill_bytes   ptxas of csrc/simt_launch.cu alone (-fmad=false; seconds)
+  shared_bytes_per_world                qM / its factor and crb x cdof: 4 (nv^2 + 6 nv) bytes
+  occupancy                             from registers and shared memory per 128-thread block
+  sectors_per_request                   distinct sectors per memory instruction of one group,
+                                        recorded per lane (a warp of 8-lane groups holds 4 worlds,
+                                        whose requests are not merged here)
+  lane_efficiency                       busy lanes / group size per instruction, recorded
+  instructions_per_world_step           warp instructions of the stage per world (float, memory
+                                        and shuffle operations; integer index arithmetic is not
+                                        counted), recorded
+  persistent_bytes_per_world            the Simulator's per-world arrays, as the step's records
+  working_set_bytes_per_world           distinct global bytes one world's stage touches, recorded
+  one_world_per_lane                    the same recorded operations and accesses one world per
+                                        lane: instructions (lane instructions / 32) and sector
+                                        bytes (32 per access) per world, for comparison
+
 These are proxies, never timings: the GPU's steps/s come from `bench scaling` on a device.
 """
 
@@ -40,18 +62,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "csrc" / "cuda_launch.cu", *sorted((ROOT / "kernels").glob("*.h")),
            ROOT / "csrc" / "cuda_launch.h"]
+SIMT_SOURCES = [ROOT / "csrc" / "simt_launch.cu", ROOT / "csrc" / "simt_launch.h",
+                *sorted((ROOT / "kernels").glob("*.h"))]
 STEP_BLOCK = 64  # kStepBlock in csrc/cuda_launch.cu
+SIMT_BLOCK = 128  # kSimtBlock in csrc/simt_launch.h
+SIMT_GROUPS = (32, 16, 8)
 # sm_90 (H100 / H200) per-SM limits
 SM_REGISTERS = 65536
 SM_MAX_WARPS = 64
 SM_MAX_BLOCKS = 32
 REG_ALLOC_UNIT = 256  # registers are allocated per warp in units of 256
+SM_SHARED_BYTES = 233472  # 228 KiB of shared memory per SM
+SHARED_RESERVED_PER_BLOCK = 1024  # the runtime's share of each resident block
 
 
-def ptxas_report(arch: str = "sm_90", nvcc: str | None = None) -> str:
-  """ptxas's resource report of csrc/cuda_launch.cu for `arch` (cached per source hash)."""
-  digest = hashlib.sha256(arch.encode())
-  for p in SOURCES:
+def ptxas_report(arch: str = "sm_90", nvcc: str | None = None, source: str = "cuda_launch.cu",
+                 flags: tuple = ()) -> str:
+  """ptxas's resource report of csrc/<source> for `arch` (cached per source hash): the fused
+  step (cuda_launch.cu, minutes) or the lane-group kernels (simt_launch.cu, -fmad=false)."""
+  digest = hashlib.sha256((arch + source + " ".join(flags)).encode())
+  for p in (SOURCES if source == "cuda_launch.cu" else SIMT_SOURCES):
     digest.update(p.read_bytes())
   cache = ROOT / "build" / f"ptxas-{arch}-{digest.hexdigest()[:16]}.txt"
   if cache.is_file():
@@ -61,8 +91,8 @@ def ptxas_report(arch: str = "sm_90", nvcc: str | None = None) -> str:
     raise RuntimeError("bench proxies: nvcc is not on PATH (it reads ptxas's resource report); "
                        "install the CUDA toolkit or pass --no-ptxas")
   cache.parent.mkdir(parents=True, exist_ok=True)
-  cmd = [nvcc, "-std=c++17", "-O3", f"-arch={arch}", "--resource-usage", f"-I{ROOT / 'kernels'}",
-         f"-I{ROOT / 'csrc'}", "-c", str(ROOT / "csrc" / "cuda_launch.cu"), "-o", str(cache.with_suffix(".o"))]
+  cmd = [nvcc, "-std=c++17", "-O3", f"-arch={arch}", "--resource-usage", *flags, f"-I{ROOT / 'kernels'}",
+         f"-I{ROOT / 'csrc'}", "-c", str(ROOT / "csrc" / source), "-o", str(cache.with_suffix(".o"))]
   proc = subprocess.run(cmd, capture_output=True, text=True)
   if proc.returncode != 0:
     raise RuntimeError(f"bench proxies: nvcc failed:\n{proc.stderr[-3000:]}")
@@ -77,7 +107,11 @@ _USED = re.compile(r"Used (\d+) registers.*?(?:, (\d+) bytes smem)?")
 
 
 def _kernel_name(mangled: str) -> str | None:
-  """step_kernel<convex=1> / step_kernel_staged<convex=0,scalars=16384> from a mangled name."""
+  """step_kernel<convex=1> / step_kernel_staged<convex=0,scalars=16384> /
+  simt_smooth_kernel<group=32> from a mangled name."""
+  m = re.search(r"simt_smooth_kernelILi(\d+)EE", mangled)
+  if m:
+    return f"simt_smooth_kernel<group={m.group(1)}>"
   m = re.search(r"(step_kernel_staged|step_kernel)ILb([01])E(?:Li(\d+)E)?E", mangled)
   if m is None:
     return None
@@ -110,11 +144,14 @@ def parse_ptxas(report: str) -> list[dict]:
   return out
 
 
-def occupancy(registers: int, block: int = STEP_BLOCK) -> float:
-  """Resident warps / SM_MAX_WARPS on sm_90 for `block`-thread blocks limited by registers."""
+def occupancy(registers: int, block: int = STEP_BLOCK, shared_per_block: int = 0) -> float:
+  """Resident warps / SM_MAX_WARPS on sm_90 for `block`-thread blocks limited by registers and
+  by `shared_per_block` bytes of shared memory."""
   warps_per_block = math.ceil(block / 32)
   regs_per_warp = math.ceil(registers * 32 / REG_ALLOC_UNIT) * REG_ALLOC_UNIT
   blocks = min(SM_MAX_BLOCKS, SM_REGISTERS // (regs_per_warp * warps_per_block))
+  if shared_per_block:
+    blocks = min(blocks, SM_SHARED_BYTES // (shared_per_block + SHARED_RESERVED_PER_BLOCK))
   return min(SM_MAX_WARPS, blocks * warps_per_block) / SM_MAX_WARPS
 
 
@@ -190,7 +227,7 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
     rec = common.base_record("proxies", "native", "cpu")
     staged = bool(k["kernel"] and "staged" in k["kernel"])
     rec.update(
-      model=model, kernel=k["kernel"], arch=k["arch"], block=STEP_BLOCK,
+      model=model, kernel=k["kernel"], scope="step", arch=k["arch"], block=STEP_BLOCK,
       registers=k.get("registers"), stack_bytes=k.get("stack_bytes"),
       spill_bytes=k.get("spill_bytes"), shared_bytes_per_world=k.get("shared_bytes", 0),
       occupancy=occupancy(k["registers"]) if "registers" in k else None,
@@ -203,6 +240,55 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
       instructions_per_world_step=None,
       persistent_bytes_per_world=persistent["default"],
       persistent_bytes_per_world_nconmax16_thread=persistent["nconmax16_thread"],
+    )
+    records.append(rec)
+  records += simt_records(model, arch, persistent["default"], ptxas)
+  return records
+
+
+def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 4) -> list[dict]:
+  """One record per lane-group smooth-stage instance (simt_smooth_kernel<group>): ptxas of
+  csrc/simt_launch.cu and the proxies the recording emulation measures on `nworld` random
+  states (the counts depend on the model only; a few worlds suffice)."""
+  import numpy as np
+  import torch
+
+  import pywarp_sim as pws
+  from pywarp_sim import simt
+  from . import common
+  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
+                                                             flags=("-fmad=false",)))} if ptxas else {}
+  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
+  rng = np.random.default_rng(0)
+  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
+  sim.qvel[:] = torch.as_tensor(rng.normal(0, 1.0, tuple(sim.qvel.shape)), dtype=torch.float32)
+  nv = sim.model.nv
+  shared = simt.shared_bytes_per_world(nv)
+  records = []
+  for group in SIMT_GROUPS:
+    name = f"simt_smooth_kernel<group={group}>"
+    k = kernels.get(name, {})
+    p = simt.proxies(sim, group_size=group)
+    rec = common.base_record("proxies", "native", "cpu")
+    rec.update(
+      model=model, kernel=name, scope="smooth_stages", arch=arch, block=SIMT_BLOCK, group_size=group,
+      registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
+      shared_bytes_per_world=shared,
+      occupancy=(occupancy(k["registers"], SIMT_BLOCK, shared * SIMT_BLOCK // group) if "registers" in k
+                 else None),
+      sectors_per_request=round(p["sectors_per_request"], 3),
+      sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
+                                  f"{group}-lane group, {nworld} worlds"),
+      lane_efficiency=round(p["lane_efficiency"], 4),
+      lane_efficiency_source="recorded: busy lanes / group size per instruction of the stage",
+      instructions_per_world_step=round(p["instructions_per_world_step"], 1),
+      phases_per_world=p["phases_per_world"],
+      sector_bytes_per_world=round(p["sector_bytes_per_world"]),
+      working_set_bytes_per_world=round(p["working_set_bytes_per_world"]),
+      one_world_per_lane={f: round(v) for f, v in p["one_world_per_lane"].items()},
+      persistent_bytes_per_world=persistent,
+      stages={s: {f: (round(v, 4) if isinstance(v, float) else v) for f, v in d.items()}
+              for s, d in p["stages"].items()},
     )
     records.append(rec)
   return records

@@ -36,6 +36,7 @@ void run_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, c
   }
   pws::World<float> d = pws::world_view(m, dv, w, 0);
   pws::simt::smooth(g, m, d, t);
+  if (rec) rec->end_world();
 }
 
 // Runs the stage on every world; with `rec`, the counting float one world after another.
@@ -62,7 +63,7 @@ void run(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const p
 }
 
 py::dict stats_dict(const Recorder& rec) {
-  py::dict out;
+  py::dict stages;
   for (int s = 0; s < kNumStages; ++s) {
     const Recorder::Stats& st = rec.stage[s];
     py::dict e;
@@ -73,8 +74,12 @@ py::dict stats_dict(const Recorder& rec) {
     e["global_sectors"] = st.global_sectors;
     e["global_lane_accesses"] = st.global_lane_accesses;
     e["shared_accesses"] = st.shared_accesses;
-    out[kStageNames[s]] = e;
+    e["distinct_global_bytes"] = st.distinct_global_bytes;
+    stages[kStageNames[s]] = e;
   }
+  py::dict out;
+  out["stages"] = stages;
+  out["working_set_bytes"] = rec.working_set_bytes;
   return out;
 }
 
@@ -149,8 +154,9 @@ void register_simt(py::module_& m) {
         py::arg("group_size") = 32, py::arg("record") = false, py::arg("num_threads") = 0,
         "The lane-group smooth stage (kernels/simt_smooth.h) of every world, lanes emulated in lockstep; "
         "record=True: the counting float and the address recorder, one world at a time, returning "
-        "per-stage {phases, warp_instructions, lane_instructions, global_requests, global_sectors, "
-        "global_lane_accesses, shared_accesses} summed over the worlds.");
+        "{'stages': {stage: {phases, warp_instructions, lane_instructions, global_requests, global_sectors, "
+        "global_lane_accesses, shared_accesses, distinct_global_bytes}}, 'working_set_bytes'}, sums over "
+        "the worlds.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
   m.def("simt_sincos", &simt_sincos, py::arg("x"), "simt::sincos_f elementwise: (sin, cos) float32.");

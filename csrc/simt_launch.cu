@@ -14,8 +14,11 @@ static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + siz
 
 // Group `threadIdx.x / N` of the block steps world blockIdx.x * (kSimtBlock / N) + group, in its
 // slice of the dynamic shared memory (nshared floats).
+// Six resident blocks per SM: ptxas then fits the kernel in 80 registers without spills (37.5%
+// occupancy; unbounded it takes 126, 25%; eight blocks force 64 and spill). Until a GPU measures it.
+constexpr int kSimtMinBlocks = 6;
 template <int N>
-__global__ void __launch_bounds__(pws_cuda::kSimtBlock)
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_smooth_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const pws::simt::Tree t,
                        int64_t nworld, int nshared) {
   extern __shared__ float smem[];

@@ -180,6 +180,7 @@ struct Recorder {
   struct Stats {
     double phases = 0, warp_instructions = 0, lane_instructions = 0;
     double global_requests = 0, global_sectors = 0, global_lane_accesses = 0, shared_accesses = 0;
+    double distinct_global_bytes = 0;  // bytes of global memory the stage touches, summed over worlds
   };
   Stats stage[kStages];
   int current_stage = 0;
@@ -195,6 +196,23 @@ struct Recorder {
   std::vector<Access> lane_access[kMaxGroup];
   uint64_t lane_ops[kMaxGroup];
   int phase_index = 0;
+  std::vector<uintptr_t> world_global[kStages];  // this world's global addresses, per stage
+  double working_set_bytes = 0;  // distinct global bytes per world (all stages), summed over worlds
+
+  // After each world: the distinct global locations it touched, per stage and in all.
+  void end_world() {
+    std::vector<uintptr_t> all;
+    for (int st = 0; st < kStages; ++st) {
+      std::vector<uintptr_t>& a = world_global[st];
+      std::sort(a.begin(), a.end());
+      a.erase(std::unique(a.begin(), a.end()), a.end());
+      stage[st].distinct_global_bytes += 4.0 * double(a.size());
+      all.insert(all.end(), a.begin(), a.end());
+      a.clear();
+    }
+    std::sort(all.begin(), all.end());
+    working_set_bytes += 4.0 * double(std::unique(all.begin(), all.end()) - all.begin());
+  }
 
   void begin_phase() {
     for (int l = 0; l < nlane; ++l) {
@@ -227,6 +245,7 @@ struct Recorder {
           s.shared_accesses += 1;
         } else {
           global[l].push_back(a.addr);
+          world_global[current_stage].push_back(a.addr);
           s.global_lane_accesses += 1;
         }
       }

@@ -53,11 +53,11 @@ def _check(sim, group_size: int):
 def smooth(sim, group_size: int = 32, record: bool = False, num_threads: int = 0) -> dict | None:
   """The lane-group smooth stage of every world of `sim` (CPU: emulated; CUDA: the kernel).
 
-  group_size: lanes per world (8, 16, 32). record (CPU only): measure instead of run fast;
-  returns {stage: {phases, warp_instructions, lane_instructions, global_requests,
-  global_sectors, global_lane_accesses, shared_accesses}} summed over the worlds (the results
-  written are the same). Reads qpos, qvel and the parameter banks; writes what
-  smooth_stages writes."""
+  group_size: lanes per world (8, 16, 32). record (CPU only): measure while running; returns
+  {'stages': {stage: {phases, warp_instructions, lane_instructions, global_requests,
+  global_sectors, global_lane_accesses, shared_accesses, distinct_global_bytes}},
+  'working_set_bytes'}, sums over the worlds (the results written are the same bits).
+  Reads qpos, qvel and the parameter banks; writes what smooth_stages writes."""
   _check(sim, group_size)
   device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
   mod = _module(device)
@@ -84,29 +84,46 @@ def proxies(sim, group_size: int = 32) -> dict:
   """GPU-speed proxies of the stage, measured by the recording emulation on every world of a
   CPU Simulator (a few worlds suffice: the counts depend on the model, not on the state):
 
-    sectors_per_request          distinct 32-byte sectors per group memory instruction (global)
-    lane_efficiency              lane instructions / (group_size x warp instructions)
-    instructions_per_world_step  warp instructions of the stage per world (the longest lane's
-                                 float and memory operations per phase, plus collectives)
-    stages                       the same three per stage, and phases per world
-  For group_size < 32 the counts are per group (a warp holds 32 / group_size worlds)."""
+    sectors_per_request          distinct 32-byte sectors per memory instruction of one group
+                                 (global memory; shared-memory accesses are counted apart)
+    lane_efficiency              lane instructions / (group_size x group instructions): the
+                                 share of the group's lanes busy per instruction
+    instructions_per_world_step  warp instructions per world: the group's instructions (per
+                                 phase the longest lane's float and memory operations, plus
+                                 collectives) x group_size / 32, since a warp issues one
+                                 instruction for the 32 / group_size worlds it holds
+    sector_bytes_per_world       32 x the sectors requested per world (traffic through L1, not DRAM)
+    working_set_bytes_per_world  distinct bytes of global memory one world's stage touches
+                                 (its Data arrays and the model arrays it reads)
+    phases_per_world             sync points per world
+    one_world_per_lane           the same operations and accesses run one world per lane (the
+                                 fused step's layout today): {instructions_per_world_step: lane
+                                 instructions / 32, every lane busy; sector_bytes_per_world: 32 x
+                                 the accesses, each lane's access its own sector}
+    stages                       the same per stage (working set: distinct bytes of the stage)"""
   if not sim.device.is_cpu:
     raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
-  stats = smooth(sim, group_size=group_size, record=True)
+  measured = smooth(sim, group_size=group_size, record=True)
   n = sim.nworld
 
-  def summary(s):
+  def summary(s, working_set):
     return {
       "sectors_per_request": s["global_sectors"] / s["global_requests"] if s["global_requests"] else None,
       "lane_efficiency": s["lane_instructions"] / (group_size * s["warp_instructions"]) if s["warp_instructions"] else None,
-      "instructions_per_world_step": s["warp_instructions"] / n,
+      "instructions_per_world_step": s["warp_instructions"] * group_size / 32 / n,
       "phases_per_world": s["phases"] / n,
-      "global_bytes_per_world": 32 * s["global_sectors"] / n,
+      "sector_bytes_per_world": 32 * s["global_sectors"] / n,
+      "working_set_bytes_per_world": working_set / n,
+      "one_world_per_lane": {
+        "instructions_per_world_step": s["lane_instructions"] / 32 / n,
+        "sector_bytes_per_world": 32 * s["global_lane_accesses"] / n,
+      },
     }
 
-  total = {k: sum(s[k] for s in stats.values()) for k in next(iter(stats.values()))}
-  out = summary(total)
-  out["stages"] = {name: summary(s) for name, s in stats.items()}
+  stages = measured["stages"]
+  total = {k: sum(s[k] for s in stages.values()) for k in next(iter(stages.values()))}
+  out = summary(total, measured["working_set_bytes"])
+  out["stages"] = {name: summary(s, s["distinct_global_bytes"]) for name, s in stages.items()}
   out["group_size"] = group_size
   out["worlds"] = n
   return out
