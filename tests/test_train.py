@@ -125,7 +125,7 @@ def test_play_measures_velocity_tracking_and_falls():
   stats = play.rollout(env, zero, steps=1)
   assert torch.equal(env.commands, torch.tensor([[1.0, 0.0, 0.0]] * 4))
   q = env.sim.qpos
-  v = envs.humanoid._quat_rotate_inverse(q[:, 3:7], env.sim.qvel[:, 0:3])
+  v = envs.mdp.quat_rotate_inverse(q[:, 3:7], env.sim.qvel[:, 0:3])
   expected = torch.cat([v[:, :2], env.sim.qvel[:, 5:6]], -1).mean(0)
   assert torch.allclose(torch.tensor(stats["base_vel"]), expected, atol=1e-6)
   err = torch.linalg.vector_norm(v[:, :2] - torch.tensor([1.0, 0.0]), dim=-1).mean()
