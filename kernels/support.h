@@ -1,5 +1,6 @@
 // Twin of pywarp_sim/support.py: helpers shared by the stages (MuJoCo's engine_support and
-// engine_util_sparse): mj_applyFT and mj_solveLD on the tree-sparse factor of qM. Templated on
+// engine_util_sparse): mj_applyFT, mj_solveLD on the tree-sparse factor of qM, and J' force
+// over the constraint rows (mj_mulJacTVec, which the Warp solvers write inline). Templated on
 // the scalar (the lanes of kernels/lanes.h included).
 #pragma once
 
@@ -33,6 +34,21 @@ PWS_HD inline void apply_ft(const ModelView<T>& m, const World<T>& d, int body, 
   Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
   for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i])
     qfrc[i] += point_jac_dot(load6(d.cdof + 6 * i), rel, force, torque);
+}
+
+// ---- J' force over the constraint rows (mj_mulJacTVec; solver.h and pgs.h) ------------------
+
+// res (nv) = sum_r J[r]' force[r], skipping rows with zero force.
+template <typename T>
+PWS_HD inline void add_jt_force(const ModelView<T>& m, const World<T>& d, int nefc, T sign, T* res) {
+  const int nv = m.nv, ld = m.nv_pad;
+  for (int r = 0; r < nefc; ++r) {
+    T f = d.efc_force[r];
+    if (f == T(0)) continue;
+    const T* jrow = d.efc_J + (int64_t)r * ld;
+    T sf = sign * f;
+    for (int i = 0; i < nv; ++i) res[i] += jrow[i] * sf;
+  }
 }
 
 }  // namespace pws
