@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="evaluation matches per new pool member (one per world)")
   t.add_argument("--eval-opponents", type=positive_int, default=3)
   t.add_argument("--episode-length-s", type=positive_float, default=None)
+  t.add_argument("--init-std", type=positive_float, default=None,
+                 help="initial action noise of the learner (default: LeagueCfg's)")
   t.add_argument("--save-interval", type=positive_int, default=10)
   t.add_argument("--final-matches", type=nonneg_int, default=256,
                  help="matches of the final learner against the initial policy (multiple of "
@@ -132,6 +134,8 @@ def train_main(a):
                     seed=a.seed, num_steps_per_env=a.num_steps_per_env,
                     snapshot_interval=a.snapshot_interval, sampling=a.sampling,
                     eval_envs=a.eval_envs, eval_opponents=a.eval_opponents, sumo=sumo)
+    if a.init_std is not None:
+      cfg.init_std = a.init_std
     run = LeagueRun(cfg, log_dir=log_dir)
   ckpt = os.path.join(log_dir, CHECKPOINT)
   last = run.iteration + a.iterations

@@ -60,8 +60,11 @@ try:
 except ImportError:  # pragma: no cover
   TensorDict = None
 
+# Staying up outweighs the contact terms: with approach 1 and push 2 (per second) learners
+# lunged at the opponent and fell first (a loss against the initial policy in 10 of 16
+# evaluation matches after 70 iterations).
 SUMO_REWARDS = {
-  "win": 20.0, "alive": 0.5, "upright": 0.5, "approach": 1.0, "push": 2.0, "topple": 1.0,
+  "win": 20.0, "alive": 1.0, "upright": 1.0, "approach": 0.2, "push": 1.0, "topple": 1.0,
   "centre": 0.5, "action_rate": -0.01, "torque": -0.01,
 }
 OUTCOMES = ("win", "draw", "loss")  # agent A's view; indices 0, 1, 2 of the outcome counts
