@@ -3,7 +3,6 @@
 // integrators add to qH. Same algorithms and ordering as the Warp kernels of actuation.py.
 #pragma once
 
-#include "smooth.h"  // kTrnTendon (with mj_transmission, as in smooth.py)
 #include "step_math.h"
 #include "types.h"
 

@@ -1,3 +1,4 @@
+// Twin of pywarp_sim/constraint.py: the constraint-row stage (mj_makeConstraint).
 // Constraint rows of one world (constraint._make_constraint): dof and tendon frictionloss,
 // joint and tendon limits, contacts (frictionless, pyramidal or elliptic cones), MuJoCo's
 // impedance and reference-acceleration coefficients, in MuJoCo's row order.
@@ -9,17 +10,6 @@
 #include "types.h"
 
 namespace pws {
-
-// mjtConstraint (types.ConstraintType)
-enum : int {
-  kCnstrFrictionDof = 1,
-  kCnstrFrictionTendon = 2,
-  kCnstrLimitJoint = 3,
-  kCnstrLimitTendon = 4,
-  kCnstrContactFrictionless = 5,
-  kCnstrContactPyramidal = 6,
-  kCnstrContactElliptic = 7,
-};
 
 // getimpedance (constraint._impedance)
 template <typename T>

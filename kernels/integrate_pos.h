@@ -1,3 +1,6 @@
+// Native-only: the standalone mj_integratePos of pywarp_sim.native.integrate_pos (float32 and
+// float64, checked against MuJoCo); the step's own is forward.h's integrate_pos (twin of
+// forward.integrate_pos).
 // Position integration of one world: MuJoCo's mj_integratePos (engine_support.c).
 #pragma once
 

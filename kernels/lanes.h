@@ -1,3 +1,5 @@
+// Native-only: the CPU's 8-wide lane type; the Warp pipeline runs one thread per world and
+// has no lockstep lanes.
 // Eight worlds in lockstep on the CPU: F8 is a float with one lane per world, so the smooth
 // stages (kinematics, com_pos, crb + factor, com_vel, rne; templated on the scalar) run once for
 // a group of eight worlds with every arithmetic operation 8 floats wide. Those stages branch

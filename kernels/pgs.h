@@ -2,12 +2,11 @@
 // Gauss-Seidel solver: scalar rows and elliptic contact blocks in MuJoCo's PCG32-shuffled
 // order with Nesterov momentum. Part of the solve stage, not a stage of its own: solver.h's
 // solve forms aref and the warm-start forces, then calls solve_pgs (as mj_fwdConstraint
-// dispatches to mj_solPGS); this header includes no other stage (constraint.h: the row types).
+// dispatches to mj_solPGS); this header includes no stage.
 #pragma once
 
 #include <stdint.h>
 
-#include "constraint.h"
 #include "step_math.h"
 #include "support.h"
 #include "types.h"

@@ -1,3 +1,5 @@
+// Native-only: compiler glue (PWS_HD for nvcc and the host compiler) and the joint-type
+// codes, which the Warp pipeline gets from Warp and types.py.
 // Shared macros for the header-only kernels: compiled by the host C++ compiler
 // (CPU backend, OpenMP) and by nvcc (CUDA backend) from the same source.
 #pragma once

@@ -1,3 +1,5 @@
+// Native-only: scalar-templated vec3 / quaternion helpers for integrate_pos.h and
+// step_math.h; the Warp pipeline uses Warp's built-ins and pywarp_sim/math.py.
 // Small vec3 / quaternion helpers with MuJoCo's semantics (engine_util_blas.c,
 // engine_util_spatial.c), templated on the scalar so float32 (simulation) and
 // float64 (checking against MuJoCo) share one implementation.

@@ -1,3 +1,5 @@
+// Twin of pywarp_sim/simt.py, the Python entry of the lane-group kernels written on this layer
+// (simt_smooth.h).
 // A small SIMT layer: kernels where a group of lanes (a warp, or 8 / 16 lanes of one) steps one
 // world, written once and compiled two ways from the same source:
 //

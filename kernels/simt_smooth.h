@@ -1,3 +1,5 @@
+// Native-only: smooth.h's stages on a group of lanes (the GPU step's direction); its Warp
+// reference is smooth.py, and pywarp_sim/simt.py runs it over a Simulator.
 // The smooth stages of ONE world on a group of lanes (kernels/simt.h): kinematics, com_pos,
 // crb + the tree L'DL factor of qM, com_vel and rne (smooth_stages in kernels/forward.h), with
 // bodies, joints, dofs, geoms and sites over lanes and the kinematic tree processed level by

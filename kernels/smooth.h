@@ -266,8 +266,6 @@ PWS_HD inline void tendon(const ModelView<T>& m, const World<T>& d) {
 
 // ---- mj_transmission (smooth._transmission): joints on hinge/slide, fixed tendons ----------
 
-enum : int { kTrnTendon = 3 };  // mjTRN_TENDON (types.TrnType)
-
 template <typename T>
 PWS_HD inline void transmission(const ModelView<T>& m, const World<T>& d) {
   for (int a = 0; a < m.nu; ++a) {

@@ -26,7 +26,6 @@
 // tolerance * ls_tolerance * |search| / scale (or at float32 resolution).
 #pragma once
 
-#include "constraint.h"
 #include "pgs.h"
 #include "step_math.h"
 #include "support.h"

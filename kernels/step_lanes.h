@@ -1,3 +1,5 @@
+// Native-only: the CPU step of eight worlds in lanes (lanes.h); the Warp pipeline has no
+// lockstep groups.
 // The CPU step of a group of up to eight worlds: smooth_stages (kernels/forward.h) for all of them
 // at once in lanes (kernels/lanes.h), then forward_rest and finish_step per world, as
 // step_world. Lane results equal the scalar path's bit for bit (see lanes.h), so a world's

@@ -1,3 +1,6 @@
+// Native-only: the fixed-size algebra the Warp kernels get from Warp's built-ins, with
+// pywarp_sim/math.py's formulas and guards where math.py defines its own. Not named math.h:
+// kernels/ is on the include path, where that name would shadow <math.h>.
 // Small fixed-size vector algebra for the fused step (kernels/*.h), with the
 // semantics of the Warp reference (pywarp_sim/math.py): same formulas, same guards
 // (e.g. quat_normalize returns identity below 1e-10), so the native step and the

@@ -1,3 +1,5 @@
+// Native-only: per-thread staging of a world's arrays (a CUDA local-memory layout); the Warp
+// pipeline steps over the Simulator's arrays directly.
 // Staging: a thread steps a world inside one buffer of its own instead of over the
 // Simulator's arrays. stage_in copies the world's per-world Data (state, contacts, poses,
 // forces, counters) into the buffer and points the workspace arrays (per-thread rows,

@@ -1,3 +1,4 @@
+// Twin of pywarp_sim/types.py: the native layout of the Model and Data fields declared there.
 // Views of the Model and Data arrays used by the fused step (kernels/forward.h).
 //
 // Nothing here owns memory: every member is a raw pointer into the Simulator's Warp
@@ -134,6 +135,21 @@
   G(counters, 6)           /* Simulator.COUNTERS: events per health bit 1, 2, 4, 8, auto resets, parked */
 
 namespace pws {
+
+// Codes of types.py's enums that several stages read (the constraint rows: constraint.h,
+// solver.h, pgs.h, sensor.h; the transmission: smooth.h and actuation.h).
+// mjtConstraint (types.ConstraintType)
+enum : int {
+  kCnstrFrictionDof = 1,
+  kCnstrFrictionTendon = 2,
+  kCnstrLimitJoint = 3,
+  kCnstrLimitTendon = 4,
+  kCnstrContactFrictionless = 5,
+  kCnstrContactPyramidal = 6,
+  kCnstrContactElliptic = 7,
+};
+
+enum : int { kTrnTendon = 3 };  // mjTRN_TENDON (types.TrnType)
 
 // A float parameter bank (nbank, count, width): world w reads row w % nbank.
 template <typename T>

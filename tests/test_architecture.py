@@ -186,3 +186,77 @@ def test_tolerances_are_defined_once():
     for m in pattern.finditer(source):
       found.append(f"tests/{path.name}:{source.count(chr(10), 0, m.start()) + 1}: {m.group(1)}")
   assert not found, "tolerance constants outside tests/tolerances.py:\n  " + "\n  ".join(found)
+
+
+# ---- native headers mirror the Python modules by name --------------------------------------------
+
+KERNELS = REPO / "kernels"
+# The pipeline's modules and their native twins, kernels/<name>.h <-> pywarp_sim/<name>.py (README
+# "Architecture"); a pair is checked once its Python module exists.
+STAGE_TWINS = ("types", "support", "smooth", "passive", "actuation", "collision_driver",
+               "collision_primitive", "collision_gjk", "collision_multicontact", "collision_convex",
+               "constraint", "solver", "pgs", "sensor", "forward")
+# Stage modules whose native twin is still to be written, and why; the list may only shrink.
+TWIN_PENDING = {
+  "equality": "the native step has no equality constraints yet (backend='auto' runs such models on warp)",
+}
+
+
+def _leading_comment(path: pathlib.Path) -> str:
+  """The comment block a header starts with (its `//` lines up to the first other line), joined."""
+  lines = []
+  for line in path.read_text().splitlines():
+    if not line.startswith("//"):
+      break
+    lines.append(line[2:].strip())
+  return " ".join(lines)
+
+
+@pytest.mark.parametrize("name", STAGE_TWINS + tuple(TWIN_PENDING))
+def test_stage_module_has_its_native_twin(name):
+  """Each stage module pywarp_sim/<name>.py has its twin kernels/<name>.h, and the header's first
+  comment lines name the module (CONVENTIONS.md: a reader finds a stage by its name, on both sides)."""
+  if not (REPO / "pywarp_sim" / f"{name}.py").exists():
+    pytest.skip(f"pywarp_sim/{name}.py does not exist yet: the pair is checked once the module is split out")
+  header = KERNELS / f"{name}.h"
+  if name in TWIN_PENDING:
+    assert not header.exists(), f"kernels/{name}.h exists now: delete '{name}' from TWIN_PENDING"
+    pytest.skip(f"kernels/{name}.h is not written yet: {TWIN_PENDING[name]}")
+  assert header.exists(), f"pywarp_sim/{name}.py is a stage module and kernels/{name}.h, its twin, is missing"
+  assert f"Twin of pywarp_sim/{name}.py" in _leading_comment(header), (
+    f"kernels/{name}.h: its first comment lines must name its twin ('// Twin of pywarp_sim/{name}.py: ...')")
+
+
+@pytest.mark.parametrize("header", sorted(p.name for p in KERNELS.glob("*.h")))
+def test_kernel_header_names_its_twin_or_says_native_only(header):
+  """A header named after a module of pywarp_sim names it as its twin in its first comment lines;
+  any other header starts with '// Native-only:' and says why it has no Python counterpart."""
+  stem = header[: -len(".h")]
+  comment = _leading_comment(KERNELS / header)
+  if (REPO / "pywarp_sim" / f"{stem}.py").exists():
+    assert f"Twin of pywarp_sim/{stem}.py" in comment, (
+      f"kernels/{header}: pywarp_sim/{stem}.py exists, so its first comment lines must name it "
+      f"('// Twin of pywarp_sim/{stem}.py: ...')")
+  elif f"Twin of pywarp_sim/{stem}.py" in comment:
+    pytest.skip(f"pywarp_sim/{stem}.py, which kernels/{header} names as its twin, does not exist yet")
+  else:
+    assert comment.startswith("Native-only:"), (
+      f"kernels/{header} has no twin pywarp_sim/{stem}.py: start its comment with '// Native-only:' and "
+      f"why, or name it after the Python module it mirrors")
+
+
+def test_python_twins_named_in_docstrings_exist():
+  """A module docstring's 'Twin of kernels/<name>.h' names a header that exists, and one named
+  after the module itself (pywarp_sim/<name>.py <-> kernels/<name>.h)."""
+  import re
+
+  problems = []
+  for path in sorted((REPO / "pywarp_sim").glob("*.py")):
+    doc = ast.get_docstring(ast.parse(path.read_text(), path.name)) or ""
+    for header in re.findall(r"Twin of\s+kernels/(\w+\.h)", doc):
+      if not (KERNELS / header).exists():
+        problems.append(f"pywarp_sim/{path.name} names kernels/{header}, which does not exist")
+      elif header != f"{path.stem}.h":
+        problems.append(f"pywarp_sim/{path.name} names kernels/{header} as its twin: twins share the name "
+                        f"(kernels/{path.stem}.h)")
+  assert not problems, "\n".join(problems)
