@@ -1,4 +1,5 @@
 """Forward dynamics and integrators: mj_forward and mj_step for every world.
+Twin of kernels/forward.h.
 
 forward = position stage (kinematics, com, mass matrix, collision, constraint
 rows) → velocity stage (com velocity, passive, bias) → actuation → smooth
