@@ -210,7 +210,6 @@ def play_main(a):
   frames, result = [env.sim.qpos[:a.show].cpu().numpy().copy()], np.zeros(a.show, dtype=np.int8)
   finished = np.zeros(a.show, dtype=bool)
   for _ in range(env.max_episode_length):
-    env.record_final_obs = False
     _, _, dones, extras = env.step_pair(side_a(env.obs[0]), side_b(env.obs[1]))
     d = dones[:a.show].cpu().numpy().astype(bool)
     out = extras["outcome"][:a.show].cpu().numpy()
