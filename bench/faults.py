@@ -14,7 +14,8 @@ controls and no faults. A leak is any of:
                         bit for bit from the same world of the twin
 
 One JSON record per run (kind "faults"); `world_steps` counts every world of the faulted
-Simulator (the twin's steps are not counted).
+Simulator (the twin's steps are not counted). A progress bar over the steps is drawn on
+stderr when it is a terminal (pywarp_sim.cli.progress; quiet=True: none).
 """
 
 import time
@@ -46,13 +47,17 @@ def _entry(sim, field: str, world: int, rng) -> tuple:
 
 
 def run_faults(backend: str, model: str, device: str, nworld: int, steps: int, fault_rate: float = 0.01,
-               seed: int = 0, threads=None) -> dict:
+               seed: int = 0, threads=None, quiet: bool = False) -> dict:
   import torch
+
+  from pywarp_sim.cli import progress, status
   mjm, label = common.resolve_mj_model(model)
   rec = common.base_record("faults", backend, device)
   rec.update(model=label, nworld=nworld, steps=steps, fault_rate=fault_rate, seed=seed, threads=threads)
-  sim = _make(backend, mjm, device, nworld, threads)
-  twin = _make(backend, mjm, device, nworld, threads)
+  with status(f"building two Simulators of {nworld} worlds ({backend}; a first run compiles Warp's "
+              f"kernels)", quiet=quiet):
+    sim = _make(backend, mjm, device, nworld, threads)
+    twin = _make(backend, mjm, device, nworld, threads)
   fields = [f for f in FIELDS if f != "act" or mjm.na > 0]
   rng = np.random.default_rng(seed)
   ctrl = torch.as_tensor(common.random_controls(mjm, nworld, seed), dtype=sim.ctrl.dtype).to(sim.ctrl.device)
@@ -66,28 +71,30 @@ def run_faults(backend: str, model: str, device: str, nworld: int, steps: int, f
   first_leak = None
   nonfinite_before = sim.counters["nonfinite"]
   t0 = time.perf_counter()
-  for step in range(steps):
-    hit = faulty[rng.random(faulty.size) < fault_rate]
-    for w in hit:
-      field = fields[int(rng.integers(len(fields)))]
-      view, idx = _entry(sim, field, int(w), rng)
-      view[idx] = VALUES[int(rng.integers(len(VALUES)))]
-      injected[field] += 1
-    sim.step()
-    twin.step()
-    # after auto_reset every world's state must be finite again
-    state = [sim.qpos, sim.qvel, sim.qacc] + ([sim.act] if mjm.na else [])
-    bad = sum(int((~torch.isfinite(x)).any(dim=1).sum()) for x in state)
-    nonfinite = sim.counters["nonfinite"]
-    flagged, nonfinite_before = nonfinite - nonfinite_before, nonfinite
-    same = all(torch.equal(getattr(sim, f)[clean], getattr(twin, f)[clean])
-               for f in ("qpos", "qvel") + (("act",) if mjm.na else ()))
-    step_leaks = {"nonfinite_after_step": bad, "unflagged": int(flagged != len(hit)),
-                  "clean_mismatch": int(not same)}
-    for k, v in step_leaks.items():
-      leaks[k] += v
-    if first_leak is None and any(step_leaks.values()):
-      first_leak = {"step": step, **step_leaks, "injected_worlds": int(len(hit)), "flagged": flagged}
+  with progress(f"faults {label} x {nworld}", steps, quiet=quiet, unit="steps") as advance:
+    for step in range(steps):
+      hit = faulty[rng.random(faulty.size) < fault_rate]
+      for w in hit:
+        field = fields[int(rng.integers(len(fields)))]
+        view, idx = _entry(sim, field, int(w), rng)
+        view[idx] = VALUES[int(rng.integers(len(VALUES)))]
+        injected[field] += 1
+      sim.step()
+      twin.step()
+      # after auto_reset every world's state must be finite again
+      state = [sim.qpos, sim.qvel, sim.qacc] + ([sim.act] if mjm.na else [])
+      bad = sum(int((~torch.isfinite(x)).any(dim=1).sum()) for x in state)
+      nonfinite = sim.counters["nonfinite"]
+      flagged, nonfinite_before = nonfinite - nonfinite_before, nonfinite
+      same = all(torch.equal(getattr(sim, f)[clean], getattr(twin, f)[clean])
+                 for f in ("qpos", "qvel") + (("act",) if mjm.na else ()))
+      step_leaks = {"nonfinite_after_step": bad, "unflagged": int(flagged != len(hit)),
+                    "clean_mismatch": int(not same)}
+      for k, v in step_leaks.items():
+        leaks[k] += v
+      if first_leak is None and any(step_leaks.values()):
+        first_leak = {"step": step, **step_leaks, "injected_worlds": int(len(hit)), "flagged": flagged}
+      advance()
   elapsed = time.perf_counter() - t0
   counters = sim.counters
   rec.update(world_steps=nworld * steps, faulty_worlds=int(faulty.size), clean_worlds=int(clean.numel()),

@@ -1,10 +1,17 @@
 """Roll out a trained policy and render it offscreen to a video.
 
-  python -m pywarp_sim.play --checkpoint runs/humanoid-walk/.../model_1499.pt --video out.mp4
-      [--steps 500] [--width 640] [--height 480] [--device cpu] [--task humanoid-walk]
+  python -m pywarp_sim.play --checkpoint logs/rsl_rl/humanoid-walk/.../model_1499.pt --video out.mp4
+      [--steps 500] [--width 640] [--height 480] [--device cpu] [--env.FIELD VALUE ...]
+  python -m pywarp_sim.play --task humanoid-walk [--load-run REGEX]   # the latest run's last checkpoint
 
-The task and the runner configuration come from `pws_train.json` next to the checkpoint
-(written by pywarp_sim.train); `--task` overrides it. The checkpoint is read weights-only
+The task, its env overrides and the runner configuration come from `pws_train.json` next to
+the checkpoint (written by pywarp_sim.train); `--task` overrides the task. Without
+--checkpoint, --task names the task whose last run under logs/rsl_rl/<task>/ (or the last run
+matching --load-run) gives its last checkpoint (train.find_checkpoint); --checkpoint may also
+be a run folder. `--env.FIELD VALUE` flags (tyro, as train's; --help lists them for the
+checkpoint's task) change the task's config on top of the run's. Progress bars (stderr, a
+terminal only, not with --quiet) follow the env build, the rollout and the rendering.
+The checkpoint is read weights-only
 (train.load_policy_checkpoint): a file holding pickled Python objects is refused with exit
 code 2 and never executed. World 0 is rendered with mujoco.Renderer at the env's control
 rate. Rendering is offscreen: MUJOCO_GL selects the
@@ -33,6 +40,7 @@ import sys
 import numpy as np
 import torch
 
+from . import cli
 from .cli import check_device, check_file, float_triple, positive_int
 from .cli import dumps as json_dumps
 from .train import PolicyCheckpointError
@@ -64,14 +72,15 @@ def load_policy(checkpoint: str, env, runner_cfg: dict | None = None):
 
 
 @torch.no_grad()
-def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1) -> dict:
+def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1, advance=None) -> dict:
   """Runs `policy` for `steps` env steps. Returns the completed episodes' mean return and
   length, the per-step mean reward, qpos of `record_world` at every step (steps, nq), and
   velocity tracking: "base_vel" the mean over env steps and envs of the base-frame (vx, vy,
   yaw rate) after each step (of the envs that did not just end an episode), "command_error"
   the mean |v_xy - command_xy| (m/s), "falls" the episodes terminated before their timeout.
   "qpos_shown": (steps, show, nq) qpos of worlds record_world .. record_world + show - 1, and
-  "step_reward": (steps,) the mean reward over envs of each step (for a video's overlay)."""
+  "step_reward": (steps,) the mean reward over envs of each step (for a video's overlay).
+  advance: called once per env step (a progress bar's advance), or None."""
   obs = env.reset()
   env.pop_episode_stats()
   qpos, shown, rewards, vel, err = [], [], [], [], []
@@ -93,6 +102,8 @@ def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1) -> di
     rows = env.sim.qpos[record_world:record_world + show].cpu().numpy().astype(np.float64)
     qpos.append(rows[0])
     shown.append(rows)
+    if advance is not None:
+      advance()
   stats = env.pop_episode_stats()
   stats["mean_step_reward"] = float(torch.stack(rewards).mean()) if rewards else float("nan")
   stats["qpos"] = np.stack(qpos) if qpos else np.zeros((0, env.sim.model.nq))
@@ -193,29 +204,43 @@ def command_overrides(task: str, overrides: dict, command) -> dict:
                    f"'base_velocity' command is mdp.uniform_velocity_command), got {task}")
 
 
+RENDER_CHUNK = 50  # frames rendered per render_worlds call (the progress bar's step)
+
+
 def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cpu",
          task: str | None = None, num_envs: int = 1, width: int = 640, height: int = 480,
-         command: tuple | None = None, show: int = 1) -> dict:
+         command: tuple | None = None, show: int = 1, env_overrides: dict | None = None,
+         quiet: bool = True) -> dict:
+  """Rolls out `checkpoint`'s policy (rollout) and renders it to `video`. env_overrides: on
+  top of the run's (pws_train.json "env"); quiet=False draws progress bars on a terminal."""
   from . import envs
   saved = load_train_config(checkpoint)
   task = task or saved.get("task")
   if task is None:
     raise ValueError(f"no {os.path.basename(checkpoint)}'s pws_train.json found next to the "
                      f"checkpoint; pass --task")
-  overrides = dict(saved.get("env") or {})
+  overrides = {**(saved.get("env") or {}), **(env_overrides or {})}
   if command is not None:
     if len(command) != 3:
       raise ValueError(f"command must be (vx, vy, yaw rate), got {command}")
     overrides.update(command_overrides(task, overrides, command))
-  env = envs.make(task, num_envs, device, **overrides)
+  with cli.status(f"building {num_envs} envs of {task} on {device} (a first run compiles Warp's "
+                  f"kernels)", quiet=quiet):
+    env = envs.make(task, num_envs, device, **overrides)
   policy = load_policy(checkpoint, env, saved.get("runner"))
-  stats = rollout(env, policy, steps, show=show)
+  with cli.progress("rollout", steps, quiet=quiet, unit="env steps") as advance:
+    stats = rollout(env, policy, steps, show=show, advance=advance)
   if video:
     from .view import render_worlds
     nshow = stats["qpos_shown"].shape[1]
     captions = [f"{task}  step {t + 1}  t {(t + 1) * env.dt:.2f} s  worlds 0-{nshow - 1} of "
                 f"{num_envs}  mean reward {r:.3f}" for t, r in enumerate(stats["step_reward"])]
-    frames = render_worlds(env.mj_model, stats["qpos_shown"], width, height, captions=captions)
+    frames, shown = [], stats["qpos_shown"]
+    with cli.progress(f"rendering {os.path.basename(video)}", len(shown), quiet=quiet, unit="frames") as advance:
+      for start in range(0, len(shown), RENDER_CHUNK):  # chunks: the camera is set per frame
+        part = slice(start, start + RENDER_CHUNK)
+        frames += render_worlds(env.mj_model, shown[part], width, height, captions=captions[part])
+        advance(len(shown[part]))
     write_video(frames, video, fps=1.0 / env.dt)
     stats["video"] = video
     stats["frames"] = len(frames)
@@ -226,9 +251,15 @@ VIDEO_FORMATS = (".mp4", ".gif")
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m pywarp_sim.play", description=__doc__,
+  p = argparse.ArgumentParser(prog="python -m pywarp_sim.play", description=__doc__, add_help=False,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--checkpoint", required=True)
+  p.add_argument("-h", "--help", action="store_true",
+                 help="show this help, then the --env. flags of the checkpoint's task, and exit")
+  p.add_argument("--checkpoint", default=None,
+                 help="a model_<it>.pt or a run folder (its last checkpoint); default: the last "
+                      "checkpoint of the last run of --task under logs/rsl_rl/<task>/")
+  p.add_argument("--load-run", default=None, metavar="REGEX",
+                 help="without --checkpoint: the last run of --task whose folder name matches")
   p.add_argument("--video", default="play.mp4", help="output .mp4 or .gif; '' = no rendering")
   p.add_argument("--steps", type=positive_int, default=500, help="env steps to roll out (>= 1)")
   p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
@@ -242,16 +273,49 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--show", type=positive_int, default=1,
                  help="worlds drawn side by side in the video (<= --num-envs)")
   p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+  p.add_argument("--quiet", action="store_true", help="no progress bars")
   return p
 
 
 def parse_args(argv=None) -> argparse.Namespace:
   """The parsed command line; exits with code 2 and a message naming the argument when one
-  is out of range, the checkpoint is missing, the video format is unknown or the device is
-  missing, before any environment is built."""
+  is out of range, the checkpoint is missing, the video format is unknown, the device is
+  missing or an --env. flag is unknown, before any environment is built. Sets `checkpoint`
+  to the file to play and adds `env_overrides` (the --env. flags' changes)."""
+  from .train import env_flag_view, env_overrides_from_flags, find_checkpoint, latest_checkpoint
   p = build_parser()
-  a = p.parse_args(argv)
-  check_file(p, a.checkpoint, "--checkpoint")
+  a, rest = p.parse_known_args(argv)
+  config_args = cli.split_config_flags(p, rest, ("env",))
+  if a.checkpoint is None and a.task is not None:
+    try:
+      a.checkpoint = find_checkpoint(a.task, a.load_run)
+    except FileNotFoundError as e:
+      p.error(f"--task {a.task}: {e}")
+  elif a.checkpoint is None and not a.help:
+    p.error("--checkpoint: give a model_<it>.pt or a run folder, or --task to play the last "
+            "checkpoint of that task's last run under logs/rsl_rl/<task>/")
+  elif a.checkpoint is not None and os.path.isdir(a.checkpoint):
+    found = latest_checkpoint(a.checkpoint)
+    if found is None:
+      p.error(f"--checkpoint {a.checkpoint}: the folder holds no model_<it>.pt")
+    a.checkpoint = found
+  elif a.checkpoint is not None:
+    check_file(p, a.checkpoint, "--checkpoint")
+  saved = load_train_config(a.checkpoint) if a.checkpoint else {}
+  task = a.task or saved.get("task")
+  view = env_flag_view(task, dict(saved.get("env") or {})) if task else None
+  if a.help:
+    print(p.format_help())
+    if view is None:
+      p.exit(0, "(the --env. flags are listed with --checkpoint or --task)\n")
+    cli.parse_config_flags(["--help"], {"env": view}, prog=f"{p.prog} --task {task}",
+                           description=f"Config fields of {task} (--env.), on top of the run's")
+  if config_args and view is None:
+    p.error(f"--env.*: the config of the task to play is not known (task {task!r}: no "
+            f"pws_train.json next to the checkpoint, or a factory task); pass --task")
+  changes = cli.parse_config_flags(config_args, {"env": view}, prog=f"{p.prog} --task {task}") \
+    if config_args else {"env": {}}
+  a.env_overrides = env_overrides_from_flags(view, changes["env"]) if changes["env"] else {}
   if a.video and os.path.splitext(a.video)[1].lower() not in VIDEO_FORMATS:
     p.error(f"--video {a.video}: the format must be one of {', '.join(VIDEO_FORMATS)} "
             f"(or --video '' to roll out without rendering)")
@@ -278,7 +342,7 @@ def main(argv=None):
   command = a.command
   try:
     stats = play(a.checkpoint, a.video or None, a.steps, a.device, a.task, a.num_envs, a.width,
-                 a.height, command, a.show)
+                 a.height, command, a.show, env_overrides=a.env_overrides, quiet=a.quiet)
   except (RenderError, PolicyCheckpointError) as e:
     print(f"pywarp_sim.play: {e}", file=sys.stderr)
     sys.exit(2)

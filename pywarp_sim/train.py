@@ -1,19 +1,36 @@
 """Train a policy with rsl-rl-lib's PPO (OnPolicyRunner) on a pywarp_sim task.
 
   python -m pywarp_sim.train --task humanoid-walk --device cuda --num-envs 4096 \
-      [--iterations N] [--log-dir runs/walk] [--seed 0] [--resume runs/walk/model_499.pt]
+      [--iterations N] [--run-name NAME] [--seed 0] [--resume [PATH]] \
+      [--env.FIELD VALUE ...] [--agent.FIELD VALUE ...]
 
 --task is a registered task name or "package.module:Attr" (a TaskCfg class or instance, a
-HumanoidEnv subclass or a factory, imported on demand; see pywarp_sim.envs). --resume PATH continues from a policy
-checkpoint: actor, critic (with their observation normalizers), Adam's state and the
-iteration counter are restored, and training goes on with iteration iter + 1 for
---iterations more iterations, numbered as one uninterrupted run would number them (the
-environments start new episodes: their state is not in a policy checkpoint).
+HumanoidEnv subclass or a factory, imported on demand; see pywarp_sim.envs).
+
+Config fields (tyro, cli.parse_config_flags): every settable field of the task's config is a
+flag under --env. (the HumanoidEnvCfg knobs of humanoid-stand/walk, e.g. --env.kp 20
+--env.reward-weights.alive 2; the term tree of a TaskCfg, e.g. --env.rewards.upright.weight 2
+--env.commands.base-velocity.params.lin-vel-x -1 1), every field of the PPO runner's
+train_cfg under --agent. (--agent.algorithm.learning-rate 3e-4, --agent.actor.hidden-dims 128
+64); --help lists them with their defaults for the --task given. A term's function is not a
+flag (define the task in a module for that).
+
+Runs (as rsl-rl / Isaac Lab): logs/rsl_rl/<task>/<YYYY-MM-DD_HH-MM-SS>[_<run-name>]/ holds
+model_<it>.pt, TensorBoard's events, pws_train.json (task, env overrides, runner config:
+what play and --resume read), params/env.json (the task's whole resolved term config) and
+params/agent.json (the runner config), history.json; --log-dir DIR writes there instead.
+--resume continues from a policy checkpoint: bare, the last checkpoint of the last run of
+--task (--load-run REGEX picks the run, --checkpoint REGEX the file, as Isaac Lab's
+--load_run/--checkpoint); or a model_<it>.pt or run folder. Actor, critic (with their
+observation normalizers), Adam's state and the iteration counter are restored, and training
+goes on in a new run folder with iteration iter + 1 for --iterations more iterations, numbered
+as one uninterrupted run would number them (the environments start new episodes: their state
+is not in a policy checkpoint).
 
 Prints one line per iteration (env steps/s over collection + update, collection-only
-steps/s, mean return and length of the episodes completed in the iteration), writes
-TensorBoard logs and rsl-rl checkpoints (model_<it>.pt) into the log dir, and
-`pws_train.json` (task, env overrides, runner config) that `pywarp_sim.play` reads.
+steps/s, mean return and length of the episodes completed in the iteration); a spinner
+(stderr, a terminal only, not with --quiet) while the envs are built, which on a first run
+includes compiling Warp's kernels.
 
 Policy checkpoints are read back with `load_policy_checkpoint` (torch.load with
 weights_only=True) and put into a runner with `restore_runner`, never with rsl-rl's
@@ -43,11 +60,62 @@ import time
 
 import torch
 
-from . import distributed
+from . import cli, distributed
 from .cli import check_device, check_file, nonneg_int, positive_float, positive_int
 from .cli import dumps as json_dumps
 
 CONFIG_FILE = "pws_train.json"
+LOG_ROOT = os.path.join("logs", "rsl_rl")  # runs: LOG_ROOT/<task>/<date-time>[_<run name>]/
+CHECKPOINT_PATTERN = r"model_\d+\.pt"
+
+
+def task_dir_name(task: str) -> str:
+  """The folder name of `task` under LOG_ROOT ("examples.quadruped:TrotCfg" ->
+  "examples.quadruped_TrotCfg")."""
+  return re.sub(r"[^\w.-]+", "_", task)
+
+
+def run_dir(task: str, run_name: str = "", root: str = LOG_ROOT, now: datetime.datetime | None = None) -> str:
+  """root/<task>/<YYYY-MM-DD_HH-MM-SS>[_<run_name>]: a new run's folder (rsl-rl / Isaac Lab)."""
+  stamp = (now or datetime.datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
+  return os.path.join(root, task_dir_name(task), stamp + (f"_{task_dir_name(run_name)}" if run_name else ""))
+
+
+def _iteration(name: str) -> tuple:
+  found = re.search(r"(\d+)", name)
+  return (int(found.group(1)) if found else -1, name)
+
+
+def latest_checkpoint(folder: str, checkpoint: str | None = None) -> str | None:
+  """The checkpoint in run folder `folder` whose name matches the regex `checkpoint`
+  (default model_<it>.pt) with the highest iteration; None when none matches."""
+  pattern = re.compile(checkpoint or CHECKPOINT_PATTERN)
+  names = [n for n in os.listdir(folder) if pattern.fullmatch(n) and os.path.isfile(os.path.join(folder, n))]
+  return os.path.join(folder, max(names, key=_iteration)) if names else None
+
+
+def find_checkpoint(task: str, load_run: str | None = None, checkpoint: str | None = None,
+                    root: str = LOG_ROOT) -> str:
+  """The checkpoint to resume or play, as Isaac Lab's get_checkpoint_path: under
+  root/<task>/, the last run (names sort by date-time) whose name matches the regex
+  `load_run` (default: any) and holds a checkpoint matching the regex `checkpoint` (default
+  model_<it>.pt), and in it the checkpoint with the highest iteration. FileNotFoundError
+  naming the folder and the runs there when none fits."""
+  folder = os.path.join(root, task_dir_name(task))
+  runs = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d))) \
+    if os.path.isdir(folder) else []
+  if not runs:
+    raise FileNotFoundError(f"no runs of task '{task}' in {folder}/: train it first, or give a "
+                            f"checkpoint file")
+  pattern = re.compile(load_run or ".*")
+  matching = [r for r in runs if pattern.fullmatch(r)]
+  for run in reversed(matching):
+    found = latest_checkpoint(os.path.join(folder, run), checkpoint)
+    if found:
+      return found
+  what = f"runs matching '{load_run}'" if load_run else "runs"
+  raise FileNotFoundError(f"none of the {what} of task '{task}' in {folder}/ holds a checkpoint "
+                          f"matching '{checkpoint or CHECKPOINT_PATTERN}' (runs there: {runs[-5:]})")
 
 
 def runner_cfg(num_steps_per_env: int = 24, hidden_dims=(256, 128, 64), learning_rate: float = 1e-3,
@@ -82,6 +150,68 @@ def _jsonable(x):
   if dataclasses.is_dataclass(x):
     return dataclasses.asdict(x)  # e.g. a DomainRandomization: envs.make accepts the dict
   raise TypeError(f"cannot save {type(x).__name__} in {CONFIG_FILE}; pass plain values or dicts")
+
+
+def describe_config(obj):
+  """A config (TaskCfg, its terms, dicts, tuples) as JSON-ready values for params/env.json:
+  dataclasses as dicts of their fields, functions and classes as "module.qualname", other
+  objects by repr."""
+  if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    return {f.name: describe_config(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+  if isinstance(obj, dict):
+    return {str(k): describe_config(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [describe_config(v) for v in obj]
+  if obj is None or isinstance(obj, (bool, int, float, str)):
+    return obj
+  if callable(obj) and hasattr(obj, "__qualname__"):
+    return f"{getattr(obj, '__module__', '?')}.{obj.__qualname__}"
+  if hasattr(obj, "tolist"):
+    return obj.tolist()
+  return repr(obj)
+
+
+def apply_runner_flags(cfg: dict, changes: dict) -> dict:
+  """A deep copy of runner config `cfg` with `changes` ({dotted path: value}, e.g.
+  {"algorithm.learning_rate": 3e-4}) set."""
+  cfg = copy.deepcopy(cfg)
+  for path, value in changes.items():
+    cli.set_path(cfg, path, value)
+  return cfg
+
+
+def env_flag_view(task: str, overrides: dict):
+  """The config of `task` with `overrides` whose fields the --env. flags mirror: the TaskCfg of
+  a term-config task, the HumanoidEnvCfg of the humanoid tasks (reward_weights filled with the
+  task's default weights, so that each is a flag); None for a plain factory (config unknown)."""
+  from . import envs
+  try:
+    cfg = envs.make_cfg(task, **overrides)
+  except ValueError:
+    return None
+  if isinstance(cfg, envs.HumanoidEnvCfg) and cfg.reward_weights is None:
+    from .envs import humanoid
+    cfg.reward_weights = dict(humanoid.WALK_REWARDS if cfg.task == "walk" else humanoid.STAND_REWARDS)
+  return cfg
+
+
+def env_overrides_from_flags(view, changes: dict) -> dict:
+  """The envs.make overrides of --env. flag `changes` ({dotted path: value}) on config `view`
+  (env_flag_view): dotted paths as they are for a TaskCfg (envs.configure applies them); for
+  a flat config (HumanoidEnvCfg, whose factory takes field names) each changed field whole."""
+  from . import envs
+  if isinstance(view, envs.TaskCfg):
+    return dict(changes)
+  out = {}
+  for path, value in changes.items():
+    top, _, rest = path.partition(".")
+    if not rest:
+      out[top] = value
+      continue
+    if top not in out:
+      out[top] = copy.deepcopy(getattr(view, top))
+    cli.set_path(out[top], rest, value)
+  return out
 
 
 def make_runner(env, cfg: dict, log_dir: str | None, device: str):
@@ -212,17 +342,21 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   torch.manual_seed(seed)
   env_overrides = dict(env_overrides or {})
   env_overrides.setdefault("seed", seed)
-  env = envs.make(task, num_envs, device, **env_overrides)
+  with cli.status(f"building {num_envs} envs of {task} on {device} (a first run compiles Warp's "
+                  f"kernels: minutes; cached afterwards)", quiet=not verbose_rsl or not rank.main):
+    env = envs.make(task, num_envs, device, **env_overrides)
   if not callable(getattr(env, "pop_episode_stats", None)):
     raise TypeError(f"task '{task}' built a {type(env).__name__}, which has no "
                     f"pop_episode_stats(): train's per-iteration records need it (see HumanoidEnv)")
   cfg = cfg or runner_cfg()
+  announce = log_dir is None  # say where a run folder picked here went
   if log_dir is None:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_dir = os.path.join("runs", re.sub(r"[^\w.-]+", "_", task), stamp)
+    log_dir = run_dir(task, cfg.get("run_name", ""))
   if rank.main:
-    os.makedirs(log_dir, exist_ok=True)
+    os.makedirs(os.path.join(log_dir, "params"), exist_ok=True)
   runner = make_runner(env, cfg, log_dir, env.device)
+  if rank.main and announce:
+    print(f"[pws.train] run folder {log_dir}", flush=True)
   if resume is not None:
     first = resume_runner(runner, resume_state, os.fspath(resume))
     print(f"[pws.train] resumed from {os.fspath(resume)}: iterations {first}..{first + iterations - 1}",
@@ -234,6 +368,12 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
       if resume is not None:
         record["resumed_from"] = os.path.abspath(os.fspath(resume))
       json.dump(record, f, indent=2, default=_jsonable)
+    task_cfg = getattr(env, "task_cfg", None)
+    if task_cfg is not None:
+      with open(os.path.join(log_dir, "params", "env.json"), "w") as f:
+        f.write(json_dumps(describe_config(task_cfg), indent=2))
+    with open(os.path.join(log_dir, "params", "agent.json"), "w") as f:
+      f.write(json_dumps(cfg, indent=2))
 
   history = []
   step_reward = {"sum": torch.zeros((), dtype=torch.float64, device=env.device), "n": 0}
@@ -307,68 +447,117 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   return history
 
 
+CONFIG_SECTIONS = ("env", "agent")  # the tyro flag groups: --env.FIELD, --agent.FIELD
+
+
 def build_parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m pywarp_sim.train", description=__doc__,
+  p = argparse.ArgumentParser(prog="python -m pywarp_sim.train", description=__doc__, add_help=False,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("-h", "--help", action="store_true",
+                 help="show this help, then every --env. and --agent. flag of --task, and exit")
   p.add_argument("--task", default="humanoid-walk",
                  help="a registered task (humanoid-stand, humanoid-walk, or envs.register(...)) "
                       "or package.module:Attr, imported on demand (a TaskCfg class or instance, "
                       "a HumanoidEnv subclass or a factory(num_envs, device, **cfg))")
-  p.add_argument("--resume", default=None, metavar="PATH",
-                 help="continue from this policy checkpoint (model_<it>.pt): weights, optimizer "
-                      "state and iteration counter; --iterations more iterations follow")
+  p.add_argument("--resume", nargs="?", const="", default=None, metavar="PATH",
+                 help="continue from a policy checkpoint (weights, optimizer state and iteration "
+                      "counter; --iterations more iterations follow): bare, the last checkpoint of "
+                      f"the last run of --task under {LOG_ROOT}/<task>/; or a model_<it>.pt or a run folder")
+  p.add_argument("--load-run", default=None, metavar="REGEX",
+                 help="with --resume: the last run whose folder name matches (default: the last run)")
+  p.add_argument("--checkpoint", default=None, metavar="REGEX",
+                 help="with --resume: the checkpoint file name to match (default: model_<it>.pt with "
+                      "the highest iteration)")
   p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                  help="cpu, cuda or cuda:N (default: cuda when available)")
   p.add_argument("--num-envs", type=positive_int, default=4096)
   p.add_argument("--iterations", type=positive_int, default=1500, help="PPO iterations (>= 1)")
-  p.add_argument("--log-dir", default=None, help="default: runs/<task>/<date-time>")
+  p.add_argument("--log-dir", default=None,
+                 help=f"the run folder (default: {LOG_ROOT}/<task>/<YYYY-MM-DD_HH-MM-SS>[_<run-name>])")
+  p.add_argument("--run-name", default="", help="suffix of the run folder's name (the runner's run_name)")
   p.add_argument("--seed", type=nonneg_int, default=0)
   p.add_argument("--num-steps-per-env", type=positive_int, default=24,
-                 help="env steps per environment collected per iteration")
+                 help="env steps per environment collected per iteration (= --agent.num-steps-per-env)")
   p.add_argument("--save-interval", type=positive_int, default=50,
-                 help="write model_<it>.pt every this many iterations (>= 1)")
+                 help="write model_<it>.pt every this many iterations (>= 1; = --agent.save-interval)")
   p.add_argument("--episode-length-s", type=positive_float, default=None,
-                 help="episode time limit in seconds (> 0; default: the task's)")
+                 help="episode time limit in seconds (> 0; default: the task's; = --env.episode-length-s)")
   p.add_argument("--graph", action="store_true", help="CUDA graph per physics step (CUDA only)")
   p.add_argument("--backend", choices=("auto", "warp", "native"), default="auto",
                  help="Simulator backend of the environments (auto: native where it is built and "
                       "supports the model, else warp; native: the fused C++/CUDA step)")
-  p.add_argument("--quiet", action="store_true", help="only the one-line summary per iteration")
+  p.add_argument("--quiet", action="store_true",
+                 help="only the one-line summary per iteration (no rsl-rl block, no spinner)")
   p.add_argument("--max-minutes", type=positive_float, default=None,
                  help="stop after the iteration that reaches this wall time (> 0), with a checkpoint")
   return p
 
 
+def _run_flags(a: argparse.Namespace) -> tuple:
+  """(env overrides, runner config) that the plain flags give, before --env./--agent. flags."""
+  overrides = {"backend": a.backend}
+  if a.episode_length_s is not None:
+    overrides["episode_length_s"] = a.episode_length_s
+  if a.graph:
+    overrides["graph"] = True
+  return overrides, runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
+                               run_name=a.run_name)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
   """The parsed command line; exits with code 2 and a message naming the argument when one
-  is out of range or the device is missing, before any environment is built."""
+  is out of range, the device or the checkpoint to resume is missing, or a config flag is
+  unknown, before any environment is built. Adds `env_overrides` (for envs.make: the plain
+  flags' and the --env. flags'), `runner` (the runner config with the --agent. flags) and
+  `resume` resolved to a checkpoint file (or None)."""
   p = build_parser()
-  a = p.parse_args(argv)
-  check_device(p, a.device)
-  if a.resume is not None:
-    check_file(p, a.resume, "--resume")
+  a, rest = p.parse_known_args(argv)
+  config_args = cli.split_config_flags(p, rest, CONFIG_SECTIONS)
+  if not a.help:
+    check_device(p, a.device)
   from . import envs
   try:
     envs.resolve(a.task)  # a typo or a missing module fails here, before any work
   except (ValueError, TypeError) as e:
     p.error(f"--task: {e}")
+  overrides, runner = _run_flags(a)
+  view = env_flag_view(a.task, overrides)
+  sections = {"agent": runner} if view is None else {"env": view, "agent": runner}
+  if view is None and any(x.startswith("--env.") for x in config_args):
+    p.error(f"--env.*: task '{a.task}' is built by a factory whose config is not known here; "
+            f"pass its settings in the factory, or define the task as a TaskCfg")
+  prog = f"{p.prog} --task {a.task}"
+  if a.help:
+    print(p.format_help())
+    cli.parse_config_flags(["--help"], sections, prog=prog,
+                           description=f"Config fields of --task {a.task} (--env.) and of the PPO runner (--agent.)")
+  changes = cli.parse_config_flags(config_args, sections, prog=prog)
+  a.env_overrides = {**overrides, **env_overrides_from_flags(view, changes.get("env", {}))}
+  a.runner = apply_runner_flags(runner, changes["agent"])
+  if a.resume is None and (a.load_run or a.checkpoint):
+    a.resume = ""  # --load-run / --checkpoint pick what to resume
+  if a.resume == "":
+    try:
+      a.resume = find_checkpoint(a.task, a.load_run, a.checkpoint)
+    except FileNotFoundError as e:
+      p.error(f"--resume: {e}")
+  elif a.resume is not None and os.path.isdir(a.resume):
+    found = latest_checkpoint(a.resume, a.checkpoint)
+    if found is None:
+      p.error(f"--resume {a.resume}: the folder holds no checkpoint matching "
+              f"'{a.checkpoint or CHECKPOINT_PATTERN}'")
+    a.resume = found
+  elif a.resume is not None:
+    check_file(p, a.resume, "--resume")
   return a
 
 
 def main(argv=None):
   a = parse_args(argv)
-  overrides = {}
-  if a.episode_length_s is not None:
-    overrides["episode_length_s"] = a.episode_length_s
-  if a.graph:
-    overrides["graph"] = True
-  overrides["backend"] = a.backend
-  cfg = runner_cfg(num_steps_per_env=a.num_steps_per_env, save_interval=a.save_interval,
-                   run_name=a.task)
   try:
     train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,
-          env_overrides=overrides, cfg=cfg, verbose_rsl=not a.quiet, max_minutes=a.max_minutes,
-          resume=a.resume)
+          env_overrides=a.env_overrides, cfg=a.runner, verbose_rsl=not a.quiet,
+          max_minutes=a.max_minutes, resume=a.resume)
   except PolicyCheckpointError as e:
     print(f"pywarp_sim.train: --resume: {e}", file=sys.stderr)
     sys.exit(2)
