@@ -319,6 +319,15 @@ def progress(description: str, total: int | None, quiet: bool = False, unit: str
     yield lambda n=1: bar.advance(task, n)
 
 
+def track(items, description: str, quiet: bool = False, unit: str = ""):
+  """Yields the elements of the sequence `items` with a progress bar (progress()) advanced
+  after each; print() inside the loop writes above the bar."""
+  with progress(description, len(items), quiet=quiet, unit=unit) as advance:
+    for item in items:
+      yield item
+      advance()
+
+
 @contextlib.contextmanager
 def status(description: str, quiet: bool = False):
   """A spinner with the elapsed time on stderr while one silent step runs (building envs,

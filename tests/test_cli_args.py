@@ -4,8 +4,11 @@ naming the argument and the allowed range) before any work, and their JSON is va
 Every CLI's work entry point is replaced by a function that fails the test, so a rejected
 argument that slipped through to the work shows up as that failure, not as a slow run."""
 
+import io
 import json
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -228,3 +231,130 @@ def test_play_json_record_writes_null_for_undefined_figures():
                  "episodes": 0, "mean_return": None, "mean_length": None, "mean_step_reward": -0.25,
                  "base_vel": [None, None, None], "command_error": None, "falls": 0}
   assert math.isfinite(rec["mean_step_reward"])
+
+
+# ---- config fields as flags (tyro) -----------------------------------------------------------
+def test_train_sets_any_task_and_runner_field_from_the_command_line():
+  a = train.parse_args(["--device", "cpu", "--task", "humanoid-walk", "--episode-length-s", "5",
+                        "--env.kp", "20", "--env.reward-weights.alive", "2",
+                        "--env.command_lin_vel_x", "-1", "1.5", "--env.default-joint-pos.right-knee", "-0.3",
+                        "--agent.algorithm.learning-rate", "3e-4", "--agent.actor.hidden-dims", "64", "32",
+                        "--num-steps-per-env", "12"])
+  # a HumanoidEnvCfg factory takes whole fields: a changed dict entry carries its dict
+  weights = dict(pws.envs.humanoid.WALK_REWARDS, alive=2.0)
+  joints = dict(pws.envs.HumanoidEnvCfg().default_joint_pos, right_knee=-0.3)
+  assert a.env_overrides == {"backend": "auto", "episode_length_s": 5.0, "kp": 20.0,
+                             "reward_weights": weights, "command_lin_vel_x": (-1.0, 1.5),
+                             "default_joint_pos": joints}
+  assert a.runner["algorithm"]["learning_rate"] == 3e-4 and a.runner["actor"]["hidden_dims"] == [64, 32]
+  assert a.runner["critic"]["hidden_dims"] == [256, 128, 64] and a.runner["num_steps_per_env"] == 12
+  cfg = pws.envs.make_cfg("humanoid-walk", **a.env_overrides)
+  assert (cfg.kp, cfg.reward_weights["alive"], cfg.command_lin_vel_x) == (20.0, 2.0, (-1.0, 1.5))
+
+
+def test_train_flags_reach_the_terms_of_a_task_config():
+  pws.envs.register("pws-test-flags", pws.envs.humanoid_task_cfg(pws.envs.HumanoidEnvCfg(task="walk")),
+                    overwrite=True)
+  try:
+    a = train.parse_args(["--device", "cpu", "--task", "pws-test-flags", "--env.rewards.alive.weight", "3",
+                          "--env.commands.base-velocity.params.lin-vel-x", "0", "2",
+                          "--env.robot.target-height", "1.2", "--env.actions.scale", "0.5"])
+    assert a.env_overrides == {"backend": "auto", "rewards.alive.weight": 3.0, "actions.scale": 0.5,
+                               "commands.base_velocity.params.lin_vel_x": (0.0, 2.0),
+                               "robot.target_height": 1.2}
+    cfg = pws.envs.make_cfg("pws-test-flags", **a.env_overrides)
+    assert cfg.rewards["alive"].weight == 3.0 and cfg.robot.target_height == 1.2
+    assert cfg.commands["base_velocity"].params["lin_vel_x"] == (0.0, 2.0)
+  finally:
+    pws.envs.unregister("pws-test-flags")
+
+
+@pytest.mark.parametrize("argv,message", [
+  (["--env.no-such-field", "1"], "--env.no-such-field"),
+  (["--env.kp", "stiff"], "--env.kp"),
+  (["--agent.algorithm.learning-rate"], "--agent.algorithm.learning-rate"),
+  (["--episodes", "3"], "unrecognized arguments: --episodes 3"),
+])
+def test_train_rejects_unknown_config_flags_and_bad_values(argv, message, no_work, capsys):
+  err = _rejected(train.main, ["--device", "cpu", "--task", "humanoid-stand", *argv], capsys)
+  assert message in err, err
+
+
+def test_train_help_lists_the_config_fields_of_the_task(capsys):
+  with pytest.raises(SystemExit) as e:
+    train.main(["--task", "humanoid-stand", "--help"])
+  assert e.value.code == 0
+  out = capsys.readouterr().out
+  for flag in ("--num-envs", "--resume", "--env.episode-length-s", "--env.reward-weights.action-rate",
+               "--env.default-joint-pos.right-knee", "--agent.algorithm.learning-rate",
+               "--agent.actor.hidden-dims"):
+    assert flag in out, flag
+
+
+# ---- runs layout and --resume ----------------------------------------------------------------
+def _fake_runs(root, task: str, runs: dict):
+  folder = root / train.LOG_ROOT / train.task_dir_name(task)
+  for run, files in runs.items():
+    (folder / run).mkdir(parents=True)
+    for name in files:
+      (folder / run / name).write_bytes(b"")
+  return folder
+
+
+def test_run_folders_are_named_as_rsl_rl_and_isaac_lab_name_them():
+  import datetime
+  now = datetime.datetime(2026, 12, 7, 9, 5, 3)
+  assert train.run_dir("humanoid-walk", now=now) == "logs/rsl_rl/humanoid-walk/2026-12-07_09-05-03"
+  assert train.run_dir("examples.quadruped:QuadrupedWalkCfg", "trot v2", now=now) == \
+    "logs/rsl_rl/examples.quadruped_QuadrupedWalkCfg/2026-12-07_09-05-03_trot_v2"
+
+
+def test_resume_finds_the_last_checkpoint_of_the_last_run(tmp_path, monkeypatch, no_work, capsys):
+  folder = _fake_runs(tmp_path, "humanoid-stand", {
+    "2026-12-06_10-00-00": ["model_0.pt", "model_50.pt"],
+    "2026-12-07_08-00-00_long": ["model_9.pt", "model_100.pt", "model_99.pt"],
+    "2026-12-07_09-00-00": []})  # started, no checkpoint yet: skipped
+  monkeypatch.chdir(tmp_path)
+  argv = ["--device", "cpu", "--task", "humanoid-stand"]
+  assert train.parse_args([*argv, "--resume"]).resume == \
+    os.path.join(train.LOG_ROOT, "humanoid-stand", "2026-12-07_08-00-00_long", "model_100.pt")
+  assert train.parse_args([*argv, "--load-run", "2026-12-06.*"]).resume == \
+    os.path.join(train.LOG_ROOT, "humanoid-stand", "2026-12-06_10-00-00", "model_50.pt")
+  assert train.parse_args([*argv, "--resume", "--checkpoint", "model_9.pt"]).resume == \
+    os.path.join(train.LOG_ROOT, "humanoid-stand", "2026-12-07_08-00-00_long", "model_9.pt")
+  run = str(folder / "2026-12-06_10-00-00")
+  assert train.parse_args([*argv, "--resume", run]).resume == os.path.join(run, "model_50.pt")
+  err = _rejected(train.main, [*argv, "--resume", "--load-run", "2025.*"], capsys)
+  assert "--resume: none of the runs matching '2025.*' of task 'humanoid-stand'" in err, err
+  err = _rejected(train.main, ["--device", "cpu", "--task", "humanoid-walk", "--resume"], capsys)
+  assert "--resume: no runs of task 'humanoid-walk' in logs/rsl_rl/humanoid-walk/" in err, err
+
+
+def test_play_without_checkpoint_plays_the_last_run_of_the_task(tmp_path, monkeypatch, no_work, capsys):
+  _fake_runs(tmp_path, "humanoid-walk", {"2026-12-07_08-00-00": ["model_10.pt", "model_20.pt"]})
+  monkeypatch.chdir(tmp_path)
+  a = play.parse_args(["--task", "humanoid-walk", "--video", ""])
+  assert a.checkpoint == os.path.join(train.LOG_ROOT, "humanoid-walk", "2026-12-07_08-00-00", "model_20.pt")
+  err = _rejected(play.main, ["--video", ""], capsys)
+  assert "--checkpoint: give a model_<it>.pt or a run folder, or --task" in err, err
+  err = _rejected(play.main, ["--task", "humanoid-stand", "--video", ""], capsys)
+  assert "--task humanoid-stand: no runs of task 'humanoid-stand'" in err, err
+
+
+# ---- progress --------------------------------------------------------------------------------
+class _Terminal(io.StringIO):
+  def isatty(self):
+    return True
+
+
+def test_progress_draws_on_a_terminal_only_and_not_when_quiet(monkeypatch):
+  for stream, quiet, drawn in ((_Terminal(), False, True), (_Terminal(), True, False), (io.StringIO(), False, False)):
+    monkeypatch.setattr(sys, "stderr", stream)
+    assert cli.progress_enabled(quiet) == drawn
+    with cli.progress("rollout", 3, quiet=quiet, unit="env steps") as advance:
+      for _ in range(3):
+        advance()
+    assert list(cli.track([1, 2], "items", quiet=quiet)) == [1, 2]
+    with cli.status("building envs", quiet=quiet):
+      pass
+    assert ("rollout" in stream.getvalue()) == drawn, stream.getvalue()

@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int
+from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int, track
 from ..cli import dumps as json_dumps
 
 
@@ -81,7 +81,8 @@ def demo(args) -> dict:
       f"generations + {ccfg.lm_iterations} LM)")
   heldout_steps = int(round(args.heldout_s / robots[0].control_dt))
   rows, gaps, cals = [], [], []
-  for i, robot in enumerate(robots):
+  # a bar over the robots (stderr, a terminal only; not with --json or --verbose, which print)
+  for i, robot in enumerate(track(robots, "calibrating the fleet", quiet=quiet or args.verbose, unit="robots")):
     t = time.perf_counter()
     cal = C.calibrate(robot, ccfg, verbose=args.verbose)
     t_cal = time.perf_counter() - t
@@ -277,8 +278,9 @@ def calibrate_fleet(args) -> dict:
   else:
     ccfg = C.CalibrationConfig(**common)
   t0 = time.perf_counter()
+  fleet = proxy.make_fleet(args.robots, seed=args.seed)
   cals = [C.calibrate(robot, ccfg, verbose=args.verbose and rank.main).to_dict()
-          for robot in proxy.make_fleet(args.robots, seed=args.seed)]
+          for robot in track(fleet, "calibrating", quiet=args.verbose or not rank.main, unit="robots")]
   wall = time.perf_counter() - t0
   worlds = sum(c["worlds_simulated"] for c in cals)
   record = {"robots": args.robots, "ranks": rank.world_size, "device": device,
