@@ -352,6 +352,10 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   announce = log_dir is None  # say where a run folder picked here went
   if log_dir is None:
     log_dir = run_dir(task, cfg.get("run_name", ""))
+    base, n = log_dir, 1
+    while os.path.exists(log_dir):  # two runs in one second: _2, _3 (sorted after the first)
+      n += 1
+      log_dir = f"{base}_{n}"
   if rank.main:
     os.makedirs(os.path.join(log_dir, "params"), exist_ok=True)
   runner = make_runner(env, cfg, log_dir, env.device)

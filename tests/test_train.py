@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -162,19 +163,30 @@ def test_train_cli_runs_a_task_from_a_module_and_resumes_it(tmp_path, monkeypatc
   task = f"{TASK_MODULE}:UprightOnly"
   common = ["--task", task, "--device", "cpu", "--num-envs", "4", "--num-steps-per-env", "4",
             "--iterations", "1", "--quiet"]
-  train.main([*common, "--log-dir", str(tmp_path / "first")])
-  with open(tmp_path / "first" / train.CONFIG_FILE) as f:
+  monkeypatch.chdir(tmp_path)  # runs go to logs/rsl_rl/<task>/<date-time>_<run name>/ here
+  train.main([*common, "--run-name", "first"])
+  runs = tmp_path / train.LOG_ROOT / train.task_dir_name(task)
+  (first,) = runs.iterdir()
+  assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_first", first.name), first.name
+  assert f"[pws.train] run folder {os.path.join(train.LOG_ROOT, train.task_dir_name(task), first.name)}" \
+    in capsys.readouterr().out
+  assert {"history.json", "model_0.pt", "params", "pws_train.json"} <= {p.name for p in first.iterdir()}
+  assert list(first.glob("events.out.tfevents.*"))
+  assert sorted(p.name for p in (first / "params").iterdir()) == ["agent.json", "env.json"]
+  with open(first / train.CONFIG_FILE) as f:
     assert json.load(f)["task"] == task
-  with open(tmp_path / "first" / "history.json") as f:
+  with open(first / "history.json") as f:
     step_reward = json.load(f)[0]["mean_step_reward"]
   dt = 4 * 0.005  # decimation x timestep of humanoid.xml
   assert 0 < step_reward <= UPRIGHT_WEIGHT * dt + 1e-6, "the module's reward, not humanoid-stand's"
-  capsys.readouterr()
-  train.main([*common, "--log-dir", str(tmp_path / "second"), "--resume",
-              str(tmp_path / "first" / "model_0.pt")])
-  assert "resumed from" in capsys.readouterr().out
-  assert train.load_policy_checkpoint(tmp_path / "second" / "model_1.pt")["iter"] == 1
-  play.load_policy(str(tmp_path / "second" / "model_1.pt"), envs.make(task, 1), train.runner_cfg())
+  # bare --resume: the last checkpoint of the task's last run; the new run gets its own folder
+  train.main([*common, "--resume"])
+  assert f"resumed from {first / 'model_0.pt'}".replace(str(tmp_path) + os.sep, "") in capsys.readouterr().out
+  (second,) = [p for p in runs.iterdir() if p != first]
+  assert train.load_policy_checkpoint(second / "model_1.pt")["iter"] == 1
+  with open(second / train.CONFIG_FILE) as f:
+    assert json.load(f)["resumed_from"] == str(first / "model_0.pt")
+  play.load_policy(str(second / "model_1.pt"), envs.make(task, 1), train.runner_cfg())
 
 
 def test_resume_continues_iterations_weights_and_optimizer(tmp_path):
