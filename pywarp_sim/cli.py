@@ -187,8 +187,10 @@ def _leaf_type(value, annotation):
       item = float if any(isinstance(v, float) for v in value) else int
     else:
       return None
-    # a tuple keeps its length (ranges: lo hi); a list (hidden_dims) takes any length
-    return tuple[(item,) * len(value)] if isinstance(value, tuple) else tuple[item, ...]
+    # a tuple of 2 or 3 numbers (a range lo hi, a vector) keeps its length; other sequences
+    # (hidden_dims, foot names, the latencies to try) take any length
+    fixed = isinstance(value, tuple) and item is not str and len(value) in (2, 3)
+    return tuple[(item,) * len(value)] if fixed else tuple[item, ...]
   return None
 
 

@@ -4,6 +4,7 @@ naming the argument and the allowed range) before any work, and their JSON is va
 Every CLI's work entry point is replaced by a function that fails the test, so a rejected
 argument that slipped through to the work shows up as that failure, not as a slow run."""
 
+import dataclasses
 import io
 import json
 import math
@@ -358,3 +359,19 @@ def test_progress_draws_on_a_terminal_only_and_not_when_quiet(monkeypatch):
     with cli.status("building envs", quiet=quiet):
       pass
     assert ("rollout" in stream.getvalue()) == drawn, stream.getvalue()
+
+
+def test_academy_sets_calibration_config_fields(no_work, capsys):
+  from pywarp_sim.academy import calibrate as C
+  a = academy_cli.parse_args(["calibrate", "--quick", "--calibration.popsize", "8",
+                              "--calibration.latencies", "0", "1", "--calibration.duration-s", "2"])
+  assert a.calibration == {"popsize": 8, "latencies": (0, 1), "duration_s": 2.0}
+  cfg = dataclasses.replace(C.CalibrationConfig.quick(), **a.calibration)
+  assert (cfg.popsize, cfg.latencies, cfg.generations) == (8, (0, 1), 20)
+  assert academy_cli.parse_args(["demo", "--quick"]).calibration == {}
+  err = _rejected(academy_cli.main, ["demo", "--quick", "--calibration.popsise", "8"], capsys)
+  assert "--calibration.popsise" in err and "--calibration.popsize" in err, err
+  with pytest.raises(SystemExit) as e:
+    academy_cli.main(["calibrate", "--help"])
+  assert e.value.code == 0
+  assert "--calibration.generations" in capsys.readouterr().out

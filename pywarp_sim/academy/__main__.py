@@ -31,6 +31,13 @@ length), latency_correct, incidents, replay, wall_s, ...
 
 Training (--train-iterations N, --train-envs E) runs rsl-rl PPO on humanoid-stand with the
 fleet's randomisation, on the native backend when it is built.
+
+Both commands take `--calibration.FIELD VALUE` for any field of the calibration's
+CalibrationConfig (academy/calibrate.py; tyro, as train's --env. flags): e.g.
+--calibration.popsize 48 --calibration.latencies 0 1 2 --calibration.duration-s 2; `demo
+--help` and `calibrate --help` list them. A bar over the robots being calibrated is drawn on
+stderr when it is a terminal (not with --json or --verbose, which print every CMA-ES
+generation).
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ import time
 
 import numpy as np
 
+import dataclasses
+
+from .. import cli
 from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int, track
 from ..cli import dumps as json_dumps
 
@@ -74,6 +84,7 @@ def demo(args) -> dict:
     ccfg = C.CalibrationConfig.gpu(**common)
   else:
     ccfg = C.CalibrationConfig(**common)
+  ccfg = dataclasses.replace(ccfg, **getattr(args, "calibration", {}))
   robots = proxy.make_fleet(args.robots, seed=args.seed)
   say(f"academy demo: {len(robots)} proxy robots (stand-ins for hardware, hidden parameters), "
       f"device {device}, {'quick' if args.quick else 'full'} calibration "
@@ -277,6 +288,7 @@ def calibrate_fleet(args) -> dict:
     ccfg = C.CalibrationConfig.gpu(**common)
   else:
     ccfg = C.CalibrationConfig(**common)
+  ccfg = dataclasses.replace(ccfg, **getattr(args, "calibration", {}))
   t0 = time.perf_counter()
   fleet = proxy.make_fleet(args.robots, seed=args.seed)
   cals = [C.calibrate(robot, ccfg, verbose=args.verbose and rank.main).to_dict()
@@ -296,10 +308,22 @@ def calibrate_fleet(args) -> dict:
   return record
 
 
+class _CommandParser(argparse.ArgumentParser):
+  """A subcommand's parser whose --help also lists the --calibration. flags (imports the
+  calibration module only then)."""
+
+  def print_help(self, file=None):
+    super().print_help(file)
+    from . import calibrate as C
+    cli.parse_config_flags(["--help"], {"calibration": C.CalibrationConfig()}, prog=self.prog,
+                           description="CalibrationConfig fields (defaults of the full configuration; "
+                                       "--quick and a CUDA device change some)")
+
+
 def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m pywarp_sim.academy", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  sub = p.add_subparsers(dest="command", required=True)
+  sub = p.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
   d = sub.add_parser("demo", help="calibrate a proxy fleet and report the sim-to-real gap")
   d.add_argument("--robots", type=positive_int, default=2, help="proxy robots to calibrate (>= 1)")
   d.add_argument("--quick", action="store_true",
@@ -348,7 +372,13 @@ def parse_args(argv=None) -> argparse.Namespace:
   is out of range, the --policy checkpoint is missing or the device is missing, before any
   calibration."""
   p = build_parser()
-  a = p.parse_args(argv)
+  a, rest = p.parse_known_args(argv)
+  config_args = cli.split_config_flags(p, rest, ("calibration",))
+  a.calibration = {}
+  if config_args:  # --calibration.FIELD: checked against CalibrationConfig before any work
+    from . import calibrate as C
+    a.calibration = cli.parse_config_flags(config_args, {"calibration": C.CalibrationConfig()},
+                                           prog=f"{p.prog} {a.command}")["calibration"]
   if a.command == "demo":
     if a.policy is not None:
       check_file(p, a.policy, "--policy")
