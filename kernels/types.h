@@ -32,7 +32,7 @@
   X(has_gravcomp)      /* some body has gravcomp != 0 */                                      \
   X(collision_on)      /* collision pairs exist and contacts are enabled */                    \
   X(auto_reset)        /* Health bits that trigger an auto reset (Simulator.reset_on); 0: off */                                     \
-  X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (collision_convex.h) */    \
+  X(ccd_iterations)    /* opt.ccd_iterations: GJK / EPA iteration limit (collision_gjk.h)   */    \
   X(multiccd)          /* 1: single-shot multicontact for convex pairs (mjDSBL_MULTICCD off) */ \
   X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */ \
   X(en_sensor)         /* sensors to evaluate (nsensor > 0, mjDSBL_SENSOR off): kernels/sensor.h */ \
