@@ -224,8 +224,7 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
     if len(command) != 3:
       raise ValueError(f"command must be (vx, vy, yaw rate), got {command}")
     overrides.update(command_overrides(task, overrides, command))
-  with cli.status(f"building {num_envs} envs of {task} on {device} (a first run compiles Warp's "
-                  f"kernels)", quiet=quiet):
+  with cli.status(f"{num_envs} envs of {task}: building (first run: compiling)", quiet=quiet):
     env = envs.make(task, num_envs, device, **overrides)
   policy = load_policy(checkpoint, env, saved.get("runner"))
   with cli.progress("rollout", steps, quiet=quiet, unit="env steps") as advance:

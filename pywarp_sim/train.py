@@ -342,8 +342,9 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   torch.manual_seed(seed)
   env_overrides = dict(env_overrides or {})
   env_overrides.setdefault("seed", seed)
-  with cli.status(f"building {num_envs} envs of {task} on {device} (a first run compiles Warp's "
-                  f"kernels: minutes; cached afterwards)", quiet=not verbose_rsl or not rank.main):
+  # the first build of a model on the Warp backend compiles its kernels (about a minute)
+  with cli.status(f"{num_envs} envs of {task}: building (first run: compiling)",
+                  quiet=not verbose_rsl or not rank.main):
     env = envs.make(task, num_envs, device, **env_overrides)
   if not callable(getattr(env, "pop_episode_stats", None)):
     raise TypeError(f"task '{task}' built a {type(env).__name__}, which has no "
