@@ -14,6 +14,95 @@
 namespace pws {
 namespace ccd {
 
+// collision_convex._mesh_obj: a mesh geom's tables into its ConvexObj.
+template <typename T>
+PWS_HD inline void mesh_obj(ConvexObj& o, const ModelView<T>& m, int g) {
+  if (o.gtype != kMesh) return;
+  int mid = m.geom_dataid[g];
+  o.vertadr = m.mesh_vertadr[mid];
+  o.vertnum = m.mesh_vertnum[mid];
+  o.graphadr = m.mesh_graphadr[mid];
+  o.mesh_vert = m.mesh_vert;
+  o.mesh_graph = m.mesh_graph;
+}
+
+// collision_convex.plane_mesh: mjc_PlaneConvex for a mesh as MuJoCo 4 computes it (see there):
+// the support vertex towards the plane and the vertices within margin of the hull polygon
+// through it that faces the plane most, in the polygon's order from the support vertex; over
+// four: a, the farthest b, the farthest c from ab, the farthest d from ac and bc.
+template <typename T>
+PWS_HD inline int plane_mesh(double dist[4], V3 pos[4], V3 normal[4], double margin, const V3& p1,
+                             const M33& mat1, const ConvexObj& o, const ModelView<T>& m, int g2) {
+  V3 nrm = col(mat1, 2);
+  V3 local = mul_t(o.mat, nrm * -1.0);
+  int ia = mesh_support_vertex(o, local, true);
+  int va = o.vertadr;
+  auto world = [&](int v) { return mul(o.mat, mesh_vertex(o, v)) + o.pos; };
+  auto depth = [&](int v) { return dot(nrm, world(v) - p1); };
+  double dist_a = depth(ia);
+  if (dist_a > margin) return 0;
+  int padr = m.mesh_polyadr[m.geom_dataid[g2]];
+  double best = -2.0;
+  int poly = -1;
+  for (int k = 0; k < m.mesh_polymapnum[va + ia]; ++k) {
+    int p = padr + m.mesh_polymap[m.mesh_polymapadr[va + ia] + k];
+    const T* pn = m.mesh_polynormal + 3 * p;
+    double c = double(pn[0]) * local[0] + double(pn[1]) * local[1] + double(pn[2]) * local[2];
+    if (c > best) {
+      best = c;
+      poly = p;
+    }
+  }
+  if (poly < 0) {
+    dist[0] = dist_a;
+    pos[0] = world(ia) - nrm * (0.5 * dist_a);
+    normal[0] = nrm;
+    return 1;
+  }
+  const int* pv = m.mesh_polyvert + m.mesh_polyvertadr[poly];
+  int nv = m.mesh_polyvertnum[poly];
+  int start = 0, npen = 0;
+  for (int k = 0; k < nv; ++k) {
+    if (pv[k] == ia) start = k;
+    if (depth(pv[k]) <= margin) ++npen;
+  }
+  int keep[4] = {ia, -1, -1, -1};
+  if (npen > 4) {
+    V3 nl = local * -1.0;
+    V3 a = mesh_vertex(o, ia);
+    for (int step = 0; step < 3; ++step) {
+      V3 bb = step > 0 ? mesh_vertex(o, keep[1]) : zero();
+      V3 cc = step > 1 ? mesh_vertex(o, keep[2]) : zero();
+      V3 ab = cross(nl, a - bb), ac = cross(nl, a - cc), bc = cross(nl, bb - cc);
+      double bestv = -1.0;
+      for (int k = 0; k < nv; ++k) {
+        int v = pv[k];
+        if (depth(v) > margin) continue;
+        V3 x = mesh_vertex(o, v);
+        double score = step == 0   ? dot(a - x, a - x)
+                       : step == 1 ? fabs(dot(a - x, ab))
+                                   : fabs(dot(a - x, ac)) + fabs(dot(bb - x, bc));
+        if (score > bestv) {
+          bestv = score;
+          keep[step + 1] = v;
+        }
+      }
+    }
+  }
+  int n = 0;
+  for (int j = 0; j < nv && n < 4; ++j) {
+    int v = pv[(start + j) % nv];
+    double dv = depth(v);
+    if (dv > margin) continue;
+    if (npen > 4 && v != keep[0] && v != keep[1] && v != keep[2] && v != keep[3]) continue;
+    dist[n] = dv;
+    pos[n] = world(v) - nrm * (0.5 * dv);
+    normal[n] = nrm;
+    ++n;
+  }
+  return n;
+}
+
 // Pairs that take MuJoCo 4's single-shot multicontact (collision_convex._single_shot_pair).
 PWS_HD inline bool single_shot_pair(int type1, int type2) {
   if (type1 == kCapsule) return type2 == kCylinder;
@@ -28,7 +117,8 @@ PWS_HD inline bool single_shot_pair(int type1, int type2) {
 template <typename T>
 PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, int type1, const Vec3<T>& pos1,
                          const Mat33<T>& mat1, const Vec3<T>& size1, int type2, const Vec3<T>& pos2,
-                         const Mat33<T>& mat2, const Vec3<T>& size2, T tol_t, int iterations, int multiccd) {
+                         const Mat33<T>& mat2, const Vec3<T>& size2, T tol_t, int iterations, int multiccd,
+                         const ModelView<T>& m, int g1, int g2) {
   double margin = double(margin_t), tol = double(tol_t);
   ConvexObj o1, o2;
   o1.gtype = type1;
@@ -44,6 +134,9 @@ PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, in
     o2.mat.m[i] = double(mat2.m[i]);
   }
   o1.margin = o2.margin = margin;
+  mesh_obj(o1, m, g1);
+  mesh_obj(o2, m, g2);
+  if (type1 == 0) return plane_mesh(dist, pos, normal, margin, o1.pos, o1.mat, o2, m, g2);  // plane
 
   EpaWork ws;  // uninitialised on purpose: every entry is written before it is read
   ws.nface_cap = 6 * iterations > 2 * kNCylPoly ? 6 * iterations : 2 * kNCylPoly;
@@ -79,7 +172,7 @@ PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, 
   ccd::V3 pos[4], normal[4];
   int cnt = ccd::convex(dist, pos, normal, margin, m.geom_type[g1], pos1, mat1, load3(m.geom_size + 3 * g1),
                         m.geom_type[g2], pos2, mat2, load3(m.geom_size + 3 * g2), m.ccd_tolerance,
-                        m.ccd_iterations, m.multiccd);
+                        m.ccd_iterations, m.multiccd, m, g1, g2);
   for (int k = 0; k < cnt; ++k)
     set_contact(buf + k, T(dist[k]), vec3(T(pos[k][0]), T(pos[k][1]), T(pos[k][2])),
                 vec3(T(normal[k][0]), T(normal[k][1]), T(normal[k][2])), zero3<T>());

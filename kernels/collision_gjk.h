@@ -42,7 +42,8 @@ constexpr double kMaxLimit = 3.0e38;  // DBL_MAX stand-in: "no distance"
 constexpr double kMinDist = 1e-30;    // mjMINDIST2/3/4
 
 // mjtGeom codes, and the cores spheres / capsules shrink to
-enum : int { kPoint = -1, kLine = -2, kSphere = 2, kCapsule = 3, kEllipsoid = 4, kCylinder = 5, kBox = 6 };
+enum : int { kPoint = -1, kLine = -2, kSphere = 2, kCapsule = 3, kEllipsoid = 4, kCylinder = 5, kBox = 6, kMesh = 7 };
+constexpr int kMeshHillclimbMin = 10;  // mjMESH_HILLCLIMB_MIN (collision_gjk.MESH_HILLCLIMB_MIN)
 
 struct ConvexObj {
   int gtype;  // geom type, or kPoint / kLine for shrunk spheres / capsules
@@ -50,6 +51,11 @@ struct ConvexObj {
   M33 mat;
   V3 size;
   double margin;  // support points are pushed out by margin / 2
+  // a mesh geom (Model tables, shared by all worlds): vertices mesh_vert[vertadr ..
+  // vertadr + vertnum) (3 floats each); graphadr >= 0: its hull graph in mesh_graph
+  int vertadr = 0, vertnum = 0, graphadr = -1;
+  const float* mesh_vert = nullptr;
+  const int* mesh_graph = nullptr;
 };
 
 // mjCCDStatus for one contact: simplex (points on obj1, obj2, difference), witnesses.
@@ -95,6 +101,48 @@ PWS_HD inline V3 normalize(const V3& v) {
 
 // ---- support functions ----------------------------------------------------------------------
 
+PWS_HD inline V3 mesh_vertex(const ConvexObj& o, int i) {
+  const float* v = o.mesh_vert + 3 * (o.vertadr + i);
+  return v3(double(v[0]), double(v[1]), double(v[2]));
+}
+
+// collision_gjk.mesh_support_vertex: index (in the mesh) of the vertex farthest along `local`
+// (mesh frame): hill climbing over the hull graph for meshes of at least kMeshHillclimbMin
+// vertices, else every vertex. seed_first: the climb starts from the first hull vertex's value
+// (MuJoCo's libccd support, mjc_PlaneConvex) rather than below every vertex.
+PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool seed_first) {
+  if (o.graphadr < 0 || o.vertnum < kMeshHillclimbMin) {
+    double best = -3.4028234663852886e38;
+    int ibest = 0;
+    for (int i = 0; i < o.vertnum; ++i) {
+      double vdot = dot(local, mesh_vertex(o, i));
+      if (vdot > best) {
+        best = vdot;
+        ibest = i;
+      }
+    }
+    return ibest;
+  }
+  const int* g = o.mesh_graph + o.graphadr;
+  int numvert = g[0];
+  const int* edgeadr = g + 2;
+  const int* globalid = g + 2 + numvert;
+  const int* localid = g + 2 + 2 * numvert;
+  double best = seed_first ? dot(local, mesh_vertex(o, globalid[0])) : -3.4028234663852886e38;
+  int imax = 0, prev = -1;
+  while (imax != prev) {
+    prev = imax;
+    for (int i = edgeadr[imax]; localid[i] >= 0; ++i) {
+      double vdot = dot(local, mesh_vertex(o, globalid[localid[i]]));
+      if (vdot > best) {
+        best = vdot;
+        imax = localid[i];
+      }
+    }
+  }
+  return globalid[imax];
+}
+
 // mjc_*Support: farthest point of the geom along dir.
 PWS_HD inline V3 support_geom(const ConvexObj& o, const V3& dir) {
   if (o.gtype == kPoint) return o.pos;
@@ -117,6 +165,8 @@ PWS_HD inline V3 support_geom(const ConvexObj& o, const V3& dir) {
     double norm2 = dot(supp, supp);
     if (norm2 < kMinval2) return col(o.mat, 0) * o.size[0] + o.pos;
     supp = cw_mul(supp * (1.0 / sqrt(norm2)), o.size);
+  } else if (o.gtype == kMesh) {
+    supp = mesh_vertex(o, mesh_support_vertex(o, local, false));
   } else if (o.gtype == kCylinder) {
     double n2 = local[0] * local[0] + local[1] * local[1];
     double scl = 0.0;

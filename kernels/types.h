@@ -19,7 +19,8 @@
 #define PWS_SIZE_FIELDS(X)                                                                    \
   X(nq) X(nv) X(nu) X(na) X(nbody) X(njnt) X(ngeom) X(nsite) X(npair) X(nconmax)            \
   X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
-  X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)
+  X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)                           \
+  X(nmesh) X(nmeshvert) X(nmeshgraph) X(nmeshpoly) X(nmeshpolyvert) X(nmeshpolymap)
 
 #define PWS_OPTION_INTS(X)                                                                    \
   X(integrator)        /* IntegratorType: 0 Euler, 1 RK4, 3 implicitfast */                  \
@@ -89,7 +90,13 @@
   I(sensor_type, 1, nsensor) I(sensor_datatype, 1, nsensor) I(sensor_needstage, 1, nsensor)  \
   I(sensor_objtype, 1, nsensor) I(sensor_objid, 1, nsensor) I(sensor_reftype, 1, nsensor)    \
   I(sensor_refid, 1, nsensor) I(sensor_adr, 1, nsensor) F(sensor_cutoff, 1, nsensor)         \
-  I(site_type, 1, nsite) F(site_size, 3, nsite)
+  I(site_type, 1, nsite) F(site_size, 3, nsite)                                             \
+  /* meshes (MuJoCo's compiled tables, shared by all worlds): vertices, hull graph, polygons */ \
+  I(geom_dataid, 1, ngeom) I(mesh_vertadr, 1, nmesh) I(mesh_vertnum, 1, nmesh)               \
+  F(mesh_vert, 3, nmeshvert) I(mesh_graphadr, 1, nmesh) I(mesh_graph, 1, nmeshgraph)         \
+  I(mesh_polyadr, 1, nmesh) I(mesh_polyvertadr, 1, nmeshpoly) I(mesh_polyvertnum, 1, nmeshpoly) \
+  I(mesh_polyvert, 1, nmeshpolyvert) F(mesh_polynormal, 3, nmeshpoly)                        \
+  I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap)
 
 // ---- Data arrays, per world: F = float, I = int32; G = global int32 counters ---------------
 #define PWS_DATA_ARRAYS(F, I)                                                                \

@@ -15,7 +15,7 @@ import mujoco
 import warp as wp
 
 from . import collision_primitive as prim
-from .collision_gjk import ConvexObj, penetration, take_slot
+from .collision_gjk import ConvexObj, mesh_support_vertex, penetration, take_slot
 from .collision_multicontact import multicontact
 from .types import Data, EpaScratch, GeomType, Model
 
@@ -23,6 +23,8 @@ from .types import Data, EpaScratch, GeomType, Model
 # and keep loops rolled: every wp.func is inlined, unrolling multiplies the GPU code
 wp.set_module_options({"enable_backward": False, "max_unroll": 1})
 
+_PLANE = wp.constant(int(GeomType.PLANE))
+_MESH = wp.constant(int(GeomType.MESH))
 _CAPSULE = wp.constant(int(GeomType.CAPSULE))
 _CYLINDER = wp.constant(int(GeomType.CYLINDER))
 _BOX = wp.constant(int(GeomType.BOX))
@@ -33,6 +35,149 @@ def _write(out: prim.SlotBuffer, worldid: int, slot: int, dist: wp.float64, pos:
            normal: wp.vec3d):
   prim.write_contact(out, worldid, slot, wp.float32(dist), wp.vec3(pos), wp.vec3(normal),
                      wp.vec3(0.0))
+
+
+@wp.struct
+class MeshTables:
+  """The Model's mesh tables (types.Model, MuJoCo's names) for the convex narrowphase."""
+  geom_dataid: wp.array(dtype=int)
+  vertadr: wp.array(dtype=int)
+  vertnum: wp.array(dtype=int)
+  vert: wp.array(dtype=wp.vec3)
+  graphadr: wp.array(dtype=int)
+  graph: wp.array(dtype=int)
+  polyadr: wp.array(dtype=int)
+  polyvertadr: wp.array(dtype=int)
+  polyvertnum: wp.array(dtype=int)
+  polyvert: wp.array(dtype=int)
+  polynormal: wp.array(dtype=wp.vec3)
+  polymapadr: wp.array(dtype=int)
+  polymapnum: wp.array(dtype=int)
+  polymap: wp.array(dtype=int)
+
+
+def mesh_tables(m: Model) -> MeshTables:
+  """MeshTables of a Model (a struct of its arrays, no copy)."""
+  t = MeshTables()
+  t.geom_dataid = m.geom_dataid
+  t.vertadr = m.mesh_vertadr
+  t.vertnum = m.mesh_vertnum
+  t.vert = m.mesh_vert
+  t.graphadr = m.mesh_graphadr
+  t.graph = m.mesh_graph
+  t.polyadr = m.mesh_polyadr
+  t.polyvertadr = m.mesh_polyvertadr
+  t.polyvertnum = m.mesh_polyvertnum
+  t.polyvert = m.mesh_polyvert
+  t.polynormal = m.mesh_polynormal
+  t.polymapadr = m.mesh_polymapadr
+  t.polymapnum = m.mesh_polymapnum
+  t.polymap = m.mesh_polymap
+  return t
+
+
+@wp.func
+def _mesh_obj(o: ConvexObj, mt: MeshTables, g: int) -> ConvexObj:
+  res = o
+  if o.gtype == _MESH:
+    mid = mt.geom_dataid[g]
+    res.vertadr = mt.vertadr[mid]
+    res.vertnum = mt.vertnum[mid]
+    res.graphadr = mt.graphadr[mid]
+    res.mesh_vert = mt.vert
+    res.mesh_graph = mt.graph
+  return res
+
+
+@wp.func
+def plane_mesh(out: prim.SlotBuffer, worldid: int, slot: int, margin32: float, pos1: wp.vec3,
+               mat1: wp.mat33, o: ConvexObj, mt: MeshTables, g2: int) -> int:
+  """mjc_PlaneConvex for a mesh (MuJoCo 4): the hull's support vertex towards the plane, and
+  the vertices within margin of the hull polygon through it that faces the plane most.
+
+  MuJoCo 4.0 (the oracle) differs from the published source (3.x: the support vertex and up
+  to two graph neighbours); found by probing it: the contacts are the vertices within margin
+  of the support vertex's polygon (of those meeting at the vertex, the one whose normal is
+  closest to the plane's inward normal), in the polygon's order starting at the support
+  vertex, each with its own depth. A polygon with more than four such vertices (coplanar
+  faces merged by MuJoCo's compiler) keeps four: the support vertex a, the farthest from a,
+  the farthest from that diagonal, and the farthest from the triangle's other edges; MuJoCo
+  keeps the same count but on ~5% of tilted polygons of over four vertices it keeps fewer
+  or other vertices.
+  """
+  normal = wp.vec3d(wp.float64(mat1[0, 2]), wp.float64(mat1[1, 2]), wp.float64(mat1[2, 2]))
+  p1 = wp.vec3d(pos1)
+  margin = wp.float64(margin32)
+  local = wp.transpose(o.mat) @ (-normal)
+  ia = mesh_support_vertex(o, local, True)
+  va = o.vertadr
+  dist_a = wp.dot(normal, o.mat @ wp.vec3d(mt.vert[va + ia]) + o.pos - p1)
+  if dist_a > margin:
+    return 0
+  mid = mt.geom_dataid[g2]
+  padr = mt.polyadr[mid]
+  best = wp.float64(-2.0)
+  poly = int(-1)
+  for k in range(mt.polymapnum[va + ia]):
+    p = padr + mt.polymap[mt.polymapadr[va + ia] + k]
+    c = wp.dot(wp.vec3d(mt.polynormal[p]), local)
+    if c > best:
+      best = c
+      poly = p
+  if poly < 0:  # a vertex on no polygon: the support vertex alone
+    pnt = o.mat @ wp.vec3d(mt.vert[va + ia]) + o.pos
+    _write(out, worldid, slot, dist_a, pnt - normal * (wp.float64(0.5) * dist_a), normal)
+    return 1
+  adr = mt.polyvertadr[poly]
+  nv = mt.polyvertnum[poly]
+  start = int(0)
+  npen = int(0)
+  for k in range(nv):
+    v = mt.polyvert[adr + k]
+    if v == ia:
+      start = k
+    if wp.dot(normal, o.mat @ wp.vec3d(mt.vert[va + v]) + o.pos - p1) <= margin:
+      npen += 1
+  # more than four: keep a, the farthest b, the farthest c from ab, the farthest d from ac, bc
+  keep = wp.vec4i(ia, -1, -1, -1)
+  if npen > 4:
+    nl = -local
+    a = wp.vec3d(mt.vert[va + ia])
+    for step in range(3):
+      bb = wp.vec3d(0.0)
+      cc = wp.vec3d(0.0)
+      if step > 0:
+        bb = wp.vec3d(mt.vert[va + keep[1]])
+      if step > 1:
+        cc = wp.vec3d(mt.vert[va + keep[2]])
+      ab = wp.cross(nl, a - bb)
+      ac = wp.cross(nl, a - cc)
+      bc = wp.cross(nl, bb - cc)
+      bestv = wp.float64(-1.0)
+      for k in range(nv):
+        v = mt.polyvert[adr + k]
+        x = wp.vec3d(mt.vert[va + v])
+        if wp.dot(normal, o.mat @ x + o.pos - p1) <= margin:
+          score = wp.float64(0.0)
+          if step == 0:
+            score = wp.dot(a - x, a - x)
+          elif step == 1:
+            score = wp.abs(wp.dot(a - x, ab))
+          else:
+            score = wp.abs(wp.dot(a - x, ac)) + wp.abs(wp.dot(bb - x, bc))
+          if score > bestv:
+            bestv = score
+            keep[step + 1] = v
+  n = int(0)
+  for j in range(nv):
+    v = mt.polyvert[adr + (start + j) % nv]
+    pnt = o.mat @ wp.vec3d(mt.vert[va + v]) + o.pos
+    dist = wp.dot(normal, pnt - p1)
+    if dist <= margin and n < 4:
+      if npen <= 4 or v == keep[0] or v == keep[1] or v == keep[2] or v == keep[3]:
+        _write(out, worldid, slot + n, dist, pnt - normal * (wp.float64(0.5) * dist), normal)
+        n += 1
+  return n
 
 
 @wp.func
@@ -47,9 +192,10 @@ def _single_shot_pair(type1: int, type2: int) -> bool:
 def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin32: float,
            type1: int, pos1: wp.vec3, mat1: wp.mat33, size1: wp.vec3,
            type2: int, pos2: wp.vec3, mat2: wp.mat33, size2: wp.vec3,
-           tol32: float, iterations: int, multiccd: int) -> int:
+           tol32: float, iterations: int, multiccd: int, mt: MeshTables, g1: int, g2: int) -> int:
   """mjc_Convex (native ccd, MuJoCo 4): one GJK/EPA contact, or the single-shot multicontact
-  of aligned features for cylinder-cylinder, cylinder-box and capsule-cylinder pairs."""
+  of aligned features for cylinder-cylinder, cylinder-box and capsule-cylinder pairs; a
+  plane with a mesh: mjc_PlaneConvex (plane_mesh). Meshes collide through their convex hull."""
   margin = wp.float64(margin32)
   tol = wp.float64(tol32)
   o1 = ConvexObj()
@@ -64,6 +210,10 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
   o2.mat = wp.mat33d(mat2)
   o2.size = wp.vec3d(size2)
   o2.margin = margin
+  o1 = _mesh_obj(o1, mt, g1)
+  o2 = _mesh_obj(o2, mt, g2)
+  if type1 == _PLANE:
+    return plane_mesh(out, worldid, slot, margin32, pos1, mat1, o2, mt, g2)
 
   ok, d, p, nrm, sl, st = penetration(ws, -1, worldid, o1, o2, margin, tol, iterations)
   if not ok:
@@ -97,6 +247,7 @@ def _convex_narrowphase(
   ccd_tolerance: float,
   ccd_iterations: int,
   multiccd: int,
+  meshes: MeshTables,
   # Data in:
   geom_xpos_in: wp.array2d(dtype=wp.vec3),
   geom_xmat_in: wp.array2d(dtype=wp.mat33),
@@ -121,10 +272,13 @@ def _convex_narrowphase(
   ncon = int(0)
   dif = pos1 - pos2
   bound = rb1 + rb2 + margin
-  if wp.dot(dif, dif) <= bound * bound:
+  near = wp.dot(dif, dif) <= bound * bound
+  if t1 == _PLANE:  # a plane has no bounding sphere: the half-space test (mj_filterSphere)
+    near = wp.dot(pos2 - pos1, wp.vec3(mat1[0, 2], mat1[1, 2], mat1[2, 2])) <= margin + rb2
+  if near:
     ncon = convex(slots_out, scratch_out, worldid, pair_slot[pairid], margin, t1, pos1, mat1,
                   geom_size[g1], t2, pos2, mat2, geom_size[g2], ccd_tolerance, ccd_iterations,
-                  multiccd)
+                  multiccd, meshes, g1, g2)
   pair_ncon_out[worldid, pairid] = ncon
 
 
@@ -139,5 +293,5 @@ def narrowphase(m: Model, d: Data):
   wp.launch(_convex_narrowphase, dim=(d.nworld, pairs.nconvex), inputs=[
     m.geom_type, m.geom_size, pairs.geom_rbound, pairs.convex_pairs, pairs.geom1, pairs.geom2,
     pairs.margin, pairs.gap, pairs.slot, float(opt.ccd_tolerance), int(opt.ccd_iterations),
-    multiccd, d.geom_xpos, d.geom_xmat,
+    multiccd, mesh_tables(m), d.geom_xpos, d.geom_xmat,
   ], outputs=[c.slots, ws, c.pair_ncon], device=c.ncon.device)

@@ -45,6 +45,8 @@ _SPHERE = wp.constant(int(GeomType.SPHERE))
 _CAPSULE = wp.constant(int(GeomType.CAPSULE))
 _ELLIPSOID = wp.constant(int(GeomType.ELLIPSOID))
 _CYLINDER = wp.constant(int(GeomType.CYLINDER))
+_MESH = wp.constant(int(GeomType.MESH))
+MESH_HILLCLIMB_MIN = 10  # mjMESH_HILLCLIMB_MIN: fewer hull vertices are scanned exhaustively
 
 mat43 = wp.types.matrix(shape=(4, 3), dtype=wp.float64)
 
@@ -56,6 +58,13 @@ class ConvexObj:
   mat: wp.mat33d
   size: wp.vec3d
   margin: wp.float64   # support points are pushed out by margin / 2
+  # a mesh geom (Model tables, shared by all worlds): its vertices are
+  # mesh_vert[vertadr : vertadr + vertnum]; graphadr >= 0: its hull graph in mesh_graph
+  vertadr: int
+  vertnum: int
+  graphadr: int
+  mesh_vert: wp.array(dtype=wp.vec3)
+  mesh_graph: wp.array(dtype=int)
 
 
 @wp.struct
@@ -108,6 +117,50 @@ def normalize(v: wp.vec3d):
 
 
 @wp.func
+def mesh_support_vertex(o: ConvexObj, local: wp.vec3d, seed_first: bool) -> int:
+  """Index (in the mesh, 0..vertnum-1) of the vertex farthest along `local` (mesh frame).
+
+  MuJoCo's mjc_meshSupport / mjc_hillclimbSupport: meshes of at least MESH_HILLCLIMB_MIN
+  vertices with a hull graph climb the graph from its first vertex (each step moves to the
+  best neighbour while one improves, so a 25k-vertex mesh visits a few dozen hull vertices);
+  smaller meshes scan every vertex. MuJoCo warm-starts the climb at the previous support
+  vertex of the same call; the climb ends at the same vertex either way except on exact ties.
+  seed_first: the climb starts with the first hull vertex's value as the best so far (MuJoCo's
+  libccd support, used by mjc_PlaneConvex) rather than below every vertex (mjc_hillclimbSupport).
+  """
+  if o.graphadr < 0 or o.vertnum < MESH_HILLCLIMB_MIN:
+    best = wp.float64(-3.4028234663852886e38)
+    ibest = int(0)
+    for i in range(o.vertnum):
+      vdot = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + i]))
+      if vdot > best:
+        best = vdot
+        ibest = i
+    return ibest
+  numvert = o.mesh_graph[o.graphadr]
+  edgeadr = o.graphadr + 2
+  globalid = o.graphadr + 2 + numvert
+  localid = o.graphadr + 2 + 2 * numvert
+  best = wp.float64(-3.4028234663852886e38)
+  if seed_first:
+    best = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + o.mesh_graph[globalid]]))
+  imax = int(0)
+  prev = int(-1)
+  while imax != prev:
+    prev = imax
+    i = o.mesh_graph[edgeadr + imax]
+    loc = o.mesh_graph[localid + i]
+    while loc >= 0:
+      vdot = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + o.mesh_graph[globalid + loc]]))
+      if vdot > best:
+        best = vdot
+        imax = loc
+      i += 1
+      loc = o.mesh_graph[localid + i]
+  return o.mesh_graph[globalid + imax]
+
+
+@wp.func
 def _support_geom(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
   """mjc_*Support: farthest point of the geom along dir."""
   if o.gtype == _POINT:
@@ -134,6 +187,8 @@ def _support_geom(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
     if norm2 < MINVAL2:
       return wp.vec3d(o.mat[0, 0], o.mat[1, 0], o.mat[2, 0]) * o.size[0] + o.pos
     supp = wp.cw_mul(supp * (wp.float64(1.0) / wp.sqrt(norm2)), o.size)
+  elif o.gtype == _MESH:
+    supp = wp.vec3d(o.mesh_vert[o.vertadr + mesh_support_vertex(o, local, False)])
   elif o.gtype == _CYLINDER:
     n2 = local[0] * local[0] + local[1] * local[1]
     scl = wp.float64(0.0)

@@ -20,7 +20,7 @@ from .types import (
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)
 
 SUPPORTED_GEOMS = (GeomType.PLANE, GeomType.SPHERE, GeomType.CAPSULE, GeomType.ELLIPSOID,
-                   GeomType.CYLINDER, GeomType.BOX)
+                   GeomType.CYLINDER, GeomType.BOX, GeomType.MESH)
 SUPPORTED_INTEGRATORS = (IntegratorType.EULER, IntegratorType.RK4, IntegratorType.IMPLICITFAST)
 
 
@@ -184,7 +184,7 @@ def _validate(m: mujoco.MjModel, sensors: str = "evaluate"):
     collides = m.geom_contype[g] or m.geom_conaffinity[g]
     if t not in [int(x) for x in SUPPORTED_GEOMS] and collides:
       fail("geom", obj.mjOBJ_GEOM, g, f"collision geometry type {mujoco.mjtGeom(t).name}",
-           "use a primitive (plane, sphere, capsule, ellipsoid, cylinder, box) or set "
+           "use a primitive (plane, sphere, capsule, ellipsoid, cylinder, box) or a mesh, or set "
            "contype=conaffinity=0 to make it visual only")
 
   for a in range(m.nu):
@@ -332,12 +332,33 @@ def host_tables(m: mujoco.MjModel, nbank: int = 1, sensors: str = "evaluate") ->
     for w in range(m.tendon_adr[t], m.tendon_adr[t] + m.tendon_num[t]):
       tendon_J[t, m.jnt_dofadr[m.wrap_objid[w]]] += m.wrap_prm[w]
   host["tendon_J"] = tendon_J
+  host.update(_mesh_tables(m))
   host.update(_sensor_tables(m, sensors))
   # Geometry of collision geoms is needed by the collision stage; keep MuJoCo's full tables too.
   for key in ("geom_contype", "geom_conaffinity", "geom_condim", "geom_priority", "body_weldid",
               "geom_solmix", "geom_margin", "geom_gap", "geom_solref", "geom_solimp", "geom_rbound"):
     host[key] = np.array(getattr(m, key))
   return host
+
+
+def _mesh_tables(m: mujoco.MjModel) -> dict:
+  """MuJoCo's compiled mesh tables that mesh collision reads (vertices, hull graph, hull
+  polygons); empty for a model without meshes. Shared by all worlds."""
+  def i32(x):
+    return np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.int32)
+
+  def vec3(x):
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1, 3))
+
+  return dict(
+    geom_dataid=i32(m.geom_dataid), mesh_vertadr=i32(m.mesh_vertadr),
+    mesh_vertnum=i32(m.mesh_vertnum), mesh_vert=vec3(m.mesh_vert),
+    mesh_graphadr=i32(m.mesh_graphadr), mesh_graph=i32(m.mesh_graph),
+    mesh_polyadr=i32(m.mesh_polyadr), mesh_polyvertadr=i32(m.mesh_polyvertadr),
+    mesh_polyvertnum=i32(m.mesh_polyvertnum), mesh_polyvert=i32(m.mesh_polyvert),
+    mesh_polynormal=vec3(m.mesh_polynormal), mesh_polymapadr=i32(m.mesh_polymapadr),
+    mesh_polymapnum=i32(m.mesh_polymapnum), mesh_polymap=i32(m.mesh_polymap),
+  )
 
 
 def _sensor_tables(m: mujoco.MjModel, sensors: str) -> dict:

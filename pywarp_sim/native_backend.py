@@ -177,6 +177,9 @@ def _sizes(sim) -> dict:
     ncon_pad=int(d.contact.dist.shape[1]),
     ntendon=m.ntendon, nwrap=int(m.wrap_jnt.shape[0]), ntendon_pad=int(d.ten_length.shape[1]),
     nsensor=m.nsensor, nsensordata_pad=int(d.sensordata.shape[1]),
+    nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
+    nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
+    nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
   )
 
 

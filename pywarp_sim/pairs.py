@@ -54,6 +54,24 @@ def _convex_maxcon(t1: int, t2: int, disableflags: int) -> int:
   return 1
 
 
+def _mesh_maxcon(t1: int, t2: int, disableflags: int):
+  """Contacts of a pair with a mesh (t2 == MESH), or None without a narrowphase.
+
+  A plane takes mjc_PlaneConvex (up to four hull vertices); a sphere or an ellipsoid one
+  GJK/EPA contact. MuJoCo 4 gives capsule, cylinder, box and mesh pairs with a mesh its
+  single-shot multicontact over the hull's polygons, which pywarp_sim does not implement:
+  only with multiCCD disabled (one contact) are they supported.
+  """
+  if t1 == _G.PLANE:
+    return 4
+  if t1 in (_G.SPHERE, _G.ELLIPSOID):
+    return 1
+  if t1 in (_G.CAPSULE, _G.CYLINDER, _G.BOX, _G.MESH) and disableflags & int(
+      mujoco.mjtDisableBit.mjDSBL_MULTICCD):
+    return 1
+  return None
+
+
 def _collider(t1: int, t2: int, disableflags: int = 0):
   """(collider, maxcon) for ordered types, or None when pywarp_sim has no narrowphase."""
   key = (GeomType(t1), GeomType(t2))
@@ -61,6 +79,9 @@ def _collider(t1: int, t2: int, disableflags: int = 0):
     return COLLIDERS[key]
   if t1 in _CONVEX_TYPES and t2 in _CONVEX_TYPES:
     return Collider.CONVEX, _convex_maxcon(t1, t2, disableflags)
+  if t2 == _G.MESH:
+    maxcon = _mesh_maxcon(t1, t2, disableflags)
+    return None if maxcon is None else (Collider.CONVEX, maxcon)
   return None
 
 
@@ -290,6 +311,13 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
         f"pywarp_sim); remove the nativeccd disable flag")
     if coll is None:
       where = f"<pair> #{ipair}" if ipair >= 0 else "contype/conaffinity"
+      if t2 == int(_G.MESH) and t1 != int(_G.HFIELD):
+        raise UnsupportedModelError(
+          f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} (from {where}) needs "
+          f"MuJoCo 4's multicontact over mesh polygons, which pywarp_sim does not implement "
+          f"(mesh pairs supported: plane, sphere, ellipsoid; any convex geom with multiCCD "
+          f"disabled); exclude the pair (<exclude>, contype/conaffinity), or disable multiCCD "
+          f"(<flag multiccd=\"disable\"/>) for one contact per pair")
       raise UnsupportedModelError(
         f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} (from {where}) has no "
         f"narrowphase in pywarp_sim; exclude the pair (<exclude>, contype/conaffinity) or use "

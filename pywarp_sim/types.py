@@ -404,6 +404,23 @@ class Model:
   sensor_rne_postconstraint: bool = False  # some sensor reads cacc / cfrc_int (mj_rnePostConstraint)
   sensor_subtree_vel: bool = False  # some sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel)
   meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)
+  # meshes (MuJoCo's compiled tables, shared by all worlds): a mesh geom collides through its
+  # convex hull; vertices in the mesh frame, the hull graph for hill-climbing support
+  # (collision_gjk), the hull's polygons for plane-mesh contacts (collision_convex)
+  geom_dataid: wp.array = None      # (ngeom,) int: mesh id of a mesh geom, -1 otherwise
+  mesh_vertadr: wp.array = None     # (nmesh,) int: first vertex in mesh_vert
+  mesh_vertnum: wp.array = None     # (nmesh,) int
+  mesh_vert: wp.array = None        # (nmeshvert,) vec3, m, mesh frame
+  mesh_graphadr: wp.array = None    # (nmesh,) int: hull graph in mesh_graph, -1: none
+  mesh_graph: wp.array = None       # (nmeshgraph,) int: numvert, numface, vert_edgeadr, vert_globalid, edge_localid, faces
+  mesh_polyadr: wp.array = None     # (nmesh,) int: first polygon of the hull
+  mesh_polyvertadr: wp.array = None  # (nmeshpoly,) int: first vertex of each polygon in mesh_polyvert
+  mesh_polyvertnum: wp.array = None  # (nmeshpoly,) int
+  mesh_polyvert: wp.array = None    # (nmeshpolyvert,) int: vertex ids, local to the mesh
+  mesh_polynormal: wp.array = None  # (nmeshpoly,) vec3: outward unit normal, mesh frame
+  mesh_polymapadr: wp.array = None  # (nmeshvert,) int: first entry of the vertex's polygons in mesh_polymap
+  mesh_polymapnum: wp.array = None  # (nmeshvert,) int
+  mesh_polymap: wp.array = None     # (nmeshpolymap,) int: polygon ids, local to the mesh
   # collision: static candidate pairs and contact capacity (pairs.CollisionPairs)
   collision: object = None
   # derived flags used to skip work
