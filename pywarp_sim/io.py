@@ -542,6 +542,10 @@ def data_sizes(m: Model, nworld: int) -> dict:
     epa_nslot=max(nworld * min(EPA_SLOTS_PER_WORLD, nconvex_pad), min(nworld * nconvex_pad, EPA_MIN_SLOTS)),
     epa_nvert=max(5 + ccd_iterations, 2 * NCYLPOLY + 1), epa_nface=max(2 * NCYLPOLY, 6 * ccd_iterations),
     nefc_max=rows_capacity(m),
+    # mesh tables (Model, shared by all worlds)
+    nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
+    nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
+    nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
   )
 
 

@@ -563,7 +563,7 @@ def test_unsupported_pair_raises():
   <mujoco><asset><mesh name="tet" vertex="0 0 0 1 0 0 0 1 0 0 0 1"/></asset>
     <worldbody><geom name="floor" type="plane" size="1 1 1"/>
       <body name="a"><freejoint/><geom name="blob" type="mesh" mesh="tet"/></body>
-      <body name="b"><freejoint/><geom name="ball" type="sphere" size=".1"/></body>
+      <body name="b"><freejoint/><geom name="rod" type="capsule" size=".1 .2"/></body>
     </worldbody></mujoco>"""
   mjm = mujoco.MjModel.from_xml_string(mesh_xml)
   with pytest.raises(UnsupportedModelError, match="'blob'.*mesh|'blob' \\(mesh\\)"):
