@@ -95,7 +95,7 @@ py::object simt_smooth(const py::dict& ints, const py::dict& reals, const py::di
                           " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
                           std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
   pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
-  pws::simt::Tree t = tree.view(tree.buf.data());
+  pws::simt::Tree t = tree.view();
   if (group_size != 8 && group_size != 16 && group_size != 32)
     throw py::value_error("simt_smooth: group_size must be 8, 16 or 32, got " + std::to_string(group_size));
   Recorder rec;
@@ -146,6 +146,21 @@ py::tuple simt_sincos(py::array_t<float, py::array::c_style | py::array::forceca
   return py::make_tuple(s, c);
 }
 
+// Rule 1 of kernels/simt.h, checked: one phase of a recording group in which lane l writes
+// buf[l] and reads buf[(l + shift) % 32]. Returns the recorder's complaint, or "" when none
+// (shift 0: each lane touches only its own location).
+std::string simt_race_probe(int shift) {
+  std::vector<float> buf(32, 1.0f);
+  Recorder rec;
+  EmuGroup<32, float> g(nullptr, &rec);
+  try {
+    g.each(32, [&](int l) { g.st(buf.data() + l, g.ld(buf.data() + (l + shift) % 32) + 1.0f); });
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace
 
 void register_simt(py::module_& m) {
@@ -159,6 +174,9 @@ void register_simt(py::module_& m) {
         "the worlds.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
+  m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
+        "The recorder's complaint about a phase where lane l writes buf[l] and reads buf[(l + shift) % 32] "
+        "(empty when none).");
   m.def("simt_sincos", &simt_sincos, py::arg("x"), "simt::sincos_f elementwise: (sin, cos) float32.");
   py::tuple stages(kNumStages);
   for (int s = 0; s < kNumStages; ++s) stages[s] = kStageNames[s];

@@ -9,7 +9,9 @@
 
 namespace {
 
-static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + sizeof(pws::simt::Tree) + 64 <= 4096,
+// The views travel as kernel parameters, as the step kernel's; the tree schedule as one pointer
+// to its device buffer (tree_view reads its header there).
+static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= 4096,
               "simt kernel parameters exceed CUDA's 4 KiB limit");
 
 // Group `threadIdx.x / N` of the block steps world blockIdx.x * (kSimtBlock / N) + group, in its
@@ -19,7 +21,7 @@ static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + siz
 constexpr int kSimtMinBlocks = 6;
 template <int N>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_smooth_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const pws::simt::Tree t,
+    simt_smooth_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const int* tree,
                        int64_t nworld, int nshared) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
@@ -27,7 +29,7 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
   if (world >= nworld) return;  // whole groups leave together
   pws::simt::CudaGroup<N> g(smem + group * nshared);
   const pws::World<float> wd = pws::world_view(m, d, world, 0);
-  pws::simt::smooth(g, m, wd, t);
+  pws::simt::smooth(g, m, wd, pws::simt::tree_view(tree));
 }
 
 template <int N>
@@ -38,7 +40,7 @@ __global__ void primitives_kernel(const float* x, const int* k, const int* src, 
 }
 
 template <int N>
-const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::Tree& t,
+const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const int* tree,
                           int64_t nworld, cudaStream_t stream) {
   const int nshared = pws::simt::shared_floats(m.nv);
   const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
@@ -49,7 +51,7 @@ const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<fl
   if (err != cudaSuccess) return cudaGetErrorString(err);
   const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
   simt_smooth_kernel<N><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
-      m, d, t, nworld, nshared);
+      m, d, tree, nworld, nshared);
   err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
@@ -80,10 +82,9 @@ const char* simt_smooth(const pws::ModelView<float>& m, const pws::DataView<floa
     cudaFree(buf);
     return cudaGetErrorString(err);
   }
-  const pws::simt::Tree t = tree.view(buf);
-  const char* e = group_size == 32 ? launch_smooth<32>(m, d, t, nworld, s)
-                  : group_size == 16 ? launch_smooth<16>(m, d, t, nworld, s)
-                                     : launch_smooth<8>(m, d, t, nworld, s);
+  const char* e = group_size == 32 ? launch_smooth<32>(m, d, buf, nworld, s)
+                  : group_size == 16 ? launch_smooth<16>(m, d, buf, nworld, s)
+                                     : launch_smooth<8>(m, d, buf, nworld, s);
   err = cudaStreamSynchronize(s);
   cudaFree(buf);
   if (e) return e;

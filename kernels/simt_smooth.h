@@ -56,16 +56,20 @@ struct Tree {
 
 PWS_HD inline int shared_floats(int nv) { return nv * nv + 6 * nv; }
 
-// The schedule as one int buffer (copied to the device as is) and the offsets of its arrays.
+// The schedule as one int buffer (copied to the device as is): a header of kTreeHeader ints
+// (nlevel, nmpair, then the offsets of Tree's 11 arrays in the buffer), then the arrays.
+constexpr int kTreeHeader = 13;
+
+// Tree's view of such a buffer (host or device memory; read where it lies).
+PWS_HD inline Tree tree_view(const int* buf) {
+  const int* o = buf + 2;
+  return Tree{buf[0],     buf + o[0], buf + o[1], buf + o[2], buf + o[3], buf + o[4], buf + o[5],
+              buf[1],     buf + o[6], buf + o[7], buf + o[8], buf + o[9], buf + o[10]};
+}
+
 struct TreeHost {
   std::vector<int> buf;
-  int nlevel = 0, nmpair = 0;
-  int off[12] = {};
-  Tree view(const int* base) const {
-    return Tree{nlevel,           base + off[0], base + off[1], base + off[2], base + off[3], base + off[4],
-                base + off[5],    nmpair,        base + off[6], base + off[7], base + off[8], base + off[9],
-                base + off[10]};
-  }
+  Tree view() const { return tree_view(buf.data()); }
 };
 
 // nbody >= 1 with body_parentid[0] == 0 and parents before children (MuJoCo's order); same for
@@ -138,13 +142,13 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   fac_adr.push_back(int(fac_pair.size() / 2));
   anc_adr.push_back(int(anc_dof.size()));
   TreeHost t;
-  t.nlevel = nlevel;
-  t.nmpair = nmpair;
+  t.buf.assign(kTreeHeader, 0);
+  t.buf[0] = nlevel;
+  t.buf[1] = nmpair;
   for (int a = 0; a < 11; ++a) {
-    t.off[a] = int(t.buf.size());
+    t.buf[2 + a] = int(t.buf.size());
     t.buf.insert(t.buf.end(), arrays[a].begin(), arrays[a].end());
   }
-  if (t.buf.empty()) t.buf.push_back(0);
   return t;
 }
 

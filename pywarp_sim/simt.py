@@ -13,7 +13,8 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   float, one world at a time; per-stage counts for `proxies`.
 * `proxies(sim)`: GPU-speed proxies of the stage from those counts: sectors per warp memory
   request, lane efficiency, warp instructions per world.
-* `primitives(...)`, `sincos(x)`: the layer's collectives and sin/cos, for tests.
+* `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
+  and its race check, for tests.
 
 Needs the per-world workspace (Simulator(workspace="world"), the default).
 """
@@ -25,7 +26,7 @@ import torch
 
 from . import native, native_backend
 
-__all__ = ["smooth", "proxies", "primitives", "sincos", "shared_bytes_per_world", "STAGES"]
+__all__ = ["smooth", "proxies", "primitives", "sincos", "race_probe", "shared_bytes_per_world", "STAGES"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
 GROUP_SIZES = (8, 16, 32)
@@ -138,6 +139,13 @@ def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> di
   if device == "cpu":
     return mod.simt_primitives(*args)
   return mod.simt_primitives(*args, device=torch.device(device).index or 0)
+
+
+def race_probe(shift: int) -> str:
+  """The recording emulation's complaint about a phase in which lane l writes buf[l] and reads
+  buf[(l + shift) % 32] (a lane reading another's write in the same phase: kernels/simt.h rule 1);
+  "" when it finds none."""
+  return _module("cpu").simt_race_probe(int(shift))
 
 
 def sincos(x) -> tuple[np.ndarray, np.ndarray]:

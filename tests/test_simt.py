@@ -114,6 +114,12 @@ def test_primitives_match_numpy(n):
     assert np.all(i[2] == int(positive.any())) and np.all(i[3] == int(positive.all()))
 
 
+def test_recorder_catches_a_lane_reading_another_lanes_write():
+  assert simt.race_probe(0) == ""
+  message = simt.race_probe(1)
+  assert "share a location written in phase 0" in message and "later phase" in message
+
+
 def test_sincos_matches_float64():
   rng = np.random.default_rng(0)
   for scale in (1.0, 10.0, 1000.0, 8192.0):
