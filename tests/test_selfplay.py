@@ -209,3 +209,18 @@ def test_league_resume_is_bit_exact(tmp_path):
   assert resumed.league.mu().tolist() == run.league.mu().tolist()
   np.testing.assert_array_equal(resumed.league.results, run.league.results)
   assert len(resumed.league) == len(run.league) == 2
+
+
+def test_a_checkpoint_with_pickled_objects_is_refused(tmp_path):
+  from pywarp_sim.selfplay.league_run import LeagueRun
+
+  class Payload:
+    def __reduce__(self):
+      return (print, ("this must never run",))
+  path = tmp_path / "league.pt"
+  torch.save({"format": "pywarp_sim.selfplay/1", "config": Payload()}, path)
+  with pytest.raises(ValueError, match="weights-only"):
+    LeagueRun.load(path)
+  path.write_bytes(b"truncated")
+  with pytest.raises(ValueError, match="cannot be read"):
+    LeagueRun.load(path)

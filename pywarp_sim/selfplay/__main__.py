@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
   e = sub.add_parser("eval", help="the learner of a checkpoint against a pool member")
   e.add_argument("checkpoint")
   e.add_argument("--against", type=nonneg_int, default=0)
-  e.add_argument("--matches", type=positive_int, default=256)
+  e.add_argument("--matches", type=positive_int, default=256,
+                 help="rounded up to a multiple of the run's evaluation worlds (--eval-envs)")
   e.add_argument("--device", default=None)
   e.add_argument("--seed", type=nonneg_int, default=12345)
   v = sub.add_parser("play", help="render matches of a checkpoint's learner")
@@ -177,7 +178,10 @@ def train_main(a):
 def _load(path: str, device):
   from .league_run import LeagueRun
   overrides = {} if device is None else {"device": device}
-  return LeagueRun.load(path, **overrides)
+  try:
+    return LeagueRun.load(path, **overrides)
+  except ValueError as e:
+    raise SystemExit(f"pywarp_sim.selfplay: {e}")
 
 
 def eval_main(a):

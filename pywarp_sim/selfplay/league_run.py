@@ -258,7 +258,14 @@ class LeagueRun:
     """A run restored from `path` (weights-only read). `overrides`: LeagueCfg fields that may
     differ from the saved run's (device, backend) — any other difference is refused."""
     path = os.fspath(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    with open(path, "rb") as f:  # a missing file: the OS's error names it
+      try:
+        state = torch.load(f, map_location="cpu", weights_only=True)
+      except Exception as e:  # pickled objects (refused, never run), truncation, not a zip
+        first_line = (str(e).splitlines() or [""])[0]
+        raise ValueError(f"{path} cannot be read as a self-play checkpoint ({type(e).__name__}: "
+                         f"{first_line}); it is read weights-only, so a file holding pickled "
+                         f"objects is refused and nothing in it ran") from e
     if not isinstance(state, dict) or state.get("format") != FORMAT:
       raise ValueError(f"{path} is not a self-play checkpoint ({FORMAT}); pass a league_<it>.pt "
                        f"written by python -m pywarp_sim.selfplay train")
