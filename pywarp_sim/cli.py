@@ -255,10 +255,10 @@ def parse_config_flags(args: list, sections: dict, prog: str, description: str =
   {section: {dotted path: value}} of the leaves the command line changed ({} when `args` is
   empty). `--help` in `args` prints every flag with its type and default and exits 0; an
   unknown flag or a bad value exits 2 with tyro's message (which suggests near names)."""
-  built = {name: _flags_of(value) for name, value in sections.items()}
-  built = {name: b for name, b in built.items() if b is not None}
   if not args:
     return {name: {} for name in sections}
+  built = {name: _flags_of(value) for name, value in sections.items()}
+  built = {name: b for name, b in built.items() if b is not None}
   import tyro
   top = dataclasses.make_dataclass("ConfigFlags", [(n, t, dataclasses.field(default=d))
                                                    for n, (t, d) in built.items()], frozen=True)
