@@ -1,7 +1,8 @@
 """Mesh collision vs MuJoCo C: a mesh collides through its convex hull (collision_convex,
 collision_gjk). Plane-mesh contact sets (count, dist, pos, frame, in MuJoCo's order) on random poses of
 small inline meshes (a box-like hull, a tetrahedron, an irregular hull of random points);
-sphere- and ellipsoid-mesh (GJK/EPA) held to the convex pairs' bounds; a mesh box tumbling onto
+sphere-, ellipsoid- (and, multiCCD disabled, capsule-, cylinder-, box- and mesh-) mesh
+through GJK/EPA, held to the convex pairs' bounds; a mesh box tumbling onto
 the floor (contacts, rows and qacc at every step) and a stack of mesh boxes resting on it; all on
 both backends. Mesh pairs without a narrowphase rejected by name.
 
@@ -101,24 +102,32 @@ def test_mesh_pair_without_narrowphase_rejected():
     assert pws.put_model(mjm, "cpu").collision.npair == 1
 
 
-_SIZES = {"sphere": ".05", "ellipsoid": ".06 .04 .03"}
+_SIZES = {"sphere": ".05", "ellipsoid": ".06 .04 .03", "capsule": ".03 .05", "cylinder": ".04 .04",
+          "box": ".05 .04 .03", "mesh": None}
+# MuJoCo 4 gives these pairs with a mesh its multicontact over hull polygons, which pywarp_sim
+# does not implement: they load only with multiCCD disabled, where both return one contact
+_NEED_MULTICCD_OFF = ("capsule", "cylinder", "box", "mesh")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("geom", list(_SIZES))
 @pytest.mark.parametrize("mesh", list(MESHES))
 @pytest.mark.parametrize("margin", [0.0, 0.01])
-def test_smooth_mesh_contacts(backend, geom, mesh, margin):
-  """Sphere- and ellipsoid-mesh through GJK/EPA, as MuJoCo 4.0 (mjc_Convex, one contact): the
-  same contact count in every world; a sphere whose centre is outside the hull takes the GJK
-  distance path (matched to GJK_DIST_TOL); deep contacts come from EPA, held to the bounds of
-  the other convex pairs (tests/test_collision.py; measured over these poses: depth 85th
-  percentile <= 5e-7 m, positions <= 1e-4 m, worst position 8.6e-3 m on a deep tetrahedron
-  contact whose EPA ends on another face)."""
-  xml = (f'<mujoco><option gravity="0 0 0"/><asset><mesh name="m" vertex="'
-         + " ".join(f"{v:.6f}" for p in MESHES[mesh] for v in p) + '"/></asset><worldbody>'
-         f'<body name="a"><freejoint/><geom type="{geom}" size="{_SIZES[geom]}" margin="{margin}"/>'
-         f'</body><body name="b"><freejoint/><geom type="mesh" mesh="m"/></body></worldbody></mujoco>')
+def test_convex_mesh_contacts(backend, geom, mesh, margin):
+  """Pairs with a mesh that MuJoCo 4.0 sends to mjc_Convex (one GJK/EPA contact): sphere and
+  ellipsoid as shipped, capsule, cylinder, box and mesh (the irregular hull) with multiCCD
+  disabled. The same contact count as MuJoCo in every world; a sphere's or capsule's core
+  outside the hull takes the GJK distance path (matched to GJK_DIST_TOL); deep contacts come
+  from EPA, held to the bounds of the other convex pairs (tests/test_collision.py). Measured
+  over these poses: depth 85th percentile <= 5e-7 m, positions <= 1e-4 m, worst position
+  8.6e-3 m (a deep sphere-tetrahedron contact whose EPA ends on another face)."""
+  verts = lambda name: " ".join(f"{v:.6f}" for p in MESHES[name] for v in p)
+  shape = (f'type="{geom}" size="{_SIZES[geom]}"' if _SIZES[geom] else 'type="mesh" mesh="m1"')
+  flag = '<flag multiccd="disable"/>' if geom in _NEED_MULTICCD_OFF else ""
+  xml = (f'<mujoco><option gravity="0 0 0">{flag}</option><asset>'
+         f'<mesh name="m" vertex="{verts(mesh)}"/><mesh name="m1" vertex="{verts("irregular")}"/>'
+         f'</asset><worldbody><body name="a"><freejoint/><geom {shape} margin="{margin}"/></body>'
+         f'<body name="b"><freejoint/><geom type="mesh" mesh="m"/></body></worldbody></mujoco>')
   mjm = mujoco.MjModel.from_xml_string(xml)
   n = 4 * NWORLD
   rng = np.random.default_rng(zlib.crc32(f"{geom}/{mesh}/{margin}".encode()))
@@ -144,13 +153,14 @@ def test_smooth_mesh_contacts(backend, geom, mesh, margin):
       con = mjd.contact[0]
       err = (abs(dist[w, 0] - con.dist), np.abs(pos[w, 0] - con.pos).max(),
              np.abs(np.asarray(frame[w, 0]).reshape(9)[:3] - con.frame[:3]).max())
-      core_apart = geom == "sphere" and con.dist > -float(mjm.geom_size[0, 0]) - margin + 1e-4
+      core_apart = geom in ("sphere", "capsule") and (
+        con.dist > -float(mjm.geom_size[0, 0]) - margin + 1e-4)
       (shallow if core_apart else deep).append(err)
   assert len(shallow) + len(deep) >= NWORLD // 2, "poses must make contacts"
   if shallow:
     shallow = np.array(shallow)
     assert shallow[:, 0].max() < GJK_DIST_TOL and shallow[:, 2].max() < GJK_FRAME_TOL, shallow.max(0)
-  if deep:
+  if len(deep):
     deep = np.array(deep)
     assert np.quantile(deep[:, 0], 0.85) < EPA_DIST_TYPICAL_TOL and deep[:, 0].max() < EPA_DIST_WORST_TOL
     assert np.quantile(deep[:, 1], 0.85) < EPA_POS_TYPICAL_TOL, np.sort(deep[:, 1])[-8:]
