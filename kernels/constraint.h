@@ -11,7 +11,7 @@
 
 namespace pws {
 
-// getimpedance (constraint._impedance)
+// getimpedance (support.impedance)
 template <typename T>
 PWS_HD inline T impedance(const T* solimp, T pos, T margin) {
   const T minimp = T(0.0001), maximp = T(0.9999);
@@ -40,7 +40,7 @@ PWS_HD inline T impedance(const T* solimp, T pos, T margin) {
   return dmin + y * (dmax - dmin);
 }
 
-// Stiffness K and damping B of the reference acceleration (constraint._kb).
+// Stiffness K and damping B of the reference acceleration (support.impedance_kb).
 template <typename T>
 PWS_HD inline void impedance_kb(const T* solref, const T* solimp, T timestep, int refsafe, T* k, T* b) {
   T dmax = tmin(T(0.9999), tmax(T(0.0001), solimp[1]));
@@ -56,7 +56,7 @@ PWS_HD inline void impedance_kb(const T* solref, const T* solimp, T timestep, in
     *b = -dr / tmax(T(1e-15), dmax);
 }
 
-// constraint._add_row
+// support.add_row
 template <typename T>
 PWS_HD inline void add_row(const ModelView<T>& m, const World<T>& d, int row, int type, int id, T pos, T margin,
                            T frictionloss, T diag_a, const T* solref, const T* solimp, bool is_friction) {
@@ -82,7 +82,7 @@ PWS_HD inline T* clear_row(const ModelView<T>& m, const World<T>& d, int row) {
 
 // Rows row .. row + ndir - 1 of efc_J: contact frame direction k (frame row k, translational
 // for k < 3; frame row k - 3, rotational, for k >= 3) times J(point on b2) - J(point on b1),
-// as constraint._point_jac_row for b2 then b1 (the same sums), walking each body's dof chain
+// as support.point_jac_row for b2 then b1 (the same sums), walking each body's dof chain
 // once for all directions instead of once per direction.
 template <typename T>
 PWS_HD inline void contact_frame_jac(const ModelView<T>& m, const World<T>& d, int row, int ndir, int b1, int b2,

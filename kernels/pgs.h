@@ -174,7 +174,7 @@ PWS_HD inline T pgs_elliptic(const ModelView<T>& m, const World<T>& d, int r, T*
 }
 
 // PCG32 with MuJoCo's stream (inc = 1), mj_solPGS's shuffle generator: advance, and the
-// XSH-RR output of the state before the advance (solver._pcg32_next, _pcg32_output).
+// XSH-RR output of the state before the advance (pgs._pgs_pcg32_next, _pgs_pcg32_output).
 PWS_HD inline uint64_t pgs_pcg32_next(uint64_t state) { return state * 6364136223846793005ULL + 1ULL; }
 
 PWS_HD inline uint32_t pgs_pcg32_output(uint64_t old) {

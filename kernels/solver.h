@@ -65,7 +65,7 @@ PWS_HD inline void row_cost(int type, T x, T dd, T r, T floss, T* cost, T* force
   *curv = T(0);
 }
 
-// mj_constraintUpdate at jar + alpha * jv (solver._update): returns cost, d cost / d alpha and
+// mj_constraintUpdate at jar + alpha * jv (solver._constraint_update): returns cost, d cost / d alpha and
 // d2 cost / d alpha2 in out[0..2]. With write (alpha must be 0), stores forces, states and the
 // elliptic cone Hessian blocks, and reads jar only. jar_at (when given) replaces efc_jar.
 template <typename T>
@@ -214,7 +214,7 @@ PWS_HD inline void mul_m(int nv, const T* qM, const T* vec, T* res) {
   for (int i = 0; i < nv; ++i) res[i] = dot_n(qM + i * nv, vec, nv);
 }
 
-// solver._eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.
+// solver._solver_eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.
 template <typename T>
 PWS_HD inline T solver_eval(const ModelView<T>& m, const World<T>& d, int nefc) {
   const int nv = m.nv, ld = m.nv_pad;

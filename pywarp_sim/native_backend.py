@@ -14,7 +14,7 @@ shape, contiguity, device).
   or synchronisation; capturable in a CUDA graph).
 
 Geom pairs that need the GJK/EPA collider (collision_convex) run its port in
-kernels/collision_convex.h (float64, EPA scratch on each thread's stack: opt.ccd_iterations is
+kernels/collision_convex.h + collision_gjk.h (float64, EPA scratch on each thread's stack: opt.ccd_iterations is
 capped by the compiled `ccd_max_iterations`).
 
 Not supported (a RuntimeError at Simulator creation says which): models without a collision
@@ -267,7 +267,7 @@ def _check_supported(sim) -> None:
       f"backend='native' keeps the GJK/EPA scratch of a convex geom pair on each thread's stack, sized "
       f"for opt.ccd_iterations <= {cap}; this model has ccd_iterations = "
       f"{int(m.mj_model.opt.ccd_iterations)} and {pairs.nconvex} convex pair(s). Lower ccd_iterations, "
-      f"raise kCcdMaxIterations in kernels/collision_convex.h and rebuild, or use backend='warp'")
+      f"raise kCcdMaxIterations in kernels/collision_gjk.h and rebuild, or use backend='warp'")
 
 
 def _scalar_info(arr, name):

@@ -43,32 +43,8 @@ import torch
 from . import cli
 from .cli import check_device, check_file, float_triple, positive_int
 from .cli import dumps as json_dumps
-from .train import PolicyCheckpointError
-
-
-class RenderError(RuntimeError):
-  """Offscreen rendering is unavailable (no OpenGL context) or the video cannot be written."""
-
-
-def load_train_config(checkpoint: str) -> dict:
-  from .train import CONFIG_FILE
-  path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), CONFIG_FILE)
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
-
-
-def load_policy(checkpoint: str, env, runner_cfg: dict | None = None):
-  """The deterministic (mean) policy of an rsl-rl checkpoint, for `env`'s observations.
-  The file is read weights-only (train.load_policy_checkpoint): one holding pickled Python
-  objects raises train.PolicyCheckpointError and nothing in it is executed."""
-  from . import train
-  state = train.load_policy_checkpoint(checkpoint, env.device)
-  cfg = runner_cfg or load_train_config(checkpoint).get("runner") or train.runner_cfg()
-  runner = train.make_runner(env, cfg, log_dir=None, device=env.device)
-  train.restore_runner(runner, state, load_cfg={"actor": True}, source=f"policy checkpoint {checkpoint}")
-  return runner.get_inference_policy(env.device)
+from .train import PolicyCheckpointError, load_policy, load_train_config
+from .view import RenderError, make_renderer, render_worlds
 
 
 @torch.no_grad()
@@ -114,45 +90,6 @@ def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1, advan
     stats["command_error"] = float(torch.stack(err).nanmean())
   stats["falls"] = int(falls)
   return stats
-
-
-def make_renderer(mj_model, width: int, height: int):
-  """mujoco.Renderer, or RenderError explaining how to get an OpenGL context."""
-  import mujoco
-  backend = os.environ.get("MUJOCO_GL", "") or "glfw (default)"
-  try:
-    return mujoco.Renderer(mj_model, height=height, width=width)
-  except ValueError:
-    raise  # framebuffer size: MuJoCo's message says what to change
-  except Exception as e:  # FatalError, ImportError, AttributeError from PyOpenGL, GLFW errors
-    raise RenderError(
-      f"could not create an OpenGL context for offscreen rendering (MUJOCO_GL={backend}): "
-      f"{type(e).__name__}: {e}. On a headless machine use MUJOCO_GL=egl (needs libEGL, e.g. "
-      f"apt-get install libegl1) or MUJOCO_GL=osmesa (software, apt-get install libosmesa6); "
-      f"with a display use MUJOCO_GL=glfw. Or pass --video '' to roll out without rendering."
-    ) from e
-
-
-def render_frames(mj_model, qpos: np.ndarray, width: int = 640, height: int = 480) -> list:
-  """RGB frames (height, width, 3) uint8 of the states `qpos` (T, nq), camera tracking the
-  root body."""
-  import mujoco
-  renderer = make_renderer(mj_model, width, height)
-  data = mujoco.MjData(mj_model)
-  cam = mujoco.MjvCamera()
-  cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
-  cam.trackbodyid = 1
-  cam.distance, cam.elevation, cam.azimuth = 4.0, -15.0, 135.0
-  frames = []
-  try:
-    for q in qpos:
-      data.qpos[:] = q
-      mujoco.mj_forward(mj_model, data)
-      renderer.update_scene(data, camera=cam)
-      frames.append(renderer.render().copy())
-  finally:
-    renderer.close()
-  return frames
 
 
 def write_video(frames: list, path: str, fps: float):
@@ -230,7 +167,6 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
   with cli.progress("rollout", steps, quiet=quiet, unit="env steps") as advance:
     stats = rollout(env, policy, steps, show=show, advance=advance)
   if video:
-    from .view import render_worlds
     nshow = stats["qpos_shown"].shape[1]
     captions = [f"{task}  step {t + 1}  t {(t + 1) * env.dt:.2f} s  worlds 0-{nshow - 1} of "
                 f"{num_envs}  mean reward {r:.3f}" for t, r in enumerate(stats["step_reward"])]

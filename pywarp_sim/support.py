@@ -1,7 +1,9 @@
 """Helpers shared by pipeline stages (MuJoCo's engine_support and engine_util_sparse):
 apply_ft (mj_applyFT), solve_tree / solve_tree_row (mj_solveLD on the tree-sparse factor), and
 the constraint rows' impedance and row writer (impedance, impedance_kb, add_row,
-point_jac_row, clear_rows), which equality.py and constraint.py both write rows with."""
+point_jac_row, clear_rows), which equality.py and constraint.py both write rows with.
+Twin of kernels/support.h (apply_ft, solve_tree; the row helpers' C++ twins are in
+kernels/constraint.h, the only native stage that writes rows)."""
 
 import warp as wp
 

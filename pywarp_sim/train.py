@@ -557,6 +557,26 @@ def parse_args(argv=None) -> argparse.Namespace:
   return a
 
 
+def load_train_config(checkpoint: str) -> dict:
+  path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), CONFIG_FILE)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def load_policy(checkpoint: str, env, runner: dict | None = None):
+  """The deterministic (mean) policy of an rsl-rl checkpoint, for `env`'s observations.
+  runner: the runner config (default: the one saved next to the checkpoint, else runner_cfg()).
+  The file is read weights-only (load_policy_checkpoint): one holding pickled Python
+  objects raises PolicyCheckpointError and nothing in it is executed."""
+  state = load_policy_checkpoint(checkpoint, env.device)
+  cfg = runner or load_train_config(checkpoint).get("runner") or runner_cfg()
+  policy_runner = make_runner(env, cfg, log_dir=None, device=env.device)
+  restore_runner(policy_runner, state, load_cfg={"actor": True}, source=f"policy checkpoint {checkpoint}")
+  return policy_runner.get_inference_policy(env.device)
+
+
 def main(argv=None):
   a = parse_args(argv)
   try:

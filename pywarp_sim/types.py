@@ -1,4 +1,5 @@
 """Model and Data: the flat arrays every pipeline stage reads and writes.
+Twin of kernels/types.h (the native layout, checked against the fields declared here).
 
 `Model` is shared by all worlds; a few physical parameters are *banks*: a
 leading axis of size `nbank` (1 by default, up to nworld) read in kernels as

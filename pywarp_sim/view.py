@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -29,6 +30,27 @@ import numpy as np
 
 from .cli import check_device, check_file, positive_float, positive_int
 from .mjdata import world_to_mjdata
+
+
+class RenderError(RuntimeError):
+  """Offscreen rendering is unavailable (no OpenGL context) or the video cannot be written."""
+
+
+def make_renderer(mj_model, width: int, height: int):
+  """mujoco.Renderer, or RenderError explaining how to get an OpenGL context."""
+  import mujoco
+  backend = os.environ.get("MUJOCO_GL", "") or "glfw (default)"
+  try:
+    return mujoco.Renderer(mj_model, height=height, width=width)
+  except ValueError:
+    raise  # framebuffer size: MuJoCo's message says what to change
+  except Exception as e:  # FatalError, ImportError, AttributeError from PyOpenGL, GLFW errors
+    raise RenderError(
+      f"could not create an OpenGL context for offscreen rendering (MUJOCO_GL={backend}): "
+      f"{type(e).__name__}: {e}. On a headless machine use MUJOCO_GL=egl (needs libEGL, e.g. "
+      f"apt-get install libegl1) or MUJOCO_GL=osmesa (software, apt-get install libosmesa6); "
+      f"with a display use MUJOCO_GL=glfw. Or pass --video '' to roll out without rendering."
+    ) from e
 
 
 def grid_offsets(count: int, spacing: float) -> np.ndarray:
@@ -106,7 +128,6 @@ def render_worlds(mj_model: mujoco.MjModel, qpos: np.ndarray, width: int = 640, 
   qpos: (T, W, nq) positions of W worlds over T frames (or (T, nq): one world). The camera
   follows the mean root position of the shown worlds, its distance growing with the grid.
   captions: one overlay line per frame (None: no overlay)."""
-  from .play import make_renderer
   qpos = np.asarray(qpos, dtype=np.float64)
   if qpos.ndim == 2:
     qpos = qpos[:, None, :]
@@ -251,7 +272,7 @@ def main(argv=None):
     check_file(p, a.checkpoint, "--checkpoint")
   check_device(p, a.device)
   from . import envs
-  from .play import load_policy, load_train_config
+  from .train import load_policy, load_train_config
   saved = load_train_config(a.checkpoint) if a.checkpoint else {}
   task = a.task or saved.get("task") or "humanoid-walk"
   env = envs.make(task, a.num_envs, a.device, **dict(saved.get("env") or {}))
