@@ -287,7 +287,35 @@ py::dict kernel_constants() {
     {"Health.SOLVER_NOT_CONVERGED", pws::kHealthSolverNotConverged},
     {"Health.VELOCITY_BOUND", pws::kHealthVelocityBound}, {"Health.PARKED", pws::kHealthParked},
     {"COUNTERS.auto_resets", pws::kCounterAutoReset}, {"COUNTERS.parked", pws::kCounterParked},
+    // sensors (kernels/sensor.h)
+    {"SensorType.TOUCH", pws::kSensTouch}, {"SensorType.ACCELEROMETER", pws::kSensAccelerometer},
+    {"SensorType.VELOCIMETER", pws::kSensVelocimeter}, {"SensorType.GYRO", pws::kSensGyro},
+    {"SensorType.FORCE", pws::kSensForce}, {"SensorType.TORQUE", pws::kSensTorque},
+    {"SensorType.MAGNETOMETER", pws::kSensMagnetometer}, {"SensorType.JOINTPOS", pws::kSensJointPos},
+    {"SensorType.JOINTVEL", pws::kSensJointVel}, {"SensorType.TENDONPOS", pws::kSensTendonPos},
+    {"SensorType.TENDONVEL", pws::kSensTendonVel}, {"SensorType.ACTUATORPOS", pws::kSensActuatorPos},
+    {"SensorType.ACTUATORVEL", pws::kSensActuatorVel}, {"SensorType.ACTUATORFRC", pws::kSensActuatorFrc},
+    {"SensorType.JOINTACTFRC", pws::kSensJointActFrc}, {"SensorType.TENDONACTFRC", pws::kSensTendonActFrc},
+    {"SensorType.BALLQUAT", pws::kSensBallQuat}, {"SensorType.BALLANGVEL", pws::kSensBallAngVel},
+    {"SensorType.JOINTLIMITPOS", pws::kSensJointLimitPos}, {"SensorType.JOINTLIMITVEL", pws::kSensJointLimitVel},
+    {"SensorType.JOINTLIMITFRC", pws::kSensJointLimitFrc}, {"SensorType.TENDONLIMITPOS", pws::kSensTendonLimitPos},
+    {"SensorType.TENDONLIMITVEL", pws::kSensTendonLimitVel}, {"SensorType.TENDONLIMITFRC", pws::kSensTendonLimitFrc},
+    {"SensorType.FRAMEPOS", pws::kSensFramePos}, {"SensorType.FRAMEQUAT", pws::kSensFrameQuat},
+    {"SensorType.FRAMEXAXIS", pws::kSensFrameXAxis}, {"SensorType.FRAMEYAXIS", pws::kSensFrameYAxis},
+    {"SensorType.FRAMEZAXIS", pws::kSensFrameZAxis}, {"SensorType.FRAMELINVEL", pws::kSensFrameLinVel},
+    {"SensorType.FRAMEANGVEL", pws::kSensFrameAngVel}, {"SensorType.FRAMELINACC", pws::kSensFrameLinAcc},
+    {"SensorType.FRAMEANGACC", pws::kSensFrameAngAcc}, {"SensorType.SUBTREECOM", pws::kSensSubtreeCom},
+    {"SensorType.SUBTREELINVEL", pws::kSensSubtreeLinVel}, {"SensorType.SUBTREEANGMOM", pws::kSensSubtreeAngMom},
+    {"SensorType.CLOCK", pws::kSensClock},
+    {"Stage.POS", pws::kStagePos}, {"Stage.VEL", pws::kStageVel}, {"Stage.ACC", pws::kStageAcc},
+    {"DataType.REAL", pws::kDataReal}, {"DataType.POSITIVE", pws::kDataPositive},
+    {"ObjType.BODY", pws::kObjBody}, {"ObjType.XBODY", pws::kObjXBody}, {"ObjType.GEOM", pws::kObjGeom},
+    {"ObjType.SITE", pws::kObjSite},
   };
+  // a touch sensor's zone is its site's geom type (the collider's codes, checked above)
+  static_assert(pws::kZoneSphere == pws::ccd::kSphere && pws::kZoneCapsule == pws::ccd::kCapsule &&
+                pws::kZoneEllipsoid == pws::ccd::kEllipsoid && pws::kZoneCylinder == pws::ccd::kCylinder &&
+                pws::kZoneBox == pws::ccd::kBox, "kernels/sensor.h zone codes must be mjtGeom's");
   for (const auto& p : pairs) c[p.first] = p.second;
   return c;
 }

@@ -80,7 +80,7 @@ def test_kernel_constants_equal_the_python_enums():
     else:
       ours = int(getattr(types, enum_name)[member])
       assert ours == value, f"{name}: kernels {value}, types.py {ours}"
-  for enum_name in ("Health", "Collider"):  # every member has a kernel twin
+  for enum_name in ("Health", "Collider", "SensorType", "ObjType"):  # every member has a kernel twin
     for member in getattr(types, enum_name):
       assert f"{enum_name}.{member.name}" in constants, f"{enum_name}.{member.name} missing in the kernels"
 
