@@ -26,10 +26,54 @@ PWS_HD inline void mesh_obj(ConvexObj& o, const ModelView<T>& m, int g) {
   o.mesh_graph = m.mesh_graph;
 }
 
+// collision_convex._poly_quad: polygonQuad (collision_multicontact.h) over a hull polygon's
+// vertices in the polygon's order from position `start`, read through `pt(k)` (the k-th
+// vertex's world position); res: positions in that order of the four spanning the largest area.
+template <typename P>
+PWS_HD inline void poly_quad(const P& pt, int n, int res[4]) {
+  auto area = [&](int a, int b, int c, int d) {
+    return 0.5 * length(cross(pt(a % n) - pt(c % n), pt(b % n) - pt(d % n)));
+  };
+  int a = 0, b = 1, c = 2, d = 3;
+  res[0] = 0, res[1] = 1, res[2] = 2, res[3] = 3;
+  double m = area(a, b, c, d);
+  while (a < n) {
+    for (;;) {
+      double m_next = area(a, b, c, d + 1);
+      if (m_next <= m) break;
+      m = m_next;
+      d = (d + 1) % n;
+      res[0] = a, res[1] = b % n, res[2] = c % n, res[3] = d;
+      for (;;) {
+        m_next = area(a, b, c + 1, d);
+        if (m_next <= m) break;
+        m = m_next;
+        c = (c + 1) % n;
+        res[0] = a, res[1] = b % n, res[2] = c, res[3] = d;
+      }
+      for (;;) {
+        m_next = area(a, b + 1, c, d);
+        if (m_next <= m) break;
+        m = m_next;
+        b = (b + 1) % n;
+        res[0] = a, res[1] = b, res[2] = c % n, res[3] = d;
+      }
+    }
+    if (b == a) {
+      b = (b + 1) % n;
+      if (c == b) {
+        c = (c + 1) % n;
+        if (d == c) d = (d + 1) % n;
+      }
+    }
+    ++a;
+  }
+}
+
 // collision_convex.plane_mesh: mjc_PlaneConvex for a mesh as MuJoCo 4 computes it (see there):
-// the support vertex towards the plane and the vertices within margin of the hull polygon
-// through it that faces the plane most, in the polygon's order from the support vertex; over
-// four: a, the farthest b, the farthest c from ab, the farthest d from ac and bc.
+// the support vertex towards the plane and the hull polygon through it that faces the plane
+// most, its vertices in the polygon's order from the support vertex; over four vertices, the
+// four polygonQuad picks; the contacts are those within margin.
 template <typename T>
 PWS_HD inline int plane_mesh(double dist[4], V3 pos[4], V3 normal[4], double margin, const V3& p1,
                              const M33& mat1, const ConvexObj& o, const ModelView<T>& m, int g2) {
@@ -61,42 +105,20 @@ PWS_HD inline int plane_mesh(double dist[4], V3 pos[4], V3 normal[4], double mar
   }
   const int* pv = m.mesh_polyvert + m.mesh_polyvertadr[poly];
   int nv = m.mesh_polyvertnum[poly];
-  int start = 0, npen = 0;
-  for (int k = 0; k < nv; ++k) {
+  int start = 0;
+  for (int k = 0; k < nv; ++k)
     if (pv[k] == ia) start = k;
-    if (depth(pv[k]) <= margin) ++npen;
-  }
-  int keep[4] = {ia, -1, -1, -1};
-  if (npen > 4) {
-    V3 nl = local * -1.0;
-    V3 a = mesh_vertex(o, ia);
-    for (int step = 0; step < 3; ++step) {
-      V3 bb = step > 0 ? mesh_vertex(o, keep[1]) : zero();
-      V3 cc = step > 1 ? mesh_vertex(o, keep[2]) : zero();
-      V3 ab = cross(nl, a - bb), ac = cross(nl, a - cc), bc = cross(nl, bb - cc);
-      double bestv = -1.0;
-      for (int k = 0; k < nv; ++k) {
-        int v = pv[k];
-        if (depth(v) > margin) continue;
-        V3 x = mesh_vertex(o, v);
-        double score = step == 0   ? dot(a - x, a - x)
-                       : step == 1 ? fabs(dot(a - x, ab))
-                                   : fabs(dot(a - x, ac)) + fabs(dot(bb - x, bc));
-        if (score > bestv) {
-          bestv = score;
-          keep[step + 1] = v;
-        }
-      }
-    }
-  }
+  auto pt = [&](int k) { return world(pv[(start + k) % nv]); };
+  int keep[4] = {0, 1, 2, 3};
+  if (nv > 4) poly_quad(pt, nv, keep);
   int n = 0;
   for (int j = 0; j < nv && n < 4; ++j) {
-    int v = pv[(start + j) % nv];
-    double dv = depth(v);
+    if (nv > 4 && j != keep[0] && j != keep[1] && j != keep[2] && j != keep[3]) continue;
+    V3 x = pt(j);
+    double dv = dot(nrm, x - p1);
     if (dv > margin) continue;
-    if (npen > 4 && v != keep[0] && v != keep[1] && v != keep[2] && v != keep[3]) continue;
     dist[n] = dv;
-    pos[n] = world(v) - nrm * (0.5 * dv);
+    pos[n] = x - nrm * (0.5 * dv);
     normal[n] = nrm;
     ++n;
   }

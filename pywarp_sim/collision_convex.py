@@ -90,20 +90,82 @@ def _mesh_obj(o: ConvexObj, mt: MeshTables, g: int) -> ConvexObj:
 
 
 @wp.func
+def _poly_point(o: ConvexObj, mt: MeshTables, adr: int, nv: int, start: int, k: int) -> wp.vec3d:
+  """World position of the k-th vertex of a hull polygon, counted from vertex `start`."""
+  return o.mat @ wp.vec3d(mt.vert[o.vertadr + mt.polyvert[adr + (start + k) % nv]]) + o.pos
+
+
+@wp.func
+def _poly_quad_area(o: ConvexObj, mt: MeshTables, adr: int, nv: int, start: int, a: int, b: int,
+                    c: int, d: int) -> wp.float64:
+  return wp.float64(0.5) * wp.length(wp.cross(
+    _poly_point(o, mt, adr, nv, start, a % nv) - _poly_point(o, mt, adr, nv, start, c % nv),
+    _poly_point(o, mt, adr, nv, start, b % nv) - _poly_point(o, mt, adr, nv, start, d % nv)))
+
+
+@wp.func
+def _poly_quad(o: ConvexObj, mt: MeshTables, adr: int, nv: int, start: int) -> wp.vec4i:
+  """polygonQuad (collision_multicontact) over a hull polygon's vertices in the polygon's
+  order from vertex `start`: the four spanning the largest area, as positions in that order."""
+  a = int(0)
+  b = int(1)
+  c = int(2)
+  d = int(3)
+  res = wp.vec4i(0, 1, 2, 3)
+  m = _poly_quad_area(o, mt, adr, nv, start, a, b, c, d)
+  while a < nv:
+    grow = bool(True)
+    while grow:
+      m_next = _poly_quad_area(o, mt, adr, nv, start, a, b, c, d + 1)
+      if m_next <= m:
+        grow = False
+      else:
+        m = m_next
+        d = (d + 1) % nv
+        res = wp.vec4i(a, b % nv, c % nv, d)
+        growc = bool(True)
+        while growc:
+          m_next = _poly_quad_area(o, mt, adr, nv, start, a, b, c + 1, d)
+          if m_next <= m:
+            growc = False
+          else:
+            m = m_next
+            c = (c + 1) % nv
+            res = wp.vec4i(a, b % nv, c, d)
+        growb = bool(True)
+        while growb:
+          m_next = _poly_quad_area(o, mt, adr, nv, start, a, b + 1, c, d)
+          if m_next <= m:
+            growb = False
+          else:
+            m = m_next
+            b = (b + 1) % nv
+            res = wp.vec4i(a, b, c % nv, d)
+    if b == a:
+      b = (b + 1) % nv
+      if c == b:
+        c = (c + 1) % nv
+        if d == c:
+          d = (d + 1) % nv
+    a += 1
+  return res
+
+
+@wp.func
 def plane_mesh(out: prim.SlotBuffer, worldid: int, slot: int, margin32: float, pos1: wp.vec3,
                mat1: wp.mat33, o: ConvexObj, mt: MeshTables, g2: int) -> int:
   """mjc_PlaneConvex for a mesh (MuJoCo 4): the hull's support vertex towards the plane, and
   the vertices within margin of the hull polygon through it that faces the plane most.
 
   MuJoCo 4.0 (the oracle) differs from the published source (3.x: the support vertex and up
-  to two graph neighbours); found by probing it: the contacts are the vertices within margin
-  of the support vertex's polygon (of those meeting at the vertex, the one whose normal is
-  closest to the plane's inward normal), in the polygon's order starting at the support
-  vertex, each with its own depth. A polygon with more than four such vertices (coplanar
-  faces merged by MuJoCo's compiler) keeps four: the support vertex a, the farthest from a,
-  the farthest from that diagonal, and the farthest from the triangle's other edges; MuJoCo
-  keeps the same count but on ~5% of tilted polygons of over four vertices it keeps fewer
-  or other vertices.
+  to two graph neighbours); found by probing it: the polygon is the one meeting at the
+  support vertex whose normal is closest to the plane's inward normal; its vertices are taken
+  in the polygon's order starting at the support vertex; a polygon of more than four vertices
+  (coplanar faces merged by MuJoCo's compiler, a flat foot sole) is first reduced to the four
+  that polygonQuad picks (the largest quadrilateral, its greedy search from the support
+  vertex), whether or not they are within margin; the contacts are those of the (at most
+  four) vertices within margin, each with its own depth. Matched on 2,400 tilted prisms of
+  5- to 20-gon caps and Fourier N1's 38-vertex foot soles (vertices and order).
   """
   normal = wp.vec3d(wp.float64(mat1[0, 2]), wp.float64(mat1[1, 2]), wp.float64(mat1[2, 2]))
   p1 = wp.vec3d(pos1)
@@ -131,50 +193,18 @@ def plane_mesh(out: prim.SlotBuffer, worldid: int, slot: int, margin32: float, p
   adr = mt.polyvertadr[poly]
   nv = mt.polyvertnum[poly]
   start = int(0)
-  npen = int(0)
   for k in range(nv):
-    v = mt.polyvert[adr + k]
-    if v == ia:
+    if mt.polyvert[adr + k] == ia:
       start = k
-    if wp.dot(normal, o.mat @ wp.vec3d(mt.vert[va + v]) + o.pos - p1) <= margin:
-      npen += 1
-  # more than four: keep a, the farthest b, the farthest c from ab, the farthest d from ac, bc
-  keep = wp.vec4i(ia, -1, -1, -1)
-  if npen > 4:
-    nl = -local
-    a = wp.vec3d(mt.vert[va + ia])
-    for step in range(3):
-      bb = wp.vec3d(0.0)
-      cc = wp.vec3d(0.0)
-      if step > 0:
-        bb = wp.vec3d(mt.vert[va + keep[1]])
-      if step > 1:
-        cc = wp.vec3d(mt.vert[va + keep[2]])
-      ab = wp.cross(nl, a - bb)
-      ac = wp.cross(nl, a - cc)
-      bc = wp.cross(nl, bb - cc)
-      bestv = wp.float64(-1.0)
-      for k in range(nv):
-        v = mt.polyvert[adr + k]
-        x = wp.vec3d(mt.vert[va + v])
-        if wp.dot(normal, o.mat @ x + o.pos - p1) <= margin:
-          score = wp.float64(0.0)
-          if step == 0:
-            score = wp.dot(a - x, a - x)
-          elif step == 1:
-            score = wp.abs(wp.dot(a - x, ab))
-          else:
-            score = wp.abs(wp.dot(a - x, ac)) + wp.abs(wp.dot(bb - x, bc))
-          if score > bestv:
-            bestv = score
-            keep[step + 1] = v
+  keep = wp.vec4i(0, 1, 2, 3)
+  if nv > 4:
+    keep = _poly_quad(o, mt, adr, nv, start)
   n = int(0)
   for j in range(nv):
-    v = mt.polyvert[adr + (start + j) % nv]
-    pnt = o.mat @ wp.vec3d(mt.vert[va + v]) + o.pos
-    dist = wp.dot(normal, pnt - p1)
-    if dist <= margin and n < 4:
-      if npen <= 4 or v == keep[0] or v == keep[1] or v == keep[2] or v == keep[3]:
+    if nv <= 4 or j == keep[0] or j == keep[1] or j == keep[2] or j == keep[3]:
+      pnt = _poly_point(o, mt, adr, nv, start, j)
+      dist = wp.dot(normal, pnt - p1)
+      if dist <= margin and n < 4:
         _write(out, worldid, slot + n, dist, pnt - normal * (wp.float64(0.5) * dist), normal)
         n += 1
   return n

@@ -1,6 +1,7 @@
 """Mesh collision vs MuJoCo C: a mesh collides through its convex hull (collision_convex,
 collision_gjk). Plane-mesh contact sets (count, dist, pos, frame, in MuJoCo's order) on random poses of
-small inline meshes (a box-like hull, a tetrahedron, an irregular hull of random points);
+small inline meshes (a box-like hull, a tetrahedron, an irregular hull of random points, a
+prism with 12-gon caps);
 sphere-, ellipsoid- (and, multiCCD disabled, capsule-, cylinder-, box- and mesh-) mesh
 through GJK/EPA, held to the convex pairs' bounds; a mesh box tumbling onto
 the floor (contacts, rows and qacc at every step) and a stack of mesh boxes resting on it; all on
@@ -32,6 +33,9 @@ MESHES = {
   "box": [(x, y, z) for x in (-.1, .1) for y in (-.05, .05) for z in (-.03, .03)],
   "tetra": [(0, 0, 0), (.1, 0, 0), (0, .1, 0), (0, 0, .1)],
   "irregular": (_RNG.normal(size=(80, 3)) * [.1, .06, .04]).tolist(),
+  # 12-gon caps: polygons of more than four vertices (a flat foot sole's merged faces)
+  "prism": [(.08 * np.cos(a), .06 * np.sin(a), z) for z in (-.03, .03)
+            for a in np.arange(12) * np.pi / 6 + 0.1],
 }
 
 
@@ -153,11 +157,13 @@ def test_convex_mesh_contacts(backend, geom, mesh, margin):
       con = mjd.contact[0]
       err = (abs(dist[w, 0] - con.dist), np.abs(pos[w, 0] - con.pos).max(),
              np.abs(np.asarray(frame[w, 0]).reshape(9)[:3] - con.frame[:3]).max())
+      # the core (centre, segment) at least margin + 1 mm outside the hull: GJK's distance
       core_apart = geom in ("sphere", "capsule") and (
-        con.dist > -float(mjm.geom_size[0, 0]) - margin + 1e-4)
+        con.dist > -float(mjm.geom_size[0, 0]) + margin + 1e-3)
       (shallow if core_apart else deep).append(err)
   assert len(shallow) + len(deep) >= NWORLD // 2, "poses must make contacts"
-  if shallow:
+  if geom in ("sphere", "capsule"):
+    assert len(shallow) >= 4, "poses must exercise GJK's distance path"
     shallow = np.array(shallow)
     assert shallow[:, 0].max() < GJK_DIST_TOL and shallow[:, 2].max() < GJK_FRAME_TOL, shallow.max(0)
   if len(deep):
