@@ -585,6 +585,32 @@ def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None) -> int
   return total(DATA_FIELDS)
 
 
+def initial_value(m: Model, f: Field, shape: tuple) -> np.ndarray:
+  """The initial host value of Data field `f` allocated with `shape` (resolved): a numpy array
+  of that shape with the element's axes (a vec4 field (nworld, nbody) is (nworld, nbody, 4)),
+  every row as `f.init` says: "zero", "identity" (vec4: unit quaternion (1, 0, 0, 0); mat33),
+  or a Model.host table, zero-padded to the row. make_data allocates and Simulator.reset
+  writes with it."""
+  host = wp.zeros(shape, dtype=f.dtype, device="cpu").numpy()
+  if f.init == "zero":
+    return host
+  if f.init == "identity" and f.dtype == wp.vec4:
+    host[..., 0] = 1  # unit quaternion (w, x, y, z)
+  elif f.init == "identity" and f.dtype == wp.mat33:
+    host[...] = np.eye(3, dtype=host.dtype)
+  elif f.init in m.host:
+    row = np.asarray(m.host[f.init]).reshape(-1)
+    rows = host.reshape(shape[0], -1)
+    if row.size > rows.shape[1]:
+      raise ValueError(f"Data field '{f.name}': Model table '{f.init}' has {row.size} values, the "
+                       f"row holds {rows.shape[1]}")
+    rows[:, :row.size] = row
+  else:
+    raise ValueError(f"Data field '{f.name}': unknown init '{f.init}' for dtype {f.dtype}; use "
+                     f"'zero', 'identity' (vec4, mat33) or a Model.host table name")
+  return host
+
+
 def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None) -> Data:
   """Allocates Data for nworld worlds and fills the state with the model defaults
   (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData.
@@ -610,22 +636,7 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
     shape = tuple(resolve(e, workspace_sizes if f.role == Role.WORKSPACE else sizes) for e in f.shape)
     if f.init == "zero":
       return wp.zeros(shape, dtype=f.dtype, device=device)
-    host = wp.zeros(shape, dtype=f.dtype, device="cpu").numpy()  # with the element's axes
-    if f.init == "identity" and f.dtype == wp.vec4:
-      host[..., 0] = 1  # unit quaternion (w, x, y, z)
-    elif f.init == "identity" and f.dtype == wp.mat33:
-      host[...] = np.eye(3, dtype=host.dtype)
-    elif f.init in m.host:
-      row = np.asarray(m.host[f.init]).reshape(-1)
-      rows = host.reshape(shape[0], -1)
-      if row.size > rows.shape[1]:
-        raise ValueError(f"Data field '{f.name}': Model table '{f.init}' has {row.size} values, the "
-                         f"row holds {rows.shape[1]}")
-      rows[:, :row.size] = row
-    else:
-      raise ValueError(f"Data field '{f.name}': unknown init '{f.init}' for dtype {f.dtype}; use "
-                       f"'zero', 'identity' (vec4, mat33) or a Model.host table name")
-    return wp.array(host, dtype=f.dtype, device=device)
+    return wp.array(initial_value(m, f, shape), dtype=f.dtype, device=device)
 
   def container(cls, fields, outer: dict):
     values = {}

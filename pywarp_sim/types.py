@@ -790,3 +790,26 @@ class Data:
 DATA_FIELDS = fields_of(Data)
 CONTACT_FIELDS = fields_of(Contacts)
 EFC_FIELDS = fields_of(ConstraintData)
+
+# What a reset of a world writes besides its state (every Role.STATE field, set to its `init`):
+# fields zeroed because the next step reads them before writing them, or because a reset world
+# must not report the old state's results (as mj_resetData clears them). Paths into Data;
+# "efc.efc_jv" / "efc.efc_jar" only where the solver scratch is per world.
+RESET_CLEARS = (
+  "qacc", "act_dot",               # derived: shown until the next forward / step
+  "contact.ncon", "contact.overflow", "efc.nefc",  # the old state's contacts and rows are dropped
+  "efc.efc_jv", "efc.efc_jar",     # solver scratch: its first cost evaluation reads them (times 0)
+)
+
+
+def reset_fields() -> tuple:
+  """(path, Field) of everything a reset writes, in declaration order: the Role.STATE fields of
+  Data (to their `init`), then RESET_CLEARS (to zero)."""
+  by_path = {f.name: f for f in DATA_FIELDS}
+  by_path.update({f"contact.{f.name}": f for f in CONTACT_FIELDS})
+  by_path.update({f"efc.{f.name}": f for f in EFC_FIELDS})
+  state = tuple((f.name, f) for f in DATA_FIELDS if f.role == Role.STATE)
+  unknown = [p for p in RESET_CLEARS if p not in by_path]
+  if unknown:
+    raise AssertionError(f"types.RESET_CLEARS names no Data field: {unknown}")
+  return state + tuple((p, dataclasses.replace(by_path[p], init="zero")) for p in RESET_CLEARS)

@@ -7,7 +7,7 @@ import torch
 import warp as wp
 
 import pywarp_sim as pws
-from pywarp_sim import native
+from pywarp_sim import io, native
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,39 @@ def test_reset_sets_every_state_field_like_mj_resetData(name):
     want = np.asarray(getattr(mjd, k), dtype=ours.dtype).reshape(-1)
     np.testing.assert_array_equal(ours[1, :want.size], want, err_msg=k)
     assert np.all(ours[[0, 2]] == 7), f"{k}: reset wrote into a world it was not asked to reset"
+
+
+@pytest.mark.parametrize("backend", ["warp", "native"])
+def test_reset_writes_exactly_the_schema_reset_set(backend):
+  """Reset derives from types.py: the state fields and types.RESET_CLEARS are written in the
+  reset world only (to their declared init / zero); every other Data array keeps its values."""
+  if backend == "native" and not native.available("cpu"):
+    pytest.skip(native.unavailable_reason("cpu"))
+  from pywarp_sim import types
+  sim = pws.Simulator("humanoid", nworld=3, device="cpu", backend=backend)
+  sim.step(20)  # contacts and constraint rows present
+  written = dict(types.reset_fields())
+  assert set(types.RESET_CLEARS) <= set(written)
+  arrays = {}
+  for group, fields in ((sim.data, types.DATA_FIELDS), (sim.data.contact, types.CONTACT_FIELDS),
+                        (sim.data.efc, types.EFC_FIELDS)):
+    prefix = "" if group is sim.data else ("contact." if group is sim.data.contact else "efc.")
+    for f in fields:
+      a = getattr(group, f.name, None)
+      if isinstance(a, wp.array) and a.shape and a.shape[0] == 3 and not f.alias:
+        arrays[prefix + f.name] = (a.shape, wp.to_torch(a))
+  for _, t in arrays.values():
+    t.fill_(7)
+  sim.reset(torch.tensor([1]), recompute=False)
+  for path, (shape, t) in arrays.items():
+    rows = t.reshape(3, -1)
+    assert torch.all(rows[[0, 2]] == 7), f"{path}: reset wrote into a world it was not asked to reset"
+    if path in written:
+      want = io.initial_value(sim.model, written[path], (1,) + tuple(shape[1:])).reshape(-1)
+      np.testing.assert_array_equal(rows[1].numpy(), want.astype(rows.numpy().dtype), err_msg=path)
+    else:
+      assert torch.all(rows[1] == 7), f"{path}: reset wrote a field outside types.reset_fields()"
+  assert int(sim.health[1]) == 0
 
 
 def test_dir_lists_the_data_arrays(sim):
