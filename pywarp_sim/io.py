@@ -589,8 +589,8 @@ def initial_value(m: Model, f: Field, shape: tuple) -> np.ndarray:
   """The initial host value of Data field `f` allocated with `shape` (resolved): a numpy array
   of that shape with the element's axes (a vec4 field (nworld, nbody) is (nworld, nbody, 4)),
   every row as `f.init` says: "zero", "identity" (vec4: unit quaternion (1, 0, 0, 0); mat33),
-  or a Model.host table, zero-padded to the row. make_data allocates and Simulator.reset
-  writes with it."""
+  or a Model.host table, zero-padded to the row. make_data allocates with it; the reset's
+  rows are checked against it (tests/test_simulator.py)."""
   host = wp.zeros(shape, dtype=f.dtype, device="cpu").numpy()
   if f.init == "zero":
     return host
