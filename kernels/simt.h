@@ -26,8 +26,13 @@
 // 4. Transcendentals: only simt::sincos below (range reduction and polynomials in plain float
 //    operations), never sinf/cosf: CUDA's and glibc's differ in the last bit.
 // 5. Cross-lane values only through the collectives (shfl, ballot, reduce_sum, inclusive_scan),
-//    called by the whole group outside a phase on per-lane registers Reg<T>; reductions and
-//    scans have one fixed order (a butterfly / Hillis-Steele tree), whatever the target.
+//    called by the whole group outside a phase on per-lane registers Reg<T, N> (lane l's copy is
+//    r[l] inside a phase; g.lanes(f) runs register-only arithmetic per lane outside one);
+//    reductions and scans have one fixed order (a butterfly / Hillis-Steele tree) on both
+//    targets. A kernel-wide value (a loop bound) is computed the same way by every lane.
+// FMA rule, stated once: CUDA uses -fmad=false (not __fadd_rn / __fmul_rn in the source, so the
+// kernels keep plain operators and step_math.h's templates); tests/test_simt.py checks the PTX
+// holds add.rn / mul.rn and no fma, and that the CUDA results equal the emulation's bits.
 // 6. Branches may depend on a lane's item; lanes that take different paths are serialised on
 //    the GPU (the instruction proxy counts the longest lane, a lower bound then).
 #pragma once
