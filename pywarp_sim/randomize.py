@@ -11,6 +11,14 @@ Ranges are `(low, high)`, sampled uniformly; `None` turns a term off. Every
 `sample` call draws the same amount of randomness whatever the mask, so a
 run is reproducible from the seed, and no host sync happens.
 
+Sharded runs (`WorldDraws`): every per-world draw (first dimension = world) is a function of
+the seed and the world's global index. A shard of `nworld` worlds at `world_offset` of
+`nworld_total` draws the rows of all `nworld_total` worlds from its generator and keeps its
+own, so R shards of N worlds seeded alike draw exactly what one process with R x N worlds
+draws (torch's CPU and CUDA generators cannot skip ahead to a row, so each shard pays R times
+the draws). Without a shard (`world_offset` 0, `nworld_total` = `nworld`) the draws are the
+plain generator calls of a single process, unchanged.
+
 Physical terms and where they go (bank index = world):
 
 =========================  ===============================================  ==================
@@ -123,8 +131,59 @@ class DomainRandomization:
       raise ValueError("obs_noise_std and action_noise_std must be >= 0")
 
 
+class WorldDraws:
+  """Per-world random draws from `generator` for a shard of `nworld` worlds starting at global
+  world `world_offset` of `nworld_total` (None: nworld, one process; module doc, Sharded runs).
+
+  rand(shape), randn(shape) and randint(low, high, shape) take shapes (nworld, ...) and return
+  rows [world_offset, world_offset + nworld) of the (nworld_total, ...) draw, on `device`; row
+  w depends on the generator's state and the global world w only. Unsharded, any shape is
+  drawn as it is (torch.rand(shape, generator=...)), bit for bit the generator's own call."""
+
+  def __init__(self, generator: torch.Generator, nworld: int, device, world_offset: int = 0,
+               nworld_total: int | None = None, what: str = "world draws"):
+    nworld, world_offset = int(nworld), int(world_offset)
+    nworld_total = nworld if nworld_total is None else int(nworld_total)
+    if world_offset < 0 or world_offset + nworld > nworld_total:
+      raise ValueError(f"{what}: a shard of {nworld} worlds at world_offset={world_offset} does not "
+                       f"fit in num_envs_total={nworld_total} worlds; give 0 <= world_offset and "
+                       f"world_offset + num_envs <= num_envs_total (rank * num_envs and "
+                       f"world_size * num_envs for equal shards)")
+    self.generator, self.device, self.what = generator, device, what
+    self.nworld, self.world_offset, self.nworld_total = nworld, world_offset, nworld_total
+    self.sharded = world_offset != 0 or nworld_total != nworld
+
+  def _full(self, shape) -> tuple:
+    shape = tuple(int(s) for s in shape)
+    if self.sharded and (not shape or shape[0] != self.nworld):
+      raise ValueError(f"{self.what}: a sharded draw is per world, its shape must start with the "
+                       f"shard's {self.nworld} worlds, got {shape}; draw (num_envs, ...) and use "
+                       f"the rows you need")
+    return (self.nworld_total, *shape[1:]) if self.sharded else shape
+
+  def _mine(self, x: torch.Tensor) -> torch.Tensor:
+    return x[self.world_offset:self.world_offset + self.nworld] if self.sharded else x
+
+  def rand(self, shape) -> torch.Tensor:
+    """Uniform draws in [0, 1) of `shape`."""
+    return self._mine(torch.rand(self._full(shape), generator=self.generator, device=self.device))
+
+  def randn(self, shape) -> torch.Tensor:
+    """Standard-normal draws of `shape`."""
+    return self._mine(torch.randn(self._full(shape), generator=self.generator, device=self.device))
+
+  def randint(self, low: int, high: int, shape) -> torch.Tensor:
+    """int64 draws in [low, high) of `shape`."""
+    return self._mine(torch.randint(low, high, self._full(shape), generator=self.generator,
+                                    device=self.device))
+
+
 class Randomizer:
   """Samples a DomainRandomization for the reset worlds of `sim`, on its device.
+
+  `world_offset` / `nworld_total`: the sim's worlds are rows [world_offset, world_offset +
+  nworld) of nworld_total worlds (a shard of a distributed run, WorldDraws); each world's
+  draws are those of that global world in one Randomizer of nworld_total worlds.
 
   Attributes (torch, on the simulator's device, one row per world):
     kp_scale, kd_scale: (nworld, nu) float, 1 when off.
@@ -132,7 +191,8 @@ class Randomizer:
     push_force: (nworld, 3) float, N (world frame), the force of the next push.
   """
 
-  def __init__(self, sim, spec: DomainRandomization | dict | None, seed: int = 0):
+  def __init__(self, sim, spec: DomainRandomization | dict | None, seed: int = 0,
+               world_offset: int = 0, nworld_total: int | None = None):
     spec = DomainRandomization.from_dict(spec) or DomainRandomization()
     spec.validate()
     self.sim, self.spec = sim, spec
@@ -145,6 +205,7 @@ class Randomizer:
         f"pws.Simulator(model, nworld={n}, nbank={n})")
     self.generator = torch.Generator(device=dev)
     self.generator.manual_seed(int(seed))
+    self.draws = WorldDraws(self.generator, n, dev, world_offset, nworld_total, "Randomizer")
     self._banks = {
       "body_mass": wp.to_torch(m.body_mass), "body_inertia": wp.to_torch(m.body_inertia),
       "body_ipos": wp.to_torch(m.body_ipos), "dof_damping": wp.to_torch(m.dof_damping),
@@ -185,8 +246,7 @@ class Randomizer:
 
   # ---- sampling ----------------------------------------------------------------
   def _uniform(self, rng: Range, shape) -> torch.Tensor:
-    u = torch.rand(shape, generator=self.generator, device=self.sim.torch_device)
-    return rng[0] + (rng[1] - rng[0]) * u
+    return rng[0] + (rng[1] - rng[0]) * self.draws.rand(shape)
 
   def _mask(self, worlds) -> torch.Tensor:
     n, dev = self.sim.nworld, self.sim.torch_device
@@ -241,7 +301,7 @@ class Randomizer:
       self.kd_scale.copy_(torch.where(col, self._uniform(s.kd_scale, (n, nu)), self.kd_scale))
     if s.latency_steps is not None:
       lo, hi = int(s.latency_steps[0]), int(s.latency_steps[1])
-      lat = torch.randint(lo, hi + 1, (n,), generator=self.generator, device=self.sim.torch_device)
+      lat = self.draws.randint(lo, hi + 1, (n,))
       self.latency.copy_(torch.where(mask, lat, self.latency))
     if s.push_interval:
       self.resample_push(mask)
@@ -258,13 +318,12 @@ class Randomizer:
   def obs_noise(self, obs: torch.Tensor) -> torch.Tensor:
     if self.spec.obs_noise_std <= 0:
       return obs
-    return obs + self.spec.obs_noise_std * torch.randn(obs.shape, generator=self.generator, device=obs.device)
+    return obs + self.spec.obs_noise_std * self.draws.randn(obs.shape)
 
   def action_noise(self, actions: torch.Tensor) -> torch.Tensor:
     if self.spec.action_noise_std <= 0:
       return actions
-    return actions + self.spec.action_noise_std * torch.randn(
-      actions.shape, generator=self.generator, device=actions.device)
+    return actions + self.spec.action_noise_std * self.draws.randn(actions.shape)
 
   # ---- checkpointing ----------------------------------------------------------
   def state_dict(self) -> dict:

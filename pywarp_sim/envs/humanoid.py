@@ -122,6 +122,8 @@ class HumanoidEnvCfg:
   graph: bool = False                 # CUDA graph per physics step (CUDA only)
   backend: str = "auto"               # Simulator backend (auto: native where it runs, else warp)
   seed: int = 0
+  world_offset: int = 0               # a shard's first global world (TaskCfg.world_offset)
+  num_envs_total: int | None = None   # worlds of all shards (None: num_envs; TaskCfg)
 
 
 
@@ -213,6 +215,8 @@ def humanoid_task_cfg(cfg: HumanoidEnvCfg) -> TaskCfg:
     graph=cfg.graph,
     backend=cfg.backend,
     seed=cfg.seed,
+    world_offset=cfg.world_offset,
+    num_envs_total=cfg.num_envs_total,
   )
 
 

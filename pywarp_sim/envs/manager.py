@@ -191,6 +191,12 @@ class TaskCfg:
   graph: bool = False                 # CUDA graph per physics step (CUDA only)
   backend: str = "auto"               # Simulator backend
   seed: int = 0
+  # a shard of a larger batch (distributed training): this env's worlds are global worlds
+  # [world_offset, world_offset + num_envs) of num_envs_total (None: num_envs); every random
+  # draw of a world (resets, events, commands, the randomiser) is that global world's draw in
+  # one env of num_envs_total worlds with the same seed (randomize.WorldDraws)
+  world_offset: int = 0
+  num_envs_total: int | None = None
 
 
 def configure(cfg: TaskCfg, overrides: dict | None = None) -> TaskCfg:
@@ -341,9 +347,12 @@ class TaskEnv(_VecEnvBase):
       raise ValueError(f"latency_steps {spec.latency_steps} exceeds decimation {cfg.decimation}: "
                        f"a target delay is applied within one env step; lower it, raise decimation "
                        f"or delay the ctrl (actuation_delay='ctrl')")
-    self.randomizer = randomize.Randomizer(self.sim, spec, seed=cfg.seed + 1)
     self.generator = torch.Generator(device=tdev)
     self.generator.manual_seed(int(cfg.seed))
+    self._draws = randomize.WorldDraws(self.generator, self.num_envs, tdev, cfg.world_offset,
+                                       cfg.num_envs_total, "TaskCfg world_offset/num_envs_total")
+    self.randomizer = randomize.Randomizer(self.sim, spec, seed=cfg.seed + 1, world_offset=cfg.world_offset,
+                                           nworld_total=cfg.num_envs_total)
     self.common_step_counter = 0
 
     mjm = self.mj_model
@@ -497,13 +506,18 @@ class TaskEnv(_VecEnvBase):
     return self.uniform(lo, hi, (self.num_envs,))
 
   # ---- random draws (the env's stream) -------------------------------------------------------------
+  # Terms draw per world: shape (num_envs, ...), row i for world i, drawn whatever the mask. In a
+  # shard (TaskCfg.world_offset / num_envs_total) row i is global world world_offset + i's draw
+  # of one env with all num_envs_total worlds (randomize.WorldDraws), so a sharded run
+  # simulates that env's worlds; unsharded it is the generator's plain torch.rand.
   def uniform(self, lo, hi, shape) -> torch.Tensor:
-    """Uniform draws in [lo, hi) of `shape` on the device from the env's generator."""
-    return lo + (hi - lo) * torch.rand(shape, generator=self.generator, device=self._tdev)
+    """Uniform draws in [lo, hi) of `shape` ((num_envs, ...) per world) on the device from the
+    env's generator."""
+    return lo + (hi - lo) * self._draws.rand(shape)
 
   def rand(self, shape) -> torch.Tensor:
-    """Uniform draws in [0, 1) of `shape` from the env's generator."""
-    return torch.rand(shape, generator=self.generator, device=self._tdev)
+    """Uniform draws in [0, 1) of `shape` ((num_envs, ...) per world) from the env's generator."""
+    return self._draws.rand(shape)
 
   # ---- definitions on the current state (also the academy's seams) ------------------------------
   def command(self, name: str) -> torch.Tensor:
