@@ -2,8 +2,10 @@
 
   python -m pywarp_sim.train --task examples.quadruped:QuadrupedWalkCfg --device cpu --num-envs 64
   python -m examples.sensors
+  python -m examples.cleanrl_ppo --task humanoid-stand --num-envs 64
 
 quadruped.py: a robot (quadruped.xml, position actuators) and a task defined outside the
 package, with envs/mdp.py terms and one term of its own. sensors.py: a Simulator stepped from
-Python, its sensors read by name.
+Python, its sensors read by name. cleanrl_ppo.py: a single-file CleanRL-style PPO training
+any task through gymnasium's VectorEnv API (envs.make_gym).
 """
