@@ -2,9 +2,11 @@
 
 Per contact we compare dist, pos and the full frame (normal and tangents, i.e. MuJoCo's
 mju_makeFrame) and the contact parameters with MuJoCo's d.contact after mj_forward.
-Narrowphase tests feed MuJoCo's own geom poses (cast to float32) so that they measure
-the colliders alone; the humanoid tests run our kinematics from qpos. Outputs are filled
-with NaN / -1 before every call, so a kernel that writes nothing fails.
+Narrowphase tests that feed MuJoCo's own geom poses (cast to float32) measure the colliders
+alone; only the Warp collision stage can be called on given poses (the native step computes its
+own kinematics), so they run on Warp. Tests that start from qpos run Simulator.forward on both
+backends (tests/backends.py), which fills the same contact arrays. Outputs are filled with
+NaN / -1 before every call, so a kernel that writes nothing fails.
 """
 
 import itertools
@@ -20,7 +22,9 @@ import pywarp_sim as pws
 from pywarp_sim import collision_driver, forward, models, pairs, smooth
 from pywarp_sim.errors import UnsupportedModelError
 
+import oracle
 from assets import BALL_HUMANOID
+from backends import BACKENDS, simulator
 from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL, CONVEX_EXACT_EXTRA_TOL,
                         EPA_DIST_TYPICAL_TOL, EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL,
                         GJK_DIST_TOL, GJK_FRAME_TOL, SINGLE_SHOT_EDGE_TOL, SINGLE_SHOT_TOL)
@@ -201,6 +205,24 @@ def _run(mjm, qpos, use_mj_poses=True, m=None):
   return m, d, [_our_contacts(d, w) for w in range(n)], refs
 
 
+def _run_forward(mjm, qpos, backend):
+  """Our contacts and MuJoCo's, per world, after a forward of the backend ("warp" or "native")
+  from a batch of qpos (zero qvel and controls): our float32 kinematics, then collision."""
+  n = qpos.shape[0]
+  sim = simulator(mjm, n, backend)
+  zeros = lambda k: np.zeros((n, k))
+  oracle.set_state(sim.data, qpos, zeros(mjm.nv), zeros(mjm.nu), zeros(mjm.na))
+  _fill_contacts(sim.data)
+  sim.forward()
+  mjd = mujoco.MjData(mjm)
+  refs = []
+  for w in range(n):
+    mjd.qpos[:] = qpos[w]
+    mujoco.mj_forward(mjm, mjd)
+    refs.append(_mj_contacts(mjd))
+  return sim.data, [_our_contacts(sim.data, w) for w in range(n)], refs
+
+
 # ---------------------------------------------------------------------------------------------
 # analytic colliders
 
@@ -242,6 +264,22 @@ def test_primitive_pair_margin_gap(t1, t2):
   assert any(c["exclude"] for r in refs for c in r), "poses must put contacts in the gap"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("margin,gap", [(0.0, 0.0), (0.03, 0.02)])
+@pytest.mark.parametrize("t1,t2", PRIMITIVE_PAIRS)
+def test_primitive_pair_from_qpos(t1, t2, margin, gap, backend):
+  """Every analytic collider after a forward from qpos (our float32 kinematics, then collision)
+  on either backend, against MuJoCo's d.contact."""
+  mjm = mujoco.MjModel.from_xml_string(_pair_xml(t1, t2, margin, gap))
+  qpos = _random_states(mjm, np.random.default_rng(_seed(t1, t2, margin)), NWORLD)
+  d, ours, refs = _run_forward(mjm, qpos, backend)
+  err = Errors()
+  for w in range(NWORLD):
+    _compare_world(ours[w], refs[w], err, f"{t1}-{t2} world {w}")
+  assert 0 < sum(bool(r) for r in refs) < NWORLD, f"{t1}-{t2}: poses must exercise contact and no contact"
+  assert err.dist < CONTACT_DIST_TOL and err.pos < CONTACT_POS_TOL and err.frame < CONTACT_FRAME_TOL, err
+
+
 @pytest.mark.parametrize("shift,lateral,antiparallel", [
   (0.31, 0.02, False),   # no overlap: the nearest ends, twice
   (0.35, 0.0, False),    # collinear, no overlap
@@ -251,13 +289,14 @@ def test_primitive_pair_margin_gap(t1, t2):
   (0.0, 0.05, True),     # full overlap
   (0.2, 0.05, True),
 ])
-def test_parallel_capsules(shift, lateral, antiparallel):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_parallel_capsules(shift, lateral, antiparallel, backend):
   """Parallel capsules: contacts at both ends of the overlap of the segments, in order."""
   mjm = mujoco.MjModel.from_xml_string(_pair_xml("capsule", "capsule", margin=0.05))
   qpos = np.tile(mjm.qpos0, (1, 1))
   qpos[0, 7:10] = [lateral, 0, shift]
   qpos[0, 10:14] = [0, 1, 0, 0] if antiparallel else [1, 0, 0, 0]
-  m, d, ours, refs = _run(mjm, qpos)
+  d, ours, refs = _run_forward(mjm, qpos, backend)
   assert len(refs[0]) == 2
   assert len(ours[0]) == 2
   err = Errors()
@@ -295,14 +334,16 @@ def test_convex_shallow_matches_mujoco(t1, t2):
   assert err.dist < GJK_DIST_TOL and err.frame < GJK_FRAME_TOL, (t1, t2, err)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("t1,t2", CONVEX_PAIRS)
-def test_convex_pair_vs_mujoco(t1, t2):
+def test_convex_pair_vs_mujoco(t1, t2, backend):
   """Same number of contacts as MuJoCo 4.0 in every world (one for smooth pairs; up to four
   from single-shot multicontact for cylinders, two for capsule-cylinder); contacts matched by
-  position agree to the EPA accuracy (see the tolerances above)."""
+  position agree to the EPA accuracy (see the tolerances above). From qpos on either backend:
+  the kinematics' float32 rounding (~1e-7 m) is far below the EPA bounds."""
   mjm = mujoco.MjModel.from_xml_string(_pair_xml(t1, t2))
   qpos = _random_states(mjm, np.random.default_rng(_seed("convex", t1, t2)), NWORLD)
-  m, d, ours, refs = _run(mjm, qpos)
+  d, ours, refs = _run_forward(mjm, qpos, backend)
   ddist, dpos, dnormal = [], [], []
   nmulti = 0
   for w in range(NWORLD):
@@ -383,8 +424,9 @@ SINGLE_SHOT_POSES = [
 ]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", range(len(SINGLE_SHOT_POSES)))
-def test_single_shot_multicontact(case):
+def test_single_shot_multicontact(case, backend):
   """MuJoCo 4's single-shot multicontact in poses with aligned features: same contacts
   (count, depth per contact, position, frame) as MuJoCo 4.0, in MuJoCo's order."""
   t1, t2, p1, q1, p2, q2, count = SINGLE_SHOT_POSES[case]
@@ -392,7 +434,7 @@ def test_single_shot_multicontact(case):
   mjm = mujoco.MjModel.from_xml_string(xml)
   # body a is geom 1 unless t1 is a plane
   qpos = np.r_[p1, q1, p2, q2][None, :]
-  m, d, ours, refs = _run(mjm, qpos)
+  d, ours, refs = _run_forward(mjm, qpos, backend)
   assert len(refs[0]) == count, "pose no longer exercises the case"
   assert len(ours[0]) == count
   side = t1 == "cylinder" and count == 2
@@ -465,7 +507,8 @@ _PARAMS_XML = """
 """
 
 
-def test_contact_parameters_and_filters():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contact_parameters_and_filters(backend):
   """priority, solmix, solref mixing (standard and direct), condim, friction, explicit
   <pair> parameters and margins, contype/conaffinity, parent filtering: all per contact."""
   mjm = mujoco.MjModel.from_xml_string(_PARAMS_XML)
@@ -477,13 +520,13 @@ def test_contact_parameters_and_filters():
       qpos[:, adr:adr + 2] = rng.normal(0, 0.1, (NWORLD, 2))
       qpos[:, adr + 2] = rng.uniform(0.0, 0.25, NWORLD)
       qpos[:, adr + 3:adr + 7] = _random_quat(rng, NWORLD)
-  m, d, ours, refs = _run(mjm, qpos, use_mj_poses=False)
+  d, ours, refs = _run_forward(mjm, qpos, backend)
   err = Errors()
   seen = set()
   for w in range(NWORLD):
     _compare_world(ours[w], refs[w], err, f"world {w}")
     seen |= {c["geom"] for c in refs[w]}
-  assert err.dist < 10 * CONTACT_DIST_TOL and err.pos < 10 * CONTACT_POS_TOL and err.frame < 10 * CONTACT_FRAME_TOL, err
+  assert err.dist < CONTACT_DIST_TOL and err.pos < CONTACT_POS_TOL and err.frame < CONTACT_FRAME_TOL, err
   # both explicit pairs, mixed-priority and mixed-solmix dynamic pairs were exercised
   gid = {mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_GEOM, i): i for i in range(mjm.ngeom)}
   for a, b in [("s1", "c2"), ("floor", "s4"), ("floor", "c2"), ("floor", "s1"), ("floor", "x3")]:
@@ -599,11 +642,12 @@ def _falling_states(mjm, n, seed):
   return np.array(out[:n])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ["humanoid", "ball_humanoid"])
-def test_falling_humanoid(name):
+def test_falling_humanoid(name, backend):
   mjm = models.mj_model("humanoid") if name == "humanoid" else mujoco.MjModel.from_xml_string(BALL_HUMANOID)
   qpos = _falling_states(mjm, 30, _seed(name))
-  m, d, ours, refs = _run(mjm, qpos, use_mj_poses=False)
+  d, ours, refs = _run_forward(mjm, qpos, backend)
   body = mjm.geom_bodyid
   err = Errors()
   nself = 0
