@@ -13,8 +13,10 @@ checkpoint's task) change the task's config on top of the run's. Progress bars (
 terminal only, not with --quiet) follow the env build, the rollout and the rendering.
 The checkpoint is read weights-only
 (train.load_policy_checkpoint): a file holding pickled Python objects is refused with exit
-code 2 and never executed. World 0 is rendered with mujoco.Renderer at the env's control
-rate. Rendering is offscreen: MUJOCO_GL selects the
+code 2 and never executed. World 0 (worlds 0..N-1 with --show N) is rendered with
+mujoco.Renderer at the env's control rate, on a checker floor with a skybox and a light when
+the task's MJCF is known (view.drawing_model), with an overlay of the step, time, mean reward
+and, for a velocity-tracking task, world 0's command. Rendering is offscreen: MUJOCO_GL selects the
 OpenGL backend (egl on headless GPU machines, osmesa for software rendering, glfw with a
 display). When MUJOCO_GL is unset on Linux and a video is asked for, play sets it to egl
 (re-executing itself, as MuJoCo reads it at import). `.mp4` needs imageio-ffmpeg (pip install 'pywarp_sim[rl]');
@@ -44,7 +46,7 @@ from . import cli
 from .cli import check_device, check_file, float_triple, positive_int
 from .cli import dumps as json_dumps
 from .train import PolicyCheckpointError, load_policy, load_train_config
-from .view import RenderError, make_renderer, render_worlds
+from .view import RenderError, drawing_model, env_mjcf, make_renderer, render_worlds
 
 
 @torch.no_grad()
@@ -55,11 +57,12 @@ def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1, advan
   yaw rate) after each step (of the envs that did not just end an episode), "command_error"
   the mean |v_xy - command_xy| (m/s), "falls" the episodes terminated before their timeout.
   "qpos_shown": (steps, show, nq) qpos of worlds record_world .. record_world + show - 1, and
-  "step_reward": (steps,) the mean reward over envs of each step (for a video's overlay).
-  advance: called once per env step (a progress bar's advance), or None."""
+  "step_reward": (steps,) the mean reward over envs of each step, and "command_shown": (steps,
+  dim) the command of record_world acting in each step (env.commands; dim 0 without one), for
+  a video's overlay. advance: called once per env step (a progress bar's advance), or None."""
   obs = env.reset()
   env.pop_episode_stats()
-  qpos, shown, rewards, vel, err = [], [], [], [], []
+  qpos, shown, rewards, vel, err, commands = [], [], [], [], [], []
   if not 1 <= show <= env.num_envs - record_world:
     raise ValueError(f"rollout: show={show} worlds from world {record_world} needs 1 <= show <= "
                      f"{env.num_envs - record_world} (num_envs {env.num_envs})")
@@ -67,6 +70,7 @@ def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1, advan
   for _ in range(steps):
     actions = policy(obs)
     command = env.commands.clone()
+    commands.append(command[record_world])
     obs, rew, dones, extras = env.step(actions)
     b = env.last_base_state  # after the physics steps, before the resets of done envs
     live = (dones == 0)[:, None]
@@ -85,6 +89,8 @@ def rollout(env, policy, steps: int, record_world: int = 0, show: int = 1, advan
   stats["qpos"] = np.stack(qpos) if qpos else np.zeros((0, env.sim.model.nq))
   stats["qpos_shown"] = np.stack(shown) if shown else np.zeros((0, show, env.sim.model.nq))
   stats["step_reward"] = torch.stack(rewards).cpu().numpy() if rewards else np.zeros(0)
+  stats["command_shown"] = (torch.stack(commands).cpu().numpy() if commands
+                            else np.zeros((0, env.commands.shape[-1])))
   if vel:
     stats["base_vel"] = torch.stack(vel).nanmean(dim=(0, 1)).cpu().tolist()
     stats["command_error"] = float(torch.stack(err).nanmean())
@@ -141,6 +147,31 @@ def command_overrides(task: str, overrides: dict, command) -> dict:
                    f"'base_velocity' command is mdp.uniform_velocity_command), got {task}")
 
 
+def has_velocity_command(env) -> bool:
+  """Whether the env's task tracks a velocity command: a "base_velocity" command term of
+  (vx, vy, yaw rate) that is not mdp.null_command (the stand task's zeros)."""
+  from . import envs
+  term = getattr(getattr(env, "task_cfg", None), "commands", {}).get("base_velocity")
+  return term is not None and term.func is not envs.mdp.null_command and env.commands.shape[-1] >= 3
+
+
+def video_captions(env, task: str, stats: dict) -> list[str]:
+  """One overlay per recorded step (rollout's stats): the task, step, time, shown worlds and
+  mean reward; with a velocity command (has_velocity_command), a second line with the
+  command of the first shown world (m/s, m/s, rad/s)."""
+  nshow = stats["qpos_shown"].shape[1]
+  with_command = has_velocity_command(env)
+  captions = []
+  for t, r in enumerate(stats["step_reward"]):
+    text = (f"{task}  step {t + 1}  t {(t + 1) * env.dt:.2f} s  worlds 0-{nshow - 1} of "
+            f"{env.num_envs}  mean reward {r:.3f}")
+    if with_command:
+      vx, vy, wz = stats["command_shown"][t][:3]
+      text += f"\nworld 0 command: vx {vx:+.2f} m/s  vy {vy:+.2f} m/s  yaw rate {wz:+.2f} rad/s"
+    captions.append(text)
+  return captions
+
+
 RENDER_CHUNK = 50  # frames rendered per render_worlds call (the progress bar's step)
 
 
@@ -167,14 +198,14 @@ def play(checkpoint: str, video: str | None, steps: int = 500, device: str = "cp
   with cli.progress("rollout", steps, quiet=quiet, unit="env steps") as advance:
     stats = rollout(env, policy, steps, show=show, advance=advance)
   if video:
-    nshow = stats["qpos_shown"].shape[1]
-    captions = [f"{task}  step {t + 1}  t {(t + 1) * env.dt:.2f} s  worlds 0-{nshow - 1} of "
-                f"{num_envs}  mean reward {r:.3f}" for t, r in enumerate(stats["step_reward"])]
+    captions = video_captions(env, task, stats)
+    draw = drawing_model(env.mj_model, env_mjcf(env))  # the checker floor when the MJCF is known
     frames, shown = [], stats["qpos_shown"]
     with cli.progress(f"rendering {os.path.basename(video)}", len(shown), quiet=quiet, unit="frames") as advance:
       for start in range(0, len(shown), RENDER_CHUNK):  # chunks: the camera is set per frame
         part = slice(start, start + RENDER_CHUNK)
-        frames += render_worlds(env.mj_model, shown[part], width, height, captions=captions[part])
+        frames += render_worlds(env.mj_model, shown[part], width, height, captions=captions[part],
+                                draw_model=draw)
         advance(len(shown[part]))
     write_video(frames, video, fps=1.0 / env.dt)
     stats["video"] = video
@@ -260,12 +291,15 @@ def parse_args(argv=None) -> argparse.Namespace:
   return a
 
 
+PER_STEP = ("qpos", "qpos_shown", "step_reward", "command_shown")  # rollout's arrays, not in --json
+
+
 def json_record(checkpoint: str, num_envs: int, steps: int, command: tuple | None, stats: dict) -> str:
   """The --json line: the run's arguments and play()'s figures (qpos left out). Undefined
   figures (NaN: no episode completed, no live env) are written as null."""
   return json_dumps({"checkpoint": checkpoint, "num_envs": num_envs, "steps": steps,
                      "command": command,
-                     **{k: v for k, v in stats.items() if k not in ("qpos", "qpos_shown", "step_reward")}})
+                     **{k: v for k, v in stats.items() if k not in PER_STEP}})
 
 
 def main(argv=None):

@@ -11,7 +11,11 @@ mj_forward run in float64 for drawing). Keys: `]` / `[` show the next / previous
 worlds, space pauses the simulation (the viewer stays live), `R` resets the shown worlds.
 
 `render_worlds` draws recorded states of several worlds side by side into frames for a video
-(pywarp_sim.play --show N uses it), with a lit, lighter floor and a text overlay.
+(pywarp_sim.play --show N uses it), with a text overlay. What is drawn (`drawing_model`): where
+the env's MJCF is known (RobotCfg.model), a model built from it with mujoco.MjSpec with a
+checker floor, a skybox and a directional light (`styled_model`; its tree and kinematics are
+the physics model's, checked); otherwise a copy of the compiled model with a lighter floor and
+headlight (`visual_model`).
 
 Display: the interactive viewer needs a display (GLFW). Offscreen rendering uses MUJOCO_GL
 (egl on headless GPU machines, osmesa for software rendering).
@@ -69,18 +73,129 @@ def visual_model(mj_model: mujoco.MjModel) -> mujoco.MjModel:
   """A copy of `mj_model` for drawing only: planes a light grey, body geoms left at MuJoCo's
   default grey (no material) an orange that stands out from the floor, a brighter headlight,
   and the offscreen buffer at least 1280x720. Physics fields are untouched (the copy is never
-  stepped), so a state of `mj_model` draws the same on it."""
+  stepped), so a state of `mj_model` draws the same on it. The fallback of drawing_model when
+  the MJCF is not known (a compiled model cannot gain a texture)."""
   m = mj_model.__copy__()
   planes = m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE
   m.geom_rgba[planes] = (0.86, 0.88, 0.90, 1.0)
   m.geom_matid[planes] = -1  # a dark material would override the colour
+  _brighten(m, headlight=(0.35, 0.6))
+  return m
+
+
+def _brighten(m: mujoco.MjModel, headlight: tuple):
+  """Body geoms at MuJoCo's default grey (no material) orange; the headlight's (ambient,
+  diffuse) grey levels; the offscreen buffer at least 1280x720."""
+  planes = m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE
   default_grey = (m.geom_matid < 0) & np.all(np.isclose(m.geom_rgba, (0.5, 0.5, 0.5, 1.0)), axis=1)
   m.geom_rgba[default_grey & ~planes] = (0.90, 0.55, 0.25, 1.0)
-  m.vis.headlight.ambient[:] = (0.35, 0.35, 0.35)
-  m.vis.headlight.diffuse[:] = (0.6, 0.6, 0.6)
+  m.vis.headlight.ambient[:] = headlight[0]
+  m.vis.headlight.diffuse[:] = headlight[1]
   m.vis.global_.offwidth = max(m.vis.global_.offwidth, 1280)
   m.vis.global_.offheight = max(m.vis.global_.offheight, 720)
+
+
+# Fields that place bodies, joints, geoms and sites: copied from the physics model into the
+# styled drawing model, so that a state draws exactly where the Simulator has it even when the
+# model was changed after compiling its MJCF.
+KINEMATIC_FIELDS = ("qpos0", "body_pos", "body_quat", "body_ipos", "body_iquat", "jnt_pos", "jnt_axis",
+                    "geom_pos", "geom_quat", "geom_size", "site_pos", "site_quat", "site_size")
+# What must agree for a state of the physics model to be a state of the drawing model.
+TREE_FIELDS = ("body_parentid", "body_jntadr", "body_jntnum", "jnt_type", "jnt_qposadr", "jnt_dofadr",
+               "geom_bodyid", "geom_type", "site_bodyid")
+FLOOR_MATERIAL = "pws_floor"   # names of what styled_model adds (a model's own keep theirs)
+SKYBOX_TEXTURE = "pws_skybox"
+SUN_LIGHT = "pws_sun"
+
+
+def load_spec(mjcf) -> mujoco.MjSpec:
+  """mujoco.MjSpec of a bundled model name ("humanoid"), an MJCF path or an MJCF XML string (what
+  Simulator and RobotCfg.model take). FileNotFoundError names a missing path."""
+  from . import models
+  if isinstance(mjcf, os.PathLike):
+    mjcf = os.fspath(mjcf)
+  if not isinstance(mjcf, str):
+    raise TypeError(f"load_spec: expected a bundled model name, an MJCF path or an XML string, "
+                    f"got {type(mjcf).__name__}")
+  if mjcf in models.BUILTIN:
+    return mujoco.MjSpec.from_file(models.path(mjcf))
+  if mjcf.lstrip().startswith("<"):
+    return mujoco.MjSpec.from_string(mjcf)
+  if not os.path.isfile(mjcf):
+    raise FileNotFoundError(f"load_spec: no MJCF file '{mjcf}'")
+  return mujoco.MjSpec.from_file(mjcf)
+
+
+def check_same_tree(drawing: mujoco.MjModel, physics: mujoco.MjModel):
+  """Raises ValueError naming the first difference when a state (qpos) of `physics` is not a
+  state of `drawing`: sizes nq, nv, nbody, njnt, ngeom, nsite, the body names in order, or
+  the tree's structure (TREE_FIELDS)."""
+  for n in ("nq", "nv", "nbody", "njnt", "ngeom", "nsite"):
+    if getattr(drawing, n) != getattr(physics, n):
+      raise ValueError(f"the drawing model has {n}={getattr(drawing, n)}, the physics model "
+                       f"{getattr(physics, n)}: the MJCF is not the one the physics model was built from")
+  names = [physics.body(b).name for b in range(physics.nbody)]
+  drawn = [drawing.body(b).name for b in range(drawing.nbody)]
+  if names != drawn:
+    k = next(i for i, (a, b) in enumerate(zip(names, drawn)) if a != b)
+    raise ValueError(f"body {k} is '{drawn[k]}' in the drawing model and '{names[k]}' in the physics model")
+  for f in TREE_FIELDS:
+    if not np.array_equal(getattr(drawing, f), getattr(physics, f)):
+      raise ValueError(f"the drawing model's {f} differs from the physics model's")
+
+
+def styled_model(mjcf, mj_model: mujoco.MjModel) -> mujoco.MjModel:
+  """The model videos and the viewer draw, built from the MJCF with mujoco.MjSpec: planes get a
+  checker texture and material (a plane whose material already has a texture keeps it), the
+  scene a gradient skybox and a directional light (unless it has a skybox / a
+  directional light of its own), body geoms and headlight as visual_model's. `mj_model` is the
+  physics model compiled from `mjcf`: the result has its tree (check_same_tree, else
+  ValueError) and its KINEMATIC_FIELDS, so a state of mj_model draws exactly as it is."""
+  spec = load_spec(mjcf)
+  textured = {m.name for m in spec.materials if m.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB]}
+  checker = spec.add_texture(name=FLOOR_MATERIAL, type=mujoco.mjtTexture.mjTEXTURE_2D,
+                             builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, mark=mujoco.mjtMark.mjMARK_EDGE,
+                             rgb1=(0.20, 0.30, 0.40), rgb2=(0.10, 0.20, 0.30), markrgb=(0.8, 0.8, 0.8),
+                             width=300, height=300)
+  floor = spec.add_material(name=FLOOR_MATERIAL, texrepeat=(1.0, 1.0), texuniform=True, reflectance=0.2)
+  floor.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = checker.name  # 0.5 m squares: the 2x2 checker once per metre
+  for g in spec.geoms:
+    if g.type == mujoco.mjtGeom.mjGEOM_PLANE and g.material not in textured:
+      g.material, g.rgba = FLOOR_MATERIAL, (1.0, 1.0, 1.0, 1.0)
+  if not any(t.type == mujoco.mjtTexture.mjTEXTURE_SKYBOX for t in spec.textures):
+    spec.add_texture(name=SKYBOX_TEXTURE, type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+                     builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, rgb1=(0.3, 0.5, 0.7), rgb2=(0.0, 0.0, 0.0),
+                     width=512, height=3072)
+  if not any(lt.type == mujoco.mjtLightType.mjLIGHT_DIRECTIONAL for lt in spec.lights):
+    # no shadow: a directional light's shadow map covers the model's extent only, so on a grid
+    # of worlds some robots would cast shadows and others not (and its edge speckles)
+    spec.worldbody.add_light(name=SUN_LIGHT, type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, pos=(0.0, 0.0, 5.0),
+                             dir=(0.3, 0.2, -1.0), diffuse=(0.6, 0.6, 0.6), specular=(0.2, 0.2, 0.2),
+                             castshadow=False)
+  m = spec.compile()
+  check_same_tree(m, mj_model)
+  for f in KINEMATIC_FIELDS:
+    getattr(m, f)[:] = getattr(mj_model, f)
+  _brighten(m, headlight=(0.25, 0.4))  # less headlight: the sun lights the scene
   return m
+
+
+def drawing_model(mj_model: mujoco.MjModel, mjcf=None) -> mujoco.MjModel:
+  """styled_model(mjcf, mj_model) when the MJCF is known, else (or, with a warning, when the
+  MJCF cannot be styled: not found, or not the physics model's tree) visual_model(mj_model)."""
+  if mjcf is None:
+    return visual_model(mj_model)
+  try:
+    return styled_model(mjcf, mj_model)
+  except (ValueError, FileNotFoundError) as e:
+    import warnings
+    warnings.warn(f"drawing without the checker floor and lights: {e}", stacklevel=2)
+    return visual_model(mj_model)
+
+
+def env_mjcf(env):
+  """The MJCF an env's robot was built from (RobotCfg.model), or None when not known."""
+  return getattr(getattr(env, "robot", None), "model", None)
 
 
 def add_world_geoms(scene: mujoco.MjvScene, mj_model: mujoco.MjModel, mjd: mujoco.MjData,
@@ -122,12 +237,15 @@ def overlay(frame: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def render_worlds(mj_model: mujoco.MjModel, qpos: np.ndarray, width: int = 640, height: int = 480,
-                  spacing: float = 2.0, captions: list[str] | None = None) -> list[np.ndarray]:
+                  spacing: float = 2.0, captions: list[str] | None = None, mjcf=None,
+                  draw_model: mujoco.MjModel | None = None) -> list[np.ndarray]:
   """RGB frames (height, width, 3) uint8 of recorded states of several worlds side by side.
 
   qpos: (T, W, nq) positions of W worlds over T frames (or (T, nq): one world). The camera
   follows the mean root position of the shown worlds, its distance growing with the grid.
-  captions: one overlay line per frame (None: no overlay)."""
+  captions: the overlay of each frame, lines separated by newlines (None: no overlay).
+  The model drawn: draw_model when given, else drawing_model(mj_model, mjcf) (a checker
+  floor, skybox and sun when the MJCF is known)."""
   qpos = np.asarray(qpos, dtype=np.float64)
   if qpos.ndim == 2:
     qpos = qpos[:, None, :]
@@ -136,7 +254,7 @@ def render_worlds(mj_model: mujoco.MjModel, qpos: np.ndarray, width: int = 640, 
   if captions is not None and len(captions) != len(qpos):
     raise ValueError(f"render_worlds: {len(captions)} captions for {len(qpos)} frames")
   nshow = qpos.shape[1]
-  vis = visual_model(mj_model)
+  vis = draw_model if draw_model is not None else drawing_model(mj_model, mjcf)
   offsets = grid_offsets(nshow, spacing)
   renderer = make_renderer(vis, width, height)
   datas = [mujoco.MjData(vis) for _ in range(nshow)]
@@ -157,7 +275,7 @@ def render_worlds(mj_model: mujoco.MjModel, qpos: np.ndarray, width: int = 640, 
       for w in range(1, nshow):  # the first world is drawn where it is (offset 0)
         add_world_geoms(renderer.scene, vis, datas[w], offsets[w])
       frame = renderer.render().copy()
-      frames.append(overlay(frame, [captions[t]]) if captions is not None else frame)
+      frames.append(overlay(frame, captions[t].split("\n")) if captions is not None else frame)
   finally:
     renderer.close()
   return frames
@@ -179,7 +297,7 @@ class ViewerLoop:
     self.show = min(show, n)
     self.first = 0  # the first shown world
     self.paused = False
-    self.model = visual_model(env.sim.model.mj_model)
+    self.model = drawing_model(env.sim.model.mj_model, env_mjcf(env))
     self.offsets = grid_offsets(self.show, spacing)
     self.data = mujoco.MjData(self.model)  # the viewer's own (first shown world)
     self._others = [mujoco.MjData(self.model) for _ in range(self.show - 1)]

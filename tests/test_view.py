@@ -125,6 +125,8 @@ def test_render_worlds_side_by_side(env):
   three = view.render_worlds(m, q, 96, 64, captions=["a", "b"])
   assert len(three) == 2 and three[0].shape == (64, 96, 3) and three[0].dtype == np.uint8
   assert not np.array_equal(one[0], three[0])  # more robots (and the overlay) drawn
+  styled = view.render_worlds(m, q[:, :1], 96, 64, mjcf="humanoid", captions=["line 1\nline 2"] * 2)
+  assert styled[0].shape == (64, 96, 3) and not np.array_equal(styled[0], one[0])  # checker floor, sky
   with pytest.raises(ValueError, match="nq"):
     view.render_worlds(m, np.zeros((2, 3, m.nq + 1)))
 
@@ -148,3 +150,84 @@ def test_rollout_records_the_shown_worlds(env):
   assert stats["step_reward"].shape == (3,)
   with pytest.raises(ValueError, match="show=7"):
     play.rollout(env, lambda obs: torch.zeros((env.num_envs, env.num_actions)), steps=1, show=7)
+
+
+def _random_state(m, seed=0):
+  """qpos of `m` with every joint at a random value (unit quaternions for free and ball joints)."""
+  rng = np.random.default_rng(seed)
+  q = m.qpos0 + rng.uniform(-0.5, 0.5, m.nq)
+  for j in range(m.njnt):
+    a = m.jnt_qposadr[j]
+    if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE:
+      q[a + 3:a + 7] /= np.linalg.norm(q[a + 3:a + 7])
+    elif m.jnt_type[j] == mujoco.mjtJoint.mjJNT_BALL:
+      q[a:a + 4] /= np.linalg.norm(q[a:a + 4])
+  return q
+
+
+QUADRUPED_XML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "quadruped.xml")
+
+
+@pytest.mark.parametrize("mjcf", ["humanoid", QUADRUPED_XML])
+def test_styled_model_adds_floor_sky_and_light_and_draws_the_physics_state(mjcf):
+  """The MjSpec-built drawing model: a checker material on the floor, a skybox and a
+  directional light; the physics model's tree, and the same kinematics of a random state
+  (bodies, geoms, sites), also after the physics model's kinematic parameters were changed."""
+  from pywarp_sim import models
+  m = models.mj_model(mjcf) if mjcf == "humanoid" else mujoco.MjModel.from_xml_path(mjcf)
+  m.body_pos[2] += (0.01, -0.02, 0.03)  # a change after compiling (as a script may make)
+  v = view.styled_model(mjcf, m)
+  for n in ("nq", "nv", "nbody", "njnt", "ngeom", "nsite"):
+    assert getattr(v, n) == getattr(m, n), n
+  assert [v.body(b).name for b in range(v.nbody)] == [m.body(b).name for b in range(m.nbody)]
+  planes = np.flatnonzero(m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE)
+  assert planes.size >= 1
+  for g in planes:
+    mat = v.geom_matid[g]
+    assert v.material(mat).name == view.FLOOR_MATERIAL
+    tex = v.mat_texid[mat, mujoco.mjtTextureRole.mjTEXROLE_RGB]
+    assert v.tex_type[tex] == mujoco.mjtTexture.mjTEXTURE_2D
+  assert mujoco.mjtTexture.mjTEXTURE_SKYBOX in v.tex_type
+  assert any(v.light_type[k] == mujoco.mjtLightType.mjLIGHT_DIRECTIONAL for k in range(v.nlight))
+  assert v.nlight >= m.nlight + (0 if any(m.light_type == mujoco.mjtLightType.mjLIGHT_DIRECTIONAL) else 1)
+  d_phys, d_draw = mujoco.MjData(m), mujoco.MjData(v)
+  d_phys.qpos[:] = d_draw.qpos[:] = _random_state(m)
+  mujoco.mj_kinematics(m, d_phys)
+  mujoco.mj_kinematics(v, d_draw)
+  for f in ("xpos", "xquat", "geom_xpos", "geom_xmat", "site_xpos", "site_xmat"):
+    np.testing.assert_array_equal(getattr(d_draw, f), getattr(d_phys, f), err_msg=f)
+
+
+def test_drawing_model_falls_back_to_visual_model():
+  from pywarp_sim import models
+  m = models.mj_model("humanoid")
+  with pytest.raises(ValueError, match="nq="):
+    view.styled_model(QUADRUPED_XML, m)  # another robot's MJCF
+  with pytest.warns(UserWarning, match="without the checker floor"):
+    v = view.drawing_model(m, QUADRUPED_XML)
+  floor = m.geom("floor").id
+  assert v.geom_matid[floor] == -1 and v.ntex == m.ntex  # visual_model's copy: no texture added
+  assert view.drawing_model(m, None).ntex == m.ntex
+  with pytest.raises(FileNotFoundError, match="no MJCF file"):
+    view.load_spec("/nonexistent/robot.xml")
+
+
+def test_viewer_loop_draws_the_styled_model(env):
+  loop = view.ViewerLoop(env, show=2)
+  assert loop.model.material(loop.model.geom_matid[loop.model.geom("floor").id]).name == view.FLOOR_MATERIAL
+
+
+def test_video_overlay_shows_the_velocity_command():
+  from pywarp_sim import play
+  walk = envs.make("humanoid-walk", 2, "cpu", command_standing_fraction=0.0)
+  stats = play.rollout(walk, lambda obs: torch.zeros((2, walk.num_actions)), steps=2, show=2)
+  assert stats["command_shown"].shape == (2, 3)
+  np.testing.assert_array_equal(stats["command_shown"][-1], walk.commands[0].numpy())
+  captions = play.video_captions(walk, "humanoid-walk", stats)
+  vx, vy, wz = stats["command_shown"][1]
+  assert len(captions) == 2 and captions[1].splitlines()[1] == (
+    f"world 0 command: vx {vx:+.2f} m/s  vy {vy:+.2f} m/s  yaw rate {wz:+.2f} rad/s")
+  stand = envs.make("humanoid-stand", 1, "cpu")
+  stats = play.rollout(stand, lambda obs: torch.zeros((1, stand.num_actions)), steps=1)
+  assert not play.has_velocity_command(stand)
+  assert "\n" not in play.video_captions(stand, "humanoid-stand", stats)[0]
