@@ -35,9 +35,10 @@ fleet's randomisation, on the native backend when it is built.
 Both commands take `--calibration.FIELD VALUE` for any field of the calibration's
 CalibrationConfig (academy/calibrate.py; tyro, as train's --env. flags): e.g.
 --calibration.popsize 48 --calibration.latencies 0 1 2 --calibration.duration-s 2; `demo
---help` and `calibrate --help` list them. A bar over the robots being calibrated is drawn on
-stderr when it is a terminal (not with --json or --verbose, which print every CMA-ES
-generation).
+--help` and `calibrate --help` list them. Bars over the robots being calibrated and the
+current robot's CMA-ES generations (with its best cost so far) are drawn on stderr when it is
+a terminal, by rank 0 alone under torchrun (not with --quiet, --json or --verbose, which
+prints every CMA-ES generation).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import numpy as np
 import dataclasses
 
 from .. import cli
-from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int, track
+from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int
 from ..cli import dumps as json_dumps
 
 
@@ -92,10 +93,12 @@ def demo(args) -> dict:
       f"generations + {ccfg.lm_iterations} LM)")
   heldout_steps = int(round(args.heldout_s / robots[0].control_dt))
   rows, gaps, cals = [], [], []
-  # a bar over the robots (stderr, a terminal only; not with --json or --verbose, which print)
-  for i, robot in enumerate(track(robots, "calibrating the fleet", quiet=quiet or args.verbose, unit="robots")):
+  # bars over the robots and their CMA-ES generations (stderr, a terminal only; not with
+  # --json, --quiet or --verbose, which prints every generation)
+  for i, robot, generation in calibration_progress(robots, ccfg.generations,
+                                                   quiet=quiet or args.verbose or args.quiet):
     t = time.perf_counter()
-    cal = C.calibrate(robot, ccfg, verbose=args.verbose)
+    cal = C.calibrate(robot, ccfg, verbose=args.verbose, progress=generation)
     t_cal = time.perf_counter() - t
     noise = G.sensor_noise(robot)
     motions = M.held_motions(heldout_steps, robot.control_dt, seed=10_000 + 100 * i, count=2)
@@ -269,6 +272,34 @@ def demo(args) -> dict:
   return summary
 
 
+def calibration_progress(robots: list, generations: int, quiet: bool = False):
+  """Yields (index, robot, generation) for each robot, with two bars on stderr (a terminal
+  only, and not quiet: cli.progress_enabled): the robots calibrated, and the current robot's
+  CMA-ES generations with its best cost so far. `generation` is calibrate()'s progress
+  callback (a no-op without bars); print() inside the loop writes above the bars."""
+  if not cli.progress_enabled(quiet):
+    for i, robot in enumerate(robots):
+      yield i, robot, None
+    return
+  from rich.console import Console
+  from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                             TimeElapsedColumn, TimeRemainingColumn)
+  with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("eta"),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bars:
+    fleet = bars.add_task("calibrating the fleet", total=len(robots), unit="robots")
+    for i, robot in enumerate(robots):
+      name = getattr(robot, "name", f"robot {i}")
+      gens = bars.add_task(f"{name}: CMA-ES", total=generations, unit="generations")
+
+      def generation(done, total, best_cost, best_latency, gens=gens, name=name):
+        bars.update(gens, completed=done, total=total,
+                    description=f"{name}: CMA-ES, best cost {best_cost:.4g} (latency {best_latency})")
+      yield i, robot, generation
+      bars.remove_task(gens)
+      bars.advance(fleet)
+
+
 def calibrate_fleet(args) -> dict:
   """The calibrate command (module doc); returns the JSON record on every rank."""
   from .. import distributed
@@ -291,8 +322,10 @@ def calibrate_fleet(args) -> dict:
   ccfg = dataclasses.replace(ccfg, **getattr(args, "calibration", {}))
   t0 = time.perf_counter()
   fleet = proxy.make_fleet(args.robots, seed=args.seed)
-  cals = [C.calibrate(robot, ccfg, verbose=args.verbose and rank.main).to_dict()
-          for robot in track(fleet, "calibrating", quiet=args.verbose or not rank.main, unit="robots")]
+  # progress on rank 0 only: every rank runs the same generations (its share of each batch)
+  cals = [C.calibrate(robot, ccfg, verbose=args.verbose and rank.main, progress=generation).to_dict()
+          for _, robot, generation in calibration_progress(
+            fleet, ccfg.generations, quiet=args.verbose or args.quiet or not rank.main)]
   wall = time.perf_counter() - t0
   worlds = sum(c["worlds_simulated"] for c in cals)
   record = {"robots": args.robots, "ranks": rank.world_size, "device": device,
@@ -349,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
   d.add_argument("--threads", type=nonneg_int, default=0,
                  help="OpenMP threads of the native CPU step (0: default; 1 is faster on a busy machine)")
   d.add_argument("--verbose", action="store_true")
+  d.add_argument("--quiet", action="store_true", help="no progress bars")
   c = sub.add_parser("calibrate", help="calibrate a proxy fleet (sharded over torchrun ranks) "
                                        "and print the calibrations as one JSON line")
   c.add_argument("--robots", type=positive_int, default=1, help="proxy robots to calibrate (>= 1)")
@@ -364,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
                  help="OpenMP threads of the native CPU step per rank (0: default)")
   c.add_argument("--out", default=None, help="also write the JSON record to this file (rank 0)")
   c.add_argument("--verbose", action="store_true")
+  c.add_argument("--quiet", action="store_true", help="no progress bars")
   return p
 
 

@@ -442,10 +442,13 @@ def excitation_motions(robot, cfg: CalibrationConfig) -> list:
 
 
 def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None,
-              verbose: bool = False) -> Calibration:
+              verbose: bool = False, progress=None) -> Calibration:
   """Identifies `robot`'s parameters (module doc). `motion`: the excitation, one motion or a
   list (default excitation_motions(robot, cfg)); `log`: its SensorLog(s) if already recorded
-  (else the robot executes the motions now)."""
+  (else the robot executes the motions now). `progress`: None, or called after each CMA-ES
+  generation as progress(generation, generations, best_cost, best_latency) (generation counts
+  from 1; best_cost the lowest cost so far, best_latency its latency in physics steps), e.g.
+  to advance a progress bar."""
   cfg = cfg or CalibrationConfig()
   t_start = time.perf_counter()
   motions = excitation_motions(robot, cfg) if motion is None else \
@@ -517,6 +520,8 @@ def calibrate(robot, cfg: CalibrationConfig | None = None, motion=None, log=None
       search[l].tell([(z[a, j], float(told[j])) for j in range(popsize)])
     history.append(("cma", gen, best[0]))
     say(f"cma gen {gen}: best {best[0]:.4g} latency {best[2]}")
+    if progress is not None:
+      progress(gen + 1, cfg.generations, best[0], best[2])
   # LM refines only the latencies within latency_prune of the best. Not pruned during the
   # search: a latency's optimiser needs generations before its best score means anything
   # (module doc, Sizes), and a pruned optimiser's worlds would not go to the others.
