@@ -266,6 +266,7 @@ py::dict kernel_constants() {
     {"DynType.FILTER", pws::kDynFilter}, {"DynType.FILTEREXACT", pws::kDynFilterExact},
     {"GainType.AFFINE", pws::kGainAffine}, {"BiasType.AFFINE", pws::kBiasAffine},
     {"TrnType.TENDON", pws::kTrnTendon}, {"GeomType.PLANE", pws::kGeomPlane},
+    {"ConstraintType.EQUALITY", pws::kCnstrEquality},
     {"ConstraintType.FRICTION_DOF", pws::kCnstrFrictionDof},
     {"ConstraintType.FRICTION_TENDON", pws::kCnstrFrictionTendon},
     {"ConstraintType.LIMIT_JOINT", pws::kCnstrLimitJoint},
@@ -311,6 +312,8 @@ py::dict kernel_constants() {
     {"DataType.REAL", pws::kDataReal}, {"DataType.POSITIVE", pws::kDataPositive},
     {"ObjType.BODY", pws::kObjBody}, {"ObjType.XBODY", pws::kObjXBody}, {"ObjType.GEOM", pws::kObjGeom},
     {"ObjType.SITE", pws::kObjSite},
+    {"EqType.CONNECT", pws::kEqConnect}, {"EqType.WELD", pws::kEqWeld}, {"EqType.JOINT", pws::kEqJoint},
+    {"EqType.TENDON", pws::kEqTendon},
   };
   // a touch sensor's zone is its site's geom type (the collider's codes, checked above)
   static_assert(pws::kZoneSphere == pws::ccd::kSphere && pws::kZoneCapsule == pws::ccd::kCapsule &&

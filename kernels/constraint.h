@@ -1,84 +1,17 @@
 // Twin of pywarp_sim/constraint.py: the constraint-row stage (mj_makeConstraint).
 // Constraint rows of one world (constraint._make_constraint): dof and tendon frictionloss,
 // joint and tendon limits, contacts (frictionless, pyramidal or elliptic cones), MuJoCo's
-// impedance and reference-acceleration coefficients, in MuJoCo's row order.
+// impedance and reference-acceleration coefficients (support.h), in MuJoCo's row order, after
+// the efc_ne equality rows of equality.h.
 //
 // Only the rows in use are written (the Warp kernel zeroes all nefc_max rows of efc_J).
 #pragma once
 
 #include "step_math.h"
+#include "support.h"
 #include "types.h"
 
 namespace pws {
-
-// getimpedance (support.impedance)
-template <typename T>
-PWS_HD inline T impedance(const T* solimp, T pos, T margin) {
-  const T minimp = T(0.0001), maximp = T(0.9999);
-  T dmin = tmin(maximp, tmax(minimp, solimp[0]));
-  T dmax = tmin(maximp, tmax(minimp, solimp[1]));
-  T width = tmax(T(0), solimp[2]);
-  T mid = tmin(maximp, tmax(minimp, solimp[3]));
-  T power = tmax(T(1), solimp[4]);
-  if (dmin == dmax || width <= T(1e-15)) return T(0.5) * (dmin + dmax);
-  T x = pws_abs((pos - margin) / width);
-  if (x >= T(1)) return dmax;
-  if (x <= T(0)) return dmin;
-  T y = x;
-  if (power != T(1)) {
-    if (power == T(2)) {  // MuJoCo's default solimp: no pow calls
-      if (x <= mid)
-        y = x * x / mid;
-      else
-        y = T(1) - (T(1) - x) * (T(1) - x) / (T(1) - mid);
-    } else if (x <= mid) {
-      y = pws_pow(x, power) / pws_pow(mid, power - T(1));
-    } else {
-      y = T(1) - pws_pow(T(1) - x, power) / pws_pow(T(1) - mid, power - T(1));
-    }
-  }
-  return dmin + y * (dmax - dmin);
-}
-
-// Stiffness K and damping B of the reference acceleration (support.impedance_kb).
-template <typename T>
-PWS_HD inline void impedance_kb(const T* solref, const T* solimp, T timestep, int refsafe, T* k, T* b) {
-  T dmax = tmin(T(0.9999), tmax(T(0.0001), solimp[1]));
-  T tc = solref[0], dr = solref[1];
-  if (refsafe && tc > T(0)) tc = tmax(tc, T(2) * timestep);
-  if (tc > T(0))
-    *k = T(1) / tmax(T(1e-15), dmax * dmax * tc * tc * dr * dr);
-  else
-    *k = -tc / tmax(T(1e-15), dmax * dmax);
-  if (dr > T(0))
-    *b = T(2) / tmax(T(1e-15), dmax * tc);
-  else
-    *b = -dr / tmax(T(1e-15), dmax);
-}
-
-// support.add_row
-template <typename T>
-PWS_HD inline void add_row(const ModelView<T>& m, const World<T>& d, int row, int type, int id, T pos, T margin,
-                           T frictionloss, T diag_a, const T* solref, const T* solimp, bool is_friction) {
-  T imp = impedance(solimp, pos, margin);
-  T k, b;
-  impedance_kb(solref, solimp, m.timestep, m.en_refsafe, &k, &b);
-  d.efc_type[row] = type;
-  d.efc_id[row] = id;
-  d.efc_pos[row] = pos;
-  d.efc_margin[row] = margin;
-  d.efc_frictionloss[row] = frictionloss;
-  d.efc_R[row] = tmax(T(1e-15), (T(1) - imp) * diag_a / imp);
-  d.efc_K[row] = is_friction ? T(0) : k * imp;
-  d.efc_B[row] = b;
-}
-
-template <typename T>
-PWS_HD inline T* clear_row(const ModelView<T>& m, const World<T>& d, int row) {
-  T* jrow = d.efc_J + (int64_t)row * m.nv_pad;
-  for (int i = 0; i < m.nv; ++i) jrow[i] = T(0);
-  return jrow;
-}
 
 // Rows row .. row + ndir - 1 of efc_J: contact frame direction k (frame row k, translational
 // for k < 3; frame row k - 3, rotational, for k >= 3) times J(point on b2) - J(point on b1),
@@ -111,7 +44,7 @@ PWS_HD inline void contact_frame_jac(const ModelView<T>& m, const World<T>& d, i
 template <typename T>
 PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
   const int nv = m.nv, cap = m.nefc_max;
-  int row = 0;
+  int row = d.efc_ne[0];  // after the equality rows (equality.h)
 
   if (m.en_friction) {
     for (int i = 0; i < nv && row < cap; ++i) {

@@ -1,6 +1,7 @@
 // Twin of pywarp_sim/forward.py: the orchestrator, the only file that calls the stages.
 // The fused mj_step of ONE world: forward (smooth_stages: kinematics → com → crb + factor →
-// com_vel → rne; forward_rest: tendons → collision → constraint rows → transmission → passive →
+// com_vel → rne; forward_rest: tendons → collision → equality and constraint rows → transmission →
+// passive →
 // actuation → smooth acceleration → Newton/CG/PGS solver), the model's integrator (Euler with
 // implicit damping, implicitfast, RK4), then the per-world health check and, with auto_reset,
 // the in-place reset of a flagged world.
@@ -16,6 +17,7 @@
 #include "actuation.h"
 #include "collision_driver.h"
 #include "constraint.h"
+#include "equality.h"
 #include "passive.h"
 #include "sensor.h"
 #include "smooth.h"
@@ -80,14 +82,17 @@ PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d, const 
   tendon(m, d);
   if (m.en_constraint) {
     collision<T, kConvexPairs>(m, d, apart);
+    make_equality(m, d);  // the first efc_ne rows, then make_constraint's (MuJoCo's order)
     make_constraint(m, d);
   } else {
+    d.efc_ne[0] = 0;
     d.efc_nefc[0] = 0;
   }
   transmission(m, d);
   passive(m, d);
   actuation(m, d);
   fwd_acceleration(m, d);
+  equality_jdotv(m, d);  // forward.fwd_constraint: read by the solver's aref
   solve(m, d);
 }
 
@@ -307,6 +312,7 @@ PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
   }
   for (int i = 0; i < m.nu_pad; ++i) d.ctrl[i] = T(0);
   for (int i = 0; i < 6 * m.nbody; ++i) d.xfrc_applied[i] = T(0);
+  for (int i = 0; i < m.neq_pad; ++i) d.eq_active[i] = i < m.neq ? m.eq_active0[i] : 0;  // mj_resetData
   d.con_ncon[0] = 0;
   d.con_overflow[0] = 0;
   d.efc_nefc[0] = 0;

@@ -192,7 +192,7 @@ PWS_HD inline void pgs_force_to_v(const ModelView<T>& m, const World<T>& d, int 
 }
 
 // Dual forces onto their feasible sets after the momentum step (MuJoCo's projectCone):
-// friction into [-floss, floss], limits and contacts >= 0, elliptic friction scaled into the
+// friction into [-floss, floss], limits and contacts >= 0, equality rows free (bilateral), elliptic friction scaled into the
 // cone (a negative normal zeroes the block).
 template <typename T>
 PWS_HD inline void pgs_project(const World<T>& d, int nefc) {
@@ -219,7 +219,7 @@ PWS_HD inline void pgs_project(const World<T>& d, int nefc) {
       }
       r += dim;
     } else {
-      d.efc_force[r] = tmax(T(0), d.efc_force[r]);
+      if (type != kCnstrEquality) d.efc_force[r] = tmax(T(0), d.efc_force[r]);  // equality: bilateral
       ++r;
     }
   }
@@ -250,7 +250,7 @@ PWS_HD inline void pgs_dual_state(const World<T>& d, int nefc) {
       for (int j = 0; j < dim; ++j) d.efc_state[r + j] = state;
       r += dim;
     } else {
-      d.efc_state[r] = f > T(0) ? 1 : 0;
+      d.efc_state[r] = f > T(0) || type == kCnstrEquality ? 1 : 0;
       ++r;
     }
   }
@@ -337,7 +337,7 @@ PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc)
       if (d.efc_type[r] == kCnstrFrictionDof || d.efc_type[r] == kCnstrFrictionTendon) {
         T floss = d.efc_frictionloss[r];
         fnew = tclamp(fnew, -floss, floss);
-      } else {
+      } else if (d.efc_type[r] != kCnstrEquality) {
         fnew = tmax(T(0), fnew);
       }
       T delta = fnew - f;

@@ -31,7 +31,7 @@ enum SensorType : int {
 };
 enum : int { kStagePos = 1, kStageVel = 2, kStageAcc = 3 };
 enum : int { kDataReal = 0, kDataPositive = 1 };
-enum : int { kObjBody = 1, kObjXBody = 2, kObjGeom = 5, kObjSite = 6 };
+// mjtObj codes (kObjBody .. kObjSite): kernels/types.h, shared with equality.h
 enum : int { kZoneSphere = 2, kZoneCapsule = 3, kZoneEllipsoid = 4, kZoneCylinder = 5, kZoneBox = 6 };
 
 // apply_cutoff for one value

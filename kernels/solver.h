@@ -36,6 +36,12 @@ namespace pws {
 // solver._row_cost: (cost, force = -d cost / dx, curvature) of one scalar row at jar = x.
 template <typename T>
 PWS_HD inline void row_cost(int type, T x, T dd, T r, T floss, T* cost, T* force, T* curv) {
+  if (type == kCnstrEquality) {  // bilateral: always quadratic
+    *cost = T(0.5) * dd * x * x;
+    *force = -dd * x;
+    *curv = dd;
+    return;
+  }
   if (type == kCnstrFrictionDof || type == kCnstrFrictionTendon) {
     if (x <= -r * floss) {
       *cost = -floss * x - T(0.5) * r * floss * floss;
@@ -521,6 +527,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       v = dot_n(jr, d.qvel, nv);
     }
     T aref = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
+    if (d.efc_type[r] == kCnstrEquality) aref -= d.efc_jdotv[r];  // Jdot qvel (equality.h)
     d.efc_vel[r] = v;
     d.efc_aref[r] = aref;
     if (primal) {
@@ -544,7 +551,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   bool onesided = true;
   for (int r = 0; r < nefc; ++r) {
     int type = d.efc_type[r];
-    onesided = onesided && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
+    onesided = onesided && type != kCnstrEquality && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
                type != kCnstrContactElliptic;
   }
 

@@ -1,7 +1,8 @@
 // Twin of pywarp_sim/support.py: helpers shared by the stages (MuJoCo's engine_support and
-// engine_util_sparse): mj_applyFT, mj_solveLD on the tree-sparse factor of qM, and J' force
-// over the constraint rows (mj_mulJacTVec, which the Warp solvers write inline). Templated on
-// the scalar (the lanes of kernels/lanes.h included).
+// engine_util_sparse): mj_applyFT, mj_solveLD on the tree-sparse factor of qM, J' force over
+// the constraint rows (mj_mulJacTVec, which the Warp solvers write inline), and what the row
+// stages (constraint.h, equality.h) share: impedance, impedance_kb, add_row, clear_row,
+// point_jac_row. Templated on the scalar (the lanes of kernels/lanes.h included).
 #pragma once
 
 #include "step_math.h"
@@ -48,6 +49,91 @@ PWS_HD inline void add_jt_force(const ModelView<T>& m, const World<T>& d, int ne
     const T* jrow = d.efc_J + (int64_t)r * ld;
     T sf = sign * f;
     for (int i = 0; i < nv; ++i) res[i] += jrow[i] * sf;
+  }
+}
+
+// ---- constraint rows: impedance, row coefficients, Jacobian rows (support.py) -------------
+
+// getimpedance (support.impedance)
+template <typename T>
+PWS_HD inline T impedance(const T* solimp, T pos, T margin) {
+  const T minimp = T(0.0001), maximp = T(0.9999);
+  T dmin = tmin(maximp, tmax(minimp, solimp[0]));
+  T dmax = tmin(maximp, tmax(minimp, solimp[1]));
+  T width = tmax(T(0), solimp[2]);
+  T mid = tmin(maximp, tmax(minimp, solimp[3]));
+  T power = tmax(T(1), solimp[4]);
+  if (dmin == dmax || width <= T(1e-15)) return T(0.5) * (dmin + dmax);
+  T x = pws_abs((pos - margin) / width);
+  if (x >= T(1)) return dmax;
+  if (x <= T(0)) return dmin;
+  T y = x;
+  if (power != T(1)) {
+    if (power == T(2)) {  // MuJoCo's default solimp: no pow calls
+      if (x <= mid)
+        y = x * x / mid;
+      else
+        y = T(1) - (T(1) - x) * (T(1) - x) / (T(1) - mid);
+    } else if (x <= mid) {
+      y = pws_pow(x, power) / pws_pow(mid, power - T(1));
+    } else {
+      y = T(1) - pws_pow(T(1) - x, power) / pws_pow(T(1) - mid, power - T(1));
+    }
+  }
+  return dmin + y * (dmax - dmin);
+}
+
+// Stiffness K and damping B of the reference acceleration (support.impedance_kb).
+template <typename T>
+PWS_HD inline void impedance_kb(const T* solref, const T* solimp, T timestep, int refsafe, T* k, T* b) {
+  T dmax = tmin(T(0.9999), tmax(T(0.0001), solimp[1]));
+  T tc = solref[0], dr = solref[1];
+  if (refsafe && tc > T(0)) tc = tmax(tc, T(2) * timestep);
+  if (tc > T(0))
+    *k = T(1) / tmax(T(1e-15), dmax * dmax * tc * tc * dr * dr);
+  else
+    *k = -tc / tmax(T(1e-15), dmax * dmax);
+  if (dr > T(0))
+    *b = T(2) / tmax(T(1e-15), dmax * tc);
+  else
+    *b = -dr / tmax(T(1e-15), dmax);
+}
+
+// support.add_row (constraint.h and equality.h)
+template <typename T>
+PWS_HD inline void add_row(const ModelView<T>& m, const World<T>& d, int row, int type, int id, T pos, T margin,
+                           T frictionloss, T diag_a, const T* solref, const T* solimp, bool is_friction) {
+  T imp = impedance(solimp, pos, margin);
+  T k, b;
+  impedance_kb(solref, solimp, m.timestep, m.en_refsafe, &k, &b);
+  d.efc_type[row] = type;
+  d.efc_id[row] = id;
+  d.efc_pos[row] = pos;
+  d.efc_margin[row] = margin;
+  d.efc_frictionloss[row] = frictionloss;
+  d.efc_R[row] = tmax(T(1e-15), (T(1) - imp) * diag_a / imp);
+  d.efc_K[row] = is_friction ? T(0) : k * imp;
+  d.efc_B[row] = b;
+}
+
+template <typename T>
+PWS_HD inline T* clear_row(const ModelView<T>& m, const World<T>& d, int row) {
+  T* jrow = d.efc_J + (int64_t)row * m.nv_pad;
+  for (int i = 0; i < m.nv; ++i) jrow[i] = T(0);
+  return jrow;
+}
+
+// efc_J row += sign * dir . J(point on body), translational or rotational (support.point_jac_row
+// with scale 1).
+template <typename T>
+PWS_HD inline void point_jac_row(const ModelView<T>& m, const World<T>& d, T* jrow, int body, T sign,
+                                 const Vec3<T>& point, const Vec3<T>& dir, bool rotational) {
+  Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
+  for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i]) {
+    Vec6<T> c = load6(d.cdof + 6 * i);
+    Vec3<T> a = ang(c);
+    T v = rotational ? dot(dir, a) : dot(dir, lin(c) + cross(a, rel));
+    jrow[i] += sign * v;
   }
 }
 

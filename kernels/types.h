@@ -20,7 +20,8 @@
   X(nq) X(nv) X(nu) X(na) X(nbody) X(njnt) X(ngeom) X(nsite) X(npair) X(nconmax)            \
   X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
   X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)                           \
-  X(nmesh) X(nmeshvert) X(nmeshgraph) X(nmeshpoly) X(nmeshpolyvert) X(nmeshpolymap)
+  X(nmesh) X(nmeshvert) X(nmeshgraph) X(nmeshpoly) X(nmeshpolyvert) X(nmeshpolymap)            \
+  X(neq) X(neq_pad) X(neqdata)
 
 #define PWS_OPTION_INTS(X)                                                                    \
   X(integrator)        /* IntegratorType: 0 Euler, 1 RK4, 3 implicitfast */                  \
@@ -38,7 +39,8 @@
   X(has_convex)        /* some pair uses the convex collider: launch the step with it compiled in */ \
   X(en_sensor)         /* sensors to evaluate (nsensor > 0, mjDSBL_SENSOR off): kernels/sensor.h */ \
   X(sensor_rne_post)   /* a sensor reads cacc / cfrc_int after the solve (mj_rnePostConstraint) */ \
-  X(sensor_subtree_vel) /* a sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel) */
+  X(sensor_subtree_vel) /* a sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel) */ \
+  X(en_equality)       /* equality rows (neq > 0, mjDSBL_EQUALITY off): kernels/equality.h */
 
 #define PWS_OPTION_REALS(X)                                                                   \
   X(timestep) X(impratio) X(tolerance) X(ls_tolerance)                                        \
@@ -96,7 +98,11 @@
   F(mesh_vert, 3, nmeshvert) I(mesh_graphadr, 1, nmesh) I(mesh_graph, 1, nmeshgraph)         \
   I(mesh_polyadr, 1, nmesh) I(mesh_polyvertadr, 1, nmeshpoly) I(mesh_polyvertnum, 1, nmeshpoly) \
   I(mesh_polyvert, 1, nmeshpolyvert) F(mesh_polynormal, 3, nmeshpoly)                        \
-  I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap)
+  I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap) \
+  /* equality constraints (kernels/equality.h); eq_data: neqdata (mjNEQDATA) scalars each */  \
+  I(eq_type, 1, neq) I(eq_obj1id, 1, neq) I(eq_obj2id, 1, neq) I(eq_objtype, 1, neq)         \
+  I(eq_active0, 1, neq) F(eq_solref, 2, neq) F(eq_solimp, 5, neq) F(eq_data, 1, neq * neqdata) \
+  F(tendon_length0, 1, ntendon)
 
 // ---- Data arrays, per world: F = float, I = int32; G = global int32 counters ---------------
 #define PWS_DATA_ARRAYS(F, I)                                                                \
@@ -135,7 +141,8 @@
   F(ten_length, 1, ntendon_pad) F(ten_velocity, 1, ntendon_pad)                              \
   F(pgs_MinvJ, 1, 6 * nv_pad) /* PGS: M^-1 J' of one elliptic block (6 rows of nv) */          \
   F(sensordata, 1, nsensordata_pad) F(subtree_linvel, 3, nbody) F(subtree_angmom, 3, nbody)    \
-  F(cfrc_ext, 6, nbody)
+  F(cfrc_ext, 6, nbody)                                                                      \
+  I(eq_active, 1, neq_pad) I(efc_ne, 1, 1) F(efc_jdotv, 1, nefc_max)
 
 #define PWS_GLOBAL_COUNTERS(G)                                                               \
   G(con_overflow_count, 1) /* contact overflow events, all worlds and steps */               \
@@ -147,6 +154,7 @@ namespace pws {
 // solver.h, pgs.h, sensor.h; the transmission: smooth.h and actuation.h).
 // mjtConstraint (types.ConstraintType)
 enum : int {
+  kCnstrEquality = 0,
   kCnstrFrictionDof = 1,
   kCnstrFrictionTendon = 2,
   kCnstrLimitJoint = 3,
@@ -157,6 +165,10 @@ enum : int {
 };
 
 enum : int { kTrnTendon = 3 };  // mjTRN_TENDON (types.TrnType)
+
+// mjtObj (types.ObjType): the frame sensors' objects (sensor.h), site-referenced connect and
+// weld (equality.h)
+enum : int { kObjBody = 1, kObjXBody = 2, kObjGeom = 5, kObjSite = 6 };
 
 // A float parameter bank (nbank, count, width): world w reads row w % nbank.
 template <typename T>

@@ -180,6 +180,7 @@ def _sizes(sim) -> dict:
     nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
     nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
+    neq=m.neq, neq_pad=int(d.eq_active.shape[1]), neqdata=int(m.eq_data.shape[1]),
   )
 
 
@@ -213,6 +214,7 @@ def _options(sim) -> tuple:
     has_convex=int(pairs.nconvex > 0),
     en_sensor=int(m.nsensor > 0 and not o.disabled(DisableBit.SENSOR)),
     sensor_rne_post=int(m.sensor_rne_postconstraint), sensor_subtree_vel=int(m.sensor_subtree_vel),
+    en_equality=int(m.neq > 0 and not o.disabled(DisableBit.EQUALITY)),
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
                ls_tolerance=float(o.ls_tolerance), solver_scale=1.0 / (m.meaninertia * max(1, m.nv)),
@@ -241,9 +243,6 @@ def check_model(m) -> None:
   if m.neq and m.sensor_rne_postconstraint:
     raise RuntimeError("backend='native' leaves connect/weld forces out of cfrc_ext (kernels/sensor.h), which "
                        "this model's accelerometer/force/torque/frame-acceleration sensors read; use backend='warp'")
-  if m.neq:
-    raise RuntimeError(f"backend='native' does not support equality constraints (the model has {m.neq}); "
-                       f"use backend='warp'")
 
 
 def _check_supported(sim) -> None:

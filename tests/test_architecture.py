@@ -94,11 +94,7 @@ NATIVE_HEALTH_ARRAYS = ("health", "last_reset", "counters")
 # Data fields the fused native step has no entry for, besides those of role scratch (the Warp
 # collision stage's buffers, which the native step keeps on each thread's stack), and why. A
 # field added to types.py needs its kernels/types.h entry, the role scratch, or a line here.
-NOT_IN_NATIVE_LAYOUT = {
-  ("data", "eq_active"): "equality constraints: the native step refuses models with them",
-  ("efc", "ne"): "equality rows: the native step refuses models with equality constraints",
-  ("efc", "efc_jdotv"): "equality rows: the native step refuses models with equality constraints",
-}
+NOT_IN_NATIVE_LAYOUT = {}
 
 
 def _schema_arrays():
@@ -195,11 +191,9 @@ KERNELS = REPO / "kernels"
 # "Architecture"); a pair is checked once its Python module exists.
 STAGE_TWINS = ("types", "support", "smooth", "passive", "actuation", "collision_driver",
                "collision_primitive", "collision_gjk", "collision_multicontact", "collision_convex",
-               "constraint", "solver", "pgs", "sensor", "forward")
+               "equality", "constraint", "solver", "pgs", "sensor", "forward")
 # Stage modules whose native twin is still to be written, and why; the list may only shrink.
-TWIN_PENDING = {
-  "equality": "the native step has no equality constraints yet (backend='auto' runs such models on warp)",
-}
+TWIN_PENDING = {}
 
 
 def _leading_comment(path: pathlib.Path) -> str:
