@@ -336,16 +336,22 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
 
   rank = distributed.current()
   device = distributed.rank_device(device, rank)
-  seed = distributed.rank_seed(seed, rank)  # no two ranks simulate the same worlds
+  env_seed, seed = seed, distributed.rank_seed(seed, rank)  # policy sampling: per rank
   # a refused or unreadable checkpoint stops the run before any environment is built
   resume_state = None if resume is None else load_policy_checkpoint(resume, device=device)
   torch.manual_seed(seed)
   env_overrides = dict(env_overrides or {})
-  env_overrides.setdefault("seed", seed)
+  # the ranks' envs are shards of one env of world_size x num_envs worlds (same env seed, draws
+  # by global world); a task whose config cannot shard gets a seed per rank instead, so that no
+  # two ranks simulate the same worlds. The shard is not recorded: play/view build one env.
+  shard = distributed.world_shard(num_envs, rank)
+  if shard and not hasattr(env_flag_view(task, env_overrides), "world_offset"):
+    shard, env_seed = {}, seed
+  env_overrides.setdefault("seed", env_seed)
   # the first build of a model on the Warp backend compiles its kernels (about a minute)
   with cli.status(f"{num_envs} envs of {task}: building (first run: compiling)",
                   quiet=not verbose_rsl or not rank.main):
-    env = envs.make(task, num_envs, device, **env_overrides)
+    env = envs.make(task, num_envs, device, **{**env_overrides, **shard})
   if not callable(getattr(env, "pop_episode_stats", None)):
     raise TypeError(f"task '{task}' built a {type(env).__name__}, which has no "
                     f"pop_episode_stats(): train's per-iteration records need it (see HumanoidEnv)")

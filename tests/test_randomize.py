@@ -1,5 +1,7 @@
-"""Domain randomisation: sampled ranges, per-world isolation, and the physics of a randomised
-world against MuJoCo C with the same parameter edits."""
+"""Domain randomisation: sampled ranges, per-world isolation, shards drawing by global world,
+and the physics of a randomised world against MuJoCo C with the same parameter edits."""
+
+import dataclasses
 
 import mujoco
 import numpy as np
@@ -176,3 +178,44 @@ def test_native_backend_sees_per_world_friction():
     np.testing.assert_allclose(fw[w, :n[w]], fn[w, :n[w]], rtol=1e-6)
   assert len({round(float(fw[w, 0, 0]), 4) for w in range(NWORLD) if n[w]}) > 1, "frictions differ per world"
   assert oracle.rel_err(native_sim.qacc.numpy(), warp_sim.qacc.numpy()) < 1e-3
+
+
+def test_world_draws_of_shards_are_the_rows_of_the_whole_batch():
+  """WorldDraws: shards of 3 worlds at offsets 0, 3, 6 of 9, their generators seeded alike,
+  draw exactly rows [offset, offset + 3) of one 9-world draw (uniform, normal, integers, in
+  sequence); unsharded it is the generator's own call, any shape; a sharded draw not shaped
+  per world, or a shard outside the batch, is refused naming the fix."""
+  def draws(offset, nworld, total):
+    d = randomize.WorldDraws(torch.Generator().manual_seed(7), nworld, "cpu", offset, total)
+    return [d.rand((nworld, 4)), d.randn((nworld, 2, 3)), d.randint(0, 5, (nworld,)), d.rand((nworld,))]
+  whole = draws(0, 9, None)
+  for offset in (0, 3, 6):
+    for a, b in zip(draws(offset, 3, 9), whole):
+      assert torch.equal(a, b[offset:offset + 3])
+  g = torch.Generator().manual_seed(7)
+  plain = randomize.WorldDraws(torch.Generator().manual_seed(7), 9, "cpu")
+  assert not plain.sharded and torch.equal(plain.rand((5,)), torch.rand((5,), generator=g))
+  sharded = randomize.WorldDraws(torch.Generator(), 3, "cpu", 3, 9)
+  with pytest.raises(ValueError, match=r"shape must start with the shard's 3 worlds"):
+    sharded.rand((4, 2))
+  with pytest.raises(ValueError, match="does not fit in num_envs_total=8"):
+    randomize.WorldDraws(torch.Generator(), 3, "cpu", 6, 8)
+
+
+def test_randomizer_shards_sample_the_rows_of_the_whole_batch():
+  """Randomizers of 3-world shards (world_offset 0 and 3 of 6) with one seed write the banks,
+  gain scales and latencies of one 6-world Randomizer's rows, for a partial mask too."""
+  spec = dataclasses.replace(SPEC, push_interval=1, push_force=(10.0, 20.0), obs_noise_std=0.1)
+  whole = randomize.Randomizer(_sim(6), spec, seed=5)
+  shards = [randomize.Randomizer(_sim(3), spec, seed=5, world_offset=3 * r, nworld_total=6) for r in range(2)]
+  mask = torch.tensor([True, False, True, True, False, True])
+  for m in (None, mask):
+    whole.sample(m)
+    for r, s in enumerate(shards):
+      s.sample(None if m is None else m[3 * r:3 * r + 3])
+    for k, v in _banks(whole.sim).items():
+      assert torch.equal(torch.cat([_banks(s.sim)[k] for s in shards]), v), k
+    for k in ("kp_scale", "kd_scale", "latency", "push_force"):
+      assert torch.equal(torch.cat([getattr(s, k) for s in shards]), getattr(whole, k)), k
+  obs = torch.zeros(6, 4)
+  assert torch.equal(torch.cat([s.obs_noise(obs[:3]) for s in shards]), whole.obs_noise(obs))

@@ -12,6 +12,11 @@ A term may also be a class: built once as cls(env, **params), then called as obj
 (obj(env, mask, **params) for events); its optional reset(mask) runs when those envs reset and
 state_dict()/load_state_dict() are saved with the env (e.g. FeetAirTime keeps air times).
 
+Random draws: env.uniform / env.rand with the world first ((num_envs, ...)), for every env
+whatever the mask, so a run is reproducible from the seed and a shard of a distributed run
+(TaskCfg.world_offset / num_envs_total) draws what one env with all the worlds draws for its
+worlds. A term drawing from torch's global generator or another shape breaks both.
+
 Frames: "base" is the free joint's body; velocities of the free joint are qvel[0:3] (world
 frame, m/s) and qvel[3:6] (body frame, rad/s), as in MuJoCo. Heights and ranges given as None
 come from the robot (env.robot: envs/robot.py RobotCfg, resolved in env.target_height and
