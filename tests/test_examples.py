@@ -1,13 +1,17 @@
 """The examples/ folder: a robot and a task defined outside the package, trained for a few
 iterations by the train CLI (--task examples.quadruped:QuadrupedWalkCfg, with --env./--agent.
-flags) and rolled out by play; and the sensor script, whose readings at rest are checked
-against statics (the feet carry the weight, the accelerometer reads g)."""
+flags) and rolled out by play; the same for Menagerie's H1 turning in place
+(examples.h1_turn:H1TurnCfg, when PWS_MENAGERIE names a checkout); and the sensor script,
+whose readings at rest are checked against statics (the feet carry the weight, the
+accelerometer reads g). examples/cleanrl_ppo.py: tests/test_cleanrl_example.py."""
 
 import json
 import math
 import os
 import pathlib
 
+import mujoco
+import numpy as np
 import pytest
 import torch
 
@@ -73,3 +77,63 @@ def test_sensor_script_reads_sensors_by_name(examples_on_path, capsys):
   sensors.main(["--nworld", "2", "--seconds", "0.1"])
   out = capsys.readouterr().out
   assert "world 1: gyro" in out and "touch" in out
+
+
+# ---- Menagerie's Unitree H1 turning in place (examples/h1_turn.py) ---------------------------------
+
+H1_TASK = "examples.h1_turn:H1TurnCfg"
+MENAGERIE_ENV = "PWS_MENAGERIE"  # a mujoco_menagerie checkout (third-party models stay out of the repo)
+needs_h1 = pytest.mark.skipif(
+  not os.path.isfile(os.path.join(os.environ.get(MENAGERIE_ENV, "/nonexistent"), "unitree_h1", "scene.xml")),
+  reason=f"set {MENAGERIE_ENV} to a mujoco_menagerie checkout with unitree_h1")
+STILL = {"events.pose.params.joint_noise": 0.0, "events.pose.params.vel_noise": 0.0}
+
+
+@needs_h1
+def test_h1_turn_trains_from_the_cli_and_plays_a_turn(examples_on_path, tmp_path, capsys):
+  train.main(["--task", H1_TASK, "--device", "cpu", "--num-envs", "4", "--iterations", "2",
+              "--num-steps-per-env", "4", "--quiet", "--log-dir", str(tmp_path), "--env.rewards.turn.weight", "3",
+              "--agent.actor.hidden-dims", "32", "--agent.critic.hidden-dims", "32"])
+  lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[pws.train] it")]
+  assert len(lines) == 2
+  history = json.loads((tmp_path / "history.json").read_text())
+  assert [r["it"] for r in history] == [0, 1] and all(math.isfinite(r["mean_step_reward"]) for r in history)
+  saved = json.loads((tmp_path / train.CONFIG_FILE).read_text())
+  assert saved["task"] == H1_TASK and saved["env"]["rewards.turn.weight"] == 3.0
+  stats = play.play(str(tmp_path / "model_1.pt"), video=None, steps=4, num_envs=2, command=(0.0, 0.0, 0.5))
+  assert stats["qpos"].shape == (4, 26) and torch.isfinite(torch.as_tensor(stats["qpos"])).all()
+  np.testing.assert_allclose(stats["command_shown"], np.tile([0.0, 0.0, 0.5], (4, 1)), atol=1e-7)
+
+
+@needs_h1
+def test_h1_motors_take_the_pd_law_and_the_reset_stands_on_the_feet(examples_on_path):
+  from examples import h1_turn
+  env = envs.make(H1_TASK, 2, "cpu", **STILL)
+  assert env.actuator_kinds == ["motor"] * 19 and env.actuator_names == list(h1_turn.ACTUATORS)
+  kp, kd = h1_turn.h1_gains()
+  assert env.kp.tolist() == kp and env.kd.tolist() == kd and env.kp[3] == 200.0  # left knee
+  # the keyframe's base height puts the lowest collision geom (a foot capsule) on the floor
+  mjm = env.mj_model
+  d = mujoco.MjData(mjm)
+  d.qpos[:] = env.sim.qpos[0].double().numpy()
+  mujoco.mj_kinematics(mjm, d)
+  lowest = min(d.geom_xpos[g, 2] - abs(d.geom_xmat[g].reshape(3, 3)[2, 2]) * mjm.geom_size[g, 1] - mjm.geom_size[g, 0]
+               for g in range(mjm.ngeom) if mjm.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE
+               and mjm.geom_contype[g] and mjm.body(mjm.geom_bodyid[g]).name in h1_turn.FEET)
+  assert abs(lowest) < 0.002, lowest
+  for _ in range(10):
+    _, rew, dones, _ = env.step(torch.zeros(2, 19))
+  assert env.foot_contacts().all() and not dones.any() and torch.isfinite(rew).all()
+  # position-actuator targets would reach motors as torques: refused, naming them
+  with pytest.raises(ValueError, match=r"left_hip_yaw \(motor\)"):
+    envs.make(H1_TASK, 1, "cpu", **{"actions.type": "joint_position"})
+
+
+def test_h1_turn_names_a_missing_menagerie(examples_on_path, monkeypatch, tmp_path):
+  from examples import h1_turn
+  monkeypatch.delenv(MENAGERIE_ENV, raising=False)
+  with pytest.raises(FileNotFoundError, match=f"set {MENAGERIE_ENV}"):
+    h1_turn.h1_robot()
+  monkeypatch.setenv(MENAGERIE_ENV, str(tmp_path))
+  with pytest.raises(FileNotFoundError, match="not a mujoco_menagerie checkout"):
+    envs.make(H1_TASK, 1, "cpu")
