@@ -13,8 +13,6 @@
 
 namespace pws {
 
-// mjtEq (types.EqType)
-enum : int { kEqConnect = 0, kEqWeld = 1, kEqJoint = 2, kEqTendon = 3 };
 
 // equality._eq_bodyid: body of a connect/weld object (a body, or the body of a site).
 template <typename T>

@@ -6,8 +6,7 @@
 // forward.h calls sensors() once per mj_forward, after the solve (RK4's inner evaluations skip
 // it, as MuJoCo's mj_forwardSkip(skipsensor=1)): nothing a position or velocity sensor reads
 // changes between its stage and the end of forward, so evaluating the three stages there gives
-// MuJoCo's values. Connect / weld forces in cfrc_ext are not here: the native step refuses models
-// with equality constraints (native_backend.check_model).
+// MuJoCo's values.
 #pragma once
 
 #include "constraint.h"
@@ -382,7 +381,35 @@ PWS_HD inline void sensor_vel(const ModelView<T>& m, const World<T>& d) {
   }
 }
 
-// mj_rnePostConstraint: cfrc_ext (applied and contact forces), cacc with qacc, cfrc_int
+// sensor._weld_torque: world torque of a weld's rotation rows (efc rows row+3..row+5) on body 1
+// (minus on body 2): J_rot' f_rot with the rows' Jacobian 0.5 * torquescale * imag(neg(q1) * (0, w)
+// * q0) (equality.h), as MuJoCo 4.0.
+template <typename T>
+PWS_HD inline Vec3<T> weld_torque(const ModelView<T>& m, const World<T>& d, int eqid, int row, bool body_semantic) {
+  const int obj1 = m.eq_obj1id[eqid], obj2 = m.eq_obj2id[eqid];
+  const T* data = m.eq_data + m.neqdata * eqid;
+  Quat<T> q0, q1;
+  if (body_semantic) {
+    q0 = quat_mul(load4(d.xquat + 4 * obj1), load4(data + 6));
+    q1 = load4(d.xquat + 4 * obj2);
+  } else {
+    q0 = quat_mul(load4(d.xquat + 4 * m.site_bodyid[obj1]), load4(m.site_quat + 4 * obj1));
+    q1 = quat_mul(load4(d.xquat + 4 * m.site_bodyid[obj2]), load4(m.site_quat + 4 * obj2));
+  }
+  Quat<T> negq1 = quat_conj(q1);
+  const T* f = d.efc_force + row + 3;
+  Vec3<T> torque = zero3<T>();
+  for (int k = 0; k < 3; ++k) {
+    Quat<T> axis{{T(0), T(0), T(0), T(0)}};
+    axis[k + 1] = T(1);
+    Quat<T> q3 = quat_mul(quat_mul(negq1, axis), q0);
+    torque[k] = T(0.5) * data[10] * (q3[1] * f[0] + q3[2] * f[1] + q3[3] * f[2]);
+  }
+  return torque;
+}
+
+// mj_rnePostConstraint: cfrc_ext (applied, connect / weld and contact forces), cacc with qacc,
+// cfrc_int
 template <typename T>
 PWS_HD inline void rne_postconstraint(const ModelView<T>& m, const World<T>& d) {
   const int nbody = m.nbody;
@@ -396,6 +423,35 @@ PWS_HD inline void rne_postconstraint(const ModelView<T>& m, const World<T>& d) 
   const int nefc = d.efc_nefc[0];
   for (int r = 0; r < nefc;) {
     const int type = d.efc_type[r];
+    if (type == kCnstrEquality) {
+      // connect and weld: the constraint force at each anchor (opposite on body 2)
+      const int eqid = d.efc_id[r], etype = m.eq_type[eqid];
+      if (etype != kEqConnect && etype != kEqWeld) {
+        ++r;
+        continue;
+      }
+      const bool body_semantic = m.eq_objtype[eqid] == kObjBody;
+      Vec3<T> torque = etype == kEqWeld ? weld_torque(m, d, eqid, r, body_semantic) : zero3<T>();
+      Vec6<T> frc = spatial(torque, vec3(d.efc_force[r], d.efc_force[r + 1], d.efc_force[r + 2]));
+      for (int side = 0; side < 2; ++side) {
+        const int obj = side == 0 ? m.eq_obj1id[eqid] : m.eq_obj2id[eqid];
+        const int b = body_semantic ? obj : m.site_bodyid[obj];
+        if (b == 0) continue;
+        Vec3<T> offset;
+        if (body_semantic) {
+          // anchors: connect (body 1 at data[0:3], body 2 at [3:6]); weld the other way round
+          const int k = etype == kEqWeld ? 3 - 3 * side : 3 * side;
+          offset = load3(m.eq_data + m.neqdata * eqid + k);
+        } else {
+          offset = load3(m.site_pos + 3 * obj);
+        }
+        Vec3<T> anchor = mul(load33(d.xmat + 9 * b), offset) + load3(d.xpos + 3 * b);
+        Vec6<T> f = transform_force(frc, load3(d.subtree_com + 3 * m.body_rootid[b]), anchor);
+        store6(d.cfrc_ext + 6 * b, add6(load6(d.cfrc_ext + 6 * b), side == 0 ? f : scale6(f, T(-1))));
+      }
+      r += etype == kEqWeld ? 6 : 3;
+      continue;
+    }
     if (!is_contact_row(type)) {
       ++r;
       continue;

@@ -170,6 +170,9 @@ enum : int { kTrnTendon = 3 };  // mjTRN_TENDON (types.TrnType)
 // weld (equality.h)
 enum : int { kObjBody = 1, kObjXBody = 2, kObjGeom = 5, kObjSite = 6 };
 
+// mjtEq (types.EqType): the equality rows (equality.h) and their forces in cfrc_ext (sensor.h)
+enum : int { kEqConnect = 0, kEqWeld = 1, kEqJoint = 2, kEqTendon = 3 };
+
 // A float parameter bank (nbank, count, width): world w reads row w % nbank.
 template <typename T>
 struct Bank {

@@ -1,8 +1,7 @@
 """Equality constraint rows (mj_instantiateEquality + mj_makeImpedance) and their velocity
 term Jdot qvel (MuJoCo 4's mj_Jdotv in the reference acceleration): connect (3 rows), weld
 (6), joint and tendon (1) for each active constraint, the first ne[w] rows of world w,
-before the rows of constraint.py (MuJoCo's order). No native twin yet: the native step
-rejects equality constraints.
+before the rows of constraint.py (MuJoCo's order). Twin of kernels/equality.h.
 """
 
 import warp as wp

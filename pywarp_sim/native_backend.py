@@ -38,8 +38,8 @@ import torch
 import warp as wp
 
 from . import native
-from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, ConeType, DisableBit, IntegratorType, Role,
-                    SolverType)
+from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, ConeType, DisableBit, EqType, IntegratorType,
+                    Role, SolverType)
 
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "set_staging",
            "stage_bytes", "stepper", "NativeStepper",
@@ -238,11 +238,18 @@ def _fingerprint(sim) -> tuple:
 
 
 def check_model(m) -> None:
-  """Raises RuntimeError for model features the fused native step does not implement."""
+  """Raises RuntimeError for model features the fused native step does not implement: equality
+  constraints of a type kernels/equality.h has no rows for (io.put_model rejects them for both
+  backends; this keeps the native step safe for a Model built another way)."""
+  if m.neq:
+    known = {int(t) for t in EqType}
+    for eqid, t in enumerate(m.eq_type.numpy()):
+      if int(t) not in known:
+        name = mujoco.mj_id2name(m.mj_model, mujoco.mjtObj.mjOBJ_EQUALITY, eqid) or f"#{eqid}"
+        raise RuntimeError(f"backend='native' has no rows for equality constraint '{name}' of type "
+                           f"{mujoco.mjtEq(int(t)).name} (kernels/equality.h: connect, weld, joint, tendon); "
+                           f"use backend='warp'")
 
-  if m.neq and m.sensor_rne_postconstraint:
-    raise RuntimeError("backend='native' leaves connect/weld forces out of cfrc_ext (kernels/sensor.h), which "
-                       "this model's accelerometer/force/torque/frame-acceleration sensors read; use backend='warp'")
 
 
 def _check_supported(sim) -> None:

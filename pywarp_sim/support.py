@@ -66,7 +66,7 @@ def solve_tree_row(worldid: int, row: int, nv: int, dof_parentid: wp.array(dtype
 
 # ---- constraint rows: impedance and the row writer (mj_makeImpedance), shared by the
 # equality rows (equality.py) and the other rows (constraint.py); the native twins are in
-# kernels/constraint.h (the native step has no equality rows)
+# kernels/support.h too (impedance, impedance_kb, add_row, clear_row, point_jac_row)
 
 _MINIMP = wp.constant(0.0001)  # mjMINIMP: impedance clamp
 _MAXIMP = wp.constant(0.9999)  # mjMAXIMP

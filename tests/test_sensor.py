@@ -242,11 +242,6 @@ def test_humanoid_falling(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_equality_forces_reach_force_sensors(backend):
   mjm = mujoco.MjModel.from_xml_string(SENSOR_EQUALITY)
-  if backend == "native" and mjm.neq:
-    try:
-      pws.Simulator(pws.put_model(mjm, "cpu"), nworld=1, device="cpu", backend="native")
-    except RuntimeError as e:
-      pytest.skip(str(e))  # the native step's equality constraints are a separate item
   state = _states(mjm, 6, seed=8, contacts=False)
   xfrc = _xfrc(mjm, 6, seed=9)
   ours = _run(mjm, backend, state, xfrc, step=False)
