@@ -184,6 +184,23 @@ def test_tolerances_are_defined_once():
   assert not found, "tolerance constants outside tests/tolerances.py:\n  " + "\n  ".join(found)
 
 
+def test_comparison_bounds_are_named():
+  """An atol / rtol (np.testing, torch) or rel / abs (pytest.approx) given as a number other than
+  0 is a tolerance without its reason: name it in tests/tolerances.py and import it."""
+  import re
+
+  pattern = re.compile(r"\b(atol|rtol|rel|abs)\s*=\s*(\d*\.?\d+(?:[eE][-+]?\d+)?)")
+  found = []
+  for path in sorted((REPO / "tests").glob("*.py")):
+    if path.name == "tolerances.py":
+      continue
+    source = path.read_text()
+    for m in pattern.finditer(source):
+      if float(m.group(2)) != 0.0:
+        found.append(f"tests/{path.name}:{source.count(chr(10), 0, m.start()) + 1}: {m.group(0)}")
+  assert not found, "numeric comparison bounds outside tests/tolerances.py:\n  " + "\n  ".join(found)
+
+
 # ---- native headers mirror the Python modules by name --------------------------------------------
 
 KERNELS = REPO / "kernels"

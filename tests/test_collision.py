@@ -25,9 +25,10 @@ from pywarp_sim.errors import UnsupportedModelError
 import oracle
 from assets import BALL_HUMANOID
 from backends import BACKENDS, simulator
-from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL, CONVEX_EXACT_EXTRA_TOL,
-                        EPA_DIST_TYPICAL_TOL, EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL,
-                        GJK_DIST_TOL, GJK_FRAME_TOL, SINGLE_SHOT_EDGE_TOL, SINGLE_SHOT_TOL)
+from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_MARGIN_BAND_TOL, CONTACT_POS_TOL,
+                        CONVEX_EXACT_EXTRA_TOL, EPA_DIST_TYPICAL_TOL, EPA_DIST_WORST_TOL,
+                        EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL, FLOAT32_ROUNDING_TOL, GJK_DIST_TOL,
+                        GJK_FRAME_TOL, SINGLE_SHOT_EDGE_TOL, SINGLE_SHOT_TOL, UNIT_NORM_TOL)
 
 NWORLD = 64
 
@@ -136,14 +137,14 @@ def _match(oc, rc):
 
 def _check_params(o, r, label):
   # a contact exactly at the margin may flip exclude under float32 rounding
-  if abs(r["dist"] - r["includemargin"]) > 1e-6:
+  if abs(r["dist"] - r["includemargin"]) > CONTACT_MARGIN_BAND_TOL:
     assert o["exclude"] == r["exclude"], label
   assert o["dim"] == r["dim"], label
-  np.testing.assert_allclose(o["includemargin"], r["includemargin"], atol=1e-7, err_msg=label)
-  np.testing.assert_allclose(o["friction"], r["friction"], rtol=1e-6, err_msg=label)
-  np.testing.assert_allclose(o["solref"], r["solref"], rtol=1e-6, err_msg=label)
-  np.testing.assert_allclose(o["solimp"], r["solimp"], rtol=1e-6, err_msg=label)
-  np.testing.assert_allclose(o["solreffriction"], r["solreffriction"], rtol=1e-6, err_msg=label)
+  np.testing.assert_allclose(o["includemargin"], r["includemargin"], rtol=FLOAT32_ROUNDING_TOL, err_msg=label)
+  np.testing.assert_allclose(o["friction"], r["friction"], rtol=FLOAT32_ROUNDING_TOL, err_msg=label)
+  np.testing.assert_allclose(o["solref"], r["solref"], rtol=FLOAT32_ROUNDING_TOL, err_msg=label)
+  np.testing.assert_allclose(o["solimp"], r["solimp"], rtol=FLOAT32_ROUNDING_TOL, err_msg=label)
+  np.testing.assert_allclose(o["solreffriction"], r["solreffriction"], rtol=FLOAT32_ROUNDING_TOL, err_msg=label)
 
 
 def _compare_world(ours, ref, err: Errors, label: str):
@@ -348,7 +349,7 @@ def test_convex_pair_vs_mujoco(t1, t2, backend):
   nmulti = 0
   for w in range(NWORLD):
     o, r = ours[w], refs[w]
-    if r and abs(r[0]["dist"]) < 1e-5:
+    if r and abs(r[0]["dist"]) < CONTACT_DIST_TOL:
       continue  # touching: contact existence is rounding-dependent
     assert len(o) == len(r), (
       f"{t1}-{t2} world {w}: ours {len(o)} contacts, MuJoCo {len(r)}: ours "
@@ -360,7 +361,7 @@ def test_convex_pair_vs_mujoco(t1, t2, backend):
       dpos.append(np.abs(oc["pos"] - rc["pos"]).max())
       dnormal.append(np.abs(oc["frame"][0] - rc["frame"][0]).max())
       _check_params(oc, rc, f"world {w}")
-      np.testing.assert_allclose(np.linalg.norm(oc["frame"], axis=1), 1.0, atol=1e-5)
+      np.testing.assert_allclose(np.linalg.norm(oc["frame"], axis=1), 1.0, atol=UNIT_NORM_TOL)
   ddist = np.array(ddist)
   assert len(ddist) >= 10
   single_shot = t2 == "cylinder" or (t1, t2) == ("cylinder", "box")

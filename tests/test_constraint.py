@@ -7,7 +7,8 @@ import pytest
 
 import oracle
 from backends import BACKENDS, simulator
-from tolerances import CG_QACC_TOL, EFC_AREF_TOL, EFC_D_RTOL, EFC_ROW_TOL, NEWTON_QACC_TOL
+from tolerances import (CG_QACC_TOL, CONTACT_TRAJ_QPOS_TOL, EFC_AREF_TOL, EFC_D_RTOL, EFC_ROW_TOL,
+                        NEWTON_QACC_TOL)
 
 DSBL = mujoco.mjtDisableBit
 NWORLD = 4
@@ -85,4 +86,4 @@ def test_limited_trajectory_matches_mj_step(backend):
     for mjd in refs:
       mujoco.mj_step(mjm, mjd)
   for w, mjd in enumerate(refs):
-    assert oracle.rel_err(d.qpos.numpy()[w], mjd.qpos) < 1e-3
+    assert oracle.rel_err(d.qpos.numpy()[w], mjd.qpos) < CONTACT_TRAJ_QPOS_TOL

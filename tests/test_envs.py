@@ -9,6 +9,8 @@ import warp as wp
 
 import pywarp_sim as pws
 from pywarp_sim import checkpoint, envs, randomize
+from tolerances import (FLOAT32_ROUNDING_TOL, NATIVE_WARP_ENV_OBS_TOL, NATIVE_WARP_ENV_REWARD_TOL,
+                        ROBOT_REPLAY_TOL)
 
 N = 8
 DR = dict(body_mass_scale=(0.8, 1.2), dof_damping_scale=(0.5, 1.5), actuator_strength_scale=(0.8, 1.0),
@@ -115,7 +117,7 @@ def test_position_targets_go_through_the_pd_law_clipped_to_ctrlrange():
   sim_step = env.sim.step
   env.sim.step = lambda n=1: (ctrls.append(env.sim.ctrl.clone()), sim_step(n))
   env.step(a)
-  assert torch.allclose(ctrls[0], expected, atol=1e-6)
+  assert torch.allclose(ctrls[0], expected, atol=FLOAT32_ROUNDING_TOL)
   assert torch.all(ctrls[0][1] == 1.0)
 
 
@@ -226,7 +228,7 @@ def test_ctrl_delay_env_matches_a_robot_control_loop():
       frame = robot.step(torch.from_numpy(tau / force).clamp(torch.from_numpy(lo), torch.from_numpy(hi)).numpy())
   assert env.episode_length_buf.item() == 15
   err = (env.sim.qpos[0].double() - robot._rep.sim.qpos[0].double()).abs().max().item()
-  assert err < 1e-3, f"env and robot loop diverged: max |qpos difference| {err}"
+  assert err < ROBOT_REPLAY_TOL, f"env and robot loop diverged: max |qpos difference| {err}"
 
 
 def test_delay_line_returns_each_command_its_delay_later():
@@ -380,8 +382,8 @@ def test_native_backend_env_follows_the_warp_env():
     oa, ra, da, _ = a.step(act)
     ob, rb, db, _ = b.step(act)
     assert torch.equal(da, db)
-    torch.testing.assert_close(ob["policy"], oa["policy"], rtol=0, atol=5e-4)  # measured 2e-5
-    torch.testing.assert_close(rb, ra, rtol=0, atol=1e-5)  # measured 4e-7
+    torch.testing.assert_close(ob["policy"], oa["policy"], rtol=0, atol=NATIVE_WARP_ENV_OBS_TOL)
+    torch.testing.assert_close(rb, ra, rtol=0, atol=NATIVE_WARP_ENV_REWARD_TOL)
 
 
 def test_set_latency_is_checked_against_what_the_env_holds():

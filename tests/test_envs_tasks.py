@@ -19,6 +19,7 @@ from pywarp_sim import envs, native, randomize
 from pywarp_sim.envs import control, mdp
 from pywarp_sim.envs.manager import (ActionCfg, CommandTerm, CurriculumTerm, EventTerm, ObsGroup, ObsTerm,
                                      RewardTerm, TaskCfg, TaskEnv, TerminationTerm)
+from tolerances import FLOAT32_ROUNDING_TOL
 
 DR = dict(body_mass_scale=(0.8, 1.2), dof_damping_scale=(0.5, 1.5), actuator_strength_scale=(0.8, 1.0),
           gravity_offset=(-0.2, 0.2), kp_scale=(0.9, 1.1), kd_scale=(0.8, 1.2), latency_steps=(0, 2),
@@ -287,7 +288,7 @@ def test_user_task_from_a_module_runs_its_terms(user_module):
     expect = (1.0 * -b["gravity"][:, 2] * env.dt
               + 3.0 * torch.exp(-torch.square(cmd[:, 2] - b["ang_vel"][:, 2]) / 0.5) * env.dt
               + w_rate * torch.square(act - last).sum(-1) * env.dt)
-    torch.testing.assert_close(rew, expect, rtol=1e-5, atol=1e-7)  # float32, the sum in another order
+    torch.testing.assert_close(rew, expect, rtol=FLOAT32_ROUNDING_TOL, atol=FLOAT32_ROUNDING_TOL)  # float32, the sum in another order
     last = act
   assert env.reward_weights["action_rate"] == -0.1
   assert extras["log"]["Curriculum/smooth"] == pytest.approx(-0.1)
@@ -311,7 +312,7 @@ def test_interval_push_sets_the_base_velocity(user_module):
     assert not dones.any()
     pushed = env.sim.qvel[:, 0] - after_physics[-1]
     expect = 0.5 if t == 5 else 0.0
-    torch.testing.assert_close(pushed, torch.full((2,), expect), rtol=0, atol=1e-6)
+    torch.testing.assert_close(pushed, torch.full((2,), expect), rtol=0, atol=FLOAT32_ROUNDING_TOL)
 
 
 def test_register_and_make_cfg_take_task_configs(user_module):

@@ -17,6 +17,8 @@ import torch
 
 pytest.importorskip("rsl_rl")
 from pywarp_sim import envs, play, train  # noqa: E402
+from tolerances import (AT_REST_ACC_TOL, AT_REST_GYRO_TOL, AT_REST_WEIGHT_RTOL, FLOAT32_ROUNDING_TOL,
+                        UNIT_NORM_TOL)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TASK = "examples.quadruped:QuadrupedWalkCfg"
@@ -53,7 +55,7 @@ def test_quadruped_position_actuators_get_joint_targets_and_the_custom_term(exam
   env.step(action)
   # joint_position: ctrl = default pose + scale * action, the target MuJoCo's actuator tracks
   pose = torch.tensor([0.4, -0.8] * 4)
-  assert torch.allclose(env.sim.ctrl, (pose + 0.3 * action).clamp(-2.0, 1.5), atol=1e-6)
+  assert torch.allclose(env.sim.ctrl, (pose + 0.3 * action).clamp(-2.0, 1.5), atol=FLOAT32_ROUNDING_TOL)
   # standing on four feet: every foot in contact, so no trot stance (the pairs do not differ)
   env = envs.make(TASK, 2, "cpu", **{"events.pose.params.joint_noise": 0.0, "events.pose.params.vel_noise": 0.0})
   for _ in range(5):  # the default pose starts just above the floor: land first
@@ -70,10 +72,10 @@ def test_sensor_script_reads_sensors_by_name(examples_on_path, capsys):
   s = sensors.run(nworld=2, seconds=1.0)
   touch = torch.cat([s[f"{foot}_touch"] for foot in sensors.FEET], dim=-1)
   # at rest (after the drop): the feet carry the weight, the accelerometer reads +g on z
-  assert torch.allclose(touch.sum(-1), s["weight"], rtol=0.01), (touch, s["weight"])
-  assert torch.allclose(s["imu_acc"][:, 2], torch.full((2,), 9.81), atol=0.05)
-  assert torch.allclose(torch.linalg.vector_norm(s["torso_quat"], dim=-1), torch.ones(2), atol=1e-5)
-  assert s["imu_gyro"].abs().max() < 0.01 and s["fl_knee_pos"].shape == (2, 1)
+  assert torch.allclose(touch.sum(-1), s["weight"], rtol=AT_REST_WEIGHT_RTOL), (touch, s["weight"])
+  assert torch.allclose(s["imu_acc"][:, 2], torch.full((2,), 9.81), atol=AT_REST_ACC_TOL)
+  assert torch.allclose(torch.linalg.vector_norm(s["torso_quat"], dim=-1), torch.ones(2), atol=UNIT_NORM_TOL)
+  assert s["imu_gyro"].abs().max() < AT_REST_GYRO_TOL and s["fl_knee_pos"].shape == (2, 1)
   sensors.main(["--nworld", "2", "--seconds", "0.1"])
   out = capsys.readouterr().out
   assert "world 1: gyro" in out and "touch" in out
@@ -102,7 +104,7 @@ def test_h1_turn_trains_from_the_cli_and_plays_a_turn(examples_on_path, tmp_path
   assert saved["task"] == H1_TASK and saved["env"]["rewards.turn.weight"] == 3.0
   stats = play.play(str(tmp_path / "model_1.pt"), video=None, steps=4, num_envs=2, command=(0.0, 0.0, 0.5))
   assert stats["qpos"].shape == (4, 26) and torch.isfinite(torch.as_tensor(stats["qpos"])).all()
-  np.testing.assert_allclose(stats["command_shown"], np.tile([0.0, 0.0, 0.5], (4, 1)), atol=1e-7)
+  np.testing.assert_allclose(stats["command_shown"], np.tile([0.0, 0.0, 0.5], (4, 1)), atol=FLOAT32_ROUNDING_TOL)
 
 
 @needs_h1

@@ -9,7 +9,7 @@ import pywarp_sim as pws
 
 import oracle
 from backends import BACKENDS, simulator
-from tolerances import QACC_SMOOTH_TOL, TRAJ_TOL
+from tolerances import QACC_SMOOTH_TOL, TIME_TOL, TRAJ_TOL
 
 INT = mujoco.mjtIntegrator
 NWORLD = 3
@@ -42,7 +42,7 @@ def test_trajectory_matches_mj_step(name, integrator, backend):
       err = oracle.rel_err(ours, getattr(mjd, field))
       worst = max(worst, err)
       assert err < TRAJ_TOL, f"{name} {integrator.name} world {w}: {field} error {err:.2e}"
-    assert abs(d.time.numpy()[w] - mjd.time) < 1e-5
+    assert abs(d.time.numpy()[w] - mjd.time) < TIME_TOL
   assert (sim.health == 0).all()
   print(f"\n{name} {integrator.name} {backend}: worst state error after {NSTEP} steps {worst:.2e}")
 

@@ -25,12 +25,13 @@ import test_collision as tc
 import test_contact as tcon
 from assets import BALL_HUMANOID
 from backends import simulator
-from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL, CONTACT_TRAJ_QPOS_TOL,
-                        CONTACT_TRAJ_QVEL_TOL, CONVERGED_CONTACT_QACC_MAX_TOL, EFC_D_RTOL, EPA_DIST_TYPICAL_TOL,
-                        EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL, FORCE_TOL,
-                        ISSUE_CONTACT_QACC_MAX_TOL, ISSUE_CONTACT_QACC_MEDIAN_TOL, NATIVE_WARP_CONVEX_TOL,
-                        NATIVE_WARP_QUAD_TIES_FRACTION_TOL, NEWTON_QACC_TOL, POS_TOL, SINGLE_SHOT_EDGE_TOL,
-                        SINGLE_SHOT_TOL, VEL_TOL)
+from tolerances import (CONTACT_DIST_TOL, CONTACT_TRAJ_QPOS_TOL, CONTACT_TRAJ_QVEL_TOL,
+                        CONVERGED_CONTACT_QACC_MAX_TOL, EFC_D_RTOL, FLOAT32_ROUNDING_TOL, FORCE_TOL,
+                        ISSUE_CONTACT_QACC_MAX_TOL, ISSUE_CONTACT_QACC_MEDIAN_TOL, NATIVE_CUDA_CPU_QPOS_TOL,
+                        NATIVE_CUDA_CPU_QVEL_TOL, NATIVE_WARP_CONVEX_TOL, NATIVE_WARP_FLAILING_QVEL_TOL,
+                        NATIVE_WARP_QUAD_TIES_FRACTION_TOL, NATIVE_WARP_ROW_TOL,
+                        NATIVE_WARP_STEPPED_FIELDS_TOL, NEWTON_QACC_TOL, POS_TOL, STEP_QPOS_TOL,
+                        STEP_QVEL_TOL, TIME_TOL, VEL_TOL)
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
@@ -212,8 +213,8 @@ def test_tendon_contact_states_match_mujoco_and_warp(name, solver, cone):
                                     int(mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON)])
     np.testing.assert_allclose(e.efc_D.numpy()[w, :n][tendon], mjd.efc_D[tendon], rtol=EFC_D_RTOL)
     np.testing.assert_allclose(e.efc_D.numpy()[w, :n], er.efc_D.numpy()[w, :n], rtol=EFC_D_RTOL)
-    np.testing.assert_allclose(e.efc_J.numpy()[w, :n, :mjm.nv], er.efc_J.numpy()[w, :n, :mjm.nv], atol=1e-6)
-    np.testing.assert_allclose(e.efc_pos.numpy()[w, :n], er.efc_pos.numpy()[w, :n], atol=1e-6)
+    np.testing.assert_allclose(e.efc_J.numpy()[w, :n, :mjm.nv], er.efc_J.numpy()[w, :n, :mjm.nv], atol=NATIVE_WARP_ROW_TOL)
+    np.testing.assert_allclose(e.efc_pos.numpy()[w, :n], er.efc_pos.numpy()[w, :n], atol=NATIVE_WARP_ROW_TOL)
     types |= set(mjd.efc_type.tolist())
     for field, tol in (("ten_length", POS_TOL), ("ten_velocity", VEL_TOL), ("qfrc_passive", FORCE_TOL),
                        ("actuator_length", POS_TOL)):
@@ -480,15 +481,15 @@ def test_auto_reset_matches_warp_and_mujoco():
     sim.step(3)
   assert nat.counters == ref.counters and nat.counters["auto_resets"] >= 1
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
-  assert oracle.rel_err(nat.qpos.numpy()[:3], ref.qpos.numpy()[:3]) < 1e-4
+  assert oracle.rel_err(nat.qpos.numpy()[:3], ref.qpos.numpy()[:3]) < CONTACT_TRAJ_QPOS_TOL
   # world 3 was reset after step 1 and then took 2 steps from the reference state. (The Warp
   # solver reads stale efc_jv at alpha = 0, NaN after the NaN step, so its first solve after
   # the reset stops early; the oracle here is MuJoCo.)
   mjd = mujoco.MjData(mjm)
   mujoco.mj_step(mjm, mjd, 2)
-  assert oracle.rel_err(nat.qpos.numpy()[3], mjd.qpos) < 1e-5
-  assert oracle.rel_err(nat.qvel.numpy()[3], mjd.qvel) < 1e-4
-  assert abs(nat.time.numpy()[3] - mjd.time) < 1e-7
+  assert oracle.rel_err(nat.qpos.numpy()[3], mjd.qpos) < STEP_QPOS_TOL
+  assert oracle.rel_err(nat.qvel.numpy()[3], mjd.qvel) < STEP_QVEL_TOL
+  assert abs(nat.time.numpy()[3] - mjd.time) < TIME_TOL
 
 
 def test_tendon_model_banks_health_and_auto_reset_match_warp():
@@ -513,17 +514,17 @@ def test_tendon_model_banks_health_and_auto_reset_match_warp():
   nat, ref = sims
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
   assert nat.counters == ref.counters and nat.counters["auto_resets"] == 1
-  assert oracle.rel_err(nat.qpos.numpy()[:3], ref.qpos.numpy()[:3]) < 1e-4
-  assert oracle.rel_err(nat.qvel.numpy()[:3], ref.qvel.numpy()[:3]) < 1e-3
+  assert oracle.rel_err(nat.qpos.numpy()[:3], ref.qpos.numpy()[:3]) < CONTACT_TRAJ_QPOS_TOL
+  assert oracle.rel_err(nat.qvel.numpy()[:3], ref.qvel.numpy()[:3]) < CONTACT_TRAJ_QVEL_TOL
   # world 3: reset after step 1 (controls zeroed), then 2 steps from qpos0 with bank row 3
   mjm.actuator_gear[:, 0] *= np.float32(scales[3])
   mjm.dof_damping[:] *= np.float32(scales[3])
   mjd = mujoco.MjData(mjm)
   mujoco.mj_step(mjm, mjd, 2)
-  assert oracle.rel_err(nat.qpos.numpy()[3], mjd.qpos) < 1e-5
-  assert oracle.rel_err(nat.qvel.numpy()[3], mjd.qvel) < 1e-4
+  assert oracle.rel_err(nat.qpos.numpy()[3], mjd.qpos) < STEP_QPOS_TOL
+  assert oracle.rel_err(nat.qvel.numpy()[3], mjd.qvel) < STEP_QVEL_TOL
   # the bank rows are read per world: world 0 with world 1's gear would differ
-  assert oracle.rel_err(_ours(nat, "qfrc_actuator", 0), _ours(ref, "qfrc_actuator", 0)) < 1e-4
+  assert oracle.rel_err(_ours(nat, "qfrc_actuator", 0), _ours(ref, "qfrc_actuator", 0)) < FORCE_TOL
 
 
 def test_api_parity_with_warp():
@@ -536,22 +537,22 @@ def test_api_parity_with_warp():
     sim.ctrl[:] = ctrl
     sim.step(20)
   assert qpos_view.data_ptr() == nat.qpos.data_ptr()
-  assert not np.allclose(qpos_view.numpy(), mjm.qpos0, atol=1e-3)
+  assert np.abs(qpos_view.numpy() - mjm.qpos0).max() > 1e-3  # it moved
   for field in ("qpos", "qvel", "qacc", "time", "xpos", "xquat", "xmat", "xipos", "geom_xpos",
                 "geom_xmat", "actuator_force", "qfrc_actuator", "qfrc_bias", "qfrc_passive",
                 "qfrc_constraint"):
     a, b = getattr(nat, field).numpy(), getattr(ref, field).numpy()
-    assert oracle.rel_err(a, b) < 1e-3, field
+    assert oracle.rel_err(a, b) < NATIVE_WARP_STEPPED_FIELDS_TOL, field
   np.testing.assert_array_equal(nat.data.contact.ncon.numpy(), ref.data.contact.ncon.numpy())
   np.testing.assert_array_equal(nat.data.efc.nefc.numpy(), ref.data.efc.nefc.numpy())
   mask = torch.tensor([True, False, True, False, False])
   for sim in (nat, ref):
     sim.reset(mask)
-  np.testing.assert_allclose(nat.qpos.numpy()[[0, 2]], np.tile(mjm.qpos0, (2, 1)), atol=1e-7)
+  np.testing.assert_allclose(nat.qpos.numpy()[[0, 2]], np.tile(mjm.qpos0, (2, 1)), atol=FLOAT32_ROUNDING_TOL)
   assert (nat.time.numpy()[[0, 2]] == 0).all() and (nat.time.numpy()[[1, 3]] > 0).all()
   for sim in (nat, ref):
     sim.step(2)
-  assert oracle.rel_err(nat.qpos.numpy(), ref.qpos.numpy()) < 1e-3
+  assert oracle.rel_err(nat.qpos.numpy(), ref.qpos.numpy()) < NATIVE_WARP_STEPPED_FIELDS_TOL
 
 
 def test_threads_give_identical_results():
@@ -574,7 +575,7 @@ def test_option_changes_are_picked_up():
     sim.model.opt.timestep = 0.002
     sim.max_qvel = 1e-3
     sim.step(3)
-  np.testing.assert_allclose(nat.time.numpy(), 0.006, rtol=1e-6)
+  np.testing.assert_allclose(nat.time.numpy(), 0.006, rtol=0, atol=TIME_TOL)
   np.testing.assert_array_equal(nat.health.numpy(), ref.health.numpy())
   assert (nat.health.numpy() & int(pws.Health.VELOCITY_BOUND)).all()
 
@@ -627,7 +628,7 @@ def test_flailing_batch_stays_finite_and_near_warp(solver):
   for s in (ref, one):
     s.ctrl[:] = ctrl[39:40]
     s.step(210)
-  assert np.abs(one.qvel.numpy() - ref.qvel.numpy()).max() < 1e-2
+  assert np.abs(one.qvel.numpy() - ref.qvel.numpy()).max() < NATIVE_WARP_FLAILING_QVEL_TOL
 
 
 def test_state_bytes_per_world():
@@ -691,8 +692,8 @@ def test_cuda_native_matches_cpu_native(name):
     out[-1]["ncon"] = sim.data.contact.ncon.numpy()
   cpu, gpu = out
   np.testing.assert_array_equal(cpu["health"], gpu["health"])
-  assert oracle.rel_err(gpu["qpos"], cpu["qpos"]) < 1e-3
-  assert oracle.rel_err(gpu["qvel"], cpu["qvel"]) < 1e-2
+  assert oracle.rel_err(gpu["qpos"], cpu["qpos"]) < NATIVE_CUDA_CPU_QPOS_TOL
+  assert oracle.rel_err(gpu["qvel"], cpu["qvel"]) < NATIVE_CUDA_CPU_QVEL_TOL
 
 
 def _cuda_rows_run(mjm, configure, **sim_kw):

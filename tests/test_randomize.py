@@ -13,7 +13,7 @@ import pywarp_sim as pws
 from pywarp_sim import randomize
 
 import oracle
-from tolerances import FORCE_TOL, INERTIA_TOL, NEWTON_QACC_TOL
+from tolerances import FLOAT32_ROUNDING_TOL, FORCE_TOL, INERTIA_TOL, NEWTON_QACC_TOL
 
 NWORLD = 6
 SPEC = randomize.DomainRandomization(
@@ -42,24 +42,24 @@ def test_sampled_values_respect_the_ranges():
   h = sim.model.host
   mass0 = torch.tensor(h["body_mass"][0])
   scale = b["body_mass"][:, 1:] / mass0[1:]
-  assert scale.min() >= 0.7 - 1e-6 and scale.max() <= 1.3 + 1e-6
+  assert scale.min() >= 0.7 - FLOAT32_ROUNDING_TOL and scale.max() <= 1.3 + FLOAT32_ROUNDING_TOL
   assert scale.std() > 0.1, "one scale per world and body, not a constant"
   assert torch.all(b["body_mass"][:, 0] == mass0[0]), "the world body is not randomised"
   # inertia scales with the mass (same density): the ratio is the mass scale
   inertia0 = torch.tensor(h["body_inertia"][0])
   assert torch.allclose(b["body_inertia"][:, 1:] / inertia0[1:], scale[..., None].expand(-1, -1, 3),
-                        rtol=1e-5)
+                        rtol=FLOAT32_ROUNDING_TOL)
   off = b["body_ipos"] - torch.tensor(h["body_ipos"][0])
-  assert off.abs().max() <= 0.02 + 1e-6 and off[:, 1:].abs().max() > 0.01
+  assert off.abs().max() <= 0.02 + FLOAT32_ROUNDING_TOL and off[:, 1:].abs().max() > 0.01
   for name, (lo, hi) in (("dof_damping", (0.5, 2.0)), ("dof_armature", (0.5, 1.5))):
     nominal = torch.tensor(h[name][0])
     nz = nominal != 0
     s = b[name][:, nz] / nominal[nz]
-    assert s.min() >= lo - 1e-6 and s.max() <= hi + 1e-6, name
+    assert s.min() >= lo - FLOAT32_ROUNDING_TOL and s.max() <= hi + FLOAT32_ROUNDING_TOL, name
   g = b["actuator_gainprm"][..., 0] / torch.tensor(h["actuator_gainprm"][0][:, 0])
-  assert g.min() >= 0.6 - 1e-6 and g.max() <= 1.1 + 1e-6
+  assert g.min() >= 0.6 - FLOAT32_ROUNDING_TOL and g.max() <= 1.1 + FLOAT32_ROUNDING_TOL
   dg = b["gravity"] - torch.tensor(h["opt_gravity"][0])
-  assert dg.abs().max() <= 0.5 + 1e-6
+  assert dg.abs().max() <= 0.5 + FLOAT32_ROUNDING_TOL
   assert r.kp_scale.min() >= 0.8 and r.kp_scale.max() <= 1.2
   assert r.kd_scale.min() >= 0.5 and r.kd_scale.max() <= 1.5
   assert r.latency.dtype == torch.int64 and r.latency.min() >= 0 and r.latency.max() <= 3
@@ -175,9 +175,9 @@ def test_native_backend_sees_per_world_friction():
   fw = warp_sim.data.contact.friction.numpy()
   fn = native_sim.data.contact.friction.numpy()
   for w in range(NWORLD):
-    np.testing.assert_allclose(fw[w, :n[w]], fn[w, :n[w]], rtol=1e-6)
+    np.testing.assert_allclose(fw[w, :n[w]], fn[w, :n[w]], rtol=FLOAT32_ROUNDING_TOL)
   assert len({round(float(fw[w, 0, 0]), 4) for w in range(NWORLD) if n[w]}) > 1, "frictions differ per world"
-  assert oracle.rel_err(native_sim.qacc.numpy(), warp_sim.qacc.numpy()) < 1e-3
+  assert oracle.rel_err(native_sim.qacc.numpy(), warp_sim.qacc.numpy()) < NEWTON_QACC_TOL
 
 
 def test_world_draws_of_shards_are_the_rows_of_the_whole_batch():

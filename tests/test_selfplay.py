@@ -21,7 +21,7 @@ import oracle
 pytest.importorskip("rsl_rl")
 pytest.importorskip("openskill")
 
-from tolerances import NEWTON_QACC_TOL, OPPONENT_ACTION_TOL
+from tolerances import NEWTON_QACC_TOL, OPPONENT_ACTION_TOL, XML_ROUNDTRIP_TOL
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,8 @@ def test_compose_two_robots_own_names_actuators_and_contacts(arena):
   assert mjm.nexclude == 2 * one.nexclude
   # the robots' masses are the robot's, each (to the digits MjSpec.to_xml writes of the
   # geometry it moved into the arena's frames)
-  np.testing.assert_allclose(mjm.body_mass[a["bodies"]].sum(), one.body_mass.sum(), rtol=1e-6)
-  np.testing.assert_allclose(mjm.body_mass[b["bodies"]].sum(), one.body_mass.sum(), rtol=1e-6)
+  np.testing.assert_allclose(mjm.body_mass[a["bodies"]].sum(), one.body_mass.sum(), rtol=XML_ROUNDTRIP_TOL)
+  np.testing.assert_allclose(mjm.body_mass[b["bodies"]].sum(), one.body_mass.sum(), rtol=XML_ROUNDTRIP_TOL)
   # robot A's torso pushed into robot B's: MuJoCo finds contacts between the two robots
   d = mujoco.MjData(mjm)
   d.qpos[b["qpos"][0]] = d.qpos[a["qpos"][0]] + 0.05

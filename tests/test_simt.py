@@ -16,7 +16,8 @@ import oracle
 import pywarp_sim as pws
 from pywarp_sim import native, simt
 from backends import simulator
-from tolerances import (FORCE_TOL, INERTIA_TOL, POS_TOL, QACC_SMOOTH_TOL, ROT_TOL, SIMT_SINCOS_TOL,
+from tolerances import (FLOAT32_ROUNDING_TOL, FORCE_TOL, INERTIA_TOL, MASS_FACTOR_RESIDUAL_TOL, POS_TOL,
+                        QACC_SMOOTH_TOL, ROT_TOL, SIMT_LANE_SUM_ATOL, SIMT_LANE_SUM_RTOL, SIMT_SINCOS_TOL,
                         VEL_TOL)
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
@@ -102,9 +103,9 @@ def test_primitives_match_numpy(n):
     np.testing.assert_array_equal(f[3], np.where(lane + delta < n, x[np.minimum(lane + delta, n - 1)], x))
     np.testing.assert_array_equal(f[4], _butterfly_sum(x))
     assert np.all(f[4] == f[4][0]), "every lane holds the same sum"
-    np.testing.assert_allclose(f[4], np.sum(x.astype(np.float64)), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(f[4], np.sum(x.astype(np.float64)), rtol=SIMT_LANE_SUM_RTOL, atol=SIMT_LANE_SUM_ATOL)
     np.testing.assert_array_equal(f[5], _hillis_steele(x))
-    np.testing.assert_allclose(f[5], np.cumsum(x.astype(np.float64)), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(f[5], np.cumsum(x.astype(np.float64)), rtol=SIMT_LANE_SUM_RTOL, atol=SIMT_LANE_SUM_ATOL)
     s, c = simt.sincos(x)
     np.testing.assert_array_equal(f[6], s)
     np.testing.assert_array_equal(f[7], c)
@@ -195,8 +196,8 @@ def test_factor_solves_the_mass_matrix():
     LD = _field(emu, "qLD")[w].reshape(nv, nv).astype(np.float64)
     L = np.tril(LD, -1) + np.eye(nv)
     D = np.diag(LD)
-    np.testing.assert_allclose(1.0 / D, _field(emu, "qLDiagInv")[w], rtol=1e-6)
-    np.testing.assert_allclose(L.T @ np.diag(D) @ L, M, rtol=0, atol=1e-5 * np.abs(M).max())
+    np.testing.assert_allclose(1.0 / D, _field(emu, "qLDiagInv")[w], rtol=FLOAT32_ROUNDING_TOL)
+    np.testing.assert_allclose(L.T @ np.diag(D) @ L, M, rtol=0, atol=MASS_FACTOR_RESIDUAL_TOL * np.abs(M).max())
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -11,7 +11,8 @@ from pywarp_sim import actuation, forward, passive, smooth
 
 import oracle
 from backends import BACKENDS, simulator
-from tolerances import FORCE_TOL, INERTIA_TOL, POS_TOL, QACC_SMOOTH_TOL, ROT_TOL, VEL_TOL
+from tolerances import (FORCE_TOL, INERTIA_TOL, POS_TOL, QACC_SMOOTH_TOL, ROT_TOL, SOLVE_M_RESIDUAL_TOL,
+                        VEL_TOL)
 
 DSBL = mujoco.mjtDisableBit
 # fixed tendons: the walker (limits, frictionloss, spring deadband, damper, tendon actuators)
@@ -113,7 +114,7 @@ def test_solve_m_inverts_mass_matrix():
   smooth.solve_m(m, d, d.qacc_scratch, d.qfrc_scratch)
   x = d.qacc_scratch.numpy()
   for w in range(NWORLD):
-    np.testing.assert_allclose(d.qM.numpy()[w].astype(np.float64) @ x[w], vec[w], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(d.qM.numpy()[w].astype(np.float64) @ x[w], vec[w], rtol=0, atol=SOLVE_M_RESIDUAL_TOL)
 
 
 @pytest.mark.parametrize("flag", [DSBL.mjDSBL_GRAVITY, DSBL.mjDSBL_SPRING, DSBL.mjDSBL_DAMPER,

@@ -11,6 +11,7 @@ import torch
 
 from pywarp_sim import envs, view
 from pywarp_sim.mjdata import world_to_mjdata
+from tolerances import FLOAT32_ROUNDING_TOL
 
 
 class FakeViewer:
@@ -67,7 +68,7 @@ def test_viewer_loop_draws_each_shown_world_at_its_offset(env):
     for i in range(ndyn):
       g = scn.geoms[(k - 1) * ndyn + i]
       src = {mujoco.mjtObj.mjOBJ_GEOM: ref.geom_xpos, mujoco.mjtObj.mjOBJ_SITE: ref.site_xpos}[g.objtype]
-      np.testing.assert_allclose(g.pos, src[g.objid] + loop.offsets[k], atol=1e-6)
+      np.testing.assert_allclose(g.pos, src[g.objid] + loop.offsets[k], atol=FLOAT32_ROUNDING_TOL)
 
 
 def test_viewer_keys_page_pause_and_reset(env):

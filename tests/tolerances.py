@@ -12,6 +12,32 @@ tests/test_architecture.py rejects a tolerance constant defined anywhere else.
 import mujoco
 
 # ---------------------------------------------------------------------------------------------
+# rounding alone (no algorithm in between)
+
+# A float64 value stored in float32 (a model parameter, qpos0, a bank row scaled once, a learning
+# rate broadcast as float32), or the same few float32 operations on O(1) values in another order
+# (a PD law's ctrl, a reward sum, a velocity push, a friction mixed per contact on both backends,
+# one PPO update's weights with the gradients all-reduced over two ranks): 2^-24 (6e-8) relative
+# per operation; 1e-6 leaves ~8 ulps of 1.0 while any wrong term is off by >= 1e-4. An rtol, or
+# an atol on values below ~4. Measured: 0 (ctrl, rewards, pushes, frictions: the same
+# operations), 4e-8 relative (body_mass banks), 5e-8 (qpos0 after a reset), 1.3e-7 (viewer geom
+# positions).
+FLOAT32_ROUNDING_TOL = 1e-6
+# A float64 result that equals another, or zero, in exact arithmetic (the same sum in another
+# order; the curvature ratio of residuals linear in a parameter): rounding of 1e-16 relative,
+# amplified at most by a finite difference's 1 / h^2 (1e4) here.
+FLOAT64_ROUNDING_TOL = 1e-9
+# |norm - 1| of a vector normalised in float32 (a contact frame's rows, a free joint's
+# quaternion after the integrator's renormalisation): a few ulps (measured 0 on the quaternion);
+# an unnormalised one is off by >= 1e-3.
+UNIT_NORM_TOL = 1e-5
+# s: simulation time after n float32 steps vs MuJoCo's float64 sum. The float32 timestep is off
+# by <= 6e-8 relative and each addition rounds by half an ulp of t (<= 6e-8 s below 1 s);
+# measured 8.9e-7 s after 200 steps, 0 after 2 (native). A missed or doubled step is off by a
+# timestep (>= 1e-3 s).
+TIME_TOL = 1e-5
+
+# ---------------------------------------------------------------------------------------------
 # float32 pipeline vs float64 MuJoCo C: kinematics, inertia, forces, accelerations (constraints
 # disabled). Positions and rotations are a handful of chained transforms of O(1) values (a few
 # ulps of 1.0 per body level); forces and inertias are sums over the tree. qacc goes through a
@@ -34,6 +60,9 @@ FORCE_TOL = 1e-5
 # qacc and qacc_smooth with constraints disabled (also qacc / qacc_warmstart after one mj_step);
 # the issue's bound is 1e-3, target 1e-5
 QACC_SMOOTH_TOL = 1e-4
+# |qM x - b| of smooth.solve_m for b ~ N(0, 1) (absolute): the float32 LDL solve's rounding times
+# the humanoid's mass-matrix conditioning (armature against limb inertias); measured 2.3e-5.
+SOLVE_M_RESIDUAL_TOL = 1e-4
 
 # pywarp_sim.native.integrate_pos vs mj_integratePos. float32 kernel: each output is a few
 # multiply-adds (and one sin/cos) on O(1) values, so the error is a few float32 ulps of 1.0
@@ -48,10 +77,17 @@ INTEGRATE_POS_F64_TOL = 1e-12
 
 # Analytic colliders in float32 from float32 poses against MuJoCo in float64: measured worst
 # errors are ~2e-7 m and ~7e-6 in frame entries (capsule-box closest points); 1e-5 m / 1e-4
-# leave margin for other poses while still catching any wrong branch.
+# leave margin for other poses while still catching any wrong branch. The same bounds hold from
+# qpos, through our float32 kinematics, on either backend: measured worst 2.0e-7 m (dist),
+# 3.7e-7 m (pos) on the falling humanoids, 1.2e-5 in the frame (capsule-box, 64 random poses);
+# also the humanoid's contact states of test_contact (1.9e-7 m, 6.4e-7). A MuJoCo contact whose
+# |dist| is below CONTACT_DIST_TOL touches: whether it exists is rounding-dependent.
 CONTACT_DIST_TOL = 1e-5    # m
 CONTACT_POS_TOL = 1e-5     # m
 CONTACT_FRAME_TOL = 1e-4   # entries of the unit frame vectors
+# m: a contact whose MuJoCo dist - includemargin lies within this band may be excluded (in the
+# gap) on one side and not the other: the float32 rounding of dist (measured <= 2e-7 m above).
+CONTACT_MARGIN_BAND_TOL = 1e-6
 # Convex pairs whose sphere/capsule cores do not overlap take MuJoCo's GJK distance path, which
 # MuJoCo 4.0 shares with the published source we ported (measured ~2e-8 m, 2e-5).
 GJK_DIST_TOL = 1e-6        # m
@@ -143,6 +179,27 @@ SOLVER_QACC_TOL = {
 # corners may not.
 NATIVE_WARP_CONVEX_TOL = 1e-6               # m, dist and pos; entries of the frame
 NATIVE_WARP_QUAD_TIES_FRACTION_TOL = 0.03   # fraction of worlds where polygonQuad keeps other corners
+# efc_J and efc_pos rows (tendon limits and frictionloss, contacts, joint limits), native vs Warp:
+# the same float32 formulas, so only the order of a sum may differ (a few ulps of O(1) entries);
+# measured identical on the tendon models' contact states.
+NATIVE_WARP_ROW_TOL = 1e-6
+# Every field users read (qpos, qvel, qacc, poses, forces), native vs Warp after 20 steps of a
+# flailing humanoid batch (controls uniform in +-1) and 2 steps after a reset: contact steps let
+# float32 differences grow as CONTACT_TRAJ_*; measured worst 1.3e-4 (20 steps), 9.8e-7 (2 steps).
+NATIVE_WARP_STEPPED_FIELDS_TOL = 1e-3
+# |qvel| difference, native vs Warp, after 210 steps of one flailing humanoid (the world whose
+# Newton line search once sent qacc to 3e16): measured 1.1e-4 (Newton), 3.9e-4 (CG). The motion
+# is chaotic, so the bound is a regression check on a blow-up, not on rounding.
+NATIVE_WARP_FLAILING_QVEL_TOL = 1e-2
+# Native CUDA vs native CPU, 20 steps from falling humanoid states (the same code; libm and
+# fused operations may differ): qpos, qvel (oracle.rel_err). Not re-measured here (no GPU).
+NATIVE_CUDA_CPU_QPOS_TOL = 1e-3
+NATIVE_CUDA_CPU_QVEL_TOL = 1e-2
+# RL environments, native vs Warp backend (tests/test_envs.py): the same seed, randomisation and
+# actions over 6 env steps; observations (atol) and rewards (atol). Measured 2e-5 / 4e-7 when the
+# backends summed in another order, identical in the current build.
+NATIVE_WARP_ENV_OBS_TOL = 5e-4
+NATIVE_WARP_ENV_REWARD_TOL = 1e-5
 
 # ---------------------------------------------------------------------------------------------
 # integration and trajectories vs mj_step
@@ -156,7 +213,9 @@ TRAJ_TOL = 1e-4
 # 4e-6 (qpos) and 4e-5 (qvel) for both backends after 100 Euler / implicitfast steps and 50 RK4
 # steps. RK4's stages see contacts at intermediate states, so after the landing its float32
 # rounding grows fast, for Warp and native alike (~1e-2 in qvel at 100 steps): RK4 is compared
-# at 50 steps. Also native vs Warp over stretches of contact steps.
+# at 50 steps. Also actuator_zoo's joint-limited trajectory (100 steps, measured 1.9e-7), and
+# native vs Warp over stretches of contact steps (measured 9.5e-8 / 1.3e-5 over 3 steps with an
+# auto-reset world).
 CONTACT_TRAJ_QPOS_TOL = 1e-4
 CONTACT_TRAJ_QVEL_TOL = 1e-3
 # One step from MuJoCo's own state (converged solver): float32 rounding of one forward pass and
@@ -166,6 +225,10 @@ CONTACT_TRAJ_QVEL_TOL = 1e-3
 # backend), so the qpos bound stays 1e-5.
 STEP_QPOS_TOL = 1e-5
 STEP_QVEL_TOL = 1e-4
+# 40 steps from MuJoCo's own contact states of the humanoid (test_contact), every integrator:
+# contacts make the motion chaotic, so the drift grows fast; measured Euler and implicitfast
+# 1.6e-6, RK4 2.2e-4 (qpos, either backend).
+CONTACT_STATES_TRAJ_QPOS_TOL = 2e-3
 # 100 free-running steps from a settled (standing, hopping or lying) state: a contact whose
 # distance is within float32 rounding of 0 at some step (or at one of RK4's stages) exists in
 # one simulator and not the other, and the impulse difference then grows chaotically (measured
@@ -188,6 +251,21 @@ CALIBRATION_RECOVERY_TOL = 0.005
 # them. 1% keeps a 3x margin over the worst and still fails a friction left at nominal (22% off
 # here). On |log(estimate / truth)|.
 CALIBRATION_FRICTION_TOL = 0.01
+# A robot's control loop replayed in pywarp_sim (float32) against MuJoCo C (float64,
+# academy.proxy) on the same commands: joint positions (rad) and velocities (rad/s), or qpos.
+# Held motions over 1 s measured 9.6e-7; the env's delayed PD loop against the robot's over
+# 0.3 s with contacts measured 3.5e-5 (qpos). A wrong latency is off by > 1e-2.
+ROBOT_REPLAY_TOL = 1e-3
+# The floor phase (feet sliding on the floor): measured 3.2e-5 over 0.8 s (also with noise in
+# the PD loop), where 1% more ground friction already shows as 8.5e-4.
+FLOOR_REPLAY_TOL = 2e-4
+# The claim that the floor phase's score is quadratic in the friction change: score / change^2
+# at 0.1% and at 1% (relative difference); measured 1.5% here, within 2% on eight parameter sets.
+FRICTION_SCORE_QUADRATIC_TOL = 0.1
+# A policy's return on a robot (MuJoCo C) and on its true twin in pywarp_sim, relative to
+# max(|return|, 1): float32 vs float64 over 1.5 s episodes; measured 6.4e-6 and 2.0e-6, while a
+# nominal twin drops by more than 10x the true twin's drop.
+TWIN_RETURN_DROP_TOL = 0.02
 
 # ---------------------------------------------------------------------------------------------
 # sensors (sensordata vs MuJoCo C after mj_forward / mj_step, per sensor; tests/test_sensor.py)
@@ -215,9 +293,31 @@ SENSOR_ACC_TOL = 1e-4
 # float64 sin/cos, absolute, for |x| <= 8192: measured 7.8e-8 (glibc's sinf: 7.0e-8); one
 # float32 eps of 1.0 (1.2e-7) still catches a wrong octant or coefficient (errors >= 1e-4).
 SIMT_SINCOS_TOL = 1.2e-7
+# Lane-group sum and inclusive scan (butterfly, Hillis-Steele) of 32 float32 lanes vs the
+# float64 sum: five levels, each rounding by half an ulp of its partial sums; measured 6.2e-6
+# (sum) and 1.4e-5 (scan) absolute, as np.testing's atol + rtol |ref|.
+SIMT_LANE_SUM_RTOL = 1e-5
+SIMT_LANE_SUM_ATOL = 1e-4
+# |L^T D L - qM| of the lane-group factorisation, relative to max |qM| (40.6 kg, the humanoid's
+# total mass on the root's translation): float32 rounding of the LDL sweep; measured 5.7e-6
+# absolute (1.4e-7 relative).
+MASS_FACTOR_RESIDUAL_TOL = 1e-5
 
 # Self-play opponents (tests/test_selfplay.py): the batched opponent (one baddbmm per layer over
 # the slots) against rsl-rl's MLP applied to one world alone (addmm): the same float32 products
 # summed in another order over 32-wide layers of O(1) activations, a few ulps of the O(1)
 # actions; a world given another slot's policy is off by O(0.1).
 OPPONENT_ACTION_TOL = 1e-5
+# A model value after MjSpec.to_xml and recompiling (the sumo arena's two robots, relative):
+# the XML keeps the geometry the robots moved into the arena's frames to the digits it writes,
+# and masses recomputed from it round at that digit; measured 4.9e-7 (the
+# two robots alike), so the margin is only 2x: a robot missing a body is off by >= 1e-2.
+XML_ROUNDTRIP_TOL = 1e-6
+
+# A robot at rest after a drop (examples/sensors.py, the quadruped after 1 s): soft contacts
+# and the settling motion leave residuals. Feet touch sensors against the robot's weight
+# (relative): measured 2.9e-4; accelerometer z against g (m/s^2): measured 2.5e-3; gyro
+# (rad/s): measured 7.3e-4. A missing foot or a sensor in the wrong frame is off by >= 25%.
+AT_REST_WEIGHT_RTOL = 0.01
+AT_REST_ACC_TOL = 0.05
+AT_REST_GYRO_TOL = 0.01
