@@ -12,7 +12,6 @@ import torch
 
 from pywarp_sim import distributed
 from tolerances import FLOAT32_ROUNDING_TOL
-from tolerances import FLOAT32_ROUNDING_TOL
 
 pytest.importorskip("rsl_rl")
 
