@@ -4,7 +4,9 @@
 (csrc/cuda_launch.cu: step_kernel<convex> and step_kernel_staged<convex, scalars>; scope "step"),
 then one per instance of the lane-group smooth stage (csrc/simt_launch.cu:
 simt_smooth_kernel<group>, one world per group of 8, 16 or 32 lanes; scope "smooth_stages",
-described after this list):
+described after this list) and of the lane-group Newton solver (simt_newton_kernel<group>, scope
+"constraint_solver", the same fields measured on fallen humanoids' rows, with rows_per_world and
+iterations_per_world):
 
   registers, stack_bytes, spill_bytes   ptxas (`nvcc --resource-usage -arch=sm_90`; cached in
                                         build/ per source hash: the compile takes minutes)
@@ -111,9 +113,9 @@ _USED = re.compile(r"Used (\d+) registers.*?(?:, (\d+) bytes smem)?")
 def _kernel_name(mangled: str) -> str | None:
   """step_kernel<convex=1> / step_kernel_staged<convex=0,scalars=16384> /
   simt_smooth_kernel<group=32> from a mangled name."""
-  m = re.search(r"simt_smooth_kernelILi(\d+)EE", mangled)
+  m = re.search(r"(simt_smooth_kernel|simt_newton_kernel)ILi(\d+)EE", mangled)
   if m:
-    return f"simt_smooth_kernel<group={m.group(1)}>"
+    return f"{m.group(1)}<group={m.group(2)}>"
   m = re.search(r"(step_kernel_staged|step_kernel)ILb([01])E(?:Li(\d+)E)?E", mangled)
   if m is None:
     return None
@@ -245,6 +247,7 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
     )
     records.append(rec)
   records += simt_records(model, arch, persistent["default"], ptxas)
+  records += simt_solver_records(model, arch, persistent["default"], ptxas)
   return records
 
 
@@ -285,6 +288,65 @@ def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nwo
       lane_efficiency_source="recorded: busy lanes / group size per instruction of the stage",
       instructions_per_world_step=round(p["instructions_per_world_step"], 1),
       phases_per_world=p["phases_per_world"],
+      sector_bytes_per_world=round(p["sector_bytes_per_world"]),
+      working_set_bytes_per_world=round(p["working_set_bytes_per_world"]),
+      one_world_per_lane={f: round(v) for f, v in p["one_world_per_lane"].items()},
+      persistent_bytes_per_world=persistent,
+      stages={s: {f: (round(v, 4) if isinstance(v, float) else v) for f, v in d.items()}
+              for s, d in p["stages"].items()},
+    )
+    records.append(rec)
+  return records
+
+
+def simt_solver_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 16,
+                        steps: int = 200) -> list[dict]:
+  """One record per lane-group Newton solver instance (simt_newton_kernel<group>): ptxas of
+  csrc/simt_launch.cu and the proxies the recording emulation measures on the rows of `nworld`
+  humanoids after `steps` native steps under random controls from random orientations (they fall
+  and touch the floor). The solver's counts depend on the state (rows, active set, iterations):
+  per-world means, with the rows and iterations they come from."""
+  import numpy as np
+  import torch
+
+  import pywarp_sim as pws
+  from pywarp_sim import simt
+  from . import common
+  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
+                                                             flags=("-fmad=false",)))} if ptxas else {}
+  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
+  rng = np.random.default_rng(0)
+  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
+  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
+  for _ in range(steps):
+    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
+    sim.step()
+  nv = sim.model.nv
+  shared = simt.solver_shared_bytes_per_world(nv)
+  records = []
+  for group in SIMT_GROUPS:
+    sim.forward()  # the rows and the native solve at this state (solver_proxies overwrites the solve)
+    native_iterations = float(np.mean(sim.data.efc.solver_niter.numpy()))
+    name = f"simt_newton_kernel<group={group}>"
+    k = kernels.get(name, {})
+    p = simt.solver_proxies(sim, group_size=group)
+    rec = common.base_record("proxies", "native", "cpu")
+    rec.update(
+      model=model, kernel=name, scope="constraint_solver", arch=arch, block=SIMT_BLOCK, group_size=group,
+      registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
+      shared_bytes_per_world=shared,
+      occupancy=(occupancy(k["registers"], SIMT_BLOCK, shared * SIMT_BLOCK // group) if "registers" in k
+                 else None),
+      sectors_per_request=round(p["sectors_per_request"], 3),
+      sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
+                                  f"{group}-lane group, {nworld} worlds after {steps} steps"),
+      lane_efficiency=round(p["lane_efficiency"], 4),
+      lane_efficiency_source="recorded: busy lanes / group size per instruction of the solve",
+      instructions_per_world_step=round(p["instructions_per_world_step"], 1),
+      rows_per_world=round(p["rows_per_world"], 2),
+      iterations_per_world=round(p["iterations_per_world"], 2),
+      native_iterations_per_world=round(native_iterations, 2),
+      phases_per_world=round(p["phases_per_world"], 1),
       sector_bytes_per_world=round(p["sector_bytes_per_world"]),
       working_set_bytes_per_world=round(p["working_set_bytes_per_world"]),
       one_world_per_lane={f: round(v) for f, v in p["one_world_per_lane"].items()},

@@ -1,6 +1,6 @@
-// CPU bindings of the SIMT kernels (kernels/simt.h, kernels/simt_smooth.h): the lane-group smooth
-// stage emulated in lockstep over a Simulator's arrays, with or without the address recorder,
-// and the primitives on one group. Registered into _native by register_simt (bindings.cpp).
+// CPU bindings of the SIMT kernels (kernels/simt.h, kernels/simt_smooth.h, kernels/simt_solver.h):
+// the lane-group smooth stage and Newton solver emulated in lockstep over a Simulator's arrays, with
+// or without the address recorder, and the primitives on one group. Registered into _native by register_simt (bindings.cpp).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "simt_smooth.h"
+#include "simt_solver.h"
 #include "step_plan.h"
 
 #if defined(_OPENMP)
@@ -62,9 +63,13 @@ void run(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const p
   }
 }
 
-py::dict stats_dict(const Recorder& rec) {
+const char* const kSolverStageNames[] = {"init",      "gradient",    "hessian", "factor",
+                                         "direction", "line_search", "update",  "finish"};
+constexpr int kNumSolverStages = 8;
+
+py::dict stats_dict(const Recorder& rec, const char* const* names = kStageNames, int nstages = kNumStages) {
   py::dict stages;
-  for (int s = 0; s < kNumStages; ++s) {
+  for (int s = 0; s < nstages; ++s) {
     const Recorder::Stats& st = rec.stage[s];
     py::dict e;
     e["phases"] = st.phases;
@@ -75,7 +80,7 @@ py::dict stats_dict(const Recorder& rec) {
     e["global_lane_accesses"] = st.global_lane_accesses;
     e["shared_accesses"] = st.shared_accesses;
     e["distinct_global_bytes"] = st.distinct_global_bytes;
-    stages[kStageNames[s]] = e;
+    stages[names[s]] = e;
   }
   py::dict out;
   out["stages"] = stages;
@@ -108,6 +113,88 @@ py::object simt_smooth(const py::dict& ints, const py::dict& reals, const py::di
   }
   if (!record) return py::none();
   return stats_dict(rec);
+}
+
+// ---- the Newton solver (kernels/simt_solver.h) ------------------------------------------------
+
+template <int N, typename Real>
+void solve_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, int64_t w, std::vector<float>& shared,
+                 Recorder* rec) {
+  EmuGroup<N, Real> g(shared.data(), rec);
+  if (rec) {
+    rec->shared_lo = reinterpret_cast<const char*>(shared.data());
+    rec->shared_hi = reinterpret_cast<const char*>(shared.data() + shared.size());
+  }
+  pws::World<float> d = pws::world_view(m, dv, w, 0);
+  pws::simt::newton_solve(g, m, d);
+  if (rec) rec->end_world();
+}
+
+template <int N>
+void solve_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, int64_t nworld, Recorder* rec,
+               int num_threads) {
+  const int nshared = pws::simt::solver_shared_floats(m.nv);
+  if (rec) {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+    for (int64_t w = 0; w < nworld; ++w) solve_world<N, Counted>(m, dv, w, shared, rec);
+    return;
+  }
+#if defined(_OPENMP)
+  int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (int64_t w = 0; w < nworld; ++w) solve_world<N, float>(m, dv, w, shared, nullptr);
+  }
+}
+
+// What the lane-group solver cannot run, named with the fix ("" when it can): it is the primal
+// Newton solver over scalar rows, on the per-world workspace.
+std::string solver_refusal(const pws::ModelView<float>& m, const pws::DataView<float>& dv, int64_t nworld) {
+  if (m.solver_type != pws::kSolverNewton)
+    return "the lane-group solver is the Newton solver (opt.solver=" + std::to_string(m.solver_type) +
+           "): set model.opt.solver = mjSOL_NEWTON";
+  if (m.cone_elliptic) return "the lane-group solver has no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
+  if (dv.nslot != 0) return "the lane-group solver needs the per-world workspace (Simulator(workspace='world'))";
+  for (int64_t w = 0; w < nworld; ++w) {
+    pws::World<float> d = pws::world_view(m, dv, w, 0);
+    const int nefc = d.efc_nefc[0];
+    if (nefc < 0 || nefc > m.nefc_max)
+      return "world " + std::to_string(w) + " has nefc=" + std::to_string(nefc) + " (capacity " +
+             std::to_string(m.nefc_max) + "): run the native forward first, which builds the rows";
+    for (int r = 0; r < nefc; ++r) {
+      if (d.efc_type[r] == pws::kCnstrContactElliptic)
+        return "world " + std::to_string(w) + " has elliptic cone rows: the lane-group solver runs pyramidal cones";
+      if (d.efc_type[r] == 0)  // mjCNSTR_EQUALITY: aref needs Jdot qvel, not in the lane-group solver yet
+        return "world " + std::to_string(w) + " has equality rows, which the lane-group solver does not run yet: "
+               "disable them (mjDSBL_EQUALITY) or use the native step";
+    }
+  }
+  return "";
+}
+
+py::object simt_solve(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                      const py::dict& data_arrays, int64_t nworld, int group_size, bool record, int num_threads) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (group_size != 8 && group_size != 16 && group_size != 32)
+    throw py::value_error("simt_solve: group_size must be 8, 16 or 32, got " + std::to_string(group_size));
+  const std::string refusal = solver_refusal(m, dv, nworld);
+  if (!refusal.empty()) throw py::value_error("simt_solve: " + refusal);
+  Recorder rec;
+  {
+    py::gil_scoped_release release;
+    Recorder* r = record ? &rec : nullptr;
+    if (group_size == 8) solve_all<8>(m, dv, nworld, r, num_threads);
+    if (group_size == 16) solve_all<16>(m, dv, nworld, r, num_threads);
+    if (group_size == 32) solve_all<32>(m, dv, nworld, r, num_threads);
+  }
+  if (!record) return py::none();
+  return stats_dict(rec, kSolverStageNames, kNumSolverStages);
 }
 
 template <int N>
@@ -172,6 +259,12 @@ void register_simt(py::module_& m) {
         "{'stages': {stage: {phases, warp_instructions, lane_instructions, global_requests, global_sectors, "
         "global_lane_accesses, shared_accesses, distinct_global_bytes}}, 'working_set_bytes'}, sums over "
         "the worlds.");
+  m.def("simt_solve", &simt_solve, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("group_size") = 32, py::arg("record") = false,
+        py::arg("num_threads") = 0,
+        "The lane-group Newton solver (kernels/simt_solver.h) of every world from the rows the native "
+        "forward built, lanes emulated in lockstep; record=True: the counting float and the address "
+        "recorder, one world at a time, returning per-stage counts as simt_smooth.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
@@ -181,4 +274,7 @@ void register_simt(py::module_& m) {
   py::tuple stages(kNumStages);
   for (int s = 0; s < kNumStages; ++s) stages[s] = kStageNames[s];
   m.attr("simt_stages") = stages;
+  py::tuple solver_stages(kNumSolverStages);
+  for (int s = 0; s < kNumSolverStages; ++s) solver_stages[s] = kSolverStageNames[s];
+  m.attr("simt_solver_stages") = solver_stages;
 }

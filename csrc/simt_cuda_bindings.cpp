@@ -1,5 +1,5 @@
-// CUDA bindings of the lane-group (SIMT) kernels (simt_launch.cu): the smooth stage over a
-// Simulator's device arrays and the primitives on one group. Registered into _native_cuda by
+// CUDA bindings of the lane-group (SIMT) kernels (simt_launch.cu): the smooth stage and the Newton
+// solver over a Simulator's device arrays and the primitives on one group. Registered into _native_cuda by
 // register_simt_cuda (cuda_bindings.cpp). Host compiler only; no CUDA headers.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -37,6 +37,21 @@ void simt_smooth_cuda(const py::dict& ints, const py::dict& reals, const py::dic
   if (err) throw std::runtime_error(std::string("simt_smooth on CUDA failed: ") + err);
 }
 
+void simt_solve_cuda(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                     const py::dict& data_arrays, int64_t nworld, int group_size, int device, std::uintptr_t stream) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (m.solver_type != 2 || m.cone_elliptic)
+    throw py::value_error("simt_solve: the lane-group solver runs Newton with pyramidal cones (opt.solver=" +
+                          std::to_string(m.solver_type) + ", cone_elliptic=" + std::to_string(m.cone_elliptic) + ")");
+  const char* err = nullptr;
+  {
+    py::gil_scoped_release release;
+    err = pws_cuda::simt_solve(m, d, nworld, group_size, device, stream);
+  }
+  if (err) throw std::runtime_error(std::string("simt_solve on CUDA failed: ") + err);
+}
+
 py::dict simt_primitives_cuda(FloatArray x, IntArray k, IntArray src, int delta, int lane_mask, int device) {
   const int n = int(x.size());
   if (k.size() != n || src.size() != n)
@@ -60,6 +75,11 @@ void register_simt_cuda(py::module_& m) {
         py::arg("group_size") = 32, py::arg("device") = 0, py::arg("stream") = 0,
         "The lane-group smooth stage (kernels/simt_smooth.h) of every world on the GPU, group_size lanes "
         "per world; tables of device addresses (pywarp_sim.native_backend.build_tables). Synchronous.");
+  m.def("simt_solve", &simt_solve_cuda, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("group_size") = 32, py::arg("device") = 0,
+        py::arg("stream") = 0,
+        "The lane-group Newton solver (kernels/simt_solver.h) of every world on the GPU from the rows in its "
+        "Data; tables of device addresses (pywarp_sim.native_backend.build_tables). Synchronous.");
   m.def("simt_primitives", &simt_primitives_cuda, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), py::arg("device") = 0, "simt::primitive_check on one group on the GPU.");
 }

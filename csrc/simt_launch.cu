@@ -1,11 +1,13 @@
-// CUDA launchers of the lane-group (SIMT) kernels: kernels/simt_smooth.h with one world per group
-// of 8, 16 or 32 lanes, qM and its factor in shared memory. Compiled with -fmad=false
+// CUDA launchers of the lane-group (SIMT) kernels: kernels/simt_smooth.h and kernels/simt_solver.h
+// with one world per group of 8, 16 or 32 lanes, qM / the Hessian and their factors in shared
+// memory. Compiled with -fmad=false
 // (CMakeLists.txt; kernels/simt.h rule 3) so the results equal the CPU emulation bit for bit.
 // No physics here.
 #include <cuda_runtime.h>
 
 #include "simt_launch.h"
 #include "simt_smooth.h"
+#include "simt_solver.h"
 
 namespace {
 
@@ -32,6 +34,20 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
   pws::simt::smooth(g, m, wd, pws::simt::tree_view(tree));
 }
 
+// The Newton solver of world blockIdx.x * (kSimtBlock / N) + group on group `threadIdx.x / N`,
+// M and the Hessian's factor in its slice of the dynamic shared memory (nshared floats). The
+// same launch bounds as the smooth stage until a GPU measures them.
+template <int N>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_newton_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  if (world >= nworld) return;  // whole groups leave together
+  pws::simt::CudaGroup<N> g(smem + group * nshared);
+  pws::simt::newton_solve(g, m, pws::world_view(m, d, world, 0));
+}
+
 template <int N>
 __global__ void primitives_kernel(const float* x, const int* k, const int* src, int delta, int lane_mask,
                                   float* out_f, int* out_i) {
@@ -52,6 +68,23 @@ const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<fl
   const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
   simt_smooth_kernel<N><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
       m, d, tree, nworld, nshared);
+  err = cudaGetLastError();
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+template <int N>
+const char* launch_newton(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                          cudaStream_t stream) {
+  const int nshared = pws::simt::solver_shared_floats(m.nv);
+  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
+  cudaError_t err = cudaSuccess;
+  if (shared_bytes > 48 * 1024)
+    err = cudaFuncSetAttribute(simt_newton_kernel<N>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(shared_bytes));
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
+  simt_newton_kernel<N><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
+      m, d, nworld, nshared);
   err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
@@ -87,6 +120,21 @@ const char* simt_smooth(const pws::ModelView<float>& m, const pws::DataView<floa
                                      : launch_smooth<8>(m, d, buf, nworld, s);
   err = cudaStreamSynchronize(s);
   cudaFree(buf);
+  if (e) return e;
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+const char* simt_solve(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int group_size,
+                       int device, std::uintptr_t stream) {
+  if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
+  if (d.nslot != 0) return "the lane-group solver needs the per-world workspace (Simulator(workspace='world'))";
+  if (nworld <= 0) return nullptr;
+  if (const char* e = set_device(device)) return e;
+  auto s = reinterpret_cast<cudaStream_t>(stream);
+  const char* e = group_size == 32 ? launch_newton<32>(m, d, nworld, s)
+                  : group_size == 16 ? launch_newton<16>(m, d, nworld, s)
+                                     : launch_newton<8>(m, d, nworld, s);
+  cudaError_t err = cudaStreamSynchronize(s);
   if (e) return e;
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "simt_smooth.h"
+#include "simt_solver.h"
 #include "types.h"
 
 namespace pws_cuda {
@@ -18,6 +19,12 @@ constexpr int kSimtBlock = 128;
 // error (or a sentence saying what is wrong).
 const char* simt_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::TreeHost& tree,
                         int64_t nworld, int group_size, int device, std::uintptr_t stream);
+
+// The Newton solver (kernels/simt_solver.h) of every world from the rows in d, group_size (8, 16,
+// 32) lanes per world; m and d hold device addresses. The caller refuses what it cannot run
+// (pywarp_sim.simt.solve: other solvers, elliptic cones). Synchronous; nullptr on success.
+const char* simt_solve(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int group_size,
+                       int device, std::uintptr_t stream);
 
 // simt::primitive_check on one group of n lanes (8, 16, 32) on `device`: host arrays in and out
 // (x, k, src: n entries; out_f: 8 * n; out_i: 4 * n). Synchronous.

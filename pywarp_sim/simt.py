@@ -1,4 +1,5 @@
-"""The lane-group (SIMT) smooth stage: kernels/simt_smooth.h over a Simulator's arrays.
+"""The lane-group (SIMT) kernels over a Simulator's arrays: the smooth stage (kernels/simt_smooth.h)
+and the Newton constraint solver (kernels/simt_solver.h).
 
 The GPU step's direction (DESIGN.md, "The GPU step") is one world per group of lanes (a warp,
 or 8 / 16 lanes of one). Its kernels are written once against kernels/simt.h and compiled for
@@ -13,6 +14,12 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   float, one world at a time; per-stage counts for `proxies`.
 * `proxies(sim)`: GPU-speed proxies of the stage from those counts: sectors per warp memory
   request, lane efficiency, warp instructions per world.
+* `solve(sim)`: the primal Newton solver of every world (kernels/simt_solver.h, solver.h's
+  algorithm on a lane group) from the rows the native forward built (efc_J, efc_D, ... and qM,
+  qacc_smooth, qfrc_smooth); writes qacc, qfrc_constraint, efc_force, efc_state, efc_aref,
+  efc_vel, solver_niter, converged. Same optimum and stopping rules as the native solver; sums
+  over rows and dofs run in the lanes' fixed reduction order (rounding differs, not the math).
+  `solve(sim, record=True)` and `solver_proxies(sim)` measure it as `smooth` / `proxies` do.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
@@ -26,9 +33,11 @@ import torch
 
 from . import native, native_backend
 
-__all__ = ["smooth", "proxies", "primitives", "sincos", "race_probe", "shared_bytes_per_world", "STAGES"]
+__all__ = ["smooth", "proxies", "solve", "solver_proxies", "primitives", "sincos", "race_probe",
+           "shared_bytes_per_world", "solver_shared_bytes_per_world", "STAGES", "SOLVER_STAGES"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
+SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_search", "update", "finish")
 GROUP_SIZES = (8, 16, 32)
 
 
@@ -76,6 +85,89 @@ def smooth(sim, group_size: int = 32, record: bool = False, num_threads: int = 0
   return None
 
 
+def _check_solver(sim):
+  """The lane-group solver is primal Newton over scalar rows: other solvers and elliptic cones are
+  refused by name (the C++ side checks the rows of every world again)."""
+  opt = sim.model.mj_model.opt
+  if int(opt.solver) != 2:
+    raise ValueError(f"the lane-group solver runs Newton; this model has opt.solver={int(opt.solver)}: "
+                     "set mj_model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON")
+  if int(opt.cone) != 0:
+    raise ValueError("the lane-group solver has no elliptic cones yet: set mj_model.opt.cone = "
+                     "mujoco.mjtCone.mjCONE_PYRAMIDAL")
+
+
+def solve(sim, group_size: int = 32, record: bool = False, num_threads: int = 0) -> dict | None:
+  """The lane-group Newton solver of every world of `sim` (CPU: emulated; CUDA: the kernel), from
+  the constraint rows and smooth quantities in its Data (run the native forward first).
+
+  Reads qM, qvel, qacc_smooth, qfrc_smooth, qacc_warmstart, efc_nefc, efc_J, efc_type, efc_D,
+  efc_R, efc_frictionloss, efc_B, efc_K, efc_pos, efc_margin; writes qacc, qfrc_constraint,
+  efc_vel, efc_aref, efc_force, efc_state, efc_solver_niter, efc_converged (scratch: efc_jar,
+  efc_jv, efc_Ma, efc_grad, efc_search). record (CPU only): per-stage counts as `smooth`'s,
+  stages SOLVER_STAGES, sums over the worlds."""
+  _check(sim, group_size)
+  _check_solver(sim)
+  device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
+  mod = _module(device)
+  keep = []
+  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
+  if sim.device.is_cpu:
+    return mod.simt_solve(*tables, sim.nworld, group_size=group_size, record=record, num_threads=num_threads)
+  if record:
+    raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
+  stream = torch.cuda.current_stream(torch.device(device)).cuda_stream
+  mod.simt_solve(*tables, sim.nworld, group_size=group_size, device=sim.device.ordinal, stream=stream)
+  return None
+
+
+def solver_shared_bytes_per_world(nv: int) -> int:
+  """Shared memory of one world's solver group: M and the Hessian / its factor (nv * nv each),
+  M search and the inverse pivots (nv each) floats."""
+  return 4 * (2 * nv * nv + 2 * nv)
+
+
+def solver_proxies(sim, group_size: int = 32) -> dict:
+  """`proxies` of the lane-group Newton solver, measured by the recording emulation on every world
+  of a CPU Simulator whose rows the native forward built. Unlike the smooth stage the counts
+  depend on the state (rows, active set, iterations): per world means over the worlds given, with
+  'rows_per_world' and 'iterations_per_world' (the solver's) alongside. Kernel-wide scalar
+  arithmetic outside the phases (the line search's bracket updates, a few operations per
+  iteration) is not counted."""
+  if not sim.device.is_cpu:
+    raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
+  measured = solve(sim, group_size=group_size, record=True)
+  out = _summary(measured, group_size, sim.nworld)
+  efc = sim.data.efc
+  out["rows_per_world"] = float(np.mean(efc.nefc.numpy()))
+  out["iterations_per_world"] = float(np.mean(efc.solver_niter.numpy()))
+  return out
+
+
+def _summary(measured: dict, group_size: int, n: int) -> dict:
+  def summary(s, working_set):
+    return {
+      "sectors_per_request": s["global_sectors"] / s["global_requests"] if s["global_requests"] else None,
+      "lane_efficiency": s["lane_instructions"] / (group_size * s["warp_instructions"]) if s["warp_instructions"] else None,
+      "instructions_per_world_step": s["warp_instructions"] * group_size / 32 / n,
+      "phases_per_world": s["phases"] / n,
+      "sector_bytes_per_world": 32 * s["global_sectors"] / n,
+      "working_set_bytes_per_world": working_set / n,
+      "one_world_per_lane": {
+        "instructions_per_world_step": s["lane_instructions"] / 32 / n,
+        "sector_bytes_per_world": 32 * s["global_lane_accesses"] / n,
+      },
+    }
+
+  stages = measured["stages"]
+  total = {k: sum(s[k] for s in stages.values()) for k in next(iter(stages.values()))}
+  out = summary(total, measured["working_set_bytes"])
+  out["stages"] = {name: summary(s, s["distinct_global_bytes"]) for name, s in stages.items()}
+  out["group_size"] = group_size
+  out["worlds"] = n
+  return out
+
+
 def shared_bytes_per_world(nv: int) -> int:
   """Shared memory of one world's group: qM / its factor (nv * nv) and crb * cdof (6 * nv) floats."""
   return 4 * (nv * nv + 6 * nv)
@@ -105,29 +197,7 @@ def proxies(sim, group_size: int = 32) -> dict:
   if not sim.device.is_cpu:
     raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
   measured = smooth(sim, group_size=group_size, record=True)
-  n = sim.nworld
-
-  def summary(s, working_set):
-    return {
-      "sectors_per_request": s["global_sectors"] / s["global_requests"] if s["global_requests"] else None,
-      "lane_efficiency": s["lane_instructions"] / (group_size * s["warp_instructions"]) if s["warp_instructions"] else None,
-      "instructions_per_world_step": s["warp_instructions"] * group_size / 32 / n,
-      "phases_per_world": s["phases"] / n,
-      "sector_bytes_per_world": 32 * s["global_sectors"] / n,
-      "working_set_bytes_per_world": working_set / n,
-      "one_world_per_lane": {
-        "instructions_per_world_step": s["lane_instructions"] / 32 / n,
-        "sector_bytes_per_world": 32 * s["global_lane_accesses"] / n,
-      },
-    }
-
-  stages = measured["stages"]
-  total = {k: sum(s[k] for s in stages.values()) for k in next(iter(stages.values()))}
-  out = summary(total, measured["working_set_bytes"])
-  out["stages"] = {name: summary(s, s["distinct_global_bytes"]) for name, s in stages.items()}
-  out["group_size"] = group_size
-  out["worlds"] = n
-  return out
+  return _summary(measured, group_size, sim.nworld)
 
 
 def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> dict:

@@ -1,0 +1,442 @@
+// Native-only: kernels/solver.h's primal Newton solver (its per-thread twin, whose Warp reference is
+// solver.py) on a group of lanes, the GPU step's direction; pywarp_sim/simt.py runs it over a
+// Simulator.
+// MuJoCo's primal Newton solver of ONE world on a group of lanes (kernels/simt.h), minimising
+//
+//   0.5 (qacc - qacc_smooth)' M (qacc - qacc_smooth) + sum_r s_r(J_r qacc - aref_r)
+//
+// from the rows the constraint stage built (efc_J, efc_D, efc_R, efc_frictionloss, efc_B, efc_K,
+// efc_pos, efc_margin, efc_type; qM, qacc_smooth, qfrc_smooth, qvel, qacc_warmstart), with
+// solver.h's algorithm, stopping rules and exact line search:
+//   * aref, the warm start against the smooth acceleration, the gradient test, the Newton
+//     decrement test, the bracketed Newton line search on the piecewise-quadratic cost with
+//     MuJoCo's ls_tolerance stop and the float32-resolution stop, and the cost-decrease stop;
+//   * rows: frictionless and pyramidal contacts, joint and tendon limits, dof and tendon friction
+//     loss (solver.h's row_cost). Elliptic cones and equality rows are not here: the callers
+//     refuse them by name.
+// Work over lanes:
+//   rows (J x, aref, residuals, row costs,     a lane per row (item r on lane r % N), each lane
+//   line-search derivatives)                   summing its rows in order, then reduce_sum
+//   dof vectors (M x, gradient, J' force)      a lane per dof
+//   Hessian M + J' D J over the active rows    a lane per entry (i, j <= i) of the lower triangle,
+//                                              summing the active rows in row order (solver.h's
+//                                              add_outer_lower adds the same products in the same
+//                                              order per entry: the same H bits)
+//   L'DL factor (last dof first, solver.h's    for k = nv-1 .. 0: a lane per update (i, j <= i < k)
+//   factor_ldl)                                reading row k only, then a lane per entry of row k
+//                                              scaled by 1 / D_k: the same operations per entry as
+//                                              factor_ldl, so the same factor bits
+//   the triangular solves                      one phase per column, a lane per entry
+// M and the factor live in the group's shared array (solver_shared_floats(nv)); vectors and rows in
+// the world's Data arrays, as the scalar solver.
+// Differences from solver.h, which change rounding only: sums over rows and dofs are a lane's
+// partial sums combined by the fixed butterfly of reduce_sum (not dot_n's four partial sums or a
+// sequential loop); the Hessian is factored afresh every iteration (solver.h reuses the factor of an
+// unchanged active set and updates it by rank-1 changes when a few rows changed; a lane group
+// refactors in 2 nv phases); the forward substitution runs column by column.
+#pragma once
+
+#include "simt.h"
+#include "solver.h"
+#include "types.h"
+
+namespace pws {
+namespace simt {
+
+// Stages of the recorder (Recorder::Stats per stage)
+enum : int {
+  kSolverStageInit = 0,        // aref, J qacc, M qacc, the starting cost
+  kSolverStageGradient = 1,    // M qacc - qfrc_smooth - J' force and its norm
+  kSolverStageHessian = 2,     // M + J' D J over the active rows
+  kSolverStageFactor = 3,      // L'DL
+  kSolverStageDirection = 4,   // the triangular solves and the Newton decrement
+  kSolverStageLineSearch = 5,  // M search, J search, the bracketed Newton iterations
+  kSolverStageUpdate = 6,      // the move and the cost at the new point
+  kSolverStageFinish = 7,      // qfrc_constraint = J' force
+};
+
+// The group's shared array: M (nv * nv), its Hessian / factor (nv * nv), M search (nv) and the
+// factor's inverse pivots (nv).
+PWS_HD inline int solver_shared_floats(int nv) { return 2 * nv * nv + 2 * nv; }
+
+// sqrt of a float or of the counting float (the using-declaration keeps pws::pws_sqrt visible
+// inside simt, where the counting float's overload would hide it)
+template <typename R>
+PWS_SIMT_FN inline R solver_sqrt(R x) {
+  using ::pws::pws_sqrt;
+  return pws_sqrt(x);
+}
+template <typename R>
+PWS_SIMT_FN inline R solver_abs(R x) {
+  return x < R(0) ? -x : x;
+}
+template <typename R>
+PWS_SIMT_FN inline R solver_max(R a, R b) {
+  return a > b ? a : b;  // step_math.h's tmax
+}
+template <typename R>
+PWS_SIMT_FN inline bool solver_finite(R x) {
+  R z = x - x;  // NaN for an infinite or NaN x
+  return z == z;
+}
+
+// Every lane's copy of the int at p (loaded by every lane: a broadcast).
+template <typename G>
+PWS_SIMT_FN inline int load_uniform(G& g, const int* p) {
+  Reg<int, G::size> v;
+  g.each(G::size, [&](int l) { v[l] = g.ld(p); });
+  return v[0];
+}
+
+// Item p of the lower triangle (i, j <= i), row by row: p = i (i + 1) / 2 + j (index arithmetic).
+PWS_HD inline void tri_index(int p, int* i, int* j) {
+  int r = 0;
+  while (p > r) {
+    p -= r + 1;
+    ++r;
+  }
+  *i = r;
+  *j = p;
+}
+
+// A zeroed per-lane accumulator
+template <typename G>
+PWS_SIMT_FN inline Reg<typename G::real, G::size> zeros(const G& g) {
+  Reg<typename G::real, G::size> a;
+  g.lanes([&](int l) { a[l] = typename G::real(0); });
+  return a;
+}
+
+// The rows' cost at jar (solver.h's constraint_update with write): forces and states stored.
+// Returns the group's sum (every lane holds it).
+template <typename G>
+PWS_SIMT_FN inline typename G::real rows_cost_write(G& g, const World<float>& d, int nefc) {
+  using R = typename G::real;
+  Reg<R, G::size> acc = zeros(g);
+  g.each(nefc, [&](int r) {
+    R c, f, cv;
+    ::pws::row_cost<R>(g.ld(d.efc_type + r), g.ld(d.efc_jar + r), g.ld(d.efc_D + r), g.ld(d.efc_R + r),
+                       g.ld(d.efc_frictionloss + r), &c, &f, &cv);
+    const int l = g.lane();
+    acc[l] = acc[l] + c;
+    g.st(d.efc_force + r, f);
+    g.st(d.efc_state + r, cv != R(0) ? 1 : (f != R(0) ? 2 : 0));
+  });
+  return reduce_sum(g, acc)[0];
+}
+
+// The total cost at qacc from efc_Ma = M qacc and efc_jar = J qacc - aref (solver.h's solver_cost).
+template <typename G>
+PWS_SIMT_FN inline typename G::real solver_cost_write(G& g, const ModelView<float>& m, const World<float>& d,
+                                                      int nefc) {
+  using R = typename G::real;
+  Reg<R, G::size> acc = zeros(g);
+  g.each(m.nv, [&](int i) {
+    const int l = g.lane();
+    acc[l] = acc[l] + R(0.5) * (g.ld(d.efc_Ma + i) - g.ld(d.qfrc_smooth + i)) * (g.ld(d.qacc + i) - g.ld(d.qacc_smooth + i));
+  });
+  R gauss = reduce_sum(g, acc)[0];
+  return gauss + rows_cost_write(g, d, nefc);
+}
+
+// Line-search derivatives at jar + alpha jv: d cost / d alpha and the curvature of the rows
+// (constraint_update with write = false), summed over the group.
+template <typename G>
+PWS_SIMT_FN inline void rows_derivs(G& g, const World<float>& d, int nefc, typename G::real alpha,
+                                    typename G::real* gsum, typename G::real* hsum) {
+  using R = typename G::real;
+  Reg<R, G::size> ga = zeros(g), ha = zeros(g);
+  g.each(nefc, [&](int r) {
+    R jv = g.ld(d.efc_jv + r);
+    R x = g.ld(d.efc_jar + r) + alpha * jv;
+    R c, f, cv;
+    ::pws::row_cost<R>(g.ld(d.efc_type + r), x, g.ld(d.efc_D + r), g.ld(d.efc_R + r), g.ld(d.efc_frictionloss + r),
+                       &c, &f, &cv);
+    const int l = g.lane();
+    ga[l] = ga[l] - f * jv;
+    ha[l] = ha[l] + cv * jv * jv;
+  });
+  *gsum = reduce_sum(g, ga)[0];
+  *hsum = reduce_sum(g, ha)[0];
+}
+
+// res[i] = base[i] + sum over rows with nonzero force of J[r, i] * (sign * force[r]), a lane per dof
+// (support.h's add_jt_force: per dof the same products added in the same row order).
+template <typename G>
+PWS_SIMT_FN inline void jt_force(G& g, const ModelView<float>& m, const World<float>& d, int nefc, float sign,
+                                 float* res, const float* base, const float* minus) {
+  using R = typename G::real;
+  const int ld = m.nv_pad;
+  g.each(m.nv, [&](int i) {
+    R v = base ? g.ld(base + i) : R(0);
+    if (minus) v = v - g.ld(minus + i);
+    for (int r = 0; r < nefc; ++r) {
+      R f = g.ld(d.efc_force + r);
+      if (f == R(0)) continue;
+      v += g.ld(d.efc_J + (int64_t)r * ld + i) * (R(sign) * f);
+    }
+    g.st(res + i, v);
+  });
+}
+
+// x = (L' D L)^-1 x in place (x in global memory, the factor in shared): solver.h's solve_ldl, the
+// backward pass one phase per dof i (a lane per j < i, the same updates), the forward pass one
+// phase per column.
+template <typename G>
+PWS_SIMT_FN inline void solve_factor(G& g, int nv, const float* LD, const float* diag_inv, float* x) {
+  using R = typename G::real;
+  for (int i = nv - 1; i > 0; --i) {
+    g.each(i, [&](int j) {
+      R xi = g.ld(x + i);
+      if (xi != R(0)) g.st(x + j, g.ld(x + j) - g.ld(LD + i * nv + j) * xi);
+    });
+  }
+  g.each(nv, [&](int i) { g.st(x + i, g.ld(x + i) * g.ld(diag_inv + i)); });
+  for (int j = 0; j + 1 < nv; ++j) {
+    g.each(nv - 1 - j, [&](int p) {
+      const int i = j + 1 + p;
+      g.st(x + i, g.ld(x + i) - g.ld(LD + i * nv + j) * g.ld(x + j));
+    });
+  }
+}
+
+// H = M + J' D J over the rows in state 1 (lower triangle), then its L'DL factor in place, last
+// dof first (solver.h's newton_factor + factor_ldl), and the inverse pivots.
+template <typename G>
+PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const World<float>& d, int nefc,
+                                       const float* M, float* LD, float* diag_inv) {
+  using R = typename G::real;
+  const int nv = m.nv, ld = m.nv_pad;
+  g.stage(kSolverStageHessian);
+  g.each(nv * (nv + 1) / 2, [&](int p) {
+    int i, j;
+    tri_index(p, &i, &j);
+    R h = g.ld(M + i * nv + j);
+    for (int r = 0; r < nefc; ++r) {
+      if (g.ld(d.efc_state + r) != 1) continue;
+      const float* jr = d.efc_J + (int64_t)r * ld;
+      R ji = g.ld(jr + i);
+      if (ji == R(0)) continue;
+      R s = g.ld(d.efc_D + r) * ji;
+      h += s * g.ld(jr + j);
+    }
+    g.st(LD + i * nv + j, h);
+  });
+  g.stage(kSolverStageFactor);
+  for (int k = nv - 1; k > 0; --k) {
+    const float* lk = LD + k * nv;
+    const int n = k * (k + 1) / 2;  // (i, j <= i < k)
+    // a lane per update, each lane dividing once: LD[i, j] -= (lk[i] / D_k) lk[j]
+    g.each(G::size, [&](int l) {
+      R inv = R(1) / g.ld(lk + k);
+      for (int p = l; p < n; p += G::size) {
+        int i, j;
+        tri_index(p, &i, &j);
+        R lki = g.ld(lk + i);
+        if (lki == R(0)) continue;
+        R tmp = lki * inv;
+        g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
+      }
+    });
+    g.each(k, [&](int i) {
+      R lki = g.ld(lk + i);
+      if (lki != R(0)) g.st(LD + k * nv + i, lki * (R(1) / g.ld(lk + k)));
+    });
+  }
+  g.each(nv, [&](int k) { g.st(diag_inv + k, R(1) / g.ld(LD + k * nv + k)); });
+}
+
+// mj_fwdConstraint with the primal Newton solver (solver.h's solve, solver_type Newton, no
+// elliptic rows): writes qacc, qfrc_constraint, efc_vel, efc_aref, efc_force, efc_state,
+// efc_solver_niter, efc_converged; scratch in efc_jar, efc_jv, efc_Ma, efc_grad, efc_search and the
+// group's shared array (solver_shared_floats(nv) floats).
+template <typename G>
+PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const World<float>& d) {
+  using R = typename G::real;
+  const int nv = m.nv, ld = m.nv_pad;
+  float* M = g.shared;
+  float* LD = M + nv * nv;
+  float* Mp = LD + nv * nv;
+  float* diag_inv = Mp + nv;
+  g.stage(kSolverStageInit);
+  const int nefc = load_uniform(g, d.efc_nefc);
+  if (nefc == 0) {
+    g.each(nv, [&](int i) {
+      g.st(d.qacc + i, g.ld(d.qacc_smooth + i));
+      g.st(d.qfrc_constraint + i, R(0));
+    });
+    g.each(1, [&](int) {
+      g.st(d.efc_solver_niter, 0);
+      g.st(d.efc_converged, 1);
+    });
+    return;
+  }
+  const bool ws = m.en_warmstart != 0;
+  // aref = -B J qvel - K (pos - margin), with J qacc_warmstart - aref (efc_jar) and
+  // J qacc_smooth - aref (efc_jv)
+  g.each(nefc, [&](int r) {
+    const float* jr = d.efc_J + (int64_t)r * ld;
+    R v = R(0), js = R(0), jw = R(0);
+    for (int i = 0; i < nv; ++i) {
+      R j = g.ld(jr + i);
+      v += j * g.ld(d.qvel + i);
+      js += j * g.ld(d.qacc_smooth + i);
+      if (ws) jw += j * g.ld(d.qacc_warmstart + i);
+    }
+    R aref = -g.ld(d.efc_B + r) * v - g.ld(d.efc_K + r) * (g.ld(d.efc_pos + r) - g.ld(d.efc_margin + r));
+    g.st(d.efc_vel + r, v);
+    g.st(d.efc_aref + r, aref);
+    g.st(d.efc_jv + r, js - aref);
+    g.st(d.efc_jar + r, (ws ? jw : js) - aref);
+  });
+  g.each(nv * nv, [&](int e) { g.st(M + e, g.ld(d.qM + e)); });
+  // M qa (qa: the warm start or the smooth acceleration) and M qacc_smooth (into Mp)
+  const float* qa = ws ? d.qacc_warmstart : d.qacc_smooth;
+  g.each(nv, [&](int i) {
+    R a = R(0), s = R(0);
+    for (int j = 0; j < nv; ++j) {
+      R mij = g.ld(M + i * nv + j);
+      a += mij * g.ld(qa + j);
+      s += mij * g.ld(d.qacc_smooth + j);
+    }
+    g.st(d.efc_Ma + i, a);
+    g.st(Mp + i, s);
+  });
+  // start from the warm start or the smooth acceleration, whichever costs less (the smooth
+  // acceleration's Gauss term is zero: its cost is the rows' at efc_jv)
+  R cost = R(0);
+  bool smooth = true;
+  if (ws) {
+    g.each(nv, [&](int i) { g.st(d.qacc + i, g.ld(d.qacc_warmstart + i)); });
+    R cost_ws = solver_cost_write(g, m, d, nefc);
+    Reg<R, G::size> acc = zeros(g);
+    g.each(nefc, [&](int r) {  // the rows at efc_jv, nothing written
+      R c, f, cv;
+      ::pws::row_cost<R>(g.ld(d.efc_type + r), g.ld(d.efc_jv + r), g.ld(d.efc_D + r), g.ld(d.efc_R + r),
+                         g.ld(d.efc_frictionloss + r), &c, &f, &cv);
+      const int l = g.lane();
+      acc[l] = acc[l] + c;
+    });
+    const R c_smooth = reduce_sum(g, acc)[0];
+    smooth = cost_ws > c_smooth || !solver_finite(cost_ws);
+    cost = cost_ws;
+    if (smooth) g.each(nefc, [&](int r) { g.st(d.efc_jar + r, g.ld(d.efc_jv + r)); });
+  }
+  if (smooth) {
+    g.each(nv, [&](int i) {
+      g.st(d.qacc + i, g.ld(d.qacc_smooth + i));
+      g.st(d.efc_Ma + i, g.ld(Mp + i));
+    });
+    cost = solver_cost_write(g, m, d, nefc);
+  }
+
+  float* grad = d.efc_grad;
+  float* search = d.efc_search;
+  int niter = 0;
+  bool converged = false;
+  while (niter < m.iterations) {
+    g.stage(kSolverStageGradient);
+    jt_force(g, m, d, nefc, -1.0f, grad, d.efc_Ma, d.qfrc_smooth);
+    Reg<R, G::size> acc = zeros(g);
+    g.each(nv, [&](int i) {
+      R gi = g.ld(grad + i);
+      const int l = g.lane();
+      acc[l] = acc[l] + gi * gi;
+    });
+    R gnorm = reduce_sum(g, acc)[0];
+    if (R(m.solver_scale) * solver_sqrt(gnorm) < R(m.tolerance)) {
+      converged = true;
+      break;
+    }
+
+    hessian_factor(g, m, d, nefc, M, LD, diag_inv);
+    g.stage(kSolverStageDirection);
+    g.each(nv, [&](int i) { g.st(search + i, -g.ld(grad + i)); });
+    solve_factor(g, nv, LD, diag_inv, search);
+    // MuJoCo's Newton decrement test (not on the first step: the gradient test gates that)
+    if (niter > 0) {
+      Reg<R, G::size> dec = zeros(g);
+      g.each(nv, [&](int i) {
+        const int l = g.lane();
+        dec[l] = dec[l] - g.ld(grad + i) * g.ld(search + i);
+      });
+      R decrement = reduce_sum(g, dec)[0];
+      if (R(m.solver_scale) * R(0.5) * decrement < R(m.tolerance)) {
+        converged = true;
+        break;
+      }
+    }
+
+    // exact line search on the piecewise quadratic: root of f'(alpha)
+    g.stage(kSolverStageLineSearch);
+    Reg<R, G::size> a_pMp = zeros(g), a_pg0 = zeros(g), a_sn = zeros(g);
+    g.each(nv, [&](int i) {
+      R mpi = R(0);
+      for (int j = 0; j < nv; ++j) mpi += g.ld(M + i * nv + j) * g.ld(search + j);
+      g.st(Mp + i, mpi);
+      R si = g.ld(search + i);
+      const int l = g.lane();
+      a_pMp[l] = a_pMp[l] + si * mpi;
+      a_pg0[l] = a_pg0[l] + si * (g.ld(d.efc_Ma + i) - g.ld(d.qfrc_smooth + i));
+      a_sn[l] = a_sn[l] + si * si;
+    });
+    const R pMp = reduce_sum(g, a_pMp)[0], pg0 = reduce_sum(g, a_pg0)[0], snorm = reduce_sum(g, a_sn)[0];
+    g.each(nefc, [&](int r) {
+      const float* jr = d.efc_J + (int64_t)r * ld;
+      R v = R(0);
+      for (int i = 0; i < nv; ++i) v += g.ld(jr + i) * g.ld(search + i);
+      g.st(d.efc_jv + r, v);
+    });
+    const R gtol = R(m.tolerance) * R(m.ls_tolerance) * solver_sqrt(snorm) / R(m.solver_scale);
+    // solver.h's bracket: hi < 0 until a point with f' > 0 is seen; the step is lo when the
+    // search runs out of iterations or reaches float32 resolution
+    R lo = R(0), hi = R(-1), alpha = R(0), g0 = R(0);
+    bool found = false;
+    for (int it = 0; it <= m.ls_iterations; ++it) {
+      R c1, c2;
+      rows_derivs(g, d, nefc, alpha, &c1, &c2);
+      R gd = alpha * pMp + pg0 + c1;
+      R h = pMp + c2;
+      if (it == 0) g0 = solver_abs(gd);
+      if (solver_abs(gd) <= R(1e-7f) * g0 || g0 == R(0) || (it > 0 && solver_abs(gd) < gtol)) {
+        found = true;
+        break;
+      }
+      if (gd < R(0))
+        lo = alpha;
+      else
+        hi = alpha;
+      R nxt = alpha - gd / solver_max(h, R(1e-30f));
+      if (nxt <= lo || (hi >= R(0) && nxt >= hi)) nxt = hi < R(0) ? R(2) * lo + R(1) : R(0.5) * (lo + hi);
+      if (nxt == alpha) break;  // float32 resolution: no further progress
+      alpha = nxt;
+    }
+    if (!found) alpha = lo;
+
+    // move along search; M qacc and J qacc - aref follow incrementally
+    g.stage(kSolverStageUpdate);
+    g.each(nv, [&](int i) {
+      g.st(d.qacc + i, g.ld(d.qacc + i) + alpha * g.ld(search + i));
+      g.st(d.efc_Ma + i, g.ld(d.efc_Ma + i) + alpha * g.ld(Mp + i));
+    });
+    g.each(nefc, [&](int r) { g.st(d.efc_jar + r, g.ld(d.efc_jar + r) + alpha * g.ld(d.efc_jv + r)); });
+    R new_cost = solver_cost_write(g, m, d, nefc);
+    ++niter;
+    R diff = cost - new_cost;
+    bool done = diff == diff && R(m.solver_scale) * solver_max(diff, R(0)) < R(m.tolerance);
+    cost = new_cost;
+    if (done) {
+      converged = true;
+      break;
+    }
+  }
+  g.stage(kSolverStageFinish);
+  g.each(1, [&](int) {
+    g.st(d.efc_solver_niter, niter);
+    g.st(d.efc_converged, converged ? 1 : 0);
+  });
+  jt_force(g, m, d, nefc, 1.0f, d.qfrc_constraint, nullptr, nullptr);
+}
+
+}  // namespace simt
+}  // namespace pws
