@@ -127,12 +127,14 @@ PWS_HD inline int plane_mesh(double dist[4], V3 pos[4], V3 normal[4], double mar
 
 // Pairs that take MuJoCo 4's single-shot multicontact (collision_convex._single_shot_pair).
 PWS_HD inline bool single_shot_pair(int type1, int type2) {
+  if (type2 == kMesh) return type1 == kCapsule || type1 == kCylinder || type1 == kBox || type1 == kMesh;
   if (type1 == kCapsule) return type2 == kCylinder;
   return (type1 == kCylinder || type1 == kBox) && (type2 == kCylinder || type2 == kBox);
 }
 
 // mjc_Convex (native ccd, MuJoCo 4): one GJK/EPA contact, or the single-shot multicontact of
-// aligned features for cylinder-cylinder, cylinder-box and capsule-cylinder pairs. Returns
+// aligned features for cylinder-cylinder, cylinder-box, capsule-cylinder and capsule / cylinder /
+// box / mesh pairs with a mesh. Returns
 // the number of contacts (at most 4) written to dist / pos / normal (from geom 1 to geom 2).
 // Poses, sizes, margin and tolerance come in the step's float and are widened to float64, as
 // the Warp port does.
@@ -167,7 +169,7 @@ PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, in
   // mjc_penetration: a contact only where the inflated geoms overlap
   if (!(d < 0.0 && st.nx > 0)) return 0;
   if (multiccd != 0 && single_shot_pair(type1, type2)) {
-    MultiContact mc = multicontact(ws, o1, o2, st.x1, st.x2, st.face, margin);
+    MultiContact mc = multicontact(ws, o1, o2, st, margin, m, g1, g2);
     if (mc.n > 0) {
       for (int k = 0; k < mc.n; ++k) {
         dist[k] = mc.dist[k];

@@ -29,9 +29,12 @@ typedef Mat33<double> M33;
 
 constexpr int kCcdMaxIterations = 50;  // largest opt.ccd_iterations the native step accepts
 constexpr int kNCylPoly = 16;          // vertices of a cylinder cap in multicontact
-// Warp pool row sizes (types.EPA_FIELDS, sized by io.data_sizes: epa_nvert, epa_nface) at the cap
-constexpr int kMaxVerts = (5 + kCcdMaxIterations) > (2 * kNCylPoly + 1) ? (5 + kCcdMaxIterations)
-                                                                          : (2 * kNCylPoly + 1);
+// most vertices of a mesh's hull polygon in multicontact (native_backend refuses larger ones;
+// Unitree G1's largest collision polygon has 98); a clipped polygon has up to twice as many
+constexpr int kMaxPolyVert = 100;
+// Warp pool row sizes (types.EPA_FIELDS, sized by io.data_sizes: epa_nvert, epa_nface) at the caps
+constexpr int kMaxVerts = (5 + kCcdMaxIterations) > (2 * kMaxPolyVert + 1) ? (5 + kCcdMaxIterations)
+                                                                             : (2 * kMaxPolyVert + 1);
 constexpr int kMaxFaces = (6 * kCcdMaxIterations) > (2 * kNCylPoly) ? (6 * kCcdMaxIterations)
                                                                      : (2 * kNCylPoly);
 

@@ -1,5 +1,5 @@
 // Twin of pywarp_sim/collision_multicontact.py: MuJoCo 4's single-shot multicontact for boxes,
-// cylinders and capsules in float64: from the first GJK/EPA contact (collision_gjk.h), the
+// cylinders, capsules and meshes (their convex hull's polygons) in float64: from the first GJK/EPA contact (collision_gjk.h), the
 // features (face, edge, vertex) that carry it, and for a face aligned with a face or an edge
 // of the other geom the clipped contacts (Sutherland-Hodgman), at most four. The polygons
 // live in the EPA work buffer (EpaWork::vert*).
@@ -9,6 +9,7 @@
 
 #include "collision_gjk.h"
 #include "step_math.h"
+#include "types.h"
 
 namespace pws {
 namespace ccd {
@@ -29,6 +30,11 @@ struct Feature {
   V3 edge_dir[3];  // unit directions of the candidate edges
   V3 edge_start;
   V3 edge_end[3];  // far ends of the candidate edges
+  // a mesh: its hull vertex ids on the feature (dim of them distinct) and its polygon table
+  // offset; at a vertex (dim 1) the faces and edges are those of every hull polygon through
+  // the vertex (nnormal = nedge = their count), read from the tables (feature_normal, ...)
+  int mv[3];
+  int polyadr;
 };
 
 struct MultiContact {
@@ -48,6 +54,8 @@ PWS_HD inline Feature empty_feature() {
     f.face[i] = 0;
   }
   f.edge_start = zero();
+  f.mv[0] = f.mv[1] = f.mv[2] = 0;
+  f.polyadr = 0;
   return f;
 }
 
@@ -274,10 +282,179 @@ PWS_HD inline Feature vertex_feature(const ConvexObj& o, const V3& va, const V3&
   return f;
 }
 
-// Vertices of a box face (boxFace's order) or a cylinder cap (16-gon) into buf, moved out by
-// half the margin as the support points are; returns their number.
-PWS_HD inline int face_polygon(const ConvexObj& o, int face, V3* buf) {
+// World position of mesh vertex v (index in the mesh).
+PWS_HD inline V3 mesh_point(const ConvexObj& o, int v) { return mul(o.mat, mesh_vertex(o, v)) + o.pos; }
+
+// collision_multicontact._mesh_vertex_id: the hull vertex whose support point is p (world):
+// the one at distance margin / 2 from p, by descent over the hull graph, else by a scan.
+PWS_HD inline int mesh_vertex_id(const ConvexObj& o, const V3& p) {
+  V3 q = mul_t(o.mat, p - o.pos);
+  double r = 0.5 * o.margin;
+  if (o.graphadr < 0) {
+    double best = 1e300;
+    int ibest = 0;
+    for (int i = 0; i < o.vertnum; ++i) {
+      V3 dq = mesh_vertex(o, i) - q;
+      double d2 = dot(dq, dq);
+      if (d2 < best) {
+        best = d2;
+        ibest = i;
+      }
+    }
+    return ibest;
+  }
+  const int* g = o.mesh_graph + o.graphadr;
+  int numvert = g[0];
+  const int* edgeadr = g + 2;
+  const int* globalid = g + 2 + numvert;
+  const int* localid = g + 2 + 2 * numvert;
+  int cur = 0, prev = -1;
+  V3 dq0 = mesh_vertex(o, globalid[0]) - q;
+  double best = dot(dq0, dq0);
+  while (cur != prev) {
+    prev = cur;
+    for (int i = edgeadr[prev]; localid[i] >= 0; ++i) {
+      int loc = localid[i];
+      V3 dq = mesh_vertex(o, globalid[loc]) - q;
+      double d2 = dot(dq, dq);
+      if (d2 < best) {
+        best = d2;
+        cur = loc;
+      }
+    }
+  }
+  double scale = dot(q, q) > r * r ? dot(q, q) : r * r;
+  if (dabs(sqrt(best) - r) > 1e-6 * sqrt(scale) + 1e-12) {
+    double err = 1e300;
+    for (int k = 0; k < numvert; ++k) {
+      double e = dabs(length(mesh_vertex(o, globalid[k]) - q) - r);
+      if (e < err) {
+        err = e;
+        cur = k;
+      }
+    }
+  }
+  return globalid[cur];
+}
+
+// collision_multicontact._mesh_feature: meshNormals / meshEdgeNormals at the EPA face with
+// support points va, vb, vc on it.
+template <typename T>
+PWS_HD inline Feature mesh_feature(const ConvexObj& o, const ModelView<T>& m, int polyadr, const V3& va,
+                                   const V3& vb, const V3& vc) {
+  Feature f = empty_feature();
+  f.polyadr = polyadr;
+  int i0 = mesh_vertex_id(o, va), i1 = mesh_vertex_id(o, vb), i2 = mesh_vertex_id(o, vc);
+  V3 v0 = va, v1 = vb;
+  int dim = 3;
+  if (i0 == i1) {
+    if (i0 == i2) {
+      dim = 1;
+    } else {
+      dim = 2;
+      i1 = i2;
+      v1 = vc;
+    }
+  } else if (i2 == i0 || i2 == i1) {
+    dim = 2;
+  }
+  f.dim = dim;
+  f.mv[0] = i0;
+  f.mv[1] = i1;
+  f.mv[2] = i2;
+  f.edge_start = v0;
+  const int* pm0 = m.mesh_polymap + m.mesh_polymapadr[o.vertadr + i0];
+  int n0 = m.mesh_polymapnum[o.vertadr + i0];
+  if (dim == 1) {
+    f.nnormal = f.nedge = n0;
+    return f;
+  }
+  // intersect: up to two polygons through both vertices, in the first's order
+  const int* pm1 = m.mesh_polymap + m.mesh_polymapadr[o.vertadr + i1];
+  int n1 = m.mesh_polymapnum[o.vertadr + i1];
+  int edgeset[2] = {0, 0}, c = 0;
+  for (int i = 0; i < n0; ++i)
+    for (int j = 0; j < n1; ++j)
+      if (c < 2 && pm0[i] == pm1[j]) edgeset[c++] = pm0[i];
+  if (dim == 3) {
+    const int* pm2 = m.mesh_polymap + m.mesh_polymapadr[o.vertadr + i2];
+    int n2 = m.mesh_polymapnum[o.vertadr + i2];
+    int c3 = 0;
+    for (int i = 0; i < c; ++i)
+      for (int j = 0; j < n2; ++j)
+        if (c3 == 0 && edgeset[i] == pm2[j]) {
+          f.face[0] = edgeset[i];
+          c3 = 1;
+        }
+    f.nnormal = c3;
+  } else {
+    for (int i = 0; i < c; ++i) f.face[i] = edgeset[i];
+    f.nnormal = c;
+    f.edge_dir[0] = normalize(v1 - v0);
+    f.edge_end[0] = v1;
+    f.nedge = 1;
+  }
+  for (int i = 0; i < f.nnormal; ++i) {
+    const T* pn = m.mesh_polynormal + 3 * (polyadr + f.face[i]);
+    f.normal[i] = mul(o.mat, v3(double(pn[0]), double(pn[1]), double(pn[2])));
+  }
+  return f;
+}
+
+// Id (in the mesh) of the feature's i-th candidate face.
+template <typename T>
+PWS_HD inline int feature_face(const ConvexObj& o, const ModelView<T>& m, const Feature& f, int i) {
+  if (o.gtype == kMesh && f.dim == 1) return m.mesh_polymap[m.mesh_polymapadr[o.vertadr + f.mv[0]] + i];
+  return f.face[i];
+}
+
+// Outward unit normal of the feature's i-th candidate face.
+template <typename T>
+PWS_HD inline V3 feature_normal(const ConvexObj& o, const ModelView<T>& m, const Feature& f, int i) {
+  if (o.gtype == kMesh && f.dim == 1) {
+    const T* pn = m.mesh_polynormal + 3 * (f.polyadr + feature_face(o, m, f, i));
+    return mul(o.mat, v3(double(pn[0]), double(pn[1]), double(pn[2])));
+  }
+  return f.normal[i];
+}
+
+// Far end of the feature's i-th candidate edge (from f.edge_start): at a mesh vertex, the
+// polygon's previous vertex.
+template <typename T>
+PWS_HD inline V3 feature_edge_end(const ConvexObj& o, const ModelView<T>& m, const Feature& f, int i) {
+  if (o.gtype == kMesh && f.dim == 1) {
+    int poly = f.polyadr + feature_face(o, m, f, i);
+    const int* pv = m.mesh_polyvert + m.mesh_polyvertadr[poly];
+    int nv = m.mesh_polyvertnum[poly];
+    for (int j = 0; j < nv; ++j)
+      if (pv[j] == f.mv[0]) return mesh_point(o, pv[j == 0 ? nv - 1 : j - 1]);
+    return f.edge_start;
+  }
+  return f.edge_end[i];
+}
+
+// Unit direction of the feature's i-th candidate edge.
+template <typename T>
+PWS_HD inline V3 feature_edge_dir(const ConvexObj& o, const ModelView<T>& m, const Feature& f, int i) {
+  if (o.gtype == kMesh && f.dim == 1) return normalize(feature_edge_end(o, m, f, i) - f.edge_start);
+  return f.edge_dir[i];
+}
+
+// Vertices of a box face (boxFace's order), a cylinder cap (16-gon) or a mesh's hull polygon
+// (meshFace: its vertices in reverse order) into buf, moved out by half the margin as the
+// support points are; returns their number.
+template <typename T>
+PWS_HD inline int face_polygon(const ConvexObj& o, const ModelView<T>& m, int polyadr, int face, V3* buf) {
   double out = 0.5 * o.margin;
+  if (o.gtype == kMesh) {
+    int poly = polyadr + face;
+    const int* pv = m.mesh_polyvert + m.mesh_polyvertadr[poly];
+    int nv = m.mesh_polyvertnum[poly];
+    const T* pn = m.mesh_polynormal + 3 * poly;
+    V3 shift = mul(o.mat, v3(double(pn[0]), double(pn[1]), double(pn[2]))) * out;
+    for (int i = 0; i < nv; ++i) buf[i] = mesh_point(o, pv[nv - 1 - i]) + shift;
+    return nv;
+  }
   if (o.gtype == kCylinder) {
     double sgn = face == 1 ? -1.0 : 1.0;
     for (int i = 0; i < kNCylPoly; ++i) {
@@ -381,20 +558,15 @@ PWS_HD inline MultiContact clip(EpaWork& ws, int nface1, int nface2, const V3& n
   mc.n = 0;
   if (nface1 < 3) return mc;
   const V3* face1 = ws.vert1;
-  for (int i = 0; i < nface1; ++i) {
-    V3 v1 = face1[i], v2 = face1[(i + 1) % nface1];
-    V3 pn = normalize(cross(v2 - v1, n));
-    ws.face_v[i] = pn;
-    ws.face_dist2[i] = dot(pn, v1);
-  }
   int npoly = nface2;
   // ping-pong between ws.vert2 and ws.vert
   V3* src = ws.vert2;
   V3* dst = ws.vert;
   for (int e = 0; e < nface1; ++e) {
+    // the plane through the face's side e, normal to the face, pointing inwards
     V3 a = face1[e];
-    V3 pn = ws.face_v[e];
-    double pd = ws.face_dist2[e];
+    V3 pn = normalize(cross(face1[(e + 1) % nface1] - a, n));
+    double pd = dot(pn, a);
     int nclip = 0;
     for (int i = 0; i < npoly; ++i) {
       int iq = i + 1 == npoly ? 0 : i + 1;
@@ -452,11 +624,15 @@ PWS_HD inline MultiContact clip(EpaWork& ws, int nface1, int nface2, const V3& n
     idx[1] = best2;
     count = 2;
   }
+  // MuJoCo 4.0: the witness on the face is the clipped point projected onto the face's plane,
+  // the other witness lies along dir from it, the depth is the projection's along dir
+  double cosine = -dot(n, dir);
   for (int i = 0; i < count; ++i) {
     V3 v = poly[idx[i]];
     double dist = dot(v - f0, n);
-    mc.dist[i] = margin + dist;
-    mc.pos[i] = v + dir * (0.5 * dist);
+    double depth = dist * cosine;
+    mc.dist[i] = margin + depth;
+    mc.pos[i] = v - n * dist - dir * (0.5 * depth);
   }
   mc.n = count;
   mc.normal = flip ? dir : -dir;
@@ -464,33 +640,49 @@ PWS_HD inline MultiContact clip(EpaWork& ws, int nface1, int nface2, const V3& n
 }
 
 // multicontact: contacts of aligned faces / an edge on a face; n = 0 when none are.
-// face: the contact's EPA face, -1 when the contact came from GJK alone.
-PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const ConvexObj& o2, const V3& x1,
-                                        const V3& x2, int face, double margin) {
+// st: the contact (witnesses; st.face its EPA face, -1 when it came from GJK alone, then st.s1 /
+// st.s2 hold GJK's simplex); g1, g2: the geoms (a mesh's tables).
+template <typename T>
+PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const ConvexObj& o2, const CcdStatus& st,
+                                        double margin, const ModelView<T>& m, int g1, int g2) {
   MultiContact mc;
   mc.n = 0;
+  V3 x1 = st.x1, x2 = st.x2;
   V3 dir = x2 - x1;
   Feature f1 = feature(o1, x1, -dir);
   Feature f2 = feature(o2, x2, dir);
-  if (face >= 0) {  // boxes and cylinders: the features of the EPA face's support vertices
-    const int* fv = ws.face_verts[face];
+  int pa1 = o1.gtype == kMesh ? m.mesh_polyadr[m.geom_dataid[g1]] : 0;
+  int pa2 = o2.gtype == kMesh ? m.mesh_polyadr[m.geom_dataid[g2]] : 0;
+  if (st.face >= 0) {  // boxes, cylinders, meshes: the features of the EPA face's support vertices
+    const int* fv = ws.face_verts[st.face];
     if (o1.gtype == kBox || o1.gtype == kCylinder)
       f1 = vertex_feature(o1, ws.vert1[fv[0]], ws.vert1[fv[1]], ws.vert1[fv[2]], -dir);
+    else if (o1.gtype == kMesh)
+      f1 = mesh_feature(o1, m, pa1, ws.vert1[fv[0]], ws.vert1[fv[1]], ws.vert1[fv[2]]);
     if (o2.gtype == kBox || o2.gtype == kCylinder)
       f2 = vertex_feature(o2, ws.vert2[fv[0]], ws.vert2[fv[1]], ws.vert2[fv[2]], dir);
+    else if (o2.gtype == kMesh)
+      f2 = mesh_feature(o2, m, pa2, ws.vert2[fv[0]], ws.vert2[fv[1]], ws.vert2[fv[2]]);
+  } else if (o2.gtype == kMesh) {  // GJK's simplex (a capsule's shallow contact)
+    int k1 = st.nsimplex - 1 < 1 ? st.nsimplex - 1 : 1;
+    int k2 = st.nsimplex - 1 < 2 ? st.nsimplex - 1 : 2;
+    f2 = mesh_feature(o2, m, pa2, st.s2[0], st.s2[k1], st.s2[k2]);
   }
   // a face of geom 1 facing a face of geom 2
   int fi = -1, fj = -1;
-  for (int i = 0; i < f1.nnormal; ++i)
+  for (int i = 0; i < f1.nnormal; ++i) {
+    V3 ni = feature_normal(o1, m, f1, i);
     for (int j = 0; j < f2.nnormal; ++j)
-      if (fi < 0 && dot(f1.normal[i], f2.normal[j]) < -kFaceTol) {
+      if (fi < 0 && dot(ni, feature_normal(o2, m, f2, j)) < -kFaceTol) {
         fi = i;
         fj = j;
       }
+  }
   if (fi >= 0) {
-    int n1 = face_polygon(o1, f1.face[fi], ws.vert1);
-    int n2 = face_polygon(o2, f2.face[fj], ws.vert2);
-    return clip(ws, n1, n2, f1.normal[fi], f2.normal[fj], margin, false);
+    V3 nrm1 = feature_normal(o1, m, f1, fi), nrm2 = feature_normal(o2, m, f2, fj);
+    int n1 = face_polygon(o1, m, pa1, feature_face(o1, m, f1, fi), ws.vert1);
+    int n2 = face_polygon(o2, m, pa2, feature_face(o2, m, f2, fj), ws.vert2);
+    return clip(ws, n1, n2, nrm1, nrm2, margin, false);
   }
   // an edge of one geom lying in a face of the other, the face turned to the edge's geom:
   // geom 1's edge first when its feature is the lower-dimensional one, then the other way
@@ -498,18 +690,19 @@ PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const 
   bool first1 = f1.dim < 3 && f1.dim <= f2.dim;
   bool edge1 = false;
   int ie = -1, jf = -1;
-  const Feature* ea = &f2;
-  const Feature* fb = &f1;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool try1 = attempt == 1 ? !first1 : first1;
     if (jf < 0 && ((try1 && f1.dim < 3) || (!try1 && f2.dim < 3))) {
-      ea = try1 ? &f1 : &f2;
-      fb = try1 ? &f2 : &f1;
+      const Feature& ea = try1 ? f1 : f2;
+      const Feature& fb = try1 ? f2 : f1;
+      const ConvexObj& eo = try1 ? o1 : o2;
+      const ConvexObj& fo = try1 ? o2 : o1;
       V3 side = try1 ? dir : dir * -1.0;
-      for (int j = 0; j < fb->nnormal; ++j) {
-        if (jf < 0 && dot(fb->normal[j], side) > kMinval) {
-          for (int i = 0; i < ea->nedge; ++i) {
-            if (jf < 0 && dabs(dot(ea->edge_dir[i], fb->normal[j])) < kEdgeTol) {
+      for (int j = 0; j < fb.nnormal; ++j) {
+        V3 nj = feature_normal(fo, m, fb, j);
+        if (jf < 0 && dot(nj, side) > kMinval) {
+          for (int i = 0; i < ea.nedge; ++i) {
+            if (jf < 0 && dabs(dot(feature_edge_dir(eo, m, ea, i), nj)) < kEdgeTol) {
               ie = i;
               jf = j;
               edge1 = try1;
@@ -520,21 +713,24 @@ PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const 
     }
   }
   if (jf < 0) return mc;
-  V3 nrm = fb->normal[jf];
-  V3 start = ea->edge_start;
-  V3 end = ea->edge_end[ie];
+  const Feature& ea = edge1 ? f1 : f2;
+  const Feature& fb = edge1 ? f2 : f1;
   const ConvexObj& eo = edge1 ? o1 : o2;
   const ConvexObj& fo = edge1 ? o2 : o1;
+  int paf = edge1 ? pa2 : pa1;
+  V3 nrm = feature_normal(fo, m, fb, jf);
+  V3 start = ea.edge_start;
+  V3 end = feature_edge_end(eo, m, ea, ie);
   if (eo.gtype == kCapsule) {
     // the segment moved by the radius along the contact normal's part normal to the axis
-    V3 axis = ea->edge_dir[0];
+    V3 axis = ea.edge_dir[0];
     V3 toward = normalize(x1 - x2);
     if (!edge1) toward = -toward;
     V3 shift = (toward - axis * dot(toward, axis)) * (eo.size[0] + 0.5 * eo.margin);
     start = start + shift;
     end = end + shift;
   }
-  int nf = face_polygon(fo, fb->face[jf], ws.vert1);
+  int nf = face_polygon(fo, m, paf, feature_face(fo, m, fb, jf), ws.vert1);
   ws.vert2[0] = start;
   ws.vert2[1] = end;
   // the edge is clipped as the polygon: its points are on geom 1 when edge1

@@ -6,7 +6,7 @@ except planes, capsule-cylinder, cylinder-cylinder, cylinder-box) with its own G
 (collision_gjk: one contact, its depth, normal and witness points). Cylinder-cylinder,
 cylinder-box and capsule-cylinder pairs then take MuJoCo 4's single-shot multicontact
 (collision_multicontact: up to four contacts of aligned features), unless multiCCD is
-disabled. With multiCCD disabled, and for ellipsoid and sphere pairs, one contact. No
+disabled; so do capsule, cylinder, box and mesh pairs with a mesh (the hull's polygons). With multiCCD disabled, and for ellipsoid and sphere pairs, one contact. No
 supported pair uses 3.x's perturbation search any more. Every computation is in float64;
 the contacts are written in the step's float32.
 """
@@ -16,7 +16,7 @@ import warp as wp
 
 from . import collision_primitive as prim
 from .collision_gjk import ConvexObj, mesh_support_vertex, penetration, take_slot
-from .collision_multicontact import multicontact
+from .collision_multicontact import MeshTables, mesh_tables, multicontact
 from .types import Data, EpaScratch, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
@@ -35,45 +35,6 @@ def _write(out: prim.SlotBuffer, worldid: int, slot: int, dist: wp.float64, pos:
            normal: wp.vec3d):
   prim.write_contact(out, worldid, slot, wp.float32(dist), wp.vec3(pos), wp.vec3(normal),
                      wp.vec3(0.0))
-
-
-@wp.struct
-class MeshTables:
-  """The Model's mesh tables (types.Model, MuJoCo's names) for the convex narrowphase."""
-  geom_dataid: wp.array(dtype=int)
-  vertadr: wp.array(dtype=int)
-  vertnum: wp.array(dtype=int)
-  vert: wp.array(dtype=wp.vec3)
-  graphadr: wp.array(dtype=int)
-  graph: wp.array(dtype=int)
-  polyadr: wp.array(dtype=int)
-  polyvertadr: wp.array(dtype=int)
-  polyvertnum: wp.array(dtype=int)
-  polyvert: wp.array(dtype=int)
-  polynormal: wp.array(dtype=wp.vec3)
-  polymapadr: wp.array(dtype=int)
-  polymapnum: wp.array(dtype=int)
-  polymap: wp.array(dtype=int)
-
-
-def mesh_tables(m: Model) -> MeshTables:
-  """MeshTables of a Model (a struct of its arrays, no copy)."""
-  t = MeshTables()
-  t.geom_dataid = m.geom_dataid
-  t.vertadr = m.mesh_vertadr
-  t.vertnum = m.mesh_vertnum
-  t.vert = m.mesh_vert
-  t.graphadr = m.mesh_graphadr
-  t.graph = m.mesh_graph
-  t.polyadr = m.mesh_polyadr
-  t.polyvertadr = m.mesh_polyvertadr
-  t.polyvertnum = m.mesh_polyvertnum
-  t.polyvert = m.mesh_polyvert
-  t.polynormal = m.mesh_polynormal
-  t.polymapadr = m.mesh_polymapadr
-  t.polymapnum = m.mesh_polymapnum
-  t.polymap = m.mesh_polymap
-  return t
 
 
 @wp.func
@@ -213,6 +174,8 @@ def plane_mesh(out: prim.SlotBuffer, worldid: int, slot: int, margin32: float, p
 @wp.func
 def _single_shot_pair(type1: int, type2: int) -> bool:
   """Pairs MuJoCo 4 collides with single-shot multicontact (type1 <= type2)."""
+  if type2 == _MESH:
+    return type1 == _CAPSULE or type1 == _CYLINDER or type1 == _BOX or type1 == _MESH
   if type1 == _CAPSULE:
     return type2 == _CYLINDER
   return (type1 == _CYLINDER or type1 == _BOX) and (type2 == _CYLINDER or type2 == _BOX)
@@ -224,7 +187,8 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
            type2: int, pos2: wp.vec3, mat2: wp.mat33, size2: wp.vec3,
            tol32: float, iterations: int, multiccd: int, mt: MeshTables, g1: int, g2: int) -> int:
   """mjc_Convex (native ccd, MuJoCo 4): one GJK/EPA contact, or the single-shot multicontact
-  of aligned features for cylinder-cylinder, cylinder-box and capsule-cylinder pairs; a
+  of aligned features for cylinder-cylinder, cylinder-box, capsule-cylinder and capsule /
+  cylinder / box / mesh pairs with a mesh; a
   plane with a mesh: mjc_PlaneConvex (plane_mesh). Meshes collide through their convex hull."""
   margin = wp.float64(margin32)
   tol = wp.float64(tol32)
@@ -253,7 +217,7 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
       sl = take_slot(ws, worldid)
     if sl >= ws.vert.shape[0]:
       return 0
-    mc = multicontact(ws, sl, o1, o2, st.x1, st.x2, st.face, margin)
+    mc = multicontact(ws, sl, o1, o2, st, margin, mt, g1, g2)
     if mc.n > 0:
       for k in range(mc.n):
         _write(out, worldid, slot + k, mc.dist[k], mc.pos[k], mc.normal)

@@ -1,6 +1,18 @@
-"""MuJoCo 4's single-shot multicontact for boxes, cylinders and capsules, in float64: from the
-first GJK/EPA contact (collision_gjk), the contacts of aligned faces or of an edge lying on a
-face. Used by collision_convex. Twin of kernels/collision_multicontact.h.
+"""MuJoCo 4's single-shot multicontact for boxes, cylinders, capsules and meshes, in float64:
+from the first GJK/EPA contact (collision_gjk), the contacts of aligned faces or of an edge
+lying on a face. Used by collision_convex. Twin of kernels/collision_multicontact.h.
+
+A mesh collides through its convex hull: its faces are the hull polygons MuJoCo's compiler
+stores (mesh_poly*), found from the hull vertices of the EPA face's support points
+(meshNormals: the polygon through three vertices, the up to two through an edge, every one
+through a vertex; meshEdgeNormals: a vertex's edges to each polygon's previous vertex), and a
+polygon is clipped with its vertices in reverse order (meshFace). MuJoCo carries the vertex
+indices through GJK and EPA; here they are recovered from the support points
+(_mesh_vertex_id). Matched against MuJoCo 4.0 for capsule-, cylinder-, box- and mesh-mesh on
+random and face-aligned poses of small hulls: the same contact count in every touching pose
+but ~1% of cylinder poses (EPA's single contact), depths and positions to ~3e-8 m (median);
+a two-point edge contact comes in the other order in ~10-30% of edge poses, and a clipped
+polygon with a repeated vertex can keep another copy of it.
 
 MuJoCo 4 no longer perturbs cylinder pairs to find more contacts: like box and mesh pairs,
 it reads the features (face, edge, vertex) that carry the first contact, and when a face of
@@ -26,13 +38,20 @@ probing it as a black box:
   dimensional one (MuJoCo 4.0.0 tries both orders; 3.x only the first).
 - Margins do not turn it off (3.x fell back to perturbation): faces, edges and capsule
   lines are those of the geoms inflated by half the margin (as the support points are), and
-  each contact's dist is margin + its depth below the inflated face.
+  each contact's dist is margin + its depth below the inflated face. (Box-mesh and mesh-mesh
+  with a margin differ: 4.0 finds a second contact where this finds one in ~5-15% of poses;
+  pairs.build_pairs refuses them.)
+- The witnesses of a clipped point v: 3.x puts one on the clipped polygon (v) and the other
+  depth along the contact direction; 4.0 puts one on the clipping face's plane (v projected
+  along the face normal) and the other along the contact direction from it, and the depth is
+  v's distance below the face times the cosine between the two faces' normals (matched on
+  face-aligned mesh-mesh poses to 1e-8 m; the same as 3.x for an edge on a face).
 """
 
 import warp as wp
 
-from .collision_gjk import MINVAL, ConvexObj, mat43, normalize, zaxis
-from .types import NCYLPOLY, EpaScratch, GeomType
+from .collision_gjk import MINVAL, CcdStatus, ConvexObj, mat43, normalize, zaxis
+from .types import NCYLPOLY, EpaScratch, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
 # and keep loops rolled: every wp.func is inlined, unrolling multiplies the GPU code
@@ -44,6 +63,46 @@ EDGE_TOL = 0.0888   # mjEDGE_TOL: |cosine| below which an edge lies in a face
 _CAPSULE = wp.constant(int(GeomType.CAPSULE))
 _CYLINDER = wp.constant(int(GeomType.CYLINDER))
 _BOX = wp.constant(int(GeomType.BOX))
+_MESH = wp.constant(int(GeomType.MESH))
+
+
+@wp.struct
+class MeshTables:
+  """The Model's mesh tables (types.Model, MuJoCo's names) for the convex narrowphase."""
+  geom_dataid: wp.array(dtype=int)
+  vertadr: wp.array(dtype=int)
+  vertnum: wp.array(dtype=int)
+  vert: wp.array(dtype=wp.vec3)
+  graphadr: wp.array(dtype=int)
+  graph: wp.array(dtype=int)
+  polyadr: wp.array(dtype=int)
+  polyvertadr: wp.array(dtype=int)
+  polyvertnum: wp.array(dtype=int)
+  polyvert: wp.array(dtype=int)
+  polynormal: wp.array(dtype=wp.vec3)
+  polymapadr: wp.array(dtype=int)
+  polymapnum: wp.array(dtype=int)
+  polymap: wp.array(dtype=int)
+
+
+def mesh_tables(m: Model) -> MeshTables:
+  """MeshTables of a Model (a struct of its arrays, no copy)."""
+  t = MeshTables()
+  t.geom_dataid = m.geom_dataid
+  t.vertadr = m.mesh_vertadr
+  t.vertnum = m.mesh_vertnum
+  t.vert = m.mesh_vert
+  t.graphadr = m.mesh_graphadr
+  t.graph = m.mesh_graph
+  t.polyadr = m.mesh_polyadr
+  t.polyvertadr = m.mesh_polyvertadr
+  t.polyvertnum = m.mesh_polyvertnum
+  t.polyvert = m.mesh_polyvert
+  t.polynormal = m.mesh_polynormal
+  t.polymapadr = m.mesh_polymapadr
+  t.polymapnum = m.mesh_polymapnum
+  t.polymap = m.mesh_polymap
+  return t
 
 
 @wp.struct
@@ -57,6 +116,11 @@ class Feature:
   edge_dir: wp.mat33d  # rows: unit directions of the candidate edges
   edge_start: wp.vec3d
   edge_end: wp.mat33d  # rows: far ends of the candidate edges
+  # a mesh: its hull vertex ids on the feature (dim of them distinct) and its polygon table
+  # offset; at a vertex (dim 1) the faces and edges are those of every hull polygon through
+  # the vertex (nnormal = nedge = their count), read from the tables (_feature_normal, _feature_face, _feature_edge_end)
+  mv: wp.vec3i
+  polyadr: int
 
 
 @wp.struct
@@ -360,10 +424,205 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
 
 
 @wp.func
-def _face_polygon(o: ConvexObj, face: int, buf: wp.array2d(dtype=wp.vec3d), sl: int) -> int:
-  """Writes the vertices of a box face (boxFace's order) or a cylinder cap (16-gon) to buf[sl],
-  moved out by half the margin as the support points are."""
+def _mesh_point(o: ConvexObj, mt: MeshTables, v: int) -> wp.vec3d:
+  """World position of mesh vertex v (index in the mesh)."""
+  return o.mat @ wp.vec3d(mt.vert[o.vertadr + v]) + o.pos
+
+
+@wp.func
+def _mesh_vertex_id(o: ConvexObj, mt: MeshTables, p: wp.vec3d) -> int:
+  """Index of the hull vertex whose support point is p (world).
+
+  MuJoCo carries each support point's vertex index through GJK and EPA; here it is recovered
+  from the point: p is the vertex pushed out by half the margin, so the vertex is the one at
+  distance margin / 2 from p (the nearest, for hull vertices more than a margin apart). A
+  descent over the hull graph finds it in a few steps; where it stops elsewhere (a vertex
+  with no closer neighbour), every hull vertex is scanned."""
+  q = wp.transpose(o.mat) @ (p - o.pos)
+  r = wp.float64(0.5) * o.margin
+  if o.graphadr < 0:
+    best = wp.float64(1e300)
+    ibest = int(0)
+    for i in range(o.vertnum):
+      dq = wp.vec3d(mt.vert[o.vertadr + i]) - q
+      d2 = wp.dot(dq, dq)
+      if d2 < best:
+        best = d2
+        ibest = i
+    return ibest
+  numvert = o.mesh_graph[o.graphadr]
+  edgeadr = o.graphadr + 2
+  globalid = o.graphadr + 2 + numvert
+  localid = o.graphadr + 2 + 2 * numvert
+  cur = int(0)
+  dq0 = wp.vec3d(mt.vert[o.vertadr + o.mesh_graph[globalid]]) - q
+  best = wp.dot(dq0, dq0)
+  prev = int(-1)
+  while cur != prev:
+    prev = cur
+    i = o.mesh_graph[edgeadr + prev]
+    loc = o.mesh_graph[localid + i]
+    while loc >= 0:
+      dq = wp.vec3d(mt.vert[o.vertadr + o.mesh_graph[globalid + loc]]) - q
+      d2 = wp.dot(dq, dq)
+      if d2 < best:
+        best = d2
+        cur = loc
+      i += 1
+      loc = o.mesh_graph[localid + i]
+  scale = wp.max(wp.dot(q, q), r * r)
+  if wp.abs(wp.sqrt(best) - r) > wp.float64(1e-6) * wp.sqrt(scale) + wp.float64(1e-12):
+    err = wp.float64(1e300)
+    for k in range(numvert):
+      dq = wp.vec3d(mt.vert[o.vertadr + o.mesh_graph[globalid + k]]) - q
+      e = wp.abs(wp.length(dq) - r)
+      if e < err:
+        err = e
+        cur = k
+  return o.mesh_graph[globalid + cur]
+
+
+@wp.func
+def _common_polys(mt: MeshTables, adr1: int, n1: int, adr2: int, n2: int):
+  """intersect: up to two polygon ids common to two polymap lists, in the first's order."""
+  res = wp.vec2i(0)
+  count = int(0)
+  for i in range(n1):
+    for j in range(n2):
+      if count < 2 and mt.polymap[adr1 + i] == mt.polymap[adr2 + j]:
+        res[count] = mt.polymap[adr1 + i]
+        count += 1
+  return count, res
+
+
+@wp.func
+def _mesh_feature(o: ConvexObj, mt: MeshTables, polyadr: int, va: wp.vec3d, vb: wp.vec3d,
+                  vc: wp.vec3d) -> Feature:
+  """meshNormals / meshEdgeNormals: faces and edges of a mesh's hull at the EPA face with
+  support points va, vb, vc on it. Three distinct vertices: the polygon through all three
+  (none when they share none); two: the edge between them and the (up to two) polygons
+  through both; one: every polygon through the vertex and, for each, its edge to the
+  polygon's previous vertex (read by _feature_normal, _feature_face, _feature_edge_end)."""
+  f = Feature()
+  f.polyadr = polyadr
+  f.nnormal = 0
+  f.nedge = 0
+  i0 = _mesh_vertex_id(o, mt, va)
+  i1 = _mesh_vertex_id(o, mt, vb)
+  i2 = _mesh_vertex_id(o, mt, vc)
+  v0 = va
+  v1 = vb
+  dim = int(3)
+  if i0 == i1:
+    if i0 == i2:
+      dim = 1
+    else:
+      dim = 2
+      i1 = i2
+      v1 = vc
+  elif i2 == i0 or i2 == i1:
+    dim = 2
+  f.dim = dim
+  f.mv = wp.vec3i(i0, i1, i2)
+  f.edge_start = v0
+  a0 = mt.polymapadr[o.vertadr + i0]
+  n0 = mt.polymapnum[o.vertadr + i0]
+  normal = wp.mat33d()
+  face = wp.vec3i(0)
+  if dim == 1:
+    f.nnormal = n0
+    f.nedge = n0
+    return f
+  c, edgeset = _common_polys(mt, a0, n0, mt.polymapadr[o.vertadr + i1],
+                             mt.polymapnum[o.vertadr + i1])
+  if dim == 3:
+    if c > 0:
+      c3 = int(0)
+      for i in range(c):
+        for j in range(mt.polymapnum[o.vertadr + i2]):
+          if c3 == 0 and edgeset[i] == mt.polymap[mt.polymapadr[o.vertadr + i2] + j]:
+            face[0] = edgeset[i]
+            c3 = 1
+      f.nnormal = c3
+  else:
+    for i in range(c):
+      face[i] = edgeset[i]
+    f.nnormal = c
+    d, _n = normalize(v1 - v0)
+    edge_dir = wp.mat33d()
+    edge_end = wp.mat33d()
+    edge_dir[0] = d
+    edge_end[0] = v1
+    f.edge_dir = edge_dir
+    f.edge_end = edge_end
+    f.nedge = 1
+  for i in range(f.nnormal):
+    normal[i] = o.mat @ wp.vec3d(mt.polynormal[polyadr + face[i]])
+  f.normal = normal
+  f.face = face
+  return f
+
+
+@wp.func
+def _feature_face(o: ConvexObj, mt: MeshTables, f: Feature, i: int) -> int:
+  """Id (in the mesh) of the feature's i-th candidate face."""
+  if o.gtype == _MESH and f.dim == 1:
+    return mt.polymap[mt.polymapadr[o.vertadr + f.mv[0]] + i]
+  return f.face[i]
+
+
+@wp.func
+def _feature_normal(o: ConvexObj, mt: MeshTables, f: Feature, i: int) -> wp.vec3d:
+  """Outward unit normal of the feature's i-th candidate face."""
+  if o.gtype == _MESH and f.dim == 1:
+    return o.mat @ wp.vec3d(mt.polynormal[f.polyadr + _feature_face(o, mt, f, i)])
+  return f.normal[i]
+
+
+@wp.func
+def _feature_edge_end(o: ConvexObj, mt: MeshTables, f: Feature, i: int) -> wp.vec3d:
+  """Far end of the feature's i-th candidate edge (from f.edge_start)."""
+  if o.gtype == _MESH and f.dim == 1:
+    poly = f.polyadr + _feature_face(o, mt, f, i)
+    adr = mt.polyvertadr[poly]
+    nv = mt.polyvertnum[poly]
+    end = f.edge_start
+    found = bool(False)
+    for j in range(nv):
+      if not found and mt.polyvert[adr + j] == f.mv[0]:
+        k = j - 1
+        if j == 0:
+          k = nv - 1
+        end = _mesh_point(o, mt, mt.polyvert[adr + k])
+        found = True
+    return end
+  return f.edge_end[i]
+
+
+@wp.func
+def _feature_edge_dir(o: ConvexObj, mt: MeshTables, f: Feature, i: int) -> wp.vec3d:
+  """Unit direction of the feature's i-th candidate edge."""
+  if o.gtype == _MESH and f.dim == 1:
+    d, _n = normalize(_feature_edge_end(o, mt, f, i) - f.edge_start)
+    return d
+  return f.edge_dir[i]
+
+
+@wp.func
+def _face_polygon(o: ConvexObj, mt: MeshTables, polyadr: int, face: int,
+                  buf: wp.array2d(dtype=wp.vec3d), sl: int) -> int:
+  """Writes the vertices of a box face (boxFace's order), a cylinder cap (16-gon) or a mesh's
+  hull polygon (meshFace: the polygon's vertices in reverse order) to buf[sl], moved out by
+  half the margin as the support points are."""
   out = wp.float64(0.5) * o.margin
+  if o.gtype == _MESH:
+    poly = polyadr + face
+    adr = mt.polyvertadr[poly]
+    nv = mt.polyvertnum[poly]
+    shift = o.mat @ wp.vec3d(mt.polynormal[poly]) * out
+    for i in range(nv):
+      buf[sl, i] = _mesh_point(o, mt, mt.polyvert[adr + nv - 1 - i]) + shift
+    return nv
   if o.gtype == _CYLINDER:
     sgn = wp.float64(1.0)
     if face == 1:
@@ -479,18 +738,13 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: w
   if nface1 < 3:
     return mc
   face1 = ws.vert1
-  for i in range(nface1):
-    v1 = face1[sl, i]
-    v2 = face1[sl, (i + 1) % nface1]
-    pn, _len = normalize(wp.cross(v2 - v1, n))
-    ws.face_v[sl, i] = pn
-    ws.face_dist2[sl, i] = wp.dot(pn, v1)
   npoly = nface2
   src = int(0)  # 0: polygon in ws.vert2, 1: in ws.vert
   for e in range(nface1):
+    # the plane through the face's side e, normal to the face, pointing inwards
     a = face1[sl, e]
-    pn = ws.face_v[sl, e]
-    pd = ws.face_dist2[sl, e]
+    pn, _len = normalize(wp.cross(face1[sl, (e + 1) % nface1] - a, n))
+    pd = wp.dot(pn, a)
     nclip = int(0)
     for i in range(npoly):
       P = wp.vec3d(0.0)
@@ -573,11 +827,15 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: w
           best2 = j
     idx = wp.vec4i(best1, best2, 0, 0)
     count = 2
+  # MuJoCo 4.0: the witness on the face is the clipped point projected onto the face's plane,
+  # the other witness lies along dir from it, the depth is the projection's along dir
+  cosine = -wp.dot(n, dir)
   for i in range(count):
     v = poly[sl, idx[i]]
     dist = wp.dot(v - f0, n)
-    dists[i] = margin + dist
-    pos[i] = v + dir * (wp.float64(0.5) * dist)
+    depth = dist * cosine
+    dists[i] = margin + depth
+    pos[i] = v - n * dist - dir * (wp.float64(0.5) * depth)
   mc.n = count
   mc.dist = dists
   mc.pos = pos
@@ -588,33 +846,60 @@ def _clip(ws: EpaScratch, sl: int, nface1: int, nface2: int, n: wp.vec3d, dir: w
 
 
 @wp.func
-def multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.vec3d,
-                  x2: wp.vec3d, face: int, margin: wp.float64) -> MultiContact:
+def multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, st: CcdStatus,
+                 margin: wp.float64, mt: MeshTables, g1: int, g2: int) -> MultiContact:
   """multicontact: contacts of aligned faces / an edge on a face; n = 0 when none are.
-  face: the contact's EPA face in pool slot sl, -1 when the contact came from GJK alone."""
+  st: the contact (witnesses x1, x2; st.face its EPA face in pool slot sl, -1 when the
+  contact came from GJK alone, then st.s1 / st.s2 hold GJK's simplex); g1, g2: the geoms (a
+  mesh's tables)."""
   mc = MultiContact()
   mc.n = 0
+  x1 = st.x1
+  x2 = st.x2
   dir = x2 - x1
   f1 = _feature(o1, x1, -dir)
   f2 = _feature(o2, x2, dir)
-  if face >= 0:  # boxes and cylinders: the features of the EPA face's support vertices
-    fv = ws.face_verts[sl, face]
+  pa1 = int(0)
+  pa2 = int(0)
+  if o1.gtype == _MESH:
+    pa1 = mt.polyadr[mt.geom_dataid[g1]]
+  if o2.gtype == _MESH:
+    pa2 = mt.polyadr[mt.geom_dataid[g2]]
+  if st.face >= 0:  # boxes, cylinders, meshes: the features of the EPA face's support vertices
+    fv = ws.face_verts[sl, st.face]
+    a1 = ws.vert1[sl, fv[0]]
+    b1 = ws.vert1[sl, fv[1]]
+    c1 = ws.vert1[sl, fv[2]]
+    a2 = ws.vert2[sl, fv[0]]
+    b2 = ws.vert2[sl, fv[1]]
+    c2 = ws.vert2[sl, fv[2]]
     if o1.gtype == _BOX or o1.gtype == _CYLINDER:
-      f1 = _vertex_feature(o1, ws.vert1[sl, fv[0]], ws.vert1[sl, fv[1]], ws.vert1[sl, fv[2]], -dir)
+      f1 = _vertex_feature(o1, a1, b1, c1, -dir)
+    elif o1.gtype == _MESH:
+      f1 = _mesh_feature(o1, mt, pa1, a1, b1, c1)
     if o2.gtype == _BOX or o2.gtype == _CYLINDER:
-      f2 = _vertex_feature(o2, ws.vert2[sl, fv[0]], ws.vert2[sl, fv[1]], ws.vert2[sl, fv[2]], dir)
+      f2 = _vertex_feature(o2, a2, b2, c2, dir)
+    elif o2.gtype == _MESH:
+      f2 = _mesh_feature(o2, mt, pa2, a2, b2, c2)
+  elif o2.gtype == _MESH:  # GJK's simplex (a capsule's shallow contact)
+    k1 = wp.min(1, st.nsimplex - 1)
+    k2 = wp.min(2, st.nsimplex - 1)
+    f2 = _mesh_feature(o2, mt, pa2, st.s2[0], st.s2[k1], st.s2[k2])
   # a face of geom 1 facing a face of geom 2
   fi = int(-1)
   fj = int(-1)
   for i in range(f1.nnormal):
+    ni = _feature_normal(o1, mt, f1, i)
     for j in range(f2.nnormal):
-      if fi < 0 and wp.dot(f1.normal[i], f2.normal[j]) < -FACE_TOL:
+      if fi < 0 and wp.dot(ni, _feature_normal(o2, mt, f2, j)) < -FACE_TOL:
         fi = i
         fj = j
   if fi >= 0:
-    n1 = _face_polygon(o1, f1.face[fi], ws.vert1, sl)
-    n2 = _face_polygon(o2, f2.face[fj], ws.vert2, sl)
-    return _clip(ws, sl, n1, n2, f1.normal[fi], f2.normal[fj], margin, False)
+    nrm1 = _feature_normal(o1, mt, f1, fi)
+    nrm2 = _feature_normal(o2, mt, f2, fj)
+    n1 = _face_polygon(o1, mt, pa1, _feature_face(o1, mt, f1, fi), ws.vert1, sl)
+    n2 = _face_polygon(o2, mt, pa2, _feature_face(o2, mt, f2, fj), ws.vert2, sl)
+    return _clip(ws, sl, n1, n2, nrm1, nrm2, margin, False)
   # an edge of one geom lying in a face of the other, the face turned to the edge's geom:
   # geom 1's edge first when its feature is the lower-dimensional one, then the other way
   # (MuJoCo 4.0.0 also reports a cylinder's side on the other's cap in the second order)
@@ -631,28 +916,35 @@ def multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.v
     if jf < 0 and ((try1 and f1.dim < 3) or (not try1 and f2.dim < 3)):
       ea = f2
       fb = f1
+      eo = o2
+      fo = o1
       side = dir * wp.float64(-1.0)
       if try1:
         ea = f1
         fb = f2
+        eo = o1
+        fo = o2
         side = dir
       for j in range(fb.nnormal):
-        if jf < 0 and wp.dot(fb.normal[j], side) > MINVAL:
+        nj = _feature_normal(fo, mt, fb, j)
+        if jf < 0 and wp.dot(nj, side) > MINVAL:
           for i in range(ea.nedge):
-            if jf < 0 and wp.abs(wp.dot(ea.edge_dir[i], fb.normal[j])) < EDGE_TOL:
+            if jf < 0 and wp.abs(wp.dot(_feature_edge_dir(eo, mt, ea, i), nj)) < EDGE_TOL:
               ie = i
               jf = j
               edge1 = try1
   if jf < 0:
     return mc
-  nrm = fb.normal[jf]
-  start = ea.edge_start
-  end = ea.edge_end[ie]
   eo = o2
   fo = o1
+  paf = pa1
   if edge1:
     eo = o1
     fo = o2
+    paf = pa2
+  nrm = _feature_normal(fo, mt, fb, jf)
+  start = ea.edge_start
+  end = _feature_edge_end(eo, mt, ea, ie)
   if eo.gtype == _CAPSULE:
     # the segment moved by the radius along the contact normal's part normal to the axis
     axis = ea.edge_dir[0]
@@ -662,7 +954,7 @@ def multicontact(ws: EpaScratch, sl: int, o1: ConvexObj, o2: ConvexObj, x1: wp.v
     shift = (toward - axis * wp.dot(toward, axis)) * (eo.size[0] + wp.float64(0.5) * eo.margin)
     start = start + shift
     end = end + shift
-  nf = _face_polygon(fo, fb.face[jf], ws.vert1, sl)
+  nf = _face_polygon(fo, mt, paf, _feature_face(fo, mt, fb, jf), ws.vert1, sl)
   ws.vert2[sl, 0] = start
   ws.vert2[sl, 1] = end
   # the edge is clipped as the polygon: its points are on geom 1 when edge1

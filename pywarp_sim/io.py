@@ -529,6 +529,8 @@ def data_sizes(m: Model, nworld: int) -> dict:
   pairs = m.collision
   ccd_iterations = int(m.mj_model.opt.ccd_iterations)
   nconvex_pad = max(pairs.nconvex, 1)
+  # multicontact clips a mesh's hull polygon in a slot's vertex rows (up to twice its vertices)
+  npolyvert = int(np.max(m.mj_model.mesh_polyvertnum)) if m.mj_model.nmeshpoly else 0
   return dict(
     nworld=nworld, nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom,
     nsite=m.nsite, ntendon=m.ntendon, neq=m.neq, nwrap=int(m.wrap_jnt.shape[0]),
@@ -540,7 +542,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
     nconmax=pairs.nconmax, ncon_pad=max(pairs.nconmax, 1), nconvex=pairs.nconvex,
     # the convex collider's EPA pool (types.EPA_FIELDS): slots, and vertices / faces per slot
     epa_nslot=max(nworld * min(EPA_SLOTS_PER_WORLD, nconvex_pad), min(nworld * nconvex_pad, EPA_MIN_SLOTS)),
-    epa_nvert=max(5 + ccd_iterations, 2 * NCYLPOLY + 1), epa_nface=max(2 * NCYLPOLY, 6 * ccd_iterations),
+    epa_nvert=max(5 + ccd_iterations, 2 * NCYLPOLY + 1, 2 * npolyvert + 1), epa_nface=max(2 * NCYLPOLY, 6 * ccd_iterations),
     nefc_max=rows_capacity(m),
     # mesh tables (Model, shared by all worlds)
     nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),

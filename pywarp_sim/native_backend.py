@@ -49,6 +49,7 @@ __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lane
 # contact field as con_<name>, a constraint field as efc_<name> (its own name where it starts
 # with efc_, and pgs_MinvJ, which has no prefix).
 _CONTAINERS = {"data": DATA_FIELDS, "contact": CONTACT_FIELDS, "efc": EFC_FIELDS}
+NATIVE_MAX_POLYVERT = 100  # kernels/collision_gjk.h kMaxPolyVert: largest mesh polygon multicontact clips
 _EFC_UNPREFIXED = ("pgs_MinvJ",)
 
 
@@ -274,6 +275,15 @@ def _check_supported(sim) -> None:
       f"for opt.ccd_iterations <= {cap}; this model has ccd_iterations = "
       f"{int(m.mj_model.opt.ccd_iterations)} and {pairs.nconvex} convex pair(s). Lower ccd_iterations, "
       f"raise kCcdMaxIterations in kernels/collision_gjk.h and rebuild, or use backend='warp'")
+  mjm = m.mj_model
+  if pairs.nconvex and mjm.nmeshpoly and not int(mjm.opt.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD):
+    npolyvert = int(mjm.mesh_polyvertnum.max())
+    if npolyvert > NATIVE_MAX_POLYVERT:
+      raise RuntimeError(
+        f"backend='native' clips mesh hull polygons of up to {NATIVE_MAX_POLYVERT} vertices in each "
+        f"thread's stack scratch (multicontact); this model has one of {npolyvert}. Raise "
+        f"kMaxPolyVert in kernels/collision_gjk.h (and NATIVE_MAX_POLYVERT here) and rebuild, "
+        f"disable multiCCD, or use backend='warp'")
 
 
 def _scalar_info(arr, name):

@@ -39,6 +39,11 @@ COLLIDERS = {
   (_G.BOX, _G.BOX): (Collider.BOX_BOX, 8),
 }
 
+# box-mesh and mesh-mesh with a margin under multiCCD: MuJoCo 4.0 finds a second contact where
+# pywarp_sim's multicontact finds one in ~5-15% of touching poses, and places four-point contacts
+# ~3e-4 m apart (measured on small hulls); refused by name (collision_multicontact)
+MESH_MARGIN_UNMATCHED = (_G.BOX, _G.MESH)
+
 # pairs MuJoCo sends to mjc_Convex: one GJK/EPA contact; MuJoCo 4's single-shot multicontact
 # gives cylinder-cylinder and cylinder-box up to four, capsule-cylinder up to two (multiCCD on)
 _CONVEX_TYPES = (_G.SPHERE, _G.CAPSULE, _G.ELLIPSOID, _G.CYLINDER, _G.BOX)
@@ -58,9 +63,10 @@ def _mesh_maxcon(t1: int, t2: int, disableflags: int):
   """Contacts of a pair with a mesh (t2 == MESH), or None without a narrowphase.
 
   A plane takes mjc_PlaneConvex (up to four hull vertices); a sphere or an ellipsoid one
-  GJK/EPA contact. MuJoCo 4 gives capsule, cylinder, box and mesh pairs with a mesh its
-  single-shot multicontact over the hull's polygons, which pywarp_sim does not implement:
-  only with multiCCD disabled (one contact) are they supported.
+  GJK/EPA contact. Capsule, cylinder, box and mesh pairs with a mesh take MuJoCo 4's
+  single-shot multicontact over the hull's polygons (collision_multicontact): up to two
+  contacts for a capsule, four for the others; one with multiCCD disabled. Box-mesh and
+  mesh-mesh pairs with a margin are refused by build_pairs (MESH_MARGIN_UNMATCHED).
   """
   if t1 == _G.PLANE:
     return 4
@@ -69,6 +75,10 @@ def _mesh_maxcon(t1: int, t2: int, disableflags: int):
   if t1 in (_G.CAPSULE, _G.CYLINDER, _G.BOX, _G.MESH) and disableflags & int(
       mujoco.mjtDisableBit.mjDSBL_MULTICCD):
     return 1
+  if t1 == _G.CAPSULE:
+    return 2
+  if t1 in (_G.CYLINDER, _G.BOX, _G.MESH):
+    return 4
   return None
 
 
@@ -311,17 +321,23 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
         f"pywarp_sim); remove the nativeccd disable flag")
     if coll is None:
       where = f"<pair> #{ipair}" if ipair >= 0 else "contype/conaffinity"
-      if t2 == int(_G.MESH) and t1 != int(_G.HFIELD):
-        raise UnsupportedModelError(
-          f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} (from {where}) needs "
-          f"MuJoCo 4's multicontact over mesh polygons, which pywarp_sim does not implement "
-          f"(mesh pairs supported: plane, sphere, ellipsoid; any convex geom with multiCCD "
-          f"disabled); exclude the pair (<exclude>, contype/conaffinity), or disable multiCCD "
-          f"(<flag multiccd=\"disable\"/>) for one contact per pair")
       raise UnsupportedModelError(
         f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} (from {where}) has no "
         f"narrowphase in pywarp_sim; exclude the pair (<exclude>, contype/conaffinity) or use "
         f"supported geom types")
+    if (t2 == int(_G.MESH) and t1 in MESH_MARGIN_UNMATCHED
+        and not dis & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)):
+      if ipair >= 0:
+        margin_gap = float(m.pair_margin[ipair]) + float(m.pair_gap[ipair])
+      else:
+        margin_gap = sum(float(m.geom_margin[g]) + float(m.geom_gap[g]) for g in (g1, g2))
+      if margin_gap > 0:
+        raise UnsupportedModelError(
+          f"collision between {_geom_label(m, g1)} and {_geom_label(m, g2)} has margin + gap "
+          f"{margin_gap:g}: MuJoCo 4's multicontact over mesh polygons with a margin is not "
+          f"matched by pywarp_sim for box-mesh and mesh-mesh pairs (without a margin it is); set "
+          f"the geoms' margin and gap to 0, or disable multiCCD (<flag multiccd=\"disable\"/>) for "
+          f"one contact per pair")
     fric_geom = (-1, -1)  # explicit pair: its own friction
     if ipair < 0:
       p1, p2 = int(m.geom_priority[g1]), int(m.geom_priority[g2])

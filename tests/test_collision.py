@@ -607,10 +607,10 @@ def test_unsupported_pair_raises():
   <mujoco><asset><mesh name="tet" vertex="0 0 0 1 0 0 0 1 0 0 0 1"/></asset>
     <worldbody><geom name="floor" type="plane" size="1 1 1"/>
       <body name="a"><freejoint/><geom name="blob" type="mesh" mesh="tet"/></body>
-      <body name="b"><freejoint/><geom name="rod" type="capsule" size=".1 .2"/></body>
+      <body name="b"><freejoint/><geom name="brick" type="box" size=".1 .2 .1" margin=".01"/></body>
     </worldbody></mujoco>"""
   mjm = mujoco.MjModel.from_xml_string(mesh_xml)
-  with pytest.raises(UnsupportedModelError, match="'blob'.*mesh|'blob' \\(mesh\\)"):
+  with pytest.raises(UnsupportedModelError, match="'brick' \\(box\\) and geom 'blob' \\(mesh\\)"):
     pairs.build_pairs(mjm, "cpu")
   # strict mode rejects the GJK/EPA pairs, naming both geoms and their types
   mjm = mujoco.MjModel.from_xml_string(_pair_xml("capsule", "ellipsoid"))

@@ -25,7 +25,7 @@ import oracle
 from tolerances import (CONTACT_DIST_TOL, CONTACT_FRAME_TOL, CONTACT_POS_TOL,
                         CONVERGED_CONTACT_QACC_MAX_TOL, EFC_ROW_TOL, EPA_DIST_TYPICAL_TOL,
                         EPA_DIST_WORST_TOL, EPA_NORMAL_MEDIAN_TOL, EPA_POS_TYPICAL_TOL,
-                        GJK_DIST_TOL, GJK_FRAME_TOL, NEWTON_QACC_TOL)
+                        GJK_DIST_TOL, GJK_FRAME_TOL, NEWTON_QACC_TOL, SINGLE_SHOT_TOL)
 
 NWORLD = 48
 _RNG = np.random.default_rng(19)
@@ -94,22 +94,27 @@ def test_plane_mesh_contacts(backend, mesh, margin):
   _compare(simulator(mjm, NWORLD, backend), mjm, qpos, f"plane-{mesh}")
 
 
-def test_mesh_pair_without_narrowphase_rejected():
-  mjm = mujoco.MjModel.from_xml_string(
-    _mesh_xml("box", '<body name="a"><freejoint/><geom name="cap" type="capsule" size=".02 .05"/></body>'))
-  with pytest.raises(UnsupportedModelError, match="'cap'.*multicontact over mesh polygons"):
+def test_mesh_margin_pair_rejected():
+  """Box-mesh and mesh-mesh with a margin under multiCCD are refused by name (MuJoCo 4.0's
+  multicontact with a margin on discrete geoms is not matched); without a margin, or with
+  multiCCD disabled, they load."""
+  other = '<body name="a"><freejoint/><geom name="blk" type="box" size=".02 .02 .02" margin="{}"/></body>'
+  mjm = mujoco.MjModel.from_xml_string(_mesh_xml("box", other.format(0.01)))
+  with pytest.raises(UnsupportedModelError, match="'blk'.*margin \\+ gap 0.01.*multicontact over mesh polygons"):
     pws.put_model(mjm, "cpu")
-  mjm.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
   import warnings
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    assert pws.put_model(mjm, "cpu").collision.npair == 1
+    assert pws.put_model(mujoco.MjModel.from_xml_string(_mesh_xml("box", other.format(0))),
+                         "cpu").collision.host["maxcon"].tolist() == [4]
+    mjm.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
+    assert pws.put_model(mjm, "cpu").collision.host["maxcon"].tolist() == [1]
 
 
 _SIZES = {"sphere": ".05", "ellipsoid": ".06 .04 .03", "capsule": ".03 .05", "cylinder": ".04 .04",
           "box": ".05 .04 .03", "mesh": None}
-# MuJoCo 4 gives these pairs with a mesh its multicontact over hull polygons, which pywarp_sim
-# does not implement: they load only with multiCCD disabled, where both return one contact
+# MuJoCo 4 gives these pairs with a mesh its multicontact over hull polygons
+# (test_mesh_multicontact); with multiCCD disabled both return one GJK/EPA contact
 _NEED_MULTICCD_OFF = ("capsule", "cylinder", "box", "mesh")
 
 
@@ -265,3 +270,88 @@ def test_mesh_box_stack_rests(backend):
   floor = [(np.asarray(c.geom.numpy()[w, :c.ncon.numpy()[w]])[:, 0] == 0).sum() for w in range(4)]
   assert floor == [4] * 4, floor
   assert torch.abs(sim.qvel.reshape(4, 3, 6)[:, 0, :3]).max() < 0.05  # it rocks, slides not
+
+
+_AXIS_QUATS = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [.5, .5, .5, .5],
+                        [.5, -.5, .5, .5], [.5, .5, -.5, .5], [.5, .5, .5, -.5], [.7071, .7071, 0, 0],
+                        [.7071, 0, .7071, 0], [.7071, 0, 0, .7071], [0, .7071, .7071, 0]])
+
+
+def _match_by_pos(ours, ref):
+  """Pairs (ours index, MuJoCo index), each MuJoCo contact with the nearest unused of ours."""
+  used, out = set(), []
+  for k, (_, p, _) in enumerate(ref):
+    j = min((j for j in range(len(ours)) if j not in used), key=lambda j: np.abs(ours[j][1] - p).max())
+    used.add(j)
+    out.append((j, k))
+  return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("geom", ["capsule", "cylinder", "box", "mesh"])
+@pytest.mark.parametrize("mesh", ["box", "irregular", "prism"])
+def test_mesh_multicontact(backend, geom, mesh):
+  """MuJoCo 4's single-shot multicontact against a mesh's hull polygons (collision_multicontact):
+  capsule, cylinder, box and mesh (the box hull) against the inline hulls, half the poses random,
+  half with faces nearly aligned (axis-aligned orientations, 0.01 quaternion noise), as
+  MuJoCo 4.0 computes them. The same contact count in every world (cylinders: EPA's
+  single contact can pick another rim line, ~1% of poses); contacts matched by position agree
+  in depth and position (median < SINGLE_SHOT_TOL; measured ~3e-8 m); EPA's single contacts
+  within the convex pairs' bounds. Order: a two-point edge can come in the other order than
+  MuJoCo's (its Sutherland-Hodgman output depends on the edge's direction, which comes from
+  EPA's face) and, rarely, a clipped polygon with a repeated vertex keeps another copy;
+  measured, at least 75% of the multi-contact worlds are in MuJoCo's order."""
+  verts = lambda name: " ".join(f"{v:.6f}" for p in MESHES[name] for v in p)
+  shape = (f'type="{geom}" size="{_SIZES[geom]}"' if _SIZES[geom] else 'type="mesh" mesh="m1"')
+  xml = (f'<mujoco><option gravity="0 0 0"/><asset>'
+         f'<mesh name="m" vertex="{verts(mesh)}"/><mesh name="m1" vertex="{verts("box")}"/>'
+         f'</asset><worldbody><body name="a"><freejoint/><geom {shape}/></body>'
+         f'<body name="b"><freejoint/><geom type="mesh" mesh="m"/></body></worldbody></mujoco>')
+  mjm = mujoco.MjModel.from_xml_string(xml)
+  n = 4 * NWORLD
+  rng = np.random.default_rng(zlib.crc32(f"multicontact/{geom}/{mesh}".encode()))
+  qpos = np.tile(mjm.qpos0, (n, 1))
+  for j in range(2):
+    qpos[:, 7 * j:7 * j + 3] = rng.normal(0, 0.07, (n, 3))
+    q = rng.normal(size=(n, 4))
+    q[n // 2:] = _AXIS_QUATS[rng.integers(0, len(_AXIS_QUATS), n - n // 2)] + rng.normal(0, 0.01, (n - n // 2, 4))
+    qpos[:, 7 * j + 3:7 * j + 7] = q / np.linalg.norm(q, axis=1, keepdims=True)
+  sim = simulator(mjm, n, backend)
+  sim.qpos[:] = __import__("torch").as_tensor(qpos, dtype=sim.qpos.dtype)
+  sim.forward()
+  c = sim.data.contact
+  ncon, dist, pos, frame = c.ncon.numpy(), c.dist.numpy(), c.pos.numpy(), c.frame.numpy()
+  mjd = mujoco.MjData(mjm)
+  differ, nmulti, in_order, multi_err, single_err = 0, 0, 0, [], []
+  for w in range(n):
+    mjd.qpos[:] = qpos[w]
+    mujoco.mj_forward(mjm, mjd)
+    if mjd.ncon and abs(mjd.contact[0].dist) < 1e-5:
+      continue  # touching: contact existence is rounding-dependent
+    if ncon[w] != mjd.ncon:
+      differ += 1
+      continue
+    ref = [(con.dist, con.pos.copy(), con.frame[:3].copy()) for con in mjd.contact[:mjd.ncon]]
+    ours = [(dist[w, k], pos[w, k], np.asarray(frame[w, k]).reshape(9)[:3]) for k in range(ncon[w])]
+    pairs = _match_by_pos(ours, ref)
+    errs = [(abs(ours[j][0] - ref[k][0]), np.abs(ours[j][1] - ref[k][1]).max(),
+             np.abs(ours[j][2] - ref[k][2]).max()) for j, k in pairs]
+    if mjd.ncon > 1:
+      nmulti += 1
+      in_order += all(np.abs(ours[k][1] - ref[k][1]).max() < 1e-4 for k in range(mjd.ncon))
+      multi_err += errs
+    else:
+      single_err += errs
+  assert nmulti >= 10, f"{geom}-{mesh}: poses must exercise multicontact ({nmulti})"
+  assert differ <= (0.01 * n if geom == "cylinder" else 0), f"{geom}-{mesh}: {differ} worlds differ in count"
+  multi_err = np.array(multi_err)
+  assert np.median(multi_err[:, 0]) < SINGLE_SHOT_TOL and np.median(multi_err[:, 1]) < SINGLE_SHOT_TOL, (
+    np.median(multi_err, axis=0))
+  assert np.median(multi_err[:, 2]) < EPA_NORMAL_MEDIAN_TOL
+  assert np.quantile(multi_err[:, 0], 0.85) < EPA_DIST_TYPICAL_TOL
+  assert np.quantile(multi_err[:, 1], 0.85) < EPA_POS_TYPICAL_TOL
+  if single_err:
+    single_err = np.array(single_err)
+    assert np.quantile(single_err[:, 0], 0.85) < EPA_DIST_TYPICAL_TOL and single_err[:, 0].max() < EPA_DIST_WORST_TOL
+    assert np.quantile(single_err[:, 1], 0.85) < EPA_POS_TYPICAL_TOL
+  assert in_order >= 0.75 * nmulti, f"{geom}-{mesh}: {in_order} of {nmulti} multi-contact worlds in order"

@@ -45,10 +45,10 @@ UNSUPPORTED = {
                      "'cable'.*spatial"),
   "fluid": ("""<mujoco><option density="1.2"/><worldbody><body><freejoint/><geom size=".1"/></body>
              </worldbody></mujoco>""", "density"),
-  "capsule-mesh with multiCCD": ("""<mujoco><asset><mesh name="m" vertex="0 0 0 1 0 0 0 1 0 0 0 1"/>
+  "box-mesh with a margin under multiCCD": ("""<mujoco><asset><mesh name="m" vertex="0 0 0 1 0 0 0 1 0 0 0 1"/>
              </asset><worldbody><body><freejoint/><geom name="blob" type="mesh" mesh="m"/></body>
-             <body pos="0 0 2"><freejoint/><geom name="rod" type="capsule" size=".1 .3"/></body>
-             </worldbody></mujoco>""", "'rod' \\(capsule\\) and geom 'blob' \\(mesh\\).*multiccd"),
+             <body pos="0 0 2"><freejoint/><geom name="brick" type="box" size=".1 .1 .1" margin=".01"/>
+             </body></worldbody></mujoco>""", "'brick' \\(box\\) and geom 'blob' \\(mesh\\).*multiccd"),
   "site transmission": ("""<mujoco><worldbody><body><joint name="a"/><geom size=".1"/><site name="s"/>
              </body></worldbody><actuator><motor name="thruster" site="s"/></actuator></mujoco>""",
                         "'thruster'.*SITE"),
