@@ -515,3 +515,22 @@ def test_readme_defining_a_task_example_runs(tmp_path, monkeypatch):
     assert set(extras["log"]) >= {"Reward/upright", "Reward/turn", "Reward/action_rate", "Termination/fell"}
   finally:
     sys.modules.pop("pws_readme_turn", None)
+
+
+def test_initial_qpos_ignores_visual_only_geoms():
+  """The start height puts the lowest colliding geom 2 mm above the floor; a visual-only geom
+  (contype = conaffinity = 0, as Menagerie's visual meshes) hanging lower does not lift it."""
+  import mujoco
+  import numpy as np
+
+  from pywarp_sim.envs.manager import initial_qpos
+  xml = """<mujoco><worldbody><geom type="plane" size="5 5 .1"/>
+    <body pos="0 0 1"><freejoint/><geom type="sphere" size=".1"/>
+      <geom type="sphere" size=".05" pos="0 0 -.5" contype="0" conaffinity="0"/>
+      <body><joint name="j" axis="0 1 0"/><geom type="capsule" fromto="0 0 0 0 0 -.3" size=".05"/></body>
+    </body></worldbody><actuator><motor joint="j"/></actuator></mujoco>"""
+  mjm = mujoco.MjModel.from_xml_string(xml)
+  h = {"jnt_qposadr": np.asarray(mjm.jnt_qposadr), "actuator_trnid": np.asarray(mjm.actuator_trnid[:, 0])}
+  qpos = initial_qpos(mjm, np.zeros(1), h)
+  # the capsule's lowest point (0.35 m below the base) sits 2 mm above the floor
+  assert abs(float(qpos[2]) - (0.35 + 0.002)) < 1e-6

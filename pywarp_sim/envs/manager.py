@@ -859,6 +859,8 @@ def initial_qpos(mjm: mujoco.MjModel, default_joint_pos: np.ndarray, h: dict) ->
   for g in range(mjm.ngeom):
     if mjm.geom_type[g] == mujoco.mjtGeom.mjGEOM_PLANE or mjm.geom_bodyid[g] == 0:
       continue
+    if mjm.geom_contype[g] == 0 and mjm.geom_conaffinity[g] == 0:
+      continue  # visual only (e.g. Menagerie's visual meshes): it never touches the floor
     if mjm.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE:
       axis = d.geom_xmat[g].reshape(3, 3)[:, 2]
       z = d.geom_xpos[g, 2] - abs(axis[2]) * mjm.geom_size[g, 1] - mjm.geom_size[g, 0]
