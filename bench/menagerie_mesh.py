@@ -1,10 +1,9 @@
-"""Menagerie robots that collide with meshes, against MuJoCo C: which load on each backend as
-shipped (scene.xml unmodified) and which geom pairs reject the rest; then, since every
-rejection is a mesh pair that MuJoCo 4 collides with its multicontact over hull polygons, the
-same scenes with multiCCD disabled (MuJoCo's own flag, set in both simulators: every convex pair
-then returns one contact), which all load: 100 steps from the home keyframe healthy, contact
-sets and qacc against MuJoCo C at a few states, and steps/s of the native backend (1 and 256
-worlds) against MuJoCo C single-threaded on the same cores.
+"""Menagerie robots that collide with meshes, against MuJoCo C, as shipped (scene.xml
+unmodified, MuJoCo 4's multicontact over hull polygons for the mesh pairs): which load on each
+backend, 100 steps from the home keyframe healthy, contact sets and qacc against MuJoCo C at a
+few states, and steps/s of the native backend (1 and 256 worlds) against MuJoCo C
+single-threaded on the same cores; and whether the same scenes load with multiCCD disabled
+(MuJoCo's own flag: every convex pair then returns one contact).
 
   python -m bench.menagerie_mesh --path MENAGERIE [--robots unitree_g1,...] [--out FILE.json]
 
@@ -36,9 +35,9 @@ BACKENDS = ("warp", "native")
 CONVERGED = dict(iterations=200, ls_iterations=50, tolerance=1e-10)
 NSTEPS = 100
 NOTES = [
-  "as_shipped: the scene as Menagerie ships it; multiccd_disabled: the same scene with MuJoCo's "
-  "multiCCD flag disabled in both simulators (every convex pair then gives one contact), since "
-  "pywarp_sim rejects mesh pairs that MuJoCo 4 collides with its multicontact over hull polygons",
+  "as_shipped: the scene as Menagerie ships it (mesh pairs through MuJoCo 4's multicontact over hull "
+  "polygons), measured; multiccd_disabled: whether the same scene loads with MuJoCo's multiCCD flag "
+  "disabled (every convex pair then gives one contact)",
   "states: MuJoCo C, converged solver (iterations 200, ls_iterations 50, tolerance 1e-10): standing "
   "from the home keyframe (steps 1, 50, 100) and dropped from 5 cm (every 30 steps of 150); "
   "qacc_rel_err = max|ours - MuJoCo| / max(max|MuJoCo|, 1)",
@@ -226,17 +225,17 @@ def survey(path: str, robot: str, with_speed: bool = True) -> dict:
   rec = {"robot": robot, "scene": ROBOTS[robot], "ngeom": int(shipped.ngeom), "nv": int(shipped.nv),
          "collision_meshes": int(sum(1 for g in range(shipped.ngeom) if shipped.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH
                                      and (shipped.geom_contype[g] or shipped.geom_conaffinity[g]))),
-         "mesh_pairs": mesh_pair_types(shipped),
-         "as_shipped": {b: try_load(shipped, b) or "loads" for b in BACKENDS}}
-  mjm = load(path, robot, multiccd=False)
-  variant = {"load": {b: try_load(mjm, b) or "loads" for b in BACKENDS}}
-  sts = states(mjm)
-  for b in BACKENDS:
-    if variant["load"][b] == "loads":
-      variant[b] = {"health": health(mjm, b), **compare_states(mjm, b, sts)}
-  if with_speed and variant["load"]["native"] == "loads":
-    variant["speed"] = speed(mjm)
-  rec["multiccd_disabled"] = variant
+         "mesh_pairs": mesh_pair_types(shipped)}
+  for key, mjm in (("as_shipped", shipped), ("multiccd_disabled", load(path, robot, multiccd=False))):
+    variant = {"load": {b: try_load(mjm, b) or "loads" for b in BACKENDS}}
+    if key == "as_shipped":
+      sts = states(mjm)
+      for b in BACKENDS:
+        if variant["load"][b] == "loads":
+          variant[b] = {"health": health(mjm, b), **compare_states(mjm, b, sts)}
+      if with_speed and variant["load"]["native"] == "loads":
+        variant["speed"] = speed(mjm)
+    rec[key] = variant
   return rec
 
 
