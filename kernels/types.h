@@ -173,13 +173,15 @@ enum : int { kObjBody = 1, kObjXBody = 2, kObjGeom = 5, kObjSite = 6 };
 // mjtEq (types.EqType): the equality rows (equality.h) and their forces in cfrc_ext (sensor.h)
 enum : int { kEqConnect = 0, kEqWeld = 1, kEqJoint = 2, kEqTendon = 3 };
 
-// A float parameter bank (nbank, count, width): world w reads row w % nbank.
+// A float parameter bank (nbank, count, width): world w reads row w % nbank. 32-bit counts (a
+// row is at most 10 scalars per body or dof) keep 16 bytes per bank: the views travel as CUDA
+// kernel parameters, within 4 KiB (csrc/cuda_launch.cu).
 template <typename T>
 struct Bank {
   const T* ptr;
-  int64_t stride;  // scalars per bank row
-  int64_t nbank;
-  PWS_HD const T* at(int64_t world) const { return ptr + (world % nbank) * stride; }
+  int32_t stride;  // scalars per bank row
+  int32_t nbank;
+  PWS_HD const T* at(int64_t world) const { return ptr + (world % nbank) * static_cast<int64_t>(stride); }
 };
 
 // A Data array: per world (nworld, ...), world w starts at ptr + w * stride; or, for solver
