@@ -25,9 +25,9 @@ def test_auto_backend_is_native_where_it_runs():
   sim = pws.Simulator("humanoid", nworld=2)
   expect = "native" if native.available("cpu") else "warp"
   assert sim.backend == expect and sim.backend_reason.startswith("auto:")
-  from assets import EQUALITY_ZOO  # equality constraints: the Warp backend only
+  from assets import EQUALITY_ZOO  # equality constraints run natively too (kernels/equality.h)
   eq = pws.Simulator(EQUALITY_ZOO, nworld=2)
-  assert eq.backend == "warp" and "equality" in eq.backend_reason
+  assert eq.backend == expect and eq.backend_reason.startswith("auto:")
 
 
 def test_nbank_zero_is_rejected_not_a_crash():
