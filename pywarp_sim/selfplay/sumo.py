@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..envs import control
+from ..envs.mdp import quat_rotate_inverse
 from ..simulator import Simulator, validate_actions
 from . import compose as composer
 
@@ -104,15 +105,6 @@ def yaw_rotate(yaw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
   c, s = torch.cos(yaw), torch.sin(yaw)
   x, y = v[..., 0], v[..., 1]
   return torch.stack([c * x + s * y, -s * x + c * y, v[..., 2]], dim=-1)
-
-
-def quat_rotate_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-  """R(q)^T v for unit quaternions q (..., 4) = (w, x, y, z) and vectors v (..., 3)."""
-  w, xyz = q[..., :1], q[..., 1:]
-  a = v * (2.0 * w * w - 1.0)
-  b = torch.cross(xyz, v, dim=-1) * (2.0 * w)
-  c = xyz * (2.0 * (xyz * v).sum(-1, keepdim=True))
-  return a - b + c
 
 
 def heading(q: torch.Tensor) -> torch.Tensor:
