@@ -251,6 +251,35 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
   return records
 
 
+def simt_record(model: str, name: str, scope: str, arch: str, group: int, k: dict, p: dict,
+                shared: int, persistent: int, sample: str, lane_source: str) -> dict:
+  """The fields every lane-group kernel record has: ptxas `k` of kernel `name`, the recording
+  emulation's proxies `p` of one `group`-lane group over `sample`, shared and persistent bytes."""
+  from . import common
+  rec = common.base_record("proxies", "native", "cpu")
+  rec.update(
+    model=model, kernel=name, scope=scope, arch=arch, block=SIMT_BLOCK, group_size=group,
+    registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
+    shared_bytes_per_world=shared,
+    occupancy=(occupancy(k["registers"], SIMT_BLOCK, shared * SIMT_BLOCK // group) if "registers" in k
+               else None),
+    sectors_per_request=round(p["sectors_per_request"], 3),
+    sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
+                                f"{group}-lane group, {sample}"),
+    lane_efficiency=round(p["lane_efficiency"], 4),
+    lane_efficiency_source=lane_source,
+    instructions_per_world_step=round(p["instructions_per_world_step"], 1),
+    phases_per_world=round(p["phases_per_world"], 1),
+    sector_bytes_per_world=round(p["sector_bytes_per_world"]),
+    working_set_bytes_per_world=round(p["working_set_bytes_per_world"]),
+    one_world_per_lane={f: round(v) for f, v in p["one_world_per_lane"].items()},
+    persistent_bytes_per_world=persistent,
+    stages={s: {f: (round(v, 4) if isinstance(v, float) else v) for f, v in d.items()}
+            for s, d in p["stages"].items()},
+  )
+  return rec
+
+
 def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 4) -> list[dict]:
   """One record per lane-group smooth-stage instance (simt_smooth_kernel<group>): ptxas of
   csrc/simt_launch.cu and the proxies the recording emulation measures on `nworld` random
@@ -260,7 +289,6 @@ def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nwo
 
   import pywarp_sim as pws
   from pywarp_sim import simt
-  from . import common
   kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
                                                              flags=("-fmad=false",)))} if ptxas else {}
   sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
@@ -274,27 +302,8 @@ def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nwo
     name = f"simt_smooth_kernel<group={group}>"
     k = kernels.get(name, {})
     p = simt.proxies(sim, group_size=group)
-    rec = common.base_record("proxies", "native", "cpu")
-    rec.update(
-      model=model, kernel=name, scope="smooth_stages", arch=arch, block=SIMT_BLOCK, group_size=group,
-      registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
-      shared_bytes_per_world=shared,
-      occupancy=(occupancy(k["registers"], SIMT_BLOCK, shared * SIMT_BLOCK // group) if "registers" in k
-                 else None),
-      sectors_per_request=round(p["sectors_per_request"], 3),
-      sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
-                                  f"{group}-lane group, {nworld} worlds"),
-      lane_efficiency=round(p["lane_efficiency"], 4),
-      lane_efficiency_source="recorded: busy lanes / group size per instruction of the stage",
-      instructions_per_world_step=round(p["instructions_per_world_step"], 1),
-      phases_per_world=p["phases_per_world"],
-      sector_bytes_per_world=round(p["sector_bytes_per_world"]),
-      working_set_bytes_per_world=round(p["working_set_bytes_per_world"]),
-      one_world_per_lane={f: round(v) for f, v in p["one_world_per_lane"].items()},
-      persistent_bytes_per_world=persistent,
-      stages={s: {f: (round(v, 4) if isinstance(v, float) else v) for f, v in d.items()}
-              for s, d in p["stages"].items()},
-    )
+    rec = simt_record(model, name, "smooth_stages", arch, group, k, p, shared, persistent,
+                      f"{nworld} worlds", "recorded: busy lanes / group size per instruction of the stage")
     records.append(rec)
   return records
 
@@ -311,7 +320,6 @@ def simt_solver_records(model: str, arch: str, persistent: int, ptxas: bool = Tr
 
   import pywarp_sim as pws
   from pywarp_sim import simt
-  from . import common
   kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
                                                              flags=("-fmad=false",)))} if ptxas else {}
   sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
@@ -330,29 +338,11 @@ def simt_solver_records(model: str, arch: str, persistent: int, ptxas: bool = Tr
     name = f"simt_newton_kernel<group={group}>"
     k = kernels.get(name, {})
     p = simt.solver_proxies(sim, group_size=group)
-    rec = common.base_record("proxies", "native", "cpu")
-    rec.update(
-      model=model, kernel=name, scope="constraint_solver", arch=arch, block=SIMT_BLOCK, group_size=group,
-      registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
-      shared_bytes_per_world=shared,
-      occupancy=(occupancy(k["registers"], SIMT_BLOCK, shared * SIMT_BLOCK // group) if "registers" in k
-                 else None),
-      sectors_per_request=round(p["sectors_per_request"], 3),
-      sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
-                                  f"{group}-lane group, {nworld} worlds after {steps} steps"),
-      lane_efficiency=round(p["lane_efficiency"], 4),
-      lane_efficiency_source="recorded: busy lanes / group size per instruction of the solve",
-      instructions_per_world_step=round(p["instructions_per_world_step"], 1),
-      rows_per_world=round(p["rows_per_world"], 2),
-      iterations_per_world=round(p["iterations_per_world"], 2),
-      native_iterations_per_world=round(native_iterations, 2),
-      phases_per_world=round(p["phases_per_world"], 1),
-      sector_bytes_per_world=round(p["sector_bytes_per_world"]),
-      working_set_bytes_per_world=round(p["working_set_bytes_per_world"]),
-      one_world_per_lane={f: round(v) for f, v in p["one_world_per_lane"].items()},
-      persistent_bytes_per_world=persistent,
-      stages={s: {f: (round(v, 4) if isinstance(v, float) else v) for f, v in d.items()}
-              for s, d in p["stages"].items()},
-    )
+    rec = simt_record(model, name, "constraint_solver", arch, group, k, p, shared, persistent,
+                      f"{nworld} worlds after {steps} steps",
+                      "recorded: busy lanes / group size per instruction of the solve")
+    rec.update(rows_per_world=round(p["rows_per_world"], 2),
+               iterations_per_world=round(p["iterations_per_world"], 2),
+               native_iterations_per_world=round(native_iterations, 2))
     records.append(rec)
   return records

@@ -199,26 +199,6 @@ PWS_SIMT_FN inline Quat<R> axis_angle_quat_simt(const Vec3<R>& axis, R angle) {
   return Quat<R>{{c, axis[0] * s, axis[1] * s, axis[2] * s}};
 }
 
-// step_math.h's inert_com, its vec10 returned in `out`
-template <typename R>
-PWS_SIMT_FN inline void inert_com_vals(R out[10], const Vec3<R>& inertia, const Mat33<R>& mat, const Vec3<R>& dif,
-                                       R mass) {
-  Mat33<R> md;
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) md(i, j) = mat(i, j) * inertia[j];
-  Mat33<R> r = matmul(md, transpose(mat));
-  out[0] = r(0, 0) + mass * (dif[1] * dif[1] + dif[2] * dif[2]);
-  out[1] = r(1, 1) + mass * (dif[0] * dif[0] + dif[2] * dif[2]);
-  out[2] = r(2, 2) + mass * (dif[0] * dif[0] + dif[1] * dif[1]);
-  out[3] = r(0, 1) - mass * dif[0] * dif[1];
-  out[4] = r(0, 2) - mass * dif[0] * dif[2];
-  out[5] = r(1, 2) - mass * dif[1] * dif[2];
-  out[6] = mass * dif[0];
-  out[7] = mass * dif[1];
-  out[8] = mass * dif[2];
-  out[9] = mass;
-}
-
 // ---- mj_kinematics (smooth.h kinematics) ------------------------------------------------------
 
 template <typename G>
@@ -336,7 +316,7 @@ PWS_SIMT_FN inline void com_pos(G& g, const ModelView<float>& m, const World<flo
   g.each(m.nbody, [&](int b) {
     Vec3<R> dif = ld3(g, d.xipos + 3 * b) - ld3(g, d.subtree_com + 3 * g.ld(m.body_rootid + b));
     R out[10];
-    inert_com_vals(out, ld3(g, d.body_inertia + 3 * b), ld33(g, d.ximat + 9 * b), dif, g.ld(d.body_mass + b));
+    inert_com(out, ld3(g, d.body_inertia + 3 * b), ld33(g, d.ximat + 9 * b), dif, g.ld(d.body_mass + b));
     for (int k = 0; k < 10; ++k) g.st(d.cinert + 10 * b + k, out[k]);
   });
   g.each(m.njnt, [&](int j) {
