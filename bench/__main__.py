@@ -1,4 +1,4 @@
-"""python -m bench {throughput,scaling,compile,faults,conformance,proxies,distributed,plot,table} ... (see bench/README.md)."""
+"""python -m bench {throughput,scaling,compile,faults,conformance,proxies,distributed,models,plot,table} ... (see bench/README.md)."""
 
 import argparse
 import json
@@ -69,7 +69,7 @@ def _add_common(p, graph=True):
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,proxies,distributed,plot,table}")
+  sub = parser.add_subparsers(dest="cmd", required=True, metavar="{throughput,scaling,compile,faults,conformance,proxies,distributed,models,plot,table}")
 
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
@@ -149,6 +149,18 @@ def main(argv=None) -> int:
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
   p.add_argument("--out", default=None, help="also append the JSON lines to this file "
                  "(default bench/results/distributed-<device>-<date>.jsonl)")
+
+  p = sub.add_parser("models", help="real robots (a mujoco_menagerie checkout) against MuJoCo C: load per "
+                     "backend, contacts, qacc per cone, sensordata, native / MuJoCo C steps/s (bench/models.py)")
+  p.add_argument("--path", help="folder of robot folders, each with scene*.xml (a mujoco_menagerie checkout)")
+  p.add_argument("--robots", default=None, help="comma-separated robot folders (default: the legged robots "
+                 "of bench.models.ROBOTS found under --path)")
+  p.add_argument("--states", type=positive_int, default=None, help="dropped/tumbling states per scene (default 16)")
+  p.add_argument("--no-speed", action="store_true", help="skip the steps/s columns")
+  p.add_argument("--json", default=None, metavar="OUT", help="also append the JSON lines to this file")
+  p.add_argument("--fill-missing-meshes", action="store_true",
+                 help="write tetrahedra for absent mesh files and check that they change no physics")
+  p.add_argument("--table", default=None, metavar="JSONL", help="print the Markdown table of a run's JSON lines")
 
   p = sub.add_parser("plot", help="redraw the two PNGs of a scaling .jsonl next to it")
   p.add_argument("jsonl")
@@ -255,6 +267,20 @@ def main(argv=None) -> int:
         common.warn(f"{rec['ranks']} rank(s): {rec['env_steps_per_s']:,.0f} env steps/s, "
                     f"{rec['iteration_s']:.2f} s per iteration, efficiency {rec['efficiency']:.2f}")
     common.warn(f"appended to {os.path.relpath(out)}")
+    return 0
+
+  if args.cmd == "models":
+    from . import models
+    if args.table:
+      with open(args.table) as f:
+        print(models.table([json.loads(line) for line in f if line.strip()]))
+      return 0
+    if not args.path:
+      parser.error("models: --path DIR (a mujoco_menagerie checkout) or --table JSONL is required")
+    recs = models.run(args.path, args.robots.split(",") if args.robots else None,
+                      args.states or models.NSTATES, not args.no_speed, args.json, args.fill_missing_meshes)
+    if recs:
+      common.warn("\n" + models.table(recs))
     return 0
 
   if args.cmd == "plot":
