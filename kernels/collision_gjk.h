@@ -109,6 +109,21 @@ PWS_HD inline V3 mesh_vertex(const ConvexObj& o, int i) {
   return v3(double(v[0]), double(v[1]), double(v[2]));
 }
 
+// A mesh's hull graph (MuJoCo's mesh_graph from graphadr): numvert hull vertices; per hull
+// vertex the start of its neighbour list in localid (edgeadr) and its mesh vertex (globalid);
+// localid holds the neighbour lists, each ended by -1.
+struct HullGraph {
+  int numvert;
+  const int* edgeadr;
+  const int* globalid;
+  const int* localid;
+};
+
+PWS_HD inline HullGraph hull_graph(const ConvexObj& o) {
+  const int* g = o.mesh_graph + o.graphadr;
+  return HullGraph{g[0], g + 2, g + 2 + g[0], g + 2 + 2 * g[0]};
+}
+
 // collision_gjk.mesh_support_vertex: index (in the mesh) of the vertex farthest along `local`
 // (mesh frame): hill climbing over the hull graph for meshes of at least kMeshHillclimbMin
 // vertices, else every vertex. seed_first: the climb starts from the first hull vertex's value
@@ -126,24 +141,20 @@ PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool 
     }
     return ibest;
   }
-  const int* g = o.mesh_graph + o.graphadr;
-  int numvert = g[0];
-  const int* edgeadr = g + 2;
-  const int* globalid = g + 2 + numvert;
-  const int* localid = g + 2 + 2 * numvert;
-  double best = seed_first ? dot(local, mesh_vertex(o, globalid[0])) : -3.4028234663852886e38;
+  const HullGraph g = hull_graph(o);
+  double best = seed_first ? dot(local, mesh_vertex(o, g.globalid[0])) : -3.4028234663852886e38;
   int imax = 0, prev = -1;
   while (imax != prev) {
     prev = imax;
-    for (int i = edgeadr[imax]; localid[i] >= 0; ++i) {
-      double vdot = dot(local, mesh_vertex(o, globalid[localid[i]]));
+    for (int i = g.edgeadr[imax]; g.localid[i] >= 0; ++i) {
+      double vdot = dot(local, mesh_vertex(o, g.globalid[g.localid[i]]));
       if (vdot > best) {
         best = vdot;
-        imax = localid[i];
+        imax = g.localid[i];
       }
     }
   }
-  return globalid[imax];
+  return g.globalid[imax];
 }
 
 // mjc_*Support: farthest point of the geom along dir.

@@ -193,6 +193,19 @@ PWS_HD inline int vertex_index(const ConvexObj& o, const V3& v) {
   return idx;
 }
 
+// simplexDim: how many distinct support vertices (indices i0, i1, i2) span the EPA face. Where
+// the first two coincide and the third differs, the third becomes the second (i1, v1 = i2, vc),
+// so an edge is always (v0, v1).
+PWS_HD inline int simplex_dim(int i0, int& i1, int i2, V3& v1, const V3& vc) {
+  if (i0 == i1) {
+    if (i0 == i2) return 1;
+    i1 = i2;
+    v1 = vc;
+    return 2;
+  }
+  return (i2 == i0 || i2 == i1) ? 2 : 3;
+}
+
 // Faces and edges of a box or cylinder at the EPA face with vertices va, vb, vc on it, from
 // their support indices (simplexDim, boxNormals, boxEdgeNormals, cylinderNormals,
 // cylinderEdgeNormals); dir points from o to the other geom.
@@ -200,18 +213,7 @@ PWS_HD inline Feature vertex_feature(const ConvexObj& o, const V3& va, const V3&
   Feature f = empty_feature();
   int i0 = vertex_index(o, va), i1 = vertex_index(o, vb), i2 = vertex_index(o, vc);
   V3 v0 = va, v1 = vb;
-  int dim = 3;
-  if (i0 == i1) {
-    if (i0 == i2) {
-      dim = 1;
-    } else {
-      dim = 2;
-      i1 = i2;
-      v1 = vc;
-    }
-  } else if (i2 == i0 || i2 == i1) {
-    dim = 2;
-  }
+  int dim = simplex_dim(i0, i1, i2, v1, vc);
   f.dim = dim;
   if (o.gtype == kCylinder) {
     if (dim == 1) {
@@ -303,19 +305,15 @@ PWS_HD inline int mesh_vertex_id(const ConvexObj& o, const V3& p) {
     }
     return ibest;
   }
-  const int* g = o.mesh_graph + o.graphadr;
-  int numvert = g[0];
-  const int* edgeadr = g + 2;
-  const int* globalid = g + 2 + numvert;
-  const int* localid = g + 2 + 2 * numvert;
+  const HullGraph g = hull_graph(o);
   int cur = 0, prev = -1;
-  V3 dq0 = mesh_vertex(o, globalid[0]) - q;
+  V3 dq0 = mesh_vertex(o, g.globalid[0]) - q;
   double best = dot(dq0, dq0);
   while (cur != prev) {
     prev = cur;
-    for (int i = edgeadr[prev]; localid[i] >= 0; ++i) {
-      int loc = localid[i];
-      V3 dq = mesh_vertex(o, globalid[loc]) - q;
+    for (int i = g.edgeadr[prev]; g.localid[i] >= 0; ++i) {
+      int loc = g.localid[i];
+      V3 dq = mesh_vertex(o, g.globalid[loc]) - q;
       double d2 = dot(dq, dq);
       if (d2 < best) {
         best = d2;
@@ -326,15 +324,15 @@ PWS_HD inline int mesh_vertex_id(const ConvexObj& o, const V3& p) {
   double scale = dot(q, q) > r * r ? dot(q, q) : r * r;
   if (dabs(sqrt(best) - r) > 1e-6 * sqrt(scale) + 1e-12) {
     double err = 1e300;
-    for (int k = 0; k < numvert; ++k) {
-      double e = dabs(length(mesh_vertex(o, globalid[k]) - q) - r);
+    for (int k = 0; k < g.numvert; ++k) {
+      double e = dabs(length(mesh_vertex(o, g.globalid[k]) - q) - r);
       if (e < err) {
         err = e;
         cur = k;
       }
     }
   }
-  return globalid[cur];
+  return g.globalid[cur];
 }
 
 // collision_multicontact._mesh_feature: meshNormals / meshEdgeNormals at the EPA face with
@@ -346,18 +344,7 @@ PWS_HD inline Feature mesh_feature(const ConvexObj& o, const ModelView<T>& m, in
   f.polyadr = polyadr;
   int i0 = mesh_vertex_id(o, va), i1 = mesh_vertex_id(o, vb), i2 = mesh_vertex_id(o, vc);
   V3 v0 = va, v1 = vb;
-  int dim = 3;
-  if (i0 == i1) {
-    if (i0 == i2) {
-      dim = 1;
-    } else {
-      dim = 2;
-      i1 = i2;
-      v1 = vc;
-    }
-  } else if (i2 == i0 || i2 == i1) {
-    dim = 2;
-  }
+  int dim = simplex_dim(i0, i1, i2, v1, vc);
   f.dim = dim;
   f.mv[0] = i0;
   f.mv[1] = i1;

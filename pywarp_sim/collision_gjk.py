@@ -117,6 +117,15 @@ def normalize(v: wp.vec3d):
 
 
 @wp.func
+def hull_graph(o: ConvexObj):
+  """A mesh's hull graph (MuJoCo's mesh_graph from graphadr), as offsets into o.mesh_graph:
+  (numvert hull vertices; per hull vertex the start of its neighbour list in localid (edgeadr)
+  and its mesh vertex (globalid); localid, the neighbour lists, each ended by -1)."""
+  numvert = o.mesh_graph[o.graphadr]
+  return numvert, o.graphadr + 2, o.graphadr + 2 + numvert, o.graphadr + 2 + 2 * numvert
+
+
+@wp.func
 def mesh_support_vertex(o: ConvexObj, local: wp.vec3d, seed_first: bool) -> int:
   """Index (in the mesh, 0..vertnum-1) of the vertex farthest along `local` (mesh frame).
 
@@ -137,10 +146,7 @@ def mesh_support_vertex(o: ConvexObj, local: wp.vec3d, seed_first: bool) -> int:
         best = vdot
         ibest = i
     return ibest
-  numvert = o.mesh_graph[o.graphadr]
-  edgeadr = o.graphadr + 2
-  globalid = o.graphadr + 2 + numvert
-  localid = o.graphadr + 2 + 2 * numvert
+  numvert, edgeadr, globalid, localid = hull_graph(o)
   best = wp.float64(-3.4028234663852886e38)
   if seed_first:
     best = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + o.mesh_graph[globalid]]))

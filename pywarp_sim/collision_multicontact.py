@@ -50,7 +50,7 @@ probing it as a black box:
 
 import warp as wp
 
-from .collision_gjk import MINVAL, CcdStatus, ConvexObj, mat43, normalize, zaxis
+from .collision_gjk import MINVAL, CcdStatus, ConvexObj, hull_graph, mat43, normalize, zaxis
 from .types import NCYLPOLY, EpaScratch, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
@@ -309,6 +309,19 @@ def _box_normal2(o: ConvexObj, dir: wp.vec3d, f: Feature) -> Feature:
 
 
 @wp.func
+def _simplex_dim(i0: int, i1: int, i2: int, vb: wp.vec3d, vc: wp.vec3d):
+  """simplexDim: how many distinct support vertices (indices i0, i1, i2) span the EPA face,
+  and the second vertex of an edge (i1, v1): vb's, or vc's where the first two coincide."""
+  if i0 == i1:
+    if i0 == i2:
+      return 1, i1, vb
+    return 2, i2, vc
+  if i2 == i0 or i2 == i1:
+    return 2, i1, vb
+  return 3, i1, vb
+
+
+@wp.func
 def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
                     dir: wp.vec3d) -> Feature:
   """Faces and edges of a box or cylinder at the EPA face with vertices va, vb, vc on it, from
@@ -321,17 +334,7 @@ def _vertex_feature(o: ConvexObj, va: wp.vec3d, vb: wp.vec3d, vc: wp.vec3d,
   i1 = _vertex_index(o, vb)
   i2 = _vertex_index(o, vc)
   v0 = va
-  v1 = vb
-  dim = int(3)
-  if i0 == i1:
-    if i0 == i2:
-      dim = 1
-    else:
-      dim = 2
-      i1 = i2
-      v1 = vc
-  elif i2 == i0 or i2 == i1:
-    dim = 2
+  dim, i1, v1 = _simplex_dim(i0, i1, i2, vb, vc)
   f.dim = dim
   normal = wp.mat33d()
   face = wp.vec3i(0)
@@ -450,10 +453,7 @@ def _mesh_vertex_id(o: ConvexObj, mt: MeshTables, p: wp.vec3d) -> int:
         best = d2
         ibest = i
     return ibest
-  numvert = o.mesh_graph[o.graphadr]
-  edgeadr = o.graphadr + 2
-  globalid = o.graphadr + 2 + numvert
-  localid = o.graphadr + 2 + 2 * numvert
+  numvert, edgeadr, globalid, localid = hull_graph(o)
   cur = int(0)
   dq0 = wp.vec3d(mt.vert[o.vertadr + o.mesh_graph[globalid]]) - q
   best = wp.dot(dq0, dq0)
@@ -511,17 +511,7 @@ def _mesh_feature(o: ConvexObj, mt: MeshTables, polyadr: int, va: wp.vec3d, vb: 
   i1 = _mesh_vertex_id(o, mt, vb)
   i2 = _mesh_vertex_id(o, mt, vc)
   v0 = va
-  v1 = vb
-  dim = int(3)
-  if i0 == i1:
-    if i0 == i2:
-      dim = 1
-    else:
-      dim = 2
-      i1 = i2
-      v1 = vc
-  elif i2 == i0 or i2 == i1:
-    dim = 2
+  dim, i1, v1 = _simplex_dim(i0, i1, i2, vb, vc)
   f.dim = dim
   f.mv = wp.vec3i(i0, i1, i2)
   f.edge_start = v0
