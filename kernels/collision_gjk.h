@@ -218,27 +218,28 @@ PWS_HD inline int same_sign(double a, double b) {
   return 0;
 }
 
+// The origin projected on the plane of normal n through v: 0 and the point in *p; 1 when n is
+// zero (degenerate); 2 when n is too small or the plane passes through the origin, so
+// project_origin_plane tries the triangle's next edge pair.
+PWS_HD inline int project_origin_normal(const V3& n, const V3& v, V3* p) {
+  double nv = dot(n, v), nn = dot(n, n);
+  if (nn == 0.0) return 1;
+  if (nv != 0.0 && nn > kMinval) {
+    *p = n * (nv / nn);
+    return 0;
+  }
+  return 2;
+}
+
 // 1 when degenerate, else 0 and the origin projected on the plane of v1 v2 v3 in *p.
 PWS_HD inline int project_origin_plane(const V3& v1, const V3& v2, const V3& v3_, V3* p) {
   V3 diff21 = v2 - v1, diff31 = v3_ - v1, diff32 = v3_ - v2;
-  V3 n = cross(diff32, diff21);
-  double nv = dot(n, v2), nn = dot(n, n);
-  if (nn == 0.0) return 1;
-  if (nv != 0.0 && nn > kMinval) {
-    *p = n * (nv / nn);
-    return 0;
-  }
-  n = cross(diff21, diff31);
-  nv = dot(n, v1);
-  nn = dot(n, n);
-  if (nn == 0.0) return 1;
-  if (nv != 0.0 && nn > kMinval) {
-    *p = n * (nv / nn);
-    return 0;
-  }
-  n = cross(diff31, diff32);
-  nv = dot(n, v3_);
-  nn = dot(n, n);
+  int code = project_origin_normal(cross(diff32, diff21), v2, p);
+  if (code != 2) return code;
+  code = project_origin_normal(cross(diff21, diff31), v1, p);
+  if (code != 2) return code;
+  V3 n = cross(diff31, diff32);
+  double nv = dot(n, v3_), nn = dot(n, n);
   *p = n * (nv / nn);
   return 0;
 }
@@ -962,6 +963,17 @@ PWS_HD inline void epa(EpaWork& ws, Polytope& pt, CcdStatus* st, const ConvexObj
 
 // ---- mjc_ccd (collision_gjk._ccd) ----------------------------------------------------------
 
+// collision_gjk._core: a sphere's core is its centre point and a capsule's its segment, without
+// margin; *fm gets the radius plus half the margin that the core lacks (mjc_ccd's first pass).
+// Other geoms are left as they are; returns whether o was shrunk.
+PWS_HD inline bool core(ConvexObj* o, double* fm) {
+  if (o->gtype != kSphere && o->gtype != kCapsule) return false;
+  *fm = o->size[0] + 0.5 * o->margin;
+  o->margin = 0.0;
+  o->gtype = o->gtype == kSphere ? kPoint : kLine;
+  return true;
+}
+
 // mjc_ccd with max_contacts = 1, dist_cutoff = 0 (status in *st; returns st->dist).
 PWS_HD inline double ccd(EpaWork& ws, CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2, double tol,
                          int iterations) {
@@ -974,20 +986,9 @@ PWS_HD inline double ccd(EpaWork& ws, CcdStatus* st, const ConvexObj& o1, const 
   st->separated = 0;
   st->iterations = 0;
 
-  bool shrink1 = o1.gtype == kSphere || o1.gtype == kCapsule;
-  bool shrink2 = o2.gtype == kSphere || o2.gtype == kCapsule;
   ConvexObj c1 = o1, c2 = o2;
   double fm1 = 0.0, fm2 = 0.0;
-  if (shrink1) {
-    fm1 = o1.size[0] + 0.5 * o1.margin;
-    c1.margin = 0.0;
-    c1.gtype = o1.gtype == kSphere ? kPoint : kLine;
-  }
-  if (shrink2) {
-    fm2 = o2.size[0] + 0.5 * o2.margin;
-    c2.margin = 0.0;
-    c2.gtype = o2.gtype == kSphere ? kPoint : kLine;
-  }
+  bool shrink1 = core(&c1, &fm1), shrink2 = core(&c2, &fm2);
 
   // pass 0 (spheres and capsules only): GJK between the cores; pass 1: the full shapes
   for (int pss = 0; pss < 2; ++pss) {

@@ -10,6 +10,7 @@ namespace pws {
 
 // Most contacts one primitive collider returns (box-box).
 constexpr int kMaxPairContacts = 8;
+constexpr int kMaxConPair = 50;  // mjMAXCONPAIR: most contacts of a height-field pair (Collider CONVEX)
 
 // One narrowphase contact before the frame is completed (MuJoCo's mjPreContact).
 template <typename T>
@@ -412,6 +413,19 @@ PWS_HD inline Vec3<T> box_corner(int i, const Vec3<T>& size) {
 }
 
 // mjraw_CapsuleBox (collision_primitive.capsule_box)
+// capsule_box's segment-edge clamp: x to the edge's span [-1, 1]; s, the end it was clamped
+// to (0: -1, 2: +1), else unchanged.
+template <typename T>
+PWS_HD inline void clamp_edge(T& x, int& s) {
+  if (x > T(1)) {
+    x = T(1);
+    s = 2;
+  } else if (x < T(-1)) {
+    x = T(-1);
+    s = 0;
+  }
+}
+
 template <typename T>
 PWS_HD inline int capsule_box(PreContact<T>* out, T margin, const Vec3<T>& pos1, const Mat33<T>& mat1,
                               const Vec3<T>& size1, const Vec3<T>& pos2, const Mat33<T>& mat2,
@@ -493,24 +507,12 @@ PWS_HD inline int capsule_box(PreContact<T>* out, T margin, const Vec3<T>& pos1,
         x2 = T(1);
         s2 = 2;
         x1 = (u - mb) * (T(1) / ma);
-        if (x1 > T(1)) {
-          x1 = T(1);
-          s1 = 2;
-        } else if (x1 < T(-1)) {
-          x1 = T(-1);
-          s1 = 0;
-        }
+        clamp_edge(x1, s1);
       } else if (x2 < T(-1)) {
         x2 = T(-1);
         s2 = 0;
         x1 = (u + mb) * (T(1) / ma);
-        if (x1 > T(1)) {
-          x1 = T(1);
-          s1 = 2;
-        } else if (x1 < T(-1)) {
-          x1 = T(-1);
-          s1 = 0;
-        }
+        clamp_edge(x1, s1);
       }
       dif = tmp3 - pos - halfaxis * x2;
       dif[j] = dif[j] + size2[j] * x1;

@@ -246,25 +246,31 @@ def _same_sign(a: wp.float64, b: wp.float64) -> int:
 
 
 @wp.func
+def _project_origin_normal(n: wp.vec3d, v: wp.vec3d):
+  """The origin projected on the plane of normal n through v: (0, point); (1, _) when n is
+  zero (degenerate); (2, _) when n is too small or the plane passes through the origin, so
+  _project_origin_plane tries the triangle's next edge pair."""
+  nv = wp.dot(n, v)
+  nn = wp.dot(n, n)
+  if nn == 0.0:
+    return 1, wp.vec3d(0.0)
+  if nv != 0.0 and nn > MINVAL:
+    return 0, n * (nv / nn)
+  return 2, wp.vec3d(0.0)
+
+
+@wp.func
 def _project_origin_plane(v1: wp.vec3d, v2: wp.vec3d, v3: wp.vec3d):
   """(1, _) when degenerate, else (0, origin projected on the plane of v1 v2 v3)."""
   diff21 = v2 - v1
   diff31 = v3 - v1
   diff32 = v3 - v2
-  n = wp.cross(diff32, diff21)
-  nv = wp.dot(n, v2)
-  nn = wp.dot(n, n)
-  if nn == 0.0:
-    return 1, wp.vec3d(0.0)
-  if nv != 0.0 and nn > MINVAL:
-    return 0, n * (nv / nn)
-  n = wp.cross(diff21, diff31)
-  nv = wp.dot(n, v1)
-  nn = wp.dot(n, n)
-  if nn == 0.0:
-    return 1, wp.vec3d(0.0)
-  if nv != 0.0 and nn > MINVAL:
-    return 0, n * (nv / nn)
+  code, p = _project_origin_normal(wp.cross(diff32, diff21), v2)
+  if code != 2:
+    return code, p
+  code, p = _project_origin_normal(wp.cross(diff21, diff31), v1)
+  if code != 2:
+    return code, p
   n = wp.cross(diff31, diff32)
   nv = wp.dot(n, v3)
   nn = wp.dot(n, n)
@@ -1105,6 +1111,24 @@ def take_slot(ws: EpaScratch, worldid: int) -> int:
 
 
 @wp.func
+def _core(o: ConvexObj):
+  """(shrunk, core, full margin): a sphere's core is its centre point and a capsule's its
+  segment, without margin; full margin, the radius plus half the margin that the core lacks
+  (mjc_ccd's first pass). Other geoms: (False, o, 0)."""
+  c = o
+  fm = wp.float64(0.0)
+  shrink = o.gtype == _SPHERE or o.gtype == _CAPSULE
+  if shrink:
+    fm = o.size[0] + wp.float64(0.5) * o.margin
+    c.margin = wp.float64(0.0)
+    if o.gtype == _SPHERE:
+      c.gtype = _POINT
+    else:
+      c.gtype = _LINE
+  return shrink, c, fm
+
+
+@wp.func
 def _ccd(ws: EpaScratch, sl_in: int, worldid: int, o1: ConvexObj, o2: ConvexObj, tol: wp.float64,
          iterations: int):
   """mjc_ccd with max_contacts = 1, dist_cutoff = 0: (status, distance, pool slot)."""
@@ -1116,26 +1140,8 @@ def _ccd(ws: EpaScratch, sl_in: int, worldid: int, o1: ConvexObj, o2: ConvexObj,
   st.dist = wp.float64(0.0)
   st.nx = 0
 
-  shrink1 = o1.gtype == _SPHERE or o1.gtype == _CAPSULE
-  shrink2 = o2.gtype == _SPHERE or o2.gtype == _CAPSULE
-  c1 = o1
-  c2 = o2
-  fm1 = wp.float64(0.0)
-  fm2 = wp.float64(0.0)
-  if shrink1:
-    fm1 = o1.size[0] + wp.float64(0.5) * o1.margin
-    c1.margin = wp.float64(0.0)
-    if o1.gtype == _SPHERE:
-      c1.gtype = _POINT
-    else:
-      c1.gtype = _LINE
-  if shrink2:
-    fm2 = o2.size[0] + wp.float64(0.5) * o2.margin
-    c2.margin = wp.float64(0.0)
-    if o2.gtype == _SPHERE:
-      c2.gtype = _POINT
-    else:
-      c2.gtype = _LINE
+  shrink1, c1, fm1 = _core(o1)
+  shrink2, c2, fm2 = _core(o2)
 
   # pass 0 (spheres and capsules only): GJK between the cores; pass 1: the full shapes.
   # One GJK call site: every wp.func is inlined, so each call site costs GPU code size.

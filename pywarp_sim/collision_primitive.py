@@ -445,6 +445,17 @@ def _corner(i: int, size: wp.vec3) -> wp.vec3:
 
 
 @wp.func
+def _clamp_edge(x: float, s: int):
+  """capsule_box's segment-edge clamp: (x clamped to the edge's span [-1, 1], the end it was
+  clamped to: 0 for -1, 2 for +1, else s)."""
+  if x > 1.0:
+    return 1.0, 2
+  if x < -1.0:
+    return -1.0, 0
+  return x, s
+
+
+@wp.func
 def capsule_box(out: SlotBuffer, worldid: int, slot: int, margin: float,
                 pos1: wp.vec3, mat1: wp.mat33, size1: wp.vec3,
                 pos2: wp.vec3, mat2: wp.mat33, size2: wp.vec3) -> int:
@@ -536,22 +547,12 @@ def capsule_box(out: SlotBuffer, worldid: int, slot: int, margin: float,
           x2 = 1.0
           s2 = 2
           x1 = (u - mb) * (1.0 / ma)
-          if x1 > 1.0:
-            x1 = 1.0
-            s1 = 2
-          elif x1 < -1.0:
-            x1 = -1.0
-            s1 = 0
+          x1, s1 = _clamp_edge(x1, s1)
         elif x2 < -1.0:
           x2 = -1.0
           s2 = 0
           x1 = (u + mb) * (1.0 / ma)
-          if x1 > 1.0:
-            x1 = 1.0
-            s1 = 2
-          elif x1 < -1.0:
-            x1 = -1.0
-            s1 = 0
+          x1, s1 = _clamp_edge(x1, s1)
 
         dif = tmp3 - pos - halfaxis * x2
         dif[j] = dif[j] + size2[j] * x1
