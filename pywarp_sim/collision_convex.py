@@ -252,13 +252,8 @@ def _convex_narrowphase(
 ):
   worldid, k = wp.tid()
   pairid = convex_pairs[k]
-  g1 = pair_geom1[pairid]
-  g2 = pair_geom2[pairid]
-  margin = pair_margin[pairid] + pair_gap[pairid]
-  pos1 = geom_xpos_in[worldid, g1]
-  mat1 = geom_xmat_in[worldid, g1]
-  pos2 = geom_xpos_in[worldid, g2]
-  mat2 = geom_xmat_in[worldid, g2]
+  g1, g2, margin, pos1, mat1, pos2, mat2 = prim.pair_poses(
+    worldid, pairid, pair_geom1, pair_geom2, pair_margin, pair_gap, geom_xpos_in, geom_xmat_in)
   t1 = geom_type[g1]
   t2 = geom_type[g2]
   rb1 = geom_rbound[g1]

@@ -75,13 +75,8 @@ def _narrowphase_primitive(
 ):
   worldid, k = wp.tid()
   pairid = primitive_pairs[k]
-  g1 = pair_geom1[pairid]
-  g2 = pair_geom2[pairid]
-  margin = pair_margin[pairid] + pair_gap[pairid]
-  pos1 = geom_xpos_in[worldid, g1]
-  mat1 = geom_xmat_in[worldid, g1]
-  pos2 = geom_xpos_in[worldid, g2]
-  mat2 = geom_xmat_in[worldid, g2]
+  g1, g2, margin, pos1, mat1, pos2, mat2 = prim.pair_poses(
+    worldid, pairid, pair_geom1, pair_geom2, pair_margin, pair_gap, geom_xpos_in, geom_xmat_in)
   ncon = int(0)
   if not _sphere_filter(geom_type[g1], geom_type[g2], pos1, mat1, geom_rbound[g1], pos2, mat2,
                         geom_rbound[g2], margin):

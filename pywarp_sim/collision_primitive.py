@@ -46,6 +46,19 @@ def write_contact(out: SlotBuffer, worldid: int, slot: int, dist: float, pos: wp
 
 
 @wp.func
+def pair_poses(worldid: int, pairid: int, pair_geom1: wp.array(dtype=int),
+               pair_geom2: wp.array(dtype=int), pair_margin: wp.array(dtype=float),
+               pair_gap: wp.array(dtype=float), geom_xpos: wp.array2d(dtype=wp.vec3),
+               geom_xmat: wp.array2d(dtype=wp.mat33)):
+  """A candidate pair in one world: (geom1, geom2, margin + gap (m), pos1, mat1, pos2, mat2),
+  the colliders' inputs (world frame)."""
+  g1 = pair_geom1[pairid]
+  g2 = pair_geom2[pairid]
+  return (g1, g2, pair_margin[pairid] + pair_gap[pairid], geom_xpos[worldid, g1],
+          geom_xmat[worldid, g1], geom_xpos[worldid, g2], geom_xmat[worldid, g2])
+
+
+@wp.func
 def normalize3(v: wp.vec3):
   """mju_normalize3: (unit vector, norm); (1, 0, 0) when the norm is below mjMINVAL."""
   n = wp.length(v)
