@@ -4,9 +4,11 @@
 (csrc/cuda_launch.cu: step_kernel<convex> and step_kernel_staged<convex, scalars>; scope "step"),
 then one per instance of the lane-group smooth stage (csrc/simt_launch.cu:
 simt_smooth_kernel<group>, one world per group of 8, 16 or 32 lanes; scope "smooth_stages",
-described after this list) and of the lane-group Newton solver (simt_newton_kernel<group>, scope
+described after this list), of the lane-group Newton solver (simt_newton_kernel<group>, scope
 "constraint_solver", the same fields measured on fallen humanoids' rows, with rows_per_world and
-iterations_per_world):
+iterations_per_world) and of the lane-group collision and constraint rows
+(simt_rows_kernel<group,collision|constraint>, scopes "collision" and "constraint_rows", measured on
+the same fallen humanoids, with contacts_per_world / rows_per_world):
 
   registers, stack_bytes, spill_bytes   ptxas (`nvcc --resource-usage -arch=sm_90`; cached in
                                         build/ per source hash: the compile takes minutes)
@@ -116,6 +118,9 @@ def _kernel_name(mangled: str) -> str | None:
   m = re.search(r"(simt_smooth_kernel|simt_newton_kernel)ILi(\d+)EE", mangled)
   if m:
     return f"{m.group(1)}<group={m.group(2)}>"
+  m = re.search(r"simt_rows_kernelILi(\d+)ELi([01])EE", mangled)  # kRowsCollision = 0, kRowsConstraint = 1
+  if m:
+    return f"simt_rows_kernel<group={m.group(1)},{('collision', 'constraint')[int(m.group(2))]}>"
   m = re.search(r"(step_kernel_staged|step_kernel)ILb([01])E(?:Li(\d+)E)?E", mangled)
   if m is None:
     return None
@@ -248,6 +253,7 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
     records.append(rec)
   records += simt_records(model, arch, persistent["default"], ptxas)
   records += simt_solver_records(model, arch, persistent["default"], ptxas)
+  records += simt_rows_records(model, arch, persistent["default"], ptxas)
   return records
 
 
@@ -345,4 +351,46 @@ def simt_solver_records(model: str, arch: str, persistent: int, ptxas: bool = Tr
                iterations_per_world=round(p["iterations_per_world"], 2),
                native_iterations_per_world=round(native_iterations, 2))
     records.append(rec)
+  return records
+
+
+def simt_rows_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 16,
+                      steps: int = 200) -> list[dict]:
+  """One record per lane-group collision and constraint-row instance
+  (simt_rows_kernel<group,collision|constraint>): ptxas of csrc/simt_launch.cu and the proxies the
+  recording emulation measures on `nworld` humanoids after `steps` native steps under random
+  controls from random orientations (fallen, touching the floor). The counts depend on the state
+  (filter survivors, contacts, rows): per-world means, with the contacts and rows they come from."""
+  import numpy as np
+  import torch
+
+  import pywarp_sim as pws
+  from pywarp_sim import simt
+  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
+                                                             flags=("-fmad=false",)))} if ptxas else {}
+  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
+  rng = np.random.default_rng(0)
+  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
+  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
+  for _ in range(steps):
+    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
+    sim.step()
+  sim.forward()  # geom frames, contacts and rows at this state; the kernels rewrite the same bits
+  npair = sim.model.collision.npair
+  records = []
+  for group in SIMT_GROUPS:
+    for kind, scope, shared, measure in (
+        ("collision", "collision", simt.collision_shared_bytes_per_world(npair), simt.collision_proxies),
+        ("constraint", "constraint_rows", simt.constraint_shared_bytes_per_world(sim.model.collision.nconmax),
+         simt.constraint_proxies)):
+      name = f"simt_rows_kernel<group={group},{kind}>"
+      p = measure(sim, group_size=group)
+      rec = simt_record(model, name, scope, arch, group, kernels.get(name, {}), p, shared, persistent,
+                        f"{nworld} worlds after {steps} steps",
+                        "recorded: busy lanes / group size per instruction of the kernel")
+      if kind == "collision":
+        rec.update(contacts_per_world=round(p["contacts_per_world"], 2), candidate_pairs=npair)
+      else:
+        rec.update(rows_per_world=round(p["rows_per_world"], 2))
+      records.append(rec)
   return records

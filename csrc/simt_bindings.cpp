@@ -1,5 +1,6 @@
-// CPU bindings of the SIMT kernels (kernels/simt.h, kernels/simt_smooth.h, kernels/simt_solver.h):
-// the lane-group smooth stage and Newton solver emulated in lockstep over a Simulator's arrays, with
+// CPU bindings of the SIMT kernels (kernels/simt.h, kernels/simt_smooth.h, kernels/simt_solver.h,
+// kernels/simt_collision.h, kernels/simt_constraint.h): the lane-group smooth stage, collision,
+// constraint rows and Newton solver emulated in lockstep over a Simulator's arrays, with
 // or without the address recorder, and the primitives on one group. Registered into _native by register_simt (bindings.cpp).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -9,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "simt_collision.h"
+#include "simt_constraint.h"
 #include "simt_smooth.h"
 #include "simt_solver.h"
 #include "step_plan.h"
@@ -197,6 +200,112 @@ py::object simt_solve(const py::dict& ints, const py::dict& reals, const py::dic
   return stats_dict(rec, kSolverStageNames, kNumSolverStages);
 }
 
+// ---- collision and constraint rows (kernels/simt_collision.h, kernels/simt_constraint.h) -------
+
+const char* const kCollisionStageNames[] = {"filter", "narrowphase", "contacts"};
+constexpr int kNumCollisionStages = 3;
+const char* const kConstraintStageNames[] = {"friction", "limits", "contact_rows", "contact_jacobian"};
+constexpr int kNumConstraintStages = 4;
+
+// Which lane-group kernel of a world: collision (0) or make_constraint (1).
+template <int N, typename Real>
+void rows_world(int kernel, const pws::ModelView<float>& m, const pws::DataView<float>& dv, int64_t w,
+                std::vector<float>& shared, Recorder* rec) {
+  EmuGroup<N, Real> g(shared.data(), rec);
+  if (rec) {
+    rec->shared_lo = reinterpret_cast<const char*>(shared.data());
+    rec->shared_hi = reinterpret_cast<const char*>(shared.data() + shared.size());
+  }
+  pws::World<float> d = pws::world_view(m, dv, w, 0);
+  // the scratch ints live in the group's shared array, as on the GPU
+  int* scratch = reinterpret_cast<int*>(shared.data());
+  if (kernel == 0)
+    pws::simt::collision(g, m, d, scratch);
+  else
+    pws::simt::make_constraint(g, m, d, scratch);
+  if (rec) rec->end_world();
+}
+
+template <int N>
+void rows_all(int kernel, const pws::ModelView<float>& m, const pws::DataView<float>& dv, int64_t nworld,
+              Recorder* rec, int num_threads) {
+  const int nshared = kernel == 0 ? pws::simt::collision_scratch_ints(m) : pws::simt::constraint_scratch_ints(m);
+  static_assert(sizeof(int) == sizeof(float), "the scratch ints share the shared array's floats");
+  if (rec) {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+    for (int64_t w = 0; w < nworld; ++w) rows_world<N, Counted>(kernel, m, dv, w, shared, rec);
+    return;
+  }
+#if defined(_OPENMP)
+  int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (int64_t w = 0; w < nworld; ++w) rows_world<N, float>(kernel, m, dv, w, shared, nullptr);
+  }
+}
+
+// What the lane-group collision cannot run, named with the fix ("" when it can).
+std::string collision_refusal(const pws::ModelView<float>& m, const pws::DataView<float>& dv) {
+  if (dv.nslot != 0) return "the lane-group collision needs the per-world workspace (Simulator(workspace='world'))";
+  for (int p = 0; p < m.npair; ++p)
+    if (m.pair_collider[p] == pws::kConvex)
+      return "pair " + std::to_string(p) + " (geoms " + std::to_string(m.pair_geom1[p]) + " and " +
+             std::to_string(m.pair_geom2[p]) + ") uses the convex collider (GJK/EPA), which the lane-group "
+             "collision does not run (its EPA scratch is ~30 KB per lane): use the native step for this model";
+  return "";
+}
+
+// What the lane-group constraint rows cannot run, named with the fix ("" when it can).
+std::string constraint_refusal(const pws::ModelView<float>& m, const pws::DataView<float>& dv) {
+  if (dv.nslot != 0) return "the lane-group constraint rows need the per-world workspace (Simulator(workspace='world'))";
+  if (m.cone_elliptic)
+    return "the lane-group constraint rows have no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
+  if (m.en_equality)
+    return "the lane-group constraint rows have no equality rows yet: disable them (mjDSBL_EQUALITY) or use the "
+           "native step";
+  return "";
+}
+
+py::object simt_rows(int kernel, const char* name, const py::dict& ints, const py::dict& reals,
+                     const py::dict& model_arrays, const py::dict& data_arrays, int64_t nworld, int group_size,
+                     bool record, int num_threads) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (group_size != 8 && group_size != 16 && group_size != 32)
+    throw py::value_error(std::string(name) + ": group_size must be 8, 16 or 32, got " + std::to_string(group_size));
+  const std::string refusal = kernel == 0 ? collision_refusal(m, dv) : constraint_refusal(m, dv);
+  if (!refusal.empty()) throw py::value_error(std::string(name) + ": " + refusal);
+  Recorder rec;
+  {
+    py::gil_scoped_release release;
+    Recorder* r = record ? &rec : nullptr;
+    if (group_size == 8) rows_all<8>(kernel, m, dv, nworld, r, num_threads);
+    if (group_size == 16) rows_all<16>(kernel, m, dv, nworld, r, num_threads);
+    if (group_size == 32) rows_all<32>(kernel, m, dv, nworld, r, num_threads);
+  }
+  if (!record) return py::none();
+  return kernel == 0 ? stats_dict(rec, kCollisionStageNames, kNumCollisionStages)
+                     : stats_dict(rec, kConstraintStageNames, kNumConstraintStages);
+}
+
+py::object simt_collision(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                          const py::dict& data_arrays, int64_t nworld, int group_size, bool record, int num_threads) {
+  return simt_rows(0, "simt_collision", ints, reals, model_arrays, data_arrays, nworld, group_size, record,
+                   num_threads);
+}
+
+py::object simt_make_constraint(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                                const py::dict& data_arrays, int64_t nworld, int group_size, bool record,
+                                int num_threads) {
+  return simt_rows(1, "simt_make_constraint", ints, reals, model_arrays, data_arrays, nworld, group_size, record,
+                   num_threads);
+}
+
 template <int N>
 py::dict primitives(const float* x, const int* k, const int* src, int delta, int lane_mask) {
   std::vector<float> out_f(8 * N);
@@ -265,6 +374,18 @@ void register_simt(py::module_& m) {
         "The lane-group Newton solver (kernels/simt_solver.h) of every world from the rows the native "
         "forward built, lanes emulated in lockstep; record=True: the counting float and the address "
         "recorder, one world at a time, returning per-stage counts as simt_smooth.");
+  m.def("simt_collision", &simt_collision, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("group_size") = 32, py::arg("record") = false,
+        py::arg("num_threads") = 0,
+        "The lane-group collision (kernels/simt_collision.h) of every world from its geom frames, lanes "
+        "emulated in lockstep: con_* as the native driver writes them; record=True: per-stage counts as "
+        "simt_smooth (stages simt_collision_stages).");
+  m.def("simt_make_constraint", &simt_make_constraint, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("group_size") = 32, py::arg("record") = false,
+        py::arg("num_threads") = 0,
+        "The lane-group constraint rows (kernels/simt_constraint.h) of every world from its contacts and "
+        "smooth quantities, lanes emulated in lockstep: efc_* as constraint.h writes them; record=True: "
+        "per-stage counts (stages simt_constraint_stages).");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
@@ -277,4 +398,10 @@ void register_simt(py::module_& m) {
   py::tuple solver_stages(kNumSolverStages);
   for (int s = 0; s < kNumSolverStages; ++s) solver_stages[s] = kSolverStageNames[s];
   m.attr("simt_solver_stages") = solver_stages;
+  py::tuple collision_stages(kNumCollisionStages);
+  for (int s = 0; s < kNumCollisionStages; ++s) collision_stages[s] = kCollisionStageNames[s];
+  m.attr("simt_collision_stages") = collision_stages;
+  py::tuple constraint_stages(kNumConstraintStages);
+  for (int s = 0; s < kNumConstraintStages; ++s) constraint_stages[s] = kConstraintStageNames[s];
+  m.attr("simt_constraint_stages") = constraint_stages;
 }

@@ -52,6 +52,39 @@ void simt_solve_cuda(const py::dict& ints, const py::dict& reals, const py::dict
   if (err) throw std::runtime_error(std::string("simt_solve on CUDA failed: ") + err);
 }
 
+void simt_rows_cuda(bool collision, const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                    const py::dict& data_arrays, int64_t nworld, int group_size, int device, std::uintptr_t stream) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, 0);
+  const char* name = collision ? "simt_collision" : "simt_make_constraint";
+  if (collision && m.has_convex)
+    throw py::value_error(std::string(name) + ": the model has convex (GJK/EPA) pairs, which the lane-group "
+                          "collision does not run: use the native step");
+  if (!collision && (m.cone_elliptic || m.en_equality))
+    throw py::value_error(std::string(name) + ": the lane-group rows have no elliptic cones or equality rows "
+                          "(cone_elliptic=" + std::to_string(m.cone_elliptic) + ", en_equality=" +
+                          std::to_string(m.en_equality) + ")");
+  const char* err = nullptr;
+  {
+    py::gil_scoped_release release;
+    err = collision ? pws_cuda::simt_collision(m, d, nworld, group_size, device, stream)
+                    : pws_cuda::simt_make_constraint(m, d, nworld, group_size, device, stream);
+  }
+  if (err) throw std::runtime_error(std::string(name) + " on CUDA failed: " + err);
+}
+
+void simt_collision_cuda(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                         const py::dict& data_arrays, int64_t nworld, int group_size, int device,
+                         std::uintptr_t stream) {
+  simt_rows_cuda(true, ints, reals, model_arrays, data_arrays, nworld, group_size, device, stream);
+}
+
+void simt_make_constraint_cuda(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                               const py::dict& data_arrays, int64_t nworld, int group_size, int device,
+                               std::uintptr_t stream) {
+  simt_rows_cuda(false, ints, reals, model_arrays, data_arrays, nworld, group_size, device, stream);
+}
+
 py::dict simt_primitives_cuda(FloatArray x, IntArray k, IntArray src, int delta, int lane_mask, int device) {
   const int n = int(x.size());
   if (k.size() != n || src.size() != n)
@@ -80,6 +113,16 @@ void register_simt_cuda(py::module_& m) {
         py::arg("stream") = 0,
         "The lane-group Newton solver (kernels/simt_solver.h) of every world on the GPU from the rows in its "
         "Data; tables of device addresses (pywarp_sim.native_backend.build_tables). Synchronous.");
+  m.def("simt_collision", &simt_collision_cuda, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("group_size") = 32, py::arg("device") = 0,
+        py::arg("stream") = 0,
+        "The lane-group collision (kernels/simt_collision.h) of every world on the GPU; tables of device "
+        "addresses (pywarp_sim.native_backend.build_tables). Synchronous.");
+  m.def("simt_make_constraint", &simt_make_constraint_cuda, py::arg("ints"), py::arg("reals"),
+        py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"), py::arg("group_size") = 32,
+        py::arg("device") = 0, py::arg("stream") = 0,
+        "The lane-group constraint rows (kernels/simt_constraint.h) of every world on the GPU; tables of "
+        "device addresses. Synchronous.");
   m.def("simt_primitives", &simt_primitives_cuda, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), py::arg("device") = 0, "simt::primitive_check on one group on the GPU.");
 }

@@ -1,10 +1,12 @@
-// CUDA launchers of the lane-group (SIMT) kernels: kernels/simt_smooth.h and kernels/simt_solver.h
-// with one world per group of 8, 16 or 32 lanes, qM / the Hessian and their factors in shared
-// memory. Compiled with -fmad=false
+// CUDA launchers of the lane-group (SIMT) kernels: kernels/simt_smooth.h, kernels/simt_solver.h,
+// kernels/simt_collision.h and kernels/simt_constraint.h with one world per group of 8, 16 or 32
+// lanes, qM / the Hessian and their factors (or the rows' scratch ints) in shared memory. Compiled with -fmad=false
 // (CMakeLists.txt; kernels/simt.h rule 3) so the results equal the CPU emulation bit for bit.
 // No physics here.
 #include <cuda_runtime.h>
 
+#include "simt_collision.h"
+#include "simt_constraint.h"
 #include "simt_launch.h"
 #include "simt_smooth.h"
 #include "simt_solver.h"
@@ -46,6 +48,26 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
   if (world >= nworld) return;  // whole groups leave together
   pws::simt::CudaGroup<N> g(smem + group * nshared);
   pws::simt::newton_solve(g, m, pws::world_view(m, d, world, 0));
+}
+
+// The collision (kRowsCollision) or the constraint rows (kRowsConstraint) of world
+// blockIdx.x * (kSimtBlock / N) + group on group `threadIdx.x / N`, its scratch ints (the
+// survivors' pair ids / the contacts' first rows) in its slice of the dynamic shared memory
+// (nshared ints). The same launch bounds as the smooth stage until a GPU measures them.
+enum : int { kRowsCollision = 0, kRowsConstraint = 1 };
+template <int N, int kKernel>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_rows_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  if (world >= nworld) return;  // whole groups leave together
+  pws::simt::CudaGroup<N> g(smem + group * nshared);
+  int* scratch = reinterpret_cast<int*>(smem + group * nshared);
+  if (kKernel == kRowsCollision)
+    pws::simt::collision(g, m, pws::world_view(m, d, world, 0), scratch);
+  else
+    pws::simt::make_constraint(g, m, pws::world_view(m, d, world, 0), scratch);
 }
 
 template <int N>
@@ -96,6 +118,40 @@ const char* set_device(int device) {
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
+template <int N, int kKernel>
+const char* launch_rows(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                        cudaStream_t stream) {
+  int nshared = kKernel == kRowsCollision ? pws::simt::collision_scratch_ints(m) : pws::simt::constraint_scratch_ints(m);
+  nshared = nshared > 0 ? nshared : 1;
+  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
+  cudaError_t err = cudaSuccess;
+  if (shared_bytes > 48 * 1024)
+    err = cudaFuncSetAttribute(simt_rows_kernel<N, kKernel>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(shared_bytes));
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
+  simt_rows_kernel<N, kKernel><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
+      m, d, nworld, nshared);
+  err = cudaGetLastError();
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+template <int kKernel>
+const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int group_size,
+                     int device, std::uintptr_t stream) {
+  if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
+  if (d.nslot != 0) return "the lane-group kernels need the per-world workspace (Simulator(workspace='world'))";
+  if (nworld <= 0) return nullptr;
+  if (const char* e = set_device(device)) return e;
+  auto s = reinterpret_cast<cudaStream_t>(stream);
+  const char* e = group_size == 32 ? launch_rows<32, kKernel>(m, d, nworld, s)
+                  : group_size == 16 ? launch_rows<16, kKernel>(m, d, nworld, s)
+                                     : launch_rows<8, kKernel>(m, d, nworld, s);
+  cudaError_t err = cudaStreamSynchronize(s);
+  if (e) return e;
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
 }  // namespace
 
 namespace pws_cuda {
@@ -137,6 +193,16 @@ const char* simt_solve(const pws::ModelView<float>& m, const pws::DataView<float
   cudaError_t err = cudaStreamSynchronize(s);
   if (e) return e;
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+const char* simt_collision(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                           int group_size, int device, std::uintptr_t stream) {
+  return run_rows<kRowsCollision>(m, d, nworld, group_size, device, stream);
+}
+
+const char* simt_make_constraint(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                                 int group_size, int device, std::uintptr_t stream) {
+  return run_rows<kRowsConstraint>(m, d, nworld, group_size, device, stream);
 }
 
 const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,

@@ -26,6 +26,15 @@ const char* simt_smooth(const pws::ModelView<float>& m, const pws::DataView<floa
 const char* simt_solve(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int group_size,
                        int device, std::uintptr_t stream);
 
+// The collision (kernels/simt_collision.h) / the constraint rows (kernels/simt_constraint.h) of
+// every world, group_size (8, 16, 32) lanes per world; m and d hold device addresses. The caller
+// refuses what they cannot run (pywarp_sim.simt: convex pairs; elliptic cones, equality rows).
+// Synchronous; nullptr on success.
+const char* simt_collision(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                           int group_size, int device, std::uintptr_t stream);
+const char* simt_make_constraint(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                                 int group_size, int device, std::uintptr_t stream);
+
 // simt::primitive_check on one group of n lanes (8, 16, 32) on `device`: host arrays in and out
 // (x, k, src: n entries; out_f: 8 * n; out_i: 4 * n). Synchronous.
 const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,

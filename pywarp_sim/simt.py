@@ -20,6 +20,16 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   efc_vel, solver_niter, converged. Same optimum and stopping rules as the native solver; sums
   over rows and dofs run in the lanes' fixed reduction order (rounding differs, not the math).
   `solve(sim, record=True)` and `solver_proxies(sim)` measure it as `smooth` / `proxies` do.
+* `collision(sim)`: mj_collision of every world (kernels/simt_collision.h): the native driver's
+  pair filter and primitive narrowphase over lanes, the contacts compacted in pair order; writes
+  the contact arrays (ncon, dist, pos, frame, ..., overflow) bit for bit as the native CPU step.
+  Models with convex (GJK/EPA) pairs are refused by name.
+* `make_constraint(sim)`: the constraint rows of every world (kernels/simt_constraint.h) from its
+  contacts and smooth quantities: friction loss, limits, frictionless and pyramidal contacts, rows
+  allocated by prefix sums; writes efc_J, efc_type, efc_id, efc_pos, efc_margin,
+  efc_frictionloss, efc_R, efc_K, efc_B, efc_D, nefc (and ne = 0) bit for bit as the native CPU
+  step. Elliptic cones and equality constraints are refused by name.
+  `collision_proxies(sim)` / `constraint_proxies(sim)` measure them as `proxies` does.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
@@ -33,11 +43,16 @@ import torch
 
 from . import native, native_backend
 
-__all__ = ["smooth", "proxies", "solve", "solver_proxies", "primitives", "sincos", "race_probe",
-           "shared_bytes_per_world", "solver_shared_bytes_per_world", "STAGES", "SOLVER_STAGES"]
+__all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collision_proxies", "make_constraint",
+           "constraint_proxies", "primitives", "sincos", "race_probe", "shared_bytes_per_world",
+           "solver_shared_bytes_per_world", "collision_shared_bytes_per_world",
+           "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
+           "CONSTRAINT_STAGES"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
 SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_search", "update", "finish")
+COLLISION_STAGES = ("filter", "narrowphase", "contacts")
+CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian")
 GROUP_SIZES = (8, 16, 32)
 
 
@@ -198,6 +213,114 @@ def proxies(sim, group_size: int = 32) -> dict:
     raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
   measured = smooth(sim, group_size=group_size, record=True)
   return _summary(measured, group_size, sim.nworld)
+
+
+def _check_collision(sim):
+  """The lane-group collision runs the primitive colliders: a convex (GJK/EPA) pair is refused by
+  name (the C++ side checks again)."""
+  pairs = sim.model.collision
+  if pairs is None or pairs.nconvex == 0:
+    return
+  convex = np.flatnonzero(pairs.collider.numpy() == 12)  # collision_driver.Collider.CONVEX
+  p = int(convex[0])
+  mjm = sim.model.mj_model
+  g1, g2 = (_geom_name(mjm, int(a.numpy()[p])) for a in (pairs.geom1, pairs.geom2))
+  raise ValueError(f"the lane-group collision runs the primitive colliders; pair {p} (geoms {g1} and {g2}) and "
+                   f"{len(convex) - 1} more use the convex collider (GJK/EPA, ~30 KB of scratch per lane): "
+                   "use the native step for this model")
+
+
+def _geom_name(mjm, geom: int) -> str:
+  """A geom's MJCF name, or '#id' for an unnamed one."""
+  name = mjm.geom(geom).name
+  return repr(name) if name else f"#{geom}"
+
+
+def _check_constraint(sim):
+  """The lane-group rows are friction loss, limits and pyramidal contacts: elliptic cones and
+  equality constraints are refused by name (the C++ side checks again)."""
+  mjm = sim.model.mj_model
+  if int(mjm.opt.cone) != 0:
+    raise ValueError("the lane-group constraint rows have no elliptic cones yet: set mj_model.opt.cone = "
+                     "mujoco.mjtCone.mjCONE_PYRAMIDAL")
+  if mjm.neq > 0 and not mjm.opt.disableflags & 8:  # mjDSBL_EQUALITY
+    raise ValueError(f"the lane-group constraint rows have no equality rows yet (this model has {mjm.neq} "
+                     "equality constraints): disable them (mjDSBL_EQUALITY) or use the native step")
+
+
+def _run_rows(sim, name: str, group_size: int, record: bool, num_threads: int) -> dict | None:
+  _check(sim, group_size)
+  device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
+  mod = _module(device)
+  keep = []
+  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
+  fn = getattr(mod, name)
+  if sim.device.is_cpu:
+    return fn(*tables, sim.nworld, group_size=group_size, record=record, num_threads=num_threads)
+  if record:
+    raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
+  stream = torch.cuda.current_stream(torch.device(device)).cuda_stream
+  fn(*tables, sim.nworld, group_size=group_size, device=sim.device.ordinal, stream=stream)
+  return None
+
+
+def collision(sim, group_size: int = 32, record: bool = False, num_threads: int = 0) -> dict | None:
+  """mj_collision of every world of `sim` on lane groups (CPU: emulated; CUDA: the kernel), from
+  the geom frames in its Data (run the smooth stage or the native forward first).
+
+  Reads geom_xpos, geom_xmat, the pair tables and the geom frictions' bank; writes the contact
+  arrays (ncon, dist, pos, frame, includemargin, friction, solref, solreffriction, solimp, dim,
+  geom, exclude, pair: the first nconmax contacts in pair order) and overflow / overflow_count as
+  the native driver does (the flag is the step's: the native step clears it when a step begins).
+  record (CPU only): per-stage counts as `smooth`'s, stages COLLISION_STAGES, sums over worlds."""
+  _check_collision(sim)
+  return _run_rows(sim, "simt_collision", group_size, record, num_threads)
+
+
+def make_constraint(sim, group_size: int = 32, record: bool = False, num_threads: int = 0) -> dict | None:
+  """The constraint rows of every world of `sim` on lane groups (CPU: emulated; CUDA: the
+  kernel), from its contacts, qpos, ten_length, cdof and subtree_com (run collision or the native
+  forward first).
+
+  Writes nefc, ne (0) and rows 0 .. nefc - 1 of efc_J, efc_type, efc_id, efc_pos, efc_margin,
+  efc_frictionloss, efc_R, efc_K, efc_B, efc_D in constraint.h's order. record (CPU only):
+  per-stage counts, stages CONSTRAINT_STAGES, sums over worlds."""
+  _check_constraint(sim)
+  return _run_rows(sim, "simt_make_constraint", group_size, record, num_threads)
+
+
+def collision_shared_bytes_per_world(npair: int) -> int:
+  """Shared memory of one world's collision group: the surviving pairs' ids (npair ints)."""
+  return 4 * npair
+
+
+def constraint_shared_bytes_per_world(nconmax: int) -> int:
+  """Shared memory of one world's constraint-row group: each contact's first row (nconmax ints)."""
+  return 4 * nconmax
+
+
+def collision_proxies(sim, group_size: int = 32) -> dict:
+  """`proxies` of the lane-group collision, measured by the recording emulation on every world of
+  a CPU Simulator whose geom frames are set (the counts depend on the state: survivors of the
+  filter and contacts), with 'contacts_per_world' alongside."""
+  if not sim.device.is_cpu:
+    raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
+  measured = collision(sim, group_size=group_size, record=True)
+  out = _summary(measured, group_size, sim.nworld)
+  out["contacts_per_world"] = float(np.mean(sim.data.contact.ncon.numpy()))
+  return out
+
+
+def constraint_proxies(sim, group_size: int = 32) -> dict:
+  """`proxies` of the lane-group constraint rows, measured by the recording emulation on every
+  world of a CPU Simulator whose contacts and smooth quantities are set, with 'rows_per_world'
+  alongside."""
+  if not sim.device.is_cpu:
+    raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
+  measured = make_constraint(sim, group_size=group_size, record=True)
+  out = _summary(measured, group_size, sim.nworld)
+  out["rows_per_world"] = float(np.mean(sim.data.efc.nefc.numpy()))
+  return out
 
 
 def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> dict:

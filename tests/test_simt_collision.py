@@ -1,0 +1,301 @@
+"""The lane-group collision and constraint rows (kernels/simt_collision.h,
+kernels/simt_constraint.h): the CPU emulation against the native CPU forward bit for bit (the same
+contacts in the same order, the same rows), contact overflow as the native driver flags it, the
+refusals by name, the recording run's race check and counts; on a GPU, the CUDA kernels against
+the emulation bit for bit."""
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+import assets
+import oracle
+import pywarp_sim as pws
+from pywarp_sim import native, simt
+from backends import simulator
+
+pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+
+GROUPS = (8, 16, 32)
+NWORLD = 16
+
+# what collision writes (Data.contact fields): per contact, then per world
+CONTACT = ("dist", "pos", "frame", "includemargin", "friction", "solref", "solreffriction", "solimp", "dim", "geom",
+           "exclude", "pair")
+CONTACT_WORLD = ("ncon", "overflow")
+# what make_constraint writes (Data.efc fields): per row, then per world
+ROWS = ("efc_type", "efc_id", "efc_J", "efc_pos", "efc_margin", "efc_frictionloss", "efc_R", "efc_K", "efc_B",
+        "efc_D")
+ROWS_WORLD = ("nefc", "ne")
+
+
+def _has_convex(mjm) -> bool:
+  return simulator(mjm, 1, "native").model.collision.nconvex > 0
+
+
+def _models():
+  """(bit-identical models, models with convex pairs): the bundled humanoid and the test assets the
+  native step runs without equality constraints (two_trees has neither limits nor contacts)."""
+  plain, convex = [], []
+  for name in ("humanoid", *assets.MODELS):
+    mjm = oracle.mj_model(name)
+    if mjm.neq > 0 or name == "two_trees":
+      continue
+    (convex if _has_convex(mjm) else plain).append(name)
+  return plain, convex
+
+
+PLAIN, CONVEX = _models()
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+  """Float arrays as their bit patterns (NaN and -0 compare exactly)."""
+  return a.view(np.uint32) if a.dtype == np.float32 else a
+
+
+def _native(sim, state):
+  """The native CPU forward at `state`: its contacts and rows, per world (first ncon / nefc)."""
+  oracle.set_state(sim.data, *state)
+  sim.forward()
+  return _contacts(sim), _rows(sim)
+
+
+def _contacts(sim):
+  c = sim.data.contact
+  ncon = c.ncon.numpy()
+  out = {k: getattr(c, k).numpy().copy() for k in CONTACT_WORLD}
+  for k in CONTACT:
+    a = getattr(c, k).numpy()
+    out[k] = [_bits(a[w, :ncon[w]]).copy() for w in range(sim.nworld)]
+  return out
+
+
+def _rows(sim):
+  e = sim.data.efc
+  nefc = e.nefc.numpy()
+  nv = sim.model.mj_model.nv
+  out = {k: getattr(e, k).numpy().copy() for k in ROWS_WORLD}
+  for k in ROWS:
+    a = getattr(e, k).numpy()
+    out[k] = [_bits(a[w, :nefc[w], :nv] if k == "efc_J" else a[w, :nefc[w]]).copy() for w in range(sim.nworld)]
+  return out
+
+
+def _poison(a):
+  """NaN for a float array (of scalars, vectors or matrices), -7 for an int one."""
+  return float("nan") if a.numpy().dtype == np.float32 else -7
+
+
+def _clear_contacts(sim):
+  """NaN / -7 in everything collision writes, so a contact it leaves unwritten cannot pass; the
+  overflow flag 0, as a step begins (forward.h's begin_step)."""
+  c = sim.data.contact
+  for k in CONTACT:
+    a = getattr(c, k)
+    a.fill_(_poison(a))
+  c.ncon.fill_(-7)
+  c.overflow.fill_(0)
+
+
+def _clear_rows(sim):
+  e = sim.data.efc
+  for k in ROWS:
+    a = getattr(e, k)
+    a.fill_(_poison(a))
+  for k in ROWS_WORLD:
+    getattr(e, k).fill_(-7)
+
+
+def _assert_same(ours: dict, ref: dict, label: str):
+  for k, v in ref.items():
+    if isinstance(v, list):
+      for w, (a, b) in enumerate(zip(ours[k], v)):
+        assert a.shape == b.shape and np.array_equal(a, b), f"{label} world {w}: {k} differs from the native step"
+    else:
+      np.testing.assert_array_equal(ours[k], v, err_msg=f"{label}: {k}")
+
+
+def _check(sim, state, group, label):
+  """collision then make_constraint on lane groups, each from the native forward's inputs, against
+  the native forward's outputs bit for bit. Returns (ncon, nefc) per world."""
+  ref_con, ref_rows = _native(sim, state)
+  _clear_contacts(sim)
+  simt.collision(sim, group_size=group)
+  _assert_same(_contacts(sim), ref_con, f"{label}, group {group}, collision")
+  _clear_rows(sim)
+  simt.make_constraint(sim, group_size=group)
+  _assert_same(_rows(sim), ref_rows, f"{label}, group {group}, rows")
+  return ref_con["ncon"], ref_rows["nefc"]
+
+
+def _lying_states(mjm, n, seed):
+  """(qpos, qvel, ctrl, act) of a body lying on the floor after a fall (MuJoCo's trajectory, zero
+  controls for its last second): many contacts at once."""
+  rng = np.random.default_rng(seed)
+  d = mujoco.MjData(mjm)
+  out = []
+  for _ in range(n):
+    mujoco.mj_resetData(mjm, d)
+    q = rng.normal(size=4)
+    d.qpos[3:7] = q / np.linalg.norm(q)
+    d.qpos[7:] += rng.normal(0, 0.2, mjm.nq - 7)
+    for k in range(800):
+      d.ctrl[:] = rng.uniform(-0.3, 0.3, mjm.nu) if k < 600 else 0.0
+      mujoco.mj_step(mjm, d)
+    out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
+  return tuple(np.array([s[i] for s in out]) for i in range(4))
+
+
+# ---- the emulation against the native CPU forward ----------------------------------------------
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_humanoid_dropped_and_lying_match_native_bitwise(group):
+  mjm = oracle.mj_model("humanoid")
+  falling = oracle.falling_states(mjm, NWORLD, seed=5)
+  lying = _lying_states(mjm, 4, seed=11)
+  state = tuple(np.concatenate([a, b]) for a, b in zip(falling, lying))
+  sim = simulator(mjm, len(state[0]), "native")
+  ncon, nefc = _check(sim, state, group, "humanoid")
+  assert ncon.max() >= 4 and (ncon >= 1).sum() >= NWORLD // 2, ncon
+  assert nefc.max() >= 16, nefc
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("name", PLAIN)
+def test_assets_tumbling_match_native_bitwise(name, group):
+  """Random states of the test assets (hinge angles with a 1 rad spread: limits violated; bodies
+  through the floor and each other: many pairs past the filter) and dropped ones."""
+  mjm = oracle.mj_model(name)
+  tumbling = oracle.random_state(mjm, NWORLD, seed=3, qpos_scale=1.0)
+  sim = simulator(mjm, NWORLD, "native")
+  ncon, nefc = _check(sim, tumbling, group, f"{name} tumbling")
+  assert nefc.max() > 0, f"{name}: no rows in any world"
+  if mjm.jnt_type[0] == int(mujoco.mjtJoint.mjJNT_FREE):
+    dropped = oracle.falling_states(mjm, NWORLD, seed=7)
+    _check(sim, dropped, group, f"{name} dropped")
+
+
+def test_friction_loss_and_every_condim_match_native():
+  """Dof friction-loss rows, and contacts of condim 1, 4 and 6 (frictionless and wider pyramids,
+  torsional and rolling facets) next to the default 3."""
+  mjm = oracle.mj_model("humanoid")
+  mjm.dof_frictionloss[:] = 0.3
+  mjm.geom_condim[:] = np.resize(np.array([1, 3, 4, 6]), mjm.ngeom)
+  mjm.geom_friction[:, 1:] = (0.02, 0.002)
+  state = _lying_states(mjm, 3, seed=2)
+  sim = simulator(mjm, 3, "native")
+  _, nefc = _check(sim, state, 16, "humanoid condim 1/3/4/6")
+  types = sim.data.efc.efc_type.numpy()
+  for t in (1, 5, 6):  # friction dof, frictionless contact, pyramidal contact
+    assert any((types[w, :nefc[w]] == t).any() for w in range(3)), f"no rows of type {t}"
+
+
+def test_overflow_as_native():
+  """More contacts than nconmax: the first nconmax in pair order, the flag set and one event
+  counted per world, as the native driver."""
+  mjm = oracle.mj_model("humanoid")
+  state = _lying_states(mjm, 4, seed=11)
+  sim = simulator(mjm, 4, "native", nconmax=3)
+  oracle.set_state(sim.data, *state)
+  before = int(sim.data.contact.overflow_count.numpy()[0])
+  sim.forward()
+  native_events = int(sim.data.contact.overflow_count.numpy()[0]) - before
+  ref = _contacts(sim)
+  assert (ref["ncon"] == 3).all() and ref["overflow"].all(), (ref["ncon"], ref["overflow"])
+  _clear_contacts(sim)
+  before = int(sim.data.contact.overflow_count.numpy()[0])
+  simt.collision(sim, group_size=8)
+  assert int(sim.data.contact.overflow_count.numpy()[0]) - before == native_events == 4
+  _assert_same(_contacts(sim), ref, "overflow")
+  # the flag is the step's: set already, a second pass counts no new event
+  simt.collision(sim, group_size=8)
+  assert int(sim.data.contact.overflow_count.numpy()[0]) - before == native_events
+
+
+# ---- refusals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CONVEX)
+def test_convex_pairs_refused_by_name(name):
+  sim = simulator(oracle.mj_model(name), 2, "native")
+  with pytest.raises(ValueError, match="convex collider"):
+    simt.collision(sim)
+
+
+def test_elliptic_cones_and_equality_refused_by_name():
+  mjm = oracle.mj_model("humanoid")
+  mjm.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+  with pytest.raises(ValueError, match="elliptic"):
+    simt.make_constraint(simulator(mjm, 2, "native"))
+  mjm = oracle.mj_model("equality_zoo")
+  with pytest.raises(ValueError, match="equality"):
+    simt.make_constraint(simulator(mjm, 2, "native"))
+
+
+def test_group_size_refused():
+  sim = simulator(oracle.mj_model("humanoid"), 2, "native")
+  with pytest.raises(ValueError, match="group_size"):
+    simt.collision(sim, group_size=4)
+
+
+# ---- the recording run ----------------------------------------------------------------------------
+
+
+def test_recording_run_same_bits_no_races_and_counts():
+  """record=True (counting float, address recorder, race check in every phase): the same contacts
+  and rows, and counts that describe the work."""
+  mjm = oracle.mj_model("humanoid")
+  state = oracle.falling_states(mjm, 8, seed=5)
+  sim = simulator(mjm, 8, "native")
+  ref_con, ref_rows = _native(sim, state)
+  _clear_contacts(sim)
+  coll = simt.collision_proxies(sim, group_size=32)
+  _assert_same(_contacts(sim), ref_con, "recorded collision")
+  _clear_rows(sim)
+  rows = simt.constraint_proxies(sim, group_size=32)
+  _assert_same(_rows(sim), ref_rows, "recorded rows")
+  for p, stages in ((coll, simt.COLLISION_STAGES), (rows, simt.CONSTRAINT_STAGES)):
+    assert set(p["stages"]) == set(stages)
+    assert 0 < p["lane_efficiency"] <= 1 and p["instructions_per_world_step"] > 0
+    assert p["sectors_per_request"] >= 1
+  assert coll["contacts_per_world"] == ref_con["ncon"].mean()
+  assert rows["rows_per_world"] == ref_rows["nefc"].mean()
+  assert coll["stages"]["narrowphase"]["instructions_per_world_step"] > 0
+
+
+# ---- on a GPU: the CUDA kernels against the emulation ------------------------------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("group", GROUPS)
+def test_gpu_collision_and_rows_equal_the_emulation_bitwise(group):
+  """The CUDA kernels (-fmad=false) and the CPU emulation from the same inputs (the CPU native
+  forward's geom frames and smooth quantities, copied to the device): the same contacts and rows.
+  The humanoid's rows call no libm transcendental (hinge limits, default solimp)."""
+  if not native.available("cuda:0"):
+    pytest.skip(native.unavailable_reason("cuda:0"))
+  mjm = oracle.mj_model("humanoid")
+  mjm.dof_frictionloss[:] = 0.3
+  falling = oracle.falling_states(mjm, 40, seed=13)
+  lying = _lying_states(mjm, 4, seed=11)
+  state = tuple(np.concatenate([a, b]) for a, b in zip(falling, lying))
+  nworld = len(state[0])
+  cpu = simulator(mjm, nworld, "native")
+  _native(cpu, state)
+  gpu = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=nworld, device="cuda:0", backend="native")
+  oracle.set_state(gpu.data, *state)
+  gpu.forward()  # the device's own smooth quantities are replaced below by the CPU's
+  for name in ("geom_xpos", "geom_xmat", "qpos", "cdof", "subtree_com"):
+    getattr(gpu.data, name).assign(getattr(cpu.data, name).numpy())
+  for sim in (cpu, gpu):
+    _clear_contacts(sim)
+    simt.collision(sim, group_size=group)
+  torch.cuda.synchronize()
+  _assert_same(_contacts(gpu), _contacts(cpu), f"group {group}: GPU collision vs emulation")
+  for sim in (cpu, gpu):
+    _clear_rows(sim)
+    simt.make_constraint(sim, group_size=group)
+  torch.cuda.synchronize()
+  _assert_same(_rows(gpu), _rows(cpu), f"group {group}: GPU rows vs emulation")
