@@ -14,6 +14,7 @@
 #include "simt_constraint.h"
 #include "simt_smooth.h"
 #include "simt_solver.h"
+#include "simt_step.h"
 #include "step_plan.h"
 
 #if defined(_OPENMP)
@@ -306,6 +307,91 @@ py::object simt_make_constraint(const py::dict& ints, const py::dict& reals, con
                    num_threads);
 }
 
+// ---- the fused step (kernels/simt_step.h) --------------------------------------------------------
+
+const char* const kStepStageNames[] = {"smooth",       "collision", "rows",      "forces",
+                                       "acceleration", "solver",    "integrate", "health"};
+constexpr int kNumStepStages = 8;
+
+// nsteps steps of world w (stage < 0), or one stage alone (simt::step_stage) nsteps times.
+template <int N, typename Real>
+void step_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const pws::simt::StepTables& s,
+                int64_t w, std::vector<float>& shared, Recorder* rec, int nsteps, int stage) {
+  pws::simt::StepGroup<EmuGroup<N, Real>> g(shared.data(), rec);
+  if (rec) {
+    rec->shared_lo = reinterpret_cast<const char*>(shared.data());
+    rec->shared_hi = reinterpret_cast<const char*>(shared.data() + shared.size());
+  }
+  pws::World<float> d = pws::world_view(m, dv, w, 0);
+  for (int k = 0; k < nsteps; ++k) {
+    if (stage < 0)
+      pws::simt::step(g, m, d, s);
+    else
+      pws::simt::step_stage(g, m, d, s, stage);
+  }
+  if (rec) rec->end_world();
+}
+
+template <int N>
+void step_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const pws::simt::StepTables& s,
+              int64_t nworld, Recorder* rec, int num_threads, int nsteps, int stage) {
+  const int nshared = pws::simt::step_shared_floats(m.nv);
+  if (rec) {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+    for (int64_t w = 0; w < nworld; ++w) step_world<N, Counted>(m, dv, s, w, shared, rec, nsteps, stage);
+    return;
+  }
+#if defined(_OPENMP)
+  int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    std::vector<float> shared(nshared > 0 ? nshared : 1);
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (int64_t w = 0; w < nworld; ++w) step_world<N, float>(m, dv, s, w, shared, nullptr, nsteps, stage);
+  }
+}
+
+py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                     const py::dict& data_arrays, int64_t nworld,
+                     py::array_t<int, py::array::c_style | py::array::forcecast> body_parentid,
+                     py::array_t<int, py::array::c_style | py::array::forcecast> dof_parentid, int group_size,
+                     int nsteps, int stage, bool record, int num_threads) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (group_size != 8 && group_size != 16 && group_size != 32)
+    throw py::value_error("simt_step: group_size must be 8, 16 or 32, got " + std::to_string(group_size));
+  if (stage < -1 || stage >= pws::simt::kNumOnlyStages)
+    throw py::value_error("simt_step: stage must be -1 (the fused step) or 0.." +
+                          std::to_string(pws::simt::kNumOnlyStages - 1) + ", got " + std::to_string(stage));
+  if (nsteps < 0) throw py::value_error("simt_step: nsteps must be >= 0, got " + std::to_string(nsteps));
+  if (body_parentid.size() != m.nbody || dof_parentid.size() != m.nv)
+    throw py::value_error("simt_step: body_parentid has " + std::to_string(body_parentid.size()) +
+                          " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
+                          std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
+  std::string refusal = pws::simt::step_refusal(m, dv.nslot);
+  if (refusal.empty())
+    refusal = pws::simt::step_refusal_tables(m.nu, m.actuator_trntype, m.actuator_dyntype, m.actuator_gaintype,
+                                             m.actuator_biastype);
+  if (!refusal.empty()) throw py::value_error("simt_step: " + refusal);
+  pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
+  const std::vector<float> act_exp =
+      pws::simt::act_exp_table(m.nu, m.actuator_dyntype, m.actuator_dynprm, m.timestep);
+  const pws::simt::StepTables s{tree.view(), act_exp.data()};
+  Recorder rec;
+  {
+    py::gil_scoped_release release;
+    Recorder* r = record ? &rec : nullptr;
+    if (group_size == 8) step_all<8>(m, dv, s, nworld, r, num_threads, nsteps, stage);
+    if (group_size == 16) step_all<16>(m, dv, s, nworld, r, num_threads, nsteps, stage);
+    if (group_size == 32) step_all<32>(m, dv, s, nworld, r, num_threads, nsteps, stage);
+  }
+  if (!record) return py::none();
+  return stats_dict(rec, kStepStageNames, kNumStepStages);
+}
+
 template <int N>
 py::dict primitives(const float* x, const int* k, const int* src, int delta, int lane_mask) {
   std::vector<float> out_f(8 * N);
@@ -386,6 +472,12 @@ void register_simt(py::module_& m) {
         "The lane-group constraint rows (kernels/simt_constraint.h) of every world from its contacts and "
         "smooth quantities, lanes emulated in lockstep: efc_* as constraint.h writes them; record=True: "
         "per-stage counts (stages simt_constraint_stages).");
+  m.def("simt_step", &simt_step, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"),
+        py::arg("nworld"), py::arg("body_parentid"), py::arg("dof_parentid"), py::arg("group_size") = 32,
+        py::arg("nsteps") = 1, py::arg("stage") = -1, py::arg("record") = false, py::arg("num_threads") = 0,
+        "nsteps fused lane-group steps (kernels/simt_step.h) of every world, lanes emulated in lockstep; stage "
+        ">= 0 runs that stage alone (simt::step_stage); record=True: per-stage counts as simt_smooth (stages "
+        "simt_step_stages).");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
@@ -398,6 +490,9 @@ void register_simt(py::module_& m) {
   py::tuple solver_stages(kNumSolverStages);
   for (int s = 0; s < kNumSolverStages; ++s) solver_stages[s] = kSolverStageNames[s];
   m.attr("simt_solver_stages") = solver_stages;
+  py::tuple step_stages(kNumStepStages);
+  for (int s = 0; s < kNumStepStages; ++s) step_stages[s] = kStepStageNames[s];
+  m.attr("simt_step_stages") = step_stages;
   py::tuple collision_stages(kNumCollisionStages);
   for (int s = 0; s < kNumCollisionStages; ++s) collision_stages[s] = kCollisionStageNames[s];
   m.attr("simt_collision_stages") = collision_stages;

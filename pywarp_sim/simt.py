@@ -30,6 +30,14 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   efc_frictionloss, efc_R, efc_K, efc_B, efc_D, nefc (and ne = 0) bit for bit as the native CPU
   step. Elliptic cones and equality constraints are refused by name.
   `collision_proxies(sim)` / `constraint_proxies(sim)` measure them as `proxies` does.
+* `step(sim, nsteps)`: the fused lane-group step of every world (kernels/simt_step.h): the smooth
+  stage, tendons, transmission, passive and actuator forces, the smooth acceleration, the Newton
+  solver, the Euler / implicitfast integrator, the health check and auto reset, nsteps times in
+  one call. The native CPU step's bits except where sin/cos (hinges, quaternion integration) or
+  atan2 (ball and free joint springs) enter. `step_stage(sim, name)` runs one of STEP_STAGE_NAMES
+  alone for tests; `step(sim, record=True)` and `step_proxies(sim)` measure the step as
+  `smooth` / `proxies` do (stages STEP_STAGES). No collision or constraint rows in it yet: models
+  with constraints enabled are refused by name, as are sensors, RK4 and other actuator types.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
@@ -47,13 +55,18 @@ __all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collisi
            "constraint_proxies", "primitives", "sincos", "race_probe", "shared_bytes_per_world",
            "solver_shared_bytes_per_world", "collision_shared_bytes_per_world",
            "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
-           "CONSTRAINT_STAGES"]
+           "CONSTRAINT_STAGES", "step", "step_stage", "step_proxies", "step_shared_bytes_per_world",
+           "STEP_STAGES", "STEP_STAGE_NAMES"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
 SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_search", "update", "finish")
 COLLISION_STAGES = ("filter", "narrowphase", "contacts")
 CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian")
 GROUP_SIZES = (8, 16, 32)
+# the fused step's recorder stages (kernels/simt_step.h kStepStage*; collision and rows: not yet)
+STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health")
+# the stages step_stage runs alone (kernels/simt_step.h kOnly*)
+STEP_STAGE_NAMES = ("tendon", "transmission", "passive", "actuation", "acceleration", "integrate", "health")
 
 
 def _module(device: str):
@@ -321,6 +334,109 @@ def constraint_proxies(sim, group_size: int = 32) -> dict:
   out = _summary(measured, group_size, sim.nworld)
   out["rows_per_world"] = float(np.mean(sim.data.efc.nefc.numpy()))
   return out
+
+
+def _check_step(sim):
+  """What the fused lane-group step cannot run, refused by name from the MjModel (the C++ side
+  checks the model's scalars again): actuator transmissions other than joint and fixed tendon,
+  dynamics other than none / integrator / filter / filterexact, gain and bias other than fixed
+  and affine; constraints and RK4 (sensors: kernels/simt_step.h's step_refusal)."""
+  import mujoco
+
+  mjm = sim.model.mj_model
+  allowed_trn = {int(mujoco.mjtTrn.mjTRN_JOINT), int(mujoco.mjtTrn.mjTRN_JOINTINPARENT), int(mujoco.mjtTrn.mjTRN_TENDON)}
+  allowed_dyn = {int(mujoco.mjtDyn.mjDYN_NONE), int(mujoco.mjtDyn.mjDYN_INTEGRATOR), int(mujoco.mjtDyn.mjDYN_FILTER),
+                 int(mujoco.mjtDyn.mjDYN_FILTEREXACT)}
+  allowed_gain = {int(mujoco.mjtGain.mjGAIN_FIXED), int(mujoco.mjtGain.mjGAIN_AFFINE)}
+  allowed_bias = {int(mujoco.mjtBias.mjBIAS_NONE), int(mujoco.mjtBias.mjBIAS_AFFINE)}
+  for i in range(mjm.nu):
+    name = mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or str(i)
+    if int(mjm.actuator_trntype[i]) not in allowed_trn:
+      raise ValueError(f"actuator {name!r} has transmission {mujoco.mjtTrn(int(mjm.actuator_trntype[i])).name}: the "
+                       "lane-group step runs joint and fixed-tendon transmissions; use the native step")
+    if int(mjm.actuator_dyntype[i]) not in allowed_dyn:
+      raise ValueError(f"actuator {name!r} has dynamics {mujoco.mjtDyn(int(mjm.actuator_dyntype[i])).name}: the "
+                       "lane-group step runs none, integrator, filter and filterexact; use the native step")
+    if int(mjm.actuator_gaintype[i]) not in allowed_gain or int(mjm.actuator_biastype[i]) not in allowed_bias:
+      raise ValueError(f"actuator {name!r} has a gain or bias type other than fixed or affine, which the lane-group "
+                       "step does not run; use the native step")
+  if mjm.opt.integrator == int(mujoco.mjtIntegrator.mjINT_RK4):
+    raise ValueError("the lane-group step integrates with Euler or implicitfast, not RK4: set "
+                     "mj_model.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER (or mjINT_IMPLICITFAST)")
+  if not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
+    raise ValueError("the lane-group step has no collision or constraint rows yet: disable constraints "
+                     "(mj_model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT) or use the native step")
+
+
+def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_threads: int = 0,
+         persistent: bool = False) -> dict | None:
+  """nsteps fused lane-group steps of every world of `sim` (CPU: emulated; CUDA: one kernel launch,
+  one group per world, or with persistent=True groups taking worlds from an atomic counter).
+
+  The state advances as Simulator.step's (qpos, qvel, act, time, qacc_warmstart and the derived
+  arrays, health flags and counters, auto reset). record (CPU only): per-stage counts as `smooth`'s,
+  stages STEP_STAGES, sums over worlds and steps."""
+  _check(sim, group_size)
+  _check_step(sim)
+  if int(nsteps) < 0:
+    raise ValueError(f"nsteps must be >= 0, got {nsteps!r}")
+  device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
+  mod = _module(device)
+  if not hasattr(mod, "simt_step"):
+    raise RuntimeError("the compiled native module predates the lane-group step (no simt_step); rebuild with "
+                       "`make venv`")
+  keep = []
+  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
+  mjm = sim.model.mj_model
+  parents = (np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
+  if sim.device.is_cpu:
+    if persistent:
+      raise ValueError("persistent=True is the CUDA launch; the CPU emulation steps worlds in an OpenMP loop")
+    return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=int(nsteps), stage=-1,
+                         record=record, num_threads=num_threads)
+  if record:
+    raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
+  # the host copies of what the kernel reads on the device: filterexact's exp(-h / tau) is formed here
+  dyn = (np.asarray(mjm.actuator_dyntype, np.int32), np.ascontiguousarray(mjm.actuator_dynprm[:, :3], np.float32))
+  stream = torch.cuda.current_stream(torch.device(device)).cuda_stream
+  mod.simt_step(*tables, sim.nworld, *parents, *dyn, group_size=group_size, nsteps=int(nsteps),
+                persistent=persistent, device=sim.device.ordinal, stream=stream)
+  return None
+
+
+def step_stage(sim, name: str, group_size: int = 32, record: bool = False) -> dict | None:
+  """One stage of the fused step alone on every world of a CPU Simulator (STEP_STAGE_NAMES), from
+  the Data the native forward left, for tests against the scalar stages: 'acceleration' loads qLD
+  into the group's shared array first (the fused step has it there from the smooth stage)."""
+  _check(sim, group_size)
+  _check_step(sim)
+  if name not in STEP_STAGE_NAMES:
+    raise ValueError(f"stage must be one of {STEP_STAGE_NAMES}, got {name!r}")
+  if not sim.device.is_cpu:
+    raise ValueError("step_stage runs the CPU emulation: use a Simulator on device='cpu'")
+  mod = _module("cpu")
+  keep = []
+  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
+  mjm = sim.model.mj_model
+  parents = (np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
+  return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=1,
+                       stage=STEP_STAGE_NAMES.index(name), record=record)
+
+
+def step_shared_bytes_per_world(nv: int) -> int:
+  """Shared memory of one world's step group: the larger of the smooth stage's and the solver's
+  arrays (the implicit integrators' qH factor, nv * nv floats, fits in either)."""
+  return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv))
+
+
+def step_proxies(sim, group_size: int = 32, nsteps: int = 1) -> dict:
+  """`proxies` of the fused lane-group step, measured by the recording emulation over nsteps
+  steps of every world of a CPU Simulator (the state advances): per world-step means, stages
+  STEP_STAGES (collision and rows: not yet in the step, no counts)."""
+  if not sim.device.is_cpu:
+    raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
+  measured = step(sim, nsteps=nsteps, group_size=group_size, record=True)
+  return _summary(measured, group_size, sim.nworld * nsteps)
 
 
 def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> dict:
