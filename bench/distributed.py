@@ -119,3 +119,106 @@ def sweep(rank_counts: list, task: str, device: str, num_envs: int, iterations: 
     sink.emit(rec)
     records.append(rec)
   return records
+
+
+# every randomisation term an env draws per world (tests/test_distributed.py's DR)
+DRAW_DR = dict(body_mass_scale=(0.8, 1.2), body_com_offset=(-0.01, 0.01), dof_damping_scale=(0.5, 1.5),
+               dof_armature_scale=(0.9, 1.1), actuator_strength_scale=(0.8, 1.0),
+               geom_friction_scale=(0.7, 1.3), gravity_offset=(-0.2, 0.2), kp_scale=(0.9, 1.1),
+               kd_scale=(0.8, 1.2), latency_steps=(0, 2), push_interval=2, push_force=(20.0, 60.0),
+               obs_noise_std=0.01, action_noise_std=0.05)
+
+
+def _all_rows(draws):
+  """Makes a randomize.WorldDraws draw as before counter-based draws (the comparison of
+  draw_cost's method "all_rows"): every call draws the rows of all nworld_total worlds from
+  the generator with torch.rand / randn / randint and keeps the shard's rows."""
+  import torch
+
+  def full(shape):
+    return (draws.nworld_total, *tuple(shape)[1:])
+
+  def mine(x):
+    return x[draws.world_offset:draws.world_offset + draws.nworld]
+  g, dev = draws.generator, draws.device
+  draws.rand = lambda shape: mine(torch.rand(full(shape), generator=g, device=dev))
+  draws.randn = lambda shape: mine(torch.randn(full(shape), generator=g, device=dev))
+  draws.randint = lambda lo, hi, shape: mine(torch.randint(lo, hi, full(shape), generator=g, device=dev))
+
+
+def draw_cost(rank_counts: list, task: str = "humanoid-walk", num_envs: int = 256, steps: int = 20,
+              threads: int = 1, method: str = "counter") -> list:
+  """The cost of one rank's random draws per env step against the rank count R, in one
+  process (no torch.distributed): `task` with every randomisation term (DRAW_DR), short
+  episodes (every world resets about every 3 steps) and `num_envs` worlds as the last shard
+  (world_offset (R - 1) N of R N), stepped `steps` times with random actions; every call of its
+  randomize.WorldDraws objects timed. One record per R: {"ranks", "num_envs_per_rank",
+  "draw_ms_per_step" (median over the steps), "step_ms" (median env step, draws included),
+  "draw_calls_per_step", "threads", "method"}. method "counter": randomize.WorldDraws
+  (counter-based, the shard's rows only); "all_rows": the former draws of every world's rows
+  (_all_rows), for comparison on the same machine."""
+  if method not in ("counter", "all_rows"):
+    raise ValueError(f"method must be 'counter' or 'all_rows', got {method!r}")
+  import time
+
+  import torch
+
+  from pywarp_sim import envs, randomize
+
+  torch.set_num_threads(threads)
+  out = []
+  for r in rank_counts:
+    shard = {} if r == 1 else {"world_offset": (r - 1) * num_envs, "num_envs_total": r * num_envs}
+    env = envs.make(task, num_envs, "cpu", randomization=DRAW_DR, episode_length_s=0.06,
+                    command_resample_s=0.04, **shard)
+    spent = {"s": 0.0, "calls": 0}
+
+    def timed(fn):
+      def call(*args, **kw):
+        t = time.perf_counter()
+        x = fn(*args, **kw)
+        spent["s"] += time.perf_counter() - t
+        spent["calls"] += 1
+        return x
+      return call
+
+    owners = [env, env.randomizer]  # the env's stream (resets, events, commands) and the randomiser's
+    for draws in [d for o in owners for d in vars(o).values() if isinstance(d, randomize.WorldDraws)]:
+      if method == "all_rows":
+        _all_rows(draws)
+      for name in ("rand", "randn", "randint"):
+        setattr(draws, name, timed(getattr(draws, name)))
+    g = torch.Generator().manual_seed(0)
+    draw_ms, step_ms, calls = [], [], []
+    for _ in range(steps + 1):
+      a = 0.3 * torch.randn(num_envs, env.num_actions, generator=g)
+      spent.update(s=0.0, calls=0)
+      t = time.perf_counter()
+      env.step(a)
+      step_ms.append(1e3 * (time.perf_counter() - t))
+      draw_ms.append(1e3 * spent["s"])
+      calls.append(spent["calls"])
+    out.append({"ranks": r, "num_envs_per_rank": num_envs, "task": task, "threads": threads,
+                "draw_ms_per_step": statistics.median(draw_ms[1:]), "step_ms": statistics.median(step_ms[1:]),
+                "draw_calls_per_step": statistics.median(calls[1:]), "method": method})
+  return out
+
+
+def main(argv=None):
+  import argparse
+  p = argparse.ArgumentParser(prog="python -m bench.distributed", description=
+                              "one rank's random draws per env step against the rank count (draw_cost)")
+  p.add_argument("--ranks", default="1,8,64", help="rank counts, e.g. 1,8,64")
+  p.add_argument("--num-envs", type=int, default=256, help="environments per rank")
+  p.add_argument("--steps", type=int, default=20)
+  p.add_argument("--threads", type=int, default=1)
+  p.add_argument("--methods", default="counter,all_rows", help="counter and/or all_rows")
+  a = p.parse_args(argv)
+  for method in a.methods.split(","):
+    for rec in draw_cost([int(r) for r in a.ranks.split(",")], num_envs=a.num_envs, steps=a.steps,
+                         threads=a.threads, method=method):
+      print(json.dumps(rec), flush=True)
+
+
+if __name__ == "__main__":
+  main()

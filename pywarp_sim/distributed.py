@@ -44,11 +44,10 @@ GaussianDistribution: its worlds draw what one process's R x N worlds draw (each
 function of the seed, the env step and the global world), its action noise is per rank, so its
 updates are those of one process with R x N envs in distribution, not bitwise.
 
-Cost of the global-world draws: torch's generators cannot skip ahead to a row, so each rank
-draws the rows of all R x N worlds and keeps its N (R times one rank's draws per env step;
-measured on a 2-core CPU with 256 humanoid-walk envs per rank and every randomisation term:
-1.8 ms per env step unsharded, 9.4 ms as one of 8 ranks, 82 ms as one of 64, against a 42 ms
-step). Counter-based per-world streams would draw only a rank's own rows; not implemented.
+Cost of the global-world draws: none beyond a rank's own worlds. The draws are counter-based
+(randomize.WorldDraws: each call takes one key from the env's generator and hashes the key with
+each element's global index in one Warp kernel), so a rank computes its N rows only and the
+draw time per env step does not grow with R (python -m bench.distributed, draw_cost).
 """
 
 from __future__ import annotations

@@ -11,13 +11,15 @@ Ranges are `(low, high)`, sampled uniformly; `None` turns a term off. Every
 `sample` call draws the same amount of randomness whatever the mask, so a
 run is reproducible from the seed, and no host sync happens.
 
-Sharded runs (`WorldDraws`): every per-world draw (first dimension = world) is a function of
-the seed and the world's global index. A shard of `nworld` worlds at `world_offset` of
-`nworld_total` draws the rows of all `nworld_total` worlds from its generator and keeps its
-own, so R shards of N worlds seeded alike draw exactly what one process with R x N worlds
-draws (torch's CPU and CUDA generators cannot skip ahead to a row, so each shard pays R times
-the draws). Without a shard (`world_offset` 0, `nworld_total` = `nworld`) the draws are the
-plain generator calls of a single process, unchanged.
+Counter-based draws (`WorldDraws`): every per-world draw (first dimension = world) is a
+function of the seed, the number of draws made before it and the world's global index only:
+each draw takes one 64-bit key from the generator and hashes (key, element index) with
+SplitMix64's output function in one Warp kernel (integer arithmetic), so a shard of `nworld` worlds at
+`world_offset` of `nworld_total` computes its own rows only, and R shards of N worlds seeded
+alike draw bit for bit what one process with R x N worlds draws (a distributed run's ranks:
+pywarp_sim.distributed), at the cost of one shard's draws whatever the rank count. The draws
+are uniform on torch.rand's float32 grid (2^-24) and normal by Box-Muller; the values differ
+from torch.rand's and torch.randn's, the distributions not.
 
 Physical terms and where they go (bank index = world):
 
@@ -132,13 +134,18 @@ class DomainRandomization:
 
 
 class WorldDraws:
-  """Per-world random draws from `generator` for a shard of `nworld` worlds starting at global
-  world `world_offset` of `nworld_total` (None: nworld, one process; module doc, Sharded runs).
+  """Per-world random draws for a shard of `nworld` worlds starting at global world
+  `world_offset` of `nworld_total` (None: nworld, one process; module doc, Counter-based
+  draws).
 
   rand(shape), randn(shape) and randint(low, high, shape) take shapes (nworld, ...) and return
-  rows [world_offset, world_offset + nworld) of the (nworld_total, ...) draw, on `device`; row
-  w depends on the generator's state and the global world w only. Unsharded, any shape is
-  drawn as it is (torch.rand(shape, generator=...)), bit for bit the generator's own call."""
+  rows [world_offset, world_offset + nworld) of the (nworld_total, ...) draw, on `device`,
+  computing only those rows (one Warp kernel launch): element j of global world w is a hash
+  of (the call's key, w x width + j), width = the elements per world; each call takes one
+  64-bit key from `generator` (the same amount whatever the shape or shard), so the
+  generator's state is the stream's state (manual_seed, get_state and set_state work as on
+  any generator). Unsharded, any shape may be drawn (element i of the flattened draw is
+  element i's hash)."""
 
   def __init__(self, generator: torch.Generator, nworld: int, device, world_offset: int = 0,
                nworld_total: int | None = None, what: str = "world draws"):
@@ -149,33 +156,118 @@ class WorldDraws:
                        f"fit in num_envs_total={nworld_total} worlds; give 0 <= world_offset and "
                        f"world_offset + num_envs <= num_envs_total (rank * num_envs and "
                        f"world_size * num_envs for equal shards)")
-    self.generator, self.device, self.what = generator, device, what
+    self.generator, self.device, self.what = generator, torch.device(device), what
     self.nworld, self.world_offset, self.nworld_total = nworld, world_offset, nworld_total
     self.sharded = world_offset != 0 or nworld_total != nworld
 
-  def _full(self, shape) -> tuple:
+  def _draw(self, kernel, shape, dtype, *params) -> torch.Tensor:
     shape = tuple(int(s) for s in shape)
     if self.sharded and (not shape or shape[0] != self.nworld):
       raise ValueError(f"{self.what}: a sharded draw is per world, its shape must start with the "
                        f"shard's {self.nworld} worlds, got {shape}; draw (num_envs, ...) and use "
                        f"the rows you need")
-    return (self.nworld_total, *shape[1:]) if self.sharded else shape
+    key = torch.randint(0, _KEY_HIGH, (1,), generator=self.generator, device=self.device)
+    out = torch.empty(shape, dtype=dtype, device=self.device)
+    numel = out.numel()
+    if numel:
+      # the global index of this shard's first element: world_offset rows of the same width
+      start = self.world_offset * (numel // self.nworld) if self.sharded else 0
+      stream = None
+      if self.device.type == "cuda":  # after the torch work that made `key`, on its stream
+        stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
+      wp.launch(kernel, dim=numel, inputs=[wp.from_torch(key, return_ctype=True), start, *params],
+                outputs=[wp.from_torch(out.view(-1), return_ctype=True)],
+                device=wp.device_from_torch(self.device), stream=stream)
+    return out
 
-  def _mine(self, x: torch.Tensor) -> torch.Tensor:
-    return x[self.world_offset:self.world_offset + self.nworld] if self.sharded else x
+  def bits(self, shape) -> torch.Tensor:
+    """int64 draws of `shape`: the 64 hash bits of each element (counter_hash)."""
+    return self._draw(_draw_bits, shape, torch.int64)
 
   def rand(self, shape) -> torch.Tensor:
-    """Uniform draws in [0, 1) of `shape`."""
-    return self._mine(torch.rand(self._full(shape), generator=self.generator, device=self.device))
+    """Uniform draws in [0, 1) of `shape`: float32 multiples of 2^-24 (torch.rand's grid), the
+    hash's top 24 bits."""
+    return self._draw(_draw_uniform, shape, torch.float32)
 
   def randn(self, shape) -> torch.Tensor:
-    """Standard-normal draws of `shape`."""
-    return self._mine(torch.randn(self._full(shape), generator=self.generator, device=self.device))
+    """Standard-normal draws of `shape` (float32; Box-Muller on two 24-bit uniforms of the
+    hash, so |x| <= 5.8)."""
+    return self._draw(_draw_normal, shape, torch.float32)
 
   def randint(self, low: int, high: int, shape) -> torch.Tensor:
-    """int64 draws in [low, high) of `shape`."""
-    return self._mine(torch.randint(low, high, self._full(shape), generator=self.generator,
-                                    device=self.device))
+    """int64 draws in [low, high) of `shape` (the hash's top 63 bits modulo high - low)."""
+    if not high > low:
+      raise ValueError(f"{self.what}: randint needs high > low, got low={low}, high={high}")
+    return self._draw(_draw_int, shape, torch.int64, int(low), int(high) - int(low))
+
+
+# SplitMix64 (Steele, Lea and Flood 2014) as a counter-based hash: its output function applied
+# to key + counter x golden gamma, counter = the element's global index + 1.
+_GAMMA = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_KEY_HIGH = (1 << 63) - 1
+
+
+def counter_hash(key: int, counter: torch.Tensor) -> torch.Tensor:
+  """SplitMix64's output of the state key + counter x gamma, in torch integer ops (a
+  reference for the kernels: WorldDraws.bits(shape) of key k is counter_hash(k, index + 1)):
+  int64 of counter's shape holding the 64 bits. torch has no unsigned 64-bit arithmetic:
+  int64 products wrap modulo 2^64 as unsigned ones do, logical shifts are masked
+  arithmetic ones."""
+  def signed(c):
+    return c - (1 << 64) if c >= 1 << 63 else c
+
+  def shr(x, s):
+    return (x >> s) & ((1 << (64 - s)) - 1)
+  z = counter.to(torch.int64) * signed(_GAMMA) + signed(int(key) % (1 << 64))
+  z = (z ^ shr(z, 30)) * signed(_MIX1)
+  z = (z ^ shr(z, 27)) * signed(_MIX2)
+  return z ^ shr(z, 31)
+
+
+_WGAMMA = wp.constant(wp.uint64(_GAMMA))
+_WMIX1 = wp.constant(wp.uint64(_MIX1))
+_WMIX2 = wp.constant(wp.uint64(_MIX2))
+
+
+@wp.func
+def _hash(key: wp.int64, index: wp.int64) -> wp.uint64:
+  """SplitMix64's output of key + (index + 1) gamma (uint64 arithmetic wraps modulo 2^64)."""
+  z = wp.uint64(key) + wp.uint64(index + wp.int64(1)) * _WGAMMA
+  z = (z ^ (z >> wp.uint64(30))) * _WMIX1
+  z = (z ^ (z >> wp.uint64(27))) * _WMIX2
+  return z ^ (z >> wp.uint64(31))
+
+
+@wp.kernel
+def _draw_bits(key: wp.array(dtype=wp.int64), start: wp.int64, out: wp.array(dtype=wp.int64)):
+  i = wp.tid()
+  out[i] = wp.int64(_hash(key[0], start + wp.int64(i)))
+
+
+@wp.kernel
+def _draw_uniform(key: wp.array(dtype=wp.int64), start: wp.int64, out: wp.array(dtype=wp.float32)):
+  i = wp.tid()
+  z = _hash(key[0], start + wp.int64(i))
+  out[i] = wp.float32(z >> wp.uint64(40)) * 5.9604644775390625e-08  # 2^-24: exact
+
+
+@wp.kernel
+def _draw_normal(key: wp.array(dtype=wp.int64), start: wp.int64, out: wp.array(dtype=wp.float32)):
+  i = wp.tid()
+  z = _hash(key[0], start + wp.int64(i))
+  u1 = (wp.float32(z >> wp.uint64(40)) + 1.0) * 5.9604644775390625e-08  # (0, 1]
+  u2 = wp.float32((z >> wp.uint64(16)) & wp.uint64(16777215)) * 5.9604644775390625e-08  # [0, 1)
+  out[i] = wp.sqrt(-2.0 * wp.log(u1)) * wp.cos(6.283185307179586 * u2)
+
+
+@wp.kernel
+def _draw_int(key: wp.array(dtype=wp.int64), start: wp.int64, low: wp.int64, span: wp.int64,
+              out: wp.array(dtype=wp.int64)):
+  i = wp.tid()
+  z = _hash(key[0], start + wp.int64(i))
+  out[i] = low + wp.mod(wp.int64(z >> wp.uint64(1)), span)
 
 
 class Randomizer:

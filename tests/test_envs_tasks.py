@@ -42,8 +42,8 @@ def _rot_inv(q, v):
 
 class Reference:
   """The humanoid tasks written out as formulas (what humanoid-stand and humanoid-walk computed
-  before they were term configs): its own Simulator, Randomizer and torch.Generator seeded as
-  the env's, the PD law, latency, pushes, noise, reset draws, observation layout, the eight
+  before they were term configs): its own Simulator, Randomizer and world draws
+  (randomize.WorldDraws on a torch.Generator) seeded as the env's, the PD law, latency, pushes, noise, reset draws, observation layout, the eight
   reward terms, falls and time-outs. Only the start pose (`initial_qpos`, a constant) is taken
   from the env under test."""
 
@@ -55,6 +55,7 @@ class Reference:
                              backend=backend)
     self.rnd = randomize.Randomizer(self.sim, spec, seed=seed + 1)
     self.gen = torch.Generator().manual_seed(seed)
+    self.draws = randomize.WorldDraws(self.gen, n, "cpu")  # the env's per-world draws
     mjm = self.sim.model.mj_model
     jnt = mjm.actuator_trnid[:, 0]
     self.qadr = torch.as_tensor(mjm.jnt_qposadr[jnt], dtype=torch.long)
@@ -80,14 +81,14 @@ class Reference:
     self._reset(torch.ones(n, dtype=torch.bool))
 
   def _u(self, lo, hi, shape):
-    return lo + (hi - lo) * torch.rand(shape, generator=self.gen)
+    return lo + (hi - lo) * self.draws.rand(shape)
 
   def _commands(self, mask):
     if self.task == "stand":
       return
     n = self.n
     c = torch.stack([self._u(-0.5, 1.0, (n,)), self._u(-0.3, 0.3, (n,)), self._u(-0.5, 0.5, (n,))], -1)
-    c = torch.where((torch.rand(n, generator=self.gen) < 0.1)[:, None], torch.zeros_like(c), c)
+    c = torch.where((self.draws.rand((n,)) < 0.1)[:, None], torch.zeros_like(c), c)
     self.cmd = torch.where(mask[:, None], c, self.cmd)
 
   def _reset(self, mask):

@@ -181,25 +181,62 @@ def test_native_backend_sees_per_world_friction():
 
 
 def test_world_draws_of_shards_are_the_rows_of_the_whole_batch():
-  """WorldDraws: shards of 3 worlds at offsets 0, 3, 6 of 9, their generators seeded alike,
-  draw exactly rows [offset, offset + 3) of one 9-world draw (uniform, normal, integers, in
-  sequence); unsharded it is the generator's own call, any shape; a sharded draw not shaped
-  per world, or a shard outside the batch, is refused naming the fix."""
+  """WorldDraws: shards at offsets 0, 37, 74 of 111 worlds (and odd ones: 1 world, 11 worlds),
+  their generators seeded alike, draw exactly rows [offset, offset + n) of one 111-world draw
+  (uniform, normal, integers, 64-bit hashes, in sequence; widths that leave vector tails), each
+  computing its own rows only; unsharded any shape draws; a sharded draw not shaped per world,
+  or a shard outside the batch, is refused naming the fix."""
   def draws(offset, nworld, total):
     d = randomize.WorldDraws(torch.Generator().manual_seed(7), nworld, "cpu", offset, total)
-    return [d.rand((nworld, 4)), d.randn((nworld, 2, 3)), d.randint(0, 5, (nworld,)), d.rand((nworld,))]
-  whole = draws(0, 9, None)
-  for offset in (0, 3, 6):
-    for a, b in zip(draws(offset, 3, 9), whole):
-      assert torch.equal(a, b[offset:offset + 3])
-  g = torch.Generator().manual_seed(7)
+    return [d.rand((nworld, 21)), d.randn((nworld, 3, 13)), d.randint(0, 5, (nworld,)), d.rand((nworld,)),
+            d.bits((nworld, 2)), d.randn((nworld, 67))]
+  whole = draws(0, 111, None)
+  for offset, n in ((0, 37), (37, 37), (74, 37), (5, 1), (100, 11)):
+    for a, b in zip(draws(offset, n, 111), whole):
+      assert torch.equal(a, b[offset:offset + n])
   plain = randomize.WorldDraws(torch.Generator().manual_seed(7), 9, "cpu")
-  assert not plain.sharded and torch.equal(plain.rand((5,)), torch.rand((5,), generator=g))
+  assert not plain.sharded and plain.rand((5,)).shape == (5,) and plain.randn((2, 3, 4)).shape == (2, 3, 4)
   sharded = randomize.WorldDraws(torch.Generator(), 3, "cpu", 3, 9)
   with pytest.raises(ValueError, match=r"shape must start with the shard's 3 worlds"):
     sharded.rand((4, 2))
   with pytest.raises(ValueError, match="does not fit in num_envs_total=8"):
     randomize.WorldDraws(torch.Generator(), 3, "cpu", 6, 8)
+
+
+def test_world_draws_are_splitmix64_of_the_generators_key_and_the_global_index():
+  """Each draw takes one key from the generator (its state is the stream's: reseeding repeats
+  it) and element i's 64 bits are SplitMix64's output for state key + (i + 1) gamma: the
+  reference generator's first output from seed 0 is 0xE220A8397B1DCDAF (Steele, Lea and
+  Flood's published value), and the kernel's bits equal the torch reference counter_hash."""
+  assert randomize.counter_hash(0, torch.tensor([1])).item() % (1 << 64) == 0xE220A8397B1DCDAF
+  g = torch.Generator().manual_seed(3)
+  d = randomize.WorldDraws(g, 5, "cpu", 10, 20)
+  key = torch.randint(0, (1 << 63) - 1, (1,), generator=torch.Generator().manual_seed(3)).item()
+  assert torch.equal(d.bits((5, 4)), randomize.counter_hash(key, torch.arange(41, 61)).view(5, 4))
+  first = d.rand((5, 4))
+  g.manual_seed(3)
+  d.bits((5, 4))
+  assert torch.equal(d.rand((5, 4)), first) and not torch.equal(d.rand((5, 4)), first)
+
+
+def test_world_draws_have_the_distributions_of_torchs_draws():
+  """Uniform on [0, 1) on torch.rand's 2^-24 grid, standard normal, integers uniform on
+  [low, high): 10^6 draws each, moments and counts within 5 standard errors (about 1e-6
+  chance each of a false failure); neighbouring elements and successive calls uncorrelated."""
+  n = 1_000_000
+  d = randomize.WorldDraws(torch.Generator().manual_seed(11), 1000, "cpu")
+  u = d.rand((1000, 1000)).double()
+  assert u.min() >= 0 and u.max() < 1 and torch.equal(u * 2 ** 24, torch.round(u * 2 ** 24))
+  assert abs(u.mean() - 0.5) < 5 * (1 / 12) ** 0.5 / n ** 0.5
+  assert abs(u.var() - 1 / 12) < 5 * (1 / 180) ** 0.5 / n ** 0.5
+  z = d.randn((1000, 1000)).double()
+  assert abs(z.mean()) < 5 / n ** 0.5 and abs(z.var() - 1) < 5 * 2 ** 0.5 / n ** 0.5
+  assert abs((z ** 3).mean()) < 5 * 15 ** 0.5 / n ** 0.5 and abs((z ** 4).mean() - 3) < 5 * 96 ** 0.5 / n ** 0.5
+  counts = torch.bincount((d.randint(-2, 3, (1000, 1000)) + 2).flatten(), minlength=5).double()
+  assert counts.numel() == 5 and (counts - n / 5).abs().max() < 5 * (n * 0.2 * 0.8) ** 0.5
+  nxt = d.rand((1000, 1000)).double()
+  for a, b in ((u[:, :-1], u[:, 1:]), (u, nxt)):
+    assert abs(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1]) < 5 / n ** 0.5
 
 
 def test_randomizer_shards_sample_the_rows_of_the_whole_batch():
