@@ -192,6 +192,28 @@ def test_friction_loss_and_every_condim_match_native():
     assert any((types[w, :nefc[w]] == t).any() for w in range(3)), f"no rows of type {t}"
 
 
+@pytest.mark.parametrize("name", CONVEX)
+def test_rows_from_convex_contacts_and_ball_limits_match_native(name):
+  """The rows need no collider: on the models whose convex pairs the lane-group collision refuses,
+  make_constraint from the native contacts, with the ball joints limited (the rotation-angle
+  rows: quat_to_vel's atan2)."""
+  mjm = oracle.mj_model(name)
+  balls = np.flatnonzero(mjm.jnt_type == int(mujoco.mjtJoint.mjJNT_BALL))
+  mjm.jnt_limited[balls] = 1
+  mjm.jnt_range[balls] = (0.0, 0.3)
+  state = oracle.random_state(mjm, NWORLD, seed=4, qpos_scale=1.0)
+  sim = simulator(mjm, NWORLD, "native")
+  _, ref = _native(sim, state)
+  _clear_rows(sim)
+  simt.make_constraint(sim, group_size=16)
+  _assert_same(_rows(sim), ref, f"{name} rows")
+  if len(balls):
+    ids = sim.data.efc.efc_id.numpy()
+    types = sim.data.efc.efc_type.numpy()
+    ball_rows = sum(int(((types[w, :n] == 3) & np.isin(ids[w, :n], balls)).sum()) for w, n in enumerate(ref["nefc"]))
+    assert ball_rows > 0, f"{name}: no ball-limit rows"
+
+
 def test_overflow_as_native():
   """More contacts than nconmax: the first nconmax in pair order, the flag set and one event
   counted per world, as the native driver."""
