@@ -26,7 +26,8 @@
 //
 // Per-model schedule data: none beyond the Model view. Scratch: `candidates`, npair ints
 // (collision_scratch_ints), the group's own (its shared array on the GPU: filled and read within
-// the call, dead afterwards). The contact buffers are per lane (kMaxPairContacts contacts of 10
+// the call, dead afterwards; e.g. reinterpret_cast<int*>(g.shared) where nothing else lives there
+// at that point of the step, as after the smooth stage, which copies qM and its factor out). The contact buffers are per lane (kMaxPairContacts contacts of 10
 // floats: local memory on the GPU).
 //
 // The caller runs it where forward.h's forward_rest runs collision (under m.en_constraint), after

@@ -28,7 +28,7 @@
 //
 // Per-model schedule data: none beyond the Model view. Scratch: `contact_row`, nconmax ints
 // (constraint_scratch_ints), the first row of each contact (-1: none), the group's own (its shared
-// array on the GPU), dead after the call.
+// array on the GPU, as collision's scratch), dead after the call.
 //
 // The caller runs it where forward.h's forward_rest runs make_equality + make_constraint (under
 // m.en_constraint), after collision (con_*), the smooth stage (cdof, subtree_com) and tendon
