@@ -307,7 +307,7 @@ py::dict kernel_constants() {
     {"SensorType.FRAMEANGVEL", pws::kSensFrameAngVel}, {"SensorType.FRAMELINACC", pws::kSensFrameLinAcc},
     {"SensorType.FRAMEANGACC", pws::kSensFrameAngAcc}, {"SensorType.SUBTREECOM", pws::kSensSubtreeCom},
     {"SensorType.SUBTREELINVEL", pws::kSensSubtreeLinVel}, {"SensorType.SUBTREEANGMOM", pws::kSensSubtreeAngMom},
-    {"SensorType.CLOCK", pws::kSensClock},
+    {"SensorType.CLOCK", pws::kSensClock}, {"SensorType.RANGEFINDER", pws::kSensRangefinder},
     {"Stage.POS", pws::kStagePos}, {"Stage.VEL", pws::kStageVel}, {"Stage.ACC", pws::kStageAcc},
     {"DataType.REAL", pws::kDataReal}, {"DataType.POSITIVE", pws::kDataPositive},
     {"ObjType.BODY", pws::kObjBody}, {"ObjType.XBODY", pws::kObjXBody}, {"ObjType.GEOM", pws::kObjGeom},

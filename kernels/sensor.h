@@ -10,6 +10,7 @@
 #pragma once
 
 #include "constraint.h"
+#include "ray.h"
 #include "smooth.h"
 #include "step_math.h"
 #include "types.h"
@@ -19,7 +20,7 @@ namespace pws {
 // mjtSensor, mjtStage, mjtDataType, mjtObj (types.SensorType, Stage, DataType, ObjType)
 enum SensorType : int {
   kSensTouch = 0, kSensAccelerometer = 1, kSensVelocimeter = 2, kSensGyro = 3, kSensForce = 4,
-  kSensTorque = 5, kSensMagnetometer = 6, kSensJointPos = 9, kSensJointVel = 10, kSensTendonPos = 11,
+  kSensTorque = 5, kSensMagnetometer = 6, kSensRangefinder = 7, kSensJointPos = 9, kSensJointVel = 10, kSensTendonPos = 11,
   kSensTendonVel = 12, kSensActuatorPos = 13, kSensActuatorVel = 14, kSensActuatorFrc = 15,
   kSensJointActFrc = 16, kSensTendonActFrc = 17, kSensBallQuat = 18, kSensBallAngVel = 19,
   kSensJointLimitPos = 20, kSensJointLimitVel = 21, kSensJointLimitFrc = 22, kSensTendonLimitPos = 23,
@@ -31,7 +32,6 @@ enum SensorType : int {
 enum : int { kStagePos = 1, kStageVel = 2, kStageAcc = 3 };
 enum : int { kDataReal = 0, kDataPositive = 1 };
 // mjtObj codes (kObjBody .. kObjSite): kernels/types.h, shared with equality.h
-enum : int { kZoneSphere = 2, kZoneCapsule = 3, kZoneEllipsoid = 4, kZoneCylinder = 5, kZoneBox = 6 };
 
 // apply_cutoff for one value
 template <typename T>
@@ -124,100 +124,6 @@ PWS_HD inline Vec6<T> object_acceleration(const ModelView<T>& m, const World<T>&
   return spatial(ang(acc), lin(acc) + cross(ang(vel), lin(vel)));
 }
 
-// ---- mju_rayGeom on a touch zone: distance along vec, -1 when missed ----------------------------
-
-template <typename T>
-PWS_HD inline void ray_quad(T a, T b, T c, T x[2]) {
-  T det = b * b - a * c;
-  if (det < T(0) || a < MinVal<T>::value) {
-    x[0] = x[1] = T(-1);
-    return;
-  }
-  det = pws_sqrt(det);
-  x[0] = (-b - det) / a;
-  x[1] = (-b + det) / a;
-}
-
-template <typename T>
-PWS_HD inline T ray_nonneg(const T x[2]) {
-  if (x[0] >= T(0)) return x[0];
-  if (x[1] >= T(0)) return x[1];
-  return T(-1);
-}
-
-template <typename T>
-PWS_HD inline T ray_sphere(const Vec3<T>& pos, T r2, const Vec3<T>& pnt, const Vec3<T>& vec) {
-  Vec3<T> dif = pnt - pos;
-  T x[2];
-  ray_quad(dot(vec, vec), dot(vec, dif), dot(dif, dif) - r2, x);
-  return ray_nonneg(x);
-}
-
-template <typename T>
-PWS_HD inline T ray_geom(const Vec3<T>& pos, const Mat33<T>& mat, const T* size, const Vec3<T>& pnt,
-                         const Vec3<T>& vec, int type) {
-  if (type == kZoneSphere) return ray_sphere(pos, size[0] * size[0], pnt, vec);
-  const Vec3<T> lp = mul_t(mat, pnt - pos), lv = mul_t(mat, vec);
-  T x = T(-1), xx[2];
-  if (type == kZoneEllipsoid) {
-    const Vec3<T> s = vec3(T(1) / (size[0] * size[0]), T(1) / (size[1] * size[1]), T(1) / (size[2] * size[2]));
-    T a = s[0] * lv[0] * lv[0] + s[1] * lv[1] * lv[1] + s[2] * lv[2] * lv[2];
-    T b = s[0] * lv[0] * lp[0] + s[1] * lv[1] * lp[1] + s[2] * lv[2] * lp[2];
-    T c = s[0] * lp[0] * lp[0] + s[1] * lp[1] * lp[1] + s[2] * lp[2] * lp[2] - T(1);
-    ray_quad(a, b, c, xx);
-    return ray_nonneg(xx);
-  }
-  if (type == kZoneCapsule) {
-    T r = size[0] + size[1];
-    if (ray_sphere(pos, r * r, pnt, vec) < T(0)) return T(-1);
-    ray_quad(lv[0] * lv[0] + lv[1] * lv[1], lv[0] * lp[0] + lv[1] * lp[1],
-             lp[0] * lp[0] + lp[1] * lp[1] - size[0] * size[0], xx);
-    T sol = ray_nonneg(xx);
-    if (sol >= T(0) && pws_abs(lp[2] + sol * lv[2]) <= size[1]) x = sol;
-    const T aa = dot(lv, lv);
-    for (int side = 0; side < 2; ++side) {
-      const T sgn = T(1) - T(2) * T(side);
-      const Vec3<T> ld = vec3(lp[0], lp[1], lp[2] - sgn * size[1]);
-      ray_quad(aa, dot(lv, ld), dot(ld, ld) - size[0] * size[0], xx);
-      for (int i = 0; i < 2; ++i)
-        if (xx[i] >= T(0) && sgn * (lp[2] + xx[i] * lv[2]) >= size[1] && (x < T(0) || xx[i] < x)) x = xx[i];
-    }
-    return x;
-  }
-  if (type == kZoneCylinder) {
-    if (ray_sphere(pos, size[0] * size[0] + size[1] * size[1], pnt, vec) < T(0)) return T(-1);
-    if (pws_abs(lv[2]) > MinVal<T>::value) {
-      for (int side = 0; side < 2; ++side) {
-        const T sgn = T(2) * T(side) - T(1);
-        T sol = (sgn * size[1] - lp[2]) / lv[2];
-        if (sol >= T(0)) {
-          T p0 = lp[0] + sol * lv[0], p1 = lp[1] + sol * lv[1];
-          if (p0 * p0 + p1 * p1 <= size[0] * size[0] && (x < T(0) || sol < x)) x = sol;
-        }
-      }
-    }
-    ray_quad(lv[0] * lv[0] + lv[1] * lv[1], lv[0] * lp[0] + lv[1] * lp[1],
-             lp[0] * lp[0] + lp[1] * lp[1] - size[0] * size[0], xx);
-    T sol = ray_nonneg(xx);
-    if (sol >= T(0) && pws_abs(lp[2] + sol * lv[2]) <= size[1] && (x < T(0) || sol < x)) x = sol;
-    return x;
-  }
-  // box
-  if (ray_sphere(pos, size[0] * size[0] + size[1] * size[1] + size[2] * size[2], pnt, vec) < T(0)) return T(-1);
-  for (int i = 0; i < 3; ++i) {
-    if (pws_abs(lv[i]) <= MinVal<T>::value) continue;
-    const int j = (i + 1) % 3, k = (i + 2) % 3;
-    for (int side = 0; side < 2; ++side) {
-      const T sgn = T(2) * T(side) - T(1);
-      T sol = (sgn * size[i] - lp[i]) / lv[i];
-      if (sol >= T(0) && pws_abs(lp[j] + sol * lv[j]) <= size[j] && pws_abs(lp[k] + sol * lv[k]) <= size[k] &&
-          (x < T(0) || sol < x))
-        x = sol;
-    }
-  }
-  return x;
-}
-
 // ---- contact forces (mj_contactForce) ------------------------------------------------------------
 
 PWS_HD inline bool is_contact_row(int type) {
@@ -303,6 +209,11 @@ PWS_HD inline void sensor_pos(const ModelView<T>& m, const World<T>& d) {
       }
       case kSensSubtreeCom: sensor_write3(m, d, i, load3(d.subtree_com + 3 * objid)); break;
       case kSensClock: sensor_write1(m, d, i, d.time[0]); break;
+      case kSensRangefinder: {  // from the site along its z axis, its own body excluded (ray.h)
+        const Mat33<T> mat = load33(d.site_xmat + 9 * objid);
+        sensor_write1(m, d, i, ray_primitives(m, d, load3(d.site_xpos + 3 * objid), col(mat, 2), m.site_bodyid[objid]));
+        break;
+      }
       default: break;
     }
   }

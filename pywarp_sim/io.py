@@ -78,12 +78,28 @@ def _validate_sensors(m: mujoco.MjModel, sensors: str):
     if t == int(SensorType.TOUCH) and int(m.site_type[m.sensor_objid[i]]) not in [int(g) for g in _TOUCH_ZONES]:
       raise UnsupportedModelError(f"{what}: its site's type {mujoco.mjtGeom(int(m.site_type[m.sensor_objid[i]])).name} "
                                   f"is no touch zone; use a sphere, capsule, ellipsoid, cylinder or box site, {skip}")
+    if t == int(SensorType.RANGEFINDER):
+      _validate_rangefinder(m, i, what, skip)
     if m.sensor_delay[i] > 0 or np.any(m.sensor_interval[i] != 0) or np.any(m.sensor_history[i] != 0):
       raise UnsupportedModelError(
         f"{what}: delay / interval / history (delayed or sampled sensors) are not supported; remove "
         f"those attributes, {skip}")
     if m.sensor_plugin[i] >= 0:
       raise UnsupportedModelError(f"{what}: sensor plugins are not supported; remove it, {skip}")
+
+
+def _validate_rangefinder(m: mujoco.MjModel, i: int, what: str, skip: str):
+  """A rangefinder is evaluated on a site with the distance as its only output (MuJoCo's
+  default dataspec), over geoms without height fields (ray.py)."""
+  if int(m.sensor_objtype[i]) != int(mujoco.mjtObj.mjOBJ_SITE):
+    raise UnsupportedModelError(f"{what}: a rangefinder on a {mujoco.mjtObj(int(m.sensor_objtype[i])).name} "
+                                f"(depth image) is not evaluated; attach it to a site, {skip}")
+  if int(m.sensor_intprm[i, 0]) != 1 << int(mujoco.mjtRayDataField.mjRAYDATA_DIST):
+    raise UnsupportedModelError(f"{what}: rangefinder data other than the distance (dataspec "
+                                f"{int(m.sensor_intprm[i, 0])}) is not evaluated; use data=\"dist\", {skip}")
+  if np.any(m.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD):
+    raise UnsupportedModelError(f"{what}: rays against height fields are not evaluated; remove the "
+                                f"rangefinder, {skip}")
 
 
 def _validate(m: mujoco.MjModel, sensors: str = "evaluate"):
@@ -376,6 +392,22 @@ def _sensor_tables(m: mujoco.MjModel, sensors: str) -> dict:
     sensor_cutoff=np.ascontiguousarray(np.asarray(m.sensor_cutoff, np.float32).reshape(-1)[:n]),
     site_type=np.ascontiguousarray(m.site_type, dtype=np.int32).reshape(-1),
     site_size=np.ascontiguousarray(np.asarray(m.site_size, np.float32).reshape(m.nsite, 3)),
+    **_ray_tables(m, n),
+  )
+
+
+def _ray_tables(m: mujoco.MjModel, nsensor: int) -> dict:
+  """What mj_ray sees (ray.py): each geom's visibility (its rgba's alpha, or its material's)
+  and, when a rangefinder is evaluated, MuJoCo's mesh triangles (else none)."""
+  alpha = np.where(m.geom_matid >= 0, m.mat_rgba[np.maximum(m.geom_matid, 0), 3] if m.nmat else 0.0,
+                   m.geom_rgba[:, 3])
+  rays = bool(np.any(m.sensor_type[:nsensor] == mujoco.mjtSensor.mjSENS_RANGEFINDER))
+  return dict(
+    geom_rayvisible=np.ascontiguousarray(alpha != 0, dtype=np.int32),
+    mesh_faceadr=np.ascontiguousarray(m.mesh_faceadr if rays else np.zeros(m.nmesh), dtype=np.int32),
+    mesh_facenum=np.ascontiguousarray(m.mesh_facenum if rays else np.zeros(m.nmesh), dtype=np.int32),
+    mesh_face=np.ascontiguousarray(np.asarray(m.mesh_face).reshape(-1, 3) if rays else np.zeros((0, 3)),
+                                   dtype=np.int32),
   )
 
 

@@ -34,6 +34,7 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 from __future__ import annotations
 
 import mujoco
+import numpy as np
 import torch
 import warp as wp
 
@@ -250,7 +251,28 @@ def check_model(m) -> None:
         raise RuntimeError(f"backend='native' has no rows for equality constraint '{name}' of type "
                            f"{mujoco.mjtEq(int(t)).name} (kernels/equality.h: connect, weld, joint, tendon); "
                            f"use backend='warp'")
+  _check_rangefinders(m)
 
+
+def _check_rangefinders(m) -> None:
+  """kernels/ray.h meets planes and primitives only (the Model view, CUDA kernel parameters
+  within 4 KiB, has no room for mesh triangles and geom visibility): a rangefinder whose ray
+  could meet a mesh or an invisible geom is refused by name."""
+  mjm = m.mj_model
+  if not m.nsensor:
+    return
+  hidden = m.geom_rayvisible.numpy() == 0
+  for i, t in enumerate(m.sensor_type.numpy()):
+    if int(t) != int(mujoco.mjtSensor.mjSENS_RANGEFINDER):
+      continue
+    seen = mjm.geom_bodyid != mjm.site_bodyid[mjm.sensor_objid[i]]
+    bad = np.flatnonzero(seen & ((mjm.geom_type == mujoco.mjtGeom.mjGEOM_MESH) | hidden))
+    if bad.size:
+      name = mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_SENSOR, i) or f"#{i}"
+      geom = mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_GEOM, int(bad[0])) or f"#{int(bad[0])}"
+      raise RuntimeError(f"backend='native' rays meet planes and primitive geoms only: rangefinder '{name}' "
+                         f"can see geom '{geom}' (a mesh, or invisible: alpha 0) and {bad.size - 1} more; "
+                         f"use backend='warp'")
 
 
 def _check_supported(sim) -> None:

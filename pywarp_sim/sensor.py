@@ -17,7 +17,9 @@ MuJoCo does it inside the sensor stages:
 
 Touch sums the normal force of the contacts of the site's body whose normal ray from the
 contact point (pointing away from the other body) meets the site's volume (mju_rayGeom on a
-sphere, capsule, ellipsoid, cylinder or box site).
+sphere, capsule, ellipsoid, cylinder or box site). A rangefinder is mj_ray from its site along
+the site's z axis, the site's body excluded (ray.py): the distance to the nearest visible geom,
+-1 when none is hit.
 
 Frame sensors name a body (inertial frame), xbody, geom or site; with a reference object the
 value is expressed in its frame (framelinvel/angvel: relative velocity, as MuJoCo).
@@ -29,8 +31,8 @@ mj_forwardSkip(skipsensor=1) does.
 
 import warp as wp
 
-from . import math
-from .types import (ConstraintType, Data, DataType, DisableBit, EqType, GeomType, Model, ObjType, SensorType,
+from . import math, ray
+from .types import (ConstraintType, Data, DataType, DisableBit, EqType, Model, ObjType, SensorType,
                     Stage, TrnType, vec5, vec10)
 
 _POS = wp.constant(int(Stage.POS))
@@ -45,11 +47,6 @@ _OBJ_XBODY = wp.constant(int(ObjType.XBODY))
 _OBJ_GEOM = wp.constant(int(ObjType.GEOM))
 _OBJ_SITE = wp.constant(int(ObjType.SITE))
 
-_SPHERE = wp.constant(int(GeomType.SPHERE))
-_CAPSULE = wp.constant(int(GeomType.CAPSULE))
-_ELLIPSOID = wp.constant(int(GeomType.ELLIPSOID))
-_CYLINDER = wp.constant(int(GeomType.CYLINDER))
-_BOX = wp.constant(int(GeomType.BOX))
 
 _CONNECT = wp.constant(int(EqType.CONNECT))
 _WELD = wp.constant(int(EqType.WELD))
@@ -98,6 +95,7 @@ _SUBTREECOM = _S["SUBTREECOM"]
 _SUBTREELINVEL = _S["SUBTREELINVEL"]
 _SUBTREEANGMOM = _S["SUBTREEANGMOM"]
 _CLOCK = _S["CLOCK"]
+_RANGEFINDER = _S["RANGEFINDER"]
 
 
 # ---- writing with MuJoCo's cutoff --------------------------------------------------------------
@@ -229,108 +227,6 @@ def object_acceleration(worldid: int, bodyid: int, pos: wp.vec3, mat: wp.mat33, 
                       math.motion_lin(acc) + wp.cross(math.motion_ang(vel), math.motion_lin(vel)))
 
 
-# ---- ray against a touch zone (mju_rayGeom): the distance along vec, -1 when missed ---------------
-
-@wp.func
-def _ray_quad(a: float, b: float, c: float) -> wp.vec2:
-  """Both roots of a x^2 + 2 b x + c = 0 (x0 <= x1), (-1, -1) when none is real."""
-  det = b * b - a * c
-  if det < 0.0 or a < 1e-15:
-    return wp.vec2(-1.0, -1.0)
-  det = wp.sqrt(det)
-  return wp.vec2((-b - det) / a, (-b + det) / a)
-
-
-@wp.func
-def _smallest_nonneg(x: wp.vec2) -> float:
-  if x[0] >= 0.0:
-    return x[0]
-  if x[1] >= 0.0:
-    return x[1]
-  return -1.0
-
-
-@wp.func
-def _ray_sphere(pos: wp.vec3, r2: float, pnt: wp.vec3, vec: wp.vec3) -> float:
-  dif = pnt - pos
-  return _smallest_nonneg(_ray_quad(wp.dot(vec, vec), wp.dot(vec, dif), wp.dot(dif, dif) - r2))
-
-
-@wp.func
-def ray_geom(pos: wp.vec3, mat: wp.mat33, size: wp.vec3, pnt: wp.vec3, vec: wp.vec3, gtype: int) -> float:
-  """mju_rayGeom for sphere, capsule, ellipsoid, cylinder and box: distance from pnt along vec
-  to the shape (pos, mat, size), -1 when the ray misses it."""
-  if gtype == _SPHERE:
-    return _ray_sphere(pos, size[0] * size[0], pnt, vec)
-  # the others in the shape's frame
-  mt = wp.transpose(mat)
-  lp = mt @ (pnt - pos)
-  lv = mt @ vec
-  x = float(-1.0)
-  if gtype == _ELLIPSOID:
-    s = wp.vec3(1.0 / (size[0] * size[0]), 1.0 / (size[1] * size[1]), 1.0 / (size[2] * size[2]))
-    a = s[0] * lv[0] * lv[0] + s[1] * lv[1] * lv[1] + s[2] * lv[2] * lv[2]
-    b = s[0] * lv[0] * lp[0] + s[1] * lv[1] * lp[1] + s[2] * lv[2] * lp[2]
-    c = s[0] * lp[0] * lp[0] + s[1] * lp[1] * lp[1] + s[2] * lp[2] * lp[2] - 1.0
-    return _smallest_nonneg(_ray_quad(a, b, c))
-  if gtype == _CAPSULE:
-    r = size[0] + size[1]
-    if _ray_sphere(pos, r * r, pnt, vec) < 0.0:
-      return -1.0
-    # round side between the flat ends
-    a = lv[0] * lv[0] + lv[1] * lv[1]
-    sol = _smallest_nonneg(_ray_quad(a, lv[0] * lp[0] + lv[1] * lp[1], lp[0] * lp[0] + lp[1] * lp[1]
-                                     - size[0] * size[0]))
-    if sol >= 0.0 and wp.abs(lp[2] + sol * lv[2]) <= size[1]:
-      x = sol
-    # the caps: top half of the top sphere, bottom half of the bottom sphere
-    aa = wp.dot(lv, lv)
-    for side in range(2):
-      sgn = 1.0 - 2.0 * float(side)
-      ld = wp.vec3(lp[0], lp[1], lp[2] - sgn * size[1])
-      xx = _ray_quad(aa, wp.dot(lv, ld), wp.dot(ld, ld) - size[0] * size[0])
-      for i in range(2):
-        if xx[i] >= 0.0 and sgn * (lp[2] + xx[i] * lv[2]) >= size[1]:
-          if x < 0.0 or xx[i] < x:
-            x = xx[i]
-    return x
-  if gtype == _CYLINDER:
-    if _ray_sphere(pos, size[0] * size[0] + size[1] * size[1], pnt, vec) < 0.0:
-      return -1.0
-    if wp.abs(lv[2]) > 1e-15:
-      for side in range(2):
-        sgn = 2.0 * float(side) - 1.0
-        sol = (sgn * size[1] - lp[2]) / lv[2]
-        if sol >= 0.0:
-          p0 = lp[0] + sol * lv[0]
-          p1 = lp[1] + sol * lv[1]
-          if p0 * p0 + p1 * p1 <= size[0] * size[0]:
-            if x < 0.0 or sol < x:
-              x = sol
-    a = lv[0] * lv[0] + lv[1] * lv[1]
-    sol = _smallest_nonneg(_ray_quad(a, lv[0] * lp[0] + lv[1] * lp[1], lp[0] * lp[0] + lp[1] * lp[1]
-                                     - size[0] * size[0]))
-    if sol >= 0.0 and wp.abs(lp[2] + sol * lv[2]) <= size[1]:
-      if x < 0.0 or sol < x:
-        x = sol
-    return x
-  # box
-  if _ray_sphere(pos, wp.dot(size, size), pnt, vec) < 0.0:
-    return -1.0
-  for i in range(3):
-    if wp.abs(lv[i]) > 1e-15:
-      j = (i + 1) % 3
-      k = (i + 2) % 3
-      for side in range(2):
-        sgn = 2.0 * float(side) - 1.0
-        sol = (sgn * size[i] - lp[i]) / lv[i]
-        if sol >= 0.0:
-          if wp.abs(lp[j] + sol * lv[j]) <= size[j] and wp.abs(lp[k] + sol * lv[k]) <= size[k]:
-            if x < 0.0 or sol < x:
-              x = sol
-  return x
-
-
 # ---- contact forces (mj_contactForce) -------------------------------------------------------------
 
 @wp.func
@@ -390,6 +286,16 @@ def _sensor_pos(
   geom_quat: wp.array(dtype=wp.vec4),
   site_bodyid: wp.array(dtype=int),
   site_quat: wp.array(dtype=wp.vec4),
+  ngeom: int,
+  geom_type: wp.array(dtype=int),
+  geom_size: wp.array(dtype=wp.vec3),
+  geom_rayvisible: wp.array(dtype=int),
+  geom_dataid: wp.array(dtype=int),
+  mesh_vertadr: wp.array(dtype=int),
+  mesh_faceadr: wp.array(dtype=int),
+  mesh_facenum: wp.array(dtype=int),
+  mesh_vert: wp.array(dtype=wp.vec3),
+  mesh_face: wp.array2d(dtype=int),
   # Data in:
   time_in: wp.array(dtype=float),
   qpos_in: wp.array2d(dtype=float),
@@ -472,6 +378,14 @@ def _sensor_pos(
     _write3(worldid, adr, dt, cutoff, subtree_com_in[worldid, objid], sensordata_out)
   elif t == _CLOCK:
     _write1(worldid, adr, dt, cutoff, time_in[worldid], sensordata_out)
+  elif t == _RANGEFINDER:
+    # mj_ray from the site along its z axis, the site's own body excluded (io: site-attached,
+    # distance only)
+    mat = site_xmat_in[worldid, objid]
+    hit = ray.ray(worldid, site_xpos_in[worldid, objid], wp.vec3(mat[0, 2], mat[1, 2], mat[2, 2]),
+                  site_bodyid[objid], ngeom, geom_type, geom_bodyid, geom_size, geom_rayvisible, geom_dataid,
+                  mesh_vertadr, mesh_faceadr, mesh_facenum, mesh_vert, mesh_face, geom_xpos_in, geom_xmat_in)
+    _write1(worldid, adr, dt, cutoff, hit[0], sensordata_out)
 
 
 def _enabled(m: Model) -> bool:
@@ -486,7 +400,8 @@ def sensor_pos(m: Model, d: Data):
   wp.launch(_sensor_pos, dim=(d.nworld, m.nsensor), inputs=[
     wp.vec3(*m.opt.magnetic), m.sensor_type, m.sensor_datatype, m.sensor_needstage, m.sensor_objtype,
     m.sensor_objid, m.sensor_reftype, m.sensor_refid, m.sensor_adr, m.sensor_cutoff, m.jnt_qposadr,
-    m.body_iquat, m.geom_bodyid, m.geom_quat, m.site_bodyid, m.site_quat,
+    m.body_iquat, m.geom_bodyid, m.geom_quat, m.site_bodyid, m.site_quat, m.ngeom, m.geom_type, m.geom_size,
+    m.geom_rayvisible, m.geom_dataid, m.mesh_vertadr, m.mesh_faceadr, m.mesh_facenum, m.mesh_vert, m.mesh_face,
     d.time, d.qpos, d.xpos, d.xquat, d.xmat, d.xipos, d.ximat, d.geom_xpos, d.geom_xmat, d.site_xpos,
     d.site_xmat, d.subtree_com, d.ten_length, d.actuator_length, e.nefc, e.efc_type, e.efc_id, e.efc_pos,
     e.efc_margin,
@@ -919,11 +834,11 @@ def _sensor_acc(
         normal_force = contact_force(worldid, r, ctype, dim, contact_friction_in[worldid, conid], efc_force_in)[0]
         if normal_force > 0.0:
           frame = contact_frame_in[worldid, conid]
-          ray = wp.normalize(wp.vec3(frame[0, 0], frame[0, 1], frame[0, 2]))
+          normal = wp.normalize(wp.vec3(frame[0, 0], frame[0, 1], frame[0, 2]))
           if bodyid == b2:
-            ray = -ray
-          if ray_geom(site_xpos_in[worldid, objid], site_xmat_in[worldid, objid], site_size[objid],
-                      contact_pos_in[worldid, conid], ray, site_type[objid]) >= 0.0:
+            normal = -normal
+          if ray.ray_geom(site_xpos_in[worldid, objid], site_xmat_in[worldid, objid], site_size[objid],
+                          contact_pos_in[worldid, conid], normal, site_type[objid]) >= 0.0:
             total += normal_force
       r += nrow
     _write1(worldid, adr, dt, cutoff, total, sensordata_out)

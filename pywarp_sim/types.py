@@ -163,6 +163,7 @@ class SensorType(enum.IntEnum):
   SUBTREELINVEL = int(_mj.mjtSensor.mjSENS_SUBTREELINVEL)
   SUBTREEANGMOM = int(_mj.mjtSensor.mjSENS_SUBTREEANGMOM)
   CLOCK = int(_mj.mjtSensor.mjSENS_CLOCK)
+  RANGEFINDER = int(_mj.mjtSensor.mjSENS_RANGEFINDER)
 
 
 class ObjType(enum.IntEnum):
@@ -402,6 +403,12 @@ class Model:
   sensor_cutoff: wp.array = None    # (nsensor,) float: |value| clamp (0: none), sensor units
   site_type: wp.array = None        # (nsite,) int GeomType: a touch sensor's zone
   site_size: wp.array = None        # (nsite,) vec3, m
+  # what a rangefinder's ray (ray.py, mj_ray) meets: MuJoCo's mesh triangles (mesh frame), and
+  # which geoms it can see
+  geom_rayvisible: wp.array = None  # (ngeom,) int: 1 unless the geom's rgba (or material's) alpha is 0
+  mesh_faceadr: wp.array = None     # (nmesh,) int: first triangle in mesh_face (0 rows: no rangefinder)
+  mesh_facenum: wp.array = None     # (nmesh,) int
+  mesh_face: wp.array = None        # (nmeshface, 3) int: vertex ids, local to the mesh
   sensor_rne_postconstraint: bool = False  # some sensor reads cacc / cfrc_int (mj_rnePostConstraint)
   sensor_subtree_vel: bool = False  # some sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel)
   meaninertia: float = 1.0  # mean diagonal of qM at qpos0 (solver scaling)

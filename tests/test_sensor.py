@@ -268,15 +268,15 @@ def test_sensor_by_name_is_a_view(backend):
 def test_unsupported_sensor_raises_by_name_and_skip_warns():
   xml = """<mujoco><worldbody><geom type="plane" size="1 1 .1"/><body><freejoint/><geom size=".1"/>
            <site name="s"/></body></worldbody>
-           <sensor><gyro site="s"/><rangefinder name="lidar" site="s"/></sensor></mujoco>"""
-  with pytest.raises(UnsupportedModelError, match=r"sensor 'lidar' \(type rangefinder\).*sensors='skip'"):
+           <sensor><gyro site="s"/><e_potential name="energy"/></sensor></mujoco>"""
+  with pytest.raises(UnsupportedModelError, match=r"sensor 'energy' \(type e_potential\).*sensors='skip'"):
     pws.load_model(xml, device="cpu")
-  with pytest.warns(IgnoredModelElementWarning, match=r"2 sensor\(s\) \(gyro, rangefinder\).*skipped"):
+  with pytest.warns(IgnoredModelElementWarning, match=r"2 sensor\(s\) \(e_potential, gyro\).*skipped"):
     sim = pws.Simulator(xml, nworld=2, device="cpu", backend="warp", sensors="skip")
   assert sim.sensordata.shape == (2, 0) and sim.model.nsensor == 0
   with pytest.raises(ValueError, match="sensors must be one of"):
     pws.load_model(xml, device="cpu", sensors="off")
-  delayed = xml.replace('<rangefinder name="lidar" site="s"/>', '<gyro name="late" site="s" nsample="3" delay="0.01"/>')
+  delayed = xml.replace('<e_potential name="energy"/>', '<gyro name="late" site="s" nsample="3" delay="0.01"/>')
   with pytest.raises(UnsupportedModelError, match=r"sensor 'late' \(type gyro\).*delay"):
     pws.load_model(delayed, device="cpu")
 
@@ -291,3 +291,100 @@ def test_disabled_sensors_leave_sensordata(backend):
   sim = pws.Simulator(xml, nworld=2, device="cpu", backend=backend)
   sim.step()
   np.testing.assert_array_equal(sim.sensordata.numpy(), np.tile(d.sensordata, (2, 1)))
+
+
+# Rangefinders (ray.py, mj_ray): a scanner body with rays in many directions among a bounded
+# plane, every primitive, a non-convex mesh (its triangles, not its hull), an invisible geom
+# (alpha 0: rays pass it) and a child body's geom (only the site's own body is excluded).
+RANGEFINDER_SCENE = """
+<mujoco>
+  <asset>
+    <mesh name="notch" vertex="0 0 0  .4 0 0  .4 .4 0  0 .4 0  .2 .2 .3  .2 .2 .1"
+          face="0 1 4  1 2 5  2 3 4  3 0 4  1 5 4  2 4 5  0 3 1  1 3 2"/>
+  </asset>
+  <worldbody>
+    <geom type="plane" size="1.5 1.5 .1"/>
+    <geom type="sphere" size=".15" pos=".8 0 .5"/>
+    <geom type="capsule" size=".1 .2" pos="-.8 .1 .4" euler="30 60 0"/>
+    <geom type="ellipsoid" size=".2 .1 .15" pos="0 .8 .6" euler="10 0 40"/>
+    <geom type="cylinder" size=".15 .2" pos="0 -.8 .5" euler="70 20 0"/>
+    <geom type="box" size=".2 .15 .1" pos=".6 .6 .9" euler="20 30 40"/>
+    <geom name="glass" type="box" size="2 2 .05" pos="0 0 1.6" rgba="1 1 1 0"/>
+    <geom name="notch" type="mesh" mesh="notch" pos="-.7 -.7 .6" euler="0 30 0"/>
+    <body name="scanner" pos="0 0 .6">
+      <freejoint/>
+      <geom size=".05" contype="0" conaffinity="0"/>
+      <site name="down" euler="180 0 0"/>
+      <site name="up"/>
+      <site name="x" euler="0 90 0"/>
+      <site name="-x" euler="0 -90 0"/>
+      <site name="y" euler="-90 0 0"/>
+      <site name="-y" euler="90 0 0"/>
+      <site name="a" euler="40 70 10"/>
+      <site name="b" euler="120 -30 60"/>
+      <site name="c" euler="-50 140 20"/>
+      <body name="arm" pos=".15 0 0">
+        <geom type="box" size=".02 .02 .02" contype="0" conaffinity="0"/>
+      </body>
+    </body>
+  </worldbody>
+  <sensor>
+    <rangefinder site="down"/><rangefinder site="up"/><rangefinder site="x"/><rangefinder site="-x"/>
+    <rangefinder site="y" cutoff=".5"/><rangefinder site="-y"/><rangefinder site="a"/>
+    <rangefinder site="b"/><rangefinder site="c"/>
+  </sensor>
+</mujoco>
+"""
+# the same scene without what the native step's rays do not meet (meshes, invisible geoms)
+RANGEFINDER_PRIMITIVES = (RANGEFINDER_SCENE.replace('<geom name="notch" type="mesh" mesh="notch" pos="-.7 -.7 .6" euler="0 30 0"/>', "")
+                          .replace('<geom name="glass" type="box" size="2 2 .05" pos="0 0 1.6" rgba="1 1 1 0"/>', ""))
+
+
+def _rangefinder_states(mjm, nworld: int, seed: int):
+  """The scanner anywhere within 0.5 m of its start, any orientation, at rest."""
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, nworld, seed, qvel_scale=0.0, qpos_scale=0.0)
+  qpos[:, :3] += np.random.default_rng(seed).uniform(-0.5, 0.5, (nworld, 3))
+  return tuple(np.asarray(x, np.float32).astype(np.float64) for x in (qpos, qvel, ctrl, act))
+
+
+@pytest.mark.parametrize("backend,xml", [
+  pytest.param("warp", RANGEFINDER_SCENE, id="warp"),
+  pytest.param("warp", RANGEFINDER_PRIMITIVES, id="warp-primitives"),
+  pytest.param("native", RANGEFINDER_PRIMITIVES, id="native-primitives", marks=pytest.mark.skipif(
+    not native.available("cpu"), reason=native.unavailable_reason("cpu")))])
+def test_rangefinder(backend, xml):
+  """Every ray's distance (or -1) as MuJoCo C's in random poses of the scanner: hits on each
+  geom type, misses, cutoff, exclusion of the site's own body only."""
+  mjm = mujoco.MjModel.from_xml_string(xml)
+  state = _rangefinder_states(mjm, 48, seed=5)
+  zero = np.zeros((48, mjm.nbody, 6))
+  ref = _reference(mjm, state, zero, step=False)
+  assert (ref == -1).any() and (ref > 0).any() and (ref == 0.5).any(), "the poses must hit, miss and cut off"
+  if (mjm.geom_type == mujoco.mjtGeom.mjGEOM_MESH).any():  # some rays meet the mesh
+    hits = set()
+    for w in range(48):
+      d = oracle.mj_data(mjm, *(x[w] for x in state))
+      mujoco.mj_forward(mjm, d)
+      for i in range(mjm.nsensor):
+        site = mjm.sensor_objid[i]
+        geomid = np.array([-1], np.int32)
+        mujoco.mj_ray(mjm, d, d.site_xpos[site], d.site_xmat[site].reshape(3, 3)[:, 2], None, 1,
+                      mjm.site_bodyid[site], geomid)
+        hits.add(int(mjm.geom_type[geomid[0]]) if geomid[0] >= 0 else -1)
+    assert int(mujoco.mjtGeom.mjGEOM_MESH) in hits, hits
+    seen = mujoco.MjModel.from_xml_string(xml.replace('rgba="1 1 1 0"', 'rgba="1 1 1 1"'))
+    assert (_reference(seen, state, zero, step=False) != ref).any(), "some rays must pass the invisible box"
+  _check(mjm, _run(mjm, backend, state, zero, step=False), ref, "rangefinder")
+
+
+@pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
+def test_native_rangefinder_refuses_meshes_by_name():
+  with pytest.raises(RuntimeError, match=r"rangefinder 'ray' can see geom 'glass' .*invisible.* and 1 more.*backend='warp'"):
+    pws.Simulator(RANGEFINDER_SCENE.replace('<rangefinder site="down"/>', '<rangefinder name="ray" site="down"/>'),
+                  nworld=1, device="cpu", backend="native")
+
+
+def test_rangefinder_refuses_what_it_does_not_evaluate_by_name():
+  with pytest.raises(UnsupportedModelError, match=r"sensor 'd' \(type rangefinder\).*data other than the distance"):
+    pws.load_model(RANGEFINDER_SCENE.replace('<rangefinder site="down"/>', '<rangefinder name="d" site="down" data="dist point"/>'),
+                   device="cpu")
