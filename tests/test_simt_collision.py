@@ -214,6 +214,89 @@ def test_rows_from_convex_contacts_and_ball_limits_match_native(name):
     assert ball_rows > 0, f"{name}: no ball-limit rows"
 
 
+# Every primitive collider (plane with sphere / capsule / ellipsoid / cylinder / box, sphere with
+# sphere / capsule / cylinder / box, capsule-capsule, capsule-box, box-box), explicit <pair>s with
+# their own friction, solref, margin and gap (contacts in the gap: no rows), priority and solmix
+# mixing, condim 1 / 3 / 4 / 6. Cylinders and the ellipsoid touch only the floor (contype 2) or the
+# spheres (bit 8): their other pairs would need the convex collider.
+PRIMITIVES_XML = """
+<mujoco>
+  <worldbody>
+    <geom name="floor" type="plane" size="2 2 .1" friction="0.5 0.01 0.001" solref="0.03 1"
+          solimp="0.8 0.9 0.002 0.5 2" conaffinity="3"/>
+    <body name="b1" pos="0 0 .3"><freejoint/>
+      <geom name="s1" type="sphere" size=".1" friction="1.2 0.02 0.003" solref="0.01 0.5"
+            solimp="0.95 0.99 0.001 0.4 3" solmix="3" condim="6" margin="0.01" gap="0.005" conaffinity="9"/>
+    </body>
+    <body name="b2" pos="0 0 .3"><freejoint/>
+      <geom name="c2" type="capsule" size=".05 .1" priority="1" friction="0.3 0.01 0.0001" condim="4"
+            solref="-500 -20" solmix="0"/>
+    </body>
+    <body name="b3" pos="0 0 .3"><freejoint/>
+      <geom name="x3" type="box" size=".08 .07 .06" margin="0.004"/>
+      <body name="b3child" pos="0 0 0.15">
+        <joint type="hinge" axis="1 0 0" range="-0.5 0.5" limited="true"/>
+        <geom name="x3c" type="capsule" size=".04 .08"/>
+      </body>
+    </body>
+    <body name="b4" pos="0 0 .3"><freejoint/>
+      <geom name="x4" type="box" size=".1 .05 .04"/>
+    </body>
+    <body name="b5" pos="0 0 .3"><freejoint/>
+      <geom name="s5" type="sphere" size=".09" condim="1" conaffinity="9"/>
+    </body>
+    <body name="b6" pos="0 0 .3"><freejoint/>
+      <geom name="y6" type="cylinder" size=".06 .05" contype="2" conaffinity="0"/>
+    </body>
+    <body name="b7" pos="0 0 .3"><freejoint/>
+      <geom name="e7" type="ellipsoid" size=".07 .05 .04" contype="2" conaffinity="0"/>
+    </body>
+    <body name="b8" pos="0 0 .3"><freejoint/>
+      <geom name="y8" type="cylinder" size=".05 .06" contype="8" conaffinity="8"/>
+    </body>
+  </worldbody>
+  <contact>
+    <pair geom1="s1" geom2="c2" condim="3" friction="0.7 0.6 0.01 0.001 0.002" solref="0.02 1"
+          solreffriction="0.05 0.8" margin="0.02" gap="0.01"/>
+    <pair geom1="s5" geom2="floor" condim="1"/>
+    <exclude body1="b4" body2="b5"/>
+  </contact>
+</mujoco>
+"""
+
+
+def _piled_states(mjm, n, seed):
+  """Free bodies piled in a 0.3 m box above and through the floor, random orientations."""
+  rng = np.random.default_rng(seed)
+  qpos = np.tile(mjm.qpos0, (n, 1))
+  for j in np.flatnonzero(mjm.jnt_type == int(mujoco.mjtJoint.mjJNT_FREE)):
+    adr = mjm.jnt_qposadr[j]
+    qpos[:, adr:adr + 2] = rng.normal(0, 0.1, (n, 2))
+    qpos[:, adr + 2] = rng.uniform(-0.02, 0.25, n)
+    q = rng.normal(size=(n, 4))
+    qpos[:, adr + 3:adr + 7] = q / np.linalg.norm(q, axis=1, keepdims=True)
+  qvel = rng.normal(0, 0.5, (n, mjm.nv))
+  return qpos, qvel, np.zeros((n, mjm.nu)), np.zeros((n, mjm.na))
+
+
+@pytest.mark.parametrize("group", (8, 32))
+def test_every_primitive_collider_and_pair_parameters_match_native(group):
+  mjm = mujoco.MjModel.from_xml_string(PRIMITIVES_XML)
+  sim = simulator(mjm, 48, "native")
+  assert sim.model.collision.nconvex == 0
+  ncon, nefc = _check(sim, _piled_states(mjm, 48, seed=9), group, "primitives")
+  pair = sim.data.contact.pair.numpy()
+  exclude = sim.data.contact.exclude.numpy()
+  geoms = sim.data.contact.geom.numpy()
+  seen = {tuple(sorted(mjm.geom_type[g] for g in geoms[w, c])) for w in range(48) for c in range(ncon[w])}
+  # mjtGeom: plane 0, sphere 2, capsule 3, ellipsoid 4, cylinder 5, box 6
+  colliders = {(0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (2, 2), (2, 3), (2, 5), (2, 6), (3, 3), (3, 6), (6, 6)}
+  assert colliders <= seen, f"colliders never exercised: {sorted(colliders - seen)}"
+  assert max(ncon) >= 8 and (nefc > 0).all()
+  assert any(exclude[w, :ncon[w]].any() for w in range(48)), "no contact in a pair's gap"
+  assert len({int(p) for w in range(48) for p in pair[w, :ncon[w]]}) >= 10
+
+
 def test_overflow_as_native():
   """More contacts than nconmax: the first nconmax in pair order, the flag set and one event
   counted per world, as the native driver."""
