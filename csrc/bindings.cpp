@@ -139,6 +139,24 @@ class StepPlan {
     model_.max_qvel = static_cast<float>(max_qvel);
   }
 
+  // Simulator.reset: kernels/forward.h's reset_world (the step's auto reset runs the same) for
+  // every world w with mask[w] != 0; mask_ptr: the address of an int32 (nworld,) array.
+  void reset(std::uintptr_t mask_ptr) {
+    if (!mask_ptr) throw py::value_error("reset: the mask address is null");
+    const int* mask = reinterpret_cast<const int*>(mask_ptr);
+    if (use_staging_ && stage_.empty()) stage_.resize(1);
+    if (use_staging_ && static_cast<int64_t>(stage_[0].size()) < pws::stage_scalars(data_))
+      stage_[0].assign(pws::stage_scalars(data_), 0.0f);
+    py::gil_scoped_release release;
+    for (int64_t w = 0; w < nworld_; ++w) {
+      if (!mask[w]) continue;
+      const pws::World<float> global = pws::world_view(model_, data_, w, 0);
+      const pws::World<float> wd = use_staging_ ? pws::stage_in(global, data_, stage_[0].data()) : global;
+      pws::reset_world(model_, wd);
+      if (use_staging_) pws::stage_out(wd, data_, global);
+    }
+  }
+
   int64_t nworld() const { return nworld_; }
   int64_t stage_bytes() const { return pws::stage_scalars(data_) * static_cast<int64_t>(sizeof(float)); }
 
@@ -364,6 +382,8 @@ workspace arrays hold nslot rows, 8 per OpenMP thread, instead of one per world.
       .def("forward", &StepPlan::forward, py::arg("num_threads") = 0, "mj_forward of every world.")
       .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"),
            "Updates the Simulator settings read by step (auto_reset, max_qvel).")
+      .def("reset", &StepPlan::reset, py::arg("mask_ptr"),
+           "Resets the worlds whose int32 mask entry is set (reset_world, as the step's auto reset).")
       .def_property_readonly("nworld", &StepPlan::nworld)
       .def_property("lanes", &StepPlan::lanes, &StepPlan::set_lanes,
                     "Run the smooth stages of eight worlds in lockstep (same results bit for bit).")

@@ -62,6 +62,13 @@ class StepPlan {
     model_.auto_reset = auto_reset;
     model_.max_qvel = static_cast<float>(max_qvel);
   }
+  // Simulator.reset of the worlds whose int32 mask entry (device address) is set; asynchronous.
+  void reset(std::uintptr_t mask_ptr, std::uintptr_t stream) {
+    if (!mask_ptr) throw py::value_error("reset: the mask address is null");
+    const char* err = pws_cuda::launch_reset(model_, data_, nworld_, reinterpret_cast<const int*>(mask_ptr),
+                                             device_, stream, staging_);
+    if (err) throw std::runtime_error(std::string("native reset launch failed: ") + err);
+  }
   int64_t nworld() const { return nworld_; }
   int64_t stage_bytes() const { return pws::stage_scalars(data_) * static_cast<int64_t>(sizeof(float)); }
   bool staging() const { return staging_; }
@@ -125,6 +132,7 @@ allocating, copying or synchronising, so they can be captured in a CUDA graph.)d
       .def("step", &StepPlan::step, py::arg("nsteps"), py::arg("stream"))
       .def("forward", &StepPlan::forward, py::arg("stream"))
       .def("set_runtime", &StepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"))
+      .def("reset", &StepPlan::reset, py::arg("mask_ptr"), py::arg("stream"))
       .def_property_readonly("nworld", &StepPlan::nworld)
       .def_property("staging", &StepPlan::staging, &StepPlan::set_staging,
                     "Step each world inside a local-memory buffer of its thread (kernels/step_stage.h; "

@@ -77,16 +77,60 @@ StepKernel staged_kernel(bool convex, int64_t scalars) {
   return nullptr;
 }
 
+// Simulator.reset: one thread per world whose mask entry is set runs reset_world, the function
+// the step's auto reset runs (kernels/forward.h); kStage > 0: staged as the step is (tiled
+// arrays), in a local buffer of kStage scalars.
+template <int kStage>
+__global__ void reset_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld,
+                             const int* __restrict__ mask) {
+  const int64_t w = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (w >= nworld || !mask[w]) return;
+  const pws::World<float> global = pws::world_view(m, d, w, 0);
+  if constexpr (kStage > 0) {
+    float buf[kStage];
+    const pws::World<float> wd = pws::stage_in(global, d, buf);
+    pws::reset_world(m, wd);
+    pws::stage_out(wd, d, global);
+  } else {
+    pws::reset_world(m, global);
+  }
+}
+
+// Makes `device` current (a no-op when it is).
+cudaError_t use_device(int device) {
+  int current = -1;
+  cudaError_t err = cudaGetDevice(&current);
+  if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
+  return err;
+}
+
 }  // namespace
 
 namespace pws_cuda {
 
+const char* launch_reset(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                         const int* mask, int device, std::uintptr_t stream, bool staging) {
+  if (nworld <= 0) return nullptr;
+  cudaError_t err = use_device(device);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  using ResetKernel = void (*)(const pws::ModelView<float>, const pws::DataView<float>, int64_t, const int*);
+  ResetKernel kernel = reset_kernel<0>;
+  if (staging) {
+    const int64_t scalars = pws::stage_scalars(d);
+    kernel = scalars <= 4096 ? reset_kernel<4096> : scalars <= kMaxStageScalars ? reset_kernel<16384> : nullptr;
+    if (!kernel) return "the staging buffer exceeds the reset kernel's largest (64 KiB): lower nconmax";
+  }
+  const int64_t grid = (nworld + kStepBlock - 1) / kStepBlock;
+  kernel<<<static_cast<unsigned int>(grid), kStepBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(m, d, nworld,
+                                                                                                     mask);
+  err = cudaGetLastError();
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
                         bool forward_only, int device, std::uintptr_t stream, bool staging) {
   if (nworld <= 0 || nsteps <= 0) return nullptr;
-  int current = -1;
-  cudaError_t err = cudaGetDevice(&current);
-  if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
+  cudaError_t err = use_device(device);
   if (err != cudaSuccess) return cudaGetErrorString(err);
   const int64_t nthread = d.nslot ? (d.nslot < nworld ? d.nslot : nworld) : nworld;
   const int64_t grid = (nthread + kStepBlock - 1) / kStepBlock;

@@ -25,6 +25,11 @@ const char* launch_integrate_pos(int njnt, const int* jnt_type, const int* jnt_q
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld, int nsteps,
                         bool forward_only, int device, std::uintptr_t stream, bool staging = false);
 
+// One thread per world: kernels/forward.h's reset_world (the step's auto reset runs the same)
+// for every world w with mask[w] != 0 (int32, nworld, device memory); staging as launch_step.
+const char* launch_reset(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
+                         const int* mask, int device, std::uintptr_t stream, bool staging = false);
+
 // The largest staging buffer of the step kernel, in 4-byte scalars (64 KiB per thread).
 constexpr int64_t kMaxStageScalars = 16384;
 

@@ -294,8 +294,10 @@ PWS_HD inline int check_health(const ModelView<T>& m, const World<T>& d) {
   return flags;
 }
 
-// simulator._reset_worlds for one world: reference state, zero velocity, controls, forces,
-// warm start; the old contacts and constraint rows are dropped; health cleared.
+// The reset of one world (types.reset_fields; simulator._reset_worlds is the Warp twin):
+// reference state, zero velocity, controls, forces, warm start; the old contacts and constraint
+// rows are dropped; health cleared. The one native reset: Simulator.reset (StepPlan.reset) and
+// the step's auto reset (health_and_reset) both run it.
 template <typename T>
 PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
   d.time[0] = T(0);
@@ -316,6 +318,12 @@ PWS_HD inline void reset_world(const ModelView<T>& m, const World<T>& d) {
   d.con_ncon[0] = 0;
   d.con_overflow[0] = 0;
   d.efc_nefc[0] = 0;
+  // solver scratch (types.RESET_CLEARS), as the Warp reset clears it; the native step writes it
+  // before reading it (with a per-thread workspace this is the thread's row)
+  for (int i = 0; i < m.nefc_max; ++i) {
+    d.efc_jv[i] = T(0);
+    d.efc_jar[i] = T(0);
+  }
   d.health[0] = 0;
 }
 

@@ -445,6 +445,15 @@ class NativeStepper:
     else:
       self.plan.forward(self.num_threads)
 
+  def reset(self, sim, mask):
+    """Simulator.reset of the worlds whose entry of `mask` (wp.array int32 (nworld,) on the
+    Simulator's device) is set: kernels/forward.h's reset_world, the function the step's auto
+    reset runs."""
+    if self.device.is_cuda:
+      self.plan.reset(mask.ptr, _torch_stream(sim))
+    else:
+      self.plan.reset(mask.ptr)
+
 
 def _torch_stream(sim) -> int:
   """cudaStream_t of the current torch stream on the Simulator's device (where the Simulator
@@ -474,6 +483,12 @@ def step(sim, nsteps: int = 1) -> None:
   if nsteps < 0:
     raise ValueError(f"nsteps must be >= 0, got {nsteps}")
   stepper(sim).step(sim, nsteps)
+
+
+def reset(sim, mask) -> None:
+  """Simulator.reset's state reset for backend="native": the worlds whose entry of mask
+  (wp.array int32 (nworld,) on sim's device) is set."""
+  stepper(sim).reset(sim, mask)
 
 
 def refresh(sim) -> None:

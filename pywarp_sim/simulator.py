@@ -650,6 +650,9 @@ class Simulator:
     return mask
 
   def _reset_state_masked(self):
+    if self.backend == "native":  # reset_world, the function its step's auto reset runs
+      _native_backend().reset(self, self._mask)
+      return
     m, d = self.model, self.data
     # a per-thread workspace is not indexed by world (and the native step writes efc_jv /
     # efc_jar before reading them): nothing of it to clear
