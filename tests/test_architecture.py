@@ -256,6 +256,23 @@ def test_kernel_header_names_its_twin_or_says_native_only(header):
       f"why, or name it after the Python module it mirrors")
 
 
+def test_native_resets_run_one_reset_world():
+  """The native Simulator.reset (csrc: StepPlan.reset on the CPU, reset_kernel on CUDA) and the
+  step's auto reset (kernels/forward.h health_and_reset) run the one kernels/forward.h
+  reset_world: no other native file writes a world's reference state (qpos0) into its qpos."""
+  import re
+
+  writes_qpos0 = re.compile(r"\bqpos\[[^\]]*\]\s*=\s*m\.qpos0\[")
+  files = sorted(KERNELS.glob("*.h")) + sorted((REPO / "csrc").glob("*.c*"))
+  assert [p.name for p in files if writes_qpos0.search(p.read_text())] == ["forward.h"]
+  forward = (KERNELS / "forward.h").read_text()
+  auto = forward[forward.index("inline void health_and_reset("):]
+  assert "reset_world(m, d);" in auto[:auto.index("\n}\n")], "health_and_reset must call reset_world"
+  for launcher in ("bindings.cpp", "cuda_launch.cu"):
+    assert "pws::reset_world(" in (REPO / "csrc" / launcher).read_text(), (
+      f"csrc/{launcher}: Simulator.reset must run kernels/forward.h's reset_world")
+
+
 def test_python_twins_named_in_docstrings_exist():
   """A module docstring's 'Twin of kernels/<name>.h' names a header that exists, and one named
   after the module itself (pywarp_sim/<name>.py <-> kernels/<name>.h)."""
