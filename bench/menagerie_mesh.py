@@ -8,6 +8,9 @@ single-threaded on the same cores; and whether the same scenes load with multiCC
   python -m bench.menagerie_mesh --path MENAGERIE [--robots unitree_g1,...] [--out FILE.json]
 
 Menagerie is not part of the repository (tests/test_menagerie_mesh.py reads PWS_MENAGERIE).
+bench/models.py (`python -m bench models`) runs every legged robot's scenes, tumbling; this
+module keeps the mesh robots' standing and dropped survey on its loading, state comparison and
+placeholder functions.
 A snapshot without the large visual-only mesh files can take small placeholders of the same
 names: those geoms neither collide nor carry mass here (`physics_fingerprint` is unchanged by
 the placeholder's size), so the physics does not change.
@@ -23,6 +26,9 @@ import warnings
 import mujoco
 import numpy as np
 
+from . import models
+from .models import BACKENDS, CONVERGED, home, physics_fingerprint, simulator, try_load  # noqa: F401 (tests use them here)
+
 # robot folder -> scene file (Talos ships two scenes, motor and position actuators)
 ROBOTS = {
   "unitree_g1": "scene.xml", "robotis_op3": "scene.xml", "pal_talos": "scene_motor.xml",
@@ -30,9 +36,6 @@ ROBOTS = {
   "google_barkour_v0": "scene.xml", "google_barkour_vb": "scene.xml",
   "toddlerbot_2xc": "scene.xml", "toddlerbot_2xm": "scene.xml",
 }
-BACKENDS = ("warp", "native")
-# converged solver settings for the state comparisons (both simulators), as tests/test_contact
-CONVERGED = dict(iterations=200, ls_iterations=50, tolerance=1e-10)
 NSTEPS = 100
 NOTES = [
   "as_shipped: the scene as Menagerie ships it (mesh pairs through MuJoCo 4's multicontact over hull "
@@ -56,32 +59,8 @@ def load(path: str, robot: str, multiccd: bool = True) -> mujoco.MjModel:
   return mjm
 
 
-def physics_fingerprint(mjm: mujoco.MjModel) -> np.ndarray:
-  """Body masses, inertias, inertial frames and geom contact masks: what a visual mesh would
-  change if it collided or carried mass."""
-  return np.concatenate([mjm.body_mass, mjm.body_inertia.ravel(), mjm.body_ipos.ravel(),
-                         mjm.body_iquat.ravel(), mjm.geom_contype, mjm.geom_conaffinity])
-
-
 def _type(t: int) -> str:
   return mujoco.mjtGeom(int(t)).name.replace("mjGEOM_", "").lower()
-
-
-def simulator(mjm, nworld: int, backend: str):
-  import pywarp_sim as pws
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    return pws.Simulator(pws.put_model(mjm, "cpu"), nworld=nworld, device="cpu", backend=backend)
-
-
-def try_load(mjm, backend: str) -> str | None:
-  """None when the model loads on the backend, else the error ("Type: message")."""
-  from pywarp_sim.errors import UnsupportedModelError
-  try:
-    simulator(mjm, 1, backend)
-  except (UnsupportedModelError, ValueError, RuntimeError) as e:
-    return f"{type(e).__name__}: {e}"
-  return None
 
 
 def mesh_pair_types(mjm) -> dict:
@@ -100,14 +79,6 @@ def mesh_pair_types(mjm) -> dict:
       key = f"{_type(t1)}-{_type(t2)}"
       counts[key] = counts.get(key, 0) + 1
   return counts
-
-
-def home(mjm) -> mujoco.MjData:
-  mjd = mujoco.MjData(mjm)
-  if mjm.nkey:
-    mujoco.mj_resetDataKeyframe(mjm, mjd, 0)
-  mujoco.mj_forward(mjm, mjd)
-  return mjd
 
 
 def _set_state(sim, mjd, worlds=slice(None)):
@@ -156,42 +127,12 @@ def states(mjm, seed: int = 0) -> list:
   return out
 
 
-def _contact_set(geom) -> list:
-  return sorted(tuple(sorted(int(g) for g in pair)) for pair in geom)
-
-
 def compare_states(mjm, backend: str, sts: list) -> dict:
-  """Our mj_forward on MuJoCo's states, converged solver settings: per state, whether the
-  contact sets (geom pairs with multiplicity) agree and the qacc relative error."""
+  """bench.models.compare_states at converged iterations with the scene's own solver and cone."""
   m = mjm.__copy__()
   for k, v in CONVERGED.items():
     setattr(m.opt, k, v)
-  sim = simulator(m, len(sts), backend)
-  d = sim.data
-  d.qpos.assign(np.array([s[0] for s in sts], np.float32))
-  d.qvel.assign(np.array([s[1] for s in sts], np.float32))
-  if m.nu:
-    d.ctrl.assign(np.array([s[2] for s in sts], np.float32))
-  if m.na:
-    d.act.assign(np.array([s[3] for s in sts], np.float32))
-  d.qacc_warmstart.assign(np.array([s[4] for s in sts], np.float32))
-  sim.forward()
-  ncon, geom, qacc = d.contact.ncon.numpy(), d.contact.geom.numpy(), d.qacc.numpy()
-  pos, dist = d.contact.pos.numpy(), d.contact.dist.numpy()
-  rows = []
-  for w, (qpos, qvel, ctrl, act, warm) in enumerate(sts):
-    mjd = mujoco.MjData(m)
-    mjd.qpos[:], mjd.qvel[:], mjd.ctrl[:], mjd.act[:], mjd.qacc_warmstart[:] = qpos, qvel, ctrl, act, warm
-    mujoco.mj_forward(m, mjd)
-    same = _contact_set(geom[w, :ncon[w]]) == _contact_set([c.geom for c in mjd.contact[:mjd.ncon]])
-    err = np.abs(qacc[w] - mjd.qacc).max() / max(np.abs(mjd.qacc).max(), 1.0)
-    row = {"ncon": int(ncon[w]), "ncon_mujoco": int(mjd.ncon), "contact_set_equal": bool(same),
-           "qacc_rel_err": float(err), "qacc_max_abs_mujoco": float(np.abs(mjd.qacc).max())}
-    if same and mjd.ncon:  # contacts in MuJoCo's order: position and depth, contact by contact
-      row["contact_pos_err"] = float(max(np.abs(pos[w, k] - c.pos).max() for k, c in enumerate(mjd.contact[:mjd.ncon])))
-      row["contact_dist_err"] = float(max(abs(dist[w, k] - c.dist) for k, c in enumerate(mjd.contact[:mjd.ncon])))
-    rows.append(row)
-  return {"states": rows}
+  return models.compare_states(m, backend, sts)
 
 
 def speed(mjm, seconds: float = 2.0) -> dict:

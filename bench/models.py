@@ -138,6 +138,7 @@ def fill_missing_meshes(xml: str) -> dict:
   for size in PLACEHOLDER_SIZES:
     for path, scale in missing.values():
       write_placeholder(path, scale, size)
+    mujoco.mj_clearCache(mujoco.mj_getCache())  # MuJoCo's asset cache would keep the first size
     mjm = mujoco.MjModel.from_xml_path(xml)
     prints.append(physics_fingerprint(mjm))
   ids = {mujoco.mj_name2id(mjm, mujoco.mjtObj.mjOBJ_MESH, name) for name in missing}
@@ -193,7 +194,8 @@ def _free_root(mjm) -> bool:
 
 
 def tumbling_states(mjm, n: int = NSTATES, seed: int = 0) -> list:
-  """n MuJoCo C states (qpos, qvel, ctrl, act, qacc_warmstart), Newton at CONVERGED settings:
+  """n MuJoCo C states (qpos, qvel, ctrl, act, qacc_warmstart; float32 values, the precision
+  of our Data), Newton at CONVERGED settings:
   two drops from the home keyframe lifted by DROP_HEIGHT, the root tilted by up to TILT about a
   random horizontal axis and every dof thrown with N(0, THROW) velocities (the keyframe's
   controls held), each sampled n/2 times evenly over FALL_SECONDS (falling, landing, tumbling)."""
@@ -216,8 +218,9 @@ def tumbling_states(mjm, n: int = NSTATES, seed: int = 0) -> list:
     sample = set(np.linspace(nsteps / count, nsteps, count).round().astype(int))
     for k in range(1, nsteps + 1):
       mujoco.mj_step(m, mjd)
-      if k in sample:
-        out.append(tuple(np.array(a) for a in (mjd.qpos, mjd.qvel, mjd.ctrl, mjd.act, mjd.qacc_warmstart)))
+      if k in sample:  # rounded to float32, so that both simulators start from the same state
+        out.append(tuple(np.asarray(a, np.float32).astype(np.float64)
+                         for a in (mjd.qpos, mjd.qvel, mjd.ctrl, mjd.act, mjd.qacc_warmstart)))
   return out
 
 
@@ -353,20 +356,22 @@ def _load_cell(reason: str) -> str:
   return "no: " + (first[-1].strip()[:60] if len(first) > 1 else reason[:60])
 
 
-def table(records: list, speed_note: str = "") -> str:
-  """Markdown table of check_model records: one row per scene."""
-  head = ("| robot | scene | warp | native | contact counts = | contact sets = | qacc pyramidal | qacc elliptic "
-          "| sensordata | native / MuJoCo C steps/s (64 worlds)" + speed_note + " |")
-  lines = [head, "|" + "---|" * 10]
+def table(records: list) -> str:
+  """Markdown table of check_model records, one row per scene: the accuracy columns from the
+  native backend, or the Warp backend's where native refuses the scene (column "compared")."""
+  head = ("| robot | scene | warp | native | compared | contact counts = | contact sets = | qacc pyramidal "
+          "| qacc elliptic | sensordata | native / MuJoCo C steps/s (64 worlds) |")
+  lines = [head, "|" + "---|" * 11]
   for r in records:
-    acc = r.get("native") or r.get("warp") or {}
+    compared = "native" if r.get("native") else "warp" if r.get("warp") else "–"
+    acc = r.get(compared) or {}
     sp = r.get("speed") or {}
     ratio = (f"{sp['native_steps_per_s'] / 1e3:.1f}k / {sp['mujoco_steps_per_s'] / 1e3:.1f}k"
              if sp.get("native_over_mujoco") else "–")
     sens = "–" if "sensordata_rel_err" not in acc else _fmt(acc["sensordata_rel_err"])
     lines.append(
       f"| {r['robot']} | {r['scene']} | {_load_cell(r['load']['warp'])} | {_load_cell(r['load']['native'])} "
-      f"| {_fmt(acc.get('contact_count_agree'), '.0%')} | {_fmt(acc.get('contact_set_agree'), '.0%')} "
+      f"| {compared} | {_fmt(acc.get('contact_count_agree'), '.0%')} | {_fmt(acc.get('contact_set_agree'), '.0%')} "
       f"| {_fmt(acc.get('qacc_rel_err_pyramidal'))} | {_fmt(acc.get('qacc_rel_err_elliptic'))} | {sens} | {ratio} |")
   return "\n".join(lines)
 
@@ -382,8 +387,8 @@ def run(path: str, robots=None, nstates: int = NSTATES, with_speed: bool = True,
       print(json.dumps({"robot": robot, "scene": scene, **report}), flush=True)
       continue
     rec = check_model(path, robot, scene, nstates, with_speed)
-    rec.update(mujoco=mujoco.__version__, machine=common.cpu_name(),
-               date=time.strftime("%Y-%m-%d"))
+    rec.update(kind="models", mujoco=mujoco.__version__, machine=common.cpu_name(),
+               date=time.strftime("%Y-%m-%d"), loadavg_at_end=os.getloadavg()[0])
     print(json.dumps(rec), flush=True)
     if out:
       with open(out, "a") as f:

@@ -117,6 +117,10 @@ def render(results_dir=common.RESULTS_DIR) -> str:
   c = compile_table(records)
   if c:
     out += ["### Start-up: process start to first completed step", ""] + c + [""]
+  robots = [r for r in records if r.get("kind") == "models"]
+  if robots:
+    from . import models
+    out += ["### Real robots against MuJoCo C (python -m bench models)", "", models.table(robots), ""]
   errors = {}
   for r in records:
     if "error" in r:

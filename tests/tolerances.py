@@ -103,6 +103,10 @@ EPA_DIST_TYPICAL_TOL = 1e-4     # m, for 85% of contacts
 EPA_DIST_WORST_TOL = 5e-2       # m, for all contacts (was 1e-1 before single-shot contacts)
 EPA_POS_TYPICAL_TOL = 1e-3      # m, for 85% of contacts
 EPA_NORMAL_MEDIAN_TOL = 5e-3    # median over contacts of the worst normal entry
+# Contact-count agreement with MuJoCo over random dropped or tumbling states (issue 19's goal
+# for models that load): a fraction of states, not a distance. Height fields measured: every
+# state but one in 64 per pair (box without margin: discrete EPA, see test_hfield).
+CONTACT_COUNT_AGREEMENT_MIN = 0.95
 # Our convex contact's error against the exact (analytic) contact may exceed MuJoCo's own
 # error by this much (EPA on a polytope approximates the same smooth surface).
 CONVEX_EXACT_EXTRA_TOL = 1e-3   # m
@@ -321,3 +325,12 @@ XML_ROUNDTRIP_TOL = 1e-6
 AT_REST_WEIGHT_RTOL = 0.01
 AT_REST_ACC_TOL = 0.05
 AT_REST_GYRO_TOL = 0.01
+
+# Menagerie's legged robots through bench.models (tests/test_menagerie_models.py), the issue's
+# goals: contact counts equal MuJoCo's in >= 95% of the dropped and tumbling states (measured
+# 100% in 31 of 34 scenes, 15 of 16 states on G1 and Talos' motor scene). Sensordata, relative
+# per sensor: acceleration-stage sensors carry the constrained qacc's float32 error; measured
+# <= 4.9e-4 over every scene with sensors (Fourier N1's IMU), 1.0e-4 on Cassie, whose stiff
+# connect rods (solref 0.005 at dt 0.0005) amplify the float32 rounding of anchor positions.
+MENAGERIE_CONTACT_AGREE_MIN = 0.95
+MENAGERIE_SENSORDATA_TOL = 1e-3

@@ -1,0 +1,79 @@
+"""Real robots as shipped (bench/models.py, `python -m bench models`) on a few of Menagerie's
+legged robots, when PWS_MENAGERIE points at a mujoco_menagerie checkout (not part of the
+repository; skipped otherwise): each scene loads on both backends, and over bench.models'
+dropped and tumbling states its contact counts, Newton qacc with both cones and sensordata
+match MuJoCo C's within the issue's bounds (tests/tolerances.py). The robots: the Unitree H1
+(primitive collisions), Cassie (connect constraints closing its leg loops, an IMU), Barkour vb
+(collision meshes, joint and frame sensors) and the Go2's MJX scene (4 solver iterations as
+shipped, compared at converged settings). The placeholder meshes for a snapshot without its
+large visual files are tested without Menagerie.
+"""
+
+import os
+
+import mujoco
+import numpy as np
+import pytest
+
+from bench import models
+from tolerances import ISSUE_CONTACT_QACC_MAX_TOL, MENAGERIE_CONTACT_AGREE_MIN, MENAGERIE_SENSORDATA_TOL
+
+MENAGERIE_ENV = "PWS_MENAGERIE"  # a mujoco_menagerie checkout (as tests/test_menagerie_mesh.py)
+PATH = os.environ.get(MENAGERIE_ENV)
+needs_menagerie = pytest.mark.skipif(not PATH, reason=f"set {MENAGERIE_ENV} to a mujoco_menagerie checkout")
+
+SCENES = [("unitree_h1", "scene.xml"), ("agility_cassie", "scene.xml"), ("google_barkour_vb", "scene.xml"),
+          ("unitree_go2", "scene_mjx.xml")]
+
+
+@needs_menagerie
+@pytest.mark.parametrize("robot,scene", SCENES, ids=[f"{r}/{s}" for r, s in SCENES])
+def test_menagerie_model(robot, scene):
+  rec = models.check_model(PATH, robot, scene, nstates=8, with_speed=False)
+  assert rec["load"] == {b: "loads" for b in models.BACKENDS}, rec["load"]
+  for backend in models.BACKENDS:
+    r = rec[backend]
+    assert r["ncon_max_mujoco"] > 0, f"{robot}: the states must touch the floor"
+    assert r["contact_count_agree"] >= MENAGERIE_CONTACT_AGREE_MIN, (robot, backend, r)
+    for cone in models.CONES:
+      assert r[f"qacc_rel_err_{cone}"] <= ISSUE_CONTACT_QACC_MAX_TOL, (robot, backend, cone, r)
+    if rec["nsensor"]:
+      assert r["sensordata_rel_err"] <= MENAGERIE_SENSORDATA_TOL, (robot, backend, r)
+
+
+# a robot folder as Menagerie lays it out: scene.xml including the robot, meshes under assets/
+_ROBOT = """<mujoco><compiler meshdir="assets"/>
+  <asset><mesh name="shell" file="shell.stl" scale=".001 .001 .001"/><mesh name="foot" file="foot.obj"/></asset>
+  <worldbody><body name="torso" pos="0 0 .5"><freejoint/>
+    <geom type="box" size=".1 .1 .1" mass="3"/>
+    <geom type="mesh" mesh="shell" contype="0" conaffinity="0" group="2" mass="0"/>
+    <body name="leg" pos="0 0 -.2"><joint type="hinge"/><geom type="capsule" size=".03 .1"/>
+      <geom type="mesh" mesh="foot" {foot}/></body>
+  </body></worldbody></mujoco>"""
+
+
+@pytest.mark.parametrize("foot,collides,massless", [('density="0" contype="0" conaffinity="0"', False, True),
+                                                    ('density="0"', True, True),
+                                                    ('contype="0" conaffinity="0"', False, False)],
+                         ids=["visual", "colliding", "carries-mass"])
+def test_placeholder_meshes_change_no_physics(tmp_path, foot, collides, massless):
+  """fill_missing_meshes writes tetrahedra for the absent files (the mesh's scale undone, so the
+  compiled volume is not degenerate) and reports whether the physics could depend on them: the
+  same physics_fingerprint at two placeholder sizes, and no colliding geom on a placeholder."""
+  (tmp_path / "robot.xml").write_text(_ROBOT.format(foot=foot))
+  (tmp_path / "scene.xml").write_text('<mujoco><include file="robot.xml"/></mujoco>')
+  missing = models.missing_meshes(str(tmp_path / "scene.xml"))
+  assert sorted(missing) == ["foot", "shell"]
+  assert {os.path.relpath(p, tmp_path) for p, _ in missing.values()} == {"assets/shell.stl", "assets/foot.obj"}
+  with pytest.raises(ValueError):
+    mujoco.MjModel.from_xml_path(str(tmp_path / "scene.xml"))
+  report = models.fill_missing_meshes(str(tmp_path / "scene.xml"))
+  mjm = mujoco.MjModel.from_xml_path(str(tmp_path / "scene.xml"))
+  shell = mujoco.mj_name2id(mjm, mujoco.mjtObj.mjOBJ_MESH, "shell")
+  vert = mjm.mesh_vert[mjm.mesh_vertadr[shell]:mjm.mesh_vertadr[shell] + mjm.mesh_vertnum[shell]]
+  longest = max(np.linalg.norm(a - b) for a in vert for b in vert)  # the corner tetrahedron's hypotenuse
+  assert longest == pytest.approx(models.PLACEHOLDER_SIZES[-1] * np.sqrt(2)), vert  # metres after the 0.001 scale
+  assert report["physics_unchanged"] == massless  # a mesh with density carries its placeholder's mass
+  assert report["colliding"] == ([mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_GEOM, mjm.ngeom - 1) or
+                                  f"geom {mjm.ngeom - 1}"] if collides else [])
+  assert models.missing_meshes(str(tmp_path / "scene.xml")) == {}
