@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bench import models
-from tolerances import ISSUE_CONTACT_QACC_MAX_TOL, MENAGERIE_CONTACT_AGREE_MIN, MENAGERIE_SENSORDATA_TOL
+from tolerances import CONTACT_COUNT_AGREEMENT_MIN, ISSUE_CONTACT_QACC_MAX_TOL, MENAGERIE_SENSORDATA_TOL
 
 MENAGERIE_ENV = "PWS_MENAGERIE"  # a mujoco_menagerie checkout (as tests/test_menagerie_mesh.py)
 PATH = os.environ.get(MENAGERIE_ENV)
@@ -34,7 +34,7 @@ def test_menagerie_model(robot, scene):
   for backend in models.BACKENDS:
     r = rec[backend]
     assert r["ncon_max_mujoco"] > 0, f"{robot}: the states must touch the floor"
-    assert r["contact_count_agree"] >= MENAGERIE_CONTACT_AGREE_MIN, (robot, backend, r)
+    assert r["contact_count_agree"] >= CONTACT_COUNT_AGREEMENT_MIN, (robot, backend, r)
     for cone in models.CONES:
       assert r[f"qacc_rel_err_{cone}"] <= ISSUE_CONTACT_QACC_MAX_TOL, (robot, backend, cone, r)
     if rec["nsensor"]:
