@@ -349,11 +349,14 @@ def _fmt(x, spec=".1e") -> str:
   return "–" if x is None else format(x, spec)
 
 
-def _load_cell(reason: str) -> str:
+def _load_cell(reason: str, width: int = 70) -> str:
+  """"yes", or "no: " and the refusal's first clause (without the error type and backend)."""
   if reason == "loads":
     return "yes"
-  first = reason.split(":", 2)
-  return "no: " + (first[-1].strip()[:60] if len(first) > 1 else reason[:60])
+  text = reason.split(": ", 1)[-1].split(";")[0]
+  for prefix in ("backend='native' ", "backend='warp' "):
+    text = text.removeprefix(prefix)
+  return "no: " + (text if len(text) <= width else text[:width].rsplit(" ", 1)[0] + " …")
 
 
 def table(records: list) -> str:
