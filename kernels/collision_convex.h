@@ -185,13 +185,123 @@ PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, in
   return 1;
 }
 
+// Height fields in the Model view (Model.hfield_table, io.py): per field 8 floats (size[0..3],
+// nrow, ncol, the first elevation's index in the table, 0), then the elevations; one array, as
+// the view travels in CUDA kernel parameters within 4 KiB.
+constexpr int kHFieldHeader = 8;
+
+// collision_convex._hfield_vertex: grid point (row, col) of the top surface.
+template <typename T>
+PWS_HD inline V3 hfield_vertex(const T* table, int adr, int ncol, const double size[4], int row, int col,
+                               double dx, double dy) {
+  double z = double(table[adr + row * ncol + col]) * size[2];
+  return v3(dx * double(col) - size[0], dy * double(row) - size[1], z);
+}
+
+// collision_convex.hfield_prism: prism i (0, 1) of grid cell (r, c - 1)..(r + 1, c), its vertices
+// in MuJoCo's addPrismVert order, bottom at -size[3], inflated by margin / 2 like any convex geom.
+template <typename T>
+PWS_HD inline ConvexObj hfield_prism(const T* table, int adr, int ncol, const double size[4], int r, int c, int i,
+                                     double dx, double dy, double margin) {
+  V3 a = hfield_vertex(table, adr, ncol, size, r, c - 1, dx, dy);
+  V3 b = hfield_vertex(table, adr, ncol, size, r + 1, c, dx, dy);
+  V3 v[3] = {a, b, hfield_vertex(table, adr, ncol, size, r, c, dx, dy)};
+  if (i == 0) {
+    v[0] = hfield_vertex(table, adr, ncol, size, r + 1, c - 1, dx, dy);
+    v[1] = a;
+    v[2] = b;
+  }
+  ConvexObj o;
+  o.gtype = kHField;
+  for (int k = 0; k < 3; ++k)
+    for (int j = 0; j < 3; ++j) o.mat.m[3 * k + j] = v[k][j];
+  o.size = v3(-size[3], 0.0, 0.0);
+  o.margin = margin;
+  // mjc_center: the mean of the six vertices, summed bottom face first
+  V3 ctr = zero();
+  for (int k = 0; k < 3; ++k) ctr = ctr + v3(v[k][0], v[k][1], -size[3]);
+  for (int k = 0; k < 3; ++k) ctr = ctr + v[k];
+  o.pos = ctr * (1.0 / 6.0);
+  return o;
+}
+
+// collision_convex.convex's height-field branch: mjc_ConvexHField (see there). o1 is the field
+// (its pose), o2 the geom; contacts go to buf (at most kMaxConPair), in the step's float.
+template <typename T>
+PWS_HD inline int hfield_convex(PreContact<T>* buf, const ConvexObj& o1, ConvexObj o2, int g1, double margin,
+                                double tol, int iterations, const ModelView<T>& m) {
+  const T* hdr = m.hfield_table + kHFieldHeader * m.geom_dataid[g1];
+  const double size[4] = {double(hdr[0]), double(hdr[1]), double(hdr[2]), double(hdr[3])};
+  const int nrow = int(hdr[4]), ncol = int(hdr[5]), adr = int(hdr[6]);
+  // the geom in the field's frame, its bounding box from support points without margin
+  o2.pos = mul_t(o1.mat, o2.pos - o1.pos);
+  o2.mat = matmul(transpose(o1.mat), o2.mat);
+  o2.margin = 0.0;
+  double xmax = support_geom(o2, v3(1.0, 0.0, 0.0))[0], xmin = support_geom(o2, v3(-1.0, 0.0, 0.0))[0];
+  double ymax = support_geom(o2, v3(0.0, 1.0, 0.0))[1], ymin = support_geom(o2, v3(0.0, -1.0, 0.0))[1];
+  double zmax = support_geom(o2, v3(0.0, 0.0, 1.0))[2], zmin = support_geom(o2, v3(0.0, 0.0, -1.0))[2];
+  o2.margin = margin;
+  if (xmin - margin > size[0] || xmax + margin < -size[0] || ymin - margin > size[1] || ymax + margin < -size[1] ||
+      zmin - margin > size[2] || zmax + margin < -size[3])
+    return 0;
+  int cmin = int(floor((xmin - margin + size[0]) / (2.0 * size[0]) * double(ncol - 1)));
+  int cmax = int(ceil((xmax + margin + size[0]) / (2.0 * size[0]) * double(ncol - 1)));
+  int rmin = int(floor((ymin - margin + size[1]) / (2.0 * size[1]) * double(nrow - 1)));
+  int rmax = int(ceil((ymax + margin + size[1]) / (2.0 * size[1]) * double(nrow - 1)));
+  cmin = cmin > 0 ? cmin : 0;
+  cmax = cmax < ncol - 1 ? cmax : ncol - 1;
+  rmin = rmin > 0 ? rmin : 0;
+  rmax = rmax < nrow - 1 ? rmax : nrow - 1;
+  double dx = (2.0 * size[0]) / double(ncol - 1), dy = (2.0 * size[1]) / double(nrow - 1);
+
+  EpaWork ws;  // uninitialised on purpose: every entry is written before it is read
+  ws.nface_cap = 6 * iterations > 2 * kNCylPoly ? 6 * iterations : 2 * kNCylPoly;
+  int n = 0;
+  for (int r = rmin; r < rmax; ++r) {
+    for (int c = cmin + 1; c <= cmax; ++c) {
+      for (int i = 0; i < 2; ++i) {
+        ConvexObj prism = hfield_prism(m.hfield_table, adr, ncol, size, r, c, i, dx, dy, margin);
+        // prism height test: a prism whose top is more than margin below the geom is skipped
+        if (prism.mat.m[2] + margin < zmin && prism.mat.m[5] + margin < zmin && prism.mat.m[8] + margin < zmin)
+          continue;
+        CcdStatus st;
+        double d = ccd(ws, &st, prism, o2, tol, iterations);
+        if (!(d < 0.0 && st.nx > 0)) continue;  // mjc_penetration: the inflated shapes overlap
+        V3 p = mul(o1.mat, (st.x1 + st.x2) * 0.5) + o1.pos;
+        V3 nrm = mul(o1.mat, normalize(st.x1 - st.x2));
+        set_contact(buf + n, T(margin + st.dist), vec3(T(p[0]), T(p[1]), T(p[2])), vec3(T(nrm[0]), T(nrm[1]), T(nrm[2])),
+                    zero3<T>());
+        if (++n >= kMaxConPair) return n;
+      }
+    }
+  }
+  return n;
+}
+
 }  // namespace ccd
 
 // Collider CONVEX (collision_convex._convex_narrowphase): ccd::convex in float64, its contacts
-// in the step's float for the driver's contact list (collision_driver.h).
+// in the step's float for the driver's contact list (collision_driver.h); a height field's
+// (ccd::hfield_convex) up to kMaxConPair.
 template <typename T>
 PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, T margin, int g1, const Vec3<T>& pos1,
                                      const Mat33<T>& mat1, int g2, const Vec3<T>& pos2, const Mat33<T>& mat2) {
+  if (m.geom_type[g1] == ccd::kHField) {
+    ccd::ConvexObj o1, o2;
+    o1.gtype = ccd::kHField;
+    o2.gtype = m.geom_type[g2];
+    for (int i = 0; i < 3; ++i) {
+      o1.pos[i] = double(pos1[i]);
+      o2.pos[i] = double(pos2[i]);
+      o2.size[i] = double(m.geom_size[3 * g2 + i]);
+    }
+    for (int i = 0; i < 9; ++i) {
+      o1.mat.m[i] = double(mat1.m[i]);
+      o2.mat.m[i] = double(mat2.m[i]);
+    }
+    ccd::mesh_obj(o2, m, g2);
+    return ccd::hfield_convex(buf, o1, o2, g1, double(margin), double(m.ccd_tolerance), m.ccd_iterations, m);
+  }
   double dist[4];
   ccd::V3 pos[4], normal[4];
   int cnt = ccd::convex(dist, pos, normal, margin, m.geom_type[g1], pos1, mat1, load3(m.geom_size + 3 * g1),

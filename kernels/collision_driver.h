@@ -100,7 +100,8 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const uns
     d.con_overflow[0] = 0;
     return;
   }
-  PreContact<T> buf[kMaxPairContacts];
+  // a height-field pair (a convex pair) returns up to kMaxConPair contacts
+  PreContact<T> buf[kConvexPairs ? kMaxConPair : kMaxPairContacts];
   int n = 0, total = 0;
   for (int p = 0; p < m.npair; ++p) {
     if (pair_has_bound(m, p) && (apart ? apart[p] != 0 : pair_apart(m, d, p))) continue;

@@ -45,7 +45,9 @@ constexpr double kMaxLimit = 3.0e38;  // DBL_MAX stand-in: "no distance"
 constexpr double kMinDist = 1e-30;    // mjMINDIST2/3/4
 
 // mjtGeom codes, and the cores spheres / capsules shrink to
-enum : int { kPoint = -1, kLine = -2, kSphere = 2, kCapsule = 3, kEllipsoid = 4, kCylinder = 5, kBox = 6, kMesh = 7 };
+enum : int { kPoint = -1, kLine = -2, kHField = 1, kSphere = 2, kCapsule = 3, kEllipsoid = 4, kCylinder = 5, kBox = 6,
+             kMesh = 7 };
+constexpr double kMinEpaTol = 1e-15;  // mjMINEPATOL (mjMINVAL in double): EPA's tolerance for discrete geoms
 constexpr int kMeshHillclimbMin = 10;  // mjMESH_HILLCLIMB_MIN (collision_gjk.MESH_HILLCLIMB_MIN)
 
 struct ConvexObj {
@@ -59,6 +61,9 @@ struct ConvexObj {
   int vertadr = 0, vertnum = 0, graphadr = -1;
   const float* mesh_vert = nullptr;
   const int* mesh_graph = nullptr;
+  // gtype kHField: one triangular prism of a height field (collision_convex.h hfield_prism), in
+  // the height field's frame: mat's rows are its three top vertices, size[0] the z of its bottom
+  // face, pos its centre (MuJoCo's mjc_center, GJK's first point)
 };
 
 // mjCCDStatus for one contact: simplex (points on obj1, obj2, difference), witnesses.
@@ -157,6 +162,22 @@ PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool 
   return g.globalid[imax];
 }
 
+// mjc_prism_support: the prism vertex farthest along dir, among the top face's when dir[2] >= 0,
+// else the bottom face's; the first of equals.
+PWS_HD inline V3 prism_support(const ConvexObj& o, const V3& dir) {
+  int ibest = 0;
+  double best = 0.0;
+  for (int i = 0; i < 3; ++i) {
+    V3 v = v3(o.mat.m[3 * i], o.mat.m[3 * i + 1], dir[2] < 0.0 ? o.size[0] : o.mat.m[3 * i + 2]);
+    double d = dot(v, dir);
+    if (i == 0 || d > best) {
+      ibest = i;
+      best = d;
+    }
+  }
+  return v3(o.mat.m[3 * ibest], o.mat.m[3 * ibest + 1], dir[2] < 0.0 ? o.size[0] : o.mat.m[3 * ibest + 2]);
+}
+
 // mjc_*Support: farthest point of the geom along dir.
 PWS_HD inline V3 support_geom(const ConvexObj& o, const V3& dir) {
   if (o.gtype == kPoint) return o.pos;
@@ -166,6 +187,7 @@ PWS_HD inline V3 support_geom(const ConvexObj& o, const V3& dir) {
     return axis * scl + o.pos;
   }
   if (o.gtype == kSphere) return dir * o.size[0] + o.pos;
+  if (o.gtype == kHField) return prism_support(o, dir);
   V3 local = mul_t(o.mat, dir);
   V3 supp = zero();
   if (o.gtype == kCapsule) {
@@ -203,6 +225,14 @@ PWS_HD inline void support(const ConvexObj& o1, const ConvexObj& o2, const V3& d
   if (o1.margin > 0.0) *a = *a + dir * (0.5 * o1.margin);
   *b = support_geom(o2, dir_neg);
   if (o2.margin > 0.0) *b = *b + dir_neg * (0.5 * o2.margin);
+}
+
+// discreteGeoms (collision_gjk._discrete): both geoms polytopes (box, mesh, height-field prism)
+// without margin; GJK and EPA then stop on exact rules, not ccd_tolerance.
+PWS_HD inline bool discrete(const ConvexObj& o1, const ConvexObj& o2) {
+  if (o1.margin != 0.0 || o2.margin != 0.0) return false;
+  return (o1.gtype == kMesh || o1.gtype == kBox || o1.gtype == kHField) &&
+         (o2.gtype == kMesh || o2.gtype == kBox || o2.gtype == kHField);
 }
 
 // ---- GJK distance sub-algorithm (Montanari et al. 2017, as in MuJoCo) -------------------------
@@ -493,8 +523,8 @@ PWS_HD inline void gjk(CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2, 
   bool backup_gjk = !get_dist;
   int n = 0, k = 0;
   double lam[4] = {0.0, 0.0, 0.0, 0.0};
-  double epsilon = 0.5 * tol * tol;
-  double min_norm = tol;
+  double epsilon = discrete(o1, o2) ? 0.0 : 0.5 * tol * tol;
+  double min_norm = discrete(o1, o2) ? kMinval : tol;
   st->separated = 0;
   V3 x_k = st->x1 - st->x2;
   double x_norm = length(x_k);
@@ -879,8 +909,24 @@ PWS_HD inline int polytope4(EpaWork& ws, Polytope& pt, CcdStatus* st, const Conv
 }
 
 // epa: expand the polytope towards the boundary of the Minkowski difference.
+// collision_gjk._repeated_support: whether the newest polytope vertex repeats an earlier one's
+// support vertices (EPA's stop for discrete geoms), by position; with a height-field prism as
+// geom 1 (whose support sets no vertex index in MuJoCo) only geom 2's vertices are compared.
+PWS_HD inline bool repeated_support(const EpaWork& ws, const Polytope& pt, bool prism1) {
+  int last = pt.nverts - 1;
+  for (int i = 0; i < last; ++i) {
+    const V3 &a2 = ws.vert2[i], &b2 = ws.vert2[last], &a1 = ws.vert1[i], &b1 = ws.vert1[last];
+    if (a2[0] == b2[0] && a2[1] == b2[1] && a2[2] == b2[2] &&
+        (prism1 || (a1[0] == b1[0] && a1[1] == b1[1] && a1[2] == b1[2])))
+      return true;
+  }
+  return false;
+}
+
 PWS_HD inline void epa(EpaWork& ws, Polytope& pt, CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2,
                        double tol, int max_iterations) {
+  const bool is_discrete = discrete(o1, o2);
+  if (is_discrete) tol = kMinEpaTol;
   double upper = kMaxLimit, upper2 = kMaxLimit;
   int face = -1;
   int kmax = max_iterations < 1000 ? max_iterations : 1000;
@@ -913,6 +959,7 @@ PWS_HD inline void epa(EpaWork& ws, Polytope& pt, CcdStatus* st, const ConvexObj
       if (k == 0 && upper < lower - 1e-10) face = -1;
       break;
     }
+    if (is_discrete && repeated_support(ws, pt, o1.gtype == kHField)) break;
 
     horizon(ws, pt, face, w);
     if (pt.nedges < 3) {

@@ -21,6 +21,7 @@
   X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
   X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)                           \
   X(nmesh) X(nmeshvert) X(nmeshgraph) X(nmeshpoly) X(nmeshpolyvert) X(nmeshpolymap)            \
+  X(nhfieldtable)                                                                            \
   X(neq) X(neq_pad) X(neqdata)
 
 #define PWS_OPTION_INTS(X)                                                                    \
@@ -99,6 +100,8 @@
   I(mesh_polyadr, 1, nmesh) I(mesh_polyvertadr, 1, nmeshpoly) I(mesh_polyvertnum, 1, nmeshpoly) \
   I(mesh_polyvert, 1, nmeshpolyvert) F(mesh_polynormal, 3, nmeshpoly)                        \
   I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap) \
+  /* height fields packed in one table (Model.hfield_table; collision_convex.h) */            \
+  F(hfield_table, 1, nhfieldtable)                                                           \
   /* equality constraints (kernels/equality.h); eq_data: neqdata (mjNEQDATA) scalars each */  \
   I(eq_type, 1, neq) I(eq_obj1id, 1, neq) I(eq_obj2id, 1, neq) I(eq_objtype, 1, neq)         \
   I(eq_active0, 1, neq) F(eq_solref, 2, neq) F(eq_solimp, 5, neq) F(eq_data, 1, neq * neqdata) \

@@ -15,15 +15,19 @@ import mujoco
 import warp as wp
 
 from . import collision_primitive as prim
-from .collision_gjk import ConvexObj, mesh_support_vertex, penetration, take_slot
+from .collision_gjk import ConvexObj, mesh_support_vertex, penetration, support_point, take_slot
 from .collision_multicontact import MeshTables, mesh_tables, multicontact
 from .types import Data, EpaScratch, GeomType, Model
+
+MAXCONPAIR = mujoco.mjMAXCONPAIR  # mjMAXCONPAIR: most contacts of a height-field pair (50)
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
 # and keep loops rolled: every wp.func is inlined, unrolling multiplies the GPU code
 wp.set_module_options({"enable_backward": False, "max_unroll": 1})
 
 _PLANE = wp.constant(int(GeomType.PLANE))
+_HFIELD = wp.constant(int(GeomType.HFIELD))
+_MAXCONPAIR = wp.constant(MAXCONPAIR)
 _MESH = wp.constant(int(GeomType.MESH))
 _CAPSULE = wp.constant(int(GeomType.CAPSULE))
 _CYLINDER = wp.constant(int(GeomType.CYLINDER))
@@ -171,6 +175,76 @@ def plane_mesh(out: prim.SlotBuffer, worldid: int, slot: int, margin32: float, p
   return n
 
 
+@wp.struct
+class HFieldTables:
+  """The Model's height-field tables (types.Model, MuJoCo's names) for the convex narrowphase."""
+  geom_dataid: wp.array(dtype=int)
+  size: wp.array(dtype=wp.vec4)
+  nrow: wp.array(dtype=int)
+  ncol: wp.array(dtype=int)
+  adr: wp.array(dtype=int)
+  data: wp.array(dtype=float)
+
+
+def hfield_tables(m: Model) -> HFieldTables:
+  """HFieldTables of a Model (a struct of its arrays, no copy)."""
+  t = HFieldTables()
+  t.geom_dataid = m.geom_dataid
+  t.size = m.hfield_size
+  t.nrow = m.hfield_nrow
+  t.ncol = m.hfield_ncol
+  t.adr = m.hfield_adr
+  t.data = m.hfield_data
+  return t
+
+
+@wp.func
+def _hfield_vertex(ht: HFieldTables, hid: int, size: wp.vec4d, row: int, col: int, dx: wp.float64,
+                   dy: wp.float64) -> wp.vec3d:
+  """Grid point (row, col) of a height field's top surface (addPrismVert)."""
+  z = wp.float64(ht.data[ht.adr[hid] + row * ht.ncol[hid] + col]) * size[2]
+  return wp.vec3d(dx * wp.float64(col) - size[0], dy * wp.float64(row) - size[1], z)
+
+
+@wp.func
+def hfield_prism(ht: HFieldTables, hid: int, size: wp.vec4d, r: int, c: int, i: int,
+                 dx: wp.float64, dy: wp.float64, margin: wp.float64) -> ConvexObj:
+  """Triangular prism i (0, 1) of grid cell (r, c - 1)..(r + 1, c): the prism MuJoCo's
+  mjc_ConvexHField builds by sliding addPrismVert along row r, with its vertices in that
+  order (the support function keeps the first of equals), its bottom at -size[3], inflated
+  by margin / 2 like any convex geom. A ConvexObj of gtype HFIELD (collision_gjk) in the
+  field's frame."""
+  a = _hfield_vertex(ht, hid, size, r, c - 1, dx, dy)
+  b = _hfield_vertex(ht, hid, size, r + 1, c, dx, dy)
+  v0 = a
+  v1 = b
+  v2 = _hfield_vertex(ht, hid, size, r, c, dx, dy)
+  if i == 0:
+    v0 = _hfield_vertex(ht, hid, size, r + 1, c - 1, dx, dy)
+    v1 = a
+    v2 = b
+  o = ConvexObj()
+  o.gtype = _HFIELD
+  o.mat = wp.mat33d(v0[0], v0[1], v0[2], v1[0], v1[1], v1[2], v2[0], v2[1], v2[2])
+  o.size = wp.vec3d(-size[3], wp.float64(0.0), wp.float64(0.0))
+  o.margin = margin
+  # mjc_center: the mean of the six vertices, summed bottom face first
+  bottom = wp.vec3d(v0[0], v0[1], -size[3])
+  ctr = wp.vec3d(0.0) + bottom
+  bottom = wp.vec3d(v1[0], v1[1], -size[3])
+  ctr = ctr + bottom
+  bottom = wp.vec3d(v2[0], v2[1], -size[3])
+  ctr = ctr + bottom
+  ctr = ctr + v0
+  ctr = ctr + v1
+  ctr = ctr + v2
+  o.pos = ctr * (wp.float64(1.0) / wp.float64(6.0))
+  o.vertadr = 0
+  o.vertnum = 0
+  o.graphadr = -1
+  return o
+
+
 @wp.func
 def _single_shot_pair(type1: int, type2: int) -> bool:
   """Pairs MuJoCo 4 collides with single-shot multicontact (type1 <= type2)."""
@@ -185,11 +259,29 @@ def _single_shot_pair(type1: int, type2: int) -> bool:
 def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin32: float,
            type1: int, pos1: wp.vec3, mat1: wp.mat33, size1: wp.vec3,
            type2: int, pos2: wp.vec3, mat2: wp.mat33, size2: wp.vec3,
-           tol32: float, iterations: int, multiccd: int, mt: MeshTables, g1: int, g2: int) -> int:
+           tol32: float, iterations: int, multiccd: int, mt: MeshTables, ht: HFieldTables,
+           g1: int, g2: int) -> int:
   """mjc_Convex (native ccd, MuJoCo 4): one GJK/EPA contact, or the single-shot multicontact
   of aligned features for cylinder-cylinder, cylinder-box, capsule-cylinder and capsule /
   cylinder / box / mesh pairs with a mesh; a
-  plane with a mesh: mjc_PlaneConvex (plane_mesh). Meshes collide through their convex hull."""
+  plane with a mesh: mjc_PlaneConvex (plane_mesh); a height field with a convex geom:
+  mjc_ConvexHField (up to MAXCONPAIR contacts, one per prism). Meshes collide through their
+  convex hull.
+
+  mjc_ConvexHField works in the height field's frame: the other geom's bounding box there
+  (its support points along the axes) grown by margin selects the grid cells; each cell is
+  two triangular prisms from the field's base (-size[3]) to its surface; prisms whose top is
+  more than margin below the geom's lowest point are skipped, the others are collided with
+  the geom by GJK/EPA as any convex pair (both inflated by margin / 2, dist = margin + the
+  inflated shapes' signed distance), one contact each, in the order rows, columns, prisms,
+  the first MAXCONPAIR kept. MuJoCo's bounding-sphere early-out (the geom's rbound against
+  the field's box) is implied by the box test. All prisms share one EPA slot.
+
+  MuJoCo 4.0 (the oracle) differs here from the published source (3.x raises the prisms' top
+  by margin, inflates only the geom, reports the inflated shapes' distance and selects cells
+  and prisms without margin); found by probing it: with a margin, 3.x's rules give other
+  depths (by about the margin) and other counts, 4.0's as above match it.
+  """
   margin = wp.float64(margin32)
   tol = wp.float64(tol32)
   o1 = ConvexObj()
@@ -209,21 +301,85 @@ def convex(out: prim.SlotBuffer, ws: EpaScratch, worldid: int, slot: int, margin
   if type1 == _PLANE:
     return plane_mesh(out, worldid, slot, margin32, pos1, mat1, o2, mt, g2)
 
-  ok, d, p, nrm, sl, st = penetration(ws, -1, worldid, o1, o2, margin, tol, iterations)
-  if not ok:
-    return 0
-  if multiccd != 0 and _single_shot_pair(type1, type2):
-    if sl < 0:  # a capsule's shallow contact took no EPA slot
-      sl = take_slot(ws, worldid)
-    if sl >= ws.vert.shape[0]:
-      return 0
-    mc = multicontact(ws, sl, o1, o2, st, margin, mt, g1, g2)
-    if mc.n > 0:
-      for k in range(mc.n):
-        _write(out, worldid, slot + k, mc.dist[k], mc.pos[k], mc.normal)
-      return mc.n
-  _write(out, worldid, slot, d, p, nrm)
-  return 1
+  # one GJK/EPA call site for every pair (each inlined call site costs GPU code size): a
+  # height field loops it over its prisms, any other pair runs it once
+  hfield = type1 == _HFIELD
+  ncell = int(1)
+  hid = int(0)
+  hsize = wp.vec4d(0.0)
+  dx = wp.float64(0.0)
+  dy = wp.float64(0.0)
+  zmin = wp.float64(0.0)
+  rmin = int(0)
+  cmin = int(0)
+  ncc = int(0)
+  if hfield:
+    hid = ht.geom_dataid[g1]
+    hsize = wp.vec4d(ht.size[hid])
+    nrow = ht.nrow[hid]
+    ncol = ht.ncol[hid]
+    # the geom in the field's frame, its bounding box from support points without margin
+    o2.pos = wp.transpose(o1.mat) @ (o2.pos - o1.pos)
+    o2.mat = wp.transpose(o1.mat) @ o2.mat
+    o2.margin = wp.float64(0.0)
+    xmax = support_point(o2, wp.vec3d(1.0, 0.0, 0.0))[0]
+    xmin = support_point(o2, wp.vec3d(-1.0, 0.0, 0.0))[0]
+    ymax = support_point(o2, wp.vec3d(0.0, 1.0, 0.0))[1]
+    ymin = support_point(o2, wp.vec3d(0.0, -1.0, 0.0))[1]
+    zmax = support_point(o2, wp.vec3d(0.0, 0.0, 1.0))[2]
+    zmin = support_point(o2, wp.vec3d(0.0, 0.0, -1.0))[2]
+    o2.margin = margin
+    ncell = 0
+    if not (xmin - margin > hsize[0] or xmax + margin < -hsize[0] or ymin - margin > hsize[1]
+            or ymax + margin < -hsize[1] or zmin - margin > hsize[2] or zmax + margin < -hsize[3]):
+      cmin = wp.max(0, int(wp.floor((xmin - margin + hsize[0]) / (wp.float64(2.0) * hsize[0]) * wp.float64(ncol - 1))))
+      cmax = wp.min(ncol - 1, int(wp.ceil((xmax + margin + hsize[0]) / (wp.float64(2.0) * hsize[0]) * wp.float64(ncol - 1))))
+      rmin = wp.max(0, int(wp.floor((ymin - margin + hsize[1]) / (wp.float64(2.0) * hsize[1]) * wp.float64(nrow - 1))))
+      rmax = wp.min(nrow - 1, int(wp.ceil((ymax + margin + hsize[1]) / (wp.float64(2.0) * hsize[1]) * wp.float64(nrow - 1))))
+      dx = (wp.float64(2.0) * hsize[0]) / wp.float64(ncol - 1)
+      dy = (wp.float64(2.0) * hsize[1]) / wp.float64(nrow - 1)
+      ncc = cmax - cmin
+      if ncc > 0 and rmax > rmin:
+        ncell = (rmax - rmin) * ncc * 2
+
+  n = int(0)
+  sl = int(-1)
+  for cell in range(ncell):
+    a = o1
+    if hfield:
+      r = rmin + cell // (2 * ncc)
+      c = cmin + 1 + (cell % (2 * ncc)) // 2
+      a = hfield_prism(ht, hid, hsize, r, c, cell % 2, dx, dy, margin)
+    # prism height test: a prism whose top is more than margin below the geom is skipped
+    if hfield and a.mat[0, 2] + margin < zmin and a.mat[1, 2] + margin < zmin and a.mat[2, 2] + margin < zmin:
+      continue
+    if sl >= ws.vert.shape[0]:  # the EPA pool ran out (the world's overflow flag is set)
+      break
+    ok, d, p, nrm, sl, st = penetration(ws, sl, worldid, a, o2, margin, tol, iterations)
+    if ok:
+      if hfield:
+        _write(out, worldid, slot + n, d, o1.mat @ p + o1.pos, o1.mat @ nrm)
+        n += 1
+        if n >= _MAXCONPAIR:
+          break
+      else:
+        n = 1
+        mc_n = int(0)
+        if multiccd != 0 and _single_shot_pair(type1, type2):
+          if sl < 0:  # a capsule's shallow contact took no EPA slot
+            sl = take_slot(ws, worldid)
+          if sl >= ws.vert.shape[0]:
+            n = 0
+          else:
+            mc = multicontact(ws, sl, o1, o2, st, margin, mt, g1, g2)
+            mc_n = mc.n
+            for k in range(mc.n):
+              _write(out, worldid, slot + k, mc.dist[k], mc.pos[k], mc.normal)
+        if mc_n > 0:
+          n = mc_n
+        elif n == 1:
+          _write(out, worldid, slot, d, p, nrm)
+  return n
 
 
 @wp.kernel
@@ -242,6 +398,7 @@ def _convex_narrowphase(
   ccd_iterations: int,
   multiccd: int,
   meshes: MeshTables,
+  hfields: HFieldTables,
   # Data in:
   geom_xpos_in: wp.array2d(dtype=wp.vec3),
   geom_xmat_in: wp.array2d(dtype=wp.mat33),
@@ -267,7 +424,7 @@ def _convex_narrowphase(
   if near:
     ncon = convex(slots_out, scratch_out, worldid, pair_slot[pairid], margin, t1, pos1, mat1,
                   geom_size[g1], t2, pos2, mat2, geom_size[g2], ccd_tolerance, ccd_iterations,
-                  multiccd, meshes, g1, g2)
+                  multiccd, meshes, hfields, g1, g2)
   pair_ncon_out[worldid, pairid] = ncon
 
 
@@ -282,5 +439,5 @@ def narrowphase(m: Model, d: Data):
   wp.launch(_convex_narrowphase, dim=(d.nworld, pairs.nconvex), inputs=[
     m.geom_type, m.geom_size, pairs.geom_rbound, pairs.convex_pairs, pairs.geom1, pairs.geom2,
     pairs.margin, pairs.gap, pairs.slot, float(opt.ccd_tolerance), int(opt.ccd_iterations),
-    multiccd, mesh_tables(m), d.geom_xpos, d.geom_xmat,
+    multiccd, mesh_tables(m), hfield_tables(m), d.geom_xpos, d.geom_xmat,
   ], outputs=[c.slots, ws, c.pair_ncon], device=c.ncon.device)

@@ -46,6 +46,9 @@ _CAPSULE = wp.constant(int(GeomType.CAPSULE))
 _ELLIPSOID = wp.constant(int(GeomType.ELLIPSOID))
 _CYLINDER = wp.constant(int(GeomType.CYLINDER))
 _MESH = wp.constant(int(GeomType.MESH))
+_HFIELD = wp.constant(int(GeomType.HFIELD))
+_BOX = wp.constant(int(GeomType.BOX))
+MINEPATOL = 1e-15   # mjMINEPATOL (mjMINVAL in double): EPA's tolerance for discrete geoms
 MESH_HILLCLIMB_MIN = 10  # mjMESH_HILLCLIMB_MIN: fewer hull vertices are scanned exhaustively
 
 mat43 = wp.types.matrix(shape=(4, 3), dtype=wp.float64)
@@ -65,6 +68,9 @@ class ConvexObj:
   graphadr: int
   mesh_vert: wp.array(dtype=wp.vec3)
   mesh_graph: wp.array(dtype=int)
+  # gtype HFIELD: one triangular prism of a height field (collision_convex.hfield_prism), in
+  # the height field's frame: mat's rows are its three top vertices, size[0] the z of its
+  # bottom face, pos its centre (MuJoCo's mjc_center, GJK's first point)
 
 
 @wp.struct
@@ -167,6 +173,26 @@ def mesh_support_vertex(o: ConvexObj, local: wp.vec3d, seed_first: bool) -> int:
 
 
 @wp.func
+def _prism_support(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
+  """mjc_prism_support: the prism vertex farthest along dir, among the top face's when
+  dir[2] >= 0, else the bottom face's; the first of equals."""
+  ibest = int(0)
+  best = wp.float64(0.0)
+  for i in range(3):
+    v = wp.vec3d(o.mat[i, 0], o.mat[i, 1], o.mat[i, 2])
+    if dir[2] < 0.0:
+      v[2] = o.size[0]
+    d = wp.dot(v, dir)
+    if i == 0 or d > best:
+      ibest = i
+      best = d
+  res = wp.vec3d(o.mat[ibest, 0], o.mat[ibest, 1], o.mat[ibest, 2])
+  if dir[2] < 0.0:
+    res[2] = o.size[0]
+  return res
+
+
+@wp.func
 def _support_geom(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
   """mjc_*Support: farthest point of the geom along dir."""
   if o.gtype == _POINT:
@@ -179,6 +205,8 @@ def _support_geom(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
     return axis * scl + o.pos
   if o.gtype == _SPHERE:
     return dir * o.size[0] + o.pos
+  if o.gtype == _HFIELD:
+    return _prism_support(o, dir)
   local = wp.transpose(o.mat) @ dir
   supp = wp.vec3d(0.0)
   if o.gtype == _CAPSULE:
@@ -212,6 +240,13 @@ def _support_geom(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
     if local[2] < 0.0:
       supp[2] = -o.size[2]
   return o.mat @ supp + o.pos
+
+
+@wp.func
+def support_point(o: ConvexObj, dir: wp.vec3d) -> wp.vec3d:
+  """The geom's farthest point along dir, without its margin (a height field's bounding box
+  of the other geom, collision_convex)."""
+  return _support_geom(o, dir)
 
 
 @wp.func
@@ -535,6 +570,16 @@ def _gjk_intersect(st: CcdStatus, o1: ConvexObj, o2: ConvexObj, k0: int, kmax: i
 
 
 @wp.func
+def _discrete(o1: ConvexObj, o2: ConvexObj) -> bool:
+  """discreteGeoms: both geoms polytopes (box, mesh, height-field prism) without margin; GJK
+  and EPA then converge in finitely many steps and stop on exact rules, not ccd_tolerance."""
+  if o1.margin != 0.0 or o2.margin != 0.0:
+    return False
+  return ((o1.gtype == _MESH or o1.gtype == _BOX or o1.gtype == _HFIELD)
+          and (o2.gtype == _MESH or o2.gtype == _BOX or o2.gtype == _HFIELD))
+
+
+@wp.func
 def _gjk(st_in: CcdStatus, o1: ConvexObj, o2: ConvexObj, tol: wp.float64, kmax: int,
          dist_cutoff: wp.float64) -> CcdStatus:
   """gjk: distance between two convex sets (non-discrete geoms), MuJoCo's stopping rules."""
@@ -549,6 +594,9 @@ def _gjk(st_in: CcdStatus, o1: ConvexObj, o2: ConvexObj, tol: wp.float64, kmax: 
   lam = wp.vec4d(0.0)
   epsilon = wp.float64(0.5) * tol * tol
   min_norm = tol
+  if _discrete(o1, o2):
+    epsilon = wp.float64(0.0)
+    min_norm = wp.float64(MINVAL)
   st.separated = 0
   x_k = st.x1 - st.x2
   x_norm = wp.length(x_k)
@@ -1006,6 +1054,20 @@ def _polytope4(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: C
 
 
 @wp.func
+def _repeated_support(ws: EpaScratch, sl: int, pt: Polytope, prism1: bool) -> bool:
+  """Whether the newest polytope vertex repeats an earlier one's support vertices (EPA's stop
+  for discrete geoms). MuJoCo compares the support functions' vertex indices (a box's
+  corner, a mesh's vertex); distinct vertices have distinct positions, so positions are
+  compared here. A height-field prism's support function sets no index (it stays -1), so
+  with a prism as geom 1 only geom 2's vertices are compared, as MuJoCo does."""
+  last = pt.nverts - 1
+  for i in range(last):
+    if ws.vert2[sl, i] == ws.vert2[sl, last] and (prism1 or ws.vert1[sl, i] == ws.vert1[sl, last]):
+      return True
+  return False
+
+
+@wp.func
 def _epa(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: ConvexObj, o2: ConvexObj,
          tol: wp.float64, max_iterations: int) -> CcdStatus:
   """epa: expand the polytope towards the boundary of the Minkowski difference."""
@@ -1015,6 +1077,10 @@ def _epa(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: ConvexO
   upper2 = wp.float64(MAX_LIMIT)
   face = int(-1)
   kmax = wp.min(max_iterations, 1000)
+  discrete = _discrete(o1, o2)
+  epa_tol = tol
+  if discrete:
+    epa_tol = wp.float64(MINEPATOL)
   k = int(0)
   while k < kmax:
     pface = face
@@ -1038,9 +1104,11 @@ def _epa(ws: EpaScratch, sl: int, pt_in: Polytope, st_in: CcdStatus, o1: ConvexO
     if upper_k < upper:
       upper = upper_k
       upper2 = upper * upper
-    if upper - lower < tol:
+    if upper - lower < epa_tol:
       if k == 0 and upper < lower - wp.float64(1e-10):
         face = -1
+      break
+    if discrete and _repeated_support(ws, sl, pt, o1.gtype == _HFIELD):
       break
 
     pt = _horizon(ws, sl, pt, face, w)

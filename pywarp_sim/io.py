@@ -19,8 +19,8 @@ from .types import (
 
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)
 
-SUPPORTED_GEOMS = (GeomType.PLANE, GeomType.SPHERE, GeomType.CAPSULE, GeomType.ELLIPSOID,
-                   GeomType.CYLINDER, GeomType.BOX, GeomType.MESH)
+SUPPORTED_GEOMS = (GeomType.PLANE, GeomType.HFIELD, GeomType.SPHERE, GeomType.CAPSULE,
+                   GeomType.ELLIPSOID, GeomType.CYLINDER, GeomType.BOX, GeomType.MESH)
 SUPPORTED_INTEGRATORS = (IntegratorType.EULER, IntegratorType.RK4, IntegratorType.IMPLICITFAST)
 
 
@@ -200,7 +200,8 @@ def _validate(m: mujoco.MjModel, sensors: str = "evaluate"):
     collides = m.geom_contype[g] or m.geom_conaffinity[g]
     if t not in [int(x) for x in SUPPORTED_GEOMS] and collides:
       fail("geom", obj.mjOBJ_GEOM, g, f"collision geometry type {mujoco.mjtGeom(t).name}",
-           "use a primitive (plane, sphere, capsule, ellipsoid, cylinder, box) or a mesh, or set "
+           "use a primitive (plane, sphere, capsule, ellipsoid, cylinder, box), a mesh or a height "
+           "field, or set "
            "contype=conaffinity=0 to make it visual only")
 
   for a in range(m.nu):
@@ -359,7 +360,7 @@ def host_tables(m: mujoco.MjModel, nbank: int = 1, sensors: str = "evaluate") ->
 
 def _mesh_tables(m: mujoco.MjModel) -> dict:
   """MuJoCo's compiled mesh tables that mesh collision reads (vertices, hull graph, hull
-  polygons); empty for a model without meshes. Shared by all worlds."""
+  polygons) and its height fields; empty for a model without them. Shared by all worlds."""
   def i32(x):
     return np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.int32)
 
@@ -374,7 +375,22 @@ def _mesh_tables(m: mujoco.MjModel) -> dict:
     mesh_polyvertnum=i32(m.mesh_polyvertnum), mesh_polyvert=i32(m.mesh_polyvert),
     mesh_polynormal=vec3(m.mesh_polynormal), mesh_polymapadr=i32(m.mesh_polymapadr),
     mesh_polymapnum=i32(m.mesh_polymapnum), mesh_polymap=i32(m.mesh_polymap),
+    # height fields (hfield collision, collision_convex)
+    hfield_size=np.ascontiguousarray(np.asarray(m.hfield_size, np.float32).reshape(-1, 4)),
+    hfield_nrow=i32(m.hfield_nrow), hfield_ncol=i32(m.hfield_ncol), hfield_adr=i32(m.hfield_adr),
+    hfield_data=np.ascontiguousarray(np.asarray(m.hfield_data, np.float32).reshape(-1)),
+    hfield_table=_hfield_table(m),
   )
+
+
+def _hfield_table(m: mujoco.MjModel) -> np.ndarray:
+  """Model.hfield_table: the height fields packed for the native step (types.Model)."""
+  head = 8 * m.nhfield
+  table = np.zeros(head + m.nhfielddata, np.float32)
+  for h in range(m.nhfield):
+    table[8 * h:8 * h + 7] = [*m.hfield_size[h], m.hfield_nrow[h], m.hfield_ncol[h], head + m.hfield_adr[h]]
+  table[head:] = m.hfield_data
+  return table
 
 
 def _sensor_tables(m: mujoco.MjModel, sensors: str) -> dict:
@@ -580,6 +596,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
     nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
     nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
+    nhfieldtable=int(m.hfield_table.shape[0]),  # height fields packed for the native step (Model)
     neqdata=int(m.eq_data.shape[1]),  # mjNEQDATA: scalars per equality constraint in eq_data (Model)
   )
 

@@ -182,6 +182,7 @@ def _sizes(sim) -> dict:
     nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
     nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
+    nhfieldtable=int(m.hfield_table.shape[0]),
     neq=m.neq, neq_pad=int(d.eq_active.shape[1]), neqdata=int(m.eq_data.shape[1]),
   )
 
@@ -298,6 +299,11 @@ def _check_supported(sim) -> None:
       f"{int(m.mj_model.opt.ccd_iterations)} and {pairs.nconvex} convex pair(s). Lower ccd_iterations, "
       f"raise kCcdMaxIterations in kernels/collision_gjk.h and rebuild, or use backend='warp'")
   mjm = m.mj_model
+  if int(m.hfield_table.shape[0]) > 1 << 24:
+    raise RuntimeError(
+      f"backend='native' indexes height-field elevations through a float table (exact up to 2^24 "
+      f"entries); this model's height fields have {mjm.nhfielddata} elevations. Use smaller height "
+      f"fields or backend='warp'")
   if pairs.nconvex and mjm.nmeshpoly and not int(mjm.opt.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD):
     npolyvert = int(mjm.mesh_polyvertnum.max())
     if npolyvert > NATIVE_MAX_POLYVERT:

@@ -82,11 +82,18 @@ def _mesh_maxcon(t1: int, t2: int, disableflags: int):
   return None
 
 
+# a height field with a convex geom: mjc_ConvexHField, one GJK/EPA contact per prism of the
+# cells under the geom, up to MuJoCo's mjMAXCONPAIR per pair (collision_convex)
+_HFIELD_TYPES = _CONVEX_TYPES + (_G.MESH,)
+
+
 def _collider(t1: int, t2: int, disableflags: int = 0):
   """(collider, maxcon) for ordered types, or None when pywarp_sim has no narrowphase."""
   key = (GeomType(t1), GeomType(t2))
   if key in COLLIDERS:
     return COLLIDERS[key]
+  if t1 == _G.HFIELD and t2 in _HFIELD_TYPES:
+    return Collider.CONVEX, int(mujoco.mjMAXCONPAIR)
   if t1 in _CONVEX_TYPES and t2 in _CONVEX_TYPES:
     return Collider.CONVEX, _convex_maxcon(t1, t2, disableflags)
   if t2 == _G.MESH:

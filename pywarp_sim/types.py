@@ -429,6 +429,18 @@ class Model:
   mesh_polymapadr: wp.array = None  # (nmeshvert,) int: first entry of the vertex's polygons in mesh_polymap
   mesh_polymapnum: wp.array = None  # (nmeshvert,) int
   mesh_polymap: wp.array = None     # (nmeshpolymap,) int: polygon ids, local to the mesh
+  # height fields (MuJoCo's compiled tables, shared by all worlds; geom_dataid is the field's
+  # id for an hfield geom): elevations on a nrow x ncol grid over the box size[0..2], the
+  # base size[3] below it (collision_convex)
+  hfield_size: wp.array = None      # (nhfield,) vec4, m: x, y half-extents, top z, base depth
+  hfield_nrow: wp.array = None      # (nhfield,) int: grid rows (along y)
+  hfield_ncol: wp.array = None      # (nhfield,) int: grid columns (along x)
+  hfield_adr: wp.array = None       # (nhfield,) int: first elevation in hfield_data
+  hfield_data: wp.array = None      # (nhfielddata,) float: elevations in [0, 1], row-major
+  # the same packed in one table for the native step's Model view (CUDA kernel parameters,
+  # within 4 KiB): per field size[0..3], nrow, ncol, index of its first elevation here, 0; then
+  # the elevations (kernels/collision_convex.h)
+  hfield_table: wp.array = None     # (8 * nhfield + nhfielddata,) float
   # collision: static candidate pairs and contact capacity (pairs.CollisionPairs)
   collision: object = None
   # derived flags used to skip work
