@@ -15,7 +15,8 @@
   "joint_position" would be refused, naming the motors, as it needs position actuators.
 * a task: TaskCfg terms of envs/mdp.py: a yaw-rate command (vx = vy = 0, the "base_velocity"
   command, so play's --command and the video overlay know it), rewards for tracking it while
-  staying in place and upright, a privileged critic group, and one event of its own,
+  staying in place and upright, the quadruped example's observation groups (policy and a
+  privileged critic, examples.quadruped.velocity_observations), and one event of its own,
   `reset_standing`.
 """
 
@@ -31,6 +32,8 @@ from pywarp_sim.envs import mdp
 from pywarp_sim.envs.manager import (ActionCfg, CommandTerm, EventTerm, ObsGroup, ObsTerm, RewardTerm,
                                      TaskCfg, TerminationTerm)
 from pywarp_sim.envs.robot import RobotCfg
+
+from examples.quadruped import velocity_observations
 
 MENAGERIE_ENV = "PWS_MENAGERIE"
 FEET = ("left_ankle_link", "right_ankle_link")
@@ -95,15 +98,7 @@ class H1TurnCfg(TaskCfg):
   episode_length_s: float = 10.0
   actions: ActionCfg = dataclasses.field(default_factory=lambda: ActionCfg(
     type="joint_position_pd", scale=0.25, kp=h1_gains()[0], kd=h1_gains()[1]))
-  observations: dict = dataclasses.field(default_factory=lambda: {
-    "policy": ObsGroup({"gravity": ObsTerm(mdp.projected_gravity),
-                        "ang_vel": ObsTerm(mdp.base_ang_vel, scale=0.25),
-                        "joint_pos": ObsTerm(mdp.joint_pos_rel),
-                        "joint_vel": ObsTerm(mdp.joint_vel, scale=0.05),
-                        "actions": ObsTerm(mdp.last_action),
-                        "command": ObsTerm(mdp.generated_commands, params={"command_name": "base_velocity"})}),
-    "critic": ObsGroup({"height": ObsTerm(mdp.base_height), "lin_vel": ObsTerm(mdp.base_lin_vel),
-                        "feet": ObsTerm(mdp.foot_contact)}, noise=False)})
+  observations: dict = dataclasses.field(default_factory=velocity_observations)
   rewards: dict = dataclasses.field(default_factory=lambda: {
     "turn": RewardTerm(mdp.track_ang_vel_z_exp, weight=2.0, params={"command_name": "base_velocity",
                                                                    "sigma": 0.25}),

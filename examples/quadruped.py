@@ -47,12 +47,11 @@ def trot_contacts(env) -> torch.Tensor:
   return ((fl == rr) & (fr == rl) & (fl != fr)).float()
 
 
-@dataclasses.dataclass
-class QuadrupedWalkCfg(TaskCfg):
-  robot: RobotCfg = dataclasses.field(default_factory=lambda: dataclasses.replace(QUADRUPED))
-  episode_length_s: float = 10.0
-  actions: ActionCfg = dataclasses.field(default_factory=lambda: ActionCfg(type="joint_position", scale=0.3))
-  observations: dict = dataclasses.field(default_factory=lambda: {
+def velocity_observations() -> dict:
+  """Observation groups of a velocity-command locomotion task (also examples/h1_turn.py's): the
+  policy's proprioception, last action and command; a privileged critic group (base height,
+  linear velocity, foot contacts) without noise."""
+  return {
     "policy": ObsGroup({"gravity": ObsTerm(mdp.projected_gravity),
                         "ang_vel": ObsTerm(mdp.base_ang_vel, scale=0.25),
                         "joint_pos": ObsTerm(mdp.joint_pos_rel),
@@ -60,7 +59,15 @@ class QuadrupedWalkCfg(TaskCfg):
                         "actions": ObsTerm(mdp.last_action),
                         "command": ObsTerm(mdp.generated_commands, params={"command_name": "base_velocity"})}),
     "critic": ObsGroup({"height": ObsTerm(mdp.base_height), "lin_vel": ObsTerm(mdp.base_lin_vel),
-                        "feet": ObsTerm(mdp.foot_contact)}, noise=False)})
+                        "feet": ObsTerm(mdp.foot_contact)}, noise=False)}
+
+
+@dataclasses.dataclass
+class QuadrupedWalkCfg(TaskCfg):
+  robot: RobotCfg = dataclasses.field(default_factory=lambda: dataclasses.replace(QUADRUPED))
+  episode_length_s: float = 10.0
+  actions: ActionCfg = dataclasses.field(default_factory=lambda: ActionCfg(type="joint_position", scale=0.3))
+  observations: dict = dataclasses.field(default_factory=velocity_observations)
   rewards: dict = dataclasses.field(default_factory=lambda: {
     "track_lin_vel": RewardTerm(mdp.track_lin_vel_xy_exp, weight=1.5,
                                 params={"command_name": "base_velocity", "sigma": 0.25}),
