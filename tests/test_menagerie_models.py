@@ -77,3 +77,35 @@ def test_placeholder_meshes_change_no_physics(tmp_path, foot, collides, massless
   assert report["colliding"] == ([mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_GEOM, mjm.ngeom - 1) or
                                   f"geom {mjm.ngeom - 1}"] if collides else [])
   assert models.missing_meshes(str(tmp_path / "scene.xml")) == {}
+
+
+_BOT = """<mujoco><option timestep="0.004"/>
+  <worldbody><geom type="plane" size="3 3 .1"/>
+    <body name="torso" pos="0 0 .4"><freejoint/><geom type="box" size=".15 .1 .05"/><site name="imu"/>
+      <body pos=".15 0 0"><joint name="hip" type="hinge" axis="0 1 0" range="-1 1"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -.25" size=".03"/></body>
+      <body pos="-.15 0 0"><joint type="hinge" axis="0 1 0" range="-1 1"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -.25" size=".03"/></body>
+    </body></worldbody>
+  <actuator><motor joint="hip" gear="5"/></actuator>
+  <sensor><gyro site="imu"/><accelerometer site="imu"/><jointpos joint="hip"/></sensor>
+  <keyframe><key name="home" qpos="0 0 .35 1 0 0 0 .2 -.2" ctrl=".3"/></keyframe></mujoco>"""
+
+
+def test_check_model_on_a_robot_folder(tmp_path):
+  """bench.models' per-scene record on a self-authored robot laid out as Menagerie's: both
+  backends load it, the dropped states touch the floor, and the record's columns agree with
+  MuJoCo C within the bounds the Menagerie run is held to."""
+  (tmp_path / "bot").mkdir()
+  (tmp_path / "bot" / "scene.xml").write_text(_BOT)
+  assert models.scenes(str(tmp_path), ["bot"]) == [("bot", "scene.xml")]
+  rec = models.check_model(str(tmp_path), "bot", "scene.xml", nstates=4, with_speed=False)
+  assert rec["load"] == {b: "loads" for b in models.BACKENDS} and rec["sensor_types"] == [
+    "accelerometer", "gyro", "jointpos"]
+  for backend in models.BACKENDS:
+    r = rec[backend]
+    assert r["nstates"] == 4 and r["ncon_max_mujoco"] > 0, r
+    assert r["contact_count_agree"] >= CONTACT_COUNT_AGREEMENT_MIN, r
+    assert max(r["qacc_rel_err_pyramidal"], r["qacc_rel_err_elliptic"]) <= ISSUE_CONTACT_QACC_MAX_TOL, r
+    assert r["sensordata_rel_err"] <= MENAGERIE_SENSORDATA_TOL, r
+  assert "| bot | scene.xml | yes | yes | native |" in models.table([rec])
