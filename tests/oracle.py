@@ -44,9 +44,12 @@ def random_state(mjm: mujoco.MjModel, nworld: int, seed: int, qvel_scale=1.0, qp
   return qpos, qvel, ctrl, act
 
 
-def falling_states(mjm: mujoco.MjModel, n: int, seed: int):
-  """(qpos, qvel, ctrl, act) of a humanoid tumbling onto the floor under random controls,
-  taken while it touches the ground (MuJoCo's own trajectory, as in test_collision)."""
+def tumbling_states(mjm: mujoco.MjModel, n: int, seed: int, every: int = 40, keep=None,
+                    fields=("qpos", "qvel", "ctrl", "act")):
+  """One array (n, ...) per MjData field in `fields`: n states of a free-floating robot
+  tumbling onto the floor from random orientations under random controls (MuJoCo's own
+  trajectory), taken every `every` steps where keep(mjm, d) holds (default: it touches
+  something)."""
   rng = np.random.default_rng(seed)
   d = mujoco.MjData(mjm)
   out = []
@@ -59,10 +62,16 @@ def falling_states(mjm: mujoco.MjModel, n: int, seed: int):
     for k in range(400):
       d.ctrl[:] = rng.uniform(-1, 1, mjm.nu)
       mujoco.mj_step(mjm, d)
-      if k % 40 == 39 and d.ncon:
-        out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
+      if k % every == every - 1 and (keep(mjm, d) if keep else d.ncon):
+        out.append(tuple(getattr(d, f).copy() for f in fields))
   out = out[:n]
-  return tuple(np.array([s[i] for s in out]) for i in range(4))
+  return tuple(np.array([s[i] for s in out]) for i in range(len(fields)))
+
+
+def falling_states(mjm: mujoco.MjModel, n: int, seed: int):
+  """(qpos, qvel, ctrl, act) of a humanoid tumbling onto the floor under random controls,
+  taken while it touches the ground (tumbling_states)."""
+  return tumbling_states(mjm, n, seed)
 
 
 def set_state(d: pws.Data, qpos, qvel, ctrl, act):

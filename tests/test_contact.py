@@ -55,22 +55,8 @@ def _convex_states(name: str, cone: int, seed: int = 0):
   taken only when limbs touch in convex pairs (cylinder, capsule-cylinder, ellipsoid)."""
   mjm = oracle.mj_model(name)
   mjm.opt.cone = cone
-  mjd = mujoco.MjData(mjm)
-  rng = np.random.default_rng(seed)
-  out = []
-  while len(out) < NSTATE:
-    mujoco.mj_resetData(mjm, mjd)
-    quat = rng.normal(size=4)
-    mjd.qpos[3:7] = quat / np.linalg.norm(quat)
-    mjd.qpos[2] += 0.3
-    mjd.qvel[:] = rng.normal(0, 1.0, mjm.nv)
-    for k in range(400):
-      mjd.ctrl[:] = rng.uniform(-1, 1, mjm.nu)
-      mujoco.mj_step(mjm, mjd)
-      if k % 20 == 19 and len(out) < NSTATE and _has_convex_contact(mjm, mjd):
-        out.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.ctrl.copy(), mjd.act.copy(),
-                    mjd.qacc_warmstart.copy()))
-  return tuple(np.array([s[i] for s in out]) for i in range(5))
+  return oracle.tumbling_states(mjm, NSTATE, seed, every=20, keep=_has_convex_contact,
+                                fields=("qpos", "qvel", "ctrl", "act", "qacc_warmstart"))
 
 
 def _compare(name, cone, solver, backend, states=_states):
