@@ -335,7 +335,7 @@ void step_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, 
 template <int N>
 void step_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const pws::simt::StepTables& s,
               int64_t nworld, Recorder* rec, int num_threads, int nsteps, int stage) {
-  const int nshared = pws::simt::step_shared_floats(m.nv);
+  const int nshared = pws::simt::step_shared_floats(m);
   if (rec) {
     std::vector<float> shared(nshared > 0 ? nshared : 1);
     for (int64_t w = 0; w < nworld; ++w) step_world<N, Counted>(m, dv, s, w, shared, rec, nsteps, stage);

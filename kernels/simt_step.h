@@ -26,15 +26,19 @@
 //   integrate_pos                             a lane per joint
 //   health check, reset                       a lane per element; the flags through ballots
 // Stage order: the smooth acceleration runs right after the forces, before the collision and the
-// rows, while the factor of qM from simt_smooth.h is still in the group's shared array; it reads
-// nothing the collision or the rows write (as forward.h runs com_vel and rne before collision).
-// Not here yet, refused by the callers by name (step_refusal): the collision and constraint rows
-// (kernels/simt_collision.h, simt_constraint.h: models run with mjDSBL_CONSTRAINT until then),
-// sensors, RK4.
+// rows, while the factor of qM from simt_smooth.h is still in the group's shared array (the
+// collision's and the rows' scratch ints take it next); it reads nothing the collision or the rows
+// write, and they read nothing it writes (as forward.h runs com_vel and rne before collision).
+// With constraints, simt_collision.h, simt_constraint.h and simt_solver.h: their results equal the
+// native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
+// by the callers by name (step_refusal): what those refuse (convex pairs, elliptic cones, equality
+// rows, solvers other than Newton), sensors, RK4.
 #pragma once
 
 #include "forward.h"
 #include "simt.h"
+#include "simt_collision.h"
+#include "simt_constraint.h"
 #include "simt_smooth.h"
 #include "simt_solver.h"
 
@@ -49,8 +53,8 @@ namespace simt {
 // (simt_smooth.h's, simt_solver.h's) record into the step's stage around them (StepGroup).
 enum : int {
   kStepStageSmooth = 0,        // kinematics, com_pos, crb + factor, com_vel, rne
-  kStepStageCollision = 1,     // (kernels/simt_collision.h, not yet)
-  kStepStageRows = 2,          // equality and constraint rows (kernels/simt_constraint.h, not yet)
+  kStepStageCollision = 1,     // kernels/simt_collision.h
+  kStepStageRows = 2,          // constraint rows (kernels/simt_constraint.h)
   kStepStageForces = 3,        // tendon, transmission, passive, actuation
   kStepStageAcceleration = 4,  // qfrc_smooth, qacc_smooth
   kStepStageSolver = 5,        // Newton
@@ -68,11 +72,14 @@ struct StepGroup : G {
 };
 
 // Shared floats of the step's group: the smooth stage's (qM / its factor and crb x cdof), the
-// solver's (M, the Hessian's factor, two vectors) and the implicit integrators' (qH's factor,
-// nv * nv) use the same array one after another.
-PWS_HD inline int step_shared_floats(int nv) {
-  const int a = shared_floats(nv), b = solver_shared_floats(nv);
-  return a > b ? a : b;
+// collision's and the rows' scratch ints (npair, nconmax), the solver's (M, the Hessian's factor,
+// two vectors) and the implicit integrators' (qH's factor, nv * nv) use the same array one after
+// another.
+PWS_HD inline int step_shared_floats(const ModelView<float>& m) {
+  int n = shared_floats(m.nv);
+  const int other[3] = {solver_shared_floats(m.nv), collision_scratch_ints(m), constraint_scratch_ints(m)};
+  for (int k = 0; k < 3; ++k) n = other[k] > n ? other[k] : n;
+  return n;
 }
 
 // ---- transcendentals with the same bits on both targets ---------------------------------------
@@ -422,6 +429,32 @@ PWS_SIMT_FN inline void fwd_acceleration(G& g, const ModelView<float>& m, const 
 
 // ---- integrators (forward.h integrate: Euler with implicit damping, implicitfast) -------------
 
+// simt_smooth.h factor_m's L'DL of the (nv, nv) array LD in the group's shared memory, in place
+// (smooth.h factor_tree's updates, a lane per update of one k), then LD out to LD_out and the
+// inverse pivots to diag_inv: the same loop over another destination than qLD (factor_m's World
+// would be copied whole to carry two other pointers: a kilobyte of stack on CUDA).
+template <typename G>
+PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, float* LD_out, float* diag_inv) {
+  using R = typename G::real;
+  for (int k = nv - 1; k >= 0; --k) {
+    const int f0 = t.fac_adr[k], nf = t.fac_adr[k + 1] - f0;
+    if (nf == 0) continue;  // a root dof: no ancestors
+    const float* lk = LD + k * nv;
+    g.each(nf, [&](int p) {
+      const int i = g.ld(t.fac_pair + 2 * (f0 + p)), j = g.ld(t.fac_pair + 2 * (f0 + p) + 1);
+      R tmp = g.ld(lk + i) / g.ld(lk + k);
+      g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
+    });
+    const int a0 = t.anc_adr[k];
+    g.each(t.anc_adr[k + 1] - a0, [&](int a) {
+      const int i = g.ld(t.anc_dof + a0 + a);
+      g.st(LD + k * nv + i, g.ld(lk + i) / g.ld(lk + k));
+    });
+  }
+  g.each(nv, [&](int k) { g.st(diag_inv + k, R(1) / g.ld(LD + k * nv + k)); });
+  g.each(nv * nv, [&](int e) { g.st(LD_out + e, g.ld(LD + e)); });
+}
+
 // implicit_qacc: qH = qM + h D (dof damping with en_damper; implicitfast: minus the actuators'
 // velocity derivative) factored in the shared array (into qH, qHDiagInv), then qacc_scratch =
 // qH^-1 (qfrc_smooth + qfrc_constraint). qH's upper triangle holds qM's (the scalar stage leaves
@@ -471,10 +504,7 @@ PWS_SIMT_FN inline void implicit_qacc(G& g, const ModelView<float>& m, const Wor
     g.st(d.qfrc_scratch + i, f);
     g.st(d.qacc_scratch + i, f);
   });
-  World<float> dh = d;  // simt_smooth.h's factor of the shared array, written out to qH
-  dh.qLD = d.qH;
-  dh.qLDiagInv = d.qHDiagInv;
-  factor_m(g, m, dh, t);
+  factor_shared(g, nv, t, H, d.qH, d.qHDiagInv);
   solve_tree(g, nv, H, d.qHDiagInv, d.qacc_scratch);
 }
 
@@ -642,7 +672,7 @@ struct StepTables {
 };
 
 // One Simulator step of one world (forward.h step_world) on group g (a StepGroup), g.shared
-// holding step_shared_floats(nv). The callers refuse what it cannot run (step_refusal): with
+// holding step_shared_floats(m). The callers refuse what it cannot run (step_refusal): with
 // en_constraint off there are no contacts and no rows, as in forward.h's forward_rest.
 template <typename G>
 PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>& d, const StepTables& s) {
@@ -656,11 +686,18 @@ PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>
   actuation(g, m, d, s.act_exp);
   g.section(kStepStageAcceleration);
   fwd_acceleration(g, m, d);
+  int* scratch = reinterpret_cast<int*>(g.shared);
+  g.section(kStepStageCollision);
+  if (m.en_constraint) collision(g, m, d, scratch);
   g.section(kStepStageRows);
-  g.each(1, [&](int) {
-    g.st(d.efc_ne, 0);
-    g.st(d.efc_nefc, 0);
-  });
+  if (m.en_constraint) {
+    make_constraint(g, m, d, scratch);  // efc_ne = 0: no equality rows (refused)
+  } else {
+    g.each(1, [&](int) {
+      g.st(d.efc_ne, 0);
+      g.st(d.efc_nefc, 0);
+    });
+  }
   g.section(kStepStageSolver);
   newton_solve(g, m, d);
   g.section(kStepStageIntegrate);
@@ -727,10 +764,17 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
 // reads are checked by step_refusal_tables where they lie on the host.
 inline std::string step_refusal(const ModelView<float>& m, int64_t nslot) {
   if (nslot != 0) return "the lane-group step needs the per-world workspace (Simulator(workspace='world'))";
-  if (m.en_constraint)
-    return "the lane-group step has no collision or constraint rows yet (kernels/simt_collision.h, "
-           "simt_constraint.h): disable constraints (mj_model.opt.disableflags |= mjDSBL_CONSTRAINT) or use the "
-           "native step";
+  if (m.en_constraint) {
+    if (m.has_convex)
+      return "the model has convex (GJK/EPA) pairs, which the lane-group collision does not run: use the native "
+             "step (or disable constraints, mjDSBL_CONSTRAINT)";
+    if (m.en_equality)
+      return "the lane-group step has no equality rows yet: disable them (mjDSBL_EQUALITY) or use the native step";
+    if (m.cone_elliptic) return "the lane-group step has no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
+    if (m.solver_type != kSolverNewton)
+      return "the lane-group step solves with Newton (opt.solver=" + std::to_string(m.solver_type) +
+             "): set model.opt.solver = mjSOL_NEWTON";
+  }
   if (m.integrator == kIntRK4)
     return "the lane-group step integrates with Euler or implicitfast, not RK4: set mj_model.opt.integrator";
   if (m.integrator != kIntEuler && m.integrator != kIntImplicitFast)

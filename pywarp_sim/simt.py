@@ -36,8 +36,9 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   one call. The native CPU step's bits except where sin/cos (hinges, quaternion integration) or
   atan2 (ball and free joint springs) enter. `step_stage(sim, name)` runs one of STEP_STAGE_NAMES
   alone for tests; `step(sim, record=True)` and `step_proxies(sim)` measure the step as
-  `smooth` / `proxies` do (stages STEP_STAGES). No collision or constraint rows in it yet: models
-  with constraints enabled are refused by name, as are sensors, RK4 and other actuator types.
+  `smooth` / `proxies` do (stages STEP_STAGES). With constraints it runs `collision`,
+  `make_constraint` and `solve`'s kernels (refusing what they refuse); sensors, RK4 and other
+  actuator types are refused by name.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
@@ -63,7 +64,7 @@ SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_sea
 COLLISION_STAGES = ("filter", "narrowphase", "contacts")
 CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian")
 GROUP_SIZES = (8, 16, 32)
-# the fused step's recorder stages (kernels/simt_step.h kStepStage*; collision and rows: not yet)
+# the fused step's recorder stages (kernels/simt_step.h kStepStage*)
 STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health")
 # the stages step_stage runs alone (kernels/simt_step.h kOnly*)
 STEP_STAGE_NAMES = ("tendon", "transmission", "passive", "actuation", "acceleration", "integrate", "health")
@@ -340,7 +341,8 @@ def _check_step(sim):
   """What the fused lane-group step cannot run, refused by name from the MjModel (the C++ side
   checks the model's scalars again): actuator transmissions other than joint and fixed tendon,
   dynamics other than none / integrator / filter / filterexact, gain and bias other than fixed
-  and affine; constraints and RK4 (sensors: kernels/simt_step.h's step_refusal)."""
+  and affine; RK4; with constraints, what the solver refuses (convex pairs, equality rows and
+  sensors: kernels/simt_step.h's step_refusal)."""
   import mujoco
 
   mjm = sim.model.mj_model
@@ -364,8 +366,7 @@ def _check_step(sim):
     raise ValueError("the lane-group step integrates with Euler or implicitfast, not RK4: set "
                      "mj_model.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER (or mjINT_IMPLICITFAST)")
   if not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
-    raise ValueError("the lane-group step has no collision or constraint rows yet: disable constraints "
-                     "(mj_model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT) or use the native step")
+    _check_solver(sim)
 
 
 def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_threads: int = 0,
@@ -423,16 +424,17 @@ def step_stage(sim, name: str, group_size: int = 32, record: bool = False) -> di
                        stage=STEP_STAGE_NAMES.index(name), record=record)
 
 
-def step_shared_bytes_per_world(nv: int) -> int:
-  """Shared memory of one world's step group: the larger of the smooth stage's and the solver's
-  arrays (the implicit integrators' qH factor, nv * nv floats, fits in either)."""
-  return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv))
+def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0) -> int:
+  """Shared memory of one world's step group: the largest of the smooth stage's and the solver's
+  arrays and the collision's and the rows' scratch ints (npair, nconmax; 4 bytes each); the
+  implicit integrators' qH factor (nv * nv floats) fits in the solver's."""
+  return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv), 4 * npair, 4 * nconmax)
 
 
 def step_proxies(sim, group_size: int = 32, nsteps: int = 1) -> dict:
   """`proxies` of the fused lane-group step, measured by the recording emulation over nsteps
   steps of every world of a CPU Simulator (the state advances): per world-step means, stages
-  STEP_STAGES (collision and rows: not yet in the step, no counts)."""
+  STEP_STAGES."""
   if not sim.device.is_cpu:
     raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
   measured = step(sim, nsteps=nsteps, group_size=group_size, record=True)

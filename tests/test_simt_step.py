@@ -3,8 +3,11 @@ native CPU step's bit for bit, the fused step's trajectory against the native CP
 C, the health check and auto reset, the refusals; on a GPU, the CUDA kernels (one group per world
 and persistent) against the emulation bit for bit.
 
-The step has no collision or constraint rows yet (kernels/simt_collision.h, simt_constraint.h):
-the models run with mjDSBL_CONSTRAINT, which the native step honours (no contacts, no rows)."""
+Most tests run with mjDSBL_CONSTRAINT, which the native step honours (no contacts, no rows): then
+the whole step is the native step's bit for bit up to sin/cos and atan2. With constraints the step
+runs the lane-group collision, rows and Newton solver (kernels/simt_collision.h,
+simt_constraint.h, simt_solver.h), whose lane sums round differently from the native solver's:
+trajectories are compared within the contact-trajectory bounds."""
 
 import mujoco
 import numpy as np
@@ -16,7 +19,8 @@ import oracle
 import pywarp_sim as pws
 from pywarp_sim import native, simt
 from backends import simulator
-from tolerances import FORCE_TOL, QACC_SMOOTH_TOL, ROT_TOL, TRAJ_TOL
+from tolerances import (CONTACT_TRAJ_QPOS_TOL, CONTACT_TRAJ_QVEL_TOL, FORCE_TOL, QACC_SMOOTH_TOL, ROT_TOL,
+                        TRAJ_TOL)
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
@@ -263,6 +267,42 @@ def test_trajectory_matches_native_and_mujoco(name, integrator):
   np.testing.assert_array_equal(emu.health.numpy(), 0)
 
 
+# models whose pairs the lane-group collision runs (no convex pair) and that make rows from these
+# states (two_trees' box stays in the air), and the pendulum: constraints on, no rows
+CONTACT_MODELS = ["pendulum", "humanoid", "tendon_humanoid", "tendon_walker"]
+
+
+@pytest.mark.parametrize("integrator", ("euler", "implicitfast"))
+@pytest.mark.parametrize("name", CONTACT_MODELS)
+def test_trajectory_with_contacts_matches_native_and_mujoco(name, integrator):
+  """50 fused steps with constraints (falling and touching the floor from gentle random states):
+  the lane-group collision and rows equal the native ones, the Newton solve differs by its lane
+  sums' rounding; against the native CPU step and MuJoCo C within CONTACT_TRAJ_*_TOL."""
+  mjm = _mj_model(name, integrator, disable=())
+  nsteps = 50
+  state, (ref, emu) = _sims(mjm, 4, seed=37, gentle=True)
+  contacts = 0
+  for _ in range(nsteps):
+    ref.step()
+    simt.step(emu, group_size=16)
+    contacts += int(emu.ncon.numpy().sum())
+    np.testing.assert_array_equal(emu.ncon.numpy(), ref.ncon.numpy())
+    np.testing.assert_array_equal(emu.data.efc.nefc.numpy(), ref.data.efc.nefc.numpy())
+  bounds = {"qpos": CONTACT_TRAJ_QPOS_TOL, "qvel": CONTACT_TRAJ_QVEL_TOL}
+  for field, tol in bounds.items():
+    err = oracle.rel_err(getattr(emu.data, field).numpy(), getattr(ref.data, field).numpy())
+    assert err < tol, f"{name} {integrator}: {field} vs the native step after {nsteps} steps {err:.2e}"
+  for w in range(4):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    for _ in range(nsteps):
+      mujoco.mj_step(mjm, mjd)
+    for field, tol in bounds.items():
+      err = oracle.rel_err(getattr(emu.data, field).numpy()[w], getattr(mjd, field))
+      assert err < tol, f"{name} {integrator} world {w}: {field} vs MuJoCo after {nsteps} steps {err:.2e}"
+  assert name == "pendulum" or contacts > 0 or ref.data.efc.nefc.numpy().any(), f"{name}: no rows in {nsteps} steps"
+  np.testing.assert_array_equal(emu.health.numpy(), ref.health.numpy())
+
+
 @pytest.mark.parametrize("auto_reset", (False, True))
 def test_health_and_auto_reset_equal_native(auto_reset):
   """Non-finite and too fast worlds: the same health bits, counters, last-reset flags and (with
@@ -290,16 +330,15 @@ def test_health_and_auto_reset_equal_native(auto_reset):
 def test_recording_run_has_no_race_and_same_bits():
   """The measured run (counting float, address recorder) finds no location shared between lanes
   within a phase (kernels/simt.h rule 1; it raises otherwise) and writes the same bits; the
-  counts per stage are consistent."""
-  mjm = _mj_model("tendon_humanoid", "implicitfast")
-  _, (fast, measured) = _sims(mjm, 2, seed=29)
+  counts per stage are consistent. The humanoid with contacts and tendons, implicitfast."""
+  mjm = _mj_model("tendon_humanoid", "implicitfast", disable=())
+  _, (fast, measured) = _sims(mjm, 4, seed=29, gentle=True)
   simt.step(fast, nsteps=2, group_size=16)
   stats = simt.step(measured, nsteps=2, group_size=16, record=True)
   _assert_same_bits(fast, measured, STEPPED, "recorded")
   assert set(stats["stages"]) == set(simt.STEP_STAGES)
+  assert fast.ncon.numpy().sum() > 0, "no contact: the collision and rows stages are not exercised"
   for stage, s in stats["stages"].items():
-    if stage in ("collision", "rows"):
-      continue  # not in the step yet
     assert s["phases"] > 0 and s["warp_instructions"] > 0, stage
     assert s["warp_instructions"] <= s["lane_instructions"] <= 16 * s["warp_instructions"], stage
     assert s["global_requests"] <= s["global_sectors"] <= 16 * s["global_requests"], stage
@@ -307,6 +346,7 @@ def test_recording_run_has_no_race_and_same_bits():
   assert 1.0 <= p["sectors_per_request"] <= 32.0 and 0.0 < p["lane_efficiency"] <= 1.0
   assert p["instructions_per_world_step"] > 0
   assert simt.step_shared_bytes_per_world(mjm.nv) == 4 * (2 * mjm.nv ** 2 + 2 * mjm.nv)
+  assert simt.step_shared_bytes_per_world(mjm.nv, nconmax=10 ** 6) == 4 * 10 ** 6
 
 
 # ---- refusals ------------------------------------------------------------------------------------
@@ -322,9 +362,17 @@ def test_refusals_name_the_cause():
     simt.step_stage(sim, "collision")
   with pytest.raises(ValueError, match="persistent"):
     simt.step(sim, persistent=True)
-  with_rows = simulator(_mj_model("pendulum", disable=()), 2, "native")
-  with pytest.raises(ValueError, match="no collision or constraint rows yet.*mjDSBL_CONSTRAINT"):
-    simt.step(with_rows)
+  convex = simulator(_mj_model("ball_humanoid", disable=()), 2, "native")
+  with pytest.raises(ValueError, match="convex"):
+    simt.step(convex)
+  cg = _mj_model("pendulum", disable=())
+  cg.opt.solver = int(mujoco.mjtSolver.mjSOL_CG)
+  with pytest.raises(ValueError, match="Newton"):
+    simt.step(simulator(cg, 2, "native"))
+  elliptic = _mj_model("humanoid", disable=())
+  elliptic.opt.cone = int(mujoco.mjtCone.mjCONE_ELLIPTIC)
+  with pytest.raises(ValueError, match="elliptic"):
+    simt.step(simulator(elliptic, 2, "native"))
   rk4 = _mj_model("pendulum")
   rk4.opt.integrator = int(mujoco.mjtIntegrator.mjINT_RK4)
   with pytest.raises(ValueError, match="not RK4"):
@@ -345,16 +393,21 @@ def test_refusals_name_the_cause():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("persistent", (False, True))
-@pytest.mark.parametrize("name", ["pendulum", "humanoid", "ball_humanoid", "tendon_humanoid", "actuator_zoo"])
+@pytest.mark.parametrize("name, integrator, disable", [
+  ("humanoid", "implicitfast", ()),  # contacts and rows
+  ("tendon_humanoid", "euler", ()),
+  ("ball_humanoid", "euler", DISABLE),  # atan2 springs, gravity compensation (convex pairs: no rows)
+  ("actuator_zoo", "euler", DISABLE),  # filterexact, actearly, actrange
+], ids=["humanoid", "tendon_humanoid", "ball_humanoid", "actuator_zoo"])
 @pytest.mark.parametrize("group", GROUPS)
-def test_gpu_step_equals_the_emulation_bitwise(name, group, persistent):
+def test_gpu_step_equals_the_emulation_bitwise(name, integrator, disable, group, persistent):
   """The CUDA fused step (-fmad=false; one group per world, or persistent groups taking worlds from
-  an atomic counter) and the CPU emulation: the same bits after 20 steps at random states."""
+  an atomic counter) and the CPU emulation: the same bits after 20 steps at gentle random states."""
   if not native.available("cuda:0"):
     pytest.skip(native.unavailable_reason("cuda:0"))
   nworld = 300  # not a multiple of a block's worlds: the last block is partly empty
-  mjm = _mj_model(name, "implicitfast" if name == "humanoid" else "euler")
-  state, (cpu,) = _sims(mjm, nworld, seed=31, n=1)
+  mjm = _mj_model(name, integrator, disable)
+  state, (cpu,) = _sims(mjm, nworld, seed=31, n=1, gentle=True)
   gpu = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=nworld, device="cuda:0", backend="native")
   oracle.set_state(gpu.data, *state)
   oracle.fill_nan(gpu.data)
@@ -366,3 +419,5 @@ def test_gpu_step_equals_the_emulation_bitwise(name, group, persistent):
     assert np.array_equal(a.view(np.int32), b.view(np.int32)), (
       f"{name} group {group}: {field} GPU vs emulation {np.nanmax(np.abs(a.astype(np.float64) - b)):.2e}")
   np.testing.assert_array_equal(cpu.health.numpy(), gpu.health.numpy())
+  np.testing.assert_array_equal(cpu.ncon.numpy(), gpu.ncon.numpy())
+  np.testing.assert_array_equal(cpu.data.efc.nefc.numpy(), gpu.data.efc.nefc.numpy())
