@@ -160,6 +160,25 @@ class StepPlan {
   int64_t nworld() const { return nworld_; }
   int64_t stage_bytes() const { return pws::stage_scalars(data_) * static_cast<int64_t>(sizeof(float)); }
 
+  // Byte addresses of scalar i of Data array `name` for worlds w0 .. w0 + n - 1, through the
+  // view arithmetic the step uses (WorldArray::at, ::step; world w on workspace row w modulo the
+  // rows, as one CUDA thread per world): the address pattern of one access of a warp
+  // (bench/proxies.py).
+  py::list scalar_addresses(const std::string& name, int64_t w0, int64_t n, int64_t i) const {
+    py::list out;
+#define PWS_ADDRESSES(nm, width, count)                                                         \
+    if (name == #nm) {                                                                        \
+      if (i < 0 || i >= data_.nm.stride) throw py::index_error(name + ": no scalar " + std::to_string(i)); \
+      for (int64_t w = w0; w < w0 + n; ++w)                                                   \
+        out.append(reinterpret_cast<uint64_t>(data_.nm.at(w, data_.nm.slots ? w % data_.nm.slots : 0) + \
+                                              i * data_.nm.step()));                          \
+      return out;                                                                             \
+    }
+    PWS_DATA_ARRAYS(PWS_ADDRESSES, PWS_ADDRESSES)
+#undef PWS_ADDRESSES
+    throw py::key_error("no per-world Data array '" + name + "' in the native layout");
+  }
+
   // Lockstep groups of eight worlds for the smooth stages (kernels/step_lanes.h); the
   // trajectories are the same bit for bit either way (tests/test_native_backend.py).
   bool lanes() const { return use_lanes_; }
@@ -177,6 +196,10 @@ class StepPlan {
       throw py::value_error("num_threads must be >= 0 (0 = OpenMP default), got " + std::to_string(num_threads));
     }
     if (nsteps == 0) return;
+    if (!use_staging_ && pws::data_tiled(data_)) {
+      throw py::value_error("the Data arrays are tiled (Simulator(layout='tiled')): the step reads them "
+                            "only staged; turn staging on (native_backend.set_staging)");
+    }
     const int nthreads = static_cast<int>(std::min<int64_t>(resolve_threads(num_threads), nworld_));
     // per-thread workspace: thread t uses rows t * kLanes .. t * kLanes + 7
     if (data_.nslot && data_.nslot < static_cast<int64_t>(nthreads) * pws::kLanes) {
@@ -391,7 +414,10 @@ workspace arrays hold nslot rows, 8 per OpenMP thread, instead of one per world.
                     "Step each world inside a per-thread buffer (kernels/step_stage.h; same results bit "
                     "for bit; the per-world path, not the lockstep groups).")
       .def_property_readonly("stage_bytes", [](const StepPlan& p) { return p.stage_bytes(); },
-                             "Bytes of one world's staging buffer.");
+                             "Bytes of one world's staging buffer.")
+      .def("scalar_addresses", &StepPlan::scalar_addresses, py::arg("name"), py::arg("w0"), py::arg("n"),
+           py::arg("i"), "Byte addresses of scalar i of Data array `name` for worlds w0 .. w0 + n - 1 "
+           "(the step's view arithmetic; workspace row = world).");
 
   m.def("has_openmp", []() {
 #ifdef _OPENMP

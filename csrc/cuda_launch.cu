@@ -135,6 +135,9 @@ const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<floa
   const int64_t nthread = d.nslot ? (d.nslot < nworld ? d.nslot : nworld) : nworld;
   const int64_t grid = (nthread + kStepBlock - 1) / kStepBlock;
   StepKernel kernel = m.has_convex ? step_kernel<true> : step_kernel<false>;
+  if (!staging && pws::data_tiled(d)) {
+    return "the Data arrays are tiled (Simulator(layout='tiled')): the step reads them only staged";
+  }
   if (staging) {
     kernel = staged_kernel(m.has_convex != 0, pws::stage_scalars(d));
     if (!kernel) return "the staging buffer exceeds the step kernel's largest (64 KiB): lower nconmax";

@@ -68,8 +68,9 @@ inline P* as_ptr(const py::object& address) {
 }
 
 // ints / reals: {name: value}; arrays: {name: address} (model int/float, globals),
-// {name: (address, stride, nbank)} (banks), {name: (address, stride, slots)} (data; slots 0:
-// per world, else rows of a per-thread workspace array). make_data_view(arrays, nslot).
+// {name: (address, stride, nbank)} (banks), {name: (address, stride, slots[, tile])} (data; slots
+// 0: per world, else rows of a per-thread workspace array; tile > 1: worlds in tiles, kernels/
+// types.h WorldArray; default 1). make_data_view(arrays, nslot).
 template <typename T>
 inline pws::ModelView<T> make_model_view(const py::dict& ints, const py::dict& reals, const py::dict& arrays) {
   pws::ModelView<T> m{};
@@ -107,10 +108,13 @@ inline pws::DataView<T> make_data_view(const py::dict& arrays, int64_t nslot) {
     py::tuple t = require_key(arrays, #name, "data").cast<py::tuple>();           \
     d.name.ptr = as_ptr<type>(t[0]);                                               \
     d.name.stride = t[1].cast<int64_t>();                                          \
-    d.name.slots = t[2].cast<int64_t>();                                           \
+    d.name.slots = t[2].cast<int32_t>();                                           \
     if (d.name.slots != 0 && d.name.slots != nslot)                                \
       throw py::value_error(#name " has " + std::to_string(d.name.slots) +       \
                             " workspace rows, the plan " + std::to_string(nslot)); \
+    d.name.tile = t.size() > 3 ? t[3].cast<int32_t>() : 1;                       \
+    if (d.name.tile < 1)                                                           \
+      throw py::value_error(#name " has tile " + std::to_string(d.name.tile) + ", expected >= 1"); \
   }
 #define PWS_SET_DF(name, width, count) PWS_SET_D(T, name)
 #define PWS_SET_DI(name, width, count) PWS_SET_D(int, name)

@@ -189,13 +189,26 @@ struct Bank {
 
 // A Data array: per world (nworld, ...), world w starts at ptr + w * stride; or, for solver
 // workspace held per thread (slots > 0, Simulator(workspace="thread")), (slots, ...) rows of
-// which the thread stepping a world uses its own row `slot`.
+// which the thread stepping a world uses its own row `slot`; or tiled (tile > 1,
+// Simulator(layout="tiled")): worlds in tiles of `tile`, [tile][scalar][lane], scalar i of world
+// w at ptr + (w / tile) * tile * stride + i * tile + w % tile, so that the same scalar of `tile`
+// consecutive worlds is contiguous (a warp's same-field access coalesces). at() is where a
+// world's scalar 0 is and step() how far apart its scalars are: the stages index World pointers
+// contiguously, so a tiled array is reached only through stage_in / stage_out
+// (kernels/step_stage.h), which gather a world into its buffer and scatter it back. Two 32-bit
+// counts keep 24 bytes per array (the views are CUDA kernel parameters, within 4 KiB).
 template <typename S>
 struct WorldArray {
   S* ptr;
   int64_t stride;  // scalars per world (per slot)
-  int64_t slots;   // 0: one row per world; else the number of per-thread rows
-  PWS_HD S* at(int64_t world, int64_t slot) const { return ptr + (slots ? slot : world) * stride; }
+  int32_t slots;   // 0: one row per world; else the number of per-thread rows
+  int32_t tile;    // worlds per tile; 0 or 1: world-major
+  PWS_HD S* at(int64_t world, int64_t slot) const {
+    if (slots) return ptr + slot * stride;
+    if (tile > 1) return ptr + (world / tile) * tile * stride + world % tile;
+    return ptr + world * stride;
+  }
+  PWS_HD int64_t step() const { return slots == 0 && tile > 1 ? tile : 1; }
 };
 
 template <typename T>
@@ -248,6 +261,16 @@ struct World {
 #undef PWS_DECL_BANK
 #undef PWS_SKIP
 };
+
+// Whether some Data array is tiled (WorldArray::tile > 1): the step must then run staged.
+template <typename T>
+inline bool data_tiled(const DataView<T>& d) {
+  bool tiled = false;
+#define PWS_TILED(name, width, count) tiled = tiled || (d.name.slots == 0 && d.name.tile > 1);
+  PWS_DATA_ARRAYS(PWS_TILED, PWS_TILED)
+#undef PWS_TILED
+  return tiled;
+}
 
 // World w's view; `slot` (< d.nslot) is the workspace row of the thread stepping it (unused
 // when the workspace is per world). A thread finishes a world before its slot takes another.

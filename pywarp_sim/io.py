@@ -12,9 +12,9 @@ import warp as wp
 from .errors import IgnoredModelElementWarning, UnsupportedModelError
 from .pairs import build_pairs
 from .types import (
-  BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, NCYLPOLY, BiasType, ConeType, Data,
-  DisableBit, DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType, Model, ObjType, Option,
-  Role, SensorType, TrnType,
+  BANK_FIELDS, DATA_FIELDS, EPA_MIN_SLOTS, EPA_SLOTS_PER_WORLD, LAYOUT_TILE, LAYOUTS, NCYLPOLY, TILED_ROLES,
+  BiasType, ConeType, Data, DisableBit, DynType, EqType, Field, GainType, GeomType, IntegratorType, JointType,
+  Model, ObjType, Option, Role, SensorType, TrnType,
 )
 
 _vec5 = wp.types.vector(length=5, dtype=wp.float32)
@@ -619,11 +619,35 @@ def resolve(expr, sizes: dict) -> int:
   return value
 
 
-def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None) -> int:
-  """Bytes make_data(m, nworld, workspace_rows=...) allocates, from the declarations alone
-  (nothing is allocated): the memory estimate Simulator checks before allocating."""
+def check_layout(layout: str, workspace_rows: int | None = None) -> None:
+  """ValueError naming the Data layout when it is not one of types.LAYOUTS, or "tiled" with a
+  per-thread workspace (then no per-world array of types.TILED_ROLES is left to tile)."""
+  if layout not in LAYOUTS:
+    raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+  if layout == "tiled" and workspace_rows is not None:
+    raise ValueError("layout='tiled' tiles the per-world workspace arrays; with workspace='thread' they "
+                     "are per-thread rows and nothing is left to tile: use layout='world' with "
+                     "workspace='thread', or layout='tiled' with workspace='world'")
+
+
+def _role_sizes(sizes: dict, nworld: int, workspace_rows: int | None, layout: str) -> dict:
+  """{role: sizes} for the roles whose leading "nworld" extent differs: the per-thread rows of
+  the workspace, or nworld padded to whole tiles for the tiled roles."""
+  out = {}
+  if workspace_rows:
+    out[Role.WORKSPACE] = dict(sizes, nworld=workspace_rows)
+  elif layout == "tiled":
+    padded = -(-nworld // LAYOUT_TILE) * LAYOUT_TILE
+    out.update({role: dict(sizes, nworld=padded) for role in TILED_ROLES})
+  return out
+
+
+def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None, layout: str = "world") -> int:
+  """Bytes make_data(m, nworld, workspace_rows=..., layout=...) allocates, from the declarations
+  alone (nothing is allocated): the memory estimate Simulator checks before allocating."""
+  check_layout(layout, workspace_rows)
   sizes = data_sizes(m, nworld)
-  workspace_sizes = dict(sizes, nworld=workspace_rows or nworld)
+  role_sizes = _role_sizes(sizes, nworld, workspace_rows, layout)
 
   def total(fields) -> int:
     n = 0
@@ -631,7 +655,7 @@ def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None) -> int
       if f.role == Role.GROUP:
         n += total(f.fields) if not f.when or sizes[f.when] > 0 else 0
       elif f.role != Role.SIZE and not f.alias:
-        extents = workspace_sizes if f.role == Role.WORKSPACE else sizes
+        extents = role_sizes.get(f.role, sizes)
         n += math.prod(resolve(e, extents) for e in f.shape) * wp.types.type_size_in_bytes(f.dtype)
     return n
   return total(DATA_FIELDS)
@@ -663,7 +687,8 @@ def initial_value(m: Model, f: Field, shape: tuple) -> np.ndarray:
   return host
 
 
-def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None) -> Data:
+def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None,
+              layout: str = "world") -> Data:
   """Allocates Data for nworld worlds and fills the state with the model defaults
   (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData.
 
@@ -675,20 +700,30 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
   world (`Simulator(workspace="thread")`, native backend only): the fields whose role is
   Role.WORKSPACE (intermediate results of a step: com-frame dynamics quantities, mass-matrix
   factors, constraint rows, integrator scratch) get `workspace_rows` as their leading
-  dimension."""
+  dimension.
+
+  layout: "world" (every per-world array (nworld, ...)) or "tiled" (native backend): the fields
+  of types.TILED_ROLES are allocated (ceil(nworld / LAYOUT_TILE) * LAYOUT_TILE, ...) and hold
+  [tile][scalar][lane] (kernels/types.h WorldArray; native_backend.world_major reads one back)."""
   if nworld < 1:
     raise ValueError(f"nworld must be >= 1, got {nworld}")
   if workspace_rows is not None and workspace_rows < 1:
     raise ValueError(f"workspace_rows must be >= 1 (or None), got {workspace_rows}")
+  check_layout(layout, workspace_rows)
   device = wp.get_device(device)
   sizes = data_sizes(m, nworld)
-  workspace_sizes = dict(sizes, nworld=workspace_rows or nworld)
+  role_sizes = _role_sizes(sizes, nworld, workspace_rows, layout)
 
   def array(f: Field):
-    shape = tuple(resolve(e, workspace_sizes if f.role == Role.WORKSPACE else sizes) for e in f.shape)
+    shape = tuple(resolve(e, role_sizes.get(f.role, sizes)) for e in f.shape)
     if f.init == "zero":
       return wp.zeros(shape, dtype=f.dtype, device=device)
-    return wp.array(initial_value(m, f, shape), dtype=f.dtype, device=device)
+    host = initial_value(m, f, shape)
+    if layout == "tiled" and f.role in TILED_ROLES and not workspace_rows:
+      # rows (world, scalar) -> [tile][scalar][lane]
+      tiles = host.reshape(shape[0] // LAYOUT_TILE, LAYOUT_TILE, -1)
+      host = np.ascontiguousarray(tiles.transpose(0, 2, 1)).reshape(host.shape)
+    return wp.array(host, dtype=f.dtype, device=device)
 
   def container(cls, fields, outer: dict):
     values = {}

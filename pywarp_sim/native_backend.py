@@ -26,6 +26,13 @@ com-frame dynamics quantities, mass-matrix factors, constraint rows, integrator 
 or one per resident CUDA thread, rather than one per world; a thread steps a world to the end
 before its rows take the next one.
 
+With `Simulator(..., layout="tiled")` the per-world arrays of TILED_FIELDS (the workspace) hold
+tiles of LAYOUT_TILE worlds, [tile][scalar][lane] (kernels/types.h WorldArray): the step always
+runs staged (set_staging), each world gathered from its tile into the stepping thread's buffer
+and scattered back, so that on CUDA a warp's copies of one scalar of its 32 worlds coalesce;
+`world_major(sim, name)` reads such an array back as (nworld, ...). The lane-group kernels
+(pywarp_sim.simt) read world-major arrays only and refuse a tiled Simulator.
+
 The tables hold the addresses of the arrays that exist at creation. Replacing a Model or
 Data array afterwards (instead of writing into it) needs `refresh(sim)`; writes into the
 arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
@@ -33,17 +40,19 @@ arrays (sim.qpos[:] = ..., bank values) are seen by the next step as usual.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 import torch
 import warp as wp
 
 from . import native
-from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, ConeType, DisableBit, EqType, IntegratorType,
-                    Role, SolverType)
+from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, LAYOUT_TILE, TILED_ROLES, ConeType, DisableBit,
+                    EqType, IntegratorType, Role, SolverType)
 
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "set_staging",
-           "stage_bytes", "stepper", "NativeStepper",
+           "stage_bytes", "stepper", "NativeStepper", "world_major", "TILED_FIELDS",
            "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS", "layout_name", "schema_field"]
 
 # The native layout's names of Data fields (kernels/types.h): a Data field by its name, a
@@ -96,6 +105,9 @@ def schema_field(name: str):
 # cvel, actuator quantities, the generalized forces, qacc and the solver's per-world counters.
 WORKSPACE_FIELDS = frozenset(layout_name(container, f.name) for container, fields in _CONTAINERS.items()
                              for f in fields if f.role == Role.WORKSPACE)
+# Layout names of the fields stored in tiles of worlds with layout="tiled" (types.TILED_ROLES).
+TILED_FIELDS = frozenset(layout_name(container, f.name) for container, fields in _CONTAINERS.items()
+                         for f in fields if f.role in TILED_ROLES)
 
 
 def workspace_rows(device, model) -> int:
@@ -328,9 +340,16 @@ def _address(arr) -> int:
   return int(arr.ptr) if arr.ptr else 0
 
 
-def build_tables(sim, layout, keep: list | None = None) -> tuple:
+def build_tables(sim, layout, keep: list | None = None, tiles: bool = False) -> tuple:
   """(ints, reals, model_arrays, data_arrays) for StepPlan, each array checked against `layout`.
-  Every array referenced is appended to `keep` (the caller holds them while the plan lives)."""
+  Every array referenced is appended to `keep` (the caller holds them while the plan lives).
+  tiles: the caller steps staged and so reads tiled arrays (layout="tiled"); otherwise a tiled
+  Simulator raises RuntimeError."""
+  tiled = _tiled(sim)
+  if tiled and not tiles:
+    raise RuntimeError("this Simulator has layout='tiled' (workspace arrays in tiles of worlds); only the "
+                       "staged native step reads them (the lane-group kernels of pywarp_sim.simt read one "
+                       "world's arrays contiguously): build the Simulator with layout='world'")
   sizes = _sizes(sim)
   ints, reals = _options(sim)
   ints.update(sizes)
@@ -384,12 +403,39 @@ def build_tables(sim, layout, keep: list | None = None) -> tuple:
         raise RuntimeError(f"native backend: workspace array '{name}' has shape {arr.shape}; expected "
                            f"(rows={nslot}, ...) with {count * width} scalars per row")
       data_arrays[name] = (_address(arr), count * width, nslot)
+    elif tiled and name in TILED_FIELDS:
+      padded = -(-nworld // LAYOUT_TILE) * LAYOUT_TILE
+      if arr.shape[0] != padded or scalars != padded * count * width:
+        raise RuntimeError(f"native backend: tiled {where} has shape {arr.shape}; expected (nworld padded "
+                           f"to whole tiles = {padded}, ...) with {count * width} scalars per world")
+      data_arrays[name] = (_address(arr), count * width, 0, LAYOUT_TILE)
     else:
       if arr.shape[0] != nworld or scalars != nworld * count * width:
         raise RuntimeError(f"native backend: {where} has shape {arr.shape}; expected (nworld={nworld}, ...) "
                            f"with {count * width} scalars per world")
       data_arrays[name] = (_address(arr), count * width, 0)
   return ints, reals, model_arrays, data_arrays
+
+
+def _tiled(sim) -> bool:
+  """Whether the Simulator's TILED_FIELDS hold tiles of worlds (layout="tiled")."""
+  return getattr(sim, "layout", "world") == "tiled"
+
+
+def world_major(sim, name: str) -> torch.Tensor:
+  """A (nworld, ...) torch copy of the native layout's Data entry `name` (a Data field, con_*,
+  efc_*: schema_field), in world order whatever the layout: for a tiled array (layout="tiled"),
+  its [tile][scalar][lane] memory rearranged; otherwise a copy of its rows. Raises ValueError
+  for a per-thread workspace array (workspace="thread": its rows are no world's)."""
+  arr = data_array(sim, name)
+  if _nslot(sim) and name in WORKSPACE_FIELDS:
+    raise ValueError(f"'{name}' is solver workspace held per thread with workspace='thread' (its rows "
+                     f"describe no particular world); build the Simulator with workspace='world'")
+  t = wp.to_torch(arr, requires_grad=False)
+  if _tiled(sim) and name in TILED_FIELDS:
+    rows, scalars = t.shape[0], math.prod(t.shape[1:])
+    t = t.reshape(rows // LAYOUT_TILE, scalars, LAYOUT_TILE).transpose(1, 2).reshape(t.shape)
+  return t[:sim.nworld].clone()
 
 
 def _nslot(sim) -> int:
@@ -409,7 +455,8 @@ class NativeStepper:
     self.device = sim.device
     self.num_threads = int(num_threads)
     self.lanes = True  # CPU: lockstep groups of eight worlds (set_lanes)
-    self.staging = False  # each world steps inside a per-thread buffer (set_staging)
+    # each world steps inside a per-thread buffer (set_staging); always with tiled arrays
+    self.staging = _tiled(sim)
     self._module = _module_for(sim.device)
     self.build(sim)
 
@@ -417,7 +464,7 @@ class NativeStepper:
     # The plan holds raw addresses: keep every array alive while it is used, so an array the
     # user replaces is never freed under it (a replaced array is still stale: see refresh).
     keep = []
-    tables = build_tables(sim, self._module.step_layout(), keep)
+    tables = build_tables(sim, self._module.step_layout(), keep, tiles=True)
     if self.device.is_cuda:
       self.plan = self._module.StepPlan(*tables, sim.nworld, self.device.ordinal, _nslot(sim))
     else:
@@ -531,8 +578,13 @@ def set_staging(sim, enabled: bool) -> None:
   `max_stage_bytes` (64 KiB) per world: with the humanoid that needs a lower nconmax and is
   meant with workspace="thread". On the CPU it is a per-thread heap block and runs the
   per-world path (not the lockstep groups). Off by default; the trajectories are the same bit
-  for bit either way. Raises ValueError when the buffer would be too large."""
+  for bit either way. Raises ValueError when the buffer would be too large, and when turning it
+  off for a Simulator with layout="tiled" (its tiled arrays are read only staged)."""
   st = stepper(sim)
+  if not enabled and _tiled(sim):
+    raise ValueError("a Simulator with layout='tiled' steps staged only (its workspace arrays are in tiles "
+                     "of worlds, which the stages cannot index); build it with layout='world' to step "
+                     "unstaged")
   st.plan.staging = bool(enabled)  # the CUDA plan checks the size
   st.staging = bool(enabled)
 

@@ -24,13 +24,15 @@ import warp as wp
 
 from . import forward as _forward
 from .io import check_count, data_nbytes, make_data, put_model
-from .types import COUNTERS, DATA_FIELDS, Data, Health, Model, Role
+from .types import COUNTERS, DATA_FIELDS, TILED_ROLES, Data, Health, Model, Role
 
 _BACKENDS = ("auto", "warp", "native")
 # Data arrays served as sim.<name> (types.DATA_FIELDS), and those held per thread with
 # workspace="thread" (role workspace), which then describe no particular world
 _DATA_ARRAYS = tuple(f.name for f in DATA_FIELDS if f.role not in (Role.SIZE, Role.GROUP))
 _WORKSPACE_ARRAYS = frozenset(f.name for f in DATA_FIELDS if f.role == Role.WORKSPACE)
+# ... and those stored in tiles of worlds with layout="tiled" (types.TILED_ROLES)
+_TILED_ARRAYS = frozenset(f.name for f in DATA_FIELDS if f.role in TILED_ROLES)
 _NATIVE_MAX_NSTEPS = 2 ** 31 - 1  # the native StepPlan.step takes nsteps as a C int
 
 
@@ -265,6 +267,12 @@ class Simulator:
       role workspace in types.py) per thread instead, 8 rows per OpenMP thread or one
       per resident CUDA thread, so memory per world is the state, the contacts, poses,
       velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
+    layout: "world" (default) stores every per-world array world-major; "tiled"
+      (backend="native", workspace="world") stores the workspace arrays in tiles of 32 worlds,
+      [tile][scalar][lane] (types.LAYOUTS), so that a GPU warp's same-field access coalesces;
+      the step then runs staged (native_backend.set_staging). Trajectories are bit-identical;
+      the state, derived quantities and banks keep their (nworld, ...) views, and
+      sim.<workspace field> raises (native_backend.world_major(sim, name) returns a copy).
 
   Before allocating, the memory the batch needs is estimated (bytes per world x nworld) and a
   request that cannot fit the device raises MemoryError naming both. A Simulator is not
@@ -276,9 +284,10 @@ class Simulator:
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "auto",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
                graph: bool = False, nconmax: int | None = None, workspace: str = "world",
-               reset_on: int = DEFAULT_RESET_ON, sensors: str = "evaluate"):
+               reset_on: int = DEFAULT_RESET_ON, sensors: str = "evaluate", layout: str = "world"):
     from . import io
     io.check_sensors_mode(sensors)
+    io.check_layout(layout)
     check_count("nworld", nworld)
     nworld = int(nworld)  # a numpy integer is a valid count, but Warp's shapes need an int
     check_count("nbank", nbank, allow_none=True)
@@ -292,6 +301,11 @@ class Simulator:
     if workspace == "thread" and backend == "warp":
       raise ValueError("workspace='thread' (solver workspace held per thread) needs backend='native': "
                        "the Warp backend's kernels index every array by world; use workspace='world'")
+    if layout == "tiled" and workspace == "thread":
+      io.check_layout(layout, workspace_rows=1)  # ValueError: nothing per world to tile
+    if layout == "tiled" and backend == "warp":
+      raise ValueError("layout='tiled' (workspace arrays in tiles of worlds) needs backend='native': the "
+                       "Warp backend's kernels index every array by world; use layout='world'")
     if backend == "native":
       from . import native_backend
       native_backend.require(device)  # RuntimeError naming why (not built, no CUDA)
@@ -309,6 +323,9 @@ class Simulator:
     if workspace == "thread" and backend != "native":
       raise ValueError(f"workspace='thread' needs the native backend, which cannot run here ({reason}); "
                        f"use workspace='world'")
+    if layout == "tiled" and backend != "native":
+      raise ValueError(f"layout='tiled' needs the native backend, which cannot run here ({reason}); "
+                       f"use layout='world'")
     sets = object.__setattr__  # __setattr__ guards the Data field names, not these
     sets(self, "backend_reason", reason)
     sets(self, "model", model)
@@ -319,11 +336,12 @@ class Simulator:
     sets(self, "graph", _check_flag("graph", graph))
     sets(self, "_graphs", {})  # auto_reset -> captured wp.Graph (CUDA only)
     sets(self, "workspace", workspace)
+    sets(self, "layout", layout)
     sets(self, "_busy", threading.Lock())
     rows = _native_backend().workspace_rows(self.device, model) if workspace == "thread" else None
-    check_memory(model, nworld, self.device, rows)
+    check_memory(model, nworld, self.device, rows, layout)
     with wp.ScopedDevice(self.device):
-      sets(self, "data", make_data(model, nworld, self.device, workspace_rows=rows))
+      sets(self, "data", make_data(model, nworld, self.device, workspace_rows=rows, layout=layout))
       sets(self, "_health", wp.zeros(nworld, dtype=int))
       sets(self, "_mask", wp.zeros(nworld, dtype=int))
       sets(self, "_last_reset", wp.zeros(nworld, dtype=int))
@@ -394,13 +412,20 @@ class Simulator:
         raise AttributeError(f"sim.{name} is solver workspace held per thread with workspace='thread' "
                              f"(it describes no particular world); build the Simulator with "
                              f"workspace='world' to read it per world")
+      if self.__dict__.get("layout") == "tiled" and name in _TILED_ARRAYS:
+        raise AttributeError(f"sim.{name} is stored in tiles of worlds with layout='tiled' ([tile][scalar]"
+                             f"[lane]: no (nworld, ...) view of it exists); read a world-major copy with "
+                             f"pywarp_sim.native_backend.world_major(sim, '{name}'), or build the "
+                             f"Simulator with layout='world'")
       return self._view(name)
     raise AttributeError(f"Simulator has no attribute '{name}'")
 
   def __dir__(self):
     """The attributes, and the Data arrays served as views (tab completion): all of them with
-    workspace="world", all but the per-thread workspace with workspace="thread"."""
-    hidden = _WORKSPACE_ARRAYS if self.__dict__.get("workspace") == "thread" else ()
+    workspace="world", all but the per-thread workspace with workspace="thread" and the tiled
+    workspace with layout="tiled"."""
+    hidden = (_WORKSPACE_ARRAYS if self.__dict__.get("workspace") == "thread" else
+              _TILED_ARRAYS if self.__dict__.get("layout") == "tiled" else ())
     return sorted(set(super().__dir__()) | {name for name in _DATA_ARRAYS if name not in hidden})
 
   @property
@@ -727,10 +752,11 @@ def _available_bytes(device) -> int | None:
     return None
 
 
-def check_memory(model: Model, nworld: int, device, workspace_rows: int | None = None) -> int:
+def check_memory(model: Model, nworld: int, device, workspace_rows: int | None = None,
+                 layout: str = "world") -> int:
   """Raises MemoryError before allocating when nworld worlds of `model` cannot fit the memory
   available on `device`; returns the estimated bytes."""
-  need = data_nbytes(model, nworld, workspace_rows)
+  need = data_nbytes(model, nworld, workspace_rows, layout)
   have = _available_bytes(device)
   if have is not None and need > have:
     per_world = data_nbytes(model, 2, workspace_rows) - data_nbytes(model, 1, workspace_rows)

@@ -505,6 +505,17 @@ class Role(enum.StrEnum):
 STATE, DERIVED, WORKSPACE, SCRATCH, COUNTER = (Role.STATE, Role.DERIVED, Role.WORKSPACE, Role.SCRATCH,
                                                Role.COUNTER)
 
+# Simulator(layout=...): "world" (default) stores every per-world array world-major, (nworld, ...).
+# "tiled" (native backend, workspace="world") stores the per-world arrays of TILED_ROLES in tiles
+# of LAYOUT_TILE consecutive worlds, [tile][scalar][lane] (kernels/types.h WorldArray), their
+# leading axis padded to a multiple of LAYOUT_TILE: a warp's access to one scalar of its 32
+# worlds is one 128-byte line instead of 32. Only the workspace is tiled: the state, the derived
+# quantities (poses, contacts, forces, sensordata) and the banks are what users, envs, reset and
+# checkpoints read and write zero-copy per world, so they stay world-major.
+LAYOUTS = ("world", "tiled")
+LAYOUT_TILE = 32  # worlds per tile: a CUDA warp
+TILED_ROLES = frozenset({Role.WORKSPACE})
+
 
 @dataclasses.dataclass(frozen=True)
 class Field:
