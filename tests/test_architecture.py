@@ -273,6 +273,32 @@ def test_native_resets_run_one_reset_world():
       f"csrc/{launcher}: Simulator.reset must run kernels/forward.h's reset_world")
 
 
+# Modules that still import rsl-rl / tensordict themselves instead of through envs/optional.py:
+# module -> why. The list may only shrink.
+OPTIONAL_IMPORT_ALLOWLIST = {
+  "pywarp_sim/selfplay/sumo.py": "SumoEnv's base class and TensorDict: to take envs.optional's",
+}
+
+
+def test_optional_rl_libraries_are_imported_in_one_place():
+  """rsl-rl-lib and tensordict (optional) are imported at module level only by
+  pywarp_sim/envs/optional.py, which falls back when they are missing; the envs take
+  VecEnvBase and TensorDict from it. A function may still import them where it needs them."""
+  problems = []
+  for path in sorted((REPO / "pywarp_sim").rglob("*.py")):
+    rel = path.relative_to(REPO).as_posix()
+    for node in ast.parse(path.read_text(), rel).body:
+      if not isinstance(node, ast.Try):
+        continue
+      for stmt in node.body:
+        if isinstance(stmt, ast.ImportFrom) and (stmt.module or "").split(".")[0] in ("rsl_rl", "tensordict"):
+          if rel != "pywarp_sim/envs/optional.py" and rel not in OPTIONAL_IMPORT_ALLOWLIST:
+            problems.append(f"{rel}:{stmt.lineno} imports {stmt.module}: take it from pywarp_sim.envs.optional")
+  assert not problems, "\n".join(problems)
+  for rel in OPTIONAL_IMPORT_ALLOWLIST:
+    assert "from rsl_rl" in (REPO / rel).read_text(), f"{rel} no longer imports rsl-rl: delete its allowlist line"
+
+
 def test_python_twins_named_in_docstrings_exist():
   """A module docstring's 'Twin of kernels/<name>.h' names a header that exists, and one named
   after the module itself (pywarp_sim/<name>.py <-> kernels/<name>.h)."""

@@ -58,16 +58,7 @@ from .. import randomize
 from ..simulator import Simulator, validate_actions
 from . import control, mdp
 from . import robot as robot_mod
-
-try:  # rsl-rl-lib is optional (extra "rl"); the env works without it
-  from rsl_rl.env import VecEnv as _VecEnvBase
-except ImportError:  # pragma: no cover - depends on the install
-  _VecEnvBase = object
-
-try:
-  from tensordict import TensorDict
-except ImportError:  # pragma: no cover
-  TensorDict = None
+from .optional import TensorDict, VecEnvBase  # rsl-rl-lib and tensordict, both optional
 
 ACTION_TYPES = {
   # type: (actuator kind it needs, what it sends them)
@@ -278,7 +269,7 @@ class _Bound:
 
 # ---- the env ---------------------------------------------------------------------------------------
 
-class TaskEnv(_VecEnvBase):
+class TaskEnv(VecEnvBase):
   """The env of a TaskCfg, with rsl-rl-lib's VecEnv interface (5.x): num_envs, num_actions,
   max_episode_length, episode_length_buf, device, cfg, get_observations() -> TensorDict of
   the observation groups, step(actions) -> (obs, rewards, dones, extras).
