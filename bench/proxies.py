@@ -51,6 +51,11 @@ derive: the stage runs on the CPU emulation with the address recorder and the co
                                         lane: instructions (lane instructions / 32) and sector
                                         bytes (32 per access) per world, for comparison
 
+One record per Data layout (scope "stage_copy", Simulator(layout="world" | "tiled")) measures the
+staged step's copies of a world in and out of its buffer, the only accesses of a tiled array:
+sectors_per_request from the step's own address arithmetic (StepPlan.scalar_addresses) for a
+warp's 32 worlds, weighted over the per-world arrays' scalars, and persistent_bytes_per_world.
+
 These are proxies, never timings: the GPU's steps/s come from `bench scaling` on a device.
 """
 
@@ -221,6 +226,48 @@ def persistent_bytes(model: str) -> dict:
   return out
 
 
+def layout_records(model: str, nworld: int = 64) -> list[dict]:
+  """One record per Data layout (Simulator(layout="world" | "tiled")) of the staged step's copies
+  (stage_in / stage_out, kernels/step_stage.h: the only accesses of a tiled array): the 32-byte
+  sectors one warp-wide access of scalar 0 of each per-world array touches for worlds 0..31,
+  addresses from the step's own view arithmetic (StepPlan.scalar_addresses), averaged over the
+  copy's requests (one per scalar of each array), and the persistent bytes per world."""
+  import pywarp_sim as pws
+  from pywarp_sim import native_backend
+  from . import common
+  records = []
+  for layout in ("world", "tiled"):
+    sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native", layout=layout)
+    plan = native_backend.stepper(sim).plan
+    weighted = scalars = 0
+    counts = []
+    for e in native_backend.step_layout(sim):
+      if not e["group"].startswith("data") or e["group"] == "global_int":
+        continue
+      stride = native_backend.data_array(sim, e["name"]).capacity // 4 // (
+        -(-nworld // 32) * 32 if layout == "tiled" and e["name"] in native_backend.TILED_FIELDS else nworld)
+      if stride == 0:
+        continue
+      sectors = len({a // 32 for a in plan.scalar_addresses(e["name"], 0, 32, 0)})
+      counts.append(sectors)
+      weighted += stride * sectors
+      scalars += stride
+    counts.sort()
+    rec = common.base_record("proxies", "native", "cpu")
+    rec.update(
+      model=model, kernel="step_kernel_staged: stage_in / stage_out", scope="stage_copy", layout=layout,
+      registers=None, stack_bytes=None, spill_bytes=None, occupancy=None, lane_efficiency=None,
+      instructions_per_world_step=None,
+      sectors_per_request=round(weighted / scalars, 3),
+      sectors_per_request_by_array={"min": counts[0], "median": counts[len(counts) // 2], "max": counts[-1]},
+      sectors_per_request_source=("StepPlan.scalar_addresses (WorldArray::at / ::step) of scalar 0 for worlds "
+                                  "0..31, per per-world array, weighted by its scalars per world"),
+      persistent_bytes_per_world=round(native_backend.state_bytes_per_world(sim)["data"]),
+    )
+    records.append(rec)
+  return records
+
+
 def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: int = 100,
         ptxas: bool = True) -> list[dict]:
   """One record per step-kernel instance (or one without kernel fields when ptxas=False)."""
@@ -253,6 +300,7 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
     records.append(rec)
   records += simt_records(model, arch, persistent["default"], ptxas)
   records += simt_solver_records(model, arch, persistent["default"], ptxas)
+  records += layout_records(model)
   records += simt_rows_records(model, arch, persistent["default"], ptxas)
   return records
 

@@ -156,3 +156,17 @@ def test_tiled_memory_per_world():
   assert a == b
   c = native_backend.state_bytes_per_world(simulator(mjm, 33, "native", layout="tiled"))
   assert c["data"] > a["data"]
+
+
+def test_layout_proxy_sectors():
+  """bench.proxies.layout_records, from the step's own address arithmetic: a warp's access of
+  one scalar of 32 worlds touches 32 x 4 bytes / 32-byte sectors = 4 sectors in a tiled array,
+  one sector per world in a world-major one (a humanoid world is ~237 KB); the tiled layout
+  lowers the staged copies' mean and keeps the bytes per world (64 worlds: whole tiles)."""
+  from bench import proxies
+  world, tiled = proxies.layout_records("humanoid")
+  assert (world["layout"], tiled["layout"]) == ("world", "tiled")
+  assert world["sectors_per_request_by_array"]["median"] == 32
+  assert tiled["sectors_per_request_by_array"]["median"] == 4
+  assert tiled["sectors_per_request"] < world["sectors_per_request"] / 3
+  assert tiled["persistent_bytes_per_world"] == world["persistent_bytes_per_world"]
