@@ -245,11 +245,46 @@ TENDON_HUMANOID = (pathlib.Path(__file__).parent.parent / "pywarp_sim" / "models
 
 MODELS["tendon_humanoid"] = TENDON_HUMANOID
 
+
+def _limb_zoo_leg(side: str, y: float, roll: str = "") -> str:
+  """One leg of LIMB_ZOO (cylinder thigh, capsule shin, box foot); roll: an extra hip joint."""
+  return f"""        <body name="thigh_{side}" pos="0 {y} -0.1">
+          <joint name="hip_{side}" axis="0 1 0"/>{roll}
+          <geom type="cylinder" fromto="0 0 0 0 0 -0.36" size="0.06"/>
+          <body name="shin_{side}" pos="0 0 -0.4">
+            <joint name="knee_{side}" axis="0 1 0" range="0 2.4"/>
+            <geom type="capsule" fromto="0 0 0 0 0 -0.34" size="0.045"/>
+            <body name="foot_{side}" pos="0.04 0 -0.4">
+              <joint name="ankle_{side}" axis="0 1 0" range="-0.8 0.8"/>
+              <geom type="box" size="0.1 0.045 0.025"/>
+            </body>
+          </body>
+        </body>
+"""
+
+
+def _limb_zoo_arm(side: str, y: float, roll_range: str) -> str:
+  """One arm of LIMB_ZOO (cylinder upper arm with pitch and roll, capsule forearm, box hand)."""
+  return f"""      <body name="uarm_{side}" pos="0 {y} 0.12">
+        <joint name="shoulder_{side}" axis="0 1 0" range="-3 1.5"/>
+        <joint name="shoulder_{side}_roll" axis="1 0 0" range="{roll_range}"/>
+        <geom type="cylinder" fromto="0 0 0 0 0 -0.26" size="0.04"/>
+        <body name="farm_{side}" pos="0 0 -0.3">
+          <joint name="elbow_{side}" axis="0 1 0" range="-2.4 0"/>
+          <geom type="capsule" fromto="0 0 0 0 0 -0.22" size="0.035"/>
+          <body name="hand_{side}" pos="0 0 -0.3">
+            <geom type="box" size="0.04 0.02 0.05"/>
+          </body>
+        </body>
+      </body>
+"""
+
+
 # A humanoid built from every convex primitive (box torso and feet, ellipsoid head and belly,
 # cylinder upper limbs, capsule lower limbs, box hands), hinge joints only, all geoms
 # colliding with each other: limbs hit each other in cylinder-cylinder, cylinder-box,
 # capsule-cylinder and ellipsoid pairs, which go through the convex (GJK/EPA) collider.
-LIMB_ZOO = """
+LIMB_ZOO = f"""
 <mujoco model="limb_zoo">
   <option timestep="0.004"/>
   <default>
@@ -269,57 +304,8 @@ LIMB_ZOO = """
       <body name="belly" pos="0 0 -0.27">
         <joint name="waist" axis="0 1 0" range="-0.8 0.8"/>
         <geom type="ellipsoid" size="0.1 0.13 0.09"/>
-        <body name="thigh_r" pos="0 -0.09 -0.1">
-          <joint name="hip_r" axis="0 1 0"/>
-          <geom type="cylinder" fromto="0 0 0 0 0 -0.36" size="0.06"/>
-          <body name="shin_r" pos="0 0 -0.4">
-            <joint name="knee_r" axis="0 1 0" range="0 2.4"/>
-            <geom type="capsule" fromto="0 0 0 0 0 -0.34" size="0.045"/>
-            <body name="foot_r" pos="0.04 0 -0.4">
-              <joint name="ankle_r" axis="0 1 0" range="-0.8 0.8"/>
-              <geom type="box" size="0.1 0.045 0.025"/>
-            </body>
-          </body>
-        </body>
-        <body name="thigh_l" pos="0 0.09 -0.1">
-          <joint name="hip_l" axis="0 1 0"/>
-          <joint name="hip_l_roll" axis="1 0 0" range="-0.5 0.5"/>
-          <geom type="cylinder" fromto="0 0 0 0 0 -0.36" size="0.06"/>
-          <body name="shin_l" pos="0 0 -0.4">
-            <joint name="knee_l" axis="0 1 0" range="0 2.4"/>
-            <geom type="capsule" fromto="0 0 0 0 0 -0.34" size="0.045"/>
-            <body name="foot_l" pos="0.04 0 -0.4">
-              <joint name="ankle_l" axis="0 1 0" range="-0.8 0.8"/>
-              <geom type="box" size="0.1 0.045 0.025"/>
-            </body>
-          </body>
-        </body>
-      </body>
-      <body name="uarm_r" pos="0 -0.2 0.12">
-        <joint name="shoulder_r" axis="0 1 0" range="-3 1.5"/>
-        <joint name="shoulder_r_roll" axis="1 0 0" range="-1.5 0.3"/>
-        <geom type="cylinder" fromto="0 0 0 0 0 -0.26" size="0.04"/>
-        <body name="farm_r" pos="0 0 -0.3">
-          <joint name="elbow_r" axis="0 1 0" range="-2.4 0"/>
-          <geom type="capsule" fromto="0 0 0 0 0 -0.22" size="0.035"/>
-          <body name="hand_r" pos="0 0 -0.3">
-            <geom type="box" size="0.04 0.02 0.05"/>
-          </body>
-        </body>
-      </body>
-      <body name="uarm_l" pos="0 0.2 0.12">
-        <joint name="shoulder_l" axis="0 1 0" range="-3 1.5"/>
-        <joint name="shoulder_l_roll" axis="1 0 0" range="-0.3 1.5"/>
-        <geom type="cylinder" fromto="0 0 0 0 0 -0.26" size="0.04"/>
-        <body name="farm_l" pos="0 0 -0.3">
-          <joint name="elbow_l" axis="0 1 0" range="-2.4 0"/>
-          <geom type="capsule" fromto="0 0 0 0 0 -0.22" size="0.035"/>
-          <body name="hand_l" pos="0 0 -0.3">
-            <geom type="box" size="0.04 0.02 0.05"/>
-          </body>
-        </body>
-      </body>
-    </body>
+{_limb_zoo_leg("r", -0.09)}{_limb_zoo_leg("l", 0.09, '<joint name="hip_l_roll" axis="1 0 0" range="-0.5 0.5"/>')}      </body>
+{_limb_zoo_arm("r", -0.2, "-1.5 0.3")}{_limb_zoo_arm("l", 0.2, "-0.3 1.5")}    </body>
   </worldbody>
   <actuator>
     <motor joint="neck"/>
@@ -461,11 +447,31 @@ EQUALITY_ZOO = """
 
 MODELS["equality_zoo"] = EQUALITY_ZOO
 
+
+def _fourbar_leg(side: str, y: float) -> str:
+  """One leg of FOURBAR_BIPED: thigh and shin, and the rocker beside the thigh that the
+  linkage's connect constraint ties to the shin."""
+  return f"""      <body name="thigh_{side}" pos="0 {y} -0.22">
+        <joint name="hip_{side}" range="-1.2 1.2" limited="true"/>
+        <geom fromto="0 0 0 0 0 -0.4"/>
+        <body name="shin_{side}" pos="0 0 -0.42">
+          <joint name="knee_{side}"/>
+          <geom fromto="0 0 0 0 0 -0.36"/>
+          <geom type="box" pos="0.05 0 -0.4" size="0.1 0.05 0.02"/>
+        </body>
+      </body>
+      <body name="rocker_{side}" pos="0.08 {y} -0.22">
+        <joint name="rocker_{side}"/>
+        <geom fromto="0 0 0 0 0 -0.42" size="0.02" contype="0" conaffinity="0"/>
+      </body>
+"""
+
+
 # A planar-ish biped whose legs are closed-loop four-bar (parallelogram) linkages: each thigh
 # has a parallel rocker hinged on the torso 8 cm ahead of the hip, whose end is pinned to the
 # shin by a connect constraint, so the shin keeps the torso's pitch while the hip and knee
 # move together. Motors on hips and knees, feet on a floor; the rockers are visual only.
-FOURBAR_BIPED = """
+FOURBAR_BIPED = f"""
 <mujoco model="fourbar_biped">
   <option timestep="0.004"/>
   <default>
@@ -478,33 +484,7 @@ FOURBAR_BIPED = """
     <body name="torso" pos="0 0 1.05">
       <freejoint/>
       <geom type="box" size="0.12 0.16 0.2"/>
-      <body name="thigh_r" pos="0 -0.1 -0.22">
-        <joint name="hip_r" range="-1.2 1.2" limited="true"/>
-        <geom fromto="0 0 0 0 0 -0.4"/>
-        <body name="shin_r" pos="0 0 -0.42">
-          <joint name="knee_r"/>
-          <geom fromto="0 0 0 0 0 -0.36"/>
-          <geom type="box" pos="0.05 0 -0.4" size="0.1 0.05 0.02"/>
-        </body>
-      </body>
-      <body name="rocker_r" pos="0.08 -0.1 -0.22">
-        <joint name="rocker_r"/>
-        <geom fromto="0 0 0 0 0 -0.42" size="0.02" contype="0" conaffinity="0"/>
-      </body>
-      <body name="thigh_l" pos="0 0.1 -0.22">
-        <joint name="hip_l" range="-1.2 1.2" limited="true"/>
-        <geom fromto="0 0 0 0 0 -0.4"/>
-        <body name="shin_l" pos="0 0 -0.42">
-          <joint name="knee_l"/>
-          <geom fromto="0 0 0 0 0 -0.36"/>
-          <geom type="box" pos="0.05 0 -0.4" size="0.1 0.05 0.02"/>
-        </body>
-      </body>
-      <body name="rocker_l" pos="0.08 0.1 -0.22">
-        <joint name="rocker_l"/>
-        <geom fromto="0 0 0 0 0 -0.42" size="0.02" contype="0" conaffinity="0"/>
-      </body>
-    </body>
+{_fourbar_leg("r", -0.1)}{_fourbar_leg("l", 0.1)}    </body>
   </worldbody>
   <equality>
     <connect name="linkage_r" body1="rocker_r" body2="shin_r" anchor="0 0 -0.42"/>
