@@ -4,12 +4,26 @@ league run's results, into one JSON record (plus the run's plots).
   python -m bench.selfplay --run runs/selfplay/<stamp> [--num-envs 128] [--steps 50]
       [--repeats 5] [--device cpu] [--out bench/results/selfplay-<device>-<date>.json]
 
+The CPU record (the issue's <= 20 minute run), on a quiet machine (`uptime` load below 3):
+
+  export OMP_NUM_THREADS=1
+  python -m pywarp_sim.selfplay train --num-envs 256 --nslot 8 --eval-envs 64 \
+      --max-minutes 19 --final-matches 256 --log-dir runs/selfplay/cpu-record
+  python -m bench.selfplay --run runs/selfplay/cpu-record --num-envs 256 --nslot 8 \
+      --note "<load average, threads>"
+
+(defaults: LeagueCfg's init_std 0.1 and actor_output_gain 0.01, sumo.SUMO_REWARDS; one thread
+because two busy-waiting OpenMP threads lose to a loaded machine's other jobs.)
+
 Throughput: env steps/s of `SumoEnv.step` (two humanoids per world, agent B's actions from
 an OpponentBatch of `--nslot` frozen policies, agent A's random) and of the humanoid-stand
 env's `step` (one humanoid per world, random actions) at the same world count, device and
 thread count; the two are timed alternately `--repeats` times and the medians reported, so
 a neighbour's load on a shared machine hits both alike. The ratio is the issue's criterion
-(>= 0.5: two robots per world at no more than twice the cost).
+(>= 0.5: two robots per world at no more than twice the cost). Where the time goes: the share
+of each env's step spent in Simulator.step (the rest: PD law, observations, rewards, resets,
+the opponents' inference), the physics-only ratio, and the sizes behind it (contacts and
+constraint rows per world at the timed states, candidate collision pairs, nv).
 
 Run results (from the run's summary.json, written by `python -m pywarp_sim.selfplay train`):
 win_rate_vs_initial and matches (the final learner against the initial policy), ratings (mu
@@ -30,14 +44,34 @@ import time
 from . import common
 
 
-def _time_steps(env, actions_fn, steps: int) -> float:
+def _time_steps(env, actions_fn, steps: int) -> tuple:
+  """(env steps/s, the share of that time in Simulator.step, mean contacts per world, mean
+  constraint rows per world) over `steps` env steps after one warm-up step."""
   import torch
+  import warp as wp
+  sim = env.sim
+  physics = [0.0]
+  step = sim.step
+
+  def timed_step(*args, **kwargs):
+    t = time.perf_counter()
+    out = step(*args, **kwargs)
+    physics[0] += time.perf_counter() - t
+    return out
+  ncon = nefc = 0.0
   with torch.inference_mode():
     env.step(actions_fn())  # warm-up (kernels, caches)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-      env.step(actions_fn())
-    return env.num_envs * steps / (time.perf_counter() - t0)
+    sim.step = timed_step  # an instance attribute: the env's calls go through the timer
+    try:
+      t0 = time.perf_counter()
+      for _ in range(steps):
+        env.step(actions_fn())
+      wall = time.perf_counter() - t0
+    finally:
+      del sim.step
+    ncon = float(sim.ncon.float().mean())
+    nefc = float(wp.to_torch(sim.data.efc.nefc).float().mean())
+  return env.num_envs * steps / wall, physics[0] / wall, ncon, nefc
 
 
 def throughput(num_envs: int, steps: int, repeats: int, device: str, nslot: int, backend: str) -> dict:
@@ -58,14 +92,31 @@ def throughput(num_envs: int, steps: int, repeats: int, device: str, nslot: int,
 
   def random_actions():
     return 0.2 * torch.randn(num_envs, two.num_actions, generator=gen, device=two.device)
-  rates = {"two_agent": [], "single_agent": []}
+  envs_ = {"two_agent": two, "single_agent": one}
+  rates = {k: [] for k in envs_}
+  share = {k: [] for k in envs_}
+  ncon = {k: [] for k in envs_}
+  nefc = {k: [] for k in envs_}
   for _ in range(repeats):
-    rates["two_agent"].append(_time_steps(two, random_actions, steps))
-    rates["single_agent"].append(_time_steps(one, random_actions, steps))
+    for k, env in envs_.items():
+      r, p, c, e = _time_steps(env, random_actions, steps)
+      rates[k].append(r)
+      share[k].append(p)
+      ncon[k].append(c)
+      nefc[k].append(e)
   two_rate, one_rate = statistics.median(rates["two_agent"]), statistics.median(rates["single_agent"])
+  med = statistics.median
   return {"num_envs": num_envs, "steps": steps, "repeats": repeats, "nslot": nslot,
           "backend": two.sim.backend, "env_steps_per_s": two_rate,
           "single_agent_env_steps_per_s": one_rate, "ratio_two_to_single": two_rate / one_rate,
+          "physics_share": {k: med(v) for k, v in share.items()},
+          # world-steps/s of Simulator.step alone: env steps/s over the physics share
+          "physics_ratio_two_to_single": (two_rate / med(share["two_agent"]))
+                                         / (one_rate / med(share["single_agent"])),
+          "contacts_per_world": {k: med(v) for k, v in ncon.items()},
+          "constraint_rows_per_world": {k: med(v) for k, v in nefc.items()},
+          "candidate_pairs": {k: int(env.sim.model.collision.npair) for k, env in envs_.items()},
+          "nv": {k: int(env.sim.model.mj_model.nv) for k, env in envs_.items()},
           "samples": rates}
 
 

@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 export PWS_KERNEL_CACHE=${PWS_KERNEL_CACHE:-$PWD/build/warp-cache} PYTHONUNBUFFERED=1
 timeout $((MINUTES * 60 + 240)) python3 -m pywarp_sim.selfplay train --device cuda:0 --backend native \
   --num-envs 4096 --nslot 64 --eval-envs 1024 --eval-opponents 4 --snapshot-interval 10 \
-  --init-std 0.05 --iterations 100000 --max-minutes "$MINUTES" --final-matches 1024 \
+  --iterations 100000 --max-minutes "$MINUTES" --final-matches 1024 \
   --log-dir "$RUN" 2>&1 | grep -v "^Warp" | tee "$OUT/selfplay-gpu.log" | grep "pws.selfplay" | tail -n 5
 timeout 300 python3 -m bench.selfplay --run "$RUN" --device cuda:0 --backend native --num-envs 4096 \
   --nslot 64 --steps 50 --repeats 5 --note "GPU league, ${MINUTES} min" \

@@ -14,7 +14,7 @@ from pywarp_sim import native
 from pywarp_sim.selfplay import compose as composer
 from pywarp_sim.selfplay.league import League
 from pywarp_sim.selfplay.opponents import OpponentBatch, snapshot_of
-from pywarp_sim.selfplay.sumo import SumoCfg, SumoEnv
+from pywarp_sim.selfplay.sumo import SUMO_REWARDS, SumoCfg, SumoEnv
 
 import oracle
 
@@ -125,7 +125,24 @@ def test_outcomes_win_loss_draw(env):
   _, rew, dones, extras = env.step_pair(zeros, zeros)
   assert extras["outcome"][:4].tolist() == [1, -1, 0, 0]
   assert dones[:4].tolist() == [1, 1, 1, 1] and bool(extras["time_outs"][3])
-  assert rew[0] > 10 and rew[1] < -10
+  assert rew[0] > 0.5 * SUMO_REWARDS["win"] and rew[1] < 0.5 * SUMO_REWARDS["loss"]
+
+
+def test_terminal_rewards_win_loss_draw():
+  """Only the terminal terms weighted: each outcome gets its own weight once, on its step."""
+  env = SumoEnv(SumoCfg(seed=1, reward_weights={"win": 3.0, "loss": -2.0, "draw": -1.0}), 4)
+  env.reset()
+  env.sim.qpos[0, env.agents[1]["qpos"][0]] = 3.0   # B out of the ring: A won
+  env.sim.qpos[1, env.agents[0]["qpos"][2]] = 0.3   # A down: A lost
+  env.sim.qpos[2, env.agents[0]["qpos"][2]] = 0.3   # both down: a draw
+  env.sim.qpos[2, env.agents[1]["qpos"][2]] = 0.3
+  env.episode_length_buf[3] = env.max_episode_length - 1  # time limit: a draw
+  zeros = torch.zeros(4, env.num_actions)
+  _, rew, dones, extras = env.step_pair(zeros, zeros)
+  assert extras["outcome"].tolist() == [1, -1, 0, 0] and dones.tolist() == [1, 1, 1, 1]
+  assert rew.tolist() == [3.0, -2.0, -1.0, -1.0]
+  _, rew, dones, _ = env.step_pair(zeros, zeros)  # fresh episodes: nothing ends, no terminal term
+  assert dones.tolist() == [0, 0, 0, 0] and rew.tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 def _actor(seed: int, obs_dim: int, nu: int):
@@ -194,6 +211,10 @@ def test_league_resume_is_bit_exact(tmp_path):
   cfg = LeagueCfg(num_envs=8, nslot=2, eval_envs=4, snapshot_interval=2, num_steps_per_env=4,
                   hidden_dims=(16, 16), sumo={"episode_length_s": 0.4})
   run = LeagueRun(cfg)
+  # the initial policy's output layer is torch's default init scaled by actor_output_gain
+  # (uniform within 1/sqrt(fan_in)): its mean actions start near zero
+  last = run.league.snapshots[0].weights[-1]
+  assert 0 < last.abs().max() <= cfg.actor_output_gain / last.shape[1] ** 0.5
   run.iteration_step()
   path = tmp_path / "league.pt"
   run.save(path)

@@ -17,6 +17,9 @@ learning rate, iteration, the environments' full state (pywarp_sim.checkpoint: s
 env buffers, torch's RNG), the league (pool, ratings, results, its numpy RNG) and the slots'
 opponents, so training resumed from it continues bit for bit as the uninterrupted run (same
 device, backend and world count). Written atomically, read with torch.load(weights_only=True).
+
+On several ranks (torchrun): selfplay/ranks.py's RankedLeagueRun, through the hooks below
+(_env_shards, _record_training, _eval_sides, _all_outcomes, world_size).
 """
 
 from __future__ import annotations
@@ -51,7 +54,13 @@ class LeagueCfg:
   hidden_dims: tuple = (128, 64)
   learning_rate: float = 1e-3
   entropy_coef: float = 0.005
-  init_std: float = 0.2             # small: the initial policy (mean) stands; noise must not topple it
+  init_std: float = 0.1             # small: noise on the joint targets topples the learner (0.3: 98%
+                                    # of its training games lost after 50 iterations; 0.1: 50-65%)
+  # the actor's output layer scaled by this at initialisation (Andrychowicz et al. 2021, "What
+  # matters in on-policy RL": ~100x smaller): the mean actions start near 0 (the PD law holds
+  # the default pose) whatever the observations, so the observation normalizer's first updates
+  # (rsl-rl's, from the first rollout on) do not turn the learner into a random flailer
+  actor_output_gain: float = 0.01
   snapshot_interval: int = 10       # learner iterations per new pool member
   sampling: str = "pfsp"            # pfsp | uniform | latest
   pfsp_power: float = 2.0
@@ -75,16 +84,18 @@ class LeagueRun:
   def __init__(self, cfg: LeagueCfg, log_dir: str | None = None):
     self.cfg = cfg
     torch.manual_seed(cfg.seed)
+    train_shard, eval_shard, eval_worlds = self._env_shards()
     sumo = SumoCfg(**{"backend": cfg.backend, "seed": cfg.seed, **cfg.sumo})
-    self.env = SumoEnv(sumo, cfg.num_envs, cfg.device)
+    self.env = SumoEnv(dataclasses.replace(sumo, **train_shard), cfg.num_envs, cfg.device)
     self.env.set_slots(cfg.nslot)
-    self.eval_env = SumoEnv(dataclasses.replace(sumo, seed=cfg.seed + 7919, validate_actions=False),
-                            cfg.eval_envs, cfg.device)
+    self.eval_env = SumoEnv(dataclasses.replace(sumo, seed=cfg.seed + 7919, validate_actions=False, **eval_shard),
+                            eval_worlds, cfg.device)
     self.runner_cfg = pws_train.runner_cfg(
       num_steps_per_env=cfg.num_steps_per_env, hidden_dims=tuple(cfg.hidden_dims),
       learning_rate=cfg.learning_rate, entropy_coef=cfg.entropy_coef, init_std=cfg.init_std)
     self.runner = pws_train.make_runner(self.env, self.runner_cfg, None, self.env.device)
     self.activation = self.runner_cfg["actor"]["activation"]
+    _scale_output_layer(self.runner.alg.get_policy(), cfg.actor_output_gain)
     self.league = League(cfg.sampling, cfg.pfsp_power, seed=cfg.seed)
     self.league.add(self.snapshot(iteration=0))  # member 0: the initial policy
     self.league.note_ratings(0)
@@ -124,8 +135,7 @@ class LeagueRun:
       alg.compute_returns(obs)
     losses = alg.update()
     t2 = time.perf_counter()
-    counts = env.pop_outcomes()
-    self.league.record_training(self.opponents.slot_ids, counts)
+    counts = self._record_training(env.pop_outcomes())
     it = self.iteration
     self.runner.current_learning_iteration = it
     games = counts.sum()
@@ -144,6 +154,28 @@ class LeagueRun:
     self._log(rec)
     return rec
 
+  # ---- hooks: one process here, a rank of several in selfplay/ranks.py ---------------------
+  world_size = 1  # processes that share the run (ranks.RankedLeagueRun: torchrun's WORLD_SIZE)
+
+  def _env_shards(self) -> tuple:
+    """(SumoCfg overrides of the training env, of the evaluation env, this process's
+    evaluation worlds): none and all eval_envs here."""
+    return {}, {}, self.cfg.eval_envs
+
+  def _record_training(self, counts: np.ndarray) -> np.ndarray:
+    """Gives the league the learner's (nslot, 3) training results of this process's slots;
+    returns those of every slot of the run."""
+    self.league.record_training(self.opponents.slot_ids, counts)
+    return counts
+
+  def _eval_sides(self, side_a: list, side_b: list) -> tuple:
+    """play_matches' sides (slots over all evaluation worlds) for this process's worlds."""
+    return side_a, side_b
+
+  def _all_outcomes(self, outcomes: np.ndarray) -> np.ndarray:
+    """The outcomes of every evaluation world from this process's."""
+    return outcomes
+
   # ---- evaluation matches ------------------------------------------------------------
   @torch.no_grad()
   def play_matches(self, side_a: list, side_b: list, seed: int) -> np.ndarray:
@@ -152,6 +184,7 @@ class LeagueRun:
     len(side_b). Returns (eval_envs,) int8 outcomes from A's side (+1 won, 0 draw, -1 lost),
     each world's first episode (every world finishes one within the time limit)."""
     env = self.eval_env
+    side_a, side_b = self._eval_sides(side_a, side_b)
     nslot = len(side_b)
     env.set_slots(nslot)
     a = OpponentBatch(env.num_envs, nslot, side_b[0], env.device)
@@ -168,7 +201,7 @@ class LeagueRun:
       d = dones.bool()
       first = torch.where(d & ~finished, extras["outcome"], first)
       finished |= d
-    return first.cpu().numpy()
+    return self._all_outcomes(first.cpu().numpy())
 
   def _eval_slots(self, opponents: list) -> list:
     """The opponent of each evaluation slot: as many slots as divide eval_envs evenly, dealt
@@ -242,21 +275,16 @@ class LeagueRun:
     }
 
   def save(self, path: str | os.PathLike):
-    """Writes the run's state to `path` atomically (temporary file, fsync, rename)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    try:
-      torch.save(self.state_dict(), tmp)
-      os.replace(tmp, path)
-    finally:
-      with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
+    """Writes the run's state to `path` atomically (write_checkpoint)."""
+    write_checkpoint(path, self.state_dict())
 
   @classmethod
-  def load(cls, path: str | os.PathLike, log_dir: str | None = None, **overrides) -> "LeagueRun":
+  def load(cls, path: str | os.PathLike, log_dir: str | None = None, any_ranks: bool = False,
+           **overrides) -> "LeagueRun":
     """A run restored from `path` (weights-only read). `overrides`: LeagueCfg fields that may
-    differ from the saved run's (device, backend) — any other difference is refused."""
+    differ from the saved run's (device, backend) — any other difference is refused. A run of
+    several ranks (selfplay/ranks.py) resumes on as many; `any_ranks` (evaluation, play) takes
+    rank 0's part of it in any process instead."""
     path = os.fspath(path)
     with open(path, "rb") as f:  # a missing file: the OS's error names it
       try:
@@ -277,10 +305,15 @@ class LeagueRun:
     saved.update(overrides)
     saved["hidden_dims"] = tuple(saved["hidden_dims"])
     run = cls(LeagueCfg(**saved), log_dir=log_dir)
+    if any_ranks and int(state.get("ranks", 1)) != run.world_size:  # rank 0's worlds and slots
+      state = {**state, "ranks": run.world_size, "slot_ids": state["slot_ids"][:run.cfg.nslot]}
     run.load_state_dict(state)
     return run
 
   def load_state_dict(self, state: dict):
+    if int(state.get("ranks", 1)) != self.world_size:
+      raise ValueError(f"the checkpoint was written by a run on {state.get('ranks', 1)} rank(s), this "
+                       f"run has {self.world_size}; resume it on as many (torchrun --nproc_per_node)")
     alg = self.runner.alg
     alg.get_policy().load_state_dict(state["actor"])
     alg.critic.load_state_dict(state["critic"])
@@ -293,6 +326,29 @@ class LeagueRun:
     self.iteration = int(state["iteration"])
     self.history = list(state["history"])
     checkpoint.load_state_dict(self.env, state["env"])  # last: it restores torch's RNG too
+
+
+def write_checkpoint(path: str | os.PathLike, state: dict):
+  """Writes `state` to `path` atomically (temporary file, then rename)."""
+  path = os.fspath(path)
+  directory = os.path.dirname(os.path.abspath(path))
+  tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+  try:
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+  finally:
+    with contextlib.suppress(FileNotFoundError):
+      os.unlink(tmp)
+
+
+def _scale_output_layer(actor, gain: float):
+  """Multiplies the weights and bias of the actor's last linear layer by `gain` (in place)."""
+  if not gain > 0:
+    raise ValueError(f"actor_output_gain must be > 0, got {gain}")
+  last = [m for m in actor.modules() if isinstance(m, torch.nn.Linear)][-1]
+  with torch.no_grad():
+    last.weight.mul_(gain)
+    last.bias.mul_(gain)
 
 
 def _plain(x):
