@@ -1,8 +1,9 @@
 // Twin of pywarp_sim/collision_convex.py: MuJoCo's mjc_Convex (native ccd, MuJoCo 4) for the
 // geom pairs without an analytic collider (Collider CONVEX): one GJK/EPA contact
 // (collision_gjk.h), or for cylinder-cylinder, cylinder-box and capsule-cylinder pairs the
-// single-shot multicontact (collision_multicontact.h), in float64; the contacts go back in the
-// step's float to the driver's contact list (collision_driver.h).
+// single-shot multicontact (collision_multicontact.h), and a height field's prisms under a convex
+// geom (hfield_convex: mjc_ConvexHField, up to kMaxConPair contacts), in float64; the contacts
+// go back in the step's float to the driver's contact list (collision_driver.h).
 #pragma once
 
 #include "collision_gjk.h"
@@ -139,7 +140,7 @@ PWS_HD inline bool single_shot_pair(int type1, int type2) {
 // Poses, sizes, margin and tolerance come in the step's float and are widened to float64, as
 // the Warp port does.
 template <typename T>
-PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, int type1, const Vec3<T>& pos1,
+PWS_HD inline int convex(EpaWork& ws, double dist[4], V3 pos[4], V3 normal[4], T margin_t, int type1, const Vec3<T>& pos1,
                          const Mat33<T>& mat1, const Vec3<T>& size1, int type2, const Vec3<T>& pos2,
                          const Mat33<T>& mat2, const Vec3<T>& size2, T tol_t, int iterations, int multiccd,
                          const ModelView<T>& m, int g1, int g2) {
@@ -162,8 +163,6 @@ PWS_HD inline int convex(double dist[4], V3 pos[4], V3 normal[4], T margin_t, in
   mesh_obj(o2, m, g2);
   if (type1 == 0) return plane_mesh(dist, pos, normal, margin, o1.pos, o1.mat, o2, m, g2);  // plane
 
-  EpaWork ws;  // uninitialised on purpose: every entry is written before it is read
-  ws.nface_cap = 6 * iterations > 2 * kNCylPoly ? 6 * iterations : 2 * kNCylPoly;
   CcdStatus st;
   double d = ccd(ws, &st, o1, o2, tol, iterations);
   // mjc_penetration: a contact only where the inflated geoms overlap
@@ -228,8 +227,8 @@ PWS_HD inline ConvexObj hfield_prism(const T* table, int adr, int ncol, const do
 // collision_convex.convex's height-field branch: mjc_ConvexHField (see there). o1 is the field
 // (its pose), o2 the geom; contacts go to buf (at most kMaxConPair), in the step's float.
 template <typename T>
-PWS_HD inline int hfield_convex(PreContact<T>* buf, const ConvexObj& o1, ConvexObj o2, int g1, double margin,
-                                double tol, int iterations, const ModelView<T>& m) {
+PWS_HD inline int hfield_convex(EpaWork& ws, PreContact<T>* buf, const ConvexObj& o1, ConvexObj o2, int g1,
+                                double margin, double tol, int iterations, const ModelView<T>& m) {
   const T* hdr = m.hfield_table + kHFieldHeader * m.geom_dataid[g1];
   const double size[4] = {double(hdr[0]), double(hdr[1]), double(hdr[2]), double(hdr[3])};
   const int nrow = int(hdr[4]), ncol = int(hdr[5]), adr = int(hdr[6]);
@@ -254,8 +253,6 @@ PWS_HD inline int hfield_convex(PreContact<T>* buf, const ConvexObj& o1, ConvexO
   rmax = rmax < nrow - 1 ? rmax : nrow - 1;
   double dx = (2.0 * size[0]) / double(ncol - 1), dy = (2.0 * size[1]) / double(nrow - 1);
 
-  EpaWork ws;  // uninitialised on purpose: every entry is written before it is read
-  ws.nface_cap = 6 * iterations > 2 * kNCylPoly ? 6 * iterations : 2 * kNCylPoly;
   int n = 0;
   for (int r = rmin; r < rmax; ++r) {
     for (int c = cmin + 1; c <= cmax; ++c) {
@@ -286,6 +283,9 @@ PWS_HD inline int hfield_convex(PreContact<T>* buf, const ConvexObj& o1, ConvexO
 template <typename T>
 PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, T margin, int g1, const Vec3<T>& pos1,
                                      const Mat33<T>& mat1, int g2, const Vec3<T>& pos2, const Mat33<T>& mat2) {
+  // one EPA work buffer (~29 KB, GPU local memory) for both colliders
+  ccd::EpaWork ws;  // uninitialised on purpose: every entry is written before it is read
+  ws.nface_cap = 6 * m.ccd_iterations > 2 * ccd::kNCylPoly ? 6 * m.ccd_iterations : 2 * ccd::kNCylPoly;
   if (m.geom_type[g1] == ccd::kHField) {
     ccd::ConvexObj o1, o2;
     o1.gtype = ccd::kHField;
@@ -300,11 +300,11 @@ PWS_HD inline int convex_narrowphase(const ModelView<T>& m, PreContact<T>* buf, 
       o2.mat.m[i] = double(mat2.m[i]);
     }
     ccd::mesh_obj(o2, m, g2);
-    return ccd::hfield_convex(buf, o1, o2, g1, double(margin), double(m.ccd_tolerance), m.ccd_iterations, m);
+    return ccd::hfield_convex(ws, buf, o1, o2, g1, double(margin), double(m.ccd_tolerance), m.ccd_iterations, m);
   }
   double dist[4];
   ccd::V3 pos[4], normal[4];
-  int cnt = ccd::convex(dist, pos, normal, margin, m.geom_type[g1], pos1, mat1, load3(m.geom_size + 3 * g1),
+  int cnt = ccd::convex(ws, dist, pos, normal, margin, m.geom_type[g1], pos1, mat1, load3(m.geom_size + 3 * g1),
                         m.geom_type[g2], pos2, mat2, load3(m.geom_size + 3 * g2), m.ccd_tolerance,
                         m.ccd_iterations, m.multiccd, m, g1, g2);
   for (int k = 0; k < cnt; ++k)

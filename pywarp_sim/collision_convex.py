@@ -7,8 +7,11 @@ except planes, capsule-cylinder, cylinder-cylinder, cylinder-box) with its own G
 cylinder-box and capsule-cylinder pairs then take MuJoCo 4's single-shot multicontact
 (collision_multicontact: up to four contacts of aligned features), unless multiCCD is
 disabled; so do capsule, cylinder, box and mesh pairs with a mesh (the hull's polygons). With multiCCD disabled, and for ellipsoid and sphere pairs, one contact. No
-supported pair uses 3.x's perturbation search any more. Every computation is in float64;
-the contacts are written in the step's float32.
+supported pair uses 3.x's perturbation search any more. A height field with a convex geom
+(mjc_ConvexHField, see `convex`) collides the geom with the triangular prisms of the grid
+cells under it, one GJK/EPA contact per prism, up to MAXCONPAIR; its tables are the Model's
+(HFieldTables), shared by all worlds. Every computation is in float64; the contacts are
+written in the step's float32.
 """
 
 import mujoco

@@ -16,7 +16,9 @@ MuJoCo 4.0 (the oracle; source not published) differs from that source, found by
 it as a black box: EPA itself changed ("improved numerical stability"). Where the iterations
 diverge, deep contacts differ in depth and normal, and a cylinder side's line passes through a
 slightly different rim vertex (~1e-4 m). Contact counts agree. (The other 4.0 changes concern
-the multicontact: collision_multicontact.)
+the multicontact: collision_multicontact.) Discrete geoms (boxes, meshes and height-field
+prisms, all without margin: MuJoCo's discreteGeoms) take the source's exact stopping rules:
+GJK without tolerance, EPA to mjMINEPATOL or until a support vertex repeats.
 
 EPA polytopes live in a global pool of scratch slots taken by the pairs that need one in
 a step (`types.EPA_SLOTS_PER_WORLD` per world on average, at least `types.EPA_MIN_SLOTS` in all); a

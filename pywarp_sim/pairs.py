@@ -302,7 +302,9 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
   cylinder-cylinder, cylinder-box) use collision_convex, a port of MuJoCo's GJK/EPA with
   MuJoCo 4's single-shot multicontact. Contact counts agree with MuJoCo 4.0; deep contacts
   whose depth, normal or (for a cylinder's side) line come from EPA can differ from 4.0's
-  changed, unpublished EPA (see collision_convex). Such models load with a
+  changed, unpublished EPA (see collision_convex). A height field with any convex geom
+  (sphere, capsule, ellipsoid, cylinder, box, mesh) takes mjc_ConvexHField through the same
+  collider, with up to mjMAXCONPAIR contacts. Such models load with a
   ConvexCollisionWarning naming the pairs; `convex=False` rejects them with
   UnsupportedModelError instead.
   """

@@ -74,6 +74,27 @@ def falling_states(mjm: mujoco.MjModel, n: int, seed: int):
   return tumbling_states(mjm, n, seed)
 
 
+def rollout_states(mjm: mujoco.MjModel, mjd: mujoco.MjData, nstep: int):
+  """(qpos, qvel, qacc_warmstart) after each of nstep mj_step calls from mjd: MuJoCo's rollout,
+  whose states go through our forward with MuJoCo's warm start (forward_states)."""
+  states = []
+  for _ in range(nstep):
+    mujoco.mj_step(mjm, mjd)
+    states.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.qacc_warmstart.copy()))
+  return tuple(np.array([s[i] for s in states]) for i in range(3))
+
+
+def forward_states(sim, qpos, qvel, warm) -> None:
+  """sim.forward() at one state per world (no controls or activations) with MuJoCo's warm
+  start, every derived array NaN-filled first."""
+  d = sim.data
+  none = np.zeros((len(qpos), 0))
+  set_state(d, qpos, qvel, none, none)
+  d.qacc_warmstart.assign(warm.astype(np.float32))
+  fill_nan(d)
+  sim.forward()
+
+
 def set_state(d: pws.Data, qpos, qvel, ctrl, act):
   d.qpos.assign(qpos.astype(np.float32))
   d.qvel.assign(qvel.astype(np.float32))

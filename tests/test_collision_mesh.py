@@ -209,18 +209,11 @@ def test_mesh_box_tumble_matches_mujoco(backend, geom):
   q = rng.normal(size=4)
   mjd.qpos[3:7] = q / np.linalg.norm(q)
   mjd.qvel[:] = rng.normal(0, 1, 6)
-  states = []
-  for _ in range(300):
-    mujoco.mj_step(mjm, mjd)
-    states.append((mjd.qpos.copy(), mjd.qvel.copy(), mjd.qacc_warmstart.copy()))
-  qpos, qvel, warm = (np.array([s[i] for s in states]) for i in range(3))
+  qpos, qvel, warm = oracle.rollout_states(mjm, mjd, 300)
   sim = simulator(mjm, len(qpos), backend)
   d = sim.data
   none = np.zeros((len(qpos), 0))
-  oracle.set_state(d, qpos, qvel, none, none)
-  d.qacc_warmstart.assign(warm.astype(np.float32))
-  oracle.fill_nan(d)
-  sim.forward()
+  oracle.forward_states(sim, qpos, qvel, warm)
   c = d.contact
   ncon, dist, pos, frame = c.ncon.numpy(), c.dist.numpy(), c.pos.numpy(), c.frame.numpy()
   nefc, efc_j, efc_pos = d.efc.nefc.numpy(), d.efc.efc_J.numpy(), d.efc.efc_pos.numpy()
