@@ -106,15 +106,16 @@ fi
 # too), so the failed ones are rerun one process each, with CUDA_LAUNCH_BLOCKING=1 so that a
 # fault names its kernel.
 # The lane-group kernels (kernels/simt_smooth.h, kernels/simt_solver.h, kernels/simt_collision.h,
-# kernels/simt_constraint.h, csrc/simt_launch.cu): the CUDA kernels against their CPU emulation bit
-# for bit, every group size (tests/test_simt.py, tests/test_simt_solver.py,
-# tests/test_simt_collision.py; seconds).
+# kernels/simt_constraint.h, kernels/simt_step.h, csrc/simt_launch.cu): the CUDA kernels against
+# their CPU emulation bit for bit, every group size, the fused step one group per world and
+# persistent (tests/test_simt.py, tests/test_simt_solver.py, tests/test_simt_collision.py,
+# tests/test_simt_step.py; seconds).
 log "lane-group kernels: CUDA vs the CPU emulation, bit for bit"
-run 60 python3 -m pytest -q -m gpu tests/test_simt.py tests/test_simt_solver.py tests/test_simt_collision.py \
-  -p no:cacheprovider -rfEs
+run 90 python3 -m pytest -q -m gpu tests/test_simt.py tests/test_simt_solver.py tests/test_simt_collision.py \
+  tests/test_simt_step.py -p no:cacheprovider -rfEs
 log "GPU tests"
 run 150 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rfEs --ignore=tests/test_simt.py \
-  --ignore=tests/test_simt_solver.py --ignore=tests/test_simt_collision.py
+  --ignore=tests/test_simt_solver.py --ignore=tests/test_simt_collision.py --ignore=tests/test_simt_step.py
 grep -E "^(FAILED|ERROR) tests/" "$LOG" | awk '{print $2}' | sort -u >/tmp/gpu_failed.txt
 if [ -s /tmp/gpu_failed.txt ]; then
   log "rerunning $(wc -l </tmp/gpu_failed.txt) failed GPU tests one process each"

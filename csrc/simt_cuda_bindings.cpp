@@ -85,6 +85,33 @@ void simt_make_constraint_cuda(const py::dict& ints, const py::dict& reals, cons
   simt_rows_cuda(false, ints, reals, model_arrays, data_arrays, nworld, group_size, device, stream);
 }
 
+void simt_step_cuda(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
+                    const py::dict& data_arrays, int64_t nworld, IntArray body_parentid, IntArray dof_parentid,
+                    IntArray actuator_dyntype, FloatArray actuator_dynprm, int group_size, int nsteps, bool persistent,
+                    int device, std::uintptr_t stream) {
+  pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
+  pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, 0);
+  if (body_parentid.size() != m.nbody || dof_parentid.size() != m.nv)
+    throw py::value_error("simt_step: body_parentid has " + std::to_string(body_parentid.size()) +
+                          " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
+                          std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
+  if (actuator_dyntype.size() != m.nu || actuator_dynprm.size() != 3 * int64_t(m.nu))
+    throw py::value_error("simt_step: actuator_dyntype needs nu entries and actuator_dynprm (nu, 3), the model nu=" +
+                          std::to_string(m.nu));
+  if (nsteps < 0) throw py::value_error("simt_step: nsteps must be >= 0, got " + std::to_string(nsteps));
+  const std::string refusal = pws::simt::step_refusal(m, d.nslot);
+  if (!refusal.empty()) throw py::value_error("simt_step: " + refusal);
+  pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
+  const std::vector<float> act_exp =
+      pws::simt::act_exp_table(m.nu, actuator_dyntype.data(), actuator_dynprm.data(), m.timestep);
+  const char* err = nullptr;
+  {
+    py::gil_scoped_release release;
+    err = pws_cuda::simt_step(m, d, tree, act_exp, nworld, group_size, nsteps, persistent, device, stream);
+  }
+  if (err) throw std::runtime_error(std::string("simt_step on CUDA failed: ") + err);
+}
+
 py::dict simt_primitives_cuda(FloatArray x, IntArray k, IntArray src, int delta, int lane_mask, int device) {
   const int n = int(x.size());
   if (k.size() != n || src.size() != n)
@@ -123,6 +150,13 @@ void register_simt_cuda(py::module_& m) {
         py::arg("device") = 0, py::arg("stream") = 0,
         "The lane-group constraint rows (kernels/simt_constraint.h) of every world on the GPU; tables of "
         "device addresses. Synchronous.");
+  m.def("simt_step", &simt_step_cuda, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"),
+        py::arg("data_arrays"), py::arg("nworld"), py::arg("body_parentid"), py::arg("dof_parentid"),
+        py::arg("actuator_dyntype"), py::arg("actuator_dynprm"), py::arg("group_size") = 32, py::arg("nsteps") = 1,
+        py::arg("persistent") = false, py::arg("device") = 0, py::arg("stream") = 0,
+        "nsteps fused lane-group steps (kernels/simt_step.h) of every world on the GPU, one group per world or "
+        "(persistent) groups taking worlds from an atomic counter; tables of device addresses, the tree and "
+        "actuator tables from the host. Synchronous.");
   m.def("simt_primitives", &simt_primitives_cuda, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), py::arg("device") = 0, "simt::primitive_check on one group on the GPU.");
 }

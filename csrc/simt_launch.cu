@@ -10,6 +10,7 @@
 #include "simt_launch.h"
 #include "simt_smooth.h"
 #include "simt_solver.h"
+#include "simt_step.h"
 
 namespace {
 
@@ -68,6 +69,56 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     pws::simt::collision(g, m, pws::world_view(m, d, world, 0), scratch);
   else
     pws::simt::make_constraint(g, m, pws::world_view(m, d, world, 0), scratch);
+}
+
+// The fused step's per-call inputs besides the views, in device memory: the views fill the
+// 4 KiB parameter block (4,016 bytes of it), so the kernels take one pointer to these.
+struct StepLaunchArgs {
+  const int* tree;                 // simt_smooth.h's schedule buffer (tree_view)
+  const float* act_exp;            // (nu) simt_step.h act_exp_table
+  unsigned long long* next_world;  // the persistent launch's world counter (zeroed before it)
+  int64_t nworld;
+  int nshared;  // floats of shared memory per group: step_shared_floats(m)
+  int nsteps;
+};
+
+// nsteps fused steps (kernels/simt_step.h) of world blockIdx.x * (kSimtBlock / N) + group on
+// group `threadIdx.x / N`, its shared arrays (qM's factor, the solver's, qH's) in its slice of
+// the dynamic shared memory. The same launch bounds as the stages until a GPU measures them.
+template <int N>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const StepLaunchArgs* args) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  if (world >= args->nworld) return;  // whole groups leave together
+  pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
+  const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
+  const pws::World<float> wd = pws::world_view(m, d, world, 0);
+  for (int k = 0; k < args->nsteps; ++k) pws::simt::step(g, m, wd, tables);
+}
+
+// The persistent variant: a grid sized to the resident blocks, each group taking the next world
+// from an atomic counter until none is left, so a group whose world finished early (the solver's
+// per-group exit, fewer rows) takes another instead of idling to the end of its block.
+template <int N>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_step_persistent_kernel(const pws::ModelView<float> m, const pws::DataView<float> d,
+                                const StepLaunchArgs* args) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
+  const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
+  const pws::simt::Reg<int, N> lane0{0};
+  for (;;) {
+    pws::simt::Reg<unsigned long long, N> next{0ull};
+    if (g.lane() == 0) next[0] = atomicAdd(args->next_world, 1ull);
+    next = g.shfl(next, lane0);  // every lane of the group: lane 0's world
+    const int64_t world = static_cast<int64_t>(next[0]);
+    if (world >= args->nworld) return;
+    const pws::World<float> wd = pws::world_view(m, d, world, 0);
+    for (int k = 0; k < args->nsteps; ++k) pws::simt::step(g, m, wd, tables);
+  }
 }
 
 template <int N>
@@ -152,6 +203,31 @@ const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>&
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
+template <int N>
+const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
+                        int64_t nworld, int nshared, bool persistent, cudaStream_t stream) {
+  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
+  auto kernel = persistent ? simt_step_persistent_kernel<N> : simt_step_kernel<N>;
+  cudaError_t err = cudaSuccess;
+  if (shared_bytes > 48 * 1024)
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
+  if (persistent) {  // the blocks that fit at once on every SM, no more than the worlds need
+    int device = 0, sms = 0, per_sm = 0;
+    err = cudaGetDevice(&device);
+    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (err == cudaSuccess)
+      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, pws_cuda::kSimtBlock, shared_bytes);
+    if (err != cudaSuccess) return cudaGetErrorString(err);
+    const int64_t resident = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
+    grid = grid < resident ? grid : resident;
+  }
+  kernel<<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(m, d, args);
+  err = cudaGetLastError();
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
 }  // namespace
 
 namespace pws_cuda {
@@ -203,6 +279,49 @@ const char* simt_collision(const pws::ModelView<float>& m, const pws::DataView<f
 const char* simt_make_constraint(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
                                  int group_size, int device, std::uintptr_t stream) {
   return run_rows<kRowsConstraint>(m, d, nworld, group_size, device, stream);
+}
+
+const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::TreeHost& tree,
+                      const std::vector<float>& act_exp, int64_t nworld, int group_size, int nsteps, bool persistent,
+                      int device, std::uintptr_t stream) {
+  if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
+  if (d.nslot != 0) return "the lane-group step needs the per-world workspace (Simulator(workspace='world'))";
+  if (nworld <= 0 || nsteps <= 0) return nullptr;
+  if (const char* e = set_device(device)) return e;
+  auto s = reinterpret_cast<cudaStream_t>(stream);
+  const int nshared = pws::simt::step_shared_floats(m) > 0 ? pws::simt::step_shared_floats(m) : 1;
+  // one device buffer: the arguments, the world counter, the tree schedule, act_exp
+  const size_t tree_bytes = sizeof(int) * tree.buf.size(), exp_bytes = sizeof(float) * act_exp.size();
+  const size_t counter_at = (sizeof(StepLaunchArgs) + 7) / 8 * 8;
+  const size_t head = (counter_at + sizeof(unsigned long long) + 15) / 16 * 16;
+  char* buf = nullptr;
+  cudaError_t err = cudaMalloc(&buf, head + tree_bytes + exp_bytes);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  StepLaunchArgs args;
+  args.next_world = reinterpret_cast<unsigned long long*>(buf + counter_at);
+  args.tree = reinterpret_cast<const int*>(buf + head);
+  args.act_exp = reinterpret_cast<const float*>(buf + head + tree_bytes);
+  args.nworld = nworld;
+  args.nshared = nshared;
+  args.nsteps = nsteps;
+  err = cudaMemcpyAsync(buf, &args, sizeof(args), cudaMemcpyHostToDevice, s);
+  if (err == cudaSuccess) err = cudaMemsetAsync(args.next_world, 0, sizeof(unsigned long long), s);
+  if (err == cudaSuccess)
+    err = cudaMemcpyAsync(buf + head, tree.buf.data(), tree_bytes, cudaMemcpyHostToDevice, s);
+  if (err == cudaSuccess)
+    err = cudaMemcpyAsync(buf + head + tree_bytes, act_exp.data(), exp_bytes, cudaMemcpyHostToDevice, s);
+  const char* e = nullptr;
+  if (err == cudaSuccess) {
+    const auto* dargs = reinterpret_cast<const StepLaunchArgs*>(buf);
+    e = group_size == 32 ? launch_step<32>(m, d, dargs, nworld, nshared, persistent, s)
+        : group_size == 16 ? launch_step<16>(m, d, dargs, nworld, nshared, persistent, s)
+                           : launch_step<8>(m, d, dargs, nworld, nshared, persistent, s);
+  }
+  cudaError_t sync = cudaStreamSynchronize(s);  // `args` and the buffer live until the kernel is done
+  cudaFree(buf);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  if (e) return e;
+  return sync == cudaSuccess ? nullptr : cudaGetErrorString(sync);
 }
 
 const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,

@@ -6,6 +6,7 @@
 
 #include "simt_smooth.h"
 #include "simt_solver.h"
+#include "simt_step.h"
 #include "types.h"
 
 namespace pws_cuda {
@@ -34,6 +35,16 @@ const char* simt_collision(const pws::ModelView<float>& m, const pws::DataView<f
                            int group_size, int device, std::uintptr_t stream);
 const char* simt_make_constraint(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
                                  int group_size, int device, std::uintptr_t stream);
+
+// nsteps fused lane-group steps (kernels/simt_step.h) of every world, group_size (8, 16, 32)
+// lanes per world: one group per world, or (persistent) a grid of resident blocks whose groups
+// take worlds from an atomic counter. m and d hold device addresses; `tree` and `act_exp`
+// (simt::act_exp_table) are host tables copied to the device for the call. The caller refuses
+// what the step cannot run (simt::step_refusal; pywarp_sim.simt.step). Synchronous; nullptr on
+// success.
+const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::TreeHost& tree,
+                      const std::vector<float>& act_exp, int64_t nworld, int group_size, int nsteps, bool persistent,
+                      int device, std::uintptr_t stream);
 
 // simt::primitive_check on one group of n lanes (8, 16, 32) on `device`: host arrays in and out
 // (x, k, src: n entries; out_f: 8 * n; out_i: 4 * n). Synchronous.

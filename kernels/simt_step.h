@@ -3,9 +3,10 @@
 // lanes, the GPU step's direction; their Warp references are smooth.py, passive.py,
 // actuation.py and forward.py, and pywarp_sim/simt.py runs it over a Simulator.
 // The fused mj_step of ONE world on a group of lanes (kernels/simt.h): simt_smooth.h's stages,
-// then the stages below, simt_solver.h's Newton solver and the integrator, then the health check
-// and auto reset of forward.h's health_and_reset. Per element the same formulas and the same
-// order of every sum as the scalar stages, so the results are forward.h's bit for bit except
+// the force and acceleration stages below, simt_collision.h's collision and simt_constraint.h's
+// rows (with constraints), simt_solver.h's Newton solver, the integrator, then the health check
+// and auto reset of forward.h's health_and_reset. The stages below compute each element with the
+// scalar stages' formulas and sum orders, so their results are forward.h's bit for bit except
 // where a transcendental enters:
 //   sin / cos   hinge kinematics (simt_smooth.h) and the quaternion integration of free and ball
 //               joints: simt::sincos (same bits on CUDA and the CPU, within 2 ulp of sinf/cosf)
