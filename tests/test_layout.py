@@ -84,12 +84,12 @@ def test_tiled_matches_world_major_bitwise(name):
   """200 steps of random controls over 37 worlds (a tile and a partial one), one world NaN and
   auto-reset, then a partial reset and forward: the tiled layout's state, derived and workspace
   arrays (read back in world order) and counters equal the world-major layout's bit for bit, on
-  1 and 2 threads; the per-world arrays equal those of workspace="thread" too."""
+  2 threads (and 1 for the humanoid); the per-world arrays equal those of workspace="thread" too."""
   mjm = oracle.mj_model(name)
   controls = _controls(mjm, NWORLD, STEPS, seed=len(name))
   _, ref_step, ref_reset = _run(mjm, controls)
   assert int(ref_step["counters"][4]) >= 1, "the NaN world was not auto-reset"  # Simulator.COUNTERS
-  for threads in (1, 2):
+  for threads in ((1, 2) if name == "humanoid" else (2,)):
     sim, got_step, got_reset = _run(mjm, controls, threads=threads, layout="tiled")
     assert sim.data.qM.shape[0] == -(-NWORLD // LAYOUT_TILE) * LAYOUT_TILE
     _assert_equal(got_step, ref_step, f"{name} tiled threads={threads} step")
