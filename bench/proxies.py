@@ -8,7 +8,11 @@ described after this list), of the lane-group Newton solver (simt_newton_kernel<
 "constraint_solver", the same fields measured on fallen humanoids' rows, with rows_per_world and
 iterations_per_world) and of the lane-group collision and constraint rows
 (simt_rows_kernel<group,collision|constraint>, scopes "collision" and "constraint_rows", measured on
-the same fallen humanoids, with contacts_per_world / rows_per_world):
+the same fallen humanoids, with contacts_per_world / rows_per_world), and of the fused lane-group
+step (simt_step_kernel<group> and its persistent variant simt_step_persistent_kernel<group>, scope
+"fused_step": kernels/simt_step.h, smooth → forces → acceleration → collision → rows → Newton →
+integrator → health per group, the recording emulation over steps of falling humanoids, with the
+per-stage counts, contacts_per_world and rows_per_world):
 
   registers, stack_bytes, spill_bytes   ptxas (`nvcc --resource-usage -arch=sm_90`; cached in
                                         build/ per source hash: the compile takes minutes)
@@ -120,7 +124,8 @@ _USED = re.compile(r"Used (\d+) registers.*?(?:, (\d+) bytes smem)?")
 def _kernel_name(mangled: str) -> str | None:
   """step_kernel<convex=1> / step_kernel_staged<convex=0,scalars=16384> /
   simt_smooth_kernel<group=32> from a mangled name."""
-  m = re.search(r"(simt_smooth_kernel|simt_newton_kernel)ILi(\d+)EE", mangled)
+  m = re.search(r"(simt_smooth_kernel|simt_newton_kernel|simt_step_kernel|simt_step_persistent_kernel)ILi(\d+)EE",
+                mangled)
   if m:
     return f"{m.group(1)}<group={m.group(2)}>"
   m = re.search(r"simt_rows_kernelILi(\d+)ELi([01])EE", mangled)  # kRowsCollision = 0, kRowsConstraint = 1
@@ -302,6 +307,7 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
   records += simt_solver_records(model, arch, persistent["default"], ptxas)
   records += layout_records(model)
   records += simt_rows_records(model, arch, persistent["default"], ptxas)
+  records += simt_step_records(model, arch, persistent["default"], ptxas)
   return records
 
 
@@ -440,5 +446,45 @@ def simt_rows_records(model: str, arch: str, persistent: int, ptxas: bool = True
         rec.update(contacts_per_world=round(p["contacts_per_world"], 2), candidate_pairs=npair)
       else:
         rec.update(rows_per_world=round(p["rows_per_world"], 2))
+      records.append(rec)
+  return records
+
+
+def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 16,
+                      steps: int = 100, measured_steps: int = 5) -> list[dict]:
+  """One record per fused lane-group step instance (simt_step_kernel<group> and
+  simt_step_persistent_kernel<group>, the same device code per world): ptxas of csrc/simt_launch.cu
+  and the proxies the recording emulation measures over `measured_steps` fused steps of `nworld`
+  humanoids after `steps` native steps under random controls from random orientations (falling,
+  touching the floor). Per world-step means over the measured steps, with the contacts and rows
+  the step found; the persistent instance shares the measured counts (the same step per world)."""
+  import numpy as np
+  import torch
+
+  import pywarp_sim as pws
+  from pywarp_sim import simt
+  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
+                                                             flags=("-fmad=false",)))} if ptxas else {}
+  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
+  rng = np.random.default_rng(0)
+  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
+  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
+  for _ in range(steps):
+    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
+    sim.step()
+  state = {f: getattr(sim.data, f).numpy().copy() for f in ("qpos", "qvel", "act", "qacc_warmstart", "time")}
+  nv, col = sim.model.nv, sim.model.collision
+  shared = simt.step_shared_bytes_per_world(nv, col.npair, col.nconmax)
+  records = []
+  for group in SIMT_GROUPS:
+    for f, v in state.items():  # every group size from the same state
+      getattr(sim.data, f).assign(v)
+    p = simt.step_proxies(sim, group_size=group, nsteps=measured_steps)
+    for name in (f"simt_step_kernel<group={group}>", f"simt_step_persistent_kernel<group={group}>"):
+      rec = simt_record(model, name, "fused_step", arch, group, kernels.get(name, {}), p, shared, persistent,
+                        f"{nworld} worlds x {measured_steps} steps after {steps} native steps",
+                        "recorded: busy lanes / group size per instruction of the step")
+      rec.update(contacts_per_world=round(float(np.mean(sim.ncon.numpy())), 2),
+                 rows_per_world=round(float(np.mean(sim.data.efc.nefc.numpy())), 2))
       records.append(rec)
   return records
