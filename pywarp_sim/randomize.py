@@ -159,6 +159,16 @@ class WorldDraws:
     self.generator, self.device, self.what = generator, torch.device(device), what
     self.nworld, self.world_offset, self.nworld_total = nworld, world_offset, nworld_total
     self.sharded = world_offset != 0 or nworld_total != nworld
+    self.calls = 0  # draws made (and skipped) so far
+
+  def skip(self, calls: int):
+    """Takes the keys of `calls` draws from the generator without drawing anything: the draws
+    after it are those that would follow `calls` draws. A caller that leaves out draws when
+    its own worlds need none (resets of no world) stays a function of the step count, as
+    every shard of one batch must be."""
+    for _ in range(int(calls)):
+      torch.randint(0, _KEY_HIGH, (1,), generator=self.generator, device=self.device)
+    self.calls += int(calls)
 
   def _draw(self, kernel, shape, dtype, *params) -> torch.Tensor:
     shape = tuple(int(s) for s in shape)
@@ -167,6 +177,7 @@ class WorldDraws:
                        f"shard's {self.nworld} worlds, got {shape}; draw (num_envs, ...) and use "
                        f"the rows you need")
     key = torch.randint(0, _KEY_HIGH, (1,), generator=self.generator, device=self.device)
+    self.calls += 1
     out = torch.empty(shape, dtype=dtype, device=self.device)
     numel = out.numel()
     if numel:

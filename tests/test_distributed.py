@@ -1,9 +1,9 @@
 """torch.distributed on CPU ranks over gloo (pywarp_sim.distributed): data-parallel PPO under
-torchrun, one update on 2 ranks vs 1, and the academy's calibration sharded over ranks."""
+torchrun, one update on 2 ranks vs 1, and the academy's calibration sharded over ranks; the
+2-rank sides run in one torchrun launch (tests/ranks_driver.py, the `ranks` fixture)."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,40 +11,27 @@ import pytest
 import torch
 
 from pywarp_sim import distributed
+from ranks_driver import torchrun_parts
 from tolerances import FLOAT32_ROUNDING_TOL
 
 pytest.importorskip("rsl_rl")
 
-# humanoid-walk's defaults (reset joint and velocity noise, velocity commands resampled) with a
-# random yaw, short episodes and domain randomisation of every kind an env draws per world
-DR = dict(body_mass_scale=(0.8, 1.2), body_com_offset=(-0.01, 0.01), dof_damping_scale=(0.5, 1.5),
-          dof_armature_scale=(0.9, 1.1), actuator_strength_scale=(0.8, 1.0), geom_friction_scale=(0.7, 1.3),
-          gravity_offset=(-0.2, 0.2), kp_scale=(0.9, 1.1), kd_scale=(0.8, 1.2), latency_steps=(0, 2),
-          push_interval=2, push_force=(20.0, 60.0), obs_noise_std=0.01, action_noise_std=0.05)
-# 3-step episodes and 2-step command periods: a 4-step rollout resets, pushes and resamples
-WALK = dict(randomization=DR, seed=3, init_random_yaw=True, episode_length_s=0.06, command_resample_s=0.04)
 
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
-def _torchrun(nproc: int, *args) -> subprocess.CompletedProcess:
-  cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
-         f"--master_port={_free_port()}", "-m", "pywarp_sim.train", "--task", "humanoid-stand",
-         "--device", "cpu", "--num-envs", "8", "--num-steps-per-env", "4", "--quiet", *args]
-  return subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                        env=dict(os.environ, OMP_NUM_THREADS="1"))
-
-
-def test_two_gloo_ranks_train_in_sync_and_resume(tmp_path):
-  """2 CPU ranks: parameters bitwise equal on both after every update, rank 0 alone writes
-  the run's files, and the run resumes on the same number of ranks."""
-  run = tmp_path / "run"
-  proc = _torchrun(2, "--iterations", "2", "--log-dir", str(run))
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+  """One launch of 2 gloo ranks for this module's checks: training and its resume, one PPO
+  update, the academy's calibration (ranks_driver.py)."""
+  out = tmp_path_factory.mktemp("ranks")
+  proc = torchrun_parts(out, "train", "update", "calibrate")
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  return out
+
+
+def test_two_gloo_ranks_train_in_sync_and_resume(ranks):
+  """2 CPU ranks (`pywarp_sim.train`'s CLI under torchrun): parameters bitwise equal on both
+  after every update, rank 0 alone writes the run's files, and the run resumes on the same
+  number of ranks."""
+  run = ranks / "run"
   history = json.loads((run / "history.json").read_text())
   assert [h["it"] for h in history] == [0, 1]
   assert all(h["ranks"] == 2 and h["params_in_sync"] for h in history)
@@ -54,67 +41,32 @@ def test_two_gloo_ranks_train_in_sync_and_resume(tmp_path):
   assert record["ranks"] == 2 and record["env"]["seed"] == 0
   assert not {"world_offset", "num_envs_total"} & set(record["env"])
   assert (run / "model_1.pt").is_file()
-  proc = _torchrun(2, "--iterations", "1", "--log-dir", str(tmp_path / "resumed"),
-                   "--resume", str(run / "model_1.pt"))
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
+  resumed = json.loads((ranks / "resumed" / "history.json").read_text())
   assert [h["it"] for h in resumed] == [2] and resumed[0]["params_in_sync"]
-  assert torch.load(tmp_path / "resumed" / "model_2.pt", weights_only=True)["iter"] == 2
+  assert torch.load(ranks / "resumed" / "model_2.pt", weights_only=True)["iter"] == 2
 
 
-def _one_ppo_update(rank: int, world: int, envs_per_rank: int, port: int, out: str):
-  """torch.multiprocessing worker: one PPO iteration (rollout + update) of the runner that
-  pywarp_sim.train builds, `world` gloo ranks of `envs_per_rank` envs; rank 0 saves the
-  parameters after the update. The rollout of the ranks is one process's (module doc of
-  pywarp_sim.distributed, One update on R ranks): humanoid-walk with reset noise and domain
-  randomisation (WALK), each rank's envs the shard world_shard gives it (draws by global
-  world, the same env seed), the same torch seed on every rank and the actions' noise drawn
-  by RankShareGaussian."""
-  if world > 1:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-  torch.set_num_threads(1)
-  from pywarp_sim import envs, train
-  torch.manual_seed(0)
-  env = envs.make("humanoid-walk", envs_per_rank, "cpu", **WALK,
-                  **distributed.world_shard(envs_per_rank, distributed.current()))
-  cfg = train.runner_cfg(num_steps_per_env=4, hidden_dims=(32, 32), num_learning_epochs=2,
-                         num_mini_batches=1)
-  cfg["actor"]["distribution_cfg"]["class_name"] = "pywarp_sim.distributed:RankShareGaussian"
-  runner = train.make_runner(env, cfg, None, "cpu")
-  import builtins
-  quiet, builtins.print = builtins.print, (lambda *a, **k: None)  # rsl-rl's console block
-  try:
-    runner.learn(num_learning_iterations=1)
-  finally:
-    builtins.print = quiet
-  if rank == 0:
-    torch.save({"actor": runner.alg.actor.state_dict(), "critic": runner.alg.critic.state_dict(),
-                "lr": runner.alg.learning_rate}, out)
-  distributed.finish()
-
-
-def test_one_ppo_update_on_two_gloo_ranks_equals_one_rank_with_all_envs(tmp_path, monkeypatch):
+def test_one_ppo_update_on_two_gloo_ranks_equals_one_rank_with_all_envs(ranks, monkeypatch):
   """2 ranks x 8 envs (gloo) and 1 rank x 16 envs of humanoid-walk with reset noise and domain
-  randomisation (WALK; every world resets once in the 4-step rollout): the same rollout, then
-  one PPO update (2 epochs, one minibatch per rank). The parameters after it agree to float
-  rounding: the ranks' sums (gradients, normaliser moments, advantage mean and std) are
-  all-reduced, so float32 adds in another order (measured: at most 1.3e-7 apart; weights up
-  to 0.18, the action std 1.0 and normaliser moments up to 1.3, the update moves the weights
-  by up to 2.5e-3; with each rank's envs seeded seed + rank instead of sharded by global world
-  the two were 0.12 apart; on noise-free humanoid-stand, rsl-rl's per-rank advantage
-  standardisation left them 5e-3 apart)."""
-  import torch.multiprocessing as mp
+  randomisation (ranks_driver.WALK; every world resets once in the 4-step rollout): the same
+  rollout, then one PPO update (2 epochs, one minibatch per rank). The parameters after it
+  agree to float rounding: the ranks' sums (gradients, normaliser moments, advantage mean and
+  std) are all-reduced, so float32 adds in another order (measured: at most 1.3e-7 apart;
+  weights up to 0.18, the action std 1.0 and normaliser moments up to 1.3, the update moves
+  the weights by up to 2.5e-3; with each rank's envs seeded seed + rank instead of sharded by
+  global world the two were 0.12 apart; on noise-free humanoid-stand, rsl-rl's per-rank
+  advantage standardisation left them 5e-3 apart)."""
+  import ranks_driver
   for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
     monkeypatch.delenv(k, raising=False)
   threads = torch.get_num_threads()
   try:
     with torch.random.fork_rng():
-      _one_ppo_update(0, 1, 16, 0, str(tmp_path / "1.pt"))  # one rank: this process
+      torch.set_num_threads(1)
+      one = ranks_driver.one_ppo_update(16)  # one rank: this process
   finally:
     torch.set_num_threads(threads)
-  mp.spawn(_one_ppo_update, args=(2, 8, _free_port(), str(tmp_path / "2.pt")), nprocs=2)
-  one, two = (torch.load(tmp_path / f"{w}.pt", weights_only=True) for w in (1, 2))
+  two = torch.load(ranks / "update.pt", weights_only=True)
   # the same adaptive-lr decision (rsl-rl broadcasts rank 0's learning rate as a float32 tensor)
   assert two["lr"] == pytest.approx(one["lr"], rel=FLOAT32_ROUNDING_TOL)
   for part in ("actor", "critic"):
@@ -130,6 +82,7 @@ def test_two_shards_of_n_worlds_draw_and_simulate_the_2n_world_env():
   rewards, dones and state are bitwise the 16-world env's rows, through resets; another seed
   gives other worlds. In-process, no torch.distributed."""
   from pywarp_sim import envs
+  from ranks_driver import WALK
   n = 8
   one = envs.make("humanoid-walk", 2 * n, "cpu", **WALK)
   shards = [envs.make("humanoid-walk", n, "cpu", world_offset=r * n, num_envs_total=2 * n, **WALK)
@@ -162,24 +115,16 @@ def test_two_shards_of_n_worlds_draw_and_simulate_the_2n_world_env():
   assert resets >= 2 * n  # every world reset at least once (3-step episodes)
 
 
-def _academy_calibrate(nproc: int, out) -> subprocess.CompletedProcess:
-  launch = [sys.executable] if nproc == 1 else [
-    sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master_port={_free_port()}"]
-  cmd = launch + ["-m", "pywarp_sim.academy", "calibrate", "--quick", "--generations", "2", "--popsize", "4",
-                  "--threads", "1", "--out", str(out)]
-  # one torch/BLAS thread in both runs, as torchrun gives each rank (calibrate.py, Sharded over ranks)
-  return subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                        env=dict(os.environ, OMP_NUM_THREADS="1"))
-
-
-def test_calibration_sharded_over_two_gloo_ranks_equals_one_process(tmp_path):
+def test_calibration_sharded_over_two_gloo_ranks_equals_one_process(ranks, tmp_path):
   """The academy's calibration with every batch of candidates split over 2 CPU ranks (gloo)
   gives bitwise the one-process result: estimate, intervals, covariance and search history."""
-  results = {}
-  for nproc in (1, 2):
-    proc = _academy_calibrate(nproc, tmp_path / f"{nproc}.json")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results[nproc] = json.loads((tmp_path / f"{nproc}.json").read_text())
+  cmd = [sys.executable, "-m", "pywarp_sim.academy", "calibrate", "--quick", "--generations", "2", "--popsize", "4",
+         "--threads", "1", "--out", str(tmp_path / "one.json")]
+  # one torch/BLAS thread, as torchrun gives each rank (calibrate.py, Sharded over ranks)
+  proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  results = {1: json.loads((tmp_path / "one.json").read_text()),
+             2: json.loads((ranks / "calibration.json").read_text())}
   assert results[1]["ranks"] == 1 and results[2]["ranks"] == 2
   one, two = results[1]["calibrations"][0], results[2]["calibrations"][0]
   assert len(one["history"]) > 5 and one["history"] == two["history"]

@@ -217,6 +217,11 @@ def test_world_draws_are_splitmix64_of_the_generators_key_and_the_global_index()
   g.manual_seed(3)
   d.bits((5, 4))
   assert torch.equal(d.rand((5, 4)), first) and not torch.equal(d.rand((5, 4)), first)
+  # skip(k) takes k draws' keys: what follows is what follows k draws
+  made, skipped = (randomize.WorldDraws(torch.Generator().manual_seed(5), 4, "cpu") for _ in range(2))
+  made.rand((4, 3)), made.randn((4, 2)), made.randint(0, 3, (4,))
+  skipped.skip(3)
+  assert made.calls == skipped.calls == 3 and torch.equal(made.randn((4, 6)), skipped.randn((4, 6)))
 
 
 def test_world_draws_have_the_distributions_of_torchs_draws():

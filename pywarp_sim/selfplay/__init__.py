@@ -13,6 +13,7 @@ Modules, in the order the data flows:
               ratings and the win-rate matrix;
   league_run  LeagueRun: PPO iterations against the league, evaluation matches, checkpoints
               that resume bit for bit;
+  ranks       RankedLeagueRun: the league on several ranks (torchrun), one shared pool;
   plots       ratings and win-rate matrix figures.
 """
 

@@ -3,6 +3,7 @@
   python -m pywarp_sim.selfplay train [--num-envs 256] [--device cpu] [--backend auto]
       [--iterations 300] [--max-minutes M] [--log-dir runs/selfplay/<date-time>] [--resume PATH]
       [--snapshot-interval 10] [--sampling pfsp|uniform|latest] [--final-matches 256] ...
+  torchrun --nproc_per_node=N -m pywarp_sim.selfplay train ...   (N ranks, one pool: selfplay/ranks.py)
   python -m pywarp_sim.selfplay eval CHECKPOINT [--against 0] [--matches 256]
   python -m pywarp_sim.selfplay play CHECKPOINT --video match.mp4 [--against 0] [--show 4]
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   sub = p.add_subparsers(dest="command", required=True)
   t = sub.add_parser("train", help="train a learner against its league")
-  t.add_argument("--num-envs", type=positive_int, default=256)
+  t.add_argument("--num-envs", type=positive_int, default=256, help="worlds (per rank under torchrun)")
   t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
   t.add_argument("--backend", choices=("auto", "warp", "native"), default="auto")
   t.add_argument("--iterations", type=positive_int, default=300)
@@ -110,7 +111,7 @@ def _summary(run, final: dict | None, wall_s: float) -> dict:
   league = run.league
   steps = [r["env_steps_per_s"] for r in run.history]
   return {
-    "iterations": run.iteration, "wall_s": wall_s, "num_envs": run.cfg.num_envs,
+    "iterations": run.iteration, "wall_s": wall_s, "num_envs": run.cfg.num_envs, "ranks": run.world_size,
     "device": run.cfg.device, "backend": run.env.sim.backend,
     "pool": [s.iteration for s in league.snapshots],
     "ratings": [{"iteration": s.iteration, "mu": float(r.mu), "sigma": float(r.sigma),
@@ -122,13 +123,18 @@ def _summary(run, final: dict | None, wall_s: float) -> dict:
 
 
 def train_main(a):
-  from .league_run import LeagueCfg, LeagueRun
+  from .. import distributed
+  from .league_run import LeagueCfg
   from .plots import plot_ratings, plot_win_rates
+  from .ranks import run_class
   t0 = time.perf_counter()
+  rank = distributed.current()  # under torchrun: one rank of a league shared by all (selfplay/ranks.py)
+  Run = run_class(rank)
+  say = print if rank.main else (lambda *args, **kw: None)
   log_dir = a.log_dir or os.path.join("runs", "selfplay", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
   if a.resume is not None:
-    run = LeagueRun.load(a.resume, log_dir=log_dir, device=a.device, backend=a.backend)
-    print(f"[pws.selfplay] resumed {a.resume} at iteration {run.iteration}", flush=True)
+    run = Run.load(a.resume, log_dir=log_dir, device=a.device, backend=a.backend)
+    say(f"[pws.selfplay] resumed {a.resume} at iteration {run.iteration}", flush=True)
   else:
     sumo = {} if a.episode_length_s is None else {"episode_length_s": a.episode_length_s}
     cfg = LeagueCfg(num_envs=a.num_envs, nslot=a.nslot, device=a.device, backend=a.backend,
@@ -137,7 +143,7 @@ def train_main(a):
                     eval_envs=a.eval_envs, eval_opponents=a.eval_opponents, sumo=sumo)
     if a.init_std is not None:
       cfg.init_std = a.init_std
-    run = LeagueRun(cfg, log_dir=log_dir)
+    run = Run(cfg, log_dir=log_dir)
   ckpt = os.path.join(log_dir, CHECKPOINT)
   last = run.iteration + a.iterations
   while run.iteration < last:
@@ -149,11 +155,12 @@ def train_main(a):
     if "evaluation" in rec:
       ev = rec["evaluation"]
       line += f"  | member {ev['member']} vs {ev['opponents']} mu {ev['mu'][-1]:.2f}"
-    print(line, flush=True)
+    say(line, flush=True)
     if run.iteration % a.save_interval == 0:
       run.save(ckpt)
-    if a.max_minutes is not None and time.perf_counter() - t0 >= 60.0 * a.max_minutes:
-      print(f"[pws.selfplay] stopped after iteration {rec['it']}: {a.max_minutes} minutes", flush=True)
+    over = a.max_minutes is not None and time.perf_counter() - t0 >= 60.0 * a.max_minutes
+    if distributed.any_rank(over, run.env.device):  # every rank stops at the same iteration
+      say(f"[pws.selfplay] stopped after iteration {rec['it']}: {a.max_minutes} minutes", flush=True)
       break
   run.save(ckpt)
   final = None
@@ -161,7 +168,10 @@ def train_main(a):
     t1 = time.perf_counter()
     final = run.evaluate_against(0, a.final_matches, seed=a.seed + 12345)
     final["eval_s"] = time.perf_counter() - t1
-    print(f"[pws.selfplay] final learner vs initial policy: {json.dumps(final)}", flush=True)
+    say(f"[pws.selfplay] final learner vs initial policy: {json.dumps(final)}", flush=True)
+  if not rank.main:  # rank 0 writes the run's files
+    distributed.finish()
+    return _summary(run, final, time.perf_counter() - t0)
   plot_ratings(run.league, os.path.join(log_dir, "ratings.png"))
   plot_win_rates(run.league, os.path.join(log_dir, "win_rates.png"))
   with open(os.path.join(log_dir, "history.json"), "w") as f:
@@ -171,7 +181,8 @@ def train_main(a):
     f.write(json_dumps(summary, indent=1))
   if run.writer is not None:
     run.writer.close()
-  print(f"[pws.selfplay] wrote {log_dir}: {CHECKPOINT}, ratings.png, win_rates.png, summary.json", flush=True)
+  say(f"[pws.selfplay] wrote {log_dir}: {CHECKPOINT}, ratings.png, win_rates.png, summary.json", flush=True)
+  distributed.finish()
   return summary
 
 
@@ -179,7 +190,7 @@ def _load(path: str, device):
   from .league_run import LeagueRun
   overrides = {} if device is None else {"device": device}
   try:
-    return LeagueRun.load(path, **overrides)
+    return LeagueRun.load(path, any_ranks=True, **overrides)
   except ValueError as e:
     raise SystemExit(f"pywarp_sim.selfplay: {e}")
 

@@ -341,7 +341,9 @@ class SumoEnv(_VecEnvBase):
 
   def reset(self):
     """Resets every world; returns agent A's observations."""
+    calls = self._draws.calls
     self._reset_worlds(torch.ones(self.num_envs, dtype=torch.bool, device=self._tdev))
+    self._reset_draws = self._draws.calls - calls  # what a step's reset draws (step skips them)
     self.sim.forward()
     self._observe()
     return self.get_observations()
@@ -443,6 +445,8 @@ class SumoEnv(_VecEnvBase):
     # on CUDA the reset always runs (no host sync, fixed work for a CUDA graph)
     if self._tdev.type == "cuda" or bool(dones.any()):
       self._reset_worlds(dones)
+    else:  # their keys all the same: the stream stays a function of the step count, whatever
+      self._draws.skip(self._reset_draws)  # this shard's worlds did (selfplay/ranks.py)
     self._observe()
     return self.get_observations(), rewards, dones.long(), extras
 
