@@ -26,6 +26,11 @@ over ranks). Unlike training this is strong scaling: the same candidates, split 
   calibration_efficiency         calibration_candidates_per_s / (R x that at R = 1)
 
 load_average_1min is the node's load before the R-rank runs (a shared node shows it).
+
+`python -m bench.distributed --ranks 1,8,64` (draw_cost, one process, no torchrun) prints one
+JSON line per rank count and method: one rank's random draws per env step as the last shard
+of R ranks, counter-based (randomize.WorldDraws) and, for comparison, the former draws of
+every rank's rows.
 """
 
 from __future__ import annotations
