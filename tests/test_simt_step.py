@@ -151,7 +151,15 @@ def test_stages_equal_native_bitwise(name):
   mjm = _mj_model(name)
   atan2 = _uses_atan2(mjm)
   _, (ref, *emus) = _sims(mjm, NWORLD, seed=11, n=1 + len(GROUPS))
+  # applied forces (apply_ft's per-dof sums): on every body but the world's, none in world 0
+  rng = np.random.default_rng(11)
+  xfrc = rng.normal(0, 5, (NWORLD, mjm.nbody, 6)).astype(np.float32)
+  xfrc[0] = 0
+  xfrc[:, 0] = 0
+  qfrc = rng.normal(0, 1, (NWORLD, mjm.nv)).astype(np.float32)
   for s in (ref, *emus):
+    s.data.xfrc_applied.assign(xfrc)
+    s.data.qfrc_applied.assign(qfrc)
     s.forward()
   for group, emu in zip(GROUPS, emus):
     for stage, outputs in STAGE_OUTPUTS.items():
