@@ -269,6 +269,27 @@ std::string constraint_refusal(const pws::ModelView<float>& m, const pws::DataVi
   if (m.en_equality)
     return "the lane-group constraint rows have no equality rows yet: disable them (mjDSBL_EQUALITY) or use the "
            "native step";
+  // atan2f and powf: CUDA's differ from glibc's (kernels/simt_constraint.h)
+  for (int j = 0; j < m.njnt && m.en_limit; ++j)
+    if (m.jnt_type[j] == pws::kJointBall && m.jnt_limited[j])
+      return "joint " + std::to_string(j) + " is a limited ball joint, whose limit row the lane-group rows do not "
+             "build (its angle needs atan2): remove the limit or use the native step";
+  auto odd_power = [](const float* solimp) {
+    const float p = solimp[4] > 1.0f ? solimp[4] : 1.0f;
+    return p != 1.0f && p != 2.0f;
+  };
+  for (int i = 0; i < m.nv; ++i)
+    if (odd_power(m.dof_solimp + 5 * i))
+      return "dof " + std::to_string(i) + " has a solimp power other than 1 or 2 (the lane-group rows have no powf)";
+  for (int j = 0; j < m.njnt; ++j)
+    if (m.jnt_limited[j] && odd_power(m.jnt_solimp + 5 * j))
+      return "joint " + std::to_string(j) + " has a solimp power other than 1 or 2 (the lane-group rows have no powf)";
+  for (int t = 0; t < m.ntendon; ++t)
+    if (odd_power(m.tendon_solimp_fri + 5 * t) || odd_power(m.tendon_solimp_lim + 5 * t))
+      return "tendon " + std::to_string(t) + " has a solimp power other than 1 or 2 (the lane-group rows have no powf)";
+  for (int p = 0; p < m.npair; ++p)
+    if (odd_power(m.pair_solimp + 5 * p))
+      return "pair " + std::to_string(p) + " has a solimp power other than 1 or 2 (the lane-group rows have no powf)";
   return "";
 }
 

@@ -22,9 +22,10 @@
 // Refused (the callers check, by name: pywarp_sim.simt, csrc/simt_bindings.cpp): elliptic cones
 // (m.cone_elliptic) and equality rows (m.en_equality): the rows start at 0 and efc_ne is written
 // 0, as make_equality does for a model without equality constraints.
-// Transcendentals: a limited ball joint's angle (quat_to_vel: atan2f) and solimp powers other than
-// 1 and 2 (impedance: powf) call the math library, as constraint.h does: the same bits as the
-// native CPU step on the CPU; CUDA's atan2f / powf may differ from glibc's in the last bit.
+// Also refused, by name: limited ball joints (their angle needs atan2f) and solimp powers other
+// than 1 and 2 (impedance's powf): CUDA's and glibc's differ in the last bit and CUDA's hold FMAs
+// (kernels/simt.h rules 3 and 4). Here a ball joint's violated limit makes a row of NaN and another
+// power a NaN impedance, so a caller that skips the check sees non-finite rows, not wrong ones.
 //
 // Per-model schedule data: none beyond the Model view. Scratch: `contact_row`, nconmax ints
 // (constraint_scratch_ints), the first row of each contact (-1: none), the group's own (its shared
@@ -45,11 +46,6 @@
 namespace pws {
 namespace simt {
 
-#if !defined(__CUDACC__)
-// powf of the counting float (impedance with a solimp power other than 1 and 2): one counted operation
-inline Counted pws_pow(Counted x, Counted y) { return Counted::op(powf(x.v, y.v)); }
-#endif
-
 // Stages of the recorder (Recorder::Stats per stage)
 enum : int {
   kConstraintStageFriction = 0,  // dof and tendon friction loss
@@ -60,6 +56,35 @@ enum : int {
 
 // ints of the `contact_row` scratch make_constraint needs
 PWS_HD inline int constraint_scratch_ints(const ModelView<float>& m) { return m.nconmax; }
+
+// support.h's impedance for solimp powers 1 and 2 (MuJoCo's default is 2): the same operations in
+// the same order, without the powf branch, whose code the kernel must not hold (see above).
+template <typename R>
+PWS_SIMT_FN inline R impedance_simt(const R* solimp, R pos, R margin) {
+  using ::pws::pws_abs;  // float's, next to the counting float's
+  const R minimp = R(0.0001f), maximp = R(0.9999f);
+  R dmin = tmin(maximp, tmax(minimp, solimp[0]));
+  R dmax = tmin(maximp, tmax(minimp, solimp[1]));
+  R width = tmax(R(0), solimp[2]);
+  R mid = tmin(maximp, tmax(minimp, solimp[3]));
+  R power = tmax(R(1), solimp[4]);
+  if (dmin == dmax || width <= R(1e-15f)) return R(0.5f) * (dmin + dmax);
+  R x = pws_abs((pos - margin) / width);
+  if (x >= R(1)) return dmax;
+  if (x <= R(0)) return dmin;
+  R y = x;
+  if (power != R(1)) {
+    if (power == R(2)) {
+      if (x <= mid)
+        y = x * x / mid;
+      else
+        y = R(1) - (R(1) - x) * (R(1) - x) / (R(1) - mid);
+    } else {
+      y = R(0) / R(0);  // refused by the callers
+    }
+  }
+  return dmin + y * (dmax - dmin);
+}
 
 // support.h's add_row with the group's stores: type, id, pos, margin, frictionloss, R, K, B of
 // row `row`, and D = 1 / R (constraint.h's last loop). solref / solimp in global memory.
@@ -72,7 +97,7 @@ PWS_SIMT_FN inline void put_row(G& g, const ModelView<float>& m, const World<flo
   R solref[2], solimp[5];
   for (int i = 0; i < 2; ++i) solref[i] = g.ld(solref_p + i);
   for (int i = 0; i < 5; ++i) solimp[i] = g.ld(solimp_p + i);
-  R imp = impedance(solimp, pos, margin);
+  R imp = impedance_simt(solimp, pos, margin);
   R k, b;
   impedance_kb(solref, solimp, R(m.timestep), m.en_refsafe, &k, &b);
   R r = tmax(R(1e-15f), (R(1) - imp) * diag_a / imp);
@@ -138,19 +163,15 @@ PWS_SIMT_FN inline int joint_limit_rows(G& g, const ModelView<float>& m, const W
   const int cap = m.nefc_max;
   int n = 0;
   if (jtype == kJointBall) {
-    Quat<R> q = quat_unit(ld4(g, d.qpos + qadr));
-    Vec3<R> axis_angle = quat_to_vel(q);
-    R angle = length(axis_angle);
-    Vec3<R> axis = vec3(R(1), R(0), R(0));
-    if (angle > R(1e-15f)) axis = axis_angle / angle;
-    R dist = tmax(rng[0], rng[1]) - angle;
-    if (dist < margin) {
+    // refused by the callers (the angle needs atan2f): a row of NaN where the limit may be violated
+    // (the angle is at most pi)
+    if (tmax(rng[0], rng[1]) - R(3.14159265f) < margin) {
       if (write && row < cap) {
+        const R nan = R(0) / R(0);
         float* jrow = d.efc_J + (int64_t)row * m.nv_pad;
-        for (int i = 0; i < m.nv; ++i)
-          g.st(jrow + i, i >= dofadr && i < dofadr + 3 ? -axis[i - dofadr] : R(0));
-        put_row(g, m, d, row, kCnstrLimitJoint, j, dist, margin, R(0), R(g.ld(m.dof_invweight0 + dofadr)),
-                m.jnt_solref + 2 * j, m.jnt_solimp + 5 * j, false);
+        for (int i = 0; i < m.nv; ++i) g.st(jrow + i, nan);
+        put_row(g, m, d, row, kCnstrLimitJoint, j, nan, margin, R(0), nan, m.jnt_solref + 2 * j,
+                m.jnt_solimp + 5 * j, false);
       }
       n = 1;
     }
@@ -291,7 +312,7 @@ PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const W
         for (int k = 0; k < 2; ++k) solref[k] = g.ld(d.con_solref + 2 * c + k);
         for (int k = 0; k < 5; ++k) solimp[k] = g.ld(d.con_solimp + 5 * c + k);
         const R f0 = g.ld(d.con_friction + 5 * c);
-        R imp = impedance(solimp, dist, margin);
+        R imp = impedance_simt(solimp, dist, margin);
         R r0 = tmax(R(1e-15f), (R(1) - imp) * tran * (R(1) + f0 * f0) / imp);
         R mu2 = f0 * f0 / tmax(R(1e-15f), R(m.impratio));
         R rpy = R(2) * mu2 * r0;

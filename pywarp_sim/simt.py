@@ -28,7 +28,8 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   contacts and smooth quantities: friction loss, limits, frictionless and pyramidal contacts, rows
   allocated by prefix sums; writes efc_J, efc_type, efc_id, efc_pos, efc_margin,
   efc_frictionloss, efc_R, efc_K, efc_B, efc_D, nefc (and ne = 0) bit for bit as the native CPU
-  step. Elliptic cones and equality constraints are refused by name.
+  step. Elliptic cones, equality constraints, limited ball joints (atan2f) and solimp powers other
+  than 1 and 2 (powf) are refused by name.
   `collision_proxies(sim)` / `constraint_proxies(sim)` measure them as `proxies` does.
 * `step(sim, nsteps)`: the fused lane-group step of every world (kernels/simt_step.h): the smooth
   stage, tendons, transmission, passive and actuator forces, the smooth acceleration, the Newton
@@ -251,8 +252,9 @@ def _geom_name(mjm, geom: int) -> str:
 
 
 def _check_constraint(sim):
-  """The lane-group rows are friction loss, limits and pyramidal contacts: elliptic cones and
-  equality constraints are refused by name (the C++ side checks again)."""
+  """The lane-group rows are friction loss, limits and pyramidal contacts: elliptic cones, equality
+  constraints, limited ball joints and solimp powers other than 1 and 2 are refused by name (the
+  C++ side checks again)."""
   mjm = sim.model.mj_model
   if int(mjm.opt.cone) != 0:
     raise ValueError("the lane-group constraint rows have no elliptic cones yet: set mj_model.opt.cone = "
@@ -260,6 +262,21 @@ def _check_constraint(sim):
   if mjm.neq > 0 and not mjm.opt.disableflags & 8:  # mjDSBL_EQUALITY
     raise ValueError(f"the lane-group constraint rows have no equality rows yet (this model has {mjm.neq} "
                      "equality constraints): disable them (mjDSBL_EQUALITY) or use the native step")
+  # atan2f and powf: CUDA's differ from glibc's in the last bit (kernels/simt_constraint.h)
+  balls = np.flatnonzero((mjm.jnt_type == 1) & (mjm.jnt_limited != 0))  # mjJNT_BALL
+  if len(balls) and not mjm.opt.disableflags & 16:  # mjDSBL_LIMIT
+    raise ValueError(f"joint {mjm.joint(int(balls[0])).name or int(balls[0])!r} is a limited ball joint, whose limit "
+                     "row the lane-group rows do not build (its angle needs atan2): remove the limit or use the "
+                     "native step")
+  pairs = sim.model.collision
+  powers = {"dof_solimp": mjm.dof_solimp[:, 4], "jnt_solimp": mjm.jnt_solimp[mjm.jnt_limited != 0, 4],
+            "tendon_solimp_fri": mjm.tendon_solimp_fri[:, 4], "tendon_solimp_lim": mjm.tendon_solimp_lim[:, 4],
+            "pair solimp": pairs.solimp.numpy()[:, 4] if pairs is not None and pairs.npair else np.zeros(0)}
+  for name, p in powers.items():
+    odd = np.flatnonzero(~np.isin(np.maximum(p, 1.0), (1.0, 2.0)))
+    if len(odd):
+      raise ValueError(f"{name}[{int(odd[0])}] has solimp power {float(p[odd[0]])}: the lane-group rows compute "
+                       "powers 1 and 2 only (no powf, whose CUDA and glibc results differ); use the native step")
 
 
 def _run_rows(sim, name: str, group_size: int, record: bool, num_threads: int) -> dict | None:
