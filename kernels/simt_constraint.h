@@ -3,7 +3,8 @@
 // mj_makeConstraint of ONE world on a group of lanes (kernels/simt.h): the constraint rows in
 // constraint.h's order (dof friction loss, tendon friction loss, joint limits, tendon limits,
 // contacts), each row's Jacobian and efc_type / id / pos / margin / frictionloss / R / K / B / D as
-// constraint.h writes them, bit for bit (the same support.h functions, the same expressions):
+// constraint.h writes them, bit for bit (support.h's impedance_kb, impedance's operations, the same
+// expressions):
 //
 //   rows are allocated by prefix sums over what each item actually produces (no capacity per
 //   candidate): items (dofs, tendons, joints, contacts) over lanes, N at a time, each lane
@@ -24,8 +25,9 @@
 // 0, as make_equality does for a model without equality constraints.
 // Also refused, by name: limited ball joints (their angle needs atan2f) and solimp powers other
 // than 1 and 2 (impedance's powf): CUDA's and glibc's differ in the last bit and CUDA's hold FMAs
-// (kernels/simt.h rules 3 and 4). Here a ball joint's violated limit makes a row of NaN and another
-// power a NaN impedance, so a caller that skips the check sees non-finite rows, not wrong ones.
+// (kernels/simt.h rules 3 and 4). Here a limited ball joint whose range the angle can leave makes a
+// row of NaN, and another power a NaN impedance: a caller that skips the check sees non-finite rows,
+// not wrong ones.
 //
 // Per-model schedule data: none beyond the Model view. Scratch: `contact_row`, nconmax ints
 // (constraint_scratch_ints), the first row of each contact (-1: none), the group's own (its shared
