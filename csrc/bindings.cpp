@@ -389,6 +389,7 @@ joint table entry.)doc");
   m.def("step_layout", &step_layout,
         "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/types.h).");
   m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (collision_gjk.h)
+  m.attr("max_poly_vert") = pws::ccd::kMaxPolyVert;  // largest hull polygon multicontact clips (collision_gjk.h)
   m.attr("lanes") = pws::kLanes;  // worlds per lockstep group = per-thread workspace rows
 
   py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/forward.h) over views of a Simulator's arrays.

@@ -118,6 +118,7 @@ Shapes and joint tables are NOT checked here (raw pointers); pywarp_sim.native c
   m.def("step_layout", &pws_bind::step_layout,
         "Fields of the fused step's pointer tables: [{name, group, width, count}] (see kernels/types.h).");
   m.attr("ccd_max_iterations") = pws::ccd::kCcdMaxIterations;  // EPA scratch capacity (collision_gjk.h)
+  m.attr("max_poly_vert") = pws::ccd::kMaxPolyVert;  // largest hull polygon multicontact clips (collision_gjk.h)
 
   py::class_<StepPlan>(m, "StepPlan", R"doc(The fused mj_step (kernels/forward.h) on the GPU, one thread per world.
 

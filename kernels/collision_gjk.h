@@ -9,7 +9,8 @@
 // here owns a fixed-size EpaWork on its stack (no heap, no atomics): its arrays are sized
 // for kCcdMaxIterations, while the capacities the algorithm sees (maxfaces, horizon edges)
 // are the Warp pool's for the model's ccd_iterations, so both stop at the same point.
-// sizeof(EpaWork) is 29 KB at kCcdMaxIterations = 50 (55 vertices, 300 faces): a stack frame
+// sizeof(EpaWork) is 29 KB at kCcdMaxIterations = 50 (55 vertices, 300 faces; multicontact's
+// polygons share that storage, up to kMaxPolyVert vertices a hull polygon): a stack frame
 // on the CPU, local memory on the GPU. ptxas (sm_90) reports a 36.7 KB stack for the step
 // kernel with this collider (884 B of spills) against 4.9 KB without it (100 B), reserved per
 // resident thread, so the step is compiled twice (collision<T, kConvexPairs>) and models
@@ -29,12 +30,9 @@ typedef Mat33<double> M33;
 
 constexpr int kCcdMaxIterations = 50;  // largest opt.ccd_iterations the native step accepts
 constexpr int kNCylPoly = 16;          // vertices of a cylinder cap in multicontact
-// most vertices of a mesh's hull polygon in multicontact (native_backend refuses larger ones;
-// Unitree G1's largest collision polygon has 98); a clipped polygon has up to twice as many
-constexpr int kMaxPolyVert = 100;
-// Warp pool row sizes (types.EPA_FIELDS, sized by io.data_sizes: epa_nvert, epa_nface) at the caps
-constexpr int kMaxVerts = (5 + kCcdMaxIterations) > (2 * kMaxPolyVert + 1) ? (5 + kCcdMaxIterations)
-                                                                             : (2 * kMaxPolyVert + 1);
+// EPA's polytope capacities (the Warp pool's epa_nvert / epa_nface, types.EPA_FIELDS, at the
+// cap; the pool's rows are longer where a model's hull polygons need it, see EpaWork)
+constexpr int kMaxVerts = 5 + kCcdMaxIterations;
 constexpr int kMaxFaces = (6 * kCcdMaxIterations) > (2 * kNCylPoly) ? (6 * kCcdMaxIterations)
                                                                      : (2 * kNCylPoly);
 
@@ -76,20 +74,54 @@ struct CcdStatus {
   int face;  // EPA face of the contact, -1 when EPA did not run
 };
 
-// The EPA polytope (collision_convex.EpaScratch, one slot); vert* double as polygon buffers
-// for multicontact (a clipped 16-gon has up to 32 vertices).
-struct EpaWork {
-  V3 vert1[kMaxVerts], vert2[kMaxVerts], vert[kMaxVerts];
-  int face_verts[kMaxFaces][3];
-  int face_adj[kMaxFaces][3];
-  V3 face_v[kMaxFaces];
-  double face_dist2[kMaxFaces];
-  int face_index[kMaxFaces];  // position in the map, -1 not in map, -2 deleted
-  int face_map[kMaxFaces];
-  int hzn_face[kMaxFaces], hzn_edge[kMaxFaces];
-  int stack[kMaxFaces][3];  // horizon search (face, edge, next child)
-  int nface_cap;            // the Warp pool's row length for this ccd_iterations
+// The EPA polytope's arrays (collision_convex.EpaScratch, one slot), listed once for EpaArrays
+// (their size) and EpaWork (their names).
+#define PWS_EPA_ARRAYS                                                                  \
+  V3 vert1[kMaxVerts], vert2[kMaxVerts], vert[kMaxVerts];                               \
+  int face_verts[kMaxFaces][3];                                                         \
+  int face_adj[kMaxFaces][3];                                                           \
+  V3 face_v[kMaxFaces];                                                                 \
+  double face_dist2[kMaxFaces];                                                         \
+  int face_index[kMaxFaces]; /* position in the map, -1 not in map, -2 deleted */       \
+  int face_map[kMaxFaces];                                                              \
+  int hzn_face[kMaxFaces], hzn_edge[kMaxFaces];                                         \
+  int stack[kMaxFaces][3]; /* horizon search (face, edge, next child) */
+struct EpaArrays {
+  PWS_EPA_ARRAYS
 };
+
+// Most vertices of a mesh's hull polygon multicontact clips (native_backend refuses larger
+// ones): the largest whose polygon buffers (the face, and two clip buffers of twice as many
+// plus one: each side plane of the face adds at most one vertex to the convex clipped polygon;
+// the Warp pool's rows, io.data_sizes epa_nvert = 2 * npolyvert + 1) fit in the EPA arrays'
+// storage.
+// Menagerie's largest collision polygon has 117 vertices (Unitree G1 with hands).
+constexpr int kMaxPolyVert = int((sizeof(EpaArrays) / sizeof(V3) - 2) / 5);
+
+// multicontact's polygons (collision_multicontact.h): the hull face clipped against, and the
+// ping-pong buffers of the clipped polygon (the Warp port's vert1 / vert2 / vert rows)
+struct PolyBuffers {
+  V3 face[kMaxPolyVert];
+  V3 clip_a[2 * kMaxPolyVert + 1], clip_b[2 * kMaxPolyVert + 1];
+};
+
+// One thread's convex-collision scratch. multicontact runs after EPA is done with its polytope
+// (the features are read off it first), so the polygons share the polytope's storage: large
+// hull polygons cost no stack beyond EPA's own (the step's stack frame, GPU local memory per
+// resident thread, is what a fixed polygon bound would grow). nvcc -arch=sm_90 --resource-usage
+// on a kernel calling convex_narrowphase: a 32,480 B stack frame, against 42,992 B with separate
+// polygon buffers for polygons of up to 100 vertices.
+struct EpaWork {
+  union {
+    struct {  // EpaArrays' members by name, as the EPA code reads them
+      PWS_EPA_ARRAYS
+    };
+    PolyBuffers poly;
+  };
+  int nface_cap;  // the Warp pool's row length for this ccd_iterations
+};
+#undef PWS_EPA_ARRAYS
+static_assert(sizeof(PolyBuffers) <= sizeof(EpaArrays), "multicontact polygons fit in the EPA arrays");
 
 struct Polytope {
   int nverts, nfaces, nmap, nedges, maxfaces;

@@ -2,7 +2,7 @@
 // cylinders, capsules and meshes (their convex hull's polygons) in float64: from the first GJK/EPA contact (collision_gjk.h), the
 // features (face, edge, vertex) that carry it, and for a face aligned with a face or an edge
 // of the other geom the clipped contacts (Sutherland-Hodgman), at most four. The polygons
-// live in the EPA work buffer (EpaWork::vert*).
+// live in the EPA work buffer's storage (EpaWork::poly, over the polytope EPA is done with).
 #pragma once
 
 #include <math.h>
@@ -534,7 +534,7 @@ PWS_HD inline void polygon_quad(const V3* poly, int n, int res[4]) {
   }
 }
 
-// polygonClip: clips polygon ws.vert2[:nface2] by the side planes of the face ws.vert1[:nface1]
+// polygonClip: clips polygon ws.poly.clip_a[:nface2] by the side planes of the face ws.poly.face[:nface1]
 // (outward normal n); contacts at the clipped points below the face, midway to it along dir,
 // dist margin + depth (the geoms are inflated by half the margin). At most four (largest
 // quadrilateral), two for an edge. flip: the clipped polygon is on geom 1 (the normal then
@@ -544,11 +544,11 @@ PWS_HD inline MultiContact clip(EpaWork& ws, int nface1, int nface2, const V3& n
   MultiContact mc;
   mc.n = 0;
   if (nface1 < 3) return mc;
-  const V3* face1 = ws.vert1;
+  const V3* face1 = ws.poly.face;
   int npoly = nface2;
-  // ping-pong between ws.vert2 and ws.vert
-  V3* src = ws.vert2;
-  V3* dst = ws.vert;
+  // ping-pong between the two clip buffers (the Warp port's vert2 and vert)
+  V3* src = ws.poly.clip_a;
+  V3* dst = ws.poly.clip_b;
   for (int e = 0; e < nface1; ++e) {
     // the plane through the face's side e, normal to the face, pointing inwards
     V3 a = face1[e];
@@ -667,8 +667,9 @@ PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const 
   }
   if (fi >= 0) {
     V3 nrm1 = feature_normal(o1, m, f1, fi), nrm2 = feature_normal(o2, m, f2, fj);
-    int n1 = face_polygon(o1, m, pa1, feature_face(o1, m, f1, fi), ws.vert1);
-    int n2 = face_polygon(o2, m, pa2, feature_face(o2, m, f2, fj), ws.vert2);
+    // the features are read; from here the polytope's storage holds the polygons
+    int n1 = face_polygon(o1, m, pa1, feature_face(o1, m, f1, fi), ws.poly.face);
+    int n2 = face_polygon(o2, m, pa2, feature_face(o2, m, f2, fj), ws.poly.clip_a);
     return clip(ws, n1, n2, nrm1, nrm2, margin, false);
   }
   // an edge of one geom lying in a face of the other, the face turned to the edge's geom:
@@ -717,9 +718,9 @@ PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const 
     start = start + shift;
     end = end + shift;
   }
-  int nf = face_polygon(fo, m, paf, feature_face(fo, m, fb, jf), ws.vert1);
-  ws.vert2[0] = start;
-  ws.vert2[1] = end;
+  int nf = face_polygon(fo, m, paf, feature_face(fo, m, fb, jf), ws.poly.face);
+  ws.poly.clip_a[0] = start;
+  ws.poly.clip_a[1] = end;
   // the edge is clipped as the polygon: its points are on geom 1 when edge1
   return clip(ws, nf, 2, nrm, -nrm, margin, edge1);
 }

@@ -59,7 +59,6 @@ __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lane
 # contact field as con_<name>, a constraint field as efc_<name> (its own name where it starts
 # with efc_, and pgs_MinvJ, which has no prefix).
 _CONTAINERS = {"data": DATA_FIELDS, "contact": CONTACT_FIELDS, "efc": EFC_FIELDS}
-NATIVE_MAX_POLYVERT = 100  # kernels/collision_gjk.h kMaxPolyVert: largest mesh polygon multicontact clips
 _EFC_UNPREFIXED = ("pgs_MinvJ",)
 
 
@@ -318,12 +317,16 @@ def _check_supported(sim) -> None:
       f"fields or backend='warp'")
   if pairs.nconvex and mjm.nmeshpoly and not int(mjm.opt.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD):
     npolyvert = int(mjm.mesh_polyvertnum.max())
-    if npolyvert > NATIVE_MAX_POLYVERT:
+    # kernels/collision_gjk.h kMaxPolyVert: the polygons share the EPA polytope's storage
+    maxpoly = getattr(_module_for(sim.device), "max_poly_vert", None)
+    if maxpoly is None:
+      raise RuntimeError("backend='native': the compiled native module predates mesh multicontact "
+                         "polygons in the EPA work buffer; rebuild with `make venv`")
+    if npolyvert > maxpoly:
       raise RuntimeError(
-        f"backend='native' clips mesh hull polygons of up to {NATIVE_MAX_POLYVERT} vertices in each "
-        f"thread's stack scratch (multicontact); this model has one of {npolyvert}. Raise "
-        f"kMaxPolyVert in kernels/collision_gjk.h (and NATIVE_MAX_POLYVERT here) and rebuild, "
-        f"disable multiCCD, or use backend='warp'")
+        f"backend='native' clips mesh hull polygons of up to {maxpoly} vertices in each thread's "
+        f"EPA work buffer (multicontact); this model has one of {npolyvert}. Lower the mesh's "
+        f"maxhullvert, disable multiCCD, or use backend='warp'")
 
 
 def _scalar_info(arr, name):
