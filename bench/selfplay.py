@@ -8,7 +8,8 @@ The CPU record (the issue's <= 20 minute run), on a quiet machine (`uptime` load
 
   export OMP_NUM_THREADS=1
   python -m pywarp_sim.selfplay train --num-envs 256 --nslot 8 --eval-envs 64 \
-      --max-minutes 18 --final-matches 256 --log-dir runs/selfplay/cpu-record
+      --iterations 100000 --max-minutes 18 --final-matches 256 \
+      --log-dir runs/selfplay/cpu-record
   python -m bench.selfplay --run runs/selfplay/cpu-record --num-envs 256 --nslot 8 \
       --note "<load average, threads>"
 
