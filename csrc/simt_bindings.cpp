@@ -396,6 +396,8 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
   if (refusal.empty())
     refusal = pws::simt::step_refusal_tables(m.nu, m.actuator_trntype, m.actuator_dyntype, m.actuator_gaintype,
                                              m.actuator_biastype);
+  if (refusal.empty() && m.en_constraint) refusal = collision_refusal(m, dv);
+  if (refusal.empty() && m.en_constraint) refusal = constraint_refusal(m, dv);
   if (!refusal.empty()) throw py::value_error("simt_step: " + refusal);
   pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
   const std::vector<float> act_exp =

@@ -384,6 +384,7 @@ def _check_step(sim):
                      "mj_model.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER (or mjINT_IMPLICITFAST)")
   if not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
     _check_solver(sim)
+    _check_constraint(sim)  # what the lane-group rows refuse (the C++ side checks convex pairs)
 
 
 def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_threads: int = 0,

@@ -377,6 +377,10 @@ def test_refusals_name_the_cause():
   cg.opt.solver = int(mujoco.mjtSolver.mjSOL_CG)
   with pytest.raises(ValueError, match="Newton"):
     simt.step(simulator(cg, 2, "native"))
+  power = _mj_model("humanoid", disable=())
+  power.dof_solimp[:, 4] = 3.0
+  with pytest.raises(ValueError, match="solimp power"):
+    simt.step(simulator(power, 2, "native"))
   elliptic = _mj_model("humanoid", disable=())
   elliptic.opt.cone = int(mujoco.mjtCone.mjCONE_ELLIPTIC)
   with pytest.raises(ValueError, match="elliptic"):
