@@ -16,6 +16,7 @@ import argparse
 import builtins
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,7 +48,17 @@ def torchrun_parts(out, *parts) -> subprocess.CompletedProcess:
   """This script's `parts` in one torchrun launch of 2 CPU ranks (one thread each)."""
   cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
          os.path.abspath(__file__), "--out", str(out), *parts]
-  return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
+  # its own session, so that a timeout ends the ranks too (killing torchrun alone orphans them)
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+  try:
+    stdout, stderr = proc.communicate(timeout=900)
+  except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    stdout, stderr = proc.communicate()
+    raise AssertionError(f"torchrun {' '.join(parts)} ran past 900 s and was ended with its ranks:\n"
+                         f"{stdout[-3000:]}{stderr[-3000:]}") from None
+  return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 @contextlib.contextmanager
