@@ -34,6 +34,7 @@ import numpy as np
 
 from .cli import check_device, check_file, positive_float, positive_int
 from .mjdata import world_to_mjdata
+from .models import load_spec
 
 
 class RenderError(RuntimeError):
@@ -106,24 +107,6 @@ TREE_FIELDS = ("body_parentid", "body_jntadr", "body_jntnum", "jnt_type", "jnt_q
 FLOOR_MATERIAL = "pws_floor"   # names of what styled_model adds (a model's own keep theirs)
 SKYBOX_TEXTURE = "pws_skybox"
 SUN_LIGHT = "pws_sun"
-
-
-def load_spec(mjcf) -> mujoco.MjSpec:
-  """mujoco.MjSpec of a bundled model name ("humanoid"), an MJCF path or an MJCF XML string (what
-  Simulator and RobotCfg.model take). FileNotFoundError names a missing path."""
-  from . import models
-  if isinstance(mjcf, os.PathLike):
-    mjcf = os.fspath(mjcf)
-  if not isinstance(mjcf, str):
-    raise TypeError(f"load_spec: expected a bundled model name, an MJCF path or an XML string, "
-                    f"got {type(mjcf).__name__}")
-  if mjcf in models.BUILTIN:
-    return mujoco.MjSpec.from_file(models.path(mjcf))
-  if mjcf.lstrip().startswith("<"):
-    return mujoco.MjSpec.from_string(mjcf)
-  if not os.path.isfile(mjcf):
-    raise FileNotFoundError(f"load_spec: no MJCF file '{mjcf}'")
-  return mujoco.MjSpec.from_file(mjcf)
 
 
 def check_same_tree(drawing: mujoco.MjModel, physics: mujoco.MjModel):

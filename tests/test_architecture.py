@@ -275,9 +275,7 @@ def test_native_resets_run_one_reset_world():
 
 # Modules that still import rsl-rl / tensordict themselves instead of through envs/optional.py:
 # module -> why. The list may only shrink.
-OPTIONAL_IMPORT_ALLOWLIST = {
-  "pywarp_sim/selfplay/sumo.py": "SumoEnv's base class and TensorDict: to take envs.optional's",
-}
+OPTIONAL_IMPORT_ALLOWLIST: dict[str, str] = {}
 
 
 def test_optional_rl_libraries_are_imported_in_one_place():

@@ -22,10 +22,11 @@ ring is centred on the origin. Units: m.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import mujoco
 import numpy as np
+
+from .. import models
 
 PREFIXES = ("a_", "b_")
 
@@ -45,23 +46,6 @@ class Arena:
 
   def mj_model(self) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_string(self.xml)
-
-
-def _robot_spec(model) -> mujoco.MjSpec:
-  from .. import models
-  if isinstance(model, os.PathLike):
-    model = os.fspath(model)
-  if not isinstance(model, str):
-    raise TypeError(f"compose: model must be a bundled model name, a path or an MJCF string, "
-                    f"got {type(model).__name__}")
-  if model in models.BUILTIN:
-    return mujoco.MjSpec.from_file(models.path(model))
-  if model.lstrip().startswith("<"):
-    return mujoco.MjSpec.from_string(model)
-  if not os.path.exists(model):
-    raise FileNotFoundError(f"compose: model file '{model}' does not exist (pass a bundled name "
-                            f"such as 'humanoid', a path or an MJCF string)")
-  return mujoco.MjSpec.from_file(model)
 
 
 def _copy_options(src: mujoco.MjSpec, dst: mujoco.MjSpec):
@@ -86,7 +70,7 @@ def compose(model="humanoid", ring_radius: float = 2.0, separation: float = 1.0,
     raise ValueError(f"ring_radius must be > 0 m, got {ring_radius}")
   if not 0 < separation < 2 * ring_radius:
     raise ValueError(f"separation must be in (0, 2 * ring_radius = {2 * ring_radius}) m, got {separation}")
-  robot = _robot_spec(model)
+  robot = models.load_spec(model)
   roots = list(robot.worldbody.bodies)
   compiled = robot.compile()
   free = [j for j in range(compiled.njnt) if compiled.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]

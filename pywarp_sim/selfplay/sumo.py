@@ -52,17 +52,8 @@ from ..envs import control
 from ..envs.mdp import quat_rotate_inverse
 from ..randomize import WorldDraws
 from ..simulator import Simulator, validate_actions
+from ..envs.optional import TensorDict, VecEnvBase
 from . import compose as composer
-
-try:  # rsl-rl-lib is optional (extra "rl")
-  from rsl_rl.env import VecEnv as _VecEnvBase
-except ImportError:  # pragma: no cover - depends on the install
-  _VecEnvBase = object
-
-try:
-  from tensordict import TensorDict
-except ImportError:  # pragma: no cover
-  TensorDict = None
 
 # Terminal terms: a draw costs what a loss does, since only wins count (the goal is a win rate):
 # with loss -20 and draw 0 learners settled for standing still (117 draws in 256 matches
@@ -128,7 +119,7 @@ def heading(q: torch.Tensor) -> torch.Tensor:
   return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
-class SumoEnv(_VecEnvBase):
+class SumoEnv(VecEnvBase):
   """Two robots per world (module doc), with rsl-rl-lib's VecEnv interface for agent A.
 
   `step(actions)` takes agent A's actions; agent B's come from `opponent` (any callable
