@@ -428,6 +428,11 @@ workspace arrays hold nslot rows, 8 per OpenMP thread, instead of one per world.
 #endif
   }, "True when the module was compiled with OpenMP.");
 
+  m.def("set_solver_dense_loops", [](bool dense) { pws::solver_dense_loops() = dense; }, py::arg("dense"),
+        "Constraint solver: read every Jacobian, qM and factor row whole instead of over its "
+        "nonzero span (kernels/solver.h; the same results bit for bit; a check of that, process-wide).");
+  m.def("solver_dense_loops", []() { return pws::solver_dense_loops(); });
+
   m.def("openmp_max_threads", []() { return resolve_threads(0); },
         "Threads a num_threads=0 call uses (omp_get_max_threads(); 1 without OpenMP).");
   register_simt(m);

@@ -20,6 +20,16 @@
 //   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv;
 //   * M qacc and J qacc - aref follow the step incrementally (M search and J search are
 //     formed for the line search anyway), as in MuJoCo's mj_solPrimal.
+// Exact-zero structure the loops skip (SolveSpans; the results are those of the dense loops bit
+// for bit, up to the sign of an exact zero, because each skipped term is a product with an
+// exact 0 and x + 0 = x): a Jacobian row is zero outside the dof span [lo, hi) of the chains
+// it touches (a contact of one robot spans that robot's dofs only), a row of qM outside its
+// tree's span, and a row of the Newton factor before its first nonzero column (the Hessian is
+// block diagonal over dof sets no row couples, e.g. two robots not touching each other: the
+// factorisation and the triangular solves then stay inside each block). J x, J' f, M x, the
+// outer products of J' D J and the factor's row updates run over those spans only; the dot
+// products keep dot_n's four partial sums (dot_span). Inputs with NaN or inf outside a row's
+// span no longer reach that row (0 * inf); such worlds are unhealthy either way.
 // Stopping rules that go beyond the Warp kernel's, both MuJoCo's (mj_solPrimal): Newton stops
 // when the Newton decrement 0.5 grad' H^-1 grad is below the tolerance (the step it would take
 // improves the cost by less), and a line search stops when |d cost / d alpha| is below
@@ -32,6 +42,131 @@
 #include "types.h"
 
 namespace pws {
+
+// Capacity of SolveSpans: rows and dofs beyond it keep the dense loops (spans [0, nv)).
+constexpr int kMaxSpanRows = 256;
+constexpr int kMaxSpanDofs = 255;  // spans are stored as uint8_t bounds
+
+#ifndef __CUDA_ARCH__
+// Host switch that makes every solver loop dense (spans [0, nv)); the results must not change
+// (tests/test_solver_sparsity.py). Read at the start of each solve.
+inline bool& solver_dense_loops() {
+  static bool dense = false;
+  return dense;
+}
+#endif
+
+// Per-solve exact-zero structure (see the header comment): J row r is zero outside
+// [jlo[r], jhi[r]) and qM row i outside [mlo[i], mhi[i]), found by scanning once per solve (the
+// structure is that of the dof chains, read off the values so that every row type - contacts,
+// limits, friction, tendons, equalities - is covered without a per-type rule).
+struct SolveSpans {
+  int nrow = 0, ndof = 0;  // rows / dofs with a span (the rest are dense)
+  bool dense = true;       // the factor's rows are read whole (the test switch)
+  uint8_t jlo[kMaxSpanRows], jhi[kMaxSpanRows];
+  uint8_t mlo[kMaxSpanDofs + 1], mhi[kMaxSpanDofs + 1];
+};
+
+// [lo, hi) of the nonzero entries of x[0:n] (lo = hi = 0 when all are zero).
+template <typename T>
+PWS_HD inline void nonzero_span(const T* x, int n, int* lo, int* hi) {
+  int a = 0, b = n;
+  while (a < n && x[a] == T(0)) ++a;
+  if (a == n) {
+    *lo = *hi = 0;
+    return;
+  }
+  while (x[b - 1] == T(0)) --b;
+  *lo = a;
+  *hi = b;
+}
+
+template <typename T>
+PWS_HD inline void solve_spans(const ModelView<T>& m, const World<T>& d, int nefc, SolveSpans* sp) {
+  const int nv = m.nv, ld = m.nv_pad;
+  bool dense = nv > kMaxSpanDofs;
+#ifndef __CUDA_ARCH__
+  dense = dense || solver_dense_loops();
+#endif
+  sp->nrow = 0;
+  sp->ndof = 0;
+  sp->dense = dense;
+  if (dense) return;
+  sp->nrow = nefc < kMaxSpanRows ? nefc : kMaxSpanRows;
+  for (int r = 0; r < sp->nrow; ++r) {
+    int lo, hi;
+    nonzero_span(d.efc_J + (int64_t)r * ld, nv, &lo, &hi);
+    sp->jlo[r] = (uint8_t)lo;
+    sp->jhi[r] = (uint8_t)hi;
+  }
+  sp->ndof = nv;
+  for (int i = 0; i < nv; ++i) {
+    int lo, hi;
+    nonzero_span(d.qM + i * nv, nv, &lo, &hi);
+    sp->mlo[i] = (uint8_t)lo;
+    sp->mhi[i] = (uint8_t)hi;
+  }
+}
+
+// Span of J row r / qM row i ([0, nv) when dense).
+template <typename T>
+PWS_HD inline void jspan(const SolveSpans& sp, const ModelView<T>& m, int r, int* lo, int* hi) {
+  if (r < sp.nrow) {
+    *lo = sp.jlo[r];
+    *hi = sp.jhi[r];
+  } else {
+    *lo = 0;
+    *hi = m.nv;
+  }
+}
+
+template <typename T>
+PWS_HD inline void mspan(const SolveSpans& sp, const ModelView<T>& m, int i, int* lo, int* hi) {
+  if (i < sp.ndof) {
+    *lo = sp.mlo[i];
+    *hi = sp.mhi[i];
+  } else {
+    *lo = 0;
+    *hi = m.nv;
+  }
+}
+
+// dot_n(a, b, n) bit for bit when a[k] == 0 outside [lo, hi): the same four partial sums (index
+// k goes to partial k % 4, the tail beyond the last full quad to partial 0), each receiving its
+// nonzero terms in the same order; the skipped terms are exact zeros. Whole quads are summed
+// (zeros inside a quad add nothing) so that the loop vectorises as dot_n's does.
+template <typename T>
+PWS_HD inline T dot_span(const T* a, const T* b, int n, int lo, int hi) {
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+  const int n4 = n & ~3;
+  const int end4 = ((hi + 3) & ~3) < n4 ? ((hi + 3) & ~3) : n4;
+  int k = lo & ~3;
+  for (; k + 4 <= end4; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (k = lo > n4 ? lo : n4; k < hi; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// res (nv) += sign * sum_r J[r]' force[r] (support.h's add_jt_force over each row's span: the
+// same products added to each res[i] in the same row order).
+template <typename T>
+PWS_HD inline void add_jt_force_span(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc, T sign,
+                                     T* res) {
+  const int ld = m.nv_pad;
+  for (int r = 0; r < nefc; ++r) {
+    T f = d.efc_force[r];
+    if (f == T(0)) continue;
+    const T* jrow = d.efc_J + (int64_t)r * ld;
+    T sf = sign * f;
+    int lo, hi;
+    jspan(sp, m, r, &lo, &hi);
+    for (int i = lo; i < hi; ++i) res[i] += jrow[i] * sf;
+  }
+}
 
 // solver._row_cost: (cost, force = -d cost / dx, curvature) of one scalar row at jar = x.
 template <typename T>
@@ -220,13 +355,26 @@ PWS_HD inline void mul_m(int nv, const T* qM, const T* vec, T* res) {
   for (int i = 0; i < nv; ++i) res[i] = dot_n(qM + i * nv, vec, nv);
 }
 
+// mul_m over the rows' tree spans (dot_span: the same bits).
+template <typename T>
+PWS_HD inline void mul_m_span(const ModelView<T>& m, const SolveSpans& sp, const T* qM, const T* vec, T* res) {
+  const int nv = m.nv;
+  for (int i = 0; i < nv; ++i) {
+    int lo, hi;
+    mspan(sp, m, i, &lo, &hi);
+    res[i] = dot_span(qM + i * nv, vec, nv, lo, hi);
+  }
+}
+
 // solver._solver_eval: Ma = M qacc, jar = J qacc - aref, forces and states; returns the total cost.
 template <typename T>
-PWS_HD inline T solver_eval(const ModelView<T>& m, const World<T>& d, int nefc) {
+PWS_HD inline T solver_eval(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc) {
   const int nv = m.nv, ld = m.nv_pad;
-  mul_m(nv, d.qM, d.qacc, d.efc_Ma);
+  mul_m_span(m, sp, d.qM, d.qacc, d.efc_Ma);
   for (int r = 0; r < nefc; ++r) {
-    d.efc_jar[r] = dot_n(d.efc_J + (int64_t)r * ld, d.qacc, nv) - d.efc_aref[r];
+    int lo, hi;
+    jspan(sp, m, r, &lo, &hi);
+    d.efc_jar[r] = dot_span(d.efc_J + (int64_t)r * ld, d.qacc, nv, lo, hi) - d.efc_aref[r];
   }
   return solver_cost(m, d, nefc);
 }
@@ -246,11 +394,12 @@ PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
   return cnt;
 }
 
-// H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs).
-// Row i is updated densely over columns 0..i: y adds exact zeros outside nz, and the
-// contiguous loop vectorises where a walk of nz would gather.
+// H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs) and
+// y is zero before column ylo. Row i is updated densely over columns ylo..i: y adds exact zeros
+// outside nz, and the contiguous loop vectorises where a walk of nz would gather.
 template <typename T>
-PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz) {
+PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz,
+                                   int ylo = 0) {
   const int n = nnz < 0 ? nv : nnz;
   for (int p = 0; p < n; ++p) {
     int i = nnz < 0 ? p : nz[p];
@@ -258,7 +407,7 @@ PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y,
     if (xi == T(0)) continue;
     T s = a * xi;
     T* hrow = H + (int64_t)i * ld;
-    for (int j = 0; j <= i; ++j) hrow[j] += s * y[j];
+    for (int j = ylo; j <= i; ++j) hrow[j] += s * y[j];
   }
 }
 
@@ -295,16 +444,24 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
 // row k are skipped (on M's tree sparsity these are the same updates, in the same order, as
 // factor_tree's walk of dof_parentid), and the update of row i runs densely over columns
 // 0..i (exact zeros outside the pattern) so that it vectorises.
+//
+// Columns before row k's first nonzero (final when k is eliminated) are skipped: there
+// lk[j] == 0, so li[j] -= tmp * lk[j] is exact. With block-diagonal H (dof sets that neither
+// the tree nor an active row couples, e.g. two robots apart) the factorisation stays inside
+// each block. dense (the test switch) keeps columns 0..i.
 template <typename T>
-PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv) {
+PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = false) {
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + (int64_t)k * ld;
     T inv = T(1) / lk[k];
-    for (int i = k - 1; i >= 0; --i) {
+    int first = 0;
+    if (!dense)
+      while (first < k && lk[first] == T(0)) ++first;
+    for (int i = k - 1; i >= first; --i) {
       if (lk[i] == T(0)) continue;
       T tmp = lk[i] * inv;
       T* li = LD + (int64_t)i * ld;
-      for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
+      for (int j = first; j <= i; ++j) li[j] -= tmp * lk[j];
       lk[i] = tmp;
     }
   }
@@ -312,16 +469,25 @@ PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv) {
 }
 
 // x = (L' D L)^-1 x with the factor of factor_ldl.
+// Row i of L is read from its first nonzero column on (zeros before it: exact, and dot_span
+// keeps dot_n's partial sums); dense (the test switch) reads it whole.
 template <typename T>
-PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x) {
+PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x, bool dense = false) {
+  uint8_t first[kMaxSpanDofs + 1];
+  const bool spans = !dense && nv <= kMaxSpanDofs;
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + (int64_t)i * ld;
+    int f = 0;
+    if (spans) {
+      while (f < i && li[f] == T(0)) ++f;
+      first[i] = (uint8_t)f;
+    }
     if (xi != T(0))
-      for (int j = 0; j < i; ++j) x[j] -= li[j] * xi;
+      for (int j = f; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + (int64_t)i * ld, x, i);
+  for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + (int64_t)i * ld, x, i, spans ? (int)first[i] : 0, i);
 }
 
 // LD + alpha w w' in place on the factor of factor_ldl (a row entering or leaving the active
@@ -334,13 +500,20 @@ PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* 
 // error of eps * D_row, large next to a small mass pivot, so the caller refactors instead.
 constexpr float kMinUpdatePivot = 1e-2f;
 
+//
+// w is zero outside [wlo, whi) (the row's span); columns below both wlo and row k's first
+// nonzero hold zeros in w and row k, which the update leaves zero, so they are skipped (wlo
+// then moves down to that first nonzero: fill in w).
 template <typename T>
-PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha) {
+PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha, int wlo = 0, int whi = -1) {
   T a = alpha;
-  for (int k = nv - 1; k >= 0; --k) {
+  for (int k = (whi < 0 ? nv : whi) - 1; k >= 0; --k) {
     T p = w[k];
     if (p == T(0)) continue;
     T* lk = LD + (int64_t)k * ld;
+    int f = 0;
+    while (f < wlo && lk[f] == T(0)) ++f;
+    wlo = f;
     T dk = lk[k];
     T dnew = dk + a * p * p;
     if (!(dnew > T(kMinUpdatePivot) * dk)) return false;
@@ -348,7 +521,7 @@ PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha)
     a = dk * a / dnew;
     lk[k] = dnew;
     diag_inv[k] = T(1) / dnew;
-    for (int i = 0; i < k; ++i) {
+    for (int i = wlo; i < k; ++i) {
       T wi = w[i] - p * lk[i];
       w[i] = wi;
       lk[i] += beta * wi;
@@ -360,7 +533,8 @@ PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha)
 // Newton direction: H = M + J' D_active J (+ cone blocks), factored by factor_ldl. Only the
 // nonzero rows of each Jacobian row's pattern are accumulated.
 template <typename T>
-PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int nefc, T* diag_inv) {
+PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc,
+                                 T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* H = d.efc_H;
   for (int i = 0; i < nv; ++i)
@@ -377,7 +551,13 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int n
       if (dim < 1) dim = 1;
       if (state == 1 || state == 3) {
         // nonzero pattern of the block: union of its rows
-        int nnz = -1;
+        int nnz = -1, blo = nv;
+        for (int k = 0; k < dim; ++k) {
+          int lo, hi;
+          jspan(sp, m, r + k, &lo, &hi);
+          if (hi > lo && lo < blo) blo = lo;
+        }
+        if (blo == nv) blo = 0;
         if (nv <= kMaxSparseDofs) {
           nnz = 0;
           for (int i = 0; i < nv; ++i) {
@@ -390,11 +570,11 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int n
         for (int k = 0; k < dim; ++k) {
           const T* jk = d.efc_J + (int64_t)(r + k) * ld;
           if (state == 1) {
-            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz);
+            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz, blo);
           } else {
             for (int l = 0; l < dim; ++l) {
               T c = d.efc_cone_H[6 * (r + k) + l];
-              if (c != T(0)) add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz);
+              if (c != T(0)) add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz, blo);
             }
           }
         }
@@ -424,12 +604,14 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int n
           last_type = type;
           last_id = id;
         }
-        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz);
+        int lo, hi;
+        jspan(sp, m, r, &lo, &hi);
+        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz, lo);
       }
       ++r;
     }
   }
-  factor_ldl(nv, ld, H, diag_inv);
+  factor_ldl(nv, ld, H, diag_inv, sp.dense);
 }
 
 // The factor of newton_factor for the active rows (efc_state 1) of `mask` from the factor for
@@ -437,8 +619,8 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, int n
 // then downdates for those that left (downdating a larger matrix loses less). Returns false
 // when a downdate cancels (update_ldl); the factor is then spoiled and must be rebuilt.
 template <typename T>
-PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, int nefc, const uint32_t* mask,
-                                 const uint32_t* old_mask, T* diag_inv) {
+PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc,
+                                 const uint32_t* mask, const uint32_t* old_mask, T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* w = d.qacc_scratch;  // free here (the line search's M search is formed after the solve)
   for (int pass = 0; pass < 2; ++pass) {
@@ -448,7 +630,9 @@ PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, int n
       if (now == before || now != (pass == 0)) continue;
       const T* jr = d.efc_J + (int64_t)r * ld;
       for (int i = 0; i < nv; ++i) w[i] = jr[i];
-      if (!update_ldl(nv, ld, d.efc_H, diag_inv, w, now ? d.efc_D[r] : -d.efc_D[r])) return false;
+      int lo, hi;
+      jspan(sp, m, r, &lo, &hi);
+      if (!update_ldl(nv, ld, d.efc_H, diag_inv, w, now ? d.efc_D[r] : -d.efc_D[r], lo, hi)) return false;
     }
   }
   return true;
@@ -456,10 +640,10 @@ PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, int n
 
 // search = -H^-1 grad from the factor of newton_factor.
 template <typename T>
-PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const T* diag_inv) {
+PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, const T* diag_inv) {
   T* search = d.efc_search;
   for (int i = 0; i < m.nv; ++i) search[i] = -d.efc_grad[i];
-  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search);
+  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense);
 }
 
 // Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
@@ -506,26 +690,18 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   // reference acceleration aref = -B J qvel - K (pos - margin); for the primal solvers the same
   // pass over J also forms J qacc_warmstart - aref (into efc_jar) and J qacc_smooth - aref
   // (into efc_jv, scratch until the first line search): one read of each row instead of three.
+  SolveSpans sp;
+  solve_spans(m, d, nefc, &sp);
   const bool primal = m.solver_type != kSolverPGS;
   const bool ws = primal && m.en_warmstart;
   for (int r = 0; r < nefc; ++r) {
     const T* jr = d.efc_J + (int64_t)r * ld;
-    T v;
+    int lo, hi;
+    jspan(sp, m, r, &lo, &hi);
+    T v = dot_span(jr, d.qvel, nv, lo, hi);
     T js = T(0), jw = T(0);
-    if (ws) {
-      T o[3];
-      dot3_n(jr, d.qvel, d.qacc_smooth, d.qacc_warmstart, nv, o);
-      v = o[0];
-      js = o[1];
-      jw = o[2];
-    } else if (primal) {
-      T o[2];
-      dot2_n(jr, d.qvel, d.qacc_smooth, nv, o);
-      v = o[0];
-      js = o[1];
-    } else {
-      v = dot_n(jr, d.qvel, nv);
-    }
+    if (primal) js = dot_span(jr, d.qacc_smooth, nv, lo, hi);
+    if (ws) jw = dot_span(jr, d.qacc_warmstart, nv, lo, hi);
     T aref = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
     if (d.efc_type[r] == kCnstrEquality) aref -= d.efc_jdotv[r];  // Jdot qvel (equality.h)
     d.efc_vel[r] = v;
@@ -542,7 +718,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     for (int r = 0; r < nefc; ++r) d.efc_force[r] = T(0);
     if (m.en_warmstart) {
       for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
-      solver_eval(m, d, nefc);
+      solver_eval(m, d, sp, nefc);
     }
     solve_pgs(m, d, nefc);
     return;
@@ -565,10 +741,10 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   {
     const T* qa = ws ? d.qacc_warmstart : d.qacc_smooth;
     for (int i = 0; i < nv; ++i) {
-      T o[2];
-      dot2_n(d.qM + i * nv, qa, d.qacc_smooth, nv, o);
-      d.efc_Ma[i] = o[0];
-      Ma_s[i] = o[1];
+      int lo, hi;
+      mspan(sp, m, i, &lo, &hi);
+      d.efc_Ma[i] = dot_span(d.qM + i * nv, qa, nv, lo, hi);
+      Ma_s[i] = dot_span(d.qM + i * nv, d.qacc_smooth, nv, lo, hi);
     }
   }
   if (ws) {
@@ -604,7 +780,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   while (niter < m.iterations) {
     // gradient: M qacc - qfrc_smooth - J' force
     for (int i = 0; i < nv; ++i) grad[i] = d.efc_Ma[i] - d.qfrc_smooth[i];
-    add_jt_force(m, d, nefc, T(-1), grad);
+    add_jt_force_span(m, d, sp, nefc, T(-1), grad);
     T gnorm = T(0);
     for (int i = 0; i < nv; ++i) gnorm += grad[i] * grad[i];
     if (m.solver_scale * pws_sqrt(gnorm) < m.tolerance) {
@@ -628,14 +804,14 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         if (have_factor && nchanged == 0)
           reuse = true;
         else if (have_factor && nchanged <= kMaxRankUpdates)
-          reuse = newton_update(m, d, nefc, mask, factor_mask, Mgrad);
+          reuse = newton_update(m, d, sp, nefc, mask, factor_mask, Mgrad);
         for (int w = 0; w < kMaxReuseRows / 32; ++w) factor_mask[w] = mask[w];
       }
       if (!reuse) {
-        newton_factor(m, d, nefc, Mgrad);
+        newton_factor(m, d, sp, nefc, Mgrad);
         have_factor = onesided && nefc <= kMaxReuseRows;
       }
-      newton_solve(m, d, Mgrad);
+      newton_solve(m, d, sp, Mgrad);
       // MuJoCo's Newton decrement test: 0.5 grad' H^-1 grad is the improvement the next step
       // would make; below the tolerance the solve has converged (the first step is gated by
       // the gradient test above, as in mj_solPrimal)
@@ -668,13 +844,19 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     T pMp = T(0), pg0 = T(0), snorm = T(0);
     for (int i = 0; i < nv; ++i) {
       T si = search[i];
-      T mpi = dot_n(d.qM + i * nv, search, nv);
+      int lo, hi;
+      mspan(sp, m, i, &lo, &hi);
+      T mpi = dot_span(d.qM + i * nv, search, nv, lo, hi);
       Mp[i] = mpi;
       pMp += si * mpi;
       pg0 += si * (d.efc_Ma[i] - d.qfrc_smooth[i]);
       snorm += si * si;
     }
-    for (int r = 0; r < nefc; ++r) d.efc_jv[r] = dot_n(d.efc_J + (int64_t)r * ld, search, nv);
+    for (int r = 0; r < nefc; ++r) {
+      int lo, hi;
+      jspan(sp, m, r, &lo, &hi);
+      d.efc_jv[r] = dot_span(d.efc_J + (int64_t)r * ld, search, nv, lo, hi);
+    }
     // CG's stop below needs the rounding scale of f'(0) = search . grad: the sum of the
     // magnitudes of its terms (solver._solve's pg_abs)
     T pg_abs = T(0);
@@ -684,7 +866,9 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         if (d.efc_force[r] == T(0)) continue;
         const T* jr = d.efc_J + (int64_t)r * ld;
         T sj = T(0);
-        for (int i = 0; i < nv; ++i) sj += pws_abs(search[i] * jr[i]);
+        int lo, hi;
+        jspan(sp, m, r, &lo, &hi);
+        for (int i = lo; i < hi; ++i) sj += pws_abs(search[i] * jr[i]);
         pg_abs += pws_abs(d.efc_force[r]) * sj;
       }
     }
@@ -756,7 +940,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   if (m.solver_type == kSolverNewton)
     for (int i = 0; i < nv; ++i) Mgrad[i] = T(0);  // scratch above; zero as in the reference
   for (int i = 0; i < nv; ++i) d.qfrc_constraint[i] = T(0);
-  add_jt_force(m, d, nefc, T(1), d.qfrc_constraint);
+  add_jt_force_span(m, d, sp, nefc, T(1), d.qfrc_constraint);
 }
 
 }  // namespace pws

@@ -561,6 +561,19 @@ def set_num_threads(sim, num_threads: int) -> None:
   stepper(sim).num_threads = int(num_threads)
 
 
+def set_solver_dense_loops(dense: bool) -> None:
+  """CPU native constraint solver: with dense=True every Jacobian row, qM row and Newton factor
+  row is read whole instead of over its nonzero span (kernels/solver.h's SolveSpans; the
+  results are the same bit for bit, which tests/test_solver_sparsity.py checks). Process-wide
+  (every CPU native Simulator); default False. The CUDA step always takes the spans."""
+  native.module("cpu").set_solver_dense_loops(bool(dense))
+
+
+def solver_dense_loops() -> bool:
+  """Whether set_solver_dense_loops(True) is in effect."""
+  return bool(native.module("cpu").solver_dense_loops())
+
+
 def set_lanes(sim, enabled: bool) -> None:
   """CPU: run the smooth stages (kinematics, com, crb + factor, com_vel, rne) and the
   integrator's implicit solve of eight worlds at once, one SIMD lane per world (default on;
