@@ -17,6 +17,14 @@ pgs.solve_pgs (MuJoCo's mj_solPGS, which projects one dual row or elliptic block
 from the warm-start forces, and ends with qfrc_constraint = J' force. PGS is a solver of this
 stage, not a stage of its own (the collision stage's collision_* modules are the other such
 case), so this module imports pgs; pgs imports no stage.
+
+The loops here are dense over (nefc, nv) and (nv, nv) for readability. The native twin skips
+their exact-zero structure (kernels/solver.h, SolveSpans): a Jacobian row is zero outside the
+dof span of the chains it touches (a contact of one robot never reaches the other robot's
+dofs), a row of qM outside its tree, a row of the Newton factor before its first nonzero (the
+Hessian is block diagonal while no row couples two trees, and its factor stays so). Each skipped
+term is a product with an exact 0 and x + 0 = x, and its dot products keep the same partial
+sums, so its results equal its dense loops' bit for bit (tests/test_solver_sparsity.py).
 """
 
 import warp as wp
