@@ -57,9 +57,10 @@ inline bool& solver_dense_loops() {
 #endif
 
 // Per-solve exact-zero structure (see the header comment): J row r is zero outside
-// [jlo[r], jhi[r]) and qM row i outside [mlo[i], mhi[i]), found by scanning once per solve (the
-// structure is that of the dof chains, read off the values so that every row type - contacts,
-// limits, friction, tendons, equalities - is covered without a per-type rule).
+// [jlo[r], jhi[r]) and qM row i outside [mlo[i], mhi[i]). The row spans are read off J once per
+// solve (the structure is that of the dof chains; read off the values, every row type -
+// contacts, limits, friction, tendons, equalities - is covered without a per-type rule); the qM
+// spans come from dof_parentid.
 struct SolveSpans {
   int nrow = 0, ndof = 0;  // rows / dofs with a span (the rest are dense)
   bool dense = true;       // the factor's rows are read whole (the test switch)
@@ -99,12 +100,18 @@ PWS_HD inline void solve_spans(const ModelView<T>& m, const World<T>& d, int nef
     sp->jlo[r] = (uint8_t)lo;
     sp->jhi[r] = (uint8_t)hi;
   }
+  // qM row i is zero outside the ancestors and descendants of dof i (crb writes only those
+  // pairs): [its tree's root dof, its last descendant + 1), in O(nv) as parents precede
+  // children (dof_parentid[i] < i)
   sp->ndof = nv;
   for (int i = 0; i < nv; ++i) {
-    int lo, hi;
-    nonzero_span(d.qM + i * nv, nv, &lo, &hi);
-    sp->mlo[i] = (uint8_t)lo;
-    sp->mhi[i] = (uint8_t)hi;
+    int p = m.dof_parentid[i];
+    sp->mlo[i] = p < 0 ? (uint8_t)i : sp->mlo[p];
+    sp->mhi[i] = (uint8_t)(i + 1);
+  }
+  for (int i = nv - 1; i >= 0; --i) {
+    int p = m.dof_parentid[i];
+    if (p >= 0 && sp->mhi[i] > sp->mhi[p]) sp->mhi[p] = sp->mhi[i];
   }
 }
 
