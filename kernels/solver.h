@@ -57,10 +57,9 @@ inline bool& solver_dense_loops() {
 #endif
 
 // Per-solve exact-zero structure (see the header comment): J row r is zero outside
-// [jlo[r], jhi[r]) and qM row i outside [mlo[i], mhi[i]). The row spans are read off J once per
-// solve (the structure is that of the dof chains; read off the values, every row type -
-// contacts, limits, friction, tendons, equalities - is covered without a per-type rule); the qM
-// spans come from dof_parentid.
+// [jlo[r], jhi[r]) and qM row i outside [mlo[i], mhi[i]), from the dof tree (dof_parentid,
+// body_dofend) for qM, contacts, joint limits and dof friction, and read off the row once per
+// solve for the others (tendons, equalities).
 struct SolveSpans {
   int nrow = 0, ndof = 0;  // rows / dofs with a span (the rest are dense)
   bool dense = true;       // the factor's rows are read whole (the test switch)
@@ -93,13 +92,6 @@ PWS_HD inline void solve_spans(const ModelView<T>& m, const World<T>& d, int nef
   sp->ndof = 0;
   sp->dense = dense;
   if (dense) return;
-  sp->nrow = nefc < kMaxSpanRows ? nefc : kMaxSpanRows;
-  for (int r = 0; r < sp->nrow; ++r) {
-    int lo, hi;
-    nonzero_span(d.efc_J + (int64_t)r * ld, nv, &lo, &hi);
-    sp->jlo[r] = (uint8_t)lo;
-    sp->jhi[r] = (uint8_t)hi;
-  }
   // qM row i is zero outside the ancestors and descendants of dof i (crb writes only those
   // pairs): [its tree's root dof, its last descendant + 1), in O(nv) as parents precede
   // children (dof_parentid[i] < i)
@@ -112,6 +104,34 @@ PWS_HD inline void solve_spans(const ModelView<T>& m, const World<T>& d, int nef
   for (int i = nv - 1; i >= 0; --i) {
     int p = m.dof_parentid[i];
     if (p >= 0 && sp->mhi[i] > sp->mhi[p]) sp->mhi[p] = sp->mhi[i];
+  }
+  // J row spans: contact rows (the union of the two bodies' dof chains, contact_frame_jac),
+  // joint limits and dof friction from the structure, the other rows (tendons, equalities)
+  // read off J
+  sp->nrow = nefc < kMaxSpanRows ? nefc : kMaxSpanRows;
+  for (int r = 0; r < sp->nrow; ++r) {
+    const int type = d.efc_type[r], id = d.efc_id[r];
+    int lo, hi;
+    if (type == kCnstrContactFrictionless || type == kCnstrContactPyramidal || type == kCnstrContactElliptic) {
+      // chain of body b: dofs body_dofend[b], its parents, ... down to its tree's root dof
+      const int e1 = m.body_dofend[m.geom_bodyid[d.con_geom[2 * id]]];
+      const int e2 = m.body_dofend[m.geom_bodyid[d.con_geom[2 * id + 1]]];
+      hi = (e1 > e2 ? e1 : e2) + 1;
+      lo = hi;
+      if (e1 >= 0) lo = sp->mlo[e1];
+      if (e2 >= 0 && sp->mlo[e2] < lo) lo = sp->mlo[e2];
+      if (hi == 0) lo = 0;
+    } else if (type == kCnstrLimitJoint) {
+      lo = m.jnt_dofadr[id];
+      hi = lo + (m.jnt_type[id] == kJointBall ? 3 : 1);
+    } else if (type == kCnstrFrictionDof) {
+      lo = id;
+      hi = id + 1;
+    } else {
+      nonzero_span(d.efc_J + (int64_t)r * ld, nv, &lo, &hi);
+    }
+    sp->jlo[r] = (uint8_t)lo;
+    sp->jhi[r] = (uint8_t)hi;
   }
 }
 
