@@ -384,13 +384,13 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
   g.each(nv * nv, [&](int e) { g.st(d.qM + e, g.ld(qM + e)); });
 }
 
-// L'DL of qM in place in the shared array (smooth.h factor_tree), then qLD and qLDiagInv out
+// The tree L'DL of the (nv, nv) array LD in the group's shared memory, in place (smooth.h
+// factor_tree's updates, a lane per update of one k), then LD out to LD_out and the inverse pivots
+// to diag_inv. factor_m runs it on qM; simt_step.h's implicit integrators on qH (their own
+// destinations, so no World is copied to carry two other pointers: a kilobyte of stack on CUDA).
 template <typename G>
-PWS_SIMT_FN inline void factor_m(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, float* LD_out, float* diag_inv) {
   using R = typename G::real;
-  g.stage(kStageFactor);
-  const int nv = m.nv;
-  float* LD = g.shared;
   for (int k = nv - 1; k >= 0; --k) {
     const int f0 = t.fac_adr[k], nf = t.fac_adr[k + 1] - f0;
     if (nf == 0) continue;  // a root dof: no ancestors
@@ -406,8 +406,15 @@ PWS_SIMT_FN inline void factor_m(G& g, const ModelView<float>& m, const World<fl
       g.st(LD + k * nv + i, g.ld(lk + i) / g.ld(lk + k));
     });
   }
-  g.each(nv, [&](int k) { g.st(d.qLDiagInv + k, R(1) / g.ld(LD + k * nv + k)); });
-  g.each(nv * nv, [&](int e) { g.st(d.qLD + e, g.ld(LD + e)); });
+  g.each(nv, [&](int k) { g.st(diag_inv + k, R(1) / g.ld(LD + k * nv + k)); });
+  g.each(nv * nv, [&](int e) { g.st(LD_out + e, g.ld(LD + e)); });
+}
+
+// L'DL of qM in place in the shared array (smooth.h factor_tree), then qLD and qLDiagInv out
+template <typename G>
+PWS_SIMT_FN inline void factor_m(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
+  g.stage(kStageFactor);
+  factor_shared(g, m.nv, t, g.shared, d.qLD, d.qLDiagInv);
 }
 
 // ---- mj_comVel (smooth.h com_vel) ------------------------------------------------------------

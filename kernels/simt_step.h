@@ -430,31 +430,6 @@ PWS_SIMT_FN inline void fwd_acceleration(G& g, const ModelView<float>& m, const 
 
 // ---- integrators (forward.h integrate: Euler with implicit damping, implicitfast) -------------
 
-// simt_smooth.h factor_m's L'DL of the (nv, nv) array LD in the group's shared memory, in place
-// (smooth.h factor_tree's updates, a lane per update of one k), then LD out to LD_out and the
-// inverse pivots to diag_inv: the same loop over another destination than qLD (factor_m's World
-// would be copied whole to carry two other pointers: a kilobyte of stack on CUDA).
-template <typename G>
-PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, float* LD_out, float* diag_inv) {
-  using R = typename G::real;
-  for (int k = nv - 1; k >= 0; --k) {
-    const int f0 = t.fac_adr[k], nf = t.fac_adr[k + 1] - f0;
-    if (nf == 0) continue;  // a root dof: no ancestors
-    const float* lk = LD + k * nv;
-    g.each(nf, [&](int p) {
-      const int i = g.ld(t.fac_pair + 2 * (f0 + p)), j = g.ld(t.fac_pair + 2 * (f0 + p) + 1);
-      R tmp = g.ld(lk + i) / g.ld(lk + k);
-      g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
-    });
-    const int a0 = t.anc_adr[k];
-    g.each(t.anc_adr[k + 1] - a0, [&](int a) {
-      const int i = g.ld(t.anc_dof + a0 + a);
-      g.st(LD + k * nv + i, g.ld(lk + i) / g.ld(lk + k));
-    });
-  }
-  g.each(nv, [&](int k) { g.st(diag_inv + k, R(1) / g.ld(LD + k * nv + k)); });
-  g.each(nv * nv, [&](int e) { g.st(LD_out + e, g.ld(LD + e)); });
-}
 
 // implicit_qacc: qH = qM + h D (dof damping with en_damper; implicitfast: minus the actuators'
 // velocity derivative) factored in the shared array (into qH, qHDiagInv), then qacc_scratch =
