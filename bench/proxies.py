@@ -340,6 +340,31 @@ def simt_record(model: str, name: str, scope: str, arch: str, group: int, k: dic
   return rec
 
 
+def simt_kernels(arch: str, ptxas: bool) -> dict:
+  """ptxas's report of csrc/simt_launch.cu (-fmad=false) by kernel name; {} when ptxas=False."""
+  if not ptxas:
+    return {}
+  return {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
+                                                           flags=("-fmad=false",)))}
+
+
+def fallen_humanoids(model: str, nworld: int, steps: int):
+  """A native CPU Simulator of `nworld` worlds after `steps` steps under random controls from
+  random joint offsets (seed 0): the robots fall and touch the floor."""
+  import numpy as np
+  import torch
+
+  import pywarp_sim as pws
+  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
+  rng = np.random.default_rng(0)
+  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
+  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
+  for _ in range(steps):
+    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
+    sim.step()
+  return sim
+
+
 def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 4) -> list[dict]:
   """One record per lane-group smooth-stage instance (simt_smooth_kernel<group>): ptxas of
   csrc/simt_launch.cu and the proxies the recording emulation measures on `nworld` random
@@ -349,8 +374,7 @@ def simt_records(model: str, arch: str, persistent: int, ptxas: bool = True, nwo
 
   import pywarp_sim as pws
   from pywarp_sim import simt
-  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
-                                                             flags=("-fmad=false",)))} if ptxas else {}
+  kernels = simt_kernels(arch, ptxas)
   sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
   rng = np.random.default_rng(0)
   sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
@@ -376,19 +400,10 @@ def simt_solver_records(model: str, arch: str, persistent: int, ptxas: bool = Tr
   and touch the floor). The solver's counts depend on the state (rows, active set, iterations):
   per-world means, with the rows and iterations they come from."""
   import numpy as np
-  import torch
 
-  import pywarp_sim as pws
   from pywarp_sim import simt
-  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
-                                                             flags=("-fmad=false",)))} if ptxas else {}
-  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
-  rng = np.random.default_rng(0)
-  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
-  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
-  for _ in range(steps):
-    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
-    sim.step()
+  kernels = simt_kernels(arch, ptxas)
+  sim = fallen_humanoids(model, nworld, steps)
   nv = sim.model.nv
   shared = simt.solver_shared_bytes_per_world(nv)
   records = []
@@ -415,20 +430,9 @@ def simt_rows_records(model: str, arch: str, persistent: int, ptxas: bool = True
   recording emulation measures on `nworld` humanoids after `steps` native steps under random
   controls from random orientations (fallen, touching the floor). The counts depend on the state
   (filter survivors, contacts, rows): per-world means, with the contacts and rows they come from."""
-  import numpy as np
-  import torch
-
-  import pywarp_sim as pws
   from pywarp_sim import simt
-  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
-                                                             flags=("-fmad=false",)))} if ptxas else {}
-  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
-  rng = np.random.default_rng(0)
-  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
-  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
-  for _ in range(steps):
-    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
-    sim.step()
+  kernels = simt_kernels(arch, ptxas)
+  sim = fallen_humanoids(model, nworld, steps)
   sim.forward()  # geom frames, contacts and rows at this state; the kernels rewrite the same bits
   npair = sim.model.collision.npair
   records = []
@@ -459,19 +463,10 @@ def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True
   touching the floor). Per world-step means over the measured steps, with the contacts and rows
   the step found; the persistent instance shares the measured counts (the same step per world)."""
   import numpy as np
-  import torch
 
-  import pywarp_sim as pws
   from pywarp_sim import simt
-  kernels = {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
-                                                             flags=("-fmad=false",)))} if ptxas else {}
-  sim = pws.Simulator(model, nworld=nworld, device="cpu", backend="native")
-  rng = np.random.default_rng(0)
-  lo, hi = sim.model.mj_model.actuator_ctrlrange.T
-  sim.qpos[:] = sim.qpos + torch.as_tensor(rng.normal(0, 0.3, tuple(sim.qpos.shape)), dtype=torch.float32)
-  for _ in range(steps):
-    sim.ctrl[:] = torch.as_tensor(rng.uniform(lo, hi, (nworld, sim.model.nu)), dtype=torch.float32)
-    sim.step()
+  kernels = simt_kernels(arch, ptxas)
+  sim = fallen_humanoids(model, nworld, steps)
   state = {f: getattr(sim.data, f).numpy().copy() for f in ("qpos", "qvel", "act", "qacc_warmstart", "time")}
   nv, col = sim.model.nv, sim.model.collision
   shared = simt.step_shared_bytes_per_world(nv, col.npair, col.nconmax)
