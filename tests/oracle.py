@@ -74,6 +74,24 @@ def falling_states(mjm: mujoco.MjModel, n: int, seed: int):
   return tumbling_states(mjm, n, seed)
 
 
+def lying_states(mjm: mujoco.MjModel, n: int, seed: int):
+  """(qpos, qvel, ctrl, act) of a humanoid lying on the floor after a fall (MuJoCo's own
+  trajectory, zero controls for its last second): many contacts, small velocities."""
+  rng = np.random.default_rng(seed)
+  d = mujoco.MjData(mjm)
+  out = []
+  for _ in range(n):
+    mujoco.mj_resetData(mjm, d)
+    q = rng.normal(size=4)
+    d.qpos[3:7] = q / np.linalg.norm(q)
+    d.qpos[7:] += rng.normal(0, 0.2, mjm.nq - 7)
+    for k in range(800):
+      d.ctrl[:] = rng.uniform(-0.3, 0.3, mjm.nu) if k < 600 else 0.0
+      mujoco.mj_step(mjm, d)
+    out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
+  return tuple(np.array([s[i] for s in out]) for i in range(4))
+
+
 def rollout_states(mjm: mujoco.MjModel, mjd: mujoco.MjData, nstep: int):
   """(qpos, qvel, qacc_warmstart) after each of nstep mj_step calls from mjd: MuJoCo's rollout,
   whose states go through our forward with MuJoCo's warm start (forward_states)."""

@@ -129,24 +129,6 @@ def _check(sim, state, group, label):
   return ref_con["ncon"], ref_rows["nefc"]
 
 
-def _lying_states(mjm, n, seed):
-  """(qpos, qvel, ctrl, act) of a body lying on the floor after a fall (MuJoCo's trajectory, zero
-  controls for its last second): many contacts at once."""
-  rng = np.random.default_rng(seed)
-  d = mujoco.MjData(mjm)
-  out = []
-  for _ in range(n):
-    mujoco.mj_resetData(mjm, d)
-    q = rng.normal(size=4)
-    d.qpos[3:7] = q / np.linalg.norm(q)
-    d.qpos[7:] += rng.normal(0, 0.2, mjm.nq - 7)
-    for k in range(800):
-      d.ctrl[:] = rng.uniform(-0.3, 0.3, mjm.nu) if k < 600 else 0.0
-      mujoco.mj_step(mjm, d)
-    out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
-  return tuple(np.array([s[i] for s in out]) for i in range(4))
-
-
 # ---- the emulation against the native CPU forward ----------------------------------------------
 
 
@@ -154,7 +136,7 @@ def _lying_states(mjm, n, seed):
 def test_humanoid_dropped_and_lying_match_native_bitwise(group):
   mjm = oracle.mj_model("humanoid")
   falling = oracle.falling_states(mjm, NWORLD, seed=5)
-  lying = _lying_states(mjm, 4, seed=11)
+  lying = oracle.lying_states(mjm, 4, seed=11)
   state = tuple(np.concatenate([a, b]) for a, b in zip(falling, lying))
   sim = simulator(mjm, len(state[0]), "native")
   ncon, nefc = _check(sim, state, group, "humanoid")
@@ -184,7 +166,7 @@ def test_friction_loss_and_every_condim_match_native():
   mjm.dof_frictionloss[:] = 0.3
   mjm.geom_condim[:] = np.resize(np.array([1, 3, 4, 6]), mjm.ngeom)
   mjm.geom_friction[:, 1:] = (0.02, 0.002)
-  state = _lying_states(mjm, 3, seed=2)
+  state = oracle.lying_states(mjm, 3, seed=2)
   sim = simulator(mjm, 3, "native")
   _, nefc = _check(sim, state, 16, "humanoid condim 1/3/4/6")
   types = sim.data.efc.efc_type.numpy()
@@ -293,7 +275,7 @@ def test_overflow_as_native():
   """More contacts than nconmax: the first nconmax in pair order, the flag set and one event
   counted per world, as the native driver."""
   mjm = oracle.mj_model("humanoid")
-  state = _lying_states(mjm, 4, seed=11)
+  state = oracle.lying_states(mjm, 4, seed=11)
   sim = simulator(mjm, 4, "native", nconmax=3)
   oracle.set_state(sim.data, *state)
   before = int(sim.data.contact.overflow_count.numpy()[0])
@@ -391,7 +373,7 @@ def test_gpu_collision_and_rows_equal_the_emulation_bitwise(group):
   mjm = oracle.mj_model("humanoid")
   mjm.dof_frictionloss[:] = 0.3
   falling = oracle.falling_states(mjm, 40, seed=13)
-  lying = _lying_states(mjm, 4, seed=11)
+  lying = oracle.lying_states(mjm, 4, seed=11)
   state = tuple(np.concatenate([a, b]) for a, b in zip(falling, lying))
   nworld = len(state[0])
   cpu = simulator(mjm, nworld, "native")

@@ -73,24 +73,6 @@ def _compare(sim, ref, label, tol=NEWTON_QACC_TOL):
   return worst
 
 
-def _lying_states(mjm, n, seed):
-  """(qpos, qvel, ctrl, act) of a humanoid lying on the floor after a fall (MuJoCo's own
-  trajectory, zero controls for its last second): many contacts, small velocities."""
-  rng = np.random.default_rng(seed)
-  d = mujoco.MjData(mjm)
-  out = []
-  for _ in range(n):
-    mujoco.mj_resetData(mjm, d)
-    q = rng.normal(size=4)
-    d.qpos[3:7] = q / np.linalg.norm(q)
-    d.qpos[7:] += rng.normal(0, 0.2, mjm.nq - 7)
-    for k in range(800):
-      d.ctrl[:] = rng.uniform(-0.3, 0.3, mjm.nu) if k < 600 else 0.0
-      mujoco.mj_step(mjm, d)
-    out.append((d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()))
-  return tuple(np.array([s[i] for s in out]) for i in range(4))
-
-
 # ---- the emulation against the native solver -----------------------------------------------
 
 
@@ -109,7 +91,7 @@ def test_falling_humanoid_matches_native_solver(group):
 def test_lying_humanoid_many_contacts():
   """Lying on the floor: many contact rows active at once, the Hessian's J' D J widest."""
   mjm = oracle.mj_model("humanoid")
-  state = _lying_states(mjm, 6, seed=11)
+  state = oracle.lying_states(mjm, 6, seed=11)
   sim = simulator(mjm, len(state[0]), "native")
   ref = _native_then_clear(sim, state)
   simt.solve(sim)
@@ -142,7 +124,8 @@ def test_limits_and_dof_friction_match_native_and_mujoco():
   mjm.opt.ls_iterations = 50
   mjm.opt.tolerance = 1e-10
   # falling (fast: friction saturated) and lying (slow: friction rows in the quadratic zone)
-  fall, lie = oracle.falling_states(oracle.mj_model("humanoid"), 4, seed=9), _lying_states(oracle.mj_model("humanoid"), 4, 2)
+  states_model = oracle.mj_model("humanoid")
+  fall, lie = oracle.falling_states(states_model, 4, seed=9), oracle.lying_states(states_model, 4, 2)
   state = tuple(np.concatenate(pair) for pair in zip(fall, lie))
   sim = simulator(mjm, 8, "native")
   ref = _native_then_clear(sim, state)
