@@ -146,6 +146,9 @@ def main(argv=None) -> int:
   p.add_argument("--num-envs", type=int, default=256, help="environments per rank")
   p.add_argument("--iterations", type=int, default=4)
   p.add_argument("--num-steps-per-env", type=int, default=24)
+  p.add_argument("--threads-per-rank", type=int, default=None,
+                 help="CPU: cores (and threads) pinned to each rank at every rank count "
+                      "(default: this node's cores / the largest rank count)")
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
   p.add_argument("--out", default=None, help="also append the JSON lines to this file "
                  "(default bench/results/distributed-<device>-<date>.jsonl)")
@@ -262,7 +265,8 @@ def main(argv=None) -> int:
     from . import distributed
     out = args.out or str(common.RESULTS_DIR / f"distributed-{common.device_slug(args.device)}-{common.today()}.jsonl")
     for rec in distributed.sweep(args.ranks, args.task, args.device, args.num_envs, args.iterations,
-                                 args.num_steps_per_env, common.Sink(out)):
+                                 args.num_steps_per_env, common.Sink(out),
+                                 threads_per_rank=args.threads_per_rank):
       if not args.json:
         common.warn(f"{rec['ranks']} rank(s): {rec['env_steps_per_s']:,.0f} env steps/s, "
                     f"{rec['iteration_s']:.2f} s per iteration, efficiency {rec['efficiency']:.2f}")

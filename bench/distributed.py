@@ -10,10 +10,12 @@ scaling) and reads the run's history.json. One JSON line per R:
                       of the iterations after the first (which includes start-up)
   iteration_s         median wall seconds per PPO iteration
   efficiency          env_steps_per_s / (R x env_steps_per_s at R = 1): 1.0 is perfect scaling
-  threads_per_rank    OMP threads each rank gets (the node's cores / R on the CPU)
+  threads_per_rank    cores (and threads) each CPU rank gets
 
-The ranks share this node's cores (and GPUs, one per rank): on a CPU node more ranks divide
-the same cores, so efficiency measures the cost of the all-reduces and of splitting the cores.
+CPU ranks are pinned to cores of their own (`pywarp_sim.train --cpu-cores-per-rank K`), K the
+same for every rank count (default: the node's cores / the largest rank count), so R ranks do
+R times the 1-rank run's work on R times its cores and efficiency measures what the all-reduces
+and the shared memory system cost. On GPUs each rank has its own device.
 
 Each line also holds the academy's calibration sharded over the same R ranks (`python -m
 pywarp_sim.academy calibrate --quick --generations G`, one proxy robot; calibrate.py, Sharded
@@ -53,13 +55,20 @@ def _free_port() -> int:
 
 
 def run_ranks(ranks: int, task: str, device: str, num_envs: int, iterations: int,
-              steps_per_env: int) -> dict:
-  """Trains with `ranks` processes; the measured record (see the module docstring)."""
-  threads = max(1, (os.cpu_count() or 1) // ranks) if device == "cpu" else None
+              steps_per_env: int, threads: int | None = None) -> dict:
+  """Trains with `ranks` processes; the measured record (see the module docstring). CPU:
+  each rank pinned to `threads` cores of its own (--cpu-cores-per-rank), default this node's
+  cores / ranks."""
+  if device == "cpu":
+    threads = threads or max(1, len(os.sched_getaffinity(0)) // ranks)
+  else:
+    threads = None
   with tempfile.TemporaryDirectory() as tmp:
     train = ["-m", "pywarp_sim.train", "--task", task, "--device", device, "--num-envs", str(num_envs),
              "--iterations", str(iterations), "--num-steps-per-env", str(steps_per_env),
              "--log-dir", tmp, "--quiet", "--save-interval", str(10 ** 6)]
+    if threads:
+      train += ["--cpu-cores-per-rank", str(threads)]
     launch = [sys.executable] if ranks == 1 else [
       sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
       f"--master_port={_free_port()}"]
@@ -79,17 +88,20 @@ def run_ranks(ranks: int, task: str, device: str, num_envs: int, iterations: int
           "iterations": len(history)}
 
 
-def run_calibration(ranks: int, device: str, generations: int) -> dict:
+def run_calibration(ranks: int, device: str, generations: int, threads: int | None = None) -> dict:
   """The academy's quick calibration of one proxy robot on `ranks` processes (the
-  calibration_* fields of the module docstring)."""
-  threads = max(1, (os.cpu_count() or 1) // ranks) if device == "cpu" else None
+  calibration_* fields of the module docstring); CPU ranks pinned as in run_ranks."""
+  if device == "cpu":
+    threads = threads or max(1, len(os.sched_getaffinity(0)) // ranks)
+  else:
+    threads = None
   with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "calibration.json")
     launch = [sys.executable] if ranks == 1 else [
       sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
       f"--master_port={_free_port()}"]
     cmd = launch + ["-m", "pywarp_sim.academy", "calibrate", "--quick", "--generations", str(generations),
-                    "--device", device, "--out", out] + (["--threads", str(threads)] if threads else [])
+                    "--device", device, "--out", out] + (["--cpu-cores-per-rank", str(threads)] if threads else [])
     env = dict(os.environ)
     if threads:
       env["OMP_NUM_THREADS"] = str(threads)
@@ -104,21 +116,31 @@ def run_calibration(ranks: int, device: str, generations: int) -> dict:
 
 
 def sweep(rank_counts: list, task: str, device: str, num_envs: int, iterations: int,
-          steps_per_env: int, sink, calibration_generations: int = 20) -> list:
+          steps_per_env: int, sink, calibration_generations: int = 20,
+          threads_per_rank: int | None = None) -> list:
   """One record per rank count, with efficiency against the 1-rank run (measured first);
-  calibration_generations 0 leaves the calibration out."""
+  calibration_generations 0 leaves the calibration out. CPU: every rank count gives each rank
+  the same `threads_per_rank` cores of its own (default: this node's cores / the largest rank
+  count), so that R ranks do R times the 1-rank run's work on R times its cores."""
+  counts = sorted(set([1] + list(rank_counts)))
+  if device == "cpu":
+    cores = len(os.sched_getaffinity(0))
+    threads_per_rank = threads_per_rank or max(1, cores // counts[-1])
+    if threads_per_rank * counts[-1] > cores:
+      raise ValueError(f"bench distributed: {counts[-1]} ranks x {threads_per_rank} cores need "
+                       f"{threads_per_rank * counts[-1]} cores; this node allows {cores}")
   records, base, base_cal = [], None, None
-  for r in sorted(set([1] + list(rank_counts))):
+  for r in counts:
     rec = common.base_record("distributed", "auto", device)
     # this node's 1-minute load average before the run: other work on a shared node divides
     # the cores and makes ranks' busy-waiting OpenMP threads contend
     rec["load_average_1min"] = os.getloadavg()[0]
     rec.update(task=task, num_envs_per_rank=num_envs, steps_per_env=steps_per_env,
-               **run_ranks(r, task, device, num_envs, iterations, steps_per_env))
+               **run_ranks(r, task, device, num_envs, iterations, steps_per_env, threads_per_rank))
     base = base or rec["env_steps_per_s"]
     rec["efficiency"] = rec["env_steps_per_s"] / (r * base)
     if calibration_generations:
-      rec.update(run_calibration(r, device, calibration_generations))
+      rec.update(run_calibration(r, device, calibration_generations, threads_per_rank))
       base_cal = base_cal or rec["calibration_candidates_per_s"]
       rec["calibration_efficiency"] = rec["calibration_candidates_per_s"] / (r * base_cal)
     sink.emit(rec)

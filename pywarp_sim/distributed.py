@@ -120,6 +120,37 @@ def world_shard(num_envs: int, rank: Rank) -> dict:
   return {"world_offset": rank.rank * int(num_envs), "num_envs_total": rank.world_size * int(num_envs)}
 
 
+def pin_cpu_cores(rank: Rank, cores_per_rank: int) -> tuple[int, ...]:
+  """Pins this process to cores of its own: local rank r takes cores [r k, (r + 1) k) of the
+  cores it may run on (os.sched_getaffinity, in order), k = cores_per_rank, so that the ranks of
+  one node never share a core (torchrun leaves every rank on every core, and busy-waiting
+  OpenMP threads of two ranks on one core slow both). Sets torch's intra-op threads to k; the
+  native CPU step's OpenMP threads are per Simulator (pin_simulator_threads). Returns the
+  cores. ValueError naming the counts when this node has too few cores for its local rank."""
+  k = int(cores_per_rank)
+  if k < 1:
+    raise ValueError(f"cores_per_rank must be >= 1, got {cores_per_rank}")
+  allowed = sorted(os.sched_getaffinity(0))
+  first = rank.local_rank * k
+  if first + k > len(allowed):
+    raise ValueError(f"local rank {rank.local_rank} needs cores {first}..{first + k - 1} of this node's "
+                     f"{len(allowed)} allowed cores ({k} per rank); start fewer ranks per node "
+                     f"(--nproc_per_node) or give each fewer cores")
+  cores = tuple(allowed[first:first + k])
+  os.sched_setaffinity(0, cores)
+  torch.set_num_threads(k)
+  return cores
+
+
+def pin_simulator_threads(sim, cores: tuple[int, ...]) -> None:
+  """The native CPU step of `sim` runs one OpenMP thread per pinned core (pin_cpu_cores): the
+  process's OpenMP runtime counted the cores before the pinning. Other backends and devices
+  have no thread count to set."""
+  if sim.backend == "native" and not sim.device.is_cuda:
+    from . import native_backend
+    native_backend.set_num_threads(sim, len(cores))
+
+
 def any_rank(flag: bool, device="cpu") -> bool:
   """True on every rank when `flag` is True on any rank (an all-reduce of one int); the flag
   itself when not distributed. Decisions that end the training loop go through it, so that no

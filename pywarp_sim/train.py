@@ -321,12 +321,14 @@ def resume_runner(runner, state: dict, path: str) -> int:
 def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_dir: str | None = None,
           seed: int = 0, env_overrides: dict | None = None, cfg: dict | None = None,
           verbose_rsl: bool = True, max_minutes: float | None = None,
-          resume: str | os.PathLike | None = None) -> list[dict]:
+          resume: str | os.PathLike | None = None, cpu_cores_per_rank: int | None = None) -> list[dict]:
   """Trains for `iterations` PPO iterations, or until `max_minutes` of wall time (from the
   start of training, env construction included) have passed at the end of an iteration, when
   the checkpoint model_<it>.pt of that last iteration is written. `task`: a name or
   "package.module:Factory" (envs.make). `resume`: a policy checkpoint to continue from
-  (resume_runner; the iterations are numbered on from its "iter"). Returns one record per
+  (resume_runner; the iterations are numbered on from its "iter"). `cpu_cores_per_rank` k:
+  this process runs on k cores of its own (local rank r: cores [r k, (r + 1) k),
+  distributed.pin_cpu_cores) with k torch and native-step threads. Returns one record per
   iteration: {"it", "steps_per_s", "collect_steps_per_s", "mean_return", "mean_length",
   "episodes", "mean_step_reward", "wall_s"}, and under torchrun (pywarp_sim.distributed) also
   "ranks", "total_steps_per_s" (all ranks) and "params_in_sync" (policy and critic bitwise
@@ -337,6 +339,7 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   rank = distributed.current()
   device = distributed.rank_device(device, rank)
   env_seed, seed = seed, distributed.rank_seed(seed, rank)  # policy sampling: per rank
+  cores = None if cpu_cores_per_rank is None else distributed.pin_cpu_cores(rank, cpu_cores_per_rank)
   # a refused or unreadable checkpoint stops the run before any environment is built
   resume_state = None if resume is None else load_policy_checkpoint(resume, device=device)
   torch.manual_seed(seed)
@@ -352,6 +355,12 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   with cli.status(f"{num_envs} envs of {task}: building (first run: compiling)",
                   quiet=not verbose_rsl or not rank.main):
     env = envs.make(task, num_envs, device, **{**env_overrides, **shard})
+  if cores is not None:
+    if getattr(env, "sim", None) is None:
+      raise TypeError(f"--cpu-cores-per-rank: task '{task}' built a {type(env).__name__} without a `sim` "
+                      f"(Simulator) whose step threads could follow the pinned cores; leave the flag out "
+                      f"and set OMP_NUM_THREADS instead")
+    distributed.pin_simulator_threads(env.sim, cores)
   if not callable(getattr(env, "pop_episode_stats", None)):
     raise TypeError(f"task '{task}' built a {type(env).__name__}, which has no "
                     f"pop_episode_stats(): train's per-iteration records need it (see HumanoidEnv)")
@@ -375,7 +384,7 @@ def train(task: str, num_envs: int, iterations: int, device: str = "cpu", log_di
   if rank.main:
     with open(os.path.join(log_dir, CONFIG_FILE), "w") as f:
       record = {"task": task, "env": env_overrides, "runner": cfg, "seed": seed,
-                "ranks": rank.world_size}
+                "ranks": rank.world_size, "cpu_cores_per_rank": cpu_cores_per_rank}
       if resume is not None:
         record["resumed_from"] = os.path.abspath(os.fspath(resume))
       json.dump(record, f, indent=2, default=_jsonable)
@@ -501,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="only the one-line summary per iteration (no rsl-rl block, no spinner)")
   p.add_argument("--max-minutes", type=positive_float, default=None,
                  help="stop after the iteration that reaches this wall time (> 0), with a checkpoint")
+  p.add_argument("--cpu-cores-per-rank", type=positive_int, default=None, metavar="K",
+                 help="pin this process to K cores of its own (torchrun local rank r: cores rK..rK+K-1) "
+                      "with K torch and native-step threads, so CPU ranks do not share cores")
   return p
 
 
@@ -588,7 +600,7 @@ def main(argv=None):
   try:
     train(a.task, a.num_envs, a.iterations, device=a.device, log_dir=a.log_dir, seed=a.seed,
           env_overrides=a.env_overrides, cfg=a.runner, verbose_rsl=not a.quiet,
-          max_minutes=a.max_minutes, resume=a.resume)
+          max_minutes=a.max_minutes, resume=a.resume, cpu_cores_per_rank=a.cpu_cores_per_rank)
   except PolicyCheckpointError as e:
     print(f"pywarp_sim.train: --resume: {e}", file=sys.stderr)
     sys.exit(2)

@@ -15,6 +15,7 @@ CLI). `one_ppo_update` and `league_run` are also the tests' one-process referenc
 import argparse
 import builtins
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -110,8 +111,14 @@ def part_train(out):
   from pywarp_sim import train
   args = ["--task", "humanoid-stand", "--device", "cpu", "--num-envs", "8", "--num-steps-per-env", "4", "--quiet"]
   train.main(args + ["--iterations", "2", "--log-dir", os.path.join(out, "run")])
+  # the resumed run pins each rank to a core of its own where the node has a core per rank
+  pin = ["--cpu-cores-per-rank", "1"] if len(os.sched_getaffinity(0)) >= 2 else []
   train.main(args + ["--iterations", "1", "--log-dir", os.path.join(out, "resumed"),
-                     "--resume", os.path.join(out, "run", "model_1.pt")])
+                     "--resume", os.path.join(out, "run", "model_1.pt")] + pin)
+  if pin:
+    from pywarp_sim import distributed
+    with open(os.path.join(out, f"cores_rank{distributed.current().rank}.json"), "w") as f:
+      json.dump({"cores": sorted(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads()}, f)
 
 
 def part_update(out):

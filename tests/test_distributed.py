@@ -46,6 +46,27 @@ def test_two_gloo_ranks_train_in_sync_and_resume(ranks):
   assert torch.load(ranks / "resumed" / "model_2.pt", weights_only=True)["iter"] == 2
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning 2 ranks needs 2 cores")
+def test_cpu_ranks_pinned_to_cores_of_their_own(ranks):
+  """`--cpu-cores-per-rank 1` (the resumed run): each rank runs on one core, a different one,
+  with one torch thread."""
+  seen = [json.loads((ranks / f"cores_rank{r}.json").read_text()) for r in (0, 1)]
+  assert all(len(s["cores"]) == 1 and s["torch_threads"] == 1 for s in seen)
+  assert seen[0]["cores"] != seen[1]["cores"]
+
+
+def test_pinning_more_cores_than_the_node_has_is_refused():
+  """A local rank whose block of cores lies past the node's: ValueError naming the counts,
+  and the process keeps its cores."""
+  before = os.sched_getaffinity(0)
+  n = len(before)
+  with pytest.raises(ValueError, match=rf"local rank 1 needs cores {n}\.\.{2 * n - 1} of this node's {n}"):
+    distributed.pin_cpu_cores(distributed.Rank(rank=1, local_rank=1, world_size=2), n)
+  with pytest.raises(ValueError, match="cores_per_rank must be >= 1"):
+    distributed.pin_cpu_cores(distributed.Rank(), 0)
+  assert os.sched_getaffinity(0) == before
+
+
 def test_one_ppo_update_on_two_gloo_ranks_equals_one_rank_with_all_envs(ranks, monkeypatch):
   """2 ranks x 8 envs (gloo) and 1 rank x 16 envs of humanoid-walk with reset noise and domain
   randomisation (ranks_driver.WALK; every world resets once in the 4-step rollout): the same

@@ -307,8 +307,14 @@ def calibrate_fleet(args) -> dict:
   from . import proxy
 
   device = distributed.rank_device(args.device, distributed.current())
+  threads = args.threads
+  if args.cpu_cores_per_rank is not None:
+    if threads not in (0, args.cpu_cores_per_rank):
+      raise SystemExit(f"calibrate: --threads {threads} and --cpu-cores-per-rank {args.cpu_cores_per_rank} "
+                       f"disagree; the pinned cores give each rank one thread per core (leave --threads out)")
+    threads = len(distributed.pin_cpu_cores(distributed.current(), args.cpu_cores_per_rank))
   rank = distributed.init_process_group(device)
-  common = dict(device=device, seed=args.seed, cpu_threads=args.threads)
+  common = dict(device=device, seed=args.seed, cpu_threads=threads)
   if args.popsize is not None:
     common["popsize"] = args.popsize
   if args.generations is not None:
@@ -396,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
   c.add_argument("--seed", type=nonneg_int, default=0, help="seed of the proxy fleet and the search")
   c.add_argument("--threads", type=nonneg_int, default=0,
                  help="OpenMP threads of the native CPU step per rank (0: default)")
+  c.add_argument("--cpu-cores-per-rank", type=positive_int, default=None, metavar="K",
+                 help="pin each rank to K cores of its own (local rank r: cores rK..rK+K-1), K threads")
   c.add_argument("--out", default=None, help="also write the JSON record to this file (rank 0)")
   c.add_argument("--verbose", action="store_true")
   c.add_argument("--quiet", action="store_true", help="no progress bars")
