@@ -36,7 +36,10 @@ cat >"$work/pack/site/sitecustomize.py" <<'PY'
 import warp
 warp.config.cuda_output = "cubin"
 PY
-cp "$root"/.prebuilt-py312/_native*.so "$work/pack/prebuilt/"
+cp "$root"/.prebuilt-py312/_native*.so "$root"/.prebuilt-py312/SOURCE_HASH "$work/pack/prebuilt/"
+. "$root/bench/native_hash.sh"
+[ "$(cat "$root/.prebuilt-py312/SOURCE_HASH")" = "$(native_source_hash "$root")" ] \
+  || { echo ".prebuilt-py312 was built from other kernels/csrc sources: run bench/prebuild_gpu.sh again" >&2; exit 1; }
 # Kernel cache: a copy of the source tree importing the prebuilt modules, Warp from the site.
 mkdir -p "$work/src" && cp -r "$root/pywarp_sim" "$root/bench" "$work/src/" && cp "$work"/pack/prebuilt/*.so "$work/src/pywarp_sim/"
 (cd "$work/src" && PYTHONPATH="$work/pack/site" PWS_KERNEL_CACHE="$work/cache" "$venv/bin/python" -m bench.aot_kernels pywarp_sim warp \

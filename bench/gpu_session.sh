@@ -36,6 +36,23 @@ run() {
   return $rc
 }
 
+# the native modules: prebuilt ones (DIR) when their SOURCE_HASH stamp is this tree's
+# (bench/native_hash.sh), else built here for sm_90 (minutes of the session)
+. bench/native_hash.sh
+use_prebuilt() {
+  local dir=$1 want
+  want=$(native_source_hash .)
+  if ls "$dir"/_native_cuda*.so >/dev/null 2>&1 && [ "$(cat "$dir/SOURCE_HASH" 2>/dev/null)" = "$want" ]; then
+    cp "$dir"/_native*.so pywarp_sim/
+    return 0
+  fi
+  log "no prebuilt native modules for sources $want in $dir (stamp: $(cat "$dir/SOURCE_HASH" 2>/dev/null || echo none)): building"
+  CMAKE_ARGS="-DPWS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90" run 240 \
+    python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/pws . \
+    || log "native build failed; continuing with the Warp backend"
+  cp /tmp/pws/pywarp_sim/_native*.so pywarp_sim/ 2>/dev/null || log "no native modules built"
+}
+
 export PWS_KERNEL_CACHE=$PWD/build/warp-cache
 export PYTHONUNBUFFERED=1  # no MUJOCO_GL=egl: the image has no libEGL, and importing mujoco would fail
 mkdir -p /tmp/b
@@ -46,7 +63,7 @@ if ls /tmp/b/bundle.tar.xz.part-* >/dev/null 2>&1; then
   cat /tmp/b/bundle.tar.xz.part-* | xz -d -T0 | tar -C /tmp/pack -xf - || { log "bundle unpack failed"; exit 1; }
   export PYTHONPATH=/tmp/pack/site
   cp -r /tmp/pack/warp-cache/. "$PWS_KERNEL_CACHE"/
-  cp /tmp/pack/prebuilt/_native*.so pywarp_sim/
+  use_prebuilt /tmp/pack/prebuilt
   touch /tmp/pws-cache-marker  # kernels newer than this were compiled on this machine
   log "site, kernel cache ($(find "$PWS_KERNEL_CACHE" -name '*.cubin' | wc -l) cubins) and native modules in place"
 else
@@ -56,14 +73,7 @@ else
   log "installing wheels with ${installer:-<none>}"
   bash "$installer" /tmp/site /tmp/whl >>"$LOG" 2>&1 || { log "wheel install failed"; exit 1; }
   export PYTHONPATH=/tmp/site
-  if ls .prebuilt-py312/_native_cuda*.so >/dev/null 2>&1; then
-    cp .prebuilt-py312/_native*.so pywarp_sim/
-  else
-    CMAKE_ARGS="-DPWS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90" run 240 \
-      python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/pws . \
-      || log "native build failed; continuing with the Warp backend"
-    cp /tmp/pws/pywarp_sim/_native*.so pywarp_sim/ 2>/dev/null || log "no native modules built"
-  fi
+  use_prebuilt .prebuilt-py312
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee -a "$LOG"
 python3 -c "import warp as wp; wp.init(); import torch, mujoco, pywarp_sim.native as n; \

@@ -2,7 +2,8 @@
 # Builds the native modules (_native: CPU/OpenMP, _native_cuda: sm_80 + sm_90) for the GPU
 # machine's Python 3.12 on this machine (nvcc present, no GPU needed), into .prebuilt-py312/,
 # so a device session carries them instead of spending its minutes on the CUDA compile.
-# bench/gpu_session.sh uses them when the folder is there (and builds otherwise).
+# bench/gpu_session.sh uses them when the folder is there and its SOURCE_HASH stamp matches the
+# carried kernels/ and csrc/ (bench/native_hash.sh), and builds otherwise.
 # Usage: bash bench/prebuild_gpu.sh [PYTHON3.12]   (ignored by git: /.prebuilt*/ in .gitignore)
 set -euo pipefail
 py=${1:-python3.12}
@@ -17,5 +18,7 @@ cmake -S "$root" -B "$tmp/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPWS_CUDA=
 cmake --build "$tmp/build"
 mkdir -p "$out"
 cp "$tmp"/build/_native*.so "$out"/
+. "$root/bench/native_hash.sh"
+native_source_hash "$root" >"$out/SOURCE_HASH"  # gpu_session.sh refuses modules of other sources
 rm -rf "$tmp"
 ls -la "$out"
