@@ -28,7 +28,8 @@ constraint rows per world at the timed states, candidate collision pairs, nv).
 
 Run results (from the run's summary.json, written by `python -m pywarp_sim.selfplay train`):
 win_rate_vs_initial and matches (the final learner against the initial policy), ratings (mu
-and sigma per pool snapshot, in pool order), the win-rate matrix, the run's training env
+and sigma per pool snapshot, in pool order, refitted to all evaluation matches), monotonic
+(rises / changes, whether they rise monotonically, the drops), the win-rate matrix, the run's training env
 steps/s (median over iterations, PPO update included), wall time and iterations. The run's
 ratings.png and win_rates.png are copied next to the JSON.
 """
@@ -133,12 +134,21 @@ def main(argv=None):
   p.add_argument("--backend", default="auto")
   p.add_argument("--note", default="", help="free text stored in the record (machine load, threads)")
   p.add_argument("--out", default=None)
+  p.add_argument("--throughput-from", default=None, metavar="JSON",
+                 help="take the throughput fields from this earlier record instead of timing "
+                      "them (a run recorded on a loaded machine keeps an idle machine's timing)")
   a = p.parse_args(argv)
   import torch
   with open(os.path.join(a.run, "summary.json")) as f:
     summary = json.load(f)
   load_before = os.getloadavg()
-  tp = throughput(a.num_envs, a.steps, a.repeats, a.device, a.nslot, a.backend)
+  if a.throughput_from is not None:
+    with open(a.throughput_from) as f:
+      earlier = json.load(f)
+    tp = {**earlier["throughput"], "from_record": a.throughput_from, "date": earlier["date"],
+          "git": earlier["versions"]["git"]}
+  else:
+    tp = throughput(a.num_envs, a.steps, a.repeats, a.device, a.nslot, a.backend)
   final = summary.get("final_vs_initial") or {}
   rec = {
     **common.base_record("selfplay", tp["backend"], a.device),
@@ -149,6 +159,10 @@ def main(argv=None):
     "matches": final.get("matches"),
     "wins_draws_losses_vs_initial": [final.get("wins"), final.get("draws"), final.get("losses")],
     "ratings": summary["ratings"],
+    "monotonic": summary.get("monotonic"),
+    "rating_fit": summary.get("rating_fit"),
+    "evaluation_matches": summary.get("evaluation_matches"),
+    "league_cfg": summary.get("config"),
     "win_rate_matrix": summary["win_rate_matrix"],
     "env_steps_per_s": tp["env_steps_per_s"],
     "single_agent_env_steps_per_s": tp["single_agent_env_steps_per_s"],

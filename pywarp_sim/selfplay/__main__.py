@@ -12,7 +12,8 @@ dir: TensorBoard scalars (League/*: train win/draw/loss rates, pool size, rating
 win rates; Perf/env_steps_per_s; Loss/*), league.pt (the latest checkpoint, every
 --save-interval iterations and at the end; --resume continues it bit for bit),
 ratings.png and win_rates.png (selfplay/plots.py), history.json (one record per iteration)
-and summary.json (ratings per snapshot in pool order, win rate of the final learner against
+and summary.json (ratings per snapshot in pool order, refitted to all evaluation matches,
+with their monotonicity (league.monotonicity), win rate of the final learner against
 the initial policy over --final-matches matches, env steps/s). --max-minutes stops after the
 iteration that reaches that wall time (then the final evaluation runs).
 
@@ -63,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
   t.add_argument("--sampling", choices=("pfsp", "uniform", "latest"), default="pfsp")
   t.add_argument("--eval-envs", type=positive_int, default=128,
                  help="evaluation matches per new pool member (one per world)")
-  t.add_argument("--eval-opponents", type=positive_int, default=3)
+  t.add_argument("--eval-opponents", type=positive_int, default=4,
+                 help="earlier members each new one plays: the initial, the newest, the rest "
+                      "spread over the pool (all when fewer)")
+  t.add_argument("--rating-passes", type=positive_int, default=16,
+                 help="random orders of all matches the openskill ratings are averaged over")
   t.add_argument("--episode-length-s", type=positive_float, default=None)
   t.add_argument("--init-std", type=positive_float, default=None,
                  help="initial action noise of the learner (default: LeagueCfg's)")
@@ -108,14 +113,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _summary(run, final: dict | None, wall_s: float) -> dict:
+  from .league import monotonicity
+  from .league_run import cfg_dict
   league = run.league
   steps = [r["env_steps_per_s"] for r in run.history]
+  evals = [r["evaluation"] for r in run.history if "evaluation" in r]
   return {
     "iterations": run.iteration, "wall_s": wall_s, "num_envs": run.cfg.num_envs, "ranks": run.world_size,
     "device": run.cfg.device, "backend": run.env.sim.backend,
     "pool": [s.iteration for s in league.snapshots],
     "ratings": [{"iteration": s.iteration, "mu": float(r.mu), "sigma": float(r.sigma),
                  "ordinal": float(r.ordinal())} for s, r in zip(league.snapshots, league.ratings)],
+    "monotonic": monotonicity(league.mu(), league.sigma()),
+    "rating_fit": {"model": "openskill PlackettLuce", "passes": run.cfg.rating_passes,
+                   "method": "mean over random orders of all recorded matches, each from the prior",
+                   "order_std": evals[-1].get("rating_order_std") if evals else None},
+    "evaluation_matches": int(league.results.sum() / 2),
+    "config": cfg_dict(run.cfg),
     "win_rate_matrix": league.win_rate_matrix().tolist(),
     "env_steps_per_s": float(np.median(steps)) if steps else float("nan"),
     "final_vs_initial": final,
@@ -140,7 +154,8 @@ def train_main(a):
     cfg = LeagueCfg(num_envs=a.num_envs, nslot=a.nslot, device=a.device, backend=a.backend,
                     seed=a.seed, num_steps_per_env=a.num_steps_per_env,
                     snapshot_interval=a.snapshot_interval, sampling=a.sampling,
-                    eval_envs=a.eval_envs, eval_opponents=a.eval_opponents, sumo=sumo)
+                    eval_envs=a.eval_envs, eval_opponents=a.eval_opponents,
+                    rating_passes=a.rating_passes, sumo=sumo)
     if a.init_std is not None:
       cfg.init_std = a.init_std
     run = Run(cfg, log_dir=log_dir)

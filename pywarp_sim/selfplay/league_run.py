@@ -9,8 +9,10 @@ One iteration (`LeagueRun.iteration`):
   4. the learner's wins/draws/losses per slot go to the league (PFSP's win rates);
   5. every `snapshot_interval` iterations: a snapshot of the actor joins the pool and plays
      `eval_envs` evaluation matches (one episode per world, both sides deterministic) against
-     earlier members (the initial one and the `eval_opponents` newest), which update the
-     openskill ratings and the win-rate matrix.
+     `eval_opponents` earlier members (League.evaluation_opponents: the initial one, the
+     newest and the rest spread over the pool); the results go into the win-rate matrix and
+     the openskill ratings of every member are refitted to all matches so far
+     (League.refit_ratings, `rating_passes` orders).
 
 `save(path)` / `LeagueRun.load(path, ...)`: one file with the actor, critic, Adam state,
 learning rate, iteration, the environments' full state (pywarp_sim.checkpoint: simulator,
@@ -65,11 +67,12 @@ class LeagueCfg:
   sampling: str = "pfsp"            # pfsp | uniform | latest
   pfsp_power: float = 2.0
   eval_envs: int = 128              # evaluation matches per new member (one per world)
-  eval_opponents: int = 3           # newest earlier members played (the initial one too)
+  eval_opponents: int = 4           # earlier members each new one plays (initial, newest, spread)
+  rating_passes: int = 16           # random match orders the ratings are averaged over
   sumo: dict = dataclasses.field(default_factory=dict)
 
 
-def _cfg_dict(cfg: LeagueCfg) -> dict:
+def cfg_dict(cfg: LeagueCfg) -> dict:
   d = dataclasses.asdict(cfg)
   d["hidden_dims"] = list(cfg.hidden_dims)
   return d
@@ -211,11 +214,11 @@ class LeagueRun:
     return [opponents[s % len(opponents)] for s in range(nslot)]
 
   def add_member(self) -> dict:
-    """Adds the current actor to the pool and plays its evaluation matches (module doc);
-    returns {"member", "opponents": {j: [wins, draws, losses]}, "mu"}."""
+    """Adds the current actor to the pool, plays its evaluation matches and refits the
+    ratings (module doc); returns {"member", "opponents": {j: [wins, draws, losses]}, "mu",
+    "sigma" (every member's, refitted), "rating_order_std" (League.refit_ratings)}."""
     k = self.league.add(self.snapshot(self.iteration))
-    newest = list(range(max(1, k - self.cfg.eval_opponents), k))
-    opponents = sorted(set([0] + newest))
+    opponents = self.league.evaluation_opponents(k, min(self.cfg.eval_opponents, self.cfg.eval_envs))
     slots = self._eval_slots(opponents)
     snaps = [self.league.snapshots[j] for j in slots]
     outcomes = self.play_matches([self.league.snapshots[k]], snaps, seed=self.cfg.seed + 104729 * k)
@@ -226,8 +229,10 @@ class LeagueRun:
       wins, draws, losses = int((res == 1).sum()), int((res == 0).sum()), int((res == -1).sum())
       self.league.record_matches(k, j, wins, draws, losses)
       summary[j] = [wins, draws, losses]
+    order_std = self.league.refit_ratings(self.cfg.rating_passes, seed=self.cfg.seed)
     self.league.note_ratings(self.iteration)
-    return {"member": k, "opponents": summary, "mu": self.league.mu().tolist()}
+    return {"member": k, "opponents": summary, "mu": self.league.mu().tolist(),
+            "sigma": self.league.sigma().tolist(), "rating_order_std": order_std.tolist()}
 
   def evaluate_against(self, member: int, matches: int, seed: int) -> dict:
     """The current actor against pool member `member` over `matches` evaluation matches
@@ -267,7 +272,7 @@ class LeagueRun:
   def state_dict(self) -> dict:
     alg = self.runner.alg
     return {
-      "format": FORMAT, "config": _cfg_dict(self.cfg), "iteration": self.iteration,
+      "format": FORMAT, "config": cfg_dict(self.cfg), "iteration": self.iteration,
       "actor": alg.get_policy().state_dict(), "critic": alg.critic.state_dict(),
       "optimizer": alg.optimizer.state_dict(), "learning_rate": float(alg.learning_rate),
       "env": checkpoint.state_dict(self.env), "league": self.league.state_dict(),

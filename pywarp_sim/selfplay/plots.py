@@ -17,13 +17,15 @@ def plot_ratings(league, path: str, title: str = "self-play league"):
   iteration it was taken at; and the newest member's mu after each evaluation over the
   learner's iterations. Writes a PNG to `path`."""
   plt = _pyplot()
+  from .league import monotonicity
   its = [s.iteration for s in league.snapshots]
   mu, sigma = league.mu(), league.sigma()
+  mono = monotonicity(mu, sigma)
   fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
   ax0.errorbar(its, mu, yerr=sigma, marker="o", capsize=3)
   ax0.set_xlabel("learner iteration of the snapshot")
   ax0.set_ylabel("openskill rating mu (+- sigma)")
-  ax0.set_title("ratings per pool member")
+  ax0.set_title(f"ratings per pool member ({mono['rises']} of {mono['changes']} changes rise)")
   ax0.grid(alpha=0.3)
   hist = league.rating_history
   if hist:
@@ -32,7 +34,7 @@ def plot_ratings(league, path: str, title: str = "self-play league"):
     ax1.legend()
   ax1.set_xlabel("learner iteration")
   ax1.set_ylabel("openskill rating mu")
-  ax1.set_title("ratings over training")
+  ax1.set_title("ratings over training (refitted at each snapshot)")
   ax1.grid(alpha=0.3)
   fig.suptitle(title)
   fig.tight_layout()
