@@ -7,7 +7,7 @@ import sys
 
 from . import common
 
-BACKEND_CHOICES = ("warp", "native", "mujoco", "mujoco_nocontact", "mjwarp")
+from .backends import BACKENDS as BACKEND_CHOICES
 
 
 def _ranged(name: str):
@@ -83,6 +83,10 @@ def main(argv=None) -> int:
   p.add_argument("--staging", action="store_true",
                  help="native: each world steps inside a per-thread buffer (native_backend.set_staging; "
                       "on CUDA the kernel's local memory)")
+  p.add_argument("--group-size", type=int, choices=(8, 16, 32), default=32,
+                 help="simt: lanes per world of the fused lane-group step")
+  p.add_argument("--persistent", action="store_true",
+                 help="simt (CUDA): resident groups taking worlds from an atomic counter")
   p.add_argument("--nworld", type=_int_list, default=[64], help="e.g. 64 or 1,16,256")
   p.add_argument("--steps", type=positive_int, default=200)
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
@@ -201,7 +205,8 @@ def main(argv=None) -> int:
                                     threads=args.threads, max_seconds=args.max_seconds,
                                     graph_mode=args.cuda_graph, repeat=args.repeat or 1,
                                     workspace=args.workspace, nconmax=args.nconmax,
-                                    staging=args.staging)
+                                    staging=args.staging, group_size=args.group_size,
+                                    persistent=args.persistent)
       sink.emit(rec)
       failed |= "error" in rec
       if not args.json:

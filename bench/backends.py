@@ -22,7 +22,9 @@ import numpy as np
 
 from . import common
 
-BACKENDS = ("warp", "native", "mujoco", "mujoco_nocontact", "mjwarp")
+# simt: the native backend's fused lane-group step (pywarp_sim.simt.step: a group of lanes per
+# world, `group_size` lanes, `persistent` resident groups; nsteps per launch, no CUDA graph)
+BACKENDS = ("warp", "native", "simt", "mujoco", "mujoco_nocontact", "mjwarp")
 WARMUP_STEPS = 5
 # Largest rollout output buffer (states for a batch of worlds and a chunk of steps) the
 # mujoco backend keeps; bigger runs are split into world batches and step chunks.
@@ -147,31 +149,40 @@ def _make_stepper(sim, device: str, graph_mode: str):
 
 def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, steps: int,
                      max_seconds, warmup_steps: int, graph_mode: str, repeat: int,
-                     threads=None, workspace: str = "world", nconmax=None, staging: bool = False) -> dict:
+                     threads=None, workspace: str = "world", nconmax=None, staging: bool = False,
+                     group_size: int = 32, persistent: bool = False) -> dict:
   wp = _import_warp()
   import torch
   import pywarp_sim as pws
 
   t0 = time.perf_counter()
   model = pws.put_model(mjm, device)
+  lane_group = backend == "simt"
   try:
     kw = {} if nconmax is None else {"nconmax": int(nconmax)}
-    sim = pws.Simulator(model, nworld=nworld, device=device, backend=backend, workspace=workspace, **kw)
+    sim = pws.Simulator(model, nworld=nworld, device=device, backend="native" if lane_group else backend,
+                        workspace=workspace, **kw)
     rec["workspace"] = workspace
     rec["nconmax"] = nconmax
-    if backend == "native":
+    if lane_group:
+      from pywarp_sim import simt
+      rec.update(group_size=int(group_size), persistent=bool(persistent))
+      simt.step(sim, 0, group_size=group_size, persistent=persistent)  # refuses a model it cannot run
+    elif backend == "native":
       from pywarp_sim import native_backend
       native_backend.set_staging(sim, staging)
       rec["staging"] = bool(staging)
       rec["stage_bytes"] = native_backend.stage_bytes(sim)
   except RuntimeError as exc:
-    if backend == "native":
+    if backend in ("native", "simt"):
       raise BackendUnavailable(str(exc)) from exc
     raise
   wp.synchronize_device(device)
   rec["init_s"] = time.perf_counter() - t0  # includes forward(): compiles/loads its kernels
   if common.is_cuda(device):
     rec["threads"] = None
+  elif lane_group:  # the emulation's OpenMP loop over groups
+    rec["threads"] = int(threads or os.cpu_count() or 1)
   elif backend == "native":  # OpenMP over worlds, as many threads as MuJoCo's rollout gets
     from pywarp_sim import native_backend
     rec["threads"] = int(threads or os.cpu_count() or 1)
@@ -191,22 +202,36 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
 
   reset()
 
+  def sync():
+    wp.synchronize_device(device)
+    if lane_group and common.is_cuda(device):
+      torch.cuda.synchronize(sim.ctrl.device)  # simt.step launches on torch's current stream
+
+  if lane_group:
+    def simt_step(n):
+      simt.step(sim, n, group_size=group_size, persistent=persistent,
+                num_threads=0 if common.is_cuda(device) else rec["threads"])
+    first = simt_step
+  else:
+    first = sim.step
   t0 = time.perf_counter()
-  sim.step(1)
-  wp.synchronize_device(device)
+  first(1)
+  sync()
   rec["first_step_s"] = time.perf_counter() - t0
   # Simulator() already runs forward (compiling/loading most kernels), so compile_s counts
   # everything from construction to the first completed step.
   rec["compile_s"] = rec["init_s"] + rec["first_step_s"]
 
-  step, rec["cuda_graph"] = _make_stepper(sim, device, graph_mode)
+  if lane_group:  # n steps in one launch: no graph to replay
+    step, rec["cuda_graph"] = simt_step, "none (one launch of n steps)"
+  else:
+    step, rec["cuda_graph"] = _make_stepper(sim, device, graph_mode)
   t0 = time.perf_counter()
   step(warmup_steps)
-  wp.synchronize_device(device)
+  sync()
   rec["warmup_s"] = time.perf_counter() - t0
 
-  _measure(rec, nworld, repeat, reset, step, lambda: wp.synchronize_device(device), steps,
-           max_seconds, rec["warmup_s"] / max(warmup_steps, 1))
+  _measure(rec, nworld, repeat, reset, step, sync, steps, max_seconds, rec["warmup_s"] / max(warmup_steps, 1))
 
   nbytes, fields = warp_data_bytes(sim.data)
   rec.update(bytes_per_world=nbytes / nworld, bytes_top_fields=_top(fields),
@@ -402,7 +427,8 @@ def bench_mjwarp(rec: dict, mjm, device: str, nworld: int, steps: int, max_secon
 def run_throughput(backend: str, model: str, device: str, nworld: int, steps: int,
                    threads=None, max_seconds=None, warmup_steps: int = WARMUP_STEPS,
                    graph_mode: str = "auto", repeat: int = 1, workspace: str = "world",
-                   nconmax=None, staging: bool = False) -> dict:
+                   nconmax=None, staging: bool = False, group_size: int = 32,
+                   persistent: bool = False) -> dict:
   """One throughput record. Never raises for a backend failure: the record then has
   "error" (and the reason is printed to stderr in one line)."""
   rec = common.base_record("throughput", backend, device)
@@ -415,9 +441,9 @@ def run_throughput(backend: str, model: str, device: str, nworld: int, steps: in
     mjm, rec["model"] = common.resolve_mj_model(model)  # fresh MjModel: backends may edit opt
     rec.update(nq=mjm.nq, nv=mjm.nv, nu=mjm.nu, nbody=mjm.nbody, ngeom=mjm.ngeom,
                timestep=mjm.opt.timestep)
-    if backend in ("warp", "native"):
+    if backend in ("warp", "native", "simt"):
       bench_pywarp_sim(rec, mjm, backend, device, nworld, steps, max_seconds, warmup_steps,
-                       graph_mode, repeat, threads, workspace, nconmax, staging)
+                       graph_mode, repeat, threads, workspace, nconmax, staging, group_size, persistent)
     elif backend in ("mujoco", "mujoco_nocontact"):
       bench_mujoco(rec, mjm, device, nworld, steps, threads, max_seconds, warmup_steps,
                    no_contact=backend == "mujoco_nocontact", repeat=repeat)

@@ -5,8 +5,8 @@
 # sm_90 Warp kernel cache, native modules), run the lane-group kernels against their CPU
 # emulation, the GPU tests, a GPU sweep (warp, native,
 # mjwarp in the same run), native with the per-thread workspace unstaged and staged, a short
-# humanoid-walk training run (env steps/s), fault injection. PWS_FOCUS=walk or academy spends
-# the call on one goal instead (below).
+# humanoid-walk training run (env steps/s), fault injection. PWS_FOCUS=step, walk or academy
+# spends the call on one goal instead (below).
 # Each step has its own timeout, cut to the time left, most valuable first, so a cut-off run
 # still returns what it measured. Results go to $OUT (at most 8 files come back: session.log,
 # table.md and the result files) and to bench/results/ (commit them, with the device named).
@@ -88,6 +88,49 @@ if [ "${PWS_FOCUS:-}" = "academy" ]; then
     --train-envs 1024 --unseen 6 --eval-s 3.0 --out-dir /tmp/academy
   cp /tmp/academy/report.json "$OUT/academy-report-cuda-$(date +%Y-%m-%d).json" 2>/dev/null
   cp /tmp/academy/history.json "$OUT/academy-training-cuda-$(date +%Y-%m-%d).json" 2>/dev/null
+  exit 0
+fi
+
+# PWS_FOCUS=step: the GPU step against mujoco_warp (issue "GPU step"), under 8 minutes: the
+# lane-group kernels against their CPU emulation bit for bit, then in one process mujoco_warp
+# (its default njmax/nconmax), the one-thread-per-world native step and the fused lane-group
+# step (simt, a warp per world) at 4,096 / 65,536 / 1,048,576 worlds (a size that does not fit
+# is recorded with its error), the lane-group step's group sizes 16 / 8 and its persistent
+# launch at 65,536, and Nsight Compute's sectors per request, achieved occupancy, lane activity
+# and stall reasons of the fused kernel where ncu is installed.
+if [ "${PWS_FOCUS:-}" = "step" ]; then
+  log "lane-group kernels: CUDA vs the CPU emulation, bit for bit"
+  run 90 python3 -m pytest -q -m gpu tests/test_simt.py tests/test_simt_solver.py tests/test_simt_collision.py \
+    tests/test_simt_step.py -p no:cacheprovider -rfEs
+  log "sweep: mjwarp, native, simt (group 32) in one process"
+  run 200 python3 -m bench scaling --backends mjwarp,native,simt --device cuda:0 \
+    --nworld 4096,65536,1048576 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
+  for variant in "--group-size 16" "--group-size 8" "--persistent" "--group-size 16 --persistent"; do
+    run 45 python3 -m bench throughput --backend simt $variant --device cuda:0 --nworld 65536 --steps 100 \
+      --max-seconds 6 --out "bench/results/throughput-simt-cuda-$(date +%Y-%m-%d).jsonl"
+  done
+  if command -v ncu >/dev/null 2>&1; then
+    log "Nsight Compute: the fused lane-group kernel at 65,536 worlds"
+    run 90 ncu -k regex:simt_step --launch-count 2 --csv --metrics \
+l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_ld.ratio,\
+l1tex__average_t_sectors_per_request_pipe_lsu_mem_global_op_st.ratio,\
+sm__warps_active.avg.pct_of_peak_sustained_active,\
+smsp__thread_inst_executed_per_inst_executed.ratio,\
+smsp__average_warp_latency_issue_stalled_long_scoreboard,\
+smsp__average_warp_latency_issue_stalled_barrier,\
+smsp__average_warp_latency_issue_stalled_short_scoreboard,\
+smsp__average_warp_latency_issue_stalled_wait,\
+launch__registers_per_thread,launch__occupancy_limit_shared_mem \
+      python3 -m bench throughput --backend simt --device cuda:0 --nworld 65536 --steps 5 --json \
+      >"$OUT/ncu-simt-$(date +%Y-%m-%d).csv"
+  else
+    log "no ncu on this machine: Nsight Compute metrics skipped"
+  fi
+  n=0
+  for f in $(ls -t bench/results/* | grep -i -E "cuda|h100|h200|nvidia"); do
+    [ "$n" -lt 5 ] && cp "$f" "$OUT"/ && n=$((n + 1))
+  done
+  log "done"
   exit 0
 fi
 
