@@ -14,9 +14,20 @@ Per scene (each robot folder's scene*.xml), one JSON line:
                    fraction of the states where our mj_forward finds as many contacts as MuJoCo C /
                    the same geom pairs with multiplicity
   qacc_rel_err     worst over the states whose contact sets agree of
-                   max|ours - MuJoCo| / max(max|MuJoCo|, 1), Newton at CONVERGED settings, with the
-                   pyramidal and the elliptic cone (both simulators at the same settings: MJX-tuned
-                   scenes ship 1-4 solver iterations, where MuJoCo itself has not converged)
+                   max|ours - MuJoCo| / max(max|MuJoCo|, 1), Newton at CONVERGED settings and GJK/EPA
+                   at CONVERGED_CCD, with the pyramidal and the elliptic cone (both simulators at the
+                   same settings: MJX-tuned scenes ship 1-4 solver iterations, where MuJoCo itself has
+                   not converged; at the default ccd_tolerance 1e-6 EPA stops on a face whose normal
+                   is off by up to ~5e-3 rad on curved shapes (cylinders, a sphere in a height-field
+                   prism), in MuJoCo as in ours, and MuJoCo's own qacc moves by up to 6e-3 when it is
+                   tightened)
+  qacc_rel_err_<cone>_ccd_shipped
+                   the same with the scene's own ccd_tolerance / ccd_iterations (the column before
+                   CONVERGED_CCD), reported beside it
+  qacc_f32_floor   per cone, worst over the same states of MuJoCo C's own qacc change (same metric)
+                   when every qpos coordinate moves by one float32 ulp (FLOOR_TRIES random signs): how
+                   far float32 rounding of the state alone moves the answer, a lower bound on what a
+                   float32 simulator can reach on that state
   sensordata_rel_err
                    worst over the same states and every sensor of max|ours - MuJoCo| over its
                    columns / max(max|MuJoCo| over its columns, 1), with the scene's own cone
@@ -53,6 +64,10 @@ ROBOTS = (
 BACKENDS = ("warp", "native")
 # converged solver settings for the state comparisons (both simulators), as tests/test_contact
 CONVERGED = dict(iterations=200, ls_iterations=50, tolerance=1e-10)
+# converged GJK/EPA for the comparisons (both simulators; the native step's largest ccd_iterations,
+# native_backend's ccd_max_iterations): EPA runs until its polytope no longer improves
+CONVERGED_CCD = dict(ccd_tolerance=1e-12, ccd_iterations=50)
+FLOOR_TRIES = 8
 CONES = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL, "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}
 NSTATES = 16
 NWORLD = 64
@@ -169,10 +184,11 @@ def try_load(mjm, backend: str, sensors: str = "evaluate") -> str | None:
   return None
 
 
-def converged(mjm, cone=None) -> mujoco.MjModel:
-  """A copy of mjm with Newton at CONVERGED settings (and the cone, when given)."""
+def converged(mjm, cone=None, ccd: bool = False) -> mujoco.MjModel:
+  """A copy of mjm with Newton at CONVERGED settings (and the cone, when given; GJK/EPA at
+  CONVERGED_CCD when ccd)."""
   m = mjm.__copy__()
-  for k, v in CONVERGED.items():
+  for k, v in {**CONVERGED, **(CONVERGED_CCD if ccd else {})}.items():
     setattr(m.opt, k, v)
   m.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
   if cone is not None:
@@ -195,7 +211,7 @@ def _free_root(mjm) -> bool:
 
 def tumbling_states(mjm, n: int = NSTATES, seed: int = 0) -> list:
   """n MuJoCo C states (qpos, qvel, ctrl, act, qacc_warmstart; float32 values, the precision
-  of our Data), Newton at CONVERGED settings:
+  of our Data), Newton at CONVERGED settings (the scene's own ccd settings):
   two drops from the home keyframe lifted by DROP_HEIGHT, the root tilted by up to TILT about a
   random horizontal axis and every dof thrown with N(0, THROW) velocities (the keyframe's
   controls held), each sampled n/2 times evenly over FALL_SECONDS (falling, landing, tumbling)."""
@@ -274,8 +290,34 @@ def compare_states(m, backend: str, sts: list, sensors: str = "evaluate") -> dic
   return {"states": rows}
 
 
-def summarize(rows_by_cone: dict) -> dict:
-  """The per-scene columns from compare_states rows of each cone (same states)."""
+def f32_floor(m, sts: list, tries: int = FLOOR_TRIES, seed: int = 0) -> list:
+  """Per state, MuJoCo C's largest qacc change (max|change| / max(max|qacc|, 1)) over `tries`
+  forwards with every qpos coordinate moved by one float32 ulp (random signs); None where a
+  perturbation changes the contact count (another problem, not rounding)."""
+  rng = np.random.default_rng(seed)
+  out = []
+  for qpos, qvel, ctrl, act, warm in sts:
+    ref = mujoco.MjData(m)
+    ref.qpos[:], ref.qvel[:], ref.ctrl[:], ref.act[:], ref.qacc_warmstart[:] = qpos, qvel, ctrl, act, warm
+    mujoco.mj_forward(m, ref)
+    ulp = np.spacing(np.abs(qpos).astype(np.float32)).astype(np.float64)
+    worst = 0.0
+    for _ in range(tries):
+      mjd = mujoco.MjData(m)
+      mjd.qpos[:] = qpos + ulp * rng.choice([-1.0, 1.0], m.nq)
+      mjd.qvel[:], mjd.ctrl[:], mjd.act[:], mjd.qacc_warmstart[:] = qvel, ctrl, act, warm
+      mujoco.mj_forward(m, mjd)
+      if mjd.ncon != ref.ncon:
+        worst = None
+        break
+      worst = max(worst, float(np.abs(mjd.qacc - ref.qacc).max() / max(np.abs(ref.qacc).max(), 1.0)))
+    out.append(worst)
+  return out
+
+
+def summarize(rows_by_cone: dict, shipped_ccd: dict | None = None, floors: dict | None = None) -> dict:
+  """The per-scene columns from compare_states rows of each cone (same states); shipped_ccd: rows
+  per cone at the scene's own ccd settings; floors: f32_floor per cone."""
   rows = next(iter(rows_by_cone.values()))
   agree = [r["contact_set_equal"] for r in rows]
   out = {"nstates": len(rows),
@@ -285,10 +327,20 @@ def summarize(rows_by_cone: dict) -> dict:
   for cone, rs in rows_by_cone.items():
     errs = [r["qacc_rel_err"] for r, a in zip(rs, agree) if a]
     out[f"qacc_rel_err_{cone}"] = max(errs) if errs else None
+  for cone, rs in (shipped_ccd or {}).items():
+    errs = [r["qacc_rel_err"] for r, a in zip(rs, agree) if a]
+    out[f"qacc_rel_err_{cone}_ccd_shipped"] = max(errs) if errs else None
+  for cone, fl in (floors or {}).items():
+    vals = [f for f, a in zip(fl, agree) if a and f is not None]
+    out[f"qacc_f32_floor_{cone}"] = max(vals) if vals else None
   sens = [(r["sensordata_rel_err"], r["sensordata_worst"]) for r, a in zip(rows, agree)
           if a and "sensordata_rel_err" in r]
   if sens:
     out["sensordata_rel_err"], out["sensordata_worst"] = max(sens)
+  sens = [r["sensordata_rel_err"] for r, a in zip(next(iter((shipped_ccd or {None: []}).values())), agree)
+          if a and "sensordata_rel_err" in r]
+  if sens:
+    out["sensordata_rel_err_ccd_shipped"] = max(sens)
   return out
 
 
@@ -326,7 +378,7 @@ def check_model(path: str, robot: str, scene: str, nstates: int = NSTATES, with_
   rec.update(nv=int(mjm.nv), ngeom=int(mjm.ngeom), nsensor=int(mjm.nsensor), sensor_types=sensor_types(mjm),
              solver_iterations_shipped=int(mjm.opt.iterations), cone_shipped=mujoco.mjtCone(mjm.opt.cone).name)
   rec["load"] = {b: try_load(mjm, b) or "loads" for b in BACKENDS}
-  sts = None
+  sts = floors = None
   for b in BACKENDS:
     sensors = "evaluate"
     if rec["load"][b] != "loads":
@@ -334,9 +386,12 @@ def check_model(path: str, robot: str, scene: str, nstates: int = NSTATES, with_
         continue
       sensors = rec[f"{b}_compared_with"] = "skip"
     sts = sts or tumbling_states(mjm, nstates)
-    rows = {cone: compare_states(converged(mjm, c), b, sts, sensors)["states"] for cone, c in CONES.items()}
-    rows_shipped_cone = {k: v for k, v in rows.items() if CONES[k] == mjm.opt.cone}
-    rec[b] = summarize({**rows_shipped_cone, **rows})
+    rows = {cone: compare_states(converged(mjm, c, ccd=True), b, sts, sensors)["states"] for cone, c in CONES.items()}
+    shipped = {cone: compare_states(converged(mjm, c), b, sts, sensors)["states"] for cone, c in CONES.items()}
+    floors = floors or {cone: f32_floor(converged(mjm, c, ccd=True), sts) for cone, c in CONES.items()}
+    first = [k for k in CONES if CONES[k] == mjm.opt.cone]  # the scene's own cone first (sensordata)
+    order = lambda d: {**{k: d[k] for k in first}, **d}
+    rec[b] = summarize(order(rows), order(shipped), floors)
   if with_speed and rec["load"]["native"] == "loads":
     rec["speed"] = speed(xml)
   rec["seconds"] = time.perf_counter() - t0
