@@ -150,7 +150,7 @@ def _make_stepper(sim, device: str, graph_mode: str):
 def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, steps: int,
                      max_seconds, warmup_steps: int, graph_mode: str, repeat: int,
                      threads=None, workspace: str = "world", nconmax=None, staging: bool = False,
-                     group_size: int = 32, persistent: bool = False) -> dict:
+                     group_size: int = 32, persistent: bool = False, auto_reset: bool = False) -> dict:
   wp = _import_warp()
   import torch
   import pywarp_sim as pws
@@ -161,7 +161,8 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
   try:
     kw = {} if nconmax is None else {"nconmax": int(nconmax)}
     sim = pws.Simulator(model, nworld=nworld, device=device, backend="native" if lane_group else backend,
-                        workspace=workspace, **kw)
+                        workspace=workspace, auto_reset=auto_reset, **kw)
+    rec["auto_reset"] = bool(auto_reset)
     rec["workspace"] = workspace
     rec["nconmax"] = nconmax
     if lane_group:
@@ -236,6 +237,7 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
   nbytes, fields = warp_data_bytes(sim.data)
   rec.update(bytes_per_world=nbytes / nworld, bytes_top_fields=_top(fields),
              unhealthy_worlds=int((sim.health != 0).sum()),
+             auto_resets=sim.counters["auto_resets"],
              kernel_cache=str(wp.config.kernel_cache_dir))
   return rec
 
@@ -428,9 +430,11 @@ def run_throughput(backend: str, model: str, device: str, nworld: int, steps: in
                    threads=None, max_seconds=None, warmup_steps: int = WARMUP_STEPS,
                    graph_mode: str = "auto", repeat: int = 1, workspace: str = "world",
                    nconmax=None, staging: bool = False, group_size: int = 32,
-                   persistent: bool = False) -> dict:
+                   persistent: bool = False, auto_reset: bool = False) -> dict:
   """One throughput record. Never raises for a backend failure: the record then has
-  "error" (and the reason is printed to stderr in one line)."""
+  "error" (and the reason is printed to stderr in one line). auto_reset (warp, native):
+  reset a world whose state goes non-finite, as MuJoCo's mj_step does (mj_checkPos / Vel / Acc
+  reset the data), instead of stepping it on as NaN."""
   rec = common.base_record("throughput", backend, device)
   rec.update(model=model, nworld=int(nworld), steps_requested=int(steps), threads=threads,
              max_seconds=max_seconds, warmup_steps=warmup_steps,
@@ -443,7 +447,8 @@ def run_throughput(backend: str, model: str, device: str, nworld: int, steps: in
                timestep=mjm.opt.timestep)
     if backend in ("warp", "native", "simt"):
       bench_pywarp_sim(rec, mjm, backend, device, nworld, steps, max_seconds, warmup_steps,
-                       graph_mode, repeat, threads, workspace, nconmax, staging, group_size, persistent)
+                       graph_mode, repeat, threads, workspace, nconmax, staging, group_size, persistent,
+                       auto_reset)
     elif backend in ("mujoco", "mujoco_nocontact"):
       bench_mujoco(rec, mjm, device, nworld, steps, threads, max_seconds, warmup_steps,
                    no_contact=backend == "mujoco_nocontact", repeat=repeat)

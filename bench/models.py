@@ -33,7 +33,11 @@ Per scene (each robot folder's scene*.xml), one JSON line:
                    columns / max(max|MuJoCo| over its columns, 1), with the scene's own cone
   speed            world-steps/s at NWORLD worlds from qpos0 with random controls, native (OpenMP,
                    every core) and MuJoCo C (mujoco.rollout, as many threads), bench/backends.py's
-                   throughput record, shipped solver settings
+                   throughput record, shipped solver settings; a world whose state goes
+                   non-finite is reset on both (MuJoCo's mj_step resets it; native's auto_reset),
+                   counted in native_auto_resets / mujoco_badqacc_warnings (stepping such worlds on
+                   as NaN sends every pair through GJK/EPA to ccd_iterations and the solver to
+                   its iteration cap: Adam Lite ran at 0.08x MuJoCo that way)
 
 A snapshot without some large visual-only mesh files (tests and a sandbox's mirror) takes
 tetrahedra of the same names (`fill_missing_meshes`): the geoms that use them must neither
@@ -349,8 +353,12 @@ def speed(xml: str, nworld: int = NWORLD, seconds: float = 3.0) -> dict:
   from . import backends
   out = {"nworld": nworld, "cpu_count": os.cpu_count()}
   for backend in ("native", "mujoco"):
-    rec = backends.run_throughput(backend, xml, "cpu", nworld, steps=100000, max_seconds=seconds)
+    rec = backends.run_throughput(backend, xml, "cpu", nworld, steps=100000, max_seconds=seconds,
+                                  auto_reset=True)
     out[f"{backend}_steps_per_s"] = rec.get("steps_per_s")
+    for key in ("auto_resets", "mujoco_badqacc_warnings"):
+      if key in rec:
+        out[key if key.startswith("mujoco") else f"{backend}_{key}"] = rec[key]
     if "error" in rec:
       out[f"{backend}_error"] = rec["error"]
   if out["native_steps_per_s"] and out["mujoco_steps_per_s"]:
