@@ -49,7 +49,15 @@ derive: the stage runs on the CPU emulation with the address recorder and the co
   instructions_per_world_step           warp instructions of the stage per world (float, memory
                                         and shuffle operations; integer index arithmetic is not
                                         counted), recorded
-  persistent_bytes_per_world            the Simulator's per-world arrays, as the step's records
+  persistent_bytes_per_world            the Simulator's per-world arrays, as the step's records;
+                                        fused_step: the carried arrays' bytes (read before
+                                        written within a step: the state that must persist per
+                                        world), recorded (pywarp_sim.simt.step_footprint), with
+                                        transient_bytes_per_world (written then read),
+                                        output_bytes_per_world (written only),
+                                        untouched_bytes_per_world, data_bytes_per_world (all
+                                        the step's per-world arrays, the other records' figure)
+                                        and carried_fields (schema names)
   working_set_bytes_per_world           distinct global bytes one world's stage touches, recorded
   one_world_per_lane                    the same recorded operations and accesses one world per
                                         lane: instructions (lane instructions / 32) and sector
@@ -475,11 +483,20 @@ def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True
     for f, v in state.items():  # every group size from the same state
       getattr(sim.data, f).assign(v)
     p = simt.step_proxies(sim, group_size=group, nsteps=measured_steps)
+    fp = p["footprint"]
     for name in (f"simt_step_kernel<group={group}>", f"simt_step_persistent_kernel<group={group}>"):
       rec = simt_record(model, name, "fused_step", arch, group, kernels.get(name, {}), p, shared, persistent,
                         f"{nworld} worlds x {measured_steps} steps after {steps} native steps",
                         "recorded: busy lanes / group size per instruction of the step")
       rec.update(contacts_per_world=round(float(np.mean(sim.ncon.numpy())), 2),
-                 rows_per_world=round(float(np.mean(sim.data.efc.nefc.numpy())), 2))
+                 rows_per_world=round(float(np.mean(sim.data.efc.nefc.numpy())), 2),
+                 persistent_bytes_per_world=fp["bytes_per_world"]["carried"],
+                 transient_bytes_per_world=fp["bytes_per_world"]["transient"],
+                 output_bytes_per_world=fp["bytes_per_world"]["output"],
+                 untouched_bytes_per_world=fp["bytes_per_world"]["untouched"],
+                 data_bytes_per_world=fp["data_bytes_per_world"],
+                 carried_fields=fp["classes"]["carried"],
+                 footprint_source=(f"address recorder: each Data scalar's first access within a step (read first: "
+                                   f"carried), {fp['world_steps']} world-steps of the measured run"))
       records.append(rec)
   return records

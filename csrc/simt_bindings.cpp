@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -349,6 +350,7 @@ void step_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, 
       pws::simt::step(g, m, d, s);
     else
       pws::simt::step_stage(g, m, d, s, stage);
+    if (rec) rec->end_step();
   }
   if (rec) rec->end_world();
 }
@@ -375,11 +377,32 @@ void step_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, co
   }
 }
 
+// The recorder's footprint ranges: [address, address + bytes) of every per-world (or per-slot)
+// Data array of the step's tables, named in `names` (the global counters are not per world).
+void footprint_ranges(Recorder& rec, const py::dict& data_arrays, int64_t nworld, std::vector<std::string>& names) {
+  for (auto item : data_arrays) {
+    if (!py::isinstance<py::tuple>(item.second)) continue;  // a global counter array
+    py::tuple t = item.second.cast<py::tuple>();
+    const uintptr_t lo = t[0].cast<uintptr_t>();
+    const int64_t stride = t[1].cast<int64_t>(), slots = t[2].cast<int64_t>();
+    const int64_t rows = slots ? slots : (t.size() > 3 && t[3].cast<int64_t>() > 1
+                                              ? (nworld + t[3].cast<int64_t>() - 1) / t[3].cast<int64_t>() *
+                                                    t[3].cast<int64_t>()
+                                              : nworld);
+    if (!lo || stride == 0) continue;
+    rec.footprint_ranges.push_back({lo, lo + uintptr_t(4 * stride * rows), int(names.size())});
+    names.push_back(item.first.cast<std::string>());
+  }
+  std::sort(rec.footprint_ranges.begin(), rec.footprint_ranges.end(),
+            [](const Recorder::Range& a, const Recorder::Range& b) { return a.lo < b.lo; });
+  rec.footprint_flags.assign(names.size(), 0);
+}
+
 py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
                      const py::dict& data_arrays, int64_t nworld,
                      py::array_t<int, py::array::c_style | py::array::forcecast> body_parentid,
                      py::array_t<int, py::array::c_style | py::array::forcecast> dof_parentid, int group_size,
-                     int nsteps, int stage, bool record, int num_threads) {
+                     int nsteps, int stage, bool record, int num_threads, bool footprint) {
   pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
   pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, 0);
   if (group_size != 8 && group_size != 16 && group_size != 32)
@@ -403,7 +426,10 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
   const std::vector<float> act_exp =
       pws::simt::act_exp_table(m.nu, m.actuator_dyntype, m.actuator_dynprm, m.timestep);
   const pws::simt::StepTables s{tree.view(), act_exp.data()};
+  if (footprint && !record) throw py::value_error("simt_step: footprint=True measures with the recorder: pass record=True");
   Recorder rec;
+  std::vector<std::string> names;
+  if (footprint) footprint_ranges(rec, data_arrays, nworld, names);
   {
     py::gil_scoped_release release;
     Recorder* r = record ? &rec : nullptr;
@@ -412,7 +438,21 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
     if (group_size == 32) step_all<32>(m, dv, s, nworld, r, num_threads, nsteps, stage);
   }
   if (!record) return py::none();
-  return stats_dict(rec, kStepStageNames, kNumStepStages);
+  py::dict out = stats_dict(rec, kStepStageNames, kNumStepStages);
+  if (footprint) {
+    py::dict arrays;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const uint8_t f = rec.footprint_flags[i];
+      py::dict e;
+      e["read_first"] = bool(f & Recorder::kFirstRead);
+      e["read"] = bool(f & Recorder::kRead);
+      e["written"] = bool(f & Recorder::kWritten);
+      e["read_after_write"] = bool(f & Recorder::kReadAfterWrite);
+      arrays[py::str(names[i])] = e;
+    }
+    out["footprint"] = arrays;
+  }
+  return out;
 }
 
 template <int N>
@@ -498,9 +538,11 @@ void register_simt(py::module_& m) {
   m.def("simt_step", &simt_step, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"),
         py::arg("nworld"), py::arg("body_parentid"), py::arg("dof_parentid"), py::arg("group_size") = 32,
         py::arg("nsteps") = 1, py::arg("stage") = -1, py::arg("record") = false, py::arg("num_threads") = 0,
+        py::arg("footprint") = false,
         "nsteps fused lane-group steps (kernels/simt_step.h) of every world, lanes emulated in lockstep; stage "
         ">= 0 runs that stage alone (simt::step_stage); record=True: per-stage counts as simt_smooth (stages "
-        "simt_step_stages).");
+        "simt_step_stages); footprint=True (with record): 'footprint', per Data array {read_first, read, "
+        "written, read_after_write} of its scalars within a step, ORed over the world-steps.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),

@@ -50,6 +50,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 #endif
 
@@ -206,6 +207,62 @@ struct Recorder {
   std::vector<uintptr_t> world_global[kStages];  // this world's global addresses, per stage
   double working_set_bytes = 0;  // distinct global bytes per world (all stages), summed over worlds
 
+  // Field-level footprint of a step (measured when footprint_ranges is set): which Data arrays a
+  // step reads before it writes them (the state it carries from the step before), writes and then
+  // reads (transient), or only writes. Per address, the step's accesses in program order (a
+  // lane's accesses in order; a location written in a phase is one lane's, rule 1), folded into
+  // the flags of the array holding it at end_step, ORed over world-steps.
+  enum : uint8_t { kFirstRead = 1, kRead = 2, kWritten = 4, kReadAfterWrite = 8 };
+  struct Range {
+    uintptr_t lo, hi;  // [lo, hi) of one Data array
+    int array;         // its index in footprint_flags
+  };
+  std::vector<Range> footprint_ranges;   // sorted by lo, disjoint
+  std::vector<uint8_t> footprint_flags;  // per array: kFirstRead | kRead | kWritten | kReadAfterWrite
+  std::vector<std::pair<uintptr_t, uint8_t>> step_access;  // (address, flags) of this step, sorted
+  std::vector<std::pair<uintptr_t, bool>> phase_access;    // (address, write) of this phase, in order
+
+  // The access history of one address: its first access decides read-before-write.
+  static uint8_t fold(uint8_t f, bool write) {
+    if (write) return f | kWritten;
+    if (!f) return kFirstRead | kRead;
+    return f | kRead | ((f & kWritten) ? kReadAfterWrite : 0);
+  }
+  void footprint_phase() {
+    // merge the phase's accesses into the step's, keeping each address's order
+    std::stable_sort(phase_access.begin(), phase_access.end(),
+                     [](const std::pair<uintptr_t, bool>& a, const std::pair<uintptr_t, bool>& b) {
+                       return a.first < b.first;
+                     });
+    std::vector<std::pair<uintptr_t, uint8_t>> merged;
+    merged.reserve(step_access.size() + phase_access.size());
+    size_t i = 0, j = 0;
+    while (i < step_access.size() || j < phase_access.size()) {
+      if (j == phase_access.size() || (i < step_access.size() && step_access[i].first < phase_access[j].first)) {
+        merged.push_back(step_access[i++]);
+        continue;
+      }
+      const uintptr_t a = phase_access[j].first;
+      uint8_t f = 0;
+      if (i < step_access.size() && step_access[i].first == a) f = step_access[i++].second;
+      for (; j < phase_access.size() && phase_access[j].first == a; ++j) f = fold(f, phase_access[j].second);
+      merged.push_back({a, f});
+    }
+    step_access.swap(merged);
+    phase_access.clear();
+  }
+  // After each step of a world: the step's addresses folded into their arrays' flags.
+  void end_step() {
+    for (const std::pair<uintptr_t, uint8_t>& e : step_access) {
+      auto it = std::upper_bound(footprint_ranges.begin(), footprint_ranges.end(), e.first,
+                                 [](uintptr_t a, const Range& r) { return a < r.lo; });
+      if (it == footprint_ranges.begin()) continue;
+      --it;
+      if (e.first < it->hi) footprint_flags[it->array] |= e.second;
+    }
+    step_access.clear();
+  }
+
   // After each world: the distinct global locations it touched, per stage and in all.
   void end_world() {
     std::vector<uintptr_t> all;
@@ -253,6 +310,7 @@ struct Recorder {
         } else {
           global[l].push_back(a.addr);
           world_global[current_stage].push_back(a.addr);
+          if (!footprint_ranges.empty()) phase_access.push_back({a.addr, a.write});
           s.global_lane_accesses += 1;
         }
       }
@@ -260,6 +318,7 @@ struct Recorder {
     }
     s.warp_instructions += double(longest);
     s.lane_instructions += double(total);
+    if (!footprint_ranges.empty()) footprint_phase();
     for (size_t k = 0; k < max_global; ++k) {
       std::vector<uintptr_t> sectors;
       for (int l = 0; l < nlane; ++l)

@@ -40,6 +40,9 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   `smooth` / `proxies` do (stages STEP_STAGES). With constraints it runs `collision`,
   `make_constraint` and `solve`'s kernels (refusing what they refuse); sensors, RK4 and other
   actuator types are refused by name.
+* `step_footprint(sim)`: which Data arrays one fused step carries (reads before writing: the
+  state that must persist per world), uses transiently, only writes, or leaves untouched,
+  measured by the address recorder (FOOTPRINT_CLASSES), with their bytes per world.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
@@ -58,7 +61,7 @@ __all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collisi
            "solver_shared_bytes_per_world", "collision_shared_bytes_per_world",
            "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
            "CONSTRAINT_STAGES", "step", "step_stage", "step_proxies", "step_shared_bytes_per_world",
-           "STEP_STAGES", "STEP_STAGE_NAMES"]
+           "STEP_STAGES", "STEP_STAGE_NAMES", "step_footprint", "schema_path", "FOOTPRINT_CLASSES"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
 SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_search", "update", "finish")
@@ -388,17 +391,20 @@ def _check_step(sim):
 
 
 def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_threads: int = 0,
-         persistent: bool = False) -> dict | None:
+         persistent: bool = False, footprint: bool = False) -> dict | None:
   """nsteps fused lane-group steps of every world of `sim` (CPU: emulated; CUDA: one kernel launch,
   one group per world, or with persistent=True groups taking worlds from an atomic counter).
 
   The state advances as Simulator.step's (qpos, qvel, act, time, qacc_warmstart and the derived
   arrays, health flags and counters, auto reset). record (CPU only): per-stage counts as `smooth`'s,
-  stages STEP_STAGES, sums over worlds and steps."""
+  stages STEP_STAGES, sums over worlds and steps; footprint (with record): also 'footprint', the
+  recorder's per-array flags within a step (step_footprint classifies them)."""
   _check(sim, group_size)
   _check_step(sim)
   if int(nsteps) < 0:
     raise ValueError(f"nsteps must be >= 0, got {nsteps!r}")
+  if footprint and not record:
+    raise ValueError("footprint=True is measured by the address recorder: pass record=True (CPU)")
   device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
   mod = _module(device)
   if not hasattr(mod, "simt_step"):
@@ -412,7 +418,7 @@ def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_t
     if persistent:
       raise ValueError("persistent=True is the CUDA launch; the CPU emulation steps worlds in an OpenMP loop")
     return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=int(nsteps), stage=-1,
-                         record=record, num_threads=num_threads)
+                         record=record, num_threads=num_threads, footprint=footprint)
   if record:
     raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
   # the host copies of what the kernel reads on the device: filterexact's exp(-h / tau) is formed here
@@ -452,11 +458,93 @@ def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0) -> in
 def step_proxies(sim, group_size: int = 32, nsteps: int = 1) -> dict:
   """`proxies` of the fused lane-group step, measured by the recording emulation over nsteps
   steps of every world of a CPU Simulator (the state advances): per world-step means, stages
-  STEP_STAGES."""
+  STEP_STAGES, and 'footprint' (step_footprint's answer from the same run)."""
   if not sim.device.is_cpu:
     raise ValueError("proxies run the CPU emulation: use a Simulator on device='cpu'")
-  measured = step(sim, nsteps=nsteps, group_size=group_size, record=True)
-  return _summary(measured, group_size, sim.nworld * nsteps)
+  measured = step(sim, nsteps=nsteps, group_size=group_size, record=True, footprint=True)
+  out = _summary(measured, group_size, sim.nworld * nsteps)
+  out["footprint"] = _classify(sim, measured["footprint"], sim.nworld * nsteps)
+  return out
+
+
+# What a Data array is to one fused step (step_footprint), from its scalars' first accesses:
+#   carried    some scalar read before the step writes it (or read and never written): the state a
+#              world carries from one step to the next (qpos, qvel, ctrl, qacc_warmstart, time,
+#              health, ...), which must persist per world
+#   transient  written, then read, never read first: an intermediate result of the step, which
+#              could live in workspace held per resident group instead of per world
+#   output     written, never read within the step: a result for the user (or for nobody)
+#   untouched  not accessed by the step (features the model lacks, arrays the step does not run)
+FOOTPRINT_CLASSES = ("carried", "transient", "output", "untouched")
+
+
+def _footprint_class(flags: dict) -> str:
+  if flags["read_first"]:
+    return "carried"
+  if flags["written"]:
+    return "transient" if flags["read_after_write"] else "output"
+  return "untouched"
+
+
+def step_footprint(sim, group_size: int = 32, nsteps: int = 1) -> dict:
+  """The fused step's field-level footprint, measured: nsteps recorded steps (the state advances)
+  of every world of a CPU Simulator, the address recorder noting each Data scalar's accesses in
+  program order within each step (kernels/simt.h Recorder::end_step), each array classified
+  (FOOTPRINT_CLASSES) from the union over world-steps. The classes hold for the code paths the
+  run took: measure on states that exercise the step (contacts, rows, actuators).
+
+  Returns {'fields': {name: class} of every array in the step's view, by schema path ('qpos',
+  'contact.dist', 'efc.efc_J'; the Simulator's health arrays by their own names), 'classes':
+  {class: [names]}, 'bytes_per_world': {class: bytes of its arrays per world, from the allocated
+  arrays}, 'data_bytes_per_world': all of them, 'not_in_step': schema paths of the Data arrays
+  outside the step's view (the Warp collision stage's buffers), 'world_steps': nworld * nsteps}."""
+  if not sim.device.is_cpu:
+    raise ValueError("the footprint is measured by the CPU emulation: use a Simulator on device='cpu'")
+  measured = step(sim, nsteps=nsteps, group_size=group_size, record=True, footprint=True)
+  return _classify(sim, measured["footprint"], sim.nworld * int(nsteps))
+
+
+def _classify(sim, footprint: dict, world_steps: int) -> dict:
+  """step_footprint's answer from the recorder's per-array flags."""
+  fields, nbytes = {}, {c: 0 for c in FOOTPRINT_CLASSES}
+  for name, flags in footprint.items():
+    path = schema_path(name)
+    fields[path] = _footprint_class(flags)
+    nbytes[fields[path]] += native_backend.data_array(sim, name).capacity // sim.nworld
+  in_step = set(fields)
+  not_in_step = [p for p in _schema_paths() if p not in in_step]
+  ordered = dict(sorted(fields.items()))
+  return {
+    "fields": ordered,
+    "classes": {c: [p for p, k in ordered.items() if k == c] for c in FOOTPRINT_CLASSES},
+    "bytes_per_world": nbytes,
+    "data_bytes_per_world": sum(nbytes.values()),
+    "not_in_step": not_in_step,
+    "world_steps": world_steps,
+  }
+
+
+def schema_path(layout_name: str) -> str:
+  """The schema path (types.py) of the native layout's Data entry: 'qpos', 'contact.dist',
+  'efc.efc_J'; a Simulator health array (health, last_reset) keeps its name."""
+  found = native_backend.schema_field(layout_name)
+  if found is None:
+    return layout_name
+  container, f = found
+  return f.name if container == "data" else f"{container}.{f.name}"
+
+
+def _schema_paths() -> list[str]:
+  """Every array of Data and its containers (types.DATA_FIELDS, recursively), by schema path."""
+  from .types import DATA_FIELDS, Role
+
+  def walk(fields, prefix):
+    for f in fields:
+      if f.role == Role.GROUP:
+        yield from walk(f.fields, f"{prefix}{f.name}.")
+      elif f.role != Role.SIZE and not f.alias:
+        yield prefix + f.name
+  return list(walk(DATA_FIELDS, ""))
 
 
 def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> dict:

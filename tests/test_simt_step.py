@@ -17,7 +17,7 @@ import torch
 import assets
 import oracle
 import pywarp_sim as pws
-from pywarp_sim import native, simt
+from pywarp_sim import native, native_backend, simt
 from backends import simulator
 from tolerances import (CONTACT_TRAJ_QPOS_TOL, CONTACT_TRAJ_QVEL_TOL, FORCE_TOL, QACC_SMOOTH_TOL, ROT_TOL,
                         TRAJ_TOL)
@@ -355,6 +355,43 @@ def test_recording_run_has_no_race_and_same_bits():
   assert p["instructions_per_world_step"] > 0
   assert simt.step_shared_bytes_per_world(mjm.nv) == 4 * (2 * mjm.nv ** 2 + 2 * mjm.nv)
   assert simt.step_shared_bytes_per_world(mjm.nv, nconmax=10 ** 6) == 4 * 10 ** 6
+
+
+# ---- the step's field-level footprint ------------------------------------------------------------
+
+
+def test_footprint_is_measured_from_the_accesses():
+  """step_footprint classifies each Data array by its scalars' recorded first accesses within a
+  step, not by a list: on lying humanoids (contacts, rows, Newton) what a step reads before
+  writing is carried, the poses, mass matrix, contacts and rows are written before they are read
+  (transient); the pendulum's stateful actuators make act carried where the humanoid (no
+  activations) leaves it untouched; without constraints the contact and row arrays go untouched.
+  The class bytes add up to the step's per-world arrays."""
+  mjm = _mj_model("humanoid", disable=())
+  state = oracle.lying_states(mjm, 3, seed=11)
+  sim = simulator(mjm, 3, "native")
+  oracle.set_state(sim.data, *state)
+  fp = simt.step_footprint(sim, group_size=16, nsteps=2)
+  assert sim.ncon.numpy().min() > 0, "lying humanoids touch the floor"
+  got = fp["fields"]
+  for f in ("time", "qpos", "qvel", "ctrl", "qacc_warmstart", "qfrc_applied", "xfrc_applied", "health"):
+    assert got[f] == "carried", (f, got[f])
+  for f in ("xpos", "xmat", "geom_xpos", "cdof", "qM", "qfrc_bias", "qacc_smooth", "qacc", "contact.ncon",
+            "contact.dist", "contact.frame", "efc.nefc", "efc.efc_J", "efc.efc_D", "efc.efc_force"):
+    assert got[f] == "transient", (f, got[f])
+  assert got["act"] == "untouched" and got["qpos_t0"] == "untouched"  # no activations; RK4 scratch
+  assert set(fp["classes"]) == set(simt.FOOTPRINT_CLASSES)
+  assert sum(fp["bytes_per_world"].values()) == fp["data_bytes_per_world"]
+  assert fp["data_bytes_per_world"] == round(native_backend.state_bytes_per_world(sim)["data"])
+  carried = sum(getattr(sim.data, f).capacity // 3 for f in fp["classes"]["carried"] if f in dir(sim.data))
+  assert fp["bytes_per_world"]["carried"] == carried + sim.health_arrays()["health"].capacity // 3
+  assert fp["bytes_per_world"]["carried"] < 2048 < fp["bytes_per_world"]["transient"]
+
+  pendulum = simulator(_mj_model("pendulum"), 2, "native")  # mjDSBL_CONSTRAINT: no contacts, no rows
+  oracle.set_state(pendulum.data, *oracle.random_state(pendulum.model.mj_model, 2, 3))
+  got = simt.step_footprint(pendulum, group_size=8)["fields"]
+  assert got["act"] == "carried" and got["ten_length"] == "transient"
+  assert got["contact.dist"] == "untouched" and got["efc.efc_J"] == "untouched"
 
 
 # ---- refusals ------------------------------------------------------------------------------------
