@@ -41,7 +41,13 @@ derive: the stage runs on the CPU emulation with the address recorder and the co
 
   registers, stack_bytes, spill_bytes   ptxas of csrc/simt_launch.cu alone (-fmad=false; seconds)
   shared_bytes_per_world                qM / its factor and crb x cdof: 4 (nv^2 + 6 nv) bytes
-  occupancy                             from registers and shared memory per 128-thread block
+                                        (the stage's; the solver's, rows' and step's their own)
+  worlds_per_block, block               128 / group worlds, fewer where their shared arrays pass
+                                        sm_90's 227 KiB per block (simt.block_worlds); the
+                                        block's threads
+  worlds_per_sm_by_shared, worlds_per_sm  worlds resident per SM: shared memory alone (228 KiB,
+                                        1 KiB reserved per block), and with ptxas's registers
+  occupancy                             from registers and shared memory per block
   sectors_per_request                   distinct sectors per memory instruction of one group,
                                         recorded per lane (a warp of 8-lane groups holds 4 worlds,
                                         whose requests are not merged here)
@@ -171,15 +177,23 @@ def parse_ptxas(report: str) -> list[dict]:
   return out
 
 
+def resident_blocks(registers: int | None, block: int = STEP_BLOCK, shared_per_block: int = 0) -> int:
+  """Blocks of `block` threads resident on one sm_90 SM, limited by the warps, by registers (None:
+  not known, not a limit) and by `shared_per_block` bytes of shared memory."""
+  warps_per_block = math.ceil(block / 32)
+  blocks = min(SM_MAX_BLOCKS, SM_MAX_WARPS // warps_per_block)
+  if registers is not None:
+    regs_per_warp = math.ceil(registers * 32 / REG_ALLOC_UNIT) * REG_ALLOC_UNIT
+    blocks = min(blocks, SM_REGISTERS // (regs_per_warp * warps_per_block))
+  if shared_per_block:
+    blocks = min(blocks, SM_SHARED_BYTES // (shared_per_block + SHARED_RESERVED_PER_BLOCK))
+  return blocks
+
+
 def occupancy(registers: int, block: int = STEP_BLOCK, shared_per_block: int = 0) -> float:
   """Resident warps / SM_MAX_WARPS on sm_90 for `block`-thread blocks limited by registers and
   by `shared_per_block` bytes of shared memory."""
-  warps_per_block = math.ceil(block / 32)
-  regs_per_warp = math.ceil(registers * 32 / REG_ALLOC_UNIT) * REG_ALLOC_UNIT
-  blocks = min(SM_MAX_BLOCKS, SM_REGISTERS // (regs_per_warp * warps_per_block))
-  if shared_per_block:
-    blocks = min(blocks, SM_SHARED_BYTES // (shared_per_block + SHARED_RESERVED_PER_BLOCK))
-  return min(SM_MAX_WARPS, blocks * warps_per_block) / SM_MAX_WARPS
+  return resident_blocks(registers, block, shared_per_block) * math.ceil(block / 32) / SM_MAX_WARPS
 
 
 def layout_sectors(sim) -> dict:
@@ -322,15 +336,24 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
 def simt_record(model: str, name: str, scope: str, arch: str, group: int, k: dict, p: dict,
                 shared: int, persistent: int, sample: str, lane_source: str) -> dict:
   """The fields every lane-group kernel record has: ptxas `k` of kernel `name`, the recording
-  emulation's proxies `p` of one `group`-lane group over `sample`, shared and persistent bytes."""
+  emulation's proxies `p` of one `group`-lane group over `sample`, shared and persistent bytes,
+  and the launch shape they imply: worlds per block (simt.block_worlds: SIMT_BLOCK / group, fewer
+  where their shared arrays pass sm_90's 227 KiB per block), the worlds resident per SM (from the
+  shared memory alone, and with the registers where ptxas ran) and the occupancy."""
+  from pywarp_sim import simt
+
   from . import common
+  worlds = simt.block_worlds(group, shared)
+  block = worlds * group
   rec = common.base_record("proxies", "native", "cpu")
   rec.update(
-    model=model, kernel=name, scope=scope, arch=arch, block=SIMT_BLOCK, group_size=group,
+    model=model, kernel=name, scope=scope, arch=arch, block=block, group_size=group,
     registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
-    shared_bytes_per_world=shared,
-    occupancy=(occupancy(k["registers"], SIMT_BLOCK, shared * SIMT_BLOCK // group) if "registers" in k
-               else None),
+    shared_bytes_per_world=shared, worlds_per_block=worlds,
+    worlds_per_sm_by_shared=resident_blocks(None, block, shared * worlds) * worlds if worlds else 0,
+    worlds_per_sm=(resident_blocks(k["registers"], block, shared * worlds) * worlds if "registers" in k and worlds
+                   else None),
+    occupancy=(occupancy(k["registers"], block, shared * worlds) if "registers" in k and worlds else None),
     sectors_per_request=round(p["sectors_per_request"], 3),
     sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
                                 f"{group}-lane group, {sample}"),
@@ -447,7 +470,8 @@ def simt_rows_records(model: str, arch: str, persistent: int, ptxas: bool = True
   for group in SIMT_GROUPS:
     for kind, scope, shared, measure in (
         ("collision", "collision", simt.collision_shared_bytes_per_world(npair), simt.collision_proxies),
-        ("constraint", "constraint_rows", simt.constraint_shared_bytes_per_world(sim.model.collision.nconmax),
+        ("constraint", "constraint_rows", simt.constraint_shared_bytes_per_world(sim.model.collision.nconmax,
+                                                                                  sim.model.mj_model.neq),
          simt.constraint_proxies)):
       name = f"simt_rows_kernel<group={group},{kind}>"
       p = measure(sim, group_size=group)
@@ -477,7 +501,7 @@ def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True
   sim = fallen_humanoids(model, nworld, steps)
   state = {f: getattr(sim.data, f).numpy().copy() for f in ("qpos", "qvel", "act", "qacc_warmstart", "time")}
   nv, col = sim.model.nv, sim.model.collision
-  shared = simt.step_shared_bytes_per_world(nv, col.npair, col.nconmax)
+  shared = simt.step_shared_bytes_per_world(nv, col.npair, col.nconmax, sim.model.mj_model.neq)
   records = []
   for group in SIMT_GROUPS:
     for f, v in state.items():  # every group size from the same state

@@ -174,9 +174,6 @@ std::string solver_refusal(const pws::ModelView<float>& m, const pws::DataView<f
     for (int r = 0; r < nefc; ++r) {
       if (d.efc_type[r] == pws::kCnstrContactElliptic)
         return "world " + std::to_string(w) + " has elliptic cone rows: the lane-group solver runs pyramidal cones";
-      if (d.efc_type[r] == 0)  // mjCNSTR_EQUALITY: aref needs Jdot qvel, not in the lane-group solver yet
-        return "world " + std::to_string(w) + " has equality rows, which the lane-group solver does not run yet: "
-               "disable them (mjDSBL_EQUALITY) or use the native step";
     }
   }
   return "";
@@ -206,8 +203,8 @@ py::object simt_solve(const py::dict& ints, const py::dict& reals, const py::dic
 
 const char* const kCollisionStageNames[] = {"filter", "narrowphase", "contacts"};
 constexpr int kNumCollisionStages = 3;
-const char* const kConstraintStageNames[] = {"friction", "limits", "contact_rows", "contact_jacobian"};
-constexpr int kNumConstraintStages = 4;
+const char* const kConstraintStageNames[] = {"friction", "limits", "contact_rows", "contact_jacobian", "equality"};
+constexpr int kNumConstraintStages = 5;
 
 // Which lane-group kernel of a world: collision (0) or make_constraint (1).
 template <int N, typename Real>
@@ -267,9 +264,6 @@ std::string constraint_refusal(const pws::ModelView<float>& m, const pws::DataVi
   if (dv.nslot != 0) return "the lane-group constraint rows need the per-world workspace (Simulator(workspace='world'))";
   if (m.cone_elliptic)
     return "the lane-group constraint rows have no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
-  if (m.en_equality)
-    return "the lane-group constraint rows have no equality rows yet: disable them (mjDSBL_EQUALITY) or use the "
-           "native step";
   // atan2f and powf: CUDA's differ from glibc's (kernels/simt_constraint.h)
   for (int j = 0; j < m.njnt && m.en_limit; ++j)
     if (m.jnt_type[j] == pws::kJointBall && m.jnt_limited[j])
@@ -291,6 +285,10 @@ std::string constraint_refusal(const pws::ModelView<float>& m, const pws::DataVi
   for (int p = 0; p < m.npair; ++p)
     if (odd_power(m.pair_solimp + 5 * p))
       return "pair " + std::to_string(p) + " has a solimp power other than 1 or 2 (the lane-group rows have no powf)";
+  for (int e = 0; e < m.neq && m.en_equality; ++e)
+    if (odd_power(m.eq_solimp + 5 * e))
+      return "equality constraint " + std::to_string(e) +
+             " has a solimp power other than 1 or 2 (the lane-group rows have no powf)";
   return "";
 }
 
@@ -545,6 +543,10 @@ void register_simt(py::module_& m) {
         "written, read_after_write} of its scalars within a step, ORed over the world-steps.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
+  m.def("simt_block_worlds", &pws::simt::block_worlds, py::arg("block_threads"), py::arg("group_size"),
+        py::arg("shared_bytes_per_world"), py::arg("shared_limit"),
+        "simt::block_worlds: worlds per block of a lane-group launch (csrc/simt_launch.cu), 0 where one world's "
+        "shared arrays pass the per-block limit.");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
         "The recorder's complaint about a phase where lane l writes buf[l] and reads buf[(l + shift) % 32] "
         "(empty when none).");

@@ -5,6 +5,8 @@
 // No physics here.
 #include <cuda_runtime.h>
 
+#include <string>
+
 #include "simt_collision.h"
 #include "simt_constraint.h"
 #include "simt_launch.h"
@@ -16,11 +18,12 @@ namespace {
 
 // The views travel as kernel parameters, as the step kernel's; the tree schedule as one pointer
 // to its device buffer (tree_view reads its header there).
-static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= 4096,
-              "simt kernel parameters exceed CUDA's 4 KiB limit");
+static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= pws::kMaxKernelParamBytes,
+              "simt kernel parameters exceed CUDA's parameter block");
 
-// Group `threadIdx.x / N` of the block steps world blockIdx.x * (kSimtBlock / N) + group, in its
-// slice of the dynamic shared memory (nshared floats).
+// Group `threadIdx.x / N` of the block steps world blockIdx.x * (blockDim.x / N) + group, in its
+// slice of the dynamic shared memory (nshared floats). A block holds kSimtBlock / N worlds, fewer
+// where their shared arrays pass the per-block limit (launch_shape).
 // Six resident blocks per SM: ptxas then fits the kernel in 80 registers without spills (37.5%
 // occupancy; unbounded it takes 126, 25%; eight blocks force 64 and spill). Until a GPU measures it.
 constexpr int kSimtMinBlocks = 6;
@@ -30,14 +33,14 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
                        int64_t nworld, int nshared) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
   if (world >= nworld) return;  // whole groups leave together
   pws::simt::CudaGroup<N> g(smem + group * nshared);
   const pws::World<float> wd = pws::world_view(m, d, world, 0);
   pws::simt::smooth(g, m, wd, pws::simt::tree_view(tree));
 }
 
-// The Newton solver of world blockIdx.x * (kSimtBlock / N) + group on group `threadIdx.x / N`,
+// The Newton solver of world blockIdx.x * (blockDim.x / N) + group on group `threadIdx.x / N`,
 // M and the Hessian's factor in its slice of the dynamic shared memory (nshared floats). The
 // same launch bounds as the smooth stage until a GPU measures them.
 template <int N>
@@ -45,14 +48,14 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_newton_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
   if (world >= nworld) return;  // whole groups leave together
   pws::simt::CudaGroup<N> g(smem + group * nshared);
   pws::simt::newton_solve(g, m, pws::world_view(m, d, world, 0));
 }
 
 // The collision (kRowsCollision) or the constraint rows (kRowsConstraint) of world
-// blockIdx.x * (kSimtBlock / N) + group on group `threadIdx.x / N`, its scratch ints (the
+// blockIdx.x * (blockDim.x / N) + group on group `threadIdx.x / N`, its scratch ints (the
 // survivors' pair ids / the contacts' first rows) in its slice of the dynamic shared memory
 // (nshared ints). The same launch bounds as the smooth stage until a GPU measures them.
 enum : int { kRowsCollision = 0, kRowsConstraint = 1 };
@@ -61,7 +64,7 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_rows_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
   if (world >= nworld) return;  // whole groups leave together
   pws::simt::CudaGroup<N> g(smem + group * nshared);
   int* scratch = reinterpret_cast<int*>(smem + group * nshared);
@@ -71,8 +74,8 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     pws::simt::make_constraint(g, m, pws::world_view(m, d, world, 0), scratch);
 }
 
-// The fused step's per-call inputs besides the views, in device memory: the views fill the
-// 4 KiB parameter block (4,016 bytes of it), so the kernels take one pointer to these.
+// The fused step's per-call inputs besides the views, in device memory, reached through one
+// pointer: they change per call, the views per Simulator.
 struct StepLaunchArgs {
   const int* tree;                 // simt_smooth.h's schedule buffer (tree_view)
   const float* act_exp;            // (nu) simt_step.h act_exp_table
@@ -82,7 +85,7 @@ struct StepLaunchArgs {
   int nsteps;
 };
 
-// nsteps fused steps (kernels/simt_step.h) of world blockIdx.x * (kSimtBlock / N) + group on
+// nsteps fused steps (kernels/simt_step.h) of world blockIdx.x * (blockDim.x / N) + group on
 // group `threadIdx.x / N`, its shared arrays (qM's factor, the solver's, qH's) in its slice of
 // the dynamic shared memory. The same launch bounds as the stages until a GPU measures them.
 template <int N>
@@ -90,7 +93,7 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const StepLaunchArgs* args) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (pws_cuda::kSimtBlock / N) + group;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
   if (world >= args->nworld) return;  // whole groups leave together
   pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
   const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
@@ -128,20 +131,49 @@ __global__ void primitives_kernel(const float* x, const int* k, const int* src, 
   pws::simt::primitive_check(g, x, k, src, delta, lane_mask, out_f, out_i);
 }
 
+// The launch shape of a lane-group kernel whose groups hold `nshared` 4-byte words of shared memory
+// each: worlds per block (simt::block_worlds against the device's opt-in per-block limit), its
+// threads and bytes, the opt-in set on `kernel` where past the default 48 KiB. Returns nullptr, or
+// the CUDA error, or a sentence naming the sizes when one world's arrays pass the limit.
+struct LaunchShape {
+  int worlds = 0;  // per block
+  int threads = 0;
+  size_t shared_bytes = 0;
+  int64_t grid(int64_t nworld) const { return (nworld + worlds - 1) / worlds; }
+};
+
+template <typename Kernel>
+const char* launch_shape(Kernel kernel, int group_size, int nshared, const char* what, LaunchShape* shape) {
+  int device = 0, limit = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  const int64_t per_world = int64_t(sizeof(float)) * nshared;
+  shape->worlds = pws::simt::block_worlds(pws_cuda::kSimtBlock, group_size, per_world, limit);
+  if (shape->worlds == 0) {
+    static thread_local std::string text;
+    text = std::string(what) + " needs " + std::to_string(per_world) +
+           " bytes of shared memory per world (its arrays for this model's nv, npair and nconmax), more than " +
+           "this device's " + std::to_string(limit) + " per block: use the native step for this model";
+    return text.c_str();
+  }
+  shape->threads = shape->worlds * group_size;
+  shape->shared_bytes = size_t(per_world) * shape->worlds;
+  if (shape->shared_bytes > 48 * 1024)
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(shape->shared_bytes));
+  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
 template <int N>
 const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const int* tree,
                           int64_t nworld, cudaStream_t stream) {
   const int nshared = pws::simt::shared_floats(m.nv);
-  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
-  cudaError_t err = cudaSuccess;
-  if (shared_bytes > 48 * 1024)
-    err = cudaFuncSetAttribute(simt_smooth_kernel<N>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(shared_bytes));
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
-  simt_smooth_kernel<N><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
+  LaunchShape shape;
+  if (const char* e = launch_shape(simt_smooth_kernel<N>, N, nshared, "the lane-group smooth stage", &shape)) return e;
+  simt_smooth_kernel<N><<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(
       m, d, tree, nworld, nshared);
-  err = cudaGetLastError();
+  cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
@@ -149,16 +181,11 @@ template <int N>
 const char* launch_newton(const pws::ModelView<float>& m, const pws::DataView<float>& d, int64_t nworld,
                           cudaStream_t stream) {
   const int nshared = pws::simt::solver_shared_floats(m.nv);
-  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
-  cudaError_t err = cudaSuccess;
-  if (shared_bytes > 48 * 1024)
-    err = cudaFuncSetAttribute(simt_newton_kernel<N>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(shared_bytes));
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
-  simt_newton_kernel<N><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
+  LaunchShape shape;
+  if (const char* e = launch_shape(simt_newton_kernel<N>, N, nshared, "the lane-group solver", &shape)) return e;
+  simt_newton_kernel<N><<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(
       m, d, nworld, nshared);
-  err = cudaGetLastError();
+  cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
@@ -174,16 +201,15 @@ const char* launch_rows(const pws::ModelView<float>& m, const pws::DataView<floa
                         cudaStream_t stream) {
   int nshared = kKernel == kRowsCollision ? pws::simt::collision_scratch_ints(m) : pws::simt::constraint_scratch_ints(m);
   nshared = nshared > 0 ? nshared : 1;
-  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
-  cudaError_t err = cudaSuccess;
-  if (shared_bytes > 48 * 1024)
-    err = cudaFuncSetAttribute(simt_rows_kernel<N, kKernel>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(shared_bytes));
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  const int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
-  simt_rows_kernel<N, kKernel><<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(
-      m, d, nworld, nshared);
-  err = cudaGetLastError();
+  LaunchShape shape;
+  if (const char* e = launch_shape(simt_rows_kernel<N, kKernel>, N, nshared,
+                                   kKernel == kRowsCollision ? "the lane-group collision" : "the lane-group rows",
+                                   &shape))
+    return e;
+  simt_rows_kernel<N, kKernel>
+      <<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(m, d, nworld,
+                                                                                                    nshared);
+  cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
@@ -206,24 +232,22 @@ const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>&
 template <int N>
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
                         int64_t nworld, int nshared, bool persistent, cudaStream_t stream) {
-  const size_t shared_bytes = sizeof(float) * size_t(nshared) * (pws_cuda::kSimtBlock / N);
   auto kernel = persistent ? simt_step_persistent_kernel<N> : simt_step_kernel<N>;
+  LaunchShape shape;
+  if (const char* e = launch_shape(kernel, N, nshared, "the lane-group step", &shape)) return e;
+  int64_t grid = shape.grid(nworld);
   cudaError_t err = cudaSuccess;
-  if (shared_bytes > 48 * 1024)
-    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  int64_t grid = (nworld + pws_cuda::kSimtBlock / N - 1) / (pws_cuda::kSimtBlock / N);
   if (persistent) {  // the blocks that fit at once on every SM, no more than the worlds need
     int device = 0, sms = 0, per_sm = 0;
     err = cudaGetDevice(&device);
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     if (err == cudaSuccess)
-      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, pws_cuda::kSimtBlock, shared_bytes);
+      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, shape.threads, shape.shared_bytes);
     if (err != cudaSuccess) return cudaGetErrorString(err);
     const int64_t resident = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
     grid = grid < resident ? grid : resident;
   }
-  kernel<<<static_cast<unsigned int>(grid), pws_cuda::kSimtBlock, shared_bytes, stream>>>(m, d, args);
+  kernel<<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
   err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }

@@ -11,7 +11,8 @@
 
 namespace pws_cuda {
 
-// Threads per block of the lane-group kernels (kSimtBlock / group_size worlds per block).
+// Threads per block of the lane-group kernels (kSimtBlock / group_size worlds per block), fewer where
+// the worlds' shared arrays pass the device's per-block limit (simt::block_worlds).
 constexpr int kSimtBlock = 128;
 
 // The smooth stage (kernels/simt_smooth.h) of every world, group_size (8, 16, 32) lanes per

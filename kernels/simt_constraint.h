@@ -1,11 +1,20 @@
-// Native-only: kernels/constraint.h's make_constraint (whose Warp reference is constraint.py) on a
-// group of lanes, the GPU step's direction; pywarp_sim/simt.py runs it over a Simulator.
+// Native-only: kernels/equality.h's make_equality and equality_jdotv and kernels/constraint.h's
+// make_constraint (whose Warp references are equality.py and constraint.py) on a group of lanes, the
+// GPU step's direction; pywarp_sim/simt.py runs it over a Simulator.
 // mj_makeConstraint of ONE world on a group of lanes (kernels/simt.h): the constraint rows in
-// constraint.h's order (dof friction loss, tendon friction loss, joint limits, tendon limits,
-// contacts), each row's Jacobian and efc_type / id / pos / margin / frictionloss / R / K / B / D as
-// constraint.h writes them, bit for bit (support.h's impedance_kb, impedance's operations, the same
-// expressions):
+// forward.h's order (equality rows: connect, weld, joint and tendon couplings of the constraints the
+// world's eq_active switches on; then constraint.h's dof friction loss, tendon friction loss, joint
+// limits, tendon limits, contacts), each row's Jacobian and efc_type / id / pos / margin /
+// frictionloss / R / K / B / D as equality.h and constraint.h write them, and the equality rows'
+// efc_jdotv, bit for bit (support.h's impedance_kb, impedance's operations, the same expressions):
 //
+//   equality rows               a constraint at a time in eqid order (a humanoid has a few): every
+//                               lane forms its frame (anchors, weld orientations, the coupling's
+//                               error and derivative), a lane per dof its Jacobian column (the
+//                               point_jac_row sums on zeroed rows, the weld's quaternion map),
+//                               a ballot drops a constraint whose rows are all zero (as
+//                               make_equality), a lane per row its scalars
+//   equality Jdot qvel          a lane per constraint with rows (equality_jdotv's chain walks)
 //   rows are allocated by prefix sums over what each item actually produces (no capacity per
 //   candidate): items (dofs, tendons, joints, contacts) over lanes, N at a time, each lane
 //   counting its rows (0, 1 or 2 per joint or tendon limit, 0 / 1 / 2 (dim - 1) per contact);
@@ -21,27 +30,29 @@
 //                               tested by walking dof_parentid), then the pyramid's facets
 //                               n +- mu_k d_k or the frictionless normal
 // Refused (the callers check, by name: pywarp_sim.simt, csrc/simt_bindings.cpp): elliptic cones
-// (m.cone_elliptic) and equality rows (m.en_equality): the rows start at 0 and efc_ne is written
-// 0, as make_equality does for a model without equality constraints.
+// (m.cone_elliptic).
 // Also refused, by name: limited ball joints (their angle needs atan2f) and solimp powers other
-// than 1 and 2 (impedance's powf): CUDA's and glibc's differ in the last bit and CUDA's hold FMAs
+// than 1 and 2, equality constraints' included (impedance's powf): CUDA's and glibc's differ in the
+// last bit and CUDA's hold FMAs
 // (kernels/simt.h rules 3 and 4). Here a limited ball joint whose range the angle can leave makes a
 // row of NaN, and another power a NaN impedance: a caller that skips the check sees non-finite rows,
 // not wrong ones.
 //
-// Per-model schedule data: none beyond the Model view. Scratch: `contact_row`, nconmax ints
-// (constraint_scratch_ints), the first row of each contact (-1: none), the group's own (its shared
-// array on the GPU, as collision's scratch), dead after the call.
+// Per-model schedule data: none beyond the Model view. Scratch: nconmax + neq ints
+// (constraint_scratch_ints): the first row of each contact, then of each equality constraint (-1:
+// none), the group's own (its shared array on the GPU, as collision's scratch), dead after the call.
 //
 // The caller runs it where forward.h's forward_rest runs make_equality + make_constraint (under
-// m.en_constraint), after collision (con_*), the smooth stage (cdof, subtree_com) and tendon
-// (ten_length).
+// m.en_constraint), after collision (con_*), the smooth stage (xpos, xmat, xquat, site_xpos, cdof,
+// cdof_dot, cvel, subtree_com) and tendon (ten_length).
 #pragma once
 
 #include "constraint.h"
+#include "equality.h"
 #include "simt.h"
 #include "simt_collision.h"
 #include "simt_smooth.h"
+#include "simt_solver.h"
 #include "support.h"
 #include "types.h"
 
@@ -54,10 +65,11 @@ enum : int {
   kConstraintStageLimits = 1,    // joint and tendon limits
   kConstraintStageContactRows = 2,
   kConstraintStageContactJacobian = 3,
+  kConstraintStageEquality = 4,  // equality rows and their Jdot qvel
 };
 
-// ints of the `contact_row` scratch make_constraint needs
-PWS_HD inline int constraint_scratch_ints(const ModelView<float>& m) { return m.nconmax; }
+// ints of the scratch make_constraint needs: `contact_row` (nconmax), then `eq_row` (neq)
+PWS_HD inline int constraint_scratch_ints(const ModelView<float>& m) { return m.nconmax + m.neq; }
 
 // support.h's impedance for solimp powers 1 and 2 (MuJoCo's default is 2): the same operations in
 // the same order, without the powf branch, whose code the kernel must not hold (see above).
@@ -229,14 +241,273 @@ PWS_SIMT_FN inline int contact_rows(const G& g, const World<float>& d, int c) {
   return dim == 1 ? 1 : 2 * (dim - 1);
 }
 
-// mj_makeConstraint of one world on group g (constraint.h's make_constraint for models without
-// equality constraints or elliptic cones): writes efc_ne (0), efc_nefc and the rows. contact_row:
-// nconmax ints of scratch (constraint_scratch_ints).
+// ---- equality rows (equality.h make_equality, equality_jdotv) --------------------------------------
+
+// One equality constraint's frame, the same on every lane: its bodies, anchors and (weld) the
+// orientations of equality.h's rows; joint and tendon couplings: the error, its derivative and the
+// diagonal (equality.h's expressions).
+template <typename R>
+struct EqFrame {
+  int type, objtype, b1, b2, nrows;
+  Vec3<R> p1, p2, cpos, crot;
+  Quat<R> quat, negq1;
+  R torquescale, norm, err, deriv, diag;
+};
+
+// equality.h's eq_anchor and weld_frame with the group's loads
 template <typename G>
-PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const World<float>& d, int* contact_row) {
+PWS_SIMT_FN inline Vec3<typename G::real> eq_anchor_simt(const G& g, const ModelView<float>& m, const World<float>& d,
+                                                        int eqid, int side, int eqtype, int objtype, int objid) {
+  using R = typename G::real;
+  if (objtype == kObjSite) return ld3(g, d.site_xpos + 3 * objid);
+  const int adr = eqtype == kEqWeld ? 3 * (1 - side) : 3 * side;
+  const Vec3<R> local = ld3(g, m.eq_data + m.neqdata * eqid + adr);
+  return mul(ld33(g, d.xmat + 9 * objid), local) + ld3(g, d.xpos + 3 * objid);
+}
+template <typename G>
+PWS_SIMT_FN inline Quat<typename G::real> weld_frame_simt(const G& g, const ModelView<float>& m, const World<float>& d,
+                                                         int eqid, int side, int objtype, int objid, int bodyid) {
+  const Quat<typename G::real> q = ld4(g, d.xquat + 4 * bodyid);
+  if (objtype == kObjSite) return quat_mul(q, ld4(g, m.site_quat + 4 * objid));
+  if (side == 0) return quat_mul(q, ld4(g, m.eq_data + m.neqdata * eqid + 6));
+  return q;
+}
+
+// The frame of active constraint eqid of type `type` (make_equality's scalars, in its operations).
+template <typename G>
+PWS_SIMT_FN inline EqFrame<typename G::real> eq_frame(const G& g, const ModelView<float>& m, const World<float>& d,
+                                                     int eqid, int type) {
+  using R = typename G::real;
+  EqFrame<R> f;
+  f.type = type;
+  f.nrows = type == kEqWeld ? 6 : (type == kEqConnect ? 3 : 1);
+  const float* data = m.eq_data + m.neqdata * eqid;
+  const int obj1 = g.ld(m.eq_obj1id + eqid), obj2 = g.ld(m.eq_obj2id + eqid);
+  f.objtype = g.ld(m.eq_objtype + eqid);
+  f.b1 = f.b2 = -1;
+  f.crot = zero3<R>();
+  if (type == kEqConnect || type == kEqWeld) {
+    f.b1 = f.objtype == kObjSite ? g.ld(m.site_bodyid + obj1) : obj1;
+    f.b2 = f.objtype == kObjSite ? g.ld(m.site_bodyid + obj2) : obj2;
+    f.p1 = eq_anchor_simt(g, m, d, eqid, 0, type, f.objtype, obj1);
+    f.p2 = eq_anchor_simt(g, m, d, eqid, 1, type, f.objtype, obj2);
+    f.cpos = f.p1 - f.p2;
+    if (type == kEqWeld) {
+      f.torquescale = g.ld(data + 10);
+      f.quat = weld_frame_simt(g, m, d, eqid, 0, f.objtype, obj1, f.b1);
+      f.negq1 = quat_conj(weld_frame_simt(g, m, d, eqid, 1, f.objtype, obj2, f.b2));
+      const Quat<R> qdif = quat_mul(f.negq1, f.quat);
+      f.crot = vec3(f.torquescale * qdif[1], f.torquescale * qdif[2], f.torquescale * qdif[3]);
+    }
+    f.norm = solver_sqrt(dot(f.cpos, f.cpos) + dot(f.crot, f.crot));
+    return f;
+  }
+  R value;
+  if (type == kEqJoint) {
+    const int qadr = g.ld(m.jnt_qposadr + obj1);
+    value = g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr);
+    f.diag = g.ld(m.dof_invweight0 + g.ld(m.jnt_dofadr + obj1));
+  } else {
+    value = g.ld(d.ten_length + obj1) - g.ld(m.tendon_length0 + obj1);
+    f.diag = g.ld(m.tendon_invweight0 + obj1);
+  }
+  f.err = value - g.ld(data);
+  f.deriv = R(0);
+  if (obj2 >= 0) {
+    R dif;
+    if (type == kEqJoint) {
+      const int qadr = g.ld(m.jnt_qposadr + obj2);
+      dif = g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr);
+      f.diag += g.ld(m.dof_invweight0 + g.ld(m.jnt_dofadr + obj2));
+    } else {
+      dif = g.ld(d.ten_length + obj2) - g.ld(m.tendon_length0 + obj2);
+      f.diag += g.ld(m.tendon_invweight0 + obj2);
+    }
+    const R c1 = g.ld(data + 1), c2 = g.ld(data + 2), c3 = g.ld(data + 3), c4 = g.ld(data + 4);
+    f.err -= dif * (c1 + dif * (c2 + dif * (c3 + dif * c4)));
+    f.deriv = c1 + dif * (R(2) * c2 + dif * (R(3) * c3 + dif * R(4) * c4));
+  }
+  return f;
+}
+
+// Column i of constraint eqid's rows (f.nrows entries into col), as make_equality forms them:
+// connect / weld translation J(p1 on b1) - J(p2 on b2) (point_jac_row's sums on zeroed rows), weld
+// rotation 0.5 torquescale neg(q1) (jac0 - jac1) q0, joint / tendon couplings.
+template <typename G>
+PWS_SIMT_FN inline void eq_column(const G& g, const ModelView<float>& m, const World<float>& d, int eqid,
+                                  const EqFrame<typename G::real>& f, int i, typename G::real* col) {
+  using R = typename G::real;
+  for (int k = 0; k < f.nrows; ++k) col[k] = R(0);
+  if (f.type == kEqConnect || f.type == kEqWeld) {
+    for (int side = 0; side < 2; ++side) {
+      const int body = side == 0 ? f.b1 : f.b2;
+      if (!on_chain(g, m, body, i)) continue;
+      const R sign = side == 0 ? R(1) : R(-1);
+      const Vec3<R> rel = (side == 0 ? f.p1 : f.p2) - ld3(g, d.subtree_com + 3 * g.ld(m.body_rootid + body));
+      const Vec6<R> c = ld6(g, d.cdof + 6 * i);
+      const Vec3<R> a = ang(c);
+      for (int k = 0; k < f.nrows; ++k) {
+        Vec3<R> e = zero3<R>();
+        e[k % 3] = R(1);
+        const R v = k < 3 ? dot(e, lin(c) + cross(a, rel)) : dot(e, a);
+        col[k] += sign * v;
+      }
+    }
+    if (f.type == kEqWeld) {
+      const Quat<R> axis{{R(0), col[3], col[4], col[5]}};
+      const Quat<R> q3 = quat_mul(quat_mul(f.negq1, axis), f.quat);
+      for (int k = 0; k < 3; ++k) col[3 + k] = R(0.5) * f.torquescale * q3[k + 1];
+    }
+    return;
+  }
+  const int obj1 = g.ld(m.eq_obj1id + eqid), obj2 = g.ld(m.eq_obj2id + eqid);
+  if (f.type == kEqJoint) {
+    if (i == g.ld(m.jnt_dofadr + obj1)) col[0] = R(1);
+    if (obj2 >= 0 && i == g.ld(m.jnt_dofadr + obj2)) col[0] -= f.deriv;
+  } else {
+    col[0] = g.ld(m.tendon_J + (int64_t)obj1 * m.nv + i);
+    if (obj2 >= 0) col[0] = col[0] - f.deriv * g.ld(m.tendon_J + (int64_t)obj2 * m.nv + i);
+  }
+}
+
+// make_equality on group g: the rows of the active constraints in eqid order from row 0 (a
+// constraint after another at a time: a lane per dof forms its Jacobian columns, a ballot drops
+// a constraint whose rows are all zero, as make_equality does), eq_row[eqid] its first row (-1:
+// none). Returns efc_ne (every lane); writes it.
+template <typename G>
+PWS_SIMT_FN inline int make_equality(G& g, const ModelView<float>& m, const World<float>& d, int* eq_row) {
+  using R = typename G::real;
+  constexpr int N = G::size;
+  const int nv = m.nv, ld = m.nv_pad;
+  g.each(m.neq, [&](int e) { g.st(eq_row + e, -1); });
+  int row = 0;
+  for (int eqid = 0; m.en_equality && eqid < m.neq; ++eqid) {
+    if (load_uniform(g, d.eq_active + eqid) == 0) continue;
+    const int type = load_uniform(g, m.eq_type + eqid);
+    const int nrows = type == kEqWeld ? 6 : (type == kEqConnect ? 3 : 1);
+    if (row + nrows > m.nefc_max) break;  // cannot happen: rows_capacity counts every constraint
+    // every lane's copy of the frame (the same loads: broadcasts)
+    Reg<EqFrame<R>, N> frame;
+    g.each(N, [&](int l) { frame[l] = eq_frame(g, m, d, eqid, type); });
+    Reg<bool, N> nonzero;
+    g.lanes([&](int l) { nonzero[l] = false; });
+    g.each(nv, [&](int i) {
+      const int l = g.lane();
+      R col[6];
+      eq_column(g, m, d, eqid, frame[l], i, col);
+      for (int k = 0; k < nrows; ++k) {
+        g.st(d.efc_J + (int64_t)(row + k) * ld + i, col[k]);
+        nonzero[l] = nonzero[l] || !(col[k] == R(0));
+      }
+    });
+    // the rows' scalars: add_row at the norm of the violation (connect, weld) or the error
+    g.each(nrows, [&](int k) {
+      const EqFrame<R>& f = frame[g.lane()];
+      const bool pose = type == kEqConnect || type == kEqWeld;
+      R diag = f.diag;
+      if (pose) {
+        const float* w1 = m.body_invweight0 + 2 * f.b1;
+        const float* w2 = m.body_invweight0 + 2 * f.b2;
+        diag = k < 3 ? g.ld(w1) + g.ld(w2) : g.ld(w1 + 1) + g.ld(w2 + 1);
+      }
+      put_row(g, m, d, row + k, kCnstrEquality, eqid, pose ? f.norm : f.err, R(0), R(0), diag,
+              m.eq_solref + 2 * eqid, m.eq_solimp + 5 * eqid, false);
+      if (pose) g.st(d.efc_pos + row + k, k < 3 ? f.cpos[k] : f.crot[k - 3]);
+    });
+    if (any(g, nonzero)) {
+      g.each(1, [&](int) { g.st(eq_row + eqid, row); });
+      row += nrows;
+    }
+  }
+  g.each(1, [&](int) { g.st(d.efc_ne, row); });
+  return row;
+}
+
+// equality.h's jac_dot_qvel with the group's loads (one lane walks the body's dof chain)
+template <typename G>
+PWS_SIMT_FN inline Vec6<typename G::real> jac_dot_qvel_simt(const G& g, const ModelView<float>& m, const World<float>& d,
+                                                           int body, const Vec3<typename G::real>& point) {
+  using R = typename G::real;
+  const Vec3<R> offset = point - ld3(g, d.subtree_com + 3 * g.ld(m.body_rootid + body));
+  const Vec6<R> v = ld6(g, d.cvel + 6 * body);
+  const Vec3<R> pvel = lin(v) + cross(ang(v), offset);
+  Vec3<R> jr = zero3<R>(), jp = zero3<R>();
+  for (int i = g.ld(m.body_dofend + body); i >= 0; i = g.ld(m.dof_parentid + i)) {
+    const Vec6<R> c = ld6(g, d.cdof + 6 * i);
+    Vec6<R> cd = ld6(g, d.cdof_dot + 6 * i);
+    const int jnt = g.ld(m.dof_jntid + i);
+    const int jtype = g.ld(m.jnt_type + jnt);
+    if (jtype == kJointBall || (jtype == kJointFree && i >= g.ld(m.jnt_dofadr + jnt) + 3))
+      cd = cross_motion(ld6(g, d.cvel + 6 * g.ld(m.dof_bodyid + i)), c);
+    const R qv = g.ld(d.qvel + i);
+    const Vec3<R> a = ang(cd);
+    jr = jr + qv * a;
+    jp = jp + qv * (lin(cd) + cross(a, offset) + cross(ang(c), pvel));
+  }
+  return spatial(jr, jp);
+}
+
+// equality_jdotv on group g: efc_jdotv of the equality rows (Jdot qvel of connect and weld rows, 0
+// for joint and tendon rows), a lane per constraint with rows (eq_row from make_equality).
+template <typename G>
+PWS_SIMT_FN inline void equality_jdotv(G& g, const ModelView<float>& m, const World<float>& d, const int* eq_row) {
+  using R = typename G::real;
+  g.each(m.neq, [&](int eqid) {
+    const int r = g.ld(eq_row + eqid);
+    if (r < 0) return;
+    const int type = g.ld(m.eq_type + eqid);
+    if (type != kEqConnect && type != kEqWeld) {
+      g.st(d.efc_jdotv + r, R(0));
+      return;
+    }
+    const int objtype = g.ld(m.eq_objtype + eqid);
+    const int obj1 = g.ld(m.eq_obj1id + eqid), obj2 = g.ld(m.eq_obj2id + eqid);
+    const int b1 = objtype == kObjSite ? g.ld(m.site_bodyid + obj1) : obj1;
+    const int b2 = objtype == kObjSite ? g.ld(m.site_bodyid + obj2) : obj2;
+    const Vec3<R> p1 = eq_anchor_simt(g, m, d, eqid, 0, type, objtype, obj1);
+    const Vec3<R> p2 = eq_anchor_simt(g, m, d, eqid, 1, type, objtype, obj2);
+    const Vec6<R> s1 = jac_dot_qvel_simt(g, m, d, b1, p1);
+    const Vec6<R> s2 = jac_dot_qvel_simt(g, m, d, b2, p2);
+    const Vec3<R> dlin = lin(s1) - lin(s2);
+    for (int k = 0; k < 3; ++k) g.st(d.efc_jdotv + r + k, dlin[k]);
+    if (type != kEqWeld) return;
+    // d/dt of 0.5 neg(q1) (J0 - J1) qvel q0r, by the product rule (three terms)
+    const R torquescale = g.ld(m.eq_data + m.neqdata * eqid + 10);
+    const Quat<R> q0r = weld_frame_simt(g, m, d, eqid, 0, objtype, obj1, b1);
+    const Quat<R> q1 = weld_frame_simt(g, m, d, eqid, 1, objtype, obj2, b2);
+    const Quat<R> negq1 = quat_conj(q1);
+    const Vec3<R> omega1 = ang(ld6(g, d.cvel + 6 * b1));
+    const Vec3<R> omega2 = ang(ld6(g, d.cvel + 6 * b2));
+    const Vec3<R> domega = omega1 - omega2;
+    Quat<R> qdot0r;
+    if (objtype == kObjSite)
+      qdot0r = deriv_quat(q0r, omega1);
+    else
+      qdot0r = quat_mul(deriv_quat(ld4(g, d.xquat + 4 * b1), omega1), ld4(g, m.eq_data + m.neqdata * eqid + 6));
+    const Quat<R> negqdot1 = quat_conj(deriv_quat(q1, omega2));
+    const Vec3<R> djr = ang(s1) - ang(s2);
+    const Quat<R> dw{{R(0), domega[0], domega[1], domega[2]}};
+    const Quat<R> t1 = quat_mul(quat_mul(negqdot1, dw), q0r);
+    const Quat<R> t2 = quat_mul(quat_mul(negq1, Quat<R>{{R(0), djr[0], djr[1], djr[2]}}), q0r);
+    const Quat<R> t3 = quat_mul(quat_mul(negq1, dw), qdot0r);
+    for (int k = 0; k < 3; ++k)
+      g.st(d.efc_jdotv + r + 3 + k, R(0.5) * torquescale * (t1[k + 1] + t2[k + 1] + t3[k + 1]));
+  });
+}
+
+// mj_makeConstraint of one world on group g (forward.h's make_equality + make_constraint for models
+// without elliptic cones), and the equality rows' efc_jdotv (equality_jdotv, which forward.h runs
+// after the smooth acceleration: it reads only the smooth stage's outputs): writes efc_ne, efc_nefc,
+// the rows and efc_jdotv. scratch: constraint_scratch_ints(m) ints (contact_row, eq_row).
+template <typename G>
+PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const World<float>& d, int* scratch) {
   using R = typename G::real;
   const int nv = m.nv, ld = m.nv_pad, cap = m.nefc_max;
-  int row = 0;
+  int* contact_row = scratch;
+  int* eq_row = scratch + m.nconmax;
+  g.stage(kConstraintStageEquality);
+  int row = make_equality(g, m, d, eq_row);
+  equality_jdotv(g, m, d, eq_row);
 
   g.stage(kConstraintStageFriction);
   if (m.en_friction) {
@@ -379,10 +650,7 @@ PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const W
     });
   }
 
-  g.each(1, [&](int) {
-    g.st(d.efc_ne, 0);
-    g.st(d.efc_nefc, row);
-  });
+  g.each(1, [&](int) { g.st(d.efc_nefc, row); });
 }
 
 }  // namespace simt

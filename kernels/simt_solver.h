@@ -11,9 +11,9 @@
 //   * aref, the warm start against the smooth acceleration, the gradient test, the Newton
 //     decrement test, the bracketed Newton line search on the piecewise-quadratic cost with
 //     MuJoCo's ls_tolerance stop and the float32-resolution stop, and the cost-decrease stop;
-//   * rows: frictionless and pyramidal contacts, joint and tendon limits, dof and tendon friction
-//     loss (solver.h's row_cost). Elliptic cones and equality rows are not here: the callers
-//     refuse them by name.
+//   * rows: equality rows (bilateral; aref less their Jdot qvel, efc_jdotv), frictionless and
+//     pyramidal contacts, joint and tendon limits, dof and tendon friction loss (solver.h's
+//     row_cost). Elliptic cones are not here: the callers refuse them by name.
 // Work over lanes:
 //   rows (J x, aref, residuals, row costs,     a lane per row (item r on lane r % N), each lane
 //   line-search derivatives)                   summing its rows in order, then reduce_sum
@@ -284,6 +284,7 @@ PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const Worl
       if (ws) jw += j * g.ld(d.qacc_warmstart + i);
     }
     R aref = -g.ld(d.efc_B + r) * v - g.ld(d.efc_K + r) * (g.ld(d.efc_pos + r) - g.ld(d.efc_margin + r));
+    if (g.ld(d.efc_type + r) == kCnstrEquality) aref -= g.ld(d.efc_jdotv + r);  // Jdot qvel (equality.h)
     g.st(d.efc_vel + r, v);
     g.st(d.efc_aref + r, aref);
     g.st(d.efc_jv + r, js - aref);

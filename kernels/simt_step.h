@@ -32,8 +32,8 @@
 // write, and they read nothing it writes (as forward.h runs com_vel and rne before collision).
 // With constraints, simt_collision.h, simt_constraint.h and simt_solver.h: their results equal the
 // native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
-// by the callers by name (step_refusal): what those refuse (convex pairs, elliptic cones, equality
-// rows, solvers other than Newton), sensors, RK4.
+// by the callers by name (step_refusal): what those refuse (convex pairs, elliptic cones, solvers
+// other than Newton, solimp powers other than 1 and 2, limited ball joints), sensors, RK4.
 #pragma once
 
 #include "forward.h"
@@ -80,6 +80,22 @@ PWS_HD inline int step_shared_floats(const ModelView<float>& m) {
   int n = shared_floats(m.nv);
   const int other[3] = {solver_shared_floats(m.nv), collision_scratch_ints(m), constraint_scratch_ints(m)};
   for (int k = 0; k < 3; ++k) n = other[k] > n ? other[k] : n;
+  return n;
+}
+
+// Worlds per block of a lane-group launch: block_threads / group_size, fewer where their shared
+// arrays (shared_bytes_per_world each) pass the device's per-block limit (shared_limit bytes; sm_90
+// allows 227 KiB per block with the opt-in, 228 KiB per SM). The block's threads are the worlds'
+// groups, so a block of 8- or 16-lane groups may end in a partial warp (each group's shuffles and
+// ballots name its own lanes). A 62-dof model (the CMU-class humanoid) needs 2 nv^2 + 2 nv floats =
+// 31,248 bytes per world for the solver: 7 worlds per block of 8- or 16-lane groups instead of 16 or
+// 8 (32-lane groups: 4, as for any model). 0: one world's arrays pass the limit, and the callers
+// refuse the model naming both sizes.
+PWS_HD inline int block_worlds(int block_threads, int group_size, int64_t shared_bytes_per_world,
+                               int64_t shared_limit) {
+  int n = block_threads / group_size;
+  if (shared_bytes_per_world > 0 && shared_limit / shared_bytes_per_world < n)
+    n = static_cast<int>(shared_limit / shared_bytes_per_world);
   return n;
 }
 
@@ -667,7 +683,7 @@ PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>
   if (m.en_constraint) collision(g, m, d, scratch);
   g.section(kStepStageRows);
   if (m.en_constraint) {
-    make_constraint(g, m, d, scratch);  // efc_ne = 0: no equality rows (refused)
+    make_constraint(g, m, d, scratch);  // equality rows first, and their efc_jdotv
   } else {
     g.each(1, [&](int) {
       g.st(d.efc_ne, 0);
@@ -744,8 +760,6 @@ inline std::string step_refusal(const ModelView<float>& m, int64_t nslot) {
     if (m.has_convex)
       return "the model has convex (GJK/EPA) pairs, which the lane-group collision does not run: use the native "
              "step (or disable constraints, mjDSBL_CONSTRAINT)";
-    if (m.en_equality)
-      return "the lane-group step has no equality rows yet: disable them (mjDSBL_EQUALITY) or use the native step";
     if (m.cone_elliptic) return "the lane-group step has no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
     if (m.solver_type != kSolverNewton)
       return "the lane-group step solves with Newton (opt.solver=" + std::to_string(m.solver_type) +

@@ -25,10 +25,11 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   the contact arrays (ncon, dist, pos, frame, ..., overflow) bit for bit as the native CPU step.
   Models with convex (GJK/EPA) pairs are refused by name.
 * `make_constraint(sim)`: the constraint rows of every world (kernels/simt_constraint.h) from its
-  contacts and smooth quantities: friction loss, limits, frictionless and pyramidal contacts, rows
+  contacts and smooth quantities: equality rows (connect, weld, joint and tendon couplings the
+  world's eq_active switches on), friction loss, limits, frictionless and pyramidal contacts, rows
   allocated by prefix sums; writes efc_J, efc_type, efc_id, efc_pos, efc_margin,
-  efc_frictionloss, efc_R, efc_K, efc_B, efc_D, nefc (and ne = 0) bit for bit as the native CPU
-  step. Elliptic cones, equality constraints, limited ball joints (atan2f) and solimp powers other
+  efc_frictionloss, efc_R, efc_K, efc_B, efc_D, efc_jdotv (equality rows), ne and nefc bit for bit
+  as the native CPU step. Elliptic cones, limited ball joints (atan2f) and solimp powers other
   than 1 and 2 (powf) are refused by name.
   `collision_proxies(sim)` / `constraint_proxies(sim)` measure them as `proxies` does.
 * `step(sim, nsteps)`: the fused lane-group step of every world (kernels/simt_step.h): the smooth
@@ -61,12 +62,13 @@ __all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collisi
            "solver_shared_bytes_per_world", "collision_shared_bytes_per_world",
            "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
            "CONSTRAINT_STAGES", "step", "step_stage", "step_proxies", "step_shared_bytes_per_world",
-           "STEP_STAGES", "STEP_STAGE_NAMES", "step_footprint", "schema_path", "FOOTPRINT_CLASSES"]
+           "STEP_STAGES", "STEP_STAGE_NAMES", "step_footprint", "schema_path", "FOOTPRINT_CLASSES",
+           "block_worlds", "SM90_SHARED_PER_BLOCK"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
 SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_search", "update", "finish")
 COLLISION_STAGES = ("filter", "narrowphase", "contacts")
-CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian")
+CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian", "equality")
 GROUP_SIZES = (8, 16, 32)
 # the fused step's recorder stages (kernels/simt_step.h kStepStage*)
 STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health")
@@ -134,7 +136,7 @@ def solve(sim, group_size: int = 32, record: bool = False, num_threads: int = 0)
   """The lane-group Newton solver of every world of `sim` (CPU: emulated; CUDA: the kernel), from
   the constraint rows and smooth quantities in its Data (run the native forward first).
 
-  Reads qM, qvel, qacc_smooth, qfrc_smooth, qacc_warmstart, efc_nefc, efc_J, efc_type, efc_D,
+  Reads qM, qvel, qacc_smooth, qfrc_smooth, qacc_warmstart, efc_nefc, efc_J, efc_type, efc_jdotv, efc_D,
   efc_R, efc_frictionloss, efc_B, efc_K, efc_pos, efc_margin; writes qacc, qfrc_constraint,
   efc_vel, efc_aref, efc_force, efc_state, efc_solver_niter, efc_converged (scratch: efc_jar,
   efc_jv, efc_Ma, efc_grad, efc_search). record (CPU only): per-stage counts as `smooth`'s,
@@ -255,26 +257,27 @@ def _geom_name(mjm, geom: int) -> str:
 
 
 def _check_constraint(sim):
-  """The lane-group rows are friction loss, limits and pyramidal contacts: elliptic cones, equality
-  constraints, limited ball joints and solimp powers other than 1 and 2 are refused by name (the
-  C++ side checks again)."""
+  """The lane-group rows are equality rows, friction loss, limits and pyramidal contacts: elliptic
+  cones, limited ball joints and solimp powers other than 1 and 2 are refused by name (the C++ side
+  checks again)."""
+  import mujoco
+
   mjm = sim.model.mj_model
   if int(mjm.opt.cone) != 0:
     raise ValueError("the lane-group constraint rows have no elliptic cones yet: set mj_model.opt.cone = "
                      "mujoco.mjtCone.mjCONE_PYRAMIDAL")
-  if mjm.neq > 0 and not mjm.opt.disableflags & 8:  # mjDSBL_EQUALITY
-    raise ValueError(f"the lane-group constraint rows have no equality rows yet (this model has {mjm.neq} "
-                     "equality constraints): disable them (mjDSBL_EQUALITY) or use the native step")
   # atan2f and powf: CUDA's differ from glibc's in the last bit (kernels/simt_constraint.h)
   balls = np.flatnonzero((mjm.jnt_type == 1) & (mjm.jnt_limited != 0))  # mjJNT_BALL
-  if len(balls) and not mjm.opt.disableflags & 16:  # mjDSBL_LIMIT
+  if len(balls) and not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_LIMIT):
     raise ValueError(f"joint {mjm.joint(int(balls[0])).name or int(balls[0])!r} is a limited ball joint, whose limit "
                      "row the lane-group rows do not build (its angle needs atan2): remove the limit or use the "
                      "native step")
   pairs = sim.model.collision
   powers = {"dof_solimp": mjm.dof_solimp[:, 4], "jnt_solimp": mjm.jnt_solimp[mjm.jnt_limited != 0, 4],
             "tendon_solimp_fri": mjm.tendon_solimp_fri[:, 4], "tendon_solimp_lim": mjm.tendon_solimp_lim[:, 4],
-            "pair solimp": pairs.solimp.numpy()[:, 4] if pairs is not None and pairs.npair else np.zeros(0)}
+            "pair solimp": pairs.solimp.numpy()[:, 4] if pairs is not None and pairs.npair else np.zeros(0),
+            "eq_solimp": (mjm.eq_solimp[:, 4] if not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_EQUALITY)
+                          else np.zeros(0))}
   for name, p in powers.items():
     odd = np.flatnonzero(~np.isin(np.maximum(p, 1.0), (1.0, 2.0)))
     if len(odd):
@@ -316,8 +319,9 @@ def make_constraint(sim, group_size: int = 32, record: bool = False, num_threads
   kernel), from its contacts, qpos, ten_length, cdof and subtree_com (run collision or the native
   forward first).
 
-  Writes nefc, ne (0) and rows 0 .. nefc - 1 of efc_J, efc_type, efc_id, efc_pos, efc_margin,
-  efc_frictionloss, efc_R, efc_K, efc_B, efc_D in constraint.h's order. record (CPU only):
+  Writes ne, nefc and rows 0 .. nefc - 1 of efc_J, efc_type, efc_id, efc_pos, efc_margin,
+  efc_frictionloss, efc_R, efc_K, efc_B, efc_D in forward.h's order (equality.h's rows, then
+  constraint.h's), and efc_jdotv of the ne equality rows. record (CPU only):
   per-stage counts, stages CONSTRAINT_STAGES, sums over worlds."""
   _check_constraint(sim)
   return _run_rows(sim, "simt_make_constraint", group_size, record, num_threads)
@@ -328,9 +332,10 @@ def collision_shared_bytes_per_world(npair: int) -> int:
   return 4 * npair
 
 
-def constraint_shared_bytes_per_world(nconmax: int) -> int:
-  """Shared memory of one world's constraint-row group: each contact's first row (nconmax ints)."""
-  return 4 * nconmax
+def constraint_shared_bytes_per_world(nconmax: int, neq: int = 0) -> int:
+  """Shared memory of one world's constraint-row group: each contact's and each equality
+  constraint's first row (nconmax + neq ints)."""
+  return 4 * (nconmax + neq)
 
 
 def collision_proxies(sim, group_size: int = 32) -> dict:
@@ -361,8 +366,9 @@ def _check_step(sim):
   """What the fused lane-group step cannot run, refused by name from the MjModel (the C++ side
   checks the model's scalars again): actuator transmissions other than joint and fixed tendon,
   dynamics other than none / integrator / filter / filterexact, gain and bias other than fixed
-  and affine; RK4; with constraints, what the solver refuses (convex pairs, equality rows and
-  sensors: kernels/simt_step.h's step_refusal)."""
+  and affine; RK4; with constraints, what the collision, the rows and the solver refuse (convex
+  pairs, elliptic cones, solvers other than Newton, limited ball joints, solimp powers other than 1
+  and 2); sensors (kernels/simt_step.h's step_refusal)."""
   import mujoco
 
   mjm = sim.model.mj_model
@@ -448,11 +454,24 @@ def step_stage(sim, name: str, group_size: int = 32, record: bool = False) -> di
                        stage=STEP_STAGE_NAMES.index(name), record=record)
 
 
-def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0) -> int:
+def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0, neq: int = 0) -> int:
   """Shared memory of one world's step group: the largest of the smooth stage's and the solver's
-  arrays and the collision's and the rows' scratch ints (npair, nconmax; 4 bytes each); the
+  arrays and the collision's and the rows' scratch ints (npair, nconmax + neq; 4 bytes each); the
   implicit integrators' qH factor (nv * nv floats) fits in the solver's."""
-  return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv), 4 * npair, 4 * nconmax)
+  return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv), 4 * npair, 4 * (nconmax + neq))
+
+
+# sm_90's (H100, H200) largest dynamic shared memory of one block, with the opt-in (227 KiB)
+SM90_SHARED_PER_BLOCK = 232448
+SIMT_BLOCK_THREADS = 128  # kSimtBlock in csrc/simt_launch.h
+
+
+def block_worlds(group_size: int, shared_bytes_per_world: int, shared_limit: int = SM90_SHARED_PER_BLOCK) -> int:
+  """Worlds per block of a lane-group launch (csrc/simt_launch.cu, kernels/simt_step.h's
+  block_worlds): 128 / group_size, fewer where their shared arrays pass shared_limit bytes per
+  block; 0 where one world's do (the launch then refuses the model by name)."""
+  return int(_module("cpu").simt_block_worlds(SIMT_BLOCK_THREADS, int(group_size), int(shared_bytes_per_world),
+                                               int(shared_limit)))
 
 
 def step_proxies(sim, group_size: int = 32, nsteps: int = 1) -> dict:

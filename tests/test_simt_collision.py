@@ -159,6 +159,43 @@ def test_assets_tumbling_match_native_bitwise(name, group):
     _check(sim, dropped, group, f"{name} dropped")
 
 
+def _equality_model(name):
+  """A test asset with equality constraints, solimp powers 1 and 2 only (the lane-group rows have no
+  powf: equality_zoo's hook has power 3, taken as 2 here)."""
+  mjm = oracle.mj_model(name)
+  mjm.eq_solimp[:, 4] = np.minimum(mjm.eq_solimp[:, 4], 2.0)
+  return mjm
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("name", ["equality_zoo", "fourbar_biped"])
+def test_equality_rows_match_native_bitwise(name, group):
+  """Equality rows (connect and weld between bodies and between sites, joint and tendon
+  polynomials, an inactive constraint) ahead of the limit and contact rows, at tumbling states
+  with per-world eq_active (every constraint off in some world, the inactive one on in others):
+  the rows, efc_ne and the equality rows' Jdot qvel (efc_jdotv) bit for bit as the native forward."""
+  mjm = _equality_model(name)
+  state = oracle.random_state(mjm, NWORLD, seed=9, qpos_scale=1.0)
+  sim = simulator(mjm, NWORLD, "native")
+  active = np.tile(mjm.eq_active0.astype(np.int32), (NWORLD, 1))
+  rng = np.random.default_rng(9)
+  active[NWORLD // 2:] = rng.integers(0, 2, (NWORLD - NWORLD // 2, mjm.neq))
+  active[-1] = 0  # no equality rows at all
+  sim.data.eq_active.assign(active)
+  ncon, nefc = _check(sim, state, group, f"{name} tumbling")
+  ne = sim.data.efc.ne.numpy()
+  assert ne.max() > 0 and ne[-1] == 0 and len(set(ne.tolist())) > 1, ne
+  assert (nefc > ne).any(), "no limit or contact rows after the equality rows"
+  # efc_jdotv of the equality rows: the native forward's, then the lane group's from the same rows
+  sim.forward()
+  ref = sim.data.efc.efc_jdotv.numpy().copy()
+  sim.data.efc.efc_jdotv.fill_(float("nan"))
+  simt.make_constraint(sim, group_size=group)
+  ours = sim.data.efc.efc_jdotv.numpy()
+  for w in range(NWORLD):
+    assert np.array_equal(_bits(ours[w, :ne[w]]), _bits(ref[w, :ne[w]])), f"{name} world {w}: efc_jdotv"
+
+
 def test_friction_loss_and_every_condim_match_native():
   """Dof friction-loss rows, and contacts of condim 1, 4 and 6 (frictionless and wider pyramids,
   torsional and rolling facets) next to the default 3."""
@@ -303,14 +340,19 @@ def test_convex_pairs_refused_by_name(name):
     simt.collision(sim)
 
 
-def test_elliptic_cones_and_equality_refused_by_name():
+def test_elliptic_cones_and_equality_solimp_powers_refused_by_name():
   mjm = oracle.mj_model("humanoid")
   mjm.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
   with pytest.raises(ValueError, match="elliptic"):
     simt.make_constraint(simulator(mjm, 2, "native"))
-  mjm = oracle.mj_model("equality_zoo")
-  with pytest.raises(ValueError, match="equality"):
+  mjm = oracle.mj_model("equality_zoo")  # the hook's solimp power is 3 (powf)
+  with pytest.raises(ValueError, match="eq_solimp.*solimp power 3"):
     simt.make_constraint(simulator(mjm, 2, "native"))
+  mjm.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_EQUALITY)
+  sim = simulator(mjm, 2, "native")
+  sim.forward()
+  simt.make_constraint(sim)  # no equality rows: their solimp is not read
+  np.testing.assert_array_equal(sim.data.efc.ne.numpy(), 0)
 
 
 def test_ball_limits_and_solimp_powers_refused_by_name():

@@ -17,8 +17,8 @@ from tolerances import CONVERGED_CONTACT_QACC_MAX_TOL, NEWTON_QACC_TOL
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
-# the test assets the native step runs (it refuses equality constraints today) that have
-# constraint rows (two_trees has neither limits nor contacts)
+# the test assets without equality constraints that have constraint rows (two_trees has neither
+# limits nor contacts); the equality assets: test_equality_rows_match_native_solver
 MODELS = ["humanoid", *(n for n in assets.MODELS if n not in ("equality_zoo", "fourbar_biped", "two_trees"))]
 GROUPS = (8, 16, 32)
 
@@ -49,9 +49,9 @@ def _native_then_clear(sim, state):
   return ref
 
 
-def _compare(sim, ref, label, tol=NEWTON_QACC_TOL):
+def _compare(sim, ref, label, tol=NEWTON_QACC_TOL, iterations=1):
   """The lane group's solve against the native one, per world: qacc, qfrc_constraint and the
-  forces within the Newton bound, iterations within 1, both converged."""
+  forces within the Newton bound, iterations within `iterations`, both converged."""
   nefc = sim.data.efc.nefc.numpy()
   niter = sim.data.efc.solver_niter.numpy()
   worst = 0.0
@@ -67,7 +67,7 @@ def _compare(sim, ref, label, tol=NEWTON_QACC_TOL):
     assert oracle.rel_err(force, ref["efc.efc_force"][w, :n]) < tol, f"{label} world {w}: efc_force"
     for p in ("efc.efc_aref", "efc.efc_vel"):
       assert oracle.rel_err(_arr(sim, p).numpy()[w, :n], ref[p][w, :n]) < tol, f"{label} world {w}: {p}"
-    assert abs(int(niter[w]) - int(ref["efc.solver_niter"][w])) <= 1, (
+    assert abs(int(niter[w]) - int(ref["efc.solver_niter"][w])) <= iterations, (
       f"{label} world {w}: {niter[w]} iterations, native {ref['efc.solver_niter'][w]}")
   np.testing.assert_array_equal(sim.data.efc.converged.numpy(), ref["efc.converged"])
   return worst
@@ -113,6 +113,23 @@ def test_random_states_match_native_solver(name):
   simt.solve(sim, group_size=16)
   _compare(sim, ref, name)
   assert sim.data.efc.nefc.numpy().max() > 0, f"{name}: no constraint rows in any world"
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("name", ["equality_zoo", "fourbar_biped"])
+def test_equality_rows_match_native_solver(name, group):
+  """Equality rows (bilateral; aref less efc_jdotv) with limits and contacts at tumbling states: the
+  native solver's qacc, forces and aref within the Newton bound. Iterations within 2: near the
+  optimum the stopping tests fire an iteration or two apart as the factor rounds (the native
+  solver updates its factor by rank-1 changes, the lane group refactors): measured 6 against 8 in
+  one of equality_zoo's 24 worlds, with qacc 1.8e-7 apart."""
+  mjm = oracle.mj_model(name)
+  state = oracle.random_state(mjm, 24, seed=3, qpos_scale=1.0)
+  sim = simulator(mjm, 24, "native")
+  ref = _native_then_clear(sim, state)
+  assert sim.data.efc.ne.numpy().min() > 0, f"{name}: a world without equality rows"
+  simt.solve(sim, group_size=group)
+  _compare(sim, ref, f"{name} group {group}", iterations=2)
 
 
 def test_limits_and_dof_friction_match_native_and_mujoco():
