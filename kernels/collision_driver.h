@@ -1,5 +1,6 @@
 // Twin of pywarp_sim/collision_driver.py: collision of one world over the static candidate
-// pair list: bounding-sphere filter, the analytic narrowphase of each pair
+// pair list: bounding-sphere filter, the midphase's oriented-box filter (obb_apart), the
+// analytic narrowphase of each pair
 // (collision_primitive.h; Collider CONVEX pairs go to collision_convex.h) and the contact
 // list in pair order.
 #pragma once
@@ -82,6 +83,52 @@ PWS_HD inline auto pair_apart(const ModelView<T>& m, const World<T>& d, int p) -
   return dot(dif, dif) > bound * bound;
 }
 
+// mj_collideOBB without its cached products, on pair p's geom boxes (Model.geom_aabb: center
+// and half-sizes in the geom frame, grown to contain MuJoCo's float64 boxes): true when a face
+// axis of either box separates them by more than margin. MuJoCo's midphase (mj_collideTree)
+// tests this after the bounding spheres for the dynamic pairs of bodies with several geoms
+// (Model pair_obb), so pairs it rejects are ones MuJoCo never collides; their geoms are farther
+// apart than margin, so the narrowphase would have found no contact either. Float64 like MuJoCo:
+// the narrowphase of convex pairs sees the same float inputs in float64.
+template <typename T>
+PWS_HD inline bool obb_apart(const ModelView<T>& m, const World<T>& d, int p) {
+  const int g[2] = {m.pair_geom1[p], m.pair_geom2[p]};
+  const double kMaxVal = 1e10;  // mjMAXVAL: a plane's half-sizes
+  double aabb[2][6], xmat[2][9], xcenter[2][3];
+  bool infinite[2];
+  for (int i = 0; i < 2; ++i) {
+    const T* box = m.geom_aabb + 6 * g[i];
+    for (int k = 0; k < 6; ++k) aabb[i][k] = double(box[k]);
+    bool inf0 = aabb[i][3] >= kMaxVal, inf1 = aabb[i][4] >= kMaxVal, inf2 = aabb[i][5] >= kMaxVal;
+    if (inf0 && inf1 && inf2) return false;  // an infinite box meets everything
+    infinite[i] = inf0 || inf1 || inf2;
+    const T* mat = d.geom_xmat + 9 * g[i];
+    const T* pos = d.geom_xpos + 3 * g[i];
+    for (int k = 0; k < 9; ++k) xmat[i][k] = double(mat[k]);
+    for (int r = 0; r < 3; ++r)
+      xcenter[i][r] = xmat[i][3 * r] * aabb[i][0] + xmat[i][3 * r + 1] * aabb[i][1] + xmat[i][3 * r + 2] * aabb[i][2] +
+                      double(pos[r]);
+  }
+  const double margin = double(m.pair_margin[p]) + double(m.pair_gap[p]);
+  // normal(i, j): face axis j of box i in world coordinates, xmat's column j
+  auto dot_axes = [&](int i, int l, int j, int k) {
+    return xmat[i][l] * xmat[j][k] + xmat[i][3 + l] * xmat[j][3 + k] + xmat[i][6 + l] * xmat[j][6 + k];
+  };
+  for (int j = 0; j < 2; ++j) {
+    if (infinite[1 - j]) continue;  // no test against an infinite box
+    for (int k = 0; k < 3; ++k) {
+      double proj[2], radius[2];
+      for (int i = 0; i < 2; ++i) {
+        proj[i] = xcenter[i][0] * xmat[j][k] + xcenter[i][1] * xmat[j][3 + k] + xcenter[i][2] * xmat[j][6 + k];
+        radius[i] = fabs(aabb[i][3] * dot_axes(i, 0, j, k)) + fabs(aabb[i][4] * dot_axes(i, 1, j, k)) +
+                    fabs(aabb[i][5] * dot_axes(i, 2, j, k));
+      }
+      if (radius[0] + radius[1] + margin < fabs(proj[1] - proj[0])) return true;
+    }
+  }
+  return false;
+}
+
 // Whether pair p has a bounding-sphere test (both geoms have a positive rbound).
 template <typename T>
 PWS_HD inline bool pair_has_bound(const ModelView<T>& m, int p) {
@@ -112,6 +159,7 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const uns
     if (sphere_filter(m.geom_type[g1], m.geom_type[g2], pos1, mat1, m.geom_rbound[g1], pos2, mat2,
                       m.geom_rbound[g2], margin))
       continue;
+    if (m.pair_obb[p] && obb_apart(m, d, p)) continue;
     int cnt;
     if constexpr (kConvexPairs) {
       cnt = m.pair_collider[p] == kConvex

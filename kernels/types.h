@@ -64,6 +64,7 @@
   I(actuator_actlimited, 1, nu) I(actuator_actadr, 1, nu) I(actuator_actearly, 1, nu)       \
   I(pair_geom1, 1, npair) I(pair_geom2, 1, npair) I(pair_collider, 1, npair)                \
   I(pair_condim, 1, npair) I(pair_friction_geom, 2, npair)                                   \
+  I(pair_obb, 1, npair) F(geom_aabb, 6, ngeom) /* the midphase's box test (collision_driver.h) */ \
   F(body_pos, 3, nbody) F(body_quat, 4, nbody) F(body_iquat, 4, nbody)                       \
   F(body_gravcomp, 1, nbody) F(body_invweight0, 2, nbody)                                    \
   F(jnt_pos, 3, njnt) F(jnt_axis, 3, njnt) F(jnt_range, 2, njnt) F(jnt_margin, 1, njnt)     \

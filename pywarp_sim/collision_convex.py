@@ -18,8 +18,10 @@ import mujoco
 import warp as wp
 
 from . import collision_primitive as prim
+from .collision_driver import obb_apart
 from .collision_gjk import ConvexObj, mesh_support_vertex, penetration, support_point, take_slot
 from .collision_multicontact import MeshTables, mesh_tables, multicontact
+from .pairs import vec6
 from .types import Data, EpaScratch, GeomType, Model
 
 MAXCONPAIR = mujoco.mjMAXCONPAIR  # mjMAXCONPAIR: most contacts of a height-field pair (50)
@@ -391,7 +393,9 @@ def _convex_narrowphase(
   geom_type: wp.array(dtype=int),
   geom_size: wp.array(dtype=wp.vec3),
   geom_rbound: wp.array(dtype=float),
+  geom_aabb: wp.array(dtype=vec6),
   convex_pairs: wp.array(dtype=int),
+  pair_obb: wp.array(dtype=int),
   pair_geom1: wp.array(dtype=int),
   pair_geom2: wp.array(dtype=int),
   pair_margin: wp.array(dtype=float),
@@ -424,6 +428,8 @@ def _convex_narrowphase(
   near = wp.dot(dif, dif) <= bound * bound
   if t1 == _PLANE:  # a plane has no bounding sphere: the half-space test (mj_filterSphere)
     near = wp.dot(pos2 - pos1, wp.vec3(mat1[0, 2], mat1[1, 2], mat1[2, 2])) <= margin + rb2
+  if near and pair_obb[pairid] != 0:  # the midphase's box test (collision_driver.obb_apart)
+    near = not obb_apart(geom_aabb[g1], pos1, mat1, geom_aabb[g2], pos2, mat2, margin)
   if near:
     ncon = convex(slots_out, scratch_out, worldid, pair_slot[pairid], margin, t1, pos1, mat1,
                   geom_size[g1], t2, pos2, mat2, geom_size[g2], ccd_tolerance, ccd_iterations,
@@ -440,7 +446,8 @@ def narrowphase(m: Model, d: Data):
   opt = m.mj_model.opt
   multiccd = 0 if int(opt.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_MULTICCD) else 1
   wp.launch(_convex_narrowphase, dim=(d.nworld, pairs.nconvex), inputs=[
-    m.geom_type, m.geom_size, pairs.geom_rbound, pairs.convex_pairs, pairs.geom1, pairs.geom2,
+    m.geom_type, m.geom_size, pairs.geom_rbound, pairs.geom_aabb, pairs.convex_pairs, pairs.obb,
+    pairs.geom1, pairs.geom2,
     pairs.margin, pairs.gap, pairs.slot, float(opt.ccd_tolerance), int(opt.ccd_iterations),
     multiccd, mesh_tables(m), hfield_tables(m), d.geom_xpos, d.geom_xmat,
   ], outputs=[c.slots, ws, c.pair_ncon], device=c.ncon.device)

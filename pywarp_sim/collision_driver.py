@@ -6,7 +6,8 @@ that do not depend on the state are made once, at load time, by the compiler
 (pairs.build_pairs, stored as m.collision): every pair MuJoCo's mj_collision could
 ever pass to a narrowphase function, in MuJoCo's order, with its contact
 parameters already mixed (mj_contactParam) and a fixed range of contact slots.
-The state-dependent culling (bounding spheres) and the narrowphase run every
+The state-dependent culling (bounding spheres, then for the pairs MuJoCo's
+midphase reaches the geoms' oriented boxes, `obb_apart`) and the narrowphase run every
 step (`collision`), over a (nworld, npair) grid: each pair writes into its own
 slots (no atomics, deterministic), then one pass per world compacts the slots
 into `d.contact`, preserving pair order.
@@ -20,6 +21,7 @@ mjContact.exclude): they produce no constraint rows.
 import warp as wp
 
 from . import collision_primitive as prim
+from .pairs import vec6
 from .types import MINMU, Collider, Data, DisableBit, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
@@ -27,6 +29,7 @@ wp.set_module_options({"enable_backward": False})
 
 vec5 = wp.types.vector(length=5, dtype=wp.float32)
 
+MAXVAL_F = wp.constant(1e10)  # mjMAXVAL: a plane's box half-sizes
 MINMU_F = wp.constant(MINMU)  # mjMINMU: smallest friction coefficient of a contact
 
 
@@ -53,13 +56,76 @@ def _sphere_filter(type1: int, type2: int, pos1: wp.vec3, mat1: wp.mat33, rbound
   return False
 
 
+@wp.func
+def _axis64(mat: wp.mat33, k: int) -> wp.vec3d:
+  """Column k of mat (a box's face axis k in world coordinates), in float64."""
+  return wp.vec3d(wp.float64(mat[0, k]), wp.float64(mat[1, k]), wp.float64(mat[2, k]))
+
+
+@wp.func
+def _box_center64(aabb: vec6, pos: wp.vec3, mat: wp.mat33) -> wp.vec3d:
+  c = wp.vec3d(wp.float64(aabb[0]), wp.float64(aabb[1]), wp.float64(aabb[2]))
+  return wp.vec3d(wp.float64(mat[0, 0]) * c[0] + wp.float64(mat[0, 1]) * c[1] + wp.float64(mat[0, 2]) * c[2]
+                  + wp.float64(pos[0]),
+                  wp.float64(mat[1, 0]) * c[0] + wp.float64(mat[1, 1]) * c[1] + wp.float64(mat[1, 2]) * c[2]
+                  + wp.float64(pos[1]),
+                  wp.float64(mat[2, 0]) * c[0] + wp.float64(mat[2, 1]) * c[1] + wp.float64(mat[2, 2]) * c[2]
+                  + wp.float64(pos[2]))
+
+
+@wp.func
+def _box_radius64(aabb: vec6, mat: wp.mat33, n: wp.vec3d) -> wp.float64:
+  """Half-extent along the unit axis n of the box (aabb's half-sizes, axes mat's columns)."""
+  return (wp.abs(wp.float64(aabb[3]) * wp.dot(_axis64(mat, 0), n))
+          + wp.abs(wp.float64(aabb[4]) * wp.dot(_axis64(mat, 1), n))
+          + wp.abs(wp.float64(aabb[5]) * wp.dot(_axis64(mat, 2), n)))
+
+
+@wp.func
+def _infinite(aabb: vec6, all_axes: bool) -> bool:
+  """A plane's box: half-sizes >= mjMAXVAL on every axis (all_axes) or on some axis."""
+  i0 = aabb[3] >= MAXVAL_F
+  i1 = aabb[4] >= MAXVAL_F
+  i2 = aabb[5] >= MAXVAL_F
+  if all_axes:
+    return i0 and i1 and i2
+  return i0 or i1 or i2
+
+
+@wp.func
+def obb_apart(aabb1: vec6, pos1: wp.vec3, mat1: wp.mat33, aabb2: vec6, pos2: wp.vec3, mat2: wp.mat33,
+              margin: float) -> bool:
+  """mj_collideOBB on two geoms' boxes (pairs.geom_aabb rows: center and half-sizes in the geom
+  frame), in float64: True when a face axis of either box separates them by more than margin.
+  MuJoCo's midphase tests it after the bounding spheres for the pairs of pairs.obb; those it
+  rejects are farther apart than margin, so they have no contact (kernels/collision_driver.h)."""
+  if _infinite(aabb1, True) or _infinite(aabb2, True):
+    return False
+  c1 = _box_center64(aabb1, pos1, mat1)
+  c2 = _box_center64(aabb2, pos2, mat2)
+  m = wp.float64(margin)
+  if not _infinite(aabb2, False):
+    for k in range(3):
+      n = _axis64(mat1, k)
+      if _box_radius64(aabb1, mat1, n) + _box_radius64(aabb2, mat2, n) + m < wp.abs(wp.dot(c2, n) - wp.dot(c1, n)):
+        return True
+  if not _infinite(aabb1, False):
+    for k in range(3):
+      n = _axis64(mat2, k)
+      if _box_radius64(aabb1, mat1, n) + _box_radius64(aabb2, mat2, n) + m < wp.abs(wp.dot(c2, n) - wp.dot(c1, n)):
+        return True
+  return False
+
+
 @wp.kernel
 def _narrowphase_primitive(
   # Model:
   geom_type: wp.array(dtype=int),
   geom_size: wp.array(dtype=wp.vec3),
   geom_rbound: wp.array(dtype=float),
+  geom_aabb: wp.array(dtype=vec6),
   primitive_pairs: wp.array(dtype=int),
+  pair_obb: wp.array(dtype=int),
   pair_geom1: wp.array(dtype=int),
   pair_geom2: wp.array(dtype=int),
   pair_collider: wp.array(dtype=int),
@@ -78,8 +144,11 @@ def _narrowphase_primitive(
   g1, g2, margin, pos1, mat1, pos2, mat2 = prim.pair_poses(
     worldid, pairid, pair_geom1, pair_geom2, pair_margin, pair_gap, geom_xpos_in, geom_xmat_in)
   ncon = int(0)
-  if not _sphere_filter(geom_type[g1], geom_type[g2], pos1, mat1, geom_rbound[g1], pos2, mat2,
-                        geom_rbound[g2], margin):
+  apart = _sphere_filter(geom_type[g1], geom_type[g2], pos1, mat1, geom_rbound[g1], pos2, mat2,
+                         geom_rbound[g2], margin)
+  if not apart and pair_obb[pairid] != 0:
+    apart = obb_apart(geom_aabb[g1], pos1, mat1, geom_aabb[g2], pos2, mat2, margin)
+  if not apart:
     size1 = geom_size[g1]
     size2 = geom_size[g2]
     slot = pair_slot[pairid]
@@ -215,7 +284,8 @@ def collision(m: Model, d: Data):
   c.epa_overflow.zero_()
   if pairs.nprimitive:
     wp.launch(_narrowphase_primitive, dim=(nworld, pairs.nprimitive), inputs=[
-      m.geom_type, m.geom_size, pairs.geom_rbound, pairs.primitive_pairs, pairs.geom1,
+      m.geom_type, m.geom_size, pairs.geom_rbound, pairs.geom_aabb, pairs.primitive_pairs, pairs.obb,
+      pairs.geom1,
       pairs.geom2, pairs.collider, pairs.margin, pairs.gap, pairs.slot, d.geom_xpos, d.geom_xmat,
     ], outputs=[c.slots, c.pair_ncon], device=c.ncon.device)
   if pairs.nconvex:

@@ -151,8 +151,8 @@ def require(device) -> None:
 def _model_array(m, name):
   if name.startswith("pair_"):
     return getattr(m.collision, name[len("pair_"):])
-  if name == "geom_rbound":
-    return m.collision.geom_rbound
+  if name in ("geom_rbound", "geom_aabb"):
+    return getattr(m.collision, name)
   if name == "gravity":
     return m.opt.gravity
   return getattr(m, name)

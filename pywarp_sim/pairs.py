@@ -22,6 +22,8 @@ import warp as wp
 from .errors import UnsupportedModelError
 from .types import MINMU, MINVAL, Collider, DisableBit, GeomType, vec5
 
+vec6 = wp.types.vector(length=6, dtype=wp.float32)  # geom_aabb rows: center (3), half-sizes (3)
+
 _G = GeomType
 # (type1, type2) with type1 <= type2 -> (collider, max contacts our narrowphase returns)
 COLLIDERS = {
@@ -137,6 +139,8 @@ class CollisionPairs:
   primitive_pairs: wp.array  # (nprimitive,) int: pair ids with an analytic collider
   convex_pairs: wp.array     # (nconvex,) int: pair ids using GJK/EPA
   geom_rbound: wp.array      # (ngeom,) float, m: bounding-sphere radius (0 for planes)
+  obb: wp.array              # (npair,) int: 1 where MuJoCo's midphase tests the geoms' boxes
+  geom_aabb: wp.array        # (ngeom,) vec6, m: box center and half-sizes in the geom frame
   host: dict = dataclasses.field(default_factory=dict)  # numpy copies of the tables above
 
   @property
@@ -286,6 +290,31 @@ def _candidate_pairs(m: mujoco.MjModel):
   return out
 
 
+def _midphase_pair(m: mujoco.MjModel, g1: int, g2: int, ipair: int) -> bool:
+  """Whether mj_collision reaches the dynamic pair (g1, g2) through mj_collideTree, whose
+  leaves test the geoms' oriented boxes (mj_collideOBB on geom_aabb) after the bounding
+  spheres: a body pair with the midphase on, both bodies with a BVH, not both single-geom.
+  <pair> elements go through the bounding-sphere filter only."""
+  if ipair >= 0 or int(m.opt.disableflags) & int(DisableBit.MIDPHASE):
+    return False
+  b1, b2 = int(m.geom_bodyid[g1]), int(m.geom_bodyid[g2])
+  if m.body_geomnum[b1] == 1 and m.body_geomnum[b2] == 1:
+    return False
+  return bool(m.body_bvhadr[b1] >= 0 and m.body_bvhadr[b2] >= 0)
+
+
+def geom_aabb_float32(m: mujoco.MjModel) -> np.ndarray:
+  """(ngeom, 6) float32 geom_aabb whose boxes contain MuJoCo's float64 boxes: each half-size
+  grows by its center's rounding error and is rounded up, so the box filter in float32 tables
+  never drops a pair that MuJoCo's float64 boxes keep. Planes keep half-sizes >= mjMAXVAL."""
+  aabb = np.asarray(m.geom_aabb, np.float64).reshape(m.ngeom, 6)
+  center = aabb[:, :3].astype(np.float32)
+  err = np.abs(center.astype(np.float64) - aabb[:, :3])
+  half = (aabb[:, 3:] + err).astype(np.float32)
+  half = np.where(half.astype(np.float64) < aabb[:, 3:] + err, np.nextafter(half, np.float32(np.inf)), half)
+  return np.concatenate([center, half], axis=1).astype(np.float32)
+
+
 class ConvexCollisionWarning(UserWarning):
   """A model has geom pairs that go through the GJK/EPA port (see collision_convex)."""
 
@@ -375,7 +404,7 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
         f"supported by pywarp_sim; set adhesion to 0")
     friction = np.maximum(MINMU, friction)
     rows.append(dict(g1=g1, g2=g2, ipair=ipair, collider=int(coll[0]), maxcon=int(coll[1]),
-                     fric_geom=fric_geom,
+                     fric_geom=fric_geom, obb=int(_midphase_pair(m, g1, g2, ipair)),
                      condim=condim, friction=friction, solref=solref,
                      solreffriction=solreffriction, solimp=solimp, margin=margin, gap=gap))
 
@@ -413,12 +442,13 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
     friction=col("friction", np.float32, (5,)), solref=col("solref", np.float32, (2,)),
     solreffriction=col("solreffriction", np.float32, (2,)), solimp=col("solimp", np.float32, (5,)),
     margin=col("margin", np.float32), gap=col("gap", np.float32), slot=slot, maxcon=maxcon,
-    friction_geom=col("fric_geom", np.int32, (2,)),
+    friction_geom=col("fric_geom", np.int32, (2,)), obb=col("obb", np.int32),
   )
   collider = host["collider"]
   host["primitive_pairs"] = np.nonzero(collider != int(Collider.CONVEX))[0].astype(np.int32)
   host["convex_pairs"] = np.nonzero(collider == int(Collider.CONVEX))[0].astype(np.int32)
   host["geom_rbound"] = np.asarray(m.geom_rbound, np.float32).reshape(m.ngeom)
+  host["geom_aabb"] = geom_aabb_float32(m)
 
   def arr(a, dtype):
     if a.shape[0] == 0:
@@ -436,5 +466,6 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
     maxcon=arr(host["maxcon"], wp.int32), friction_geom=arr(host["friction_geom"], wp.vec2i),
     primitive_pairs=arr(host["primitive_pairs"], wp.int32),
     convex_pairs=arr(host["convex_pairs"], wp.int32),
-    geom_rbound=arr(host["geom_rbound"], wp.float32), host=host,
+    geom_rbound=arr(host["geom_rbound"], wp.float32), obb=arr(host["obb"], wp.int32),
+    geom_aabb=arr(host["geom_aabb"], vec6), host=host,
   )
