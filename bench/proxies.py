@@ -63,7 +63,10 @@ derive: the stage runs on the CPU emulation with the address recorder and the co
                                         output_bytes_per_world (written only),
                                         untouched_bytes_per_world, data_bytes_per_world (all
                                         the step's per-world arrays, the other records' figure)
-                                        and carried_fields (schema names)
+                                        and carried_fields (schema names);
+                                        group_mode_bytes_per_world / _per_slot: the arrays of
+                                        Simulator(workspace="group") as allocated, and
+                                        group_mode_worlds_in_80GB_computed (group_mode_worlds)
   working_set_bytes_per_world           distinct global bytes one world's stage touches, recorded
   one_world_per_lane                    the same recorded operations and accesses one world per
                                         lane: instructions (lane instructions / 32) and sector
@@ -486,6 +489,18 @@ def simt_rows_records(model: str, arch: str, persistent: int, ptxas: bool = True
   return records
 
 
+H100_SMS = 132  # SMs of an H100 SXM
+SM_MAX_THREADS = 2048  # resident threads per SM on sm_90
+
+
+def group_mode_worlds(group_mode: dict, group: int, device_bytes: int = 80 * 10 ** 9) -> int:
+  """Worlds of Simulator(workspace="group") that fit `device_bytes`, computed from its measured
+  layout: a group slot per resident group at the hardware's most (H100_SMS x SM_MAX_THREADS /
+  group: fewer are resident in practice, which leaves more room), the rest per world."""
+  slots = H100_SMS * SM_MAX_THREADS // group
+  return (device_bytes - slots * group_mode["per_slot"]) // group_mode["per_world"]
+
+
 def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 16,
                       steps: int = 100, measured_steps: int = 5) -> list[dict]:
   """One record per fused lane-group step instance (simt_step_kernel<group> and
@@ -497,7 +512,10 @@ def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True
   import numpy as np
 
   from pywarp_sim import simt
+  import pywarp_sim as pws
   kernels = simt_kernels(arch, ptxas)
+  group_mode = simt.group_memory(pws.Simulator(model, nworld=nworld, device="cpu", backend="native",
+                                               workspace="group"))
   sim = fallen_humanoids(model, nworld, steps)
   state = {f: getattr(sim.data, f).numpy().copy() for f in ("qpos", "qvel", "act", "qacc_warmstart", "time")}
   nv, col = sim.model.nv, sim.model.collision
@@ -520,6 +538,13 @@ def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True
                  untouched_bytes_per_world=fp["bytes_per_world"]["untouched"],
                  data_bytes_per_world=fp["data_bytes_per_world"],
                  carried_fields=fp["classes"]["carried"],
+                 group_mode_bytes_per_world=group_mode["per_world"],
+                 group_mode_bytes_per_slot=group_mode["per_slot"],
+                 group_mode_worlds_in_80GB_computed=group_mode_worlds(group_mode, group),
+                 group_mode_source=("Simulator(workspace='group') as allocated (simt.group_memory); worlds in "
+                                    "80e9 bytes computed, not measured: (80e9 - H100_SMS x 2048 / group slots x "
+                                    "bytes per slot) / bytes per world, the slots at the hardware's most resident "
+                                    "groups"),
                  footprint_source=(f"address recorder: each Data scalar's first access within a step (read first: "
                                    f"carried), {fp['world_steps']} world-steps of the measured run"))
       records.append(rec)

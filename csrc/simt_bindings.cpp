@@ -333,16 +333,18 @@ const char* const kStepStageNames[] = {"smooth",       "collision", "rows",     
                                        "acceleration", "solver",    "integrate", "health"};
 constexpr int kNumStepStages = 8;
 
-// nsteps steps of world w (stage < 0), or one stage alone (simt::step_stage) nsteps times.
+// nsteps steps of world w (stage < 0), or one stage alone (simt::step_stage) nsteps times; `slot`:
+// the group slot whose rows hold the world's workspace when dv.nslot > 0 (Simulator(workspace=
+// "group")): the slot finishes the world's steps before it takes another world.
 template <int N, typename Real>
 void step_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, const pws::simt::StepTables& s,
-                int64_t w, std::vector<float>& shared, Recorder* rec, int nsteps, int stage) {
+                int64_t w, int64_t slot, std::vector<float>& shared, Recorder* rec, int nsteps, int stage) {
   pws::simt::StepGroup<EmuGroup<N, Real>> g(shared.data(), rec);
   if (rec) {
     rec->shared_lo = reinterpret_cast<const char*>(shared.data());
     rec->shared_hi = reinterpret_cast<const char*>(shared.data() + shared.size());
   }
-  pws::World<float> d = pws::world_view(m, dv, w, 0);
+  pws::World<float> d = pws::world_view(m, dv, w, slot);
   for (int k = 0; k < nsteps; ++k) {
     if (stage < 0)
       pws::simt::step(g, m, d, s);
@@ -359,7 +361,7 @@ void step_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, co
   const int nshared = pws::simt::step_shared_floats(m);
   if (rec) {
     std::vector<float> shared(nshared > 0 ? nshared : 1);
-    for (int64_t w = 0; w < nworld; ++w) step_world<N, Counted>(m, dv, s, w, shared, rec, nsteps, stage);
+    for (int64_t w = 0; w < nworld; ++w) step_world<N, Counted>(m, dv, s, w, 0, shared, rec, nsteps, stage);
     return;
   }
 #if defined(_OPENMP)
@@ -368,10 +370,16 @@ void step_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, co
 #endif
   {
     std::vector<float> shared(nshared > 0 ? nshared : 1);
+    // a resident group per thread: its slot (group slots, when the workspace is held per slot)
+#if defined(_OPENMP)
+    const int64_t slot = omp_get_thread_num();
+#else
+    const int64_t slot = 0;
+#endif
 #if defined(_OPENMP)
 #pragma omp for schedule(static)
 #endif
-    for (int64_t w = 0; w < nworld; ++w) step_world<N, float>(m, dv, s, w, shared, nullptr, nsteps, stage);
+    for (int64_t w = 0; w < nworld; ++w) step_world<N, float>(m, dv, s, w, slot, shared, nullptr, nsteps, stage);
   }
 }
 
@@ -400,9 +408,20 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
                      const py::dict& data_arrays, int64_t nworld,
                      py::array_t<int, py::array::c_style | py::array::forcecast> body_parentid,
                      py::array_t<int, py::array::c_style | py::array::forcecast> dof_parentid, int group_size,
-                     int nsteps, int stage, bool record, int num_threads, bool footprint) {
+                     int nsteps, int stage, bool record, int num_threads, bool footprint, int64_t nslot) {
   pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
-  pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, 0);
+  pws::DataView<float> dv = pws_bind::make_data_view<float>(data_arrays, nslot);
+  if (nslot > 0 && stage >= 0)
+    throw py::value_error("simt_step: a stage alone (stage >= 0) reads the arrays another stage wrote per world: "
+                          "it needs every array per world (nslot = 0)");
+#if defined(_OPENMP)
+  const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+#else
+  const int threads = 1;
+#endif
+  if (nslot > 0 && nslot < threads)
+    throw py::value_error("simt_step: " + std::to_string(threads) + " threads step a world each in their own group "
+                          "slot, the workspace has " + std::to_string(nslot) + " slots: use at most that many threads");
   if (group_size != 8 && group_size != 16 && group_size != 32)
     throw py::value_error("simt_step: group_size must be 8, 16 or 32, got " + std::to_string(group_size));
   if (stage < -1 || stage >= pws::simt::kNumOnlyStages)
@@ -413,12 +432,17 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
     throw py::value_error("simt_step: body_parentid has " + std::to_string(body_parentid.size()) +
                           " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
                           std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
-  std::string refusal = pws::simt::step_refusal(m, dv.nslot);
+  // The fused step holds a world's workspace in its thread's group slot (nslot > 0) or per world;
+  // the per-world requirement of step_refusal and of the standalone collision and rows kernels
+  // (each world at row 0 of a slotted array) does not apply to it.
+  pws::DataView<float> per_world = dv;
+  per_world.nslot = 0;
+  std::string refusal = pws::simt::step_refusal(m, per_world.nslot);
   if (refusal.empty())
     refusal = pws::simt::step_refusal_tables(m.nu, m.actuator_trntype, m.actuator_dyntype, m.actuator_gaintype,
                                              m.actuator_biastype);
-  if (refusal.empty() && m.en_constraint) refusal = collision_refusal(m, dv);
-  if (refusal.empty() && m.en_constraint) refusal = constraint_refusal(m, dv);
+  if (refusal.empty() && m.en_constraint) refusal = collision_refusal(m, per_world);
+  if (refusal.empty() && m.en_constraint) refusal = constraint_refusal(m, per_world);
   if (!refusal.empty()) throw py::value_error("simt_step: " + refusal);
   pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
   const std::vector<float> act_exp =
@@ -536,11 +560,13 @@ void register_simt(py::module_& m) {
   m.def("simt_step", &simt_step, py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"),
         py::arg("nworld"), py::arg("body_parentid"), py::arg("dof_parentid"), py::arg("group_size") = 32,
         py::arg("nsteps") = 1, py::arg("stage") = -1, py::arg("record") = false, py::arg("num_threads") = 0,
-        py::arg("footprint") = false,
+        py::arg("footprint") = false, py::arg("nslot") = 0,
         "nsteps fused lane-group steps (kernels/simt_step.h) of every world, lanes emulated in lockstep; stage "
         ">= 0 runs that stage alone (simt::step_stage); record=True: per-stage counts as simt_smooth (stages "
         "simt_step_stages); footprint=True (with record): 'footprint', per Data array {read_first, read, "
-        "written, read_after_write} of its scalars within a step, ORed over the world-steps.");
+        "written, read_after_write} of its scalars within a step, ORed over the world-steps; nslot > 0: the "
+        "arrays with nslot rows are workspace held per group slot (Simulator(workspace='group')), OpenMP thread t "
+        "stepping its worlds in slot t.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
   m.def("simt_block_worlds", &pws::simt::block_worlds, py::arg("block_threads"), py::arg("group_size"),

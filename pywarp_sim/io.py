@@ -630,35 +630,39 @@ def check_layout(layout: str, workspace_rows: int | None = None) -> None:
                      "workspace='thread', or layout='tiled' with workspace='world'")
 
 
-def _role_sizes(sizes: dict, nworld: int, workspace_rows: int | None, layout: str) -> dict:
-  """{role: sizes} for the roles whose leading "nworld" extent differs: the per-thread rows of
-  the workspace, or nworld padded to whole tiles for the tiled roles."""
+def _role_sizes(sizes: dict, nworld: int, workspace_rows: int | None, layout: str,
+                workspace_roles: frozenset = frozenset({Role.WORKSPACE})) -> dict:
+  """{role: sizes} for the roles whose leading "nworld" extent differs: the rows of the
+  workspace (workspace_roles: the per-thread or per-group rows), or nworld padded to whole tiles
+  for the tiled roles."""
   out = {}
   if workspace_rows:
-    out[Role.WORKSPACE] = dict(sizes, nworld=workspace_rows)
+    out.update({role: dict(sizes, nworld=workspace_rows) for role in workspace_roles})
   elif layout == "tiled":
     padded = -(-nworld // LAYOUT_TILE) * LAYOUT_TILE
     out.update({role: dict(sizes, nworld=padded) for role in TILED_ROLES})
   return out
 
 
-def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None, layout: str = "world") -> int:
-  """Bytes make_data(m, nworld, workspace_rows=..., layout=...) allocates, from the declarations
-  alone (nothing is allocated): the memory estimate Simulator checks before allocating."""
+def data_nbytes(m: Model, nworld: int, workspace_rows: int | None = None, layout: str = "world",
+                workspace_roles: frozenset = frozenset({Role.WORKSPACE}), keep: frozenset = frozenset()) -> int:
+  """Bytes make_data(m, nworld, workspace_rows=..., layout=..., workspace_roles=..., keep=...)
+  allocates, from the declarations alone (nothing is allocated): the memory estimate Simulator
+  checks before allocating."""
   check_layout(layout, workspace_rows)
   sizes = data_sizes(m, nworld)
-  role_sizes = _role_sizes(sizes, nworld, workspace_rows, layout)
+  role_sizes = _role_sizes(sizes, nworld, workspace_rows, layout, workspace_roles)
 
-  def total(fields) -> int:
+  def total(fields, prefix: str) -> int:
     n = 0
     for f in fields:
       if f.role == Role.GROUP:
-        n += total(f.fields) if not f.when or sizes[f.when] > 0 else 0
+        n += total(f.fields, f"{prefix}{f.name}.") if not f.when or sizes[f.when] > 0 else 0
       elif f.role != Role.SIZE and not f.alias:
-        extents = role_sizes.get(f.role, sizes)
+        extents = sizes if prefix + f.name in keep else role_sizes.get(f.role, sizes)
         n += math.prod(resolve(e, extents) for e in f.shape) * wp.types.type_size_in_bytes(f.dtype)
     return n
-  return total(DATA_FIELDS)
+  return total(DATA_FIELDS, "")
 
 
 def initial_value(m: Model, f: Field, shape: tuple) -> np.ndarray:
@@ -688,7 +692,8 @@ def initial_value(m: Model, f: Field, shape: tuple) -> np.ndarray:
 
 
 def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = None,
-              layout: str = "world") -> Data:
+              layout: str = "world", workspace_roles: frozenset = frozenset({Role.WORKSPACE}),
+              keep: frozenset = frozenset()) -> Data:
   """Allocates Data for nworld worlds and fills the state with the model defaults
   (qpos0, zero velocity, activation and control), like mj_makeData + mj_resetData.
 
@@ -700,7 +705,9 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
   world (`Simulator(workspace="thread")`, native backend only): the fields whose role is
   Role.WORKSPACE (intermediate results of a step: com-frame dynamics quantities, mass-matrix
   factors, constraint rows, integrator scratch) get `workspace_rows` as their leading
-  dimension.
+  dimension. workspace_roles: the roles held in those rows (types.GROUP_SLOT_ROLES for
+  `Simulator(workspace="group")`, the lane-group step's per-group-slot workspace); keep: paths
+  ("xpos", "contact.dist") of fields of those roles kept per world all the same.
 
   layout: "world" (every per-world array (nworld, ...)) or "tiled" (native backend): the fields
   of types.TILED_ROLES are allocated (ceil(nworld / LAYOUT_TILE) * LAYOUT_TILE, ...) and hold
@@ -712,10 +719,10 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
   check_layout(layout, workspace_rows)
   device = wp.get_device(device)
   sizes = data_sizes(m, nworld)
-  role_sizes = _role_sizes(sizes, nworld, workspace_rows, layout)
+  role_sizes = _role_sizes(sizes, nworld, workspace_rows, layout, workspace_roles)
 
-  def array(f: Field):
-    shape = tuple(resolve(e, role_sizes.get(f.role, sizes)) for e in f.shape)
+  def array(f: Field, path: str):
+    shape = tuple(resolve(e, sizes if path in keep else role_sizes.get(f.role, sizes)) for e in f.shape)
     if f.init == "zero":
       return wp.zeros(shape, dtype=f.dtype, device=device)
     host = initial_value(m, f, shape)
@@ -725,17 +732,18 @@ def make_data(m: Model, nworld: int, device=None, workspace_rows: int | None = N
       host = np.ascontiguousarray(tiles.transpose(0, 2, 1)).reshape(host.shape)
     return wp.array(host, dtype=f.dtype, device=device)
 
-  def container(cls, fields, outer: dict):
+  def container(cls, fields, outer: dict, prefix: str = ""):
     values = {}
     for f in fields:
       if f.role == Role.SIZE:
         values[f.name] = sizes[f.name]
       elif f.role == Role.GROUP:
-        values[f.name] = container(f.dtype, f.fields, values) if not f.when or sizes[f.when] > 0 else None
+        values[f.name] = (container(f.dtype, f.fields, values, f"{prefix}{f.name}.")
+                          if not f.when or sizes[f.when] > 0 else None)
       elif f.alias:
         values[f.name] = outer[f.alias]
       else:
-        values[f.name] = array(f)
+        values[f.name] = array(f, prefix + f.name)
     if dataclasses.is_dataclass(cls):
       return cls(**values)
     struct = cls()  # a Warp struct (types.SlotBuffer, types.EpaScratch)

@@ -48,12 +48,13 @@ import torch
 import warp as wp
 
 from . import native
-from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, LAYOUT_TILE, TILED_ROLES, ConeType, DisableBit,
-                    EqType, IntegratorType, Role, SolverType)
+from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, GROUP_SLOT_ROLES, LAYOUT_TILE, TILED_ROLES, ConeType,
+                    DisableBit, EqType, IntegratorType, Role, SolverType)
 
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "set_staging",
            "stage_bytes", "stepper", "NativeStepper", "world_major", "TILED_FIELDS",
-           "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS", "layout_name", "schema_field"]
+           "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS", "layout_name", "schema_field",
+           "GROUP_SLOT_FIELDS", "slot_fields"]
 
 # The native layout's names of Data fields (kernels/types.h): a Data field by its name, a
 # contact field as con_<name>, a constraint field as efc_<name> (its own name where it starts
@@ -104,6 +105,10 @@ def schema_field(name: str):
 # cvel, actuator quantities, the generalized forces, qacc and the solver's per-world counters.
 WORKSPACE_FIELDS = frozenset(layout_name(container, f.name) for container, fields in _CONTAINERS.items()
                              for f in fields if f.role == Role.WORKSPACE)
+# Layout names of the fields held per resident group slot with Simulator(workspace="group") unless
+# kept (types.GROUP_SLOT_ROLES: everything a step derives).
+GROUP_SLOT_FIELDS = frozenset(layout_name(container, f.name) for container, fields in _CONTAINERS.items()
+                              for f in fields if f.role in GROUP_SLOT_ROLES)
 # Layout names of the fields stored in tiles of worlds with layout="tiled" (types.TILED_ROLES).
 TILED_FIELDS = frozenset(layout_name(container, f.name) for container, fields in _CONTAINERS.items()
                          for f in fields if f.role in TILED_ROLES)
@@ -359,6 +364,7 @@ def build_tables(sim, layout, keep: list | None = None, tiles: bool = False) -> 
   device = sim.device
   nworld = sim.nworld
   nslot = _nslot(sim)
+  slotted = slot_fields(sim)
   model_arrays, data_arrays = {}, {}
   for e in layout:
     name, group, width = e["name"], e["group"], int(e["width"])
@@ -401,7 +407,7 @@ def build_tables(sim, layout, keep: list | None = None, tiles: bool = False) -> 
       if scalars < count:
         raise RuntimeError(f"native backend: {where} has {scalars} entries, expected {count}")
       data_arrays[name] = _address(arr)
-    elif nslot and name in WORKSPACE_FIELDS:
+    elif nslot and name in slotted:
       if arr.shape[0] != nslot or scalars != nslot * count * width:
         raise RuntimeError(f"native backend: workspace array '{name}' has shape {arr.shape}; expected "
                            f"(rows={nslot}, ...) with {count * width} scalars per row")
@@ -431,8 +437,8 @@ def world_major(sim, name: str) -> torch.Tensor:
   its [tile][scalar][lane] memory rearranged; otherwise a copy of its rows. Raises ValueError
   for a per-thread workspace array (workspace="thread": its rows are no world's)."""
   arr = data_array(sim, name)
-  if _nslot(sim) and name in WORKSPACE_FIELDS:
-    raise ValueError(f"'{name}' is solver workspace held per thread with workspace='thread' (its rows "
+  if name in slot_fields(sim):
+    raise ValueError(f"'{name}' is workspace held per {sim.workspace} with workspace='{sim.workspace}' (its rows "
                      f"describe no particular world); build the Simulator with workspace='world'")
   t = wp.to_torch(arr, requires_grad=False)
   if _tiled(sim) and name in TILED_FIELDS:
@@ -442,10 +448,23 @@ def world_major(sim, name: str) -> torch.Tensor:
 
 
 def _nslot(sim) -> int:
-  """Rows of the per-thread workspace (0: per world)."""
-  if sim.workspace != "thread":
+  """Rows of the per-thread (workspace="thread") or per-group-slot (workspace="group") workspace
+  (0: per world)."""
+  if sim.workspace == "world":
     return 0
   return int(sim.data.qM.shape[0])
+
+
+def slot_fields(sim) -> frozenset:
+  """Layout names of the Simulator's Data arrays held in workspace rows rather than per world:
+  WORKSPACE_FIELDS with workspace="thread"; GROUP_SLOT_FIELDS but the kept ones with
+  workspace="group"; none with workspace="world"."""
+  if sim.workspace == "thread":
+    return WORKSPACE_FIELDS
+  if sim.workspace == "group":
+    kept = {layout_name(*p.split(".", 1)) if "." in p else p for p in sim.keep}
+    return GROUP_SLOT_FIELDS - kept
+  return frozenset()
 
 
 class NativeStepper:
@@ -616,12 +635,12 @@ def state_bytes_per_world(sim) -> dict:
   'workspace': per-thread workspace arrays / nworld (0 with workspace="world"), 'model':
   shared Model arrays / nworld}."""
   layout = _module_for(sim.device).step_layout()
-  nslot = _nslot(sim)
+  slotted = slot_fields(sim)
   data = workspace = model = 0
   for e in layout:
     if e["group"].startswith("data"):
       nbytes = data_array(sim, e["name"]).capacity
-      if nslot and e["name"] in WORKSPACE_FIELDS:
+      if e["name"] in slotted:
         workspace += nbytes
       else:
         data += nbytes

@@ -44,10 +44,14 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
 * `step_footprint(sim)`: which Data arrays one fused step carries (reads before writing: the
   state that must persist per world), uses transiently, only writes, or leaves untouched,
   measured by the address recorder (FOOTPRINT_CLASSES), with their bytes per world.
+* `step(sim)` on a Simulator(workspace="group") (CPU): the memory mode in which a world keeps
+  its state (and the arrays named in keep=) and everything a step derives lives in per-group-slot
+  workspace; `group_memory(sim)` its bytes per world and per slot.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
-Needs the per-world workspace (Simulator(workspace="world"), the default).
+Needs the per-world workspace (Simulator(workspace="world"), the default); `step` also runs
+Simulator(workspace="group").
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ __all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collisi
            "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
            "CONSTRAINT_STAGES", "step", "step_stage", "step_proxies", "step_shared_bytes_per_world",
            "STEP_STAGES", "STEP_STAGE_NAMES", "step_footprint", "schema_path", "FOOTPRINT_CLASSES",
+           "group_slots", "group_memory",
            "block_worlds", "SM90_SHARED_PER_BLOCK"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
@@ -87,11 +92,16 @@ def _module(device: str):
   return mod
 
 
-def _check(sim, group_size: int):
+def _check(sim, group_size: int, group_slots: bool = False):
+  """group_slots: the caller runs with the workspace held per group slot (workspace="group")."""
   if group_size not in GROUP_SIZES:
     raise ValueError(f"group_size must be one of {GROUP_SIZES}, got {group_size!r}")
-  if sim.workspace != "world":
-    raise ValueError("the lane-group smooth stage needs Simulator(workspace='world'), "
+  if sim.workspace == "group" and not group_slots:
+    raise ValueError("with Simulator(workspace='group') the derived arrays are held per group slot, which only "
+                     "the fused step (simt.step) fills world by world; the lane-group stages alone need "
+                     "Simulator(workspace='world')")
+  if sim.workspace not in ("world", "group"):
+    raise ValueError("the lane-group kernels need Simulator(workspace='world') (or 'group' for simt.step), "
                      f"this Simulator has workspace={sim.workspace!r}")
 
 
@@ -402,10 +412,12 @@ def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_t
   one group per world, or with persistent=True groups taking worlds from an atomic counter).
 
   The state advances as Simulator.step's (qpos, qvel, act, time, qacc_warmstart and the derived
-  arrays, health flags and counters, auto reset). record (CPU only): per-stage counts as `smooth`'s,
+  arrays, health flags and counters, auto reset). With Simulator(workspace="group") (CPU) each
+  OpenMP thread steps its worlds in its own group slot, whose rows hold everything the step derives
+  (group_slots); the same bits. record (CPU only): per-stage counts as `smooth`'s,
   stages STEP_STAGES, sums over worlds and steps; footprint (with record): also 'footprint', the
   recorder's per-array flags within a step (step_footprint classifies them)."""
-  _check(sim, group_size)
+  _check(sim, group_size, group_slots=True)
   _check_step(sim)
   if int(nsteps) < 0:
     raise ValueError(f"nsteps must be >= 0, got {nsteps!r}")
@@ -424,7 +436,7 @@ def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_t
     if persistent:
       raise ValueError("persistent=True is the CUDA launch; the CPU emulation steps worlds in an OpenMP loop")
     return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=int(nsteps), stage=-1,
-                         record=record, num_threads=num_threads, footprint=footprint)
+                         record=record, num_threads=num_threads, footprint=footprint, nslot=group_slots(sim))
   if record:
     raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
   # the host copies of what the kernel reads on the device: filterexact's exp(-h / tau) is formed here
@@ -452,6 +464,22 @@ def step_stage(sim, name: str, group_size: int = 32, record: bool = False) -> di
   parents = (np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
   return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=1,
                        stage=STEP_STAGE_NAMES.index(name), record=record)
+
+
+def group_slots(sim) -> int:
+  """Group slots of a Simulator(workspace="group"): the rows of its per-slot arrays (0 otherwise)."""
+  return int(sim.data.qM.shape[0]) if sim.workspace == "group" else 0
+
+
+def group_memory(sim) -> dict:
+  """Bytes of a Simulator(workspace="group") as allocated (its per-world and per-slot arrays in the
+  step's view, native_backend.state_bytes_per_world): {'per_world': what each world keeps (state,
+  health flags, the kept arrays), 'per_slot': one group slot's workspace, 'slots': slots}."""
+  if sim.workspace != "group":
+    raise ValueError(f"group_memory measures Simulator(workspace='group'); this one has workspace={sim.workspace!r}")
+  b = native_backend.state_bytes_per_world(sim)
+  slots = group_slots(sim)
+  return {"per_world": round(b["data"]), "per_slot": round(b["workspace"] * sim.nworld / slots), "slots": slots}
 
 
 def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0, neq: int = 0) -> int:

@@ -24,7 +24,7 @@ import warp as wp
 
 from . import forward as _forward
 from .io import check_count, data_nbytes, make_data, put_model
-from .types import COUNTERS, DATA_FIELDS, TILED_ROLES, Data, Health, Model, Role
+from .types import COUNTERS, DATA_FIELDS, GROUP_SLOT_ROLES, TILED_ROLES, Data, Health, Model, Role
 
 _BACKENDS = ("auto", "warp", "native")
 # Data arrays served as sim.<name> (types.DATA_FIELDS), and those held per thread with
@@ -33,6 +33,9 @@ _DATA_ARRAYS = tuple(f.name for f in DATA_FIELDS if f.role not in (Role.SIZE, Ro
 _WORKSPACE_ARRAYS = frozenset(f.name for f in DATA_FIELDS if f.role == Role.WORKSPACE)
 # ... and those stored in tiles of worlds with layout="tiled" (types.TILED_ROLES)
 _TILED_ARRAYS = frozenset(f.name for f in DATA_FIELDS if f.role in TILED_ROLES)
+# ... and those held per resident group slot with workspace="group" unless kept (types.GROUP_SLOT_ROLES)
+_GROUP_SLOT_ARRAYS = frozenset(f.name for f in DATA_FIELDS if f.role in GROUP_SLOT_ROLES)
+_WORKSPACES = ("world", "thread", "group")
 _NATIVE_MAX_NSTEPS = 2 ** 31 - 1  # the native StepPlan.step takes nsteps as a C int
 
 
@@ -267,6 +270,14 @@ class Simulator:
       role workspace in types.py) per thread instead, 8 rows per OpenMP thread or one
       per resident CUDA thread, so memory per world is the state, the contacts, poses,
       velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
+      "group" (backend="native", CPU) is the fused lane-group step's memory mode: every array a
+      step derives (types.GROUP_SLOT_ROLES: poses, contacts, rows, forces, scratch) is held per
+      resident group slot (8 rows per OpenMP thread), a world keeps only its state, health
+      flags and the arrays named in `keep`; the Simulator is stepped by
+      pywarp_sim.simt.step(sim) (trajectories bit-identical to workspace="world"), its own
+      step / forward raise, and sim.<array not kept> raises naming the fix.
+    keep: with workspace="group", paths of derived arrays kept per world (written by every
+      step): "xpos", "sensordata", "contact.dist", "efc.efc_force", ...
     layout: "world" (default) stores every per-world array world-major; "tiled"
       (backend="native", workspace="world") stores the workspace arrays in tiles of 32 worlds,
       [tile][scalar][lane] (types.LAYOUTS), so that a GPU warp's same-field access coalesces;
@@ -284,7 +295,8 @@ class Simulator:
   def __init__(self, model, nworld: int = 1, device=None, backend: str = "auto",
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
                graph: bool = False, nconmax: int | None = None, workspace: str = "world",
-               reset_on: int = DEFAULT_RESET_ON, sensors: str = "evaluate", layout: str = "world"):
+               reset_on: int = DEFAULT_RESET_ON, sensors: str = "evaluate", layout: str = "world",
+               keep: tuple = ()):
     from . import io
     io.check_sensors_mode(sensors)
     io.check_layout(layout)
@@ -296,8 +308,15 @@ class Simulator:
     reset_on = _check_reset_on(reset_on)
     if backend not in _BACKENDS:
       raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
-    if workspace not in ("world", "thread"):
-      raise ValueError(f"workspace must be 'world' or 'thread', got '{workspace}'")
+    if workspace not in _WORKSPACES:
+      raise ValueError(f"workspace must be one of {_WORKSPACES}, got '{workspace}'")
+    keep = _check_keep(keep, workspace)
+    if workspace == "group" and (backend != "native" or not wp.get_device(device).is_cpu):
+      raise ValueError("workspace='group' (the lane-group step's per-group-slot workspace) runs the CPU "
+                       "emulation of pywarp_sim.simt.step for now: use backend='native' on device='cpu' (the "
+                       "CUDA lane-group kernels index every array by world: workspace='world' there)")
+    if layout == "tiled" and workspace == "group":
+      io.check_layout(layout, workspace_rows=1)  # ValueError: nothing per world to tile
     if workspace == "thread" and backend == "warp":
       raise ValueError("workspace='thread' (solver workspace held per thread) needs backend='native': "
                        "the Warp backend's kernels index every array by world; use workspace='world'")
@@ -336,19 +355,23 @@ class Simulator:
     sets(self, "graph", _check_flag("graph", graph))
     sets(self, "_graphs", {})  # auto_reset -> captured wp.Graph (CUDA only)
     sets(self, "workspace", workspace)
+    sets(self, "keep", keep)
     sets(self, "layout", layout)
     sets(self, "_busy", threading.Lock())
-    rows = _native_backend().workspace_rows(self.device, model) if workspace == "thread" else None
-    check_memory(model, nworld, self.device, rows, layout)
+    rows = _native_backend().workspace_rows(self.device, model) if workspace != "world" else None
+    roles = GROUP_SLOT_ROLES if workspace == "group" else frozenset({Role.WORKSPACE})
+    check_memory(model, nworld, self.device, rows, layout, roles, keep)
     with wp.ScopedDevice(self.device):
-      sets(self, "data", make_data(model, nworld, self.device, workspace_rows=rows, layout=layout))
+      sets(self, "data", make_data(model, nworld, self.device, workspace_rows=rows, layout=layout,
+                                   workspace_roles=roles, keep=keep))
       sets(self, "_health", wp.zeros(nworld, dtype=int))
       sets(self, "_mask", wp.zeros(nworld, dtype=int))
       sets(self, "_last_reset", wp.zeros(nworld, dtype=int))
       sets(self, "_counters", wp.zeros(len(COUNTERS), dtype=int))
     sets(self, "_banks", [_scalar_rows(a) for a in model.banks().values()])
     sets(self, "_views", {})
-    self.forward()
+    if workspace != "group":  # nothing derived is held per world there (the first step computes it)
+      self.forward()
 
   # Simulator settings a user may change between steps; everything else is fixed or a view.
   _SETTABLE = frozenset({"auto_reset", "reset_on", "max_qvel", "graph"})
@@ -395,6 +418,7 @@ class Simulator:
   # ---- zero-copy torch views -----------------------------------------------
   def _view(self, name: str, width: int = -1) -> torch.Tensor:
     if name not in self._views:
+      self._check_kept(name)
       arr = getattr(self.data, name)
       t = wp.to_torch(arr, requires_grad=False)
       if width >= 0:
@@ -418,6 +442,8 @@ class Simulator:
                              f"pywarp_sim.native_backend.world_major(sim, '{name}'), or build the "
                              f"Simulator with layout='world'")
       return self._view(name)
+    if name == "ncon":  # the property's AttributeError (workspace="group", contacts not kept) lands here
+      self._check_kept("contact.ncon")
     raise AttributeError(f"Simulator has no attribute '{name}'")
 
   def __dir__(self):
@@ -425,6 +451,7 @@ class Simulator:
     workspace="world", all but the per-thread workspace with workspace="thread" and the tiled
     workspace with layout="tiled"."""
     hidden = (_WORKSPACE_ARRAYS if self.__dict__.get("workspace") == "thread" else
+              _GROUP_SLOT_ARRAYS - set(self.__dict__.get("keep", ())) if self.__dict__.get("workspace") == "group" else
               _TILED_ARRAYS if self.__dict__.get("layout") == "tiled" else ())
     return sorted(set(super().__dir__()) | {name for name in _DATA_ARRAYS if name not in hidden})
 
@@ -474,6 +501,7 @@ class Simulator:
     """(nworld,) int32 contacts of each world from the last forward/step; the contacts
     themselves are in `sim.data.contact` (dist, pos, frame, geom, ... (nworld, nconmax))."""
     if "ncon" not in self._views:
+      self._check_kept("contact.ncon")
       self._views["ncon"] = wp.to_torch(self.data.contact.ncon)
     return self._views["ncon"]
 
@@ -542,8 +570,24 @@ class Simulator:
       return wp.ScopedStream(self._wp_stream())
     return wp.ScopedDevice(self.device)
 
+  def _check_kept(self, path: str):
+    """AttributeError naming `path` when workspace="group" holds it per group slot (not kept)."""
+    if self.workspace == "group" and path not in self.keep and path in _group_slot_paths():
+      raise AttributeError(f"sim.{path.split('.')[-1]} ('{path}') is held per resident group slot with "
+                           f"workspace='group' (the lane-group step's transient workspace: its rows are no "
+                           f"world's); keep it per world with Simulator(..., workspace='group', "
+                           f"keep=('{path}',)), or build the Simulator with workspace='world'")
+
+  def _check_steppable(self, what: str):
+    if self.workspace == "group":
+      raise RuntimeError(f"Simulator.{what} runs the per-world step; with workspace='group' the worlds are "
+                         f"stepped by pywarp_sim.simt.step(sim) (the fused lane-group step, whose transient "
+                         f"workspace is held per group slot): call it, or build the Simulator with "
+                         f"workspace='world'")
+
   def forward(self):
     """Recomputes every derived quantity and qacc from the state (mj_forward)."""
+    self._check_steppable("forward")
     with self._exclusive("forward"):
       if self.backend == "native":
         return _native_backend().forward(self)
@@ -603,6 +647,7 @@ class Simulator:
 
     No host syncs: with graph=True on CUDA each step is one graph replay."""
     check_count("nsteps", nsteps, minimum=0)
+    self._check_steppable("step")
     if self.backend == "native" and nsteps > _NATIVE_MAX_NSTEPS:
       raise ValueError(f"nsteps must be <= {_NATIVE_MAX_NSTEPS} per call with backend='native' (the "
                        f"fused step counts steps in a C int), got {nsteps}; call step in chunks")
@@ -641,7 +686,7 @@ class Simulator:
       with self._stream_scope():
         wp.to_torch(self._mask).copy_(mask.to(self.torch_device, non_blocking=True))
         self._reset_state_masked()
-    if recompute:
+    if recompute and self.workspace != "group":  # group: nothing derived per world (the next step's)
       self.forward()
 
   def _reset_mask(self, worlds) -> torch.Tensor:
@@ -753,13 +798,15 @@ def _available_bytes(device) -> int | None:
 
 
 def check_memory(model: Model, nworld: int, device, workspace_rows: int | None = None,
-                 layout: str = "world") -> int:
+                 layout: str = "world", workspace_roles: frozenset = frozenset({Role.WORKSPACE}),
+                 keep: frozenset = frozenset()) -> int:
   """Raises MemoryError before allocating when nworld worlds of `model` cannot fit the memory
   available on `device`; returns the estimated bytes."""
-  need = data_nbytes(model, nworld, workspace_rows, layout)
+  need = data_nbytes(model, nworld, workspace_rows, layout, workspace_roles, keep)
   have = _available_bytes(device)
   if have is not None and need > have:
-    per_world = data_nbytes(model, 2, workspace_rows) - data_nbytes(model, 1, workspace_rows)
+    per_world = (data_nbytes(model, 2, workspace_rows, "world", workspace_roles, keep)
+                 - data_nbytes(model, 1, workspace_rows, "world", workspace_roles, keep))
     gib = 1 << 30
     raise MemoryError(
       f"Simulator(nworld={nworld:,}) needs about {need / gib:.2f} GiB on {device} ({per_world:,} bytes "
@@ -767,6 +814,34 @@ def check_memory(model: Model, nworld: int, device, workspace_rows: int | None =
       f"{have // max(per_world, 1):,}), a smaller contact capacity (nconmax=...), or "
       f"workspace='thread' with backend='native'")
   return need
+
+
+def _check_keep(keep, workspace: str) -> frozenset:
+  """keep= as a frozenset of Data paths held per resident group slot with workspace="group";
+  ValueError naming the path and the choices."""
+  if isinstance(keep, str):
+    keep = (keep,)
+  keep = frozenset(keep)
+  if keep and workspace != "group":
+    raise ValueError(f"keep={sorted(keep)} names arrays kept per world with workspace='group'; this "
+                     f"Simulator has workspace={workspace!r}, where every derived array is per world already")
+  choices = _group_slot_paths()
+  unknown = sorted(keep - choices)
+  if unknown:
+    raise ValueError(f"keep names {unknown}, which are not arrays held per group slot with workspace='group'; "
+                     f"choose among {sorted(choices)}")
+  return keep
+
+
+def _group_slot_paths() -> frozenset:
+  """Paths of the Data arrays held per group slot with workspace="group" ("xpos", "contact.dist")."""
+  def walk(fields, prefix):
+    for f in fields:
+      if f.role == Role.GROUP:
+        yield from walk(f.fields, f"{prefix}{f.name}.")
+      elif f.role in GROUP_SLOT_ROLES and not f.alias:
+        yield prefix + f.name
+  return frozenset(walk(DATA_FIELDS, ""))
 
 
 def validate_actions(x, shape: tuple, device: torch.device, what: str = "actions",

@@ -516,6 +516,15 @@ LAYOUTS = ("world", "tiled")
 LAYOUT_TILE = 32  # worlds per tile: a CUDA warp
 TILED_ROLES = frozenset({Role.WORKSPACE})
 
+# Simulator(workspace="group") (the fused lane-group step, pywarp_sim.simt.step): the per-world
+# arrays of GROUP_SLOT_ROLES (everything a step derives: poses, com quantities, the mass matrix
+# and its factors, contacts, constraint rows, forces, solver and integrator scratch) hold one row
+# per resident group slot instead of one per world, and a world keeps its state (Role.STATE),
+# its health flags and the arrays named in keep=. That the state is all a step carries is
+# measured, not assumed: every array the step reads before writing it is a Role.STATE field or a
+# health flag (pywarp_sim.simt.step_footprint; tests/test_simt_step.py checks it).
+GROUP_SLOT_ROLES = frozenset({Role.DERIVED, Role.WORKSPACE, Role.SCRATCH})
+
 
 @dataclasses.dataclass(frozen=True)
 class Field:

@@ -18,6 +18,7 @@ import assets
 import oracle
 import pywarp_sim as pws
 from pywarp_sim import native, native_backend, simt
+from pywarp_sim.types import DATA_FIELDS, Role
 from pywarp_sim.models import cmu_humanoid
 from backends import simulator
 from tolerances import (CONTACT_TRAJ_QPOS_TOL, CONTACT_TRAJ_QVEL_TOL, FORCE_TOL, QACC_SMOOTH_TOL, ROT_TOL,
@@ -468,6 +469,89 @@ def test_footprint_is_measured_from_the_accesses():
   got = simt.step_footprint(pendulum, group_size=8)["fields"]
   assert got["act"] == "carried" and got["ten_length"] == "transient"
   assert got["contact.dist"] == "untouched" and got["efc.efc_J"] == "untouched"
+
+
+def test_footprint_carries_only_the_schema_state():
+  """The seam of Simulator(workspace="group") (types.GROUP_SLOT_ROLES per group slot): every array a
+  step reads before writing it, measured over lying humanoids (contacts, rows, Newton), a humanoid
+  with tendons under implicitfast and the pendulum's stateful actuators, is a Role.STATE field of
+  the schema or the Simulator's health flags; so holding everything else per group slot changes
+  no bit (test_group_workspace_trajectory_is_bit_identical)."""
+  state_fields = {f.name for f in DATA_FIELDS if f.role == Role.STATE} | {"health"}
+  cases = [("humanoid", "euler", oracle.lying_states(_mj_model("humanoid", disable=()), 3, seed=11)),
+           ("tendon_humanoid", "implicitfast", None), ("pendulum", "implicitfast", None)]
+  for name, integrator, lying in cases:
+    mjm = _mj_model(name, integrator, disable=())
+    if lying is None:
+      _, (sim,) = _sims(mjm, 3, seed=5, n=1, gentle=True)
+    else:
+      sim = simulator(mjm, 3, "native")
+      oracle.set_state(sim.data, *lying)
+    carried = set(simt.step_footprint(sim, group_size=8, nsteps=3)["classes"]["carried"])
+    assert carried <= state_fields, f"{name}: a step reads {sorted(carried - state_fields)} before writing them"
+    assert {"qpos", "qvel", "time", "health"} <= carried, (name, carried)
+
+
+def _group_pair(group_keep=(), nworld=4):
+  """A per-world and a workspace="group" Simulator of the humanoid at the same lying states."""
+  mjm = _mj_model("humanoid", disable=())
+  state = oracle.lying_states(mjm, nworld, seed=11)
+  ref = simulator(mjm, nworld, "native")
+  grp = simulator(mjm, nworld, "native", workspace="group", keep=group_keep)
+  for s in (ref, grp):
+    oracle.set_state(s.data, *state)
+  return ref, grp
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_group_workspace_trajectory_is_bit_identical(group):
+  """Simulator(workspace="group"): 60 fused steps of lying humanoids (contacts every step) with
+  everything a step derives held per group slot, two threads stepping four worlds (a slot steps
+  several worlds in turn, the last one's workspace still in it): qpos, qvel, act, qacc_warmstart,
+  time, the health flags and the kept xpos equal the per-world step's bit for bit."""
+  ref, grp = _group_pair(group_keep=("xpos",))
+  assert grp.data.qM.shape[0] == simt.group_slots(grp) < grp.nworld * 8
+  contacts = 0
+  for _ in range(60):
+    simt.step(ref, group_size=group, num_threads=2)
+    simt.step(grp, group_size=group, num_threads=2)
+    contacts += int(ref.ncon.numpy().sum())
+  assert contacts > 0
+  for field in ("qpos", "qvel", "act", "qacc_warmstart", "time", "xpos"):
+    assert np.array_equal(_bits(ref, field), _bits(grp, field)), f"group {group}: {field} differs"
+  np.testing.assert_array_equal(grp.health.numpy(), ref.health.numpy())
+
+
+def test_group_workspace_names_what_is_not_kept():
+  """What a workspace="group" Simulator cannot give per world raises naming the array, the mode and
+  the fix; a world keeps its state, health flags and the kept arrays (group_memory's per-world
+  bytes, from the allocation), and reset still resets."""
+  _, grp = _group_pair(group_keep=("contact.dist",), nworld=2)
+  for name in ("qacc", "xpos", "sensordata", "ncon"):
+    with pytest.raises(AttributeError, match=r"workspace='group'.*keep=\("):
+      getattr(grp, name)
+  with pytest.raises(AttributeError, match=r"sim.qM .*keep=\('qM',\)"):
+    grp.qM
+  assert grp.data.contact.dist.shape[0] == 2  # kept per world
+  for call in (grp.step, grp.forward):
+    with pytest.raises(RuntimeError, match=r"simt.step\(sim\)"):
+      call()
+  with pytest.raises(ValueError, match="workspace='group'"):
+    simt.smooth(grp)
+  with pytest.raises(ValueError, match="held per group"):
+    native_backend.world_major(grp, "qacc")
+  with pytest.raises(ValueError, match=r"keep names \['qpos'\]"):
+    simulator(_mj_model("pendulum"), 2, "native", workspace="group", keep=("qpos",))
+  with pytest.raises(ValueError, match="workspace='group'"):
+    simulator(_mj_model("pendulum"), 2, "native", keep=("xpos",))
+  per_world = sum(getattr(grp.data, f.name).capacity for f in DATA_FIELDS if f.role == Role.STATE)
+  per_world += grp.data.contact.dist.capacity + sum(a.capacity for a in grp.health_arrays().values()
+                                                    if a.shape[0] == 2)
+  mem = simt.group_memory(grp)
+  assert mem["per_world"] == per_world // 2 and mem["per_world"] < 2048 < mem["per_slot"]
+  simt.step(grp, nsteps=3, group_size=8, num_threads=1)
+  grp.reset()
+  np.testing.assert_array_equal(grp.qpos.numpy(), np.tile(grp.model.mj_model.qpos0, (2, 1)).astype(np.float32))
 
 
 # ---- refusals ------------------------------------------------------------------------------------
