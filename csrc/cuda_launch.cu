@@ -20,8 +20,8 @@ __global__ void integrate_pos_kernel(int njnt, const int* __restrict__ jnt_type,
 }
 
 // Model and Data views travel as kernel parameters (by value, no device-side table).
-static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= 4096,
-              "step kernel parameters exceed CUDA's 4 KiB limit");
+static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= pws::kMaxKernelParamBytes,
+              "step kernel parameters exceed CUDA's parameter block");
 
 // Two instances: with the GJK/EPA collider (its EPA scratch makes the per-thread stack ~37 KB
 // instead of ~5 KB and adds spills) only for models that have convex pairs.

@@ -186,7 +186,7 @@ PWS_HD inline int convex(EpaWork& ws, double dist[4], V3 pos[4], V3 normal[4], T
 
 // Height fields in the Model view (Model.hfield_table, io.py): per field 8 floats (size[0..3],
 // nrow, ncol, the first elevation's index in the table, 0), then the elevations; one array, as
-// the view travels in CUDA kernel parameters within 4 KiB.
+// the view travels in CUDA kernel parameters (kMaxKernelParamBytes).
 constexpr int kHFieldHeader = 8;
 
 // collision_convex._hfield_vertex: grid point (row, col) of the top surface.

@@ -1,10 +1,8 @@
 // Twin of pywarp_sim/ray.py: rays against geoms (MuJoCo's engine_ray.c), distance along vec from
 // pnt to the surface, -1 when missed; same formulas and order as the Warp functions.
 //
-// The native step intersects planes and the primitive shapes only: its Model view is passed as
-// CUDA kernel parameters within 4 KiB, which leave no room for the mesh triangles and geom
-// visibility that ray.py's ray_mesh and ray read; native_backend.check_model refuses a
-// rangefinder whose ray could meet a mesh or an invisible geom (backend='warp' evaluates it).
+// Planes, the primitive shapes and mesh triangles (Model.mesh_face, filled when the model has a
+// rangefinder); invisible geoms (geom_rayvisible 0: alpha 0) are not seen, as in mj_ray.
 #pragma once
 
 #include "step_math.h"
@@ -13,7 +11,8 @@
 namespace pws {
 
 // mjtGeom codes of the shapes a ray meets here (touch zones are the primitives)
-enum : int { kRayPlane = 0, kZoneSphere = 2, kZoneCapsule = 3, kZoneEllipsoid = 4, kZoneCylinder = 5, kZoneBox = 6 };
+enum : int { kRayPlane = 0, kZoneSphere = 2, kZoneCapsule = 3, kZoneEllipsoid = 4, kZoneCylinder = 5, kZoneBox = 6,
+             kRayMesh = 7 };
 
 template <typename T>
 PWS_HD inline void ray_quad(T a, T b, T c, T x[2]) {
@@ -122,16 +121,76 @@ PWS_HD inline T ray_geom(const Vec3<T>& pos, const Mat33<T>& mat, const T* size,
   return T(-1);
 }
 
-// mj_ray(pnt, vec, geomgroup=NULL, flg_static=1, bodyexclude) over planes and primitives: the
-// distance to the nearest geom not on bodyexclude, -1 when none is hit
+// ray.py's ray_triangle: the triangle's plane hit inside the triangle, in the mesh frame; b0, b1
+// span the plane normal to lv (the origin's projection is tested against the projected triangle)
 template <typename T>
-PWS_HD inline T ray_primitives(const ModelView<T>& m, const World<T>& d, const Vec3<T>& pnt, const Vec3<T>& vec,
-                               int bodyexclude) {
+PWS_HD inline T ray_triangle(const Vec3<T>& v0, const Vec3<T>& v1, const Vec3<T>& v2, const Vec3<T>& lp,
+                             const Vec3<T>& lv, const Vec3<T>& b0, const Vec3<T>& b1) {
+  const Vec3<T> d0 = v0 - lp, d1 = v1 - lp, d2 = v2 - lp;
+  const T p00 = dot(b0, d0), p01 = dot(b1, d0), p10 = dot(b0, d1), p11 = dot(b1, d1), p20 = dot(b0, d2),
+          p21 = dot(b1, d2);
+  // all three on one side of an axis: missed
+  if ((p00 > T(0) && p10 > T(0) && p20 > T(0)) || (p00 < T(0) && p10 < T(0) && p20 < T(0))) return T(-1);
+  if ((p01 > T(0) && p11 > T(0) && p21 > T(0)) || (p01 < T(0) && p11 < T(0) && p21 < T(0))) return T(-1);
+  // origin in the projected triangle: A t = -p2, A = (p0 - p2, p1 - p2)
+  const T a0 = p00 - p20, a1 = p10 - p20, a2 = p01 - p21, a3 = p11 - p21;
+  const T det = a0 * a3 - a1 * a2;
+  if (pws_abs(det) < MinVal<T>::value) return T(-1);
+  const T t0 = (a3 * (-p20) - a1 * (-p21)) / det, t1 = (-a2 * (-p20) + a0 * (-p21)) / det;
+  if (t0 < T(0) || t1 < T(0) || t0 + t1 > T(1)) return T(-1);
+  const Vec3<T> nrm = cross(v0 - v2, v1 - v2);
+  const T denom = dot(lv, nrm);
+  if (pws_abs(denom) < MinVal<T>::value) return T(-1);
+  return -dot(lp - v2, nrm) / denom;
+}
+
+// v / |v|, the zero vector for a zero v (wp.normalize)
+template <typename T>
+PWS_HD inline Vec3<T> ray_unit(const Vec3<T>& v) {
+  const T len = pws_sqrt(dot(v, v));
+  return len > T(0) ? vec3(v[0] / len, v[1] / len, v[2] / len) : vec3(T(0), T(0), T(0));
+}
+
+// mj_rayMesh (ray.py's ray_mesh): the nearest of mesh `mesh`'s triangles, after the bounding-box
+// test on the geom's size
+template <typename T>
+PWS_HD inline T ray_mesh(const ModelView<T>& m, int mesh, const Vec3<T>& pos, const Mat33<T>& mat, const T* size,
+                         const Vec3<T>& pnt, const Vec3<T>& vec) {
+  if (ray_box(pos, mat, size, pnt, vec) < T(0)) return T(-1);
+  const Vec3<T> lp = mul_t(mat, pnt - pos), lv = mul_t(mat, vec);
+  // basis of the plane normal to lv: drop lv's largest component from (1, 1, 1), as MuJoCo
+  Vec3<T> b0 = vec3(T(1), T(1), T(1));
+  if (pws_abs(lv[0]) >= pws_abs(lv[1]) && pws_abs(lv[0]) >= pws_abs(lv[2]))
+    b0[0] = T(0);
+  else if (pws_abs(lv[1]) >= pws_abs(lv[2]))
+    b0[1] = T(0);
+  else
+    b0[2] = T(0);
+  const Vec3<T> b1 = ray_unit(b0 - lv * (dot(lv, b0) / dot(lv, lv)));
+  b0 = ray_unit(cross(b1, lv));
+  const T* vert = m.mesh_vert + 3 * m.mesh_vertadr[mesh];
+  T x = T(-1);
+  for (int f = m.mesh_faceadr[mesh]; f < m.mesh_faceadr[mesh] + m.mesh_facenum[mesh]; ++f) {
+    const int* face = m.mesh_face + 3 * f;
+    const T sol = ray_triangle(load3(vert + 3 * face[0]), load3(vert + 3 * face[1]), load3(vert + 3 * face[2]), lp,
+                               lv, b0, b1);
+    if (sol >= T(0) && (x < T(0) || sol < x)) x = sol;
+  }
+  return x;
+}
+
+// mj_ray(pnt, vec, geomgroup=NULL, flg_static=1, bodyexclude) (ray.py's ray): the distance to the
+// nearest visible geom not on bodyexclude, -1 when none is hit
+template <typename T>
+PWS_HD inline T ray_nearest(const ModelView<T>& m, const World<T>& d, const Vec3<T>& pnt, const Vec3<T>& vec,
+                            int bodyexclude) {
   T dist = T(-1);
   for (int g = 0; g < m.ngeom; ++g) {
-    if (m.geom_bodyid[g] == bodyexclude) continue;
-    const T x = ray_geom(load3(d.geom_xpos + 3 * g), load33(d.geom_xmat + 9 * g), m.geom_size + 3 * g, pnt, vec,
-                         m.geom_type[g]);
+    if (m.geom_bodyid[g] == bodyexclude || m.geom_rayvisible[g] == 0) continue;
+    const Vec3<T> pos = load3(d.geom_xpos + 3 * g);
+    const Mat33<T> mat = load33(d.geom_xmat + 9 * g);
+    const T x = m.geom_type[g] == kRayMesh ? ray_mesh(m, m.geom_dataid[g], pos, mat, m.geom_size + 3 * g, pnt, vec)
+                                           : ray_geom(pos, mat, m.geom_size + 3 * g, pnt, vec, m.geom_type[g]);
     if (x >= T(0) && (dist < T(0) || x < dist)) dist = x;
   }
   return dist;

@@ -211,7 +211,7 @@ PWS_HD inline void sensor_pos(const ModelView<T>& m, const World<T>& d) {
       case kSensClock: sensor_write1(m, d, i, d.time[0]); break;
       case kSensRangefinder: {  // from the site along its z axis, its own body excluded (ray.h)
         const Mat33<T> mat = load33(d.site_xmat + 9 * objid);
-        sensor_write1(m, d, i, ray_primitives(m, d, load3(d.site_xpos + 3 * objid), col(mat, 2), m.site_bodyid[objid]));
+        sensor_write1(m, d, i, ray_nearest(m, d, load3(d.site_xpos + 3 * objid), col(mat, 2), m.site_bodyid[objid]));
         break;
       }
       default: break;

@@ -21,7 +21,7 @@
   X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
   X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)                           \
   X(nmesh) X(nmeshvert) X(nmeshgraph) X(nmeshpoly) X(nmeshpolyvert) X(nmeshpolymap)            \
-  X(nhfieldtable)                                                                            \
+  X(nmeshface) X(nhfieldtable)                                                               \
   X(neq) X(neq_pad) X(neqdata)
 
 #define PWS_OPTION_INTS(X)                                                                    \
@@ -101,6 +101,9 @@
   I(mesh_polyadr, 1, nmesh) I(mesh_polyvertadr, 1, nmeshpoly) I(mesh_polyvertnum, 1, nmeshpoly) \
   I(mesh_polyvert, 1, nmeshpolyvert) F(mesh_polynormal, 3, nmeshpoly)                        \
   I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap) \
+  /* what a rangefinder's ray meets (ray.h): mesh triangles (0 rows without a rangefinder) */ \
+  I(geom_rayvisible, 1, ngeom) I(mesh_faceadr, 1, nmesh) I(mesh_facenum, 1, nmesh)           \
+  I(mesh_face, 1, 3 * nmeshface)                                                             \
   /* height fields packed in one table (Model.hfield_table; collision_convex.h) */            \
   F(hfield_table, 1, nhfieldtable)                                                           \
   /* equality constraints (kernels/equality.h); eq_data: neqdata (mjNEQDATA) scalars each */  \
@@ -179,7 +182,7 @@ enum : int { kEqConnect = 0, kEqWeld = 1, kEqJoint = 2, kEqTendon = 3 };
 
 // A float parameter bank (nbank, count, width): world w reads row w % nbank. 32-bit counts (a
 // row is at most 10 scalars per body or dof) keep 16 bytes per bank: the views travel as CUDA
-// kernel parameters, within 4 KiB (csrc/cuda_launch.cu).
+// kernel parameters (kMaxKernelParamBytes).
 template <typename T>
 struct Bank {
   const T* ptr;
@@ -197,7 +200,7 @@ struct Bank {
 // world's scalar 0 is and step() how far apart its scalars are: the stages index World pointers
 // contiguously, so a tiled array is reached only through stage_in / stage_out
 // (kernels/step_stage.h), which gather a world into its buffer and scatter it back. Two 32-bit
-// counts keep 24 bytes per array (the views are CUDA kernel parameters, within 4 KiB).
+// counts keep 24 bytes per array (the views are CUDA kernel parameters, kMaxKernelParamBytes).
 template <typename S>
 struct WorldArray {
   S* ptr;
@@ -211,6 +214,11 @@ struct WorldArray {
   }
   PWS_HD int64_t step() const { return slots == 0 && tile > 1 ? tile : 1; }
 };
+
+// The largest CUDA kernel parameter block: 32,764 bytes since CUDA 12.1 on Volta and newer (the
+// build targets sm_80 / sm_90, and ptxas refuses a larger block). The Model and Data views
+// travel by value within it (csrc/cuda_launch.cu, csrc/simt_launch.cu).
+constexpr int kMaxKernelParamBytes = 32764;
 
 template <typename T>
 struct ModelView {

@@ -43,7 +43,6 @@ from __future__ import annotations
 import math
 
 import mujoco
-import numpy as np
 import torch
 import warp as wp
 
@@ -198,7 +197,7 @@ def _sizes(sim) -> dict:
     nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
     nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
-    nhfieldtable=int(m.hfield_table.shape[0]),
+    nmeshface=int(m.mesh_face.shape[0]), nhfieldtable=int(m.hfield_table.shape[0]),
     neq=m.neq, neq_pad=int(d.eq_active.shape[1]), neqdata=int(m.eq_data.shape[1]),
   )
 
@@ -268,28 +267,6 @@ def check_model(m) -> None:
         raise RuntimeError(f"backend='native' has no rows for equality constraint '{name}' of type "
                            f"{mujoco.mjtEq(int(t)).name} (kernels/equality.h: connect, weld, joint, tendon); "
                            f"use backend='warp'")
-  _check_rangefinders(m)
-
-
-def _check_rangefinders(m) -> None:
-  """kernels/ray.h meets planes and primitives only (the Model view, CUDA kernel parameters
-  within 4 KiB, has no room for mesh triangles and geom visibility): a rangefinder whose ray
-  could meet a mesh or an invisible geom is refused by name."""
-  mjm = m.mj_model
-  if not m.nsensor:
-    return
-  hidden = m.geom_rayvisible.numpy() == 0
-  for i, t in enumerate(m.sensor_type.numpy()):
-    if int(t) != int(mujoco.mjtSensor.mjSENS_RANGEFINDER):
-      continue
-    seen = mjm.geom_bodyid != mjm.site_bodyid[mjm.sensor_objid[i]]
-    bad = np.flatnonzero(seen & ((mjm.geom_type == mujoco.mjtGeom.mjGEOM_MESH) | hidden))
-    if bad.size:
-      name = mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_SENSOR, i) or f"#{i}"
-      geom = mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_GEOM, int(bad[0])) or f"#{int(bad[0])}"
-      raise RuntimeError(f"backend='native' rays meet planes and primitive geoms only: rangefinder '{name}' "
-                         f"can see geom '{geom}' (a mesh, or invisible: alpha 0) and {bad.size - 1} more; "
-                         f"use backend='warp'")
 
 
 def _check_supported(sim) -> None:

@@ -437,8 +437,8 @@ class Model:
   hfield_ncol: wp.array = None      # (nhfield,) int: grid columns (along x)
   hfield_adr: wp.array = None       # (nhfield,) int: first elevation in hfield_data
   hfield_data: wp.array = None      # (nhfielddata,) float: elevations in [0, 1], row-major
-  # the same packed in one table for the native step's Model view (CUDA kernel parameters,
-  # within 4 KiB): per field size[0..3], nrow, ncol, index of its first elevation here, 0; then
+  # the same packed in one table for the native step's Model view (one pointer in the CUDA
+  # kernel parameters): per field size[0..3], nrow, ncol, index of its first elevation here, 0; then
   # the elevations (kernels/collision_convex.h)
   hfield_table: wp.array = None     # (8 * nhfield + nhfielddata,) float
   # collision: static candidate pairs and contact capacity (pairs.CollisionPairs)
