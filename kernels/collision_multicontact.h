@@ -655,15 +655,20 @@ PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const 
     int k2 = st.nsimplex - 1 < 2 ? st.nsimplex - 1 : 2;
     f2 = mesh_feature(o2, m, pa2, st.s2[0], st.s2[k1], st.s2[k2]);
   }
-  // a face of geom 1 facing a face of geom 2
+  // a face of geom 1 facing a face of geom 2: of the pairs within kFaceTol, the most nearly
+  // antiparallel (a vertex of a finely tessellated hull carries several faces within it)
   int fi = -1, fj = -1;
+  double best = -kFaceTol;
   for (int i = 0; i < f1.nnormal; ++i) {
     V3 ni = feature_normal(o1, m, f1, i);
-    for (int j = 0; j < f2.nnormal; ++j)
-      if (fi < 0 && dot(ni, feature_normal(o2, m, f2, j)) < -kFaceTol) {
+    for (int j = 0; j < f2.nnormal; ++j) {
+      double c = dot(ni, feature_normal(o2, m, f2, j));
+      if (c < best) {
+        best = c;
         fi = i;
         fj = j;
       }
+    }
   }
   if (fi >= 0) {
     V3 nrm1 = feature_normal(o1, m, f1, fi), nrm2 = feature_normal(o2, m, f2, fj);
