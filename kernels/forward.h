@@ -71,7 +71,7 @@ PWS_HD inline void fwd_acceleration(const ModelView<T>& m, const World<T>& d) {
       apply_ft(m, d, b, load3(d.xipos + 3 * b), ang(xfrc), lin(xfrc), d.qfrc_smooth);
   }
   for (int i = 0; i < nv; ++i) d.qacc_smooth[i] = d.qfrc_smooth[i];
-  solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, d.qacc_smooth);
+  solve_tree(m, d.qLD, d.qLDiagInv, d.qacc_smooth);
 }
 
 // The rest of mj_forward after smooth_stages: tendons, collision, constraint rows,
@@ -186,8 +186,8 @@ PWS_HD inline void implicit_setup(const ModelView<T>& m, const World<T>& d) {
 // implicit_qacc, last part: factor qH and solve for qacc_scratch in place.
 template <typename T>
 PWS_HD inline void implicit_solve(const ModelView<T>& m, const World<T>& d) {
-  factor_tree(m.nv, m.dof_parentid, d.qH, d.qHDiagInv);
-  solve_tree(m.nv, m.dof_parentid, d.qH, d.qHDiagInv, d.qacc_scratch);
+  factor_tree(m, d.qH, d.qHDiagInv);
+  solve_tree(m, d.qH, d.qHDiagInv, d.qacc_scratch);
 }
 
 // qacc_scratch = (qM - h D)^-1 (qfrc_smooth + qfrc_constraint) (forward._implicit_qacc);

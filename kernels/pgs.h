@@ -102,7 +102,7 @@ PWS_HD inline T pgs_elliptic(const ModelView<T>& m, const World<T>& d, int r, T*
     const T* ja = d.efc_J + (int64_t)(r + a) * ld;
     T* xa = minv_j + a * nv;
     for (int i = 0; i < nv; ++i) xa[i] = ja[i];
-    solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, xa);
+    solve_tree(m, d.qLD, d.qLDiagInv, xa);
   }
   T A[6][6], res[6], old[6], f[6];
   for (int a = 0; a < dim; ++a) {
@@ -188,7 +188,7 @@ template <typename T>
 PWS_HD inline void pgs_force_to_v(const ModelView<T>& m, const World<T>& d, int nefc, T* v) {
   for (int i = 0; i < m.nv; ++i) v[i] = T(0);
   add_jt_force(m, d, nefc, T(1), v);
-  solve_tree(m.nv, m.dof_parentid, d.qLD, d.qLDiagInv, v);
+  solve_tree(m, d.qLD, d.qLDiagInv, v);
 }
 
 // Dual forces onto their feasible sets after the momentum step (MuJoCo's projectCone):
@@ -324,7 +324,7 @@ PWS_HD inline void solve_pgs(const ModelView<T>& m, const World<T>& d, int nefc)
       }
       const T* jrow = d.efc_J + (int64_t)r * ld;
       for (int i = 0; i < nv; ++i) minv_j[i] = jrow[i];
-      solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, minv_j);
+      solve_tree(m, d.qLD, d.qLDiagInv, minv_j);
       T a = d.efc_R[r];
       T res = d.efc_R[r] * d.efc_force[r] - d.efc_aref[r];
       for (int i = 0; i < nv; ++i) {

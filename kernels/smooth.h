@@ -6,6 +6,7 @@
 #pragma once
 
 #include "step_math.h"
+#include "support.h"
 #include "types.h"
 
 namespace pws {
@@ -160,18 +161,24 @@ PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
 // ---- tree L'DL of qM (smooth.factor_tree; support.h solves with it); dense (nv, nv) ----
 
 template <typename T>
-PWS_HD inline void factor_tree(int nv, const int* dof_parentid, T* LD, T* diag_inv) {
+PWS_HD inline void factor_tree(const ModelView<T>& m, T* LD, T* diag_inv) {
   // Row k's lower part is zero outside k's ancestors (the tree sparsity, kept by the
   // elimination), and for an ancestor i of k the ancestors of k below i are those of i. So the
-  // update of row i by row k can run densely over columns 0..i: the extra columns add exact
-  // zeros, the updates per entry come in the same order as a walk of dof_parentid (the same
-  // result), and the contiguous loop vectorises where the chain walk is a dependent gather.
+  // update of row i by row k can run densely over the columns of k's tree up to i
+  // (support.h's tree_dof_lo; the columns before it, other trees' dofs, hold zeros): the extra
+  // columns add exact zeros, the updates per entry come in the same order as a walk of
+  // dof_parentid (the same result), and the contiguous loop vectorises where the chain walk is
+  // a dependent gather.
+  const int nv = m.nv;
+  const int* dof_parentid = m.dof_parentid;
+  const bool dense = tree_loops_dense();
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + k * nv;
+    const int lo = dense ? 0 : tree_dof_lo(m, k);
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
       T tmp = lk[i] / lk[k];
       T* li = LD + i * nv;
-      for (int j = 0; j <= i; ++j) li[j] -= tmp * lk[j];
+      for (int j = lo; j <= i; ++j) li[j] -= tmp * lk[j];
       lk[i] = tmp;
     }
   }
@@ -182,7 +189,7 @@ template <typename T>
 PWS_HD inline void factor_m(const ModelView<T>& m, const World<T>& d) {
   const int n = m.nv * m.nv;
   for (int i = 0; i < n; ++i) d.qLD[i] = d.qM[i];
-  factor_tree(m.nv, m.dof_parentid, d.qLD, d.qLDiagInv);
+  factor_tree(m, d.qLD, d.qLDiagInv);
 }
 
 // ---- mj_comVel (smooth._com_vel) ------------------------------------------------------------

@@ -47,14 +47,7 @@ namespace pws {
 constexpr int kMaxSpanRows = 256;
 constexpr int kMaxSpanDofs = 255;  // spans are stored as uint8_t bounds
 
-#ifndef __CUDA_ARCH__
-// Host switch that makes every solver loop dense (spans [0, nv)); the results must not change
-// (tests/test_solver_sparsity.py). Read at the start of each solve.
-inline bool& solver_dense_loops() {
-  static bool dense = false;
-  return dense;
-}
-#endif
+// solver_dense_loops (support.h): the host switch back to the dense loops.
 
 // Per-solve exact-zero structure (see the header comment): J row r is zero outside
 // [jlo[r], jhi[r]) and qM row i outside [mlo[i], mhi[i]), from the dof tree (dof_parentid,
@@ -65,6 +58,8 @@ struct SolveSpans {
   bool dense = true;       // the factor's rows are read whole (the test switch)
   uint8_t jlo[kMaxSpanRows], jhi[kMaxSpanRows];
   uint8_t mlo[kMaxSpanDofs + 1], mhi[kMaxSpanDofs + 1];
+  // the Newton factor's rows: first nonzero column of L (factor_ldl's rowlo; with ndof == nv)
+  uint8_t hlo[kMaxSpanDofs + 1];
 };
 
 // [lo, hi) of the nonzero entries of x[0:n] (lo = hi = 0 when all are zero).
@@ -158,25 +153,7 @@ PWS_HD inline void mspan(const SolveSpans& sp, const ModelView<T>& m, int i, int
   }
 }
 
-// dot_n(a, b, n) bit for bit when a[k] == 0 outside [lo, hi): the same four partial sums (index
-// k goes to partial k % 4, the tail beyond the last full quad to partial 0), each receiving its
-// nonzero terms in the same order; the skipped terms are exact zeros. Whole quads are summed
-// (zeros inside a quad add nothing) so that the loop vectorises as dot_n's does.
-template <typename T>
-PWS_HD inline T dot_span(const T* a, const T* b, int n, int lo, int hi) {
-  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
-  const int n4 = n & ~3;
-  const int end4 = ((hi + 3) & ~3) < n4 ? ((hi + 3) & ~3) : n4;
-  int k = lo & ~3;
-  for (; k + 4 <= end4; k += 4) {
-    s0 += a[k] * b[k];
-    s1 += a[k + 1] * b[k + 1];
-    s2 += a[k + 2] * b[k + 2];
-    s3 += a[k + 3] * b[k + 3];
-  }
-  for (k = lo > n4 ? lo : n4; k < hi; ++k) s0 += a[k] * b[k];
-  return (s0 + s1) + (s2 + s3);
-}
+// dot_span (support.h): dot_n over a row's nonzero span, bit for bit.
 
 // res (nv) += sign * sum_r J[r]' force[r] (support.h's add_jt_force over each row's span: the
 // same products added to each res[i] in the same row order).
@@ -424,9 +401,10 @@ PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
 // H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs) and
 // y is zero before column ylo. Row i is updated densely over columns ylo..i: y adds exact zeros
 // outside nz, and the contiguous loop vectorises where a walk of nz would gather.
+// rowlo (optional): per row, a column below which the row is zero; lowered to ylo where written.
 template <typename T>
 PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz,
-                                   int ylo = 0) {
+                                   int ylo = 0, uint8_t* rowlo = nullptr) {
   const int n = nnz < 0 ? nv : nnz;
   for (int p = 0; p < n; ++p) {
     int i = nnz < 0 ? p : nz[p];
@@ -435,6 +413,7 @@ PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y,
     T s = a * xi;
     T* hrow = H + (int64_t)i * ld;
     for (int j = ylo; j <= i; ++j) hrow[j] += s * y[j];
+    if (rowlo && ylo < rowlo[i]) rowlo[i] = (uint8_t)ylo;
   }
 }
 
@@ -476,20 +455,31 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
 // lk[j] == 0, so li[j] -= tmp * lk[j] is exact. With block-diagonal H (dof sets that neither
 // the tree nor an active row couples, e.g. two robots apart) the factorisation stays inside
 // each block. dense (the test switch) keeps columns 0..i.
+//
+// rowlo (optional, not with dense): per row, a column below which the row is zero (the tree
+// span of qM's row lowered by the J' D J rows, newton_factor); the search for row k's first
+// nonzero starts there instead of at column 0 (the same column: everything before the bound
+// is zero), and fill lowers the bounds of the rows it reaches. On return rowlo[k] is row k's
+// first nonzero column of L, which solve_ldl and update_ldl then read instead of searching
+// row by row on every solve (a second robot's rows start ~nv/2 zeros in).
 template <typename T>
-PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = false) {
+PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = false, uint8_t* rowlo = nullptr) {
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + (int64_t)k * ld;
     T inv = T(1) / lk[k];
     int first = 0;
-    if (!dense)
+    if (!dense) {
+      if (rowlo) first = rowlo[k];
       while (first < k && lk[first] == T(0)) ++first;
+      if (rowlo) rowlo[k] = (uint8_t)first;
+    }
     for (int i = k - 1; i >= first; --i) {
       if (lk[i] == T(0)) continue;
       T tmp = lk[i] * inv;
       T* li = LD + (int64_t)i * ld;
       for (int j = first; j <= i; ++j) li[j] -= tmp * lk[j];
       lk[i] = tmp;
+      if (rowlo && first < rowlo[i]) rowlo[i] = (uint8_t)first;
     }
   }
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[(int64_t)k * ld + k];
@@ -497,24 +487,31 @@ PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = f
 
 // x = (L' D L)^-1 x with the factor of factor_ldl.
 // Row i of L is read from its first nonzero column on (zeros before it: exact, and dot_span
-// keeps dot_n's partial sums); dense (the test switch) reads it whole.
+// keeps dot_n's partial sums); dense (the test switch) reads it whole. first (optional): the
+// rows' first nonzero columns or lower bounds of them (factor_ldl's rowlo, kept by update_ldl),
+// else they are searched.
 template <typename T>
-PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x, bool dense = false) {
-  uint8_t first[kMaxSpanDofs + 1];
+PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x, bool dense = false,
+                             const uint8_t* first = nullptr) {
+  uint8_t found[kMaxSpanDofs + 1];
   const bool spans = !dense && nv <= kMaxSpanDofs;
+  if (!spans) first = nullptr;
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + (int64_t)i * ld;
     int f = 0;
-    if (spans) {
+    if (first) {
+      f = first[i];
+    } else if (spans) {
       while (f < i && li[f] == T(0)) ++f;
-      first[i] = (uint8_t)f;
+      found[i] = (uint8_t)f;
     }
     if (xi != T(0))
       for (int j = f; j < i; ++j) x[j] -= li[j] * xi;
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + (int64_t)i * ld, x, i, spans ? (int)first[i] : 0, i);
+  const uint8_t* lo = first ? first : found;
+  for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + (int64_t)i * ld, x, i, spans ? (int)lo[i] : 0, i);
 }
 
 // LD + alpha w w' in place on the factor of factor_ldl (a row entering or leaving the active
@@ -530,16 +527,23 @@ constexpr float kMinUpdatePivot = 1e-2f;
 //
 // w is zero outside [wlo, whi) (the row's span); columns below both wlo and row k's first
 // nonzero hold zeros in w and row k, which the update leaves zero, so they are skipped (wlo
-// then moves down to that first nonzero: fill in w).
+// then moves down to that first nonzero: fill in w). first (optional): the rows' first nonzero
+// columns (factor_ldl's rowlo), read instead of searched and lowered where the update fills.
 template <typename T>
-PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha, int wlo = 0, int whi = -1) {
+PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha, int wlo = 0, int whi = -1,
+                              uint8_t* first = nullptr) {
   T a = alpha;
   for (int k = (whi < 0 ? nv : whi) - 1; k >= 0; --k) {
     T p = w[k];
     if (p == T(0)) continue;
     T* lk = LD + (int64_t)k * ld;
     int f = 0;
-    while (f < wlo && lk[f] == T(0)) ++f;
+    if (first) {
+      f = first[k] < wlo ? first[k] : wlo;
+      first[k] = (uint8_t)f;
+    } else {
+      while (f < wlo && lk[f] == T(0)) ++f;
+    }
     wlo = f;
     T dk = lk[k];
     T dnew = dk + a * p * p;
@@ -559,13 +563,18 @@ PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha,
 
 // Newton direction: H = M + J' D_active J (+ cone blocks), factored by factor_ldl. Only the
 // nonzero rows of each Jacobian row's pattern are accumulated.
+// sp.hlo (when the spans cover every dof) receives the factor rows' first nonzero columns: it
+// starts at qM's tree spans and is lowered by the rows added and the fill (factor_ldl).
 template <typename T>
-PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc,
+PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, SolveSpans& sp, int nefc,
                                  T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* H = d.efc_H;
   for (int i = 0; i < nv; ++i)
     for (int j = 0; j <= i; ++j) H[(int64_t)i * ld + j] = d.qM[i * nv + j];
+  uint8_t* rowlo = !sp.dense && sp.ndof == nv ? sp.hlo : nullptr;
+  if (rowlo)
+    for (int i = 0; i < nv; ++i) rowlo[i] = sp.mlo[i];
   // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
   // both bodies' ancestor chains); a row-pattern union is used for elliptic blocks.
   int nz[kMaxSparseDofs];
@@ -597,11 +606,12 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, const
         for (int k = 0; k < dim; ++k) {
           const T* jk = d.efc_J + (int64_t)(r + k) * ld;
           if (state == 1) {
-            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz, blo);
+            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz, blo, rowlo);
           } else {
             for (int l = 0; l < dim; ++l) {
               T c = d.efc_cone_H[6 * (r + k) + l];
-              if (c != T(0)) add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz, blo);
+              if (c != T(0))
+                add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz, blo, rowlo);
             }
           }
         }
@@ -633,12 +643,12 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, const
         }
         int lo, hi;
         jspan(sp, m, r, &lo, &hi);
-        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz, lo);
+        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz, lo, rowlo);
       }
       ++r;
     }
   }
-  factor_ldl(nv, ld, H, diag_inv, sp.dense);
+  factor_ldl(nv, ld, H, diag_inv, sp.dense, rowlo);
 }
 
 // The factor of newton_factor for the active rows (efc_state 1) of `mask` from the factor for
@@ -646,10 +656,11 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, const
 // then downdates for those that left (downdating a larger matrix loses less). Returns false
 // when a downdate cancels (update_ldl); the factor is then spoiled and must be rebuilt.
 template <typename T>
-PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc,
+PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, SolveSpans& sp, int nefc,
                                  const uint32_t* mask, const uint32_t* old_mask, T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* w = d.qacc_scratch;  // free here (the line search's M search is formed after the solve)
+  uint8_t* first = !sp.dense && sp.ndof == nv ? sp.hlo : nullptr;  // newton_factor's
   for (int pass = 0; pass < 2; ++pass) {
     for (int r = 0; r < nefc; ++r) {
       uint32_t bit = 1u << (r & 31);
@@ -659,7 +670,7 @@ PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, const
       for (int i = 0; i < nv; ++i) w[i] = jr[i];
       int lo, hi;
       jspan(sp, m, r, &lo, &hi);
-      if (!update_ldl(nv, ld, d.efc_H, diag_inv, w, now ? d.efc_D[r] : -d.efc_D[r], lo, hi)) return false;
+      if (!update_ldl(nv, ld, d.efc_H, diag_inv, w, now ? d.efc_D[r] : -d.efc_D[r], lo, hi, first)) return false;
     }
   }
   return true;
@@ -670,7 +681,7 @@ template <typename T>
 PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, const T* diag_inv) {
   T* search = d.efc_search;
   for (int i = 0; i < m.nv; ++i) search[i] = -d.efc_grad[i];
-  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense);
+  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense, !sp.dense && sp.ndof == m.nv ? sp.hlo : nullptr);
 }
 
 // Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
@@ -857,7 +868,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         cross_ += grad[i] * Mgrad[i];
         Mgrad[i] = grad[i];
       }
-      solve_tree(nv, m.dof_parentid, d.qLD, d.qLDiagInv, Mgrad);
+      solve_tree(m, d.qLD, d.qLDiagInv, Mgrad);
       T grad_mgrad = T(0);
       for (int i = 0; i < nv; ++i) grad_mgrad += grad[i] * Mgrad[i];
       T beta = T(0);

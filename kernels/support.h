@@ -10,21 +10,75 @@
 
 namespace pws {
 
+// dot_n(a, b, n) bit for bit when a[k] == 0 outside [lo, hi): the same four partial sums (index
+// k goes to partial k % 4, the tail beyond the last full quad to partial 0), each receiving its
+// nonzero terms in the same order; the skipped terms are exact zeros. Whole quads are summed
+// (zeros inside a quad add nothing) so that the loop vectorises as dot_n's does.
+template <typename T>
+PWS_HD inline T dot_span(const T* a, const T* b, int n, int lo, int hi) {
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+  const int n4 = n & ~3;
+  const int end4 = ((hi + 3) & ~3) < n4 ? ((hi + 3) & ~3) : n4;
+  int k = lo & ~3;
+  for (; k + 4 <= end4; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (k = lo > n4 ? lo : n4; k < hi; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+#ifndef __CUDA_ARCH__
+// Host switch that makes every solver loop dense (spans [0, nv)) and the tree factorisation and
+// solves of qM run over columns 0..i again; the results must not change
+// (tests/test_solver_sparsity.py). Read at the start of each solve and factorisation.
+inline bool& solver_dense_loops() {
+  static bool dense = false;
+  return dense;
+}
+#endif
+
 // ---- mj_solveLD on the tree L'DL of qM (support.solve_tree; smooth.h factors it) ----------
 
+// The first dof of dof i's kinematic tree (the dofs of a tree are contiguous, parents first), or
+// 0 when the tree's root body has no dofs: a lower bound of i's ancestors, so rows i of qM and
+// of its tree factor are zero before it. Two robots: the second one's rows skip the first's dofs.
 template <typename T>
-PWS_HD inline void solve_tree(int nv, const int* dof_parentid, const T* LD, const T* diag_inv, T* x) {
-  // dense over columns below i (zero outside i's ancestors, see factor_tree), same order per entry
+PWS_HD inline int tree_dof_lo(const ModelView<T>& m, int i) {
+  int adr = m.body_dofadr[m.body_rootid[m.dof_bodyid[i]]];
+  return adr > 0 ? adr : 0;
+}
+
+// Whether the tree loops start at column 0 (solver_dense_loops; never on the device).
+PWS_HD inline bool tree_loops_dense() {
+#ifdef __CUDA_ARCH__
+  return false;
+#else
+  return solver_dense_loops();
+#endif
+}
+
+template <typename T>
+PWS_HD inline void solve_tree(const ModelView<T>& m, const T* LD, const T* diag_inv, T* x) {
+  const int nv = m.nv;
+  const bool dense = tree_loops_dense();
+  // dense over the columns of i's tree below i (zero outside i's ancestors, see factor_tree),
+  // same order per entry; the columns of other trees hold exact zeros and are skipped
   for (int i = nv - 1; i >= 0; --i) {
     T xi = x[i];
     const T* li = LD + i * nv;
     auto nonzero = xi != T(0);  // skipped where x[i] is zero (as the chain walk)
-    if (pws_any(nonzero))
-      for (int j = 0; j < i; ++j) x[j] = pws_select(nonzero, x[j] - li[j] * xi, x[j]);
+    if (pws_any(nonzero)) {
+      const int lo = dense ? 0 : tree_dof_lo(m, i);
+      for (int j = lo; j < i; ++j) x[j] = pws_select(nonzero, x[j] - li[j] * xi, x[j]);
+    }
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
-  // a dense dot product too (the sum in another order than the chain walk: rounding only)
-  for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + i * nv, x, i);
+  // a dense dot product too (the sum in another order than the chain walk: rounding only);
+  // over the tree's columns with dot_n's partial sums (dot_span: the dense loop's bits)
+  for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + i * nv, x, i, dense ? 0 : tree_dof_lo(m, i), i);
 }
 
 // ---- mj_applyFT (support.apply_ft) ---------------------------------------------------------

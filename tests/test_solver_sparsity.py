@@ -2,8 +2,11 @@
 
 kernels/solver.h runs J x, J' f, M x, the J' D J outer products, the Newton factorisation, its
 rank-1 updates and the triangular solves over each row's nonzero dof span only (SolveSpans,
-dot_span): every skipped term is a product with an exact zero, so the trajectories must equal
-those of the dense loops (native_backend.set_solver_dense_loops(True)) exactly. Checked on
+dot_span; the Newton factor's first nonzero columns carried from the factorisation to its
+solves and updates), and the tree factorisation and solves of qM and qH (smooth.h factor_tree,
+support.h solve_tree) over the columns of each dof's own tree: every skipped term is a product
+with an exact zero, so the trajectories must equal those of the dense loops
+(native_backend.set_solver_dense_loops(True)) exactly. Checked on
 one and two robots (the self-play world, whose Hessian is block diagonal while the robots are
 apart), ball limits, fixed tendons (rows over many dofs) and equality constraints, with Newton
 (pyramidal and elliptic cones), CG and PGS; and non-finite worlds are flagged the same way.
