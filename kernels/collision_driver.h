@@ -139,7 +139,9 @@ PWS_HD inline bool pair_has_bound(const ModelView<T>& m, int p) {
 // and counted when the world finds more (the flag stays set for the rest of the step).
 // kConvexPairs = false leaves the GJK/EPA collider (and its ~30 KB of per-thread EPA scratch)
 // out of the kernel, for models without convex pairs.
-// apart (optional, npair entries): pair_apart of every pair with a bound, computed beforehand.
+// apart (optional, npair entries): pair_apart of every pair with a bound, computed beforehand,
+// and 0 for the pairs without one (so one byte decides: ~550 pairs per world in the self-play
+// world, whose per-pair rbound lookups cost as much as the test).
 template <typename T, bool kConvexPairs = true>
 PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const unsigned char* apart = nullptr) {
   if (!m.collision_on) {
@@ -151,7 +153,7 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const uns
   PreContact<T> buf[kConvexPairs ? kMaxConPair : kMaxPairContacts];
   int n = 0, total = 0;
   for (int p = 0; p < m.npair; ++p) {
-    if (pair_has_bound(m, p) && (apart ? apart[p] != 0 : pair_apart(m, d, p))) continue;
+    if (apart ? apart[p] != 0 : pair_has_bound(m, p) && pair_apart(m, d, p)) continue;
     int g1 = m.pair_geom1[p], g2 = m.pair_geom2[p];
     T margin = m.pair_margin[p] + m.pair_gap[p];
     Vec3<T> pos1 = load3(d.geom_xpos + 3 * g1), pos2 = load3(d.geom_xpos + 3 * g2);

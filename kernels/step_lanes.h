@@ -190,7 +190,8 @@ class LaneGroups {
     transfer(s, wd, nlanes, kLaneSmoothIn);
     smooth_stages(m8_, s.w);
     transfer(s, wd, nlanes, kLaneSmoothOut);
-    // the collision pairs' bounding-sphere tests in lanes too: apart[l * npair + p]
+    // the collision pairs' bounding-sphere tests in lanes too: apart[l * npair + p]; pairs
+    // without a bound keep the 0 of make_scratch (collision reads apart alone)
     const int npair = m.collision_on && m.en_constraint ? m.npair : 0;
     for (int p = 0; p < npair; ++p) {
       if (!pair_has_bound(m, p)) continue;
