@@ -90,3 +90,19 @@ def test_monotonicity_counts_rises_and_drops():
   assert m["drops_beyond_2_sigma"] == 1  # 1.0 > 2 * sqrt(0.02); a tie is no drop beyond noise
   assert monotonicity([1.0, 2.0, 3.0])["monotonic"]
   assert monotonicity([1.0, 2.0, 3.0])["drops_beyond_2_sigma"] is None
+
+
+def test_evaluation_slots_give_the_predecessor_its_share():
+  slots = League.evaluation_slots(list(range(12)), 256, newest_share=0.5)
+  assert 256 % len(slots) == 0
+  assert slots.count(11) == len(slots) // 2  # half the worlds play the predecessor
+  assert set(slots) == set(range(12))  # every opponent keeps a slot
+  # no share: every opponent alike (round-robin over the fewest slots that divide the matches)
+  assert League.evaluation_slots(list(range(12)), 256) == list(range(12)) + [0, 1, 2, 3]
+  assert League.evaluation_slots([0], 256, newest_share=0.5) == [0]
+  # too few matches to split: round-robin
+  assert League.evaluation_slots([0, 1, 2, 3], 4, newest_share=0.5) == [0, 1, 2, 3]
+  with pytest.raises(ValueError, match="cannot cover"):
+    League.evaluation_slots([0, 1, 2], 2)
+  with pytest.raises(ValueError, match="newest_share"):
+    League.evaluation_slots([0, 1], 4, newest_share=1.0)

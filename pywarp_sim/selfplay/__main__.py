@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
   t.add_argument("--eval-opponents", type=positive_int, default=4,
                  help="earlier members each new one plays: the initial, the newest, the rest "
                       "spread over the pool (all when fewer)")
+  t.add_argument("--eval-newest-share", type=float, default=0.0,
+                 help="share of each new member's evaluation matches against its predecessor, "
+                      "in [0, 1) (0: all opponents alike)")
   t.add_argument("--rating-passes", type=positive_int, default=16,
                  help="random orders of all matches the openskill ratings are averaged over")
   t.add_argument("--episode-length-s", type=positive_float, default=None)
@@ -155,7 +158,7 @@ def train_main(a):
                     seed=a.seed, num_steps_per_env=a.num_steps_per_env,
                     snapshot_interval=a.snapshot_interval, sampling=a.sampling,
                     eval_envs=a.eval_envs, eval_opponents=a.eval_opponents,
-                    rating_passes=a.rating_passes, sumo=sumo)
+                    rating_passes=a.rating_passes, eval_newest_share=a.eval_newest_share, sumo=sumo)
     if a.init_std is not None:
       cfg.init_std = a.init_std
     run = Run(cfg, log_dir=log_dir)

@@ -25,7 +25,9 @@
 * Evaluation opponents (`evaluation_opponents(k, n)`): new member k plays n earlier members,
   the initial policy, the newest and the rest spread evenly over the pool (all of them when
   k <= n), so every rating is tied to the whole pool, not only to its neighbours (whose
-  matches were mostly draws on the CPU record).
+  matches were mostly draws on the CPU record); `evaluation_slots` gives a share of the
+  matches to the newest of them (the predecessor: 16 matches per neighbour pair left two
+  neighbours in the wrong order on the CPU record, which 256 new matches each put right).
 * `monotonicity(mu, sigma)`: rises / changes of the ratings in pool order, whether they rise
   monotonically, and the drops (how many exceed twice their combined sigma).
 * Results: `results[i, j]` = (wins, draws, losses) of member i against member j over all
@@ -139,6 +141,28 @@ class League:
     if n == 1:
       return [0]
     return sorted({int(round(x)) for x in np.linspace(0, k - 1, n)})
+
+  @staticmethod
+  def evaluation_slots(opponents: list, matches: int, newest_share: float = 0.0) -> list:
+    """The opponent of each evaluation slot (blocks of equally many of the `matches` worlds,
+    so the slot count divides `matches`): `newest_share` of the slots play the last of
+    `opponents` (the new member's predecessor, whose order against it the ratings' sequence
+    hinges on) and the rest are dealt round-robin over the others; with newest_share 0 (or
+    too few matches for the split) all of them are dealt round-robin. The fewest slots that
+    give every opponent at least one."""
+    if not opponents or matches < len(opponents):
+      raise ValueError(f"{matches} matches cannot cover {len(opponents)} opponents")
+    if not 0.0 <= newest_share < 1.0:
+      raise ValueError(f"newest_share must be in [0, 1), got {newest_share}")
+    divisors = [k for k in range(1, matches + 1) if matches % k == 0]
+    others, newest = list(opponents[:-1]), opponents[-1]
+    if others and newest_share > 0:
+      for k in divisors:
+        first = int(round(newest_share * k))
+        if first >= 1 and k - first >= len(others):
+          return [newest] * first + [others[s % len(others)] for s in range(k - first)]
+    k = next(k for k in divisors if k >= len(opponents))
+    return [opponents[s % len(opponents)] for s in range(k)]
 
   def record_matches(self, i: int, j: int, wins: int, draws: int, losses: int):
     """Member i played member j: `wins`, `draws`, `losses` from i's side. Updates the results

@@ -10,7 +10,8 @@ One iteration (`LeagueRun.iteration`):
   5. every `snapshot_interval` iterations: a snapshot of the actor joins the pool and plays
      `eval_envs` evaluation matches (one episode per world, both sides deterministic) against
      `eval_opponents` earlier members (League.evaluation_opponents: the initial one, the
-     newest and the rest spread over the pool); the results go into the win-rate matrix and
+     newest and the rest spread over the pool; `eval_newest_share` of the matches against the
+     newest); the results go into the win-rate matrix and
      the openskill ratings of every member are refitted to all matches so far
      (League.refit_ratings, `rating_passes` orders).
 
@@ -69,6 +70,7 @@ class LeagueCfg:
   eval_envs: int = 128              # evaluation matches per new member (one per world)
   eval_opponents: int = 4           # earlier members each new one plays (initial, newest, spread)
   rating_passes: int = 16           # random match orders the ratings are averaged over
+  eval_newest_share: float = 0.0    # share of the evaluation matches against the predecessor
   sumo: dict = dataclasses.field(default_factory=dict)
 
 
@@ -207,11 +209,9 @@ class LeagueRun:
     return self._all_outcomes(first.cpu().numpy())
 
   def _eval_slots(self, opponents: list) -> list:
-    """The opponent of each evaluation slot: as many slots as divide eval_envs evenly, dealt
-    round-robin over `opponents`."""
-    n = self.cfg.eval_envs
-    nslot = next(k for k in range(len(opponents), n + 1) if n % k == 0)
-    return [opponents[s % len(opponents)] for s in range(nslot)]
+    """The opponent of each evaluation slot (League.evaluation_slots: eval_newest_share of
+    the eval_envs matches against the newest of `opponents`, the rest round-robin)."""
+    return self.league.evaluation_slots(opponents, self.cfg.eval_envs, self.cfg.eval_newest_share)
 
   def add_member(self) -> dict:
     """Adds the current actor to the pool, plays its evaluation matches and refits the
