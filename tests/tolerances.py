@@ -331,9 +331,9 @@ AT_REST_GYRO_TOL = 0.01
 # states on G1 and Talos' motor scene while multicontact clipped the first face pair within
 # mjFACE_TOL rather than the most nearly antiparallel, 16 of 16 since:
 # tests/test_menagerie_contacts.py). Sensordata, relative per sensor: acceleration-stage sensors
-# carry the constrained qacc's float32 error; measured <= 4.9e-4 over every scene with sensors
-# (Fourier N1's IMU), 1.0e-4 on Cassie, whose stiff connect rods (solref 0.005 at dt 0.0005)
-# amplify the float32 rounding of anchor positions.
+# carry the constrained qacc's float32 error; measured <= 1.0e-4 over every scene with sensors
+# at converged GJK/EPA (Cassie, whose stiff connect rods, solref 0.005 at dt 0.0005, amplify the
+# float32 rounding of body positions), 4.9e-4 at the shipped ccd_tolerance (Fourier N1's IMU).
 MENAGERIE_SENSORDATA_TOL = 1e-3
 # The issue's goal for Menagerie scenes whose contacts come from GJK/EPA on curved shapes, both
 # simulators at converged collision settings (bench.models.CONVERGED_CCD): sensordata measured
