@@ -8,7 +8,11 @@
 // sin/cos (simt::sincos, same bits on CUDA and the CPU, within 2 ulp of sinf/cosf).
 //
 // Tree passes (levels computed once per model on the host, build_tree):
-//   forward (kinematics, com_vel, rne's cacc)  one phase per depth level, a lane per body
+//   forward (kinematics, com_vel, rne's cacc)  one phase per depth level, a lane per body; what
+//                                              is off the chain from the root runs in one phase
+//                                              over all elements before or after (the joints' local
+//                                              rotations and axes, the inertial, geom and site
+//                                              frames, rne's cfrc_int)
 //   backward (subtree mass and com, crb,       one phase per depth level, a lane per parent
 //   rne's cfrc_int)                            summing its children in descending body index
 //                                              (the order of smooth.h's reverse body loop)
@@ -18,7 +22,8 @@
 //                                              updates of one k touch different entries and read
 //                                              row k only, so they run together; entries that
 //                                              smooth.h's dense loop updates by tmp * 0 are skipped
-// qM and its factor live in the group's shared array (nv * nv + 6 * nv floats, shared_floats).
+// qM and its factor live in the group's shared array (nv * nv + 6 * nv floats, shared_floats);
+// before crb, kinematics keeps the joints' local rotations there (4 floats per joint).
 // Everything else is read and written in the world's Data arrays, like the scalar stage.
 #pragma once
 
@@ -51,20 +56,25 @@ struct Tree {
   const int* fac_adr;        // (nv + 1) the L'DL updates of k: fac_pair[2 * fac_adr[k] ..]
   const int* fac_pair;       // (i, j) pairs
   const int* anc_adr;        // (nv + 1) ancestors of dof k: anc_dof[anc_adr[k] .. anc_adr[k + 1])
-  const int* anc_dof;
+  const int* anc_dof;        //   from the parent up (descending index)
+  int ndlevel;               // depth levels of the dof tree (0: the roots; 0 when nv == 0)
+  const int* dlevel_adr;     // (ndlevel + 1) dofs of depth L: dlevel_dof[dlevel_adr[L] .. dlevel_adr[L + 1])
+  const int* dlevel_dof;     // (nv) dofs by depth, then index: a level's dofs share no ancestor path
 };
 
 PWS_HD inline int shared_floats(int nv) { return nv * nv + 6 * nv; }
 
 // The schedule as one int buffer (copied to the device as is): a header of kTreeHeader ints
-// (nlevel, nmpair, then the offsets of Tree's 11 arrays in the buffer), then the arrays.
-constexpr int kTreeHeader = 13;
+// (nlevel, nmpair, ndlevel, then the offsets of Tree's 13 arrays in the buffer), then the arrays.
+constexpr int kTreeArrays = 13;
+constexpr int kTreeHeader = 3 + kTreeArrays;
 
 // Tree's view of such a buffer (host or device memory; read where it lies).
 PWS_HD inline Tree tree_view(const int* buf) {
-  const int* o = buf + 2;
-  return Tree{buf[0],     buf + o[0], buf + o[1], buf + o[2], buf + o[3], buf + o[4], buf + o[5],
-              buf[1],     buf + o[6], buf + o[7], buf + o[8], buf + o[9], buf + o[10]};
+  const int* o = buf + 3;
+  return Tree{buf[0],     buf + o[0],  buf + o[1], buf + o[2], buf + o[3], buf + o[4], buf + o[5],
+              buf[1],     buf + o[6],  buf + o[7], buf + o[8], buf + o[9], buf + o[10], buf[2],
+              buf + o[11], buf + o[12]};
 }
 
 struct TreeHost {
@@ -90,7 +100,7 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
     if (dof_parentid[i] >= i)
       throw std::invalid_argument("simt tree: dof " + std::to_string(i) + " has parent " +
                                   std::to_string(dof_parentid[i]));
-  std::vector<std::vector<int>> arrays(11);
+  std::vector<std::vector<int>> arrays(kTreeArrays);
   auto& level_adr = arrays[0];
   auto& level_body = arrays[1];
   auto& parent_adr = arrays[2];
@@ -102,6 +112,8 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   auto& fac_pair = arrays[8];
   auto& anc_adr = arrays[9];
   auto& anc_dof = arrays[10];
+  auto& dlevel_adr = arrays[11];
+  auto& dlevel_dof = arrays[12];
   std::vector<int> nchild(nbody, 0);
   for (int b = 1; b < nbody; ++b) nchild[body_parentid[b]]++;
   for (int level = 0; level < nlevel; ++level) {
@@ -141,12 +153,25 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   }
   fac_adr.push_back(int(fac_pair.size() / 2));
   anc_adr.push_back(int(anc_dof.size()));
+  std::vector<int> dof_depth(nv, 0);
+  int ndlevel = 0;
+  for (int i = 0; i < nv; ++i) {
+    dof_depth[i] = dof_parentid[i] < 0 ? 0 : dof_depth[dof_parentid[i]] + 1;
+    ndlevel = dof_depth[i] + 1 > ndlevel ? dof_depth[i] + 1 : ndlevel;
+  }
+  for (int level = 0; level < ndlevel; ++level) {
+    dlevel_adr.push_back(int(dlevel_dof.size()));
+    for (int i = 0; i < nv; ++i)
+      if (dof_depth[i] == level) dlevel_dof.push_back(i);
+  }
+  dlevel_adr.push_back(int(dlevel_dof.size()));
   TreeHost t;
   t.buf.assign(kTreeHeader, 0);
   t.buf[0] = nlevel;
   t.buf[1] = nmpair;
-  for (int a = 0; a < 11; ++a) {
-    t.buf[2 + a] = int(t.buf.size());
+  t.buf[2] = ndlevel;
+  for (int a = 0; a < kTreeArrays; ++a) {
+    t.buf[3 + a] = int(t.buf.size());
     t.buf.insert(t.buf.end(), arrays[a].begin(), arrays[a].end());
   }
   return t;
@@ -213,12 +238,25 @@ template <typename G>
 PWS_SIMT_FN inline void kinematics(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
   using R = typename G::real;
   g.stage(kStageKinematics);
-  g.each(1, [&](int) {
-    st3(g, d.xpos, zero3<R>());
-    st4(g, d.xquat, Quat<R>{{R(1), R(0), R(0), R(0)}});
-    st33(g, d.xmat, identity33<R>());
-    st3(g, d.xipos, zero3<R>());
-    st33(g, d.ximat, identity33<R>());
+  // the world body's frames, and every hinge's and ball's local rotation off the tree's chain
+  // (qloc: 4 floats per joint in the group's shared array, free until crb)
+  float* qloc_all = g.shared;
+  g.each(m.njnt + 1, [&](int j) {
+    if (j == m.njnt) {
+      st3(g, d.xpos, zero3<R>());
+      st4(g, d.xquat, Quat<R>{{R(1), R(0), R(0), R(0)}});
+      st33(g, d.xmat, identity33<R>());
+      st3(g, d.xipos, zero3<R>());
+      st33(g, d.ximat, identity33<R>());
+      return;
+    }
+    const int jtype = g.ld(m.jnt_type + j);
+    if (jtype != kJointBall && jtype != kJointHinge) return;
+    const int qadr = g.ld(m.jnt_qposadr + j);
+    st4(g, qloc_all + 4 * j,
+        jtype == kJointBall
+            ? quat_unit(ld4(g, d.qpos + qadr))
+            : axis_angle_quat_simt(ld3(g, m.jnt_axis + 3 * j), g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr)));
   });
   for (int level = 1; level < t.nlevel; ++level) {
     const int adr = t.level_adr[level];
@@ -239,41 +277,49 @@ PWS_SIMT_FN inline void kinematics(G& g, const ModelView<float>& m, const World<
         } else {
           Vec3<R> jpos = ld3(g, m.jnt_pos + 3 * j);
           Vec3<R> xanchor = rot_vec_quat(jpos, xquat) + xpos;
-          Vec3<R> xaxis = rot_vec_quat(ld3(g, m.jnt_axis + 3 * j), xquat);
           st3(g, d.xanchor + 3 * j, xanchor);
-          st3(g, d.xaxis + 3 * j, xaxis);
           if (jtype == kJointSlide) {
+            Vec3<R> xaxis = rot_vec_quat(ld3(g, m.jnt_axis + 3 * j), xquat);
+            st3(g, d.xaxis + 3 * j, xaxis);
             xpos = xpos + xaxis * (g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr));
           } else {
-            Quat<R> qloc;
-            if (jtype == kJointBall) {
-              qloc = quat_unit(ld4(g, d.qpos + qadr));
-            } else {
-              qloc = axis_angle_quat_simt(ld3(g, m.jnt_axis + 3 * j), g.ld(d.qpos + qadr) - g.ld(m.qpos0 + qadr));
-            }
-            xquat = quat_mul(xquat, qloc);
+            // a hinge's or ball's xaxis needs the frame before its rotation only: that frame
+            // replaces qloc in the shared array, and the last phase rotates the axis
+            Quat<R> before = xquat;
+            xquat = quat_mul(xquat, ld4(g, qloc_all + 4 * j));
+            st4(g, qloc_all + 4 * j, before);
             xpos = xanchor - rot_vec_quat(jpos, xquat);
           }
         }
       }
       xquat = quat_unit(xquat);
-      Mat33<R> xmat = quat_to_mat(xquat);
       st3(g, d.xpos + 3 * b, xpos);
       st4(g, d.xquat + 4 * b, xquat);
-      st33(g, d.xmat + 9 * b, xmat);
-      st3(g, d.xipos + 3 * b, xpos + mul(xmat, ld3(g, d.body_ipos + 3 * b)));
-      st33(g, d.ximat + 9 * b, quat_to_mat(quat_mul(xquat, ld4(g, m.body_iquat + 4 * b))));
+      st33(g, d.xmat + 9 * b, quat_to_mat(xquat));
     });
   }
-  g.each(m.ngeom, [&](int i) {
-    const int b = g.ld(m.geom_bodyid + i);
-    frame_pose(g, d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.geom_pos + 3 * i, m.geom_quat + 4 * i,
-               d.geom_xpos + 3 * i, d.geom_xmat + 9 * i);
-  });
-  g.each(m.nsite, [&](int i) {
-    const int b = g.ld(m.site_bodyid + i);
-    frame_pose(g, d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.site_pos + 3 * i, m.site_quat + 4 * i,
-               d.site_xpos + 3 * i, d.site_xmat + 9 * i);
+  // off the chain, one phase: geom frames, site frames, the bodies' inertial frames (they read
+  // the bodies' frames only), then the hinges' and balls' axes
+  const int ngeom = m.ngeom, nsite = m.nsite, nbody = m.nbody;
+  g.each(ngeom + nsite + nbody - 1 + m.njnt, [&](int i) {
+    if (i >= ngeom + nsite + nbody - 1) {
+      const int j = i - (ngeom + nsite + nbody - 1), jtype = g.ld(m.jnt_type + j);
+      if (jtype == kJointBall || jtype == kJointHinge)
+        st3(g, d.xaxis + 3 * j, rot_vec_quat(ld3(g, m.jnt_axis + 3 * j), ld4(g, qloc_all + 4 * j)));
+    } else if (i < ngeom) {
+      const int b = g.ld(m.geom_bodyid + i);
+      frame_pose(g, d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.geom_pos + 3 * i, m.geom_quat + 4 * i,
+                 d.geom_xpos + 3 * i, d.geom_xmat + 9 * i);
+    } else if (i < ngeom + nsite) {
+      const int s = i - ngeom, b = g.ld(m.site_bodyid + s);
+      frame_pose(g, d.xpos + 3 * b, d.xquat + 4 * b, d.xmat + 9 * b, m.site_pos + 3 * s, m.site_quat + 4 * s,
+                 d.site_xpos + 3 * s, d.site_xmat + 9 * s);
+    } else {
+      const int b = i - ngeom - nsite + 1;
+      Quat<R> xquat = ld4(g, d.xquat + 4 * b);
+      st3(g, d.xipos + 3 * b, ld3(g, d.xpos + 3 * b) + mul(ld33(g, d.xmat + 9 * b), ld3(g, d.body_ipos + 3 * b)));
+      st33(g, d.ximat + 9 * b, quat_to_mat(quat_mul(xquat, ld4(g, m.body_iquat + 4 * b))));
+    }
   });
 }
 
@@ -388,26 +434,36 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
 // factor_tree's updates, a lane per update of one k), then LD out to LD_out and the inverse pivots
 // to diag_inv. factor_m runs it on qM; simt_step.h's implicit integrators on qH (their own
 // destinations, so no World is copied to carry two other pointers: a kilobyte of stack on CUDA).
+// The updates of k (entries (i, j) of k's ancestors, reading row k) and the scaling of row k + 1
+// (after its updates) share a phase: the scaling touches row k + 1 only, which no update of k
+// reads or writes (i, j < k).
 template <typename G>
 PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, float* LD_out, float* diag_inv) {
   using R = typename G::real;
-  for (int k = nv - 1; k >= 0; --k) {
-    const int f0 = t.fac_adr[k], nf = t.fac_adr[k + 1] - f0;
-    if (nf == 0) continue;  // a root dof: no ancestors
-    const float* lk = LD + k * nv;
-    g.each(nf, [&](int p) {
-      const int i = g.ld(t.fac_pair + 2 * (f0 + p)), j = g.ld(t.fac_pair + 2 * (f0 + p) + 1);
-      R tmp = g.ld(lk + i) / g.ld(lk + k);
-      g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
-    });
-    const int a0 = t.anc_adr[k];
-    g.each(t.anc_adr[k + 1] - a0, [&](int a) {
-      const int i = g.ld(t.anc_dof + a0 + a);
-      g.st(LD + k * nv + i, g.ld(lk + i) / g.ld(lk + k));
+  for (int k = nv - 1; k >= -1; --k) {
+    const int f0 = k >= 0 ? t.fac_adr[k] : 0, nf = k >= 0 ? t.fac_adr[k + 1] - f0 : 0;
+    const int s = k + 1, a0 = s < nv ? t.anc_adr[s] : 0, na = s < nv ? t.anc_adr[s + 1] - a0 : 0;
+    if (nf + na == 0) continue;  // k a root dof (no ancestors), k + 1 too
+    g.each(nf + na, [&](int p) {
+      if (p < nf) {
+        const float* lk = LD + k * nv;
+        const int i = g.ld(t.fac_pair + 2 * (f0 + p)), j = g.ld(t.fac_pair + 2 * (f0 + p) + 1);
+        R tmp = g.ld(lk + i) / g.ld(lk + k);
+        g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
+      } else {
+        const float* ls = LD + s * nv;
+        const int i = g.ld(t.anc_dof + a0 + p - nf);
+        g.st(LD + s * nv + i, g.ld(ls + i) / g.ld(ls + s));
+      }
     });
   }
-  g.each(nv, [&](int k) { g.st(diag_inv + k, R(1) / g.ld(LD + k * nv + k)); });
-  g.each(nv * nv, [&](int e) { g.st(LD_out + e, g.ld(LD + e)); });
+  // the inverse pivots and the copy out read the finished factor only
+  g.each(nv + nv * nv, [&](int e) {
+    if (e < nv)
+      g.st(diag_inv + e, R(1) / g.ld(LD + e * nv + e));
+    else
+      g.st(LD_out + e - nv, g.ld(LD + e - nv));
+  });
 }
 
 // L'DL of qM in place in the shared array (smooth.h factor_tree), then qLD and qLDiagInv out
@@ -477,12 +533,16 @@ PWS_SIMT_FN inline void rne(G& g, const ModelView<float>& m, const World<float>&
       for (int k = dofadr; k < dofadr + dofnum; ++k)
         cacc = add6(cacc, scale6(ld6(g, d.cdof_dot + 6 * k), g.ld(d.qvel + k)));
       st6(g, d.cacc + 6 * b, cacc);
-      R cinert[10];
-      for (int k = 0; k < 10; ++k) cinert[k] = g.ld(d.cinert + 10 * b + k);
-      Vec6<R> cvel = ld6(g, d.cvel + 6 * b);
-      st6(g, d.cfrc_int + 6 * b, add6(mul_inert_vec(cinert, cacc), cross_force(cvel, mul_inert_vec(cinert, cvel))));
     });
   }
+  // cfrc_int of every body from its cacc (off the tree's chain: one phase, a lane per body)
+  g.each(m.nbody - 1, [&](int i) {
+    const int b = i + 1;
+    R cinert[10];
+    for (int k = 0; k < 10; ++k) cinert[k] = g.ld(d.cinert + 10 * b + k);
+    Vec6<R> cacc = ld6(g, d.cacc + 6 * b), cvel = ld6(g, d.cvel + 6 * b);
+    st6(g, d.cfrc_int + 6 * b, add6(mul_inert_vec(cinert, cacc), cross_force(cvel, mul_inert_vec(cinert, cvel))));
+  });
   for (int level = t.nlevel - 2; level >= 1; --level) {
     const int adr = t.parent_adr[level];
     g.each(t.parent_adr[level + 1] - adr, [&](int i) {

@@ -23,9 +23,9 @@
 //                                              add_outer_lower adds the same products in the same
 //                                              order per entry: the same H bits)
 //   L'DL factor (last dof first, solver.h's    for k = nv-1 .. 0: a lane per update (i, j <= i < k)
-//   factor_ldl)                                reading row k only, then a lane per entry of row k
-//                                              scaled by 1 / D_k: the same operations per entry as
-//                                              factor_ldl, so the same factor bits
+//   factor_ldl)                                reading row k only, with a lane per entry of row
+//                                              k + 1 scaled by 1 / D_k+1 in the same phase: the same
+//                                              operations per entry as factor_ldl, so the same bits
 //   the triangular solves                      one phase per column, a lane per entry
 // M and the factor live in the group's shared array (solver_shared_floats(nv)); vectors and rows in
 // the world's Data arrays, as the scalar solver.
@@ -33,7 +33,7 @@
 // partial sums combined by the fixed butterfly of reduce_sum (not dot_n's four partial sums or a
 // sequential loop); the Hessian is factored afresh every iteration (solver.h reuses the factor of an
 // unchanged active set and updates it by rank-1 changes when a few rows changed; a lane group
-// refactors in 2 nv phases); the forward substitution runs column by column.
+// refactors in nv phases); the forward substitution runs column by column.
 #pragma once
 
 #include "simt.h"
@@ -223,27 +223,36 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
     g.st(LD + i * nv + j, h);
   });
   g.stage(kSolverStageFactor);
-  for (int k = nv - 1; k > 0; --k) {
+  // one phase per k: the updates of k (items p < n), then the scaling of row k + 1 (after its
+  // updates; it touches row k + 1 only, which no update of k reads or writes); with k = 0 (no
+  // updates) the inverse pivots, the diagonal being final
+  for (int k = nv - 1; k >= 0; --k) {
     const float* lk = LD + k * nv;
     const int n = k * (k + 1) / 2;  // (i, j <= i < k)
+    const int s = k + 1, ns = s < nv ? s : 0, nd = k == 0 ? nv : 0;
+    const float* ls = LD + s * nv;
     // a lane per update, each lane dividing once: LD[i, j] -= (lk[i] / D_k) lk[j]
     g.each(G::size, [&](int l) {
-      R inv = R(1) / g.ld(lk + k);
-      for (int p = l; p < n; p += G::size) {
-        int i, j;
-        tri_index(p, &i, &j);
-        R lki = g.ld(lk + i);
-        if (lki == R(0)) continue;
-        R tmp = lki * inv;
-        g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
+      R inv = n > l ? R(1) / g.ld(lk + k) : R(0);
+      for (int p = l; p < n + ns + nd; p += G::size) {
+        if (p < n) {
+          int i, j;
+          tri_index(p, &i, &j);
+          R lki = g.ld(lk + i);
+          if (lki == R(0)) continue;
+          R tmp = lki * inv;
+          g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
+        } else if (p < n + ns) {
+          const int i = p - n;
+          R lsi = g.ld(ls + i);
+          if (lsi != R(0)) g.st(LD + s * nv + i, lsi * (R(1) / g.ld(ls + s)));
+        } else {
+          const int e = p - n - ns;
+          g.st(diag_inv + e, R(1) / g.ld(LD + e * nv + e));
+        }
       }
     });
-    g.each(k, [&](int i) {
-      R lki = g.ld(lk + i);
-      if (lki != R(0)) g.st(LD + k * nv + i, lki * (R(1) / g.ld(lk + k)));
-    });
   }
-  g.each(nv, [&](int k) { g.st(diag_inv + k, R(1) / g.ld(LD + k * nv + k)); });
 }
 
 // mj_fwdConstraint with the primal Newton solver (solver.h's solve, solver_type Newton, no

@@ -21,9 +21,11 @@
 //   tendon springs, gravity compensation,     a lane per dof, adding the tendons / bodies / actuators
 //   xfrc_applied, qfrc_actuator, the          in the scalar loop's order (passive.h's, apply_ft's and
 //   actuators' velocity derivative            actuation.h's per-dof sums, the same bits)
-//   the tree solve (support.h solve_tree)     backward: one phase per dof, a lane per column below;
-//                                             forward: one phase per dof, one lane forming dot_n's
-//                                             four partial sums (the scalar order)
+//   the tree solve (support.h solve_tree)     backward: one phase per dof, a lane per ancestor;
+//                                             forward: one phase per depth level of the dof tree, a
+//                                             lane per dof forming dot_n's four partial sums over its
+//                                             ancestors (the scalar order; solve_tree says why the
+//                                             dense loops' other terms change no bit)
 //   integrate_pos                             a lane per joint
 //   health check, reset                       a lane per element; the flags through ballots
 // Stage order: the smooth acceleration runs right after the forces, before the collision and the
@@ -382,10 +384,11 @@ PWS_SIMT_FN inline void actuation(G& g, const ModelView<float>& m, const World<f
 
 // ---- mj_solveLD on the tree factor (support.h solve_tree) -------------------------------------
 
-// x = (L' D L)^-1 x in place: LD (nv, nv) and diag_inv (nv) wherever they lie (shared or
-// global), x in global memory. The same updates per entry as the scalar solve, in its order.
+// support.h solve_tree's dense loops on lanes: x = (L' D L)^-1 x in place, LD (nv, nv) and
+// diag_inv (nv) wherever they lie (shared or global), x in global memory; the same updates per
+// entry as the scalar solve, in its order. solve_tree's fallback.
 template <typename G>
-PWS_SIMT_FN inline void solve_tree(G& g, int nv, const float* LD, const float* diag_inv, float* x) {
+PWS_SIMT_FN inline void solve_tree_dense(G& g, int nv, const float* LD, const float* diag_inv, float* x) {
   using R = typename G::real;
   for (int i = nv - 1; i > 0; --i) {
     g.each(i, [&](int j) {
@@ -414,7 +417,7 @@ PWS_SIMT_FN inline void solve_tree(G& g, int nv, const float* LD, const float* d
 // ---- mj_fwdAcceleration (forward.h fwd_acceleration); qM's factor in the group's shared array --
 
 template <typename G>
-PWS_SIMT_FN inline void fwd_acceleration(G& g, const ModelView<float>& m, const World<float>& d) {
+PWS_SIMT_FN inline void fwd_acceleration(G& g, const ModelView<float>& m, const World<float>& d, const Tree& t) {
   using R = typename G::real;
   const int nv = m.nv;
   // any applied body force (mju_isZero: NaN counts as nonzero)
@@ -422,6 +425,79 @@ PWS_SIMT_FN inline void fwd_acceleration(G& g, const ModelView<float>& m, const 
   g.lanes([&](int l) { applied[l] = false; });
   g.each(6 * (m.nbody - 1), [&](int e) {
     if (g.ld(d.xfrc_applied + 6 + e) != R(0)) applied[g.lane()] = true;
+// v is -0 (its sign bit through 1 / v: -inf)
+template <typename R>
+PWS_SIMT_FN inline bool negative_zero(R v) {
+  return v == R(0) && R(1) / v < R(0);
+}
+
+// x = (L' D L)^-1 x in place on the tree's nonzeros (Tree's anc_dof and dof levels), with
+// support.h solve_tree's bits; x_in holds x's input (read only by the fallback).
+//   backward   one phase per dof i (descending), a lane per ancestor j: x[j] -= LD[i][j] x[i]
+//   forward    one phase per depth level of the dof tree, a lane per dof i of the level:
+//              x[i] = x[i] diag_inv[i] - dot_n(LD[i], x, i), dot_n's four partial sums (k % 4
+//              below i & ~3, the tail into s0) over i's ancestors k in ascending order: a level's
+//              dofs depend on shallower levels only
+// The dense loops' other terms are LD[i][j] = +0 (off the ancestor chains; factor_shared never
+// writes there) times a finite x, and leave every partial sum and every x[j] as they were, except
+// that a -0 in x becomes +0 under x[j] - 0 * x[i] < 0, and a non-finite x gives NaN off its chain.
+// So an input with a -0, or a non-finite result, takes the dense loops from x_in: the same bits
+// as the scalar solve in every case.
+template <typename G>
+PWS_SIMT_FN inline void solve_tree(G& g, int nv, const Tree& t, const float* LD, const float* diag_inv, float* x,
+                                   const float* x_in) {
+  using R = typename G::real;
+  Reg<bool, G::size> dense;
+  g.lanes([&](int l) { dense[l] = false; });
+  g.each(nv, [&](int i) {
+    if (negative_zero(g.ld(x + i))) dense[g.lane()] = true;
+  });
+  for (int i = nv - 1; i > 0; --i) {
+    const int a0 = t.anc_adr[i], na = t.anc_adr[i + 1] - a0;
+    if (na == 0) continue;  // a root dof
+    g.each(na, [&](int a) {
+      R xi = g.ld(x + i);
+      if (xi != R(0)) {
+        const int j = g.ld(t.anc_dof + a0 + a);
+        g.st(x + j, g.ld(x + j) - g.ld(LD + i * nv + j) * xi);
+      }
+    });
+  }
+  for (int level = 0; level < t.ndlevel; ++level) {
+    const int l0 = t.dlevel_adr[level];
+    g.each(t.dlevel_adr[level + 1] - l0, [&](int r) {
+      const int i = g.ld(t.dlevel_dof + l0 + r);
+      R xi = g.ld(x + i) * g.ld(diag_inv + i);
+      const int a0 = g.ld(t.anc_adr + i), a1 = g.ld(t.anc_adr + i + 1);
+      if (a1 > a0) {  // x - (+0) is x: a root's empty sum is skipped
+        const float* li = LD + i * nv;
+        const int four = i & ~3;  // dot_n(li, x, i): k < four into s[k % 4], the tail into s0
+        R s0 = R(0), s1 = R(0), s2 = R(0), s3 = R(0);
+        for (int a = a1 - 1; a >= a0; --a) {
+          const int k = g.ld(t.anc_dof + a);
+          R p = g.ld(li + k) * g.ld(x + k);
+          const int c = k < four ? (k & 3) : 0;
+          if (c == 0)
+            s0 += p;
+          else if (c == 1)
+            s1 += p;
+          else if (c == 2)
+            s2 += p;
+          else
+            s3 += p;
+        }
+        xi = xi - ((s0 + s1) + (s2 + s3));
+      }
+      g.st(x + i, xi);
+      if (!solver_finite(xi)) dense[g.lane()] = true;
+    });
+  }
+  if (any(g, dense)) {
+    g.each(nv, [&](int i) { g.st(x + i, g.ld(x_in + i)); });
+    solve_tree_dense(g, nv, LD, diag_inv, x);
+  }
+}
+
   });
   const bool xfrc = any(g, applied);
   g.each(nv, [&](int i) {
@@ -441,7 +517,7 @@ PWS_SIMT_FN inline void fwd_acceleration(G& g, const ModelView<float>& m, const 
     g.st(d.qfrc_smooth + i, q);
     g.st(d.qacc_smooth + i, q);
   });
-  solve_tree(g, nv, g.shared, d.qLDiagInv, d.qacc_smooth);
+  solve_tree(g, nv, t, g.shared, d.qLDiagInv, d.qacc_smooth, d.qfrc_smooth);
 }
 
 // ---- integrators (forward.h integrate: Euler with implicit damping, implicitfast) -------------
@@ -497,7 +573,7 @@ PWS_SIMT_FN inline void implicit_qacc(G& g, const ModelView<float>& m, const Wor
     g.st(d.qacc_scratch + i, f);
   });
   factor_shared(g, nv, t, H, d.qH, d.qHDiagInv);
-  solve_tree(g, nv, H, d.qHDiagInv, d.qacc_scratch);
+  solve_tree(g, nv, t, H, d.qHDiagInv, d.qacc_scratch, d.qfrc_scratch);
 }
 
 // mj_advance (forward.h advance) from the current state with acceleration qacc
@@ -677,7 +753,7 @@ PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>
   passive(g, m, d);
   actuation(g, m, d, s.act_exp);
   g.section(kStepStageAcceleration);
-  fwd_acceleration(g, m, d);
+  fwd_acceleration(g, m, d, s.tree);
   int* scratch = reinterpret_cast<int*>(g.shared);
   g.section(kStepStageCollision);
   if (m.en_constraint) collision(g, m, d, scratch);
@@ -736,7 +812,7 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
     case kOnlyAcceleration:
       g.section(kStepStageAcceleration);
       g.each(m.nv * m.nv, [&](int e) { g.st(g.shared + e, g.ld(d.qLD + e)); });
-      fwd_acceleration(g, m, d);
+      fwd_acceleration(g, m, d, s.tree);
       break;
     case kOnlyIntegrate:
       g.section(kStepStageIntegrate);
