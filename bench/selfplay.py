@@ -17,7 +17,9 @@ The CPU record (the issue's <= 20 minute run: 600 iterations, about 17 minutes o
 (a snapshot every 50 iterations, each new one playing 256 matches against every earlier one:
 13 members whose ratings are refitted to all ~3,000 matches; the record before, a snapshot
 every 10 iterations and 64 matches against 4 members, rated 63 snapshots whose neighbours
-differed by 0.19 points on average against a sigma of 2.2: half of the changes were noise.)
+differed by 0.19 points on average against a sigma of 2.2: half of the changes were noise.
+The next record: add --eval-newest-share 0.5, half of each new member's matches against its
+predecessor; replaying the 2026-12-07 run's evaluation with it gave 11 of 12 rises.)
 
 (defaults: LeagueCfg's init_std 0.1 and actor_output_gain 0.01, sumo.SUMO_REWARDS; one thread
 because two busy-waiting OpenMP threads lose to a loaded machine's other jobs.)

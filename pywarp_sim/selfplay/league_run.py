@@ -217,7 +217,13 @@ class LeagueRun:
     """Adds the current actor to the pool, plays its evaluation matches and refits the
     ratings (module doc); returns {"member", "opponents": {j: [wins, draws, losses]}, "mu",
     "sigma" (every member's, refitted), "rating_order_std" (League.refit_ratings)}."""
-    k = self.league.add(self.snapshot(self.iteration))
+    return self.evaluate_member(self.league.add(self.snapshot(self.iteration)))
+
+  def evaluate_member(self, k: int) -> dict:
+    """Member k's evaluation matches against earlier members (League.evaluation_opponents,
+    evaluation_slots), their results recorded and every rating refitted; add_member's
+    result. Training never reads these results (PFSP uses the learner's training games), so
+    a finished run's pool can be re-rated with other evaluation settings."""
     opponents = self.league.evaluation_opponents(k, min(self.cfg.eval_opponents, self.cfg.eval_envs))
     slots = self._eval_slots(opponents)
     snaps = [self.league.snapshots[j] for j in slots]
