@@ -10,7 +10,7 @@ Modules, in the order the data flows:
   opponents   Snapshot (a frozen rsl-rl actor) and OpponentBatch (one snapshot per block of
               worlds, every block's inference in one batched matrix product per layer);
   league      League: the snapshot pool, PFSP / uniform / latest opponent sampling, openskill
-              ratings and the win-rate matrix;
+              ratings refitted to the whole match history, the win-rate matrix;
   league_run  LeagueRun: PPO iterations against the league, evaluation matches, checkpoints
               that resume bit for bit;
   ranks       RankedLeagueRun: the league on several ranks (torchrun), one shared pool;
