@@ -42,11 +42,12 @@ derive: the stage runs on the CPU emulation with the address recorder and the co
   registers, stack_bytes, spill_bytes   ptxas of csrc/simt_launch.cu alone (-fmad=false; seconds)
   shared_bytes_per_world                qM / its factor and crb x cdof: 4 (nv^2 + 6 nv) bytes
                                         (the stage's; the solver's, rows' and step's their own)
-  worlds_per_block, block               128 / group worlds, fewer where their shared arrays pass
-                                        sm_90's 227 KiB per block (simt.block_worlds); the
-                                        block's threads
-  worlds_per_sm_by_shared, worlds_per_sm  worlds resident per SM: shared memory alone (228 KiB,
-                                        1 KiB reserved per block), and with ptxas's registers
+  worlds_per_block, block               of 128 / group worlds down to 1 within sm_90's 227 KiB
+                                        per block, the count keeping the most worlds resident
+                                        per SM (simt.block_worlds, as the launch); its threads
+  worlds_per_sm                         those worlds resident per SM (228 KiB, 1 KiB reserved
+                                        per block, 32 blocks, 64 warps; ptxas's registers where
+                                        it ran: worlds_per_sm_source)
   occupancy                             from registers and shared memory per block
   sectors_per_request                   distinct sectors per memory instruction of one group,
                                         recorded per lane (a warp of 8-lane groups holds 4 worlds,
@@ -340,23 +341,24 @@ def simt_record(model: str, name: str, scope: str, arch: str, group: int, k: dic
                 shared: int, persistent: int, sample: str, lane_source: str) -> dict:
   """The fields every lane-group kernel record has: ptxas `k` of kernel `name`, the recording
   emulation's proxies `p` of one `group`-lane group over `sample`, shared and persistent bytes,
-  and the launch shape they imply: worlds per block (simt.block_worlds: SIMT_BLOCK / group, fewer
-  where their shared arrays pass sm_90's 227 KiB per block), the worlds resident per SM (from the
-  shared memory alone, and with the registers where ptxas ran) and the occupancy."""
+  and the launch shape they imply: worlds per block as the launch picks them (simt.block_worlds:
+  the most worlds resident per SM within sm_90's 227 KiB per block), those worlds per SM (from the
+  shared memory and sm_90's block and warp caps, and ptxas's registers where it ran) and the
+  occupancy."""
   from pywarp_sim import simt
 
   from . import common
-  worlds = simt.block_worlds(group, shared)
+  regs = k.get("registers")
+  worlds = simt.block_worlds(group, shared, resident=lambda w: resident_blocks(regs, w * group, w * shared))
   block = worlds * group
   rec = common.base_record("proxies", "native", "cpu")
   rec.update(
     model=model, kernel=name, scope=scope, arch=arch, block=block, group_size=group,
-    registers=k.get("registers"), stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
+    registers=regs, stack_bytes=k.get("stack_bytes"), spill_bytes=k.get("spill_bytes"),
     shared_bytes_per_world=shared, worlds_per_block=worlds,
-    worlds_per_sm_by_shared=resident_blocks(None, block, shared * worlds) * worlds if worlds else 0,
-    worlds_per_sm=(resident_blocks(k["registers"], block, shared * worlds) * worlds if "registers" in k and worlds
-                   else None),
-    occupancy=(occupancy(k["registers"], block, shared * worlds) if "registers" in k and worlds else None),
+    worlds_per_sm=resident_blocks(regs, block, shared * worlds) * worlds if worlds else 0,
+    worlds_per_sm_source=("sm_90 shared memory, block and warp caps" + (", ptxas registers" if regs else "")),
+    occupancy=(occupancy(regs, block, shared * worlds) if regs and worlds else None),
     sectors_per_request=round(p["sectors_per_request"], 3),
     sectors_per_request_source=(f"address recorder on the CPU emulation, per memory instruction of one "
                                 f"{group}-lane group, {sample}"),

@@ -2,11 +2,13 @@
 // kernels/simt_collision.h, kernels/simt_constraint.h): the lane-group smooth stage, collision,
 // constraint rows and Newton solver emulated in lockstep over a Simulator's arrays, with
 // or without the address recorder, and the primitives on one group. Registered into _native by register_simt (bindings.cpp).
+#include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -569,10 +571,17 @@ void register_simt(py::module_& m) {
         "stepping its worlds in slot t.");
   m.def("simt_primitives", &simt_primitives, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), "simt::primitive_check on one emulated group (one lane per entry).");
-  m.def("simt_block_worlds", &pws::simt::block_worlds, py::arg("block_threads"), py::arg("group_size"),
-        py::arg("shared_bytes_per_world"), py::arg("shared_limit"),
-        "simt::block_worlds: worlds per block of a lane-group launch (csrc/simt_launch.cu), 0 where one world's "
-        "shared arrays pass the per-block limit.");
+  m.def(
+      "simt_block_worlds",
+      [](int block_threads, int group_size, int64_t shared_bytes_per_world, int64_t shared_limit,
+         const std::function<int(int)>& resident) {
+        return pws::simt::block_worlds(block_threads, group_size, shared_bytes_per_world, shared_limit, resident);
+      },
+      py::arg("block_threads"), py::arg("group_size"), py::arg("shared_bytes_per_world"), py::arg("shared_limit"),
+      py::arg("resident"),
+      "simt::block_worlds: worlds per block of a lane-group launch (csrc/simt_launch.cu) keeping the most worlds "
+      "resident per SM, resident(w) the blocks of w worlds an SM holds; 0 where one world's shared arrays pass "
+      "the per-block limit.");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
         "The recorder's complaint about a phase where lane l writes buf[l] and reads buf[(l + shift) % 32] "
         "(empty when none).");

@@ -5,6 +5,7 @@
 // No physics here.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <string>
 
 #include "simt_collision.h"
@@ -132,9 +133,10 @@ __global__ void primitives_kernel(const float* x, const int* k, const int* src, 
 }
 
 // The launch shape of a lane-group kernel whose groups hold `nshared` 4-byte words of shared memory
-// each: worlds per block (simt::block_worlds against the device's opt-in per-block limit), its
-// threads and bytes, the opt-in set on `kernel` where past the default 48 KiB. Returns nullptr, or
-// the CUDA error, or a sentence naming the sizes when one world's arrays pass the limit.
+// each: worlds per block (simt::block_worlds: the most worlds resident per SM by the CUDA occupancy
+// calculator, within the device's opt-in per-block limit), its threads and bytes, the opt-in set on
+// `kernel` where past the default 48 KiB. Returns nullptr, or the CUDA error, or a sentence naming
+// the sizes when one world's arrays pass the limit.
 struct LaunchShape {
   int worlds = 0;  // per block
   int threads = 0;
@@ -149,7 +151,17 @@ const char* launch_shape(Kernel kernel, int group_size, int nshared, const char*
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return cudaGetErrorString(err);
   const int64_t per_world = int64_t(sizeof(float)) * nshared;
-  shape->worlds = pws::simt::block_worlds(pws_cuda::kSimtBlock, group_size, per_world, limit);
+  // the opt-in for the largest block considered, so that the occupancy calculator sees each shape
+  const int64_t most = std::min<int64_t>(int64_t(limit), per_world * (pws_cuda::kSimtBlock / group_size));
+  if (most > 48 * 1024) err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(most));
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  shape->worlds = pws::simt::block_worlds(pws_cuda::kSimtBlock, group_size, per_world, limit, [&](int w) {
+    int blocks = 0;
+    if (err == cudaSuccess)
+      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, w * group_size, size_t(per_world) * w);
+    return blocks;
+  });
+  if (err != cudaSuccess) return cudaGetErrorString(err);
   if (shape->worlds == 0) {
     static thread_local std::string text;
     text = std::string(what) + " needs " + std::to_string(per_world) +
@@ -159,10 +171,7 @@ const char* launch_shape(Kernel kernel, int group_size, int nshared, const char*
   }
   shape->threads = shape->worlds * group_size;
   shape->shared_bytes = size_t(per_world) * shape->worlds;
-  if (shape->shared_bytes > 48 * 1024)
-    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(shape->shared_bytes));
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+  return nullptr;
 }
 
 template <int N>

@@ -9,8 +9,8 @@
 // efc_jdotv, bit for bit (support.h's impedance_kb, impedance's operations, the same expressions):
 //
 //   equality rows               a constraint at a time in eqid order (a humanoid has a few): every
-//                               lane forms its frame (anchors, weld orientations, the coupling's
-//                               error and derivative), a lane per dof its Jacobian column (the
+//                               lane forms the frame (anchors, weld orientations, the coupling's
+//                               error and derivative) and then its dofs' Jacobian columns (the
 //                               point_jac_row sums on zeroed rows, the weld's quaternion map),
 //                               a ballot drops a constraint whose rows are all zero (as
 //                               make_equality), a lane per row its scalars
@@ -386,23 +386,27 @@ PWS_SIMT_FN inline int make_equality(G& g, const ModelView<float>& m, const Worl
     const int type = load_uniform(g, m.eq_type + eqid);
     const int nrows = type == kEqWeld ? 6 : (type == kEqConnect ? 3 : 1);
     if (row + nrows > m.nefc_max) break;  // cannot happen: rows_capacity counts every constraint
-    // every lane's copy of the frame (the same loads: broadcasts)
-    Reg<EqFrame<R>, N> frame;
-    g.each(N, [&](int l) { frame[l] = eq_frame(g, m, d, eqid, type); });
+    // lane l forms the frame (the same loads on every lane: broadcasts), then the columns
+    // i = l, l + N, ... (each's item order); the frame lives within the phase only, and what the
+    // columns do not read is not formed
     Reg<bool, N> nonzero;
-    g.lanes([&](int l) { nonzero[l] = false; });
-    g.each(nv, [&](int i) {
-      const int l = g.lane();
-      R col[6];
-      eq_column(g, m, d, eqid, frame[l], i, col);
-      for (int k = 0; k < nrows; ++k) {
-        g.st(d.efc_J + (int64_t)(row + k) * ld + i, col[k]);
-        nonzero[l] = nonzero[l] || !(col[k] == R(0));
+    g.each(N, [&](int l) {
+      const EqFrame<R> f = eq_frame(g, m, d, eqid, type);
+      bool nz = false;
+      for (int i = l; i < nv; i += N) {
+        R col[6];
+        eq_column(g, m, d, eqid, f, i, col);
+        for (int k = 0; k < nrows; ++k) {
+          g.st(d.efc_J + (int64_t)(row + k) * ld + i, col[k]);
+          nz = nz || !(col[k] == R(0));
+        }
       }
+      nonzero[l] = nz;
     });
-    // the rows' scalars: add_row at the norm of the violation (connect, weld) or the error
+    // the rows' scalars (a lane per row, its own frame): add_row at the norm of the violation
+    // (connect, weld) or the error
     g.each(nrows, [&](int k) {
-      const EqFrame<R>& f = frame[g.lane()];
+      const EqFrame<R> f = eq_frame(g, m, d, eqid, type);
       const bool pose = type == kEqConnect || type == kEqWeld;
       R diag = f.diag;
       if (pose) {

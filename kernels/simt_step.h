@@ -85,20 +85,31 @@ PWS_HD inline int step_shared_floats(const ModelView<float>& m) {
   return n;
 }
 
-// Worlds per block of a lane-group launch: block_threads / group_size, fewer where their shared
-// arrays (shared_bytes_per_world each) pass the device's per-block limit (shared_limit bytes; sm_90
-// allows 227 KiB per block with the opt-in, 228 KiB per SM). The block's threads are the worlds'
-// groups, so a block of 8- or 16-lane groups may end in a partial warp (each group's shuffles and
-// ballots name its own lanes). A 62-dof model (the CMU-class humanoid) needs 2 nv^2 + 2 nv floats =
-// 31,248 bytes per world for the solver: 7 worlds per block of 8- or 16-lane groups instead of 16 or
-// 8 (32-lane groups: 4, as for any model). 0: one world's arrays pass the limit, and the callers
-// refuse the model naming both sizes.
-PWS_HD inline int block_worlds(int block_threads, int group_size, int64_t shared_bytes_per_world,
-                               int64_t shared_limit) {
-  int n = block_threads / group_size;
-  if (shared_bytes_per_world > 0 && shared_limit / shared_bytes_per_world < n)
-    n = static_cast<int>(shared_limit / shared_bytes_per_world);
-  return n;
+// Worlds per block of a lane-group launch: of w = block_threads / group_size down to 1 whose shared
+// arrays (w x shared_bytes_per_world) fit the device's per-block limit (shared_limit bytes; sm_90
+// allows 227 KiB per block with the opt-in, 228 KiB per SM), the w that keeps the most worlds
+// resident per SM, resident(w) x w (ties: the larger block); resident(w) counts the blocks of w
+// worlds an SM holds (the launchers ask the CUDA occupancy calculator, which knows the kernel's
+// registers; the proxies count shared memory and ptxas's registers). The block's threads are the
+// worlds' groups, so a block of 8- or 16-lane groups may end in a partial warp (each group's
+// shuffles and ballots name its own lanes). A 62-dof model (the CMU-class humanoid) needs
+// 2 nv^2 + 2 nv floats = 31,248 bytes per world for the solver: by shared memory 7 worlds per SM,
+// as one block of 7 (8 or 16 lanes) or seven blocks of 1 (32 lanes: one block of 4 would hold 4).
+// 0: one world's arrays pass the limit, and the callers refuse the model naming both sizes.
+template <typename Resident>
+inline int block_worlds(int block_threads, int group_size, int64_t shared_bytes_per_world, int64_t shared_limit,
+                        Resident&& resident) {
+  int best = 0;
+  int64_t most = -1;
+  for (int w = block_threads / group_size; w >= 1; --w) {
+    if (shared_bytes_per_world * w > shared_limit) continue;
+    const int64_t worlds = int64_t(resident(w)) * w;
+    if (worlds > most) {
+      most = worlds;
+      best = w;
+    }
+  }
+  return best;
 }
 
 // ---- transcendentals with the same bits on both targets ---------------------------------------

@@ -489,17 +489,30 @@ def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0, neq: 
   return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv), 4 * npair, 4 * (nconmax + neq))
 
 
-# sm_90's (H100, H200) largest dynamic shared memory of one block, with the opt-in (227 KiB)
+# sm_90's (H100, H200) shared memory: the largest dynamic share of one block (227 KiB, with the
+# opt-in), the SM's (228 KiB) and the runtime's reserve per resident block; its block and warp caps
 SM90_SHARED_PER_BLOCK = 232448
+SM90_SHARED_PER_SM = 233472
+SM90_SHARED_RESERVED_PER_BLOCK = 1024
+SM90_MAX_BLOCKS, SM90_MAX_WARPS = 32, 64
 SIMT_BLOCK_THREADS = 128  # kSimtBlock in csrc/simt_launch.h
 
 
-def block_worlds(group_size: int, shared_bytes_per_world: int, shared_limit: int = SM90_SHARED_PER_BLOCK) -> int:
+def block_worlds(group_size: int, shared_bytes_per_world: int, shared_limit: int = SM90_SHARED_PER_BLOCK,
+                 resident=None) -> int:
   """Worlds per block of a lane-group launch (csrc/simt_launch.cu, kernels/simt_step.h's
-  block_worlds): 128 / group_size, fewer where their shared arrays pass shared_limit bytes per
-  block; 0 where one world's do (the launch then refuses the model by name)."""
+  block_worlds): of 128 / group_size down to 1 whose shared arrays fit shared_limit bytes per
+  block, the count keeping the most worlds resident per SM (ties: the larger block); 0 where one
+  world's arrays pass the limit (the launch then refuses the model by name). resident(w): blocks of
+  w worlds one SM holds; by default from sm_90's shared memory and block and warp caps alone (the
+  CUDA launch asks the occupancy calculator, which also counts the kernel's registers)."""
+  if resident is None:
+    def resident(w: int) -> int:
+      warps = -(-w * int(group_size) // 32)
+      return min(SM90_MAX_BLOCKS, SM90_MAX_WARPS // warps,
+                 SM90_SHARED_PER_SM // (w * int(shared_bytes_per_world) + SM90_SHARED_RESERVED_PER_BLOCK))
   return int(_module("cpu").simt_block_worlds(SIMT_BLOCK_THREADS, int(group_size), int(shared_bytes_per_world),
-                                               int(shared_limit)))
+                                               int(shared_limit), resident))
 
 
 def step_proxies(sim, group_size: int = 32, nsteps: int = 1) -> dict:
