@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from pywarp_sim.types import Collider
+
 from backends import BACKENDS, simulator
 from tolerances import CONTACT_DIST_TOL
 
@@ -67,11 +69,13 @@ def _contacts(sim):
 
 
 def test_obb_flags_follow_mujocos_midphase():
-  """pairs.obb: the dynamic pairs between bodies with a BVH, not both single-geom; <pair>
-  elements and (midphase disabled) no pair carry it."""
+  """pairs.obb: the GJK/EPA pairs among the dynamic pairs between bodies with a BVH, not both
+  single-geom; <pair> elements and (midphase disabled) no pair carry it."""
   mjm = mujoco.MjModel.from_xml_string(_xml(0.0))
   host = simulator(mjm, 1, "warp").model.collision.host
-  assert host["obb"].all(), "every pair of this model goes through mj_collideTree"
+  convex = host["collider"] == int(Collider.CONVEX)
+  assert convex.any() and not convex.all()
+  np.testing.assert_array_equal(host["obb"], convex, "every pair of this model goes through mj_collideTree")
   single = mujoco.MjModel.from_xml_string(
     '<mujoco><worldbody><geom type="plane" size="1 1 .1"/><body><freejoint/><geom size=".1"/></body>'
     '<body pos=".3 0 0"><freejoint/><geom size=".1"/></body></worldbody></mujoco>')
@@ -107,7 +111,7 @@ def test_box_filter_keeps_mujocos_contacts(backend, margin):
       m = float(pairs.host["margin"][p] + pairs.host["gap"][p])
       rb = mjm.geom_rbound[g1] + mjm.geom_rbound[g2] + m
       dif = mjd.geom_xpos[g1] - mjd.geom_xpos[g2]
-      if mjm.geom_rbound[g1] > 0 and mjm.geom_rbound[g2] > 0 and dif @ dif <= rb * rb:
+      if pairs.host["obb"][p] and dif @ dif <= rb * rb:
         filtered += _boxes_apart(mjm, mjd, g1, g2, m)
     if any(abs(c.dist) < CONTACT_DIST_TOL for c in mjd.contact[:mjd.ncon]):
       continue  # touching: whether the contact exists is rounding-dependent
