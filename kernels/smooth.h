@@ -171,10 +171,10 @@ PWS_HD inline void factor_tree(const ModelView<T>& m, T* LD, T* diag_inv) {
   // a dependent gather.
   const int nv = m.nv;
   const int* dof_parentid = m.dof_parentid;
-  const bool dense = tree_loops_dense();
+  const bool split = tree_loops_split(m);
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + k * nv;
-    const int lo = dense ? 0 : tree_dof_lo(m, k);
+    const int lo = split ? tree_dof_lo(m, k) : 0;
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
       T tmp = lk[i] / lk[k];
       T* li = LD + i * nv;

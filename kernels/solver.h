@@ -58,7 +58,10 @@ struct SolveSpans {
   bool dense = true;       // the factor's rows are read whole (the test switch)
   uint8_t jlo[kMaxSpanRows], jhi[kMaxSpanRows];
   uint8_t mlo[kMaxSpanDofs + 1], mhi[kMaxSpanDofs + 1];
-  // the Newton factor's rows: first nonzero column of L (factor_ldl's rowlo; with ndof == nv)
+  // the Newton factor's rows: first nonzero column of L (factor_ldl's rowlo), kept when the
+  // dofs form several trees (split; with one tree the rows start at or next to column 0 and
+  // the searches are short, so the bookkeeping would cost more than it saves)
+  bool split = false;
   uint8_t hlo[kMaxSpanDofs + 1];
 };
 
@@ -86,6 +89,7 @@ PWS_HD inline void solve_spans(const ModelView<T>& m, const World<T>& d, int nef
   sp->nrow = 0;
   sp->ndof = 0;
   sp->dense = dense;
+  sp->split = false;
   if (dense) return;
   // qM row i is zero outside the ancestors and descendants of dof i (crb writes only those
   // pairs): [its tree's root dof, its last descendant + 1), in O(nv) as parents precede
@@ -100,6 +104,7 @@ PWS_HD inline void solve_spans(const ModelView<T>& m, const World<T>& d, int nef
     int p = m.dof_parentid[i];
     if (p >= 0 && sp->mhi[i] > sp->mhi[p]) sp->mhi[p] = sp->mhi[i];
   }
+  sp->split = nv > 0 && sp->mlo[nv - 1] > 0;  // the last dof's tree starts after dof 0
   // J row spans: contact rows (the union of the two bodies' dof chains, contact_frame_jac),
   // joint limits and dof friction from the structure, the other rows (tendons, equalities)
   // read off J
@@ -572,7 +577,7 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, Solve
   T* H = d.efc_H;
   for (int i = 0; i < nv; ++i)
     for (int j = 0; j <= i; ++j) H[(int64_t)i * ld + j] = d.qM[i * nv + j];
-  uint8_t* rowlo = !sp.dense && sp.ndof == nv ? sp.hlo : nullptr;
+  uint8_t* rowlo = sp.split ? sp.hlo : nullptr;
   if (rowlo)
     for (int i = 0; i < nv; ++i) rowlo[i] = sp.mlo[i];
   // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
@@ -660,7 +665,7 @@ PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, Solve
                                  const uint32_t* mask, const uint32_t* old_mask, T* diag_inv) {
   const int nv = m.nv, ld = m.nv_pad;
   T* w = d.qacc_scratch;  // free here (the line search's M search is formed after the solve)
-  uint8_t* first = !sp.dense && sp.ndof == nv ? sp.hlo : nullptr;  // newton_factor's
+  uint8_t* first = sp.split ? sp.hlo : nullptr;  // newton_factor's
   for (int pass = 0; pass < 2; ++pass) {
     for (int r = 0; r < nefc; ++r) {
       uint32_t bit = 1u << (r & 31);
@@ -681,7 +686,7 @@ template <typename T>
 PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, const T* diag_inv) {
   T* search = d.efc_search;
   for (int i = 0; i < m.nv; ++i) search[i] = -d.efc_grad[i];
-  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense, !sp.dense && sp.ndof == m.nv ? sp.hlo : nullptr);
+  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense, sp.split ? sp.hlo : nullptr);
 }
 
 // Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and

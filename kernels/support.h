@@ -51,19 +51,21 @@ PWS_HD inline int tree_dof_lo(const ModelView<T>& m, int i) {
   return adr > 0 ? adr : 0;
 }
 
-// Whether the tree loops start at column 0 (solver_dense_loops; never on the device).
-PWS_HD inline bool tree_loops_dense() {
-#ifdef __CUDA_ARCH__
-  return false;
-#else
-  return solver_dense_loops();
+// Whether the tree loops skip other trees' columns: the model has several trees (the last dof's
+// tree starts after dof 0; with one tree there is nothing to skip and the loops stay as they
+// were), and not solver_dense_loops (never switched on the device).
+template <typename T>
+PWS_HD inline bool tree_loops_split(const ModelView<T>& m) {
+#ifndef __CUDA_ARCH__
+  if (solver_dense_loops()) return false;
 #endif
+  return m.nv > 0 && tree_dof_lo(m, m.nv - 1) > 0;
 }
 
 template <typename T>
 PWS_HD inline void solve_tree(const ModelView<T>& m, const T* LD, const T* diag_inv, T* x) {
   const int nv = m.nv;
-  const bool dense = tree_loops_dense();
+  const bool split = tree_loops_split(m);
   // dense over the columns of i's tree below i (zero outside i's ancestors, see factor_tree),
   // same order per entry; the columns of other trees hold exact zeros and are skipped
   for (int i = nv - 1; i >= 0; --i) {
@@ -71,14 +73,17 @@ PWS_HD inline void solve_tree(const ModelView<T>& m, const T* LD, const T* diag_
     const T* li = LD + i * nv;
     auto nonzero = xi != T(0);  // skipped where x[i] is zero (as the chain walk)
     if (pws_any(nonzero)) {
-      const int lo = dense ? 0 : tree_dof_lo(m, i);
+      const int lo = split ? tree_dof_lo(m, i) : 0;
       for (int j = lo; j < i; ++j) x[j] = pws_select(nonzero, x[j] - li[j] * xi, x[j]);
     }
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
   // a dense dot product too (the sum in another order than the chain walk: rounding only);
   // over the tree's columns with dot_n's partial sums (dot_span: the dense loop's bits)
-  for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + i * nv, x, i, dense ? 0 : tree_dof_lo(m, i), i);
+  if (split)
+    for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + i * nv, x, i, tree_dof_lo(m, i), i);
+  else
+    for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + i * nv, x, i);
 }
 
 // ---- mj_applyFT (support.apply_ft) ---------------------------------------------------------
