@@ -596,6 +596,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
     nmesh=int(m.mesh_vertadr.shape[0]), nmeshvert=int(m.mesh_vert.shape[0]),
     nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
+    nmeshface=int(m.mesh_face.shape[0]),  # mesh triangles for rangefinders (0 without one)
     nhfieldtable=int(m.hfield_table.shape[0]),  # height fields packed for the native step (Model)
     neqdata=int(m.eq_data.shape[1]),  # mjNEQDATA: scalars per equality constraint in eq_data (Model)
   )
