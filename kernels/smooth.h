@@ -160,8 +160,8 @@ PWS_HD inline void crb(const ModelView<T>& m, const World<T>& d) {
 
 // ---- tree L'DL of qM (smooth.factor_tree; support.h solves with it); dense (nv, nv) ----
 
-template <typename T>
-PWS_HD inline void factor_tree(const ModelView<T>& m, T* LD, T* diag_inv) {
+template <bool kSplit, typename T>
+PWS_HD inline void factor_tree_rows(const ModelView<T>& m, T* LD, T* diag_inv) {
   // Row k's lower part is zero outside k's ancestors (the tree sparsity, kept by the
   // elimination), and for an ancestor i of k the ancestors of k below i are those of i. So the
   // update of row i by row k can run densely over the columns of k's tree up to i
@@ -171,10 +171,9 @@ PWS_HD inline void factor_tree(const ModelView<T>& m, T* LD, T* diag_inv) {
   // a dependent gather.
   const int nv = m.nv;
   const int* dof_parentid = m.dof_parentid;
-  const bool split = tree_loops_split(m);
   for (int k = nv - 1; k >= 0; --k) {
     T* lk = LD + k * nv;
-    const int lo = split ? tree_dof_lo(m, k) : 0;
+    const int lo = kSplit ? tree_dof_lo(m, k) : 0;
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
       T tmp = lk[i] / lk[k];
       T* li = LD + i * nv;
@@ -183,6 +182,15 @@ PWS_HD inline void factor_tree(const ModelView<T>& m, T* LD, T* diag_inv) {
     }
   }
   for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[k * nv + k];
+}
+
+// kSplit (tree_loops_split) a compile-time constant: with one tree the loops start at 0 as before.
+template <typename T>
+PWS_HD inline void factor_tree(const ModelView<T>& m, T* LD, T* diag_inv) {
+  if (tree_loops_split(m))
+    factor_tree_rows<true>(m, LD, diag_inv);
+  else
+    factor_tree_rows<false>(m, LD, diag_inv);
 }
 
 template <typename T>

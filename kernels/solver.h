@@ -406,10 +406,9 @@ PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
 // H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs) and
 // y is zero before column ylo. Row i is updated densely over columns ylo..i: y adds exact zeros
 // outside nz, and the contiguous loop vectorises where a walk of nz would gather.
-// rowlo (optional): per row, a column below which the row is zero; lowered to ylo where written.
 template <typename T>
 PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz,
-                                   int ylo = 0, uint8_t* rowlo = nullptr) {
+                                   int ylo = 0) {
   const int n = nnz < 0 ? nv : nnz;
   for (int p = 0; p < n; ++p) {
     int i = nnz < 0 ? p : nz[p];
@@ -418,7 +417,17 @@ PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y,
     T s = a * xi;
     T* hrow = H + (int64_t)i * ld;
     for (int j = ylo; j <= i; ++j) hrow[j] += s * y[j];
-    if (rowlo && ylo < rowlo[i]) rowlo[i] = (uint8_t)ylo;
+  }
+}
+
+// rowlo[i] (a column below which row i is zero) lowered to ylo for the rows add_outer_lower
+// writes (x[i] != 0 over nz); apart from it so that its loop stays as it is without rowlo.
+template <typename T>
+PWS_HD inline void lower_row_bounds(uint8_t* rowlo, int nv, const T* x, const int* nz, int nnz, int ylo) {
+  const int n = nnz < 0 ? nv : nnz;
+  for (int p = 0; p < n; ++p) {
+    int i = nnz < 0 ? p : nz[p];
+    if (x[i] != T(0) && ylo < rowlo[i]) rowlo[i] = (uint8_t)ylo;
   }
 }
 
@@ -611,12 +620,15 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, Solve
         for (int k = 0; k < dim; ++k) {
           const T* jk = d.efc_J + (int64_t)(r + k) * ld;
           if (state == 1) {
-            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz, blo, rowlo);
+            add_outer_lower(H, ld, nv, jk, jk, d.efc_D[r + k], nz, nnz, blo);
+            if (rowlo) lower_row_bounds(rowlo, nv, jk, nz, nnz, blo);
           } else {
             for (int l = 0; l < dim; ++l) {
               T c = d.efc_cone_H[6 * (r + k) + l];
-              if (c != T(0))
-                add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz, blo, rowlo);
+              if (c != T(0)) {
+                add_outer_lower(H, ld, nv, jk, d.efc_J + (int64_t)(r + l) * ld, c, nz, nnz, blo);
+                if (rowlo) lower_row_bounds(rowlo, nv, jk, nz, nnz, blo);
+              }
             }
           }
         }
@@ -648,7 +660,8 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, Solve
         }
         int lo, hi;
         jspan(sp, m, r, &lo, &hi);
-        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz, lo, rowlo);
+        add_outer_lower(H, ld, nv, jr, jr, d.efc_D[r], nz, last_nnz, lo);
+        if (rowlo) lower_row_bounds(rowlo, nv, jr, nz, last_nnz, lo);
       }
       ++r;
     }

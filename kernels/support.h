@@ -62,10 +62,9 @@ PWS_HD inline bool tree_loops_split(const ModelView<T>& m) {
   return m.nv > 0 && tree_dof_lo(m, m.nv - 1) > 0;
 }
 
-template <typename T>
-PWS_HD inline void solve_tree(const ModelView<T>& m, const T* LD, const T* diag_inv, T* x) {
+template <bool kSplit, typename T>
+PWS_HD inline void solve_tree_rows(const ModelView<T>& m, const T* LD, const T* diag_inv, T* x) {
   const int nv = m.nv;
-  const bool split = tree_loops_split(m);
   // dense over the columns of i's tree below i (zero outside i's ancestors, see factor_tree),
   // same order per entry; the columns of other trees hold exact zeros and are skipped
   for (int i = nv - 1; i >= 0; --i) {
@@ -73,17 +72,26 @@ PWS_HD inline void solve_tree(const ModelView<T>& m, const T* LD, const T* diag_
     const T* li = LD + i * nv;
     auto nonzero = xi != T(0);  // skipped where x[i] is zero (as the chain walk)
     if (pws_any(nonzero)) {
-      const int lo = split ? tree_dof_lo(m, i) : 0;
+      const int lo = kSplit ? tree_dof_lo(m, i) : 0;
       for (int j = lo; j < i; ++j) x[j] = pws_select(nonzero, x[j] - li[j] * xi, x[j]);
     }
   }
   for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
   // a dense dot product too (the sum in another order than the chain walk: rounding only);
   // over the tree's columns with dot_n's partial sums (dot_span: the dense loop's bits)
-  if (split)
+  if (kSplit)
     for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + i * nv, x, i, tree_dof_lo(m, i), i);
   else
     for (int i = 0; i < nv; ++i) x[i] -= dot_n(LD + i * nv, x, i);
+}
+
+// kSplit (tree_loops_split) a compile-time constant: with one tree the loops are those before.
+template <typename T>
+PWS_HD inline void solve_tree(const ModelView<T>& m, const T* LD, const T* diag_inv, T* x) {
+  if (tree_loops_split(m))
+    solve_tree_rows<true>(m, LD, diag_inv, x);
+  else
+    solve_tree_rows<false>(m, LD, diag_inv, x);
 }
 
 // ---- mj_applyFT (support.apply_ft) ---------------------------------------------------------
