@@ -235,6 +235,8 @@ def tumbling_states(mjm, n: int = NSTATES, seed: int = 0) -> list:
       mjd.qpos[3:7] = quat
     mjd.qvel[:] = rng.normal(0, THROW, m.nv)
     count = n // 2 + (n % 2 if drop == 0 else 0)
+    if count == 0:  # one state: the first drop alone
+      break
     sample = set(np.linspace(nsteps / count, nsteps, count).round().astype(int))
     for k in range(1, nsteps + 1):
       mujoco.mj_step(m, mjd)
