@@ -18,10 +18,9 @@ import mujoco
 import warp as wp
 
 from . import collision_primitive as prim
-from .collision_driver import obb_apart
 from .collision_gjk import ConvexObj, mesh_support_vertex, penetration, support_point, take_slot
 from .collision_multicontact import MeshTables, mesh_tables, multicontact
-from .pairs import vec6
+from .pairs import obb_apart, vec6
 from .types import Data, EpaScratch, GeomType, Model
 
 MAXCONPAIR = mujoco.mjMAXCONPAIR  # mjMAXCONPAIR: most contacts of a height-field pair (50)
@@ -428,7 +427,7 @@ def _convex_narrowphase(
   near = wp.dot(dif, dif) <= bound * bound
   if t1 == _PLANE:  # a plane has no bounding sphere: the half-space test (mj_filterSphere)
     near = wp.dot(pos2 - pos1, wp.vec3(mat1[0, 2], mat1[1, 2], mat1[2, 2])) <= margin + rb2
-  if near and pair_obb[pairid] != 0:  # the midphase's box test (collision_driver.obb_apart)
+  if near and pair_obb[pairid] != 0:  # the midphase's box test (pairs.obb_apart)
     near = not obb_apart(geom_aabb[g1], pos1, mat1, geom_aabb[g2], pos2, mat2, margin)
   if near:
     ncon = convex(slots_out, scratch_out, worldid, pair_slot[pairid], margin, t1, pos1, mat1,

@@ -473,3 +473,69 @@ def build_pairs(mjm: mujoco.MjModel, device=None, nconmax: int | None = None,
     geom_rbound=arr(host["geom_rbound"], wp.float32), obb=arr(host["obb"], wp.int32),
     geom_aabb=arr(host["geom_aabb"], vec6), host=host,
   )
+
+
+MAXVAL_F = wp.constant(1e10)  # mjMAXVAL: a plane's box half-sizes
+
+
+# ---- the midphase's oriented-box test on the boxes above (both collision drivers use it) ----
+
+@wp.func
+def _axis64(mat: wp.mat33, k: int) -> wp.vec3d:
+  """Column k of mat (a box's face axis k in world coordinates), in float64."""
+  return wp.vec3d(wp.float64(mat[0, k]), wp.float64(mat[1, k]), wp.float64(mat[2, k]))
+
+
+@wp.func
+def _box_center64(aabb: vec6, pos: wp.vec3, mat: wp.mat33) -> wp.vec3d:
+  c = wp.vec3d(wp.float64(aabb[0]), wp.float64(aabb[1]), wp.float64(aabb[2]))
+  return wp.vec3d(wp.float64(mat[0, 0]) * c[0] + wp.float64(mat[0, 1]) * c[1] + wp.float64(mat[0, 2]) * c[2]
+                  + wp.float64(pos[0]),
+                  wp.float64(mat[1, 0]) * c[0] + wp.float64(mat[1, 1]) * c[1] + wp.float64(mat[1, 2]) * c[2]
+                  + wp.float64(pos[1]),
+                  wp.float64(mat[2, 0]) * c[0] + wp.float64(mat[2, 1]) * c[1] + wp.float64(mat[2, 2]) * c[2]
+                  + wp.float64(pos[2]))
+
+
+@wp.func
+def _box_radius64(aabb: vec6, mat: wp.mat33, n: wp.vec3d) -> wp.float64:
+  """Half-extent along the unit axis n of the box (aabb's half-sizes, axes mat's columns)."""
+  return (wp.abs(wp.float64(aabb[3]) * wp.dot(_axis64(mat, 0), n))
+          + wp.abs(wp.float64(aabb[4]) * wp.dot(_axis64(mat, 1), n))
+          + wp.abs(wp.float64(aabb[5]) * wp.dot(_axis64(mat, 2), n)))
+
+
+@wp.func
+def _infinite(aabb: vec6, all_axes: bool) -> bool:
+  """A plane's box: half-sizes >= mjMAXVAL on every axis (all_axes) or on some axis."""
+  i0 = aabb[3] >= MAXVAL_F
+  i1 = aabb[4] >= MAXVAL_F
+  i2 = aabb[5] >= MAXVAL_F
+  if all_axes:
+    return i0 and i1 and i2
+  return i0 or i1 or i2
+
+
+@wp.func
+def obb_apart(aabb1: vec6, pos1: wp.vec3, mat1: wp.mat33, aabb2: vec6, pos2: wp.vec3, mat2: wp.mat33,
+              margin: float) -> bool:
+  """mj_collideOBB on two geoms' boxes (pairs.geom_aabb rows: center and half-sizes in the geom
+  frame), in float64: True when a face axis of either box separates them by more than margin.
+  MuJoCo's midphase tests it after the bounding spheres for the pairs of pairs.obb; those it
+  rejects are farther apart than margin, so they have no contact (its twin: kernels/collision_driver.h obb_apart)."""
+  if _infinite(aabb1, True) or _infinite(aabb2, True):
+    return False
+  c1 = _box_center64(aabb1, pos1, mat1)
+  c2 = _box_center64(aabb2, pos2, mat2)
+  m = wp.float64(margin)
+  if not _infinite(aabb2, False):
+    for k in range(3):
+      n = _axis64(mat1, k)
+      if _box_radius64(aabb1, mat1, n) + _box_radius64(aabb2, mat2, n) + m < wp.abs(wp.dot(c2, n) - wp.dot(c1, n)):
+        return True
+  if not _infinite(aabb1, False):
+    for k in range(3):
+      n = _axis64(mat2, k)
+      if _box_radius64(aabb1, mat1, n) + _box_radius64(aabb2, mat2, n) + m < wp.abs(wp.dot(c2, n) - wp.dot(c1, n)):
+        return True
+  return False
