@@ -50,6 +50,16 @@ def test_menagerie_model(robot, scene):
 EPA_SCENES = [("fourier_n1", "scene.xml"), ("google_barkour_vb", "scene_hfield_mjx.xml")]
 
 
+def assert_sets_and_qacc_agree(rec: dict, robot: str) -> None:
+  """A bench.models record: on both backends every contact set equals MuJoCo's and qacc (both
+  cones) meets the issue's 1e-3."""
+  for backend in models.BACKENDS:
+    r = rec[backend]
+    assert r["contact_set_agree"] == 1.0, (robot, backend, r)
+    for cone in models.CONES:
+      assert r[f"qacc_rel_err_{cone}"] <= CONVERGED_CONTACT_QACC_MAX_TOL, (robot, backend, cone, r)
+
+
 @needs_menagerie
 @pytest.mark.parametrize("robot,scene", EPA_SCENES, ids=[f"{r}/{s}" for r, s in EPA_SCENES])
 def test_menagerie_epa_scene_at_converged_ccd(robot, scene):
@@ -59,11 +69,10 @@ def test_menagerie_epa_scene_at_converged_ccd(robot, scene):
   (both cones, both backends) and sensordata meet the goals; the shipped-ccd columns are
   recorded beside them, and MuJoCo's float32 floor (one-ulp qpos moves) stays below the bound."""
   rec = models.check_model(PATH, robot, scene, nstates=16, with_speed=False)
+  assert_sets_and_qacc_agree(rec, robot)
   for backend in models.BACKENDS:
     r = rec[backend]
-    assert r["contact_set_agree"] == 1.0, (robot, backend, r)
     for cone in models.CONES:
-      assert r[f"qacc_rel_err_{cone}"] <= CONVERGED_CONTACT_QACC_MAX_TOL, (robot, backend, cone, r)
       assert r[f"qacc_rel_err_{cone}_ccd_shipped"] is not None, (robot, backend, cone, r)
       assert r[f"qacc_f32_floor_{cone}"] < CONVERGED_CONTACT_QACC_MAX_TOL, (robot, backend, cone, r)
     assert r["sensordata_rel_err"] <= MENAGERIE_CONVERGED_SENSORDATA_TOL, (robot, backend, r)
@@ -92,12 +101,7 @@ def test_menagerie_multicontact_scene(robot, scene):
   (collision_multicontact): contact sets equal MuJoCo's in every state and qacc (both cones, both
   backends) meets the issue's 1e-3 (measured 1.7e-4 on G1 with hands, 1.2e-4 on Talos; 0.23 and
   7.6e-3, one Talos state with another contact count, with the first pair in the tolerance)."""
-  rec = models.check_model(PATH, robot, scene, nstates=16, with_speed=False)
-  for backend in models.BACKENDS:
-    r = rec[backend]
-    assert r["contact_set_agree"] == 1.0, (robot, backend, r)
-    for cone in models.CONES:
-      assert r[f"qacc_rel_err_{cone}"] <= CONVERGED_CONTACT_QACC_MAX_TOL, (robot, backend, cone, r)
+  assert_sets_and_qacc_agree(models.check_model(PATH, robot, scene, nstates=16, with_speed=False), robot)
 
 
 # a robot folder as Menagerie lays it out: scene.xml including the robot, meshes under assets/
