@@ -112,12 +112,23 @@ def part_train(out):
   args = ["--task", "humanoid-stand", "--device", "cpu", "--num-envs", "8", "--num-steps-per-env", "4", "--quiet"]
   train.main(args + ["--iterations", "2", "--log-dir", os.path.join(out, "run")])
   # the resumed run pins each rank to a core of its own where the node has a core per rank
-  pin = ["--cpu-cores-per-rank", "1"] if len(os.sched_getaffinity(0)) >= 2 else []
+  pin = pinned_cores()
   train.main(args + ["--iterations", "1", "--log-dir", os.path.join(out, "resumed"),
                      "--resume", os.path.join(out, "run", "model_1.pt")] + pin)
+  record_cores(out, "train", pin)
+
+
+def pinned_cores() -> list:
+  """`--cpu-cores-per-rank 1` where the node has a core for each of the 2 ranks, else no flag."""
+  return ["--cpu-cores-per-rank", "1"] if len(os.sched_getaffinity(0)) >= 2 else []
+
+
+def record_cores(out, part, pin):
+  """After a part run with `pin` (pinned_cores): this rank's cores and torch threads, in
+  cores_<part>_rank<r>.json."""
   if pin:
     from pywarp_sim import distributed
-    with open(os.path.join(out, f"cores_rank{distributed.current().rank}.json"), "w") as f:
+    with open(os.path.join(out, f"cores_{part}_rank{distributed.current().rank}.json"), "w") as f:
       json.dump({"cores": sorted(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads()}, f)
 
 
@@ -166,9 +177,11 @@ def part_league(out):
 
 def part_league_cli(out):
   from pywarp_sim.selfplay.__main__ import main
+  pin = pinned_cores()  # each rank on a core of its own where the node has two
   main(["train", "--device", "cpu", "--num-envs", "8", "--nslot", "2", "--eval-envs", "4", "--iterations", "2",
         "--snapshot-interval", "2", "--final-matches", "4", "--num-steps-per-env", "4",
-        "--episode-length-s", "0.4", "--log-dir", os.path.join(out, "league_cli")])
+        "--episode-length-s", "0.4", "--log-dir", os.path.join(out, "league_cli")] + pin)
+  record_cores(out, "league_cli", pin)
 
 
 PARTS = {"train": part_train, "update": part_update, "calibrate": part_calibrate, "league": part_league,

@@ -50,7 +50,7 @@ def test_two_gloo_ranks_train_in_sync_and_resume(ranks):
 def test_cpu_ranks_pinned_to_cores_of_their_own(ranks):
   """`--cpu-cores-per-rank 1` (the resumed run): each rank runs on one core, a different one,
   with one torch thread."""
-  seen = [json.loads((ranks / f"cores_rank{r}.json").read_text()) for r in (0, 1)]
+  seen = [json.loads((ranks / f"cores_train_rank{r}.json").read_text()) for r in (0, 1)]
   assert all(len(s["cores"]) == 1 and s["torch_threads"] == 1 for s in seen)
   assert seen[0]["cores"] != seen[1]["cores"]
 

@@ -4,6 +4,7 @@ ratings and results through snapshots and evaluation matches, a checkpoint resum
 on as many ranks, and the torchrun CLI runs the league with rank 0 writing its files."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -81,6 +82,16 @@ def test_league_on_two_gloo_ranks(league, monkeypatch):
         assert torch.equal(r["resumed"][net][k], v), (net, k)
     assert torch.equal(r["resumed_qpos"], r["qpos"])
   assert not torch.equal(a["qpos"], b["qpos"])  # no two ranks simulate the same worlds
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning 2 ranks needs 2 cores")
+def test_league_cli_ranks_pinned_to_cores_of_their_own(league):
+  """`selfplay train --cpu-cores-per-rank 1` under torchrun: each rank on one core, a different
+  one, with one torch thread."""
+  out, _ = league
+  seen = [json.loads((out / f"cores_league_cli_rank{r}.json").read_text()) for r in (0, 1)]
+  assert all(len(s["cores"]) == 1 and s["torch_threads"] == 1 for s in seen)
+  assert seen[0]["cores"] != seen[1]["cores"]
 
 
 def test_league_cli_under_torchrun(league):

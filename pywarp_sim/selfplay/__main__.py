@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
   t.add_argument("--eval-newest-share", type=float, default=0.0,
                  help="share of each new member's evaluation matches against its predecessor, "
                       "in [0, 1) (0: all opponents alike)")
+  t.add_argument("--cpu-cores-per-rank", type=positive_int, default=None, metavar="K",
+                 help="pin this process to K cores of its own (torchrun local rank r: cores rK..rK+K-1) "
+                      "with K torch and native-step threads, so CPU ranks do not share cores")
   t.add_argument("--rating-passes", type=positive_int, default=16,
                  help="random orders of all matches the openskill ratings are averaged over")
   t.add_argument("--episode-length-s", type=positive_float, default=None)
@@ -146,6 +149,7 @@ def train_main(a):
   from .ranks import run_class
   t0 = time.perf_counter()
   rank = distributed.current()  # under torchrun: one rank of a league shared by all (selfplay/ranks.py)
+  cores = None if a.cpu_cores_per_rank is None else distributed.pin_cpu_cores(rank, a.cpu_cores_per_rank)
   Run = run_class(rank)
   say = print if rank.main else (lambda *args, **kw: None)
   log_dir = a.log_dir or os.path.join("runs", "selfplay", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
@@ -162,6 +166,9 @@ def train_main(a):
     if a.init_std is not None:
       cfg.init_std = a.init_std
     run = Run(cfg, log_dir=log_dir)
+  if cores is not None:  # the training and evaluation worlds step on the pinned cores
+    for env in (run.env, run.eval_env):
+      distributed.pin_simulator_threads(env.sim, cores)
   ckpt = os.path.join(log_dir, CHECKPOINT)
   last = run.iteration + a.iterations
   while run.iteration < last:
