@@ -54,15 +54,19 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+def _rank_threads(device: str, ranks: int, threads: int | None) -> int | None:
+  """Cores pinned to each CPU rank: `threads`, default this node's cores / ranks; None on GPUs."""
+  if device != "cpu":
+    return None
+  return threads or max(1, len(os.sched_getaffinity(0)) // ranks)
+
+
 def run_ranks(ranks: int, task: str, device: str, num_envs: int, iterations: int,
               steps_per_env: int, threads: int | None = None) -> dict:
   """Trains with `ranks` processes; the measured record (see the module docstring). CPU:
   each rank pinned to `threads` cores of its own (--cpu-cores-per-rank), default this node's
   cores / ranks."""
-  if device == "cpu":
-    threads = threads or max(1, len(os.sched_getaffinity(0)) // ranks)
-  else:
-    threads = None
+  threads = _rank_threads(device, ranks, threads)
   with tempfile.TemporaryDirectory() as tmp:
     train = ["-m", "pywarp_sim.train", "--task", task, "--device", device, "--num-envs", str(num_envs),
              "--iterations", str(iterations), "--num-steps-per-env", str(steps_per_env),
@@ -91,10 +95,7 @@ def run_ranks(ranks: int, task: str, device: str, num_envs: int, iterations: int
 def run_calibration(ranks: int, device: str, generations: int, threads: int | None = None) -> dict:
   """The academy's quick calibration of one proxy robot on `ranks` processes (the
   calibration_* fields of the module docstring); CPU ranks pinned as in run_ranks."""
-  if device == "cpu":
-    threads = threads or max(1, len(os.sched_getaffinity(0)) // ranks)
-  else:
-    threads = None
+  threads = _rank_threads(device, ranks, threads)
   with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "calibration.json")
     launch = [sys.executable] if ranks == 1 else [
