@@ -193,7 +193,16 @@ def model_fingerprint(sim) -> dict:
 def _meta(sim) -> dict:
   return {"package_version": _package_version(), "mujoco_version": mujoco.__version__,
           "backend": sim.backend, "workspace": sim.workspace, "device": str(sim.device),
-          "sizes": _sizes(sim), "model": model_fingerprint(sim)}
+          "sizes": _sizes(sim), "model": model_fingerprint(sim),
+          # backend="simt": the lanes per world set the order of its lane sums
+          **({"group_size": sim.group_size} if sim.backend == "simt" else {})}
+
+
+def _backend_label(meta: dict) -> str:
+  """The backend of a checkpoint's meta, with backend="simt"'s group size."""
+  if meta.get("group_size") is not None:
+    return f"{meta.get('backend')} (group_size={meta['group_size']})"
+  return str(meta.get("backend"))
 
 
 def _payload(sim, env, randomizer) -> dict:
@@ -394,12 +403,13 @@ def _validate(sim, env, state: dict, randomizer, allow_backend_change: bool, sou
       f"{versions}; build the simulator from the same model (XML and options) as the run that "
       f"saved it")
   warns = []
-  if meta.get("backend") != here["backend"]:
-    change = f"backend {meta.get('backend')!r} saved, {here['backend']!r} here"
+  if _backend_label(meta) != _backend_label(here):
+    change = f"backend {_backend_label(meta)!r} saved, {_backend_label(here)!r} here"
     if not allow_backend_change:
+      group = f", group_size={meta['group_size']}" if meta.get("group_size") is not None else ""
       raise CheckpointError(f"{source}: {change}; the backends sum in different orders, so the "
                             f"resumed run would not be bit-exact: build the simulator with "
-                            f"backend={meta.get('backend')!r}, or pass allow_backend_change=True")
+                            f"backend={meta.get('backend')!r}{group}, or pass allow_backend_change=True")
     warns.append(f"{source}: {change} (allow_backend_change=True): the state is restored exactly, but "
                  f"the resumed trajectory is not bit-exact with the saved run")
   if str(meta.get("device")).startswith("cuda") != sim.device.is_cuda:

@@ -11,6 +11,7 @@ import warp as wp
 
 import pywarp_sim as pws
 from pywarp_sim.cli import check_device, nonneg_int, positive_float, positive_int
+from pywarp_sim.simulator import BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--nworld", type=positive_int, default=256)
   parser.add_argument("--seconds", type=positive_float, default=2.0, help="simulated time per world, s (> 0)")
   parser.add_argument("--device", default=None, help="cpu or cuda:N (default: cuda if present)")
-  parser.add_argument("--backend", default="auto", choices=["auto", "warp", "native"],
+  parser.add_argument("--backend", default="auto", choices=BACKENDS,
                       help="auto: the native step (OpenMP / CUDA) where it is built and supports the "
                            "model, Warp otherwise")
   parser.add_argument("--seed", type=nonneg_int, default=0)

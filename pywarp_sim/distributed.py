@@ -146,9 +146,12 @@ def pin_simulator_threads(sim, cores: tuple[int, ...]) -> None:
   """The native CPU step of `sim` runs one OpenMP thread per pinned core (pin_cpu_cores): the
   process's OpenMP runtime counted the cores before the pinning. Other backends and devices
   have no thread count to set."""
-  if sim.backend == "native" and not sim.device.is_cuda:
+  if sim.backend in ("native", "simt") and not sim.device.is_cuda:
     from . import native_backend
-    native_backend.set_num_threads(sim, len(cores))
+    native_backend.set_num_threads(sim, len(cores))  # simt: its forward
+    if sim.backend == "simt":  # its step's emulation
+      from . import simt
+      simt.plan(sim).num_threads = len(cores)
 
 
 def any_rank(flag: bool, device="cpu") -> bool:

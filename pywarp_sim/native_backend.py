@@ -53,7 +53,7 @@ from .types import (CONTACT_FIELDS, DATA_FIELDS, EFC_FIELDS, GROUP_SLOT_ROLES, L
 __all__ = ["require", "forward", "step", "refresh", "set_num_threads", "set_lanes", "set_staging",
            "stage_bytes", "stepper", "NativeStepper", "world_major", "TILED_FIELDS",
            "state_bytes_per_world", "workspace_rows", "WORKSPACE_FIELDS", "layout_name", "schema_field",
-           "GROUP_SLOT_FIELDS", "slot_fields"]
+           "GROUP_SLOT_FIELDS", "slot_fields", "settings_fingerprint"]
 
 # The native layout's names of Data fields (kernels/types.h): a Data field by its name, a
 # contact field as con_<name>, a constraint field as efc_<name> (its own name where it starts
@@ -253,6 +253,13 @@ def _fingerprint(sim) -> tuple:
   return (_auto_reset_mask(sim), sim.max_qvel, o.timestep, o.integrator, o.disableflags, o.cone, o.solver,
           o.iterations, o.ls_iterations, o.tolerance, o.ls_tolerance, o.impratio, int(mjo.disableflags),
           int(mjo.ccd_iterations), float(mjo.ccd_tolerance))
+
+
+def settings_fingerprint(sim) -> tuple:
+  """The scalar settings a plan copies into its tables (auto_reset mask, max_qvel, then the model's
+  options): a plan compares it before a call and rebuilds (or, where only the first two changed,
+  updates them in place)."""
+  return _fingerprint(sim)
 
 
 def check_model(m) -> None:
@@ -518,7 +525,7 @@ def stepper(sim) -> NativeStepper:
   """The NativeStepper of a Simulator(backend="native"), built on first use (at creation)."""
   st = sim.__dict__.get("_native_stepper")
   if st is None:
-    if sim.backend != "native":
+    if sim.backend not in ("native", "simt"):  # simt: forward and reset are the native step's
       raise RuntimeError(f"Simulator has backend='{sim.backend}', not 'native'")
     st = NativeStepper(sim)
     sim.__dict__["_native_stepper"] = st
@@ -548,6 +555,8 @@ def refresh(sim) -> None:
   st = stepper(sim)
   _check_supported(sim)
   st.build(sim)
+  if "_simt_plan" in sim.__dict__:  # the lane-group step's tables (pywarp_sim.simt.plan)
+    sim.__dict__["_simt_plan"].rebuild(sim)
 
 
 def set_num_threads(sim, num_threads: int) -> None:

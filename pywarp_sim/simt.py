@@ -44,9 +44,10 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
 * `step_footprint(sim)`: which Data arrays one fused step carries (reads before writing: the
   state that must persist per world), uses transiently, only writes, or leaves untouched,
   measured by the address recorder (FOOTPRINT_CLASSES), with their bytes per world.
-* `step(sim)` on a Simulator(workspace="group") (CPU): the memory mode in which a world keeps
-  its state (and the arrays named in keep=) and everything a step derives lives in per-group-slot
-  workspace; `group_memory(sim)` its bytes per world and per slot.
+* `step(sim)` on a Simulator(workspace="group"): the memory mode in which a world keeps its state
+  (and the arrays named in keep=) and everything a step derives lives in per-group-slot workspace
+  (CPU: a slot per OpenMP thread; CUDA: a slot per group of the persistent launch,
+  `cuda_group_slots`, `persistent_launch`); `group_memory(sim)` its bytes per world and per slot.
 * `primitives(...)`, `sincos(x)`, `race_probe(shift)`: the layer's collectives, its sin/cos
   and its race check, for tests.
 
@@ -67,14 +68,17 @@ __all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collisi
            "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
            "CONSTRAINT_STAGES", "step", "step_stage", "step_proxies", "step_shared_bytes_per_world",
            "STEP_STAGES", "STEP_STAGE_NAMES", "step_footprint", "schema_path", "FOOTPRINT_CLASSES",
-           "group_slots", "group_memory",
-           "block_worlds", "SM90_SHARED_PER_BLOCK"]
+           "group_slots", "group_memory", "LaunchPlan", "plan", "check_model", "DEFAULT_GROUP_SIZE",
+           "block_worlds", "SM90_SHARED_PER_BLOCK", "persistent_launch", "cuda_group_slots"]
 
 STAGES = ("kinematics", "com_pos", "crb", "factor_m", "com_vel", "rne")
 SOLVER_STAGES = ("init", "gradient", "hessian", "factor", "direction", "line_search", "update", "finish")
 COLLISION_STAGES = ("filter", "narrowphase", "contacts")
 CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian", "equality")
 GROUP_SIZES = (8, 16, 32)
+# Simulator(backend="simt")'s lanes per world: the fused step's best lane efficiency and fewest warp
+# instructions per world-step (bench/README: 0.81 and 10,890 at 8 lanes, 0.51 and 18,145 at 32)
+DEFAULT_GROUP_SIZE = 8
 # the fused step's recorder stages (kernels/simt_step.h kStepStage*)
 STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health")
 # the stages step_stage runs alone (kernels/simt_step.h kOnly*)
@@ -373,15 +377,23 @@ def constraint_proxies(sim, group_size: int = 32) -> dict:
 
 
 def _check_step(sim):
-  """What the fused lane-group step cannot run, refused by name from the MjModel (the C++ side
-  checks the model's scalars again): actuator transmissions other than joint and fixed tendon,
-  dynamics other than none / integrator / filter / filterexact, gain and bias other than fixed
-  and affine; RK4; with constraints, what the collision, the rows and the solver refuse (convex
-  pairs, elliptic cones, solvers other than Newton, limited ball joints, solimp powers other than 1
-  and 2); sensors (kernels/simt_step.h's step_refusal)."""
+  check_model(sim.model)
+
+
+def check_model(model) -> None:
+  """Raises ValueError naming what the fused lane-group step cannot run in `model` (a Model), from
+  its MjModel (the C++ side checks the model's scalars again when the plan is built): actuator
+  transmissions other than joint and fixed tendon, dynamics other than none / integrator / filter /
+  filterexact, gain and bias other than fixed and affine; RK4; with constraints, what the
+  collision, the rows and the solver refuse (convex pairs, elliptic cones, solvers other than
+  Newton, limited ball joints, solimp powers other than 1 and 2); sensors (kernels/simt_step.h's
+  step_refusal, checked when the plan is built)."""
+  import types
+
   import mujoco
 
-  mjm = sim.model.mj_model
+  sim = types.SimpleNamespace(model=model)  # the stage checks read sim.model only
+  mjm = model.mj_model
   allowed_trn = {int(mujoco.mjtTrn.mjTRN_JOINT), int(mujoco.mjtTrn.mjTRN_JOINTINPARENT), int(mujoco.mjtTrn.mjTRN_TENDON)}
   allowed_dyn = {int(mujoco.mjtDyn.mjDYN_NONE), int(mujoco.mjtDyn.mjDYN_INTEGRATOR), int(mujoco.mjtDyn.mjDYN_FILTER),
                  int(mujoco.mjtDyn.mjDYN_FILTEREXACT)}
@@ -403,48 +415,125 @@ def _check_step(sim):
                      "mj_model.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER (or mjINT_IMPLICITFAST)")
   if not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
     _check_solver(sim)
-    _check_constraint(sim)  # what the lane-group rows refuse (the C++ side checks convex pairs)
+    _check_constraint(sim)  # what the lane-group rows refuse
+    _check_collision(sim)  # convex pairs (the C++ side checks again)
 
 
-def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_threads: int = 0,
+class LaunchPlan:
+  """What one fused lane-group step call of a Simulator needs, built once: the pointer tables of
+  its Model and Data arrays (native_backend.build_tables, checked against the layout), the tree's
+  parent arrays and (CUDA) the actuator dynamics' host copies, and the model's refusals checked
+  (check_model, then the C++ side's by a call of 0 steps). `plan(sim)` keeps one per Simulator;
+  a step is then one native call. `builds` counts the table builds: a plan rebuilds only when
+  the model's options change (native_backend.settings_fingerprint) or on `rebuild()` (after Model
+  arrays were replaced: native_backend.refresh); auto_reset, reset_on and max_qvel are updated
+  in place."""
+
+  def __init__(self, sim):
+    self.device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
+    self.builds = 0
+    self.num_threads = 0  # CPU: the emulation's OpenMP threads where a call names none (0: OpenMP's default)
+    self._module = _module(self.device)
+    if not hasattr(self._module, "simt_step"):
+      raise RuntimeError("the compiled native module predates the lane-group step (no simt_step); rebuild with "
+                         "`make venv`")
+    self.rebuild(sim)
+
+  def rebuild(self, sim) -> None:
+    """Checks the model and builds every table again from the Simulator's current arrays."""
+    _check_step(sim)
+    keep = []
+    ints, reals, model_arrays, data_arrays = native_backend.build_tables(sim, self._module.step_layout(), keep)
+    mjm = sim.model.mj_model
+    self._args = (ints, reals, model_arrays, data_arrays, sim.nworld,
+                  np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
+    if self.device != "cpu":  # host copies of what the kernel reads on the device: filterexact's exp(-h / tau)
+      self._args += (np.asarray(mjm.actuator_dyntype, np.int32),
+                     np.ascontiguousarray(mjm.actuator_dynprm[:, :3], np.float32))
+    self._nslot = group_slots(sim)
+    self._arrays = keep  # the tables hold raw addresses: keep every array alive while the plan lives
+    self._fingerprint = native_backend.settings_fingerprint(sim)
+    self.builds += 1
+    self.step(sim, 0)  # the C++ side's refusals (step_refusal, convex pairs, rows) before any step
+
+  @property
+  def capturable(self) -> bool:
+    """Whether a step of this plan can be captured into a CUDA graph: the CUDA launch of simt_step
+    allocates its argument buffer and synchronises per call, which a capture cannot record."""
+    return False
+
+  def check_capturable(self) -> None:
+    """RuntimeError naming why a CUDA graph cannot capture this plan's step, and the fix."""
+    if not self.capturable:
+      raise RuntimeError("the lane-group step's CUDA launch allocates its argument buffer and synchronises per "
+                         "call, which a CUDA graph capture cannot record: use graph=False with backend='simt' "
+                         "(sim.step(n) launches n steps at once), or backend='native' for graphs")
+
+  def sync(self, sim) -> None:
+    """Picks up changed settings: auto_reset / reset_on / max_qvel in place, model options by a rebuild."""
+    fp = native_backend.settings_fingerprint(sim)
+    if fp == self._fingerprint:
+      return
+    if fp[2:] != self._fingerprint[2:]:
+      self.rebuild(sim)
+      return
+    ints, reals = self._args[0], self._args[1]
+    ints["auto_reset"], reals["max_qvel"] = fp[0], float(fp[1])
+    self._fingerprint = fp
+
+  def step(self, sim, nsteps: int, group_size: int = 32, persistent: bool = False, record: bool = False,
+           num_threads: int | None = None, footprint: bool = False, stage: int = -1) -> dict | None:
+    """nsteps fused steps (stage >= 0: STEP_STAGE_NAMES[stage] alone, CPU) of every world: one native call."""
+    if self.device == "cpu":
+      if persistent:
+        raise ValueError("persistent=True is the CUDA launch; the CPU emulation steps worlds in an OpenMP loop")
+      threads = self.num_threads if num_threads is None else num_threads
+      return self._module.simt_step(*self._args, group_size=group_size, nsteps=int(nsteps), stage=stage,
+                                    record=record, num_threads=threads, footprint=footprint,
+                                    nslot=self._nslot)
+    if record:
+      raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
+    stream = torch.cuda.current_stream(sim.torch_device).cuda_stream
+    self._module.simt_step(*self._args, group_size=group_size, nsteps=int(nsteps), persistent=persistent,
+                           device=sim.device.ordinal, stream=stream)
+    return None
+
+
+def plan(sim) -> LaunchPlan:
+  """The LaunchPlan of `sim`, built on first use (at construction for Simulator(backend="simt"))
+  and kept with it; its settings synced with the Simulator's (LaunchPlan.sync)."""
+  p = sim.__dict__.get("_simt_plan")
+  if p is None:
+    p = LaunchPlan(sim)
+    sim.__dict__["_simt_plan"] = p
+  else:
+    p.sync(sim)
+  return p
+
+
+def step(sim, nsteps: int = 1, group_size: int = 32, record: bool = False, num_threads: int | None = None,
          persistent: bool = False, footprint: bool = False) -> dict | None:
   """nsteps fused lane-group steps of every world of `sim` (CPU: emulated; CUDA: one kernel launch,
-  one group per world, or with persistent=True groups taking worlds from an atomic counter).
+  one group per world, or with persistent=True groups taking worlds from an atomic counter), through
+  the Simulator's cached LaunchPlan (`plan(sim)`): one native call.
 
   The state advances as Simulator.step's (qpos, qvel, act, time, qacc_warmstart and the derived
-  arrays, health flags and counters, auto reset). With Simulator(workspace="group") (CPU) each
-  OpenMP thread steps its worlds in its own group slot, whose rows hold everything the step derives
+  arrays, health flags and counters, auto reset). With Simulator(workspace="group") each OpenMP
+  thread (CPU) or each group of the persistent launch (CUDA: group k of the grid in slot k; this
+  Data always runs persistent, whatever `persistent` says, as only that launch gives a group a
+  slot) steps its worlds in its own group slot, whose rows hold everything the step derives
   (group_slots); the same bits. record (CPU only): per-stage counts as `smooth`'s,
   stages STEP_STAGES, sums over worlds and steps; footprint (with record): also 'footprint', the
   recorder's per-array flags within a step (step_footprint classifies them)."""
   _check(sim, group_size, group_slots=True)
-  _check_step(sim)
   if int(nsteps) < 0:
     raise ValueError(f"nsteps must be >= 0, got {nsteps!r}")
   if footprint and not record:
     raise ValueError("footprint=True is measured by the address recorder: pass record=True (CPU)")
-  device = "cpu" if sim.device.is_cpu else f"cuda:{sim.device.ordinal}"
-  mod = _module(device)
-  if not hasattr(mod, "simt_step"):
-    raise RuntimeError("the compiled native module predates the lane-group step (no simt_step); rebuild with "
-                       "`make venv`")
-  keep = []
-  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
-  mjm = sim.model.mj_model
-  parents = (np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
-  if sim.device.is_cpu:
-    if persistent:
-      raise ValueError("persistent=True is the CUDA launch; the CPU emulation steps worlds in an OpenMP loop")
-    return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=int(nsteps), stage=-1,
-                         record=record, num_threads=num_threads, footprint=footprint, nslot=group_slots(sim))
-  if record:
-    raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
-  # the host copies of what the kernel reads on the device: filterexact's exp(-h / tau) is formed here
-  dyn = (np.asarray(mjm.actuator_dyntype, np.int32), np.ascontiguousarray(mjm.actuator_dynprm[:, :3], np.float32))
-  stream = torch.cuda.current_stream(torch.device(device)).cuda_stream
-  mod.simt_step(*tables, sim.nworld, *parents, *dyn, group_size=group_size, nsteps=int(nsteps),
-                persistent=persistent, device=sim.device.ordinal, stream=stream)
-  return None
+  if persistent and sim.device.is_cpu:
+    raise ValueError("persistent=True is the CUDA launch; the CPU emulation steps worlds in an OpenMP loop")
+  return plan(sim).step(sim, int(nsteps), group_size=group_size, persistent=persistent, record=record,
+                        num_threads=num_threads, footprint=footprint)
 
 
 def step_stage(sim, name: str, group_size: int = 32, record: bool = False) -> dict | None:
@@ -457,13 +546,7 @@ def step_stage(sim, name: str, group_size: int = 32, record: bool = False) -> di
     raise ValueError(f"stage must be one of {STEP_STAGE_NAMES}, got {name!r}")
   if not sim.device.is_cpu:
     raise ValueError("step_stage runs the CPU emulation: use a Simulator on device='cpu'")
-  mod = _module("cpu")
-  keep = []
-  tables = native_backend.build_tables(sim, mod.step_layout(), keep)
-  mjm = sim.model.mj_model
-  parents = (np.asarray(mjm.body_parentid, np.int32), np.asarray(mjm.dof_parentid, np.int32))
-  return mod.simt_step(*tables, sim.nworld, *parents, group_size=group_size, nsteps=1,
-                       stage=STEP_STAGE_NAMES.index(name), record=record)
+  return plan(sim).step(sim, 1, group_size=group_size, record=record, stage=STEP_STAGE_NAMES.index(name))
 
 
 def group_slots(sim) -> int:
@@ -480,6 +563,38 @@ def group_memory(sim) -> dict:
   b = native_backend.state_bytes_per_world(sim)
   slots = group_slots(sim)
   return {"per_world": round(b["data"]), "per_slot": round(b["workspace"] * sim.nworld / slots), "slots": slots}
+
+
+def persistent_launch(nworld: int, resident_blocks: int, worlds_per_block: int, nslot: int = 0) -> dict:
+  """The persistent step launch's grid from the occupancy calculator's answer (kernels/simt_step.h
+  persistent_blocks, persistent_groups, slot_refusal; the CUDA launch and cuda_group_slots call the
+  same functions): {'blocks': blocks of worlds_per_block groups, no more than resident_blocks (SMs
+  x blocks per SM) nor than nworld needs, 'groups': blocks x worlds_per_block, the workspace slots
+  the launch indexes (group k steps its worlds in slot k), 'refusal': '' when nslot slots hold
+  them (nslot 0: every array per world), else the error the launch raises}."""
+  return dict(_module("cpu").simt_persistent_launch(int(nworld), int(resident_blocks), int(worlds_per_block),
+                                                     int(nslot)))
+
+
+def cuda_group_slots(device, model, nworld: int) -> int:
+  """Group slots a Simulator(workspace="group") on CUDA `device` allocates for nworld worlds of
+  `model` (a Model): the most lane groups a persistent launch of the fused step runs there, over
+  the group sizes 8, 16 and 32 (the CUDA occupancy calculator's resident blocks of
+  simt_step_persistent_kernel for the model's shared arrays; persistent_launch's 'groups'), so
+  simt.step at any group size finds a slot for each of its groups."""
+  import warp as wp
+
+  device = wp.get_device(device)
+  if not device.is_cuda:
+    raise ValueError(f"cuda_group_slots counts the CUDA launch's groups; {device} is not a CUDA device (the CPU "
+                     "emulation holds a slot per OpenMP thread: native_backend.workspace_rows)")
+  mod = _module(f"cuda:{device.ordinal}")
+  if not hasattr(mod, "simt_step_slots"):
+    raise RuntimeError("the compiled CUDA module predates the lane-group step's group slots (no simt_step_slots); "
+                       "rebuild it (bench/prebuild_gpu.sh or `make venv` with CUDA)")
+  sizes = (int(model.nv), int(model.collision.npair if model.collision is not None else 0),
+           int(model.collision.nconmax if model.collision is not None else 0), int(model.neq))
+  return max(int(mod.simt_step_slots(*sizes, int(nworld), g, device=device.ordinal)) for g in GROUP_SIZES)
 
 
 def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0, neq: int = 0) -> int:

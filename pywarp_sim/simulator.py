@@ -26,7 +26,8 @@ from . import forward as _forward
 from .io import check_count, data_nbytes, make_data, put_model
 from .types import COUNTERS, DATA_FIELDS, GROUP_SLOT_ROLES, TILED_ROLES, Data, Health, Model, Role
 
-_BACKENDS = ("auto", "warp", "native")
+# Simulator(backend=...)'s names, the one list (the CLIs' --backend choices take it)
+BACKENDS = ("auto", "warp", "native", "simt")
 # Data arrays served as sim.<name> (types.DATA_FIELDS), and those held per thread with
 # workspace="thread" (role workspace), which then describe no particular world
 _DATA_ARRAYS = tuple(f.name for f in DATA_FIELDS if f.role not in (Role.SIZE, Role.GROUP))
@@ -245,8 +246,13 @@ class Simulator:
     device: "cpu" or "cuda:N" (default: Warp's preferred device).
     backend: "auto" (default: "native" where its module is built for the device and it
       supports the model, else "warp"; `sim.backend` names the choice and
-      `sim.backend_reason` why), "native" (the fused C++/CUDA step, the product path) or
-      "warp" (the Warp kernels: the readable reference pipeline, every feature).
+      `sim.backend_reason` why), "native" (the fused C++/CUDA step, the product path),
+      "warp" (the Warp kernels: the readable reference pipeline, every feature) or "simt" (the
+      fused lane-group step of pywarp_sim.simt: `group_size` lanes per world, the CPU running
+      its bit-exact emulation; forward and reset are the native ones, auto reset and health
+      flags the same; a model it cannot run (sensors, convex pairs, elliptic cones, solvers
+      other than Newton, RK4, other actuator types, ...: simt.check_model) raises ValueError
+      at construction naming it; workspace and layout "world" only).
     auto_reset: after each step, reset worlds with a health flag of `reset_on`, in place on
       the device (state only: their derived quantities are recomputed by the next
       step/forward); `sim.last_reset_flags` keeps the flags that caused each world's last
@@ -270,14 +276,18 @@ class Simulator:
       role workspace in types.py) per thread instead, 8 rows per OpenMP thread or one
       per resident CUDA thread, so memory per world is the state, the contacts, poses,
       velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
-      "group" (backend="native", CPU) is the fused lane-group step's memory mode: every array a
+      "group" (backend="native") is the fused lane-group step's memory mode: every array a
       step derives (types.GROUP_SLOT_ROLES: poses, contacts, rows, forces, scratch) is held per
-      resident group slot (8 rows per OpenMP thread), a world keeps only its state, health
+      resident group slot (CPU: 8 rows per OpenMP thread; CUDA: one per lane group of the
+      persistent launch, simt.cuda_group_slots), a world keeps only its state, health
       flags and the arrays named in `keep`; the Simulator is stepped by
       pywarp_sim.simt.step(sim) (trajectories bit-identical to workspace="world"), its own
       step / forward raise, and sim.<array not kept> raises naming the fix.
     keep: with workspace="group", paths of derived arrays kept per world (written by every
       step): "xpos", "sensordata", "contact.dist", "efc.efc_force", ...
+    group_size: backend="simt"'s lanes per world, 8, 16 or 32 (default simt.DEFAULT_GROUP_SIZE,
+      8: the best lane efficiency measured); the step's pointer tables are built once
+      (simt.plan(sim), whose `builds` counts them), so a step is one native call.
     layout: "world" (default) stores every per-world array world-major; "tiled"
       (backend="native", workspace="world") stores the workspace arrays in tiles of 32 worlds,
       [tile][scalar][lane] (types.LAYOUTS), so that a GPU warp's same-field access coalesces;
@@ -296,7 +306,7 @@ class Simulator:
                auto_reset: bool = False, max_qvel: float = 1e4, nbank: int | None = None,
                graph: bool = False, nconmax: int | None = None, workspace: str = "world",
                reset_on: int = DEFAULT_RESET_ON, sensors: str = "evaluate", layout: str = "world",
-               keep: tuple = ()):
+               keep: tuple = (), group_size: int | None = None):
     from . import io
     io.check_sensors_mode(sensors)
     io.check_layout(layout)
@@ -306,15 +316,15 @@ class Simulator:
     check_count("nconmax", nconmax, allow_none=True)
     max_qvel = _check_max_qvel(max_qvel)
     reset_on = _check_reset_on(reset_on)
-    if backend not in _BACKENDS:
-      raise ValueError(f"backend must be one of {_BACKENDS}, got '{backend}'")
+    if backend not in BACKENDS:
+      raise ValueError(f"backend must be one of {BACKENDS}, got '{backend}'")
+    group_size = _check_group_size(group_size, backend, workspace, layout)
     if workspace not in _WORKSPACES:
       raise ValueError(f"workspace must be one of {_WORKSPACES}, got '{workspace}'")
     keep = _check_keep(keep, workspace)
-    if workspace == "group" and (backend != "native" or not wp.get_device(device).is_cpu):
-      raise ValueError("workspace='group' (the lane-group step's per-group-slot workspace) runs the CPU "
-                       "emulation of pywarp_sim.simt.step for now: use backend='native' on device='cpu' (the "
-                       "CUDA lane-group kernels index every array by world: workspace='world' there)")
+    if workspace == "group" and backend != "native":
+      raise ValueError(f"workspace='group' (the lane-group step's per-group-slot workspace, stepped by "
+                       f"pywarp_sim.simt.step) needs backend='native', got backend={backend!r}")
     if layout == "tiled" and workspace == "group":
       io.check_layout(layout, workspace_rows=1)  # ValueError: nothing per world to tile
     if workspace == "thread" and backend == "warp":
@@ -325,7 +335,7 @@ class Simulator:
     if layout == "tiled" and backend == "warp":
       raise ValueError("layout='tiled' (workspace arrays in tiles of worlds) needs backend='native': the "
                        "Warp backend's kernels index every array by world; use layout='world'")
-    if backend == "native":
+    if backend in ("native", "simt"):
       from . import native_backend
       native_backend.require(device)  # RuntimeError naming why (not built, no CUDA)
     self.device = wp.get_device(device)
@@ -337,8 +347,10 @@ class Simulator:
       model = put_model(model.mj_model, self.device, nbank or model.nbank,
                         nconmax if nconmax is not None else model.collision.nconmax, sensors=sensors)
     backend, reason = _choose_backend(backend, self.device, model)
-    if backend == "native":
+    if backend in ("native", "simt"):
       _native_backend().check_model(model)  # before any state is allocated
+    if backend == "simt":
+      _check_simt_model(model)
     if workspace == "thread" and backend != "native":
       raise ValueError(f"workspace='thread' needs the native backend, which cannot run here ({reason}); "
                        f"use workspace='world'")
@@ -357,8 +369,13 @@ class Simulator:
     sets(self, "workspace", workspace)
     sets(self, "keep", keep)
     sets(self, "layout", layout)
+    sets(self, "group_size", group_size)
     sets(self, "_busy", threading.Lock())
-    rows = _native_backend().workspace_rows(self.device, model) if workspace != "world" else None
+    if workspace == "group" and self.device.is_cuda:  # a slot per group of the persistent launch
+      from . import simt
+      rows = simt.cuda_group_slots(self.device, model, nworld)
+    else:
+      rows = _native_backend().workspace_rows(self.device, model) if workspace != "world" else None
     roles = GROUP_SLOT_ROLES if workspace == "group" else frozenset({Role.WORKSPACE})
     check_memory(model, nworld, self.device, rows, layout, roles, keep)
     with wp.ScopedDevice(self.device):
@@ -370,6 +387,8 @@ class Simulator:
       sets(self, "_counters", wp.zeros(len(COUNTERS), dtype=int))
     sets(self, "_banks", [_scalar_rows(a) for a in model.banks().values()])
     sets(self, "_views", {})
+    if backend == "simt":
+      self._simt_plan_for("build")  # the step's tables, once; the C++ side's refusals
     if workspace != "group":  # nothing derived is held per world there (the first step computes it)
       self.forward()
 
@@ -586,17 +605,29 @@ class Simulator:
                          f"workspace='world'")
 
   def forward(self):
-    """Recomputes every derived quantity and qacc from the state (mj_forward)."""
+    """Recomputes every derived quantity and qacc from the state (mj_forward; backend="simt":
+    the native forward over the same arrays)."""
     self._check_steppable("forward")
     with self._exclusive("forward"):
-      if self.backend == "native":
+      if self.backend in ("native", "simt"):
         return _native_backend().forward(self)
       with self._stream_scope():
         _forward.forward(self.model, self.data)
 
+  def _simt_plan_for(self, what: str):
+    """The lane-group step's LaunchPlan (pywarp_sim.simt.plan), its refusals named for backend="simt"."""
+    from . import simt
+    try:
+      return simt.plan(self)
+    except ValueError as e:
+      raise ValueError(f"Simulator(backend='simt') cannot {what} the fused lane-group step for this model: {e} "
+                       f"(or use backend='native')") from None
+
   def _step_once(self):
     if self.backend == "native":
       return _native_backend().step(self, 1)
+    if self.backend == "simt":
+      return self._simt_plan_for("run").step(self, 1, group_size=self.group_size)
     m, d = self.model, self.data
     _forward.step(m, d)
     c, e = d.contact, d.efc
@@ -618,6 +649,8 @@ class Simulator:
     if not self.device.is_cuda:
       return None
     key = bool(self.auto_reset)
+    if self.backend == "simt":
+      self._simt_plan_for("capture").check_capturable()
     if key not in self._graphs:
       with self._capture_stream_scope():
         stream = self._wp_stream()
@@ -648,8 +681,8 @@ class Simulator:
     No host syncs: with graph=True on CUDA each step is one graph replay."""
     check_count("nsteps", nsteps, minimum=0)
     self._check_steppable("step")
-    if self.backend == "native" and nsteps > _NATIVE_MAX_NSTEPS:
-      raise ValueError(f"nsteps must be <= {_NATIVE_MAX_NSTEPS} per call with backend='native' (the "
+    if self.backend in ("native", "simt") and nsteps > _NATIVE_MAX_NSTEPS:
+      raise ValueError(f"nsteps must be <= {_NATIVE_MAX_NSTEPS} per call with backend='{self.backend}' (the "
                        f"fused step counts steps in a C int), got {nsteps}; call step in chunks")
     with self._exclusive("step"):
       self._step(int(nsteps))
@@ -659,6 +692,8 @@ class Simulator:
       return
     if self.backend == "native" and not (self.graph and self.device.is_cuda):
       return _native_backend().step(self, nsteps)  # one fused call for all nsteps
+    if self.backend == "simt" and not (self.graph and self.device.is_cuda):
+      return self._simt_plan_for("run").step(self, nsteps, group_size=self.group_size)  # one native call
     if self.graph and self.device.is_cuda:
       graph = self.capture()
       stream = self._wp_stream()
@@ -720,7 +755,7 @@ class Simulator:
     return mask
 
   def _reset_state_masked(self):
-    if self.backend == "native":  # reset_world, the function its step's auto reset runs
+    if self.backend in ("native", "simt"):  # reset_world, the function its step's auto reset runs
       _native_backend().reset(self, self._mask)
       return
     m, d = self.model, self.data
@@ -751,6 +786,38 @@ def _choose_backend(backend: str, device, model: Model) -> tuple:
   except RuntimeError as e:
     return "warp", f"auto: the Warp backend, because {e}"
   return "native", "auto: the native backend is built for this device and supports the model"
+
+
+def _check_group_size(group_size, backend: str, workspace: str, layout: str) -> int | None:
+  """Simulator(group_size=) for backend="simt" (default simt.DEFAULT_GROUP_SIZE); None otherwise.
+  ValueError naming the setting and the fix."""
+  from . import simt
+  if backend != "simt":
+    if group_size is not None:
+      raise ValueError(f"group_size={group_size!r} sets the lanes per world of backend='simt' (the fused "
+                       f"lane-group step); this Simulator has backend={backend!r}: drop group_size or use "
+                       f"backend='simt'")
+    return None
+  if group_size is None:
+    group_size = simt.DEFAULT_GROUP_SIZE
+  if isinstance(group_size, (bool, np.bool_)) or group_size not in simt.GROUP_SIZES:
+    raise ValueError(f"group_size must be one of {simt.GROUP_SIZES} (lanes per world of backend='simt'), "
+                     f"got {group_size!r}")
+  if workspace != "world" or layout != "world":
+    raise ValueError(f"backend='simt' steps the per-world arrays (workspace='world', layout='world'); got "
+                     f"workspace={workspace!r}, layout={layout!r}: use the defaults, or backend='native' "
+                     f"(workspace='group' worlds are stepped by pywarp_sim.simt.step there)")
+  return int(group_size)
+
+
+def _check_simt_model(model: Model) -> None:
+  """ValueError naming what the fused lane-group step cannot run in `model`, before allocating."""
+  from . import simt
+  try:
+    simt.check_model(model)
+  except ValueError as e:
+    raise ValueError(f"Simulator(backend='simt') cannot run the fused lane-group step for this model: {e} "
+                     f"(or use backend='native')") from None
 
 
 def _check_flag(name: str, value) -> bool:

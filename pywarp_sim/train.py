@@ -63,6 +63,7 @@ import torch
 from . import cli, distributed
 from .cli import check_device, check_file, nonneg_int, positive_float, positive_int
 from .cli import dumps as json_dumps
+from .simulator import BACKENDS
 
 CONFIG_FILE = "pws_train.json"
 LOG_ROOT = os.path.join("logs", "rsl_rl")  # runs: LOG_ROOT/<task>/<date-time>[_<run name>]/
@@ -503,9 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--episode-length-s", type=positive_float, default=None,
                  help="episode time limit in seconds (> 0; default: the task's; = --env.episode-length-s)")
   p.add_argument("--graph", action="store_true", help="CUDA graph per physics step (CUDA only)")
-  p.add_argument("--backend", choices=("auto", "warp", "native"), default="auto",
+  p.add_argument("--backend", choices=BACKENDS, default="auto",
                  help="Simulator backend of the environments (auto: native where it is built and "
-                      "supports the model, else warp; native: the fused C++/CUDA step)")
+                      "supports the model, else warp; native: the fused C++/CUDA step; simt: the fused "
+                      "lane-group step, 8 lanes per world)")
   p.add_argument("--quiet", action="store_true",
                  help="only the one-line summary per iteration (no rsl-rl block, no spinner)")
   p.add_argument("--max-minutes", type=positive_float, default=None,

@@ -40,6 +40,7 @@ import torch
 
 from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int
 from ..cli import dumps as json_dumps
+from ..simulator import BACKENDS
 
 CHECKPOINT = "league.pt"
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
   t = sub.add_parser("train", help="train a learner against its league")
   t.add_argument("--num-envs", type=positive_int, default=256, help="worlds (per rank under torchrun)")
   t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-  t.add_argument("--backend", choices=("auto", "warp", "native"), default="auto")
+  t.add_argument("--backend", choices=BACKENDS, default="auto")
   t.add_argument("--iterations", type=positive_int, default=300)
   t.add_argument("--max-minutes", type=positive_float, default=None,
                  help="stop after the iteration that reaches this wall time (> 0)")
