@@ -127,6 +127,57 @@ py::dict simt_primitives_cuda(FloatArray x, IntArray k, IntArray src, int delta,
   return r;
 }
 
+// The fused step of one Simulator on the GPU, cached (pywarp_sim.simt.LaunchPlan): the views of its
+// tables, the tree and act_exp in a device buffer filled once (pws_cuda::simt_step_buffer_create);
+// step queues the kernel on the stream without allocating, copying tables or synchronising, so that
+// a CUDA graph captures a one-step call. The caller checked the refusals (simt_step with nsteps=0).
+class SimtStepPlan {
+ public:
+  SimtStepPlan(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays, const py::dict& data_arrays,
+               int64_t nworld, IntArray body_parentid, IntArray dof_parentid, IntArray actuator_dyntype,
+               FloatArray actuator_dynprm, int device, int64_t nslot)
+      : model_(pws_bind::make_model_view<float>(ints, reals, model_arrays)),
+        data_(pws_bind::make_data_view<float>(data_arrays, nslot)), nworld_(nworld) {
+    if (nworld < 1) throw py::value_error("SimtStepPlan: nworld must be >= 1, got " + std::to_string(nworld));
+    if (device < 0) throw py::value_error("SimtStepPlan: device must be a CUDA ordinal >= 0, got " + std::to_string(device));
+    if (body_parentid.size() != model_.nbody || dof_parentid.size() != model_.nv)
+      throw py::value_error("SimtStepPlan: body_parentid has " + std::to_string(body_parentid.size()) +
+                            " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
+                            std::to_string(model_.nbody) + " nv=" + std::to_string(model_.nv));
+    if (actuator_dyntype.size() != model_.nu || actuator_dynprm.size() != 3 * int64_t(model_.nu))
+      throw py::value_error("SimtStepPlan: actuator_dyntype needs nu entries and actuator_dynprm (nu, 3), the model "
+                            "nu=" + std::to_string(model_.nu));
+    const pws::simt::TreeHost tree =
+        pws::simt::build_tree(model_.nbody, body_parentid.data(), model_.nv, dof_parentid.data());
+    const std::vector<float> act_exp =
+        pws::simt::act_exp_table(model_.nu, actuator_dyntype.data(), actuator_dynprm.data(), model_.timestep);
+    if (const char* err = pws_cuda::simt_step_buffer_create(model_, tree, act_exp, nworld, device, &buffer_))
+      throw std::runtime_error(std::string("SimtStepPlan on CUDA failed: ") + err);
+  }
+  ~SimtStepPlan() { pws_cuda::simt_step_buffer_free(buffer_); }
+  SimtStepPlan(const SimtStepPlan&) = delete;
+  SimtStepPlan& operator=(const SimtStepPlan&) = delete;
+
+  void step(int nsteps, int group_size, bool persistent, std::uintptr_t stream) {
+    if (nsteps < 0) throw py::value_error("nsteps must be >= 0, got " + std::to_string(nsteps));
+    if (group_size != 8 && group_size != 16 && group_size != 32)
+      throw py::value_error("group_size must be 8, 16 or 32, got " + std::to_string(group_size));
+    if (const char* err =
+            pws_cuda::simt_step_buffer_launch(buffer_, model_, data_, nworld_, group_size, nsteps, persistent, stream))
+      throw std::runtime_error(std::string("simt step launch on CUDA failed: ") + err);
+  }
+  void set_runtime(int auto_reset, double max_qvel) {
+    model_.auto_reset = auto_reset;
+    model_.max_qvel = static_cast<float>(max_qvel);
+  }
+
+ private:
+  pws::ModelView<float> model_;
+  pws::DataView<float> data_;
+  int64_t nworld_;
+  pws_cuda::SimtStepBuffer* buffer_ = nullptr;
+};
+
 }  // namespace
 
 void register_simt_cuda(py::module_& m) {
@@ -159,4 +210,17 @@ void register_simt_cuda(py::module_& m) {
         "actuator tables from the host. Synchronous.");
   m.def("simt_primitives", &simt_primitives_cuda, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), py::arg("device") = 0, "simt::primitive_check on one group on the GPU.");
+  py::class_<SimtStepPlan>(m, "SimtStepPlan",
+                           "The fused lane-group step of one Simulator on the GPU with its tables, tree and "
+                           "actuator tables on the device once (pywarp_sim.simt.LaunchPlan); step(nsteps, "
+                           "group_size, persistent, stream) launches asynchronously without allocating or "
+                           "synchronising (a one-step call can be captured into a CUDA graph).")
+      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, int64_t, IntArray, IntArray,
+                    IntArray, FloatArray, int, int64_t>(),
+           py::arg("ints"), py::arg("reals"), py::arg("model_arrays"), py::arg("data_arrays"), py::arg("nworld"),
+           py::arg("body_parentid"), py::arg("dof_parentid"), py::arg("actuator_dyntype"),
+           py::arg("actuator_dynprm"), py::arg("device"), py::arg("nslot") = 0)
+      .def("step", &SimtStepPlan::step, py::arg("nsteps"), py::arg("group_size"), py::arg("persistent"),
+           py::arg("stream"))
+      .def("set_runtime", &SimtStepPlan::set_runtime, py::arg("auto_reset"), py::arg("max_qvel"));
 }

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
 
 #include "simt_collision.h"
@@ -385,6 +386,82 @@ const char* simt_primitives(const float* x, const int* k, const int* src, int n,
   cudaFree(df);
   cudaFree(di);
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+
+// ---- the cached step launch (pywarp_sim.simt.LaunchPlan on CUDA) ---------------------------------
+
+// One device buffer per plan, filled once: two argument blocks (one step, for a CUDA graph to
+// capture without a copy; n steps, whose count a launch of n != 1 steps writes), the persistent
+// launch's world counter, the tree schedule and act_exp.
+struct SimtStepBuffer {
+  char* buf = nullptr;
+  size_t counter_at = 0;
+  int device = 0;
+  int nshared = 1;
+};
+
+const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::simt::TreeHost& tree,
+                                    const std::vector<float>& act_exp, int64_t nworld, int device,
+                                    SimtStepBuffer** out) {
+  *out = nullptr;
+  if (const char* e = set_device(device)) return e;
+  const int nshared = pws::simt::step_shared_floats(m) > 0 ? pws::simt::step_shared_floats(m) : 1;
+  const size_t tree_bytes = sizeof(int) * tree.buf.size(), exp_bytes = sizeof(float) * act_exp.size();
+  const size_t slot = (sizeof(StepLaunchArgs) + 15) / 16 * 16;
+  const size_t counter_at = 2 * slot;
+  const size_t head = (counter_at + sizeof(unsigned long long) + 15) / 16 * 16;
+  char* buf = nullptr;
+  cudaError_t err = cudaMalloc(&buf, head + tree_bytes + exp_bytes);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  StepLaunchArgs args[2];
+  for (int i = 0; i < 2; ++i) {
+    args[i].next_world = reinterpret_cast<unsigned long long*>(buf + counter_at);
+    args[i].tree = reinterpret_cast<const int*>(buf + head);
+    args[i].act_exp = reinterpret_cast<const float*>(buf + head + tree_bytes);
+    args[i].nworld = nworld;
+    args[i].nshared = nshared;
+    args[i].nsteps = 1;
+  }
+  err = cudaMemcpy(buf, &args[0], sizeof(StepLaunchArgs), cudaMemcpyHostToDevice);
+  if (err == cudaSuccess) err = cudaMemcpy(buf + slot, &args[1], sizeof(StepLaunchArgs), cudaMemcpyHostToDevice);
+  if (err == cudaSuccess && tree_bytes)
+    err = cudaMemcpy(buf + head, tree.buf.data(), tree_bytes, cudaMemcpyHostToDevice);
+  if (err == cudaSuccess && exp_bytes)
+    err = cudaMemcpy(buf + head + tree_bytes, act_exp.data(), exp_bytes, cudaMemcpyHostToDevice);
+  if (err != cudaSuccess) {
+    cudaFree(buf);
+    return cudaGetErrorString(err);
+  }
+  *out = new SimtStepBuffer{buf, counter_at, device, nshared};
+  return nullptr;
+}
+
+const char* simt_step_buffer_launch(const SimtStepBuffer* b, const pws::ModelView<float>& m,
+                                    const pws::DataView<float>& d, int64_t nworld, int group_size, int nsteps,
+                                    bool persistent, std::uintptr_t stream) {
+  if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
+  if (nworld <= 0 || nsteps <= 0) return nullptr;
+  if (const char* e = set_device(b->device)) return e;
+  auto s = reinterpret_cast<cudaStream_t>(stream);
+  const size_t slot = (sizeof(StepLaunchArgs) + 15) / 16 * 16;
+  const auto* args = reinterpret_cast<const StepLaunchArgs*>(b->buf + (nsteps == 1 ? 0 : slot));
+  cudaError_t err = cudaSuccess;
+  if (nsteps != 1)  // the n-step block's count, in stream order (a pageable source is staged before the call returns)
+    err = cudaMemcpyAsync(b->buf + slot + offsetof(StepLaunchArgs, nsteps), &nsteps, sizeof(int),
+                          cudaMemcpyHostToDevice, s);
+  if (err == cudaSuccess && (persistent || d.nslot != 0))
+    err = cudaMemsetAsync(b->buf + b->counter_at, 0, sizeof(unsigned long long), s);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  return group_size == 32 ? launch_step<32>(m, d, args, nworld, b->nshared, persistent, s)
+         : group_size == 16 ? launch_step<16>(m, d, args, nworld, b->nshared, persistent, s)
+                            : launch_step<8>(m, d, args, nworld, b->nshared, persistent, s);
+}
+
+void simt_step_buffer_free(SimtStepBuffer* b) {
+  if (!b) return;
+  if (set_device(b->device) == nullptr) cudaFree(b->buf);  // cudaFree synchronises the device first
+  delete b;
 }
 
 }  // namespace pws_cuda

@@ -47,6 +47,22 @@ const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>
                       const std::vector<float>& act_exp, int64_t nworld, int group_size, int nsteps, bool persistent,
                       int device, std::uintptr_t stream);
 
+// The cached step launch of one Simulator (pywarp_sim.simt.LaunchPlan on CUDA): create allocates
+// and fills, synchronously, a device buffer holding the tree schedule, act_exp (simt::act_exp_table),
+// the persistent launch's world counter and the launch arguments; launch queues nsteps fused steps on
+// `stream` asynchronously, with no allocation or synchronisation: one step reads an argument block
+// written at creation (so a CUDA graph captures it), n steps first write their count into a second
+// block in stream order, the persistent launch first clears the counter (cudaMemsetAsync). m and d
+// hold device addresses, as simt_step's. nullptr on success. free releases the buffer.
+struct SimtStepBuffer;
+const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::simt::TreeHost& tree,
+                                    const std::vector<float>& act_exp, int64_t nworld, int device,
+                                    SimtStepBuffer** out);
+const char* simt_step_buffer_launch(const SimtStepBuffer* buffer, const pws::ModelView<float>& m,
+                                    const pws::DataView<float>& d, int64_t nworld, int group_size, int nsteps,
+                                    bool persistent, std::uintptr_t stream);
+void simt_step_buffer_free(SimtStepBuffer* buffer);
+
 // simt::primitive_check on one group of n lanes (8, 16, 32) on `device`: host arrays in and out
 // (x, k, src: n entries; out_f: 8 * n; out_i: 4 * n). Synchronous.
 const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,

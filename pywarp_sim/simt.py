@@ -41,6 +41,9 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   `smooth` / `proxies` do (stages STEP_STAGES). With constraints it runs `collision`,
   `make_constraint` and `solve`'s kernels (refusing what they refuse); sensors, RK4 and other
   actuator types are refused by name.
+* `plan(sim)`: the LaunchPlan `step` runs through, built once per Simulator (the pointer tables,
+  the tree's parents, on CUDA the device buffer of SimtStepPlan), so that a step is one native call;
+  Simulator(backend="simt", group_size=8) steps with it (check_model: what it refuses).
 * `step_footprint(sim)`: which Data arrays one fused step carries (reads before writing: the
   state that must persist per world), uses transiently, only writes, or leaves untouched,
   measured by the address recorder (FOOTPRINT_CLASSES), with their bytes per world.
@@ -453,21 +456,26 @@ class LaunchPlan:
     self._nslot = group_slots(sim)
     self._arrays = keep  # the tables hold raw addresses: keep every array alive while the plan lives
     self._fingerprint = native_backend.settings_fingerprint(sim)
+    self._device_plan = None
     self.builds += 1
     self.step(sim, 0)  # the C++ side's refusals (step_refusal, convex pairs, rows) before any step
+    if self.device != "cpu" and hasattr(self._module, "SimtStepPlan"):
+      # the tables' views, the tree and act_exp on the device once: a step queues the kernel alone
+      self._device_plan = self._module.SimtStepPlan(*self._args, device=sim.device.ordinal, nslot=self._nslot)
 
   @property
   def capturable(self) -> bool:
-    """Whether a step of this plan can be captured into a CUDA graph: the CUDA launch of simt_step
+    """Whether a step of this plan can be captured into a CUDA graph: with the compiled SimtStepPlan
+    (the device buffer filled once) a one-step call queues the kernel alone; simt_step without it
     allocates its argument buffer and synchronises per call, which a capture cannot record."""
-    return False
+    return self.device == "cpu" or self._device_plan is not None
 
   def check_capturable(self) -> None:
     """RuntimeError naming why a CUDA graph cannot capture this plan's step, and the fix."""
     if not self.capturable:
-      raise RuntimeError("the lane-group step's CUDA launch allocates its argument buffer and synchronises per "
-                         "call, which a CUDA graph capture cannot record: use graph=False with backend='simt' "
-                         "(sim.step(n) launches n steps at once), or backend='native' for graphs")
+      raise RuntimeError("the compiled CUDA module predates the cached lane-group launch (no SimtStepPlan): its "
+                         "simt_step allocates its argument buffer and synchronises per call, which a CUDA graph "
+                         "capture cannot record; rebuild with `make venv`, or use graph=False with backend='simt'")
 
   def sync(self, sim) -> None:
     """Picks up changed settings: auto_reset / reset_on / max_qvel in place, model options by a rebuild."""
@@ -479,6 +487,8 @@ class LaunchPlan:
       return
     ints, reals = self._args[0], self._args[1]
     ints["auto_reset"], reals["max_qvel"] = fp[0], float(fp[1])
+    if self._device_plan is not None:
+      self._device_plan.set_runtime(fp[0], float(fp[1]))
     self._fingerprint = fp
 
   def step(self, sim, nsteps: int, group_size: int = 32, persistent: bool = False, record: bool = False,
@@ -494,6 +504,9 @@ class LaunchPlan:
     if record:
       raise ValueError("record=True runs the CPU emulation: use a Simulator on device='cpu'")
     stream = torch.cuda.current_stream(sim.torch_device).cuda_stream
+    if self._device_plan is not None:
+      self._device_plan.step(int(nsteps), int(group_size), bool(persistent), stream)
+      return None
     self._module.simt_step(*self._args, group_size=group_size, nsteps=int(nsteps), persistent=persistent,
                            device=sim.device.ordinal, stream=stream)
     return None

@@ -649,8 +649,10 @@ class Simulator:
     if not self.device.is_cuda:
       return None
     key = bool(self.auto_reset)
-    if self.backend == "simt":
-      self._simt_plan_for("capture").check_capturable()
+    if self.backend == "simt":  # its graph holds the plan's device buffer and settings: one per build and setting
+      plan = self._simt_plan_for("capture")
+      plan.check_capturable()
+      key = (key, plan.builds, int(self.reset_on), float(self.max_qvel))
     if key not in self._graphs:
       with self._capture_stream_scope():
         stream = self._wp_stream()
