@@ -199,6 +199,21 @@ def test_plan_is_built_once():
   assert simt.plan(twin).builds == 1  # simt.step on a native Simulator builds its plan once too
 
 
+def test_pinned_threads_step_the_same_bits():
+  """distributed.pin_simulator_threads sets the emulation's OpenMP threads of a simt Simulator (and its
+  native forward's); the worlds step to the same bits on one thread as on OpenMP's default."""
+  from pywarp_sim import distributed
+
+  mjm = _humanoid()
+  pinned, free = simulator(mjm, NWORLD, "simt"), simulator(mjm, NWORLD, "simt")
+  _start(mjm, (pinned, free))
+  distributed.pin_simulator_threads(pinned, (0,))
+  assert simt.plan(pinned).num_threads == 1 and simt.plan(free).num_threads == 0
+  pinned.step(20)
+  free.step(20)
+  _assert_same_bits(pinned, free, "one thread vs OpenMP's default")
+
+
 def test_refusals_name_the_model_and_the_fix():
   """What the lane-group step cannot run raises at construction, naming it and backend='native'."""
   def refused(mjm, match, **kw):
