@@ -494,6 +494,37 @@ struct EmuGroup : GroupSize<N> {
 
 // ---- collectives built on the primitives (one source for both targets) -----------------------
 
+// Index of the lowest set bit of x != 0 (integer arithmetic: not counted)
+PWS_HD inline int lowest_bit(unsigned x) {
+#if defined(__CUDA_ARCH__)
+  return __ffs(x) - 1;
+#else
+  return __builtin_ctz(x);
+#endif
+}
+
+// Bit r of the answer set where pred(r) holds, for the rows r = base .. base + 31 below n: lane l
+// tests rows base + l, base + l + N, ... in one phase (pred: ld and compare, counted), the group
+// then ballots each of the 32 / N lane slices. Every lane gets the same mask: a list of rows each
+// lane can walk (lowest_bit) without loading the rows' flags per item.
+template <typename G, typename P>
+PWS_SIMT_FN inline unsigned ballot_rows(G& g, int base, int n, P&& pred) {
+  constexpr int N = G::size, kSlices = 32 / N;
+  const int rows = n - base < 32 ? n - base : 32;
+  const int slices = (rows + N - 1) / N;
+  Reg<bool, N> hit[kSlices];
+  g.each(N, [&](int l) {
+    for (int m = 0; m < kSlices; ++m) {
+      const int r = m * N + l;
+      hit[m][l] = r < rows ? pred(base + r) : false;
+    }
+  });
+  unsigned mask = 0;
+  for (int m = 0; m < kSlices; ++m)
+    if (m < slices) mask |= g.ballot(hit[m]) << (m * N);
+  return mask;
+}
+
 template <typename G>
 PWS_SIMT_FN inline bool any(const G& g, const Reg<bool, G::size>& p) {
   return g.ballot(p) != 0u;

@@ -21,9 +21,12 @@
 //   Hessian M + J' D J over the active rows    a lane per entry (i, j <= i) of the lower triangle,
 //                                              summing the active rows in row order (solver.h's
 //                                              add_outer_lower adds the same products in the same
-//                                              order per entry: the same H bits)
-//   L'DL factor (last dof first, solver.h's    for k = nv-1 .. 0: a lane per update (i, j <= i < k)
-//   factor_ldl)                                reading row k only, with a lane per entry of row
+//                                              order per entry: the same H bits); the active rows
+//                                              found once per 32 rows by a ballot (ballot_rows)
+//   L'DL factor (last dof first, solver.h's    for k = nv-1 .. 0: the i < k with row k's entry
+//   factor_ldl)                                nonzero found by a ballot, then a lane per update
+//                                              (i, j <= i) of those rows, dealt round robin,
+//                                              reading row k only, with a lane per entry of row
 //                                              k + 1 scaled by 1 / D_k+1 in the same phase: the same
 //                                              operations per entry as factor_ldl, so the same bits
 //   the triangular solves                      one phase per column, a lane per entry
@@ -185,17 +188,23 @@ PWS_SIMT_FN inline void jt_force(G& g, const ModelView<float>& m, const World<fl
 template <typename G>
 PWS_SIMT_FN inline void solve_factor(G& g, int nv, const float* LD, const float* diag_inv, float* x) {
   using R = typename G::real;
+  // x[i] (backward) and x[j] (forward) loaded once per lane and phase, not per item
   for (int i = nv - 1; i > 0; --i) {
-    g.each(i, [&](int j) {
+    g.each(G::size < i ? G::size : i, [&](int l) {
       R xi = g.ld(x + i);
-      if (xi != R(0)) g.st(x + j, g.ld(x + j) - g.ld(LD + i * nv + j) * xi);
+      if (xi == R(0)) return;
+      for (int j = l; j < i; j += G::size) g.st(x + j, g.ld(x + j) - g.ld(LD + i * nv + j) * xi);
     });
   }
   g.each(nv, [&](int i) { g.st(x + i, g.ld(x + i) * g.ld(diag_inv + i)); });
   for (int j = 0; j + 1 < nv; ++j) {
-    g.each(nv - 1 - j, [&](int p) {
-      const int i = j + 1 + p;
-      g.st(x + i, g.ld(x + i) - g.ld(LD + i * nv + j) * g.ld(x + j));
+    const int n = nv - 1 - j;
+    g.each(G::size < n ? G::size : n, [&](int l) {
+      R xj = g.ld(x + j);
+      for (int p = l; p < n; p += G::size) {
+        const int i = j + 1 + p;
+        g.st(x + i, g.ld(x + i) - g.ld(LD + i * nv + j) * xj);
+      }
     });
   }
 }
@@ -208,50 +217,74 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
   using R = typename G::real;
   const int nv = m.nv, ld = m.nv_pad;
   g.stage(kSolverStageHessian);
-  g.each(nv * (nv + 1) / 2, [&](int p) {
-    int i, j;
-    tri_index(p, &i, &j);
-    R h = g.ld(M + i * nv + j);
-    for (int r = 0; r < nefc; ++r) {
-      if (g.ld(d.efc_state + r) != 1) continue;
-      const float* jr = d.efc_J + (int64_t)r * ld;
-      R ji = g.ld(jr + i);
-      if (ji == R(0)) continue;
-      R s = g.ld(d.efc_D + r) * ji;
-      h += s * g.ld(jr + j);
-    }
-    g.st(LD + i * nv + j, h);
-  });
+  // the active rows 32 at a time (ballot_rows: their states loaded once per chunk, not per
+  // entry); each entry adds them in row order, carried in LD from one chunk to the next (a float
+  // stored and reloaded: the same bits as one loop over the rows)
+  for (int base = 0; base == 0 || base < nefc; base += 32) {
+    const unsigned active = ballot_rows(g, base, nefc, [&](int r) { return g.ld(d.efc_state + r) == 1; });
+    if (base > 0 && active == 0u) continue;
+    const float* from = base == 0 ? M : LD;
+    g.each(nv * (nv + 1) / 2, [&](int p) {
+      int i, j;
+      tri_index(p, &i, &j);
+      R h = g.ld(from + i * nv + j);
+      for (unsigned a = active; a != 0u; a &= a - 1u) {
+        const int r = base + lowest_bit(a);
+        const float* jr = d.efc_J + (int64_t)r * ld;
+        R ji = g.ld(jr + i);
+        if (ji == R(0)) continue;
+        R s = g.ld(d.efc_D + r) * ji;
+        h += s * g.ld(jr + j);
+      }
+      g.st(LD + i * nv + j, h);
+    });
+  }
   g.stage(kSolverStageFactor);
   // one phase per k: the updates of k (items p < n), then the scaling of row k + 1 (after its
   // updates; it touches row k + 1 only, which no update of k reads or writes); with k = 0 (no
   // updates) the inverse pivots, the diagonal being final
   for (int k = nv - 1; k >= 0; --k) {
     const float* lk = LD + k * nv;
-    const int n = k * (k + 1) / 2;  // (i, j <= i < k)
     const int s = k + 1, ns = s < nv ? s : 0, nd = k == 0 ? nv : 0;
     const float* ls = LD + s * nv;
-    // a lane per update, each lane dividing once: LD[i, j] -= (lk[i] / D_k) lk[j]
-    g.each(G::size, [&](int l) {
-      R inv = n > l ? R(1) / g.ld(lk + k) : R(0);
-      for (int p = l; p < n + ns + nd; p += G::size) {
-        if (p < n) {
-          int i, j;
-          tri_index(p, &i, &j);
-          R lki = g.ld(lk + i);
-          if (lki == R(0)) continue;
-          R tmp = lki * inv;
-          g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
-        } else if (p < n + ns) {
-          const int i = p - n;
-          R lsi = g.ld(ls + i);
-          if (lsi != R(0)) g.st(LD + s * nv + i, lsi * (R(1) / g.ld(ls + s)));
-        } else {
-          const int e = p - n - ns;
-          g.st(diag_inv + e, R(1) / g.ld(LD + e * nv + e));
+    // the updates of k: for each i < k with lk[i] != 0 (its rows 32 at a time: ballot_rows), the
+    // items (i, j <= i) dealt round robin over the lanes in row order, each lane dividing once:
+    // LD[i, j] -= (lk[i] / D_k) lk[j] (factor_ldl's updates: the pairs of a zero lk[i] are
+    // skipped as there, the others computed alike); the scaling and the pivots follow the last
+    // chunk's updates in its phase
+    int q = 0;  // items dealt before this chunk
+    for (int base = 0; base == 0 || base < k; base += 32) {
+      const unsigned nz = base < k ? ballot_rows(g, base, k, [&](int i) { return g.ld(lk + i) != R(0); }) : 0u;
+      const bool last = base + 32 >= k;
+      g.each(G::size, [&](int l) {
+        R inv = R(0);
+        bool have_inv = false;
+        int p = q;  // the first item of row i
+        for (unsigned a = nz; a != 0u; a &= a - 1u) {
+          const int i = base + lowest_bit(a);
+          int j = ((l - p) % G::size + G::size) % G::size;
+          p += i + 1;
+          if (j > i) continue;
+          if (!have_inv) {
+            inv = R(1) / g.ld(lk + k);
+            have_inv = true;
+          }
+          R tmp = g.ld(lk + i) * inv;
+          for (; j <= i; j += G::size) g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
         }
-      }
-    });
+        if (!last) return;
+        for (int t = ((l - p) % G::size + G::size) % G::size; t < ns + nd; t += G::size) {
+          if (t < ns) {
+            R lsi = g.ld(ls + t);
+            if (lsi != R(0)) g.st(LD + s * nv + t, lsi * (R(1) / g.ld(ls + s)));
+          } else {
+            const int e = t - ns;
+            g.st(diag_inv + e, R(1) / g.ld(LD + e * nv + e));
+          }
+        }
+      });
+      for (unsigned a = nz; a != 0u; a &= a - 1u) q += base + lowest_bit(a) + 1;
+    }
   }
 }
 

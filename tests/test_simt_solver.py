@@ -230,6 +230,13 @@ def test_solver_proxies_of_the_falling_humanoid():
     assert p["instructions_per_world_step"] > 0 and p["rows_per_world"] > 0 and p["iterations_per_world"] >= 1
   # the Hessian has nv (nv + 1) / 2 = 378 entries: wide work, lanes busier than in the tree passes
   assert p32["stages"]["hessian"]["lane_efficiency"] > 0.5
+  # budget: the Hessian, its factor and the triangular solves at 8 lanes, per Newton iteration
+  # (measured: 1,071 warp instructions per world here; on bench proxies' fallen humanoids 1,055,
+  # and 1,463 when every Hessian entry loaded every row's state and the factor visited the zeros
+  # of its rows item by item)
+  per_iteration = sum(p8["stages"][s]["instructions_per_world_step"]
+                      for s in ("hessian", "factor", "direction")) / p8["iterations_per_world"]
+  assert per_iteration < 1200, per_iteration
   assert simt.solver_shared_bytes_per_world(mjm.nv) == 4 * (2 * mjm.nv ** 2 + 2 * mjm.nv)
 
 
