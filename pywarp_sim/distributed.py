@@ -143,9 +143,9 @@ def pin_cpu_cores(rank: Rank, cores_per_rank: int) -> tuple[int, ...]:
 
 
 def pin_simulator_threads(sim, cores: tuple[int, ...]) -> None:
-  """The native CPU step of `sim` runs one OpenMP thread per pinned core (pin_cpu_cores): the
-  process's OpenMP runtime counted the cores before the pinning. Other backends and devices
-  have no thread count to set."""
+  """The native CPU step of `sim` (backend="simt": its lane-group emulation and native forward)
+  runs one OpenMP thread per pinned core (pin_cpu_cores): the process's OpenMP runtime counted
+  the cores before the pinning. Other backends and devices have no thread count to set."""
   if sim.backend in ("native", "simt") and not sim.device.is_cuda:
     from . import native_backend
     native_backend.set_num_threads(sim, len(cores))  # simt: its forward
