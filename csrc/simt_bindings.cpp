@@ -435,11 +435,11 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
                           " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
                           std::to_string(m.nbody) + " nv=" + std::to_string(m.nv));
   // The fused step holds a world's workspace in its thread's group slot (nslot > 0) or per world;
-  // the per-world requirement of step_refusal and of the standalone collision and rows kernels
-  // (each world at row 0 of a slotted array) does not apply to it.
+  // the per-world requirement of the standalone collision and rows kernels (each world at row 0 of
+  // a slotted array) does not apply to it.
   pws::DataView<float> per_world = dv;
   per_world.nslot = 0;
-  std::string refusal = pws::simt::step_refusal(m, per_world.nslot);
+  std::string refusal = pws::simt::step_refusal(m);
   if (refusal.empty())
     refusal = pws::simt::step_refusal_tables(m.nu, m.actuator_trntype, m.actuator_dyntype, m.actuator_gaintype,
                                              m.actuator_biastype);
@@ -582,6 +582,21 @@ void register_simt(py::module_& m) {
       "simt::block_worlds: worlds per block of a lane-group launch (csrc/simt_launch.cu) keeping the most worlds "
       "resident per SM, resident(w) the blocks of w worlds an SM holds; 0 where one world's shared arrays pass "
       "the per-block limit.");
+  m.def(
+      "simt_persistent_launch",
+      [](int64_t nworld, int64_t resident_blocks, int worlds_per_block, int64_t nslot) {
+        if (nworld < 0 || worlds_per_block < 0 || nslot < 0)
+          throw py::value_error("simt_persistent_launch: nworld, worlds_per_block and nslot must be >= 0");
+        py::dict r;
+        r["blocks"] = pws::simt::persistent_blocks(nworld, resident_blocks, worlds_per_block);
+        r["groups"] = pws::simt::persistent_groups(nworld, resident_blocks, worlds_per_block);
+        r["refusal"] = pws::simt::slot_refusal(nslot, pws::simt::persistent_groups(nworld, resident_blocks,
+                                                                                     worlds_per_block));
+        return r;
+      },
+      py::arg("nworld"), py::arg("resident_blocks"), py::arg("worlds_per_block"), py::arg("nslot"),
+      "The persistent step launch's grid (kernels/simt_step.h persistent_blocks, persistent_groups) and "
+      "slot_refusal's answer for nslot workspace slots: {blocks, groups, refusal} (refusal '' when they fit).");
   m.def("simt_race_probe", &simt_race_probe, py::arg("shift"),
         "The recorder's complaint about a phase where lane l writes buf[l] and reads buf[(l + shift) % 32] "
         "(empty when none).");

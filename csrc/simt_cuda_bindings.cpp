@@ -85,12 +85,43 @@ void simt_make_constraint_cuda(const py::dict& ints, const py::dict& reals, cons
   simt_rows_cuda(false, ints, reals, model_arrays, data_arrays, nworld, group_size, device, stream);
 }
 
+// The rows of the per-group-slot arrays of a Data table (Simulator(workspace="group"): the
+// table's slot count), 0 where every array is per world; make_data_view checks that they agree.
+int64_t table_slots(const py::dict& data_arrays) {
+  for (auto item : data_arrays) {
+    if (!py::isinstance<py::tuple>(item.second)) continue;  // a global counter array
+    py::tuple t = item.second.cast<py::tuple>();
+    if (t.size() > 2 && t[2].cast<int64_t>() != 0) return t[2].cast<int64_t>();
+  }
+  return 0;
+}
+
+// The step's ModelView sizes behind the shared array and so the launch's shape (step_shared_floats).
+pws::ModelView<float> shape_view(int nv, int npair, int nconmax, int neq) {
+  pws::ModelView<float> m{};
+  m.nv = nv;
+  m.npair = npair;
+  m.nconmax = nconmax;
+  m.neq = neq;
+  return m;
+}
+
+int64_t simt_step_slots_cuda(int nv, int npair, int nconmax, int neq, int64_t nworld, int group_size, int device) {
+  if (nv < 0 || npair < 0 || nconmax < 0 || neq < 0 || nworld < 0)
+    throw py::value_error("simt_step_slots: nv, npair, nconmax, neq and nworld must be >= 0");
+  int64_t slots = 0;
+  if (const char* err = pws_cuda::simt_step_slots(shape_view(nv, npair, nconmax, neq), nworld, group_size, device,
+                                                  &slots))
+    throw std::runtime_error(std::string("simt_step_slots on CUDA failed: ") + err);
+  return slots;
+}
+
 void simt_step_cuda(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
                     const py::dict& data_arrays, int64_t nworld, IntArray body_parentid, IntArray dof_parentid,
                     IntArray actuator_dyntype, FloatArray actuator_dynprm, int group_size, int nsteps, bool persistent,
                     int device, std::uintptr_t stream) {
   pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
-  pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, 0);
+  pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, table_slots(data_arrays));
   if (body_parentid.size() != m.nbody || dof_parentid.size() != m.nv)
     throw py::value_error("simt_step: body_parentid has " + std::to_string(body_parentid.size()) +
                           " entries and dof_parentid " + std::to_string(dof_parentid.size()) + ", the model nbody=" +
@@ -99,7 +130,11 @@ void simt_step_cuda(const py::dict& ints, const py::dict& reals, const py::dict&
     throw py::value_error("simt_step: actuator_dyntype needs nu entries and actuator_dynprm (nu, 3), the model nu=" +
                           std::to_string(m.nu));
   if (nsteps < 0) throw py::value_error("simt_step: nsteps must be >= 0, got " + std::to_string(nsteps));
-  const std::string refusal = pws::simt::step_refusal(m, d.nslot);
+  std::string refusal = pws::simt::step_refusal(m);
+  if (refusal.empty() && d.nslot != 0 && nworld > 0 && nsteps > 0) {  // the launch's grid against the slots
+    const int64_t groups = simt_step_slots_cuda(m.nv, m.npair, m.nconmax, m.neq, nworld, group_size, device);
+    refusal = pws::simt::slot_refusal(d.nslot, groups);
+  }
   if (!refusal.empty()) throw py::value_error("simt_step: " + refusal);
   pws::simt::TreeHost tree = pws::simt::build_tree(m.nbody, body_parentid.data(), m.nv, dof_parentid.data());
   const std::vector<float> act_exp =
@@ -207,7 +242,13 @@ void register_simt_cuda(py::module_& m) {
         py::arg("persistent") = false, py::arg("device") = 0, py::arg("stream") = 0,
         "nsteps fused lane-group steps (kernels/simt_step.h) of every world on the GPU, one group per world or "
         "(persistent) groups taking worlds from an atomic counter; tables of device addresses, the tree and "
-        "actuator tables from the host. Synchronous.");
+        "actuator tables from the host. Tables with per-group-slot arrays (Simulator(workspace='group')) run "
+        "the persistent launch, a slot per group. Synchronous.");
+  m.def("simt_step_slots", &simt_step_slots_cuda, py::arg("nv"), py::arg("npair"), py::arg("nconmax"),
+        py::arg("neq"), py::arg("nworld"), py::arg("group_size"), py::arg("device") = 0,
+        "The lane groups a persistent simt_step launch of nworld worlds runs on the device (the occupancy "
+        "calculator's resident blocks, no more than the worlds need): the workspace slots a "
+        "Simulator(workspace='group') allocates, one per group.");
   m.def("simt_primitives", &simt_primitives_cuda, py::arg("x"), py::arg("k"), py::arg("src"), py::arg("delta"),
         py::arg("lane_mask"), py::arg("device") = 0, "simt::primitive_check on one group on the GPU.");
   py::class_<SimtStepPlan>(m, "SimtStepPlan",

@@ -105,13 +105,18 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
 
 // The persistent variant: a grid sized to the resident blocks, each group taking the next world
 // from an atomic counter until none is left, so a group whose world finished early (the solver's
-// per-group exit, fewer rows) takes another instead of idling to the end of its block.
+// per-group exit, fewer rows) takes another instead of idling to the end of its block. With the
+// workspace held per group slot (d.nslot > 0, Simulator(workspace="group")) group k of the grid
+// steps each world it takes in slot k, finishing its nsteps before taking the next (as an OpenMP
+// thread of the emulation in its slot); the launch checked that the grid's groups have slots
+// (simt::slot_refusal). Per world, the slot is unused (WorldArray::at).
 template <int N>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_step_persistent_kernel(const pws::ModelView<float> m, const pws::DataView<float> d,
                                 const StepLaunchArgs* args) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
+  const int64_t slot = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
   pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
   const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
   const pws::simt::Reg<int, N> lane0{0};
@@ -121,7 +126,7 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     next = g.shfl(next, lane0);  // every lane of the group: lane 0's world
     const int64_t world = static_cast<int64_t>(next[0]);
     if (world >= args->nworld) return;
-    const pws::World<float> wd = pws::world_view(m, d, world, 0);
+    const pws::World<float> wd = pws::world_view(m, d, world, slot);
     for (int k = 0; k < args->nsteps; ++k) pws::simt::step(g, m, wd, tables);
   }
 }
@@ -239,26 +244,49 @@ const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>&
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
+// The persistent step launch's shape (worlds per block, threads, bytes) and the blocks resident
+// at once on the current device (SMs x the occupancy calculator's blocks per SM): the one query
+// behind both its grid (launch_step) and the slots a Simulator(workspace="group") allocates
+// (simt_step_slots), through simt::persistent_blocks / persistent_groups.
+template <int N>
+const char* persistent_shape(int nshared, LaunchShape* shape, int64_t* resident_blocks) {
+  auto kernel = simt_step_persistent_kernel<N>;
+  if (const char* e = launch_shape(kernel, N, nshared, "the lane-group step", shape)) return e;
+  int device = 0, sms = 0, per_sm = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess)
+    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, shape->threads, shape->shared_bytes);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  *resident_blocks = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
+  return nullptr;
+}
+
+// The step's launch. The workspace held per group slot (d.nslot > 0) is indexed by the persistent
+// kernel only (a slot per group of its grid): such a Data always runs persistent.
 template <int N>
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
                         int64_t nworld, int nshared, bool persistent, cudaStream_t stream) {
-  auto kernel = persistent ? simt_step_persistent_kernel<N> : simt_step_kernel<N>;
   LaunchShape shape;
-  if (const char* e = launch_shape(kernel, N, nshared, "the lane-group step", &shape)) return e;
-  int64_t grid = shape.grid(nworld);
-  cudaError_t err = cudaSuccess;
-  if (persistent) {  // the blocks that fit at once on every SM, no more than the worlds need
-    int device = 0, sms = 0, per_sm = 0;
-    err = cudaGetDevice(&device);
-    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    if (err == cudaSuccess)
-      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, shape.threads, shape.shared_bytes);
-    if (err != cudaSuccess) return cudaGetErrorString(err);
-    const int64_t resident = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
-    grid = grid < resident ? grid : resident;
+  int64_t grid = 0;
+  if (persistent || d.nslot != 0) {  // the blocks that fit at once on every SM, no more than the worlds need
+    int64_t resident = 0;
+    if (const char* e = persistent_shape<N>(nshared, &shape, &resident)) return e;
+    grid = pws::simt::persistent_blocks(nworld, resident, shape.worlds);
+    const std::string refusal = pws::simt::slot_refusal(d.nslot, grid * shape.worlds);
+    if (!refusal.empty()) {
+      static thread_local std::string text;
+      text = refusal;
+      return text.c_str();
+    }
+    simt_step_persistent_kernel<N>
+        <<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
+  } else {
+    if (const char* e = launch_shape(simt_step_kernel<N>, N, nshared, "the lane-group step", &shape)) return e;
+    grid = shape.grid(nworld);
+    simt_step_kernel<N><<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
   }
-  kernel<<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
-  err = cudaGetLastError();
+  cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
@@ -319,7 +347,6 @@ const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>
                       const std::vector<float>& act_exp, int64_t nworld, int group_size, int nsteps, bool persistent,
                       int device, std::uintptr_t stream) {
   if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
-  if (d.nslot != 0) return "the lane-group step needs the per-world workspace (Simulator(workspace='world'))";
   if (nworld <= 0 || nsteps <= 0) return nullptr;
   if (const char* e = set_device(device)) return e;
   auto s = reinterpret_cast<cudaStream_t>(stream);
@@ -356,6 +383,21 @@ const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>
   if (err != cudaSuccess) return cudaGetErrorString(err);
   if (e) return e;
   return sync == cudaSuccess ? nullptr : cudaGetErrorString(sync);
+}
+
+const char* simt_step_slots(const pws::ModelView<float>& m, int64_t nworld, int group_size, int device,
+                            int64_t* slots) {
+  if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
+  if (const char* e = set_device(device)) return e;
+  const int nshared = pws::simt::step_shared_floats(m) > 0 ? pws::simt::step_shared_floats(m) : 1;
+  LaunchShape shape;
+  int64_t resident = 0;
+  const char* e = group_size == 32 ? persistent_shape<32>(nshared, &shape, &resident)
+                  : group_size == 16 ? persistent_shape<16>(nshared, &shape, &resident)
+                                     : persistent_shape<8>(nshared, &shape, &resident);
+  if (e) return e;
+  *slots = pws::simt::persistent_groups(nworld, resident, shape.worlds);
+  return nullptr;
 }
 
 const char* simt_primitives(const float* x, const int* k, const int* src, int n, int delta, int lane_mask,

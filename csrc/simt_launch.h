@@ -39,13 +39,22 @@ const char* simt_make_constraint(const pws::ModelView<float>& m, const pws::Data
 
 // nsteps fused lane-group steps (kernels/simt_step.h) of every world, group_size (8, 16, 32)
 // lanes per world: one group per world, or (persistent) a grid of resident blocks whose groups
-// take worlds from an atomic counter. m and d hold device addresses; `tree` and `act_exp`
-// (simt::act_exp_table) are host tables copied to the device for the call. The caller refuses
-// what the step cannot run (simt::step_refusal; pywarp_sim.simt.step). Synchronous; nullptr on
-// success.
+// take worlds from an atomic counter. With the workspace held per group slot (d.nslot > 0,
+// Simulator(workspace="group")) the launch is the persistent one, group k stepping its worlds in
+// slot k; fewer slots than the grid's groups are refused by name (simt::slot_refusal). m and d
+// hold device addresses; `tree` and `act_exp` (simt::act_exp_table) are host tables copied to the
+// device for the call. The caller refuses what the step cannot run (simt::step_refusal;
+// pywarp_sim.simt.step). Synchronous; nullptr on success.
 const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const pws::simt::TreeHost& tree,
                       const std::vector<float>& act_exp, int64_t nworld, int group_size, int nsteps, bool persistent,
                       int device, std::uintptr_t stream);
+
+// The workspace slots a persistent step launch of nworld worlds at group_size lanes runs on
+// `device` (simt::persistent_groups of the occupancy calculator's resident blocks, the grid
+// launch_step sizes from the same query): the rows a Simulator(workspace="group") allocates.
+// nullptr on success, *slots set.
+const char* simt_step_slots(const pws::ModelView<float>& m, int64_t nworld, int group_size, int device,
+                            int64_t* slots);
 
 // The cached step launch of one Simulator (pywarp_sim.simt.LaunchPlan on CUDA): create allocates
 // and fills, synchronously, a device buffer holding the tree schedule, act_exp (simt::act_exp_table),

@@ -845,10 +845,11 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
 }
 
 // What the fused lane-group step cannot run, named with the fix ("" when it can run): from the
-// model's scalars (readable on the host for CPU and CUDA views alike). The int tables the step
+// model's scalars (readable on the host for CPU and CUDA views alike). The workspace held per
+// group slot is the callers' (csrc/simt_bindings.cpp: a slot per OpenMP thread; csrc/simt_launch.cu:
+// a slot per group of the persistent launch, slot_refusal). The int tables the step
 // reads are checked by step_refusal_tables where they lie on the host.
-inline std::string step_refusal(const ModelView<float>& m, int64_t nslot) {
-  if (nslot != 0) return "the lane-group step needs the per-world workspace (Simulator(workspace='world'))";
+inline std::string step_refusal(const ModelView<float>& m) {
   if (m.en_constraint) {
     if (m.has_convex)
       return "the model has convex (GJK/EPA) pairs, which the lane-group collision does not run: use the native "
@@ -866,6 +867,35 @@ inline std::string step_refusal(const ModelView<float>& m, int64_t nslot) {
   if (m.en_sensor)
     return "the lane-group step has no sensors yet: disable them (mjDSBL_SENSOR) or use the native step";
   return "";
+}
+
+// The persistent launch's grid (csrc/simt_launch.cu) from the occupancy calculator's answer:
+// blocks of worlds_per_block groups, no more than the device holds at once (resident_blocks: SMs x
+// blocks per SM; at least one) nor than nworld worlds need. Group k of the grid (block x
+// worlds_per_block + its group in the block) steps every world it takes in workspace slot k, so
+// with the workspace held per group slot (Simulator(workspace="group")) the slots needed are
+// persistent_groups(...), from the same numbers: the Simulator allocates that many
+// (pywarp_sim.simt.cuda_group_slots) and the launch sizes its grid with persistent_blocks.
+inline int64_t persistent_blocks(int64_t nworld, int64_t resident_blocks, int worlds_per_block) {
+  if (nworld <= 0 || worlds_per_block <= 0) return 0;
+  const int64_t need = (nworld + worlds_per_block - 1) / worlds_per_block;
+  const int64_t resident = resident_blocks > 0 ? resident_blocks : 1;
+  return need < resident ? need : resident;
+}
+
+inline int64_t persistent_groups(int64_t nworld, int64_t resident_blocks, int worlds_per_block) {
+  return persistent_blocks(nworld, resident_blocks, worlds_per_block) * worlds_per_block;
+}
+
+// "" when nslot group slots hold the workspace of the `groups` groups a persistent launch runs
+// (nslot = 0: every array per world, nothing to hold); else the refusal naming both and the fix.
+inline std::string slot_refusal(int64_t nslot, int64_t groups) {
+  if (nslot == 0 || nslot >= groups) return "";
+  return "the persistent launch runs " + std::to_string(groups) +
+         " lane groups, each stepping its worlds in its own workspace slot, and this Simulator(workspace='group') "
+         "has " + std::to_string(nslot) +
+         " slots: build the Simulator on the device that steps it (it allocates the slots of that device's "
+         "launch, pywarp_sim.simt.cuda_group_slots), or use workspace='world'";
 }
 
 // The actuators' transmission, dynamics, gain and bias types (host arrays): the step runs joint

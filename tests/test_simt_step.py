@@ -555,6 +555,44 @@ def test_group_workspace_names_what_is_not_kept():
   np.testing.assert_array_equal(grp.qpos.numpy(), np.tile(grp.model.mj_model.qpos0, (2, 1)).astype(np.float32))
 
 
+def test_persistent_launch_grid_and_slots_agree():
+  """The CUDA persistent launch's grid and the slots a Simulator(workspace="group") on CUDA allocates
+  come from the same functions (kernels/simt_step.h persistent_blocks / persistent_groups, through
+  simt.persistent_launch): blocks no more than resident nor than the worlds need, one slot per
+  group of the grid; a Data with fewer slots than the groups launched is refused naming both."""
+  for nworld, resident, per_block in ((1, 528, 4), (300, 528, 4), (2112, 528, 4), (2113, 528, 4),
+                                      (1 << 20, 528, 4), (1 << 20, 264, 16), (7, 0, 8), (0, 528, 4)):
+    got = simt.persistent_launch(nworld, resident, per_block)
+    blocks = min(-(-nworld // per_block), max(resident, 1))
+    assert got == {"blocks": blocks, "groups": blocks * per_block, "refusal": ""}, (nworld, resident, got)
+    assert simt.persistent_launch(nworld, resident, per_block, nslot=got["groups"])["refusal"] == ""
+    if got["groups"]:
+      refusal = simt.persistent_launch(nworld, resident, per_block, nslot=got["groups"] - 1)["refusal"]
+      assert f"runs {got['groups']} lane groups" in refusal and f"has {got['groups'] - 1} slots" in refusal
+      assert "workspace='group'" in refusal and "cuda_group_slots" in refusal
+  # cuda_group_slots allocates the most groups over the group sizes: every size's launch fits them
+  shapes = {8: (264, 16), 16: (396, 8), 32: (792, 4)}  # (resident blocks, worlds per block)
+  for nworld in (100, 5000, 1 << 20):
+    slots = max(simt.persistent_launch(nworld, *shape)["groups"] for shape in shapes.values())
+    for shape in shapes.values():
+      assert simt.persistent_launch(nworld, *shape, nslot=slots)["refusal"] == ""
+  # grids fill the worlds: a group takes several worlds in turn when there are more than groups
+  assert simt.persistent_launch(1 << 20, 264, 16)["groups"] == 264 * 16 < 1 << 20
+  with pytest.raises(ValueError, match="nslot"):
+    simt.persistent_launch(10, 4, 4, nslot=-1)
+
+
+def test_group_workspace_refusals_name_the_fix():
+  """workspace='group' needs the native backend (its step is simt.step's); cuda_group_slots counts a
+  CUDA launch's groups and refuses a CPU device, naming where the CPU's slots come from."""
+  with pytest.raises(ValueError, match=r"workspace='group'.*needs backend='native', got backend='warp'"):
+    pws.Simulator(pws.put_model(_mj_model("pendulum"), "cpu"), nworld=2, device="cpu", backend="warp",
+                  workspace="group")
+  model = pws.put_model(_mj_model("pendulum"), "cpu")
+  with pytest.raises(ValueError, match=r"not a CUDA device.*workspace_rows"):
+    simt.cuda_group_slots("cpu", model, 10)
+
+
 # ---- refusals ------------------------------------------------------------------------------------
 
 
@@ -631,3 +669,43 @@ def test_gpu_step_equals_the_emulation_bitwise(name, integrator, disable, group,
   np.testing.assert_array_equal(cpu.health.numpy(), gpu.health.numpy())
   np.testing.assert_array_equal(cpu.ncon.numpy(), gpu.ncon.numpy())
   np.testing.assert_array_equal(cpu.data.efc.nefc.numpy(), gpu.data.efc.nefc.numpy())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("group", (8, 32))
+def test_gpu_group_workspace_equals_the_emulation_bitwise(group):
+  """Simulator(workspace="group") on CUDA (a slot per group of the persistent launch,
+  simt.cuda_group_slots) with more worlds than groups, so that each group steps several worlds in
+  turn in its slot: after 10 steps of lying humanoids (contacts, rows, the solver) qpos, qvel, act,
+  qacc_warmstart, time, the kept xpos and the health flags are the CPU emulation's bits; the same
+  worlds per world on CUDA (one group per world and persistent) give the same bits too."""
+  if not native.available("cuda:0"):
+    pytest.skip(native.unavailable_reason("cuda:0"))
+  mjm = _mj_model("humanoid", disable=())
+  model = pws.put_model(mjm, "cuda:0")
+  most = simt.cuda_group_slots("cuda:0", model, 1 << 30)  # the device's resident groups, at most
+  nworld = most + most // 3 + 1
+  lying = oracle.lying_states(mjm, 16, seed=11)
+  rng = np.random.default_rng(5)
+  state = [np.resize(a, (nworld, a.shape[1])) for a in lying]
+  state[1] = state[1] + rng.normal(0, 0.05, state[1].shape)  # every world its own state
+  cpu = simulator(mjm, nworld, "native")
+  grp = pws.Simulator(model, nworld=nworld, device="cuda:0", backend="native", workspace="group", keep=("xpos",))
+  worlds = [pws.Simulator(model, nworld=nworld, device="cuda:0", backend="native") for _ in range(2)]
+  slots = simt.group_slots(grp)
+  assert slots == most < nworld and grp.data.qM.shape[0] == slots
+  for s in (cpu, grp, *worlds):
+    oracle.set_state(s.data, *state)
+  simt.step(cpu, nsteps=10, group_size=group)
+  simt.step(grp, nsteps=10, group_size=group)  # persistent: the only launch with slots
+  simt.step(worlds[0], nsteps=10, group_size=group, persistent=False)
+  simt.step(worlds[1], nsteps=10, group_size=group, persistent=True)
+  torch.cuda.synchronize()
+  assert int(cpu.ncon.numpy().sum()) > 0
+  for field in ("qpos", "qvel", "act", "qacc_warmstart", "time", "xpos"):
+    for label, gpu in (("group", grp), ("world", worlds[0]), ("world persistent", worlds[1])):
+      assert np.array_equal(_bits(cpu, field), _bits(gpu, field)), f"group {group} {label}: {field} differs"
+  for gpu in (grp, *worlds):
+    np.testing.assert_array_equal(cpu.health.numpy(), gpu.health.numpy())
+  for field in STEPPED:
+    assert np.array_equal(_bits(cpu, field), _bits(worlds[0], field)), f"group {group} world: {field} differs"
