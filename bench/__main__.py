@@ -74,9 +74,11 @@ def main(argv=None) -> int:
   p = sub.add_parser("throughput", help="world-steps/s of one backend, one JSON line per nworld")
   _add_common(p)
   p.add_argument("--backend", choices=BACKEND_CHOICES, default="warp")
-  p.add_argument("--workspace", choices=("world", "thread"), default="world",
-                 help="native: solver workspace per world (default) or per thread "
-                      "(Simulator(workspace=...))")
+  p.add_argument("--workspace", choices=("world", "thread", "group"), default="world",
+                 help="native: solver workspace per world (default) or per thread; simt: 'group' holds "
+                      "everything a step derives per group slot, a world its state alone "
+                      "(Simulator(workspace=...); on CUDA the persistent launch, the device memory used "
+                      "recorded)")
   p.add_argument("--nconmax", type=nonneg_int, default=None,
                  help="warp/native: contact capacity per world (Simulator(nconmax=...); default: "
                       "every candidate pair's worst case)")
@@ -197,6 +199,9 @@ def main(argv=None) -> int:
       return 2
 
   if args.cmd == "throughput":
+    if args.workspace == "group" and args.backend != "simt":
+      common.warn("--workspace group is stepped by the lane-group step: use it with --backend simt")
+      return 2
     from . import backends
     sink = common.Sink(args.out)
     failed = False

@@ -147,6 +147,18 @@ def _make_stepper(sim, device: str, graph_mode: str):
   return sim.step, "none"
 
 
+def _device_free(device: str):
+  """Free bytes of the CUDA device (torch.cuda.mem_get_info: cudaMemGetInfo, every allocator's
+  memory counted) after a synchronisation; None on the CPU."""
+  if not common.is_cuda(device):
+    return None
+  import torch
+
+  dev = torch.device(device)
+  torch.cuda.synchronize(dev)
+  return int(torch.cuda.mem_get_info(dev)[0])
+
+
 def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, steps: int,
                      max_seconds, warmup_steps: int, graph_mode: str, repeat: int,
                      threads=None, workspace: str = "world", nconmax=None, staging: bool = False,
@@ -155,9 +167,10 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
   import torch
   import pywarp_sim as pws
 
+  lane_group = backend == "simt"
+  free0 = _device_free(device)  # before the model and the Simulator allocate (CUDA), else None
   t0 = time.perf_counter()
   model = pws.put_model(mjm, device)
-  lane_group = backend == "simt"
   try:
     kw = {} if nconmax is None else {"nconmax": int(nconmax)}
     sim = pws.Simulator(model, nworld=nworld, device=device, backend="native" if lane_group else backend,
@@ -167,8 +180,14 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
     rec["nconmax"] = nconmax
     if lane_group:
       from pywarp_sim import simt
-      rec.update(group_size=int(group_size), persistent=bool(persistent))
+      # with workspace="group" the CUDA launch is the persistent one (a slot per group)
+      rec.update(group_size=int(group_size),
+                 persistent=bool(persistent or (workspace == "group" and common.is_cuda(device))))
       simt.step(sim, 0, group_size=group_size, persistent=persistent)  # refuses a model it cannot run
+      if workspace == "group":
+        mem = simt.group_memory(sim)
+        rec.update(group_slots=mem["slots"], group_bytes_per_world=mem["per_world"],
+                   group_bytes_per_slot=mem["per_slot"])
     elif backend == "native":
       from pywarp_sim import native_backend
       native_backend.set_staging(sim, staging)
@@ -180,6 +199,8 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
     raise
   wp.synchronize_device(device)
   rec["init_s"] = time.perf_counter() - t0  # includes forward(): compiles/loads its kernels
+  if free0 is not None:  # the device memory the model and the Simulator took (cudaMemGetInfo)
+    rec["device_memory_simulator_bytes"] = free0 - _device_free(device)
   if common.is_cuda(device):
     rec["threads"] = None
   elif lane_group:  # the emulation's OpenMP loop over groups
@@ -219,6 +240,10 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
   first(1)
   sync()
   rec["first_step_s"] = time.perf_counter() - t0
+  if free0 is not None:  # and after the first step, with the bench's control tensor (ctrl_bytes)
+    rec["device_memory_used_bytes"] = free0 - _device_free(device)
+    rec["device_memory_per_world_bytes"] = rec["device_memory_used_bytes"] / nworld
+    rec["ctrl_bytes"] = int(ctrl.numel() * ctrl.element_size())
   # Simulator() already runs forward (compiling/loading most kernels), so compile_s counts
   # everything from construction to the first completed step.
   rec["compile_s"] = rec["init_s"] + rec["first_step_s"]
