@@ -9,17 +9,17 @@ The CPU record (the issue's <= 20 minute run: 600 iterations, about 17 minutes o
 
   export OMP_NUM_THREADS=1
   python -m pywarp_sim.selfplay train --num-envs 256 --nslot 8 --snapshot-interval 50 \
-      --eval-envs 256 --eval-opponents 12 --iterations 600 --final-matches 256 \
-      --log-dir runs/selfplay/cpu-record
+      --eval-envs 256 --eval-opponents 12 --eval-newest-share 0.5 --iterations 600 \
+      --final-matches 256 --log-dir runs/selfplay/cpu-record
   python -m bench.selfplay --run runs/selfplay/cpu-record --num-envs 256 --nslot 8 \
       --note "<load average, threads>"
 
-(a snapshot every 50 iterations, each new one playing 256 matches against every earlier one:
-13 members whose ratings are refitted to all ~3,000 matches; the record before, a snapshot
-every 10 iterations and 64 matches against 4 members, rated 63 snapshots whose neighbours
-differed by 0.19 points on average against a sigma of 2.2: half of the changes were noise.
-The next record: add --eval-newest-share 0.5, half of each new member's matches against its
-predecessor; replaying the 2026-12-07 run's evaluation with it gave 11 of 12 rises.)
+(a snapshot every 50 iterations, each new one playing 256 matches, half against its
+predecessor and the rest spread over the earlier members: 13 members whose ratings are refitted
+to all ~3,000 matches; 2026-12-07: 11 of 12 rises. Without --eval-newest-share, 16 matches per
+neighbour pair left 9 of 12; the record before that, a snapshot every 10 iterations and 64
+matches against 4 members, rated 63 snapshots whose neighbours differed by 0.19 points on
+average against a sigma of 2.2: half of the changes were noise.)
 
 (defaults: LeagueCfg's init_std 0.1 and actor_output_gain 0.01, sumo.SUMO_REWARDS; one thread
 because two busy-waiting OpenMP threads lose to a loaded machine's other jobs.)
