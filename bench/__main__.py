@@ -85,8 +85,9 @@ def main(argv=None) -> int:
   p.add_argument("--staging", action="store_true",
                  help="native: each world steps inside a per-thread buffer (native_backend.set_staging; "
                       "on CUDA the kernel's local memory)")
-  p.add_argument("--group-size", type=int, choices=(8, 16, 32), default=32,
-                 help="simt: lanes per world of the fused lane-group step")
+  p.add_argument("--group-size", type=int, choices=(8, 16, 32), default=None,
+                 help="simt: lanes per world of the fused lane-group step (default: "
+                      "pywarp_sim.simt.DEFAULT_GROUP_SIZE, 8)")
   p.add_argument("--persistent", action="store_true",
                  help="simt (CUDA): resident groups taking worlds from an atomic counter")
   p.add_argument("--nworld", type=_int_list, default=[64], help="e.g. 64 or 1,16,256")

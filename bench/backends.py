@@ -23,7 +23,8 @@ import numpy as np
 from . import common
 
 # simt: the native backend's fused lane-group step (pywarp_sim.simt.step: a group of lanes per
-# world, `group_size` lanes, `persistent` resident groups; nsteps per launch, no CUDA graph)
+# world, `group_size` lanes (default simt.DEFAULT_GROUP_SIZE), `persistent` resident groups; nsteps per
+# launch, no CUDA graph)
 BACKENDS = ("warp", "native", "simt", "mujoco", "mujoco_nocontact", "mjwarp")
 WARMUP_STEPS = 5
 # Largest rollout output buffer (states for a batch of worlds and a chunk of steps) the
@@ -162,7 +163,7 @@ def _device_free(device: str):
 def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, steps: int,
                      max_seconds, warmup_steps: int, graph_mode: str, repeat: int,
                      threads=None, workspace: str = "world", nconmax=None, staging: bool = False,
-                     group_size: int = 32, persistent: bool = False, auto_reset: bool = False) -> dict:
+                     group_size: int | None = None, persistent: bool = False, auto_reset: bool = False) -> dict:
   wp = _import_warp()
   import torch
   import pywarp_sim as pws
@@ -180,6 +181,7 @@ def bench_pywarp_sim(rec: dict, mjm, backend: str, device: str, nworld: int, ste
     rec["nconmax"] = nconmax
     if lane_group:
       from pywarp_sim import simt
+      group_size = simt.DEFAULT_GROUP_SIZE if group_size is None else int(group_size)
       # with workspace="group" the CUDA launch is the persistent one (a slot per group)
       rec.update(group_size=int(group_size),
                  persistent=bool(persistent or (workspace == "group" and common.is_cuda(device))))
@@ -454,7 +456,7 @@ def bench_mjwarp(rec: dict, mjm, device: str, nworld: int, steps: int, max_secon
 def run_throughput(backend: str, model: str, device: str, nworld: int, steps: int,
                    threads=None, max_seconds=None, warmup_steps: int = WARMUP_STEPS,
                    graph_mode: str = "auto", repeat: int = 1, workspace: str = "world",
-                   nconmax=None, staging: bool = False, group_size: int = 32,
+                   nconmax=None, staging: bool = False, group_size: int | None = None,
                    persistent: bool = False, auto_reset: bool = False) -> dict:
   """One throughput record. Never raises for a backend failure: the record then has
   "error" (and the reason is printed to stderr in one line). auto_reset (warp, native):

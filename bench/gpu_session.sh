@@ -91,32 +91,35 @@ if [ "${PWS_FOCUS:-}" = "academy" ]; then
   exit 0
 fi
 
-# PWS_FOCUS=step: the GPU step against mujoco_warp (issue "GPU step"), under 8 minutes: the
-# lane-group kernels against their CPU emulation bit for bit, then in one process mujoco_warp
-# (its default njmax/nconmax), the one-thread-per-world native step and the fused lane-group
-# step (simt, a warp per world) at 4,096 / 65,536 / 1,048,576 worlds (a size that does not fit
-# is recorded with its error), the lane-group step's group sizes 16 / 8 and its persistent
-# launch at 65,536, and Nsight Compute's sectors per request, achieved occupancy, lane activity
-# and stall reasons of the fused kernel where ncu is installed. Right after the tests: 1,048,576
-# humanoid worlds with workspace="group" (a world keeps its state, everything a step derives is
-# held per group slot of the persistent launch), the device memory it used (cudaMemGetInfo before
-# and after) and steps/s. The focus ends 480 s after the start whatever PWS_SESSION_S says (each
-# run's timeout is cut to what is left, the most valuable first).
+# PWS_FOCUS=step: the GPU step against mujoco_warp (issue "GPU step"), under 8 minutes, the most
+# valuable first: the lane-group kernels against their CPU emulation bit for bit; in one process
+# mujoco_warp (its default njmax/nconmax), the one-thread-per-world native step and the fused
+# lane-group step (simt, simt.DEFAULT_GROUP_SIZE lanes per world) at 4,096 and 65,536 worlds; the
+# lane-group step's group sizes 16 / 32 and its persistent launch at 65,536; 1,048,576 humanoid
+# worlds with workspace="group" (a world keeps its state, everything a step derives is held per
+# group slot of the persistent launch), the device memory it used (cudaMemGetInfo before and
+# after) and steps/s; the three backends at 1,048,576 (a size that does not fit is recorded with
+# its error); Nsight Compute's sectors per request, achieved occupancy, lane activity and stall
+# reasons of the fused kernel where ncu is installed. The focus ends 480 s after the start
+# whatever PWS_SESSION_S says (each run's timeout is cut to what is left).
 if [ "${PWS_FOCUS:-}" = "step" ]; then
   [ "$DEADLINE" -gt $((T0 + 480)) ] && DEADLINE=$((T0 + 480))
   log "lane-group kernels: CUDA vs the CPU emulation, bit for bit"
   run 90 python3 -m pytest -q -m gpu tests/test_simt.py tests/test_simt_solver.py tests/test_simt_collision.py \
-    tests/test_simt_step.py -p no:cacheprovider -rfEs
+    tests/test_simt_step.py tests/test_simt_backend.py -p no:cacheprovider -rfEs
+  log "sweep: mjwarp, native, simt (group simt.DEFAULT_GROUP_SIZE) in one process, 4,096 and 65,536 worlds"
+  run 130 python3 -m bench scaling --backends mjwarp,native,simt --device cuda:0 \
+    --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
+  for variant in "--group-size 16" "--group-size 32" "--persistent" "--group-size 16 --persistent"; do
+    run 40 python3 -m bench throughput --backend simt $variant --device cuda:0 --nworld 65536 --steps 100 \
+      --max-seconds 6 --out "bench/results/throughput-simt-cuda-$(date +%Y-%m-%d).jsonl"
+  done
   log "simt, workspace='group': 1,048,576 humanoid worlds, device memory and steps/s"
   run 75 python3 -m bench throughput --backend simt --workspace group --device cuda:0 --nworld 1048576 \
     --steps 20 --max-seconds 10 --out "bench/results/throughput-simt-group-cuda-$(date +%Y-%m-%d).jsonl"
-  log "sweep: mjwarp, native, simt (group 32) in one process"
-  run 200 python3 -m bench scaling --backends mjwarp,native,simt --device cuda:0 \
-    --nworld 4096,65536,1048576 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
-  for variant in "--group-size 16" "--group-size 8" "--persistent" "--group-size 16 --persistent"; do
-    run 45 python3 -m bench throughput --backend simt $variant --device cuda:0 --nworld 65536 --steps 100 \
-      --max-seconds 6 --out "bench/results/throughput-simt-cuda-$(date +%Y-%m-%d).jsonl"
-  done
+  log "sweep at 1,048,576 worlds: mjwarp, native, simt (a size that does not fit is recorded with its error)"
+  run 90 python3 -m bench scaling --backends mjwarp,native,simt --device cuda:0 \
+    --nworld 1048576 --steps 20 --repeat 1 --max-seconds 8 --out-dir bench/results
   if command -v ncu >/dev/null 2>&1; then
     log "Nsight Compute: the fused lane-group kernel at 65,536 worlds"
     run 90 ncu -k regex:simt_step --launch-count 2 --csv --metrics \
