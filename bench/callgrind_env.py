@@ -18,8 +18,8 @@ out of any build whose results are bit for bit the same.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
+
+from . import common
 
 
 def main(argv=None):
@@ -31,10 +31,7 @@ def main(argv=None):
   p.add_argument("--module", default=None, help="path of a pywarp_sim._native build to load instead")
   a = p.parse_args(argv)
   if a.module:
-    spec = importlib.util.spec_from_file_location("pywarp_sim._native", a.module)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    sys.modules["pywarp_sim._native"] = mod
+    common.use_native_build(a.module)
   import torch
   from pywarp_sim import envs
   torch.manual_seed(0)

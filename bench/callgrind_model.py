@@ -59,12 +59,7 @@ def main(argv=None):
                  "the build folder's copy)")
   a = p.parse_args(argv)
   if a.module:
-    import importlib.util
-    import sys
-    spec = importlib.util.spec_from_file_location("pywarp_sim._native", a.module)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    sys.modules["pywarp_sim._native"] = mod
+    common.use_native_build(a.module)
   mjm = mujoco.MjModel.from_xml_path(a.xml)
   if a.states and os.path.exists(a.states):
     z = np.load(a.states)

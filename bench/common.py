@@ -238,3 +238,16 @@ def _json_default(x):
 
 def warn(msg: str):
   print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def use_native_build(path: str) -> None:
+  """Load the pywarp_sim._native module at `path` (a build folder's copy, which keeps the symbols
+  that callgrind's --toggle-collect needs; the installed one is stripped) in place of the
+  installed one: call before pywarp_sim imports it."""
+  import importlib.util
+  import sys
+
+  spec = importlib.util.spec_from_file_location("pywarp_sim._native", path)
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  sys.modules["pywarp_sim._native"] = mod
