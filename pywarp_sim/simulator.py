@@ -276,13 +276,14 @@ class Simulator:
       role workspace in types.py) per thread instead, 8 rows per OpenMP thread or one
       per resident CUDA thread, so memory per world is the state, the contacts, poses,
       velocities and forces (trajectories are bit-identical; sim.<workspace field> raises).
-      "group" (backend="native") is the fused lane-group step's memory mode: every array a
-      step derives (types.GROUP_SLOT_ROLES: poses, contacts, rows, forces, scratch) is held per
-      resident group slot (CPU: 8 rows per OpenMP thread; CUDA: one per lane group of the
-      persistent launch, simt.cuda_group_slots), a world keeps only its state, health
-      flags and the arrays named in `keep`; the Simulator is stepped by
-      pywarp_sim.simt.step(sim) (trajectories bit-identical to workspace="world"), its own
-      step / forward raise, and sim.<array not kept> raises naming the fix.
+      "group" (backend="simt" or "native") is the fused lane-group step's memory mode: every
+      array a step derives (types.GROUP_SLOT_ROLES: poses, contacts, rows, forces, scratch) is
+      held per resident group slot (CPU: 8 rows per OpenMP thread; CUDA: one per lane group of
+      the persistent launch, simt.cuda_group_slots), a world keeps only its state, health
+      flags and the arrays named in `keep`; backend="simt" steps it with Simulator.step,
+      backend="native" with pywarp_sim.simt.step(sim) (trajectories bit-identical to
+      workspace="world"); forward raises (and native's step), and sim.<array not kept> raises
+      naming the fix.
     keep: with workspace="group", paths of derived arrays kept per world (written by every
       step): "xpos", "sensordata", "contact.dist", "efc.efc_force", ...
     group_size: backend="simt"'s lanes per world, 8, 16 or 32 (default simt.DEFAULT_GROUP_SIZE,
@@ -322,9 +323,10 @@ class Simulator:
     if workspace not in _WORKSPACES:
       raise ValueError(f"workspace must be one of {_WORKSPACES}, got '{workspace}'")
     keep = _check_keep(keep, workspace)
-    if workspace == "group" and backend != "native":
-      raise ValueError(f"workspace='group' (the lane-group step's per-group-slot workspace, stepped by "
-                       f"pywarp_sim.simt.step) needs backend='native', got backend={backend!r}")
+    if workspace == "group" and backend not in ("native", "simt"):
+      raise ValueError(f"workspace='group' (the lane-group step's per-group-slot workspace) needs "
+                       f"backend='simt' (stepped by Simulator.step) or backend='native' (stepped by "
+                       f"pywarp_sim.simt.step), got backend={backend!r}")
     if layout == "tiled" and workspace == "group":
       io.check_layout(layout, workspace_rows=1)  # ValueError: nothing per world to tile
     if workspace == "thread" and backend == "warp":
@@ -598,11 +600,12 @@ class Simulator:
                            f"keep=('{path}',)), or build the Simulator with workspace='world'")
 
   def _check_steppable(self, what: str):
-    if self.workspace == "group":
-      raise RuntimeError(f"Simulator.{what} runs the per-world step; with workspace='group' the worlds are "
-                         f"stepped by pywarp_sim.simt.step(sim) (the fused lane-group step, whose transient "
-                         f"workspace is held per group slot): call it, or build the Simulator with "
-                         f"workspace='world'")
+    if self.workspace == "group" and not (what == "step" and self.backend == "simt"):
+      raise RuntimeError(f"Simulator.{what} runs the per-world native pipeline; with workspace='group' the "
+                         f"worlds hold no derived arrays and are stepped by the fused lane-group step, whose "
+                         f"transient workspace is held per group slot: Simulator(backend='simt', "
+                         f"workspace='group').step or pywarp_sim.simt.step(sim) (forward has no such form: "
+                         f"keep the arrays you read with keep=, or use workspace='world')")
 
   def forward(self):
     """Recomputes every derived quantity and qacc from the state (mj_forward; backend="simt":
@@ -805,10 +808,10 @@ def _check_group_size(group_size, backend: str, workspace: str, layout: str) -> 
   if isinstance(group_size, (bool, np.bool_)) or group_size not in simt.GROUP_SIZES:
     raise ValueError(f"group_size must be one of {simt.GROUP_SIZES} (lanes per world of backend='simt'), "
                      f"got {group_size!r}")
-  if workspace != "world" or layout != "world":
-    raise ValueError(f"backend='simt' steps the per-world arrays (workspace='world', layout='world'); got "
-                     f"workspace={workspace!r}, layout={layout!r}: use the defaults, or backend='native' "
-                     f"(workspace='group' worlds are stepped by pywarp_sim.simt.step there)")
+  if workspace not in ("world", "group") or layout != "world":
+    raise ValueError(f"backend='simt' steps world-major arrays with its workspace per world or per group "
+                     f"slot (workspace='world' or 'group', layout='world'); got workspace={workspace!r}, "
+                     f"layout={layout!r}: use those, or backend='native'")
   return int(group_size)
 
 

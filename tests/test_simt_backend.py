@@ -214,6 +214,51 @@ def test_pinned_threads_step_the_same_bits():
   _assert_same_bits(pinned, free, "one thread vs OpenMP's default")
 
 
+# what a world of Simulator(workspace="group", keep=GROUP_KEEP) holds after a step
+GROUP_HELD = ("qpos", "qvel", "act", "time", "qacc_warmstart", "xpos")
+GROUP_KEEP = ("xpos",)
+
+
+def test_group_workspace_steps_through_the_simulator_bitwise():
+  """Simulator(backend="simt", workspace="group"): Simulator.step runs the fused step with the
+  derived arrays held per group slot; the state, health flags, counters and the kept xpos are
+  those of the per-world simt Simulator bit for bit over 50 steps with contacts (single steps and
+  one call of 20), and after a reset of some worlds; forward raises naming the fix."""
+  mjm = _humanoid()
+  world = simulator(mjm, NWORLD, "simt")
+  group = simulator(mjm, NWORLD, "simt", workspace="group", keep=GROUP_KEEP)
+  assert simt.group_slots(group) > 0 and simt.group_slots(world) == 0
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, NWORLD, 37, qvel_scale=0.1)
+  for s in (world, group):
+    oracle.set_state(s.data, qpos, qvel, ctrl * 0.1, act)
+  contacts = 0
+
+  def same(label):
+    for field in GROUP_HELD:
+      x, y = getattr(world, field).numpy(), getattr(group, field).numpy()
+      assert np.array_equal(_bits(x), _bits(y)), f"{label}: {field}"
+    np.testing.assert_array_equal(world.health.numpy(), group.health.numpy(), err_msg=f"{label}: health")
+    assert world.counters == group.counters, label
+
+  for _ in range(30):
+    world.step()
+    group.step()
+    contacts += int(world.ncon.numpy().sum())
+  same("after 30 single steps")
+  assert contacts > 0  # contacts are in the steps compared
+  world.step(20)
+  group.step(20)
+  same("after one call of 20 steps")
+  for s in (world, group):
+    s.reset(worlds=[1, 2])
+    s.step(5)
+  same("after resetting worlds 1 and 2 and 5 steps")
+  with pytest.raises(RuntimeError, match="forward has no such form"):
+    group.forward()
+  with pytest.raises(ValueError, match="backend='simt'"):
+    simulator(mjm, NWORLD, "warp", workspace="group")
+
+
 def test_refusals_name_the_model_and_the_fix():
   """What the lane-group step cannot run raises at construction, naming it and backend='native'."""
   def refused(mjm, match, **kw):

@@ -583,9 +583,9 @@ def test_persistent_launch_grid_and_slots_agree():
 
 
 def test_group_workspace_refusals_name_the_fix():
-  """workspace='group' needs the native backend (its step is simt.step's); cuda_group_slots counts a
+  """workspace='group' needs the simt or native backend (the fused step's); cuda_group_slots counts a
   CUDA launch's groups and refuses a CPU device, naming where the CPU's slots come from."""
-  with pytest.raises(ValueError, match=r"workspace='group'.*needs backend='native', got backend='warp'"):
+  with pytest.raises(ValueError, match=r"workspace='group'.*needs backend='simt'.*or backend='native'.*got backend='warp'"):
     pws.Simulator(pws.put_model(_mj_model("pendulum"), "cpu"), nworld=2, device="cpu", backend="warp",
                   workspace="group")
   model = pws.put_model(_mj_model("pendulum"), "cpu")
