@@ -25,6 +25,7 @@ PWS_HD inline void mesh_obj(ConvexObj& o, const ModelView<T>& m, int g) {
   o.graphadr = m.mesh_graphadr[mid];
   o.mesh_vert = m.mesh_vert;
   o.mesh_graph = m.mesh_graph;
+  o.mesh_extrema = m.mesh_extrema + 27 * mid;
 }
 
 // collision_convex._poly_quad: polygonQuad (collision_multicontact.h) over a hull polygon's

@@ -59,6 +59,9 @@ struct ConvexObj {
   int vertadr = 0, vertnum = 0, graphadr = -1;
   const float* mesh_vert = nullptr;
   const int* mesh_graph = nullptr;
+  // the mesh's 27 seeds of the hill climb (MuJoCo's mesh_extrema row: per direction of the 3x3x3
+  // grid, the hull vertex, local id, farthest along it)
+  const int* mesh_extrema = nullptr;
   // gtype kHField: one triangular prism of a height field (collision_convex.h hfield_prism), in
   // the height field's frame: mat's rows are its three top vertices, size[0] the z of its bottom
   // face, pos its centre (MuJoCo's mjc_center, GJK's first point)
@@ -161,10 +164,22 @@ PWS_HD inline HullGraph hull_graph(const ConvexObj& o) {
   return HullGraph{g[0], g + 2, g + 2 + g[0], g + 2 + 2 * g[0]};
 }
 
+// collision_gjk.extrema_seed: the hill climb's seed for direction d (mesh frame): the hull vertex
+// (local id) in the mesh's mesh_extrema row at d's 3x3x3 grid cell (each component below -0.4,
+// between, above 0.4).
+PWS_HD inline int extrema_seed(const ConvexObj& o, const V3& d) {
+  int cx = (d[0] > 0.4) - (d[0] < -0.4) + 1;
+  int cy = (d[1] > 0.4) - (d[1] < -0.4) + 1;
+  int cz = (d[2] > 0.4) - (d[2] < -0.4) + 1;
+  return o.mesh_extrema[cx * 9 + cy * 3 + cz];
+}
+
 // collision_gjk.mesh_support_vertex: index (in the mesh) of the vertex farthest along `local`
 // (mesh frame): hill climbing over the hull graph for meshes of at least kMeshHillclimbMin
-// vertices, else every vertex. seed_first: the climb starts from the first hull vertex's value
-// (MuJoCo's libccd support, mjc_PlaneConvex) rather than below every vertex.
+// vertices, else every vertex. The climb (mjc_hillclimbSupport) starts at the grid seed for
+// `local` (mesh_extrema; MuJoCo also warm-starts at the previous climb's end, which needs state
+// across calls: not taken, the climb ends at the same vertex but on exact ties). seed_first:
+// MuJoCo's libccd support (mjc_PlaneConvex): the climb starts at the first hull vertex.
 PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool seed_first) {
   if (o.graphadr < 0 || o.vertnum < kMeshHillclimbMin) {
     double best = -3.4028234663852886e38;
@@ -179,11 +194,18 @@ PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool 
     return ibest;
   }
   const HullGraph g = hull_graph(o);
-  double best = seed_first ? dot(local, mesh_vertex(o, g.globalid[0])) : -3.4028234663852886e38;
-  int imax = 0, prev = -1;
+  int imax = 0;
+  double best;
+  if (seed_first) {
+    best = dot(local, mesh_vertex(o, g.globalid[0]));
+  } else {
+    imax = extrema_seed(o, local);
+    best = dot(local, mesh_vertex(o, g.globalid[imax]));
+  }
+  int prev = -1;
   while (imax != prev) {
     prev = imax;
-    for (int i = g.edgeadr[imax]; g.localid[i] >= 0; ++i) {
+    for (int i = g.edgeadr[prev]; g.localid[i] >= 0; ++i) {
       double vdot = dot(local, mesh_vertex(o, g.globalid[g.localid[i]]));
       if (vdot > best) {
         best = vdot;

@@ -306,8 +306,13 @@ PWS_HD inline int mesh_vertex_id(const ConvexObj& o, const V3& p) {
     return ibest;
   }
   const HullGraph g = hull_graph(o);
+  // the descent starts at the hull vertex farthest along q's 3x3x3 grid direction (mesh_extrema,
+  // the support's seeds): a support point lies near its vertex's direction from the mesh origin,
+  // so few steps remain; where the descent stops short the scan below decides as before
   int cur = 0, prev = -1;
-  V3 dq0 = mesh_vertex(o, g.globalid[0]) - q;
+  double qn = length(q);
+  if (qn > kMinval) cur = extrema_seed(o, q * (1.0 / qn));
+  V3 dq0 = mesh_vertex(o, g.globalid[cur]) - q;
   double best = dot(dq0, dq0);
   while (cur != prev) {
     prev = cur;

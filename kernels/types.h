@@ -98,6 +98,7 @@
   /* meshes (MuJoCo's compiled tables, shared by all worlds): vertices, hull graph, polygons */ \
   I(geom_dataid, 1, ngeom) I(mesh_vertadr, 1, nmesh) I(mesh_vertnum, 1, nmesh)               \
   F(mesh_vert, 3, nmeshvert) I(mesh_graphadr, 1, nmesh) I(mesh_graph, 1, nmeshgraph)         \
+  I(mesh_extrema, 1, 27 * nmesh)                                                             \
   I(mesh_polyadr, 1, nmesh) I(mesh_polyvertadr, 1, nmeshpoly) I(mesh_polyvertnum, 1, nmeshpoly) \
   I(mesh_polyvert, 1, nmeshpolyvert) F(mesh_polynormal, 3, nmeshpoly)                        \
   I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap) \

@@ -55,6 +55,8 @@ def _mesh_obj(o: ConvexObj, mt: MeshTables, g: int) -> ConvexObj:
     res.graphadr = mt.graphadr[mid]
     res.mesh_vert = mt.vert
     res.mesh_graph = mt.graph
+    res.extremaadr = 27 * mid
+    res.mesh_extrema = mt.extrema
   return res
 
 

@@ -70,6 +70,11 @@ class ConvexObj:
   graphadr: int
   mesh_vert: wp.array(dtype=wp.vec3)
   mesh_graph: wp.array(dtype=int)
+  # the mesh's 27 seeds of the hill climb, mesh_extrema[extremaadr : extremaadr + 27]
+  # (MuJoCo's mesh_extrema row: per direction of the 3x3x3 grid, the hull vertex, local id,
+  # farthest along it; the native ConvexObj holds a pointer to the row)
+  extremaadr: int
+  mesh_extrema: wp.array(dtype=int)
   # gtype HFIELD: one triangular prism of a height field (collision_convex.hfield_prism), in
   # the height field's frame: mat's rows are its three top vertices, size[0] the z of its
   # bottom face, pos its centre (MuJoCo's mjc_center, GJK's first point)
@@ -134,16 +139,35 @@ def hull_graph(o: ConvexObj):
 
 
 @wp.func
+def _grid_cell(x: wp.float64) -> int:
+  """A direction component's cell of the 3x3x3 grid: 0 below -0.4, 1 between, 2 above 0.4."""
+  c = int(1)
+  if x > wp.float64(0.4):
+    c = 2
+  elif x < wp.float64(-0.4):
+    c = 0
+  return c
+
+
+@wp.func
+def extrema_seed(o: ConvexObj, d: wp.vec3d) -> int:
+  """The hill climb's seed for direction d (mesh frame): the hull vertex (local id) in the
+  mesh's mesh_extrema row at d's 3x3x3 grid cell."""
+  return o.mesh_extrema[o.extremaadr + _grid_cell(d[0]) * 9 + _grid_cell(d[1]) * 3 + _grid_cell(d[2])]
+
+
+@wp.func
 def mesh_support_vertex(o: ConvexObj, local: wp.vec3d, seed_first: bool) -> int:
   """Index (in the mesh, 0..vertnum-1) of the vertex farthest along `local` (mesh frame).
 
   MuJoCo's mjc_meshSupport / mjc_hillclimbSupport: meshes of at least MESH_HILLCLIMB_MIN
-  vertices with a hull graph climb the graph from its first vertex (each step moves to the
-  best neighbour while one improves, so a 25k-vertex mesh visits a few dozen hull vertices);
-  smaller meshes scan every vertex. MuJoCo warm-starts the climb at the previous support
-  vertex of the same call; the climb ends at the same vertex either way except on exact ties.
-  seed_first: the climb starts with the first hull vertex's value as the best so far (MuJoCo's
-  libccd support, used by mjc_PlaneConvex) rather than below every vertex (mjc_hillclimbSupport).
+  vertices with a hull graph climb the graph (each step moves to the best neighbour while one
+  improves) from the grid seed for `local` (extrema_seed, MuJoCo's mesh_extrema), so a
+  25k-vertex mesh visits a few hull vertices; smaller meshes scan every vertex. MuJoCo also
+  warm-starts the climb at the previous climb's end when that is better, which needs state
+  across calls: not taken here; the climb ends at the same vertex either way except on exact
+  ties. seed_first: the climb starts at the first hull vertex (MuJoCo's libccd support, used by
+  mjc_PlaneConvex).
   """
   if o.graphadr < 0 or o.vertnum < MESH_HILLCLIMB_MIN:
     best = wp.float64(-3.4028234663852886e38)
@@ -155,14 +179,14 @@ def mesh_support_vertex(o: ConvexObj, local: wp.vec3d, seed_first: bool) -> int:
         ibest = i
     return ibest
   numvert, edgeadr, globalid, localid = hull_graph(o)
-  best = wp.float64(-3.4028234663852886e38)
-  if seed_first:
-    best = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + o.mesh_graph[globalid]]))
   imax = int(0)
+  if not seed_first:
+    imax = extrema_seed(o, local)
+  best = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + o.mesh_graph[globalid + imax]]))
   prev = int(-1)
   while imax != prev:
     prev = imax
-    i = o.mesh_graph[edgeadr + imax]
+    i = o.mesh_graph[edgeadr + prev]
     loc = o.mesh_graph[localid + i]
     while loc >= 0:
       vdot = wp.dot(local, wp.vec3d(o.mesh_vert[o.vertadr + o.mesh_graph[globalid + loc]]))

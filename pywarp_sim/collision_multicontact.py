@@ -55,7 +55,8 @@ probing it as a black box:
 
 import warp as wp
 
-from .collision_gjk import MINVAL, CcdStatus, ConvexObj, hull_graph, mat43, normalize, zaxis
+from .collision_gjk import (MINVAL, CcdStatus, ConvexObj, extrema_seed, hull_graph, mat43, normalize,
+                           zaxis)
 from .types import NCYLPOLY, EpaScratch, GeomType, Model
 
 # contact detection is not differentiated: skip the adjoint code (compile time, code size)
@@ -80,6 +81,7 @@ class MeshTables:
   vert: wp.array(dtype=wp.vec3)
   graphadr: wp.array(dtype=int)
   graph: wp.array(dtype=int)
+  extrema: wp.array(dtype=int)
   polyadr: wp.array(dtype=int)
   polyvertadr: wp.array(dtype=int)
   polyvertnum: wp.array(dtype=int)
@@ -99,6 +101,7 @@ def mesh_tables(m: Model) -> MeshTables:
   t.vert = m.mesh_vert
   t.graphadr = m.mesh_graphadr
   t.graph = m.mesh_graph
+  t.extrema = m.mesh_extrema
   t.polyadr = m.mesh_polyadr
   t.polyvertadr = m.mesh_polyvertadr
   t.polyvertnum = m.mesh_polyvertnum
@@ -459,8 +462,13 @@ def _mesh_vertex_id(o: ConvexObj, mt: MeshTables, p: wp.vec3d) -> int:
         ibest = i
     return ibest
   numvert, edgeadr, globalid, localid = hull_graph(o)
+  # the descent starts at the hull vertex farthest along q's grid direction (extrema_seed): a
+  # support point lies near its vertex's direction from the mesh origin, so few steps remain
   cur = int(0)
-  dq0 = wp.vec3d(mt.vert[o.vertadr + o.mesh_graph[globalid]]) - q
+  qn = wp.length(q)
+  if qn > MINVAL:
+    cur = extrema_seed(o, q * (wp.float64(1.0) / qn))
+  dq0 = wp.vec3d(mt.vert[o.vertadr + o.mesh_graph[globalid + cur]]) - q
   best = wp.dot(dq0, dq0)
   prev = int(-1)
   while cur != prev:

@@ -371,6 +371,7 @@ def _mesh_tables(m: mujoco.MjModel) -> dict:
     geom_dataid=i32(m.geom_dataid), mesh_vertadr=i32(m.mesh_vertadr),
     mesh_vertnum=i32(m.mesh_vertnum), mesh_vert=vec3(m.mesh_vert),
     mesh_graphadr=i32(m.mesh_graphadr), mesh_graph=i32(m.mesh_graph),
+    mesh_extrema=i32(m.mesh_extrema),
     mesh_polyadr=i32(m.mesh_polyadr), mesh_polyvertadr=i32(m.mesh_polyvertadr),
     mesh_polyvertnum=i32(m.mesh_polyvertnum), mesh_polyvert=i32(m.mesh_polyvert),
     mesh_polynormal=vec3(m.mesh_polynormal), mesh_polymapadr=i32(m.mesh_polymapadr),

@@ -421,6 +421,7 @@ class Model:
   mesh_vert: wp.array = None        # (nmeshvert,) vec3, m, mesh frame
   mesh_graphadr: wp.array = None    # (nmesh,) int: hull graph in mesh_graph, -1: none
   mesh_graph: wp.array = None       # (nmeshgraph,) int: numvert, numface, vert_edgeadr, vert_globalid, edge_localid, faces
+  mesh_extrema: wp.array = None     # (nmesh * 27,) int: per mesh and 3x3x3 grid direction, the hull vertex (local id) farthest along it (the hill climb's seed)
   mesh_polyadr: wp.array = None     # (nmesh,) int: first polygon of the hull
   mesh_polyvertadr: wp.array = None  # (nmeshpoly,) int: first vertex of each polygon in mesh_polyvert
   mesh_polyvertnum: wp.array = None  # (nmeshpoly,) int
