@@ -245,3 +245,20 @@ def test_a_checkpoint_with_pickled_objects_is_refused(tmp_path):
   path.write_bytes(b"truncated")
   with pytest.raises(ValueError, match="cannot be read"):
     LeagueRun.load(path)
+
+
+def test_heading_is_the_yaw_and_rounds_the_same_in_any_batch():
+  """sumo.heading: (cos, sin) of the yaw of the frame's x axis (atan2 of its horizontal
+  projection, float64 reference) for random unit quaternions, (1, 0) for a vertical x axis, and
+  the same bits whether a call holds one world or many (torch's atan2 rounds by batch size)."""
+  from pywarp_sim.selfplay.sumo import heading
+  q = torch.randn(257, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+  q /= q.norm(dim=-1, keepdim=True)
+  w, x, y, z = q.unbind(-1)
+  yaw = torch.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+  h = heading(q.float())
+  assert torch.allclose(h.double(), torch.stack([torch.cos(yaw), torch.sin(yaw)], -1), atol=1e-5)
+  assert torch.equal(h, torch.cat([heading(q[i:i + 1].float()) for i in range(len(q))]))
+  vertical = torch.tensor([[2 ** -0.5, 0.0, 2 ** -0.5, 0.0]])  # x axis turned to -z
+  vertical_h = heading(vertical)
+  assert torch.isfinite(vertical_h).all() and abs(float(vertical_h[0, 1])) < 1e-6

@@ -106,17 +106,25 @@ class SumoCfg:
   num_envs_total: int | None = None
 
 
-def yaw_rotate(yaw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-  """R_z(-yaw) v: world vectors v (..., 3) in a frame of heading `yaw` (...,) rad."""
-  c, s = torch.cos(yaw), torch.sin(yaw)
+def yaw_rotate(heading: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+  """R_z(-yaw) v: world vectors v (..., 3) in the frame whose x axis points along `heading`
+  (..., 2) = (cos yaw, sin yaw)."""
+  c, s = heading[..., 0], heading[..., 1]
   x, y = v[..., 0], v[..., 1]
   return torch.stack([c * x + s * y, -s * x + c * y, v[..., 2]], dim=-1)
 
 
 def heading(q: torch.Tensor) -> torch.Tensor:
-  """The yaw (...,) rad of the x axis of frames with unit quaternions q (..., 4)."""
+  """(cos yaw, sin yaw) (..., 2) of the x axis of frames with unit quaternions q (..., 4): its
+  horizontal projection normalised (products, sums, a square root and divisions only, which round
+  the same however many worlds a call holds; torch's atan2 does not); (1, 0) where the x axis is
+  vertical (atan2(0, 0) = 0)."""
   w, x, y, z = q.unbind(-1)
-  return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+  fx, fy = 1.0 - 2.0 * (y * y + z * z), 2.0 * (w * z + x * y)
+  norm = torch.sqrt(fx * fx + fy * fy)
+  flat = norm > 0
+  safe = torch.where(flat, norm, torch.ones_like(norm))
+  return torch.stack([torch.where(flat, fx / safe, torch.ones_like(fx)), fy / safe], dim=-1)
 
 
 class SumoEnv(VecEnvBase):
@@ -250,14 +258,14 @@ class SumoEnv(VecEnvBase):
   # ---- the task on the current state -------------------------------------------------
   def agent_state(self, k: int) -> dict:
     """Agent k's root (0: A, 1: B): {"pos" (n, 3) m, "quat" (n, 4), "lin_vel" (n, 3) m/s world,
-    "ang_vel" (n, 3) rad/s root frame, "gravity" (n, 3) root frame, "yaw" (n,) rad, "q" (n, nu)
+    "ang_vel" (n, 3) rad/s root frame, "gravity" (n, 3) root frame, "heading" (n, 2) (cos yaw, sin yaw), "q" (n, nu)
     rad, "qd" (n, nu) rad/s}."""
     qpos, qvel = self.sim.qpos, self.sim.qvel
     root = qpos[:, self._root_q[k]]
     vel = qvel[:, self._root_v[k]]
     quat = root[:, 3:7]
     return {"pos": root[:, :3], "quat": quat, "lin_vel": vel[:, :3], "ang_vel": vel[:, 3:6],
-            "gravity": quat_rotate_inverse(quat, self._down), "yaw": heading(quat),
+            "gravity": quat_rotate_inverse(quat, self._down), "heading": heading(quat),
             "q": qpos[:, self._joint_q[k]], "qd": qvel[:, self._joint_v[k]]}
 
   def lost(self, s: dict) -> tuple:
@@ -274,18 +282,20 @@ class SumoEnv(VecEnvBase):
     if k == 1:
       me, op = op, me
     cfg = self.cfg
-    yaw = me["yaw"]
-    rel_pos = yaw_rotate(yaw, op["pos"] - me["pos"])
-    rel_vel = yaw_rotate(yaw, op["lin_vel"] - me["lin_vel"])
-    dyaw = op["yaw"] - yaw
-    centre = yaw_rotate(yaw, -me["pos"])[:, :2]
+    h, ho = me["heading"], op["heading"]
+    rel_pos = yaw_rotate(h, op["pos"] - me["pos"])
+    rel_vel = yaw_rotate(h, op["lin_vel"] - me["lin_vel"])
+    # cos and sin of the opponent's yaw less one's own
+    cos_dyaw = ho[:, 0] * h[:, 0] + ho[:, 1] * h[:, 1]
+    sin_dyaw = ho[:, 1] * h[:, 0] - ho[:, 0] * h[:, 1]
+    centre = yaw_rotate(h, -me["pos"])[:, :2]
     edge_me = cfg.ring_radius - torch.linalg.vector_norm(me["pos"][:, :2], dim=-1)
     edge_op = cfg.ring_radius - torch.linalg.vector_norm(op["pos"][:, :2], dim=-1)
     left = 1.0 - self.episode_length_buf.float() / self.max_episode_length
     return torch.cat([
       me["pos"][:, 2:3], me["gravity"], quat_rotate_inverse(me["quat"], me["lin_vel"]),
       me["ang_vel"] * 0.25, me["q"] - self.default_joint_pos, me["qd"] * 0.05, self.actions[k],
-      rel_pos, rel_vel, torch.cos(dyaw)[:, None], torch.sin(dyaw)[:, None], op["gravity"], centre,
+      rel_pos, rel_vel, cos_dyaw[:, None], sin_dyaw[:, None], op["gravity"], centre,
       edge_me[:, None], edge_op[:, None], left[:, None]], dim=-1)
 
   @property
