@@ -342,3 +342,7 @@ MENAGERIE_SENSORDATA_TOL = 1e-3
 # height field (1.1e-3 shipped); qacc there is held to CONVERGED_CONTACT_QACC_MAX_TOL (measured
 # <= 1.1e-4 and 1.1e-5; 2.8e-3 and 3.6e-3 shipped).
 MENAGERIE_CONVERGED_SENSORDATA_TOL = 1e-4
+# sumo.heading (cos yaw, sin yaw) in float32 from a unit quaternion against float64 atan2 then
+# cos/sin (measured <= 3.9e-7 over 257 random quaternions; float32 rounding of the quaternion's
+# products and the normalisation)
+HEADING_TOL = 1e-6
