@@ -318,6 +318,22 @@ def test_clis_take_the_simulator_backends():
       parse([*argv, "--device", "cpu", "--backend", "lanes"])
 
 
+def _step_from(mjm, sims, forward: bool):
+  """Every Simulator of `sims` from the same gentle random state (forward: with its derived arrays),
+  then 10 single steps and one call of 10, in lockstep; CUDA synchronised."""
+  qpos, qvel, ctrl, act = oracle.random_state(mjm, sims[0].nworld, 37, qvel_scale=0.1)
+  for s in sims:
+    oracle.set_state(s.data, qpos, qvel, ctrl * 0.1, act)
+    if forward:
+      s.forward()
+  for _ in range(10):
+    for s in sims:
+      s.step()
+  for s in sims:
+    s.step(10)
+  torch.cuda.synchronize()
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("graph", (False, True))
 @pytest.mark.parametrize("group", simt.GROUP_SIZES)
@@ -332,16 +348,7 @@ def test_gpu_simulator_equals_the_emulation_bitwise(group, graph):
   gpu = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=NWORLD, device="cuda:0", backend="simt",
                       group_size=group, auto_reset=True, graph=graph)
   assert simt.plan(gpu).capturable
-  qpos, qvel, ctrl, act = oracle.random_state(mjm, NWORLD, 37, qvel_scale=0.1)
-  for s in (cpu, gpu):
-    oracle.set_state(s.data, qpos, qvel, ctrl * 0.1, act)
-    s.forward()
-  for _ in range(10):
-    cpu.step()
-    gpu.step()
-  cpu.step(10)
-  gpu.step(10)
-  torch.cuda.synchronize()
+  _step_from(mjm, (cpu, gpu), forward=True)
   for field in STEPPED:
     a, b = getattr(cpu.data, field).numpy(), getattr(gpu.data, field).numpy()
     assert np.array_equal(_bits(a), _bits(b)), (
@@ -364,15 +371,7 @@ def test_gpu_group_workspace_simulator_equals_the_emulation_bitwise(graph):
   cpu = simulator(mjm, n, "simt", workspace="group", keep=GROUP_KEEP, auto_reset=True)
   gpu = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=n, device="cuda:0", backend="simt",
                       workspace="group", keep=GROUP_KEEP, auto_reset=True, graph=graph)
-  qpos, qvel, ctrl, act = oracle.random_state(mjm, n, 37, qvel_scale=0.1)
-  for s in (cpu, gpu):
-    oracle.set_state(s.data, qpos, qvel, ctrl * 0.1, act)
-  for _ in range(10):
-    cpu.step()
-    gpu.step()
-  cpu.step(10)
-  gpu.step(10)
-  torch.cuda.synchronize()
+  _step_from(mjm, (cpu, gpu), forward=False)
   for field in GROUP_HELD:
     a, b = getattr(cpu, field).numpy(), getattr(gpu, field).cpu().numpy()
     assert np.array_equal(_bits(a), _bits(b)), f"graph={graph}: {field} GPU vs emulation"
