@@ -220,10 +220,14 @@ void rows_world(int kernel, const pws::ModelView<float>& m, const pws::DataView<
   pws::World<float> d = pws::world_view(m, dv, w, 0);
   // the scratch ints live in the group's shared array, as on the GPU
   int* scratch = reinterpret_cast<int*>(shared.data());
-  if (kernel == 0)
-    pws::simt::collision(g, m, d, scratch);
-  else
+  if (kernel == 0) {
+    if (m.has_convex)
+      pws::simt::collision<true>(g, m, d, scratch);
+    else
+      pws::simt::collision<false>(g, m, d, scratch);
+  } else {
     pws::simt::make_constraint(g, m, d, scratch);
+  }
   if (rec) rec->end_world();
 }
 
@@ -253,11 +257,11 @@ void rows_all(int kernel, const pws::ModelView<float>& m, const pws::DataView<fl
 // What the lane-group collision cannot run, named with the fix ("" when it can).
 std::string collision_refusal(const pws::ModelView<float>& m, const pws::DataView<float>& dv) {
   if (dv.nslot != 0) return "the lane-group collision needs the per-world workspace (Simulator(workspace='world'))";
-  for (int p = 0; p < m.npair; ++p)
+  // convex pairs (GJK/EPA, meshes, height fields) run in collision<true>; has_convex picks it
+  for (int p = 0; p < m.npair && !m.has_convex; ++p)
     if (m.pair_collider[p] == pws::kConvex)
-      return "pair " + std::to_string(p) + " (geoms " + std::to_string(m.pair_geom1[p]) + " and " +
-             std::to_string(m.pair_geom2[p]) + ") uses the convex collider (GJK/EPA), which the lane-group "
-             "collision does not run (its EPA scratch is ~30 KB per lane): use the native step for this model";
+      return "pair " + std::to_string(p) + " uses the convex collider but the model's has_convex is 0: build the "
+             "tables from the Model (native_backend.build_tables), which sets it from the pair list";
   return "";
 }
 
@@ -348,8 +352,10 @@ void step_world(const pws::ModelView<float>& m, const pws::DataView<float>& dv, 
   }
   pws::World<float> d = pws::world_view(m, dv, w, slot);
   for (int k = 0; k < nsteps; ++k) {
-    if (stage < 0)
-      pws::simt::step(g, m, d, s);
+    if (stage < 0 && m.has_convex)
+      pws::simt::step<true>(g, m, d, s);
+    else if (stage < 0)
+      pws::simt::step<false>(g, m, d, s);
     else
       pws::simt::step_stage(g, m, d, s, stage);
     if (rec) rec->end_step();

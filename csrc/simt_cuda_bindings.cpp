@@ -131,6 +131,11 @@ void simt_step_cuda(const py::dict& ints, const py::dict& reals, const py::dict&
                           std::to_string(m.nu));
   if (nsteps < 0) throw py::value_error("simt_step: nsteps must be >= 0, got " + std::to_string(nsteps));
   std::string refusal = pws::simt::step_refusal(m);
+  // the CUDA build instantiates the primitive-only step (simt::step<false>); the convex collision
+  // (step<true>, ~29 KB of EPA scratch per lane) runs in the CPU emulation only
+  if (refusal.empty() && m.en_constraint && m.has_convex)
+    refusal = "the model has convex (GJK/EPA) pairs, whose lane-group collision this CUDA build does not "
+              "instantiate (the CPU emulation runs them): use backend='native' on CUDA, or the CPU";
   if (refusal.empty() && d.nslot != 0 && nworld > 0 && nsteps > 0) {  // the launch's grid against the slots
     const int64_t groups = simt_step_slots_cuda(m.nv, m.npair, m.nconmax, m.neq, nworld, group_size, device);
     refusal = pws::simt::slot_refusal(d.nslot, groups);

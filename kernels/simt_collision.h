@@ -1,17 +1,19 @@
 // Native-only: kernels/collision_driver.h's collision (whose Warp reference is collision_driver.py)
 // on a group of lanes, the GPU step's direction; pywarp_sim/simt.py runs it over a Simulator.
 // mj_collision of ONE world on a group of lanes (kernels/simt.h): the static candidate pair list
-// of the native driver, its bounding-sphere / plane half-space filter and the primitive
-// narrowphase of each pair, the contacts written in the driver's order, so d.con_* holds the
+// of the native driver, its bounding-sphere / plane half-space filter, the midphase's box test and
+// the narrowphase of each pair, the contacts written in the driver's order, so d.con_* holds the
 // native CPU step's contacts bit for bit:
 //
 //   filter        pairs over lanes, N at a time: collision_driver.h's pair_has_bound /
-//                 pair_apart, then sphere_filter (the same float expressions); the survivors'
-//                 pair ids compacted in pair order into `candidates` by a ballot (a lane's slot is
-//                 the number of surviving lanes below it)
-//   narrowphase   survivors over lanes, N at a time: each lane runs narrowphase() of its pair
-//                 (collision_driver.h's switch over collision_primitive.h's colliders, the same
-//                 function the native driver calls) into its own contact buffer
+//                 pair_apart, then sphere_filter (the same float expressions), then (kConvexPairs) the
+//                 midphase's obb_apart for the pairs of pair_obb; the survivors' pair ids
+//                 compacted in pair order into `candidates` by a ballot (a lane's slot is the
+//                 number of surviving lanes below it)
+//   narrowphase   survivors over lanes, N at a time: each lane runs the narrowphase of its pair
+//                 (collision_driver.h's switch over collision_primitive.h's colliders, and with
+//                 kConvexPairs collision_convex.h's convex_narrowphase for Collider CONVEX pairs: the
+//                 functions the native driver calls) into its own contact buffer
 //   contacts      an inclusive prefix sum of the lanes' contact counts gives each lane its first
 //                 contact index (survivors are in pair order, lanes in survivor order: the
 //                 driver's order); a lane writes its contacts below nconmax, frame from
@@ -19,15 +21,22 @@
 //   overflow      every contact found is counted; more than nconmax sets con_overflow and counts
 //                 one event (once per step, as the driver: begin_step clears the flag)
 //
-// Refused (the callers check, by name: pywarp_sim.simt, csrc/simt_bindings.cpp): pairs of the
-// CONVEX collider (GJK/EPA in collision_convex.h: ~30 KB of EPA scratch per call, i.e. per lane
-// here, and the bulk of the step's code; ModelView::has_convex says which models have them). A
-// CONVEX pair reaching this kernel finds no contacts (narrowphase's default).
+// Two instances (template kConvexPairs), picked by ModelView::has_convex: without convex pairs the
+// kernel has only the primitive colliders, as before the convex path existed (no EPA scratch, no
+// larger contact buffer). With them (GJK/EPA, multicontact, meshes, height fields), each lane of
+// the narrowphase holds convex_narrowphase's EPA work buffer (ccd::EpaWork, sizeof 29,168 bytes
+// with ccd::kCcdMaxIterations = 50: local memory on the GPU) and a contact buffer of kMaxConPair
+// contacts (a height-field pair's most, 50 x 40 bytes) instead of kMaxPairContacts. The convex
+// collider computes in float64 and reads the mesh / height-field tables and, in obb_apart, the
+// geom frames directly, not through the group: the recorder counts its float loads of the pair's
+// frames, not that float64 arithmetic nor those reads (the collision stage's figures of a model
+// with convex pairs leave the GJK/EPA work out).
 //
 // Per-model schedule data: none beyond the Model view. Scratch: `candidates`, npair ints
 // (collision_scratch_ints), the group's own (its shared array on the GPU: filled and read within
 // the call, dead afterwards; e.g. reinterpret_cast<int*>(g.shared) where nothing else lives there
-// at that point of the step, as after the smooth stage, which copies qM and its factor out). The contact buffers are per lane (kMaxPairContacts contacts of 10
+// at that point of the step, as after the smooth stage, which copies qM and its factor out). The
+// contact buffers are per lane (kMaxPairContacts, or kMaxConPair with kConvexPairs, contacts of 10
 // floats: local memory on the GPU).
 //
 // The caller runs it where forward.h's forward_rest runs collision (under m.en_constraint), after
@@ -84,11 +93,51 @@ PWS_SIMT_FN inline T from_lane(const G& g, const Reg<T, G::size>& v, int l) {
   return g.shfl(v, src)[0];
 }
 
-// One lane's narrowphase output.
-template <typename R>
+// One lane's narrowphase output: kCap contacts (kMaxPairContacts for the primitive colliders,
+// kMaxConPair with the convex collider).
+template <typename R, int kCap = kMaxPairContacts>
 struct PairContacts {
-  PreContact<R> c[kMaxPairContacts];
+  PreContact<R> c[kCap];
 };
+
+// Collider CONVEX of pair (g1, g2) on one lane: collision_driver.h's call of convex_narrowphase
+// (float64 GJK/EPA, multicontact, mesh and height-field colliders) on the float frames the lane
+// loaded; up to kMaxConPair contacts into out.
+PWS_SIMT_FN inline int convex_contacts(const ModelView<float>& m, PreContact<float>* out, float margin, int g1,
+                                       const Vec3<float>& pos1, const Mat33<float>& mat1, int g2,
+                                       const Vec3<float>& pos2, const Mat33<float>& mat2) {
+  return convex_narrowphase(m, out, margin, g1, pos1, mat1, g2, pos2, mat2);
+}
+
+#if !defined(__CUDACC__)
+// The same for the counting float (the recorded emulation): the call on the float values, its
+// contacts back in the counting float (the float64 collider's arithmetic is not counted).
+inline int convex_contacts(const ModelView<float>& m, PreContact<Counted>* out, Counted margin, int g1,
+                           const Vec3<Counted>& pos1, const Mat33<Counted>& mat1, int g2, const Vec3<Counted>& pos2,
+                           const Mat33<Counted>& mat2) {
+  Vec3<float> p1, p2;
+  Mat33<float> m1, m2;
+  for (int i = 0; i < 3; ++i) {
+    p1[i] = pos1[i].v;
+    p2[i] = pos2[i].v;
+  }
+  for (int i = 0; i < 9; ++i) {
+    m1.m[i] = mat1.m[i].v;
+    m2.m[i] = mat2.m[i].v;
+  }
+  PreContact<float> f[kMaxConPair];
+  const int n = convex_narrowphase(m, f, margin.v, g1, p1, m1, g2, p2, m2);
+  for (int k = 0; k < n; ++k) {
+    out[k].dist = Counted(f[k].dist);
+    for (int i = 0; i < 3; ++i) {
+      out[k].pos[i] = Counted(f[k].pos[i]);
+      out[k].normal[i] = Counted(f[k].normal[i]);
+      out[k].tangent[i] = Counted(f[k].tangent[i]);
+    }
+  }
+  return n;
+}
+#endif
 
 // The driver's contact record n of pair p from narrowphase contact `pc` (collision_driver.h's
 // loop body), every store through the group.
@@ -126,10 +175,12 @@ PWS_SIMT_FN inline void write_contact(G& g, const ModelView<float>& m, const Wor
   g.st(d.con_pair + n, p);
 }
 
-// mj_collision of one world on group g (collision_driver.h's collision without the CONVEX
-// collider): writes con_ncon and the first nconmax contacts in pair order, con_overflow and
-// con_overflow_count as the driver does. candidates: npair ints of scratch (collision_scratch_ints).
-template <typename G>
+// mj_collision of one world on group g (collision_driver.h's collision; kConvexPairs = false leaves the
+// CONVEX collider, its EPA scratch and the midphase box test out, as collision_driver.h's
+// kConvexPairs does: for models without convex pairs, ModelView::has_convex = 0): writes con_ncon and
+// the first nconmax contacts in pair order, con_overflow and con_overflow_count as the driver
+// does. candidates: npair ints of scratch (collision_scratch_ints).
+template <bool kConvexPairs = false, typename G>
 PWS_SIMT_FN inline void collision(G& g, const ModelView<float>& m, const World<float>& d, int* candidates) {
   using R = typename G::real;
   constexpr int N = G::size;
@@ -162,6 +213,9 @@ PWS_SIMT_FN inline void collision(G& g, const ModelView<float>& m, const World<f
       if (!apart)
         apart = sphere_filter(g.ld(m.geom_type + g1), g.ld(m.geom_type + g2), pos1, ld33(g, d.geom_xmat + 9 * g1), rb1,
                               pos2, ld33(g, d.geom_xmat + 9 * g2), rb2, margin);
+      if constexpr (kConvexPairs) {  // the midphase's box test (collision_driver.h obb_apart, float64)
+        if (!apart && g.ld(m.pair_obb + p)) apart = obb_apart(m, d, p);
+      }
       keep[g.lane()] = !apart;
     });
     const unsigned mask = g.ballot(keep);
@@ -175,7 +229,7 @@ PWS_SIMT_FN inline void collision(G& g, const ModelView<float>& m, const World<f
   int total = 0;  // contacts found so far (written while below nconmax)
   for (int s0 = 0; s0 < nsurv; s0 += N) {
     const int n = nsurv - s0 < N ? nsurv - s0 : N;
-    Reg<PairContacts<R>, N> buf;
+    Reg<PairContacts<R, kConvexPairs ? kMaxConPair : kMaxPairContacts>, N> buf;
     Reg<int, N> cnt;
     g.lanes([&](int l) { cnt[l] = 0; });
     g.stage(kCollisionStageNarrowphase);
@@ -184,9 +238,21 @@ PWS_SIMT_FN inline void collision(G& g, const ModelView<float>& m, const World<f
       const int g1 = g.ld(m.pair_geom1 + p), g2 = g.ld(m.pair_geom2 + p);
       const R margin = g.ld(m.pair_margin + p) + g.ld(m.pair_gap + p);
       const int l = g.lane();
-      cnt[l] = narrowphase(g.ld(m.pair_collider + p), buf[l].c, margin, ld3(g, d.geom_xpos + 3 * g1),
-                           ld33(g, d.geom_xmat + 9 * g1), ld3(g, m.geom_size + 3 * g1), ld3(g, d.geom_xpos + 3 * g2),
-                           ld33(g, d.geom_xmat + 9 * g2), ld3(g, m.geom_size + 3 * g2));
+      if constexpr (kConvexPairs) {
+        const int collider = g.ld(m.pair_collider + p);
+        if (collider == kConvex) {
+          cnt[l] = convex_contacts(m, buf[l].c, margin, g1, ld3(g, d.geom_xpos + 3 * g1), ld33(g, d.geom_xmat + 9 * g1),
+                                   g2, ld3(g, d.geom_xpos + 3 * g2), ld33(g, d.geom_xmat + 9 * g2));
+        } else {
+          cnt[l] = narrowphase(collider, buf[l].c, margin, ld3(g, d.geom_xpos + 3 * g1), ld33(g, d.geom_xmat + 9 * g1),
+                               ld3(g, m.geom_size + 3 * g1), ld3(g, d.geom_xpos + 3 * g2),
+                               ld33(g, d.geom_xmat + 9 * g2), ld3(g, m.geom_size + 3 * g2));
+        }
+      } else {
+        cnt[l] = narrowphase(g.ld(m.pair_collider + p), buf[l].c, margin, ld3(g, d.geom_xpos + 3 * g1),
+                             ld33(g, d.geom_xmat + 9 * g1), ld3(g, m.geom_size + 3 * g1), ld3(g, d.geom_xpos + 3 * g2),
+                             ld33(g, d.geom_xmat + 9 * g2), ld3(g, m.geom_size + 3 * g2));
+      }
     });
     g.stage(kCollisionStageContacts);
     const Reg<int, N> end = inclusive_scan(g, cnt);

@@ -34,8 +34,9 @@
 // write, and they read nothing it writes (as forward.h runs com_vel and rne before collision).
 // With constraints, simt_collision.h, simt_constraint.h and simt_solver.h: their results equal the
 // native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
-// by the callers by name (step_refusal): what those refuse (convex pairs, elliptic cones, solvers
-// other than Newton, solimp powers other than 1 and 2, limited ball joints), sensors, RK4.
+// by the callers by name (step_refusal): what those refuse (elliptic cones, solvers other than
+// Newton, solimp powers other than 1 and 2, limited ball joints), sensors, RK4; on CUDA convex
+// pairs (step<true>, the convex collision, is instantiated on the CPU only).
 #pragma once
 
 #include "forward.h"
@@ -759,7 +760,10 @@ struct StepTables {
 // One Simulator step of one world (forward.h step_world) on group g (a StepGroup), g.shared
 // holding step_shared_floats(m). The callers refuse what it cannot run (step_refusal): with
 // en_constraint off there are no contacts and no rows, as in forward.h's forward_rest.
-template <typename G>
+// kConvexPairs: the collision with the CONVEX collider (simt_collision.h; ~29 KB of EPA scratch
+// per lane), the instance for models with ModelView::has_convex; without it the step is the
+// primitive-only kernel.
+template <bool kConvexPairs = false, typename G>
 PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>& d, const StepTables& s) {
   g.section(kStepStageSmooth);
   g.each(1, [&](int) { g.st(d.con_overflow, 0); });  // begin_step
@@ -773,7 +777,7 @@ PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>
   fwd_acceleration(g, m, d, s.tree);
   int* scratch = reinterpret_cast<int*>(g.shared);
   g.section(kStepStageCollision);
-  if (m.en_constraint) collision(g, m, d, scratch);
+  if (m.en_constraint) collision<kConvexPairs>(g, m, d, scratch);
   g.section(kStepStageRows);
   if (m.en_constraint) {
     make_constraint(g, m, d, scratch);  // equality rows first, and their efc_jdotv
@@ -845,15 +849,13 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
 }
 
 // What the fused lane-group step cannot run, named with the fix ("" when it can run): from the
-// model's scalars (readable on the host for CPU and CUDA views alike). The workspace held per
+// model's scalars (convex pairs run in the kConvexPairs instance of step; the CUDA build has no
+// such instance yet and refuses them itself, csrc/simt_cuda_bindings.cpp) (readable on the host for CPU and CUDA views alike). The workspace held per
 // group slot is the callers' (csrc/simt_bindings.cpp: a slot per OpenMP thread; csrc/simt_launch.cu:
 // a slot per group of the persistent launch, slot_refusal). The int tables the step
 // reads are checked by step_refusal_tables where they lie on the host.
 inline std::string step_refusal(const ModelView<float>& m) {
   if (m.en_constraint) {
-    if (m.has_convex)
-      return "the model has convex (GJK/EPA) pairs, which the lane-group collision does not run: use the native "
-             "step (or disable constraints, mjDSBL_CONSTRAINT)";
     if (m.cone_elliptic) return "the lane-group step has no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
     if (m.solver_type != kSolverNewton)
       return "the lane-group step solves with Newton (opt.solver=" + std::to_string(m.solver_type) +

@@ -21,9 +21,11 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   over rows and dofs run in the lanes' fixed reduction order (rounding differs, not the math).
   `solve(sim, record=True)` and `solver_proxies(sim)` measure it as `smooth` / `proxies` do.
 * `collision(sim)`: mj_collision of every world (kernels/simt_collision.h): the native driver's
-  pair filter and primitive narrowphase over lanes, the contacts compacted in pair order; writes
-  the contact arrays (ncon, dist, pos, frame, ..., overflow) bit for bit as the native CPU step.
-  Models with convex (GJK/EPA) pairs are refused by name.
+  pair filter, midphase box test and narrowphase over lanes (the primitive colliders; for models
+  with convex pairs a second kernel instance with GJK/EPA, multicontact, meshes and height
+  fields, ~29 KB of EPA scratch per lane), the contacts compacted in pair order; writes the
+  contact arrays (ncon, dist, pos, frame, ..., overflow) bit for bit as the native CPU step.
+  On CUDA only the primitive instance is compiled: convex pairs are refused there by name.
 * `make_constraint(sim)`: the constraint rows of every world (kernels/simt_constraint.h) from its
   contacts and smooth quantities: equality rows (connect, weld, joint and tendon couplings the
   world's eq_active switches on), friction loss, limits, frictionless and pyramidal contacts, rows
@@ -254,8 +256,12 @@ def proxies(sim, group_size: int = 32) -> dict:
 
 
 def _check_collision(sim):
-  """The lane-group collision runs the primitive colliders: a convex (GJK/EPA) pair is refused by
-  name (the C++ side checks again)."""
+  """The lane-group collision runs every collider of the native driver on the CPU (the primitive
+  ones and, in the convex instance of the kernel, GJK/EPA, multicontact, meshes and height
+  fields); the CUDA build instantiates the primitive-only kernel, so on a CUDA Simulator a convex
+  (GJK/EPA) pair is refused by name (the C++ side checks again)."""
+  if sim.device.is_cpu:
+    return
   pairs = sim.model.collision
   if pairs is None or pairs.nconvex == 0:
     return
@@ -263,9 +269,9 @@ def _check_collision(sim):
   p = int(convex[0])
   mjm = sim.model.mj_model
   g1, g2 = (_geom_name(mjm, int(a.numpy()[p])) for a in (pairs.geom1, pairs.geom2))
-  raise ValueError(f"the lane-group collision runs the primitive colliders; pair {p} (geoms {g1} and {g2}) and "
-                   f"{len(convex) - 1} more use the convex collider (GJK/EPA, ~30 KB of scratch per lane): "
-                   "use the native step for this model")
+  raise ValueError(f"pair {p} (geoms {g1} and {g2}) and {len(convex) - 1} more use the convex collider (GJK/EPA), "
+                   "whose lane-group collision the CUDA build does not instantiate (~29 KB of EPA scratch per lane; "
+                   "the CPU emulation runs it): use backend='native' on CUDA")
 
 
 def _geom_name(mjm, geom: int) -> str:
@@ -381,7 +387,11 @@ def constraint_proxies(sim, group_size: int = 32) -> dict:
 
 
 def _check_step(sim):
+  import mujoco
+
   check_model(sim.model)
+  if not sim.model.mj_model.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
+    _check_collision(sim)  # convex pairs on CUDA (no collision without constraints)
 
 
 def check_model(model) -> None:
@@ -420,7 +430,6 @@ def check_model(model) -> None:
   if not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
     _check_solver(sim)
     _check_constraint(sim)  # what the lane-group rows refuse
-    _check_collision(sim)  # convex pairs (the C++ side checks again)
 
 
 class LaunchPlan:

@@ -277,7 +277,6 @@ def test_refusals_name_the_model_and_the_fix():
   cg = _humanoid()
   cg.opt.solver = int(mujoco.mjtSolver.mjSOL_CG)
   refused(cg, "Newton")
-  refused(oracle.mj_model("ball_humanoid"), "convex")
   with pytest.raises(ValueError, match="group_size must be one of"):
     simulator(_humanoid(), 2, "simt", group_size=12)
   with pytest.raises(ValueError, match="group_size=16 sets the lanes per world of backend='simt'"):

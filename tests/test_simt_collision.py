@@ -1,7 +1,8 @@
 """The lane-group collision and constraint rows (kernels/simt_collision.h,
 kernels/simt_constraint.h): the CPU emulation against the native CPU forward bit for bit (the same
-contacts in the same order, the same rows), contact overflow as the native driver flags it, the
-refusals by name, the recording run's race check and counts; on a GPU, the CUDA kernels against
+contacts in the same order, the same rows; the primitive colliders and, for models with convex
+pairs, GJK/EPA and multicontact), contact overflow as the native driver flags it, the refusals by
+name, the recording run's race check and counts; on a GPU, the CUDA kernels against
 the emulation bit for bit."""
 
 import mujoco
@@ -213,10 +214,27 @@ def test_friction_loss_and_every_condim_match_native():
     assert any((types[w, :nefc[w]] == t).any() for w in range(3)), f"no rows of type {t}"
 
 
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("name", CONVEX)
+def test_convex_assets_tumbling_match_native_bitwise(name, group):
+  """The test assets with convex pairs (cylinders against boxes, capsules and cylinders, the
+  ellipsoid: GJK/EPA and multicontact in the collision's convex instance, the midphase box test
+  of bodies with several geoms): tumbling and dropped states, contacts and rows bit for bit as
+  the native forward."""
+  mjm = oracle.mj_model(name)
+  assert _has_convex(mjm)
+  tumbling = oracle.random_state(mjm, NWORLD, seed=3, qpos_scale=1.0)
+  sim = simulator(mjm, NWORLD, "native")
+  ncon, nefc = _check(sim, tumbling, group, f"{name} tumbling")
+  assert ncon.max() > 0 and nefc.max() > 0, f"{name}: no contacts in any world"
+  dropped = oracle.falling_states(mjm, NWORLD, seed=7)
+  _check(sim, dropped, group, f"{name} dropped")
+
+
 @pytest.mark.parametrize("name", CONVEX)
 def test_rows_from_convex_contacts_match_native(name):
-  """The rows need no collider: on the models whose convex pairs the lane-group collision refuses,
-  make_constraint from the native contacts."""
+  """The rows need no collider: make_constraint from the native contacts of the models with convex
+  pairs."""
   mjm = oracle.mj_model(name)
   state = oracle.random_state(mjm, NWORLD, seed=4, qpos_scale=1.0)
   sim = simulator(mjm, NWORLD, "native")
@@ -333,13 +351,6 @@ def test_overflow_as_native():
 
 
 # ---- refusals -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", CONVEX)
-def test_convex_pairs_refused_by_name(name):
-  sim = simulator(oracle.mj_model(name), 2, "native")
-  with pytest.raises(ValueError, match="convex collider"):
-    simt.collision(sim)
 
 
 def test_elliptic_cones_and_equality_solimp_powers_refused_by_name():

@@ -312,7 +312,7 @@ def _contact_trajectory(mjm, state, ref, emu, group, nsteps, label, eq_active=No
   return contacts, equality
 
 
-# models whose pairs the lane-group collision runs (no convex pair) and that make rows from these
+# models without convex pairs (tests/test_simt_convex.py steps those) that make rows from these
 # states (two_trees' box stays in the air), and the pendulum: constraints on, no rows
 CONTACT_MODELS = ["pendulum", "humanoid", "tendon_humanoid", "tendon_walker"]
 
@@ -606,9 +606,6 @@ def test_refusals_name_the_cause():
     simt.step_stage(sim, "collision")
   with pytest.raises(ValueError, match="persistent"):
     simt.step(sim, persistent=True)
-  convex = simulator(_mj_model("ball_humanoid", disable=()), 2, "native")
-  with pytest.raises(ValueError, match="convex"):
-    simt.step(convex)
   cg = _mj_model("pendulum", disable=())
   cg.opt.solver = int(mujoco.mjtSolver.mjSOL_CG)
   with pytest.raises(ValueError, match="Newton"):
