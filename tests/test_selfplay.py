@@ -21,7 +21,7 @@ import oracle
 pytest.importorskip("rsl_rl")
 pytest.importorskip("openskill")
 
-from tolerances import HEADING_TOL, NEWTON_QACC_TOL, OPPONENT_ACTION_TOL, XML_ROUNDTRIP_TOL
+from tolerances import HEADING_TOL, NEWTON_QACC_TOL, OPPONENT_ACTION_TOL, SUMO_OBS_TOL, XML_ROUNDTRIP_TOL
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +262,71 @@ def test_heading_is_the_yaw_and_rounds_the_same_in_any_batch():
   vertical = torch.tensor([[2 ** -0.5, 0.0, 2 ** -0.5, 0.0]])  # x axis turned to -z
   vertical_h = heading(vertical)
   assert torch.isfinite(vertical_h).all() and abs(float(vertical_h[0, 1])) < HEADING_TOL
+
+
+def _observations_float64(env) -> np.ndarray:
+  """Both agents' observations (2, n, num_obs) from the module doc's definition, in float64
+  numpy from qpos / qvel / actions (rotation matrices by mujoco.mju_quat2Mat, the yaw by atan2)."""
+  qpos, qvel = env.sim.qpos.double().numpy(), env.sim.qvel.double().numpy()
+  actions = env.actions.double().numpy()
+  default = env.default_joint_pos.double().numpy()
+  left = 1.0 - env.episode_length_buf.double().numpy() / env.max_episode_length
+  out = np.zeros((2, env.num_envs, env.num_obs))
+  for w in range(env.num_envs):
+    st = []
+    for a in env.agents:
+      root, v = qpos[w, a["qpos"][:7]], qvel[w, a["qvel"][:6]]
+      rot = np.zeros(9)
+      mujoco.mju_quat2Mat(rot, root[3:7] / np.linalg.norm(root[3:7]))
+      rot = rot.reshape(3, 3)
+      st.append({"p": root[:3], "R": rot, "v": v[:3], "w": v[3:6], "yaw": np.arctan2(rot[1, 0], rot[0, 0]),
+                 "q": qpos[w, a["actuated_qpos"]], "qd": qvel[w, a["actuated_qvel"]]})
+    for k in range(2):
+      me, op = st[k], st[1 - k]
+      c, s = np.cos(me["yaw"]), np.sin(me["yaw"])
+      rz = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # R_z(-yaw)
+      dyaw = op["yaw"] - me["yaw"]
+      down = np.array([0.0, 0.0, -1.0])
+      out[k, w] = np.concatenate([
+        me["p"][2:3], me["R"].T @ down, me["R"].T @ me["v"], 0.25 * me["w"], me["q"] - default,
+        0.05 * me["qd"], actions[k, w], rz @ (op["p"] - me["p"]), rz @ (op["v"] - me["v"]),
+        [np.cos(dyaw), np.sin(dyaw)], op["R"].T @ down, (rz @ -me["p"])[:2],
+        [env.cfg.ring_radius - np.linalg.norm(me["p"][:2]), env.cfg.ring_radius - np.linalg.norm(op["p"][:2]),
+         left[w]]])
+  return out
+
+
+def test_observations_of_both_agents_follow_the_definition(env):
+  """SumoEnv.observations (both agents in one pass over (n, 2, ...) states, the PD law on strided
+  views of qpos / qvel / ctrl) against the module doc's definition in float64, after steps with
+  resets; a step's observations are those of its final state (a step that resets no world reuses
+  the states it scored)."""
+  env.reset()
+  gen = torch.Generator().manual_seed(5)
+  resets = 0
+  for _ in range(40):
+    obs, _, dones, _ = env.step_pair(torch.randn(8, env.num_actions, generator=gen),
+                                     torch.randn(8, env.num_actions, generator=gen))
+    resets += int(dones.sum())
+    assert torch.equal(env.obs, env.observations())
+    assert torch.equal(obs["policy"], env.obs[0])
+  assert resets > 0, "no world was reset: the test would not cover the reset branch"
+  err = np.abs(env.obs.double().numpy() - _observations_float64(env)).max()
+  assert err < SUMO_OBS_TOL, f"observations off the float64 definition by {err:.2e}"
+
+
+def test_agent_columns_view_equals_the_gather():
+  """sumo.agent_columns: a strided view with the gather's values whose writes reach the tensor;
+  index rows that are not consecutive are gathered."""
+  from pywarp_sim.selfplay.sumo import agent_columns, consecutive_rows
+  x = torch.arange(5 * 12, dtype=torch.float32).reshape(5, 12)
+  idx = torch.tensor([[1, 2, 3], [7, 8, 9]])
+  block = consecutive_rows(idx)
+  assert block == (1, 6)
+  view = agent_columns(x, idx, block)
+  assert torch.equal(view, x[:, idx])
+  view.copy_(-view)
+  assert torch.equal(x[:, idx], -torch.arange(5 * 12, dtype=torch.float32).reshape(5, 12)[:, idx])
+  assert consecutive_rows(torch.tensor([[1, 2, 4], [7, 8, 9]])) is None
+  assert torch.equal(agent_columns(x, torch.tensor([[1, 2, 4], [7, 8, 9]]), None),
+                     x[:, torch.tensor([[1, 2, 4], [7, 8, 9]])])

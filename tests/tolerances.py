@@ -346,3 +346,9 @@ MENAGERIE_CONVERGED_SENSORDATA_TOL = 1e-4
 # cos/sin (measured <= 3.9e-7 over 257 random quaternions; float32 rounding of the quaternion's
 # products and the normalisation)
 HEADING_TOL = 1e-6
+
+# SumoEnv.observations (float32 torch) against the module doc's definition in float64 (rotation
+# matrices from mju_quat2Mat, the yaw by atan2) after 40 steps of 8 worlds with resets:
+# measured 6.2e-7 (entries up to 3.0); float32 rounding of the quaternion products and the
+# frame rotations of O(1) quantities.
+SUMO_OBS_TOL = 5e-6

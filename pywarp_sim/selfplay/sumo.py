@@ -127,6 +127,26 @@ def heading(q: torch.Tensor) -> torch.Tensor:
   return torch.stack([torch.where(flat, fx / safe, torch.ones_like(fx)), fy / safe], dim=-1)
 
 
+def consecutive_rows(idx: torch.Tensor) -> tuple | None:
+  """(first, gap) when every row of the (2, m) index tensor `idx` is consecutive (row k =
+  first + k gap + arange(m)), else None."""
+  rows = idx.cpu().tolist()
+  m = len(rows[0])
+  if m == 0 or any(r != list(range(r[0], r[0] + m)) for r in rows):
+    return None
+  return rows[0][0], rows[1][0] - rows[0][0]
+
+
+def agent_columns(x: torch.Tensor, idx: torch.Tensor, block: tuple | None) -> torch.Tensor:
+  """x[:, idx] (n, 2, m) for (2, m) column indices idx: a strided view of x (no copy; writes
+  reach x) when `block` = consecutive_rows(idx), else a gathered copy."""
+  if block is None:
+    return x[:, idx]
+  first, gap = block
+  s0, s1 = x.stride()
+  return x.as_strided((x.shape[0], 2, idx.shape[1]), (s0, gap * s1, s1), x.storage_offset() + first * s1)
+
+
 class SumoEnv(VecEnvBase):
   """Two robots per world (module doc), with rsl-rl-lib's VecEnv interface for agent A.
 
@@ -201,12 +221,11 @@ class SumoEnv(VecEnvBase):
     self.reward_weights = dict(weights)
 
     n = self.num_envs
-    self._down = torch.tensor([0.0, 0.0, -1.0], device=tdev).expand(n, 3)
-    # both agents' PD law in one call per physics step: (2 nu,) gains and index rows
-    self._pd = {"jq": self._joint_q.reshape(-1), "jv": self._joint_v.reshape(-1),
-                "ctrl": self._ctrl.reshape(-1), "kp": self.kp.repeat(2), "kd": self.kd.repeat(2),
-                "fpc": self.force_per_ctrl.repeat(2), "lo": self.ctrl_lo.repeat(2),
-                "hi": self.ctrl_hi.repeat(2)}
+    self._down = torch.tensor([0.0, 0.0, -1.0], device=tdev).expand(n, 2, 3)
+    # the PD law's columns of qpos, qvel and ctrl as (n, 2, nu) strided views where each agent's
+    # are consecutive (composed robots: always), else gathered (agent_columns)
+    self._column_blocks = {name: consecutive_rows(idx) for name, idx in
+                           (("jq", self._joint_q), ("jv", self._joint_v), ("ctrl", self._ctrl))}
     self.generator = torch.Generator(device=tdev)
     self.generator.manual_seed(int(cfg.seed))
     self._draws = WorldDraws(self.generator, n, tdev, cfg.world_offset, cfg.num_envs_total,
@@ -256,47 +275,58 @@ class SumoEnv(VecEnvBase):
     self.outcome_counts = torch.zeros(nslot, 3, dtype=torch.float64, device=self._tdev)
 
   # ---- the task on the current state -------------------------------------------------
-  def agent_state(self, k: int) -> dict:
-    """Agent k's root (0: A, 1: B): {"pos" (n, 3) m, "quat" (n, 4), "lin_vel" (n, 3) m/s world,
-    "ang_vel" (n, 3) rad/s root frame, "gravity" (n, 3) root frame, "heading" (n, 2) (cos yaw, sin yaw), "q" (n, nu)
-    rad, "qd" (n, nu) rad/s}."""
+  def agent_states(self) -> dict:
+    """Both agents' roots at once, (n, 2, ...) per entry (agent A at index 0 of dim 1): "pos"
+    (n, 2, 3) m, "quat" (n, 2, 4), "lin_vel" (n, 2, 3) m/s world, "ang_vel" (n, 2, 3) rad/s
+    root frame, "gravity" (n, 2, 3) root frame, "heading" (n, 2, 2) (cos yaw, sin yaw), "q"
+    (n, 2, nu) rad, "qd" (n, 2, nu) rad/s. Every entry of one agent is computed from its own
+    state by the same elementwise arithmetic as the other's."""
     qpos, qvel = self.sim.qpos, self.sim.qvel
-    root = qpos[:, self._root_q[k]]
-    vel = qvel[:, self._root_v[k]]
-    quat = root[:, 3:7]
-    return {"pos": root[:, :3], "quat": quat, "lin_vel": vel[:, :3], "ang_vel": vel[:, 3:6],
+    root = qpos[:, self._root_q]
+    vel = qvel[:, self._root_v]
+    quat = root[..., 3:7]
+    return {"pos": root[..., :3], "quat": quat, "lin_vel": vel[..., :3], "ang_vel": vel[..., 3:6],
             "gravity": quat_rotate_inverse(quat, self._down), "heading": heading(quat),
-            "q": qpos[:, self._joint_q[k]], "qd": qvel[:, self._joint_v[k]]}
+            "q": qpos[:, self._joint_q], "qd": qvel[:, self._joint_v]}
+
+  def agent_state(self, k: int) -> dict:
+    """Agent k's root (0: A, 1: B): the entries of agent_states, each (n, ...)."""
+    return {key: v[:, k] for key, v in self.agent_states().items()}
 
   def lost(self, s: dict) -> tuple:
-    """(out of the ring, fallen), each (n,) bool, of an agent_state."""
+    """(out of the ring, fallen), each bool, of an agent_state ((n,)) or agent_states ((n, 2))."""
     cfg = self.cfg
-    out = torch.linalg.vector_norm(s["pos"][:, :2], dim=-1) > cfg.ring_radius
-    fallen = (s["pos"][:, 2] < cfg.fall_height) | (s["gravity"][:, 2] > cfg.fall_gravity_z)
+    out = torch.linalg.vector_norm(s["pos"][..., :2], dim=-1) > cfg.ring_radius
+    fallen = (s["pos"][..., 2] < cfg.fall_height) | (s["gravity"][..., 2] > cfg.fall_gravity_z)
     return out, fallen
 
-  def compute_observations(self, k: int, states: tuple | None = None) -> torch.Tensor:
-    """Agent k's observations (num_envs, num_obs) (module doc). `states`: (agent_state(0),
-    agent_state(1)) when already computed."""
-    me, op = states if states is not None else (self.agent_state(0), self.agent_state(1))
-    if k == 1:
-      me, op = op, me
+  def observations(self, states: dict | None = None) -> torch.Tensor:
+    """Both agents' observations (2, num_envs, num_obs), agent A first (module doc), in one pass
+    over the (n, 2, ...) states of agent_states (computed when None): the opponent's entries are
+    the states with the agent axis flipped."""
+    s = states if states is not None else self.agent_states()
     cfg = self.cfg
-    h, ho = me["heading"], op["heading"]
-    rel_pos = yaw_rotate(h, op["pos"] - me["pos"])
-    rel_vel = yaw_rotate(h, op["lin_vel"] - me["lin_vel"])
+    pos, vel, h, grav = s["pos"], s["lin_vel"], s["heading"], s["gravity"]
+    op_pos, op_vel, ho = pos.flip(1), vel.flip(1), h.flip(1)
+    rel_pos = yaw_rotate(h, op_pos - pos)
+    rel_vel = yaw_rotate(h, op_vel - vel)
     # cos and sin of the opponent's yaw less one's own
-    cos_dyaw = ho[:, 0] * h[:, 0] + ho[:, 1] * h[:, 1]
-    sin_dyaw = ho[:, 1] * h[:, 0] - ho[:, 0] * h[:, 1]
-    centre = yaw_rotate(h, -me["pos"])[:, :2]
-    edge_me = cfg.ring_radius - torch.linalg.vector_norm(me["pos"][:, :2], dim=-1)
-    edge_op = cfg.ring_radius - torch.linalg.vector_norm(op["pos"][:, :2], dim=-1)
-    left = 1.0 - self.episode_length_buf.float() / self.max_episode_length
-    return torch.cat([
-      me["pos"][:, 2:3], me["gravity"], quat_rotate_inverse(me["quat"], me["lin_vel"]),
-      me["ang_vel"] * 0.25, me["q"] - self.default_joint_pos, me["qd"] * 0.05, self.actions[k],
-      rel_pos, rel_vel, cos_dyaw[:, None], sin_dyaw[:, None], op["gravity"], centre,
-      edge_me[:, None], edge_op[:, None], left[:, None]], dim=-1)
+    cos_dyaw = ho[..., 0] * h[..., 0] + ho[..., 1] * h[..., 1]
+    sin_dyaw = ho[..., 1] * h[..., 0] - ho[..., 0] * h[..., 1]
+    centre = yaw_rotate(h, -pos)[..., :2]
+    edge = cfg.ring_radius - torch.linalg.vector_norm(pos[..., :2], dim=-1)
+    left = (1.0 - self.episode_length_buf.float() / self.max_episode_length)[:, None, None]
+    obs = torch.cat([
+      pos[..., 2:3], grav, quat_rotate_inverse(s["quat"], vel), s["ang_vel"] * 0.25,
+      s["q"] - self.default_joint_pos, s["qd"] * 0.05, self.actions.transpose(0, 1),
+      rel_pos, rel_vel, cos_dyaw[..., None], sin_dyaw[..., None], grav.flip(1), centre,
+      edge[..., None], edge.flip(1)[..., None], left.expand(-1, 2, 1)], dim=-1)
+    return obs.transpose(0, 1).contiguous()
+
+  def compute_observations(self, k: int, states: dict | None = None) -> torch.Tensor:
+    """Agent k's observations (num_envs, num_obs) (module doc). `states`: agent_states() when
+    already computed."""
+    return self.observations(states)[k]
 
   @property
   def num_obs(self) -> int:
@@ -304,10 +334,11 @@ class SumoEnv(VecEnvBase):
 
   def compute_rewards(self, k: int, states: tuple, result: torch.Tensor,
                       ended: torch.Tensor | None = None) -> tuple:
-    """Agent k's rewards: (total (n,), {term: (n,)}); `result` (n,) is +1 where agent k won
-    this step, -1 where it lost, 0 otherwise; `ended` (n,) bool: the worlds whose episode ends
-    this step (the draw term's; None: no draws)."""
-    me, op = states if k == 0 else states[::-1]
+    """Agent k's rewards: (total (n,), {term: (n,)}); `states`: agent_states(); `result` (n,)
+    is +1 where agent k won this step, -1 where it lost, 0 otherwise; `ended` (n,) bool: the
+    worlds whose episode ends this step (the draw term's; None: no draws)."""
+    me = {key: v[:, k] for key, v in states.items()}
+    op = {key: v[:, 1 - k] for key, v in states.items()}
     cfg, w, n = self.cfg, self.reward_weights, self.num_envs
     to_op = op["pos"][:, :2] - me["pos"][:, :2]
     to_op = to_op / torch.linalg.vector_norm(to_op, dim=-1, keepdim=True).clamp_min(1e-6)
@@ -341,9 +372,8 @@ class SumoEnv(VecEnvBase):
     """Agent B's current observations (num_envs, num_obs)."""
     return self.obs[1]
 
-  def _observe(self):
-    states = (self.agent_state(0), self.agent_state(1))
-    self.obs = torch.stack([self.compute_observations(0, states), self.compute_observations(1, states)])
+  def _observe(self, states: dict | None = None):
+    self.obs = self.observations(states)
 
   def reset(self):
     """Resets every world; returns agent A's observations."""
@@ -408,18 +438,27 @@ class SumoEnv(VecEnvBase):
     self.last_actions.copy_(self.actions)
     self.actions.copy_(torch.stack([actions_a, actions_b]).clamp(-cfg.clip_actions, cfg.clip_actions))
     self._target.copy_(self.default_joint_pos + cfg.action_scale * self.actions)
-    qpos, qvel, ctrl, pd = self.sim.qpos, self.sim.qvel, self.sim.ctrl, self._pd
-    target = self._target.permute(1, 0, 2).reshape(n, -1)
+    blocks = self._column_blocks
+    q = agent_columns(self.sim.qpos, self._joint_q, blocks["jq"])
+    qd = agent_columns(self.sim.qvel, self._joint_v, blocks["jv"])
+    ctrl = agent_columns(self.sim.ctrl, self._ctrl, blocks["ctrl"])
+    target = self._target.transpose(0, 1)
     for _ in range(cfg.decimation):
-      ctrl[:, pd["ctrl"]] = control.pd_ctrl(qpos[:, pd["jq"]], qvel[:, pd["jv"]], target, pd["kp"],
-                                            pd["kd"], pd["fpc"], pd["lo"], pd["hi"])
+      if blocks["jq"] is None or blocks["jv"] is None:  # gathered copies: read the new state
+        q = agent_columns(self.sim.qpos, self._joint_q, None)
+        qd = agent_columns(self.sim.qvel, self._joint_v, None)
+      u = control.pd_ctrl(q, qd, target, self.kp, self.kd, self.force_per_ctrl, self.ctrl_lo, self.ctrl_hi)
+      if blocks["ctrl"] is None:
+        self.sim.ctrl[:, self._ctrl] = u
+      else:
+        ctrl.copy_(u)
       self.sim.step()
 
     self.episode_length_buf += 1
-    states = (self.agent_state(0), self.agent_state(1))
-    out_a, fall_a = self.lost(states[0])
-    out_b, fall_b = self.lost(states[1])
-    lost_a, lost_b = out_a | fall_a, out_b | fall_b
+    states = self.agent_states()
+    out, fall = self.lost(states)
+    lost = out | fall
+    lost_a, lost_b = lost[:, 0], lost[:, 1]
     unhealthy = self.sim.health != 0
     a_won = lost_b & ~lost_a & ~unhealthy
     b_won = lost_a & ~lost_b & ~unhealthy
@@ -441,19 +480,20 @@ class SumoEnv(VecEnvBase):
     log = {f"Reward/{k}": v.mean() for k, v in terms.items()}
     log["Episode/won"] = (result == 1).float().mean()
     log["Episode/lost"] = (result == -1).float().mean()
-    log["Episode/out_of_ring"] = (out_a | out_b).float().mean()
+    log["Episode/out_of_ring"] = out.any(-1).float().mean()
     log["Episode/time_outs"] = time_outs.float().mean()
     extras = {"time_outs": time_outs, "outcome": result, "log": log}
     if self.record_final_obs:
-      self._observe()
+      self._observe(states)
       extras["final_obs"] = self.obs.clone()
     # on the CPU the test is free and most steps end no episode: skip the start-state draws;
     # on CUDA the reset always runs (no host sync, fixed work for a CUDA graph)
     if self._tdev.type == "cuda" or bool(dones.any()):
       self._reset_worlds(dones)
+      self._observe()
     else:  # their keys all the same: the stream stays a function of the step count, whatever
       self._draws.skip(self._reset_draws)  # this shard's worlds did (selfplay/ranks.py)
-    self._observe()
+      self._observe(states)  # nothing reset: the states are this step's
     return self.get_observations(), rewards, dones.long(), extras
 
   # ---- statistics and checkpointing ----------------------------------------------------
