@@ -268,8 +268,6 @@ std::string collision_refusal(const pws::ModelView<float>& m, const pws::DataVie
 // What the lane-group constraint rows cannot run, named with the fix ("" when it can).
 std::string constraint_refusal(const pws::ModelView<float>& m, const pws::DataView<float>& dv) {
   if (dv.nslot != 0) return "the lane-group constraint rows need the per-world workspace (Simulator(workspace='world'))";
-  if (m.cone_elliptic)
-    return "the lane-group constraint rows have no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
   // atan2f and powf: CUDA's differ from glibc's (kernels/simt_constraint.h)
   for (int j = 0; j < m.njnt && m.en_limit; ++j)
     if (m.jnt_type[j] == pws::kJointBall && m.jnt_limited[j])

@@ -24,14 +24,16 @@
 //   the first that does not: with monotone row ends that is "end <= nefc_max").
 //   friction and limit rows     a lane per item writes its rows, Jacobian included (nv entries)
 //   contact rows                a lane per contact: impedance, R (the pyramid's facets share the
-//                               first facet's impedance, K and B: constraint.h's formulas)
+//                               first facet's impedance, K and B; an elliptic cone's normal row
+//                               has its impedance, K, B, efc_dim and efc_coef, its friction rows
+//                               R scaled by impratio and the friction ratios, B of solreffriction:
+//                               constraint.h's formulas)
 //   contact Jacobians           a lane per (contact, dof): the dof's column of every direction
 //                               (contact_frame_jac's sums: +J(b2) then -J(b1), chain membership
 //                               tested by walking dof_parentid), then the pyramid's facets
-//                               n +- mu_k d_k or the frictionless normal
-// Refused (the callers check, by name: pywarp_sim.simt, csrc/simt_bindings.cpp): elliptic cones
-// (m.cone_elliptic).
-// Also refused, by name: limited ball joints (their angle needs atan2f) and solimp powers other
+//                               n +- mu_k d_k, the elliptic cone's directions as they are, or the
+//                               frictionless normal
+// Refused, by name (the callers check: pywarp_sim.simt, csrc/simt_bindings.cpp): limited ball joints (their angle needs atan2f) and solimp powers other
 // than 1 and 2, equality constraints' included (impedance's powf): CUDA's and glibc's differ in the
 // last bit and CUDA's hold FMAs
 // (kernels/simt.h rules 3 and 4). Here a limited ball joint whose range the angle can leave makes a
@@ -233,12 +235,55 @@ PWS_SIMT_FN inline int tendon_limit_rows(G& g, const ModelView<float>& m, const 
   return n;
 }
 
-// Rows of contact c: 0 in the gap (con_exclude), 1 frictionless, 2 (dim - 1) pyramid facets.
+// Rows of contact c: 0 in the gap (con_exclude), 1 frictionless, 2 (dim - 1) pyramid facets, dim
+// elliptic cone rows.
 template <typename G>
-PWS_SIMT_FN inline int contact_rows(const G& g, const World<float>& d, int c) {
+PWS_SIMT_FN inline int contact_rows(const G& g, const ModelView<float>& m, const World<float>& d, int c) {
   if (g.ld(d.con_exclude + c)) return 0;
   const int dim = g.ld(d.con_dim + c);
-  return dim == 1 ? 1 : 2 * (dim - 1);
+  return dim == 1 ? 1 : (m.cone_elliptic ? dim : 2 * (dim - 1));
+}
+
+// The scalars of elliptic contact c's dim rows from row r (constraint.h's elliptic branch): the
+// normal row by add_row with R = r0 (the same value), efc_dim = dim, efc_coef = mu0 sqrt(r1 / r0);
+// friction row k: R = r1 mu0^2 / mu_k-1^2, K = 0, B of solreffriction (solref when it is (0, 0)),
+// efc_coef = mu_k-1; D = 1 / R (constraint.h's last loop).
+template <typename G>
+PWS_SIMT_FN inline void elliptic_rows(G& g, const ModelView<float>& m, const World<float>& d, int c, int r, int dim,
+                                      typename G::real dist, typename G::real margin, typename G::real tran) {
+  using R = typename G::real;
+  R solimp[5], solref_f[2], friction[5];
+  for (int k = 0; k < 5; ++k) solimp[k] = g.ld(d.con_solimp + 5 * c + k);
+  for (int k = 0; k < 5; ++k) friction[k] = g.ld(d.con_friction + 5 * c + k);
+  for (int k = 0; k < 2; ++k) solref_f[k] = g.ld(d.con_solreffriction + 2 * c + k);
+  if (solref_f[0] == R(0) && solref_f[1] == R(0))
+    for (int k = 0; k < 2; ++k) solref_f[k] = g.ld(d.con_solref + 2 * c + k);
+  const R imp = impedance_simt(solimp, dist, margin);
+  const R r0 = tmax(R(1e-15f), (R(1) - imp) * tran / imp);
+  const R r1 = r0 / tmax(R(1e-15f), R(m.impratio));
+  put_row(g, m, d, r, kCnstrContactElliptic, c, dist, margin, R(0), tran, d.con_solref + 2 * c,
+          d.con_solimp + 5 * c, false);
+  g.st(d.efc_R + r, r0);
+  g.st(d.efc_D + r, R(1) / r0);
+  g.st(d.efc_dim + r, dim);
+  g.st(d.efc_coef + r, friction[0] * solver_sqrt(r1 / r0));
+  R kk, bb;
+  impedance_kb(solref_f, solimp, R(m.timestep), m.en_refsafe, &kk, &bb);
+  for (int k = 1; k < dim; ++k) {
+    const int q = r + k;
+    const R rk = r1 * friction[0] * friction[0] / (friction[k - 1] * friction[k - 1]);
+    g.st(d.efc_type + q, int(kCnstrContactElliptic));
+    g.st(d.efc_id + q, c);
+    g.st(d.efc_pos + q, R(0));
+    g.st(d.efc_margin + q, R(0));
+    g.st(d.efc_frictionloss + q, R(0));
+    g.st(d.efc_K + q, R(0));
+    g.st(d.efc_B + q, bb);
+    g.st(d.efc_R + q, rk);
+    g.st(d.efc_dim + q, 0);
+    g.st(d.efc_coef + q, friction[k - 1]);
+    g.st(d.efc_D + q, R(1) / rk);
+  }
 }
 
 // ---- equality rows (equality.h make_equality, equality_jdotv) --------------------------------------
@@ -499,8 +544,7 @@ PWS_SIMT_FN inline void equality_jdotv(G& g, const ModelView<float>& m, const Wo
   });
 }
 
-// mj_makeConstraint of one world on group g (forward.h's make_equality + make_constraint for models
-// without elliptic cones), and the equality rows' efc_jdotv (equality_jdotv, which forward.h runs
+// mj_makeConstraint of one world on group g (forward.h's make_equality + make_constraint), and the equality rows' efc_jdotv (equality_jdotv, which forward.h runs
 // after the smooth acceleration: it reads only the smooth stage's outputs): writes efc_ne, efc_nefc,
 // the rows and efc_jdotv. scratch: constraint_scratch_ints(m) ints (contact_row, eq_row).
 template <typename G>
@@ -565,7 +609,7 @@ PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const W
         cnt[l] = 0;
         fits[l] = false;
       });
-      g.each(n, [&](int i) { cnt[g.lane()] = contact_rows(g, d, c0 + i); });
+      g.each(n, [&](int i) { cnt[g.lane()] = contact_rows(g, m, d, c0 + i); });
       Reg<int, N> end = inclusive_scan(g, cnt);
       g.lanes([&](int l) { end[l] = row + end[l]; });
       g.each(n, [&](int i) {
@@ -581,6 +625,10 @@ PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const W
         if (dim == 1) {
           put_row(g, m, d, r, kCnstrContactFrictionless, c, dist, margin, R(0), tran, d.con_solref + 2 * c,
                   d.con_solimp + 5 * c, false);
+          return;
+        }
+        if (m.cone_elliptic) {
+          elliptic_rows(g, m, d, c, r, dim, dist, margin, tran);
           return;
         }
         // every facet has the first one's impedance, K and B; R of every facet follows from the
@@ -642,8 +690,8 @@ PWS_SIMT_FN inline void make_constraint(G& g, const ModelView<float>& m, const W
         }
       }
       float* j0 = d.efc_J + (int64_t)r * ld;
-      if (dim == 1) {
-        g.st(j0 + i, v[0]);
+      if (dim == 1 || m.cone_elliptic) {
+        for (int k = 0; k < dim; ++k) g.st(j0 + (int64_t)k * ld + i, v[k]);
         return;
       }
       for (int k = 1; k < dim; ++k) {

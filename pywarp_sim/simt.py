@@ -28,11 +28,11 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   On CUDA only the primitive instance is compiled: convex pairs are refused there by name.
 * `make_constraint(sim)`: the constraint rows of every world (kernels/simt_constraint.h) from its
   contacts and smooth quantities: equality rows (connect, weld, joint and tendon couplings the
-  world's eq_active switches on), friction loss, limits, frictionless and pyramidal contacts, rows
-  allocated by prefix sums; writes efc_J, efc_type, efc_id, efc_pos, efc_margin,
-  efc_frictionloss, efc_R, efc_K, efc_B, efc_D, efc_jdotv (equality rows), ne and nefc bit for bit
-  as the native CPU step. Elliptic cones, limited ball joints (atan2f) and solimp powers other
-  than 1 and 2 (powf) are refused by name.
+  world's eq_active switches on), friction loss, limits, frictionless, pyramidal and elliptic
+  contacts, rows allocated by prefix sums; writes efc_J, efc_type, efc_id, efc_pos, efc_margin,
+  efc_frictionloss, efc_R, efc_K, efc_B, efc_D, efc_dim and efc_coef (elliptic rows), efc_jdotv
+  (equality rows), ne and nefc bit for bit as the native CPU step. Limited ball joints (atan2f) and
+  solimp powers other than 1 and 2 (powf) are refused by name.
   `collision_proxies(sim)` / `constraint_proxies(sim)` measure them as `proxies` does.
 * `step(sim, nsteps)`: the fused lane-group step of every world (kernels/simt_step.h): the smooth
   stage, tendons, transmission, passive and actuator forces, the smooth acceleration, the Newton
@@ -281,15 +281,12 @@ def _geom_name(mjm, geom: int) -> str:
 
 
 def _check_constraint(sim):
-  """The lane-group rows are equality rows, friction loss, limits and pyramidal contacts: elliptic
-  cones, limited ball joints and solimp powers other than 1 and 2 are refused by name (the C++ side
-  checks again)."""
+  """The lane-group rows are equality rows, friction loss, limits and contacts (frictionless,
+  pyramidal, elliptic): limited ball joints and solimp powers other than 1 and 2 are refused by name
+  (the C++ side checks again)."""
   import mujoco
 
   mjm = sim.model.mj_model
-  if int(mjm.opt.cone) != 0:
-    raise ValueError("the lane-group constraint rows have no elliptic cones yet: set mj_model.opt.cone = "
-                     "mujoco.mjtCone.mjCONE_PYRAMIDAL")
   # atan2f and powf: CUDA's differ from glibc's in the last bit (kernels/simt_constraint.h)
   balls = np.flatnonzero((mjm.jnt_type == 1) & (mjm.jnt_limited != 0))  # mjJNT_BALL
   if len(balls) and not mjm.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_LIMIT):
