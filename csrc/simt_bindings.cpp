@@ -160,12 +160,11 @@ void solve_all(const pws::ModelView<float>& m, const pws::DataView<float>& dv, i
 }
 
 // What the lane-group solver cannot run, named with the fix ("" when it can): it is the primal
-// Newton solver over scalar rows, on the per-world workspace.
+// Newton solver (scalar rows and elliptic cones), on the per-world workspace.
 std::string solver_refusal(const pws::ModelView<float>& m, const pws::DataView<float>& dv, int64_t nworld) {
   if (m.solver_type != pws::kSolverNewton)
     return "the lane-group solver is the Newton solver (opt.solver=" + std::to_string(m.solver_type) +
            "): set model.opt.solver = mjSOL_NEWTON";
-  if (m.cone_elliptic) return "the lane-group solver has no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
   if (dv.nslot != 0) return "the lane-group solver needs the per-world workspace (Simulator(workspace='world'))";
   for (int64_t w = 0; w < nworld; ++w) {
     pws::World<float> d = pws::world_view(m, dv, w, 0);
@@ -173,10 +172,6 @@ std::string solver_refusal(const pws::ModelView<float>& m, const pws::DataView<f
     if (nefc < 0 || nefc > m.nefc_max)
       return "world " + std::to_string(w) + " has nefc=" + std::to_string(nefc) + " (capacity " +
              std::to_string(m.nefc_max) + "): run the native forward first, which builds the rows";
-    for (int r = 0; r < nefc; ++r) {
-      if (d.efc_type[r] == pws::kCnstrContactElliptic)
-        return "world " + std::to_string(w) + " has elliptic cone rows: the lane-group solver runs pyramidal cones";
-    }
   }
   return "";
 }

@@ -41,9 +41,9 @@ void simt_solve_cuda(const py::dict& ints, const py::dict& reals, const py::dict
                      const py::dict& data_arrays, int64_t nworld, int group_size, int device, std::uintptr_t stream) {
   pws::ModelView<float> m = pws_bind::make_model_view<float>(ints, reals, model_arrays);
   pws::DataView<float> d = pws_bind::make_data_view<float>(data_arrays, 0);
-  if (m.solver_type != 2 || m.cone_elliptic)
-    throw py::value_error("simt_solve: the lane-group solver runs Newton with pyramidal cones (opt.solver=" +
-                          std::to_string(m.solver_type) + ", cone_elliptic=" + std::to_string(m.cone_elliptic) + ")");
+  if (m.solver_type != 2)
+    throw py::value_error("simt_solve: the lane-group solver runs Newton (opt.solver=" + std::to_string(m.solver_type) +
+                          ")");
   const char* err = nullptr;
   {
     py::gil_scoped_release release;
@@ -60,9 +60,8 @@ void simt_rows_cuda(bool collision, const py::dict& ints, const py::dict& reals,
   if (collision && m.has_convex)
     throw py::value_error(std::string(name) + ": the model has convex (GJK/EPA) pairs, which the lane-group "
                           "collision does not run: use the native step");
-  if (!collision && (m.cone_elliptic || m.en_equality))
-    throw py::value_error(std::string(name) + ": the lane-group rows have no elliptic cones or equality rows "
-                          "(cone_elliptic=" + std::to_string(m.cone_elliptic) + ", en_equality=" +
+  if (!collision && m.en_equality)
+    throw py::value_error(std::string(name) + ": the lane-group rows on CUDA have no equality rows (en_equality=" +
                           std::to_string(m.en_equality) + ")");
   const char* err = nullptr;
   {

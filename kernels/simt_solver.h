@@ -13,16 +13,23 @@
 //     MuJoCo's ls_tolerance stop and the float32-resolution stop, and the cost-decrease stop;
 //   * rows: equality rows (bilateral; aref less their Jdot qvel, efc_jdotv), frictionless and
 //     pyramidal contacts, joint and tendon limits, dof and tendon friction loss (solver.h's
-//     row_cost). Elliptic cones are not here: the callers refuse them by name.
+//     row_cost), and elliptic cones (solver.h's constraint_update: a block of efc_dim rows whose
+//     state is 0 (outside the cone: no force), 1 (bottom zone: every row quadratic) or 3 (cone
+//     surface: cost 0.5 Dm (n - mu t)^2, the block's forces and Hessian block efc_cone_H, which
+//     newton_factor adds as sum_kl H_kl J_k' J_l)).
 // Work over lanes:
 //   rows (J x, aref, residuals, row costs,     a lane per row (item r on lane r % N), each lane
-//   line-search derivatives)                   summing its rows in order, then reduce_sum
+//   line-search derivatives)                   summing its rows in order, then reduce_sum; an
+//                                              elliptic cone's block on the lane of its first row
+//                                              (efc_dim > 0; its other rows' items do nothing)
 //   dof vectors (M x, gradient, J' force)      a lane per dof
 //   Hessian M + J' D J over the active rows    a lane per entry (i, j <= i) of the lower triangle,
 //                                              summing the active rows in row order (solver.h's
 //                                              add_outer_lower adds the same products in the same
 //                                              order per entry: the same H bits); the active rows
-//                                              found once per 32 rows by a ballot (ballot_rows)
+//                                              found once per 32 rows by a ballot (ballot_rows);
+//                                              a cone in state 3 adds its block's H_kl J_k[i] J_l[j]
+//                                              at its first row, k then l (newton_factor's order)
 //   L'DL factor (last dof first, solver.h's    for k = nv-1 .. 0: the i < k with row k's entry
 //   factor_ldl)                                nonzero found by a ballot, then a lane per update
 //                                              (i, j <= i) of those rows, dealt round robin,
@@ -110,15 +117,124 @@ PWS_SIMT_FN inline Reg<typename G::real, G::size> zeros(const G& g) {
   return a;
 }
 
-// The rows' cost at jar (solver.h's constraint_update with write): forces and states stored.
-// Returns the group's sum (every lane holds it).
+// The elliptic cone block of rows r .. r + dim - 1 at jar + alpha jv (solver.h's constraint_update,
+// its elliptic branch, in its operations): adds its cost to *cost and, without write, d cost /
+// d alpha and the curvature to *gs and *hs; with write (alpha = 0; jv unread) stores the block's
+// forces, states and (state 3) its Hessian block efc_cone_H (rows r .. r + dim - 1, 6 columns),
+// each entry in constraint_update's operations. One lane runs the whole block.
+template <typename G>
+PWS_SIMT_FN inline void cone_block(G& g, const World<float>& d, int r, int dim, const float* jar, const float* jv,
+                                   typename G::real alpha, bool write, typename G::real* cost, typename G::real* gs,
+                                   typename G::real* hs) {
+  using R = typename G::real;
+  const float* coef = d.efc_coef + r;
+  const R mu = g.ld(coef);
+  const R jv0 = write ? R(0) : R(g.ld(jv + r));
+  const R n = (g.ld(jar + r) + alpha * jv0) * mu;
+  const R dn = jv0 * mu;
+  R tt = R(0);
+  for (int j = 1; j < dim; ++j) {
+    const R jvj = write ? R(0) : R(g.ld(jv + r + j));
+    const R u = (g.ld(jar + r + j) + alpha * jvj) * g.ld(coef + j);
+    tt += u * u;
+  }
+  const R t = solver_sqrt(tt);
+  int state = 0;
+  if (n >= mu * t || (t <= R(0) && n >= R(0))) {
+    if (write)
+      for (int j = 0; j < dim; ++j) g.st(d.efc_force + r + j, R(0));
+  } else if (mu * n + t <= R(0) || (t <= R(0) && n < R(0))) {
+    state = 1;
+    for (int j = 0; j < dim; ++j) {
+      const R jvj = write ? R(0) : R(g.ld(jv + r + j));
+      const R x = g.ld(jar + r + j) + alpha * jvj;
+      const R dd = g.ld(d.efc_D + r + j);
+      *cost += R(0.5f) * dd * x * x;
+      *gs += dd * x * jvj;
+      *hs += dd * jvj * jvj;
+      if (write) g.st(d.efc_force + r + j, -dd * x);
+    }
+  } else {
+    state = 3;
+    const R dm = g.ld(d.efc_D + r) / (mu * mu * (R(1) + mu * mu));
+    const R nmt = n - mu * t;
+    *cost += R(0.5f) * dm * nmt * nmt;
+    if (!write) {
+      R dt = R(0), dudu = R(0);
+      for (int j = 1; j < dim; ++j) {
+        const R cj = g.ld(coef + j), jvj = g.ld(jv + r + j);
+        const R u = (g.ld(jar + r + j) + alpha * jvj) * cj;
+        const R du = jvj * cj;
+        dt += u * du;
+        dudu += du * du;
+      }
+      dt = dt / t;
+      const R d2t = (dudu - dt * dt) / t;
+      const R dnmt = dn - mu * dt;
+      *gs += dm * nmt * dnmt;
+      *hs += dm * (dnmt * dnmt - nmt * mu * d2t);
+    } else {
+      const R f0 = -dm * nmt * mu;
+      g.st(d.efc_force + r, f0);
+      for (int j = 1; j < dim; ++j) {
+        const R cj = g.ld(coef + j);
+        const R u = g.ld(jar + r + j) * cj;
+        g.st(d.efc_force + r + j, -f0 / t * u * cj);
+      }
+      // the block's entries as constraint_update forms them: row 0 (1, then -mu / t u_j), the
+      // others scl u_j u_k plus mu^2 - mu n / t on the diagonal, each times dm c_k c_j; mirrored
+      float* H = d.efc_cone_H + 6 * r;
+      const R scl = mu * n / (t * t * t);
+      for (int k = 0; k < dim; ++k) {
+        const R ck = k > 0 ? R(g.ld(coef + k)) : mu;
+        const R uk = k > 0 ? g.ld(jar + r + k) * ck : R(0);
+        for (int j = k; j < dim; ++j) {
+          const R cj = j > 0 ? R(g.ld(coef + j)) : mu;
+          R h;
+          if (k == 0) {
+            h = j == 0 ? R(1) : -mu / t * (g.ld(jar + r + j) * cj);
+          } else {
+            h = scl * (g.ld(jar + r + j) * cj) * uk;
+            if (j == k) h += mu * mu - mu * n / t;
+          }
+          h = h * dm * ck * cj;
+          g.st(H + 6 * k + j, h);
+          if (j > k) g.st(H + 6 * j + k, h);
+        }
+      }
+    }
+  }
+  if (write)
+    for (int j = 0; j < dim; ++j) g.st(d.efc_state + r + j, state);
+}
+
+// Rows of an elliptic cone block other than its first (efc_dim 0 there): the first row's item
+// evaluates the block (cone_block), these do nothing. Sets *dim to the block's rows at its first row.
+template <typename G>
+PWS_SIMT_FN inline bool cone_tail(const G& g, const World<float>& d, int r, int type, int* dim) {
+  if (type != kCnstrContactElliptic) return false;
+  *dim = g.ld(d.efc_dim + r);
+  return *dim < 1;
+}
+
+// The rows' cost at jar (solver.h's constraint_update with write): forces and states stored (and
+// the elliptic cones' Hessian blocks). Returns the group's sum (every lane holds it).
 template <typename G>
 PWS_SIMT_FN inline typename G::real rows_cost_write(G& g, const World<float>& d, int nefc) {
   using R = typename G::real;
   Reg<R, G::size> acc = zeros(g);
   g.each(nefc, [&](int r) {
+    const int type = g.ld(d.efc_type + r);
+    if (type == kCnstrContactElliptic) {
+      int dim;
+      if (cone_tail(g, d, r, type, &dim)) return;
+      R unused_g = R(0), unused_h = R(0);
+      const int l = g.lane();
+      cone_block(g, d, r, dim, d.efc_jar, nullptr, R(0), true, &acc[l], &unused_g, &unused_h);
+      return;
+    }
     R c, f, cv;
-    ::pws::row_cost<R>(g.ld(d.efc_type + r), g.ld(d.efc_jar + r), g.ld(d.efc_D + r), g.ld(d.efc_R + r),
+    ::pws::row_cost<R>(type, g.ld(d.efc_jar + r), g.ld(d.efc_D + r), g.ld(d.efc_R + r),
                        g.ld(d.efc_frictionloss + r), &c, &f, &cv);
     const int l = g.lane();
     acc[l] = acc[l] + c;
@@ -150,10 +266,19 @@ PWS_SIMT_FN inline void rows_derivs(G& g, const World<float>& d, int nefc, typen
   using R = typename G::real;
   Reg<R, G::size> ga = zeros(g), ha = zeros(g);
   g.each(nefc, [&](int r) {
+    const int type = g.ld(d.efc_type + r);
+    if (type == kCnstrContactElliptic) {
+      int dim;
+      if (cone_tail(g, d, r, type, &dim)) return;
+      R unused_c = R(0);
+      const int l = g.lane();
+      cone_block(g, d, r, dim, d.efc_jar, d.efc_jv, alpha, false, &unused_c, &ga[l], &ha[l]);
+      return;
+    }
     R jv = g.ld(d.efc_jv + r);
     R x = g.ld(d.efc_jar + r) + alpha * jv;
     R c, f, cv;
-    ::pws::row_cost<R>(g.ld(d.efc_type + r), x, g.ld(d.efc_D + r), g.ld(d.efc_R + r), g.ld(d.efc_frictionloss + r),
+    ::pws::row_cost<R>(type, x, g.ld(d.efc_D + r), g.ld(d.efc_R + r), g.ld(d.efc_frictionloss + r),
                        &c, &f, &cv);
     const int l = g.lane();
     ga[l] = ga[l] - f * jv;
@@ -209,8 +334,9 @@ PWS_SIMT_FN inline void solve_factor(G& g, int nv, const float* LD, const float*
   }
 }
 
-// H = M + J' D J over the rows in state 1 (lower triangle), then its L'DL factor in place, last
-// dof first (solver.h's newton_factor + factor_ldl), and the inverse pivots.
+// H = M + J' D J over the rows in state 1 and the cone blocks in state 3 (lower triangle), then its
+// L'DL factor in place, last dof first (solver.h's newton_factor + factor_ldl), and the inverse
+// pivots.
 template <typename G>
 PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const World<float>& d, int nefc,
                                        const float* M, float* LD, float* diag_inv) {
@@ -221,7 +347,14 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
   // entry); each entry adds them in row order, carried in LD from one chunk to the next (a float
   // stored and reloaded: the same bits as one loop over the rows)
   for (int base = 0; base == 0 || base < nefc; base += 32) {
-    const unsigned active = ballot_rows(g, base, nefc, [&](int r) { return g.ld(d.efc_state + r) == 1; });
+    // cones: the first rows (efc_dim > 0) of the elliptic blocks in state 3 (a block's rows after
+    // its first may lie in the next chunk: the first row's entry adds the whole block)
+    const unsigned cones =
+        m.cone_elliptic ? ballot_rows(g, base, nefc, [&](int r) {
+          return g.ld(d.efc_state + r) == 3 && g.ld(d.efc_type + r) == kCnstrContactElliptic && g.ld(d.efc_dim + r) > 0;
+        })
+                        : 0u;
+    const unsigned active = ballot_rows(g, base, nefc, [&](int r) { return g.ld(d.efc_state + r) == 1; }) | cones;
     if (base > 0 && active == 0u) continue;
     const float* from = base == 0 ? M : LD;
     g.each(nv * (nv + 1) / 2, [&](int p) {
@@ -231,6 +364,20 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
       for (unsigned a = active; a != 0u; a &= a - 1u) {
         const int r = base + lowest_bit(a);
         const float* jr = d.efc_J + (int64_t)r * ld;
+        if (cones & (1u << (r - base))) {
+          // newton_factor's add_outer_lower(H, J_k, J_l, H_kl) for k, then l, of the block
+          const int dim = g.ld(d.efc_dim + r);
+          for (int k = 0; k < dim; ++k) {
+            const R jk = g.ld(jr + (int64_t)k * ld + i);
+            if (jk == R(0)) continue;
+            for (int q = 0; q < dim; ++q) {
+              const R c = g.ld(d.efc_cone_H + 6 * (r + k) + q);
+              if (c == R(0)) continue;
+              h += (c * jk) * g.ld(jr + (int64_t)q * ld + j);
+            }
+          }
+          continue;
+        }
         R ji = g.ld(jr + i);
         if (ji == R(0)) continue;
         R s = g.ld(d.efc_D + r) * ji;
@@ -288,8 +435,7 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
   }
 }
 
-// mj_fwdConstraint with the primal Newton solver (solver.h's solve, solver_type Newton, no
-// elliptic rows): writes qacc, qfrc_constraint, efc_vel, efc_aref, efc_force, efc_state,
+// mj_fwdConstraint with the primal Newton solver (solver.h's solve, solver_type Newton): writes qacc, qfrc_constraint, efc_vel, efc_aref, efc_force, efc_state,
 // efc_solver_niter, efc_converged; scratch in efc_jar, efc_jv, efc_Ma, efc_grad, efc_search and the
 // group's shared array (solver_shared_floats(nv) floats).
 template <typename G>
@@ -354,10 +500,18 @@ PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const Worl
     R cost_ws = solver_cost_write(g, m, d, nefc);
     Reg<R, G::size> acc = zeros(g);
     g.each(nefc, [&](int r) {  // the rows at efc_jv, nothing written
-      R c, f, cv;
-      ::pws::row_cost<R>(g.ld(d.efc_type + r), g.ld(d.efc_jv + r), g.ld(d.efc_D + r), g.ld(d.efc_R + r),
-                         g.ld(d.efc_frictionloss + r), &c, &f, &cv);
+      const int type = g.ld(d.efc_type + r);
       const int l = g.lane();
+      if (type == kCnstrContactElliptic) {
+        int dim;
+        if (cone_tail(g, d, r, type, &dim)) return;
+        R unused_g = R(0), unused_h = R(0);
+        cone_block(g, d, r, dim, d.efc_jv, d.efc_jv, R(0), false, &acc[l], &unused_g, &unused_h);
+        return;
+      }
+      R c, f, cv;
+      ::pws::row_cost<R>(type, g.ld(d.efc_jv + r), g.ld(d.efc_D + r), g.ld(d.efc_R + r),
+                         g.ld(d.efc_frictionloss + r), &c, &f, &cv);
       acc[l] = acc[l] + c;
     });
     const R c_smooth = reduce_sum(g, acc)[0];

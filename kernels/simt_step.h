@@ -34,9 +34,9 @@
 // write, and they read nothing it writes (as forward.h runs com_vel and rne before collision).
 // With constraints, simt_collision.h, simt_constraint.h and simt_solver.h: their results equal the
 // native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
-// by the callers by name (step_refusal): what those refuse (elliptic cones, solvers other than
-// Newton, solimp powers other than 1 and 2, limited ball joints), sensors, RK4; on CUDA convex
-// pairs (step<true>, the convex collision, is instantiated on the CPU only).
+// by the callers by name (step_refusal): what those refuse (solvers other than Newton, solimp
+// powers other than 1 and 2, limited ball joints), sensors, RK4; on CUDA convex pairs (step<true>,
+// the convex collision, is instantiated on the CPU only).
 #pragma once
 
 #include "forward.h"
@@ -856,7 +856,6 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
 // reads are checked by step_refusal_tables where they lie on the host.
 inline std::string step_refusal(const ModelView<float>& m) {
   if (m.en_constraint) {
-    if (m.cone_elliptic) return "the lane-group step has no elliptic cones yet: use opt.cone = mjCONE_PYRAMIDAL";
     if (m.solver_type != kSolverNewton)
       return "the lane-group step solves with Newton (opt.solver=" + std::to_string(m.solver_type) +
              "): set model.opt.solver = mjSOL_NEWTON";

@@ -141,15 +141,12 @@ def smooth(sim, group_size: int = 32, record: bool = False, num_threads: int = 0
 
 
 def _check_solver(sim):
-  """The lane-group solver is primal Newton over scalar rows: other solvers and elliptic cones are
-  refused by name (the C++ side checks the rows of every world again)."""
+  """The lane-group solver is primal Newton (scalar rows and elliptic cones): other solvers are
+  refused by name (the C++ side checks again)."""
   opt = sim.model.mj_model.opt
   if int(opt.solver) != 2:
     raise ValueError(f"the lane-group solver runs Newton; this model has opt.solver={int(opt.solver)}: "
                      "set mj_model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON")
-  if int(opt.cone) != 0:
-    raise ValueError("the lane-group solver has no elliptic cones yet: set mj_model.opt.cone = "
-                     "mujoco.mjtCone.mjCONE_PYRAMIDAL")
 
 
 def solve(sim, group_size: int = 32, record: bool = False, num_threads: int = 0) -> dict | None:
@@ -157,9 +154,9 @@ def solve(sim, group_size: int = 32, record: bool = False, num_threads: int = 0)
   the constraint rows and smooth quantities in its Data (run the native forward first).
 
   Reads qM, qvel, qacc_smooth, qfrc_smooth, qacc_warmstart, efc_nefc, efc_J, efc_type, efc_jdotv, efc_D,
-  efc_R, efc_frictionloss, efc_B, efc_K, efc_pos, efc_margin; writes qacc, qfrc_constraint,
-  efc_vel, efc_aref, efc_force, efc_state, efc_solver_niter, efc_converged (scratch: efc_jar,
-  efc_jv, efc_Ma, efc_grad, efc_search). record (CPU only): per-stage counts as `smooth`'s,
+  efc_R, efc_frictionloss, efc_B, efc_K, efc_pos, efc_margin, efc_dim, efc_coef; writes qacc,
+  qfrc_constraint, efc_vel, efc_aref, efc_force, efc_state, efc_solver_niter, efc_converged
+  (scratch: efc_jar, efc_jv, efc_cone_H, efc_Ma, efc_grad, efc_search). record (CPU only): per-stage counts as `smooth`'s,
   stages SOLVER_STAGES, sums over the worlds."""
   _check(sim, group_size)
   _check_solver(sim)
@@ -396,8 +393,7 @@ def check_model(model) -> None:
   its MjModel (the C++ side checks the model's scalars again when the plan is built): actuator
   transmissions other than joint and fixed tendon, dynamics other than none / integrator / filter /
   filterexact, gain and bias other than fixed and affine; RK4; with constraints, what the
-  collision, the rows and the solver refuse (convex pairs, elliptic cones, solvers other than
-  Newton, limited ball joints, solimp powers other than 1 and 2); sensors (kernels/simt_step.h's
+  collision, the rows and the solver refuse (convex pairs, solvers other than Newton, limited ball joints, solimp powers other than 1 and 2); sensors (kernels/simt_step.h's
   step_refusal, checked when the plan is built)."""
   import types
 

@@ -241,8 +241,7 @@ def test_solver_proxies_of_the_falling_humanoid():
 
 
 def test_unsupported_solvers_are_refused_by_name():
-  for opt, value, match in (("cone", mujoco.mjtCone.mjCONE_ELLIPTIC, "elliptic"),
-                            ("solver", mujoco.mjtSolver.mjSOL_CG, "Newton"),
+  for opt, value, match in (("solver", mujoco.mjtSolver.mjSOL_CG, "Newton"),
                             ("solver", mujoco.mjtSolver.mjSOL_PGS, "Newton")):
     mjm = oracle.mj_model("humanoid")
     setattr(mjm.opt, opt, value)

@@ -614,10 +614,6 @@ def test_refusals_name_the_cause():
   power.dof_solimp[:, 4] = 3.0
   with pytest.raises(ValueError, match="solimp power"):
     simt.step(simulator(power, 2, "native"))
-  elliptic = _mj_model("humanoid", disable=())
-  elliptic.opt.cone = int(mujoco.mjtCone.mjCONE_ELLIPTIC)
-  with pytest.raises(ValueError, match="elliptic"):
-    simt.step(simulator(elliptic, 2, "native"))
   rk4 = _mj_model("pendulum")
   rk4.opt.integrator = int(mujoco.mjtIntegrator.mjINT_RK4)
   with pytest.raises(ValueError, match="not RK4"):
