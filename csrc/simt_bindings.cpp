@@ -328,9 +328,9 @@ py::object simt_make_constraint(const py::dict& ints, const py::dict& reals, con
 
 // ---- the fused step (kernels/simt_step.h) --------------------------------------------------------
 
-const char* const kStepStageNames[] = {"smooth",       "collision", "rows",      "forces",
-                                       "acceleration", "solver",    "integrate", "health"};
-constexpr int kNumStepStages = 8;
+const char* const kStepStageNames[] = {"smooth", "collision", "rows",   "forces", "acceleration",
+                                       "solver", "integrate", "health", "sensors"};
+constexpr int kNumStepStages = 9;
 
 // nsteps steps of world w (stage < 0), or one stage alone (simt::step_stage) nsteps times; `slot`:
 // the group slot whose rows hold the world's workspace when dv.nslot > 0 (Simulator(workspace=

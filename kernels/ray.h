@@ -152,48 +152,63 @@ PWS_HD inline Vec3<T> ray_unit(const Vec3<T>& v) {
 }
 
 // mj_rayMesh (ray.py's ray_mesh): the nearest of mesh `mesh`'s triangles, after the bounding-box
-// test on the geom's size
-template <typename T>
-PWS_HD inline T ray_mesh(const ModelView<T>& m, int mesh, const Vec3<T>& pos, const Mat33<T>& mat, const T* size,
-                         const Vec3<T>& pnt, const Vec3<T>& vec) {
-  if (ray_box(pos, mat, size, pnt, vec) < T(0)) return T(-1);
-  const Vec3<T> lp = mul_t(mat, pnt - pos), lv = mul_t(mat, vec);
+// test on the geom's size; memory through the accessor a (step_math.h Direct, or a lane group)
+template <typename A, typename T, typename R>
+PWS_HD inline R ray_mesh(const A& a, const ModelView<T>& m, int mesh, const Vec3<R>& pos, const Mat33<R>& mat,
+                         const R* size, const Vec3<R>& pnt, const Vec3<R>& vec) {
+  if (ray_box(pos, mat, size, pnt, vec) < R(0)) return R(-1);
+  const Vec3<R> lp = mul_t(mat, pnt - pos), lv = mul_t(mat, vec);
   // basis of the plane normal to lv: drop lv's largest component from (1, 1, 1), as MuJoCo
-  Vec3<T> b0 = vec3(T(1), T(1), T(1));
+  Vec3<R> b0 = vec3(R(1), R(1), R(1));
   if (pws_abs(lv[0]) >= pws_abs(lv[1]) && pws_abs(lv[0]) >= pws_abs(lv[2]))
-    b0[0] = T(0);
+    b0[0] = R(0);
   else if (pws_abs(lv[1]) >= pws_abs(lv[2]))
-    b0[1] = T(0);
+    b0[1] = R(0);
   else
-    b0[2] = T(0);
-  const Vec3<T> b1 = ray_unit(b0 - lv * (dot(lv, b0) / dot(lv, lv)));
+    b0[2] = R(0);
+  const Vec3<R> b1 = ray_unit(b0 - lv * (dot(lv, b0) / dot(lv, lv)));
   b0 = ray_unit(cross(b1, lv));
-  const T* vert = m.mesh_vert + 3 * m.mesh_vertadr[mesh];
-  T x = T(-1);
-  for (int f = m.mesh_faceadr[mesh]; f < m.mesh_faceadr[mesh] + m.mesh_facenum[mesh]; ++f) {
+  const T* vert = m.mesh_vert + 3 * a.ld(m.mesh_vertadr + mesh);
+  R x = R(-1);
+  const int face0 = a.ld(m.mesh_faceadr + mesh), nface = a.ld(m.mesh_facenum + mesh);
+  for (int f = face0; f < face0 + nface; ++f) {
     const int* face = m.mesh_face + 3 * f;
-    const T sol = ray_triangle(load3(vert + 3 * face[0]), load3(vert + 3 * face[1]), load3(vert + 3 * face[2]), lp,
-                               lv, b0, b1);
-    if (sol >= T(0) && (x < T(0) || sol < x)) x = sol;
+    const R sol = ray_triangle(aload3(a, vert + 3 * a.ld(face)), aload3(a, vert + 3 * a.ld(face + 1)),
+                               aload3(a, vert + 3 * a.ld(face + 2)), lp, lv, b0, b1);
+    if (sol >= R(0) && (x < R(0) || sol < x)) x = sol;
   }
   return x;
 }
 
+template <typename T>
+PWS_HD inline T ray_mesh(const ModelView<T>& m, int mesh, const Vec3<T>& pos, const Mat33<T>& mat, const T* size,
+                         const Vec3<T>& pnt, const Vec3<T>& vec) {
+  return ray_mesh(Direct<T>(), m, mesh, pos, mat, size, pnt, vec);
+}
+
 // mj_ray(pnt, vec, geomgroup=NULL, flg_static=1, bodyexclude) (ray.py's ray): the distance to the
-// nearest visible geom not on bodyexclude, -1 when none is hit
+// nearest visible geom not on bodyexclude, -1 when none is hit; memory through the accessor a
+template <typename A, typename T, typename R>
+PWS_HD inline R ray_nearest(const A& a, const ModelView<T>& m, const World<T>& d, const Vec3<R>& pnt,
+                            const Vec3<R>& vec, int bodyexclude) {
+  R dist = R(-1);
+  for (int g = 0; g < m.ngeom; ++g) {
+    if (a.ld(m.geom_bodyid + g) == bodyexclude || a.ld(m.geom_rayvisible + g) == 0) continue;
+    const Vec3<R> pos = aload3(a, d.geom_xpos + 3 * g);
+    const Mat33<R> mat = aload33(a, d.geom_xmat + 9 * g);
+    const R size[3] = {a.ld(m.geom_size + 3 * g), a.ld(m.geom_size + 3 * g + 1), a.ld(m.geom_size + 3 * g + 2)};
+    const int type = a.ld(m.geom_type + g);
+    const R x = type == kRayMesh ? ray_mesh(a, m, a.ld(m.geom_dataid + g), pos, mat, size, pnt, vec)
+                                 : ray_geom(pos, mat, size, pnt, vec, type);
+    if (x >= R(0) && (dist < R(0) || x < dist)) dist = x;
+  }
+  return dist;
+}
+
 template <typename T>
 PWS_HD inline T ray_nearest(const ModelView<T>& m, const World<T>& d, const Vec3<T>& pnt, const Vec3<T>& vec,
                             int bodyexclude) {
-  T dist = T(-1);
-  for (int g = 0; g < m.ngeom; ++g) {
-    if (m.geom_bodyid[g] == bodyexclude || m.geom_rayvisible[g] == 0) continue;
-    const Vec3<T> pos = load3(d.geom_xpos + 3 * g);
-    const Mat33<T> mat = load33(d.geom_xmat + 9 * g);
-    const T x = m.geom_type[g] == kRayMesh ? ray_mesh(m, m.geom_dataid[g], pos, mat, m.geom_size + 3 * g, pnt, vec)
-                                           : ray_geom(pos, mat, m.geom_size + 3 * g, pnt, vec, m.geom_type[g]);
-    if (x >= T(0) && (dist < T(0) || x < dist)) dist = x;
-  }
-  return dist;
+  return ray_nearest(Direct<T>(), m, d, pnt, vec, bodyexclude);
 }
 
 }  // namespace pws

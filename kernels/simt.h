@@ -146,10 +146,12 @@ struct CudaGroup : GroupSize<N> {
   template <typename F>
   __device__ void lanes(F&& f) const { f(lane_); }
 
+  // host and device: kernels/sensor.h's __host__ __device__ per-sensor functions take the group as
+  // their memory accessor (step_math.h Direct)
   template <typename T>
-  __device__ T ld(const T* p) const { return *p; }
+  __host__ __device__ T ld(const T* p) const { return *p; }
   template <typename T>
-  __device__ void st(T* p, T v) const { *p = v; }
+  __host__ __device__ void st(T* p, T v) const { *p = v; }
 
   template <typename T>
   __device__ Reg<T, N> shfl(const Reg<T, N>& v, const Reg<int, N>& src) const {
@@ -184,7 +186,7 @@ struct CudaGroup : GroupSize<N> {
 // memory); lane instructions: the sum over lanes. Collectives count one instruction per
 // shuffle step with every lane active. Integer index arithmetic and branches are not counted.
 struct Recorder {
-  static constexpr int kStages = 8;
+  static constexpr int kStages = 9;
   struct Stats {
     double phases = 0, warp_instructions = 0, lane_instructions = 0;
     double global_requests = 0, global_sectors = 0, global_lane_accesses = 0, shared_accesses = 0;

@@ -35,8 +35,9 @@
 // With constraints, simt_collision.h, simt_constraint.h and simt_solver.h: their results equal the
 // native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
 // by the callers by name (step_refusal): what those refuse (solvers other than Newton, solimp
-// powers other than 1 and 2, limited ball joints), sensors, RK4; on CUDA convex pairs (step<true>,
-// the convex collision, is instantiated on the CPU only).
+// powers other than 1 and 2, limited ball joints), RK4; on CUDA convex pairs (step<true>, the
+// convex collision, is instantiated on the CPU only). After the solve, sensor_stage writes the
+// sensors (sensor.h's per-sensor functions, one sensor per lane).
 #pragma once
 
 #include "forward.h"
@@ -64,6 +65,7 @@ enum : int {
   kStepStageSolver = 5,        // Newton
   kStepStageIntegrate = 6,     // Euler / implicitfast
   kStepStageHealth = 7,        // health check, auto reset
+  kStepStageSensors = 8,       // sensordata (kernels/sensor.h's per-sensor functions)
 };
 
 // A lane group whose kernels' own stage marks are folded into the step's: section(s) sets the
@@ -748,6 +750,41 @@ PWS_SIMT_FN inline void health_and_reset(G& g, const ModelView<float>& m, const 
   }
 }
 
+// ---- sensors (sensor.h sensors) ------------------------------------------------------------------
+
+#if !defined(__CUDACC__)
+}  // namespace simt
+// the ray functions' guard for the counting float (the recorded emulation): float's value
+template <>
+struct MinVal<simt::Counted> {
+  static constexpr float value = MinVal<float>::value;
+};
+namespace simt {
+#endif
+
+// mj_sensorPos, mj_sensorVel, mj_sensorAcc of one world (sensor.h's sensors, after the solve as
+// there): per stage one sensor per lane per pass (a pass over all sensors, lanes whose sensor
+// belongs to another stage idle), each through sensor.h's per-sensor function with the group as
+// its accessor, so every sensor's value is the native step's bits from the same inputs; the
+// stages' tree passes (mj_subtreeVel before the velocity sensors, mj_rnePostConstraint before the
+// acceleration sensors, when the model's sensors need them) on one lane, sensor.h's functions as
+// well. Sensors write disjoint columns of sensordata and read what earlier phases wrote.
+template <typename G>
+PWS_SIMT_FN inline void sensor_stage(G& g, const ModelView<float>& m, const World<float>& d) {
+  if (!m.en_sensor) return;
+  g.each(m.nsensor, [&](int i) {
+    if (g.ld(m.sensor_needstage + i) == kStagePos) sensor_pos_one(g, m, d, i);
+  });
+  if (m.sensor_subtree_vel) g.each(1, [&](int) { subtree_vel(g, m, d); });
+  g.each(m.nsensor, [&](int i) {
+    if (g.ld(m.sensor_needstage + i) == kStageVel) sensor_vel_one(g, m, d, i);
+  });
+  if (m.sensor_rne_post) g.each(1, [&](int) { rne_postconstraint(g, m, d); });
+  g.each(m.nsensor, [&](int i) {
+    if (g.ld(m.sensor_needstage + i) == kStageAcc) sensor_acc_one(g, m, d, i);
+  });
+}
+
 // ---- the fused step ------------------------------------------------------------------------------
 
 // Per-model inputs of the step besides the views: the tree schedule (simt_smooth.h) and act_exp
@@ -789,6 +826,8 @@ PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>
   }
   g.section(kStepStageSolver);
   newton_solve(g, m, d);
+  g.section(kStepStageSensors);
+  sensor_stage(g, m, d);  // forward.h's forward_world: sensors after the solve, before integrating
   g.section(kStepStageIntegrate);
   integrate(g, m, d, s.tree, s.act_exp);
   g.section(kStepStageHealth);
@@ -798,7 +837,8 @@ PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>
 // One stage of the step alone, for tests against the scalar stages (the fused step runs them in
 // `step`): 0 tendon, 1 transmission, 2 passive, 3 actuation, 4 the smooth acceleration (qLD
 // loaded into the shared array first, where the fused step has it from the smooth stage),
-// 5 the integrator, 6 the health check and auto reset (STEP_STAGE_NAMES in pywarp_sim/simt.py).
+// 5 the integrator, 6 the health check and auto reset, 7 the sensors (STEP_STAGE_NAMES in
+// pywarp_sim/simt.py).
 enum : int {
   kOnlyTendon = 0,
   kOnlyTransmission = 1,
@@ -807,7 +847,8 @@ enum : int {
   kOnlyAcceleration = 4,
   kOnlyIntegrate = 5,
   kOnlyHealth = 6,
-  kNumOnlyStages = 7,
+  kOnlySensors = 7,
+  kNumOnlyStages = 8,
 };
 
 template <typename G>
@@ -843,6 +884,10 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
       g.section(kStepStageHealth);
       health_and_reset(g, m, d);
       break;
+    case kOnlySensors:
+      g.section(kStepStageSensors);
+      sensor_stage(g, m, d);
+      break;
     default:
       break;
   }
@@ -865,8 +910,6 @@ inline std::string step_refusal(const ModelView<float>& m) {
   if (m.integrator != kIntEuler && m.integrator != kIntImplicitFast)
     return "the lane-group step integrates with Euler or implicitfast (opt.integrator=" + std::to_string(m.integrator) +
            ")";
-  if (m.en_sensor)
-    return "the lane-group step has no sensors yet: disable them (mjDSBL_SENSOR) or use the native step";
   return "";
 }
 

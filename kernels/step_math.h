@@ -150,6 +150,42 @@ template <typename T> PWS_HD inline void store6(T* p, const Vec6<T>& a) {
   for (int i = 0; i < 6; ++i) p[i] = a[i];
 }
 template <typename T> PWS_HD inline Vec6<T> zero6() { return Vec6<T>{{T(0), T(0), T(0), T(0), T(0), T(0)}}; }
+// Memory through an accessor, so one function serves the scalar step and a lane group: Direct<T>
+// loads and stores plainly (the scalar stages), a lane group of kernels/simt.h passes itself (its
+// ld / st: recorded by the CPU emulation, plain on CUDA). A::real is the arithmetic type (T, or
+// the emulation's counting float); kernels/sensor.h's per-sensor functions take one.
+template <typename T>
+struct Direct {
+  using real = T;
+  PWS_HD T ld(const T* p) const { return *p; }
+  PWS_HD int ld(const int* p) const { return *p; }
+  PWS_HD void st(T* p, T v) const { *p = v; }
+};
+template <typename A, typename P> PWS_HD inline Vec3<typename A::real> aload3(const A& a, const P* p) {
+  return Vec3<typename A::real>{{a.ld(p), a.ld(p + 1), a.ld(p + 2)}};
+}
+template <typename A, typename P> PWS_HD inline Quat<typename A::real> aload4(const A& a, const P* p) {
+  return Quat<typename A::real>{{a.ld(p), a.ld(p + 1), a.ld(p + 2), a.ld(p + 3)}};
+}
+template <typename A, typename P> PWS_HD inline Mat33<typename A::real> aload33(const A& a, const P* p) {
+  Mat33<typename A::real> r;
+  for (int i = 0; i < 9; ++i) r.m[i] = a.ld(p + i);
+  return r;
+}
+template <typename A, typename P> PWS_HD inline Vec6<typename A::real> aload6(const A& a, const P* p) {
+  Vec6<typename A::real> r;
+  for (int i = 0; i < 6; ++i) r[i] = a.ld(p + i);
+  return r;
+}
+template <typename A, typename P, typename R> PWS_HD inline void astore3(const A& a, P* p, const Vec3<R>& v) {
+  for (int i = 0; i < 3; ++i) a.st(p + i, v[i]);
+}
+template <typename A, typename P, typename R> PWS_HD inline void astore4(const A& a, P* p, const Quat<R>& v) {
+  for (int i = 0; i < 4; ++i) a.st(p + i, v[i]);
+}
+template <typename A, typename P, typename R> PWS_HD inline void astore6(const A& a, P* p, const Vec6<R>& v) {
+  for (int i = 0; i < 6; ++i) a.st(p + i, v[i]);
+}
 
 template <typename T> PWS_HD inline Vec3<T> operator+(const Vec3<T>& a, const Vec3<T>& b) {
   return vec3(a[0] + b[0], a[1] + b[1], a[2] + b[2]);

@@ -41,8 +41,10 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   atan2 (ball and free joint springs) enter. `step_stage(sim, name)` runs one of STEP_STAGE_NAMES
   alone for tests; `step(sim, record=True)` and `step_proxies(sim)` measure the step as
   `smooth` / `proxies` do (stages STEP_STAGES). With constraints it runs `collision`,
-  `make_constraint` and `solve`'s kernels (refusing what they refuse); sensors, RK4 and other
-  actuator types are refused by name.
+  `make_constraint` and `solve`'s kernels (refusing what they refuse); RK4 and other actuator
+  types are refused by name. Sensors are evaluated after the solve (stage 'sensors': one sensor
+  per lane per stage pass through kernels/sensor.h's per-sensor functions; from the same inputs
+  the native step's sensordata bit for bit).
 * `plan(sim)`: the LaunchPlan `step` runs through, built once per Simulator (the pointer tables,
   the tree's parents, on CUDA the device buffer of SimtStepPlan), so that a step is one native call;
   Simulator(backend="simt", group_size=8) steps with it (check_model: what it refuses).
@@ -86,9 +88,10 @@ GROUP_SIZES = (8, 16, 32)
 # 16,938 at 32)
 DEFAULT_GROUP_SIZE = 8
 # the fused step's recorder stages (kernels/simt_step.h kStepStage*)
-STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health")
+STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health", "sensors")
 # the stages step_stage runs alone (kernels/simt_step.h kOnly*)
-STEP_STAGE_NAMES = ("tendon", "transmission", "passive", "actuation", "acceleration", "integrate", "health")
+STEP_STAGE_NAMES = ("tendon", "transmission", "passive", "actuation", "acceleration", "integrate", "health",
+                    "sensors")
 
 
 def _module(device: str):
@@ -393,8 +396,9 @@ def check_model(model) -> None:
   its MjModel (the C++ side checks the model's scalars again when the plan is built): actuator
   transmissions other than joint and fixed tendon, dynamics other than none / integrator / filter /
   filterexact, gain and bias other than fixed and affine; RK4; with constraints, what the
-  collision, the rows and the solver refuse (convex pairs, solvers other than Newton, limited ball joints, solimp powers other than 1 and 2); sensors (kernels/simt_step.h's
-  step_refusal, checked when the plan is built)."""
+  collision, the rows and the solver refuse (convex pairs, solvers other than Newton, limited ball joints, solimp powers other than 1 and 2). Sensors are not refused: the step
+  evaluates every sensor type the model loader accepts, with the inputs they read (sensordata,
+  subtree velocities, cacc / cfrc_int / cfrc_ext: kernels/sensor.h's per-sensor functions)."""
   import types
 
   import mujoco

@@ -25,9 +25,6 @@ STEPPED = ("qpos", "qvel", "act", "time", "qacc", "qacc_warmstart", "qfrc_passiv
            "actuator_force", "qfrc_smooth", "qacc_smooth", "qfrc_constraint", "xpos", "xquat", "cvel",
            "qfrc_bias")
 NWORLD = 4
-# a hinge with a sensor: the lane-group step evaluates no sensors yet
-SENSED = """<mujoco><worldbody><body><joint name="j" axis="0 1 0"/><geom size="0.1"/></body></worldbody>
-<sensor><jointpos joint="j"/></sensor></mujoco>"""
 
 
 def _humanoid(disable=()):
@@ -266,8 +263,6 @@ def test_refusals_name_the_model_and_the_fix():
       simulator(mjm, 2, "simt", **kw)
     assert "backend='native'" in str(e.value), str(e.value)
 
-  sensed = mujoco.MjModel.from_xml_string(SENSED)
-  refused(sensed, "sensors")
   rk4 = _humanoid()
   rk4.opt.integrator = int(mujoco.mjtIntegrator.mjINT_RK4)
   refused(rk4, "RK4")

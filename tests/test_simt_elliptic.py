@@ -5,7 +5,10 @@ bit for bit; the Newton solve (cone states 0 / 1 / 3, the cone Hessian blocks) a
 solver within the Newton bound, as the pyramidal rows (the lane sums round differently:
 kernels/simt_solver.h); the fused step's trajectory against the native step and MuJoCo C within the
 contact-trajectory bounds, and Simulator(backend="simt") against simt.step bit for bit; the
-recording run's race check."""
+recording run's race check; with PWS_MENAGERIE, Menagerie's elliptic-cone quadrupeds on
+Simulator(backend="simt") against backend="native"."""
+
+import os
 
 import mujoco
 import numpy as np
@@ -297,3 +300,42 @@ def test_simulator_steps_as_simt_step_bitwise(group):
     a, b = getattr(sim.data, field).numpy(), getattr(twin.data, field).numpy()
     assert np.array_equal(_bits(a), _bits(b)), f"group {group}: {field}"
   assert (sim.ncon.numpy() > 0).all()
+
+
+# ---- Menagerie robots with elliptic cones ---------------------------------------------------------
+
+MENAGERIE_ENV = "PWS_MENAGERIE"  # a mujoco_menagerie checkout (as tests/test_menagerie_models.py)
+MENAGERIE = os.environ.get(MENAGERIE_ENV)
+# quadrupeds whose scenes set cone="elliptic" (impratio 100) and have no sensors
+ROBOTS = ["anybotics_anymal_b", "anybotics_anymal_c", "boston_dynamics_spot"]
+
+
+@pytest.mark.skipif(not MENAGERIE, reason=f"set {MENAGERIE_ENV} to a mujoco_menagerie checkout")
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_menagerie_quadrupeds_step_on_simt(robot):
+  """Simulator(backend="simt") on the robot's scene standing after 100 MuJoCo C steps from its
+  first keyframe: 20 steps with the native step's contact and row counts every step, elliptic rows
+  among them, qpos / qvel within CONTACT_TRAJ_*_TOL of backend="native", healthy."""
+  mjm = mujoco.MjModel.from_xml_path(os.path.join(MENAGERIE, robot, "scene.xml"))
+  assert int(mjm.opt.cone) == int(mujoco.mjtCone.mjCONE_ELLIPTIC)
+  mjd = mujoco.MjData(mjm)
+  if mjm.nkey:
+    mujoco.mj_resetDataKeyframe(mjm, mjd, 0)
+  for _ in range(100):
+    mujoco.mj_step(mjm, mjd)
+  state = [np.stack([np.array(a, np.float32)] * 2) for a in (mjd.qpos, mjd.qvel, mjd.ctrl, mjd.act)]
+  sim, ref = simulator(mjm, 2, "simt", group_size=8), simulator(mjm, 2, "native")
+  for s in (sim, ref):
+    oracle.set_state(s.data, *state)
+    s.forward()
+  for _ in range(20):
+    sim.step()
+    ref.step()
+    np.testing.assert_array_equal(sim.ncon.numpy(), ref.ncon.numpy())
+    np.testing.assert_array_equal(sim.data.efc.nefc.numpy(), ref.data.efc.nefc.numpy())
+  nefc = sim.data.efc.nefc.numpy()
+  assert all((sim.data.efc.efc_type.numpy()[w, :nefc[w]] == ELLIPTIC).any() for w in range(2)), robot
+  for field, tol in (("qpos", CONTACT_TRAJ_QPOS_TOL), ("qvel", CONTACT_TRAJ_QVEL_TOL)):
+    err = oracle.rel_err(getattr(sim.data, field).numpy(), getattr(ref.data, field).numpy())
+    assert err < tol, f"{robot}: {field} vs backend='native' after 20 steps {err:.2e}"
+  np.testing.assert_array_equal(sim.health.numpy(), 0)

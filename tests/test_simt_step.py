@@ -409,6 +409,9 @@ def test_recording_run_has_no_race_and_same_bits():
   assert set(stats["stages"]) == set(simt.STEP_STAGES)
   assert fast.ncon.numpy().sum() > 0, "no contact: the collision and rows stages are not exercised"
   for stage, s in stats["stages"].items():
+    if stage == "sensors" and mjm.nsensor == 0:  # the model has none: the stage does nothing
+      assert s["phases"] == 0 and s["warp_instructions"] == 0, stage
+      continue
     assert s["phases"] > 0 and s["warp_instructions"] > 0, stage
     assert s["warp_instructions"] <= s["lane_instructions"] <= 16 * s["warp_instructions"], stage
     assert s["global_requests"] <= s["global_sectors"] <= 16 * s["global_requests"], stage
@@ -618,11 +621,6 @@ def test_refusals_name_the_cause():
   rk4.opt.integrator = int(mujoco.mjtIntegrator.mjINT_RK4)
   with pytest.raises(ValueError, match="not RK4"):
     simt.step(simulator(rk4, 2, "native"))
-  sensed = mujoco.MjModel.from_xml_string(PENDULUM.replace(
-    "</actuator>", "</actuator><sensor><jointpos joint='j1'/></sensor>"))
-  sensed.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT)
-  with pytest.raises(ValueError, match="no sensors yet"):
-    simt.step(simulator(sensed, 2, "native"))
   thread = pws.Simulator(pws.put_model(_mj_model("pendulum"), "cpu"), nworld=2, device="cpu", backend="native",
                          workspace="thread")
   with pytest.raises(ValueError, match="workspace"):
