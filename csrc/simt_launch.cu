@@ -7,7 +7,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "simt_collision.h"
 #include "simt_constraint.h"
@@ -90,9 +94,15 @@ struct StepLaunchArgs {
 // nsteps fused steps (kernels/simt_step.h) of world blockIdx.x * (blockDim.x / N) + group on
 // group `threadIdx.x / N`, its shared arrays (qM's factor, the solver's, qH's) in its slice of
 // the dynamic shared memory. The same launch bounds as the stages until a GPU measures them.
+// The views are __grid_constant__: `step` is not inlined (ptxas keeps it and `collision` out of line;
+// forcing it inline raised sm_90's spill stores from 0.9 KB to 2.9 KB per thread), and the address of a
+// plain kernel parameter passed to a call makes a per-thread copy of the 1,472-byte ModelView in local
+// memory; a __grid_constant__ one is read where the launch put it (sm_90 -fmad=false, 8 lanes: stack
+// 4,496 to 3,008 bytes, persistent 5,152 to 3,680).
 template <int N>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_step_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const StepLaunchArgs* args) {
+    simt_step_kernel(const __grid_constant__ pws::ModelView<float> m, const __grid_constant__ pws::DataView<float> d,
+                     const StepLaunchArgs* args) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
   const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
@@ -112,8 +122,8 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
 // (simt::slot_refusal). Per world, the slot is unused (WorldArray::at).
 template <int N>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_step_persistent_kernel(const pws::ModelView<float> m, const pws::DataView<float> d,
-                                const StepLaunchArgs* args) {
+    simt_step_persistent_kernel(const __grid_constant__ pws::ModelView<float> m,
+                                const __grid_constant__ pws::DataView<float> d, const StepLaunchArgs* args) {
   extern __shared__ float smem[];
   const int group = threadIdx.x / N;
   const int64_t slot = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
@@ -140,43 +150,92 @@ __global__ void primitives_kernel(const float* x, const int* k, const int* src, 
 
 // The launch shape of a lane-group kernel whose groups hold `nshared` 4-byte words of shared memory
 // each: worlds per block (simt::block_worlds: the most worlds resident per SM by the CUDA occupancy
-// calculator, within the device's opt-in per-block limit), its threads and bytes, the opt-in set on
-// `kernel` where past the default 48 KiB. Returns nullptr, or the CUDA error, or a sentence naming
-// the sizes when one world's arrays pass the limit.
+// calculator, within the device's opt-in per-block limit), its threads and bytes.
 struct LaunchShape {
   int worlds = 0;  // per block
   int threads = 0;
   size_t shared_bytes = 0;
+  int64_t resident_blocks = 0;  // blocks of this shape resident at once on the device: SMs x blocks per SM
   int64_t grid(int64_t nworld) const { return (nworld + worlds - 1) / worlds; }
 };
 
-template <typename Kernel>
-const char* launch_shape(Kernel kernel, int group_size, int nshared, const char* what, LaunchShape* shape) {
-  int device = 0, limit = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  const int64_t per_world = int64_t(sizeof(float)) * nshared;
-  // the opt-in for the largest block considered, so that the occupancy calculator sees each shape
-  const int64_t most = std::min<int64_t>(int64_t(limit), per_world * (pws_cuda::kSimtBlock / group_size));
-  if (most > 48 * 1024) err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(most));
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  shape->worlds = pws::simt::block_worlds(pws_cuda::kSimtBlock, group_size, per_world, limit, [&](int w) {
-    int blocks = 0;
-    if (err == cudaSuccess)
-      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, w * group_size, size_t(per_world) * w);
-    return blocks;
-  });
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  if (shape->worlds == 0) {
-    static thread_local std::string text;
-    text = std::string(what) + " needs " + std::to_string(per_world) +
-           " bytes of shared memory per world (its arrays for this model's nv, npair and nconmax), more than " +
-           "this device's " + std::to_string(limit) + " per block: use the native step for this model";
-    return text.c_str();
+// The shapes found, per (kernel instance, group size, shared words per group, device), and the
+// dynamic shared memory opt-in set per (kernel instance, device). A shape depends on nothing else,
+// so the occupancy queries and cudaFuncSetAttribute run once per key, not per launch (nor inside a
+// CUDA graph capture of a launch whose shape a SimtStepBuffer found at creation). The opt-in only
+// rises: a kernel launched with the shapes of several models keeps the largest they need (it is a
+// per-block cap; the occupancy of a launch follows the bytes it asks for).
+struct ShapeKey {
+  const void* kernel;
+  int group_size, nshared, device;
+  bool operator<(const ShapeKey& o) const {
+    return std::tie(kernel, group_size, nshared, device) < std::tie(o.kernel, o.group_size, o.nshared, o.device);
   }
-  shape->threads = shape->worlds * group_size;
-  shape->shared_bytes = size_t(per_world) * shape->worlds;
+};
+struct ShapeEntry {
+  LaunchShape shape;
+  std::string refusal;  // non-empty: one world's arrays pass the device's per-block limit
+};
+std::mutex shape_mutex;
+std::map<ShapeKey, ShapeEntry> shape_cache;                     // under shape_mutex
+std::map<std::pair<const void*, int>, int64_t> optin_bytes;     // under shape_mutex
+
+// The launch shape of `kernel` on the current device, from the cache or the occupancy calculator
+// (then kept). Returns nullptr, or the CUDA error (not kept: the next call asks again), or the
+// sentence naming the sizes when one world's arrays pass the limit (kept; the text lives as long
+// as the process; *refused set where given).
+template <typename Kernel>
+const char* launch_shape(Kernel kernel, int group_size, int nshared, const char* what, LaunchShape* shape,
+                         bool* refused = nullptr) {
+  if (refused) *refused = false;
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return cudaGetErrorString(err);
+  const ShapeKey key{reinterpret_cast<const void*>(kernel), group_size, nshared, device};
+  std::lock_guard<std::mutex> lock(shape_mutex);
+  auto found = shape_cache.find(key);
+  if (found == shape_cache.end()) {
+    int limit = 0, sms = 0;
+    err = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (err != cudaSuccess) return cudaGetErrorString(err);
+    const int64_t per_world = int64_t(sizeof(float)) * nshared;
+    // the opt-in for the largest block considered, so that the occupancy calculator sees each shape
+    const int64_t most = std::min<int64_t>(int64_t(limit), per_world * (pws_cuda::kSimtBlock / group_size));
+    int64_t& optin = optin_bytes[{key.kernel, device}];
+    if (most > 48 * 1024 && most > optin) {
+      err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(most));
+      if (err != cudaSuccess) return cudaGetErrorString(err);
+      optin = most;
+    }
+    ShapeEntry entry;
+    int per_sm = 0;  // blocks per SM of the shape chosen
+    entry.shape.worlds = pws::simt::block_worlds(pws_cuda::kSimtBlock, group_size, per_world, limit, [&](int w) {
+      int blocks = 0;
+      if (err == cudaSuccess)
+        err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, w * group_size, size_t(per_world) * w);
+      return blocks;
+    });
+    if (err != cudaSuccess) return cudaGetErrorString(err);
+    if (entry.shape.worlds == 0) {
+      entry.refusal = std::string(what) + " needs " + std::to_string(per_world) +
+                      " bytes of shared memory per world (its arrays for this model's nv, npair and nconmax), more " +
+                      "than this device's " + std::to_string(limit) + " per block: use the native step for this model";
+    } else {
+      entry.shape.threads = entry.shape.worlds * group_size;
+      entry.shape.shared_bytes = size_t(per_world) * entry.shape.worlds;
+      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, entry.shape.threads,
+                                                          entry.shape.shared_bytes);
+      if (err != cudaSuccess) return cudaGetErrorString(err);
+      entry.shape.resident_blocks = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
+    }
+    found = shape_cache.emplace(key, std::move(entry)).first;
+  }
+  if (!found->second.refusal.empty()) {
+    if (refused) *refused = true;
+    return found->second.refusal.c_str();
+  }
+  *shape = found->second.shape;
   return nullptr;
 }
 
@@ -244,50 +303,57 @@ const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>&
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
-// The persistent step launch's shape (worlds per block, threads, bytes) and the blocks resident
-// at once on the current device (SMs x the occupancy calculator's blocks per SM): the one query
-// behind both its grid (launch_step) and the slots a Simulator(workspace="group") allocates
-// (simt_step_slots), through simt::persistent_blocks / persistent_groups.
+// The persistent step launch's shape (worlds per block, threads, bytes, the blocks resident at once
+// on the current device): the one query behind both its grid (launch_step) and the slots a
+// Simulator(workspace="group") allocates (simt_step_slots), through simt::persistent_blocks /
+// persistent_groups.
 template <int N>
-const char* persistent_shape(int nshared, LaunchShape* shape, int64_t* resident_blocks) {
-  auto kernel = simt_step_persistent_kernel<N>;
-  if (const char* e = launch_shape(kernel, N, nshared, "the lane-group step", shape)) return e;
-  int device = 0, sms = 0, per_sm = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (err == cudaSuccess)
-    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, shape->threads, shape->shared_bytes);
-  if (err != cudaSuccess) return cudaGetErrorString(err);
-  *resident_blocks = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
-  return nullptr;
+const char* persistent_shape(int nshared, LaunchShape* shape, bool* refused = nullptr) {
+  return launch_shape(simt_step_persistent_kernel<N>, N, nshared, "the lane-group step", shape, refused);
 }
 
-// The step's launch. The workspace held per group slot (d.nslot > 0) is indexed by the persistent
-// kernel only (a slot per group of its grid): such a Data always runs persistent.
+// The fused step's shape at group_size lanes: the persistent kernel's (persistent_shape) or the
+// one-group-per-world kernel's.
+const char* step_shape(int group_size, int nshared, bool persistent, LaunchShape* shape, bool* refused = nullptr) {
+  const char* what = "the lane-group step";
+  if (persistent)
+    return group_size == 32 ? persistent_shape<32>(nshared, shape, refused)
+           : group_size == 16 ? persistent_shape<16>(nshared, shape, refused)
+                              : persistent_shape<8>(nshared, shape, refused);
+  return group_size == 32 ? launch_shape(simt_step_kernel<32>, 32, nshared, what, shape, refused)
+         : group_size == 16 ? launch_shape(simt_step_kernel<16>, 16, nshared, what, shape, refused)
+                            : launch_shape(simt_step_kernel<8>, 8, nshared, what, shape, refused);
+}
+
+// The step's launch in `shape` (step_shape of the same persistent flag): queues the kernel, no
+// query. The workspace held per group slot (d.nslot > 0) is indexed by the persistent kernel only
+// (a slot per group of its grid): the callers run such a Data persistent.
 template <int N>
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
-                        int64_t nworld, int nshared, bool persistent, cudaStream_t stream) {
-  LaunchShape shape;
-  int64_t grid = 0;
-  if (persistent || d.nslot != 0) {  // the blocks that fit at once on every SM, no more than the worlds need
-    int64_t resident = 0;
-    if (const char* e = persistent_shape<N>(nshared, &shape, &resident)) return e;
-    grid = pws::simt::persistent_blocks(nworld, resident, shape.worlds);
-    const std::string refusal = pws::simt::slot_refusal(d.nslot, grid * shape.worlds);
-    if (!refusal.empty()) {
+                        int64_t nworld, const LaunchShape& shape, bool persistent, cudaStream_t stream) {
+  if (persistent) {  // the blocks that fit at once on every SM, no more than the worlds need
+    const int64_t grid = pws::simt::persistent_blocks(nworld, shape.resident_blocks, shape.worlds);
+    if (d.nslot != 0 && d.nslot < grid * shape.worlds) {
       static thread_local std::string text;
-      text = refusal;
+      text = pws::simt::slot_refusal(d.nslot, grid * shape.worlds);
       return text.c_str();
     }
     simt_step_persistent_kernel<N>
         <<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
   } else {
-    if (const char* e = launch_shape(simt_step_kernel<N>, N, nshared, "the lane-group step", &shape)) return e;
-    grid = shape.grid(nworld);
-    simt_step_kernel<N><<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
+    simt_step_kernel<N><<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(
+        m, d, args);
   }
   cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+}
+
+const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
+                        int64_t nworld, int group_size, const LaunchShape& shape, bool persistent,
+                        cudaStream_t stream) {
+  return group_size == 32 ? launch_step<32>(m, d, args, nworld, shape, persistent, stream)
+         : group_size == 16 ? launch_step<16>(m, d, args, nworld, shape, persistent, stream)
+                            : launch_step<8>(m, d, args, nworld, shape, persistent, stream);
 }
 
 }  // namespace
@@ -373,10 +439,12 @@ const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>
     err = cudaMemcpyAsync(buf + head + tree_bytes, act_exp.data(), exp_bytes, cudaMemcpyHostToDevice, s);
   const char* e = nullptr;
   if (err == cudaSuccess) {
-    const auto* dargs = reinterpret_cast<const StepLaunchArgs*>(buf);
-    e = group_size == 32 ? launch_step<32>(m, d, dargs, nworld, nshared, persistent, s)
-        : group_size == 16 ? launch_step<16>(m, d, dargs, nworld, nshared, persistent, s)
-                           : launch_step<8>(m, d, dargs, nworld, nshared, persistent, s);
+    const bool run_persistent = persistent || d.nslot != 0;
+    LaunchShape shape;
+    e = step_shape(group_size, nshared, run_persistent, &shape);
+    if (!e)
+      e = launch_step(m, d, reinterpret_cast<const StepLaunchArgs*>(buf), nworld, group_size, shape, run_persistent,
+                      s);
   }
   cudaError_t sync = cudaStreamSynchronize(s);  // `args` and the buffer live until the kernel is done
   cudaFree(buf);
@@ -391,12 +459,8 @@ const char* simt_step_slots(const pws::ModelView<float>& m, int64_t nworld, int 
   if (const char* e = set_device(device)) return e;
   const int nshared = pws::simt::step_shared_floats(m) > 0 ? pws::simt::step_shared_floats(m) : 1;
   LaunchShape shape;
-  int64_t resident = 0;
-  const char* e = group_size == 32 ? persistent_shape<32>(nshared, &shape, &resident)
-                  : group_size == 16 ? persistent_shape<16>(nshared, &shape, &resident)
-                                     : persistent_shape<8>(nshared, &shape, &resident);
-  if (e) return e;
-  *slots = pws::simt::persistent_groups(nworld, resident, shape.worlds);
+  if (const char* e = step_shape(group_size, nshared, true, &shape)) return e;
+  *slots = pws::simt::persistent_groups(nworld, shape.resident_blocks, shape.worlds);
   return nullptr;
 }
 
@@ -436,12 +500,19 @@ const char* simt_primitives(const float* x, const int* k, const int* src, int n,
 // One device buffer per plan, filled once: two argument blocks (one step, for a CUDA graph to
 // capture without a copy; n steps, whose count a launch of n != 1 steps writes), the persistent
 // launch's world counter, the tree schedule and act_exp.
+// The launch shapes of both step kernels at each group size are found at creation (step_shape), so
+// that a launch only queues the kernel: no occupancy query or cudaFuncSetAttribute on the stepping
+// path, none inside a CUDA graph capture.
 struct SimtStepBuffer {
   char* buf = nullptr;
   size_t counter_at = 0;
   int device = 0;
   int nshared = 1;
+  LaunchShape shape[3][2];           // [8, 16, 32 lanes][one group per world, persistent]
+  const char* refusal[3][2] = {};   // launch_shape's sentence where one world's arrays pass the limit
 };
+
+int group_index(int group_size) { return group_size == 32 ? 2 : group_size == 16 ? 1 : 0; }
 
 const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::simt::TreeHost& tree,
                                     const std::vector<float>& act_exp, int64_t nworld, int device,
@@ -475,7 +546,19 @@ const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::s
     cudaFree(buf);
     return cudaGetErrorString(err);
   }
-  *out = new SimtStepBuffer{buf, counter_at, device, nshared};
+  auto* b = new SimtStepBuffer{buf, counter_at, device, nshared};
+  for (int group_size : {8, 16, 32})
+    for (int persistent = 0; persistent < 2; ++persistent) {
+      const int g = group_index(group_size);
+      bool refused = false;
+      const char* e = step_shape(group_size, nshared, persistent != 0, &b->shape[g][persistent], &refused);
+      if (e && !refused) {  // a CUDA error: no plan
+        simt_step_buffer_free(b);
+        return e;
+      }
+      b->refusal[g][persistent] = e;  // the model's arrays pass the limit: said by the launch, as simt_step does
+    }
+  *out = b;
   return nullptr;
 }
 
@@ -486,18 +569,19 @@ const char* simt_step_buffer_launch(const SimtStepBuffer* b, const pws::ModelVie
   if (nworld <= 0 || nsteps <= 0) return nullptr;
   if (const char* e = set_device(b->device)) return e;
   auto s = reinterpret_cast<cudaStream_t>(stream);
+  const int g = group_index(group_size);
+  const bool run_persistent = persistent || d.nslot != 0;
+  if (const char* refusal = b->refusal[g][run_persistent]) return refusal;
   const size_t slot = (sizeof(StepLaunchArgs) + 15) / 16 * 16;
   const auto* args = reinterpret_cast<const StepLaunchArgs*>(b->buf + (nsteps == 1 ? 0 : slot));
   cudaError_t err = cudaSuccess;
   if (nsteps != 1)  // the n-step block's count, in stream order (a pageable source is staged before the call returns)
     err = cudaMemcpyAsync(b->buf + slot + offsetof(StepLaunchArgs, nsteps), &nsteps, sizeof(int),
                           cudaMemcpyHostToDevice, s);
-  if (err == cudaSuccess && (persistent || d.nslot != 0))
+  if (err == cudaSuccess && run_persistent)
     err = cudaMemsetAsync(b->buf + b->counter_at, 0, sizeof(unsigned long long), s);
   if (err != cudaSuccess) return cudaGetErrorString(err);
-  return group_size == 32 ? launch_step<32>(m, d, args, nworld, b->nshared, persistent, s)
-         : group_size == 16 ? launch_step<16>(m, d, args, nworld, b->nshared, persistent, s)
-                            : launch_step<8>(m, d, args, nworld, b->nshared, persistent, s);
+  return launch_step(m, d, args, nworld, group_size, b->shape[g][run_persistent], run_persistent, s);
 }
 
 void simt_step_buffer_free(SimtStepBuffer* b) {
