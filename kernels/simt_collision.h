@@ -102,16 +102,19 @@ struct PairContacts {
 
 // Collider CONVEX of pair (g1, g2) on one lane: collision_driver.h's call of convex_narrowphase
 // (float64 GJK/EPA, multicontact, mesh and height-field colliders) on the float frames the lane
-// loaded; up to kMaxConPair contacts into out.
-PWS_SIMT_FN inline int convex_contacts(const ModelView<float>& m, PreContact<float>* out, float margin, int g1,
-                                       const Vec3<float>& pos1, const Mat33<float>& mat1, int g2,
-                                       const Vec3<float>& pos2, const Mat33<float>& mat2) {
+// loaded; up to kMaxConPair contacts into out. R = float (a template, so that a unit without the
+// convex instance instantiates none of it).
+template <typename R>
+PWS_SIMT_FN inline int convex_contacts(const ModelView<float>& m, PreContact<R>* out, R margin, int g1,
+                                       const Vec3<R>& pos1, const Mat33<R>& mat1, int g2, const Vec3<R>& pos2,
+                                       const Mat33<R>& mat2) {
   return convex_narrowphase(m, out, margin, g1, pos1, mat1, g2, pos2, mat2);
 }
 
 #if !defined(__CUDACC__)
-// The same for the counting float (the recorded emulation): the call on the float values, its
-// contacts back in the counting float (the float64 collider's arithmetic is not counted).
+// The same for the counting float (the recorded emulation; a non-template, so overload
+// resolution prefers it): the call on the float values, its contacts back in the counting float
+// (the float64 collider's arithmetic is not counted).
 inline int convex_contacts(const ModelView<float>& m, PreContact<Counted>* out, Counted margin, int g1,
                            const Vec3<Counted>& pos1, const Mat33<Counted>& mat1, int g2, const Vec3<Counted>& pos2,
                            const Mat33<Counted>& mat2) {

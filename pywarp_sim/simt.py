@@ -396,7 +396,8 @@ def check_model(model) -> None:
   its MjModel (the C++ side checks the model's scalars again when the plan is built): actuator
   transmissions other than joint and fixed tendon, dynamics other than none / integrator / filter /
   filterexact, gain and bias other than fixed and affine; RK4; with constraints, what the
-  collision, the rows and the solver refuse (convex pairs, solvers other than Newton, limited ball joints, solimp powers other than 1 and 2). Sensors are not refused: the step
+  rows and the solver refuse (solvers other than Newton, limited ball joints, solimp powers other
+  than 1 and 2; on CUDA convex pairs, _check_step). Sensors are not refused: the step
   evaluates every sensor type the model loader accepts, with the inputs they read (sensordata,
   subtree velocities, cacc / cfrc_int / cfrc_ext: kernels/sensor.h's per-sensor functions)."""
   import types

@@ -231,8 +231,8 @@ MENAGERIE = os.environ.get(MENAGERIE_ENV)
 def test_unitree_g1_collision_and_steps_as_native():
   """Unitree G1 (scene.xml: 555 of its 615 pairs convex: mesh-mesh, sphere-mesh, cylinder-mesh,
   plane-mesh) in its stand keyframe's joint pose, laid on its side onto the floor. Its four
-  sensors are disabled (mjDSBL_SENSOR): the lane-group step refuses sensors until it evaluates
-  them. simt.collision from the native frames every 10th of 60 steps: the native contacts bit for
+  sensors are disabled (mjDSBL_SENSOR): the lane-group step refused sensors when this test was
+  written, and the subject here is the collision. simt.collision from the native frames every 10th of 60 steps: the native contacts bit for
   bit at 8 / 16 / 32 lanes, some from convex pairs; then from the landed state (step 50) 30 steps
   of Simulator(backend="simt"), each against the native step from the same start state: the same
   contact and row counts, qpos / qvel within STEP_*_TOL (hinges: simt::sincos, so the step's own
