@@ -781,10 +781,16 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   }
 
   bool onesided = true;
+  // scalar_rows: no elliptic cone blocks, so the Newton Hessian is M + J' D J over the rows in
+  // state 1 (quadratic) alone: equality rows (always quadratic), friction-loss rows in their
+  // quadratic zone and one-sided rows alike (newton_factor), and the factor follows the set of
+  // those rows (MuJoCo's HessianIncremental does the same over every row of a pyramidal solve)
+  bool scalar_rows = true;
   for (int r = 0; r < nefc; ++r) {
     int type = d.efc_type[r];
     onesided = onesided && type != kCnstrEquality && type != kCnstrFrictionDof && type != kCnstrFrictionTendon &&
                type != kCnstrContactElliptic;
+    scalar_rows = scalar_rows && type != kCnstrContactElliptic;
   }
 
   // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
@@ -845,13 +851,14 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
 
     if (m.solver_type == kSolverNewton) {
-      // H = M + J' D_active J depends on the active set only (one-sided rows): when it is the
-      // one of the last factorisation, that factor is reused (same arithmetic, bit-identical).
+      // H = M + J' D_active J depends on the set of quadratic rows only (scalar rows): when it
+      // is the one of the last factorisation, that factor is reused (same arithmetic,
+      // bit-identical).
       // When only a few rows changed state, the factor is updated by rank-1 changes instead
       // (MuJoCo's incremental Hessian): ~2.6 of ~19 active rows change between the humanoid's
       // factorisations, and an update costs about a tenth of a build and factorisation.
       bool reuse = false;
-      if (onesided && nefc <= kMaxReuseRows) {
+      if (scalar_rows && nefc <= kMaxReuseRows) {
         uint32_t mask[kMaxReuseRows / 32];
         for (int w = 0; w < kMaxReuseRows / 32; ++w) mask[w] = 0u;
         for (int r = 0; r < nefc; ++r) mask[r >> 5] |= (d.efc_state[r] == 1 ? 1u : 0u) << (r & 31);
@@ -865,7 +872,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       }
       if (!reuse) {
         newton_factor(m, d, sp, nefc, Mgrad);
-        have_factor = onesided && nefc <= kMaxReuseRows;
+        have_factor = scalar_rows && nefc <= kMaxReuseRows;
       }
       newton_solve(m, d, sp, Mgrad);
       // MuJoCo's Newton decrement test: 0.5 grad' H^-1 grad is the improvement the next step
