@@ -84,8 +84,10 @@ def _time_steps(env, actions_fn, steps: int) -> tuple:
   return env.num_envs * steps / wall, physics[0] / wall, ncon, nefc
 
 
-def throughput(num_envs: int, steps: int, repeats: int, device: str, nslot: int, backend: str) -> dict:
-  """Median env steps/s of the two-agent and the single-agent env (module doc)."""
+def throughput_envs(num_envs: int, device: str, nslot: int, backend: str) -> tuple:
+  """The two envs `throughput` times and their action source: ({"two_agent": SumoEnv with
+  an OpponentBatch of `nslot` copies of a fresh league actor, "single_agent": humanoid-stand},
+  random_actions() -> (num_envs, nu) 0.2 N(0, 1) from a seeded generator)."""
   import torch
   from pywarp_sim import envs
   from pywarp_sim.selfplay import OpponentBatch, SumoCfg, SumoEnv, snapshot_of
@@ -102,7 +104,13 @@ def throughput(num_envs: int, steps: int, repeats: int, device: str, nslot: int,
 
   def random_actions():
     return 0.2 * torch.randn(num_envs, two.num_actions, generator=gen, device=two.device)
-  envs_ = {"two_agent": two, "single_agent": one}
+  return {"two_agent": two, "single_agent": one}, random_actions
+
+
+def throughput(num_envs: int, steps: int, repeats: int, device: str, nslot: int, backend: str) -> dict:
+  """Median env steps/s of the two-agent and the single-agent env (module doc)."""
+  envs_, random_actions = throughput_envs(num_envs, device, nslot, backend)
+  two = envs_["two_agent"]
   rates = {k: [] for k in envs_}
   share = {k: [] for k in envs_}
   ncon = {k: [] for k in envs_}
