@@ -246,17 +246,21 @@ PWS_HD inline void sensor_pos(const ModelView<T>& m, const World<T>& d) {
     if (m.sensor_needstage[i] == kStagePos) sensor_pos_one(a, m, d, i);
 }
 
-// mj_subtreeVel
+// mj_subtreeVel: body b's own linear and angular momentum terms (each body independent), then the
+// sums from the leaves (subtree_vel_tree, after every body's subtree_vel_body)
 template <typename A, typename T>
-PWS_HD inline void subtree_vel(const A& a, const ModelView<T>& m, const World<T>& d) {
+PWS_HD inline void subtree_vel_body(const A& a, const ModelView<T>& m, const World<T>& d, int b) {
+  using R = typename A::real;
+  Vec6<R> vel = object_velocity(a, m, d, b, aload3(a, d.xipos + 3 * b));
+  astore3(a, d.subtree_linvel + 3 * b, lin(vel) * R(a.ld(d.body_mass + b)));
+  Mat33<R> ximat = aload33(a, d.ximat + 9 * b);
+  astore3(a, d.subtree_angmom + 3 * b, mul(ximat, cw_mul(mul_t(ximat, ang(vel)), aload3(a, d.body_inertia + 3 * b))));
+}
+
+template <typename A, typename T>
+PWS_HD inline void subtree_vel_tree(const A& a, const ModelView<T>& m, const World<T>& d) {
   using R = typename A::real;
   const int nbody = m.nbody;
-  for (int b = 0; b < nbody; ++b) {
-    Vec6<R> vel = object_velocity(a, m, d, b, aload3(a, d.xipos + 3 * b));
-    astore3(a, d.subtree_linvel + 3 * b, lin(vel) * R(a.ld(d.body_mass + b)));
-    Mat33<R> ximat = aload33(a, d.ximat + 9 * b);
-    astore3(a, d.subtree_angmom + 3 * b, mul(ximat, cw_mul(mul_t(ximat, ang(vel)), aload3(a, d.body_inertia + 3 * b))));
-  }
   for (int b = nbody - 1; b >= 0; --b) {
     if (b > 0) {
       T* p = d.subtree_linvel + 3 * a.ld(m.body_parentid + b);
@@ -278,6 +282,12 @@ PWS_HD inline void subtree_vel(const A& a, const ModelView<T>& m, const World<T>
                  R(a.ld(d.subtree_mass + b));
     astore3(a, d.subtree_angmom + 3 * pid, parent + cross(dx, dv));
   }
+}
+
+template <typename A, typename T>
+PWS_HD inline void subtree_vel(const A& a, const ModelView<T>& m, const World<T>& d) {
+  for (int b = 0; b < m.nbody; ++b) subtree_vel_body(a, m, d, b);
+  subtree_vel_tree(a, m, d);
 }
 
 template <typename T>
@@ -364,19 +374,30 @@ PWS_HD inline Vec3<typename A::real> weld_torque(const A& a, const ModelView<T>&
   return torque;
 }
 
-// mj_rnePostConstraint: cfrc_ext (applied, connect / weld and contact forces), cacc with qacc,
-// cfrc_int
+// mj_rnePostConstraint in five parts (rne_postconstraint runs them in order; each body's values
+// are the same operations whichever part computes them):
+//   rne_post_applied(b)      cfrc_ext[b] from xfrc_applied (zero for the world body); bodies independent
+//   rne_post_constraints     connect / weld and contact forces added into cfrc_ext (rows in order)
+//   rne_post_cacc            cacc down the tree with qvel and qacc (a body after its parent)
+//   rne_post_body_force(b)   b >= 1: cfrc_int[b] = cinert cacc + cvel x* (cinert cvel) - cfrc_ext[b];
+//                            bodies independent, after rne_post_cacc
+//   rne_post_int_sum         cfrc_int summed from the leaves
 template <typename A, typename T>
-PWS_HD inline void rne_postconstraint(const A& a, const ModelView<T>& m, const World<T>& d) {
+PWS_HD inline void rne_post_applied(const A& a, const ModelView<T>& m, const World<T>& d, int b) {
   using R = typename A::real;
-  const int nbody = m.nbody;
-  astore6(a, d.cfrc_ext, zero6<R>());
-  for (int b = 1; b < nbody; ++b) {
-    const Vec6<R> x = aload6(a, d.xfrc_applied + 6 * b);
-    Vec6<R> wrench = spatial(vec3(x[3], x[4], x[5]), vec3(x[0], x[1], x[2]));
-    astore6(a, d.cfrc_ext + 6 * b,
-            transform_force(wrench, aload3(a, d.subtree_com + 3 * a.ld(m.body_rootid + b)), aload3(a, d.xipos + 3 * b)));
+  if (b == 0) {
+    astore6(a, d.cfrc_ext, zero6<R>());
+    return;
   }
+  const Vec6<R> x = aload6(a, d.xfrc_applied + 6 * b);
+  Vec6<R> wrench = spatial(vec3(x[3], x[4], x[5]), vec3(x[0], x[1], x[2]));
+  astore6(a, d.cfrc_ext + 6 * b,
+          transform_force(wrench, aload3(a, d.subtree_com + 3 * a.ld(m.body_rootid + b)), aload3(a, d.xipos + 3 * b)));
+}
+
+template <typename A, typename T>
+PWS_HD inline void rne_post_constraints(const A& a, const ModelView<T>& m, const World<T>& d) {
+  using R = typename A::real;
   const int nefc = a.ld(d.efc_nefc);
   for (int r = 0; r < nefc;) {
     const int type = a.ld(d.efc_type + r);
@@ -430,25 +451,50 @@ PWS_HD inline void rne_postconstraint(const A& a, const ModelView<T>& m, const W
     }
     r += contact_rows(type, dim);
   }
+}
+
+template <typename A, typename T>
+PWS_HD inline void rne_post_cacc(const A& a, const ModelView<T>& m, const World<T>& d) {
+  using R = typename A::real;
   const Vec3<R> g = m.en_gravity ? aload3(a, d.gravity) : zero3<R>();
   astore6(a, d.cacc, spatial(zero3<R>(), -g));
   astore6(a, d.cfrc_int, zero6<R>());
-  for (int b = 1; b < nbody; ++b) {
+  for (int b = 1; b < m.nbody; ++b) {
     Vec6<R> cacc = aload6(a, d.cacc + 6 * a.ld(m.body_parentid + b));
     const int adr = a.ld(m.body_dofadr + b), num = a.ld(m.body_dofnum + b);
     for (int i = adr; i < adr + num; ++i) cacc = add6(cacc, scale6(aload6(a, d.cdof_dot + 6 * i), R(a.ld(d.qvel + i))));
     for (int i = adr; i < adr + num; ++i) cacc = add6(cacc, scale6(aload6(a, d.cdof + 6 * i), R(a.ld(d.qacc + i))));
     astore6(a, d.cacc + 6 * b, cacc);
-    R cinert[10];
-    for (int k = 0; k < 10; ++k) cinert[k] = a.ld(d.cinert + 10 * b + k);
-    Vec6<R> cvel = aload6(a, d.cvel + 6 * b);
-    Vec6<R> net = add6(mul_inert_vec(cinert, cacc), cross_force(cvel, mul_inert_vec(cinert, cvel)));
-    astore6(a, d.cfrc_int + 6 * b, add6(net, scale6(aload6(a, d.cfrc_ext + 6 * b), R(-1))));
   }
-  for (int b = nbody - 1; b > 0; --b) {
+}
+
+template <typename A, typename T>
+PWS_HD inline void rne_post_body_force(const A& a, const ModelView<T>& m, const World<T>& d, int b) {
+  using R = typename A::real;
+  R cinert[10];
+  for (int k = 0; k < 10; ++k) cinert[k] = a.ld(d.cinert + 10 * b + k);
+  const Vec6<R> cacc = aload6(a, d.cacc + 6 * b), cvel = aload6(a, d.cvel + 6 * b);
+  Vec6<R> net = add6(mul_inert_vec(cinert, cacc), cross_force(cvel, mul_inert_vec(cinert, cvel)));
+  astore6(a, d.cfrc_int + 6 * b, add6(net, scale6(aload6(a, d.cfrc_ext + 6 * b), R(-1))));
+}
+
+template <typename A, typename T>
+PWS_HD inline void rne_post_int_sum(const A& a, const ModelView<T>& m, const World<T>& d) {
+  for (int b = m.nbody - 1; b > 0; --b) {
     T* p = d.cfrc_int + 6 * a.ld(m.body_parentid + b);
     astore6(a, p, add6(aload6(a, p), aload6(a, d.cfrc_int + 6 * b)));
   }
+}
+
+// mj_rnePostConstraint: cfrc_ext (applied, connect / weld and contact forces), cacc with qacc,
+// cfrc_int
+template <typename A, typename T>
+PWS_HD inline void rne_postconstraint(const A& a, const ModelView<T>& m, const World<T>& d) {
+  for (int b = 0; b < m.nbody; ++b) rne_post_applied(a, m, d, b);
+  rne_post_constraints(a, m, d);
+  rne_post_cacc(a, m, d);
+  for (int b = 1; b < m.nbody; ++b) rne_post_body_force(a, m, d, b);
+  rne_post_int_sum(a, m, d);
 }
 
 template <typename T>

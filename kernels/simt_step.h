@@ -765,21 +765,34 @@ namespace simt {
 // mj_sensorPos, mj_sensorVel, mj_sensorAcc of one world (sensor.h's sensors, after the solve as
 // there): per stage one sensor per lane per pass (a pass over all sensors, lanes whose sensor
 // belongs to another stage idle), each through sensor.h's per-sensor function with the group as
-// its accessor, so every sensor's value is the native step's bits from the same inputs; the
-// stages' tree passes (mj_subtreeVel before the velocity sensors, mj_rnePostConstraint before the
-// acceleration sensors, when the model's sensors need them) on one lane, sensor.h's functions as
-// well. Sensors write disjoint columns of sensordata and read what earlier phases wrote.
+// its accessor, so every sensor's value is the native step's bits from the same inputs. The
+// stages' tree passes, when the model's sensors need them, through sensor.h's parts: mj_subtreeVel
+// before the velocity sensors (each body's own terms a lane per body, the sums from the leaves on
+// one lane), mj_rnePostConstraint before the acceleration sensors (applied forces and each body's
+// cfrc_int a lane per body; the constraint forces, cacc down the tree and the sums from the leaves
+// on one lane). Sensors write disjoint columns of sensordata and read what earlier phases wrote.
 template <typename G>
 PWS_SIMT_FN inline void sensor_stage(G& g, const ModelView<float>& m, const World<float>& d) {
   if (!m.en_sensor) return;
   g.each(m.nsensor, [&](int i) {
     if (g.ld(m.sensor_needstage + i) == kStagePos) sensor_pos_one(g, m, d, i);
   });
-  if (m.sensor_subtree_vel) g.each(1, [&](int) { subtree_vel(g, m, d); });
+  if (m.sensor_subtree_vel) {
+    g.each(m.nbody, [&](int b) { subtree_vel_body(g, m, d, b); });
+    g.each(1, [&](int) { subtree_vel_tree(g, m, d); });
+  }
   g.each(m.nsensor, [&](int i) {
     if (g.ld(m.sensor_needstage + i) == kStageVel) sensor_vel_one(g, m, d, i);
   });
-  if (m.sensor_rne_post) g.each(1, [&](int) { rne_postconstraint(g, m, d); });
+  if (m.sensor_rne_post) {
+    g.each(m.nbody, [&](int b) { rne_post_applied(g, m, d, b); });
+    g.each(1, [&](int) {
+      rne_post_constraints(g, m, d);
+      rne_post_cacc(g, m, d);
+    });
+    g.each(m.nbody - 1, [&](int k) { rne_post_body_force(g, m, d, k + 1); });
+    g.each(1, [&](int) { rne_post_int_sum(g, m, d); });
+  }
   g.each(m.nsensor, [&](int i) {
     if (g.ld(m.sensor_needstage + i) == kStageAcc) sensor_acc_one(g, m, d, i);
   });
