@@ -13,6 +13,8 @@ the native step from the same state (the lane-group solver's sums round differen
 acceleration-stage inputs do); workspace="group" keeps sensordata per world bit for bit; mjDSBL_SENSOR
 leaves sensordata alone; the recorder measures the stage."""
 
+import os
+
 import mujoco
 import numpy as np
 import pytest
@@ -230,3 +232,32 @@ def test_recorder_measures_the_sensor_stage():
   bare = simulator(unsensed, 2, "native")
   _start(unsensed, (bare,), seed=3)
   assert simt.step_proxies(bare, group_size=8)["stages"]["sensors"]["instructions_per_world_step"] == 0
+
+
+MENAGERIE_ENV = "PWS_MENAGERIE"  # a mujoco_menagerie checkout (as tests/test_menagerie_mesh.py)
+MENAGERIE = os.environ.get(MENAGERIE_ENV)
+
+
+@pytest.mark.skipif(not MENAGERIE, reason=f"set {MENAGERIE_ENV} to a mujoco_menagerie checkout")
+def test_unitree_g1_sensor_stage_equals_native_bitwise():
+  """Unitree G1 (scene.xml, its IMU gyros and accelerometers; convex pairs on the CPU emulation)
+  from its first keyframe's pose, standing onto the floor: at each of 20 native steps the sensor
+  stage alone writes the native forward's sensordata bit for bit at 8 lanes."""
+  mjm = mujoco.MjModel.from_xml_path(os.path.join(MENAGERIE, "unitree_g1", "scene.xml"))
+  assert mjm.nsensor > 0 and mjm.nkey > 0
+  ref = simulator(mjm, 2, "native")
+  emu = simulator(mjm, 2, "native")
+  none = np.zeros((2, 0))
+  for s in (ref, emu):
+    oracle.set_state(s.data, np.tile(mjm.key_qpos[0], (2, 1)), np.zeros((2, mjm.nv)), np.zeros((2, mjm.nu)), none)
+  contacts = 0
+  for k in range(20):
+    for s in (ref, emu):
+      s.forward()
+    emu.sensordata.fill_(float("nan"))
+    simt.step_stage(emu, "sensors", group_size=8)
+    _assert_sensordata_bits(mjm, emu.sensordata.numpy(), ref.sensordata.numpy(), f"G1 step {k}")
+    contacts += int(ref.ncon.numpy().sum())
+    for s in (ref, emu):
+      s.step()
+  assert contacts > 0
