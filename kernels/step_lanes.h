@@ -62,6 +62,15 @@ inline int lane_role(const char* name) {
   return kLaneNone;
 }
 
+// Whether the lane stages read a float Model array (copy_model broadcasts those to every lane):
+// not the collision geometry (mesh vertices and polygon normals, height fields), which only the
+// per-world narrowphase reads. Broadcasting those was O(model size) a call: Unitree G1's
+// 723,683 model floats are 99.6% mesh_vert and mesh_polynormal, 5.9M instructions a step call
+// (callgrind), more than the 8 worlds' own steps took; their ModelView<F8> pointers stay null.
+inline bool lane_model_array(const char* name) {
+  return std::strncmp(name, "mesh_", 5) != 0 && std::strncmp(name, "hfield_", 7) != 0;
+}
+
 class LaneGroups {
  public:
   // Lane arrays of one thread: World<F8> over its own buffer.
@@ -79,7 +88,11 @@ class LaneGroups {
     // model: ints as they are, reals and float arrays broadcast to every lane (copy_model)
     m8_ = ModelView<F8>{};
 #define PWS_LM_I(name, width, count) m8_.name = m.name;
-#define PWS_LM_F(name, width, count) add_model_array(&ModelView<F8>::name, &ModelView<float>::name, (width) * (count));
+#define PWS_LM_F(name, width, count)                                                            \
+  if (lane_model_array(#name))                                                                  \
+    add_model_array(&ModelView<F8>::name, &ModelView<float>::name, (width) * (count));           \
+  else                                                                                          \
+    m8_.name = nullptr;
 #define PWS_LM_B(name, width, count) m8_.name = Bank<F8>{nullptr, 0, 1};
     PWS_MODEL_ARRAYS(PWS_LM_I, PWS_LM_F, PWS_LM_B)
 #undef PWS_LM_I
