@@ -97,8 +97,10 @@ struct StepLaunchArgs {
 // The views are __grid_constant__: `step` is not inlined (ptxas keeps it and `collision` out of line;
 // forcing it inline raised sm_90's spill stores from 0.9 KB to 2.9 KB per thread), and the address of a
 // plain kernel parameter passed to a call makes a per-thread copy of the 1,472-byte ModelView in local
-// memory; a __grid_constant__ one is read where the launch put it (sm_90 -fmad=false, 8 lanes: stack
-// 4,496 to 3,008 bytes, persistent 5,152 to 3,680).
+// memory; a __grid_constant__ one is read where the launch put it (ptxas sm_90 -fmad=false: stack 2,912
+// bytes, persistent 3,552-3,600; 4,400 / 5,040 at 8 lanes without). The spills (~1.8 KB per thread)
+// hardly follow the register cap: 96 registers (5 blocks) or 128 (4) leave 1.8 / 1.6 KB, the
+// persistent kernel 3.1 KB at 128; most are in collision's colliders and at the calls.
 template <int N>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_step_kernel(const __grid_constant__ pws::ModelView<float> m, const __grid_constant__ pws::DataView<float> d,
