@@ -74,7 +74,7 @@ def run(a):
         out = fn(*args, **kw)
         lib.pws_dump(f"{_name}|{kind}|{_tag}".encode())
         return out
-      sim_step = env.sim.step
+      sim_step = (lambda *args, **kw: None) if a.no_physics else env.sim.step
       env.sim.step = lambda *args, _s=sim_step, **kw: region("physics", _s, *args, **kw)
       opponent = getattr(env, "opponent", None)
       if opponent is not None:
@@ -173,6 +173,9 @@ def main(argv=None):
   r.add_argument("--warm-steps", type=int, default=20)
   r.add_argument("--env-steps", type=int, default=3)
   r.add_argument("--module", default=None, help="path of a pywarp_sim._native build to load instead")
+  r.add_argument("--no-physics", action="store_true",
+                 help="Simulator.step does nothing in the counted steps (the warm-up steps run it): "
+                      "the other parts at a world count whose physics would take callgrind too long")
   q = sub.add_parser("report")
   q.add_argument("dumps", nargs="+", help="every dump file of one run (OUT.<pid>.*)")
   a = p.parse_args(argv)
