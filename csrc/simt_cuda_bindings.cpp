@@ -96,8 +96,11 @@ int64_t table_slots(const py::dict& data_arrays) {
 }
 
 // The step's ModelView sizes behind the shared array and so the launch's shape (step_shared_floats).
-pws::ModelView<float> shape_view(int nv, int npair, int nconmax, int neq) {
+// convex: the model's has_convex, which picks the step instance and so the kernel whose
+// occupancy the shape follows.
+pws::ModelView<float> shape_view(int nv, int npair, int nconmax, int neq, bool convex) {
   pws::ModelView<float> m{};
+  m.has_convex = convex ? 1 : 0;
   m.nv = nv;
   m.npair = npair;
   m.nconmax = nconmax;
@@ -105,12 +108,13 @@ pws::ModelView<float> shape_view(int nv, int npair, int nconmax, int neq) {
   return m;
 }
 
-int64_t simt_step_slots_cuda(int nv, int npair, int nconmax, int neq, int64_t nworld, int group_size, int device) {
+int64_t simt_step_slots_cuda(int nv, int npair, int nconmax, int neq, bool convex, int64_t nworld, int group_size,
+                             int device) {
   if (nv < 0 || npair < 0 || nconmax < 0 || neq < 0 || nworld < 0)
     throw py::value_error("simt_step_slots: nv, npair, nconmax, neq and nworld must be >= 0");
   int64_t slots = 0;
-  if (const char* err = pws_cuda::simt_step_slots(shape_view(nv, npair, nconmax, neq), nworld, group_size, device,
-                                                  &slots))
+  if (const char* err =
+          pws_cuda::simt_step_slots(shape_view(nv, npair, nconmax, neq, convex), nworld, group_size, device, &slots))
     throw std::runtime_error(std::string("simt_step_slots on CUDA failed: ") + err);
   return slots;
 }
@@ -129,14 +133,12 @@ void simt_step_cuda(const py::dict& ints, const py::dict& reals, const py::dict&
     throw py::value_error("simt_step: actuator_dyntype needs nu entries and actuator_dynprm (nu, 3), the model nu=" +
                           std::to_string(m.nu));
   if (nsteps < 0) throw py::value_error("simt_step: nsteps must be >= 0, got " + std::to_string(nsteps));
+  // convex pairs run in the step instance with the convex collider (simt::step<true>), which the
+  // launch picks from m.has_convex (csrc/simt_launch.cu launch_step)
   std::string refusal = pws::simt::step_refusal(m);
-  // the CUDA build instantiates the primitive-only step (simt::step<false>); the convex collision
-  // (step<true>, ~29 KB of EPA scratch per lane) runs in the CPU emulation only
-  if (refusal.empty() && m.en_constraint && m.has_convex)
-    refusal = "the model has convex (GJK/EPA) pairs, whose lane-group collision this CUDA build does not "
-              "instantiate (the CPU emulation runs them): use backend='native' on CUDA, or the CPU";
   if (refusal.empty() && d.nslot != 0 && nworld > 0 && nsteps > 0) {  // the launch's grid against the slots
-    const int64_t groups = simt_step_slots_cuda(m.nv, m.npair, m.nconmax, m.neq, nworld, group_size, device);
+    const int64_t groups =
+        simt_step_slots_cuda(m.nv, m.npair, m.nconmax, m.neq, m.has_convex != 0, nworld, group_size, device);
     refusal = pws::simt::slot_refusal(d.nslot, groups);
   }
   if (!refusal.empty()) throw py::value_error("simt_step: " + refusal);
@@ -249,7 +251,7 @@ void register_simt_cuda(py::module_& m) {
         "actuator tables from the host. Tables with per-group-slot arrays (Simulator(workspace='group')) run "
         "the persistent launch, a slot per group. Synchronous.");
   m.def("simt_step_slots", &simt_step_slots_cuda, py::arg("nv"), py::arg("npair"), py::arg("nconmax"),
-        py::arg("neq"), py::arg("nworld"), py::arg("group_size"), py::arg("device") = 0,
+        py::arg("neq"), py::arg("convex"), py::arg("nworld"), py::arg("group_size"), py::arg("device") = 0,
         "The lane groups a persistent simt_step launch of nworld worlds runs on the device (the occupancy "
         "calculator's resident blocks, no more than the worlds need): the workspace slots a "
         "Simulator(workspace='group') allocates, one per group.");

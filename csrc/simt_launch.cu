@@ -101,7 +101,18 @@ struct StepLaunchArgs {
 // bytes, persistent 3,552-3,600; 4,400 / 5,040 at 8 lanes without). The spills (~1.8 KB per thread)
 // hardly follow the register cap: 96 registers (5 blocks) or 128 (4) leave 1.8 / 1.6 KB, the
 // persistent kernel 3.1 KB at 128; most are in collision's colliders and at the calls.
-template <int N>
+// kConvex: the instance with the convex collider compiled in (simt::step<true>: GJK/EPA, meshes,
+// height fields), launched for models with ModelView::has_convex (launch_step). Its frame holds the
+// EPA scratch (29,168 B per lane), ~40 KB of local memory per thread (bench/README.md). That frame
+// is static (no recursion, no dynamic call stack), so ptxas states it, and the driver raises the
+// context's per-thread stack to a launched kernel's need by itself (CUDA driver API, cuCtxSetLimit:
+// "The driver automatically increases the per-thread stack size for each kernel launch as needed";
+// the size is not lowered after): no cudaDeviceSetLimit(cudaLimitStackSize). The driver reserves
+// the frame for every thread the device can hold at once, the per-thread stack x the SMs x the
+// resident threads per SM (2,048 on sm_90): on an H100 (132 SMs) 38,272 B (the persistent kernel at
+// 8 lanes, ptxas sm_90) x 270,336 = 9.6 GiB of device memory while the context lives, against
+// 0.9 GiB for the primitive instance's 3,600 B (bench/README.md).
+template <int N, bool kConvex>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_step_kernel(const __grid_constant__ pws::ModelView<float> m, const __grid_constant__ pws::DataView<float> d,
                      const StepLaunchArgs* args) {
@@ -112,7 +123,7 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
   pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
   const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
   const pws::World<float> wd = pws::world_view(m, d, world, 0);
-  for (int k = 0; k < args->nsteps; ++k) pws::simt::step(g, m, wd, tables);
+  for (int k = 0; k < args->nsteps; ++k) pws::simt::step<kConvex>(g, m, wd, tables);
 }
 
 // The persistent variant: a grid sized to the resident blocks, each group taking the next world
@@ -121,8 +132,8 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
 // workspace held per group slot (d.nslot > 0, Simulator(workspace="group")) group k of the grid
 // steps each world it takes in slot k, finishing its nsteps before taking the next (as an OpenMP
 // thread of the emulation in its slot); the launch checked that the grid's groups have slots
-// (simt::slot_refusal). Per world, the slot is unused (WorldArray::at).
-template <int N>
+// (simt::slot_refusal). Per world, the slot is unused (WorldArray::at). kConvex as simt_step_kernel's.
+template <int N, bool kConvex>
 __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     simt_step_persistent_kernel(const __grid_constant__ pws::ModelView<float> m,
                                 const __grid_constant__ pws::DataView<float> d, const StepLaunchArgs* args) {
@@ -139,7 +150,7 @@ __global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
     const int64_t world = static_cast<int64_t>(next[0]);
     if (world >= args->nworld) return;
     const pws::World<float> wd = pws::world_view(m, d, world, slot);
-    for (int k = 0; k < args->nsteps; ++k) pws::simt::step(g, m, wd, tables);
+    for (int k = 0; k < args->nsteps; ++k) pws::simt::step<kConvex>(g, m, wd, tables);
   }
 }
 
@@ -309,28 +320,31 @@ const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>&
 // on the current device): the one query behind both its grid (launch_step) and the slots a
 // Simulator(workspace="group") allocates (simt_step_slots), through simt::persistent_blocks /
 // persistent_groups.
-template <int N>
-const char* persistent_shape(int nshared, LaunchShape* shape, bool* refused = nullptr) {
-  return launch_shape(simt_step_persistent_kernel<N>, N, nshared, "the lane-group step", shape, refused);
+template <int N, bool kConvex>
+const char* step_shape(int nshared, bool persistent, LaunchShape* shape, bool* refused) {
+  const char* what = "the lane-group step";
+  if (persistent) return launch_shape(simt_step_persistent_kernel<N, kConvex>, N, nshared, what, shape, refused);
+  return launch_shape(simt_step_kernel<N, kConvex>, N, nshared, what, shape, refused);
 }
 
-// The fused step's shape at group_size lanes: the persistent kernel's (persistent_shape) or the
-// one-group-per-world kernel's.
-const char* step_shape(int group_size, int nshared, bool persistent, LaunchShape* shape, bool* refused = nullptr) {
-  const char* what = "the lane-group step";
-  if (persistent)
-    return group_size == 32 ? persistent_shape<32>(nshared, shape, refused)
-           : group_size == 16 ? persistent_shape<16>(nshared, shape, refused)
-                              : persistent_shape<8>(nshared, shape, refused);
-  return group_size == 32 ? launch_shape(simt_step_kernel<32>, 32, nshared, what, shape, refused)
-         : group_size == 16 ? launch_shape(simt_step_kernel<16>, 16, nshared, what, shape, refused)
-                            : launch_shape(simt_step_kernel<8>, 8, nshared, what, shape, refused);
+// The fused step's shape at group_size lanes: the persistent kernel's or the one-group-per-world
+// kernel's, of the instance with the convex collider (convex: ModelView::has_convex) or without.
+// Each instance has its own entries in the shape cache (its own kernel address).
+const char* step_shape(int group_size, bool convex, int nshared, bool persistent, LaunchShape* shape,
+                       bool* refused = nullptr) {
+  if (convex)
+    return group_size == 32 ? step_shape<32, true>(nshared, persistent, shape, refused)
+           : group_size == 16 ? step_shape<16, true>(nshared, persistent, shape, refused)
+                              : step_shape<8, true>(nshared, persistent, shape, refused);
+  return group_size == 32 ? step_shape<32, false>(nshared, persistent, shape, refused)
+         : group_size == 16 ? step_shape<16, false>(nshared, persistent, shape, refused)
+                            : step_shape<8, false>(nshared, persistent, shape, refused);
 }
 
 // The step's launch in `shape` (step_shape of the same persistent flag): queues the kernel, no
 // query. The workspace held per group slot (d.nslot > 0) is indexed by the persistent kernel only
-// (a slot per group of its grid): the callers run such a Data persistent.
-template <int N>
+// (a slot per group of its grid): the callers run such a Data persistent. kConvex: m.has_convex.
+template <int N, bool kConvex>
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
                         int64_t nworld, const LaunchShape& shape, bool persistent, cudaStream_t stream) {
   if (persistent) {  // the blocks that fit at once on every SM, no more than the worlds need
@@ -340,11 +354,11 @@ const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<floa
       text = pws::simt::slot_refusal(d.nslot, grid * shape.worlds);
       return text.c_str();
     }
-    simt_step_persistent_kernel<N>
+    simt_step_persistent_kernel<N, kConvex>
         <<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
   } else {
-    simt_step_kernel<N><<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(
-        m, d, args);
+    simt_step_kernel<N, kConvex>
+        <<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
   }
   cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
@@ -353,9 +367,13 @@ const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<floa
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
                         int64_t nworld, int group_size, const LaunchShape& shape, bool persistent,
                         cudaStream_t stream) {
-  return group_size == 32 ? launch_step<32>(m, d, args, nworld, shape, persistent, stream)
-         : group_size == 16 ? launch_step<16>(m, d, args, nworld, shape, persistent, stream)
-                            : launch_step<8>(m, d, args, nworld, shape, persistent, stream);
+  if (m.has_convex)
+    return group_size == 32 ? launch_step<32, true>(m, d, args, nworld, shape, persistent, stream)
+           : group_size == 16 ? launch_step<16, true>(m, d, args, nworld, shape, persistent, stream)
+                              : launch_step<8, true>(m, d, args, nworld, shape, persistent, stream);
+  return group_size == 32 ? launch_step<32, false>(m, d, args, nworld, shape, persistent, stream)
+         : group_size == 16 ? launch_step<16, false>(m, d, args, nworld, shape, persistent, stream)
+                            : launch_step<8, false>(m, d, args, nworld, shape, persistent, stream);
 }
 
 }  // namespace
@@ -443,7 +461,7 @@ const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>
   if (err == cudaSuccess) {
     const bool run_persistent = persistent || d.nslot != 0;
     LaunchShape shape;
-    e = step_shape(group_size, nshared, run_persistent, &shape);
+    e = step_shape(group_size, m.has_convex != 0, nshared, run_persistent, &shape);
     if (!e)
       e = launch_step(m, d, reinterpret_cast<const StepLaunchArgs*>(buf), nworld, group_size, shape, run_persistent,
                       s);
@@ -461,7 +479,7 @@ const char* simt_step_slots(const pws::ModelView<float>& m, int64_t nworld, int 
   if (const char* e = set_device(device)) return e;
   const int nshared = pws::simt::step_shared_floats(m) > 0 ? pws::simt::step_shared_floats(m) : 1;
   LaunchShape shape;
-  if (const char* e = step_shape(group_size, nshared, true, &shape)) return e;
+  if (const char* e = step_shape(group_size, m.has_convex != 0, nshared, true, &shape)) return e;
   *slots = pws::simt::persistent_groups(nworld, shape.resident_blocks, shape.worlds);
   return nullptr;
 }
@@ -502,7 +520,8 @@ const char* simt_primitives(const float* x, const int* k, const int* src, int n,
 // One device buffer per plan, filled once: two argument blocks (one step, for a CUDA graph to
 // capture without a copy; n steps, whose count a launch of n != 1 steps writes), the persistent
 // launch's world counter, the tree schedule and act_exp.
-// The launch shapes of both step kernels at each group size are found at creation (step_shape), so
+// The launch shapes of both step kernels at each group size, of the instance the model's
+// has_convex picks (launch_step), are found at creation (step_shape), so
 // that a launch only queues the kernel: no occupancy query or cudaFuncSetAttribute on the stepping
 // path, none inside a CUDA graph capture.
 struct SimtStepBuffer {
@@ -510,6 +529,7 @@ struct SimtStepBuffer {
   size_t counter_at = 0;
   int device = 0;
   int nshared = 1;
+  bool convex = false;               // the model's has_convex: the step instance whose shapes these are
   LaunchShape shape[3][2];           // [8, 16, 32 lanes][one group per world, persistent]
   const char* refusal[3][2] = {};   // launch_shape's sentence where one world's arrays pass the limit
 };
@@ -548,12 +568,13 @@ const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::s
     cudaFree(buf);
     return cudaGetErrorString(err);
   }
-  auto* b = new SimtStepBuffer{buf, counter_at, device, nshared};
+  auto* b = new SimtStepBuffer{buf, counter_at, device, nshared, m.has_convex != 0};
   for (int group_size : {8, 16, 32})
     for (int persistent = 0; persistent < 2; ++persistent) {
       const int g = group_index(group_size);
       bool refused = false;
-      const char* e = step_shape(group_size, nshared, persistent != 0, &b->shape[g][persistent], &refused);
+      const char* e =
+          step_shape(group_size, b->convex, nshared, persistent != 0, &b->shape[g][persistent], &refused);
       if (e && !refused) {  // a CUDA error: no plan
         simt_step_buffer_free(b);
         return e;
@@ -569,6 +590,11 @@ const char* simt_step_buffer_launch(const SimtStepBuffer* b, const pws::ModelVie
                                     bool persistent, std::uintptr_t stream) {
   if (group_size != 8 && group_size != 16 && group_size != 32) return "group_size must be 8, 16 or 32";
   if (nworld <= 0 || nsteps <= 0) return nullptr;
+  if ((m.has_convex != 0) != b->convex)
+    return b->convex ? "this step plan was built for a model with convex pairs (has_convex=1), launched with one "
+                       "without: build the plan from the model it steps"
+                     : "this step plan was built for a model without convex pairs (has_convex=0), launched with one "
+                       "with: build the plan from the model it steps";
   if (const char* e = set_device(b->device)) return e;
   auto s = reinterpret_cast<cudaStream_t>(stream);
   const int g = group_index(group_size);

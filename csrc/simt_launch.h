@@ -59,14 +59,14 @@ const char* simt_step_slots(const pws::ModelView<float>& m, int64_t nworld, int 
 // The cached step launch of one Simulator (pywarp_sim.simt.LaunchPlan on CUDA): create allocates
 // and fills, synchronously, a device buffer holding the tree schedule, act_exp (simt::act_exp_table),
 // the persistent launch's world counter and the launch arguments, and finds the launch shapes of both
-// step kernels at 8, 16 and 32 lanes (the occupancy queries and the shared memory opt-in, once per
-// kernel, shared bytes and device for the process); launch queues nsteps fused steps on `stream`
-// asynchronously, with no allocation, synchronisation, occupancy query or cudaFuncSetAttribute: one
-// step reads an argument block written at creation (so a CUDA graph captures it), n steps first write
-// their count into a second block in stream order, the persistent launch first clears the counter
-// (cudaMemsetAsync). m and d hold device addresses, as simt_step's. nullptr on success; a model whose
-// shared arrays pass the device's per-block limit is refused by the launch, naming the sizes. free
-// releases the buffer.
+// step kernels at 8, 16 and 32 lanes, of the instance m.has_convex picks (the occupancy queries and
+// the shared memory opt-in, once per kernel, shared bytes and device for the process); launch
+// queues nsteps fused steps on `stream` asynchronously, with no allocation, synchronisation,
+// occupancy query or cudaFuncSetAttribute: one step reads an argument block written at creation
+// (so a CUDA graph captures it), n steps first write their count into a second block in stream
+// order, the persistent launch first clears the counter (cudaMemsetAsync). m and d hold device
+// addresses, as simt_step's. nullptr on success; a model whose shared arrays pass the device's
+// per-block limit is refused by the launch, naming the sizes. free releases the buffer.
 struct SimtStepBuffer;
 const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::simt::TreeHost& tree,
                                     const std::vector<float>& act_exp, int64_t nworld, int device,

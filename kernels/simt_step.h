@@ -35,8 +35,8 @@
 // With constraints, simt_collision.h, simt_constraint.h and simt_solver.h: their results equal the
 // native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
 // by the callers by name (step_refusal): what those refuse (solvers other than Newton, solimp
-// powers other than 1 and 2, limited ball joints), RK4; on CUDA convex pairs (step<true>, the
-// convex collision, is instantiated on the CPU only). After the solve, sensor_stage writes the
+// powers other than 1 and 2, limited ball joints), RK4. Convex pairs run in step<true> (the
+// convex collision) on the CPU and CUDA alike (csrc/simt_launch.cu). After the solve, sensor_stage writes the
 // sensors (sensor.h's per-sensor functions, one sensor per lane).
 #pragma once
 
@@ -907,8 +907,8 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
 }
 
 // What the fused lane-group step cannot run, named with the fix ("" when it can run): from the
-// model's scalars (convex pairs run in the kConvexPairs instance of step; the CUDA build has no
-// such instance yet and refuses them itself, csrc/simt_cuda_bindings.cpp) (readable on the host for CPU and CUDA views alike). The workspace held per
+// model's scalars (convex pairs run in the kConvexPairs instance of step, on the CPU and CUDA)
+// (readable on the host for CPU and CUDA views alike). The workspace held per
 // group slot is the callers' (csrc/simt_bindings.cpp: a slot per OpenMP thread; csrc/simt_launch.cu:
 // a slot per group of the persistent launch, slot_refusal). The int tables the step
 // reads are checked by step_refusal_tables where they lie on the host.

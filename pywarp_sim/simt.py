@@ -25,7 +25,8 @@ emulated in lockstep), which give the same bits; so CI checks the GPU kernel's a
   with convex pairs a second kernel instance with GJK/EPA, multicontact, meshes and height
   fields, ~29 KB of EPA scratch per lane), the contacts compacted in pair order; writes the
   contact arrays (ncon, dist, pos, frame, ..., overflow) bit for bit as the native CPU step.
-  On CUDA only the primitive instance is compiled: convex pairs are refused there by name.
+  On CUDA this standalone kernel is the primitive instance: convex pairs are refused there by
+  name (the fused step `step` has both instances on CUDA).
 * `make_constraint(sim)`: the constraint rows of every world (kernels/simt_constraint.h) from its
   contacts and smooth quantities: equality rows (connect, weld, joint and tendon couplings the
   world's eq_active switches on), friction loss, limits, frictionless, pyramidal and elliptic
@@ -256,10 +257,11 @@ def proxies(sim, group_size: int = 32) -> dict:
 
 
 def _check_collision(sim):
-  """The lane-group collision runs every collider of the native driver on the CPU (the primitive
-  ones and, in the convex instance of the kernel, GJK/EPA, multicontact, meshes and height
-  fields); the CUDA build instantiates the primitive-only kernel, so on a CUDA Simulator a convex
-  (GJK/EPA) pair is refused by name (the C++ side checks again)."""
+  """The standalone lane-group collision (`collision`) runs every collider of the native driver on
+  the CPU (the primitive ones and, in the convex instance of the kernel, GJK/EPA, multicontact,
+  meshes and height fields); its CUDA kernel (simt_rows_kernel) is the primitive-only instance, so
+  on a CUDA Simulator a convex (GJK/EPA) pair is refused by name (the C++ side checks again). The
+  fused step runs convex pairs on CUDA too (its convex instance, simt_step_kernel<N, true>)."""
   if sim.device.is_cpu:
     return
   pairs = sim.model.collision
@@ -270,8 +272,9 @@ def _check_collision(sim):
   mjm = sim.model.mj_model
   g1, g2 = (_geom_name(mjm, int(a.numpy()[p])) for a in (pairs.geom1, pairs.geom2))
   raise ValueError(f"pair {p} (geoms {g1} and {g2}) and {len(convex) - 1} more use the convex collider (GJK/EPA), "
-                   "whose lane-group collision the CUDA build does not instantiate (~29 KB of EPA scratch per lane; "
-                   "the CPU emulation runs it): use backend='native' on CUDA")
+                   "which the standalone lane-group collision kernel on CUDA does not instantiate (~29 KB of EPA "
+                   "scratch per lane; the CPU emulation runs it): run the fused step (simt.step), which has a "
+                   "convex instance on CUDA, or the CPU")
 
 
 def _geom_name(mjm, geom: int) -> str:
@@ -384,11 +387,7 @@ def constraint_proxies(sim, group_size: int = 32) -> dict:
 
 
 def _check_step(sim):
-  import mujoco
-
-  check_model(sim.model)
-  if not sim.model.mj_model.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONSTRAINT):
-    _check_collision(sim)  # convex pairs on CUDA (no collision without constraints)
+  check_model(sim.model)  # convex pairs run on CPU and CUDA alike (the step's convex instance)
 
 
 def check_model(model) -> None:
@@ -397,7 +396,8 @@ def check_model(model) -> None:
   transmissions other than joint and fixed tendon, dynamics other than none / integrator / filter /
   filterexact, gain and bias other than fixed and affine; RK4; with constraints, what the
   rows and the solver refuse (solvers other than Newton, limited ball joints, solimp powers other
-  than 1 and 2; on CUDA convex pairs, _check_step). Sensors are not refused: the step
+  than 1 and 2). Convex pairs are not refused: the step's convex instance runs them on the CPU and
+  on CUDA (~40 KB of local memory per GPU thread). Sensors are not refused: the step
   evaluates every sensor type the model loader accepts, with the inputs they read (sensordata,
   subtree velocities, cacc / cfrc_int / cfrc_ext: kernels/sensor.h's per-sensor functions)."""
   import types
@@ -466,7 +466,7 @@ class LaunchPlan:
     self._fingerprint = native_backend.settings_fingerprint(sim)
     self._device_plan = None
     self.builds += 1
-    self.step(sim, 0)  # the C++ side's refusals (step_refusal, convex pairs, rows) before any step
+    self.step(sim, 0)  # the C++ side's refusals (step_refusal, rows) before any step
     if self.device != "cpu" and hasattr(self._module, "SimtStepPlan"):
       # the tables' views, the tree and act_exp on the device once: a step queues the kernel alone
       self._device_plan = self._module.SimtStepPlan(*self._args, device=sim.device.ordinal, nslot=self._nslot)
@@ -614,7 +614,8 @@ def cuda_group_slots(device, model, nworld: int) -> int:
     raise RuntimeError("the compiled CUDA module predates the lane-group step's group slots (no simt_step_slots); "
                        "rebuild it (bench/prebuild_gpu.sh or `make venv` with CUDA)")
   sizes = (int(model.nv), int(model.collision.npair if model.collision is not None else 0),
-           int(model.collision.nconmax if model.collision is not None else 0), int(model.neq))
+           int(model.collision.nconmax if model.collision is not None else 0), int(model.neq),
+           bool(model.collision is not None and model.collision.nconvex))  # the step instance (has_convex)
   return max(int(mod.simt_step_slots(*sizes, int(nworld), g, device=device.ordinal)) for g in GROUP_SIZES)
 
 

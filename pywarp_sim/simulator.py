@@ -250,8 +250,8 @@ class Simulator:
       "warp" (the Warp kernels: the readable reference pipeline, every feature) or "simt" (the
       fused lane-group step of pywarp_sim.simt: `group_size` lanes per world, the CPU running
       its bit-exact emulation; forward and reset are the native ones, auto reset and health
-      flags the same; a model it cannot run (sensors, convex pairs, elliptic cones, solvers
-      other than Newton, RK4, other actuator types, ...: simt.check_model) raises ValueError
+      flags the same; a model it cannot run (solvers other than Newton, RK4, other actuator
+      types, ...: simt.check_model) raises ValueError
       at construction naming it; workspace and layout "world" only).
     auto_reset: after each step, reset worlds with a health flag of `reset_on`, in place on
       the device (state only: their derived quantities are recomputed by the next
