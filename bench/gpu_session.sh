@@ -106,7 +106,7 @@ if [ "${PWS_FOCUS:-}" = "step" ]; then
   [ "$DEADLINE" -gt $((T0 + 480)) ] && DEADLINE=$((T0 + 480))
   log "lane-group kernels: CUDA vs the CPU emulation, bit for bit"
   run 90 python3 -m pytest -q -m gpu tests/test_simt.py tests/test_simt_solver.py tests/test_simt_collision.py \
-    tests/test_simt_step.py tests/test_simt_backend.py -p no:cacheprovider -rfEs
+    tests/test_simt_step.py tests/test_simt_backend.py tests/test_simt_convex.py -p no:cacheprovider -rfEs
   log "sweep: mjwarp, native, simt (group simt.DEFAULT_GROUP_SIZE) in one process, 4,096 and 65,536 worlds"
   run 130 python3 -m bench scaling --backends mjwarp,native,simt --device cuda:0 \
     --nworld 4096,65536 --steps 100 --repeat 1 --max-seconds 8 --out-dir bench/results
@@ -172,11 +172,11 @@ fi
 # The lane-group kernels (kernels/simt_smooth.h, kernels/simt_solver.h, kernels/simt_collision.h,
 # kernels/simt_constraint.h, kernels/simt_step.h, csrc/simt_launch.cu): the CUDA kernels against
 # their CPU emulation bit for bit, every group size, the fused step one group per world and
-# persistent (tests/test_simt.py, tests/test_simt_solver.py, tests/test_simt_collision.py,
-# tests/test_simt_step.py; seconds).
+# persistent, the convex instance on a pile of meshes (tests/test_simt.py, tests/test_simt_solver.py,
+# tests/test_simt_collision.py, tests/test_simt_step.py, tests/test_simt_convex.py; seconds).
 log "lane-group kernels: CUDA vs the CPU emulation, bit for bit"
 run 90 python3 -m pytest -q -m gpu tests/test_simt.py tests/test_simt_solver.py tests/test_simt_collision.py \
-  tests/test_simt_step.py -p no:cacheprovider -rfEs
+  tests/test_simt_step.py tests/test_simt_convex.py -p no:cacheprovider -rfEs
 log "GPU tests"
 run 150 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rfEs --ignore=tests/test_simt.py \
   --ignore=tests/test_simt_solver.py --ignore=tests/test_simt_collision.py --ignore=tests/test_simt_step.py

@@ -11,6 +11,8 @@ emulation, against the native CPU step:
   quaternion integration goes through simt::sincos: tests/test_simt_step.py);
 * the recorded run (counting float, address recorder) writes the same bits, with no location
   shared by lanes within a phase;
+* on CUDA (the kernels' convex instance, simt_step_kernel<N, true>), Simulator(backend="simt")
+  stepping the pile in lockstep with the CPU emulation: contacts and state bit for bit;
 * with PWS_MENAGERIE, Unitree G1 (mesh feet and body) the same way.
 """
 
@@ -22,6 +24,7 @@ import pytest
 import torch
 
 import oracle
+import pywarp_sim as pws
 from pywarp_sim import native, simt
 from backends import simulator
 from tolerances import FREE_TRAJ_QPOS_TOL, STEP_QPOS_TOL, STEP_QVEL_TOL
@@ -219,6 +222,47 @@ def test_recorded_run_has_no_race_and_same_bits():
   assert fast.ncon.numpy().min() > 0
   col = stats["stages"]["collision"]
   assert col["phases"] > 0 and 0 < col["warp_instructions"] <= col["lane_instructions"] <= 8 * col["warp_instructions"]
+
+
+# state the step writes, compared bit for bit between the CUDA kernel and the CPU emulation
+STEPPED = ("qpos", "qvel", "time", "qacc", "qacc_warmstart", "qfrc_smooth", "qfrc_constraint", "xpos", "xquat")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("group", GROUPS)
+def test_gpu_steps_the_pile_as_the_emulation_bitwise(group):
+  """Simulator(backend="simt") on CUDA (the fused step's convex instance, simt_step_kernel<N,
+  true>: ~40 KB of local memory per thread) and on the CPU (the emulation), from the same start
+  state, 80 single steps and one call of 10 in lockstep (the pile lands from step ~25): after every
+  call the contacts (count, order, every field), the rows count and the stepped state bit for bit,
+  as tests/test_simt_backend.py's GPU tests hold the primitive instance (-fmad=false: kernels/simt.h
+  rule 3); contacts present and convex pairs among them."""
+  if not native.available("cuda:0"):
+    pytest.skip(native.unavailable_reason("cuda:0"))
+  mjm, state = _pile()
+  cpu = simulator(mjm, NWORLD, "simt", group_size=group)
+  gpu = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=NWORLD, device="cuda:0", backend="simt", group_size=group)
+  assert gpu.model.collision.nconvex > 0
+  convex_pair = cpu.model.collision.collider.numpy() == CONVEX_COLLIDER
+  for s in (cpu, gpu):
+    oracle.set_state(s.data, *state)
+  total = through_convex = 0
+  for k, n in enumerate([1] * 80 + [10]):
+    for s in (cpu, gpu):
+      s.step(n)
+    torch.cuda.synchronize()
+    label = f"group {group}, call {k}"
+    ours = _contacts(gpu)
+    _assert_same_contacts(ours, _contacts(cpu), f"{label} (CUDA vs emulation)")
+    np.testing.assert_array_equal(gpu.data.efc.nefc.numpy(), cpu.data.efc.nefc.numpy(), err_msg=f"{label}: nefc")
+    for field in STEPPED:
+      a, b = getattr(cpu.data, field).numpy(), getattr(gpu.data, field).numpy()
+      assert np.array_equal(_bits(a), _bits(b)), (
+        f"{label}: {field} CUDA vs emulation {np.nanmax(np.abs(a.astype(np.float64) - b)):.2e}")
+    total += int(ours["ncon"].sum())
+    through_convex += sum(int(convex_pair[w].sum()) for w in ours["pair"])
+  np.testing.assert_array_equal(cpu.health.numpy(), gpu.health.cpu().numpy())
+  assert total > 500 and through_convex > 0, (total, through_convex)
 
 
 # ---- a Menagerie mesh robot ---------------------------------------------------------------------
