@@ -141,9 +141,12 @@ _USED = re.compile(r"Used (\d+) registers.*?(?:, (\d+) bytes smem)?")
 
 def _kernel_name(mangled: str) -> str | None:
   """step_kernel<convex=1> / step_kernel_staged<convex=0,scalars=16384> /
-  simt_smooth_kernel<group=32> from a mangled name."""
-  m = re.search(r"(simt_smooth_kernel|simt_newton_kernel|simt_step_kernel|simt_step_persistent_kernel)ILi(\d+)EE",
-                mangled)
+  simt_smooth_kernel<group=32> / simt_step_kernel<group=8> (the primitive instance) /
+  simt_step_kernel<group=8,convex=1> (the convex one) from a mangled name."""
+  m = re.search(r"(simt_step_kernel|simt_step_persistent_kernel)ILi(\d+)ELb([01])EE", mangled)
+  if m:
+    return f"{m.group(1)}<group={m.group(2)}" + (",convex=1>" if m.group(3) == "1" else ">")
+  m = re.search(r"(simt_smooth_kernel|simt_newton_kernel)ILi(\d+)EE", mangled)
   if m:
     return f"{m.group(1)}<group={m.group(2)}>"
   m = re.search(r"simt_rows_kernelILi(\d+)ELi([01])EE", mangled)  # kRowsCollision = 0, kRowsConstraint = 1
