@@ -30,3 +30,22 @@ def simulator(mjm, nworld: int, backend: str, **kw) -> pws.Simulator:
     warnings.simplefilter("ignore", pairs.ConvexCollisionWarning)
     model = pws.put_model(mjm, "cpu")
   return pws.Simulator(model, nworld=nworld, device="cpu", backend=backend, **kw)
+
+
+def data_array(sim, path: str):
+  """The Data array at a dotted path of sim.data (e.g. "efc.efc_force")."""
+  obj = sim.data
+  for part in path.split("."):
+    obj = getattr(obj, part)
+  return obj
+
+
+def assert_rows_equal(ours: dict, ref: dict, label: str):
+  """Every array of `ref` (per-world lists of row arrays, or whole arrays) bit for bit in `ours`."""
+  import numpy as np
+  for k, v in ref.items():
+    if isinstance(v, list):
+      for w, (a, b) in enumerate(zip(ours[k], v)):
+        assert a.shape == b.shape and np.array_equal(a, b), f"{label} world {w}: {k} differs from the native step"
+    else:
+      np.testing.assert_array_equal(ours[k], v, err_msg=f"{label}: {k}")

@@ -14,7 +14,7 @@ import assets
 import oracle
 import pywarp_sim as pws
 from pywarp_sim import native, simt
-from backends import simulator
+from backends import assert_rows_equal, simulator
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
 
@@ -108,25 +108,16 @@ def _clear_rows(sim):
     getattr(e, k).fill_(-7)
 
 
-def _assert_same(ours: dict, ref: dict, label: str):
-  for k, v in ref.items():
-    if isinstance(v, list):
-      for w, (a, b) in enumerate(zip(ours[k], v)):
-        assert a.shape == b.shape and np.array_equal(a, b), f"{label} world {w}: {k} differs from the native step"
-    else:
-      np.testing.assert_array_equal(ours[k], v, err_msg=f"{label}: {k}")
-
-
 def _check(sim, state, group, label):
   """collision then make_constraint on lane groups, each from the native forward's inputs, against
   the native forward's outputs bit for bit. Returns (ncon, nefc) per world."""
   ref_con, ref_rows = _native(sim, state)
   _clear_contacts(sim)
   simt.collision(sim, group_size=group)
-  _assert_same(_contacts(sim), ref_con, f"{label}, group {group}, collision")
+  assert_rows_equal(_contacts(sim), ref_con, f"{label}, group {group}, collision")
   _clear_rows(sim)
   simt.make_constraint(sim, group_size=group)
-  _assert_same(_rows(sim), ref_rows, f"{label}, group {group}, rows")
+  assert_rows_equal(_rows(sim), ref_rows, f"{label}, group {group}, rows")
   return ref_con["ncon"], ref_rows["nefc"]
 
 
@@ -242,7 +233,7 @@ def test_rows_from_convex_contacts_match_native(name):
   assert ref["nefc"].max() > 0
   _clear_rows(sim)
   simt.make_constraint(sim, group_size=16)
-  _assert_same(_rows(sim), ref, f"{name} rows")
+  assert_rows_equal(_rows(sim), ref, f"{name} rows")
 
 
 # Every primitive collider (plane with sphere / capsule / ellipsoid / cylinder / box, sphere with
@@ -344,7 +335,7 @@ def test_overflow_as_native():
   before = int(sim.data.contact.overflow_count.numpy()[0])
   simt.collision(sim, group_size=8)
   assert int(sim.data.contact.overflow_count.numpy()[0]) - before == native_events == 4
-  _assert_same(_contacts(sim), ref, "overflow")
+  assert_rows_equal(_contacts(sim), ref, "overflow")
   # the flag is the step's: set already, a second pass counts no new event
   simt.collision(sim, group_size=8)
   assert int(sim.data.contact.overflow_count.numpy()[0]) - before == native_events
@@ -399,10 +390,10 @@ def test_recording_run_same_bits_no_races_and_counts():
   ref_con, ref_rows = _native(sim, state)
   _clear_contacts(sim)
   coll = simt.collision_proxies(sim, group_size=32)
-  _assert_same(_contacts(sim), ref_con, "recorded collision")
+  assert_rows_equal(_contacts(sim), ref_con, "recorded collision")
   _clear_rows(sim)
   rows = simt.constraint_proxies(sim, group_size=32)
-  _assert_same(_rows(sim), ref_rows, "recorded rows")
+  assert_rows_equal(_rows(sim), ref_rows, "recorded rows")
   for p, stages in ((coll, simt.COLLISION_STAGES), (rows, simt.CONSTRAINT_STAGES)):
     assert set(p["stages"]) == set(stages)
     assert 0 < p["lane_efficiency"] <= 1 and p["instructions_per_world_step"] > 0
@@ -440,9 +431,9 @@ def test_gpu_collision_and_rows_equal_the_emulation_bitwise(group):
     _clear_contacts(sim)
     simt.collision(sim, group_size=group)
   torch.cuda.synchronize()
-  _assert_same(_contacts(gpu), _contacts(cpu), f"group {group}: GPU collision vs emulation")
+  assert_rows_equal(_contacts(gpu), _contacts(cpu), f"group {group}: GPU collision vs emulation")
   for sim in (cpu, gpu):
     _clear_rows(sim)
     simt.make_constraint(sim, group_size=group)
   torch.cuda.synchronize()
-  _assert_same(_rows(gpu), _rows(cpu), f"group {group}: GPU rows vs emulation")
+  assert_rows_equal(_rows(gpu), _rows(cpu), f"group {group}: GPU rows vs emulation")

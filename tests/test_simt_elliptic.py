@@ -16,7 +16,7 @@ import pytest
 
 import oracle
 from pywarp_sim import native, simt
-from backends import simulator
+from backends import assert_rows_equal, data_array, simulator
 from tolerances import CONTACT_TRAJ_QPOS_TOL, CONTACT_TRAJ_QVEL_TOL, NEWTON_QACC_TOL
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
@@ -161,12 +161,7 @@ def test_rows_equal_native_bitwise(name, group):
   _poison_rows(sim)
   simt.make_constraint(sim, group_size=group)
   ours = _rows(sim)
-  for k, v in ref.items():
-    if isinstance(v, list):
-      for w, (a, b) in enumerate(zip(ours[k], v)):
-        assert a.shape == b.shape and np.array_equal(a, b), f"{name} group {group} world {w}: {k} differs"
-    else:
-      np.testing.assert_array_equal(ours[k], v, err_msg=f"{name} group {group}: {k}")
+  assert_rows_equal(ours, ref, f"{name} group {group}")
   dims = np.concatenate(ref["efc_dim"])
   assert {3, 4, 6} <= set(dims[dims > 0].tolist()), f"{name}: cone dims {sorted(set(dims.tolist()))}"
   if name == "scene":
@@ -181,13 +176,6 @@ OUTPUTS = ("qacc", "qfrc_constraint", "efc.efc_force", "efc.efc_aref")
 INT_OUTPUTS = ("efc.efc_state", "efc.solver_niter", "efc.converged")
 
 
-def _arr(sim, path):
-  obj = sim.data
-  for part in path.split("."):
-    obj = getattr(obj, part)
-  return obj
-
-
 @pytest.mark.parametrize("group", GROUPS)
 @pytest.mark.parametrize("name", ["scene", "humanoid"])
 def test_solver_matches_native_solver(name, group):
@@ -199,11 +187,11 @@ def test_solver_matches_native_solver(name, group):
   sim = simulator(mjm, 12, "native")
   oracle.set_state(sim.data, *state)
   sim.forward()
-  ref = {p: _arr(sim, p).numpy().copy() for p in (*OUTPUTS, *INT_OUTPUTS)}
+  ref = {p: data_array(sim, p).numpy().copy() for p in (*OUTPUTS, *INT_OUTPUTS)}
   for p in (*OUTPUTS, "efc.efc_jar", "efc.efc_jv", "efc.efc_cone_H"):
-    _arr(sim, p).fill_(float("nan"))
+    data_array(sim, p).fill_(float("nan"))
   for p in INT_OUTPUTS:
-    _arr(sim, p).fill_(-7)
+    data_array(sim, p).fill_(-7)
   simt.solve(sim, group_size=group)
   nefc = sim.data.efc.nefc.numpy()
   types = sim.data.efc.efc_type.numpy()
@@ -212,11 +200,11 @@ def test_solver_matches_native_solver(name, group):
   for w in range(sim.nworld):
     n = nefc[w]
     for p in ("qacc", "qfrc_constraint"):
-      err = oracle.rel_err(_arr(sim, p).numpy()[w], ref[p][w])
+      err = oracle.rel_err(data_array(sim, p).numpy()[w], ref[p][w])
       worst = max(worst, err)
       assert err < NEWTON_QACC_TOL, f"{name} group {group} world {w}: {p} {err:.2e}"
     for p in ("efc.efc_force", "efc.efc_aref"):
-      err = oracle.rel_err(_arr(sim, p).numpy()[w, :n], ref[p][w, :n])
+      err = oracle.rel_err(data_array(sim, p).numpy()[w, :n], ref[p][w, :n])
       assert err < NEWTON_QACC_TOL, f"{name} group {group} world {w}: {p} {err:.2e}"
     states = sim.data.efc.efc_state.numpy()[w, :n]
     np.testing.assert_array_equal(states, ref["efc.efc_state"][w, :n], err_msg=f"{name} world {w}: efc_state")
@@ -240,7 +228,7 @@ def test_recording_run_has_no_race_and_same_bits():
   simt.solve(sims[0], group_size=8)
   stats = simt.solve(sims[1], group_size=8, record=True)
   for p in ("qacc", "efc.efc_force"):
-    assert np.array_equal(_bits(_arr(sims[0], p).numpy()), _bits(_arr(sims[1], p).numpy())), p
+    assert np.array_equal(_bits(data_array(sims[0], p).numpy()), _bits(data_array(sims[1], p).numpy())), p
   assert stats["stages"]["hessian"]["warp_instructions"] > 0
 
 

@@ -12,7 +12,7 @@ import assets
 import oracle
 import pywarp_sim as pws
 from pywarp_sim import native, native_backend, simt
-from backends import simulator
+from backends import data_array, simulator
 from tolerances import CONVERGED_CONTACT_QACC_MAX_TOL, NEWTON_QACC_TOL
 
 pytestmark = pytest.mark.skipif(not native.available("cpu"), reason=native.unavailable_reason("cpu"))
@@ -29,23 +29,16 @@ SCRATCH = ("efc.efc_jar", "efc.efc_jv", "efc.Ma", "efc.grad", "efc.search")
 INT_OUTPUTS = ("efc.efc_state", "efc.solver_niter", "efc.converged")
 
 
-def _arr(sim, path):
-  obj = sim.data
-  for part in path.split("."):
-    obj = getattr(obj, part)
-  return obj
-
-
 def _native_then_clear(sim, state):
   """Runs the native forward at `state` (rows, smooth quantities and the native solve), returns
   the native solver's outputs and sets every output and scratch of the solver to NaN (-7)."""
   oracle.set_state(sim.data, *state)
   sim.forward()
-  ref = {p: _arr(sim, p).numpy().copy() for p in (*OUTPUTS, *INT_OUTPUTS)}
+  ref = {p: data_array(sim, p).numpy().copy() for p in (*OUTPUTS, *INT_OUTPUTS)}
   for p in (*OUTPUTS, *SCRATCH):
-    _arr(sim, p).fill_(float("nan"))
+    data_array(sim, p).fill_(float("nan"))
   for p in INT_OUTPUTS:
-    _arr(sim, p).fill_(-7)
+    data_array(sim, p).fill_(-7)
   return ref
 
 
@@ -58,15 +51,15 @@ def _compare(sim, ref, label, tol=NEWTON_QACC_TOL, iterations=1):
   for w in range(sim.nworld):
     n = nefc[w]
     for p in ("qacc", "qfrc_constraint"):
-      ours = _arr(sim, p).numpy()[w]
+      ours = data_array(sim, p).numpy()[w]
       assert not np.isnan(ours).any(), f"{label} world {w}: {p} not written"
       err = oracle.rel_err(ours, ref[p][w])
       worst = max(worst, err)
       assert err < tol, f"{label} world {w}: {p} vs the native solver {err:.2e} >= {tol:.0e}"
-    force = _arr(sim, "efc.efc_force").numpy()[w, :n]
+    force = data_array(sim, "efc.efc_force").numpy()[w, :n]
     assert oracle.rel_err(force, ref["efc.efc_force"][w, :n]) < tol, f"{label} world {w}: efc_force"
     for p in ("efc.efc_aref", "efc.efc_vel"):
-      assert oracle.rel_err(_arr(sim, p).numpy()[w, :n], ref[p][w, :n]) < tol, f"{label} world {w}: {p}"
+      assert oracle.rel_err(data_array(sim, p).numpy()[w, :n], ref[p][w, :n]) < tol, f"{label} world {w}: {p}"
     assert abs(int(niter[w]) - int(ref["efc.solver_niter"][w])) <= iterations, (
       f"{label} world {w}: {niter[w]} iterations, native {ref['efc.solver_niter'][w]}")
   np.testing.assert_array_equal(sim.data.efc.converged.numpy(), ref["efc.converged"])
@@ -209,7 +202,7 @@ def test_recording_run_has_no_race_and_same_bits():
   simt.solve(fast, group_size=16)
   stats = simt.solve(measured, group_size=16, record=True)
   for p in (*OUTPUTS, *INT_OUTPUTS):
-    assert np.array_equal(_arr(fast, p).numpy(), _arr(measured, p).numpy(), equal_nan=True), p
+    assert np.array_equal(data_array(fast, p).numpy(), data_array(measured, p).numpy(), equal_nan=True), p
   assert set(stats["stages"]) == set(simt.SOLVER_STAGES)
   for stage, s in stats["stages"].items():
     assert s["phases"] > 0 and s["warp_instructions"] > 0, stage
@@ -279,14 +272,14 @@ def test_gpu_solver_equals_the_emulation_bitwise(group):
   _native_then_clear(cpu, state)
   gpu = pws.Simulator(pws.put_model(mjm, "cuda:0"), nworld=nworld, device="cuda:0", backend="native")
   for p in INPUTS:
-    _arr(gpu, p).assign(_arr(cpu, p).numpy())
+    data_array(gpu, p).assign(data_array(cpu, p).numpy())
   for p in (*OUTPUTS, *SCRATCH):
-    _arr(gpu, p).fill_(float("nan"))
+    data_array(gpu, p).fill_(float("nan"))
   simt.solve(cpu, group_size=group)
   simt.solve(gpu, group_size=group)
   torch.cuda.synchronize()
   for p in (*OUTPUTS, *INT_OUTPUTS):
-    a, b = _arr(cpu, p).numpy(), _arr(gpu, p).numpy()
+    a, b = data_array(cpu, p).numpy(), data_array(gpu, p).numpy()
     if p.startswith("efc.efc_"):
       nefc = cpu.data.efc.nefc.numpy()
       a = np.concatenate([a[w, :nefc[w]] for w in range(nworld)])
