@@ -94,7 +94,7 @@ struct StepLaunchArgs {
 // nsteps fused steps (kernels/simt_step.h) of world blockIdx.x * (blockDim.x / N) + group on
 // group `threadIdx.x / N`, its shared arrays (qM's factor, the solver's, qH's) in its slice of
 // the dynamic shared memory. The same launch bounds as the stages until a GPU measures them.
-// The views are __grid_constant__: `step` is not inlined (ptxas keeps it and `collision` out of line;
+// The views are __grid_constant__: `step` is not inlined (__noinline__ on CUDA, kernels/simt_step.h;
 // forcing it inline raised sm_90's spill stores from 0.9 KB to 2.9 KB per thread), and the address of a
 // plain kernel parameter passed to a call makes a per-thread copy of the 1,472-byte ModelView in local
 // memory; a __grid_constant__ one is read where the launch put it (ptxas sm_90 -fmad=false: stack 2,912

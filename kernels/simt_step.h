@@ -812,9 +812,11 @@ struct StepTables {
 // en_constraint off there are no contacts and no rows, as in forward.h's forward_rest.
 // kConvexPairs: the collision with the CONVEX collider (simt_collision.h; ~29 KB of EPA scratch
 // per lane), the instance for models with ModelView::has_convex; without it the step is the
-// primitive-only kernel.
+// primitive-only kernel. Out of line on CUDA (PWS_SIMT_COLD): with both instances in one unit
+// nvcc inlined each into its kernels, and sm_90 spills of simt_step_kernel<8, false> rose from
+// 916 / 904 B (stores / loads) to 1,400 / 2,716 (ptxas, -O3 -fmad=false; bench/README).
 template <bool kConvexPairs = false, typename G>
-PWS_SIMT_FN inline void step(G& g, const ModelView<float>& m, const World<float>& d, const StepTables& s) {
+PWS_SIMT_FN PWS_SIMT_COLD void step(G& g, const ModelView<float>& m, const World<float>& d, const StepTables& s) {
   g.section(kStepStageSmooth);
   g.each(1, [&](int) { g.st(d.con_overflow, 0); });  // begin_step
   smooth(g, m, d, s.tree);
