@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native modules (_native: CPU/OpenMP, _native_cuda: sm_80 + sm_90) for the GPU
-# machine's Python 3.12 on this machine (nvcc present, no GPU needed), into .prebuilt-py312/,
+# Builds the native modules (_native: CPU/OpenMP, _native_cuda: sm_90, the H100 / H200 the device
+# tool lends; PWS_CUDA_ARCHS="80;90" adds A100, at twice the compile time) for the GPU machine's
+# Python 3.12 on this machine (nvcc present, no GPU needed), into .prebuilt-py312/,
 # so a device session carries them instead of spending its minutes on the CUDA compile.
 # bench/gpu_session.sh uses them when the folder is there and its SOURCE_HASH stamp matches the
 # carried kernels/ and csrc/ (bench/native_hash.sh), and builds otherwise.
@@ -13,9 +14,9 @@ tmp=$(mktemp -d)
 "$py" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q pybind11
 cmake -S "$root" -B "$tmp/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPWS_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="80;90" -DPWS_AVX=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="${PWS_CUDA_ARCHS:-90}" -DPWS_AVX=ON \
   -DPython_EXECUTABLE="$tmp/venv/bin/python" -Dpybind11_DIR="$("$tmp/venv/bin/python" -m pybind11 --cmakedir)"
-cmake --build "$tmp/build"
+cmake --build "$tmp/build" --parallel "$(nproc)"
 mkdir -p "$out"
 cp "$tmp"/build/_native*.so "$out"/
 . "$root/bench/native_hash.sh"
