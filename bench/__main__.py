@@ -8,6 +8,7 @@ import sys
 from . import common
 
 from .backends import BACKENDS as BACKEND_CHOICES
+from .proxies import SCOPES as PROXY_SCOPES
 
 
 def _ranged(name: str):
@@ -142,6 +143,8 @@ def main(argv=None) -> int:
   p.add_argument("--nworld", type=int, default=256, help="worlds of the lane-efficiency run (CPU)")
   p.add_argument("--steps", type=int, default=100, help="steps of the lane-efficiency run (CPU)")
   p.add_argument("--no-ptxas", action="store_true", help="skip the nvcc compile (minutes; cached)")
+  p.add_argument("--scope", choices=PROXY_SCOPES, default=None,
+                 help="only this scope's records (fused_step: the fused lane-group step's); default all")
   p.add_argument("--json", action="store_true", help="JSON lines only (no summary on stderr)")
   p.add_argument("--out", default=None, help="also append the JSON lines to this file")
 
@@ -264,7 +267,8 @@ def main(argv=None) -> int:
   if args.cmd == "proxies":
     from . import proxies
     sink = common.Sink(args.out, quiet=False)
-    for rec in proxies.run(args.model, args.arch, args.nworld, args.steps, ptxas=not args.no_ptxas):
+    for rec in proxies.run(args.model, args.arch, args.nworld, args.steps, ptxas=not args.no_ptxas,
+                           scope=args.scope):
       sink.emit(rec)
       if not args.json:
         common.warn(f"{rec['kernel']}: {rec['registers']} registers, stack {rec['stack_bytes']} B, "

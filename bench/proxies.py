@@ -12,7 +12,8 @@ the same fallen humanoids, with contacts_per_world / rows_per_world), and of the
 step (simt_step_kernel<group> and its persistent variant simt_step_persistent_kernel<group>, scope
 "fused_step": kernels/simt_step.h, smooth → forces → acceleration → collision → rows → Newton →
 integrator → health per group, the recording emulation over steps of falling humanoids, with the
-per-stage counts, contacts_per_world and rows_per_world):
+per-stage counts, contacts_per_world, rows_per_world and worst_requests, the requests by stage,
+array and lane stride with the most excess sectors; `--scope fused_step` runs these alone):
 
   registers, stack_bytes, spill_bytes   ptxas (`nvcc --resource-usage -arch=sm_90`; cached in
                                         build/ per source hash: the compile takes minutes)
@@ -100,6 +101,8 @@ SIMT_SOURCES = [ROOT / "csrc" / "simt_launch.cu", ROOT / "csrc" / "simt_launch.h
 STEP_BLOCK = 64  # kStepBlock in csrc/cuda_launch.cu
 SIMT_BLOCK = 128  # kSimtBlock in csrc/simt_launch.h
 SIMT_GROUPS = (32, 16, 8)
+# the records' scopes, in run's order (bench proxies --scope)
+SCOPES = ("step", "smooth_stages", "constraint_solver", "stage_copy", "collision", "constraint_rows", "fused_step")
 # sm_90 (H100 / H200) per-SM limits
 SM_REGISTERS = 65536
 SM_MAX_WARPS = 64
@@ -303,15 +306,39 @@ def layout_records(model: str, nworld: int = 64) -> list[dict]:
 
 
 def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: int = 100,
-        ptxas: bool = True) -> list[dict]:
-  """One record per step-kernel instance (or one without kernel fields when ptxas=False)."""
+        ptxas: bool = True, scope: str | None = None) -> list[dict]:
+  """One record per step-kernel instance (or one without kernel fields when ptxas=False), then the
+  lane-group and layout records; scope (one of SCOPES): that scope's records alone."""
+  import pywarp_sim as pws
+  from . import common
+  if scope is not None and scope not in SCOPES:
+    raise ValueError(f"bench proxies: scope must be one of {SCOPES}, got {scope!r}")
+  persistent = persistent_bytes(model)
+  records = []
+  if scope in (None, "step"):
+    records += step_records(model, arch, nworld, steps, ptxas, persistent)
+  if scope in (None, "smooth_stages"):
+    records += simt_records(model, arch, persistent["default"], ptxas)
+  if scope in (None, "constraint_solver"):
+    records += simt_solver_records(model, arch, persistent["default"], ptxas)
+  if scope in (None, "stage_copy"):
+    records += layout_records(model)
+  if scope in (None, "collision", "constraint_rows"):
+    records += [r for r in simt_rows_records(model, arch, persistent["default"], ptxas)
+                if scope is None or r["scope"] == scope]
+  if scope in (None, "fused_step"):
+    records += simt_step_records(model, arch, persistent["default"], ptxas)
+  return records
+
+
+def step_records(model: str, arch: str, nworld: int, steps: int, ptxas: bool, persistent: dict) -> list[dict]:
+  """One record per CUDA step-kernel instance (csrc/cuda_launch.cu; scope "step")."""
   import pywarp_sim as pws
   from . import common
   kernels = parse_ptxas(ptxas_report(arch)) if ptxas else [{"kernel": None, "arch": arch}]
   sim = pws.Simulator(model, nworld=64, device="cpu", backend="native")
   unstaged = layout_sectors(sim)
   lanes = solver_lane_efficiency(model, nworld, steps)
-  persistent = persistent_bytes(model)
   records = []
   for k in kernels:
     rec = common.base_record("proxies", "native", "cpu")
@@ -332,11 +359,6 @@ def run(model: str = "humanoid", arch: str = "sm_90", nworld: int = 256, steps: 
       persistent_bytes_per_world_nconmax16_thread=persistent["nconmax16_thread"],
     )
     records.append(rec)
-  records += simt_records(model, arch, persistent["default"], ptxas)
-  records += simt_solver_records(model, arch, persistent["default"], ptxas)
-  records += layout_records(model)
-  records += simt_rows_records(model, arch, persistent["default"], ptxas)
-  records += simt_step_records(model, arch, persistent["default"], ptxas)
   return records
 
 
@@ -551,6 +573,12 @@ def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True
                                     "bytes per slot) / bytes per world, the slots at the hardware's most resident "
                                     "groups"),
                  footprint_source=(f"address recorder: each Data scalar's first access within a step (read first: "
-                                   f"carried), {fp['world_steps']} world-steps of the measured run"))
+                                   f"carried), {fp['world_steps']} world-steps of the measured run"),
+                 worst_requests=[{f: (round(v, 3) if isinstance(v, float) else v) for f, v in e.items()}
+                                 for e in sorted(p["requests_by_array"],
+                                                 key=lambda e: -e["excess_sectors_per_world_step"])[:8]],
+                 worst_requests_source=("address recorder (simt.request_breakdown): the global requests by stage, "
+                                        "array and lane stride with the most sectors beyond the fewest holding "
+                                        "their words, per world-step"))
       records.append(rec)
   return records

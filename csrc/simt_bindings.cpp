@@ -405,6 +405,59 @@ void footprint_ranges(Recorder& rec, const py::dict& data_arrays, int64_t nworld
   rec.footprint_flags.assign(names.size(), 0);
 }
 
+// The recorder's request ranges: every model array of `m` and every per-world (or per-slot) Data
+// array, named in `names` ("model.body_pos", the Data arrays by their layout names), for the
+// per-array breakdown of the global requests (Recorder::requests_by_array).
+void request_ranges(Recorder& rec, const pws::ModelView<float>& m, const py::dict& data_arrays, int64_t nworld,
+                    std::vector<std::string>& names) {
+  auto add = [&](const void* p, int64_t floats, const std::string& name) {
+    if (!p || floats <= 0) return;
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+    rec.request_ranges.push_back({lo, lo + uintptr_t(4 * floats), int(names.size())});
+    names.push_back(name);
+  };
+#define PWS_LOCAL_SIZE(name) \
+  const int64_t name = m.name; \
+  (void)name;
+  PWS_SIZE_FIELDS(PWS_LOCAL_SIZE)  // the sizes by name, for the arrays' count expressions
+#undef PWS_LOCAL_SIZE
+#define PWS_RANGE_A(name, width, count) add(m.name, int64_t(width) * int64_t(count), "model." #name);
+#define PWS_RANGE_B(name, width, count) add(m.name.ptr, m.name.stride * m.name.nbank, "model." #name);
+  PWS_MODEL_ARRAYS(PWS_RANGE_A, PWS_RANGE_A, PWS_RANGE_B)
+#undef PWS_RANGE_A
+#undef PWS_RANGE_B
+  Recorder data;
+  std::vector<std::string> data_names;
+  footprint_ranges(data, data_arrays, nworld, data_names);
+  for (const Recorder::Range& r : data.footprint_ranges) {
+    rec.request_ranges.push_back({r.lo, r.hi, int(names.size())});
+    names.push_back(data_names[r.array]);
+  }
+  std::sort(rec.request_ranges.begin(), rec.request_ranges.end(),
+            [](const Recorder::Range& a, const Recorder::Range& b) { return a.lo < b.lo; });
+}
+
+// {stage, array, lane_stride_bytes (None: one lane active), requests, sectors, lane_accesses,
+// packed_sectors} per key
+// of the recorder's per-array breakdown.
+py::list requests_by_array(const Recorder& rec, const std::vector<std::string>& names,
+                           const char* const* stage_names) {
+  py::list out;
+  for (const auto& e : rec.requests_by_array) {
+    py::dict d;
+    d["stage"] = stage_names[e.first.stage];
+    d["array"] = e.first.array < 0 ? std::string("other") : names[e.first.array];
+    d["lane_stride_bytes"] = e.first.lane_stride == Recorder::kOneLane ? py::object(py::none())
+                                                                       : py::object(py::int_(e.first.lane_stride));
+    d["requests"] = e.second.requests;
+    d["sectors"] = e.second.sectors;
+    d["lane_accesses"] = e.second.lane_accesses;
+    d["packed_sectors"] = e.second.packed_sectors;
+    out.append(d);
+  }
+  return out;
+}
+
 py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict& model_arrays,
                      const py::dict& data_arrays, int64_t nworld,
                      py::array_t<int, py::array::c_style | py::array::forcecast> body_parentid,
@@ -453,6 +506,8 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
   Recorder rec;
   std::vector<std::string> names;
   if (footprint) footprint_ranges(rec, data_arrays, nworld, names);
+  std::vector<std::string> request_names;
+  if (record) request_ranges(rec, m, data_arrays, nworld, request_names);
   {
     py::gil_scoped_release release;
     Recorder* r = record ? &rec : nullptr;
@@ -462,6 +517,7 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
   }
   if (!record) return py::none();
   py::dict out = stats_dict(rec, kStepStageNames, kNumStepStages);
+  out["requests_by_array"] = requests_by_array(rec, request_names, kStepStageNames);
   if (footprint) {
     py::dict arrays;
     for (size_t i = 0; i < names.size(); ++i) {
@@ -564,7 +620,8 @@ void register_simt(py::module_& m) {
         py::arg("footprint") = false, py::arg("nslot") = 0,
         "nsteps fused lane-group steps (kernels/simt_step.h) of every world, lanes emulated in lockstep; stage "
         ">= 0 runs that stage alone (simt::step_stage); record=True: per-stage counts as simt_smooth (stages "
-        "simt_step_stages); footprint=True (with record): 'footprint', per Data array {read_first, read, "
+        "simt_step_stages) and 'requests_by_array', the global requests per stage, array (model.<name> or the Data "
+        "array's layout name, 'other' outside both) and lane stride in bytes, with their sectors; footprint=True (with record): 'footprint', per Data array {read_first, read, "
         "written, read_after_write} of its scalars within a step, ORed over the world-steps; nslot > 0: the "
         "arrays with nslot rows are workspace held per group slot (Simulator(workspace='group')), OpenMP thread t "
         "stepping its worlds in slot t.");

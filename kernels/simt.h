@@ -48,6 +48,7 @@
 #include <math.h>
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -224,6 +225,36 @@ struct Recorder {
   std::vector<std::pair<uintptr_t, uint8_t>> step_access;  // (address, flags) of this step, sorted
   std::vector<std::pair<uintptr_t, bool>> phase_access;    // (address, write) of this phase, in order
 
+  // Per-array breakdown of the global requests (measured when request_ranges is set): each warp
+  // memory instruction is attributed to the array holding its lowest active lane's address (-1:
+  // none of the ranges), keyed with the stage and the byte distance from that lane's address to
+  // the next active lane's (the access pattern: 4 contiguous, 0 broadcast, 12 a float per xpos
+  // record, ...; kOneLane when one lane alone is active), so the requests with the most sectors
+  // can be found by array and pattern.
+  static constexpr int64_t kOneLane = INT64_MIN;
+  struct RequestKey {
+    int stage, array;
+    int64_t lane_stride;
+    bool operator<(const RequestKey& o) const {
+      if (stage != o.stage) return stage < o.stage;
+      if (array != o.array) return array < o.array;
+      return lane_stride < o.lane_stride;
+    }
+  };
+  struct RequestStats {
+    double requests = 0, sectors = 0, lane_accesses = 0;
+    double packed_sectors = 0;  // the fewest sectors holding the request's distinct 4-byte words
+  };
+  std::vector<Range> request_ranges;  // sorted by lo, disjoint; array: the caller's index
+  std::map<RequestKey, RequestStats> requests_by_array;
+  int request_array(uintptr_t a) const {
+    auto it = std::upper_bound(request_ranges.begin(), request_ranges.end(), a,
+                               [](uintptr_t x, const Range& r) { return x < r.lo; });
+    if (it == request_ranges.begin()) return -1;
+    --it;
+    return a < it->hi ? it->array : -1;
+  }
+
   // The access history of one address: its first access decides read-before-write.
   static uint8_t fold(uint8_t f, bool write) {
     if (write) return f | kWritten;
@@ -326,8 +357,26 @@ struct Recorder {
       for (int l = 0; l < nlane; ++l)
         if (k < global[l].size()) sectors.push_back(global[l][k] >> 5);
       std::sort(sectors.begin(), sectors.end());
+      const double distinct = double(std::unique(sectors.begin(), sectors.end()) - sectors.begin());
       s.global_requests += 1;
-      s.global_sectors += double(std::unique(sectors.begin(), sectors.end()) - sectors.begin());
+      s.global_sectors += distinct;
+      if (!request_ranges.empty()) {
+        int first = -1, second = -1;
+        for (int l = 0; l < nlane && second < 0; ++l)
+          if (k < global[l].size()) (first < 0 ? first : second) = l;
+        const uintptr_t a0 = global[first][k];
+        const int64_t stride = second < 0 ? kOneLane : int64_t(global[second][k]) - int64_t(a0);
+        RequestStats& r = requests_by_array[{current_stage, request_array(a0), stride}];
+        r.requests += 1;
+        r.sectors += distinct;
+        r.lane_accesses += double(sectors.size());
+        std::vector<uintptr_t> words;
+        for (int l = 0; l < nlane; ++l)
+          if (k < global[l].size()) words.push_back(global[l][k]);
+        std::sort(words.begin(), words.end());
+        const size_t nwords = size_t(std::unique(words.begin(), words.end()) - words.begin());
+        r.packed_sectors += double((4 * nwords + 31) / 32);
+      }
     }
     // rule 1: a location written in this phase is touched by one lane only
     std::sort(written.begin(), written.end());

@@ -71,7 +71,7 @@ import torch
 from . import native, native_backend
 
 __all__ = ["smooth", "proxies", "solve", "solver_proxies", "collision", "collision_proxies", "make_constraint",
-           "constraint_proxies", "primitives", "sincos", "race_probe", "shared_bytes_per_world",
+           "constraint_proxies", "request_breakdown", "primitives", "sincos", "race_probe", "shared_bytes_per_world",
            "solver_shared_bytes_per_world", "collision_shared_bytes_per_world",
            "constraint_shared_bytes_per_world", "STAGES", "SOLVER_STAGES", "COLLISION_STAGES",
            "CONSTRAINT_STAGES", "step", "step_stage", "step_proxies", "step_shared_bytes_per_world",
@@ -661,6 +661,34 @@ def step_proxies(sim, group_size: int = 32, nsteps: int = 1) -> dict:
   measured = step(sim, nsteps=nsteps, group_size=group_size, record=True, footprint=True)
   out = _summary(measured, group_size, sim.nworld * nsteps)
   out["footprint"] = _classify(sim, measured["footprint"], sim.nworld * nsteps)
+  out["requests_by_array"] = request_breakdown(measured, sim.nworld * nsteps)
+  return out
+
+
+def request_breakdown(measured: dict, world_steps: int) -> list[dict]:
+  """The global memory requests of a recorded `step` (record=True) by stage, array and access
+  pattern, most sectors first: [{stage, array ('model.<name>', a Data array's schema path, or
+  'other'), lane_stride_bytes (address distance from the request's first active lane to the next:
+  4 contiguous, 0 broadcast; None when one lane alone is active), requests_per_world_step,
+  sectors_per_world_step, sectors_per_request, lanes_per_request, excess_sectors_per_world_step
+  (sectors beyond the fewest that hold the request's distinct 4-byte words: ceil(words x 4 / 32)
+  per request)}]."""
+  out = []
+  for e in measured["requests_by_array"]:
+    lanes = e["lane_accesses"] / e["requests"]
+    packed = e["packed_sectors"]
+    array = e["array"]
+    out.append({
+      "stage": e["stage"],
+      "array": array if array.startswith("model.") or array == "other" else schema_path(array),
+      "lane_stride_bytes": e["lane_stride_bytes"],
+      "requests_per_world_step": e["requests"] / world_steps,
+      "sectors_per_world_step": e["sectors"] / world_steps,
+      "sectors_per_request": e["sectors"] / e["requests"],
+      "lanes_per_request": lanes,
+      "excess_sectors_per_world_step": max(0.0, e["sectors"] - packed) / world_steps,
+    })
+  out.sort(key=lambda r: -r["sectors_per_world_step"])
   return out
 
 
