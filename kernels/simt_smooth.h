@@ -52,9 +52,10 @@ struct Tree {
   const int* child_adr;      // (nbody + 1) children of b: child_body[child_adr[b] .. child_adr[b + 1])
   const int* child_body;     // (nbody) in descending index
   int nmpair;                // nonzeros (i, j <= i) of qM's lower triangle
-  const int* m_pair;         // (2 * nmpair)
-  const int* fac_adr;        // (nv + 1) the L'DL updates of k: fac_pair[2 * fac_adr[k] ..]
-  const int* fac_pair;       // (i, j) pairs
+  const int* m_pair;         // (2 * nmpair) the i of every pair, then the j of every pair (lanes
+                             //   reading pairs p, p + 1, ... read consecutive ints)
+  const int* fac_adr;        // (nv + 1) the L'DL updates of k: pairs fac_adr[k] .. fac_adr[k + 1]
+  const int* fac_pair;       // (2 * fac_adr[nv]) the i of every update pair, then the j of every one
   const int* anc_adr;        // (nv + 1) ancestors of dof k: anc_dof[anc_adr[k] .. anc_adr[k + 1])
   const int* anc_dof;        //   from the parent up (descending index)
   int ndlevel;               // depth levels of the dof tree (0: the roots; 0 when nv == 0)
@@ -133,25 +134,34 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
       if (body_parentid[c] == b) child_body.push_back(c);
   }
   child_adr.push_back(int(child_body.size()));
+  // qM's pairs by column j, then row i (each entry is computed alone: any order gives its bits):
+  // a phase's consecutive items share j, so the lanes' loads of cdof j are one address
   int nmpair = 0;
-  for (int i = 0; i < nv; ++i)
-    for (int j = i; j >= 0; j = dof_parentid[j]) {
+  std::vector<int> pair_j;  // the j column of m_pair / fac_pair, appended after the i column
+  for (int j = 0; j < nv; ++j)
+    for (int i = j; i < nv; ++i) {
+      int a = i;
+      while (a > j) a = dof_parentid[a];
+      if (a != j) continue;  // j is not i or an ancestor of i
       m_pair.push_back(i);
-      m_pair.push_back(j);
+      pair_j.push_back(j);
       ++nmpair;
     }
+  m_pair.insert(m_pair.end(), pair_j.begin(), pair_j.end());
+  pair_j.clear();
   for (int k = 0; k < nv; ++k) {
-    fac_adr.push_back(int(fac_pair.size() / 2));
+    fac_adr.push_back(int(fac_pair.size()));
     anc_adr.push_back(int(anc_dof.size()));
     for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
       anc_dof.push_back(i);
       for (int j = i; j >= 0; j = dof_parentid[j]) {
         fac_pair.push_back(i);
-        fac_pair.push_back(j);
+        pair_j.push_back(j);
       }
     }
   }
-  fac_adr.push_back(int(fac_pair.size() / 2));
+  fac_adr.push_back(int(fac_pair.size()));
+  fac_pair.insert(fac_pair.end(), pair_j.begin(), pair_j.end());
   anc_adr.push_back(int(anc_dof.size()));
   std::vector<int> dof_depth(nv, 0);
   int ndlevel = 0;
@@ -421,7 +431,7 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
     st6(g, buf + 6 * i, mul_inert_vec(inert, ld6(g, d.cdof + 6 * i)));
   });
   g.each(t.nmpair, [&](int p) {
-    const int i = g.ld(t.m_pair + 2 * p), j = g.ld(t.m_pair + 2 * p + 1);
+    const int i = g.ld(t.m_pair + p), j = g.ld(t.m_pair + t.nmpair + p);
     R mij = dot6(ld6(g, d.cdof + 6 * j), ld6(g, buf + 6 * i));
     g.st(qM + i * nv + j, mij);
     if (j != i) g.st(qM + j * nv + i, mij);
@@ -440,6 +450,7 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
 template <typename G>
 PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, float* LD_out, float* diag_inv) {
   using R = typename G::real;
+  const int nfac = nv > 0 ? t.fac_adr[nv] : 0;  // fac_pair's j column starts there
   for (int k = nv - 1; k >= -1; --k) {
     const int f0 = k >= 0 ? t.fac_adr[k] : 0, nf = k >= 0 ? t.fac_adr[k + 1] - f0 : 0;
     const int s = k + 1, a0 = s < nv ? t.anc_adr[s] : 0, na = s < nv ? t.anc_adr[s + 1] - a0 : 0;
@@ -447,7 +458,7 @@ PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, fl
     g.each(nf + na, [&](int p) {
       if (p < nf) {
         const float* lk = LD + k * nv;
-        const int i = g.ld(t.fac_pair + 2 * (f0 + p)), j = g.ld(t.fac_pair + 2 * (f0 + p) + 1);
+        const int i = g.ld(t.fac_pair + f0 + p), j = g.ld(t.fac_pair + nfac + f0 + p);
         R tmp = g.ld(lk + i) / g.ld(lk + k);
         g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
       } else {

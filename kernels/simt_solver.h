@@ -37,8 +37,10 @@
 //                                              k + 1 scaled by 1 / D_k+1 in the same phase: the same
 //                                              operations per entry as factor_ldl, so the same bits
 //   the triangular solves                      one phase per column, a lane per entry
-// M and the factor live in the group's shared array (solver_shared_floats(nv)); vectors and rows in
-// the world's Data arrays, as the scalar solver.
+// The Hessian's factor lives in the group's shared array (solver_shared_floats(nv)); M is read where
+// the smooth stage left it (qM, symmetric: the lanes over i of M x read its column i, M[j, i], which
+// holds M[i, j]'s bits, so a warp's loads are consecutive floats); vectors and rows in the world's
+// Data arrays, as the scalar solver.
 // Differences from solver.h, which change rounding only: sums over rows and dofs are a lane's
 // partial sums combined by the fixed butterfly of reduce_sum (not dot_n's four partial sums or a
 // sequential loop); the Hessian is factored afresh every iteration (solver.h reuses the factor of an
@@ -65,9 +67,10 @@ enum : int {
   kSolverStageFinish = 7,      // qfrc_constraint = J' force
 };
 
-// The group's shared array: M (nv * nv), its Hessian / factor (nv * nv), M search (nv) and the
-// factor's inverse pivots (nv).
-PWS_HD inline int solver_shared_floats(int nv) { return 2 * nv * nv + 2 * nv; }
+// The group's shared array: the Hessian / its factor (nv * nv), M search (nv) and the factor's
+// inverse pivots (nv). M itself is read from qM (global memory), which leaves the step's shared
+// array at the smooth stage's size and more worlds resident per SM.
+PWS_HD inline int solver_shared_floats(int nv) { return nv * nv + 2 * nv; }
 
 // sqrt of a float or of the counting float (the using-declaration keeps pws::pws_sqrt visible
 // inside simt, where the counting float's overload would hide it)
@@ -378,10 +381,13 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
           }
           continue;
         }
-        R ji = g.ld(jr + i);
+        // every lane loads J[r, i], J[r, j] and D[r] before its zero test, so the lanes' loads of a
+        // row stay one request each (two neighbouring entries, one row of J, one D), not requests
+        // of different rows where the lanes' zeros differ
+        R ji = g.ld(jr + i), jj = g.ld(jr + j), dr = g.ld(d.efc_D + r);
         if (ji == R(0)) continue;
-        R s = g.ld(d.efc_D + r) * ji;
-        h += s * g.ld(jr + j);
+        R s = dr * ji;
+        h += s * jj;
       }
       g.st(LD + i * nv + j, h);
     });
@@ -442,8 +448,8 @@ template <typename G>
 PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const World<float>& d) {
   using R = typename G::real;
   const int nv = m.nv, ld = m.nv_pad;
-  float* M = g.shared;
-  float* LD = M + nv * nv;
+  const float* M = d.qM;  // symmetric (smooth stage): M[j * nv + i] == M[i * nv + j]
+  float* LD = g.shared;
   float* Mp = LD + nv * nv;
   float* diag_inv = Mp + nv;
   g.stage(kSolverStageInit);
@@ -478,13 +484,12 @@ PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const Worl
     g.st(d.efc_jv + r, js - aref);
     g.st(d.efc_jar + r, (ws ? jw : js) - aref);
   });
-  g.each(nv * nv, [&](int e) { g.st(M + e, g.ld(d.qM + e)); });
   // M qa (qa: the warm start or the smooth acceleration) and M qacc_smooth (into Mp)
   const float* qa = ws ? d.qacc_warmstart : d.qacc_smooth;
   g.each(nv, [&](int i) {
     R a = R(0), s = R(0);
     for (int j = 0; j < nv; ++j) {
-      R mij = g.ld(M + i * nv + j);
+      R mij = g.ld(M + j * nv + i);
       a += mij * g.ld(qa + j);
       s += mij * g.ld(d.qacc_smooth + j);
     }
@@ -569,7 +574,7 @@ PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const Worl
     Reg<R, G::size> a_pMp = zeros(g), a_pg0 = zeros(g), a_sn = zeros(g);
     g.each(nv, [&](int i) {
       R mpi = R(0);
-      for (int j = 0; j < nv; ++j) mpi += g.ld(M + i * nv + j) * g.ld(search + j);
+      for (int j = 0; j < nv; ++j) mpi += g.ld(M + j * nv + i) * g.ld(search + j);
       g.st(Mp + i, mpi);
       R si = g.ld(search + i);
       const int l = g.lane();

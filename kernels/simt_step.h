@@ -96,8 +96,9 @@ PWS_HD inline int step_shared_floats(const ModelView<float>& m) {
 // registers; the proxies count shared memory and ptxas's registers). The block's threads are the
 // worlds' groups, so a block of 8- or 16-lane groups may end in a partial warp (each group's
 // shuffles and ballots name its own lanes). A 62-dof model (the CMU-class humanoid) needs
-// 2 nv^2 + 2 nv floats = 31,248 bytes per world for the solver: by shared memory 7 worlds per SM,
-// as one block of 7 (8 or 16 lanes) or seven blocks of 1 (32 lanes: one block of 4 would hold 4).
+// nv^2 + 6 nv floats = 16,864 bytes per world for the smooth stage: by shared memory 13 worlds per
+// SM, as one block of 13 (8 lanes) or thirteen blocks of 1 (16, 32 lanes: one block of 8 / 4 would
+// hold 8 / 4).
 // 0: one world's arrays pass the limit, and the callers refuse the model naming both sizes.
 template <typename Resident>
 inline int block_worlds(int block_threads, int group_size, int64_t shared_bytes_per_world, int64_t shared_limit,

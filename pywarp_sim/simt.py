@@ -178,9 +178,9 @@ def solve(sim, group_size: int = 32, record: bool = False, num_threads: int = 0)
 
 
 def solver_shared_bytes_per_world(nv: int) -> int:
-  """Shared memory of one world's solver group: M and the Hessian / its factor (nv * nv each),
-  M search and the inverse pivots (nv each) floats."""
-  return 4 * (2 * nv * nv + 2 * nv)
+  """Shared memory of one world's solver group: the Hessian / its factor (nv * nv), M search and
+  the inverse pivots (nv each) floats; M is read from qM in global memory."""
+  return 4 * (nv * nv + 2 * nv)
 
 
 def solver_proxies(sim, group_size: int = 32) -> dict:
@@ -620,9 +620,10 @@ def cuda_group_slots(device, model, nworld: int) -> int:
 
 
 def step_shared_bytes_per_world(nv: int, npair: int = 0, nconmax: int = 0, neq: int = 0) -> int:
-  """Shared memory of one world's step group: the largest of the smooth stage's and the solver's
-  arrays and the collision's and the rows' scratch ints (npair, nconmax + neq; 4 bytes each); the
-  implicit integrators' qH factor (nv * nv floats) fits in the solver's."""
+  """Shared memory of one world's step group: the largest of the smooth stage's (nv^2 + 6 nv
+  floats) and the solver's (nv^2 + 2 nv) arrays and the collision's and the rows' scratch ints
+  (npair, nconmax + neq; 4 bytes each); the implicit integrators' qH factor (nv * nv floats) fits
+  in the solver's."""
   return max(shared_bytes_per_world(nv), solver_shared_bytes_per_world(nv), 4 * npair, 4 * (nconmax + neq))
 
 

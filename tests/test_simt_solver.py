@@ -230,7 +230,7 @@ def test_solver_proxies_of_the_falling_humanoid():
   per_iteration = sum(p8["stages"][s]["instructions_per_world_step"]
                       for s in ("hessian", "factor", "direction")) / p8["iterations_per_world"]
   assert per_iteration < 1200, per_iteration
-  assert simt.solver_shared_bytes_per_world(mjm.nv) == 4 * (2 * mjm.nv ** 2 + 2 * mjm.nv)
+  assert simt.solver_shared_bytes_per_world(mjm.nv) == 4 * (mjm.nv ** 2 + 2 * mjm.nv)  # M read from qM
 
 
 def test_unsupported_solvers_are_refused_by_name():

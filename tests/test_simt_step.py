@@ -415,27 +415,36 @@ def test_recording_run_has_no_race_and_same_bits():
     assert s["phases"] > 0 and s["warp_instructions"] > 0, stage
     assert s["warp_instructions"] <= s["lane_instructions"] <= 16 * s["warp_instructions"], stage
     assert s["global_requests"] <= s["global_sectors"] <= 16 * s["global_requests"], stage
+    # the per-array breakdown partitions the stage's requests and sectors
+    by = [e for e in stats["requests_by_array"] if e["stage"] == stage]
+    assert sum(e["requests"] for e in by) == s["global_requests"], stage
+    assert sum(e["sectors"] for e in by) == s["global_sectors"], stage
+    assert all(e["packed_sectors"] <= e["sectors"] for e in by), stage
+  arrays = {e["array"] for e in stats["requests_by_array"]}
+  assert {"qpos", "qvel", "model.body_pos"} <= arrays, arrays
   p = simt.step_proxies(fast, group_size=8)
   assert 1.0 <= p["sectors_per_request"] <= 32.0 and 0.0 < p["lane_efficiency"] <= 1.0
   assert p["instructions_per_world_step"] > 0
-  assert simt.step_shared_bytes_per_world(mjm.nv) == 4 * (2 * mjm.nv ** 2 + 2 * mjm.nv)
+  # the smooth stage's qM and crb x cdof (nv^2 + 6 nv floats) exceed the solver's factor (nv^2 + 2 nv)
+  assert simt.step_shared_bytes_per_world(mjm.nv) == 4 * (mjm.nv ** 2 + 6 * mjm.nv)
   assert simt.step_shared_bytes_per_world(mjm.nv, nconmax=10 ** 6) == 4 * 10 ** 6
 
 
 def test_launch_shape_from_the_shared_arrays():
   """Worlds per block (csrc/simt_launch.cu), by sm_90's shared memory: the block keeping the most
-  worlds resident per SM. The CMU-class humanoid's solver arrays (2 nv^2 + 2 nv floats: 31,248
-  bytes at nv = 62) leave 7 worlds per SM (233,472 // 32,272 with 1,024 bytes reserved per block):
-  one block of 7 at 8 and 16 lanes (at most 232,448 // 31,248 = 7 per block), seven blocks of 1 at
-  32 lanes (a block of 4 would keep 4). None past the per-block limit."""
+  worlds resident per SM. The CMU-class humanoid's smooth-stage arrays (nv^2 + 6 nv floats: 16,864
+  bytes at nv = 62; the solver's nv^2 + 2 nv are fewer) leave 13 worlds per SM (233,472 // 17,888
+  with 1,024 bytes reserved per block): one block of 13 at 8 lanes (at most 232,448 // 16,864 = 13
+  per block), thirteen blocks of 1 at 16 and 32 lanes (a block of 8 / 4 would keep 8 / 4). None past
+  the per-block limit."""
   mjm = oracle.mj_model("cmu_humanoid")
   col = simulator(mjm, 1, "native").model.collision
   shared = simt.step_shared_bytes_per_world(mjm.nv, col.npair, col.nconmax, mjm.neq)
-  assert shared == 4 * (2 * 62 ** 2 + 2 * 62) == 31248
-  assert [simt.block_worlds(g, shared) for g in GROUPS] == [7, 7, 1]
+  assert shared == 4 * (62 ** 2 + 6 * 62) == 16864
+  assert [simt.block_worlds(g, shared) for g in GROUPS] == [13, 1, 1]
   assert simt.block_worlds(32, simt.SM90_SHARED_PER_BLOCK + 4) == 0
   # the occupancy calculator's answer decides: one block per SM whatever its size keeps the largest
-  assert [simt.block_worlds(g, shared, resident=lambda w: 1) for g in GROUPS] == [7, 7, 4]
+  assert [simt.block_worlds(g, shared, resident=lambda w: 1) for g in GROUPS] == [13, 8, 4]
 
 
 # ---- the step's field-level footprint ------------------------------------------------------------
