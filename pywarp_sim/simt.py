@@ -85,8 +85,8 @@ COLLISION_STAGES = ("filter", "narrowphase", "contacts")
 CONSTRAINT_STAGES = ("friction", "limits", "contact_rows", "contact_jacobian", "equality")
 GROUP_SIZES = (8, 16, 32)
 # Simulator(backend="simt")'s lanes per world: the fused step's best lane efficiency and fewest warp
-# instructions per world-step (bench proxies, fallen humanoids: 9,396 at 8 lanes, 11,870 at 16,
-# 16,938 at 32)
+# instructions per world-step (bench proxies, fallen humanoids: 9,969 at 8 lanes, 12,486 at 16,
+# 17,560 at 32)
 DEFAULT_GROUP_SIZE = 8
 # the fused step's recorder stages (kernels/simt_step.h kStepStage*)
 STEP_STAGES = ("smooth", "collision", "rows", "forces", "acceleration", "solver", "integrate", "health", "sensors")
