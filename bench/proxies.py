@@ -40,7 +40,7 @@ array and lane stride with the most excess sectors; `--scope fused_step` runs th
 The lane-group records (kernels/simt_smooth.h; pywarp_sim.simt.proxies) measure rather than
 derive: the stage runs on the CPU emulation with the address recorder and the counting float.
 
-  registers, stack_bytes, spill_bytes   ptxas of csrc/simt_launch.cu alone (-fmad=false; seconds)
+  registers, stack_bytes, spill_bytes   ptxas of the lane-group units (SIMT_UNITS, -fmad=false)
   shared_bytes_per_world                qM / its factor and crb x cdof: 4 (nv^2 + 6 nv) bytes
                                         (the stage's; the solver's, rows' and step's their own)
   worlds_per_block, block               of 128 / group worlds down to 1 within sm_90's 227 KiB
@@ -86,9 +86,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +99,12 @@ SOURCES = [ROOT / "csrc" / "cuda_launch.cu", *sorted(p for p in (ROOT / "kernels
                                                      if not p.name.startswith("simt")),
            ROOT / "csrc" / "cuda_launch.h"]
 SIMT_SOURCES = [ROOT / "csrc" / "simt_launch.cu", ROOT / "csrc" / "simt_launch.h",
+                ROOT / "csrc" / "simt_launch_shape.h", ROOT / "csrc" / "simt_step_instance.cu",
                 *sorted((ROOT / "kernels").glob("*.h"))]
+# The lane-group units as CMakeLists.txt compiles them: the stages' kernels, then the fused step's
+# six instances (csrc/simt_step_instance.cu per group size and collider set).
+SIMT_UNITS = [("simt_launch.cu", ())] + [
+    ("simt_step_instance.cu", (f"-DPWS_SIMT_GROUP={g}", f"-DPWS_SIMT_CONVEX={c}")) for g in (8, 16, 32) for c in (0, 1)]
 STEP_BLOCK = 64  # kStepBlock in csrc/cuda_launch.cu
 SIMT_BLOCK = 128  # kSimtBlock in csrc/simt_launch.h
 SIMT_GROUPS = (32, 16, 8)
@@ -114,8 +121,8 @@ SHARED_RESERVED_PER_BLOCK = 1024  # the runtime's share of each resident block
 
 def ptxas_report(arch: str = "sm_90", nvcc: str | None = None, source: str = "cuda_launch.cu",
                  flags: tuple = ()) -> str:
-  """ptxas's resource report of csrc/<source> for `arch` (cached per source hash): the fused
-  step (cuda_launch.cu, minutes) or the lane-group kernels (simt_launch.cu, -fmad=false)."""
+  """ptxas's resource report of csrc/<source> for `arch` (cached per source hash and flags): the
+  fused step (cuda_launch.cu, minutes) or a lane-group unit (SIMT_UNITS, -fmad=false)."""
   digest = hashlib.sha256((arch + source + " ".join(flags)).encode())
   for p in (SOURCES if source == "cuda_launch.cu" else SIMT_SOURCES):
     digest.update(p.read_bytes())
@@ -402,11 +409,13 @@ def simt_record(model: str, name: str, scope: str, arch: str, group: int, k: dic
 
 
 def simt_kernels(arch: str, ptxas: bool) -> dict:
-  """ptxas's report of csrc/simt_launch.cu (-fmad=false) by kernel name; {} when ptxas=False."""
+  """ptxas's report of the lane-group units (SIMT_UNITS, -fmad=false; compiled side by side) by
+  kernel name; {} when ptxas=False."""
   if not ptxas:
     return {}
-  return {k["kernel"]: k for k in parse_ptxas(ptxas_report(arch, source="simt_launch.cu",
-                                                           flags=("-fmad=false",)))}
+  with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    reports = list(pool.map(lambda u: ptxas_report(arch, source=u[0], flags=("-fmad=false", *u[1])), SIMT_UNITS))
+  return {k["kernel"]: k for report in reports for k in parse_ptxas(report)}
 
 
 def fallen_humanoids(model: str, nworld: int, steps: int):
@@ -531,7 +540,7 @@ def group_mode_worlds(group_mode: dict, group: int, device_bytes: int = 80 * 10 
 def simt_step_records(model: str, arch: str, persistent: int, ptxas: bool = True, nworld: int = 16,
                       steps: int = 100, measured_steps: int = 5) -> list[dict]:
   """One record per fused lane-group step instance (simt_step_kernel<group> and
-  simt_step_persistent_kernel<group>, the same device code per world): ptxas of csrc/simt_launch.cu
+  simt_step_persistent_kernel<group>, the same device code per world): ptxas of csrc/simt_step_instance.cu
   and the proxies the recording emulation measures over `measured_steps` fused steps of `nworld`
   humanoids after `steps` native steps under random controls from random orientations (falling,
   touching the floor). Per world-step means over the measured steps, with the contacts and rows

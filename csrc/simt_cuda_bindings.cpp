@@ -134,7 +134,7 @@ void simt_step_cuda(const py::dict& ints, const py::dict& reals, const py::dict&
                           std::to_string(m.nu));
   if (nsteps < 0) throw py::value_error("simt_step: nsteps must be >= 0, got " + std::to_string(nsteps));
   // convex pairs run in the step instance with the convex collider (simt::step<true>), which the
-  // launch picks from m.has_convex (csrc/simt_launch.cu launch_step)
+  // launch picks from m.has_convex (csrc/simt_launch.cu launch_step, the instance units csrc/simt_step_instance.cu)
   std::string refusal = pws::simt::step_refusal(m);
   if (refusal.empty() && d.nslot != 0 && nworld > 0 && nsteps > 0) {  // the launch's grid against the slots
     const int64_t groups =

@@ -16,161 +16,13 @@
 #include "simt_collision.h"
 #include "simt_constraint.h"
 #include "simt_launch.h"
+#include "simt_launch_shape.h"
 #include "simt_smooth.h"
 #include "simt_solver.h"
-#include "simt_step.h"
 
+namespace pws_cuda {
+namespace simt_launch {
 namespace {
-
-// The views travel as kernel parameters, as the step kernel's; the tree schedule as one pointer
-// to its device buffer (tree_view reads its header there).
-static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= pws::kMaxKernelParamBytes,
-              "simt kernel parameters exceed CUDA's parameter block");
-
-// Group `threadIdx.x / N` of the block steps world blockIdx.x * (blockDim.x / N) + group, in its
-// slice of the dynamic shared memory (nshared floats). A block holds kSimtBlock / N worlds, fewer
-// where their shared arrays pass the per-block limit (launch_shape).
-// Six resident blocks per SM: ptxas then fits the kernel in 80 registers without spills (37.5%
-// occupancy; unbounded it takes 126, 25%; eight blocks force 64 and spill). Until a GPU measures it.
-constexpr int kSimtMinBlocks = 6;
-template <int N>
-__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_smooth_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const int* tree,
-                       int64_t nworld, int nshared) {
-  extern __shared__ float smem[];
-  const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
-  if (world >= nworld) return;  // whole groups leave together
-  pws::simt::CudaGroup<N> g(smem + group * nshared);
-  const pws::World<float> wd = pws::world_view(m, d, world, 0);
-  pws::simt::smooth(g, m, wd, pws::simt::tree_view(tree));
-}
-
-// The Newton solver of world blockIdx.x * (blockDim.x / N) + group on group `threadIdx.x / N`,
-// M and the Hessian's factor in its slice of the dynamic shared memory (nshared floats). The
-// same launch bounds as the smooth stage until a GPU measures them.
-template <int N>
-__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_newton_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
-  extern __shared__ float smem[];
-  const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
-  if (world >= nworld) return;  // whole groups leave together
-  pws::simt::CudaGroup<N> g(smem + group * nshared);
-  pws::simt::newton_solve(g, m, pws::world_view(m, d, world, 0));
-}
-
-// The collision (kRowsCollision) or the constraint rows (kRowsConstraint) of world
-// blockIdx.x * (blockDim.x / N) + group on group `threadIdx.x / N`, its scratch ints (the
-// survivors' pair ids / the contacts' first rows) in its slice of the dynamic shared memory
-// (nshared ints). The same launch bounds as the smooth stage until a GPU measures them.
-enum : int { kRowsCollision = 0, kRowsConstraint = 1 };
-template <int N, int kKernel>
-__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_rows_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
-  extern __shared__ float smem[];
-  const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
-  if (world >= nworld) return;  // whole groups leave together
-  pws::simt::CudaGroup<N> g(smem + group * nshared);
-  int* scratch = reinterpret_cast<int*>(smem + group * nshared);
-  if (kKernel == kRowsCollision)
-    pws::simt::collision(g, m, pws::world_view(m, d, world, 0), scratch);
-  else
-    pws::simt::make_constraint(g, m, pws::world_view(m, d, world, 0), scratch);
-}
-
-// The fused step's per-call inputs besides the views, in device memory, reached through one
-// pointer: they change per call, the views per Simulator.
-struct StepLaunchArgs {
-  const int* tree;                 // simt_smooth.h's schedule buffer (tree_view)
-  const float* act_exp;            // (nu) simt_step.h act_exp_table
-  unsigned long long* next_world;  // the persistent launch's world counter (zeroed before it)
-  int64_t nworld;
-  int nshared;  // floats of shared memory per group: step_shared_floats(m)
-  int nsteps;
-};
-
-// nsteps fused steps (kernels/simt_step.h) of world blockIdx.x * (blockDim.x / N) + group on
-// group `threadIdx.x / N`, its shared arrays (qM's factor, the solver's, qH's) in its slice of
-// the dynamic shared memory. The same launch bounds as the stages until a GPU measures them.
-// The views are __grid_constant__: `step` is not inlined (__noinline__ on CUDA, kernels/simt_step.h;
-// forcing it inline raised sm_90's spill stores from 0.9 KB to 2.9 KB per thread), and the address of a
-// plain kernel parameter passed to a call makes a per-thread copy of the 1,472-byte ModelView in local
-// memory; a __grid_constant__ one is read where the launch put it (ptxas sm_90 -fmad=false: stack 2,912
-// bytes, persistent 3,552-3,600; 4,400 / 5,040 at 8 lanes without). The spills (~1.8 KB per thread)
-// hardly follow the register cap: 96 registers (5 blocks) or 128 (4) leave 1.8 / 1.6 KB, the
-// persistent kernel 3.1 KB at 128; most are in collision's colliders and at the calls.
-// kConvex: the instance with the convex collider compiled in (simt::step<true>: GJK/EPA, meshes,
-// height fields), launched for models with ModelView::has_convex (launch_step). Its frame holds the
-// EPA scratch (29,168 B per lane), ~40 KB of local memory per thread (bench/README.md). That frame
-// is static (no recursion, no dynamic call stack), so ptxas states it, and the driver raises the
-// context's per-thread stack to a launched kernel's need by itself (CUDA driver API, cuCtxSetLimit:
-// "The driver automatically increases the per-thread stack size for each kernel launch as needed";
-// the size is not lowered after): no cudaDeviceSetLimit(cudaLimitStackSize). The driver reserves
-// the frame for every thread the device can hold at once, the per-thread stack x the SMs x the
-// resident threads per SM (2,048 on sm_90): on an H100 (132 SMs) 38,272 B (the persistent kernel at
-// 8 lanes, ptxas sm_90) x 270,336 = 9.6 GiB of device memory while the context lives, against
-// 0.9 GiB for the primitive instance's 3,600 B (bench/README.md).
-template <int N, bool kConvex>
-__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_step_kernel(const __grid_constant__ pws::ModelView<float> m, const __grid_constant__ pws::DataView<float> d,
-                     const StepLaunchArgs* args) {
-  extern __shared__ float smem[];
-  const int group = threadIdx.x / N;
-  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
-  if (world >= args->nworld) return;  // whole groups leave together
-  pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
-  const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
-  const pws::World<float> wd = pws::world_view(m, d, world, 0);
-  for (int k = 0; k < args->nsteps; ++k) pws::simt::step<kConvex>(g, m, wd, tables);
-}
-
-// The persistent variant: a grid sized to the resident blocks, each group taking the next world
-// from an atomic counter until none is left, so a group whose world finished early (the solver's
-// per-group exit, fewer rows) takes another instead of idling to the end of its block. With the
-// workspace held per group slot (d.nslot > 0, Simulator(workspace="group")) group k of the grid
-// steps each world it takes in slot k, finishing its nsteps before taking the next (as an OpenMP
-// thread of the emulation in its slot); the launch checked that the grid's groups have slots
-// (simt::slot_refusal). Per world, the slot is unused (WorldArray::at). kConvex as simt_step_kernel's.
-template <int N, bool kConvex>
-__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
-    simt_step_persistent_kernel(const __grid_constant__ pws::ModelView<float> m,
-                                const __grid_constant__ pws::DataView<float> d, const StepLaunchArgs* args) {
-  extern __shared__ float smem[];
-  const int group = threadIdx.x / N;
-  const int64_t slot = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
-  pws::simt::StepGroup<pws::simt::CudaGroup<N>> g(smem + group * args->nshared);
-  const pws::simt::StepTables tables{pws::simt::tree_view(args->tree), args->act_exp};
-  const pws::simt::Reg<int, N> lane0{0};
-  for (;;) {
-    pws::simt::Reg<unsigned long long, N> next{0ull};
-    if (g.lane() == 0) next[0] = atomicAdd(args->next_world, 1ull);
-    next = g.shfl(next, lane0);  // every lane of the group: lane 0's world
-    const int64_t world = static_cast<int64_t>(next[0]);
-    if (world >= args->nworld) return;
-    const pws::World<float> wd = pws::world_view(m, d, world, slot);
-    for (int k = 0; k < args->nsteps; ++k) pws::simt::step<kConvex>(g, m, wd, tables);
-  }
-}
-
-template <int N>
-__global__ void primitives_kernel(const float* x, const int* k, const int* src, int delta, int lane_mask,
-                                  float* out_f, int* out_i) {
-  pws::simt::CudaGroup<N> g(nullptr);
-  pws::simt::primitive_check(g, x, k, src, delta, lane_mask, out_f, out_i);
-}
-
-// The launch shape of a lane-group kernel whose groups hold `nshared` 4-byte words of shared memory
-// each: worlds per block (simt::block_worlds: the most worlds resident per SM by the CUDA occupancy
-// calculator, within the device's opt-in per-block limit), its threads and bytes.
-struct LaunchShape {
-  int worlds = 0;  // per block
-  int threads = 0;
-  size_t shared_bytes = 0;
-  int64_t resident_blocks = 0;  // blocks of this shape resident at once on the device: SMs x blocks per SM
-  int64_t grid(int64_t nworld) const { return (nworld + worlds - 1) / worlds; }
-};
 
 // The shapes found, per (kernel instance, group size, shared words per group, device), and the
 // dynamic shared memory opt-in set per (kernel instance, device). A shape depends on nothing else,
@@ -193,18 +45,19 @@ std::mutex shape_mutex;
 std::map<ShapeKey, ShapeEntry> shape_cache;                     // under shape_mutex
 std::map<std::pair<const void*, int>, int64_t> optin_bytes;     // under shape_mutex
 
+}  // namespace
+
 // The launch shape of `kernel` on the current device, from the cache or the occupancy calculator
 // (then kept). Returns nullptr, or the CUDA error (not kept: the next call asks again), or the
 // sentence naming the sizes when one world's arrays pass the limit (kept; the text lives as long
 // as the process; *refused set where given).
-template <typename Kernel>
-const char* launch_shape(Kernel kernel, int group_size, int nshared, const char* what, LaunchShape* shape,
-                         bool* refused = nullptr) {
+const char* launch_shape(const void* kernel, int group_size, int nshared, const char* what, LaunchShape* shape,
+                         bool* refused) {
   if (refused) *refused = false;
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err != cudaSuccess) return cudaGetErrorString(err);
-  const ShapeKey key{reinterpret_cast<const void*>(kernel), group_size, nshared, device};
+  const ShapeKey key{kernel, group_size, nshared, device};
   std::lock_guard<std::mutex> lock(shape_mutex);
   auto found = shape_cache.find(key);
   if (found == shape_cache.end()) {
@@ -252,12 +105,85 @@ const char* launch_shape(Kernel kernel, int group_size, int nshared, const char*
   return nullptr;
 }
 
+}  // namespace simt_launch
+}  // namespace pws_cuda
+
+namespace {
+
+using pws_cuda::simt_launch::LaunchShape;
+using pws_cuda::simt_launch::StepLaunchArgs;
+using pws_cuda::simt_launch::launch_shape;
+
+// The views travel as kernel parameters, as the step kernel's; the tree schedule as one pointer
+// to its device buffer (tree_view reads its header there).
+static_assert(sizeof(pws::ModelView<float>) + sizeof(pws::DataView<float>) + 64 <= pws::kMaxKernelParamBytes,
+              "simt kernel parameters exceed CUDA's parameter block");
+
+// Group `threadIdx.x / N` of the block steps world blockIdx.x * (blockDim.x / N) + group, in its
+// slice of the dynamic shared memory (nshared floats). A block holds kSimtBlock / N worlds, fewer
+// where their shared arrays pass the per-block limit (launch_shape).
+using pws_cuda::simt_launch::kSimtMinBlocks;
+template <int N>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_smooth_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, const int* tree,
+                       int64_t nworld, int nshared) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
+  if (world >= nworld) return;  // whole groups leave together
+  pws::simt::CudaGroup<N> g(smem + group * nshared);
+  const pws::World<float> wd = pws::world_view(m, d, world, 0);
+  pws::simt::smooth(g, m, wd, pws::simt::tree_view(tree));
+}
+
+// The Newton solver of world blockIdx.x * (blockDim.x / N) + group on group `threadIdx.x / N`,
+// M and the Hessian's factor in its slice of the dynamic shared memory (nshared floats). The
+// same launch bounds as the smooth stage until a GPU measures them.
+template <int N>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_newton_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
+  if (world >= nworld) return;  // whole groups leave together
+  pws::simt::CudaGroup<N> g(smem + group * nshared);
+  pws::simt::newton_solve(g, m, pws::world_view(m, d, world, 0));
+}
+
+// The collision (kRowsCollision) or the constraint rows (kRowsConstraint) of world
+// blockIdx.x * (blockDim.x / N) + group on group `threadIdx.x / N`, its scratch ints (the
+// survivors' pair ids / the contacts' first rows) in its slice of the dynamic shared memory
+// (nshared ints). The same launch bounds as the smooth stage until a GPU measures them.
+enum : int { kRowsCollision = 0, kRowsConstraint = 1 };
+template <int N, int kKernel>
+__global__ void __launch_bounds__(pws_cuda::kSimtBlock, kSimtMinBlocks)
+    simt_rows_kernel(const pws::ModelView<float> m, const pws::DataView<float> d, int64_t nworld, int nshared) {
+  extern __shared__ float smem[];
+  const int group = threadIdx.x / N;
+  const int64_t world = static_cast<int64_t>(blockIdx.x) * (blockDim.x / N) + group;
+  if (world >= nworld) return;  // whole groups leave together
+  pws::simt::CudaGroup<N> g(smem + group * nshared);
+  int* scratch = reinterpret_cast<int*>(smem + group * nshared);
+  if (kKernel == kRowsCollision)
+    pws::simt::collision(g, m, pws::world_view(m, d, world, 0), scratch);
+  else
+    pws::simt::make_constraint(g, m, pws::world_view(m, d, world, 0), scratch);
+}
+
+template <int N>
+__global__ void primitives_kernel(const float* x, const int* k, const int* src, int delta, int lane_mask,
+                                  float* out_f, int* out_i) {
+  pws::simt::CudaGroup<N> g(nullptr);
+  pws::simt::primitive_check(g, x, k, src, delta, lane_mask, out_f, out_i);
+}
+
+
 template <int N>
 const char* launch_smooth(const pws::ModelView<float>& m, const pws::DataView<float>& d, const int* tree,
                           int64_t nworld, cudaStream_t stream) {
   const int nshared = pws::simt::shared_floats(m.nv);
   LaunchShape shape;
-  if (const char* e = launch_shape(simt_smooth_kernel<N>, N, nshared, "the lane-group smooth stage", &shape)) return e;
+  if (const char* e = launch_shape(reinterpret_cast<const void*>(simt_smooth_kernel<N>), N, nshared, "the lane-group smooth stage", &shape)) return e;
   simt_smooth_kernel<N><<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(
       m, d, tree, nworld, nshared);
   cudaError_t err = cudaGetLastError();
@@ -269,7 +195,7 @@ const char* launch_newton(const pws::ModelView<float>& m, const pws::DataView<fl
                           cudaStream_t stream) {
   const int nshared = pws::simt::solver_shared_floats(m.nv);
   LaunchShape shape;
-  if (const char* e = launch_shape(simt_newton_kernel<N>, N, nshared, "the lane-group solver", &shape)) return e;
+  if (const char* e = launch_shape(reinterpret_cast<const void*>(simt_newton_kernel<N>), N, nshared, "the lane-group solver", &shape)) return e;
   simt_newton_kernel<N><<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(
       m, d, nworld, nshared);
   cudaError_t err = cudaGetLastError();
@@ -289,7 +215,7 @@ const char* launch_rows(const pws::ModelView<float>& m, const pws::DataView<floa
   int nshared = kKernel == kRowsCollision ? pws::simt::collision_scratch_ints(m) : pws::simt::constraint_scratch_ints(m);
   nshared = nshared > 0 ? nshared : 1;
   LaunchShape shape;
-  if (const char* e = launch_shape(simt_rows_kernel<N, kKernel>, N, nshared,
+  if (const char* e = launch_shape(reinterpret_cast<const void*>(simt_rows_kernel<N, kKernel>), N, nshared,
                                    kKernel == kRowsCollision ? "the lane-group collision" : "the lane-group rows",
                                    &shape))
     return e;
@@ -316,64 +242,30 @@ const char* run_rows(const pws::ModelView<float>& m, const pws::DataView<float>&
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
-// The persistent step launch's shape (worlds per block, threads, bytes, the blocks resident at once
-// on the current device): the one query behind both its grid (launch_step) and the slots a
-// Simulator(workspace="group") allocates (simt_step_slots), through simt::persistent_blocks /
-// persistent_groups.
-template <int N, bool kConvex>
-const char* step_shape(int nshared, bool persistent, LaunchShape* shape, bool* refused) {
-  const char* what = "the lane-group step";
-  if (persistent) return launch_shape(simt_step_persistent_kernel<N, kConvex>, N, nshared, what, shape, refused);
-  return launch_shape(simt_step_kernel<N, kConvex>, N, nshared, what, shape, refused);
-}
-
 // The fused step's shape at group_size lanes: the persistent kernel's or the one-group-per-world
 // kernel's, of the instance with the convex collider (convex: ModelView::has_convex) or without.
 // Each instance has its own entries in the shape cache (its own kernel address).
 const char* step_shape(int group_size, bool convex, int nshared, bool persistent, LaunchShape* shape,
                        bool* refused = nullptr) {
   if (convex)
-    return group_size == 32 ? step_shape<32, true>(nshared, persistent, shape, refused)
-           : group_size == 16 ? step_shape<16, true>(nshared, persistent, shape, refused)
-                              : step_shape<8, true>(nshared, persistent, shape, refused);
-  return group_size == 32 ? step_shape<32, false>(nshared, persistent, shape, refused)
-         : group_size == 16 ? step_shape<16, false>(nshared, persistent, shape, refused)
-                            : step_shape<8, false>(nshared, persistent, shape, refused);
-}
-
-// The step's launch in `shape` (step_shape of the same persistent flag): queues the kernel, no
-// query. The workspace held per group slot (d.nslot > 0) is indexed by the persistent kernel only
-// (a slot per group of its grid): the callers run such a Data persistent. kConvex: m.has_convex.
-template <int N, bool kConvex>
-const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
-                        int64_t nworld, const LaunchShape& shape, bool persistent, cudaStream_t stream) {
-  if (persistent) {  // the blocks that fit at once on every SM, no more than the worlds need
-    const int64_t grid = pws::simt::persistent_blocks(nworld, shape.resident_blocks, shape.worlds);
-    if (d.nslot != 0 && d.nslot < grid * shape.worlds) {
-      static thread_local std::string text;
-      text = pws::simt::slot_refusal(d.nslot, grid * shape.worlds);
-      return text.c_str();
-    }
-    simt_step_persistent_kernel<N, kConvex>
-        <<<static_cast<unsigned int>(grid), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
-  } else {
-    simt_step_kernel<N, kConvex>
-        <<<static_cast<unsigned int>(shape.grid(nworld)), shape.threads, shape.shared_bytes, stream>>>(m, d, args);
-  }
-  cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+    return group_size == 32 ? pws_cuda::simt_launch::step_shape<32, true>(nshared, persistent, shape, refused)
+           : group_size == 16 ? pws_cuda::simt_launch::step_shape<16, true>(nshared, persistent, shape, refused)
+                              : pws_cuda::simt_launch::step_shape<8, true>(nshared, persistent, shape, refused);
+  return group_size == 32 ? pws_cuda::simt_launch::step_shape<32, false>(nshared, persistent, shape, refused)
+         : group_size == 16 ? pws_cuda::simt_launch::step_shape<16, false>(nshared, persistent, shape, refused)
+                            : pws_cuda::simt_launch::step_shape<8, false>(nshared, persistent, shape, refused);
 }
 
 const char* launch_step(const pws::ModelView<float>& m, const pws::DataView<float>& d, const StepLaunchArgs* args,
                         int64_t nworld, int group_size, const LaunchShape& shape, bool persistent,
                         cudaStream_t stream) {
   if (m.has_convex)
-    return group_size == 32 ? launch_step<32, true>(m, d, args, nworld, shape, persistent, stream)
-           : group_size == 16 ? launch_step<16, true>(m, d, args, nworld, shape, persistent, stream)
-                              : launch_step<8, true>(m, d, args, nworld, shape, persistent, stream);
-  return group_size == 32 ? launch_step<32, false>(m, d, args, nworld, shape, persistent, stream)
-         : group_size == 16 ? launch_step<16, false>(m, d, args, nworld, shape, persistent, stream)
-                            : launch_step<8, false>(m, d, args, nworld, shape, persistent, stream);
+    return group_size == 32 ? pws_cuda::simt_launch::launch_step<32, true>(m, d, args, nworld, shape, persistent, stream)
+           : group_size == 16 ? pws_cuda::simt_launch::launch_step<16, true>(m, d, args, nworld, shape, persistent, stream)
+                              : pws_cuda::simt_launch::launch_step<8, true>(m, d, args, nworld, shape, persistent, stream);
+  return group_size == 32 ? pws_cuda::simt_launch::launch_step<32, false>(m, d, args, nworld, shape, persistent, stream)
+         : group_size == 16 ? pws_cuda::simt_launch::launch_step<16, false>(m, d, args, nworld, shape, persistent, stream)
+                            : pws_cuda::simt_launch::launch_step<8, false>(m, d, args, nworld, shape, persistent, stream);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@
 // native step's up to the solver's lane sums (simt_solver.h: rounding, not the optimum). Refused
 // by the callers by name (step_refusal): what those refuse (solvers other than Newton, solimp
 // powers other than 1 and 2, limited ball joints), RK4. Convex pairs run in step<true> (the
-// convex collision) on the CPU and CUDA alike (csrc/simt_launch.cu). After the solve, sensor_stage writes the
+// convex collision) on the CPU and CUDA alike (csrc/simt_step_instance.cu). After the solve, sensor_stage writes the
 // sensors (sensor.h's per-sensor functions, one sensor per lane).
 #pragma once
 
@@ -912,7 +912,7 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
 // What the fused lane-group step cannot run, named with the fix ("" when it can run): from the
 // model's scalars (convex pairs run in the kConvexPairs instance of step, on the CPU and CUDA)
 // (readable on the host for CPU and CUDA views alike). The workspace held per
-// group slot is the callers' (csrc/simt_bindings.cpp: a slot per OpenMP thread; csrc/simt_launch.cu:
+// group slot is the callers' (csrc/simt_bindings.cpp: a slot per OpenMP thread; csrc/simt_step_instance.cu:
 // a slot per group of the persistent launch, slot_refusal). The int tables the step
 // reads are checked by step_refusal_tables where they lie on the host.
 inline std::string step_refusal(const ModelView<float>& m) {
@@ -929,7 +929,7 @@ inline std::string step_refusal(const ModelView<float>& m) {
   return "";
 }
 
-// The persistent launch's grid (csrc/simt_launch.cu) from the occupancy calculator's answer:
+// The persistent launch's grid (csrc/simt_step_instance.cu) from the occupancy calculator's answer:
 // blocks of worlds_per_block groups, no more than the device holds at once (resident_blocks: SMs x
 // blocks per SM; at least one) nor than nworld worlds need. Group k of the grid (block x
 // worlds_per_block + its group in the block) steps every world it takes in workspace slot k, so

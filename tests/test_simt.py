@@ -251,16 +251,21 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
-def test_cuda_kernels_round_as_the_emulation(tmp_path):
+@pytest.mark.parametrize("unit, defines, kernel", [
+    ("simt_launch.cu", (), "simt_smooth_kernel"),
+    # the fused step's convex instance: the primitive instance's code and the convex collider
+    ("simt_step_instance.cu", ("-DPWS_SIMT_GROUP=8", "-DPWS_SIMT_CONVEX=1"), "simt_step_persistent_kernel"),
+])
+def test_cuda_kernels_round_as_the_emulation(tmp_path, unit, defines, kernel):
   """kernels/simt.h rule 3 in the compiled code: the lane-group kernels' PTX (as CMake builds
-  simt_launch.cu, -fmad=false) has no fused multiply-add and no approximate division, square
-  root or transcendental, so every float operation rounds as on the CPU."""
-  ptx = tmp_path / "simt_launch.ptx"
-  subprocess.run(["nvcc", "-std=c++17", "-O3", "-arch=sm_90", "-fmad=false", f"-I{REPO / 'kernels'}",
-                  f"-I{REPO / 'csrc'}", "-ptx", str(REPO / "csrc" / "simt_launch.cu"), "-o", str(ptx)],
+  the units, -fmad=false) has no fused multiply-add and no approximate division, square root or
+  transcendental, so every float operation rounds as on the CPU."""
+  ptx = tmp_path / "unit.ptx"
+  subprocess.run(["nvcc", "-std=c++17", "-O3", "-arch=sm_90", "-fmad=false", *defines, f"-I{REPO / 'kernels'}",
+                  f"-I{REPO / 'csrc'}", "-ptx", str(REPO / "csrc" / unit), "-o", str(ptx)],
                  check=True, capture_output=True)
   text = ptx.read_text()
-  assert "simt_smooth_kernel" in text
+  assert kernel in text
   assert text.count("add.rn.f32") + text.count("mul.rn.f32") > 1000
   for op in ("fma.rn.f32", "mad.f32", "div.approx", "div.full", "sqrt.approx", "rcp.approx", "sin.approx",
              "cos.approx", "ex2.approx"):
