@@ -16,7 +16,12 @@
 //   * a Newton iteration whose active set equals that of the last factorisation reuses it, and
 //     one where at most kMaxRankUpdates rows changed state updates it by rank-1 changes
 //     (update_ldl, as MuJoCo's incremental Hessian; a cancelling downdate refactors);
-//   * the line search over one-sided rows only (no friction/elliptic) skips the type branches;
+//   * without elliptic cones the line search evaluates every row branch-free (scalar_row_zone)
+//     into eight partial sums (ls_derivs_scalar; rounding only), and the cost evaluations after
+//     each step run the same zones with constraint_update's sequential sum (scalar_rows_cost,
+//     bit-identical);
+//   * a Jacobian row with one nonzero (dof friction, hinge and slide limits) is read directly in
+//     J x (dot_row);
 //   * J' force skips rows with zero force; the cost at alpha = 0 does not read efc_jv;
 //   * M qacc and J qacc - aref follow the step incrementally (M search and J search are
 //     formed for the line search anyway), as in MuJoCo's mj_solPrimal.
@@ -159,6 +164,22 @@ PWS_HD inline void mspan(const SolveSpans& sp, const ModelView<T>& m, int i, int
 }
 
 // dot_span (support.h): dot_n over a row's nonzero span, bit for bit.
+
+// dot_span of a Jacobian row, a row with one nonzero (dof friction, a hinge or slide limit) read
+// directly: dot_span's one product plus exact zeros, the same value (up to the sign of a zero).
+template <typename T>
+PWS_HD inline T dot_row(const T* a, const T* b, int n, int lo, int hi) {
+  return hi - lo == 1 ? a[lo] * b[lo] : dot_span(a, b, n, lo, hi);
+}
+
+// Set bits of x.
+PWS_HD inline int popcount32(uint32_t x) {
+#ifdef __CUDA_ARCH__
+  return __popc(x);
+#else
+  return __builtin_popcount(x);
+#endif
+}
 
 // res (nv) += sign * sum_r J[r]' force[r] (support.h's add_jt_force over each row's span: the
 // same products added to each res[i] in the same row order).
@@ -331,27 +352,106 @@ PWS_HD inline void constraint_update(const ModelView<T>& m, const World<T>& d, i
   out[2] = h;
 }
 
+// Zone of scalar row r (not an elliptic cone row) at jar = x, row_cost's cases without its
+// branches: below / above the quadratic zone (friction loss: x <= -R floss / x >= R floss,
+// constant force +-floss; one-sided rows: x >= 0, no force, and !(x < 0) so that a NaN x stays
+// inactive as in row_cost; equality rows: always quadratic). kOneSided: every row is one-sided
+// (no type read).
+template <bool kOneSided, typename T>
+PWS_HD inline void scalar_row_zone(const World<T>& d, int r, T x, bool* friction, bool* below, bool* above) {
+  if (kOneSided) {
+    *friction = false;
+    *below = false;
+    *above = !(x < T(0));
+    return;
+  }
+  const int type = d.efc_type[r];
+  const bool fr = type == kCnstrFrictionDof || type == kCnstrFrictionTendon;
+  const T b = d.efc_R[r] * d.efc_frictionloss[r];
+  *friction = fr;
+  *below = fr && x <= -b;
+  *above = fr ? x >= b : (type != kCnstrEquality && !(x < T(0)));
+}
+
+// Line-search derivatives over scalar rows (no elliptic cones): d cost / d alpha in *g and the
+// curvature in *h at jar + alpha jv (constraint_update with write = false, the cost itself not
+// needed there), each row's terms by row_cost's arithmetic without its branches, summed into
+// eight partial sums (row r into sum r % 8) so that the row loop vectorises; rounding differs
+// from constraint_update's sequential sums, not the math.
+template <bool kOneSided, typename T>
+PWS_HD inline void ls_derivs_scalar(const World<T>& d, int nefc, T alpha, T* g, T* h) {
+  const T* jar = d.efc_jar;
+  const T* jv = d.efc_jv;
+  const T* D = d.efc_D;
+  T gs[8], hs[8];
+  for (int k = 0; k < 8; ++k) {
+    gs[k] = T(0);
+    hs[k] = T(0);
+  }
+  for (int r0 = 0; r0 < nefc; r0 += 8) {
+    const int n = nefc - r0 < 8 ? nefc - r0 : 8;
+    for (int k = 0; k < n; ++k) {
+      const int r = r0 + k;
+      T j = jv[r];
+      T x = jar[r] + alpha * j;
+      bool fr, below, above;
+      scalar_row_zone<kOneSided>(d, r, x, &fr, &below, &above);
+      T dd = D[r];
+      T fl = kOneSided ? T(0) : d.efc_frictionloss[r];
+      // d cost / d x: -force (row_cost's); 0 for an inactive one-sided row
+      T dc = below ? -fl : (above ? (fr ? fl : T(0)) : dd * x);
+      T cv = below || above ? T(0) : dd;
+      gs[k] += dc * j;
+      hs[k] += cv * j * j;
+    }
+  }
+  *g = ((gs[0] + gs[1]) + (gs[2] + gs[3])) + ((gs[4] + gs[5]) + (gs[6] + gs[7]));
+  *h = ((hs[0] + hs[1]) + (hs[2] + hs[3])) + ((hs[4] + hs[5]) + (hs[6] + hs[7]));
+}
+
+// Cost of the scalar rows at jar (no elliptic cones), storing their forces and states:
+// constraint_update with write = true, the same arithmetic per row and the same sequential sum
+// (bit-identical), without the per-row type branches.
+template <bool kOneSided, typename T>
+PWS_HD inline T scalar_rows_cost(const World<T>& d, int nefc) {
+  T cost = T(0);
+  for (int r = 0; r < nefc; ++r) {
+    T x = d.efc_jar[r];
+    bool fr, below, above;
+    scalar_row_zone<kOneSided>(d, r, x, &fr, &below, &above);
+    T dd = d.efc_D[r];
+    bool quad = !(below || above);
+    T c, f;
+    if (kOneSided) {
+      c = quad ? T(0.5) * dd * x * x : T(0);
+      f = quad ? -dd * x : T(0);
+    } else {
+      T fl = d.efc_frictionloss[r], rr = d.efc_R[r];
+      T lin = (below ? -fl : fl) * x - T(0.5) * rr * fl * fl;
+      c = quad ? T(0.5) * dd * x * x : (fr ? lin : T(0));
+      f = quad ? -dd * x : (fr ? (below ? fl : -fl) : T(0));
+    }
+    T cv = quad ? dd : T(0);
+    cost += c;
+    d.efc_force[r] = f;
+    d.efc_state[r] = cv != T(0) ? 1 : (f != T(0) ? 2 : 0);
+  }
+  return cost;
+}
+
+// Which rows the solver meets (solve checks once per solve): every row one-sided (limits,
+// frictionless and pyramidal contacts), every row scalar (no elliptic cones), or any.
+enum class SolverRows : int { kOneSided, kScalar, kAny };
+
 // Cost at qacc from Ma = M qacc and jar = J qacc - aref (already set); stores the rows' forces
-// and states.
-// onesided: every row is a one-sided scalar row (limits, frictionless and pyramidal contacts);
-// the rows are then evaluated without constraint_update's per-row type branches (row_cost's
-// x < 0 case, the same sums in the same order: bit-identical).
+// and states. Scalar rows are evaluated without constraint_update's per-row type branches
+// (scalar_rows_cost: the same sums in the same order, bit-identical).
 template <typename T>
-PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, bool onesided = false) {
+PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, SolverRows rows = SolverRows::kAny) {
   T cost = T(0);
   for (int i = 0; i < m.nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
-  if (onesided) {
-    T c = T(0);
-    for (int r = 0; r < nefc; ++r) {
-      T x = d.efc_jar[r];
-      T dd = d.efc_D[r];
-      bool active = x < T(0);
-      c += active ? T(0.5) * dd * x * x : T(0);
-      d.efc_force[r] = active ? -dd * x : T(0);
-      d.efc_state[r] = active && dd != T(0) ? 1 : 0;
-    }
-    return cost + c;
-  }
+  if (rows == SolverRows::kOneSided) return cost + scalar_rows_cost<true>(d, nefc);
+  if (rows == SolverRows::kScalar) return cost + scalar_rows_cost<false>(d, nefc);
   T c[3];
   constraint_update(m, d, nefc, T(0), true, c);
   return cost + c[0];
@@ -702,25 +802,6 @@ PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const 
   solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense, sp.split ? sp.hlo : nullptr);
 }
 
-// Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
-// pyramidal contacts): row r is active when x = jar + alpha jv < 0 and then adds D x jv to
-// d cost / d alpha and D jv^2 to the curvature (constraint_update with write = false, without
-// the per-row type branches; same sums in the same row order, so bit-identical). Returns
-// d cost / d alpha in *g and the curvature in *h (the cost itself is not needed there).
-template <typename T>
-PWS_HD inline void ls_derivs_onesided(int nefc, const T* jar, const T* jv, const T* D, T alpha, T* g, T* h) {
-  T gs = T(0), hs = T(0);
-  for (int r = 0; r < nefc; ++r) {
-    T j = jv[r];
-    T x = jar[r] + alpha * j;
-    T dd = x < T(0) ? D[r] : T(0);  // inactive rows add exact zeros
-    gs += dd * x * j;
-    hs += dd * j * j;
-  }
-  *g = gs;
-  *h = hs;
-}
-
 constexpr int kMaxReuseRows = 256;  // Newton factor reuse: active-set bitmask capacity
 constexpr int kMaxRankUpdates = 6;  // more changed rows than this: a new factorisation is cheaper
 
@@ -754,10 +835,10 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     const T* jr = d.efc_J + (int64_t)r * ld;
     int lo, hi;
     jspan(sp, m, r, &lo, &hi);
-    T v = dot_span(jr, d.qvel, nv, lo, hi);
+    T v = dot_row(jr, d.qvel, nv, lo, hi);
     T js = T(0), jw = T(0);
-    if (primal) js = dot_span(jr, d.qacc_smooth, nv, lo, hi);
-    if (ws) jw = dot_span(jr, d.qacc_warmstart, nv, lo, hi);
+    if (primal) js = dot_row(jr, d.qacc_smooth, nv, lo, hi);
+    if (ws) jw = dot_row(jr, d.qacc_warmstart, nv, lo, hi);
     T aref = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
     if (d.efc_type[r] == kCnstrEquality) aref -= d.efc_jdotv[r];  // Jdot qvel (equality.h)
     d.efc_vel[r] = v;
@@ -792,6 +873,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
                type != kCnstrContactElliptic;
     scalar_rows = scalar_rows && type != kCnstrContactElliptic;
   }
+  const SolverRows rows = onesided ? SolverRows::kOneSided : (scalar_rows ? SolverRows::kScalar : SolverRows::kAny);
 
   // start from the warm start or the smooth acceleration, whichever costs less. The Gauss term
   // of qacc_smooth is zero, so its cost is that of the rows at J qacc_smooth - aref (efc_jv),
@@ -811,7 +893,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   }
   if (ws) {
     for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
-    T cost_ws = solver_cost(m, d, nefc, onesided);
+    T cost_ws = solver_cost(m, d, nefc, rows);
     T c[3];
     constraint_update(m, d, nefc, T(0), false, c, d.efc_jv);  // the rows at efc_jv, nothing written
     smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
@@ -824,7 +906,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       d.qacc[i] = d.qacc_smooth[i];
       d.efc_Ma[i] = Ma_s[i];
     }
-    cost = solver_cost(m, d, nefc, onesided);
+    cost = solver_cost(m, d, nefc, rows);
   }
 
   T* grad = d.efc_grad;
@@ -859,11 +941,17 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       // factorisations, and an update costs about a tenth of a build and factorisation.
       bool reuse = false;
       if (scalar_rows && nefc <= kMaxReuseRows) {
+        // the active set as a bitmask, 32 rows a word, and the number of rows whose bit
+        // differs from the factor's (bits past nefc stay zero in both)
         uint32_t mask[kMaxReuseRows / 32];
-        for (int w = 0; w < kMaxReuseRows / 32; ++w) mask[w] = 0u;
-        for (int r = 0; r < nefc; ++r) mask[r >> 5] |= (d.efc_state[r] == 1 ? 1u : 0u) << (r & 31);
         int nchanged = 0;
-        for (int r = 0; r < nefc; ++r) nchanged += ((mask[r >> 5] ^ factor_mask[r >> 5]) >> (r & 31)) & 1u;
+        for (int w = 0; w < kMaxReuseRows / 32; ++w) {
+          uint32_t bits = 0u;
+          const int r0 = 32 * w, n = nefc - r0 < 32 ? nefc - r0 : 32;
+          for (int k = 0; k < n; ++k) bits |= (d.efc_state[r0 + k] == 1 ? 1u : 0u) << k;
+          mask[w] = bits;
+          if (have_factor) nchanged += popcount32(bits ^ factor_mask[w]);
+        }
         if (have_factor && nchanged == 0)
           reuse = true;
         else if (have_factor && nchanged <= kMaxRankUpdates)
@@ -918,7 +1006,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     for (int r = 0; r < nefc; ++r) {
       int lo, hi;
       jspan(sp, m, r, &lo, &hi);
-      d.efc_jv[r] = dot_span(d.efc_J + (int64_t)r * ld, search, nv, lo, hi);
+      d.efc_jv[r] = dot_row(d.efc_J + (int64_t)r * ld, search, nv, lo, hi);
     }
     // CG's stop below needs the rounding scale of f'(0) = search . grad: the sum of the
     // magnitudes of its terms (solver._solve's pg_abs)
@@ -946,8 +1034,10 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     bool found = false;
     for (int it = 0; it <= m.ls_iterations; ++it) {
       T c[3] = {T(0), T(0), T(0)};
-      if (onesided)
-        ls_derivs_onesided(nefc, d.efc_jar, d.efc_jv, d.efc_D, alpha, c + 1, c + 2);
+      if (rows == SolverRows::kOneSided)
+        ls_derivs_scalar<true>(d, nefc, alpha, c + 1, c + 2);
+      else if (rows == SolverRows::kScalar)
+        ls_derivs_scalar<false>(d, nefc, alpha, c + 1, c + 2);
       else
         constraint_update(m, d, nefc, alpha, false, c);
       T g = alpha * pMp + pg0 + c[1];
@@ -983,7 +1073,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       d.efc_Ma[i] += alpha * Mp[i];
     }
     for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
-    T new_cost = solver_cost(m, d, nefc, onesided);
+    T new_cost = solver_cost(m, d, nefc, rows);
     ++niter;
     // CG also stops on the decrease f(0) - f(alpha) by the trapezoid rule on f' (exact on a
     // quadratic piece), free of the float32 cancellation of cost - new_cost that stopped it 2-3x
