@@ -13,30 +13,80 @@
 
 namespace pws {
 
-// Rows row .. row + ndir - 1 of efc_J: contact frame direction k (frame row k, translational
-// for k < 3; frame row k - 3, rotational, for k >= 3) times J(point on b2) - J(point on b1),
-// as support.point_jac_row for b2 then b1 (the same sums), walking each body's dof chain
-// once for all directions instead of once per direction.
-template <typename T>
-PWS_HD inline void contact_frame_jac(const ModelView<T>& m, const World<T>& d, int row, int ndir, int b1, int b2,
-                                     const Vec3<T>& point, const Mat33<T>& frame) {
-  const int ld = m.nv_pad;
+// Rows row .. row + nrow - 1 of efc_J for a contact between bodies b1 and b2: per column, the
+// frame directions' values v[k] (frame row k, translational for k < 3; frame row k - 3,
+// rotational, for k >= 3) of 0 + J(point on b2) - J(point on b1), as support.point_jac_row for
+// b2 then b1 (the same sums), then (pyramid) the facet rows v[0] +- mu_k v[k], else v itself.
+// The nonzero columns are the dofs of the two bodies' chains: both chains are walked at once
+// from their last dofs down (dof_parentid[i] < i, so a merge of two descending lists; a dof on
+// both chains comes once), after the rows are cleared. The columns off both chains are the
+// clear's zeros, which the dense loop's 0 + mu * 0 also gave (simt_constraint.h's per-column
+// form writes those).
+// kDir: the number of directions when a constant (1, 3, 4, 6: the loops unroll and v stays in
+// registers), else 0 and ndir says.
+template <int kDir, bool kPyramid, typename T>
+PWS_HD inline void contact_frame_jac_cols(const ModelView<T>& m, const World<T>& d, int row, int ndir,
+                                          const T* friction, int b1, int b2, const Vec3<T>& point,
+                                          const Mat33<T>& frame) {
+  const int ld = m.nv_pad, nd = kDir ? kDir : ndir;
   T* j0 = d.efc_J + (int64_t)row * ld;
-  for (int k = 0; k < ndir; ++k) clear_row(m, d, row + k);
-  for (int side = 0; side < 2; ++side) {
-    int body = side == 0 ? b2 : b1;
-    T sign = side == 0 ? T(1) : T(-1);
-    Vec3<T> rel = point - load3(d.subtree_com + 3 * m.body_rootid[body]);
-    for (int i = m.body_dofend[body]; i >= 0; i = m.dof_parentid[i]) {
-      Vec6<T> c = load6(d.cdof + 6 * i);
-      Vec3<T> a = ang(c);
-      Vec3<T> l = lin(c) + cross(a, rel);
-      for (int k = 0; k < ndir; ++k) {
-        T v = k < 3 ? dot(row3(frame, k), l) : dot(row3(frame, k - 3), a);
-        j0[(int64_t)k * ld + i] += sign * v;
+  const int nrow = kPyramid ? 2 * (nd - 1) : nd;
+  for (int k = 0; k < nrow; ++k) clear_row(m, d, row + k);
+  const Vec3<T> rel2 = point - load3(d.subtree_com + 3 * m.body_rootid[b2]);
+  const Vec3<T> rel1 = point - load3(d.subtree_com + 3 * m.body_rootid[b1]);
+  T mu[5];
+  if (kPyramid)
+    for (int k = 1; k < nd; ++k) mu[k - 1] = friction[k - 1];
+  int i2 = m.body_dofend[b2], i1 = m.body_dofend[b1];
+  while (i1 >= 0 || i2 >= 0) {
+    const int i = i2 > i1 ? i2 : i1;
+    const bool on2 = i2 == i, on1 = i1 == i;
+    if (on2) i2 = m.dof_parentid[i2];
+    if (on1) i1 = m.dof_parentid[i1];
+    const Vec6<T> c = load6(d.cdof + 6 * i);
+    const Vec3<T> a = ang(c);
+    T v[kDir ? kDir : 6];
+    for (int k = 0; k < nd; ++k) v[k] = T(0);
+    for (int side = 0; side < 2; ++side) {
+      if (!(side == 0 ? on2 : on1)) continue;
+      const T sign = side == 0 ? T(1) : T(-1);
+      const Vec3<T> l = lin(c) + cross(a, side == 0 ? rel2 : rel1);
+      for (int k = 0; k < nd; ++k) {
+        T vk = k < 3 ? dot(row3(frame, k), l) : dot(row3(frame, k - 3), a);
+        v[k] += sign * vk;
       }
     }
+    if (!kPyramid) {
+      for (int k = 0; k < nd; ++k) j0[(int64_t)k * ld + i] = v[k];
+      continue;
+    }
+    for (int k = 1; k < nd; ++k) {
+      j0[(int64_t)(2 * k - 2) * ld + i] = v[0] + mu[k - 1] * v[k];
+      j0[(int64_t)(2 * k - 1) * ld + i] = v[0] - mu[k - 1] * v[k];
+    }
   }
+}
+
+template <typename T>
+PWS_HD inline void contact_frame_jac(const ModelView<T>& m, const World<T>& d, int row, int ndir, bool pyramid,
+                                     const T* friction, int b1, int b2, const Vec3<T>& point, const Mat33<T>& frame) {
+#define PWS_CFJ(K, P) contact_frame_jac_cols<K, P>(m, d, row, ndir, friction, b1, b2, point, frame)
+  if (pyramid) {
+    switch (ndir) {
+      case 3: PWS_CFJ(3, true); return;
+      case 4: PWS_CFJ(4, true); return;
+      case 6: PWS_CFJ(6, true); return;
+      default: PWS_CFJ(0, true); return;
+    }
+  }
+  switch (ndir) {
+    case 1: PWS_CFJ(1, false); return;
+    case 3: PWS_CFJ(3, false); return;
+    case 4: PWS_CFJ(4, false); return;
+    case 6: PWS_CFJ(6, false); return;
+    default: PWS_CFJ(0, false); return;
+  }
+#undef PWS_CFJ
 }
 
 // Writes the rows and efc_nefc. Rows beyond the capacity nefc_max are dropped (cannot happen
@@ -146,7 +196,7 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
       const T* solimp = d.con_solimp + 5 * c;
       T tran = m.body_invweight0[2 * b1] + m.body_invweight0[2 * b2];
       if (dim == 1) {
-        contact_frame_jac(m, d, row, 1, b1, b2, point, frame);
+        contact_frame_jac(m, d, row, 1, false, friction, b1, b2, point, frame);
         add_row(m, d, row, kCnstrContactFrictionless, c, dist, margin, T(0), tran, solref, solimp, false);
         ++row;
       } else if (m.cone_elliptic) {
@@ -156,7 +206,7 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
         T r1 = r0 / tmax(T(1e-15), m.impratio);
         const T* solref_f = d.con_solreffriction + 2 * c;
         if (solref_f[0] == T(0) && solref_f[1] == T(0)) solref_f = solref;
-        contact_frame_jac(m, d, row, dim, b1, b2, point, frame);
+        contact_frame_jac(m, d, row, dim, false, friction, b1, b2, point, frame);
         for (int k = 0; k < dim; ++k) {
           if (k == 0) {
             add_row(m, d, row, kCnstrContactElliptic, c, dist, margin, T(0), tran, solref, solimp, false);
@@ -186,19 +236,8 @@ PWS_HD inline void make_constraint(const ModelView<T>& m, const World<T>& d) {
         T r0 = tmax(T(1e-15), (T(1) - imp) * tran * (T(1) + friction[0] * friction[0]) / imp);
         T mu2 = friction[0] * friction[0] / tmax(T(1e-15), m.impratio);
         T rpy = T(2) * mu2 * r0;
-        // the facet rows n +- mu_k d_k (MuJoCo's pyramid) from the frame directions' Jacobians,
-        // built in place: column by column, every direction is read before its rows are written
-        contact_frame_jac(m, d, row, dim, b1, b2, point, frame);
-        T* j0 = d.efc_J + (int64_t)row * m.nv_pad;
-        for (int i = 0; i < nv; ++i) {
-          T v[6];
-          for (int k = 0; k < dim; ++k) v[k] = j0[(int64_t)k * m.nv_pad + i];
-          for (int k = 1; k < dim; ++k) {
-            T mu = friction[k - 1];
-            j0[(int64_t)(2 * k - 2) * m.nv_pad + i] = v[0] + mu * v[k];
-            j0[(int64_t)(2 * k - 1) * m.nv_pad + i] = v[0] - mu * v[k];
-          }
-        }
+        // the facet rows n +- mu_k d_k (MuJoCo's pyramid) from the frame directions' Jacobians
+        contact_frame_jac(m, d, row, dim, true, friction, b1, b2, point, frame);
         // every facet has the first one's impedance, K and B
         add_row(m, d, row, kCnstrContactPyramidal, c, dist, margin, T(0), tran, solref, solimp, false);
         for (int r = row; r < row + 2 * (dim - 1); ++r) {
