@@ -139,11 +139,12 @@ PWS_HD inline bool pair_has_bound(const ModelView<T>& m, int p) {
 // and counted when the world finds more (the flag stays set for the rest of the step).
 // kConvexPairs = false leaves the GJK/EPA collider (and its ~30 KB of per-thread EPA scratch)
 // out of the kernel, for models without convex pairs.
-// apart (optional, npair entries): pair_apart of every pair with a bound, computed beforehand,
-// and 0 for the pairs without one (so one byte decides: ~550 pairs per world in the self-play
-// world, whose per-pair rbound lookups cost as much as the test).
+// near (optional): the ncand pairs, ascending, that pair_apart (computed beforehand) did not
+// rule out, the pairs without a bound included; without it every pair is tested here. The
+// self-play world has ~550 pairs and ~40 near ones: the list skips the rest without a
+// per-pair lookup.
 template <typename T, bool kConvexPairs = true>
-PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const unsigned char* apart = nullptr) {
+PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const int* near = nullptr, int nnear = 0) {
   if (!m.collision_on) {
     d.con_ncon[0] = 0;
     d.con_overflow[0] = 0;
@@ -152,8 +153,10 @@ PWS_HD inline void collision(const ModelView<T>& m, const World<T>& d, const uns
   // a height-field pair (a convex pair) returns up to kMaxConPair contacts
   PreContact<T> buf[kConvexPairs ? kMaxConPair : kMaxPairContacts];
   int n = 0, total = 0;
-  for (int p = 0; p < m.npair; ++p) {
-    if (apart ? apart[p] != 0 : pair_has_bound(m, p) && pair_apart(m, d, p)) continue;
+  const int nscan = near ? nnear : m.npair;
+  for (int q = 0; q < nscan; ++q) {
+    const int p = near ? near[q] : q;
+    if (!near && pair_has_bound(m, p) && pair_apart(m, d, p)) continue;
     int g1 = m.pair_geom1[p], g2 = m.pair_geom2[p];
     T margin = m.pair_margin[p] + m.pair_gap[p];
     Vec3<T> pos1 = load3(d.geom_xpos + 3 * g1), pos2 = load3(d.geom_xpos + 3 * g2);

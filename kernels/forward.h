@@ -76,12 +76,12 @@ PWS_HD inline void fwd_acceleration(const ModelView<T>& m, const World<T>& d) {
 
 // The rest of mj_forward after smooth_stages: tendons, collision, constraint rows,
 // transmission, passive and actuator forces, the smooth acceleration and the solver.
-// apart (optional): the pairs' bounding-sphere tests, done beforehand (see collision).
+// near, nnear (optional): the pairs past the bounding-sphere tests, done beforehand (see collision).
 template <typename T, bool kConvexPairs = true>
-PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d, const unsigned char* apart = nullptr) {
+PWS_HD inline void forward_rest(const ModelView<T>& m, const World<T>& d, const int* near = nullptr, int nnear = 0) {
   tendon(m, d);
   if (m.en_constraint) {
-    collision<T, kConvexPairs>(m, d, apart);
+    collision<T, kConvexPairs>(m, d, near, nnear);
     make_equality(m, d);  // the first efc_ne rows, then make_constraint's (MuJoCo's order)
     make_constraint(m, d);
   } else {

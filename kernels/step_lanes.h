@@ -77,7 +77,8 @@ class LaneGroups {
   struct Scratch {
     std::vector<F8> buf;
     std::vector<float> diag;  // one world's qH diagonal (implicitfast)
-    std::vector<unsigned char> apart;  // (kLanes, npair): pair_apart per world
+    std::vector<int> near;  // (kLanes, npair): per world, the pairs pair_apart leaves (collision)
+    int nnear[kLanes];
     World<F8> w;
   };
 
@@ -136,7 +137,7 @@ class LaneGroups {
     Scratch s;
     s.buf.assign(scratch_size_, F8(0.0f));
     s.diag.assign(static_cast<size_t>(m8_.nv), 0.0f);
-    s.apart.assign(static_cast<size_t>(kLanes) * m8_.npair, 0);
+    s.near.assign(static_cast<size_t>(kLanes) * m8_.npair, 0);
     s.w = World<F8>{};
     for (const Field& f : fields_) s.w.*(f.lane) = s.buf.data() + f.offset;
     for (const BankField& b : banks_) s.w.*(b.lane) = s.buf.data() + b.offset;
@@ -203,16 +204,21 @@ class LaneGroups {
     transfer(s, wd, nlanes, kLaneSmoothIn);
     smooth_stages(m8_, s.w);
     transfer(s, wd, nlanes, kLaneSmoothOut);
-    // the collision pairs' bounding-sphere tests in lanes too: apart[l * npair + p]; pairs
-    // without a bound keep the 0 of make_scratch (collision reads apart alone)
+    // the collision pairs' bounding-sphere tests in lanes too: world l's near pairs (those the
+    // test leaves, and the pairs without a bound) at near[l * npair ...], ascending (collision)
     const int npair = m.collision_on && m.en_constraint ? m.npair : 0;
+    for (int l = 0; l < kLanes; ++l) s.nnear[l] = 0;
     for (int p = 0; p < npair; ++p) {
-      if (!pair_has_bound(m, p)) continue;
-      M8 apart = pair_apart(m8_, s.w, p);
-      for (int l = 0; l < nlanes; ++l) s.apart[l * npair + p] = apart.v[l] != 0;
+      if (pair_has_bound(m, p)) {
+        M8 apart = pair_apart(m8_, s.w, p);
+        for (int l = 0; l < nlanes; ++l)
+          if (!apart.v[l]) s.near[l * npair + s.nnear[l]++] = p;
+      } else {
+        for (int l = 0; l < nlanes; ++l) s.near[l * npair + s.nnear[l]++] = p;
+      }
     }
     for (int l = 0; l < nlanes; ++l)
-      forward_rest<float, kConvexPairs>(m, wd[l], npair ? s.apart.data() + l * npair : nullptr);
+      forward_rest<float, kConvexPairs>(m, wd[l], npair ? s.near.data() + l * npair : nullptr, s.nnear[l]);
   }
 
   // Gathers (roles read by the lanes) or scatters (roles written) every field of one role.
