@@ -17,7 +17,8 @@
 //     one where at most kMaxRankUpdates rows changed state updates it by rank-1 changes
 //     (update_ldl, as MuJoCo's incremental Hessian; a cancelling downdate refactors);
 //   * without elliptic cones the line search evaluates every row branch-free (scalar_row_zone)
-//     into eight partial sums (ls_derivs_scalar; rounding only), and the cost evaluations after
+//     into eight partial sums (ls_derivs_scalar; rounding only; with one-sided rows only, the
+//     sequential sums of ls_derivs_onesided, bit-identical to constraint_update), and the cost evaluations after
 //     each step run the same zones with constraint_update's sequential sum (scalar_rows_cost,
 //     bit-identical);
 //   * a Jacobian row with one nonzero (dof friction, hinge and slide limits) is read directly in
@@ -407,6 +408,27 @@ PWS_HD inline void ls_derivs_scalar(const World<T>& d, int nefc, T alpha, T* g, 
   }
   *g = ((gs[0] + gs[1]) + (gs[2] + gs[3])) + ((gs[4] + gs[5]) + (gs[6] + gs[7]));
   *h = ((hs[0] + hs[1]) + (hs[2] + hs[3])) + ((hs[4] + hs[5]) + (hs[6] + hs[7]));
+}
+
+// Line-search derivatives when every row is a one-sided scalar row (limits, frictionless and
+// pyramidal contacts): row r is active when x = jar + alpha jv < 0 and then adds D x jv to
+// d cost / d alpha and D jv^2 to the curvature (constraint_update with write = false, without
+// the per-row type branches; the same sums in the same row order, so bit-identical). The
+// sequential sums cost less here than ls_derivs_scalar's eight partial sums (callgrind, the
+// two-humanoid sumo world: its solve +2.1% with those). Returns d cost / d alpha in *g and the
+// curvature in *h (the cost itself is not needed there).
+template <typename T>
+PWS_HD inline void ls_derivs_onesided(int nefc, const T* jar, const T* jv, const T* D, T alpha, T* g, T* h) {
+  T gs = T(0), hs = T(0);
+  for (int r = 0; r < nefc; ++r) {
+    T j = jv[r];
+    T x = jar[r] + alpha * j;
+    T dd = x < T(0) ? D[r] : T(0);  // inactive rows add exact zeros
+    gs += dd * x * j;
+    hs += dd * j * j;
+  }
+  *g = gs;
+  *h = hs;
 }
 
 // Cost of the scalar rows at jar (no elliptic cones), storing their forces and states:
@@ -1035,7 +1057,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     for (int it = 0; it <= m.ls_iterations; ++it) {
       T c[3] = {T(0), T(0), T(0)};
       if (rows == SolverRows::kOneSided)
-        ls_derivs_scalar<true>(d, nefc, alpha, c + 1, c + 2);
+        ls_derivs_onesided(nefc, d.efc_jar, d.efc_jv, d.efc_D, alpha, c + 1, c + 2);
       else if (rows == SolverRows::kScalar)
         ls_derivs_scalar<false>(d, nefc, alpha, c + 1, c + 2);
       else
