@@ -378,8 +378,9 @@ PWS_HD inline void scalar_row_zone(const World<T>& d, int r, T x, bool* friction
 // curvature in *h at jar + alpha jv (constraint_update with write = false, the cost itself not
 // needed there), each row's terms by row_cost's arithmetic without its branches, summed into
 // eight partial sums (row r into sum r % 8) so that the row loop vectorises; rounding differs
-// from constraint_update's sequential sums, not the math.
-template <bool kOneSided, typename T>
+// from constraint_update's sequential sums, not the math. With one-sided rows only the solver
+// calls ls_derivs_onesided instead (its sequential sums cost less there).
+template <typename T>
 PWS_HD inline void ls_derivs_scalar(const World<T>& d, int nefc, T alpha, T* g, T* h) {
   const T* jar = d.efc_jar;
   const T* jv = d.efc_jv;
@@ -396,9 +397,9 @@ PWS_HD inline void ls_derivs_scalar(const World<T>& d, int nefc, T alpha, T* g, 
       T j = jv[r];
       T x = jar[r] + alpha * j;
       bool fr, below, above;
-      scalar_row_zone<kOneSided>(d, r, x, &fr, &below, &above);
+      scalar_row_zone<false>(d, r, x, &fr, &below, &above);
       T dd = D[r];
-      T fl = kOneSided ? T(0) : d.efc_frictionloss[r];
+      T fl = d.efc_frictionloss[r];
       // d cost / d x: -force (row_cost's); 0 for an inactive one-sided row
       T dc = below ? -fl : (above ? (fr ? fl : T(0)) : dd * x);
       T cv = below || above ? T(0) : dd;
@@ -1059,7 +1060,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       if (rows == SolverRows::kOneSided)
         ls_derivs_onesided(nefc, d.efc_jar, d.efc_jv, d.efc_D, alpha, c + 1, c + 2);
       else if (rows == SolverRows::kScalar)
-        ls_derivs_scalar<false>(d, nefc, alpha, c + 1, c + 2);
+        ls_derivs_scalar(d, nefc, alpha, c + 1, c + 2);
       else
         constraint_update(m, d, nefc, alpha, false, c);
       T g = alpha * pMp + pg0 + c[1];
