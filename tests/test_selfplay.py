@@ -330,3 +330,25 @@ def test_agent_columns_view_equals_the_gather():
   assert consecutive_rows(torch.tensor([[1, 2, 4], [7, 8, 9]])) is None
   assert torch.equal(agent_columns(x, torch.tensor([[1, 2, 4], [7, 8, 9]]), None),
                      x[:, torch.tensor([[1, 2, 4], [7, 8, 9]])])
+
+
+def test_snapshot_gate_admits_only_candidates_that_score_enough():
+  from pywarp_sim.selfplay.league_run import LeagueCfg, LeagueRun
+  cfg = LeagueCfg(num_envs=8, nslot=2, eval_envs=4, snapshot_interval=1, num_steps_per_env=4,
+                  hidden_dims=(16, 16), sumo={"episode_length_s": 0.4}, snapshot_gate=1.0)
+  run = LeagueRun(cfg)
+  rec = run.iteration_step()
+  gate = rec["gate"]
+  assert gate["against"] == 0 and gate["wins"] + gate["draws"] + gate["losses"] == cfg.eval_envs
+  assert gate["score"] == (gate["wins"] + 0.5 * gate["draws"]) / cfg.eval_envs
+  # the gate's matches are the candidate's against the newest member, replayed alike
+  again = run.gate(run.snapshot(run.iteration))
+  assert again == gate
+  # a score of 1 needs every gate match won; the pool grows exactly when the gate says so
+  assert gate["joined"] == (gate["wins"] == cfg.eval_envs)
+  assert len(run.league) == 1 + gate["joined"] and ("evaluation" in rec) == gate["joined"]
+  run.cfg.snapshot_gate = 1e-9  # any win or draw joins
+  rec = run.iteration_step()
+  assert rec["gate"]["joined"] == (rec["gate"]["score"] > 0) and len(run.league) == 1 + gate["joined"] + rec["gate"]["joined"]
+  with pytest.raises(ValueError, match="snapshot_gate"):
+    LeagueRun(dataclasses.replace(cfg, snapshot_gate=1.5))

@@ -38,7 +38,7 @@ import time
 import numpy as np
 import torch
 
-from ..cli import check_device, check_file, nonneg_int, positive_float, positive_int
+from ..cli import check_device, check_file, fraction, nonneg_int, positive_float, positive_int
 from ..cli import dumps as json_dumps
 from ..simulator import BACKENDS
 
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
   t.add_argument("--eval-newest-share", type=float, default=0.0,
                  help="share of each new member's evaluation matches against its predecessor, "
                       "in [0, 1) (0: all opponents alike)")
+  t.add_argument("--snapshot-gate", type=fraction, default=0.0,
+                 help="score (wins + draws / 2 over --eval-envs gate matches against the newest "
+                      "member) a snapshot needs to join the pool, e.g. 0.55; 0: every snapshot joins")
   t.add_argument("--cpu-cores-per-rank", type=positive_int, default=None, metavar="K",
                  help="pin this process to K cores of its own (torchrun local rank r: cores rK..rK+K-1) "
                       "with K torch and native-step threads, so CPU ranks do not share cores")
@@ -163,7 +166,8 @@ def train_main(a):
                     seed=a.seed, num_steps_per_env=a.num_steps_per_env,
                     snapshot_interval=a.snapshot_interval, sampling=a.sampling,
                     eval_envs=a.eval_envs, eval_opponents=a.eval_opponents,
-                    rating_passes=a.rating_passes, eval_newest_share=a.eval_newest_share, sumo=sumo)
+                    rating_passes=a.rating_passes, eval_newest_share=a.eval_newest_share,
+                    snapshot_gate=a.snapshot_gate, sumo=sumo)
     if a.init_std is not None:
       cfg.init_std = a.init_std
     run = Run(cfg, log_dir=log_dir)
@@ -178,6 +182,10 @@ def train_main(a):
     line = (f"[pws.selfplay] it {rec['it']:4d}  env steps/s {rec['env_steps_per_s']:7.0f}  games "
             f"{rec['games']:4d}  win/draw/loss {rec['win_rate']:.2f}/{rec['draw_rate']:.2f}/"
             f"{rec['loss_rate']:.2f}  mean return {ret}  pool {rec['pool_size']}")
+    if "gate" in rec:
+      g = rec["gate"]
+      line += (f"  | gate vs {g['against']}: {g['wins']}-{g['draws']}-{g['losses']} score {g['score']:.3f} "
+               f"{'joins' if g['joined'] else 'dropped'}")
     if "evaluation" in rec:
       ev = rec["evaluation"]
       line += f"  | member {ev['member']} vs {ev['opponents']} mu {ev['mu'][-1]:.2f}"

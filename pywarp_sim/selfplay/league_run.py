@@ -7,7 +7,10 @@ One iteration (`LeagueRun.iteration`):
      PPO (sampled), agent B's from the slots' snapshots (mean actions), all on the device;
   3. PPO update (rsl-rl-lib 5.5.1's PPO, built by pywarp_sim.train.make_runner);
   4. the learner's wins/draws/losses per slot go to the league (PFSP's win rates);
-  5. every `snapshot_interval` iterations: a snapshot of the actor joins the pool and plays
+  5. every `snapshot_interval` iterations: a snapshot of the actor joins the pool (with
+     `snapshot_gate` > 0 only if it scores at least that against the newest member over
+     `eval_envs` gate matches, wins + draws / 2 over matches, as AlphaGo Zero's evaluator; a
+     candidate that scores less is dropped and the next interval's tried) and plays
      `eval_envs` evaluation matches (one episode per world, both sides deterministic) against
      `eval_opponents` earlier members (League.evaluation_opponents: the initial one, the
      newest and the rest spread over the pool; `eval_newest_share` of the matches against the
@@ -71,6 +74,7 @@ class LeagueCfg:
   eval_opponents: int = 4           # earlier members each new one plays (initial, newest, spread)
   rating_passes: int = 16           # random match orders the ratings are averaged over
   eval_newest_share: float = 0.0    # share of the evaluation matches against the predecessor
+  snapshot_gate: float = 0.0        # score a candidate needs against the newest member (0: none)
   sumo: dict = dataclasses.field(default_factory=dict)
 
 
@@ -87,6 +91,8 @@ class LeagueRun:
   iteration), writer (TensorBoard SummaryWriter or None)."""
 
   def __init__(self, cfg: LeagueCfg, log_dir: str | None = None):
+    if not 0.0 <= cfg.snapshot_gate <= 1.0:
+      raise ValueError(f"snapshot_gate must be a score in [0, 1] (0: every snapshot joins), got {cfg.snapshot_gate}")
     self.cfg = cfg
     torch.manual_seed(cfg.seed)
     train_shard, eval_shard, eval_worlds = self._env_shards()
@@ -153,7 +159,11 @@ class LeagueRun:
     self.iteration += 1
     if self.iteration % self.cfg.snapshot_interval == 0:
       t3 = time.perf_counter()
-      rec["evaluation"] = self.add_member()
+      candidate = self.snapshot(self.iteration)
+      if self.cfg.snapshot_gate > 0:
+        rec["gate"] = self.gate(candidate)
+      if rec.get("gate", {}).get("joined", True):
+        rec["evaluation"] = self.evaluate_member(self.league.add(candidate))
       rec["eval_s"] = time.perf_counter() - t3
     self.history.append(rec)
     self._log(rec)
@@ -213,6 +223,18 @@ class LeagueRun:
     the eval_envs matches against the newest of `opponents`, the rest round-robin)."""
     return self.league.evaluation_slots(opponents, self.cfg.eval_envs, self.cfg.eval_newest_share)
 
+  def gate(self, candidate: Snapshot) -> dict:
+    """The candidate's `eval_envs` gate matches against the newest member (module doc, step
+    5): {"against", "wins", "draws", "losses", "score", "joined"}. The matches are not recorded
+    (a candidate that joins was chosen on them; its ratings come from its evaluation matches)."""
+    newest = len(self.league) - 1
+    out = self.play_matches([candidate], [self.league.snapshots[newest]],
+                            seed=self.cfg.seed + 7727 * (self.iteration + 1))
+    wins, draws, losses = int((out == 1).sum()), int((out == 0).sum()), int((out == -1).sum())
+    score = (wins + 0.5 * draws) / out.size
+    return {"against": newest, "wins": wins, "draws": draws, "losses": losses, "score": score,
+            "joined": bool(score >= self.cfg.snapshot_gate)}
+
   def add_member(self) -> dict:
     """Adds the current actor to the pool, plays its evaluation matches and refits the
     ratings (module doc); returns {"member", "opponents": {j: [wins, draws, losses]}, "mu",
@@ -265,6 +287,8 @@ class LeagueRun:
       w.add_scalar("Train/mean_return", rec["mean_return"], it)
     for k, v in rec["losses"].items():
       w.add_scalar(f"Loss/{k}", v, it)
+    if "gate" in rec:
+      w.add_scalar("League/gate_score", rec["gate"]["score"], it)
     if "evaluation" in rec:
       mu = self.league.mu()
       w.add_scalar("League/rating_newest", mu[-1], it)
