@@ -571,10 +571,23 @@ def rows_capacity(m: Model) -> int:
   return max(neqrow + nfric + nlim + ncon * rows_per_contact, 1)
 
 
+# Floats per 32-byte memory sector: nv_pad (the row length of efc_J, H and the solver's dof
+# vectors) is a multiple of it, so that each of those rows, and each world's part of those
+# arrays, starts on a sector (the arrays themselves are allocated 64-byte aligned on the CPU,
+# 256 on CUDA) and a lane group's read of 8 consecutive floats of a row is one sector.
+SECTOR_FLOATS = 8
+
+
+def padded_nv(nv: int) -> int:
+  """nv_pad: max(nv, 1) rounded up to a multiple of SECTOR_FLOATS. Kernels loop to nv; the pad
+  columns stay as allocated (zero) and are never read."""
+  return -(-max(nv, 1) // SECTOR_FLOATS) * SECTOR_FLOATS
+
+
 def data_sizes(m: Model, nworld: int) -> dict:
   """{size name: int}: the sizes the symbolic shapes of Data's fields (types.Field.shape) are
   written in, for nworld worlds of `m`. A `*_pad` size is at least 1 (arrays keep one unused
-  column where the model has none)."""
+  column where the model has none); nv_pad is padded_nv(nv), whole 32-byte sectors."""
   pairs = m.collision
   ccd_iterations = int(m.mj_model.opt.ccd_iterations)
   nconvex_pad = max(pairs.nconvex, 1)
@@ -583,7 +596,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
   return dict(
     nworld=nworld, nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom,
     nsite=m.nsite, ntendon=m.ntendon, neq=m.neq, nwrap=int(m.wrap_jnt.shape[0]),
-    nv_pad=max(m.nv, 1), nu_pad=max(m.nu, 1), na_pad=max(m.na, 1), ntendon_pad=max(m.ntendon, 1),
+    nv_pad=padded_nv(m.nv), nu_pad=max(m.nu, 1), na_pad=max(m.na, 1), ntendon_pad=max(m.ntendon, 1),
     neq_pad=max(m.neq, 1), nsensor=m.nsensor, nsensordata=m.nsensordata,
     nsensordata_pad=max(m.nsensordata, 1),
     # collision: candidate pairs, their narrowphase slots, the contact capacity

@@ -180,8 +180,8 @@ def data_array(sim, name):
   container, f = found
   arr = getattr({"data": d, "contact": d.contact, "efc": d.efc}[container], f.name)
   if f.name == "pgs_MinvJ":
-    # (rows * 6, nv) in the Warp solver; the same memory seen as (rows, 6 * nv)
-    return arr.reshape((arr.shape[0] // 6, 6 * max(sim.model.nv, 1)))
+    # (rows * 6, nv_pad) in the Warp solver; the same memory seen as (rows, 6 * nv_pad)
+    return arr.reshape((arr.shape[0] // 6, 6 * arr.shape[1]))
   return arr
 
 
@@ -190,7 +190,7 @@ def _sizes(sim) -> dict:
   return dict(
     nq=m.nq, nv=m.nv, nu=m.nu, na=m.na, nbody=m.nbody, njnt=m.njnt, ngeom=m.ngeom, nsite=m.nsite,
     npair=m.collision.npair, nconmax=m.collision.nconmax, nefc_max=d.efc.nefc_max,
-    nv_pad=max(m.nv, 1), nu_pad=int(d.ctrl.shape[1]), na_pad=int(d.act.shape[1]),
+    nv_pad=int(d.efc.search.shape[1]), nu_pad=int(d.ctrl.shape[1]), na_pad=int(d.act.shape[1]),
     ncon_pad=int(d.contact.dist.shape[1]),
     ntendon=m.ntendon, nwrap=int(m.wrap_jnt.shape[0]), ntendon_pad=int(d.ten_length.shape[1]),
     nsensor=m.nsensor, nsensordata_pad=int(d.sensordata.shape[1]),

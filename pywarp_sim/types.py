@@ -532,9 +532,9 @@ class Field:
   """The declaration of one member of Data or of one of its containers.
 
   shape: symbolic, a tuple of size names or expressions of them (io.data_sizes: nworld, nq, nv,
-    nbody, ..., nv_pad = max(nv, 1), ...); per-world arrays start with "nworld", which is the
-    workspace rows for a Role.WORKSPACE field with Simulator(workspace="thread"). () for a
-    Role.SIZE or Role.GROUP.
+    nbody, ..., nv_pad = io.padded_nv(nv), max(nv, 1) up to whole 32-byte sectors, ...);
+    per-world arrays start with "nworld", which is the workspace rows for a Role.WORKSPACE field
+    with Simulator(workspace="thread"). () for a Role.SIZE or Role.GROUP.
   dtype: the Warp dtype of an element (wp.float32, wp.int32, wp.vec3, wp.mat33, ...); int for a
     Role.SIZE; the container class for a Role.GROUP.
   role: a Role.
