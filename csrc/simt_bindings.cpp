@@ -536,11 +536,11 @@ py::object simt_step(const py::dict& ints, const py::dict& reals, const py::dict
 
 template <int N>
 py::dict primitives(const float* x, const int* k, const int* src, int delta, int lane_mask) {
-  std::vector<float> out_f(8 * N);
+  std::vector<float> out_f(pws::simt::kPrimitiveFloatRows * N);
   std::vector<int> out_i(4 * N);
   EmuGroup<N, float> g(nullptr);
   pws::simt::primitive_check(g, x, k, src, delta, lane_mask, out_f.data(), out_i.data());
-  py::array_t<float> f({8, N});
+  py::array_t<float> f({pws::simt::kPrimitiveFloatRows, N});
   py::array_t<int> i({4, N});
   std::copy(out_f.begin(), out_f.end(), f.mutable_data());
   std::copy(out_i.begin(), out_i.end(), i.mutable_data());

@@ -157,7 +157,7 @@ py::dict simt_primitives_cuda(FloatArray x, IntArray k, IntArray src, int delta,
   const int n = int(x.size());
   if (k.size() != n || src.size() != n)
     throw py::value_error("simt_primitives: x, k and src need one entry per lane (8, 16 or 32)");
-  py::array_t<float> f({8, n});
+  py::array_t<float> f({pws::simt::kPrimitiveFloatRows, n});
   py::array_t<int> i({4, n});
   const char* err = pws_cuda::simt_primitives(x.data(), k.data(), src.data(), n, delta, lane_mask, f.mutable_data(),
                                               i.mutable_data(), device);

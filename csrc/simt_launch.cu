@@ -332,7 +332,8 @@ const char* simt_step(const pws::ModelView<float>& m, const pws::DataView<float>
   // one device buffer: the arguments, the world counter, the tree schedule, act_exp
   const size_t tree_bytes = sizeof(int) * tree.buf.size(), exp_bytes = sizeof(float) * act_exp.size();
   const size_t counter_at = (sizeof(StepLaunchArgs) + 7) / 8 * 8;
-  const size_t head = (counter_at + sizeof(unsigned long long) + 15) / 16 * 16;
+  // the tree schedule from a 32-byte sector (its arrays start on sectors within it: build_tree)
+  const size_t head = (counter_at + sizeof(unsigned long long) + 31) / 32 * 32;
   char* buf = nullptr;
   cudaError_t err = cudaMalloc(&buf, head + tree_bytes + exp_bytes);
   if (err != cudaSuccess) return cudaGetErrorString(err);
@@ -385,7 +386,7 @@ const char* simt_primitives(const float* x, const int* k, const int* src, int n,
   cudaError_t err = cudaMalloc(&dx, n * sizeof(float));
   if (err == cudaSuccess) err = cudaMalloc(&dk, n * sizeof(int));
   if (err == cudaSuccess) err = cudaMalloc(&ds, n * sizeof(int));
-  if (err == cudaSuccess) err = cudaMalloc(&df, 8 * n * sizeof(float));
+  if (err == cudaSuccess) err = cudaMalloc(&df, pws::simt::kPrimitiveFloatRows * n * sizeof(float));
   if (err == cudaSuccess) err = cudaMalloc(&di, 4 * n * sizeof(int));
   if (err == cudaSuccess) err = cudaMemcpy(dx, x, n * sizeof(float), cudaMemcpyHostToDevice);
   if (err == cudaSuccess) err = cudaMemcpy(dk, k, n * sizeof(int), cudaMemcpyHostToDevice);
@@ -396,7 +397,8 @@ const char* simt_primitives(const float* x, const int* k, const int* src, int n,
     if (n == 8) primitives_kernel<8><<<1, 8>>>(dx, dk, ds, delta, lane_mask, df, di);
     err = cudaGetLastError();
   }
-  if (err == cudaSuccess) err = cudaMemcpy(out_f, df, 8 * n * sizeof(float), cudaMemcpyDeviceToHost);
+  if (err == cudaSuccess)
+    err = cudaMemcpy(out_f, df, pws::simt::kPrimitiveFloatRows * n * sizeof(float), cudaMemcpyDeviceToHost);
   if (err == cudaSuccess) err = cudaMemcpy(out_i, di, 4 * n * sizeof(int), cudaMemcpyDeviceToHost);
   cudaFree(dx);
   cudaFree(dk);
@@ -437,7 +439,7 @@ const char* simt_step_buffer_create(const pws::ModelView<float>& m, const pws::s
   const size_t tree_bytes = sizeof(int) * tree.buf.size(), exp_bytes = sizeof(float) * act_exp.size();
   const size_t slot = (sizeof(StepLaunchArgs) + 15) / 16 * 16;
   const size_t counter_at = 2 * slot;
-  const size_t head = (counter_at + sizeof(unsigned long long) + 15) / 16 * 16;
+  const size_t head = (counter_at + sizeof(unsigned long long) + 31) / 32 * 32;  // as simt_step's
   char* buf = nullptr;
   cudaError_t err = cudaMalloc(&buf, head + tree_bytes + exp_bytes);
   if (err != cudaSuccess) return cudaGetErrorString(err);

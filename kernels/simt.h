@@ -597,6 +597,24 @@ PWS_SIMT_FN inline Reg<T, G::size> reduce_sum(const G& g, Reg<T, G::size> v) {
   return v;
 }
 
+// Floats per 32-byte memory sector: a row read by this many lanes at consecutive floats from a
+// sector boundary is one sector (pywarp_sim.io.SECTOR_FLOATS pads the rows of efc_J and the
+// solver's dof vectors to a multiple of it).
+constexpr int kSectorFloats = 8;
+
+// Sum over each segment of S consecutive lanes (S a power of two dividing the group), every lane
+// of a segment gets its segment's sum: the butterfly of reduce_sum over lane masks S/2 .. 1 only
+// (which stay within a segment). The same fixed pairing for every group size.
+template <int S, typename G, typename T>
+PWS_SIMT_FN inline Reg<T, G::size> segment_sum(const G& g, Reg<T, G::size> v) {
+  static_assert(S >= 1 && S <= G::size && (S & (S - 1)) == 0, "a segment is a power of two within the group");
+  for (int o = S / 2; o > 0; o /= 2) {
+    Reg<T, G::size> p = g.shfl_xor(v, o);
+    g.lanes([&](int l) { v[l] = v[l] + p[l]; });
+  }
+  return v;
+}
+
 // Inclusive prefix sum over lanes (Hillis-Steele): v[l] += v[l - o] for o = 1, 2, 4, ...
 // (ints exactly; floats in this fixed order on both targets).
 template <typename G, typename T>
@@ -615,8 +633,9 @@ PWS_SIMT_FN inline Reg<T, G::size> inclusive_scan(const G& g, Reg<T, G::size> v)
 // Lane l reads x[l], k[l], src[l]; writes, at stride N:
 //   out_f: [0] shfl(x, src)  [1] shfl_xor(x, lane_mask)  [2] shfl_up(x, delta)
 //          [3] shfl_down(x, delta)  [4] reduce_sum(x)  [5] inclusive_scan(x)  [6] sincos: sin(x)
-//          [7] cos(x)
+//          [7] cos(x)  [8] segment_sum<kSectorFloats>(x)   (kPrimitiveFloatRows rows)
 //   out_i: [0] inclusive_scan(k)  [1] ballot(k > 0)  [2] any(k > 0)  [3] all(k > 0)
+constexpr int kPrimitiveFloatRows = 9;
 template <typename G>
 PWS_SIMT_FN inline void primitive_check(G& g, const float* x, const int* k, const int* src, int delta, int lane_mask,
                                         float* out_f, int* out_i) {
@@ -632,6 +651,7 @@ PWS_SIMT_FN inline void primitive_check(G& g, const float* x, const int* k, cons
   });
   Reg<float, N> f[6] = {g.shfl(xv, sv),       g.shfl_xor(xv, lane_mask), g.shfl_up(xv, delta),
                         g.shfl_down(xv, delta), reduce_sum(g, xv),       inclusive_scan(g, xv)};
+  Reg<float, N> seg = segment_sum<kSectorFloats>(g, xv);
   Reg<int, N> scan = inclusive_scan(g, kv);
   const int ballot = int(g.ballot(pos)), any_pos = any(g, pos), all_pos = all(g, pos);
   g.each(N, [&](int l) {
@@ -640,6 +660,7 @@ PWS_SIMT_FN inline void primitive_check(G& g, const float* x, const int* k, cons
     sincos_f(g.ld(x + l), &s, &c);
     g.st(out_f + 6 * N + l, s);
     g.st(out_f + 7 * N + l, c);
+    g.st(out_f + 8 * N + l, seg[l]);
     g.st(out_i + l, scan[l]);
     g.st(out_i + N + l, ballot);
     g.st(out_i + 2 * N + l, any_pos);

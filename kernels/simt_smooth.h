@@ -32,6 +32,8 @@
 #include "types.h"
 
 // host only (TreeHost, build_tree); nvcc compiles them for the host side of simt_launch.cu
+#include <cstddef>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -66,7 +68,10 @@ struct Tree {
 PWS_HD inline int shared_floats(int nv) { return nv * nv + 6 * nv; }
 
 // The schedule as one int buffer (copied to the device as is): a header of kTreeHeader ints
-// (nlevel, nmpair, ndlevel, then the offsets of Tree's 13 arrays in the buffer), then the arrays.
+// (nlevel, nmpair, ndlevel, then the offsets of Tree's 13 arrays in the buffer), then the arrays,
+// each from a multiple of kSectorFloats ints: with the buffer on a 32-byte boundary (the host's
+// SectorAllocator, the device buffer's offset) lanes reading consecutive entries of an array from
+// its start read whole sectors.
 constexpr int kTreeArrays = 13;
 constexpr int kTreeHeader = 3 + kTreeArrays;
 
@@ -78,8 +83,25 @@ PWS_HD inline Tree tree_view(const int* buf) {
               buf + o[11], buf + o[12]};
 }
 
+// Host memory on a 32-byte sector boundary (malloc gives 16): the emulation's tables then sit on
+// sectors as the device's (cudaMalloc: 256), and the address recorder counts what the GPU would.
+template <typename T>
+struct SectorAllocator {
+  using value_type = T;
+  static constexpr std::size_t kAlign = 4 * kSectorFloats;
+  SectorAllocator() = default;
+  template <typename U>
+  SectorAllocator(const SectorAllocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlign))); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(kAlign)); }
+  template <typename U>
+  bool operator==(const SectorAllocator<U>&) const { return true; }
+  template <typename U>
+  bool operator!=(const SectorAllocator<U>&) const { return false; }
+};
+
 struct TreeHost {
-  std::vector<int> buf;
+  std::vector<int, SectorAllocator<int>> buf;  // a multiple of kSectorFloats ints
   Tree view() const { return tree_view(buf.data()); }
 };
 
@@ -181,9 +203,11 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   t.buf[1] = nmpair;
   t.buf[2] = ndlevel;
   for (int a = 0; a < kTreeArrays; ++a) {
+    t.buf.resize((t.buf.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0);
     t.buf[3 + a] = int(t.buf.size());
     t.buf.insert(t.buf.end(), arrays[a].begin(), arrays[a].end());
   }
+  t.buf.resize((t.buf.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0);
   return t;
 }
 

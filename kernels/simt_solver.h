@@ -18,12 +18,17 @@
 //     surface: cost 0.5 Dm (n - mu t)^2, the block's forces and Hessian block efc_cone_H, which
 //     newton_factor adds as sum_kl H_kl J_k' J_l)).
 // Work over lanes:
-//   rows (J x, aref, residuals, row costs,     a lane per row (item r on lane r % N), each lane
+//   J x (J qvel, J qacc_smooth, J qacc_      8 lanes per row (row_dots: N / 8 rows at a time),
+//   warmstart; J search)                       each a sector of the row per load, partial sums
+//                                              over i = c, c + 8, ... added by an 8-lane butterfly
+//   rows (aref, residuals, row costs,          a lane per row (item r on lane r % N), each lane
 //   line-search derivatives)                   summing its rows in order, then reduce_sum; an
 //                                              elliptic cone's block on the lane of its first row
 //                                              (efc_dim > 0; its other rows' items do nothing)
 //   dof vectors (M x, gradient, J' force)      a lane per dof
-//   Hessian M + J' D J over the active rows    a lane per entry (i, j <= i) of the lower triangle,
+//   Hessian M + J' D J over the active rows    a lane per entry (i, j <= i) of the lower triangle
+//                                              in sector blocks (sector_tri_index: 8 lanes read one
+//                                              sector of a row of J and one broadcast),
 //                                              summing the active rows in row order (solver.h's
 //                                              add_outer_lower adds the same products in the same
 //                                              order per entry: the same H bits); the active rows
@@ -43,9 +48,10 @@
 // Data arrays, as the scalar solver.
 // Differences from solver.h, which change rounding only: sums over rows and dofs are a lane's
 // partial sums combined by the fixed butterfly of reduce_sum (not dot_n's four partial sums or a
-// sequential loop); the Hessian is factored afresh every iteration (solver.h reuses the factor of an
-// unchanged active set and updates it by rank-1 changes when a few rows changed; a lane group
-// refactors in nv phases); the forward substitution runs column by column.
+// sequential loop), a row's J x eight partial sums (i mod 8) combined by segment_sum's butterfly;
+// the Hessian is factored afresh every iteration (solver.h reuses the factor of an unchanged active
+// set and updates it by rank-1 changes when a few rows changed; a lane group refactors in nv
+// phases); the forward substitution runs column by column.
 #pragma once
 
 #include "simt.h"
@@ -110,6 +116,74 @@ PWS_HD inline void tri_index(int p, int* i, int* j) {
   }
   *i = r;
   *j = p;
+}
+
+// Item p of the lower triangle (i, j <= i) of an nv x nv matrix in sector blocks (index
+// arithmetic): the kSectorFloats x kSectorFloats blocks below the diagonal first (block rows
+// bi = 1, 2, ..., in each the block columns bj < bi, each block row by row), then the diagonal
+// blocks (each its lower triangle row by row). An off-diagonal block holds a multiple of
+// kSectorFloats items, so the items p = 8q .. 8q + 7 that 8 lanes take at once share their row i and
+// cover the 8 columns j of one sector: J[r, j] of a row of efc_J (nv_pad floats, sector aligned) is
+// one sector, J[r, i] one broadcast. A diagonal block's items share its sector.
+PWS_HD inline void sector_tri_index(int p, int nv, int* i, int* j) {
+  constexpr int S = kSectorFloats;
+  const int nb = (nv + S - 1) / S;
+  for (int bi = 1; bi < nb; ++bi) {
+    const int rows = nv - bi * S < S ? nv - bi * S : S, block = rows * S;
+    if (p < bi * block) {
+      const int q = p % block;
+      *i = bi * S + q / S;
+      *j = (p / block) * S + q % S;
+      return;
+    }
+    p -= bi * block;
+  }
+  for (int b = 0; b < nb; ++b) {
+    const int rows = nv - b * S < S ? nv - b * S : S, block = rows * (rows + 1) / 2;
+    if (p < block) {
+      tri_index(p, i, j);
+      *i += b * S;
+      *j += b * S;
+      return;
+    }
+    p -= block;
+  }
+}
+
+// Row dot products J[r, 0:nv] . x_k (k < K; x_k null: not summed, its sum 0) for the rows
+// r < nrow of J (row stride ld, sector aligned), kSectorFloats lanes per row: lane c of a row's
+// segment loads J[r, c], J[r, c + 8], ... (a row's 8 lanes read one sector per load) and adds
+// J[r, i] x_k[i] in that order from 0, then segment_sum adds the segment's 8 partial sums by its
+// fixed butterfly: the same order and bits for every group size (not the sequential sum's).
+// emit(r, sums) runs on the segment's first lane, in the phase that computes the next rows.
+template <int K, typename G, typename Emit>
+PWS_SIMT_FN inline void row_dots(G& g, const float* J, int ld, int nrow, int nv, const float* const* x, Emit&& emit) {
+  using R = typename G::real;
+  constexpr int N = G::size, S = kSectorFloats, kRows = N / S;
+  Reg<R, N> acc[K];
+  for (int base = 0; base < nrow + kRows; base += kRows) {  // one pass past the rows emits the last ones
+    const bool more = base < nrow;
+    g.each(N, [&](int l) {
+      const int c = l % S;
+      if (base > 0 && c == 0 && base - kRows + l / S < nrow) {
+        R sums[K];
+        for (int k = 0; k < K; ++k) sums[k] = acc[k][l];
+        emit(base - kRows + l / S, sums);
+      }
+      if (!more) return;
+      for (int k = 0; k < K; ++k) acc[k][l] = R(0);
+      const int r = base + l / S;
+      if (r >= nrow) return;
+      const float* jr = J + (int64_t)r * ld;
+      for (int i = c; i < nv; i += S) {
+        const R jri = g.ld(jr + i);
+        for (int k = 0; k < K; ++k)
+          if (x[k]) acc[k][l] += jri * g.ld(x[k] + i);
+      }
+    });
+    if (more)
+      for (int k = 0; k < K; ++k) acc[k] = segment_sum<S>(g, acc[k]);
+  }
 }
 
 // A zeroed per-lane accumulator
@@ -325,12 +399,14 @@ PWS_SIMT_FN inline void solve_factor(G& g, int nv, const float* LD, const float*
     });
   }
   g.each(nv, [&](int i) { g.st(x + i, g.ld(x + i) * g.ld(diag_inv + i)); });
+  // column j updates x[j + 1 .. nv - 1]: lane l takes the i = a + l, a + l + N, ... from a, j + 1
+  // rounded down to a sector (x sector aligned: 8 lanes' loads one sector), skipping i <= j
   for (int j = 0; j + 1 < nv; ++j) {
-    const int n = nv - 1 - j;
+    const int a = (j + 1) / kSectorFloats * kSectorFloats, n = nv - a;
     g.each(G::size < n ? G::size : n, [&](int l) {
       R xj = g.ld(x + j);
-      for (int p = l; p < n; p += G::size) {
-        const int i = j + 1 + p;
+      for (int i = a + l; i < nv; i += G::size) {
+        if (i <= j) continue;
         g.st(x + i, g.ld(x + i) - g.ld(LD + i * nv + j) * xj);
       }
     });
@@ -362,7 +438,7 @@ PWS_SIMT_FN inline void hessian_factor(G& g, const ModelView<float>& m, const Wo
     const float* from = base == 0 ? M : LD;
     g.each(nv * (nv + 1) / 2, [&](int p) {
       int i, j;
-      tri_index(p, &i, &j);
+      sector_tri_index(p, nv, &i, &j);
       R h = g.ld(from + i * nv + j);
       for (unsigned a = active; a != 0u; a &= a - 1u) {
         const int r = base + lowest_bit(a);
@@ -468,15 +544,9 @@ PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const Worl
   const bool ws = m.en_warmstart != 0;
   // aref = -B J qvel - K (pos - margin), with J qacc_warmstart - aref (efc_jar) and
   // J qacc_smooth - aref (efc_jv)
-  g.each(nefc, [&](int r) {
-    const float* jr = d.efc_J + (int64_t)r * ld;
-    R v = R(0), js = R(0), jw = R(0);
-    for (int i = 0; i < nv; ++i) {
-      R j = g.ld(jr + i);
-      v += j * g.ld(d.qvel + i);
-      js += j * g.ld(d.qacc_smooth + i);
-      if (ws) jw += j * g.ld(d.qacc_warmstart + i);
-    }
+  const float* init_x[3] = {d.qvel, d.qacc_smooth, ws ? d.qacc_warmstart : nullptr};
+  row_dots<3>(g, d.efc_J, ld, nefc, nv, init_x, [&](int r, const R* dots) {
+    const R v = dots[0], js = dots[1], jw = dots[2];
     R aref = -g.ld(d.efc_B + r) * v - g.ld(d.efc_K + r) * (g.ld(d.efc_pos + r) - g.ld(d.efc_margin + r));
     if (g.ld(d.efc_type + r) == kCnstrEquality) aref -= g.ld(d.efc_jdotv + r);  // Jdot qvel (equality.h)
     g.st(d.efc_vel + r, v);
@@ -583,12 +653,8 @@ PWS_SIMT_FN inline void newton_solve(G& g, const ModelView<float>& m, const Worl
       a_sn[l] = a_sn[l] + si * si;
     });
     const R pMp = reduce_sum(g, a_pMp)[0], pg0 = reduce_sum(g, a_pg0)[0], snorm = reduce_sum(g, a_sn)[0];
-    g.each(nefc, [&](int r) {
-      const float* jr = d.efc_J + (int64_t)r * ld;
-      R v = R(0);
-      for (int i = 0; i < nv; ++i) v += g.ld(jr + i) * g.ld(search + i);
-      g.st(d.efc_jv + r, v);
-    });
+    const float* search_x[1] = {search};
+    row_dots<1>(g, d.efc_J, ld, nefc, nv, search_x, [&](int r, const R* dots) { g.st(d.efc_jv + r, dots[0]); });
     const R gtol = R(m.tolerance) * R(m.ls_tolerance) * solver_sqrt(snorm) / R(m.solver_scale);
     // solver.h's bracket: hi < 0 until a point with f' > 0 is seen; the step is lo when the
     // search runs out of iterations or reaches float32 resolution

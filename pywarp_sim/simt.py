@@ -774,7 +774,7 @@ def _schema_paths() -> list[str]:
 
 
 def primitives(x, k, src, delta: int, lane_mask: int, device: str = "cpu") -> dict:
-  """simt::primitive_check on one group (len(x) lanes: 8, 16 or 32): {'float': (8, n) float32,
+  """simt::primitive_check on one group (len(x) lanes: 8, 16 or 32): {'float': (9, n) float32,
   'int': (4, n) int32}; rows as documented in kernels/simt.h."""
   mod = _module(device)
   args = (np.ascontiguousarray(x, np.float32), np.ascontiguousarray(k, np.int32),

@@ -109,6 +109,8 @@ def test_primitives_match_numpy(n):
     s, c = simt.sincos(x)
     np.testing.assert_array_equal(f[6], s)
     np.testing.assert_array_equal(f[7], c)
+    # segment_sum over the 8-lane segments: each segment's butterfly, the same pairing as reduce_sum's
+    np.testing.assert_array_equal(f[8], np.concatenate([_butterfly_sum(x[s:s + 8]) for s in range(0, n, 8)]))
     np.testing.assert_array_equal(i[0], np.cumsum(k))
     positive = k > 0
     assert np.all(i[1].astype(np.uint32) == np.uint32(int(np.sum(positive.astype(np.uint64) << lane.astype(np.uint64)))))

@@ -42,22 +42,28 @@ def _native_then_clear(sim, state):
   return ref
 
 
-def _compare(sim, ref, label, tol=NEWTON_QACC_TOL, iterations=1):
+def _compare(sim, ref, label, tol=NEWTON_QACC_TOL, iterations=1, mujoco_c=None):
   """The lane group's solve against the native one, per world: qacc, qfrc_constraint and the
-  forces within the Newton bound, iterations within `iterations`, both converged."""
+  forces within the Newton bound, iterations within `iterations`, both converged. mujoco_c: per
+  world, MuJoCo C's {qacc, qfrc_constraint} at the same state; a world where the two solvers
+  stopped after different iterations (their sums' rounding decided a stopping test differently)
+  is held to MuJoCo C within the same bound instead (the native solver's forces are then not
+  the reference)."""
   nefc = sim.data.efc.nefc.numpy()
   niter = sim.data.efc.solver_niter.numpy()
   worst = 0.0
   for w in range(sim.nworld):
     n = nefc[w]
+    oracle_world = mujoco_c is not None and niter[w] != ref["efc.solver_niter"][w]
     for p in ("qacc", "qfrc_constraint"):
       ours = data_array(sim, p).numpy()[w]
       assert not np.isnan(ours).any(), f"{label} world {w}: {p} not written"
-      err = oracle.rel_err(ours, ref[p][w])
+      err = oracle.rel_err(ours, mujoco_c[w][p] if oracle_world else ref[p][w])
       worst = max(worst, err)
-      assert err < tol, f"{label} world {w}: {p} vs the native solver {err:.2e} >= {tol:.0e}"
+      assert err < tol, (f"{label} world {w}: {p} vs {'MuJoCo C' if oracle_world else 'the native solver'} "
+                         f"{err:.2e} >= {tol:.0e}")
     force = data_array(sim, "efc.efc_force").numpy()[w, :n]
-    assert oracle.rel_err(force, ref["efc.efc_force"][w, :n]) < tol, f"{label} world {w}: efc_force"
+    assert oracle_world or oracle.rel_err(force, ref["efc.efc_force"][w, :n]) < tol, f"{label} world {w}: efc_force"
     for p in ("efc.efc_aref", "efc.efc_vel"):
       assert oracle.rel_err(data_array(sim, p).numpy()[w, :n], ref[p][w, :n]) < tol, f"{label} world {w}: {p}"
     assert abs(int(niter[w]) - int(ref["efc.solver_niter"][w])) <= iterations, (
@@ -104,7 +110,12 @@ def test_random_states_match_native_solver(name):
   sim = simulator(mjm, 24, "native")
   ref = _native_then_clear(sim, state)
   simt.solve(sim, group_size=16)
-  _compare(sim, ref, name)
+  mujoco_c = []
+  for w in range(sim.nworld):
+    mjd = oracle.mj_data(mjm, *(s[w] for s in state))
+    mujoco.mj_forward(mjm, mjd)
+    mujoco_c.append({"qacc": mjd.qacc.copy(), "qfrc_constraint": mjd.qfrc_constraint.copy()})
+  _compare(sim, ref, name, mujoco_c=mujoco_c)
   assert sim.data.efc.nefc.numpy().max() > 0, f"{name}: no constraint rows in any world"
 
 
