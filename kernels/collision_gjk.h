@@ -62,6 +62,11 @@ struct ConvexObj {
   // the mesh's 27 seeds of the hill climb (MuJoCo's mesh_extrema row: per direction of the 3x3x3
   // grid, the hull vertex, local id, farthest along it)
   const int* mesh_extrema = nullptr;
+  // the mesh vertex (index in the mesh) of the last support point, -1 when that did not come from
+  // the hill climb (other geom types, meshes the support scans): MuJoCo's vertindex, which its
+  // multicontact reads the features off (CcdStatus::i1 / i2, EpaWork::vid1 / vid2). Mutable: GJK /
+  // EPA see the object as const, the record is no part of its shape.
+  mutable int vertindex = -1;
   // gtype kHField: one triangular prism of a height field (collision_convex.h hfield_prism), in
   // the height field's frame: mat's rows are its three top vertices, size[0] the z of its bottom
   // face, pos its centre (MuJoCo's mjc_center, GJK's first point)
@@ -70,6 +75,7 @@ struct ConvexObj {
 // mjCCDStatus for one contact: simplex (points on obj1, obj2, difference), witnesses.
 struct CcdStatus {
   V3 s1[4], s2[4], s[4];
+  int i1[4], i2[4];  // the simplex points' mesh vertices (ConvexObj::vertindex), -1 unknown
   int nsimplex;
   V3 x1, x2;
   double dist;
@@ -81,6 +87,7 @@ struct CcdStatus {
 // (their size) and EpaWork (their names).
 #define PWS_EPA_ARRAYS                                                                  \
   V3 vert1[kMaxVerts], vert2[kMaxVerts], vert[kMaxVerts];                               \
+  int vid1[kMaxVerts], vid2[kMaxVerts]; /* their mesh vertices (ConvexObj::vertindex) */ \
   int face_verts[kMaxFaces][3];                                                         \
   int face_adj[kMaxFaces][3];                                                           \
   V3 face_v[kMaxFaces];                                                                 \
@@ -213,7 +220,8 @@ PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool 
       }
     }
   }
-  return g.globalid[imax];
+  o.vertindex = g.globalid[imax];
+  return o.vertindex;
 }
 
 // mjc_prism_support: the prism vertex farthest along dir, among the top face's when dir[2] >= 0,
@@ -513,9 +521,12 @@ PWS_HD inline double signed_distance(const V3& v1, const V3& v2, const V3& v3_, 
 // gjkIntersect: 1 in contact (simplex set in st), 0 separated, -1 inconclusive; *k: iterations.
 PWS_HD inline int gjk_intersect(CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2, int* kio, int kmax) {
   V3 s1[4], s2[4], s[4];
+  int i1[4], i2[4];
   for (int r = 0; r < 4; ++r) {
     s1[r] = st->s1[r];
     s2[r] = st->s2[r];
+    i1[r] = st->i1[r];
+    i2[r] = st->i2[r];
     s[r] = st->s[r];
   }
   int idx[4] = {0, 1, 2, 3};
@@ -539,6 +550,8 @@ PWS_HD inline int gjk_intersect(CcdStatus* st, const ConvexObj& o1, const Convex
         st->s1[r] = s1[idx[r]];
         st->s2[r] = s2[idx[r]];
         st->s[r] = s[idx[r]];
+        st->i1[r] = i1[idx[r]];
+        st->i2[r] = i2[idx[r]];
       }
       st->nsimplex = 4;
       *kio = k;
@@ -550,6 +563,8 @@ PWS_HD inline int gjk_intersect(CcdStatus* st, const ConvexObj& o1, const Convex
     int r = idx[index];
     s1[r] = a;
     s2[r] = b;
+    i1[r] = o1.vertindex;
+    i2[r] = o2.vertindex;
     s[r] = a - b;
     if (dot(normal, s[r]) < 0.0) {
       st->nsimplex = 0;
@@ -591,6 +606,8 @@ PWS_HD inline void gjk(CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2, 
     support(o1, o2, -dir_neg, dir_neg, &a, &b);
     S1[n] = a;
     S2[n] = b;
+    st->i1[n] = o1.vertindex;
+    st->i2[n] = o2.vertindex;
     V3 s_k = a - b;
     S[n] = s_k;
     if (dot(x_k, x_k - s_k) < epsilon) break;
@@ -635,6 +652,8 @@ PWS_HD inline void gjk(CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2, 
         S1[m] = S1[i];
         S2[m] = S2[i];
         S[m] = S[i];
+        st->i1[m] = st->i1[i];
+        st->i2[m] = st->i2[i];
         lam[m] = lam[i];
         m += 1;
       }
@@ -675,10 +694,13 @@ PWS_HD inline void gjk(CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2, 
 
 // ---- EPA polytope -----------------------------------------------------------------------------
 
-PWS_HD inline int insert_vertex(EpaWork& ws, Polytope& pt, const V3& a, const V3& b, const V3& v) {
+// ia, ib: a's and b's mesh vertices (ConvexObj::vertindex), -1 unknown
+PWS_HD inline int insert_vertex(EpaWork& ws, Polytope& pt, const V3& a, const V3& b, const V3& v, int ia, int ib) {
   int n = pt.nverts;
   ws.vert1[n] = a;
   ws.vert2[n] = b;
+  ws.vid1[n] = ia;
+  ws.vid2[n] = ib;
   ws.vert[n] = v;
   pt.nverts = n + 1;
   return n;
@@ -690,7 +712,7 @@ PWS_HD inline int epa_support(EpaWork& ws, Polytope& pt, const ConvexObj& o1, co
   if (dnorm > kMinval) dir = d * (1.0 / dnorm);
   V3 a, b;
   support(o1, o2, dir, -dir, &a, &b);
-  return insert_vertex(ws, pt, a, b, a - b);
+  return insert_vertex(ws, pt, a, b, a - b, o1.vertindex, o2.vertindex);
 }
 
 // attachFace: append a face; returns the squared distance of its plane to the origin.
@@ -857,6 +879,8 @@ PWS_HD inline void replace_simplex3(const EpaWork& ws, Polytope& pt, CcdStatus* 
     st->s1[i] = ws.vert1[vs[i]];
     st->s2[i] = ws.vert2[vs[i]];
     st->s[i] = ws.vert[vs[i]];
+    st->i1[i] = ws.vid1[vs[i]];
+    st->i2[i] = ws.vid2[vs[i]];
   }
   pt.nfaces = 0;
   pt.nverts = 0;
@@ -878,9 +902,9 @@ PWS_HD inline int polytope3(EpaWork& ws, Polytope& pt, const CcdStatus& st, cons
   V3 n = cross(v2 - v1, v3_ - v1);
   double n_norm = length(n);
   if (n_norm < kMinval) return 4;
-  int v1i = insert_vertex(ws, pt, st.s1[0], st.s2[0], v1);
-  int v2i = insert_vertex(ws, pt, st.s1[1], st.s2[1], v2);
-  int v3i = insert_vertex(ws, pt, st.s1[2], st.s2[2], v3_);
+  int v1i = insert_vertex(ws, pt, st.s1[0], st.s2[0], v1, st.i1[0], st.i2[0]);
+  int v2i = insert_vertex(ws, pt, st.s1[1], st.s2[1], v2, st.i1[1], st.i2[1]);
+  int v3i = insert_vertex(ws, pt, st.s1[2], st.s2[2], v3_, st.i1[2], st.i2[2]);
   int v5i = epa_support(ws, pt, o1, o2, -n, n_norm);
   int v4i = epa_support(ws, pt, o1, o2, n, n_norm);
   V3 v4 = ws.vert[v4i], v5 = ws.vert[v5i];
@@ -923,8 +947,8 @@ PWS_HD inline int polytope2(EpaWork& ws, Polytope& pt, CcdStatus* st, const Conv
   M33 rot = rotmat120(diff);
   V3 d2 = mul(rot, d1);
   V3 d3 = mul(rot, d2);
-  int v1i = insert_vertex(ws, pt, st->s1[0], st->s2[0], v1);
-  int v2i = insert_vertex(ws, pt, st->s1[1], st->s2[1], v2);
+  int v1i = insert_vertex(ws, pt, st->s1[0], st->s2[0], v1, st->i1[0], st->i2[0]);
+  int v2i = insert_vertex(ws, pt, st->s1[1], st->s2[1], v2, st->i1[1], st->i2[1]);
   int v3i = epa_support(ws, pt, o1, o2, d1, length(d1));
   int v4i = epa_support(ws, pt, o1, o2, d2, length(d2));
   int v5i = epa_support(ws, pt, o1, o2, d3, length(d3));
@@ -944,10 +968,10 @@ PWS_HD inline int polytope2(EpaWork& ws, Polytope& pt, CcdStatus* st, const Conv
 
 // Polytope from a 3-simplex; -1 as in polytope2.
 PWS_HD inline int polytope4(EpaWork& ws, Polytope& pt, CcdStatus* st, const ConvexObj& o1, const ConvexObj& o2) {
-  int v1 = insert_vertex(ws, pt, st->s1[0], st->s2[0], st->s[0]);
-  int v2 = insert_vertex(ws, pt, st->s1[1], st->s2[1], st->s[1]);
-  int v3_ = insert_vertex(ws, pt, st->s1[2], st->s2[2], st->s[2]);
-  int v4 = insert_vertex(ws, pt, st->s1[3], st->s2[3], st->s[3]);
+  int v1 = insert_vertex(ws, pt, st->s1[0], st->s2[0], st->s[0], st->i1[0], st->i2[0]);
+  int v2 = insert_vertex(ws, pt, st->s1[1], st->s2[1], st->s[1], st->i1[1], st->i2[1]);
+  int v3_ = insert_vertex(ws, pt, st->s1[2], st->s2[2], st->s[2], st->i1[2], st->i2[2]);
+  int v4 = insert_vertex(ws, pt, st->s1[3], st->s2[3], st->s[3], st->i1[3], st->i2[3]);
   pt.center = (((st->s[0] + st->s[1]) + st->s[2]) + st->s[3]) * 0.25;
   for (int f = 0; f < 4; ++f) {
     int h[6];
@@ -1086,6 +1110,7 @@ PWS_HD inline double ccd(EpaWork& ws, CcdStatus* st, const ConvexObj& o1, const 
   st->nsimplex = 0;
   st->separated = 0;
   st->iterations = 0;
+  for (int i = 0; i < 4; ++i) st->i1[i] = st->i2[i] = -1;
 
   ConvexObj c1 = o1, c2 = o2;
   double fm1 = 0.0, fm2 = 0.0;

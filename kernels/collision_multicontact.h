@@ -341,13 +341,18 @@ PWS_HD inline int mesh_vertex_id(const ConvexObj& o, const V3& p) {
 }
 
 // collision_multicontact._mesh_feature: meshNormals / meshEdgeNormals at the EPA face with
-// support points va, vb, vc on it.
+// support points va, vb, vc on it; ia, ib, ic: their mesh vertices as the support calls found
+// them (MuJoCo's vertindex, CcdStatus::i1 / EpaWork::vid1), -1 where not recorded (a mesh the
+// support scans, below kMeshHillclimbMin vertices): then mesh_vertex_id finds the vertex from
+// the point (the Warp port's way, the same vertex: hull vertices lie apart).
 template <typename T>
 PWS_HD inline Feature mesh_feature(const ConvexObj& o, const ModelView<T>& m, int polyadr, const V3& va,
-                                   const V3& vb, const V3& vc) {
+                                   const V3& vb, const V3& vc, int ia, int ib, int ic) {
   Feature f = empty_feature();
   f.polyadr = polyadr;
-  int i0 = mesh_vertex_id(o, va), i1 = mesh_vertex_id(o, vb), i2 = mesh_vertex_id(o, vc);
+  int i0 = ia >= 0 ? ia : mesh_vertex_id(o, va);
+  int i1 = ib >= 0 ? ib : mesh_vertex_id(o, vb);
+  int i2 = ic >= 0 ? ic : mesh_vertex_id(o, vc);
   V3 v0 = va, v1 = vb;
   int dim = simplex_dim(i0, i1, i2, v1, vc);
   f.dim = dim;
@@ -650,15 +655,17 @@ PWS_HD inline MultiContact multicontact(EpaWork& ws, const ConvexObj& o1, const 
     if (o1.gtype == kBox || o1.gtype == kCylinder)
       f1 = vertex_feature(o1, ws.vert1[fv[0]], ws.vert1[fv[1]], ws.vert1[fv[2]], -dir);
     else if (o1.gtype == kMesh)
-      f1 = mesh_feature(o1, m, pa1, ws.vert1[fv[0]], ws.vert1[fv[1]], ws.vert1[fv[2]]);
+      f1 = mesh_feature(o1, m, pa1, ws.vert1[fv[0]], ws.vert1[fv[1]], ws.vert1[fv[2]], ws.vid1[fv[0]],
+                        ws.vid1[fv[1]], ws.vid1[fv[2]]);
     if (o2.gtype == kBox || o2.gtype == kCylinder)
       f2 = vertex_feature(o2, ws.vert2[fv[0]], ws.vert2[fv[1]], ws.vert2[fv[2]], dir);
     else if (o2.gtype == kMesh)
-      f2 = mesh_feature(o2, m, pa2, ws.vert2[fv[0]], ws.vert2[fv[1]], ws.vert2[fv[2]]);
+      f2 = mesh_feature(o2, m, pa2, ws.vert2[fv[0]], ws.vert2[fv[1]], ws.vert2[fv[2]], ws.vid2[fv[0]],
+                        ws.vid2[fv[1]], ws.vid2[fv[2]]);
   } else if (o2.gtype == kMesh) {  // GJK's simplex (a capsule's shallow contact)
     int k1 = st.nsimplex - 1 < 1 ? st.nsimplex - 1 : 1;
     int k2 = st.nsimplex - 1 < 2 ? st.nsimplex - 1 : 2;
-    f2 = mesh_feature(o2, m, pa2, st.s2[0], st.s2[k1], st.s2[k2]);
+    f2 = mesh_feature(o2, m, pa2, st.s2[0], st.s2[k1], st.s2[k2], st.i2[0], st.i2[k1], st.i2[k2]);
   }
   // a face of geom 1 facing a face of geom 2: of the pairs within kFaceTol, the most nearly
   // antiparallel (a vertex of a finely tessellated hull carries several faces within it)
