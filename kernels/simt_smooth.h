@@ -44,43 +44,57 @@ namespace simt {
 // The stage indices of the recorder (Recorder::Stats per stage)
 enum : int { kStageKinematics = 0, kStageComPos = 1, kStageCrb = 2, kStageFactor = 3, kStageComVel = 4, kStageRne = 5 };
 
-// Per-model schedule: int arrays (host or device memory), from build_tree.
+// Per-model schedule: int arrays (host or device memory), from build_tree. Every slice a phase
+// reads with consecutive lanes (a level's bodies, a factor step's pairs, a dof's ancestors, a dof
+// level) starts on a multiple of kSectorFloats entries, so a phase's lanes read whole 32-byte
+// sectors from its start; the entries between one slice's end and the next slice's start are
+// padding, never read: each slice has its start (*_adr) and its count (*_num).
 struct Tree {
   int nlevel;                // depth levels; level 0 is the world body
-  const int* level_adr;      // (nlevel + 1) bodies of level L: level_body[level_adr[L] .. level_adr[L + 1])
-  const int* level_body;     // (nbody) bodies by depth, then index
-  const int* parent_adr;     // (nlevel + 1) bodies with children, by level, in parent_body
-  const int* parent_body;    // (<= nbody)
+  const int* level_adr;      // (nlevel) bodies of level L: level_body[level_adr[L] .. + level_num[L])
+  const int* level_num;      // (nlevel)
+  const int* level_body;     // bodies by depth, then index (each level from a sector)
+  const int* parent_adr;     // (nlevel) bodies with children of level L: parent_body[parent_adr[L] ..
+  const int* parent_num;     // (nlevel)   + parent_num[L])
+  const int* parent_body;    // (each level from a sector)
   const int* child_adr;      // (nbody + 1) children of b: child_body[child_adr[b] .. child_adr[b + 1])
-  const int* child_body;     // (nbody) in descending index
+  const int* child_body;     // (nbody) in descending index (read a lane per parent: not padded)
   int nmpair;                // nonzeros (i, j <= i) of qM's lower triangle
-  const int* m_pair;         // (2 * nmpair) the i of every pair, then the j of every pair (lanes
-                             //   reading pairs p, p + 1, ... read consecutive ints)
-  const int* fac_adr;        // (nv + 1) the L'DL updates of k: pairs fac_adr[k] .. fac_adr[k + 1]
-  const int* fac_pair;       // (2 * fac_adr[nv]) the i of every update pair, then the j of every one
-  const int* anc_adr;        // (nv + 1) ancestors of dof k: anc_dof[anc_adr[k] .. anc_adr[k + 1])
-  const int* anc_dof;        //   from the parent up (descending index)
+  const int* m_pair_i;       // (nmpair) the i of every pair
+  const int* m_pair_j;       // (nmpair) the j of every pair (from a sector: lanes reading pairs
+                             //   p, p + 1, ... read consecutive ints of each)
+  const int* fstep_adr;      // (nv + 1) factor step s (k = s - 1): its slice of fstep_i / fstep_j
+  const int* fstep_nf;       // (nv + 1) the L'DL updates of k (0 for s = 0)
+  const int* fstep_na;       // (nv + 1) the ancestors of s, whose row s is scaled (0 for s = nv)
+  const int* fstep_i;        // fstep_i[fstep_adr[s] + p]: p < nf the i of update p of k, then p - nf
+                             //   the ancestor of s (its anc_dof order)
+  const int* fstep_j;        // fstep_j[fstep_adr[s] + p], p < nf: the j of update p of k
+  const int* anc_adr;        // (nv) ancestors of dof k: anc_dof[anc_adr[k] .. + anc_num[k])
+  const int* anc_num;        // (nv)
+  const int* anc_dof;        //   from the parent up (descending index; each dof's from a sector)
   int ndlevel;               // depth levels of the dof tree (0: the roots; 0 when nv == 0)
-  const int* dlevel_adr;     // (ndlevel + 1) dofs of depth L: dlevel_dof[dlevel_adr[L] .. dlevel_adr[L + 1])
-  const int* dlevel_dof;     // (nv) dofs by depth, then index: a level's dofs share no ancestor path
+  const int* dlevel_adr;     // (ndlevel) dofs of depth L: dlevel_dof[dlevel_adr[L] .. + dlevel_num[L])
+  const int* dlevel_num;     // (ndlevel)
+  const int* dlevel_dof;     // dofs by depth, then index: a level's dofs share no ancestor path
 };
 
 PWS_HD inline int shared_floats(int nv) { return nv * nv + 6 * nv; }
 
 // The schedule as one int buffer (copied to the device as is): a header of kTreeHeader ints
-// (nlevel, nmpair, ndlevel, then the offsets of Tree's 13 arrays in the buffer), then the arrays,
-// each from a multiple of kSectorFloats ints: with the buffer on a 32-byte boundary (the host's
-// SectorAllocator, the device buffer's offset) lanes reading consecutive entries of an array from
-// its start read whole sectors.
-constexpr int kTreeArrays = 13;
+// (nlevel, nmpair, ndlevel, then the offsets of Tree's kTreeArrays arrays in the buffer), then the
+// arrays, each from a multiple of kSectorFloats ints, their padded slices too (Tree): with the
+// buffer on a 32-byte boundary (the host's SectorAllocator, the device buffer's offset) lanes
+// reading consecutive entries of a slice from its start read whole sectors.
+constexpr int kTreeArrays = 21;
 constexpr int kTreeHeader = 3 + kTreeArrays;
 
 // Tree's view of such a buffer (host or device memory; read where it lies).
 PWS_HD inline Tree tree_view(const int* buf) {
   const int* o = buf + 3;
-  return Tree{buf[0],     buf + o[0],  buf + o[1], buf + o[2], buf + o[3], buf + o[4], buf + o[5],
-              buf[1],     buf + o[6],  buf + o[7], buf + o[8], buf + o[9], buf + o[10], buf[2],
-              buf + o[11], buf + o[12]};
+  return Tree{buf[0],      buf + o[0],  buf + o[1],  buf + o[2],  buf + o[3],  buf + o[4],  buf + o[5],
+              buf + o[6],  buf + o[7],  buf[1],      buf + o[8],  buf + o[9],  buf + o[10], buf + o[11],
+              buf + o[12], buf + o[13], buf + o[14], buf + o[15], buf + o[16], buf + o[17], buf[2],
+              buf + o[18], buf + o[19], buf + o[20]};
 }
 
 // Host memory on a 32-byte sector boundary (malloc gives 16): the emulation's tables then sit on
@@ -125,21 +139,33 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
                                   std::to_string(dof_parentid[i]));
   std::vector<std::vector<int>> arrays(kTreeArrays);
   auto& level_adr = arrays[0];
-  auto& level_body = arrays[1];
-  auto& parent_adr = arrays[2];
-  auto& parent_body = arrays[3];
-  auto& child_adr = arrays[4];
-  auto& child_body = arrays[5];
-  auto& m_pair = arrays[6];
-  auto& fac_adr = arrays[7];
-  auto& fac_pair = arrays[8];
-  auto& anc_adr = arrays[9];
-  auto& anc_dof = arrays[10];
-  auto& dlevel_adr = arrays[11];
-  auto& dlevel_dof = arrays[12];
+  auto& level_num = arrays[1];
+  auto& level_body = arrays[2];
+  auto& parent_adr = arrays[3];
+  auto& parent_num = arrays[4];
+  auto& parent_body = arrays[5];
+  auto& child_adr = arrays[6];
+  auto& child_body = arrays[7];
+  auto& m_pair_i = arrays[8];
+  auto& m_pair_j = arrays[9];
+  auto& fstep_adr = arrays[10];
+  auto& fstep_nf = arrays[11];
+  auto& fstep_na = arrays[12];
+  auto& fstep_i = arrays[13];
+  auto& fstep_j = arrays[14];
+  auto& anc_adr = arrays[15];
+  auto& anc_num = arrays[16];
+  auto& anc_dof = arrays[17];
+  auto& dlevel_adr = arrays[18];
+  auto& dlevel_num = arrays[19];
+  auto& dlevel_dof = arrays[20];
+  // a slice's start: the array padded (zeros, never read) to a multiple of kSectorFloats
+  auto pad = [](std::vector<int>& v) { v.resize((v.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0); };
   std::vector<int> nchild(nbody, 0);
   for (int b = 1; b < nbody; ++b) nchild[body_parentid[b]]++;
   for (int level = 0; level < nlevel; ++level) {
+    pad(level_body);
+    pad(parent_body);
     level_adr.push_back(int(level_body.size()));
     parent_adr.push_back(int(parent_body.size()));
     for (int b = 0; b < nbody; ++b)
@@ -147,9 +173,9 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
         level_body.push_back(b);
         if (nchild[b]) parent_body.push_back(b);
       }
+    level_num.push_back(int(level_body.size()) - level_adr.back());
+    parent_num.push_back(int(parent_body.size()) - parent_adr.back());
   }
-  level_adr.push_back(int(level_body.size()));
-  parent_adr.push_back(int(parent_body.size()));
   for (int b = 0; b < nbody; ++b) {
     child_adr.push_back(int(child_body.size()));
     for (int c = nbody - 1; c > 0; --c)
@@ -159,32 +185,45 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   // qM's pairs by column j, then row i (each entry is computed alone: any order gives its bits):
   // a phase's consecutive items share j, so the lanes' loads of cdof j are one address
   int nmpair = 0;
-  std::vector<int> pair_j;  // the j column of m_pair / fac_pair, appended after the i column
   for (int j = 0; j < nv; ++j)
     for (int i = j; i < nv; ++i) {
       int a = i;
       while (a > j) a = dof_parentid[a];
       if (a != j) continue;  // j is not i or an ancestor of i
-      m_pair.push_back(i);
-      pair_j.push_back(j);
+      m_pair_i.push_back(i);
+      m_pair_j.push_back(j);
       ++nmpair;
     }
-  m_pair.insert(m_pair.end(), pair_j.begin(), pair_j.end());
-  pair_j.clear();
+  // the ancestors of each dof, from the parent up
+  std::vector<std::vector<int>> anc(nv);
+  for (int k = 0; k < nv; ++k)
+    for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) anc[k].push_back(i);
   for (int k = 0; k < nv; ++k) {
-    fac_adr.push_back(int(fac_pair.size()));
+    pad(anc_dof);
     anc_adr.push_back(int(anc_dof.size()));
-    for (int i = dof_parentid[k]; i >= 0; i = dof_parentid[i]) {
-      anc_dof.push_back(i);
-      for (int j = i; j >= 0; j = dof_parentid[j]) {
-        fac_pair.push_back(i);
-        pair_j.push_back(j);
-      }
-    }
+    anc_num.push_back(int(anc[k].size()));
+    anc_dof.insert(anc_dof.end(), anc[k].begin(), anc[k].end());
   }
-  fac_adr.push_back(int(fac_pair.size()));
-  fac_pair.insert(fac_pair.end(), pair_j.begin(), pair_j.end());
-  anc_adr.push_back(int(anc_dof.size()));
+  // factor step s = k + 1: the updates (i, j) of k (i an ancestor of k, j = i or an ancestor of
+  // i), then the ancestors of s; fstep_j alongside fstep_i (its entries past the updates unread)
+  for (int s = 0; s <= nv; ++s) {
+    pad(fstep_i);
+    fstep_j.resize(fstep_i.size(), 0);
+    fstep_adr.push_back(int(fstep_i.size()));
+    int nf = 0;
+    if (s > 0)
+      for (int i : anc[s - 1])
+        for (int j = i; j >= 0; j = dof_parentid[j]) {
+          fstep_i.push_back(i);
+          fstep_j.push_back(j);
+          ++nf;
+        }
+    const int na = s < nv ? int(anc[s].size()) : 0;
+    if (s < nv) fstep_i.insert(fstep_i.end(), anc[s].begin(), anc[s].end());
+    fstep_nf.push_back(nf);
+    fstep_na.push_back(na);
+  }
+  fstep_j.resize(fstep_i.size(), 0);
   std::vector<int> dof_depth(nv, 0);
   int ndlevel = 0;
   for (int i = 0; i < nv; ++i) {
@@ -192,11 +231,12 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
     ndlevel = dof_depth[i] + 1 > ndlevel ? dof_depth[i] + 1 : ndlevel;
   }
   for (int level = 0; level < ndlevel; ++level) {
+    pad(dlevel_dof);
     dlevel_adr.push_back(int(dlevel_dof.size()));
     for (int i = 0; i < nv; ++i)
       if (dof_depth[i] == level) dlevel_dof.push_back(i);
+    dlevel_num.push_back(int(dlevel_dof.size()) - dlevel_adr.back());
   }
-  dlevel_adr.push_back(int(dlevel_dof.size()));
   TreeHost t;
   t.buf.assign(kTreeHeader, 0);
   t.buf[0] = nlevel;
@@ -294,7 +334,7 @@ PWS_SIMT_FN inline void kinematics(G& g, const ModelView<float>& m, const World<
   });
   for (int level = 1; level < t.nlevel; ++level) {
     const int adr = t.level_adr[level];
-    g.each(t.level_adr[level + 1] - adr, [&](int i) {
+    g.each(t.level_num[level], [&](int i) {
       const int b = g.ld(t.level_body + adr + i);
       const int pid = g.ld(m.body_parentid + b);
       Vec3<R> xpos = ld3(g, d.xpos + 3 * pid) + mul(ld33(g, d.xmat + 9 * pid), ld3(g, m.body_pos + 3 * b));
@@ -372,7 +412,7 @@ PWS_SIMT_FN inline void com_pos(G& g, const ModelView<float>& m, const World<flo
   // index (smooth.h's loop from nbody - 1 down)
   for (int level = t.nlevel - 2; level >= 0; --level) {
     const int adr = t.parent_adr[level];
-    g.each(t.parent_adr[level + 1] - adr, [&](int i) {
+    g.each(t.parent_num[level], [&](int i) {
       const int p = g.ld(t.parent_body + adr + i);
       Vec3<R> com = ld3(g, d.subtree_com + 3 * p);
       R mass = g.ld(d.subtree_mass + p);
@@ -435,7 +475,7 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
   g.each(10 * m.nbody, [&](int e) { g.st(d.crb + e, g.ld(d.cinert + e)); });
   for (int level = t.nlevel - 2; level >= 1; --level) {  // the world body (level 0) takes nothing
     const int adr = t.parent_adr[level];
-    g.each(t.parent_adr[level + 1] - adr, [&](int i) {
+    g.each(t.parent_num[level], [&](int i) {
       const int p = g.ld(t.parent_body + adr + i);
       R acc[10];
       for (int k = 0; k < 10; ++k) acc[k] = g.ld(d.crb + 10 * p + k);
@@ -455,7 +495,7 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
     st6(g, buf + 6 * i, mul_inert_vec(inert, ld6(g, d.cdof + 6 * i)));
   });
   g.each(t.nmpair, [&](int p) {
-    const int i = g.ld(t.m_pair + p), j = g.ld(t.m_pair + t.nmpair + p);
+    const int i = g.ld(t.m_pair_i + p), j = g.ld(t.m_pair_j + p);
     R mij = dot6(ld6(g, d.cdof + 6 * j), ld6(g, buf + 6 * i));
     g.st(qM + i * nv + j, mij);
     if (j != i) g.st(qM + j * nv + i, mij);
@@ -474,20 +514,19 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
 template <typename G>
 PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, float* LD_out, float* diag_inv) {
   using R = typename G::real;
-  const int nfac = nv > 0 ? t.fac_adr[nv] : 0;  // fac_pair's j column starts there
   for (int k = nv - 1; k >= -1; --k) {
-    const int f0 = k >= 0 ? t.fac_adr[k] : 0, nf = k >= 0 ? t.fac_adr[k + 1] - f0 : 0;
-    const int s = k + 1, a0 = s < nv ? t.anc_adr[s] : 0, na = s < nv ? t.anc_adr[s + 1] - a0 : 0;
+    const int s = k + 1, f0 = t.fstep_adr[s], nf = t.fstep_nf[s], na = t.fstep_na[s];
     if (nf + na == 0) continue;  // k a root dof (no ancestors), k + 1 too
     g.each(nf + na, [&](int p) {
+      // step s's slice from a sector: the updates' i, then the ancestors of s
+      const int i = g.ld(t.fstep_i + f0 + p);
       if (p < nf) {
         const float* lk = LD + k * nv;
-        const int i = g.ld(t.fac_pair + f0 + p), j = g.ld(t.fac_pair + nfac + f0 + p);
+        const int j = g.ld(t.fstep_j + f0 + p);
         R tmp = g.ld(lk + i) / g.ld(lk + k);
         g.st(LD + i * nv + j, g.ld(LD + i * nv + j) - tmp * g.ld(lk + j));
       } else {
         const float* ls = LD + s * nv;
-        const int i = g.ld(t.anc_dof + a0 + p - nf);
         g.st(LD + s * nv + i, g.ld(ls + i) / g.ld(ls + s));
       }
     });
@@ -517,7 +556,7 @@ PWS_SIMT_FN inline void com_vel(G& g, const ModelView<float>& m, const World<flo
   g.each(1, [&](int) { st6(g, d.cvel, zero6<R>()); });
   for (int level = 1; level < t.nlevel; ++level) {
     const int adr = t.level_adr[level];
-    g.each(t.level_adr[level + 1] - adr, [&](int i) {
+    g.each(t.level_num[level], [&](int i) {
       const int b = g.ld(t.level_body + adr + i);
       Vec6<R> cvel = ld6(g, d.cvel + 6 * g.ld(m.body_parentid + b));
       const int jntadr = g.ld(m.body_jntadr + b), jntnum = g.ld(m.body_jntnum + b);
@@ -561,7 +600,7 @@ PWS_SIMT_FN inline void rne(G& g, const ModelView<float>& m, const World<float>&
   });
   for (int level = 1; level < t.nlevel; ++level) {
     const int adr = t.level_adr[level];
-    g.each(t.level_adr[level + 1] - adr, [&](int i) {
+    g.each(t.level_num[level], [&](int i) {
       const int b = g.ld(t.level_body + adr + i);
       Vec6<R> cacc = ld6(g, d.cacc + 6 * g.ld(m.body_parentid + b));
       const int dofadr = g.ld(m.body_dofadr + b), dofnum = g.ld(m.body_dofnum + b);
@@ -580,7 +619,7 @@ PWS_SIMT_FN inline void rne(G& g, const ModelView<float>& m, const World<float>&
   });
   for (int level = t.nlevel - 2; level >= 1; --level) {
     const int adr = t.parent_adr[level];
-    g.each(t.parent_adr[level + 1] - adr, [&](int i) {
+    g.each(t.parent_num[level], [&](int i) {
       const int p = g.ld(t.parent_body + adr + i);
       R acc[6];
       for (int k = 0; k < 6; ++k) acc[k] = g.ld(d.cfrc_int + 6 * p + k);

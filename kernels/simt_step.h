@@ -463,7 +463,7 @@ PWS_SIMT_FN inline void solve_tree(G& g, int nv, const Tree& t, const float* LD,
     if (negative_zero(g.ld(x + i))) dense[g.lane()] = true;
   });
   for (int i = nv - 1; i > 0; --i) {
-    const int a0 = t.anc_adr[i], na = t.anc_adr[i + 1] - a0;
+    const int a0 = t.anc_adr[i], na = t.anc_num[i];
     if (na == 0) continue;  // a root dof
     g.each(na, [&](int a) {
       R xi = g.ld(x + i);
@@ -475,10 +475,10 @@ PWS_SIMT_FN inline void solve_tree(G& g, int nv, const Tree& t, const float* LD,
   }
   for (int level = 0; level < t.ndlevel; ++level) {
     const int l0 = t.dlevel_adr[level];
-    g.each(t.dlevel_adr[level + 1] - l0, [&](int r) {
+    g.each(t.dlevel_num[level], [&](int r) {
       const int i = g.ld(t.dlevel_dof + l0 + r);
       R xi = g.ld(x + i) * g.ld(diag_inv + i);
-      const int a0 = g.ld(t.anc_adr + i), a1 = g.ld(t.anc_adr + i + 1);
+      const int a0 = g.ld(t.anc_adr + i), a1 = a0 + g.ld(t.anc_num + i);
       if (a1 > a0) {  // x - (+0) is x: a root's empty sum is skipped
         const float* li = LD + i * nv;
         const int four = i & ~3;  // dot_n(li, x, i): k < four into s[k % 4], the tail into s0
