@@ -47,6 +47,11 @@
 #include "support.h"
 #include "types.h"
 
+#include <type_traits>
+#if defined(__AVX__) && !defined(__CUDA_ARCH__)
+#include <immintrin.h>
+#endif
+
 namespace pws {
 
 // Capacity of SolveSpans: rows and dofs beyond it keep the dense loops (spans [0, nv)).
@@ -526,9 +531,36 @@ PWS_HD inline int nonzeros(const T* x, int n, int* nz) {
   return cnt;
 }
 
+// row[j] = row[j] + s * x[j] (kAdd) or row[j] - s * x[j] for j in [lo, hi), the same operations
+// as the scalar loop. With AVX on the CPU, T = float and ld (the row length of row and x) a
+// multiple of 8, the loop runs over the whole 8-float blocks that cover [lo, hi) instead (lo
+// rounded down, hi up, still inside the rows), with no scalar head or tail. The caller
+// guarantees x[j] == 0 exactly below lo, so the entries below lo get +-0 (unchanged but for
+// the sign of a zero), and that nothing reads row[j] for j >= hi from these rows (the upper
+// triangle and the pad columns of H and its factor, which then hold whatever x holds there).
+template <bool kAdd, typename T>
+PWS_HD inline void axpy_blocks(T* row, const T* x, T s, int lo, int hi, int ld) {
+#if defined(__AVX__) && !defined(__CUDA_ARCH__)
+  if constexpr (std::is_same<T, float>::value) {
+    if ((ld & 7) == 0) {
+      const __m256 vs = _mm256_set1_ps(s);
+      for (int j = lo & ~7; j < hi; j += 8) {
+        const __m256 p = _mm256_mul_ps(vs, _mm256_loadu_ps(x + j));
+        const __m256 r = _mm256_loadu_ps(row + j);
+        _mm256_storeu_ps(row + j, kAdd ? _mm256_add_ps(r, p) : _mm256_sub_ps(r, p));
+      }
+      return;
+    }
+  }
+#endif
+  (void)ld;
+  for (int j = lo; j < hi; ++j) row[j] = kAdd ? row[j] + s * x[j] : row[j] - s * x[j];
+}
+
 // H[lower] += a * x y' where x and y are zero outside the dofs nz (count nnz; -1: all dofs) and
-// y is zero before column ylo. Row i is updated densely over columns ylo..i: y adds exact zeros
-// outside nz, and the contiguous loop vectorises where a walk of nz would gather.
+// y is zero before column ylo. Row i is updated densely over columns ylo..i (axpy_blocks): y
+// adds exact zeros outside nz, and the contiguous loop vectorises where a walk of nz would
+// gather.
 template <typename T>
 PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y, T a, const int* nz, int nnz,
                                    int ylo = 0) {
@@ -538,8 +570,7 @@ PWS_HD inline void add_outer_lower(T* H, int ld, int nv, const T* x, const T* y,
     T xi = x[i];
     if (xi == T(0)) continue;
     T s = a * xi;
-    T* hrow = H + (int64_t)i * ld;
-    for (int j = ylo; j <= i; ++j) hrow[j] += s * y[j];
+    axpy_blocks<true>(H + (int64_t)i * ld, y, s, ylo, i + 1, ld);
   }
 }
 
@@ -586,7 +617,8 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
 // rows on dof chains the fill stays inside the tree and the contacts' dof sets; zero entries of
 // row k are skipped (on M's tree sparsity these are the same updates, in the same order, as
 // factor_tree's walk of dof_parentid), and the update of row i runs densely over columns
-// 0..i (exact zeros outside the pattern) so that it vectorises.
+// 0..i (exact zeros outside the pattern) so that it vectorises (axpy_blocks: whole 8-float
+// blocks on the CPU; the widened entries are the upper triangle, which nothing reads).
 //
 // Columns before row k's first nonzero (final when k is eliminated) are skipped: there
 // lk[j] == 0, so li[j] -= tmp * lk[j] is exact. With block-diagonal H (dof sets that neither
@@ -613,8 +645,7 @@ PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = f
     for (int i = k - 1; i >= first; --i) {
       if (lk[i] == T(0)) continue;
       T tmp = lk[i] * inv;
-      T* li = LD + (int64_t)i * ld;
-      for (int j = first; j <= i; ++j) li[j] -= tmp * lk[j];
+      axpy_blocks<false>(LD + (int64_t)i * ld, lk, tmp, first, i + 1, ld);
       lk[i] = tmp;
       if (rowlo && first < rowlo[i]) rowlo[i] = (uint8_t)first;
     }
