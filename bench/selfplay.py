@@ -5,21 +5,23 @@ league run's results, into one JSON record (plus the run's plots).
       [--repeats 5] [--device cpu] [--out bench/results/selfplay-<device>-<date>.json]
 
 The CPU record (the issue's <= 20 minute run: 600 iterations, about 17 minutes on the idle
-2-core machine; a fixed count, so a loaded machine takes longer but trains the same run):
+2-core machine without the gate, 34.5 minutes with it at load 4-6, not timed idle; a fixed count,
+so a loaded machine takes longer but trains the same run):
 
   export OMP_NUM_THREADS=1
   python -m pywarp_sim.selfplay train --num-envs 256 --nslot 8 --snapshot-interval 50 \
-      --eval-envs 256 --eval-opponents 12 --eval-newest-share 0.5 --iterations 600 \
-      --final-matches 256 --log-dir runs/selfplay/cpu-record
+      --eval-envs 256 --eval-opponents 12 --eval-newest-share 0.5 --snapshot-gate 0.55 \
+      --iterations 600 --final-matches 256 --log-dir runs/selfplay/cpu-record
   python -m bench.selfplay --run runs/selfplay/cpu-record --num-envs 256 --nslot 8 \
       --note "<load average, threads>"
 
-(a snapshot every 50 iterations, each new one playing 256 matches, half against its
-predecessor and the rest spread over the earlier members: 13 members whose ratings are refitted
-to all ~3,000 matches; 2026-12-07: 11 of 12 rises. Without --eval-newest-share, 16 matches per
-neighbour pair left 9 of 12; the record before that, a snapshot every 10 iterations and 64
-matches against 4 members, rated 63 snapshots whose neighbours differed by 0.19 points on
-average against a sigma of 2.2: half of the changes were noise.)
+(every 50 iterations a candidate snapshot plays 256 gate matches against the newest member and
+joins only with a score of at least 0.55; each member then plays 256 matches, half against its
+predecessor and the rest spread over the earlier members, and the ratings are refitted to all of
+them; 2026-12-08: 7 members, 6 of 6 rises. Without the gate, a snapshot every 50 iterations: 13
+members, 11 of 12 rises, the early snapshots of equal strength; with 16 matches per neighbour
+pair 9 of 12; a snapshot every 10 iterations and 64 matches against 4 members: half of the
+changes were noise.)
 
 (defaults: LeagueCfg's init_std 0.1 and actor_output_gain 0.01, sumo.SUMO_REWARDS; one thread
 because two busy-waiting OpenMP threads lose to a loaded machine's other jobs.)

@@ -31,7 +31,7 @@ namespace simt_launch {
 // persistent kernel 3.1 KB at 128; most are in collision's colliders and at the calls.
 // kConvex: the instance with the convex collider compiled in (simt::step<true>: GJK/EPA, meshes,
 // height fields), launched for models with ModelView::has_convex (simt_launch.cu). Its frame holds the
-// EPA scratch (29,168 B per lane), ~40 KB of local memory per thread (bench/README.md). That frame
+// EPA scratch (29,608 B per lane), ~40 KB of local memory per thread (bench/README.md). That frame
 // is static (no recursion, no dynamic call stack), so ptxas states it, and the driver raises the
 // context's per-thread stack to a launched kernel's need by itself (CUDA driver API, cuCtxSetLimit:
 // "The driver automatically increases the per-thread stack size for each kernel launch as needed";

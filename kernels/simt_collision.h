@@ -24,7 +24,7 @@
 // Two instances (template kConvexPairs), picked by ModelView::has_convex: without convex pairs the
 // kernel has only the primitive colliders, as before the convex path existed (no EPA scratch, no
 // larger contact buffer). With them (GJK/EPA, multicontact, meshes, height fields), each lane of
-// the narrowphase holds convex_narrowphase's EPA work buffer (ccd::EpaWork, sizeof 29,168 bytes
+// the narrowphase holds convex_narrowphase's EPA work buffer (ccd::EpaWork, sizeof 29,608 bytes
 // with ccd::kCcdMaxIterations = 50: local memory on the GPU) and a contact buffer of kMaxConPair
 // contacts (a height-field pair's most, 50 x 40 bytes) instead of kMaxPairContacts (ptxas, nvcc 13
 // sm_90, simt::step<true> at 8 lanes: 39,744 bytes of stack per thread against step<false>'s 4,496,
