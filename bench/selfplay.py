@@ -5,8 +5,8 @@ league run's results, into one JSON record (plus the run's plots).
       [--repeats 5] [--device cpu] [--out bench/results/selfplay-<device>-<date>.json]
 
 The CPU record (the issue's <= 20 minute run: 600 iterations, about 17 minutes on the idle
-2-core machine without the gate, 34.5 minutes with it at load 4-6, not timed idle; a fixed count,
-so a loaded machine takes longer but trains the same run):
+2-core machine without the gate, 19.2 minutes with it (34.5 at load 4-6, the same run bit for
+bit); a fixed count, so a loaded machine takes longer but trains the same run):
 
   export OMP_NUM_THREADS=1
   python -m pywarp_sim.selfplay train --num-envs 256 --nslot 8 --snapshot-interval 50 \
