@@ -160,7 +160,7 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   auto& dlevel_num = arrays[19];
   auto& dlevel_dof = arrays[20];
   // a slice's start: the array padded (zeros, never read) to a multiple of kSectorFloats
-  auto pad = [](std::vector<int>& v) { v.resize((v.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0); };
+  auto pad = [](auto& v) { v.resize((v.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0); };
   std::vector<int> nchild(nbody, 0);
   for (int b = 1; b < nbody; ++b) nchild[body_parentid[b]]++;
   for (int level = 0; level < nlevel; ++level) {
@@ -243,11 +243,11 @@ inline TreeHost build_tree(int nbody, const int* body_parentid, int nv, const in
   t.buf[1] = nmpair;
   t.buf[2] = ndlevel;
   for (int a = 0; a < kTreeArrays; ++a) {
-    t.buf.resize((t.buf.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0);
+    pad(t.buf);
     t.buf[3 + a] = int(t.buf.size());
     t.buf.insert(t.buf.end(), arrays[a].begin(), arrays[a].end());
   }
-  t.buf.resize((t.buf.size() + kSectorFloats - 1) / kSectorFloats * kSectorFloats, 0);
+  pad(t.buf);
   return t;
 }
 

@@ -160,9 +160,11 @@ class LeagueRun:
     if self.iteration % self.cfg.snapshot_interval == 0:
       t3 = time.perf_counter()
       candidate = self.snapshot(self.iteration)
+      joins = True
       if self.cfg.snapshot_gate > 0:
         rec["gate"] = self.gate(candidate)
-      if rec.get("gate", {}).get("joined", True):
+        joins = rec["gate"]["joined"]
+      if joins:
         rec["evaluation"] = self.evaluate_member(self.league.add(candidate))
       rec["eval_s"] = time.perf_counter() - t3
     self.history.append(rec)
@@ -235,16 +237,11 @@ class LeagueRun:
     return {"against": newest, "wins": wins, "draws": draws, "losses": losses, "score": score,
             "joined": bool(score >= self.cfg.snapshot_gate)}
 
-  def add_member(self) -> dict:
-    """Adds the current actor to the pool, plays its evaluation matches and refits the
-    ratings (module doc); returns {"member", "opponents": {j: [wins, draws, losses]}, "mu",
-    "sigma" (every member's, refitted), "rating_order_std" (League.refit_ratings)}."""
-    return self.evaluate_member(self.league.add(self.snapshot(self.iteration)))
-
   def evaluate_member(self, k: int) -> dict:
     """Member k's evaluation matches against earlier members (League.evaluation_opponents,
-    evaluation_slots), their results recorded and every rating refitted; add_member's
-    result. Training never reads these results (PFSP uses the learner's training games), so
+    evaluation_slots), their results recorded and every rating refitted: {"member",
+    "opponents": {j: [wins, draws, losses]}, "mu", "sigma" (every member's, refitted),
+    "rating_order_std" (League.refit_ratings)}. Training never reads these results (PFSP uses the learner's training games), so
     a finished run's pool can be re-rated with other evaluation settings."""
     opponents = self.league.evaluation_opponents(k, min(self.cfg.eval_opponents, self.cfg.eval_envs))
     slots = self._eval_slots(opponents)
