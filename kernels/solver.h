@@ -472,12 +472,14 @@ PWS_HD inline T scalar_rows_cost(const World<T>& d, int nefc) {
 enum class SolverRows : int { kOneSided, kScalar, kAny };
 
 // Cost at qacc from Ma = M qacc and jar = J qacc - aref (already set); stores the rows' forces
-// and states. Scalar rows are evaluated without constraint_update's per-row type branches
+// and states. The Gauss term runs over the dofs [dlo, dhi) (an island's; default all). Scalar rows are evaluated without constraint_update's per-row type branches
 // (scalar_rows_cost: the same sums in the same order, bit-identical).
 template <typename T>
-PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, SolverRows rows = SolverRows::kAny) {
+PWS_HD inline T solver_cost(const ModelView<T>& m, const World<T>& d, int nefc, SolverRows rows = SolverRows::kAny,
+                            int dlo = 0, int dhi = -1) {
   T cost = T(0);
-  for (int i = 0; i < m.nv; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
+  if (dhi < 0) dhi = m.nv;
+  for (int i = dlo; i < dhi; ++i) cost += T(0.5) * (d.efc_Ma[i] - d.qfrc_smooth[i]) * (d.qacc[i] - d.qacc_smooth[i]);
   if (rows == SolverRows::kOneSided) return cost + scalar_rows_cost<true>(d, nefc);
   if (rows == SolverRows::kScalar) return cost + scalar_rows_cost<false>(d, nefc);
   T c[3];
@@ -631,12 +633,16 @@ PWS_HD inline int contact_pattern(const ModelView<T>& m, const World<T>& d, int 
 // is zero), and fill lowers the bounds of the rows it reaches. On return rowlo[k] is row k's
 // first nonzero column of L, which solve_ldl and update_ldl then read instead of searching
 // row by row on every solve (a second robot's rows start ~nv/2 zeros in).
+//
+// dlo (not with dense): factor only the trailing block [dlo, nv) of a matrix that is block
+// diagonal there (a constraint island's dofs, solve_island): its rows are zero before dlo.
 template <typename T>
-PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = false, uint8_t* rowlo = nullptr) {
-  for (int k = nv - 1; k >= 0; --k) {
+PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = false, uint8_t* rowlo = nullptr,
+                              int dlo = 0) {
+  for (int k = nv - 1; k >= dlo; --k) {
     T* lk = LD + (int64_t)k * ld;
     T inv = T(1) / lk[k];
-    int first = 0;
+    int first = dense ? 0 : dlo;
     if (!dense) {
       if (rowlo) first = rowlo[k];
       while (first < k && lk[first] == T(0)) ++first;
@@ -650,24 +656,24 @@ PWS_HD inline void factor_ldl(int nv, int ld, T* LD, T* diag_inv, bool dense = f
       if (rowlo && first < rowlo[i]) rowlo[i] = (uint8_t)first;
     }
   }
-  for (int k = 0; k < nv; ++k) diag_inv[k] = T(1) / LD[(int64_t)k * ld + k];
+  for (int k = dlo; k < nv; ++k) diag_inv[k] = T(1) / LD[(int64_t)k * ld + k];
 }
 
 // x = (L' D L)^-1 x with the factor of factor_ldl.
 // Row i of L is read from its first nonzero column on (zeros before it: exact, and dot_span
 // keeps dot_n's partial sums); dense (the test switch) reads it whole. first (optional): the
 // rows' first nonzero columns or lower bounds of them (factor_ldl's rowlo, kept by update_ldl),
-// else they are searched.
+// else they are searched. dlo: the trailing block [dlo, nv) only, as factor_ldl's dlo.
 template <typename T>
 PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* x, bool dense = false,
-                             const uint8_t* first = nullptr) {
+                             const uint8_t* first = nullptr, int dlo = 0) {
   uint8_t found[kMaxSpanDofs + 1];
   const bool spans = !dense && nv <= kMaxSpanDofs;
   if (!spans) first = nullptr;
-  for (int i = nv - 1; i >= 0; --i) {
+  for (int i = nv - 1; i >= dlo; --i) {
     T xi = x[i];
     const T* li = LD + (int64_t)i * ld;
-    int f = 0;
+    int f = dlo;
     if (first) {
       f = first[i];
     } else if (spans) {
@@ -677,9 +683,9 @@ PWS_HD inline void solve_ldl(int nv, int ld, const T* LD, const T* diag_inv, T* 
     if (xi != T(0))
       for (int j = f; j < i; ++j) x[j] -= li[j] * xi;
   }
-  for (int i = 0; i < nv; ++i) x[i] *= diag_inv[i];
+  for (int i = dlo; i < nv; ++i) x[i] *= diag_inv[i];
   const uint8_t* lo = first ? first : found;
-  for (int i = 0; i < nv; ++i) x[i] -= dot_span(LD + (int64_t)i * ld, x, i, spans ? (int)lo[i] : 0, i);
+  for (int i = dlo; i < nv; ++i) x[i] -= dot_span(LD + (int64_t)i * ld, x, i, spans ? (int)lo[i] : dlo, i);
 }
 
 // LD + alpha w w' in place on the factor of factor_ldl (a row entering or leaving the active
@@ -733,16 +739,21 @@ PWS_HD inline bool update_ldl(int nv, int ld, T* LD, T* diag_inv, T* w, T alpha,
 // nonzero rows of each Jacobian row's pattern are accumulated.
 // sp.hlo (when the spans cover every dof) receives the factor rows' first nonzero columns: it
 // starts at qM's tree spans and is lowered by the rows added and the fill (factor_ldl).
+// [dlo, dhi): the dofs of the rows' island (solve_island; default all): only that diagonal
+// block of H is built and factored.
 template <typename T>
 PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, SolveSpans& sp, int nefc,
-                                 T* diag_inv) {
+                                 T* diag_inv, int dlo = 0, int dhi = -1) {
   const int nv = m.nv, ld = m.nv_pad;
+  if (dhi < 0) dhi = nv;
   T* H = d.efc_H;
-  for (int i = 0; i < nv; ++i)
-    for (int j = 0; j <= i; ++j) H[(int64_t)i * ld + j] = d.qM[i * nv + j];
+  // from the 8-float block holding column dlo: axpy_blocks and dot_span read whole blocks, so
+  // the columns of that block before dlo (qM's exact zeros there) must be set too
+  for (int i = dlo; i < dhi; ++i)
+    for (int j = dlo & ~7; j <= i; ++j) H[(int64_t)i * ld + j] = d.qM[i * nv + j];
   uint8_t* rowlo = sp.split ? sp.hlo : nullptr;
   if (rowlo)
-    for (int i = 0; i < nv; ++i) rowlo[i] = sp.mlo[i];
+    for (int i = dlo; i < dhi; ++i) rowlo[i] = sp.mlo[i];
   // J' D J over the active rows. A contact's rows share one sparsity pattern (the dofs of
   // both bodies' ancestor chains); a row-pattern union is used for elliptic blocks.
   int nz[kMaxSparseDofs];
@@ -820,7 +831,7 @@ PWS_HD inline void newton_factor(const ModelView<T>& m, const World<T>& d, Solve
       ++r;
     }
   }
-  factor_ldl(nv, ld, H, diag_inv, sp.dense, rowlo);
+  factor_ldl(dhi, ld, H, diag_inv, sp.dense, rowlo, dlo);
 }
 
 // The factor of newton_factor for the active rows (efc_state 1) of `mask` from the factor for
@@ -848,12 +859,13 @@ PWS_HD inline bool newton_update(const ModelView<T>& m, const World<T>& d, Solve
   return true;
 }
 
-// search = -H^-1 grad from the factor of newton_factor.
+// search = -H^-1 grad from the factor of newton_factor, over the dofs [dlo, dhi).
 template <typename T>
-PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, const T* diag_inv) {
+PWS_HD inline void newton_solve(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, const T* diag_inv,
+                                int dlo, int dhi) {
   T* search = d.efc_search;
-  for (int i = 0; i < m.nv; ++i) search[i] = -d.efc_grad[i];
-  solve_ldl(m.nv, m.nv_pad, d.efc_H, diag_inv, search, sp.dense, sp.split ? sp.hlo : nullptr);
+  for (int i = dlo; i < dhi; ++i) search[i] = -d.efc_grad[i];
+  solve_ldl(dhi, m.nv_pad, d.efc_H, diag_inv, search, sp.dense, sp.split ? sp.hlo : nullptr, dlo);
 }
 
 constexpr int kMaxReuseRows = 256;  // Newton factor reuse: active-set bitmask capacity
@@ -861,60 +873,15 @@ constexpr int kMaxRankUpdates = 6;  // more changed rows than this: a new factor
 
 enum : int { kSolverPGS = 0, kSolverCG = 1, kSolverNewton = 2 };
 
-// mj_fwdConstraint: qacc, qfrc_constraint, efc_vel/aref/force/state, solver_niter, converged.
+// The primal solve (Newton or CG, mj_solPrimal) of the rows [0, nefc) of d over the dofs
+// [dlo, dhi), which those rows span (all of them, or a constraint island's, solve_island),
+// from efc_jar / efc_jv as solve forms them: qacc, efc_Ma, the rows' forces and states,
+// qfrc_constraint over [dlo, dhi), solver_niter and converged.
 template <typename T>
-PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
+PWS_HD inline void solve_primal(const ModelView<T>& m, const World<T>& d, SolveSpans& sp, int nefc, int dlo,
+                                int dhi) {
   const int nv = m.nv, ld = m.nv_pad;
-  const int nefc = d.efc_nefc[0];
-  d.efc_converged[0] = 0;
-  if (nefc == 0) {
-    // no rows: the optimum is the smooth acceleration
-    for (int i = 0; i < nv; ++i) {
-      d.qacc[i] = d.qacc_smooth[i];
-      d.qfrc_constraint[i] = T(0);
-    }
-    d.efc_solver_niter[0] = 0;
-    d.efc_converged[0] = 1;
-    return;
-  }
-
-  // reference acceleration aref = -B J qvel - K (pos - margin); for the primal solvers the same
-  // pass over J also forms J qacc_warmstart - aref (into efc_jar) and J qacc_smooth - aref
-  // (into efc_jv, scratch until the first line search): one read of each row instead of three.
-  SolveSpans sp;
-  solve_spans(m, d, nefc, &sp);
-  const bool primal = m.solver_type != kSolverPGS;
-  const bool ws = primal && m.en_warmstart;
-  for (int r = 0; r < nefc; ++r) {
-    const T* jr = d.efc_J + (int64_t)r * ld;
-    int lo, hi;
-    jspan(sp, m, r, &lo, &hi);
-    T v = dot_row(jr, d.qvel, nv, lo, hi);
-    T js = T(0), jw = T(0);
-    if (primal) js = dot_row(jr, d.qacc_smooth, nv, lo, hi);
-    if (ws) jw = dot_row(jr, d.qacc_warmstart, nv, lo, hi);
-    T aref = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
-    if (d.efc_type[r] == kCnstrEquality) aref -= d.efc_jdotv[r];  // Jdot qvel (equality.h)
-    d.efc_vel[r] = v;
-    d.efc_aref[r] = aref;
-    if (primal) {
-      d.efc_jv[r] = js - aref;
-      d.efc_jar[r] = (ws ? jw : js) - aref;
-    }
-  }
-
-  if (m.solver_type == kSolverPGS) {
-    // PGS on the dual (pgs.h) from the constraint forces at qacc_warmstart (mj_constraintUpdate);
-    // solve_pgs keeps them if their dual cost is negative
-    for (int r = 0; r < nefc; ++r) d.efc_force[r] = T(0);
-    if (m.en_warmstart) {
-      for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
-      solver_eval(m, d, sp, nefc);
-    }
-    solve_pgs(m, d, nefc);
-    return;
-  }
-
+  const bool ws = m.en_warmstart != 0;
   bool onesided = true;
   // scalar_rows: no elliptic cone blocks, so the Newton Hessian is M + J' D J over the rows in
   // state 1 (quadratic) alone: equality rows (always quadratic), friction-loss rows in their
@@ -938,7 +905,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   T* Ma_s = d.qacc_scratch;  // free during the solve (the integrators write it afterwards)
   {
     const T* qa = ws ? d.qacc_warmstart : d.qacc_smooth;
-    for (int i = 0; i < nv; ++i) {
+    for (int i = dlo; i < dhi; ++i) {
       int lo, hi;
       mspan(sp, m, i, &lo, &hi);
       d.efc_Ma[i] = dot_span(d.qM + i * nv, qa, nv, lo, hi);
@@ -946,8 +913,8 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
   }
   if (ws) {
-    for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
-    T cost_ws = solver_cost(m, d, nefc, rows);
+    for (int i = dlo; i < dhi; ++i) d.qacc[i] = d.qacc_warmstart[i];
+    T cost_ws = solver_cost(m, d, nefc, rows, dlo, dhi);
     T c[3];
     constraint_update(m, d, nefc, T(0), false, c, d.efc_jv);  // the rows at efc_jv, nothing written
     smooth = cost_ws > c[0] || !pws_isfinite(cost_ws);
@@ -956,11 +923,11 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
       for (int r = 0; r < nefc; ++r) d.efc_jar[r] = d.efc_jv[r];
   }
   if (smooth) {
-    for (int i = 0; i < nv; ++i) {
+    for (int i = dlo; i < dhi; ++i) {
       d.qacc[i] = d.qacc_smooth[i];
       d.efc_Ma[i] = Ma_s[i];
     }
-    cost = solver_cost(m, d, nefc, rows);
+    cost = solver_cost(m, d, nefc, rows, dlo, dhi);
   }
 
   T* grad = d.efc_grad;
@@ -971,16 +938,16 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   T prev_grad_mgrad = T(0);
   uint32_t factor_mask[kMaxReuseRows / 32];
   bool have_factor = false;
-  for (int i = 0; i < nv; ++i) {
+  for (int i = dlo; i < dhi; ++i) {
     search[i] = T(0);
     Mgrad[i] = T(0);
   }
   while (niter < m.iterations) {
     // gradient: M qacc - qfrc_smooth - J' force
-    for (int i = 0; i < nv; ++i) grad[i] = d.efc_Ma[i] - d.qfrc_smooth[i];
+    for (int i = dlo; i < dhi; ++i) grad[i] = d.efc_Ma[i] - d.qfrc_smooth[i];
     add_jt_force_span(m, d, sp, nefc, T(-1), grad);
     T gnorm = T(0);
-    for (int i = 0; i < nv; ++i) gnorm += grad[i] * grad[i];
+    for (int i = dlo; i < dhi; ++i) gnorm += grad[i] * grad[i];
     if (m.solver_scale * pws_sqrt(gnorm) < m.tolerance) {
       d.efc_converged[0] = 1;
       break;
@@ -1013,16 +980,16 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
         for (int w = 0; w < kMaxReuseRows / 32; ++w) factor_mask[w] = mask[w];
       }
       if (!reuse) {
-        newton_factor(m, d, sp, nefc, Mgrad);
+        newton_factor(m, d, sp, nefc, Mgrad, dlo, dhi);
         have_factor = scalar_rows && nefc <= kMaxReuseRows;
       }
-      newton_solve(m, d, sp, Mgrad);
+      newton_solve(m, d, sp, Mgrad, dlo, dhi);
       // MuJoCo's Newton decrement test: 0.5 grad' H^-1 grad is the improvement the next step
       // would make; below the tolerance the solve has converged (the first step is gated by
       // the gradient test above, as in mj_solPrimal)
       if (niter > 0) {
         T dec = T(0);
-        for (int i = 0; i < nv; ++i) dec -= grad[i] * search[i];
+        for (int i = dlo; i < dhi; ++i) dec -= grad[i] * search[i];
         if (m.solver_scale * T(0.5) * dec < m.tolerance) {
           d.efc_converged[0] = 1;
           break;
@@ -1031,23 +998,23 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     } else {
       // preconditioned Polak-Ribiere CG with M^-1 (the factor of qM)
       T cross_ = T(0);
-      for (int i = 0; i < nv; ++i) {
+      for (int i = dlo; i < dhi; ++i) {
         cross_ += grad[i] * Mgrad[i];
         Mgrad[i] = grad[i];
       }
       solve_tree(m, d.qLD, d.qLDiagInv, Mgrad);
       T grad_mgrad = T(0);
-      for (int i = 0; i < nv; ++i) grad_mgrad += grad[i] * Mgrad[i];
+      for (int i = dlo; i < dhi; ++i) grad_mgrad += grad[i] * Mgrad[i];
       T beta = T(0);
       if (niter > 0 && prev_grad_mgrad > T(0)) beta = tmax(T(0), (grad_mgrad - cross_) / prev_grad_mgrad);
-      for (int i = 0; i < nv; ++i) search[i] = -Mgrad[i] + beta * search[i];
+      for (int i = dlo; i < dhi; ++i) search[i] = -Mgrad[i] + beta * search[i];
       prev_grad_mgrad = grad_mgrad;
     }
 
     // exact line search on the piecewise quadratic: root of f'(alpha)
     // Mp = M search, p'Mp, f'(0) = p'(Ma - qfrc_smooth) and |p|^2 in one pass
     T pMp = T(0), pg0 = T(0), snorm = T(0);
-    for (int i = 0; i < nv; ++i) {
+    for (int i = dlo; i < dhi; ++i) {
       T si = search[i];
       int lo, hi;
       mspan(sp, m, i, &lo, &hi);
@@ -1066,7 +1033,7 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     // magnitudes of its terms (solver._solve's pg_abs)
     T pg_abs = T(0);
     if (m.solver_type == kSolverCG) {
-      for (int i = 0; i < nv; ++i) pg_abs += pws_abs(search[i]) * (pws_abs(d.efc_Ma[i]) + pws_abs(d.qfrc_smooth[i]));
+      for (int i = dlo; i < dhi; ++i) pg_abs += pws_abs(search[i]) * (pws_abs(d.efc_Ma[i]) + pws_abs(d.qfrc_smooth[i]));
       for (int r = 0; r < nefc; ++r) {
         if (d.efc_force[r] == T(0)) continue;
         const T* jr = d.efc_J + (int64_t)r * ld;
@@ -1122,12 +1089,12 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
     }
 
     // move along search; M qacc and J qacc - aref follow incrementally (as MuJoCo's solver)
-    for (int i = 0; i < nv; ++i) {
+    for (int i = dlo; i < dhi; ++i) {
       d.qacc[i] += alpha * search[i];
       d.efc_Ma[i] += alpha * Mp[i];
     }
     for (int r = 0; r < nefc; ++r) d.efc_jar[r] += alpha * d.efc_jv[r];
-    T new_cost = solver_cost(m, d, nefc, rows);
+    T new_cost = solver_cost(m, d, nefc, rows, dlo, dhi);
     ++niter;
     // CG also stops on the decrease f(0) - f(alpha) by the trapezoid rule on f' (exact on a
     // quadratic piece), free of the float32 cancellation of cost - new_cost that stopped it 2-3x
@@ -1145,9 +1112,198 @@ PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
   }
   d.efc_solver_niter[0] = niter;
   if (m.solver_type == kSolverNewton)
-    for (int i = 0; i < nv; ++i) Mgrad[i] = T(0);  // scratch above; zero as in the reference
-  for (int i = 0; i < nv; ++i) d.qfrc_constraint[i] = T(0);
+    for (int i = dlo; i < dhi; ++i) Mgrad[i] = T(0);  // scratch above; zero as in the reference
+  for (int i = dlo; i < dhi; ++i) d.qfrc_constraint[i] = T(0);
   add_jt_force_span(m, d, sp, nefc, T(1), d.qfrc_constraint);
+}
+
+
+// Constraint islands (MuJoCo's mj_island, on unless mjDSBL_ISLAND): the dof trees that rows
+// couple, each solved by its own primal solve (its own warm start choice, Newton factor, line
+// search and stopping rule) as mj_fwdConstraint does, so that a robot that converged stops
+// iterating while another has not. The dofs of a tree are contiguous ([mlo, mhi) of its root,
+// SolveSpans); a row touches the trees of its span's ends and, counted conservatively, those
+// between, so each island is a contiguous dof range: the union of the overlapping tree ranges
+// of its rows. Dofs no row touches keep qacc = qacc_smooth (no constraint force), as MuJoCo's.
+// Each island's rows are gathered, in their order, into the rows past nefc (capacity
+// nefc_max) and solved in place there by solve_primal; their forces, states and the line
+// search's jar / jv (and cone Hessians) are then written back. solver_niter: the largest
+// island's count; converged: every island converged.
+// Returns false (the caller solves all rows together, the same optimum) with fewer than two
+// islands or where an island's rows do not fit past nefc; on the host only (a copy of the
+// World view would cost the GPU thread its stack).
+constexpr int kMaxIslands = 16;
+
+template <typename T>
+PWS_HD inline bool solve_islands(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc) {
+  const int nv = m.nv, ld = m.nv_pad;
+  if (sp.dense || sp.ndof != nv || nefc > sp.nrow || !sp.split) return false;
+  // reach[i]: for the tree starting at dof i, the end of the farthest tree range a row starting
+  // in it reaches (0: no row starts there)
+  uint8_t reach[kMaxSpanDofs + 1];
+  for (int i = 0; i < nv; ++i) reach[i] = 0;
+  for (int r = 0; r < nefc; ++r) {
+    const int lo = sp.jlo[r], hi = sp.jhi[r];
+    if (hi <= lo) return false;  // a row on no dof: solve all together
+    const int tlo = sp.mlo[lo], thi = sp.mhi[sp.mlo[hi - 1]];
+    if (thi > reach[tlo]) reach[tlo] = (uint8_t)thi;
+  }
+  // islands: maximal unions of overlapping ranges, in dof order
+  int ilo[kMaxIslands], ihi[kMaxIslands], nisl = 0;
+  for (int i = 0; i < nv; ++i) {
+    if (reach[i] == 0) continue;
+    if (nisl > 0 && i < ihi[nisl - 1]) {
+      if (reach[i] > ihi[nisl - 1]) ihi[nisl - 1] = reach[i];
+      continue;
+    }
+    if (nisl == kMaxIslands) return false;
+    ilo[nisl] = i;
+    ihi[nisl] = reach[i];
+    ++nisl;
+  }
+  if (nisl < 2) return false;
+  int count[kMaxIslands];
+  for (int k = 0; k < nisl; ++k) count[k] = 0;
+  for (int r = 0; r < nefc; ++r) {
+    int k = 0;
+    while (sp.jlo[r] >= ihi[k]) ++k;
+    ++count[k];
+  }
+  for (int k = 0; k < nisl; ++k)
+    if (nefc + count[k] > m.nefc_max) return false;
+
+#ifdef __CUDA_ARCH__
+  (void)ld;
+  return false;
+#else
+  // the rows past nefc as a World of their own (row arrays offset, the rest shared)
+  World<T> di = d;
+  const int64_t b = nefc;
+  di.efc_J = d.efc_J + b * ld;
+  di.efc_cone_H = d.efc_cone_H + 6 * b;
+#define PWS_ISLAND_ROWS(X)                                                                       \
+  X(efc_pos) X(efc_margin) X(efc_frictionloss) X(efc_D) X(efc_R) X(efc_K) X(efc_B) X(efc_vel) \
+  X(efc_aref) X(efc_force) X(efc_coef) X(efc_jv) X(efc_jar) X(efc_jdotv) X(efc_type) X(efc_id)  \
+  X(efc_dim) X(efc_state)
+#define PWS_OFFSET(name) di.name = d.name + b;
+  PWS_ISLAND_ROWS(PWS_OFFSET)
+#undef PWS_OFFSET
+  int niter_k = 0, conv_k = 0, niter = 0, converged = 1;
+  di.efc_solver_niter = &niter_k;
+  di.efc_converged = &conv_k;
+  int rows[kMaxSpanRows];
+  int covered = 0;  // dofs [0, covered) handled
+  // dot_span reads whole quads, so entries of a vector next to an island's range are read
+  // (times exact zeros) and must be finite: search and CG's M^-1 grad start at zero outside
+  // every island and are zeroed again after each (CG's solve_tree would otherwise keep
+  // applying M^-1 to a finished island's values)
+  for (int i = 0; i < nv; ++i) {
+    d.efc_search[i] = T(0);
+    d.efc_Mgrad[i] = T(0);
+  }
+  for (int k = 0; k < nisl; ++k) {
+    // dofs before the island that no row touches: the smooth acceleration
+    for (int i = covered; i < ilo[k]; ++i) {
+      d.qacc[i] = d.qacc_smooth[i];
+      d.qfrc_constraint[i] = T(0);
+    }
+    covered = ihi[k];
+    int n = 0;
+    for (int r = 0; r < nefc; ++r)
+      if (sp.jlo[r] >= ilo[k] && sp.jlo[r] < ihi[k]) rows[n++] = r;
+    for (int q = 0; q < n; ++q) {
+      const int r = rows[q];
+      const T* src = d.efc_J + (int64_t)r * ld;
+      T* dst = di.efc_J + (int64_t)q * ld;
+      for (int i = 0; i < ld; ++i) dst[i] = src[i];
+#define PWS_GATHER(name) di.name[q] = d.name[r];
+      PWS_ISLAND_ROWS(PWS_GATHER)
+#undef PWS_GATHER
+    }
+    SolveSpans spi;
+    solve_spans(m, di, n, &spi);
+    solve_primal(m, di, spi, n, ilo[k], ihi[k]);
+    for (int q = 0; q < n; ++q) {
+      const int r = rows[q];
+      d.efc_force[r] = di.efc_force[q];
+      d.efc_state[r] = di.efc_state[q];
+      d.efc_jv[r] = di.efc_jv[q];
+      d.efc_jar[r] = di.efc_jar[q];
+      for (int j = 0; j < 6; ++j) d.efc_cone_H[6 * r + j] = di.efc_cone_H[6 * q + j];
+    }
+    for (int i = ilo[k]; i < ihi[k]; ++i) d.efc_Mgrad[i] = T(0);
+    if (niter_k > niter) niter = niter_k;
+    converged = converged && conv_k != 0;
+  }
+  for (int i = covered; i < nv; ++i) {
+    d.qacc[i] = d.qacc_smooth[i];
+    d.qfrc_constraint[i] = T(0);
+  }
+#undef PWS_ISLAND_ROWS
+  d.efc_solver_niter[0] = niter;
+  d.efc_converged[0] = converged;
+  return true;
+#endif
+}
+
+// mj_fwdConstraint: qacc, qfrc_constraint, efc_vel/aref/force/state, solver_niter, converged.
+template <typename T>
+PWS_HD inline void solve(const ModelView<T>& m, const World<T>& d) {
+  const int nv = m.nv, ld = m.nv_pad;
+  const int nefc = d.efc_nefc[0];
+  d.efc_converged[0] = 0;
+  if (nefc == 0) {
+    // no rows: the optimum is the smooth acceleration
+    for (int i = 0; i < nv; ++i) {
+      d.qacc[i] = d.qacc_smooth[i];
+      d.qfrc_constraint[i] = T(0);
+    }
+    d.efc_solver_niter[0] = 0;
+    d.efc_converged[0] = 1;
+    return;
+  }
+
+  // reference acceleration aref = -B J qvel - K (pos - margin); for the primal solvers the same
+  // pass over J also forms J qacc_warmstart - aref (into efc_jar) and J qacc_smooth - aref
+  // (into efc_jv, scratch until the first line search): one read of each row instead of three.
+  SolveSpans sp;
+  solve_spans(m, d, nefc, &sp);
+  const bool primal = m.solver_type != kSolverPGS;
+  const bool ws = primal && m.en_warmstart;
+  for (int r = 0; r < nefc; ++r) {
+    const T* jr = d.efc_J + (int64_t)r * ld;
+    int lo, hi;
+    jspan(sp, m, r, &lo, &hi);
+    T v = dot_row(jr, d.qvel, nv, lo, hi);
+    T js = T(0), jw = T(0);
+    if (primal) js = dot_row(jr, d.qacc_smooth, nv, lo, hi);
+    if (ws) jw = dot_row(jr, d.qacc_warmstart, nv, lo, hi);
+    T aref = -d.efc_B[r] * v - d.efc_K[r] * (d.efc_pos[r] - d.efc_margin[r]);
+    if (d.efc_type[r] == kCnstrEquality) aref -= d.efc_jdotv[r];  // Jdot qvel (equality.h)
+    d.efc_vel[r] = v;
+    d.efc_aref[r] = aref;
+    if (primal) {
+      d.efc_jv[r] = js - aref;
+      d.efc_jar[r] = (ws ? jw : js) - aref;
+    }
+  }
+
+  if (m.solver_type == kSolverPGS) {
+    // PGS on the dual (pgs.h) from the constraint forces at qacc_warmstart (mj_constraintUpdate);
+    // solve_pgs keeps them if their dual cost is negative
+    for (int r = 0; r < nefc; ++r) d.efc_force[r] = T(0);
+    if (m.en_warmstart) {
+      for (int i = 0; i < nv; ++i) d.qacc[i] = d.qacc_warmstart[i];
+      solver_eval(m, d, sp, nefc);
+    }
+    solve_pgs(m, d, nefc);
+    return;
+  }
+
+#ifndef __CUDA_ARCH__
+  if (m.en_island && solve_islands(m, d, sp, nefc)) return;
+#endif
+  solve_primal(m, d, sp, nefc, 0, nv);
 }
 
 }  // namespace pws

@@ -41,7 +41,8 @@
   X(en_sensor)         /* sensors to evaluate (nsensor > 0, mjDSBL_SENSOR off): kernels/sensor.h */ \
   X(sensor_rne_post)   /* a sensor reads cacc / cfrc_int after the solve (mj_rnePostConstraint) */ \
   X(sensor_subtree_vel) /* a sensor reads subtree_linvel / subtree_angmom (mj_subtreeVel) */ \
-  X(en_equality)       /* equality rows (neq > 0, mjDSBL_EQUALITY off): kernels/equality.h */
+  X(en_equality)       /* equality rows (neq > 0, mjDSBL_EQUALITY off): kernels/equality.h */ \
+  X(en_island)         /* constraint islands solved apart (mjDSBL_ISLAND off): solver.h */
 
 #define PWS_OPTION_REALS(X)                                                                   \
   X(timestep) X(impratio) X(tolerance) X(ls_tolerance)                                        \

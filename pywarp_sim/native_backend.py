@@ -233,6 +233,7 @@ def _options(sim) -> tuple:
     en_sensor=int(m.nsensor > 0 and not o.disabled(DisableBit.SENSOR)),
     sensor_rne_post=int(m.sensor_rne_postconstraint), sensor_subtree_vel=int(m.sensor_subtree_vel),
     en_equality=int(m.neq > 0 and not o.disabled(DisableBit.EQUALITY)),
+    en_island=on(DisableBit.ISLAND),
   )
   reals = dict(timestep=float(o.timestep), impratio=float(o.impratio), tolerance=float(o.tolerance),
                ls_tolerance=float(o.ls_tolerance), solver_scale=1.0 / (m.meaninertia * max(1, m.nv)),

@@ -240,6 +240,7 @@ class DisableBit(enum.IntFlag):
   SENSOR = 1 << 13
   MIDPHASE = 1 << 14
   EULERDAMP = 1 << 15
+  ISLAND = 1 << 18
 
 
 @dataclasses.dataclass
