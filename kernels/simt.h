@@ -153,6 +153,8 @@ struct CudaGroup : GroupSize<N> {
   __host__ __device__ T ld(const T* p) const { return *p; }
   template <typename T>
   __host__ __device__ void st(T* p, T v) const { *p = v; }
+  // the emulation's reconvergence mark for the address recorder (EmuGroup::reconverge): nothing here
+  __host__ __device__ void reconverge() const {}
 
   template <typename T>
   __device__ Reg<T, N> shfl(const Reg<T, N>& v, const Reg<int, N>& src) const {
@@ -182,8 +184,9 @@ struct CudaGroup : GroupSize<N> {
 // Address recorder and instruction counter of the emulation (measurement runs only).
 // Per phase: each lane's memory accesses in order, and its arithmetic operations (counted by the
 // counting float, Counted below). A phase's k-th global access of every lane is one warp memory
-// instruction (lanes run the same code path); its distinct 32-byte sectors are what the memory
-// system moves for it. Warp instructions of a phase: the longest lane's count (arithmetic +
+// instruction (lanes run the same code path; where a lane skips part of it, a branch or a loop
+// iteration, the kernel marks the reconvergence point with g.reconverge() and the lane is masked off
+// for the requests it skipped); its distinct 32-byte sectors are what the memory system moves for it. Warp instructions of a phase: the longest lane's count (arithmetic +
 // memory); lane instructions: the sum over lanes. Collectives count one instruction per
 // shuffle step with every lane active. Integer index arithmetic and branches are not counted.
 struct Recorder {
@@ -204,7 +207,10 @@ struct Recorder {
     int bytes;
     bool write;
   };
+  // a lane's place in a request where it is masked off (reconverge below)
+  static constexpr uintptr_t kMaskedAddr = 0;
   std::vector<Access> lane_access[kMaxGroup];
+  std::vector<size_t> lane_marks[kMaxGroup];  // lane_access sizes at the lane's reconverge points
   uint64_t lane_ops[kMaxGroup];
   int phase_index = 0;
   std::vector<uintptr_t> world_global[kStages];  // this world's global addresses, per stage
@@ -314,14 +320,47 @@ struct Recorder {
   void begin_phase() {
     for (int l = 0; l < nlane; ++l) {
       lane_access[l].clear();
+      lane_marks[l].clear();
       lane_ops[l] = 0;
     }
   }
   void access(int lane, const void* p, int bytes, bool write) {
     lane_access[lane].push_back({reinterpret_cast<uintptr_t>(p), bytes, write});
   }
+  // The lane reaches a reconvergence point: the paths the lanes took since the phase's start or
+  // their previous point (a branch, one iteration of a loop) end here. end_phase pairs the lanes'
+  // accesses stretch by stretch: a lane that made fewer global accesses in a stretch than another
+  // was masked off for the rest of that stretch's requests, as on the GPU, where the warp issues
+  // each load or store once with the lanes that did not take the path masked.
+  void reconverge(int lane) { lane_marks[lane].push_back(lane_access[lane].size()); }
   bool is_shared(uintptr_t a) const {
     return a >= reinterpret_cast<uintptr_t>(shared_lo) && a < reinterpret_cast<uintptr_t>(shared_hi);
+  }
+  // Lane l's global accesses between its reconverge points (stretch s ends at its s-th point; the
+  // stretch after its last point stays open) padded with kMaskedAddr to the longest lane's stretch s,
+  // so that the k-th entries of the lanes are one request.
+  void pad_stretches(std::vector<uintptr_t>* global, const std::vector<size_t>* marks) const {
+    size_t nstretch = 0;
+    for (int l = 0; l < nlane; ++l) nstretch = marks[l].size() > nstretch ? marks[l].size() : nstretch;
+    if (nstretch == 0) return;
+    std::vector<size_t> width(nstretch, 0);
+    for (int l = 0; l < nlane; ++l)
+      for (size_t s = 0; s < nstretch && s <= marks[l].size(); ++s) {
+        const size_t lo = s == 0 ? 0 : marks[l][s - 1], hi = s < marks[l].size() ? marks[l][s] : global[l].size();
+        width[s] = hi - lo > width[s] ? hi - lo : width[s];
+      }
+    for (int l = 0; l < nlane; ++l) {
+      if (marks[l].empty() && global[l].empty()) continue;
+      std::vector<uintptr_t> padded;
+      size_t lo = 0;
+      for (size_t s = 0; s < marks[l].size(); ++s) {
+        padded.insert(padded.end(), global[l].begin() + lo, global[l].begin() + marks[l][s]);
+        padded.insert(padded.end(), width[s] - (marks[l][s] - lo), kMaskedAddr);
+        lo = marks[l][s];
+      }
+      padded.insert(padded.end(), global[l].begin() + lo, global[l].end());
+      global[l].swap(padded);
+    }
   }
   void end_phase() {
     Stats& s = stage[current_stage];
@@ -331,11 +370,15 @@ struct Recorder {
     std::vector<std::pair<uintptr_t, int>> touched;  // (address, lane) of every access, for races
     std::vector<uintptr_t> written;
     std::vector<uintptr_t> global[kMaxGroup];
+    std::vector<size_t> global_marks[kMaxGroup];  // global[l].size() at lane l's reconverge points
     for (int l = 0; l < nlane; ++l) {
       uint64_t n = lane_ops[l] + lane_access[l].size();
       longest = n > longest ? n : longest;
       total += n;
-      for (const Access& a : lane_access[l]) {
+      size_t mark = 0;
+      for (size_t ai = 0; ai < lane_access[l].size(); ++ai) {
+        for (; mark < lane_marks[l].size() && lane_marks[l][mark] == ai; ++mark) global_marks[l].push_back(global[l].size());
+        const Access& a = lane_access[l][ai];
         touched.push_back({a.addr, l});
         if (a.write) written.push_back(a.addr);
         if (is_shared(a.addr)) {
@@ -347,15 +390,18 @@ struct Recorder {
           s.global_lane_accesses += 1;
         }
       }
-      max_global = global[l].size() > max_global ? global[l].size() : max_global;
+      for (; mark < lane_marks[l].size(); ++mark) global_marks[l].push_back(global[l].size());
     }
+    pad_stretches(global, global_marks);
+    for (int l = 0; l < nlane; ++l) max_global = global[l].size() > max_global ? global[l].size() : max_global;
     s.warp_instructions += double(longest);
     s.lane_instructions += double(total);
     if (!footprint_ranges.empty()) footprint_phase();
     for (size_t k = 0; k < max_global; ++k) {
       std::vector<uintptr_t> sectors;
       for (int l = 0; l < nlane; ++l)
-        if (k < global[l].size()) sectors.push_back(global[l][k] >> 5);
+        if (k < global[l].size() && global[l][k] != kMaskedAddr) sectors.push_back(global[l][k] >> 5);
+      if (sectors.empty()) continue;  // every lane masked: no request
       std::sort(sectors.begin(), sectors.end());
       const double distinct = double(std::unique(sectors.begin(), sectors.end()) - sectors.begin());
       s.global_requests += 1;
@@ -363,7 +409,7 @@ struct Recorder {
       if (!request_ranges.empty()) {
         int first = -1, second = -1;
         for (int l = 0; l < nlane && second < 0; ++l)
-          if (k < global[l].size()) (first < 0 ? first : second) = l;
+          if (k < global[l].size() && global[l][k] != kMaskedAddr) (first < 0 ? first : second) = l;
         const uintptr_t a0 = global[first][k];
         const int64_t stride = second < 0 ? kOneLane : int64_t(global[second][k]) - int64_t(a0);
         RequestStats& r = requests_by_array[{current_stage, request_array(a0), stride}];
@@ -372,7 +418,7 @@ struct Recorder {
         r.lane_accesses += double(sectors.size());
         std::vector<uintptr_t> words;
         for (int l = 0; l < nlane; ++l)
-          if (k < global[l].size()) words.push_back(global[l][k]);
+          if (k < global[l].size() && global[l][k] != kMaskedAddr) words.push_back(global[l][k]);
         std::sort(words.begin(), words.end());
         const size_t nwords = size_t(std::unique(words.begin(), words.end()) - words.begin());
         r.packed_sectors += double((4 * nwords + 31) / 32);
@@ -500,6 +546,10 @@ struct EmuGroup : GroupSize<N> {
     if (rec) rec->access(lane_, p, 4, true);
     *p = v;
   }
+  // a reconvergence point of the lanes' paths (Recorder::reconverge); inside a phase
+  void reconverge() const {
+    if (rec) rec->reconverge(lane_);
+  }
 
   // CUDA's __shfl_sync family on a group of N lanes: an out-of-range source keeps the lane's value
   template <typename T>
@@ -601,6 +651,24 @@ PWS_SIMT_FN inline Reg<T, G::size> reduce_sum(const G& g, Reg<T, G::size> v) {
 // sector boundary is one sector (pywarp_sim.io.SECTOR_FLOATS pads the rows of efc_J and the
 // solver's dof vectors to a multiple of it).
 constexpr int kSectorFloats = 8;
+
+// Floats from the start of p's 32-byte sector to p (0 .. kSectorFloats - 1)
+PWS_HD inline int sector_offset(const void* p) {
+  return int((reinterpret_cast<uintptr_t>(p) / sizeof(float)) % kSectorFloats);
+}
+
+// g.each(n, f) over a world's array of n floats at p (f(e) reads or writes p[e]) with the items
+// shifted so that the lanes' requests start on the array's sectors: item e runs where item
+// sector_offset(p) + e of a plain each would, the first slots idle. A world's nv x nv block (qM,
+// qLD, qH) starts anywhere in a sector, and a plain each's eight lanes would then span two.
+template <typename G, typename F>
+PWS_SIMT_FN inline void each_sector(G& g, const float* p, int n, F&& f) {
+  const int off = sector_offset(p);
+  g.each(off + n, [&](int i) {
+    if (i >= off) f(i - off);
+    g.reconverge();  // an idle slot's lane is masked off for that item's requests
+  });
+}
 
 // Sum over each segment of S consecutive lanes (S a power of two dividing the group), every lane
 // of a segment gets its segment's sum: the butterfly of reduce_sum over lane masks S/2 .. 1 only

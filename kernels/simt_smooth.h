@@ -501,7 +501,7 @@ PWS_SIMT_FN inline void crb(G& g, const ModelView<float>& m, const World<float>&
     if (j != i) g.st(qM + j * nv + i, mij);
   });
   g.each(nv, [&](int i) { g.st(qM + i * nv + i, g.ld(qM + i * nv + i) + g.ld(d.dof_armature + i)); });
-  g.each(nv * nv, [&](int e) { g.st(d.qM + e, g.ld(qM + e)); });
+  each_sector(g, d.qM, nv * nv, [&](int e) { g.st(d.qM + e, g.ld(qM + e)); });
 }
 
 // The tree L'DL of the (nv, nv) array LD in the group's shared memory, in place (smooth.h
@@ -531,12 +531,15 @@ PWS_SIMT_FN inline void factor_shared(G& g, int nv, const Tree& t, float* LD, fl
       }
     });
   }
-  // the inverse pivots and the copy out read the finished factor only
-  g.each(nv + nv * nv, [&](int e) {
+  // the inverse pivots and the copy out read the finished factor only; the copy's items from
+  // `out`, which puts LD_out's sectors on consecutive lanes (each_sector), the slots between idle
+  const int out = nv + (sector_offset(LD_out) - nv % kSectorFloats + kSectorFloats) % kSectorFloats;
+  g.each(out + nv * nv, [&](int e) {
     if (e < nv)
       g.st(diag_inv + e, R(1) / g.ld(LD + e * nv + e));
-    else
-      g.st(LD_out + e - nv, g.ld(LD + e - nv));
+    else if (e >= out)
+      g.st(LD_out + e - out, g.ld(LD + e - out));
+    g.reconverge();  // an idle slot's lane is masked off for that item's requests
   });
 }
 

@@ -170,6 +170,7 @@ PWS_SIMT_FN inline void row_dots(G& g, const float* J, int ld, int nrow, int nv,
         for (int k = 0; k < K; ++k) sums[k] = acc[k][l];
         emit(base - kRows + l / S, sums);
       }
+      g.reconverge();  // the other lanes are masked off for emit's requests
       if (!more) return;
       for (int k = 0; k < K; ++k) acc[k][l] = R(0);
       const int r = base + l / S;
@@ -406,8 +407,8 @@ PWS_SIMT_FN inline void solve_factor(G& g, int nv, const float* LD, const float*
     g.each(G::size < n ? G::size : n, [&](int l) {
       R xj = g.ld(x + j);
       for (int i = a + l; i < nv; i += G::size) {
-        if (i <= j) continue;
-        g.st(x + i, g.ld(x + i) - g.ld(LD + i * nv + j) * xj);
+        if (i > j) g.st(x + i, g.ld(x + i) - g.ld(LD + i * nv + j) * xj);
+        g.reconverge();  // a lane with i <= j is masked off for this iteration's requests
       }
     });
   }

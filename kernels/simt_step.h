@@ -555,7 +555,7 @@ PWS_SIMT_FN inline void implicit_qacc(G& g, const ModelView<float>& m, const Wor
   const int nv = m.nv, nu = m.nu;
   const R h = R(m.timestep);
   float* H = g.shared;
-  g.each(nv * nv, [&](int e) { g.st(H + e, g.ld(d.qM + e)); });
+  each_sector(g, d.qM, nv * nv, [&](int e) { g.st(H + e, g.ld(d.qM + e)); });
   const bool actuators = with_actuators && nu && m.en_actuation;
   g.each(nv, [&](int i) {
     R hii = g.ld(H + i * nv + i);
@@ -889,7 +889,7 @@ PWS_SIMT_FN inline void step_stage(G& g, const ModelView<float>& m, const World<
       break;
     case kOnlyAcceleration:
       g.section(kStepStageAcceleration);
-      g.each(m.nv * m.nv, [&](int e) { g.st(g.shared + e, g.ld(d.qLD + e)); });
+      each_sector(g, d.qLD, m.nv * m.nv, [&](int e) { g.st(g.shared + e, g.ld(d.qLD + e)); });
       fwd_acceleration(g, m, d, s.tree);
       break;
     case kOnlyIntegrate:
