@@ -16,9 +16,13 @@ namespace pws {
 // (zeros inside a quad add nothing) so that the loop vectorises as dot_n's does.
 template <typename T>
 PWS_HD inline T dot_span(const T* a, const T* b, int n, int lo, int hi) {
-  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
   const int n4 = n & ~3;
   const int end4 = ((hi + 3) & ~3) < n4 ? ((hi + 3) & ~3) : n4;
+#if defined(__SSE2__) && !defined(__CUDA_ARCH__)
+  // the four partial sums as one register's lanes (step_math.h dot_quads), bit for bit
+  if constexpr (std::is_same<T, float>::value) return dot_quads(a, b, lo & ~3, end4, hi, lo > n4 ? lo : n4);
+#endif
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
   int k = lo & ~3;
   for (; k + 4 <= end4; k += 4) {
     s0 += a[k] * b[k];
