@@ -26,6 +26,10 @@ PWS_HD inline void mesh_obj(ConvexObj& o, const ModelView<T>& m, int g) {
   o.mesh_vert = m.mesh_vert;
   o.mesh_graph = m.mesh_graph;
   o.mesh_extrema = m.mesh_extrema + 27 * mid;
+  o.hullnbradr = m.mesh_hullnbradr + o.vertadr;
+  o.hullnbrnum = m.mesh_hullnbrnum + o.vertadr;
+  o.hullnbrid = m.mesh_hullnbrid;
+  o.hullnbr = m.mesh_hullnbr;
 }
 
 // collision_convex._poly_quad: polygonQuad (collision_multicontact.h) over a hull polygon's

@@ -19,6 +19,9 @@
 #pragma once
 
 #include <math.h>
+#if defined(__AVX__) && !defined(__CUDA_ARCH__)
+#include <immintrin.h>
+#endif
 
 #include "step_math.h"
 
@@ -62,6 +65,13 @@ struct ConvexObj {
   // the mesh's 27 seeds of the hill climb (MuJoCo's mesh_extrema row: per direction of the 3x3x3
   // grid, the hull vertex, local id, farthest along it)
   const int* mesh_extrema = nullptr;
+  // the climb's neighbour blocks (Model.mesh_hullnbr*, io._hull_neighbours): hull vertex k's
+  // neighbours from slot hullnbradr[k], hullnbrnum[k] of them (a multiple of 4); per block of 4
+  // slots 4 x, 4 y, 4 z in hullnbr (3 floats a slot), the neighbours' hull ids in hullnbrid
+  const int* hullnbradr = nullptr;
+  const int* hullnbrnum = nullptr;
+  const int* hullnbrid = nullptr;
+  const float* hullnbr = nullptr;
   // the mesh vertex (index in the mesh) of the last support point, -1 when that did not come from
   // the hill climb (other geom types, meshes the support scans): MuJoCo's vertindex, which its
   // multicontact reads the features off (CcdStatus::i1 / i2, EpaWork::vid1 / vid2). Mutable: GJK /
@@ -209,15 +219,41 @@ PWS_HD inline int mesh_support_vertex(const ConvexObj& o, const V3& local, bool 
     imax = extrema_seed(o, local);
     best = dot(local, mesh_vertex(o, g.globalid[imax]));
   }
+  // Each pass visits prev's neighbours in its edge list's order, 4 at a time from their blocks
+  // (the same products and sums as dot(), so the same vdot bits), and takes the first that beats
+  // the best so far, as the edge-list loop did; a block's padding copies the first neighbour,
+  // which never beats the best by then.
+#if defined(__AVX__) && !defined(__CUDA_ARCH__)
+  const __m256d l0 = _mm256_set1_pd(local[0]), l1 = _mm256_set1_pd(local[1]), l2 = _mm256_set1_pd(local[2]);
+#endif
   int prev = -1;
   while (imax != prev) {
     prev = imax;
-    for (int i = g.edgeadr[prev]; g.localid[i] >= 0; ++i) {
-      double vdot = dot(local, mesh_vertex(o, g.globalid[g.localid[i]]));
-      if (vdot > best) {
-        best = vdot;
-        imax = g.localid[i];
+    const int end = o.hullnbradr[prev] + o.hullnbrnum[prev];
+    for (int s = o.hullnbradr[prev]; s < end; s += 4) {
+      const float* blk = o.hullnbr + 3 * s;
+#if defined(__AVX__) && !defined(__CUDA_ARCH__)
+      const __m256d vd = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(l0, _mm256_cvtps_pd(_mm_loadu_ps(blk))),
+                                                     _mm256_mul_pd(l1, _mm256_cvtps_pd(_mm_loadu_ps(blk + 4)))),
+                                       _mm256_mul_pd(l2, _mm256_cvtps_pd(_mm_loadu_ps(blk + 8))));
+      if (!_mm256_movemask_pd(_mm256_cmp_pd(vd, _mm256_set1_pd(best), _CMP_GT_OQ))) continue;
+      double v[4];
+      _mm256_storeu_pd(v, vd);
+      for (int l = 0; l < 4; ++l) {
+        if (v[l] > best) {
+          best = v[l];
+          imax = o.hullnbrid[s + l];
+        }
       }
+#else
+      for (int l = 0; l < 4; ++l) {
+        double vdot = dot(local, v3(double(blk[l]), double(blk[4 + l]), double(blk[8 + l])));
+        if (vdot > best) {
+          best = vdot;
+          imax = o.hullnbrid[s + l];
+        }
+      }
+#endif
     }
   }
   o.vertindex = g.globalid[imax];

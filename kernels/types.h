@@ -21,7 +21,7 @@
   X(nefc_max) X(nv_pad) X(nu_pad) X(na_pad) X(ncon_pad)                                      \
   X(ntendon) X(nwrap) X(ntendon_pad) X(nsensor) X(nsensordata_pad)                           \
   X(nmesh) X(nmeshvert) X(nmeshgraph) X(nmeshpoly) X(nmeshpolyvert) X(nmeshpolymap)            \
-  X(nmeshface) X(nhfieldtable)                                                               \
+  X(nmeshface) X(nhfieldtable) X(nmeshhullnbr)                                               \
   X(neq) X(neq_pad) X(neqdata)
 
 #define PWS_OPTION_INTS(X)                                                                    \
@@ -100,6 +100,11 @@
   I(geom_dataid, 1, ngeom) I(mesh_vertadr, 1, nmesh) I(mesh_vertnum, 1, nmesh)               \
   F(mesh_vert, 3, nmeshvert) I(mesh_graphadr, 1, nmesh) I(mesh_graph, 1, nmeshgraph)         \
   I(mesh_extrema, 1, 27 * nmesh)                                                             \
+  /* the hill climb's neighbour blocks (io._hull_neighbours): hull vertex k of mesh m at          \
+     mesh_vertadr[m] + k: its neighbours from slot mesh_hullnbradr, mesh_hullnbrnum of them     \
+     (a multiple of 4); per block of 4 slots 4 x, 4 y, 4 z in mesh_hullnbr, their hull ids */   \
+  I(mesh_hullnbradr, 1, nmeshvert) I(mesh_hullnbrnum, 1, nmeshvert)                           \
+  I(mesh_hullnbrid, 1, nmeshhullnbr) F(mesh_hullnbr, 1, 3 * nmeshhullnbr)                     \
   I(mesh_polyadr, 1, nmesh) I(mesh_polyvertadr, 1, nmeshpoly) I(mesh_polyvertnum, 1, nmeshpoly) \
   I(mesh_polyvert, 1, nmeshpolyvert) F(mesh_polynormal, 3, nmeshpoly)                        \
   I(mesh_polymapadr, 1, nmeshvert) I(mesh_polymapnum, 1, nmeshvert) I(mesh_polymap, 1, nmeshpolymap) \

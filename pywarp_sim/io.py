@@ -372,6 +372,7 @@ def _mesh_tables(m: mujoco.MjModel) -> dict:
     mesh_vertnum=i32(m.mesh_vertnum), mesh_vert=vec3(m.mesh_vert),
     mesh_graphadr=i32(m.mesh_graphadr), mesh_graph=i32(m.mesh_graph),
     mesh_extrema=i32(m.mesh_extrema),
+    **_hull_neighbours(m),
     mesh_polyadr=i32(m.mesh_polyadr), mesh_polyvertadr=i32(m.mesh_polyvertadr),
     mesh_polyvertnum=i32(m.mesh_polyvertnum), mesh_polyvert=i32(m.mesh_polyvert),
     mesh_polynormal=vec3(m.mesh_polynormal), mesh_polymapadr=i32(m.mesh_polymapadr),
@@ -382,6 +383,49 @@ def _mesh_tables(m: mujoco.MjModel) -> dict:
     hfield_data=np.ascontiguousarray(np.asarray(m.hfield_data, np.float32).reshape(-1)),
     hfield_table=_hfield_table(m),
   )
+
+
+def _hull_neighbours(m: mujoco.MjModel) -> dict:
+  """The hill climb's neighbour blocks (Model.mesh_hullnbr*; collision_gjk.h mesh_support_vertex):
+  each hull vertex's neighbours (MuJoCo's mesh_graph edge list, in its order) in blocks of 4
+  slots, 4 x, then 4 y, then 4 z coordinates (mesh frame, mesh_vert's floats) per block, so the
+  climb reads a vertex's neighbours contiguously, 4 at a time. The last block is filled up with
+  copies of the first neighbour: a copy is never farther along a direction than the climb's best
+  by then, so the climb ends where the edge list's would. Hull vertex k of mesh i is row
+  mesh_vertadr[i] + k of mesh_hullnbradr / mesh_hullnbrnum (a hull's vertices are among its
+  mesh's)."""
+  nvert = int(m.mesh_vert.shape[0])
+  adr, num = np.zeros(nvert, np.int32), np.zeros(nvert, np.int32)
+  ids, xyz = [], []
+  nslot = 0
+  graph = np.asarray(m.mesh_graph, np.int64)
+  vert = np.asarray(m.mesh_vert, np.float32).reshape(-1, 3)
+  for i in range(int(m.mesh_vertadr.shape[0])):
+    g = int(m.mesh_graphadr[i])
+    if g < 0:
+      continue
+    numvert, vertadr = int(graph[g]), int(m.mesh_vertadr[i])
+    if numvert > int(m.mesh_vertnum[i]):
+      raise ValueError(f"mesh {i}: hull of {numvert} vertices, mesh of {int(m.mesh_vertnum[i])}")
+    edgeadr = graph[g + 2:g + 2 + numvert]
+    globalid = graph[g + 2 + numvert:g + 2 + 2 * numvert]
+    localid = g + 2 + 2 * numvert
+    hull = vert[vertadr + globalid]  # hull vertex k's coordinates
+    for k in range(numvert):
+      e = localid + int(edgeadr[k])
+      end = e
+      while graph[end] >= 0:
+        end += 1
+      nbr = graph[e:end]
+      npad = -(-len(nbr) // 4) * 4
+      nbr = np.concatenate([nbr, np.repeat(nbr[:1], npad - len(nbr))])
+      adr[vertadr + k], num[vertadr + k] = nslot, npad
+      nslot += npad
+      ids.append(nbr)
+      xyz.append(hull[nbr].reshape(-1, 4, 3).transpose(0, 2, 1).reshape(-1))  # per block x4 y4 z4
+  cat = lambda parts, dt: np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0), dtype=dt)
+  return dict(mesh_hullnbradr=adr, mesh_hullnbrnum=num, mesh_hullnbrid=cat(ids, np.int32),
+              mesh_hullnbr=cat(xyz, np.float32))
 
 
 def _hfield_table(m: mujoco.MjModel) -> np.ndarray:
@@ -612,6 +656,7 @@ def data_sizes(m: Model, nworld: int) -> dict:
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
     nmeshface=int(m.mesh_face.shape[0]),  # mesh triangles for rangefinders (0 without one)
     nhfieldtable=int(m.hfield_table.shape[0]),  # height fields packed for the native step (Model)
+    nmeshhullnbr=int(m.mesh_hullnbrid.shape[0]),  # the hill climb's neighbour slots (Model)
     neqdata=int(m.eq_data.shape[1]),  # mjNEQDATA: scalars per equality constraint in eq_data (Model)
   )
 

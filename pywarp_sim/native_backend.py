@@ -198,6 +198,7 @@ def _sizes(sim) -> dict:
     nmeshgraph=int(m.mesh_graph.shape[0]), nmeshpoly=int(m.mesh_polyvertadr.shape[0]),
     nmeshpolyvert=int(m.mesh_polyvert.shape[0]), nmeshpolymap=int(m.mesh_polymap.shape[0]),
     nmeshface=int(m.mesh_face.shape[0]), nhfieldtable=int(m.hfield_table.shape[0]),
+    nmeshhullnbr=int(m.mesh_hullnbrid.shape[0]),
     neq=m.neq, neq_pad=int(d.eq_active.shape[1]), neqdata=int(m.eq_data.shape[1]),
   )
 

@@ -423,6 +423,13 @@ class Model:
   mesh_graphadr: wp.array = None    # (nmesh,) int: hull graph in mesh_graph, -1: none
   mesh_graph: wp.array = None       # (nmeshgraph,) int: numvert, numface, vert_edgeadr, vert_globalid, edge_localid, faces
   mesh_extrema: wp.array = None     # (nmesh * 27,) int: per mesh and 3x3x3 grid direction, the hull vertex (local id) farthest along it (the hill climb's seed)
+  # the hill climb's neighbour blocks (io._hull_neighbours): hull vertex k of mesh i at row
+  # mesh_vertadr[i] + k; its neighbours in blocks of 4 slots (the last one padded with copies of
+  # the first neighbour)
+  mesh_hullnbradr: wp.array = None  # (nmeshvert,) int: first slot of the hull vertex's neighbours
+  mesh_hullnbrnum: wp.array = None  # (nmeshvert,) int: its slots, a multiple of 4
+  mesh_hullnbrid: wp.array = None   # (nmeshhullnbr,) int: the slot's neighbour, hull id (local)
+  mesh_hullnbr: wp.array = None     # (3 * nmeshhullnbr,) float: per block of 4 slots 4 x, 4 y, 4 z (mesh frame)
   mesh_polyadr: wp.array = None     # (nmesh,) int: first polygon of the hull
   mesh_polyvertadr: wp.array = None  # (nmeshpoly,) int: first vertex of each polygon in mesh_polyvert
   mesh_polyvertnum: wp.array = None  # (nmeshpoly,) int
