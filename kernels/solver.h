@@ -1132,10 +1132,11 @@ PWS_HD inline void solve_primal(const ModelView<T>& m, const World<T>& d, SolveS
 // Returns false (the caller solves all rows together, the same optimum) with fewer than two
 // islands or where an island's rows do not fit past nefc; on the host only (a copy of the
 // World view would cost the GPU thread its stack).
+#ifndef __CUDA_ARCH__
 constexpr int kMaxIslands = 16;
 
 template <typename T>
-PWS_HD inline bool solve_islands(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc) {
+inline bool solve_islands(const ModelView<T>& m, const World<T>& d, const SolveSpans& sp, int nefc) {
   const int nv = m.nv, ld = m.nv_pad;
   if (sp.dense || sp.ndof != nv || nefc > sp.nrow || !sp.split) return false;
   // reach[i]: for the tree starting at dof i, the end of the farthest tree range a row starting
@@ -1172,10 +1173,6 @@ PWS_HD inline bool solve_islands(const ModelView<T>& m, const World<T>& d, const
   for (int k = 0; k < nisl; ++k)
     if (nefc + count[k] > m.nefc_max) return false;
 
-#ifdef __CUDA_ARCH__
-  (void)ld;
-  return false;
-#else
   // the rows past nefc as a World of their own (row arrays offset, the rest shared)
   World<T> di = d;
   const int64_t b = nefc;
@@ -1220,8 +1217,13 @@ PWS_HD inline bool solve_islands(const ModelView<T>& m, const World<T>& d, const
       PWS_ISLAND_ROWS(PWS_GATHER)
 #undef PWS_GATHER
     }
-    SolveSpans spi;
-    solve_spans(m, di, n, &spi);
+    // the island's rows keep their spans (the dof spans are the world's)
+    SolveSpans spi = sp;
+    spi.nrow = n;
+    for (int q = 0; q < n; ++q) {
+      spi.jlo[q] = sp.jlo[rows[q]];
+      spi.jhi[q] = sp.jhi[rows[q]];
+    }
     solve_primal(m, di, spi, n, ilo[k], ihi[k]);
     for (int q = 0; q < n; ++q) {
       const int r = rows[q];
@@ -1243,8 +1245,8 @@ PWS_HD inline bool solve_islands(const ModelView<T>& m, const World<T>& d, const
   d.efc_solver_niter[0] = niter;
   d.efc_converged[0] = converged;
   return true;
-#endif
 }
+#endif  // __CUDA_ARCH__
 
 // mj_fwdConstraint: qacc, qfrc_constraint, efc_vel/aref/force/state, solver_niter, converged.
 template <typename T>
